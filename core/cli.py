@@ -1,0 +1,86 @@
+"""The command line's frame: sub-command registry, error handling and exit codes.
+
+Each sub-command is a module with ``NAME``, ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> int``.  Bad input (:class:`~core.errors.InputError`, or an
+argument error) prints one ``error:`` line and exits 2; an unexpected failure
+prints one line and exits 1 (the traceback only with ``TWOSTREAM_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from types import ModuleType
+from typing import Sequence
+
+from core.errors import Cancelled, CoreError, InputError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(InputError):
+    """A bad command-line argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and calling ``sys.exit``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _load(module_name: str) -> ModuleType:
+    return importlib.import_module(module_name)
+
+
+def build_parser(prog: str, description: str, command_modules: Sequence[str], default_command: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    parser = _Parser(prog=prog, description=description)
+    from core import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    modules: dict[str, ModuleType] = {}
+    for name in command_modules:
+        module = _load(name)
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP))
+        module.add_arguments(sub)
+        modules[module.NAME] = module
+    return parser, modules
+
+
+def run_cli(argv: Sequence[str] | None, *, prog: str, description: str, command_modules: Sequence[str], default_command: str) -> int:
+    """Parse ``argv`` and run the chosen command; ``default_command`` runs when the
+    first argument is not a command (``main.py VIDEO`` opens the viewer)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser, modules = build_parser(prog, description, command_modules)
+        if not args_list or (args_list[0] not in modules and args_list[0] not in {"-h", "--help", "--version"}):
+            args_list = [default_command, *args_list]
+        args = parser.parse_args(args_list)
+        return int(modules[args.command].run(args) or EXIT_OK)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Cancelled:
+        print("error: cancelled", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as err:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("TWOSTREAM_DEBUG"):
+            traceback.print_exc()
+        detail = " ".join(str(err).split())
+        print(f"error: unexpected failure: {type(err).__name__}: {detail} (set TWOSTREAM_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_FAILURE

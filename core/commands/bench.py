@@ -1,0 +1,37 @@
+"""``bench TARGET``: speed measurements printed as tables with ratios against a baseline.
+
+Each target lives in its own module (``core.bench.<target>`` or, for the GUI,
+``viewer.bench_ui``) with ``add_arguments(parser)`` and ``run(args) -> int``;
+they are imported only when chosen, so ``bench flow`` never loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+NAME = "bench"
+HELP = "measure speed: flow methods, inference, GUI responsiveness"
+
+TARGETS = {
+    "flow": ("core.bench.flow", "optical flow methods: pairs per second, RAFT against the naive way"),
+    "infer": ("core.bench.infer", "per-stage latency of one 16-frame clip for each backbone"),
+    "ui": ("viewer.bench_ui", "longest GUI-thread stall while a classification runs"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True, parser_class=type(parser))
+    for name, (module_name, help_text) in TARGETS.items():
+        sub = targets.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_bench_module=module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue  # a target whose module is not built yet is simply not offered
+        module.add_arguments(sub)
+
+
+def run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(args._bench_module)
+    return int(module.run(args) or 0)

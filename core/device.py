@@ -1,0 +1,33 @@
+"""Choosing the compute device: ``auto`` means CUDA when present, else CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from core.errors import InputError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """Turn a user's device choice into a ``torch.device``; refuse CUDA when absent."""
+    if isinstance(name, torch.device):
+        return name
+    text = str(name).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(f"device {name!r} was asked for but CUDA is not available on this machine (use --device cpu or auto)")
+        return torch.device(text)
+    raise InputError(f"unknown device {name!r}: choose one of {', '.join(DEVICE_CHOICES)}")
+
+
+def available_devices() -> list[str]:
+    """Device names a user can pick from (CUDA devices listed only when present)."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] + names
+    return names

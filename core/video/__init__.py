@@ -1,0 +1,11 @@
+"""Video input: open a file or a folder of frames, read any frame exactly.
+
+``open_video(path)`` returns a :class:`Video`; ``video.read(i)`` gives frame ``i``
+as an (H, W, 3) uint8 RGB array, the same pixels whether frames are read in
+order or by seeking, with rotation metadata applied.  Nothing is decoded whole.
+"""
+
+from core.video.base import Video, VideoInfo
+from core.video.opener import VIDEO_EXTENSIONS, IMAGE_EXTENSIONS, open_video
+
+__all__ = ["Video", "VideoInfo", "open_video", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS"]

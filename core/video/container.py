@@ -1,0 +1,274 @@
+"""Exact frame access to video files through FFmpeg (PyAV).
+
+OpenCV's ``CAP_PROP_POS_FRAMES`` seeks approximately for many codecs, so we
+index the stream ourselves: on open, every packet's timestamps are read
+(demuxing only, no decoding; fast), and frame ``i`` is defined as the ``i``-th
+frame in presentation order.  Two ways to reach it:
+
+* timestamp mode (MP4, MOV, MKV, WebM, ...): the container's presentation
+  timestamps are authoritative; seek to the keyframe before frame ``i`` and
+  decode until the frame whose timestamp is the ``i``-th smallest.
+* counting mode (AVI, or streams with missing or duplicate timestamps): AVI
+  carries no presentation timestamps (FFmpeg guesses them, and the guesses are
+  shuffled for packed B-frames as in UCF101), so frames are counted as they
+  leave the decoder.  Without frame reordering every keyframe is a safe
+  restart point; with it, decoding restarts from the stream's start for
+  backward jumps (exact, slower, only for long AVIs with B-frames).
+
+Forward reads continue the running decoder instead of seeking, so a clip or
+playback costs one pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+
+from core.errors import VideoError
+from core.video.base import MAX_PIXELS, Video, VideoInfo, apply_rotation, check_resolution, to_rgb
+from core.video.frame_cache import DEFAULT_CACHE_BYTES
+
+# Reading forward up to this many frames beats a seek (which restarts at a keyframe).
+FORWARD_DECODE_LIMIT = 48
+# Frames just before the target are cached too: scrubbing backwards is common.
+CACHE_BEHIND = 4
+
+
+@dataclass(frozen=True)
+class _StreamIndex:
+    """The per-frame table built from packets when the file is opened."""
+
+    pts_sorted: np.ndarray  # presentation timestamps in stream ticks (timestamp mode)
+    keyframe_indices: np.ndarray  # presentation index of each safe restart point
+    keyframe_seek_ts: np.ndarray  # the timestamp to seek to for that restart point
+    counting: bool  # counting mode (see module docstring)
+    reordered: bool  # decode order differs from presentation order
+
+    @property
+    def frames(self) -> int:
+        return len(self.pts_sorted)
+
+
+def _first_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+def _open_container(path: str) -> "av.container.InputContainer":
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except av.error.InvalidDataError:
+        raise VideoError("is not a video file that FFmpeg can read (invalid data)", path) from None
+    except av.error.FFmpegError as err:
+        raise VideoError(f"cannot be opened as a video: {_first_line(err)}", path) from None
+    except (OSError, ValueError) as err:
+        raise VideoError(f"cannot be opened: {_first_line(err)}", path) from None
+
+
+def _build_index(path: str, container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex:
+    pts_list: list[int | None] = []
+    dts_list: list[int | None] = []
+    key_list: list[bool] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue  # the flush packet at the end
+            pts_list.append(packet.pts)
+            dts_list.append(packet.dts)
+            key_list.append(bool(packet.is_keyframe))
+    except av.error.FFmpegError:
+        pass  # a damaged tail: keep the packets read so far (checked on decode)
+    if not pts_list:
+        raise VideoError("has a video stream with no frames (empty or truncated file)", path)
+
+    is_avi = "avi" in container.format.name.split(",")
+    have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
+    counting = is_avi or not have_pts
+    keys = np.flatnonzero(np.array(key_list))
+    if len(keys) == 0 or keys[0] != 0:
+        keys = np.concatenate([[0], keys]).astype(np.int64)  # the first packet must be decodable from the start
+
+    if not counting:
+        pts = np.array(pts_list, dtype=np.int64)
+        order = np.sort(pts)
+        reordered = bool(np.any(np.diff(pts) < 0))
+        key_pts = pts[keys]
+        key_index = np.searchsorted(order, key_pts)
+        return _StreamIndex(order, key_index, key_pts, counting=False, reordered=reordered)
+
+    # Counting mode: timestamps are synthetic, positions are counted.
+    known = [p for p in pts_list if p is not None]
+    reordered = len(known) == len(pts_list) and any(b < a for a, b in zip(known, known[1:]))
+    n = len(pts_list)
+    order = np.arange(n, dtype=np.int64)
+    seek_ts = np.array([dts_list[k] if dts_list[k] is not None else -1 for k in keys], dtype=np.int64)
+    if reordered or np.any(seek_ts < 0):
+        # only the stream's start is a restart point whose position we can trust
+        return _StreamIndex(order, np.array([0]), np.array([int(seek_ts[0]) if seek_ts[0] >= 0 else 0]), counting=True, reordered=reordered)
+    return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
+
+
+class ContainerVideo(Video):
+    """A video file read through FFmpeg with exact random access."""
+
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> None:
+        super().__init__(path, cache_bytes)
+        size = os.path.getsize(path)
+        if size == 0:
+            raise VideoError("file is empty (0 bytes)", path)
+        self._container = _open_container(path)
+        try:
+            self._stream = self._pick_stream()
+            ctx = self._stream.codec_context
+            check_resolution(path, ctx.width, ctx.height, max_pixels)
+            self._index = _build_index(path, self._container, self._stream)
+            self._stream.thread_type = "AUTO"
+            self._decoder: Iterator["av.VideoFrame"] | None = None
+            self._next_index = -1  # presentation index of the next frame the running decoder yields
+            self._rotation = 0
+            first = self._decode(0)  # proves the stream decodes, and tells the rotation
+            self.cache.put(0, first)
+            self._info = self._make_info(first)
+        except BaseException:
+            self._container.close()
+            raise
+
+    # -- opening ---------------------------------------------------------------
+    def _pick_stream(self) -> "av.video.stream.VideoStream":
+        streams = self._container.streams
+        if not streams.video:
+            kinds = sorted({s.type for s in streams})
+            what = "audio only" if kinds == ["audio"] else ("no streams" if not kinds else "streams: " + ", ".join(kinds))
+            raise VideoError(f"has no video stream ({what})", self.path)
+        # the first stream that is not a cover picture
+        for stream in streams.video:
+            if not stream.disposition & av.stream.Disposition.attached_pic:
+                return stream
+        raise VideoError("has no video stream (only an attached cover picture)", self.path)
+
+    def _make_info(self, first: np.ndarray) -> VideoInfo:
+        stream = self._stream
+        tb = stream.time_base or Fraction(1, 1)
+        frames = self._index.frames
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        vfr = False
+        if self._index.counting:
+            fps = float(rate) if rate else 25.0
+            duration = frames / fps
+        else:
+            pts = self._index.pts_sorted
+            steps = np.diff(pts)
+            if len(steps):
+                typical = float(np.median(steps))
+                vfr = bool(np.any(np.abs(steps - typical) > max(1.0, 0.02 * typical)))
+                last_step = typical
+            else:
+                last_step = float(1 / (float(rate) * tb)) if rate else 0.0
+            duration = float((pts[-1] - pts[0] + last_step) * tb)
+            if rate and not vfr:
+                fps = float(rate)  # exact, where timestamps are rounded (Matroska keeps milliseconds)
+            else:
+                fps = frames / duration if duration > 0 else (float(rate) if rate else 0.0)
+        ctx = stream.codec_context
+        return VideoInfo(
+            path=self.path,
+            frames=frames,
+            fps=round(fps, 6),
+            width=int(first.shape[1]),
+            height=int(first.shape[0]),
+            duration_s=round(duration, 6),
+            codec=ctx.name,
+            rotation=self._rotation,
+            container=self._container.format.name,
+            pixel_format=str(ctx.pix_fmt or ""),
+            variable_frame_rate=vfr,
+        )
+
+    @property
+    def info(self) -> VideoInfo:
+        return self._info
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        if self._index.counting:
+            return np.arange(self._index.frames) / (self.info.fps or 25.0)
+        pts = self._index.pts_sorted
+        return ((pts - pts[0]) * float(self._stream.time_base)).astype(np.float64)
+
+    # -- decoding --------------------------------------------------------------
+    def _frames_from(self, seek_ts: int | None) -> Iterator["av.VideoFrame"]:
+        if seek_ts is not None:
+            self._container.seek(int(seek_ts), stream=self._stream, backward=True, any_frame=False)
+        for packet in self._container.demux(self._stream):
+            yield from packet.decode()  # the final empty packet flushes the decoder
+
+    def _restart(self, target: int) -> None:
+        """Point the decoder at the restart point at or before ``target``."""
+        idx = self._index
+        k = max(0, bisect.bisect_right(idx.keyframe_indices.tolist(), target) - 1)
+        self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
+        self._next_index = int(idx.keyframe_indices[k])
+
+    def _position_of(self, frame: "av.VideoFrame") -> int:
+        """Presentation index of a decoded frame."""
+        if self._index.counting:
+            return self._next_index
+        pts = frame.pts
+        i = int(np.searchsorted(self._index.pts_sorted, pts)) if pts is not None else -1
+        if pts is None or i >= self._index.frames or self._index.pts_sorted[i] != pts:
+            raise VideoError(f"decoded a frame whose timestamp {pts} is not in the stream's index (damaged file)", self.path)
+        return i
+
+    def _to_array(self, frame: "av.VideoFrame") -> np.ndarray:
+        if frame.rotation:
+            self._rotation = int(-frame.rotation) % 360  # FFmpeg gives counter-clockwise degrees
+        try:
+            array = frame.to_ndarray(format="rgb24")
+        except (ValueError, av.error.FFmpegError) as err:
+            raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
+        return apply_rotation(to_rgb(array), self._rotation)
+
+    def _decode(self, index: int) -> np.ndarray:
+        behind = self._next_index <= index <= self._next_index + FORWARD_DECODE_LIMIT
+        if self._decoder is None or not behind:
+            self._restart(index)
+        for attempt in range(2):
+            try:
+                found = self._advance_to(index)
+            except av.error.FFmpegError as err:
+                self._decoder = None
+                raise VideoError(f"frame {index} cannot be decoded: {_first_line(err)}", self.path) from None
+            if found is not None:
+                return found
+            # The seek landed after the target (a keyframe flag lied): start over from the beginning.
+            self._decoder = self._frames_from(int(self._index.keyframe_seek_ts[0]))
+            self._next_index = int(self._index.keyframe_indices[0])
+        self._decoder = None
+        raise VideoError(f"frame {index} cannot be decoded: the stream ends early (truncated or damaged file)", self.path)
+
+    def _advance_to(self, index: int) -> np.ndarray | None:
+        assert self._decoder is not None
+        for frame in self._decoder:
+            position = self._position_of(frame)
+            self._next_index = position + 1
+            if position > index:
+                return None
+            if position >= index - CACHE_BEHIND:
+                array = self._to_array(frame)
+                if position == index:
+                    return array
+                self.cache.put(position, array)
+        self._decoder = None
+        self._next_index = -1
+        return None
+
+    def close(self) -> None:
+        super().close()
+        self._decoder = None
+        self._container.close()

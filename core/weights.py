@@ -1,0 +1,101 @@
+"""Finding pretrained weights: an explicit file, then the torch hub cache, then a download.
+
+RAFT, the Kinetics-400 video backbones and the ImageNet ResNets all resolve
+through :func:`resolve_state_dict`, so the user learns one rule and one message
+("what is missing, where to put it") whatever the model.  Files are loaded as
+data only: safetensors, or ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+import torch
+
+from core.errors import CheckpointError, WeightsUnavailable
+
+OFFLINE_ENV = "TWOSTREAM_OFFLINE"
+
+
+def downloads_allowed() -> bool:
+    """False when ``TWOSTREAM_OFFLINE`` is set (tests, air-gapped machines)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes"}
+
+
+def hub_checkpoint_path(url: str) -> Path:
+    """Where ``torch.hub`` keeps the file downloaded from ``url``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Load a state dict from ``.safetensors`` or a tensor-only pickle, never running code.
+
+    A dict wrapping the weights under ``state_dict`` or ``model`` is unwrapped.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise CheckpointError("file does not exist", file)
+    if file.is_dir():
+        raise CheckpointError("is a directory, expected a weights file", file)
+    if file.stat().st_size == 0:
+        raise CheckpointError("file is empty (0 bytes)", file)
+    if file.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(file), device="cpu"))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"not a readable safetensors file ({err})", file) from None
+    try:
+        data = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"refused to load: the file is not plain tensor data and could run code when unpickled ({first})", file) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"not a readable PyTorch weights file ({first})", file) from None
+    for key in ("state_dict", "model", "model_state"):
+        if isinstance(data, Mapping) and key in data and isinstance(data[key], Mapping):
+            data = data[key]
+            break
+    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError("does not hold a state dict of tensors", file)
+    return dict(data)
+
+
+def resolve_state_dict(
+    *,
+    what: str,
+    url: str | None,
+    explicit_path: str | os.PathLike[str] | None = None,
+    option_hint: str = "",
+    allow_download: bool | None = None,
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Return ``(state_dict, source)`` where ``source`` says where the weights came from.
+
+    ``what`` names the weights in messages ("RAFT-large (C+T+S+K+H)").  An explicit
+    path that does not load is an error of its own; otherwise a miss everywhere
+    raises :class:`WeightsUnavailable` naming the file to place in the hub cache
+    and the option (``option_hint``) that points at a file.
+    """
+    if explicit_path is not None and str(explicit_path) != "":
+        return load_state_dict_file(explicit_path), str(explicit_path)
+    cached = hub_checkpoint_path(url) if url else None
+    if cached is not None and cached.exists():
+        return load_state_dict_file(cached), str(cached)
+    allow = downloads_allowed() if allow_download is None else allow_download
+    problem = "downloads are disabled" if not allow else ""
+    if allow and url:
+        try:
+            state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
+            return dict(state), url
+        except Exception as err:  # noqa: BLE001 - any network failure means "not available"
+            problem = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+    where = f"put {cached.name} in {cached.parent}" if cached is not None else "give the file explicitly"
+    option = f" or pass {option_hint} PATH" if option_hint else ""
+    raise WeightsUnavailable(f"{what} weights are not available ({problem or 'no download address'}): {where}{option}")

@@ -1,0 +1,31 @@
+"""Two-Stream Viewer: the one entry point.  Parse, dispatch; nothing else.
+
+    python main.py [VIDEO]          open the viewer (the bundled sample when no VIDEO)
+    python main.py info VIDEO       video metadata as JSON
+    python main.py COMMAND --help   help on any command
+"""
+
+from __future__ import annotations
+
+import sys
+
+from core.cli import run_cli
+
+COMMANDS = (
+    "viewer.command",
+    "core.commands.info",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(
+        argv,
+        prog="twostream",
+        description="Two-stream action recognition: view RGB and optical flow, classify clips, see where the model looks.",
+        command_modules=COMMANDS,
+        default_command="view",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Every test runs offscreen, offline, and with caches in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["TWOSTREAM_OFFLINE"] = "1"  # no test may reach for the network
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flow caches, settings and the torch hub live in a fresh folder per test."""
+    base = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("TWOSTREAM_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> None:
+    """A test must not leave worker threads running behind it."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    leaked = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not t.daemon]
+    for thread in leaked:
+        thread.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads left running: {still}"

@@ -1,0 +1,82 @@
+"""The command line: JSON out, one-line errors with exit code 2, help everywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import main
+from media import write_video
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_info_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_video(tmp_path / "clip.mp4", 30, fps=25, size=(96, 48))
+    assert main.main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert list(data)[:8] == ["path", "frames", "fps", "width", "height", "duration_s", "codec", "rotation"]
+    assert data["frames"] == 30 and data["width"] == 96 and data["height"] == 48 and data["codec"] == "h264"
+    assert data["duration_s"] == pytest.approx(1.2)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make,problem",
+    [
+        (lambda d: d / "missing.mp4", "does not exist"),
+        (lambda d: d, "folder with no images"),
+        (lambda d: _write(d / "empty.mp4", b""), "empty"),
+        (lambda d: _write(d / "notes.avi", b"text " * 50), "not a video file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], make, problem: str) -> None:  # noqa: ANN001
+    path = make(tmp_path)
+    assert main.main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err and problem in err
+    assert "Traceback" not in err
+
+
+def test_missing_argument_is_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "VIDEO" in err
+
+
+def test_unexpected_failure_is_exit_code_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import core.commands.info as info
+
+    monkeypatch.setattr(info, "run", lambda args: 1 / 0)
+    assert main.main(["info", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected failure: ZeroDivisionError") and "Traceback" not in err
+
+
+def test_every_command_has_help() -> None:
+    """`--help` works for the program and each of its commands, in a real process."""
+    out = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "COMMAND" in out.stdout
+    commands = [name.split(".")[-1] for name in main.COMMANDS]
+    assert "info" in commands
+    from core.cli import build_parser
+
+    _, modules = build_parser("twostream", "", main.COMMANDS)
+    for name in modules:
+        with pytest.raises(SystemExit) as done:
+            main.main([name, "--help"])
+        assert done.value.code == 0, name
+
+
+def test_view_refuses_a_missing_file_before_opening_a_window(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main.main([str(tmp_path / "nope.mp4")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,133 @@
+"""Frame-accurate reading: frame i is the same pixels in order or by seeking, in every codec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.video import open_video
+from media import decode_index, index_frame, write_video
+
+N = 60
+CODECS = {
+    # name: (file, codec, container, encoder options)
+    "h264-bframes-mp4": ("v.mp4", "libx264", "mp4", {"bf": "3", "g": "12", "crf": "18"}),
+    "h265-bframes-mov": ("v.mov", "libx265", "mov", {"x265-params": "bframes=3:keyint=12:min-keyint=12:log-level=error", "crf": "18"}),
+    "mpeg4-bframes-avi": ("v.avi", "mpeg4", "avi", {"bf": "2", "g": "12", "qscale": "2"}),
+    "mpeg4-mp4": ("v4.mp4", "mpeg4", "mp4", {"bf": "2", "g": "10", "qscale": "2"}),
+    "mjpeg-avi": ("m.avi", "mjpeg", "avi", {"qscale": "2"}),
+    "vp8-webm": ("v.webm", "libvpx", "webm", {"g": "12", "crf": "10", "b": "1M"}),
+    "vp9-mkv": ("v.mkv", "libvpx-vp9", "matroska", {"g": "12", "crf": "20", "b": "0"}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CODECS))
+def coded_video(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    name, codec, fmt, options = CODECS[request.param]
+    path = tmp_path_factory.mktemp(request.param) / name
+    pix = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+    return write_video(path, N, codec=codec, fmt=fmt, options=options, pix_fmt=pix)
+
+
+def test_sequential_read_gives_every_frame_in_order(coded_video: Path) -> None:
+    with open_video(coded_video) as video:
+        assert len(video) == N
+        assert [decode_index(f) for _, f in video.iter_frames()] == list(range(N))
+
+
+def test_random_access_matches_sequential_pixels(coded_video: Path) -> None:
+    with open_video(coded_video) as video:
+        sequential = [f.copy() for _, f in video.iter_frames()]
+    order = np.random.default_rng(0).permutation(N).tolist() + [N - 1, 0, N // 2, 3, 2, 1]
+    with open_video(coded_video, cache_bytes=0) as video:  # no cache: every read really decodes
+        for i in order:
+            frame = video.read(i)
+            assert decode_index(frame) == i
+            np.testing.assert_array_equal(frame, sequential[i], err_msg=f"frame {i} differs when read by seeking")
+
+
+def test_read_clip_in_any_order(coded_video: Path) -> None:
+    with open_video(coded_video, cache_bytes=0) as video:
+        clip = video.read_clip([30, 5, 5, 59, 12])
+    assert clip.shape == (5, 64, 128, 3) and clip.dtype == np.uint8
+    assert [decode_index(f) for f in clip] == [30, 5, 5, 59, 12]
+
+
+def test_frames_are_rgb_and_close_to_what_was_encoded(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "q.mp4", 5, options={"crf": "0"}, pix_fmt="yuv444p")
+    with open_video(path) as video:
+        frame = video.read(3)
+    assert frame.flags.c_contiguous and frame.shape == (64, 128, 3)
+    expected = index_frame(3).astype(int)
+    assert np.abs(frame.astype(int) - expected).mean() < 3.0  # colour order is RGB, not BGR
+
+
+def test_info_fields(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "i.mp4", 50, fps=25, size=(96, 48))
+    with open_video(path) as video:
+        info = video.info.to_dict()
+    assert info["frames"] == 50 and info["fps"] == 25.0 and (info["width"], info["height"]) == (96, 48)
+    assert info["duration_s"] == pytest.approx(2.0, abs=1e-6)
+    assert info["codec"] == "h264" and info["rotation"] == 0 and not info["variable_frame_rate"]
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_rotation_metadata_is_applied(tmp_path: Path, degrees: int) -> None:
+    # set_display_rotation takes counter-clockwise degrees (FFmpeg's display matrix)
+    path = write_video(tmp_path / f"r{degrees}.mp4", 12, options={"crf": "0"}, pix_fmt="yuv444p", rotation=degrees)
+    with open_video(path) as video:
+        cw = (-degrees) % 360
+        assert video.info.rotation == cw
+        frame = video.read(7)
+        upright = np.rot90(frame, k=cw // 90)  # undo the clockwise rotation
+    assert frame.shape == ((128, 64, 3) if degrees % 180 else (64, 128, 3))
+    assert (video.info.width, video.info.height) == (frame.shape[1], frame.shape[0])
+    assert decode_index(upright) == 7
+
+
+def test_variable_frame_rate_keeps_exact_frames_and_times(tmp_path: Path) -> None:
+    pts_ms = [0, 40, 80, 200, 240, 260, 280, 500, 540, 580, 620, 660]
+    path = write_video(tmp_path / "vfr.mkv", len(pts_ms), codec="libx264", fmt="matroska", time_base_pts=pts_ms, options={"g": "4"})
+    with open_video(path, cache_bytes=0) as video:
+        assert len(video) == len(pts_ms)
+        assert video.info.variable_frame_rate
+        np.testing.assert_allclose(video.timestamps, np.array(pts_ms) / 1000.0, atol=1e-3)
+        for i in [9, 2, 11, 0, 5]:
+            assert decode_index(video.read(i)) == i
+
+
+def test_opening_is_lazy(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "long.mp4", 300, size=(640, 360), options={"g": "30", "preset": "ultrafast"})
+    with open_video(path) as video:
+        assert len(video.cache) == 1  # opening decoded the first frame only
+        frame = video.read(250)
+        assert decode_index(frame) == 250
+        assert len(video.cache) <= 6  # a seek to the nearest keyframe, not a decode of the whole file
+
+
+def test_frame_cache_is_bounded_in_bytes(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "c.mp4", 30)
+    frame_bytes = 64 * 128 * 3
+    with open_video(path, cache_bytes=5 * frame_bytes) as video:
+        for i in range(30):
+            video.read(i)
+        assert len(video.cache) == 5 and video.cache.nbytes <= 5 * frame_bytes
+        assert 29 in video.cache and 0 not in video.cache  # least recently used went first
+
+
+def test_cached_frames_are_read_only(tmp_path: Path) -> None:
+    with open_video(write_video(tmp_path / "ro.mp4", 3)) as video:
+        with pytest.raises(ValueError):
+            video.read(1)[0, 0, 0] = 1
+
+
+def test_bad_index_is_an_index_error(tmp_path: Path) -> None:
+    with open_video(write_video(tmp_path / "b.mp4", 5)) as video:
+        with pytest.raises(IndexError, match="outside"):
+            video.read(5)
+        with pytest.raises(IndexError):
+            video.read(-1)
+        with pytest.raises(TypeError):
+            video.read(1.5)  # type: ignore[arg-type]

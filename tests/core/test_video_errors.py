@@ -1,0 +1,191 @@
+"""Bad input gives a one-line VideoError naming the file, or the documented behaviour."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from core.errors import VideoError
+from core.sampling import clip_indices
+from core.video import open_video
+from media import decode_index, index_frame, write_video
+
+
+def _one_line_naming(err: pytest.ExceptionInfo[VideoError], path: Path) -> str:
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text
+    return text
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="does not exist") as err:
+        open_video(tmp_path / "nope.mp4")
+    _one_line_naming(err, tmp_path / "nope.mp4")
+
+
+def test_folder_without_images(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(VideoError, match="folder with no images") as err:
+        open_video(tmp_path)
+    _one_line_naming(err, tmp_path)
+
+
+def test_non_video_file(tmp_path: Path) -> None:
+    path = tmp_path / "report.mp4"
+    path.write_text("this is not a video\n" * 100)
+    with pytest.raises(VideoError, match="not a video file") as err:
+        open_video(path)
+    _one_line_naming(err, path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.avi"
+    path.write_bytes(b"")
+    with pytest.raises(VideoError, match="empty") as err:
+        open_video(path)
+    _one_line_naming(err, path)
+
+
+def test_single_image_file_points_to_folder(tmp_path: Path) -> None:
+    path = tmp_path / "frame.png"
+    cv2.imwrite(str(path), index_frame(1))
+    with pytest.raises(VideoError, match="folder"):
+        open_video(path)
+
+
+def test_truncated_mp4_without_index(tmp_path: Path) -> None:
+    full = write_video(tmp_path / "full.mp4", 40).read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(full[: len(full) // 2])  # the index ('moov') is at the end: gone
+    with pytest.raises(VideoError) as err:
+        open_video(path)
+    _one_line_naming(err, path)
+
+
+@pytest.mark.parametrize("keep", [0.6, 0.9])
+def test_truncated_avi_reads_what_is_there(tmp_path: Path, keep: float) -> None:
+    """An AVI cut short opens with the frames that survive, each one exact; reading
+    a damaged frame raises VideoError, never crashes or hangs."""
+    full = write_video(tmp_path / "full.avi", 40, codec="mjpeg", fmt="avi", pix_fmt="yuvj420p").read_bytes()
+    path = tmp_path / "cut.avi"
+    path.write_bytes(full[: int(len(full) * keep)])
+    try:
+        video = open_video(path)
+    except VideoError as err:
+        assert str(path) in str(err)
+        return
+    with video:
+        assert 0 < len(video) <= 40
+        good = 0
+        for i in range(len(video)):
+            try:
+                frame = video.read(i)
+            except VideoError as err:
+                assert str(path) in str(err)
+                continue
+            assert decode_index(frame) == i
+            good += 1
+        assert good >= int(40 * keep) - 3
+
+
+def _write_audio(path: Path, fmt: str, codec: str) -> None:
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=16000, layout="mono")
+        samples = (np.sin(np.arange(16000) / 10.0) * 10000).astype(np.int16)[None, :]
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.mark.parametrize("name,fmt,codec", [("sound.wav", "wav", "pcm_s16le"), ("sound.mkv", "matroska", "pcm_s16le")])
+def test_audio_only_file(tmp_path: Path, name: str, fmt: str, codec: str) -> None:
+    path = tmp_path / name
+    _write_audio(path, fmt, codec)
+    with pytest.raises(VideoError, match="no video stream") as err:
+        open_video(path)
+    assert "audio only" in _one_line_naming(err, path)
+
+
+def test_huge_resolution_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "big.mp4", 3, size=(640, 480))
+    with pytest.raises(VideoError, match="larger than the supported") as err:
+        open_video(path, max_pixels=320 * 240)
+    _one_line_naming(err, path)
+
+
+def test_grayscale_video_becomes_three_equal_channels(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "gray.mkv", 6, codec="ffv1", fmt="matroska", pix_fmt="gray")
+    with open_video(path) as video:
+        frame = video.read(4)
+    assert frame.shape == (64, 128, 3)
+    np.testing.assert_array_equal(frame[..., 0], frame[..., 1])
+    np.testing.assert_array_equal(frame[..., 1], frame[..., 2])
+    assert decode_index(frame) == 4
+
+
+def test_alpha_video_drops_alpha(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "alpha.mkv", 6, codec="ffv1", fmt="matroska", pix_fmt="bgra")
+    with open_video(path) as video:
+        frame = video.read(5)
+    assert frame.shape == (64, 128, 3)
+    np.testing.assert_array_equal(frame, index_frame(5))  # lossless: exact pixels
+
+
+def test_image_sequence_natural_order_gray_and_alpha(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(12):
+        img = cv2.cvtColor(index_frame(i), cv2.COLOR_RGB2BGR)
+        if i % 3 == 1:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        elif i % 3 == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+        cv2.imwrite(str(folder / f"frame_{i}.png"), img)  # frame_2 must come before frame_10
+    (folder / "readme.txt").write_text("not a frame")
+    with open_video(folder) as video:
+        assert len(video) == 12 and video.info.container == "image-sequence"
+        frames = [video.read(i) for i in (11, 10, 2, 0)]
+    assert [decode_index(f) for f in frames] == [11, 10, 2, 0]
+    assert all(f.shape == (64, 128, 3) for f in frames)
+    np.testing.assert_array_equal(frames[3], index_frame(0))
+
+
+def test_image_sequence_with_a_mismatched_frame(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0001.png"), index_frame(0))
+    cv2.imwrite(str(folder / "0002.png"), index_frame(1, width=64))
+    (folder / "0003.png").write_bytes(b"garbage")
+    with open_video(folder) as video:
+        with pytest.raises(VideoError, match="first frame is 128x64"):
+            video.read(1)
+        with pytest.raises(VideoError, match="not a readable image") as err:
+            video.read(2)
+    assert "0003.png" in str(err.value)
+
+
+def test_video_shorter_than_a_clip_pads_with_the_last_frame(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "short.mp4", 10)
+    with open_video(path) as video:
+        clip = clip_indices(0, len(video), length=16, stride=1)
+        frames = video.read_clip(clip.indices)
+    assert clip.padded == 6
+    assert [decode_index(f) for f in frames] == list(range(10)) + [9] * 6
+
+
+def test_real_shared_gif_opens(tmp_path: Path) -> None:
+    gif = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos" / "v_CricketShot_g04_c01_rgb_i3d.gif"
+    if not gif.exists():
+        pytest.skip("../shared/data is absent")
+    copy = tmp_path / "clip.gif"
+    shutil.copy(gif, copy)
+    with open_video(copy) as video:
+        assert video.info.width == 224 and len(video) == 79

@@ -1,0 +1,81 @@
+"""Videos made by the tests: every frame carries its own index, so a read proves
+which frame it returned (exact seeking), whatever the codec did to the pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+BITS = 10  # frame indices up to 1023
+BAR_HEIGHT = 16
+
+
+def index_frame(index: int, width: int = 128, height: int = 64) -> np.ndarray:
+    """An RGB frame: BITS black/white bars on top encode ``index``; a moving texture below
+    gives the encoder real motion (so it uses P- and B-frames)."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    bar_w = width // BITS
+    for bit in range(BITS):
+        if (index >> bit) & 1:
+            frame[:BAR_HEIGHT, bit * bar_w : (bit + 1) * bar_w] = 255
+    yy, xx = np.mgrid[0 : height - BAR_HEIGHT, 0:width]
+    texture = 127 + 100 * np.sin((xx + 3 * index) / 5.0) * np.cos((yy + 2 * index) / 7.0)
+    frame[BAR_HEIGHT:, :, 0] = texture.astype(np.uint8)
+    frame[BAR_HEIGHT:, :, 1] = (255 - texture).astype(np.uint8)
+    frame[BAR_HEIGHT:, :, 2] = (index * 37) % 256
+    return frame
+
+
+def decode_index(frame: np.ndarray) -> int:
+    """Read back the index drawn by :func:`index_frame` (after any lossy codec)."""
+    width = frame.shape[1]
+    bar_w = width // BITS
+    value = 0
+    for bit in range(BITS):
+        patch = frame[2 : BAR_HEIGHT - 2, bit * bar_w + 2 : (bit + 1) * bar_w - 2]
+        if patch.mean() > 127:
+            value |= 1 << bit
+    return value
+
+
+def write_video(
+    path: Path,
+    frames: int = 40,
+    *,
+    codec: str = "libx264",
+    fmt: str | None = None,
+    fps: int = 25,
+    size: tuple[int, int] = (128, 64),
+    options: dict[str, str] | None = None,
+    pix_fmt: str = "yuv420p",
+    rotation: int | None = None,
+    time_base_pts: list[int] | None = None,
+) -> Path:
+    """Write an index-encoded video.  ``time_base_pts`` gives explicit timestamps
+    (in 1/1000 s) for variable-frame-rate files."""
+    width, height = size
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = pix_fmt
+        if options:
+            stream.options = options
+        if time_base_pts is not None:
+            from fractions import Fraction
+
+            stream.time_base = Fraction(1, 1000)
+            stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i in range(frames):
+            img = index_frame(i, width, height)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if time_base_pts is not None:
+                frame.pts = time_base_pts[i]
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

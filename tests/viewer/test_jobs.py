@@ -1,0 +1,88 @@
+"""The worker infrastructure: newest wins, stale results dropped, cancel, shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.errors import VideoError
+from viewer.jobs import JobRunner
+
+
+@pytest.fixture
+def runner(qtbot):  # noqa: ANN001
+    jobs = JobRunner()
+    yield jobs
+    jobs.shutdown()
+
+
+def test_result_is_delivered_on_the_gui_thread(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    got = []
+    gui = threading.get_ident()
+    runner.submit("a", lambda cancel, progress: threading.get_ident(), lambda r: got.append((r, threading.get_ident())))
+    qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    worker_thread, delivered_on = got[0]
+    assert worker_thread != gui and delivered_on == gui
+
+
+def test_newest_request_wins(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    release = threading.Event()
+    got: list[str] = []
+
+    def slow(cancel, progress):  # noqa: ANN001
+        release.wait(5)
+        return "old"
+
+    runner.submit("frame", slow, got.append)
+    runner.submit("frame", lambda c, p: "new", got.append)
+    qtbot.waitUntil(lambda: got == ["new"], timeout=5000)
+    release.set()
+    assert runner._pool.waitForDone(5000)
+    qtbot.wait(50)
+    assert got == ["new"]  # the stale result never arrived
+
+
+def test_cancel_stops_a_cooperative_job_quickly(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    progress_seen: list[int] = []
+    cancelled = []
+
+    def long_job(cancel, progress):  # noqa: ANN001
+        for step in range(1000):
+            progress(step, 1000, "working")
+            time.sleep(0.01)
+        return "finished"
+
+    runner.submit("classify", long_job, lambda r: pytest.fail("a cancelled job delivered a result"), on_progress=lambda d, t, m: progress_seen.append(d), on_cancelled=lambda: cancelled.append(True))
+    qtbot.waitUntil(lambda: len(progress_seen) >= 3, timeout=5000)
+    start = time.monotonic()
+    runner.cancel("classify")
+    qtbot.waitUntil(lambda: cancelled == [True], timeout=2000)
+    assert time.monotonic() - start < 1.5
+    assert not runner.is_busy("classify")
+
+
+def test_errors_reach_the_error_handler(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    errors: list[BaseException] = []
+
+    def bad(cancel, progress):  # noqa: ANN001
+        raise VideoError("is not a video", "/x/y.mp4")
+
+    runner.submit("open", bad, lambda r: None, on_error=lambda e, t: errors.append(e))
+    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+    assert str(errors[0]) == "/x/y.mp4: is not a video"
+
+
+def test_nothing_is_delivered_after_shutdown(qtbot) -> None:  # noqa: ANN001
+    runner = JobRunner()
+    got = []
+
+    def job(cancel, progress):  # noqa: ANN001
+        time.sleep(0.2)
+        return 1
+
+    runner.submit("a", job, got.append)
+    assert runner.shutdown(wait_ms=5000)
+    qtbot.wait(100)
+    assert got == [] and runner.submit("a", job, got.append) == -1

@@ -1,0 +1,103 @@
+"""The real window, offscreen: open a generated video, scrub, play, bad files, closing mid-job."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from media import decode_index, write_video
+from viewer.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot):  # noqa: ANN001
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def video_path(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "clip.mp4", 40, options={"g": "8", "bf": "2"})
+
+
+def _shown_index(win: MainWindow) -> int:
+    image = win.rgb_view.current_image()
+    return -1 if image is None else decode_index(np.asarray(image))
+
+
+def test_open_and_show_first_frame(qtbot, window: MainWindow, video_path: Path) -> None:  # noqa: ANN001
+    window.open_video(str(video_path))
+    qtbot.waitUntil(lambda: window.state.frame_count == 40, timeout=10000)
+    qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=5000)
+    assert window.transport.slider.maximum() == 39
+    assert "clip.mp4" in window.windowTitle()
+
+
+def test_scrub_with_slider_and_keys(qtbot, window: MainWindow, video_path: Path) -> None:  # noqa: ANN001
+    window.open_video(str(video_path))
+    qtbot.waitUntil(lambda: window.state.frame_count == 40, timeout=10000)
+    for target in (33, 5, 21):  # a burst of scrubbing: the last request wins
+        window.transport.slider.setValue(target)
+    qtbot.waitUntil(lambda: _shown_index(window) == 21, timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: _shown_index(window) == 22, timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: _shown_index(window) == 12, timeout=5000)
+    assert window.transport.slider.value() == 12 and "frame 12 / 39" in window.transport.readout.text()
+
+
+def test_play_runs_to_the_end(qtbot, window: MainWindow, video_path: Path) -> None:  # noqa: ANN001
+    window.open_video(str(video_path))
+    qtbot.waitUntil(lambda: window.state.frame_count == 40, timeout=10000)
+    window.state.set_frame(30)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.state.playing
+    qtbot.waitUntil(lambda: not window.state.playing, timeout=10000)
+    qtbot.waitUntil(lambda: _shown_index(window) == 39, timeout=5000)
+
+
+def test_corrupt_file_shows_an_error_and_the_app_keeps_working(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    window.open_video(str(bad))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=5000)
+    assert str(bad) in window.notifier.last_error and "not a video file" in window.notifier.last_error
+    window.open_video(str(video_path))  # still usable
+    qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=10000)
+
+
+def test_error_dialog_is_shown(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QMessageBox
+
+    win = MainWindow(show_dialogs=True)
+    qtbot.addWidget(win)
+    win.open_video(str(tmp_path / "missing.avi"))
+    qtbot.waitUntil(lambda: win.findChild(QMessageBox, "errorDialog") is not None, timeout=5000)
+    assert "does not exist" in win.findChild(QMessageBox, "errorDialog").text()
+    win.close()
+
+
+def test_close_during_a_job_does_not_crash(qtbot, video_path: Path) -> None:  # noqa: ANN001
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    delivered = []
+
+    def slow(cancel, progress):  # noqa: ANN001
+        for _ in range(50):
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+        return 1
+
+    win.jobs.submit("classify", slow, delivered.append)
+    win.open_video(str(video_path))
+    win.close()
+    qtbot.wait(200)
+    assert delivered == []

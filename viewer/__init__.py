@@ -1,0 +1,1 @@
+"""The Qt viewer over ``core``: widgets render state; workers do the heavy work."""

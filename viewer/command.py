@@ -1,0 +1,29 @@
+"""``view [VIDEO]`` (the default command): open the viewer on VIDEO or the bundled sample."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "view"
+HELP = "open the viewer (the default: `main.py VIDEO` is `main.py view VIDEO`)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", nargs="?", metavar="VIDEO", help="video file or folder of frames (default: the bundled sample)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.errors import VideoError
+    from core.resources import SAMPLE_VIDEO
+
+    video = args.video
+    if video is None:
+        video = str(SAMPLE_VIDEO)
+        if not SAMPLE_VIDEO.exists():
+            raise VideoError("the bundled sample video is missing (regenerate it: python resources/make_sample.py)", SAMPLE_VIDEO)
+    elif not Path(video).exists():
+        raise VideoError("file does not exist", video)  # fail on the command line, before a window opens
+    from viewer.app import run_viewer
+
+    return run_viewer(video)

@@ -1,0 +1,167 @@
+"""One worker infrastructure for every background job (frames, flow, classification).
+
+A job is a plain function ``fn(cancel, progress) -> result`` from ``core``.  Jobs
+run on a thread pool; each *channel* ("frame", "flow", "classify") has at most
+one job that matters: submitting a new one cancels the old one, and results
+carry a request id so a stale result is dropped, never shown.  After
+:meth:`JobRunner.shutdown` (the window closing) nothing is delivered at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from core.errors import Cancelled
+from core.progress import CancelToken
+
+JobFunction = Callable[[CancelToken, Callable[..., None]], Any]
+
+
+@dataclass
+class _Handlers:
+    on_result: Callable[[Any], None]
+    on_error: Callable[[BaseException, str], None] | None
+    on_progress: Callable[[int, int, str], None] | None
+    on_cancelled: Callable[[], None] | None
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; worker threads emit, Qt queues to the GUI thread."""
+
+    finished = Signal(int, object)
+    failed = Signal(int, object, str)
+    cancelled = Signal(int)
+    progressed = Signal(int, int, int, str)
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job_id: int, fn: JobFunction, token: CancelToken, relay: _Relay) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._job_id, self._fn, self._token, self._relay = job_id, fn, token, relay
+
+    def run(self) -> None:
+        relay, job_id, token = self._relay, self._job_id, self._token
+
+        def progress(done: int, total: int, message: str = "") -> None:
+            token.raise_if_cancelled()  # a progress report is also a cancellation point
+            relay.progressed.emit(job_id, int(done), int(total), str(message))
+
+        try:
+            token.raise_if_cancelled()
+            result = self._fn(token, progress)
+            if token.cancelled:
+                relay.cancelled.emit(job_id)
+            else:
+                relay.finished.emit(job_id, result)
+        except Cancelled:
+            relay.cancelled.emit(job_id)
+        except BaseException as err:  # noqa: BLE001 - every error goes to the user
+            relay.failed.emit(job_id, err, traceback.format_exc())
+
+
+class JobRunner(QObject):
+    """Start, cancel and deliver background jobs; newest request per channel wins."""
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 3) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._relay = _Relay(self)
+        self._relay.finished.connect(self._on_finished)
+        self._relay.failed.connect(self._on_failed)
+        self._relay.cancelled.connect(self._on_cancelled)
+        self._relay.progressed.connect(self._on_progress)
+        self._ids = itertools.count(1)
+        self._current: dict[str, int] = {}
+        self._handlers: dict[int, _Handlers] = {}
+        self._channel_of: dict[int, str] = {}
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def submit(
+        self,
+        channel: str,
+        fn: JobFunction,
+        on_result: Callable[[Any], None],
+        *,
+        on_error: Callable[[BaseException, str], None] | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> int:
+        """Run ``fn`` in the background; cancels the channel's previous job."""
+        if self._closed:
+            return -1
+        self.cancel(channel)
+        job_id = next(self._ids)
+        handlers = _Handlers(on_result, on_error, on_progress, on_cancelled)
+        self._handlers[job_id] = handlers
+        self._channel_of[job_id] = channel
+        self._current[channel] = job_id
+        self._pool.start(_Runnable(job_id, fn, handlers.token, self._relay))
+        return job_id
+
+    def cancel(self, channel: str) -> None:
+        job_id = self._current.pop(channel, None)
+        if job_id is not None and job_id in self._handlers:
+            self._handlers[job_id].token.cancel()
+
+    def is_busy(self, channel: str) -> bool:
+        return channel in self._current
+
+    def shutdown(self, wait_ms: int = 3000) -> bool:
+        """Cancel everything, deliver nothing more, and wait for workers to stop."""
+        self._closed = True
+        for handlers in self._handlers.values():
+            handlers.token.cancel()
+        self._current.clear()
+        return self._pool.waitForDone(wait_ms)
+
+    # -- delivery on the GUI thread -------------------------------------------------
+    def _take(self, job_id: int) -> _Handlers | None:
+        handlers = self._handlers.pop(job_id, None)
+        channel = self._channel_of.pop(job_id, None)
+        if handlers is None or self._closed:
+            return None
+        if channel is not None and self._current.get(channel) == job_id:
+            del self._current[channel]
+            return handlers
+        return None  # stale: a newer job replaced it
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result: object) -> None:
+        handlers = self._take(job_id)
+        if handlers is not None:
+            handlers.on_result(result)
+
+    @Slot(int, object, str)
+    def _on_failed(self, job_id: int, error: BaseException, trace: str) -> None:
+        handlers = self._take(job_id)
+        if handlers is not None and handlers.on_error is not None:
+            handlers.on_error(error, trace)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        handlers = self._handlers.pop(job_id, None)
+        channel = self._channel_of.pop(job_id, "")
+        if self._current.get(channel) == job_id:
+            del self._current[channel]  # it stopped by itself (the function saw the token)
+        superseded = channel in self._current  # a newer job took the channel: stay quiet
+        if handlers is not None and not self._closed and not superseded and handlers.on_cancelled is not None:
+            handlers.on_cancelled()
+
+    @Slot(int, int, int, str)
+    def _on_progress(self, job_id: int, done: int, total: int, message: str) -> None:
+        handlers = self._handlers.get(job_id)
+        channel = self._channel_of.get(job_id)
+        if handlers is None or self._closed or channel is None or self._current.get(channel) != job_id:
+            return
+        if handlers.on_progress is not None:
+            handlers.on_progress(done, total, message)

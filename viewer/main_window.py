@@ -1,0 +1,137 @@
+"""The main window: menus, docks and wiring only; behaviour lives in controllers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+
+from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from viewer import settings as app_settings
+from viewer.jobs import JobRunner
+from viewer.notifier import Notifier
+from viewer.state import ViewerState
+from viewer.video_controller import VideoController
+from viewer.widgets.frame_view import FrameView
+from viewer.widgets.transport import TransportBar
+
+VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, *, show_dialogs: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("Two-Stream Viewer")
+        self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self.state = ViewerState(self)
+        self.notifier = Notifier(self, show_dialogs=show_dialogs)
+        self.jobs = JobRunner(self)
+        self.video = VideoController(self.state, self.jobs, self.notifier, self)
+
+        self.rgb_view = FrameView("RGB")
+        self.transport = TransportBar(self.state)
+        central = QWidget()
+        from PySide6.QtWidgets import QVBoxLayout
+
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.rgb_view, 1)
+        layout.addWidget(self.transport)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.video.frameReady.connect(self._show_frame)
+        self.video.videoOpened.connect(self._on_video_opened)
+        self.state.videoChanged.connect(self._on_video_changed)
+        self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
+
+    # -- menus --------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open Video...", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self.choose_video)
+        file_menu.addAction(open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._refresh_recent(app_settings.recent_files())
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(lambda: QMessageBox.about(self, "Two-Stream Viewer", "Two-stream action recognition: RGB and optical flow, side by side."))
+        help_menu.addAction(about)
+
+    def _refresh_recent(self, files: list[str]) -> None:
+        self.recent_menu.clear()
+        for path in files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_video(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    # -- actions ------------------------------------------------------------
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", app_settings.last_folder(), VIDEO_FILTER)
+        if path:
+            self.open_video(path)
+
+    def open_video(self, path: str) -> None:
+        self.video.open(path)
+
+    def _on_video_opened(self, path: str) -> None:
+        self._refresh_recent(app_settings.add_recent_file(path))
+        self.setWindowTitle(f"{Path(path).name} - Two-Stream Viewer")
+
+    def _on_video_changed(self, info: object) -> None:
+        if info is None:
+            self.rgb_view.set_frame(None)
+            return
+        i = self.state.info
+        assert i is not None
+        rot = f", rotated {i.rotation}°" if i.rotation else ""
+        vfr = ", variable frame rate" if i.variable_frame_rate else ""
+        self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{rot}{vfr}")
+
+    def _show_frame(self, index: int, frame: object) -> None:
+        self.rgb_view.set_frame(frame)  # type: ignore[arg-type]
+        self.rgb_view.set_caption(f"frame {index}")
+
+    # -- keyboard, drag and drop, closing ----------------------------------------
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            self.state.set_playing(not self.state.playing)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            step = 10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            self.state.step(step if key == Qt.Key.Key_Right else -step)
+        elif key == Qt.Key.Key_Home:
+            self.state.set_frame(0)
+        elif key == Qt.Key.Key_End:
+            self.state.set_frame(self.state.frame_count - 1)
+        else:
+            super().keyPressEvent(event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_video(urls[0])
+            event.acceptProposedAction()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.state.set_playing(False)
+        self.video.close()
+        self.jobs.shutdown()
+        super().closeEvent(event)
+
+
+__all__ = ["MainWindow", "IMAGE_EXTENSIONS"]

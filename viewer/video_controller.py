@@ -1,0 +1,100 @@
+"""Opening videos and fetching frames in the background; playback timing.
+
+The GUI thread never decodes: it asks for frame ``i`` and shows it when it
+arrives.  Scrubbing fires many requests; the newest wins and stale frames are
+dropped.  Playback skips a tick while a frame is still decoding, so a slow
+video plays slower instead of piling up work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.video import Video, open_video
+from viewer.jobs import JobRunner
+from viewer.notifier import Notifier
+from viewer.state import ViewerState
+
+
+class VideoController(QObject):
+    frameReady = Signal(int, object)  # index, (H, W, 3) uint8
+    videoOpened = Signal(str)
+
+    def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.jobs, self.notifier = state, jobs, notifier
+        self.video: Video | None = None
+        self.current_frame: np.ndarray | None = None
+        self.shown_index = -1
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
+        state.frameChanged.connect(self._request_frame)
+        state.playingChanged.connect(self._on_playing)
+
+    # -- opening ------------------------------------------------------------
+    def open(self, path: str) -> None:
+        """Open ``path`` in the background; errors go to the notifier."""
+        path = str(Path(path).expanduser())
+        self.notifier.notice(f"Opening {path} ...")
+
+        def work(cancel, progress):  # noqa: ANN001 - the JobFunction signature
+            return open_video(path)
+
+        self.jobs.submit("open", work, self._on_opened, on_error=lambda e, t: self.notifier.error("Cannot open video", e, t))
+
+    def _on_opened(self, video: Video) -> None:
+        old, self.video = self.video, video
+        if old is not None:
+            self.jobs.cancel("frame")
+        self.current_frame, self.shown_index = None, -1
+        self.state.set_video(video.info)
+        self.videoOpened.emit(video.path)
+        first = video.cache.get(0)
+        if first is not None:
+            self._show(0, first)
+        # `old` is dropped here; a worker still reading it holds its own reference
+
+    # -- frames -------------------------------------------------------------
+    def _request_frame(self, index: int) -> None:
+        video = self.video
+        if video is None:
+            return
+        cached = video.cache.get(index)
+        if cached is not None:  # already decoded: no round trip through a worker
+            self.jobs.cancel("frame")
+            self._show(index, cached)
+            return
+
+        def work(cancel, progress):  # noqa: ANN001
+            cancel.raise_if_cancelled()
+            return index, video.read(index)
+
+        self.jobs.submit("frame", work, lambda result: self._show(*result), on_error=lambda e, t: self.notifier.error("Cannot read frame", e, t))
+
+    def _show(self, index: int, frame: np.ndarray) -> None:
+        self.current_frame, self.shown_index = frame, index
+        self.frameReady.emit(index, frame)
+
+    # -- playback -----------------------------------------------------------
+    def _on_playing(self, playing: bool) -> None:
+        if playing and self.state.info is not None:
+            fps = self.state.info.fps or 25.0
+            self._timer.start(max(5, int(round(1000.0 / fps))))
+        else:
+            self._timer.stop()
+
+    def _tick(self) -> None:
+        if self.jobs.is_busy("frame"):
+            return  # the last frame is still decoding: drop this tick
+        if self.state.frame_index >= self.state.frame_count - 1:
+            self.state.set_playing(False)
+            return
+        self.state.step(1)
+
+    def close(self) -> None:
+        self._timer.stop()
+        if self.video is not None:
+            self.video = None
