@@ -14,6 +14,7 @@ from core.cli import run_cli
 COMMANDS = (
     "viewer.command",
     "core.commands.info",
+    "core.commands.synth",
 )
 
 

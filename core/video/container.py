@@ -17,6 +17,12 @@ frame in presentation order.  Two ways to reach it:
 
 Forward reads continue the running decoder instead of seeking, so a clip or
 playback costs one pass.
+
+Opening a long MP4/MOV does not read the file: its sample table (FFmpeg's
+index entries) gives the frame count, and when decode times are evenly spaced
+(constant frame rate) frame ``i`` is at ``pts0 + i * step``.  Every decoded
+frame is checked against that grid; one that is off it (an unusual file)
+switches the reader to the full packet index.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class _StreamIndex:
     keyframe_seek_ts: np.ndarray  # the timestamp to seek to for that restart point
     counting: bool  # counting mode (see module docstring)
     reordered: bool  # decode order differs from presentation order
+    grid: bool = False  # timestamps inferred from a constant-rate sample table, not read
 
     @property
     def frames(self) -> int:
@@ -69,6 +76,29 @@ def _open_container(path: str) -> "av.container.InputContainer":
         raise VideoError(f"cannot be opened as a video: {_first_line(err)}", path) from None
     except (OSError, ValueError) as err:
         raise VideoError(f"cannot be opened: {_first_line(err)}", path) from None
+
+
+def _grid_index(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex | None:
+    """The MP4/MOV fast path: frame count and spacing from the sample table, no reading.
+
+    The grid's origin is provisional (the first entry's decode time); the first
+    decoded frame fixes it (:meth:`ContainerVideo._anchor_grid`).
+    """
+    if "mov" not in container.format.name.split(","):
+        return None
+    try:
+        entries = stream.index_entries
+        count = len(entries)
+    except (AttributeError, TypeError):
+        return None
+    if count < 2 or count != stream.frames:
+        return None
+    dts = np.fromiter((e.timestamp for e in entries), dtype=np.int64, count=count)
+    steps = np.diff(dts)
+    if steps[0] <= 0 or np.any(steps != steps[0]):
+        return None  # variable frame rate or an odd table: read the packets instead
+    order = dts[0] + steps[0] * np.arange(count, dtype=np.int64)
+    return _StreamIndex(order, np.array([0]), np.array([int(dts[0])]), counting=False, reordered=True, grid=True)
 
 
 def _build_index(path: str, container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex:
@@ -114,6 +144,10 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
 
 
+class _OffGrid(Exception):
+    """A decoded timestamp is not where the constant-rate grid put it."""
+
+
 class ContainerVideo(Video):
     """A video file read through FFmpeg with exact random access."""
 
@@ -127,11 +161,13 @@ class ContainerVideo(Video):
             self._stream = self._pick_stream()
             ctx = self._stream.codec_context
             check_resolution(path, ctx.width, ctx.height, max_pixels)
-            self._index = _build_index(path, self._container, self._stream)
+            self._index = _grid_index(self._container, self._stream) or _build_index(path, self._container, self._stream)
             self._stream.thread_type = "AUTO"
             self._decoder: Iterator["av.VideoFrame"] | None = None
             self._next_index = -1  # presentation index of the next frame the running decoder yields
             self._rotation = 0
+            if self._index.grid:
+                self._anchor_grid()
             first = self._decode(0)  # proves the stream decodes, and tells the rotation
             self.cache.put(0, first)
             self._info = self._make_info(first)
@@ -190,6 +226,21 @@ class ContainerVideo(Video):
             variable_frame_rate=vfr,
         )
 
+    def _anchor_grid(self) -> None:
+        """Fix the grid's origin at the first presented frame's timestamp."""
+        first_pts = None
+        for frame in self._frames_from(None):
+            first_pts = frame.pts
+            break
+        self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+        idx = self._index
+        if first_pts is None:
+            self._index = _build_index(self.path, self._container, self._stream)
+            return
+        step = int(idx.pts_sorted[1] - idx.pts_sorted[0])
+        order = first_pts + step * np.arange(idx.frames, dtype=np.int64)
+        self._index = _StreamIndex(order, idx.keyframe_indices, idx.keyframe_seek_ts, counting=False, reordered=True, grid=True)
+
     @property
     def info(self) -> VideoInfo:
         return self._info
@@ -208,20 +259,32 @@ class ContainerVideo(Video):
         for packet in self._container.demux(self._stream):
             yield from packet.decode()  # the final empty packet flushes the decoder
 
-    def _restart(self, target: int) -> None:
-        """Point the decoder at the restart point at or before ``target``."""
+    def _restart(self, target: int, back: int = 0) -> None:
+        """Point the decoder at a keyframe at or before ``target - back``.
+
+        Timestamp mode lets FFmpeg find the keyframe before the target's own
+        timestamp; counting mode uses the restart points whose positions it knows.
+        """
         idx = self._index
-        k = max(0, bisect.bisect_right(idx.keyframe_indices.tolist(), target) - 1)
-        self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
-        self._next_index = int(idx.keyframe_indices[k])
+        target = max(0, target - back)
+        if idx.counting:
+            k = max(0, bisect.bisect_right(idx.keyframe_indices.tolist(), target) - 1)
+            self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
+            self._next_index = int(idx.keyframe_indices[k])
+        else:
+            self._decoder = self._frames_from(int(idx.pts_sorted[target]))
+            self._next_index = -1  # known once the first frame arrives
 
     def _position_of(self, frame: "av.VideoFrame") -> int:
         """Presentation index of a decoded frame."""
-        if self._index.counting:
+        idx = self._index
+        if idx.counting:
             return self._next_index
         pts = frame.pts
-        i = int(np.searchsorted(self._index.pts_sorted, pts)) if pts is not None else -1
-        if pts is None or i >= self._index.frames or self._index.pts_sorted[i] != pts:
+        i = int(np.searchsorted(idx.pts_sorted, pts)) if pts is not None else -1
+        if pts is None or i >= idx.frames or idx.pts_sorted[i] != pts:
+            if idx.grid:
+                raise _OffGrid()
             raise VideoError(f"decoded a frame whose timestamp {pts} is not in the stream's index (damaged file)", self.path)
         return i
 
@@ -235,22 +298,30 @@ class ContainerVideo(Video):
         return apply_rotation(to_rgb(array), self._rotation)
 
     def _decode(self, index: int) -> np.ndarray:
-        behind = self._next_index <= index <= self._next_index + FORWARD_DECODE_LIMIT
-        if self._decoder is None or not behind:
+        ahead = 0 <= self._next_index <= index <= self._next_index + FORWARD_DECODE_LIMIT
+        if self._decoder is None or not ahead:
             self._restart(index)
-        for attempt in range(2):
+        # A seek can land after the target (a keyframe whose decode time precedes
+        # the target but whose picture follows it): back off further each time.
+        for back in (16, 128, index):
             try:
                 found = self._advance_to(index)
+            except _OffGrid:
+                self._switch_to_packet_index()
+                return self._decode(index)
             except av.error.FFmpegError as err:
                 self._decoder = None
                 raise VideoError(f"frame {index} cannot be decoded: {_first_line(err)}", self.path) from None
             if found is not None:
                 return found
-            # The seek landed after the target (a keyframe flag lied): start over from the beginning.
-            self._decoder = self._frames_from(int(self._index.keyframe_seek_ts[0]))
-            self._next_index = int(self._index.keyframe_indices[0])
+            self._restart(index, back)
         self._decoder = None
         raise VideoError(f"frame {index} cannot be decoded: the stream ends early (truncated or damaged file)", self.path)
+
+    def _switch_to_packet_index(self) -> None:
+        self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+        self._index = _build_index(self.path, self._container, self._stream)
+        self._decoder, self._next_index = None, -1
 
     def _advance_to(self, index: int) -> np.ndarray | None:
         assert self._decoder is not None

@@ -87,9 +87,10 @@ def test_rotation_metadata_is_applied(tmp_path: Path, degrees: int) -> None:
     assert decode_index(upright) == 7
 
 
-def test_variable_frame_rate_keeps_exact_frames_and_times(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name,fmt", [("vfr.mkv", "matroska"), ("vfr.mp4", "mp4")])
+def test_variable_frame_rate_keeps_exact_frames_and_times(tmp_path: Path, name: str, fmt: str) -> None:
     pts_ms = [0, 40, 80, 200, 240, 260, 280, 500, 540, 580, 620, 660]
-    path = write_video(tmp_path / "vfr.mkv", len(pts_ms), codec="libx264", fmt="matroska", time_base_pts=pts_ms, options={"g": "4"})
+    path = write_video(tmp_path / name, len(pts_ms), codec="libx264", fmt=fmt, time_base_pts=pts_ms, options={"g": "4", "bf": "2"})
     with open_video(path, cache_bytes=0) as video:
         assert len(video) == len(pts_ms)
         assert video.info.variable_frame_rate
@@ -101,6 +102,7 @@ def test_variable_frame_rate_keeps_exact_frames_and_times(tmp_path: Path) -> Non
 def test_opening_is_lazy(tmp_path: Path) -> None:
     path = write_video(tmp_path / "long.mp4", 300, size=(640, 360), options={"g": "30", "preset": "ultrafast"})
     with open_video(path) as video:
+        assert video._index.grid  # the MP4 sample table gave the frames: no packet was read
         assert len(video.cache) == 1  # opening decoded the first frame only
         frame = video.read(250)
         assert decode_index(frame) == 250
