@@ -101,3 +101,21 @@ def test_close_during_a_job_does_not_crash(qtbot, video_path: Path) -> None:  # 
     win.close()
     qtbot.wait(200)
     assert delivered == []
+
+
+def test_default_launch_opens_the_bundled_sample(qtbot, monkeypatch) -> None:  # noqa: ANN001
+    """`python main.py` with no video opens resources/sample.mp4."""
+    import main
+    import viewer.app as app_module
+    from core.resources import SAMPLE_VIDEO
+
+    assert SAMPLE_VIDEO.exists() and SAMPLE_VIDEO.stat().st_size < 1_000_000
+    opened: list[str | None] = []
+    monkeypatch.setattr(app_module, "run_viewer", lambda video: opened.append(video) or 0)
+    assert main.main([]) == 0
+    assert opened == [str(SAMPLE_VIDEO)]
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.open_video(opened[0])
+    qtbot.waitUntil(lambda: win.state.frame_count > 100 and win.rgb_view.current_image() is not None, timeout=10000)
+    win.close()
