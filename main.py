@@ -15,6 +15,7 @@ COMMANDS = (
     "viewer.command",
     "core.commands.info",
     "core.commands.synth",
+    "core.commands.classify",
 )
 
 

@@ -1,0 +1,19 @@
+"""Datasets on disk: class folders of videos, official or seeded splits, and
+the list of videos a long run had to skip."""
+
+from core.data.dataset import VIDEO_EXTENSIONS, Dataset, Sample, discover_dataset, read_class_index
+from core.data.skipped import SkippedVideos
+from core.data.splits import SCHEMES, Split, group_key, make_split
+
+__all__ = [
+    "SCHEMES",
+    "VIDEO_EXTENSIONS",
+    "Dataset",
+    "Sample",
+    "SkippedVideos",
+    "Split",
+    "discover_dataset",
+    "group_key",
+    "make_split",
+    "read_class_index",
+]

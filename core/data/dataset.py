@@ -1,0 +1,175 @@
+"""A dataset is a folder of class sub-folders of videos (the UCF101 / HMDB51 layout).
+
+Class order is alphabetical, or the order of a ``classInd.txt`` when there is
+one (``"1 ApplyEyeMakeup"``: 1-based, as UCF101 ships it), so label indices
+match the official ones.  Only the listing happens here; a video that cannot
+be decoded is the reader's business (the training loop skips and lists it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from core.errors import DatasetError
+
+VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v")
+CLASS_INDEX_NAME = "classInd.txt"
+# Where the official split files usually live, relative to the dataset root or its parent.
+SPLIT_FOLDER_NAMES: tuple[str, ...] = ("ucfTrainTestlist", "testTrainMulti_7030_splits")
+_METADATA_SUFFIXES = frozenset({".txt", ".json", ".csv", ".md", ".rar", ".zip", ".pkl", ".yaml", ".yml"})
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One video and its label."""
+
+    path: Path
+    label_index: int
+    label_name: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The videos under ``root``, in a stable order (class, then file name)."""
+
+    root: Path
+    classes: tuple[str, ...]
+    samples: tuple[Sample, ...]
+    class_index_file: Path | None = None  # the classInd.txt the class order came from, if any
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def relative(self, sample: Sample) -> str:
+        """``Class/video.avi``: the sample's path as the split files write it."""
+        return sample.path.relative_to(self.root).as_posix()
+
+    def counts(self) -> dict[str, int]:
+        counts = {name: 0 for name in self.classes}
+        for sample in self.samples:
+            counts[sample.label_name] += 1
+        return counts
+
+
+def is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".") and path.is_file()
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    # Hidden files are skipped: they include the temporaries of interrupted atomic writes.
+    return sorted(p for p in folder.iterdir() if is_video_file(p))
+
+
+def split_search_dirs(root: Path, split_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Folders searched for ``classInd.txt`` and split files, most specific first."""
+    if split_dir is not None:
+        folder = Path(split_dir)
+        if not folder.is_dir():
+            raise DatasetError("split folder does not exist or is not a folder", folder)
+        return [folder]
+    dirs = [root]
+    for base in (root, root.parent):
+        dirs.extend(base / name for name in SPLIT_FOLDER_NAMES)
+    return [d for d in dirs if d.is_dir()]
+
+
+def find_class_index(root: Path, split_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    for folder in split_search_dirs(root, split_dir):
+        candidate = folder / CLASS_INDEX_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_class_index(path: Path) -> tuple[str, ...]:
+    """Class names in label order from ``"<1-based index> <name>"`` lines."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read the class index ({err})", path) from None
+    by_index: dict[int, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not fields[0].isdigit():
+            raise DatasetError(f"line {number}: expected '<index> <class name>', got {line.strip()!r}", path)
+        index, name = int(fields[0]), fields[1]
+        if index in by_index:
+            raise DatasetError(f"line {number}: index {index} appears twice", path)
+        if name in by_index.values():
+            raise DatasetError(f"line {number}: class {name!r} appears twice", path)
+        by_index[index] = name
+    if not by_index:
+        raise DatasetError("lists no classes", path)
+    if sorted(by_index) != list(range(1, len(by_index) + 1)):
+        raise DatasetError(f"indices must run 1..{len(by_index)} without gaps, got {sorted(by_index)[:5]}...", path)
+    return tuple(by_index[i] for i in range(1, len(by_index) + 1))
+
+
+def _class_folders(root: Path, ignore: Iterable[Path]) -> dict[str, list[Path]]:
+    """Sub-folder name -> its videos, for every sub-folder that can be a class."""
+    ignored = {p.resolve() for p in ignore}
+    folders: dict[str, list[Path]] = {}
+    for child in sorted(root.iterdir()):
+        if not child.is_dir() or child.name.startswith(".") or child.name in SPLIT_FOLDER_NAMES:
+            continue
+        if child.resolve() in ignored:
+            continue
+        videos = _videos_in(child)
+        if videos:
+            folders[child.name] = videos
+            continue
+        entries = [p for p in child.iterdir() if not p.name.startswith(".")]
+        if entries and all(p.is_file() and p.suffix.lower() in _METADATA_SUFFIXES for p in entries):
+            continue  # a folder of notes or split files, not a class
+        if any(p.is_dir() and _videos_in(p) for p in entries):
+            raise DatasetError(
+                "holds no videos, but its sub-folders do: is this folder the dataset root?", child
+            )
+        raise DatasetError(f"class folder holds no videos (looked for {', '.join(VIDEO_EXTENSIONS)})", child)
+    return folders
+
+
+def discover_dataset(root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None) -> Dataset:
+    """List the videos under ``root/<class>/``.
+
+    ``split_dir`` is where ``classInd.txt`` and the split files are, when not
+    in ``root``, ``root/ucfTrainTestlist`` or beside ``root``.
+    """
+    root_path = Path(root)
+    if not root_path.exists():
+        raise DatasetError("dataset folder does not exist", root_path)
+    if not root_path.is_dir():
+        raise DatasetError("is not a folder (a dataset is a folder of class sub-folders of videos)", root_path)
+    folders = _class_folders(root_path, ignore=[] if split_dir is None else [Path(split_dir)])
+    class_index = find_class_index(root_path, split_dir)
+    if class_index is not None:
+        classes = read_class_index(class_index)
+        for name in classes:
+            if name not in folders:
+                folder = root_path / name
+                problem = "class folder holds no videos" if folder.is_dir() else f"is listed in {class_index.name} but does not exist"
+                raise DatasetError(problem, folder)
+        extra = sorted(set(folders) - set(classes))
+        if extra:
+            raise DatasetError(f"holds videos but is not a class of {class_index}", root_path / extra[0])
+    else:
+        classes = tuple(sorted(folders))
+    if not classes:
+        raise DatasetError(
+            f"holds no class folders of videos (expected {root_path}/<class>/<video>{VIDEO_EXTENSIONS[0]})", root_path
+        )
+    samples = tuple(
+        Sample(path=video, label_index=index, label_name=name)
+        for index, name in enumerate(classes)
+        for video in folders[name]
+    )
+    return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index)

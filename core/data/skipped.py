@@ -1,0 +1,62 @@
+"""The videos a long run could not read: skipped on the spot, listed at the end.
+
+A training or feature-extraction run over thousands of clips must not die on
+one bad file; it records the file here and goes on, and the final report (and
+metrics JSON) says which files were left out and why.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+
+class SkippedVideos:
+    """An ordered, de-duplicated list of ``(path, reason)``; safe to share between threads.
+
+    A file that fails in every epoch is listed once, with its first reason.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, path: str | os.PathLike[str], reason: str | BaseException) -> None:
+        text = reason if isinstance(reason, str) else (str(reason) or type(reason).__name__)
+        with self._lock:
+            self._entries.setdefault(Path(path), " ".join(text.split()))
+
+    def extend(self, other: "SkippedVideos | list[tuple[str | os.PathLike[str], str]]") -> None:
+        """Merge another collector (e.g. one rank's, or one worker's)."""
+        for path, reason in list(other):
+            self.add(path, reason)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, (str, os.PathLike)) and Path(path) in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def __iter__(self) -> Iterator[tuple[Path, str]]:
+        with self._lock:
+            return iter(list(self._entries.items()))
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(path for path, _ in self)
+
+    def to_list(self) -> list[dict[str, str]]:
+        """JSON-ready, for metrics files."""
+        return [{"path": os.fspath(path), "reason": reason} for path, reason in self]
+
+    def summary(self) -> str:
+        """The end-of-run report: empty when nothing was skipped."""
+        if not self._entries:
+            return ""
+        noun = "video was" if len(self) == 1 else "videos were"
+        return "\n".join([f"{len(self)} {noun} skipped (unreadable):", *(f"  {path}: {reason}" for path, reason in self)])

@@ -1,0 +1,330 @@
+"""Train / validation / test splits: the official ones when their files are there.
+
+* UCF101: ``trainlist0N.txt`` (``"ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1"``,
+  1-based label) and ``testlist0N.txt`` (``"ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"``).
+* HMDB51: ``<class>_test_split<N>.txt`` with ``"<video>.avi <0|1|2>"`` lines:
+  1 = train, 2 = test, 0 = not used in this split.
+* Otherwise a seeded split, stratified by class.
+
+The official splits have no validation set; early stopping needs one, so it is
+carved out of the training part, stratified by class and, for UCF101-style
+names (``v_<Class>_g08_c01``), by group: clips of one group come from one long
+video, and splitting a group would leak near-duplicates into validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from core.data.dataset import Dataset, Sample, split_search_dirs
+from core.errors import DatasetError, InputError
+
+SCHEMES = ("auto", "ucf101", "hmdb51", "stratified")
+_UCF_GROUP = re.compile(r"_g(\d+)_c\d+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Three disjoint lists of samples and how they were chosen."""
+
+    train: tuple[Sample, ...]
+    val: tuple[Sample, ...]
+    test: tuple[Sample, ...]
+    scheme: str  # "ucf101", "hmdb51" or "stratified"
+    description: str  # one line for logs and metrics files
+    notes: tuple[str, ...] = ()  # e.g. classes too small to appear in every part
+
+    def parts(self) -> dict[str, tuple[Sample, ...]]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    def without(self, paths: Iterable[str | os.PathLike[str]]) -> "Split":
+        """The same split minus some videos (e.g. the unreadable ones)."""
+        drop = {Path(p) for p in paths}
+        keep = lambda part: tuple(s for s in part if s.path not in drop)  # noqa: E731
+        return Split(keep(self.train), keep(self.val), keep(self.test), self.scheme, self.description, self.notes)
+
+    def to_dict(self, dataset: Dataset) -> dict:
+        """JSON-ready: paths relative to the dataset root, for checkpoints and metrics."""
+        return {
+            "scheme": self.scheme,
+            "description": self.description,
+            "notes": list(self.notes),
+            "fingerprint": self.fingerprint(dataset),
+            **{name: [dataset.relative(s) for s in part] for name, part in self.parts().items()},
+        }
+
+    def fingerprint(self, dataset: Dataset) -> str:
+        """A short hash of which video is in which part with which label: a
+        resumed run or an evaluation can check it uses the same split."""
+        digest = hashlib.sha256()
+        for name, part in self.parts().items():
+            for sample in sorted(part, key=lambda s: dataset.relative(s)):
+                digest.update(f"{name}\t{dataset.relative(sample)}\t{sample.label_index}\n".encode("utf-8"))
+        return digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- lookup of listed videos
+
+
+class _Index:
+    """Finds the sample a split file names: exact path, then case-insensitive,
+    then the same name with another video extension (re-encoded datasets)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.exact: dict[str, Sample] = {}
+        self.folded: dict[str, Sample] = {}
+        self.stems: dict[str, list[Sample]] = {}
+        for sample in dataset.samples:
+            rel = dataset.relative(sample)
+            self.exact[rel] = sample
+            self.folded[rel.casefold()] = sample
+            self.stems.setdefault(rel.rsplit(".", 1)[0].casefold(), []).append(sample)
+
+    def find(self, rel: str) -> Sample | None:
+        rel = rel.replace("\\", "/")
+        rel = rel[2:] if rel.startswith("./") else rel
+        hit = self.exact.get(rel) or self.folded.get(rel.casefold())
+        if hit is not None:
+            return hit
+        same_stem = self.stems.get(rel.rsplit(".", 1)[0].casefold(), [])
+        return same_stem[0] if len(same_stem) == 1 else None
+
+
+def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read the split file ({err})", path) from None
+    return [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _missing(path: Path, number: int, rel: str, dataset: Dataset) -> DatasetError:
+    return DatasetError(f"line {number} names {rel}, which is not in {dataset.root}", path)
+
+
+# ----------------------------------------------------------------------------- UCF101
+
+
+def _find_file(dataset: Dataset, name: str, split_dir: str | os.PathLike[str] | None) -> Path | None:
+    for folder in split_search_dirs(dataset.root, split_dir):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _ucf_list(path: Path, dataset: Dataset, index: _Index, labelled: bool) -> list[Sample]:
+    samples: list[Sample] = []
+    expected = "'Class/video.avi LABEL'" if labelled else "'Class/video.avi'"
+    for number, fields in _read_lines(path):
+        if len(fields) not in ((2,) if labelled else (1, 2)) or "/" not in fields[0].replace("\\", "/"):
+            raise DatasetError(f"line {number}: expected {expected}, got {' '.join(fields)!r}", path)
+        rel = fields[0]
+        sample = index.find(rel)
+        if sample is None:
+            raise _missing(path, number, rel, dataset)
+        if len(fields) == 2:
+            if not fields[1].isdigit() or not 1 <= int(fields[1]) <= dataset.num_classes:
+                raise DatasetError(
+                    f"line {number}: label {fields[1]!r} is not a class index 1..{dataset.num_classes}", path
+                )
+            if int(fields[1]) - 1 != sample.label_index:
+                raise DatasetError(
+                    f"line {number}: label {fields[1]} ({dataset.classes[int(fields[1]) - 1]}) contradicts "
+                    f"the folder of {rel} ({sample.label_name})",
+                    path,
+                )
+        samples.append(sample)
+    if not samples:
+        raise DatasetError("lists no videos", path)
+    return samples
+
+
+def _ucf101(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | None) -> tuple[list[Sample], list[Sample], str]:
+    train_name, test_name = f"trainlist{number:02d}.txt", f"testlist{number:02d}.txt"
+    train_file = _find_file(dataset, train_name, split_dir)
+    test_file = _find_file(dataset, test_name, split_dir)
+    for name, found in ((train_name, train_file), (test_name, test_file)):
+        if found is None:
+            where = split_search_dirs(dataset.root, split_dir)[0]
+            raise DatasetError(f"UCF101 split {number} needs {name}, which is missing", where / name)
+    assert train_file is not None and test_file is not None
+    index = _Index(dataset)
+    train = _ucf_list(train_file, dataset, index, labelled=True)
+    test = _ucf_list(test_file, dataset, index, labelled=False)
+    both = {s.path for s in train} & {s.path for s in test}
+    if both:
+        clash = dataset.relative(next(s for s in test if s.path in both))
+        raise DatasetError(f"{clash} is listed both here and in {train_file.name}", test_file)
+    return _unique(train), _unique(test), f"UCF101 official split {number} ({train_file.name}, {test_file.name})"
+
+
+# ----------------------------------------------------------------------------- HMDB51
+
+HMDB_TRAIN, HMDB_TEST, HMDB_UNUSED = 1, 2, 0
+
+
+def _hmdb51(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | None) -> tuple[list[Sample], list[Sample], str]:
+    index = _Index(dataset)
+    train: list[Sample] = []
+    test: list[Sample] = []
+    for name in dataset.classes:
+        file_name = f"{name}_test_split{number}.txt"
+        path = _find_file(dataset, file_name, split_dir)
+        if path is None:
+            where = split_search_dirs(dataset.root, split_dir)[0]
+            raise DatasetError(f"HMDB51 split {number} needs a split file for class {name!r}, which is missing", where / file_name)
+        listed = 0
+        for line_number, fields in _read_lines(path):
+            if len(fields) != 2 or fields[1] not in {"0", "1", "2"}:
+                raise DatasetError(f"line {line_number}: expected '<video>.avi <0|1|2>', got {' '.join(fields)!r}", path)
+            rel = f"{name}/{fields[0]}"
+            sample = index.find(rel)
+            if sample is None:
+                raise _missing(path, line_number, rel, dataset)
+            flag = int(fields[1])
+            if flag == HMDB_TRAIN:
+                train.append(sample)
+            elif flag == HMDB_TEST:
+                test.append(sample)
+            listed += 1
+        if not listed:
+            raise DatasetError("lists no videos", path)
+    return _unique(train), _unique(test), f"HMDB51 official split {number} (<class>_test_split{number}.txt)"
+
+
+def _unique(samples: Sequence[Sample]) -> list[Sample]:
+    seen: set[Path] = set()
+    out = []
+    for sample in samples:
+        if sample.path not in seen:
+            seen.add(sample.path)
+            out.append(sample)
+    return out
+
+
+# ----------------------------------------------------------------------------- seeded, stratified
+
+
+def group_key(sample: Sample) -> str | None:
+    """``"g08"`` for UCF101-style names (``v_Class_g08_c01``), else ``None``."""
+    match = _UCF_GROUP.search(sample.path.stem)
+    return f"g{int(match.group(1)):02d}" if match else None
+
+
+def _units(samples: Sequence[Sample]) -> list[list[Sample]]:
+    """Clips that must stay together: UCF101 groups when every clip has one, else single clips."""
+    keys = [group_key(s) for s in samples]
+    if all(keys) and len(set(keys)) >= 2:
+        groups: dict[str, list[Sample]] = {}
+        for key, sample in zip(keys, samples):
+            groups.setdefault(key, []).append(sample)  # type: ignore[arg-type]
+        return [groups[k] for k in sorted(groups)]
+    return [[s] for s in samples]
+
+
+def _carve(
+    samples: Sequence[Sample], fractions: Sequence[float], seed: int, dataset: Dataset
+) -> tuple[list[list[Sample]], list[str]]:
+    """Split ``samples`` class by class into ``len(fractions) + 1`` parts; the
+    last part (training) takes the rest and always keeps at least one unit.
+
+    Each part with a non-zero fraction gets at least one unit of a class while
+    the class has units to spare, earlier parts first: with two clips, one
+    trains and one tests.  A class's shuffle depends on the seed and its name
+    only, so adding a class leaves the others' split unchanged.
+    """
+    parts: list[list[Sample]] = [[] for _ in range(len(fractions) + 1)]
+    notes: list[str] = []
+    by_class: dict[int, list[Sample]] = {}
+    for sample in samples:
+        by_class.setdefault(sample.label_index, []).append(sample)
+    for label in sorted(by_class):
+        name = dataset.classes[label]
+        units = _units(sorted(by_class[label], key=lambda s: s.path.name))
+        rng = np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+        units = [units[i] for i in rng.permutation(len(units))]
+        start = 0
+        short = False
+        for part, fraction in enumerate(fractions):
+            wanted = max(1, int(math.floor(fraction * len(units) + 0.5))) if fraction > 0 else 0
+            take = max(0, min(wanted, len(units) - start - 1))
+            short = short or (wanted > 0 and take == 0)
+            for unit in units[start : start + take]:
+                parts[part].extend(unit)
+            start += take
+        if short:
+            kind = "groups" if len(units[0]) > 1 else "clips"
+            notes.append(f"class {name} has too few {kind} ({len(units)}) to appear in every part")
+        for unit in units[start:]:
+            parts[-1].extend(unit)
+    return parts, notes
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise InputError(f"{name} must be in [0, 1), got {value}")
+
+
+def make_split(
+    dataset: Dataset,
+    *,
+    scheme: str = "auto",
+    official_split: int = 1,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    split_dir: str | os.PathLike[str] | None = None,
+) -> Split:
+    """Train / validation / test parts of ``dataset``.
+
+    ``scheme="auto"`` uses UCF101's ``trainlist0N``/``testlist0N`` or HMDB51's
+    ``<class>_test_splitN`` files when present (N = ``official_split``) and a
+    seeded stratified split otherwise; ``test_fraction`` only applies then.
+    ``val_fraction`` is always carved from the training part.
+    """
+    if scheme not in SCHEMES:
+        raise InputError(f"split scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    if official_split < 1:
+        raise InputError(f"the official split number must be >= 1, got {official_split}")
+    _check_fraction("validation fraction", val_fraction)
+    _check_fraction("test fraction", test_fraction)
+    if val_fraction + test_fraction >= 1.0:
+        raise InputError(f"validation + test fractions must leave clips to train on, got {val_fraction} + {test_fraction}")
+    if not dataset.samples:
+        raise DatasetError("holds no videos", dataset.root)
+    if scheme == "auto":
+        scheme = _detect_scheme(dataset, official_split, split_dir)
+
+    if scheme == "stratified":
+        (test, val, train), notes = _carve(dataset.samples, [test_fraction, val_fraction], seed, dataset)
+        description = f"stratified split, seed {seed}: test {test_fraction:g}, validation {val_fraction:g}"
+    else:
+        reader = _ucf101 if scheme == "ucf101" else _hmdb51
+        official_train, test, description = reader(dataset, official_split, split_dir)
+        (val, train), notes = _carve(official_train, [val_fraction], seed, dataset)
+        description += f"; validation {val_fraction:g} of train, seed {seed}"
+    if not train:
+        raise DatasetError(f"the split leaves no videos to train on ({description})", dataset.root)
+    order = {s.path: i for i, s in enumerate(dataset.samples)}
+    ordered = lambda part: tuple(sorted(part, key=lambda s: order[s.path]))  # noqa: E731
+    return Split(ordered(train), ordered(val), ordered(test), scheme, description, tuple(notes))
+
+
+def _detect_scheme(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | None) -> str:
+    if _find_file(dataset, f"trainlist{number:02d}.txt", split_dir) or _find_file(dataset, f"testlist{number:02d}.txt", split_dir):
+        return "ucf101"
+    if any(
+        any(folder.glob(f"*_test_split{number}.txt")) for folder in split_search_dirs(dataset.root, split_dir)
+    ):
+        return "hmdb51"
+    return "stratified"

@@ -1,0 +1,193 @@
+"""Write the synthetic dataset in the UCF101 layout: ``OUT/<Class>/<clip>.mp4``.
+
+Beside the class folders: ``classInd.txt`` (``"1 MoveLeft"``, 1-based like
+UCF101's, so :func:`core.data.discover_dataset` keeps this class order),
+``synth.json`` (classes, groups, generation settings, the command) and a short
+``README.txt``.  Clip ``i`` of class ``C`` depends only on ``(seed, C, i)``, so
+an interrupted run resumes where it stopped and writes the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from core.atomic import write_text
+from core.errors import DatasetError, InputError
+from core.progress import CancelToken, check, report
+from core.synth.render import APPEARANCE, MIN_SIZE, MOTION, SYNTH_CLASSES, render_clip
+from core.synth.writer import DEFAULT_CRF, DEFAULT_FPS, write_mp4
+
+MANIFEST_NAME = "synth.json"
+CLASS_INDEX_NAME = "classInd.txt"
+README_NAME = "README.txt"
+FORMAT = "twostream-synth"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """Everything that decides the dataset's content."""
+
+    clips_per_class: int = 30
+    size: int = 112
+    frames: int = 32
+    seed: int = 0
+    fps: int = DEFAULT_FPS
+    crf: int = DEFAULT_CRF
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the bad setting and its value."""
+        if self.clips_per_class < 1:
+            raise InputError(f"--clips-per-class must be at least 1, got {self.clips_per_class}")
+        if self.size < MIN_SIZE or self.size % 2:
+            raise InputError(f"--size must be an even number of pixels >= {MIN_SIZE}, got {self.size}")
+        if self.frames < 2:
+            raise InputError(f"--frames must be at least 2 (flow needs a frame pair), got {self.frames}")
+        if not 1 <= self.fps <= 240:
+            raise InputError(f"--fps must be between 1 and 240, got {self.fps}")
+        if not 0 <= self.crf <= 51:
+            raise InputError(f"--crf must be between 0 and 51, got {self.crf}")
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0, got {self.seed}")
+
+    def command(self, out_dir: str | os.PathLike[str]) -> str:
+        return (
+            f"python main.py synth {os.fspath(out_dir)} --clips-per-class {self.clips_per_class} "
+            f"--size {self.size} --frames {self.frames} --seed {self.seed}"
+        )
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    root: Path
+    written: int  # clips encoded by this run
+    reused: int  # clips already on disk from an interrupted run
+    clips: tuple[Path, ...]
+
+
+def clip_rng(seed: int, class_name: str, index: int) -> np.random.Generator:
+    """The generator of clip ``index`` of ``class_name``: independent of every other clip."""
+    return np.random.default_rng([int(seed), zlib.crc32(class_name.encode("utf-8")), int(index)])
+
+
+def clip_filename(class_name: str, index: int) -> str:
+    return f"{class_name}_{index + 1:04d}.mp4"
+
+
+def _manifest(settings: SynthSettings, out_dir: Path, complete: bool) -> dict:
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "complete": complete,
+        "settings": asdict(settings),
+        "command": settings.command(out_dir),
+        "classes": [{"index": i + 1, **c.to_dict()} for i, c in enumerate(SYNTH_CLASSES)],
+        "groups": {
+            MOTION: [c.name for c in SYNTH_CLASSES if c.group == MOTION],
+            APPEARANCE: [c.name for c in SYNTH_CLASSES if c.group == APPEARANCE],
+        },
+        "clips": {
+            c.name: [f"{c.name}/{clip_filename(c.name, i)}" for i in range(settings.clips_per_class)] for c in SYNTH_CLASSES
+        },
+    }
+
+
+def load_manifest(root: str | os.PathLike[str]) -> dict | None:
+    """The ``synth.json`` of a synthetic dataset, or ``None`` where ``root`` has none.
+
+    The ablation reads ``groups`` from it to score the motion-only and
+    appearance-only classes apart.
+    """
+    path = Path(root) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DatasetError(f"not a readable synthetic-dataset manifest ({err})", path) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DatasetError(f"not a synthetic-dataset manifest (expected format {FORMAT!r})", path)
+    return manifest
+
+
+def _readme(settings: SynthSettings, out_dir: Path) -> str:
+    lines = [
+        "Synthetic two-stream action dataset (generated; do not edit).",
+        "",
+        f"Command: {settings.command(out_dir)}",
+        f"{len(SYNTH_CLASSES)} classes x {settings.clips_per_class} clips, {settings.frames} frames of "
+        f"{settings.size}x{settings.size} px at {settings.fps} fps, H.264 (crf {settings.crf}, yuv420p).",
+        "",
+        "Motion-only classes come in pairs that look identical in any single frame;",
+        "only the direction of motion (optical flow) separates them.",
+        "Appearance-only classes share outline, luminance and motion; only colour separates them.",
+        "",
+    ]
+    for i, c in enumerate(SYNTH_CLASSES, start=1):
+        lines.append(f"{i:2d} {c.name:<20} {c.group:<10} {c.description}")
+    return "\n".join(lines) + "\n"
+
+
+def _prepare(out: Path, settings: SynthSettings) -> None:
+    """Refuse a folder holding anything but this very dataset (resuming is fine)."""
+    if out.exists() and not out.is_dir():
+        raise DatasetError("exists and is not a folder", out)
+    if out.is_dir() and any(out.iterdir()):
+        manifest = load_manifest(out)
+        if manifest is None:
+            raise DatasetError(f"is not empty and holds no {MANIFEST_NAME}; give a new or empty folder", out)
+        if manifest.get("settings") != asdict(settings) or manifest.get("version") != FORMAT_VERSION:
+            raise DatasetError(
+                f"holds a synthetic dataset made with other settings ({manifest.get('command', '?')}); "
+                "give a new folder or delete this one",
+                out,
+            )
+
+
+def generate_dataset(
+    out_dir: str | os.PathLike[str],
+    *,
+    clips_per_class: int = 30,
+    size: int = 112,
+    frames: int = 32,
+    seed: int = 0,
+    fps: int = DEFAULT_FPS,
+    crf: int = DEFAULT_CRF,
+    cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[..., None]] = None,
+) -> SynthResult:
+    """Render and encode every clip into ``out_dir``; clips already there are kept."""
+    settings = SynthSettings(clips_per_class=clips_per_class, size=size, frames=frames, seed=seed, fps=fps, crf=crf)
+    settings.validate()
+    out = Path(out_dir)
+    _prepare(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / MANIFEST_NAME, json.dumps(_manifest(settings, out, complete=False), indent=2) + "\n")
+    write_text(out / CLASS_INDEX_NAME, "".join(f"{i} {c.name}\n" for i, c in enumerate(SYNTH_CLASSES, start=1)))
+    write_text(out / README_NAME, _readme(settings, out))
+
+    total = len(SYNTH_CLASSES) * clips_per_class
+    written = reused = 0
+    clips: list[Path] = []
+    report(progress, 0, total, "")
+    for spec in SYNTH_CLASSES:
+        for index in range(clips_per_class):
+            check(cancel)
+            path = out / spec.name / clip_filename(spec.name, index)
+            if path.is_file() and path.stat().st_size > 0:
+                reused += 1  # written whole by an earlier run (writes are atomic)
+            else:
+                video = render_clip(spec.name, clip_rng(seed, spec.name, index), size, frames)
+                write_mp4(path, video, fps=fps, crf=crf)
+                written += 1
+            clips.append(path)
+            report(progress, len(clips), total, f"{spec.name}/{path.name}")
+    write_text(out / MANIFEST_NAME, json.dumps(_manifest(settings, out, complete=True), indent=2) + "\n")
+    return SynthResult(root=out, written=written, reused=reused, clips=tuple(clips))
