@@ -15,7 +15,6 @@ COMMANDS = (
     "viewer.command",
     "core.commands.info",
     "core.commands.synth",
-    "core.commands.classify",
 )
 
 
