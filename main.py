@@ -15,6 +15,9 @@ COMMANDS = (
     "viewer.command",
     "core.commands.info",
     "core.commands.synth",
+    "core.commands.classify",
+    "core.commands.flow",
+    "core.commands.bench",
 )
 
 

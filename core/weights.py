@@ -53,9 +53,9 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
             raise CheckpointError(f"not a readable safetensors file ({err})", file) from None
     try:
         data = torch.load(file, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"refused to load: the file is not plain tensor data and could run code when unpickled ({first})", file) from None
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, i.e. running the file's code: never repeat that advice
+        raise CheckpointError("refused to load: the file is not plain tensor data (it holds Python objects that could run code when unpickled)", file) from None
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"not a readable PyTorch weights file ({first})", file) from None

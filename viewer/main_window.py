@@ -6,10 +6,23 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from core.flow import METHODS
 from viewer import settings as app_settings
+from viewer.flow_controller import FlowController, FlowFrame
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.state import ViewerState
@@ -30,24 +43,59 @@ class MainWindow(QMainWindow):
         self.notifier = Notifier(self, show_dialogs=show_dialogs)
         self.jobs = JobRunner(self)
         self.video = VideoController(self.state, self.jobs, self.notifier, self)
+        self.flow = FlowController(self.state, self.jobs, self.notifier, self)
 
         self.rgb_view = FrameView("RGB")
+        self.flow_view = FrameView("Optical flow")
+        self.fallback_banner = QLabel("")
+        self.fallback_banner.setObjectName("fallbackBanner")
+        self.fallback_banner.setWordWrap(True)
+        self.fallback_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 4px; border: 1px solid #ffe69c;")
+        self.fallback_banner.setVisible(False)
         self.transport = TransportBar(self.state)
+        views = QHBoxLayout()
+        views.addWidget(self.rgb_view, 1)
+        views.addWidget(self.flow_view, 1)
         central = QWidget()
-        from PySide6.QtWidgets import QVBoxLayout
-
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.rgb_view, 1)
+        layout.addWidget(self.fallback_banner)
+        layout.addLayout(views, 1)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
+        self._build_toolbar()
 
         self._build_menus()
         self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.video.frameReady.connect(self._show_frame)
+        self.video.videoLoaded.connect(self.flow.set_video)
+        self.flow.flowReady.connect(self._show_flow)
+        self.flow.flowPending.connect(lambda pair: self.flow_view.set_caption(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ..."))
+        self.flow.fallbackNotice.connect(self._show_fallback)
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
+
+    # -- controls -----------------------------------------------------------
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Flow")
+        bar.setObjectName("flowToolbar")
+        self.addToolBar(bar)
+        bar.addWidget(QLabel(" Flow method "))
+        self.method_box = QComboBox()
+        self.method_box.setObjectName("flowMethod")
+        self.method_box.addItems(list(METHODS))
+        self.method_box.setCurrentText(self.flow.method)
+        self.method_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.method_box.currentTextChanged.connect(self.flow.set_method)
+        bar.addWidget(self.method_box)
+        bar.addWidget(QLabel("  Colour radius (px) "))
+        self.radius_box = QDoubleSpinBox()
+        self.radius_box.setRange(0.5, 200.0)
+        self.radius_box.setValue(self.flow.encoding.max_radius)
+        self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated; the same motion always has the same colour")
+        self.radius_box.valueChanged.connect(self.flow.set_radius)
+        bar.addWidget(self.radius_box)
 
     # -- menus --------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -97,6 +145,15 @@ class MainWindow(QMainWindow):
         rot = f", rotated {i.rotation}°" if i.rotation else ""
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
         self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{rot}{vfr}")
+
+    def _show_flow(self, flow: FlowFrame) -> None:
+        self.flow_view.set_frame(flow.image)
+        used = flow.method_used + (f" (fell back from {self.flow.method})" if flow.fell_back else "")
+        self.flow_view.set_caption(f"flow {flow.pair} -> {flow.pair + 1}, {used}")
+
+    def _show_fallback(self, note: str) -> None:
+        self.fallback_banner.setText(f"Optical flow fell back to a classical method: {note}" if note else "")
+        self.fallback_banner.setVisible(bool(note))
 
     def _show_frame(self, index: int, frame: object) -> None:
         self.rgb_view.set_frame(frame)  # type: ignore[arg-type]

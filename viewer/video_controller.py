@@ -22,6 +22,7 @@ from viewer.state import ViewerState
 class VideoController(QObject):
     frameReady = Signal(int, object)  # index, (H, W, 3) uint8
     videoOpened = Signal(str)
+    videoLoaded = Signal(object)  # the Video, for other controllers
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +52,7 @@ class VideoController(QObject):
             self.jobs.cancel("frame")
         self.current_frame, self.shown_index = None, -1
         self.state.set_video(video.info)
+        self.videoLoaded.emit(video)
         self.videoOpened.emit(video.path)
         first = video.cache.get(0)
         if first is not None:

@@ -119,3 +119,25 @@ def test_default_launch_opens_the_bundled_sample(qtbot, monkeypatch) -> None:  #
     win.open_video(opened[0])
     qtbot.waitUntil(lambda: win.state.frame_count > 100 and win.rgb_view.current_image() is not None, timeout=10000)
     win.close()
+
+
+def test_flow_is_shown_beside_the_frame_and_follows_the_method(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+
+    path = write_video(tmp_path / "move.mp4", 20, options={"crf": "10"})
+    window.open_video(str(path))
+    qtbot.waitUntil(lambda: window.flow_view.current_image() is not None, timeout=20000)
+    assert "dis" in window.flow_view.caption.text() and "flow 0 -> 1" in window.flow_view.caption.text()
+    window.state.set_frame(10)
+    qtbot.waitUntil(lambda: "flow 10 -> 11" in window.flow_view.caption.text(), timeout=20000)
+    window.method_box.setCurrentText("farneback")
+    qtbot.waitUntil(lambda: "farneback" in window.flow_view.caption.text(), timeout=20000)
+    image = np.asarray(window.flow_view.current_image())
+    assert image.shape == (64, 128, 3) and image.dtype == np.uint8
+
+
+def test_raft_without_weights_shows_a_visible_fallback_notice(qtbot, window: MainWindow, video_path: Path) -> None:  # noqa: ANN001
+    window.open_video(str(video_path))
+    qtbot.waitUntil(lambda: window.state.frame_count == 40, timeout=10000)
+    window.method_box.setCurrentText("raft-small")
+    qtbot.waitUntil(lambda: window.fallback_banner.isVisible(), timeout=30000)
+    assert "raft" in window.fallback_banner.text().lower() and "fell back" in window.flow_view.caption.text()

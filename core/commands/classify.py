@@ -1,0 +1,120 @@
+"""``classify VIDEO``: the top 5 actions of a clip (or of K clips averaged), as text or JSON.
+
+Module-level imports stay light (the command line lists every command's help);
+torch, the model and the flow engine load inside :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+NAME = "classify"
+HELP = "classify a video with a two-stream model: top 5 labels (or --json)"
+DESCRIPTION = (
+    "Classify one clip of VIDEO (by default the clip centred in the video, or the one at --start), "
+    "or K clips spread over it with their probabilities averaged (--windows K). "
+    "Without --checkpoint the bundled demo model is used."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", metavar="VIDEO", help="a video file or a folder of frames")
+    parser.add_argument("--checkpoint", metavar="PATH", default=None, help="a .safetensors checkpoint (default: resources/demo_model.safetensors)")
+    parser.add_argument("--start", metavar="N", type=int, default=None, help="first frame of the clip (default: the centred clip)")
+    parser.add_argument("--windows", metavar="K", type=int, default=None, help="classify K clips spread uniformly over the video and average them")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: half precision on CUDA, float32 on a CPU")
+    parser.add_argument("--top", metavar="K", type=int, default=5, help="how many labels to print (default 5)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from core import resources
+    from core.device import resolve_device
+    from core.errors import CheckpointError, InputError
+    from core.inference import Classifier, default_flow_backend
+    from core.progress import ProgressLine
+    from core.sampling import uniform_clip_starts
+    from core.video import open_video
+
+    if args.start is not None and args.windows is not None:
+        raise InputError("choose either --start N (one clip) or --windows K (K clips averaged), not both")
+    if args.windows is not None and args.windows < 1:
+        raise InputError(f"--windows must be at least 1, got {args.windows}")
+    if args.top < 1:
+        raise InputError(f"--top must be at least 1, got {args.top}")
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        checkpoint = str(resources.DEMO_CHECKPOINT)
+        if not resources.DEMO_CHECKPOINT.exists():
+            raise CheckpointError("the bundled demo model is missing; pass --checkpoint PATH to a trained .safetensors checkpoint", checkpoint)
+    device = resolve_device(args.device)
+    flow_backend = default_flow_backend(raft_weights=args.raft_weights)
+    classifier = Classifier.from_checkpoint(checkpoint, device=device, precision=args.precision, flow_backend=flow_backend)
+    config = classifier.config
+    with open_video(args.video) as video:
+        count = len(video)
+        if args.start is not None and not 0 <= args.start < count:
+            raise InputError(f"--start {args.start} is outside the video's {count} frames (0..{count - 1})", args.video)
+        progress = ProgressLine("classify")
+        try:
+            if args.windows is not None:
+                result = classifier.predict_video(video, num_clips=args.windows, top=args.top, progress=progress)
+                clips, top, timings = result.clips, result.top, result.timings_ms
+            else:
+                start = args.start if args.start is not None else uniform_clip_starts(count, 1, config.clip_length, config.frame_stride)[0]
+                prediction = classifier.predict_clip(video, start, top=args.top, progress=progress)
+                clips, top, timings = [prediction], prediction.top, prediction.timings_ms
+        finally:
+            progress.close()
+    summary = _summary(args.video, checkpoint, str(device), config, clips, top, timings)
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(_text(summary))
+    return 0
+
+
+def _summary(video: str, checkpoint: str, device: str, config: Any, clips: list, top: list, timings: dict) -> dict[str, Any]:
+    methods = sorted({c.flow_method for c in clips if c.flow_method is not None})
+    notes = sorted({c.flow_note for c in clips if c.flow_note})
+    return {
+        "video": video,
+        "checkpoint": checkpoint,
+        "model": {"backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
+        "flow": None
+        if not methods
+        else {
+            "method": methods[0] if len(methods) == 1 else methods,
+            "requested": config.flow_method,
+            "fell_back": any(c.flow_fell_back for c in clips),
+            "note": "; ".join(notes),
+        },
+        "device": device,
+        "clips": [{"start": c.start, "frames": list(c.frame_indices), "padded": c.padded} for c in clips],
+        "top": [{"label": label, "prob": round(prob, 6)} for label, prob in top],
+        "timing_ms": {key: round(value, 2) for key, value in timings.items()},
+    }
+
+
+def _text(summary: dict[str, Any]) -> str:
+    clips = summary["clips"]
+    where = (
+        f"clip at frame {clips[0]['start']} (frames {clips[0]['frames'][0]}..{clips[0]['frames'][-1]})"
+        if len(clips) == 1
+        else f"{len(clips)} clips averaged (starts {', '.join(str(c['start']) for c in clips)})"
+    )
+    flow = summary["flow"]
+    flow_text = "no flow (RGB-only model)" if flow is None else f"flow {flow['method']}" + (f" ({flow['note']})" if flow["fell_back"] else "")
+    lines = [f"{summary['video']}: {where}; {flow_text}; device {summary['device']}"]
+    width = max(len(item["label"]) for item in summary["top"])
+    for rank, item in enumerate(summary["top"], 1):
+        lines.append(f"  {rank}. {item['label']:<{width}}  {100 * item['prob']:6.2f}%")
+    timing = summary["timing_ms"]
+    lines.append("time: " + ", ".join(f"{k} {v:.0f} ms" for k, v in timing.items()))
+    return "\n".join(lines) + "\n"

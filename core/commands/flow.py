@@ -1,0 +1,176 @@
+"""``flow VIDEO``: optical flow of a frame range as ``.flo`` files, colour images and ``metrics.json``.
+
+Module-level imports stay light (the command line lists every command's help);
+torch, OpenCV and the flow engine load inside :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "flow"
+HELP = "compute optical flow of a frame range: .flo files, colour PNGs and per-pair quality (metrics.json)"
+DESCRIPTION = (
+    "Compute the flow from each frame to the next for COUNT frames of VIDEO from frame START, and write "
+    "frame_XXXXXX.flo and frame_XXXXXX.png (XXXXXX = the pair's first frame) and metrics.json (per-pair "
+    "quality, the method actually used and whether it fell back) into --out.  Backward flow is computed too, "
+    "for the forward-backward consistency measures (--no-consistency skips it); --backward also writes it "
+    "(backward_XXXXXX.flo/.png: flow from frame XXXXXX+1 back to XXXXXX).  Results are cached on disk."
+)
+CHUNK_FRAMES = 33  # frames per computation (32 pairs): bounds memory on long ranges; chunks share end frames
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", metavar="VIDEO", help="a video file or a folder of frames")
+    parser.add_argument("--method", required=True, metavar="M", help="raft-large, raft-small, tvl1, dis or farneback")
+    parser.add_argument("--start", metavar="N", type=int, default=0, help="first frame (default 0)")
+    parser.add_argument("--count", metavar="N", type=int, default=None, help="number of frames, at least 2 (default: to the end of the video)")
+    parser.add_argument("--out", metavar="DIR", default=None, help="output folder (default: ./flow_<video name>_<method>)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]; OpenCV methods always use the CPU")
+    parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights: torchvision's file or the original release's raft-things.pth / raft-small.pth")
+    parser.add_argument("--backward", action="store_true", help="also write the backward flow (backward_XXXXXX.flo and .png)")
+    parser.add_argument("--no-consistency", action="store_true", help="skip backward flow: faster, but metrics lack the consistency measures")
+    parser.add_argument("--fallback", default="dis", choices=("dis", "farneback", "tvl1"), help="method used when RAFT weights cannot be had (default dis)")
+    parser.add_argument("--normalization", default="fixed", choices=("fixed", "clip"), help="colour scale: fixed radius, or the range's largest motion (default fixed)")
+    parser.add_argument("--max-radius", metavar="PX", type=float, default=10.0, help="motion in pixels drawn fully saturated (fixed), or the smallest scale (clip); default 10")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the flow cache")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from core.atomic import write_text
+    from core.errors import InputError
+    from core.flow.cache import FlowCache, compute_flow_cached
+    from core.flow.engine import compute_flow, normalize_method
+    from core.flow.flo import read_flo, write_flo
+    from core.flow.quality import clip_quality
+    from core.flow.render import FlowEncoding, radius_for
+    from core.progress import ProgressLine
+    from core.video import open_video
+
+    method = normalize_method(args.method)
+    encoding = FlowEncoding(args.normalization, args.max_radius)
+    with open_video(args.video) as video:
+        total_frames = len(video)
+        if not 0 <= args.start < total_frames:
+            raise InputError(f"--start {args.start} is outside the video's {total_frames} frames (0..{total_frames - 1})", args.video)
+        count = total_frames - args.start if args.count is None else args.count
+        if count < 2:
+            raise InputError(f"--count must be at least 2 (flow needs a pair of frames), got {count}")
+        if args.start + count > total_frames:
+            raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
+        out = Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}")
+        if out.exists() and not out.is_dir():
+            raise InputError("--out exists and is not a folder", out)
+        out.mkdir(parents=True, exist_ok=True)
+        want_backward = args.backward or not args.no_consistency
+        cache = FlowCache()
+        pairs_total = count - 1
+        progress = ProgressLine(f"flow {method}")
+        records: list[dict] = []
+        used: set[str] = set()
+        notes: list[str] = []
+        fell_back = False
+        weights_source = None
+        device_used = None
+        hits = 0
+        try:
+            for chunk_start in range(args.start, args.start + count - 1, CHUNK_FRAMES - 1):
+                chunk_stop = min(chunk_start + CHUNK_FRAMES, args.start + count)  # exclusive
+                indices = list(range(chunk_start, chunk_stop))
+                done_before = chunk_start - args.start
+
+                def on_progress(done: int, total: int, message: str = "", offset: int = done_before, size: int = len(indices) - 1) -> None:
+                    share = done / total if total else 1.0
+                    progress(offset + round(share * size), pairs_total)
+
+                frames = video.read_clip(indices)
+                if args.no_cache:
+                    result, hit = compute_flow(frames, method, device=args.device, backward=want_backward, raft_weights=args.raft_weights,
+                                               fallback=args.fallback, progress=on_progress), False
+                else:
+                    result, hit = compute_flow_cached(args.video, indices, method, frames=frames, cache=cache, device=args.device,
+                                                      backward=want_backward, raft_weights=args.raft_weights, fallback=args.fallback,
+                                                      progress=on_progress)
+                hits += int(hit)
+                used.add(result.method_used)
+                fell_back |= result.fell_back
+                weights_source = weights_source or result.weights_source
+                device_used = device_used or result.device
+                if result.note and result.note not in notes:
+                    notes.append(result.note)
+                qualities = clip_quality(frames, result.forward, result.backward)
+                for i, index in enumerate(indices[:-1]):
+                    name = f"frame_{index:06d}"
+                    write_flo(out / f"{name}.flo", result.forward[i])
+                    record = {"frame": index, "next": index + 1, "flo": f"{name}.flo", "png": f"{name}.png", **qualities[i].to_dict()}
+                    if args.backward and result.backward is not None:
+                        write_flo(out / f"backward_{index:06d}.flo", result.backward[i])
+                        record["backward_flo"] = f"backward_{index:06d}.flo"
+                        record["backward_png"] = f"backward_{index:06d}.png"
+                    records.append(record)
+                if encoding.normalization == "fixed":
+                    _write_pngs(out, indices[:-1], result.forward, result.backward if args.backward else None, encoding)
+        finally:
+            progress.close()
+        radius = encoding.max_radius
+        if encoding.normalization == "clip":
+            # one scale for the whole range: read the written flow back (memory stays bounded)
+            radius = max([radius_for(read_flo(out / r["flo"]), encoding) for r in records]
+                         + [radius_for(read_flo(out / r["backward_flo"]), encoding) for r in records if "backward_flo" in r])
+            fixed = FlowEncoding("fixed", radius)
+            for r in records:
+                _write_png(out / r["png"], read_flo(out / r["flo"]), fixed)
+                if "backward_png" in r:
+                    _write_png(out / r["backward_png"], read_flo(out / r["backward_flo"]), fixed)
+        scores = [r["noise_score"] for r in records if r["noise_score"] is not None]
+        noisiest = sorted((r for r in records if r["noise_score"] is not None), key=lambda r: -r["noise_score"])[:5]
+        metrics = {
+            "video": str(args.video),
+            "frames": {"start": args.start, "count": count},
+            "method_requested": method,
+            "method_used": sorted(used)[0] if len(used) == 1 else sorted(used),
+            "fell_back": fell_back,
+            "note": "; ".join(notes),
+            "weights_source": weights_source,
+            "device": device_used,
+            "consistency_checked": want_backward,
+            "encoding": {**encoding.to_dict(), "radius_used": radius},
+            "cache_hits": hits,
+            "summary": {
+                "pairs": len(records),
+                "noise_score_mean": float(np.mean(scores)) if scores else None,
+                "noisiest_frames": [r["frame"] for r in noisiest],
+            },
+            "pairs": records,
+        }
+        write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    message = f"wrote {len(records)} flow fields ({metrics['method_used']}) to {out}"
+    if fell_back:
+        message += f"\nnote: {metrics['note']}"
+    print(message)
+    return 0
+
+
+def _write_pngs(out: Path, indices: list[int], forward, backward, encoding) -> None:
+    for i, index in enumerate(indices):
+        _write_png(out / f"frame_{index:06d}.png", forward[i], encoding)
+        if backward is not None:
+            _write_png(out / f"backward_{index:06d}.png", backward[i], encoding)
+
+
+def _write_png(path: Path, flow, encoding) -> None:
+    import cv2
+
+    from core.atomic import atomic_path
+    from core.errors import FlowError
+    from core.flow.render import flow_to_rgb
+
+    rgb = flow_to_rgb(flow, encoding)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), rgb[:, :, ::-1]):
+            raise FlowError("could not write the PNG image", path)

@@ -1,0 +1,310 @@
+"""An on-disk cache of computed flow, so opening the same clip again is instant.
+
+Entries are keyed by everything that decides the flow: the video's identity
+(resolved path, size, modification time), the frame indices, the frame size,
+the method asked for, the weights that method would load (so adding RAFT
+weights after a fallback recomputes), RAFT's update count, the fallback method
+and the engine version.  Flow is stored as float16 (about 0.06 px resolution
+for motions up to 128 px, 0.5 px beyond 512 px), with a SHA-256 of the payload:
+a truncated or corrupt entry is detected, removed and reported as a miss.
+Writes are atomic; the least recently used entries go when the total size
+passes ``max_bytes``.
+
+File layout: ``MAGIC``, a little-endian uint32 header length, a JSON header,
+then the forward flow and (optionally) the backward flow as float16.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from core.atomic import atomic_open
+from core.errors import FlowError
+from core.progress import CancelToken
+
+MAGIC = b"TSFLOWC1"
+SUFFIX = ".flowc"
+ENGINE_VERSION = 1  # bump when a method's defaults change its output
+DEFAULT_MAX_BYTES = 2 << 30
+CACHE_ENV = "TWOSTREAM_CACHE_DIR"
+
+
+def default_cache_root() -> Path:
+    """``$TWOSTREAM_CACHE_DIR/flow``, else ``$XDG_CACHE_HOME/twostream/flow``, else ``~/.cache/twostream/flow``."""
+    explicit = os.environ.get(CACHE_ENV, "").strip()
+    if explicit:
+        return Path(explicit).expanduser() / "flow"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "twostream" / "flow"
+
+
+def video_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Resolved path, size and modification time: an edited or replaced file is a new video."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        stat = resolved.stat()
+    except OSError as err:
+        raise FlowError(f"cannot identify the video for the flow cache ({err.strerror or err})", resolved) from None
+    return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def weights_identity(method: str, raft_weights: str | None) -> Any:
+    """What RAFT would load: the explicit file or the hub-cache files, by path, size and mtime."""
+    if method not in ("raft-large", "raft-small"):
+        return None
+    from core.flow.raft_weights import cached_weight_files
+
+    files = [Path(raft_weights)] if raft_weights else cached_weight_files(method)
+    out = []
+    for file in files:
+        try:
+            stat = file.stat()
+            out.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns])
+        except OSError:
+            out.append([str(file), None, None])
+    return out
+
+
+@dataclass(frozen=True)
+class CachedFlow:
+    """What a cache entry holds (flow back as float32)."""
+
+    forward: np.ndarray
+    backward: np.ndarray | None
+    info: dict[str, Any]
+
+
+class FlowCache:
+    """Flow entries in ``root`` (default :func:`default_cache_root`), at most ``max_bytes`` in all."""
+
+    def __init__(self, root: Path | str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.root = Path(root) if root is not None else default_cache_root()
+        self.max_bytes = int(max_bytes)
+        self._lock = threading.Lock()
+
+    # -- keys -------------------------------------------------------------------------------
+
+    @staticmethod
+    def key(material: dict[str, Any]) -> str:
+        """A stable file-name-safe digest of the key material (any JSON-able dict)."""
+        text = json.dumps({"engine": ENGINE_VERSION, **material}, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+    def path_for(self, key: str) -> Path:
+        return self.root / f"{key}{SUFFIX}"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, key: str, *, need_backward: bool = False) -> CachedFlow | None:
+        """The entry for ``key``, or None (absent, corrupt, or lacking backward flow when needed)."""
+        path = self.path_for(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        entry = self._decode(data)
+        if entry is None:
+            self._remove(path)
+            return None
+        if need_backward and entry.backward is None:
+            return None
+        try:
+            os.utime(path)  # mark as recently used
+        except OSError:
+            pass
+        return entry
+
+    @staticmethod
+    def _decode(data: bytes) -> CachedFlow | None:
+        if len(data) < len(MAGIC) + 4 or not data.startswith(MAGIC):
+            return None
+        (header_len,) = struct.unpack_from("<I", data, len(MAGIC))
+        start = len(MAGIC) + 4
+        if header_len > len(data) - start:
+            return None
+        try:
+            header = json.loads(data[start: start + header_len].decode("utf-8"))
+            shape = tuple(int(x) for x in header["shape"])
+            has_backward = bool(header["backward"])
+            digest = str(header["sha256"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return None
+        if len(shape) != 4 or shape[1] != 2 or any(s <= 0 for s in shape):
+            return None
+        payload = memoryview(data)[start + header_len:]
+        one = int(np.prod(shape)) * 2
+        if len(payload) != one * (2 if has_backward else 1) or hashlib.sha256(payload).hexdigest() != digest:
+            return None
+        forward = np.frombuffer(payload[:one], dtype="<f2").reshape(shape).astype(np.float32)
+        backward = np.frombuffer(payload[one:], dtype="<f2").reshape(shape).astype(np.float32) if has_backward else None
+        return CachedFlow(forward=forward, backward=backward, info=dict(header.get("info", {})))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def put(self, key: str, forward: np.ndarray, backward: np.ndarray | None = None, info: dict[str, Any] | None = None) -> Path:
+        """Store flow (N, 2, H, W) under ``key`` atomically, then evict old entries."""
+        forward = np.asarray(forward)
+        if forward.ndim != 4 or forward.shape[1] != 2:
+            raise FlowError(f"cached flow must be (N, 2, H, W), got {forward.shape}")
+        if backward is not None and np.asarray(backward).shape != forward.shape:
+            raise FlowError(f"backward flow {np.asarray(backward).shape} does not match forward {forward.shape}")
+        parts = [np.ascontiguousarray(forward, dtype="<f2").tobytes()]
+        if backward is not None:
+            parts.append(np.ascontiguousarray(backward, dtype="<f2").tobytes())
+        payload = b"".join(parts)
+        header = json.dumps({
+            "shape": list(forward.shape),
+            "backward": backward is not None,
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "info": info or {},
+        }, default=str).encode("utf-8")
+        path = self.path_for(key)
+        with self._lock:
+            with atomic_open(path, "wb") as handle:
+                handle.write(MAGIC)
+                handle.write(struct.pack("<I", len(header)))
+                handle.write(header)
+                handle.write(payload)
+            self._evict(keep=path)
+        return path
+
+    def _evict(self, keep: Path | None = None) -> None:
+        entries = []
+        for path in self.root.glob(f"*{SUFFIX}"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            entries.append((stat.st_mtime_ns, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries, key=lambda e: e[0]):
+            if total <= self.max_bytes:
+                break
+            if keep is not None and path == keep:
+                continue
+            self._remove(path)
+            total -= size
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+    def total_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.root.glob(f"*{SUFFIX}") if p.exists())
+
+    def clear(self) -> None:
+        for path in self.root.glob(f"*{SUFFIX}"):
+            self._remove(path)
+
+
+def flow_cache_key(
+    *,
+    video: dict[str, Any],
+    indices: Sequence[int],
+    size: tuple[int, int],
+    method: str,
+    raft_weights: str | None = None,
+    raft_iters: int | None = None,
+    fallback: str = "dis",
+) -> str:
+    """The cache key of a flow request (see the module docstring for what goes in)."""
+    is_raft = method in ("raft-large", "raft-small")
+    return FlowCache.key({
+        "video": video,
+        "indices": [int(i) for i in indices],
+        "size": [int(size[0]), int(size[1])],
+        "method": method,
+        "weights": weights_identity(method, raft_weights),
+        "raft_iters": raft_iters if is_raft else None,
+        "fallback": fallback if is_raft else None,
+    })
+
+
+def compute_flow_cached(
+    video: str | os.PathLike[str],
+    indices: Sequence[int],
+    method: str,
+    *,
+    frames: np.ndarray | None = None,
+    read_frames: Callable[[Sequence[int]], np.ndarray] | None = None,
+    cache: FlowCache | None = None,
+    device: str = "auto",
+    backward: bool = False,
+    raft_weights: str | None = None,
+    raft_iters: int | None = None,
+    fallback: str = "dis",
+    cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[..., None]] = None,
+):
+    """:func:`~core.flow.compute_flow` for frames ``indices`` of ``video``, through the cache.
+
+    Give the frames (``frames``, e.g. already resized: their size is part of the
+    key) or let them be read on a miss (``read_frames(indices)``, default
+    ``core.video.open_video(video).read_clip``); on a hit nothing is decoded.
+    Returns ``(FlowResult, hit)``.
+    """
+    from core.flow.engine import FlowResult, compute_flow, normalize_method
+
+    method = normalize_method(method)
+    cache = cache if cache is not None else FlowCache()
+    identity = video_identity(video)
+    opened = None
+    try:
+        if frames is not None:
+            size = (int(frames.shape[1]), int(frames.shape[2]))
+        else:
+            from core.video import open_video
+
+            opened = open_video(video)
+            size = (int(opened.info.height), int(opened.info.width))
+        key = flow_cache_key(video=identity, indices=indices, size=size, method=method,
+                             raft_weights=raft_weights, raft_iters=raft_iters, fallback=fallback)
+        entry = cache.get(key, need_backward=backward)
+        if entry is not None and entry.forward.shape[0] == len(indices) - 1 and entry.forward.shape[2:] == size:
+            info = entry.info
+            if progress is not None:
+                progress(len(indices) - 1, len(indices) - 1, "flow from cache")
+            return FlowResult(
+                forward=entry.forward,
+                backward=entry.backward if backward else None,
+                method_requested=method,
+                method_used=str(info.get("method_used", method)),
+                fell_back=bool(info.get("fell_back", False)),
+                note=str(info.get("note", "")),
+                weights_source=info.get("weights_source"),
+                device=str(info.get("device", "cpu")),
+            ), True
+        if frames is None:
+            frames = read_frames(indices) if read_frames is not None else opened.read_clip(list(indices))  # type: ignore[union-attr]
+    finally:
+        if opened is not None:
+            opened.close()
+    result = compute_flow(frames, method, device=device, backward=backward, raft_weights=raft_weights,
+                          raft_iters=raft_iters, fallback=fallback, cancel=cancel, progress=progress)
+    if result.fell_back:
+        return result, False  # not cached: once weights are reachable the next call should use them
+    try:
+        cache.put(key, result.forward, result.backward, info={
+            "method_used": result.method_used, "fell_back": result.fell_back, "note": result.note,
+            "weights_source": result.weights_source, "device": result.device,
+        })
+    except OSError as err:
+        note = "; ".join(filter(None, [result.note, f"flow cache not written ({cache.root}: {err.strerror or err})"]))
+        result = dataclasses.replace(result, note=note)
+    return result, False

@@ -1,0 +1,401 @@
+"""RAFT flow for whole clips, built from torchvision's RAFT sub-modules.
+
+torchvision's ``RAFT.forward`` takes one batch of pairs: it encodes both frames
+of every pair (so each inner frame of a clip is encoded twice), starts every pair
+from zero flow, and upsamples the flow after every update.  On a clip,
+:meth:`RaftFlow.clip_flow` instead
+
+* runs the feature encoder once per frame and the context encoder once per
+  first frame of a pair (``feature_encoder``, ``context_encoder``),
+* starts each pair from the previous pair's flow pushed forward along itself
+  (the "warm start" of the RAFT paper's video mode) and then needs fewer updates
+  (``corr_block``, ``update_block``),
+* upsamples once, at the end (``mask_predictor`` for RAFT-large).
+
+A warm-started pair also starts its GRU from the previous pair's final state
+(pushed along the flow, blended with its own context state, see
+:data:`HIDDEN_CARRY`): RAFT started from a good flow but a fresh state first
+"kicks" the flow away (measured: from the exact flow to 0.3 px EPE) and then
+needs as many updates as from zero.
+
+Pairs are processed in lock-step "chains" (a run of consecutive pairs that
+warm-start each other).  A GPU runs several chains batched; a CPU gains nothing
+per pair from batching the update block (measured), so it runs one chain per
+direction.  :meth:`RaftFlow.naive_flow` is torchvision's own forward, pair by
+pair: the baseline of the benchmark.
+
+Inputs are scaled to [-1, 1], sides below 128 px are upsampled first
+(torchvision's RAFT returns NaNs below that), very large frames are scaled down
+to bound the memory of the all-pairs correlation volume, and the result is
+padded to a multiple of 8 by edge replication and cropped back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.errors import FlowError
+from core.flow.raft_weights import build_raft, load_raft_state_dict, resolve_raft_weights
+
+MIN_SIDE = 128
+# the correlation volume holds (H/8 * W/8)^2 floats per pair; frames above this many pixels are scaled down
+MAX_PIXELS = 1024 * 576
+DEFAULT_UPDATES = 12
+# A warm-started pair starts from the previous pair's flow and from this blend of the previous
+# pair's final GRU state (pushed along the flow) with its own context-encoder state.  Measured on
+# camera-motion sequences over real images (see ``bench flow``): 0.8 with 8 updates stays within a
+# few percent of 12 cold updates, where the flow alone needs 10-12 updates to get there.
+HIDDEN_CARRY = 0.8
+WINDOW_FRAMES = 33  # frames per window of a long clip: 32 pairs, one cold start each
+
+
+def default_warm_updates(updates: int) -> int:
+    """Updates for a warm-started pair: two thirds of a cold pair's, rounded up."""
+    return max(1, -(-2 * updates // 3))
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How frames were resized and padded for RAFT, to undo it on the flow."""
+
+    height: int
+    width: int
+    run_height: int  # after resizing, before padding
+    run_width: int
+    pad: tuple[int, int, int, int]  # left, right, top, bottom
+
+    @property
+    def resized(self) -> bool:
+        return (self.run_height, self.run_width) != (self.height, self.width)
+
+
+def plan_geometry(height: int, width: int, *, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS) -> Geometry:
+    """Resize so the shorter side is at least ``min_side`` and the area at most ``max_pixels``
+    (the shorter side wins when both cannot hold), then pad to a multiple of 8."""
+    scale = 1.0
+    if height * width > max_pixels:
+        scale = math.sqrt(max_pixels / (height * width))
+    if min(height, width) * scale < min_side:
+        scale = min_side / min(height, width)
+    run_h = max(math.ceil(height * scale - 1e-6), 1) if scale != 1.0 else height
+    run_w = max(math.ceil(width * scale - 1e-6), 1) if scale != 1.0 else width
+    if run_h * run_w > 4 * max_pixels:
+        raise FlowError(f"frames of {width}x{height} are too elongated for RAFT: with the short side at {min_side} px "
+                        f"they would be {run_w}x{run_h}; crop them or use a classical method")
+    pad_h, pad_w = (-run_h) % 8, (-run_w) % 8
+    return Geometry(height, width, run_h, run_w, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+
+
+def prepare_frames(frames: np.ndarray, geometry: Geometry, device: torch.device) -> Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H', W') float in [-1, 1], resized and edge-padded."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()
+    x = x * (2.0 / 255.0) - 1.0
+    if geometry.resized:
+        x = F.interpolate(x, size=(geometry.run_height, geometry.run_width), mode="bilinear", align_corners=False, antialias=True)
+    if any(geometry.pad):
+        x = F.pad(x, geometry.pad, mode="replicate")
+    return x
+
+
+def restore_flow(flow: Tensor, geometry: Geometry) -> Tensor:
+    """Undo :func:`prepare_frames` on a (B, 2, H', W') flow: crop, resize, rescale the vectors."""
+    left, right, top, bottom = geometry.pad
+    flow = flow[:, :, top: flow.shape[2] - bottom, left: flow.shape[3] - right]
+    if geometry.resized:
+        flow = F.interpolate(flow, size=(geometry.height, geometry.width), mode="bilinear", align_corners=False)
+        scale = torch.tensor([geometry.width / geometry.run_width, geometry.height / geometry.run_height], device=flow.device, dtype=flow.dtype)
+        flow = flow * scale.view(1, 2, 1, 1)
+    return flow
+
+
+def coords_grid(batch: int, height: int, width: int, device: torch.device) -> Tensor:
+    ys, xs = torch.meshgrid(torch.arange(height, device=device, dtype=torch.float32), torch.arange(width, device=device, dtype=torch.float32), indexing="ij")
+    return torch.stack((xs, ys)).unsqueeze(0).expand(batch, 2, height, width)
+
+
+def forward_splat(values: Tensor, displacement: Tensor) -> Tensor:
+    """Push ``values`` (B, C, h, w) to ``x + displacement(x)`` with bilinear weights.
+
+    Where nothing lands (disocclusions, the border the motion uncovers) the
+    original value stays.  Used to predict the next pair's flow from this one.
+    """
+    batch, channels, height, width = values.shape
+    base = coords_grid(batch, height, width, values.device)
+    target = base + displacement.float()
+    x0 = torch.floor(target[:, 0])
+    y0 = torch.floor(target[:, 1])
+    accum = values.new_zeros(batch, channels + 1, height * width)
+    payload = torch.cat((values.float(), values.new_ones(batch, 1, height, width)), dim=1).reshape(batch, channels + 1, -1)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            xi = x0 + dx
+            yi = y0 + dy
+            weight = (1 - (target[:, 0] - xi).abs()) * (1 - (target[:, 1] - yi).abs())
+            inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height) & (weight > 0)
+            index = (yi.clamp(0, height - 1) * width + xi.clamp(0, width - 1)).long().reshape(batch, 1, -1)
+            w = (weight * inside).reshape(batch, 1, -1)
+            accum.scatter_add_(2, index.expand(batch, channels + 1, -1), payload * w)
+    total = accum[:, channels:]
+    pushed = accum[:, :channels] / total.clamp_min(1e-6)
+    covered = total > 0.25
+    out = torch.where(covered, pushed, values.reshape(batch, channels, -1))
+    return out.reshape(batch, channels, height, width)
+
+
+@dataclass
+class _Chain:
+    """A run of consecutive pairs (frame index ``first[k]`` to ``second[k]``) warm-starting each other.
+
+    ``direction`` is +1 for forward flow (push the flow along itself) and -1 for
+    backward flow (the motion continues opposite to the backward vectors).
+    """
+
+    first: list[int]
+    second: list[int]
+    slots: list[int]  # where each pair's flow goes in the output
+    direction: int
+
+
+class RaftFlow:
+    """A RAFT model with its weights on one device, ready for clips.
+
+    Build with :func:`load_raft`.  Not re-entrant (the correlation block keeps
+    state), so calls are serialised with a lock.
+    """
+
+    def __init__(self, model: nn.Module, *, variant: str, device: torch.device, weights_source: str) -> None:
+        self.model = model.eval().to(device)
+        self.variant = variant
+        self.device = device
+        self.weights_source = weights_source
+        self._lock = threading.Lock()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def _batch_frames(self, geometry: Geometry) -> int:
+        """Frames per encoder batch: 8 at 480p on a GPU; on a CPU larger batches
+        gain nothing per frame (measured), so about one 480p frame's worth."""
+        pixels = (geometry.run_height + 8) * (geometry.run_width + 8)
+        budget = (8 if self.device.type == "cuda" else 1) * 864 * 488
+        return max(1, budget // pixels)
+
+    def _encode(self, encoder: nn.Module, images: Tensor, batch: int) -> Tensor:
+        outs = [encoder(images[i: i + batch]).float() for i in range(0, images.shape[0], batch)]
+        return torch.cat(outs)
+
+    def _chains_per_direction(self, geometry: Geometry, pairs: int) -> int:
+        """Chains updated side by side.  A CPU gains nothing per pair from batching the
+        update block, and every extra chain costs a cold start, so it runs one; a GPU
+        runs as many as the correlation volumes' memory allows."""
+        if self.device.type != "cuda":
+            return 1
+        cells = (geometry.run_height + sum(geometry.pad[2:])) // 8 * ((geometry.run_width + sum(geometry.pad[:2])) // 8)
+        volume_bytes = cells * cells * 2 * 4 // 3  # fp16 under autocast; the pyramid adds a third
+        return int(max(1, min(8, pairs, (4 << 30) // max(volume_bytes, 1))))
+
+    # -- the clip path ----------------------------------------------------------------------
+
+    def clip_flow(
+        self,
+        frames: np.ndarray,
+        *,
+        backward: bool = False,
+        updates: int = DEFAULT_UPDATES,
+        warm_updates: int | None = None,
+        window: int = WINDOW_FRAMES,
+        cancel_check: Optional[Callable[[], None]] = None,
+        progress: Optional[Callable[[int, int], None]] = None,
+    ) -> tuple[np.ndarray, np.ndarray | None, Geometry]:
+        """Forward (and optionally backward) flow of every consecutive pair of ``frames``.
+
+        ``updates`` refinement steps for a pair started from zero flow,
+        ``warm_updates`` (default: two thirds of ``updates``, rounded up: 8 for
+        12) for a pair started from the previous pair's flow.  Long clips run in
+        windows of ``window`` frames (sharing their end frames) to bound memory.
+        Returns float32 arrays ``(N-1, 2, H, W)`` and the geometry used.
+        """
+        if warm_updates is None:
+            warm_updates = default_warm_updates(updates)
+        count, height, width, _ = frames.shape
+        if count < 2:
+            raise ValueError(f"a clip needs at least 2 frames, got {count}")
+        geometry = plan_geometry(height, width)
+        pairs = count - 1
+        forward_out = np.empty((pairs, 2, height, width), np.float32)
+        backward_out = np.empty((pairs, 2, height, width), np.float32) if backward else None
+        total = pairs * (2 if backward else 1)
+        done = 0
+        step = max(1, window - 1)
+        with self._lock, torch.inference_mode(), self._autocast():
+            for start in range(0, pairs, step):
+                stop = min(start + step, pairs)  # pairs start..stop-1 use frames start..stop
+
+                def on_pair(finished: int, _total: int, offset: int = done) -> None:
+                    if progress is not None:
+                        progress(offset + finished, total)
+
+                fwd, bwd = self._clip_window(
+                    frames[start: stop + 1], geometry, backward=backward, updates=updates, warm_updates=warm_updates,
+                    cancel_check=cancel_check, progress=on_pair,
+                )
+                forward_out[start:stop] = fwd
+                if backward_out is not None and bwd is not None:
+                    backward_out[start:stop] = bwd
+                done += (stop - start) * (2 if backward else 1)
+        return forward_out, backward_out, geometry
+
+    def _clip_window(
+        self,
+        frames: np.ndarray,
+        geometry: Geometry,
+        *,
+        backward: bool,
+        updates: int,
+        warm_updates: int,
+        cancel_check: Optional[Callable[[], None]],
+        progress: Callable[[int, int], None],
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        count, height, width, _ = frames.shape
+        pairs = count - 1
+        images = prepare_frames(frames, geometry, self.device)
+        per_batch = self._batch_frames(geometry)
+        fmaps = self._encode(self.model.feature_encoder, images, per_batch)
+        # the context encoder sees the first frame of each pair: 0..N-2 forward, 1..N-1 backward
+        context = self._encode(self.model.context_encoder, images if backward else images[:pairs], per_batch)
+        del images
+        hidden_size = self.model.update_block.hidden_state_size
+        chains = self._make_chains(pairs, backward, self._chains_per_direction(geometry, pairs))
+        forward_out = np.empty((pairs, 2, height, width), np.float32)
+        backward_out = np.empty((pairs, 2, height, width), np.float32) if backward else None
+        done = 0
+        carried: list[tuple[Tensor, Tensor] | None] = [None] * len(chains)  # (flow, hidden) pushed to the next pair
+        for step in range(max(len(chain.first) for chain in chains)):
+            if cancel_check is not None:
+                cancel_check()
+            active = [k for k, chain in enumerate(chains) if step < len(chain.first)]
+            first = [chains[k].first[step] for k in active]
+            second = [chains[k].second[step] for k in active]
+            hidden, ctx = torch.split(context[first], [hidden_size, context.shape[1] - hidden_size], dim=1)
+            hidden = torch.tanh(hidden)
+            init = None
+            if step > 0:
+                init = torch.cat([carried[k][0] for k in active])  # type: ignore[index]
+                previous_hidden = torch.cat([carried[k][1] for k in active])  # type: ignore[index]
+                hidden = HIDDEN_CARRY * previous_hidden + (1.0 - HIDDEN_CARRY) * hidden
+            low, hidden = self._refine(fmaps[first], fmaps[second], hidden, F.relu(ctx), init, updates if step == 0 else warm_updates)
+            restored = restore_flow(self._upsample(low, hidden), geometry).float().cpu().numpy()
+            for row, k in enumerate(active):
+                chain = chains[k]
+                target = forward_out if chain.direction > 0 else backward_out
+                target[chain.slots[step]] = restored[row]  # type: ignore[index]
+                motion = chain.direction * low[row: row + 1]
+                carried[k] = (forward_splat(low[row: row + 1], motion), forward_splat(hidden[row: row + 1].float(), motion))
+            done += len(active)
+            progress(done, pairs * (2 if backward else 1))
+        return forward_out, backward_out
+
+    @staticmethod
+    def _make_chains(pairs: int, backward: bool, per_direction: int) -> list[_Chain]:
+        length = math.ceil(pairs / max(1, min(per_direction, pairs)))
+        chains = []
+        for start in range(0, pairs, length):
+            idx = list(range(start, min(start + length, pairs)))
+            chains.append(_Chain([i for i in idx], [i + 1 for i in idx], idx, +1))
+            if backward:
+                chains.append(_Chain([i + 1 for i in idx], [i for i in idx], idx, -1))
+        return chains
+
+    def _refine(self, fmap1: Tensor, fmap2: Tensor, hidden: Tensor, context: Tensor, init: Tensor | None, updates: int) -> tuple[Tensor, Tensor]:
+        """RAFT's update loop at 1/8 resolution from ``init`` (or zero) flow; returns (flow, hidden)."""
+        corr = self.model.corr_block
+        corr.build_pyramid(fmap1, fmap2)
+        batch, _, h, w = fmap1.shape
+        coords0 = coords_grid(batch, h, w, fmap1.device)
+        coords1 = coords0 if init is None else coords0 + init
+        for _ in range(updates):
+            features = corr.index_pyramid(centroids_coords=coords1)
+            hidden, delta = self.model.update_block(hidden, context, features, coords1 - coords0)
+            coords1 = coords1 + delta.float()
+        return coords1 - coords0, hidden
+
+    def _upsample(self, flow: Tensor, hidden: Tensor) -> Tensor:
+        from torchvision.models.optical_flow._utils import upsample_flow
+
+        mask = None if self.model.mask_predictor is None else self.model.mask_predictor(hidden)
+        return upsample_flow(flow=flow, up_mask=None if mask is None else mask.float())
+
+    # -- the baseline -----------------------------------------------------------------------
+
+    def naive_flow(self, frames: np.ndarray, *, updates: int = DEFAULT_UPDATES, cancel_check: Optional[Callable[[], None]] = None) -> np.ndarray:
+        """torchvision's ``RAFT.forward`` called once per pair: the benchmark's baseline."""
+        count, height, width, _ = frames.shape
+        geometry = plan_geometry(height, width)
+        out = np.empty((count - 1, 2, height, width), dtype=np.float32)
+        with self._lock, torch.inference_mode(), self._autocast():
+            images = prepare_frames(frames, geometry, self.device)
+            for i in range(count - 1):
+                if cancel_check is not None:
+                    cancel_check()
+                flow = self.model(images[i: i + 1], images[i + 1: i + 2], num_flow_updates=updates)[-1]
+                out[i] = restore_flow(flow.float(), geometry)[0].cpu().numpy()
+        return out
+
+
+_LOADED: dict[tuple, RaftFlow] = {}
+_LOADED_LOCK = threading.Lock()
+_KEEP_LOADED = 2
+
+
+def load_raft(variant: str, *, device: torch.device, weights_path: str | None = None) -> RaftFlow:
+    """Resolve weights (explicit file, hub cache, download) and build a :class:`RaftFlow`.
+
+    The last two models stay loaded, keyed by variant, device and the identity
+    of the weights files that would be read, so a viewer scrubbing a video does
+    not reload them.  Raises :class:`~core.errors.WeightsUnavailable` when no
+    weights can be had.
+    """
+    from core.flow.raft_weights import cached_weight_files
+
+    if weights_path:
+        where: tuple = (str(weights_path), _file_identity(str(weights_path)))
+    else:
+        where = tuple((str(p), _file_identity(str(p))) for p in cached_weight_files(variant))
+    key = (variant, str(device), where)
+    with _LOADED_LOCK:
+        if where and where[-1] and key in _LOADED:
+            _LOADED[key] = _LOADED.pop(key)  # most recently used last
+            return _LOADED[key]
+    state, source = resolve_raft_weights(variant, weights_path)
+    model = build_raft(variant)
+    load_raft_state_dict(model, state, variant=variant, source=source)
+    flow = RaftFlow(model, variant=variant, device=device, weights_source=source)
+    with _LOADED_LOCK:
+        _LOADED[key] = flow
+        while len(_LOADED) > _KEEP_LOADED:
+            _LOADED.pop(next(iter(_LOADED)))
+    return flow
+
+
+def _file_identity(source: str) -> tuple:
+    import os
+
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return ()
+    return (stat.st_size, stat.st_mtime_ns)
+

@@ -1,0 +1,129 @@
+"""Flow as colour: the Middlebury colour wheel with an explicit, recorded normalisation.
+
+Hue is the direction (right = red, down = yellow, left = cyan-blue, up =
+violet), saturation the length, zero motion white.  torchvision's
+``flow_to_image`` divides by the largest motion of whatever batch it gets, so
+the same motion changes colour from call to call; here the scale is a setting
+(:class:`FlowEncoding`) that a model checkpoint records, so inference renders
+flow exactly as training did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from core.errors import FlowError
+
+NORMALISATIONS = ("fixed", "clip")
+
+
+def _wheel() -> np.ndarray:
+    """The 55 colours of the Middlebury wheel (Baker et al. 2011), RGB in 0..1.
+
+    Segments red-yellow 15, yellow-green 6, green-cyan 4, cyan-blue 11,
+    blue-magenta 13, magenta-red 6: more colours where the eye tells hues apart.
+    """
+    segments = ((15, (1, 0, 0), (1, 1, 0)), (6, (1, 1, 0), (0, 1, 0)), (4, (0, 1, 0), (0, 1, 1)),
+                (11, (0, 1, 1), (0, 0, 1)), (13, (0, 0, 1), (1, 0, 1)), (6, (1, 0, 1), (1, 0, 0)))
+    colours = []
+    for count, start, end in segments:
+        for i in range(count):
+            t = math.floor(255 * i / count) / 255.0
+            colours.append([s + (e - s) * t for s, e in zip(start, end)])
+    return np.asarray(colours, dtype=np.float64)
+
+
+WHEEL = _wheel()
+
+
+@dataclass(frozen=True)
+class FlowEncoding:
+    """How flow becomes colour.
+
+    ``normalization="fixed"``: a motion of ``max_radius`` pixels is fully
+    saturated and longer motions are clipped to it; the same vector always
+    gives the same colour.  ``"clip"``: one scale for the whole array rendered at
+    once (a clip), its largest motion, but never below ``max_radius``, so a
+    nearly static clip does not blow sub-pixel noise up to full colour.
+    """
+
+    normalization: str = "fixed"
+    max_radius: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.normalization not in NORMALISATIONS:
+            raise FlowError(f"flow encoding normalization must be one of {NORMALISATIONS}, got {self.normalization!r}")
+        radius = self.max_radius
+        if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not math.isfinite(radius) or radius <= 0:
+            raise FlowError(f"flow encoding max_radius must be a positive number of pixels, got {radius!r}")
+        object.__setattr__(self, "max_radius", float(radius))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"normalization": self.normalization, "max_radius": self.max_radius}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FlowEncoding":
+        if not isinstance(data, Mapping):
+            raise FlowError(f"a flow encoding must be a mapping, got {type(data).__name__}")
+        unknown = set(data) - {"normalization", "max_radius"}
+        missing = {"normalization", "max_radius"} - set(data)
+        if unknown or missing:
+            raise FlowError(f"bad flow encoding {dict(data)!r}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        return cls(normalization=data["normalization"], max_radius=data["max_radius"])
+
+
+def radius_for(flow: np.ndarray, encoding: FlowEncoding) -> float:
+    """The radius (pixels of motion at full saturation) ``flow_to_rgb`` uses for this array."""
+    if encoding.normalization == "fixed":
+        return encoding.max_radius
+    array = np.asarray(flow, dtype=np.float32)
+    magnitude = np.sqrt(array[..., 0, :, :] ** 2 + array[..., 1, :, :] ** 2)
+    finite = magnitude[np.isfinite(magnitude)]
+    largest = float(finite.max()) if finite.size else 0.0
+    return max(largest, encoding.max_radius)
+
+
+def flow_to_rgb(flow: np.ndarray, encoding: FlowEncoding = FlowEncoding()) -> np.ndarray:
+    """Colour images of ``flow`` (N, 2, H, W) or (2, H, W): uint8 (N, H, W, 3) or (H, W, 3).
+
+    Non-finite vectors are drawn black, so broken flow is seen, not hidden.
+    """
+    rgb, _ = render_flow(flow, encoding)
+    return rgb
+
+
+def render_flow(flow: np.ndarray, encoding: FlowEncoding = FlowEncoding()) -> tuple[np.ndarray, float]:
+    """Like :func:`flow_to_rgb`, also returning the radius used (to record with a "clip" scale)."""
+    array = np.asarray(flow)
+    if array.ndim not in (3, 4) or array.shape[-3] != 2:
+        raise FlowError(f"flow must have shape (2, H, W) or (N, 2, H, W), got {array.shape}")
+    radius = radius_for(array, encoding)
+    u = array[..., 0, :, :].astype(np.float64) / radius
+    v = array[..., 1, :, :].astype(np.float64) / radius
+    finite = np.isfinite(u) & np.isfinite(v)
+    u = np.where(finite, u, 0.0)
+    v = np.where(finite, v, 0.0)
+    rad = np.minimum(np.sqrt(u * u + v * v), 1.0)
+    # angle measured so that +x is the wheel's first colour, going through +y (down)
+    angle = np.arctan2(-v, -u) / np.pi  # -1..1; +x gives +-1
+    count = len(WHEEL)
+    position = np.mod((angle + 1.0) / 2.0 * count, count)
+    k0 = np.floor(position).astype(np.int64) % count
+    k1 = (k0 + 1) % count
+    frac = (position - np.floor(position))[..., None]
+    colour = (1.0 - frac) * WHEEL[k0] + frac * WHEEL[k1]
+    colour = 1.0 - rad[..., None] * (1.0 - colour)
+    colour = np.where(finite[..., None], colour, 0.0)
+    return np.ascontiguousarray(np.floor(255.0 * colour + 0.5).astype(np.uint8)), radius
+
+
+def colour_wheel_legend(size: int = 64, encoding: FlowEncoding = FlowEncoding()) -> np.ndarray:
+    """A (size, size, 3) key: the colour of each motion up to ``max_radius`` from the centre."""
+    half = (size - 1) / 2.0
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    flow = np.stack([(xs - half) / half, (ys - half) / half]) * encoding.max_radius
+    return flow_to_rgb(flow, FlowEncoding("fixed", encoding.max_radius))

@@ -1,0 +1,190 @@
+"""The model's whole description as plain data: what a checkpoint stores beside its weights.
+
+One JSON-able object says how to rebuild the network (backbone, variant,
+fusion settings), how to feed it (input size, clip length, stride, mean/std,
+flow method and colour encoding, how T frames give T flow images) and what
+its outputs mean (class names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+FORMAT_VERSION = 1
+FAMILY_TRANSFORMER = "transformer"
+VARIANTS = ("rgb", "flow", "concat", "fusion")
+FLOW_FRAMES_T_PLUS_ONE = "t_plus_one"  # flow image k is the flow from frame k to frame k+1 of T+1 frames
+FLOW_FRAME_MODES = (FLOW_FRAMES_T_PLUS_ONE,)
+
+
+def default_flow_encoding() -> dict[str, Any]:
+    """The flow engine's default colour encoding, as the dict a checkpoint stores."""
+    from core.flow.render import FlowEncoding
+
+    return FlowEncoding().to_dict()
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """The fusion transformer and classifier head (seed 000: 8 heads x 96 dims, depth not given)."""
+
+    heads: int = 8
+    head_dim: int = 96
+    depth: int = 2
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    attention_dropout: float = 0.0
+    head_dropout: float = 0.5
+    head_layers: int = 1  # 1: LayerNorm, Dropout, Linear; 3: the seed's 3-layer MLP
+    head_hidden: int = 0  # hidden width of the 3-layer head; 0 means the model width
+    spatial_pool: int = 0  # 0: keep every token; s: average each time slice to s x s tokens
+
+    @property
+    def dim(self) -> int:
+        return self.heads * self.head_dim
+
+    def validate(self) -> None:
+        positive = {"heads": self.heads, "head_dim": self.head_dim, "depth": self.depth}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"fusion {name} must be a positive integer, got {value!r}")
+        if self.head_layers not in (1, 3):
+            raise ValueError(f"fusion head_layers must be 1 or 3, got {self.head_layers!r}")
+        if self.spatial_pool < 0 or self.head_hidden < 0:
+            raise ValueError(f"fusion spatial_pool and head_hidden must be >= 0, got {self.spatial_pool}, {self.head_hidden}")
+        for name in ("dropout", "attention_dropout", "head_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"fusion {name} must be in [0, 1), got {value!r}")
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"fusion mlp_ratio must be > 0, got {self.mlp_ratio!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild, feed and read a two-stream model."""
+
+    backbone: str
+    class_names: tuple[str, ...]
+    variant: str = "fusion"
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    backbone_options: Mapping[str, Any] = field(default_factory=dict)
+    input_size: int = 0  # 0: the backbone's own (see with_defaults)
+    clip_length: int = 0
+    frame_stride: int = 1
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    flow_method: str = "dis"
+    flow_encoding: Mapping[str, Any] = field(default_factory=default_flow_encoding)
+    flow_frames: str = FLOW_FRAMES_T_PLUS_ONE
+    family: str = FAMILY_TRANSFORMER
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> "ModelConfig":
+        """A config with the backbone's input size, clip length and mean/std filled in."""
+        from core.models.backbones import backbone_info
+
+        info = backbone_info(backbone, **dict(overrides.get("backbone_options", {})))
+        values: dict[str, Any] = {"input_size": info.input_size, "clip_length": info.frames, "mean": info.mean, "std": info.std}
+        values.update(overrides)
+        if isinstance(values.get("fusion"), Mapping):
+            values["fusion"] = FusionConfig(**values["fusion"])
+        config = cls(backbone=backbone, class_names=tuple(class_names), **values)
+        config.validate()
+        return config
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def uses_rgb(self) -> bool:
+        return self.variant in ("rgb", "concat", "fusion")
+
+    @property
+    def uses_flow(self) -> bool:
+        return self.variant in ("flow", "concat", "fusion")
+
+    def grid_shape(self) -> tuple[int, int, int]:
+        """The backbone token grid ``(T', H', W')`` for this config's input."""
+        from core.models.backbones import backbone_info
+
+        return backbone_info(self.backbone, **dict(self.backbone_options)).grid_shape(self.clip_length, self.input_size)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field and its value."""
+        from core.models.backbones import BACKBONE_NAMES
+
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(f"config format version {self.format_version!r} is not supported (this program reads version {FORMAT_VERSION})")
+        if self.family != FAMILY_TRANSFORMER:
+            raise ValueError(f"model family {self.family!r} is not supported here (expected {FAMILY_TRANSFORMER!r})")
+        if self.backbone not in BACKBONE_NAMES:
+            raise ValueError(f"unknown backbone {self.backbone!r}: choose one of {', '.join(BACKBONE_NAMES)}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}: choose one of {', '.join(VARIANTS)}")
+        if len(self.class_names) < 1 or not all(isinstance(n, str) and n for n in self.class_names):
+            raise ValueError(f"class_names must be a non-empty list of non-empty strings, got {list(self.class_names)[:5]!r}")
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ValueError("class_names has duplicates")
+        if self.frame_stride < 1:
+            raise ValueError(f"frame_stride must be >= 1, got {self.frame_stride}")
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+            raise ValueError(f"mean and std need 3 values each and std > 0, got mean={self.mean}, std={self.std}")
+        if self.flow_frames not in FLOW_FRAME_MODES:
+            raise ValueError(f"unknown flow_frames {self.flow_frames!r}: choose one of {', '.join(FLOW_FRAME_MODES)}")
+        self._validate_flow()
+        self.fusion.validate()
+        self.grid_shape()  # the backbone refuses clip lengths / sizes its tokens would not tile
+
+    def _validate_flow(self) -> None:
+        from core.errors import FlowError
+        from core.flow.engine import METHODS
+        from core.flow.render import FlowEncoding
+
+        if self.flow_method not in METHODS:
+            raise ValueError(f"unknown flow_method {self.flow_method!r}: choose one of {', '.join(METHODS)}")
+        try:
+            FlowEncoding.from_dict(dict(self.flow_encoding))
+        except (FlowError, TypeError) as err:
+            raise ValueError(f"bad flow_encoding: {getattr(err, 'problem', err)}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["class_names"] = list(self.class_names)
+        data["mean"], data["std"] = list(self.mean), list(self.std)
+        data["backbone_options"] = dict(self.backbone_options)
+        data["flow_encoding"] = dict(self.flow_encoding)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+        """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"model config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"model config has unknown fields {unknown}")
+        values = dict(data)
+        fusion = values.get("fusion", {})
+        if not isinstance(fusion, Mapping):
+            raise ValueError(f"model config 'fusion' must be an object, got {fusion!r}")
+        fusion_known = {f.name for f in dataclasses.fields(FusionConfig)}
+        if set(fusion) - fusion_known:
+            raise ValueError(f"model config fusion has unknown fields {sorted(set(fusion) - fusion_known)}")
+        values["fusion"] = FusionConfig(**fusion)
+        for name in ("class_names", "mean", "std"):
+            if name in values:
+                if not isinstance(values[name], (list, tuple)):
+                    raise ValueError(f"model config {name!r} must be a list, got {values[name]!r}")
+                values[name] = tuple(values[name])
+        try:
+            config = cls(**values)
+        except TypeError as err:
+            raise ValueError(f"model config is incomplete: {err}") from None
+        config.validate()
+        return config

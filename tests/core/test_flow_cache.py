@@ -1,0 +1,133 @@
+"""The flow cache: hits and misses, fp16 storage, LRU eviction, corrupt entries recomputed."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from flow_helpers import sequence
+
+from core.flow.cache import FlowCache, compute_flow_cached, default_cache_root, flow_cache_key, video_identity
+
+
+def _flow(seed: int, shape=(2, 2, 16, 24)) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 4, size=shape).astype(np.float32)
+
+
+def test_default_root_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TWOSTREAM_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_root() == tmp_path / "c" / "flow"
+    monkeypatch.delenv("TWOSTREAM_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_root() == tmp_path / "xdg" / "twostream" / "flow"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_root() == tmp_path / "home" / ".cache" / "twostream" / "flow"
+
+
+def test_put_get_round_trip_in_half_precision(tmp_path: Path) -> None:
+    cache = FlowCache(tmp_path)
+    forward, backward = _flow(0), _flow(1)
+    key = cache.key({"what": 1})
+    assert cache.get(key) is None
+    path = cache.put(key, forward, backward, info={"method_used": "dis"})
+    assert forward.nbytes < path.stat().st_size < forward.nbytes + 1024  # fp16: both directions in the space of one float32 array
+    entry = cache.get(key, need_backward=True)
+    assert entry is not None and entry.info == {"method_used": "dis"}
+    assert entry.forward.dtype == np.float32
+    np.testing.assert_allclose(entry.forward, forward, atol=0.01)
+    np.testing.assert_allclose(entry.backward, backward, atol=0.01)
+    only_forward = cache.key({"what": 2})
+    cache.put(only_forward, forward)
+    assert cache.get(only_forward).backward is None
+    assert cache.get(only_forward, need_backward=True) is None  # a request for backward flow recomputes
+    assert cache.key({"a": 1, "b": 2}) == cache.key({"b": 2, "a": 1}) != cache.key({"a": 1, "b": 3})
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
+def test_corrupt_entries_are_misses_and_are_removed(tmp_path: Path, damage: str) -> None:
+    cache = FlowCache(tmp_path)
+    key = cache.key({"x": damage})
+    path = cache.put(key, _flow(2))
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) - 10]
+    elif damage == "flip":
+        data[-5] ^= 0xFF  # the checksum catches a changed value
+    elif damage == "garbage":
+        data = bytearray(b"not a cache entry at all")
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+    assert cache.get(key) is None
+    assert not path.exists()
+
+
+def test_least_recently_used_entries_are_evicted(tmp_path: Path) -> None:
+    probe = FlowCache(tmp_path / "probe")
+    size = probe.put("probe", _flow(0)).stat().st_size
+    cache = FlowCache(tmp_path / "c", max_bytes=int(size * 2.5))
+    keys = [cache.key({"n": i}) for i in range(3)]
+    cache.put(keys[0], _flow(0))
+    cache.put(keys[1], _flow(1))
+    old = time.time() - 100
+    os.utime(cache.path_for(keys[0]), (old, old))
+    os.utime(cache.path_for(keys[1]), (old + 10, old + 10))
+    assert cache.get(keys[0]) is not None  # reading marks keys[0] as recently used
+    cache.put(keys[2], _flow(2))  # over budget: the least recently used (keys[1]) goes
+    assert cache.get(keys[1]) is None
+    assert cache.get(keys[0]) is not None and cache.get(keys[2]) is not None
+    assert cache.total_bytes() <= cache.max_bytes
+
+
+def _write_frames(folder: Path, frames: np.ndarray) -> Path:
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"frame_{i:03d}.png"), frame[:, :, ::-1])
+    return folder
+
+
+def test_compute_flow_cached_hits_without_decoding_and_keys_on_the_video(tmp_path: Path) -> None:
+    frames, _ = sequence("translate", frames=4, size=64)
+    video = _write_frames(tmp_path / "clip", frames)
+    cache = FlowCache(tmp_path / "cache")
+    first, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, backward=True)
+    assert not hit and first.method_used == "dis" and first.backward is not None
+
+    def must_not_decode(indices):
+        raise AssertionError("a cache hit must not read frames")
+
+    again, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, read_frames=must_not_decode)
+    assert hit and again.backward is None and again.method_used == "dis" and not again.fell_back
+    np.testing.assert_allclose(again.forward, first.forward, atol=0.01)
+    with_backward, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, backward=True, read_frames=must_not_decode)
+    assert hit and with_backward.backward is not None
+    # another range, method or size is another entry
+    _, hit = compute_flow_cached(video, [1, 2, 3], "dis", cache=cache)
+    assert not hit
+    _, hit = compute_flow_cached(video, [0, 1, 2], "farneback", cache=cache)
+    assert not hit
+    _, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, frames=np.ascontiguousarray(frames[:3, :48, :48]))
+    assert not hit
+    # a changed video is a new video
+    identity = video_identity(video)
+    cv2.imwrite(str(video / "frame_003.png"), frames[0][:, :, ::-1])
+    os.utime(video, ns=(identity["mtime_ns"] + 10**9, identity["mtime_ns"] + 10**9))
+    assert flow_cache_key(video=video_identity(video), indices=[0, 1, 2], size=(64, 64), method="dis") != \
+        flow_cache_key(video=identity, indices=[0, 1, 2], size=(64, 64), method="dis")
+
+
+def test_fallback_results_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOSTREAM_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    frames, _ = sequence("translate", frames=3, size=64)
+    video = _write_frames(tmp_path / "clip", frames)
+    cache = FlowCache(tmp_path / "cache")
+    result, hit = compute_flow_cached(video, [0, 1], "raft-small", cache=cache)
+    assert result.fell_back and result.method_used == "dis" and not hit
+    _, hit = compute_flow_cached(video, [0, 1], "raft-small", cache=cache)
+    assert not hit and cache.total_bytes() == 0

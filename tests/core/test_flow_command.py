@@ -1,0 +1,83 @@
+"""``main.py flow``: .flo files, colour PNGs and metrics.json; the cache; errors as one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from flow_helpers import interior_epe, sequence
+
+import main
+from core.flow import read_flo
+from core.flow.render import FlowEncoding, flow_to_rgb
+
+
+def _frames_folder(tmp_path: Path, frames: np.ndarray) -> Path:
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"img_{i:04d}.png"), frame[:, :, ::-1])
+    return folder
+
+
+def test_flow_command_writes_flo_png_and_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames, truth = sequence("translate", frames=6, size=64)
+    video = _frames_folder(tmp_path, frames)
+    out = tmp_path / "out"
+    assert main.main(["flow", str(video), "--method", "dis", "--start", "1", "--count", "4", "--out", str(out), "--backward"]) == 0
+    assert f"wrote 3 flow fields (dis) to {out}" in capsys.readouterr().out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{kind}_{i:06d}.{ext}" for kind in ("frame", "backward") for i in (1, 2, 3) for ext in ("flo", "png")] + ["metrics.json"])
+    flow = read_flo(out / "frame_000002.flo")
+    assert interior_epe(flow, truth[2]) < 0.15
+    assert interior_epe(read_flo(out / "backward_000002.flo"), -truth[2]) < 0.15
+    png = cv2.imread(str(out / "frame_000002.png"))[:, :, ::-1]
+    np.testing.assert_array_equal(png, flow_to_rgb(flow, FlowEncoding("fixed", 10.0)))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method_requested"] == metrics["method_used"] == "dis" and metrics["fell_back"] is False
+    assert metrics["frames"] == {"start": 1, "count": 4} and metrics["consistency_checked"] is True
+    assert [p["frame"] for p in metrics["pairs"]] == [1, 2, 3]
+    assert all(p["noise_score"] < 0.15 and p["inconsistent_share"] is not None for p in metrics["pairs"])
+    assert metrics["encoding"] == {"normalization": "fixed", "max_radius": 10.0, "radius_used": 10.0}
+    assert metrics["cache_hits"] == 0
+
+    # the same range again comes from the cache
+    assert main.main(["flow", str(video), "--method", "dis", "--start", "1", "--count", "4", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["cache_hits"] == 1
+
+
+def test_flow_command_falls_back_without_raft_weights_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames, _ = sequence("rotate", frames=3, size=64)
+    video = _frames_folder(tmp_path, frames)
+    out = tmp_path / "out"
+    code = main.main(["flow", str(video), "--method", "raft-large", "--out", str(out), "--no-consistency", "--normalization", "clip", "--max-radius", "0.5"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "note: raft-large was asked for but fell back to dis" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fell_back"] is True and metrics["method_used"] == "dis" and metrics["method_requested"] == "raft-large"
+    assert "raft_large_C_T_SKHT_V2-ff5fadd5.pth" in metrics["note"]
+    assert metrics["pairs"][0]["fb_error_mean"] is None and metrics["consistency_checked"] is False
+    radius = metrics["encoding"]["radius_used"]
+    largest = max(np.sqrt((read_flo(out / p["flo"]) ** 2).sum(0)).max() for p in metrics["pairs"])
+    assert radius == pytest.approx(float(largest)) and radius > 0.5
+
+
+@pytest.mark.parametrize(
+    "args,problem",
+    [
+        (["--method", "dis", "--start", "9"], "--start 9 is outside the video's 3 frames"),
+        (["--method", "dis", "--count", "1"], "--count must be at least 2"),
+        (["--method", "dis", "--start", "1", "--count", "5"], "run past the video's end"),
+        (["--method", "sift"], "unknown flow method 'sift'"),
+    ],
+)
+def test_flow_command_bad_arguments_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], problem: str) -> None:
+    frames, _ = sequence("zoom", frames=3, size=32)
+    video = _frames_folder(tmp_path, frames)
+    assert main.main(["flow", str(video), "--out", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and problem in err and "\n" not in err

@@ -1,0 +1,176 @@
+"""RAFT: original-release checkpoints converted by name, weights resolution and fallback,
+the clip path against torchvision's forward, small inputs, and accuracy with real weights."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from flow_helpers import FLOW_GT, RAFT_SMALL, interior_epe, sequence
+
+from core.errors import CheckpointError, FlowError
+from core.flow import compute_flow, endpoint_error
+from core.flow.raft import RaftFlow, forward_splat, plan_geometry
+from core.flow.raft_weights import (
+    build_raft,
+    convert_original_raft,
+    is_original_layout,
+    load_raft_state_dict,
+    to_original_layout,
+)
+
+needs_raft_small = pytest.mark.skipif(not RAFT_SMALL.exists(), reason=f"{RAFT_SMALL} is absent (the original RAFT release's raft-small.pth)")
+needs_gt = pytest.mark.skipif(not (FLOW_GT / "middlebury" / "RubberWhale").is_dir(), reason=f"{FLOW_GT} is absent")
+
+
+def _random_state(variant: str) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return build_raft(variant).state_dict()
+
+
+@pytest.mark.parametrize("variant", ["raft-small", "raft-large"])
+def test_original_layout_converts_by_name_not_position(variant: str) -> None:
+    state = _random_state(variant)
+    original = to_original_layout(state)
+    assert is_original_layout(original) and not is_original_layout(state)
+    assert all(k.startswith("module.") for k in original)
+    if variant == "raft-large":  # the original's names: separable GRU, mask head, duplicated downsample norms
+        assert {"module.update_block.gru.convz1.weight", "module.update_block.gru.convq2.bias", "module.update_block.mask.0.weight",
+                "module.update_block.mask.2.bias", "module.cnet.layer2.0.norm3.running_mean", "module.cnet.norm1.weight"} <= set(original)
+    else:
+        assert {"module.update_block.gru.convz.weight", "module.update_block.encoder.convc1.weight", "module.fnet.conv2.weight"} <= set(original)
+    shuffled = list(original.items())
+    random.Random(0).shuffle(shuffled)
+    converted = convert_original_raft(dict(shuffled))
+    assert set(converted) == set(state)
+    for key, value in state.items():
+        assert torch.equal(converted[key], value), key
+    model = build_raft(variant)
+    load_raft_state_dict(model, dict(shuffled), variant=variant, source="fake.pth")
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_bad_checkpoints_are_refused_with_the_reason() -> None:
+    small = _random_state("raft-small")
+    model = build_raft("raft-small")
+    with pytest.raises(CheckpointError, match="holds RAFT-small weights, not RAFT-large: use --method raft-small"):
+        load_raft_state_dict(build_raft("raft-large"), small, variant="raft-large", source="w.pth")
+    broken = dict(small)
+    broken["update_block.flow_head.conv2.weight"] = torch.zeros(2, 64, 3, 3)
+    with pytest.raises(CheckpointError, match=r"flow_head\.conv2\.weight has shape \(2, 64, 3, 3\)"):
+        load_raft_state_dict(model, broken, variant="raft-small", source="w.pth")
+    missing = {k: v for k, v in small.items() if "flow_head" not in k}
+    with pytest.raises(CheckpointError, match="missing"):
+        load_raft_state_dict(model, missing, variant="raft-small", source="w.pth")
+    original = to_original_layout(small)
+    original["module.update_block.extra.weight"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match="unknown key 'update_block.extra.weight'"):
+        convert_original_raft(original, source="w.pth")
+    large = to_original_layout(_random_state("raft-large"))
+    large["module.cnet.layer2.0.norm3.weight"] = large["module.cnet.layer2.0.norm3.weight"] + 1
+    with pytest.raises(CheckpointError, match="should repeat"):
+        convert_original_raft(large)
+
+
+@needs_raft_small
+def test_release_raft_small_converts_exactly() -> None:
+    from core.weights import load_state_dict_file
+
+    release = load_state_dict_file(RAFT_SMALL)
+    assert len(release) == 106 and is_original_layout(release)
+    model = build_raft("raft-small")
+    load_raft_state_dict(model, release, variant="raft-small", source=RAFT_SMALL)
+    back = to_original_layout(model.state_dict())
+    assert set(back) == set(release)
+    assert all(torch.equal(back[k], release[k]) for k in release)
+
+
+def test_missing_weights_fall_back_and_say_where_to_put_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOSTREAM_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    frames, truth = sequence("translate", frames=3, size=64)
+    result = compute_flow(frames, "raft-small", fallback="farneback", backward=True)
+    assert result.fell_back and result.method_requested == "raft-small" and result.method_used == "farneback"
+    assert "raft_small_C_T_V2-01064c6d.pth" in result.note and str(tmp_path / "torch") in result.note
+    assert "--raft-weights" in result.note and "downloads are disabled" in result.note
+    assert result.weights_source is None and result.backward is not None
+    assert interior_epe(result.forward, truth) < 0.15  # the fallback's flow, not random RAFT output
+    with pytest.raises(CheckpointError, match="does not exist"):
+        compute_flow(frames, "raft-small", raft_weights=str(tmp_path / "nope.pth"))
+
+
+def test_weights_in_the_hub_cache_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOSTREAM_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / "raft_small_C_T_V1-ad48884c.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(_random_state("raft-small"), cached)  # random values: this checks where weights come from, not flow
+    frames, _ = sequence("translate", frames=2, size=128)
+    result = compute_flow(frames, "raft-small", device="cpu")
+    assert not result.fell_back and result.method_used == "raft-small" and result.weights_source == str(cached)
+    assert result.forward.shape == (1, 2, 128, 128) and np.isfinite(result.forward).all()
+
+
+def test_small_and_odd_inputs_are_resized_padded_and_scaled_back() -> None:
+    geometry = plan_geometry(40, 60)
+    assert (geometry.run_height, geometry.run_width) == (128, 192) and geometry.pad == (0, 0, 0, 0)
+    geometry = plan_geometry(388, 584)
+    assert (geometry.run_height, geometry.run_width) == (388, 584) and geometry.pad == (0, 0, 2, 2) and not geometry.resized
+    geometry = plan_geometry(1080, 1920)
+    assert geometry.resized and geometry.run_height * geometry.run_width <= 1024 * 576
+    with pytest.raises(FlowError, match="too elongated"):
+        plan_geometry(16, 9000)
+    torch.manual_seed(0)
+    raft = RaftFlow(build_raft("raft-small"), variant="raft-small", device=torch.device("cpu"), weights_source="random (test)")
+    frames, _ = sequence("translate", frames=3, size=48)
+    forward, backward, geometry = raft.clip_flow(frames[:, :40, :], backward=True)
+    assert geometry.resized and forward.shape == backward.shape == (2, 2, 40, 48)
+    assert np.isfinite(forward).all() and np.isfinite(backward).all()
+
+
+def test_clip_path_equals_torchvision_forward_on_a_single_pair() -> None:
+    torch.manual_seed(0)
+    raft = RaftFlow(build_raft("raft-small"), variant="raft-small", device=torch.device("cpu"), weights_source="random (test)")
+    frames, _ = sequence("rotate", frames=2, size=128)
+    clip, _, _ = raft.clip_flow(frames, updates=4)
+    naive = raft.naive_flow(frames, updates=4)
+    np.testing.assert_allclose(clip, naive, atol=1e-4)
+
+
+def test_forward_splat_pushes_values_along_the_motion() -> None:
+    values = torch.zeros(1, 1, 6, 6)
+    values[0, 0, 2, 2] = 5.0
+    moved = forward_splat(values, torch.ones(1, 2, 6, 6))  # one cell right and down
+    assert moved[0, 0, 3, 3] == 5.0
+    assert moved[0, 0, 0, 0] == 0.0  # nothing lands on the top-left: the original value stays
+    half = forward_splat(values, torch.full((1, 2, 6, 6), 0.5))  # bilinear: a quarter lands on each of 4 cells
+    assert torch.allclose(half[0, 0, 2:4, 2:4], torch.full((2, 2), 1.25))
+    assert half.sum() == pytest.approx(5.0)
+
+
+@needs_raft_small
+@needs_gt
+def test_release_weights_match_the_reference_epe_on_rubberwhale() -> None:
+    from core.flow.groundtruth import middlebury_pairs
+
+    pair = middlebury_pairs(FLOW_GT, names=("RubberWhale",))[0]
+    result = compute_flow(np.stack([pair.frame0, pair.frame1]), "raft-small", device="cpu", raft_weights=str(RAFT_SMALL))
+    assert result.weights_source == str(RAFT_SMALL) and not result.fell_back
+    error = endpoint_error(result.forward[0], pair.flow, pair.valid)
+    assert abs(error - 0.32) <= 0.05 * 0.32, error  # the reference table of ../shared/data/README.md
+
+
+@needs_raft_small
+def test_warm_started_clip_stays_close_to_per_pair_raft() -> None:
+    from core.flow.raft import load_raft
+
+    frames, truth = sequence("translate", frames=4, size=128, seed=3)
+    result = compute_flow(frames, "raft-small", device="cpu", raft_weights=str(RAFT_SMALL), backward=True)  # warm starts
+    naive = load_raft("raft-small", device=torch.device("cpu"), weights_path=str(RAFT_SMALL)).naive_flow(frames)
+    clip_error, naive_error = interior_epe(result.forward, truth), interior_epe(naive, truth)
+    assert clip_error < 0.25 and clip_error <= 1.2 * naive_error + 0.02
+    assert interior_epe(result.backward, -truth) < 0.25
