@@ -222,6 +222,7 @@ def flow_cache_key(
     raft_weights: str | None = None,
     raft_iters: int | None = None,
     fallback: str = "dis",
+    raft_warm_start: bool = True,
 ) -> str:
     """The cache key of a flow request (see the module docstring for what goes in)."""
     is_raft = method in ("raft-large", "raft-small")
@@ -232,6 +233,7 @@ def flow_cache_key(
         "method": method,
         "weights": weights_identity(method, raft_weights),
         "raft_iters": raft_iters if is_raft else None,
+        "raft_warm_start": bool(raft_warm_start) if is_raft else None,
         "fallback": fallback if is_raft else None,
     })
 
@@ -251,6 +253,7 @@ def compute_flow_cached(
     fallback: str = "dis",
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
+    raft_warm_start: bool = True,
 ):
     """:func:`~core.flow.compute_flow` for frames ``indices`` of ``video``, through the cache.
 
@@ -273,8 +276,8 @@ def compute_flow_cached(
 
             opened = open_video(video)
             size = (int(opened.info.height), int(opened.info.width))
-        key = flow_cache_key(video=identity, indices=indices, size=size, method=method,
-                             raft_weights=raft_weights, raft_iters=raft_iters, fallback=fallback)
+        key = flow_cache_key(video=identity, indices=indices, size=size, method=method, raft_weights=raft_weights,
+                             raft_iters=raft_iters, fallback=fallback, raft_warm_start=raft_warm_start)
         entry = cache.get(key, need_backward=backward)
         if entry is not None and entry.forward.shape[0] == len(indices) - 1 and entry.forward.shape[2:] == size:
             info = entry.info
@@ -295,8 +298,8 @@ def compute_flow_cached(
     finally:
         if opened is not None:
             opened.close()
-    result = compute_flow(frames, method, device=device, backward=backward, raft_weights=raft_weights,
-                          raft_iters=raft_iters, fallback=fallback, cancel=cancel, progress=progress)
+    result = compute_flow(frames, method, device=device, backward=backward, raft_weights=raft_weights, raft_iters=raft_iters,
+                          fallback=fallback, cancel=cancel, progress=progress, raft_warm_start=raft_warm_start)
     if result.fell_back:
         return result, False  # not cached: once weights are reachable the next call should use them
     try:

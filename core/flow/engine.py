@@ -89,6 +89,7 @@ def compute_flow(
     fallback: str = "dis",
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
+    raft_warm_start: bool = True,
 ) -> FlowResult:
     """Flow for every consecutive pair of ``frames`` (N, H, W, 3) uint8 RGB.
 
@@ -96,9 +97,12 @@ def compute_flow(
     (used by RAFT and TV-L1; OpenCV methods run on the CPU).  ``raft_weights``:
     an explicit weights file (torchvision's or the original RAFT release's);
     ``raft_iters``: RAFT updates for a pair started from zero flow (default 12;
-    warm-started pairs use two thirds).  ``fallback``: the classical method used
-    when RAFT weights cannot be had.  Progress is reported per pair (forward and
-    backward pairs both count); ``cancel`` is checked between pairs/batches.
+    warm-started pairs use two thirds).  ``raft_warm_start``: start each pair
+    from the previous pair's flow with fewer updates (about 1.4x faster on a
+    CPU, a slightly different flow); False gives torchvision's per-pair RAFT
+    exactly.  ``fallback``: the classical method used when RAFT weights cannot
+    be had.  Progress is reported per pair (forward and backward pairs both
+    count); ``cancel`` is checked between pairs/batches.
     """
     method = normalize_method(method)
     fallback = normalize_method(fallback)
@@ -114,12 +118,12 @@ def compute_flow(
         check(cancel)
 
     def on_progress(done: int, _total: int) -> None:
-        report(progress, done, total, f"{method} pair {min(done, total)}/{total}")
+        report(progress, done, total, f"flow {min(done, total)}/{total}")
 
     check(cancel)
     if method in RAFT_METHODS:
         return _raft(frames, method, device=device, backward=backward, weights=raft_weights, iters=raft_iters,
-                     fallback=fallback, cancel_check=cancel_check, progress=on_progress)
+                     warm_start=raft_warm_start, fallback=fallback, cancel_check=cancel_check, progress=on_progress)
     forward, backward_flow, device_used = _classical(frames, method, device=device, backward=backward, cancel_check=cancel_check, progress=on_progress)
     return FlowResult(forward=forward, backward=backward_flow, method_requested=method, method_used=method, device=device_used)
 
@@ -138,7 +142,7 @@ def _classical(frames, method, *, device, backward, cancel_check, progress) -> t
     return forward, backward_flow, "cpu"
 
 
-def _raft(frames, method, *, device, backward, weights, iters, fallback, cancel_check, progress) -> FlowResult:
+def _raft(frames, method, *, device, backward, weights, iters, warm_start, fallback, cancel_check, progress) -> FlowResult:
     from core.device import resolve_device
     from core.flow.raft import DEFAULT_UPDATES, load_raft
 
@@ -152,7 +156,7 @@ def _raft(frames, method, *, device, backward, weights, iters, fallback, cancel_
                           fell_back=True, note=note, device=device_used)
     forward, backward_flow, geometry = model.clip_flow(
         frames, backward=backward, updates=int(iters) if iters is not None else DEFAULT_UPDATES,
-        cancel_check=cancel_check, progress=progress,
+        warm_start=warm_start, cancel_check=cancel_check, progress=progress,
     )
     note = ""
     if geometry.resized:

@@ -36,7 +36,7 @@ import contextlib
 import math
 import threading
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -52,8 +52,10 @@ MAX_PIXELS = 1024 * 576
 DEFAULT_UPDATES = 12
 # A warm-started pair starts from the previous pair's flow and from this blend of the previous
 # pair's final GRU state (pushed along the flow) with its own context-encoder state.  Measured on
-# camera-motion sequences over real images (see ``bench flow``): 0.8 with 8 updates stays within a
-# few percent of 12 cold updates, where the flow alone needs 10-12 updates to get there.
+# camera-motion sequences over real images at 224x224 (see ``bench flow``): 0.8 with 8 updates is
+# within about 5% of 12 cold updates, where the flow alone (0.0) needs 10-12 updates and the state
+# alone (1.0) is worse again.  At 854x480 the warm chain drifts (+10-20% EPE over 10-16 pairs):
+# ``warm_start=False`` gives torchvision's flow exactly.
 HIDDEN_CARRY = 0.8
 WINDOW_FRAMES = 33  # frames per window of a long clip: 32 pairs, one cold start each
 
@@ -197,15 +199,16 @@ class RaftFlow:
         outs = [encoder(images[i: i + batch]).float() for i in range(0, images.shape[0], batch)]
         return torch.cat(outs)
 
-    def _chains_per_direction(self, geometry: Geometry, pairs: int) -> int:
-        """Chains updated side by side.  A CPU gains nothing per pair from batching the
-        update block, and every extra chain costs a cold start, so it runs one; a GPU
-        runs as many as the correlation volumes' memory allows."""
+    def _pairs_per_step(self, geometry: Geometry) -> int:
+        """Pairs updated side by side.  A CPU gains nothing per pair from batching the
+        update block (measured; at 480p it loses), so one; a GPU as many as the memory
+        of their correlation volumes allows ((H/8 * W/8)^2 values each, plus a third
+        for the pyramid)."""
         if self.device.type != "cuda":
             return 1
-        cells = (geometry.run_height + sum(geometry.pad[2:])) // 8 * ((geometry.run_width + sum(geometry.pad[:2])) // 8)
-        volume_bytes = cells * cells * 2 * 4 // 3  # fp16 under autocast; the pyramid adds a third
-        return int(max(1, min(8, pairs, (4 << 30) // max(volume_bytes, 1))))
+        cells = ((geometry.run_height + sum(geometry.pad[2:])) // 8) * ((geometry.run_width + sum(geometry.pad[:2])) // 8)
+        volume_bytes = cells * cells * 2 * 4 // 3  # float16 under autocast
+        return int(max(1, min(16, (4 << 30) // max(volume_bytes, 1))))
 
     # -- the clip path ----------------------------------------------------------------------
 
@@ -216,6 +219,7 @@ class RaftFlow:
         backward: bool = False,
         updates: int = DEFAULT_UPDATES,
         warm_updates: int | None = None,
+        warm_start: bool = True,
         window: int = WINDOW_FRAMES,
         cancel_check: Optional[Callable[[], None]] = None,
         progress: Optional[Callable[[int, int], None]] = None,
@@ -224,9 +228,12 @@ class RaftFlow:
 
         ``updates`` refinement steps for a pair started from zero flow,
         ``warm_updates`` (default: two thirds of ``updates``, rounded up: 8 for
-        12) for a pair started from the previous pair's flow.  Long clips run in
-        windows of ``window`` frames (sharing their end frames) to bound memory.
-        Returns float32 arrays ``(N-1, 2, H, W)`` and the geometry used.
+        12) for a pair started from the previous pair's flow.  ``warm_start=False``
+        starts every pair from zero with ``updates`` steps: the same flow as
+        torchvision's forward (frames are still encoded once, pairs batched).
+        Long clips run in windows of ``window`` frames (sharing their end frames)
+        to bound memory; each window starts cold.  Returns float32 arrays
+        ``(N-1, 2, H, W)`` and the geometry used.
         """
         if warm_updates is None:
             warm_updates = default_warm_updates(updates)
@@ -250,7 +257,7 @@ class RaftFlow:
 
                 fwd, bwd = self._clip_window(
                     frames[start: stop + 1], geometry, backward=backward, updates=updates, warm_updates=warm_updates,
-                    cancel_check=cancel_check, progress=on_pair,
+                    warm_start=warm_start, cancel_check=cancel_check, progress=on_pair,
                 )
                 forward_out[start:stop] = fwd
                 if backward_out is not None and bwd is not None:
@@ -266,6 +273,7 @@ class RaftFlow:
         backward: bool,
         updates: int,
         warm_updates: int,
+        warm_start: bool,
         cancel_check: Optional[Callable[[], None]],
         progress: Callable[[int, int], None],
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -277,11 +285,25 @@ class RaftFlow:
         # the context encoder sees the first frame of each pair: 0..N-2 forward, 1..N-1 backward
         context = self._encode(self.model.context_encoder, images if backward else images[:pairs], per_batch)
         del images
-        hidden_size = self.model.update_block.hidden_state_size
-        chains = self._make_chains(pairs, backward, self._chains_per_direction(geometry, pairs))
-        forward_out = np.empty((pairs, 2, height, width), np.float32)
-        backward_out = np.empty((pairs, 2, height, width), np.float32) if backward else None
+        # warm starts: as few chains as keep the device busy (each chain starts cold);
+        # cold: every pair is a chain of its own
+        group = self._pairs_per_step(geometry)
+        per_direction = max(1, group // (2 if backward else 1)) if warm_start else pairs
+        chains = self._make_chains(pairs, backward, per_direction)
+        outputs = {+1: np.empty((pairs, 2, height, width), np.float32), -1: np.empty((pairs, 2, height, width), np.float32) if backward else None}
         done = 0
+        for first_chain in range(0, len(chains), group):
+            for step_pairs in self._run_chains(chains[first_chain: first_chain + group], fmaps, context, geometry, updates, warm_updates, cancel_check):
+                for chain, slot, flow in step_pairs:
+                    outputs[chain.direction][slot] = flow  # type: ignore[index]
+                done += len(step_pairs)
+                progress(done, pairs * (2 if backward else 1))
+        return outputs[+1], outputs[-1]
+
+    def _run_chains(self, chains: list[_Chain], fmaps: Tensor, context: Tensor, geometry: Geometry, updates: int, warm_updates: int,
+                    cancel_check: Optional[Callable[[], None]]) -> Iterator[list[tuple[_Chain, int, np.ndarray]]]:
+        """Run ``chains`` in lock-step; yields, per step, (chain, output slot, flow (2, H, W)) of each pair done."""
+        hidden_size = self.model.update_block.hidden_state_size
         carried: list[tuple[Tensor, Tensor] | None] = [None] * len(chains)  # (flow, hidden) pushed to the next pair
         for step in range(max(len(chain.first) for chain in chains)):
             if cancel_check is not None:
@@ -298,15 +320,14 @@ class RaftFlow:
                 hidden = HIDDEN_CARRY * previous_hidden + (1.0 - HIDDEN_CARRY) * hidden
             low, hidden = self._refine(fmaps[first], fmaps[second], hidden, F.relu(ctx), init, updates if step == 0 else warm_updates)
             restored = restore_flow(self._upsample(low, hidden), geometry).float().cpu().numpy()
+            finished = []
             for row, k in enumerate(active):
                 chain = chains[k]
-                target = forward_out if chain.direction > 0 else backward_out
-                target[chain.slots[step]] = restored[row]  # type: ignore[index]
-                motion = chain.direction * low[row: row + 1]
-                carried[k] = (forward_splat(low[row: row + 1], motion), forward_splat(hidden[row: row + 1].float(), motion))
-            done += len(active)
-            progress(done, pairs * (2 if backward else 1))
-        return forward_out, backward_out
+                finished.append((chain, chain.slots[step], restored[row]))
+                if step + 1 < len(chain.first):
+                    motion = chain.direction * low[row: row + 1]
+                    carried[k] = (forward_splat(low[row: row + 1], motion), forward_splat(hidden[row: row + 1].float(), motion))
+            yield finished
 
     @staticmethod
     def _make_chains(pairs: int, backward: bool, per_direction: int) -> list[_Chain]:
@@ -314,9 +335,9 @@ class RaftFlow:
         chains = []
         for start in range(0, pairs, length):
             idx = list(range(start, min(start + length, pairs)))
-            chains.append(_Chain([i for i in idx], [i + 1 for i in idx], idx, +1))
+            chains.append(_Chain(list(idx), [i + 1 for i in idx], idx, +1))
             if backward:
-                chains.append(_Chain([i + 1 for i in idx], [i for i in idx], idx, -1))
+                chains.append(_Chain([i + 1 for i in idx], list(idx), idx, -1))
         return chains
 
     def _refine(self, fmap1: Tensor, fmap2: Tensor, hidden: Tensor, context: Tensor, init: Tensor | None, updates: int) -> tuple[Tensor, Tensor]:

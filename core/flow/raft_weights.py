@@ -18,7 +18,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from core.errors import CheckpointError
+from core.errors import CheckpointError, WeightsUnavailable
 
 RAFT_VARIANTS = ("raft-large", "raft-small")
 _DISPLAY = {"raft-large": "RAFT-large", "raft-small": "RAFT-small"}
@@ -243,9 +243,7 @@ def resolve_raft_weights(variant: str, explicit_path: str | os.PathLike[str] | N
         if cached:
             return load_state_dict_file(cached[0]), str(cached[0])
     default = weights_enum(variant).DEFAULT
-    return resolve_state_dict(
-        what=display_name(variant),
-        url=default.url,
-        explicit_path=explicit_path,
-        option_hint=f"--raft-weights (torchvision's file or the original release's {ORIGINAL_RELEASE_FILES[variant]})",
-    )
+    try:
+        return resolve_state_dict(what=display_name(variant), url=default.url, explicit_path=explicit_path, option_hint="--raft-weights")
+    except WeightsUnavailable as err:
+        raise WeightsUnavailable(f"{err} (the original RAFT release's {ORIGINAL_RELEASE_FILES[variant]} works too)") from None

@@ -132,13 +132,17 @@ def test_small_and_odd_inputs_are_resized_padded_and_scaled_back() -> None:
     assert np.isfinite(forward).all() and np.isfinite(backward).all()
 
 
-def test_clip_path_equals_torchvision_forward_on_a_single_pair() -> None:
+def test_cold_clip_path_is_torchvision_forward_pair_by_pair() -> None:
     torch.manual_seed(0)
     raft = RaftFlow(build_raft("raft-small"), variant="raft-small", device=torch.device("cpu"), weights_source="random (test)")
-    frames, _ = sequence("rotate", frames=2, size=128)
-    clip, _, _ = raft.clip_flow(frames, updates=4)
-    naive = raft.naive_flow(frames, updates=4)
-    np.testing.assert_allclose(clip, naive, atol=1e-4)
+    frames, _ = sequence("rotate", frames=4, size=128)
+    forward, backward, _ = raft.clip_flow(frames, updates=3, warm_start=False, backward=True)
+    np.testing.assert_allclose(forward, raft.naive_flow(frames, updates=3), atol=1e-3)
+    np.testing.assert_allclose(backward, raft.naive_flow(np.ascontiguousarray(frames[::-1]), updates=3)[::-1], atol=1e-3)
+    single, _, _ = raft.clip_flow(frames[:2], updates=3)  # one pair: no warm start to make
+    np.testing.assert_allclose(single, forward[:1], atol=1e-3)
+    warm, _, _ = raft.clip_flow(frames, updates=3)
+    assert not np.allclose(warm[1:], forward[1:], atol=1e-3)  # later pairs did start from the previous flow
 
 
 def test_forward_splat_pushes_values_along_the_motion() -> None:
