@@ -1,10 +1,12 @@
-"""Optical flow for the neighbourhood of the current frame, computed in the background.
+"""Optical flow in the viewer: the current frame's flow first, then a whole-video scan.
 
-Scrubbing asks for the flow of pair (i, i+1); the controller computes a short
-window around it in one job (through the disk cache), keeps the colour
-renderings in memory, and shows each as it arrives.  The newest request wins.
-Colours use a fixed radius, so the same motion has the same colour in every
-frame (no flicker from per-batch scaling).
+Flow is computed in chunks of :data:`CHUNK_PAIRS` pairs aligned to fixed
+boundaries, so the view's requests and the background scan share the disk
+cache.  The chunk holding the current frame has priority ("flow" channel,
+newest request wins); the scan ("flow-scan" channel) walks every chunk and
+hands each one over as it finishes, so the timeline of noise scores and
+magnitudes fills in while the user works.  Colours use a fixed radius, so the
+same motion has the same colour in every frame.
 """
 
 from __future__ import annotations
@@ -16,27 +18,39 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.flow import FlowEncoding, compute_flow_cached, flow_to_rgb
+from core.flow import FlowEncoding, PairQuality, compute_flow_cached, flow_to_rgb, pair_quality
 from core.video import Video
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.state import ViewerState
 
-WINDOW_BEFORE = 2  # pairs computed before the current one
-WINDOW_AFTER = 10  # and after it: playback runs forward
+CHUNK_PAIRS = 16
 MAX_ANALYSIS_SIDE = 480  # shorter side above this is downscaled for flow
 MAX_STORED_PAIRS = 600
 
 
 @dataclass(frozen=True)
 class FlowFrame:
-    """What the view shows for one frame pair."""
+    """What the views show for one frame pair."""
 
     pair: int
     image: np.ndarray  # (h, w, 3) uint8 colour rendering
+    quality: PairQuality
+    inconsistency: np.ndarray  # (h, w) float32 pixels, forward-backward
+    warp_error: np.ndarray  # (h, w) float32 grey levels
     method_used: str
     fell_back: bool
     note: str
+
+
+@dataclass(frozen=True)
+class ChunkQuality:
+    """A finished chunk of the scan: per-pair noise scores and mean magnitudes."""
+
+    method: str
+    first_pair: int
+    noise: np.ndarray
+    magnitude: np.ndarray
 
 
 def analysis_frames(frames: np.ndarray) -> np.ndarray:
@@ -50,10 +64,33 @@ def analysis_frames(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
+def chunk_indices(chunk: int, frame_count: int) -> list[int]:
+    first = chunk * CHUNK_PAIRS
+    return list(range(first, min(first + CHUNK_PAIRS + 1, frame_count)))
+
+
+def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encoding: FlowEncoding, cancel, progress=None) -> list[FlowFrame]:  # noqa: ANN001
+    """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker)."""
+    indices = chunk_indices(chunk, len(video))
+    frames = analysis_frames(video.read_clip(indices))
+    result, _hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel, progress=progress)
+    images = flow_to_rgb(result.forward, encoding)
+    out = []
+    for k in range(result.pairs):
+        cancel.raise_if_cancelled()
+        backward = None if result.backward is None else result.backward[k]
+        quality, maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
+        out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back, result.note))
+    return out
+
+
 class FlowController(QObject):
     flowReady = Signal(object)  # FlowFrame for the current frame
     flowPending = Signal(int)  # pair index being computed
     fallbackNotice = Signal(str)  # non-empty when RAFT fell back to a classical method
+    scanUpdated = Signal(object)  # ChunkQuality
+    scanProgress = Signal(int, int)  # chunks done, chunks in all
+    scanReset = Signal(int)  # pairs in the new video (or method)
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,11 +111,13 @@ class FlowController(QObject):
         self.video = video
         self._store.clear()
         self.jobs.cancel("flow")
+        self._restart_scan()
         self._on_frame(self.state.frame_index)
 
     def set_method(self, method: str) -> None:
         if method != self.method:
             self.method = method
+            self._restart_scan()
             self._on_frame(self.state.frame_index)
 
     def set_radius(self, radius: float) -> None:
@@ -91,56 +130,82 @@ class FlowController(QObject):
         """Frame i shows the flow from i to i+1; the last frame shows the last pair."""
         return max(0, min(frame_index, frame_count - 2))
 
-    # -- requests -----------------------------------------------------------
+    def current(self) -> FlowFrame | None:
+        if self.video is None or len(self.video) < 2:
+            return None
+        return self._store.get((self.method, self.pair_of(self.state.frame_index, len(self.video))))
+
+    # -- the current frame --------------------------------------------------
     def _on_frame(self, index: int) -> None:
         if self.video is None or len(self.video) < 2:
             return
-        pair = self.pair_of(index, len(self.video))
-        shown = self._store.get((self.method, pair))
+        shown = self.current()
         if shown is not None:
-            self._store.move_to_end((self.method, pair))
+            self._store.move_to_end((self.method, shown.pair))
             self.flowReady.emit(shown)
-            if all((self.method, p) in self._store for p in range(pair, min(pair + 3, len(self.video) - 1))):
-                return  # the next frames are ready too: no job needed yet
-        else:
-            self.flowPending.emit(pair)
+            return
+        self.flowPending.emit(self.pair_of(index, len(self.video)))
         self._throttle.start()
 
     def _request(self) -> None:
         video = self.video
-        if video is None:
+        if video is None or self.current() is not None:
             return
-        count = len(video)
-        pair = self.pair_of(self.state.frame_index, count)
-        first = max(0, pair - WINDOW_BEFORE)
-        last = min(count - 2, pair + WINDOW_AFTER)
-        while first < last and (self.method, first) in self._store:
-            first += 1  # skip what is already known
-        indices = list(range(first, last + 2))
-        method, device, encoding, path = self.method, self.device, self.encoding, video.path
+        chunk = self.pair_of(self.state.frame_index, len(video)) // CHUNK_PAIRS
+        method, device, encoding = self.method, self.device, self.encoding
 
         def work(cancel, progress):  # noqa: ANN001
-            frames = analysis_frames(video.read_clip(indices))
-            result, _hit = compute_flow_cached(path, indices, method, frames=frames, device=device, cancel=cancel, progress=progress)
-            images = flow_to_rgb(result.forward, encoding)
-            return method, [
-                FlowFrame(first + k, images[k], result.method_used, result.fell_back, result.note)
-                for k in range(images.shape[0])
-            ]
+            return method, compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress)
 
-        self.jobs.submit("flow", work, self._on_result, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t))
+        self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t))
 
-    def _on_result(self, result: tuple[str, list[FlowFrame]]) -> None:
+    def _on_chunk(self, result: tuple[str, list[FlowFrame]]) -> None:
         method, frames = result
         for frame in frames:
             self._store[(method, frame.pair)] = frame  # keyed by what was asked for, even if it fell back
         while len(self._store) > MAX_STORED_PAIRS:
             self._store.popitem(last=False)
         if frames:
-            note = frames[0].note if frames[0].fell_back else ""
-            self.fallbackNotice.emit(note)
-        current = self._store.get((self.method, self.pair_of(self.state.frame_index, self.state.frame_count)))
+            self.fallbackNotice.emit(frames[0].note if frames[0].fell_back else "")
+        current = self.current()
         if current is not None:
             self.flowReady.emit(current)
         elif frames:
             self._throttle.start()  # the user moved on while this ran
+
+    # -- the whole-video scan -----------------------------------------------
+    def _restart_scan(self) -> None:
+        self.jobs.cancel("flow-scan")
+        video = self.video
+        if video is None or len(video) < 2:
+            self.scanReset.emit(0)
+            return
+        pairs = len(video) - 1
+        self.scanReset.emit(pairs)
+        chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
+        method, device, encoding = self.method, self.device, self.encoding
+
+        def scan(cancel, progress):  # noqa: ANN001
+            for chunk in range(chunks):
+                frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel)
+                part = ChunkQuality(
+                    method,
+                    chunk * CHUNK_PAIRS,
+                    np.array([f.quality.noise_score for f in frames], np.float32),
+                    np.array([f.quality.magnitude_mean for f in frames], np.float32),
+                )
+                progress(chunk + 1, chunks, f"flow scan {chunk + 1}/{chunks}", partial=part)
+            return chunks
+
+        self.jobs.submit(
+            "flow-scan",
+            scan,
+            lambda done: self.scanProgress.emit(done, done),
+            on_error=lambda e, t: self.notifier.error("Flow scan failed", e, t),
+            on_progress=lambda done, total, _m: self.scanProgress.emit(done, total),
+            on_partial=self._on_scan_chunk,
+        )
+
+    def _on_scan_chunk(self, part: ChunkQuality) -> None:
+        if part.method == self.method:
+            self.scanUpdated.emit(part)

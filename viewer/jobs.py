@@ -1,6 +1,8 @@
 """One worker infrastructure for every background job (frames, flow, classification).
 
-A job is a plain function ``fn(cancel, progress) -> result`` from ``core``.  Jobs
+A job is a plain function ``fn(cancel, progress) -> result`` from ``core``;
+``progress(done, total, message, partial=obj)`` can also hand over a partial
+result (a chunk of a long scan) to show before the job ends.  Jobs
 run on a thread pool; each *channel* ("frame", "flow", "classify") has at most
 one job that matters: submitting a new one cancels the old one, and results
 carry a request id so a stale result is dropped, never shown.  After
@@ -29,6 +31,7 @@ class _Handlers:
     on_error: Callable[[BaseException, str], None] | None
     on_progress: Callable[[int, int, str], None] | None
     on_cancelled: Callable[[], None] | None
+    on_partial: Callable[[Any], None] | None = None
     token: CancelToken = field(default_factory=CancelToken)
 
 
@@ -39,6 +42,7 @@ class _Relay(QObject):
     failed = Signal(int, object, str)
     cancelled = Signal(int)
     progressed = Signal(int, int, int, str)
+    partial = Signal(int, object)
 
 
 class _Runnable(QRunnable):
@@ -50,8 +54,10 @@ class _Runnable(QRunnable):
     def run(self) -> None:
         relay, job_id, token = self._relay, self._job_id, self._token
 
-        def progress(done: int, total: int, message: str = "") -> None:
+        def progress(done: int, total: int, message: str = "", partial: Any = None) -> None:
             token.raise_if_cancelled()  # a progress report is also a cancellation point
+            if partial is not None:
+                relay.partial.emit(job_id, partial)
             relay.progressed.emit(job_id, int(done), int(total), str(message))
 
         try:
@@ -79,6 +85,7 @@ class JobRunner(QObject):
         self._relay.failed.connect(self._on_failed)
         self._relay.cancelled.connect(self._on_cancelled)
         self._relay.progressed.connect(self._on_progress)
+        self._relay.partial.connect(self._on_partial)
         self._ids = itertools.count(1)
         self._current: dict[str, int] = {}
         self._handlers: dict[int, _Handlers] = {}
@@ -95,13 +102,14 @@ class JobRunner(QObject):
         on_error: Callable[[BaseException, str], None] | None = None,
         on_progress: Callable[[int, int, str], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
+        on_partial: Callable[[Any], None] | None = None,
     ) -> int:
         """Run ``fn`` in the background; cancels the channel's previous job."""
         if self._closed:
             return -1
         self.cancel(channel)
         job_id = next(self._ids)
-        handlers = _Handlers(on_result, on_error, on_progress, on_cancelled)
+        handlers = _Handlers(on_result, on_error, on_progress, on_cancelled, on_partial)
         self._handlers[job_id] = handlers
         self._channel_of[job_id] = channel
         self._current[channel] = job_id
@@ -157,11 +165,22 @@ class JobRunner(QObject):
         if handlers is not None and not self._closed and not superseded and handlers.on_cancelled is not None:
             handlers.on_cancelled()
 
-    @Slot(int, int, int, str)
-    def _on_progress(self, job_id: int, done: int, total: int, message: str) -> None:
+    def _live(self, job_id: int) -> _Handlers | None:
+        """The handlers of a job that is still the current one of its channel."""
         handlers = self._handlers.get(job_id)
         channel = self._channel_of.get(job_id)
         if handlers is None or self._closed or channel is None or self._current.get(channel) != job_id:
-            return
-        if handlers.on_progress is not None:
+            return None
+        return handlers
+
+    @Slot(int, int, int, str)
+    def _on_progress(self, job_id: int, done: int, total: int, message: str) -> None:
+        handlers = self._live(job_id)
+        if handlers is not None and handlers.on_progress is not None:
             handlers.on_progress(done, total, message)
+
+    @Slot(int, object)
+    def _on_partial(self, job_id: int, partial: object) -> None:
+        handlers = self._live(job_id)
+        if handlers is not None and handlers.on_partial is not None:
+            handlers.on_partial(partial)

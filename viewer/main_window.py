@@ -28,6 +28,7 @@ from viewer.notifier import Notifier
 from viewer.state import ViewerState
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
+from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)"
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.fallback_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 4px; border: 1px solid #ffe69c;")
         self.fallback_banner.setVisible(False)
         self.transport = TransportBar(self.state)
+        self.timeline = Timeline(self.state)
         views = QHBoxLayout()
         views.addWidget(self.rgb_view, 1)
         views.addWidget(self.flow_view, 1)
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.fallback_banner)
         layout.addLayout(views, 1)
+        layout.addWidget(self.timeline)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self._build_toolbar()
@@ -72,6 +75,9 @@ class MainWindow(QMainWindow):
         self.flow.flowReady.connect(self._show_flow)
         self.flow.flowPending.connect(lambda pair: self.flow_view.set_caption(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ..."))
         self.flow.fallbackNotice.connect(self._show_fallback)
+        self.flow.scanReset.connect(self.state.reset_scan)
+        self.flow.scanUpdated.connect(lambda part: self.state.update_scan(part.first_pair, part.noise, part.magnitude))
+        self.flow.scanProgress.connect(self._show_scan_progress)
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
@@ -96,6 +102,24 @@ class MainWindow(QMainWindow):
         self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated; the same motion always has the same colour")
         self.radius_box.valueChanged.connect(self.flow.set_radius)
         bar.addWidget(self.radius_box)
+        bar.addSeparator()
+        self.next_noisy_action = QAction("Next noisy frame", self)
+        self.next_noisy_action.setShortcut(QKeySequence("N"))
+        self.next_noisy_action.setToolTip("Jump to the next frame whose flow noise score is above the timeline's threshold (N)")
+        self.next_noisy_action.triggered.connect(self.go_to_next_noisy_frame)
+        bar.addAction(self.next_noisy_action)
+        self.scan_label = QLabel("")
+        bar.addWidget(self.scan_label)
+
+    def go_to_next_noisy_frame(self) -> None:
+        target = self.state.next_noisy_frame()
+        if target is None:
+            self.statusBar().showMessage(f"No frame scores above the noise threshold {self.state.noise_threshold:.2f} (so far)", 5000)
+        else:
+            self.state.set_frame(target)
+
+    def _show_scan_progress(self, done: int, total: int) -> None:
+        self.scan_label.setText(f"  flow scan {done}/{total} chunks" if done < total else "  flow scan complete")
 
     # -- menus --------------------------------------------------------------
     def _build_menus(self) -> None:

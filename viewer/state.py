@@ -6,6 +6,7 @@ changes it.  Nothing here computes anything.
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.video import VideoInfo
@@ -15,12 +16,17 @@ class ViewerState(QObject):
     videoChanged = Signal(object)  # VideoInfo | None
     frameChanged = Signal(int)
     playingChanged = Signal(bool)
+    scanChanged = Signal()  # flow noise / magnitude per pair
+    thresholdChanged = Signal(float)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.info: VideoInfo | None = None
         self.frame_index = 0
         self.playing = False
+        self.flow_noise = np.zeros(0, np.float32)  # per pair; NaN until scanned
+        self.flow_magnitude = np.zeros(0, np.float32)
+        self.noise_threshold = 0.35
 
     @property
     def frame_count(self) -> int:
@@ -49,3 +55,30 @@ class ViewerState(QObject):
         if playing != self.playing:
             self.playing = playing
             self.playingChanged.emit(playing)
+
+    # -- the flow scan ------------------------------------------------------
+    def reset_scan(self, pairs: int) -> None:
+        self.flow_noise = np.full(pairs, np.nan, np.float32)
+        self.flow_magnitude = np.full(pairs, np.nan, np.float32)
+        self.scanChanged.emit()
+
+    def update_scan(self, first_pair: int, noise: np.ndarray, magnitude: np.ndarray) -> None:
+        end = min(first_pair + len(noise), len(self.flow_noise))
+        self.flow_noise[first_pair:end] = noise[: end - first_pair]
+        self.flow_magnitude[first_pair:end] = magnitude[: end - first_pair]
+        self.scanChanged.emit()
+
+    def set_threshold(self, value: float) -> None:
+        value = float(value)
+        if value != self.noise_threshold:
+            self.noise_threshold = value
+            self.thresholdChanged.emit(value)
+
+    def next_noisy_frame(self) -> int | None:
+        """The first frame after the current one whose flow scores above the threshold (wrapping)."""
+        scores = np.nan_to_num(self.flow_noise, nan=-1.0)
+        noisy = np.flatnonzero(scores > self.noise_threshold)
+        if len(noisy) == 0:
+            return None
+        later = noisy[noisy > self.frame_index]
+        return int(later[0] if len(later) else noisy[0])

@@ -86,3 +86,16 @@ def test_nothing_is_delivered_after_shutdown(qtbot) -> None:  # noqa: ANN001
     assert runner.shutdown(wait_ms=5000)
     qtbot.wait(100)
     assert got == [] and runner.submit("a", job, got.append) == -1
+
+
+def test_partial_results_arrive_in_order_before_the_result(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    seen: list[object] = []
+
+    def scan(cancel, progress):  # noqa: ANN001
+        for chunk in range(3):
+            progress(chunk + 1, 3, "chunk", partial=chunk)
+        return "done"
+
+    runner.submit("scan", scan, seen.append, on_partial=seen.append)
+    qtbot.waitUntil(lambda: "done" in seen, timeout=5000)
+    assert seen == [0, 1, 2, "done"]

@@ -141,3 +141,39 @@ def test_raft_without_weights_shows_a_visible_fallback_notice(qtbot, window: Mai
     window.method_box.setCurrentText("raft-small")
     qtbot.waitUntil(lambda: window.fallback_banner.isVisible(), timeout=30000)
     assert "raft" in window.fallback_banner.text().lower() and "fell back" in window.flow_view.caption.text()
+
+
+def test_flow_scan_fills_the_timeline_and_next_noisy_frame_finds_a_corrupted_frame(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """A video whose frame 23 is replaced by noise: flow into and out of it cannot be right,
+    so the scan scores pairs 22 and 23 highest, and 'next noisy frame' goes there."""
+    import av
+
+    from media import index_frame
+
+    path = tmp_path / "glitch.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+        stream.options = {"crf": "12"}
+        for i in range(40):
+            img = index_frame(i)
+            if i == 23:
+                img = rng.integers(0, 256, img.shape, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    window.open_video(str(path))
+    qtbot.waitUntil(lambda: window.state.flow_noise.size == 39 and np.isfinite(window.state.flow_noise).all(), timeout=30000)
+    noise = window.state.flow_noise
+    assert set(np.argsort(noise)[-2:]) == {22, 23}
+    x, y = window.timeline.noise_curve.getData()
+    assert len(x) == 39 and np.allclose(y, noise)
+    window.state.set_threshold(float(np.sort(noise)[-3] + 1e-3))
+    window.go_to_next_noisy_frame()
+    assert window.state.frame_index == 22
+    window.go_to_next_noisy_frame()
+    assert window.state.frame_index == 23
+    window.go_to_next_noisy_frame()
+    assert window.state.frame_index == 22  # wraps around
