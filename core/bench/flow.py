@@ -8,9 +8,10 @@ and end-point errors on the Middlebury and Sintel pairs beside the project.
   (naive) against the two clip paths of :class:`core.flow.raft.RaftFlow`:
   "cold" (frames encoded once, 12 updates a pair: the same flow) and "warm"
   (``compute_flow``'s default: warm starts, 8 updates), timed in alternation in
-  the same run; the end-point error between warm and naive on the real clip,
-  and each path's error against the exact flow of a camera-motion sequence
-  over a real image.
+  the same run; on the real clip the end-point error between warm and naive
+  and each one's photometric warp error (an accuracy proxy without ground
+  truth), and each path's error against the exact flow of a camera-motion
+  sequence over a real image.
 * ``--gt``: EPE of each method on the Middlebury and Sintel pairs, with the
   reference table for RAFT-small from ``../shared/data/README.md``.
 
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     print(TARGETS)
 
     rows: list[list[Any]] = []
-    raft_rows: list[list[Any]] = []
+    raft_speed: list[list[Any]] = []
+    raft_accuracy: list[list[Any]] = []
     for device in devices:
         for size_name, (height, width) in SIZES.items():
             frames = _resize_clip(base_clip, height, width)
@@ -84,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
                     if weights[method][0] is None:
                         rows.append([method, device, size_name, "unavailable", weights[method][1]])
                         continue
-                    row, comparison = _time_raft(method, frames, device, weights[method][0], repeats)
-                    rows.append([method, device, size_name, row, "clip path, warm starts"])
-                    raft_rows.append([method, device, size_name, *comparison])
+                    rate, speed, accuracy = _time_raft(method, frames, device, weights[method][0], repeats)
+                    rows.append([method, device, size_name, rate, "clip path, warm starts"])
+                    raft_speed.append([method, device, size_name, *speed])
+                    raft_accuracy.append([method, device, size_name, *accuracy])
                 else:
                     if method != "tvl1" and device != "cpu":
                         continue  # OpenCV runs on the CPU only
@@ -94,14 +97,17 @@ def run(args: argparse.Namespace) -> int:
                     rows.append([method, device, size_name, rate, ""])
     print()
     print(format_table(["method", "device", "size", "pairs/s", "note"], rows))
-    if raft_rows:
+    if raft_speed:
         print()
-        print("RAFT clip paths against torchvision's RAFT called once per pair with 12 updates (naive), same run.")
-        print("cold: frames encoded once, pairs batched, 12 updates each (the naive flow exactly); warm: each pair starts")
-        print("from the previous pair's flow and GRU state with 8 updates (compute_flow's default).  EPE warm-naive on the")
-        print("real clip; 'truth': a camera-motion sequence over a real image with exact flow.")
-        print(format_table(["method", "device", "size", "naive pairs/s", "cold pairs/s", "cold speed-up", "warm pairs/s", "warm speed-up",
-                            "EPE warm-naive", "mean |flow|", "truth: naive", "cold", "warm", "warm vs naive"], raft_rows))
+        print("RAFT: torchvision's RAFT called once per pair with 12 updates (naive) against the clip paths, same run.")
+        print("cold: frames encoded once, 12 updates a pair (the naive flow); warm: each pair starts from the previous")
+        print("pair's flow with 8 updates (compute_flow's default).")
+        print(format_table(["method", "device", "size", "naive pairs/s", "cold pairs/s", "cold speed-up", "warm pairs/s", "warm speed-up"], raft_speed))
+        print()
+        print("RAFT accuracy: on the real clip, EPE between warm and naive and the photometric warp error (grey levels) of each;")
+        print("'truth': EPE against the exact flow of a camera-motion sequence over a real image.")
+        print(format_table(["method", "device", "size", "EPE warm-naive", "mean |flow|", "warp err naive", "warm", "warm vs naive",
+                            "truth: naive", "cold", "warm", "warm vs naive"], raft_accuracy))
     if "tvl1" in methods and "cpu" in devices:
         seconds = 1.0 / _time_method("tvl1", _resize_clip(base_clip, 240, 320), "cpu", repeats)
         print(f"\nTV-L1 on the CPU at 320x240: {seconds:.3f} s per pair (OpenCV contrib DualTVL1 at its defaults: about 0.4 s on 2 cores)")
@@ -206,12 +212,13 @@ def _time_method(method: str, frames, device: str, repeats: int) -> float:
     return (len(frames) - 1) / seconds
 
 
-def _time_raft(method: str, frames, device: str, weights: str, repeats: int) -> tuple[float, list[Any]]:
-    """Naive, cold clip and warm clip paths timed in alternation (so load hits all alike), plus their EPEs."""
+def _time_raft(method: str, frames, device: str, weights: str, repeats: int) -> tuple[float, list[Any], list[Any]]:
+    """Naive, cold clip and warm clip paths timed in alternation (so load hits all alike), plus their errors."""
     import numpy as np
     import torch
 
     from core.bench.timing import synchronize
+    from core.flow.quality import pair_quality
     from core.flow.raft import load_raft
 
     model = load_raft(method, device=torch.device(device), weights_path=weights or None)
@@ -235,15 +242,20 @@ def _time_raft(method: str, frames, device: str, weights: str, repeats: int) -> 
     def epe(a, b) -> float:
         return float(np.sqrt(((a - b) ** 2).sum(1)).mean())
 
+    def warp_error(flow) -> float:  # photometric error: an accuracy proxy that needs no ground truth
+        return float(np.mean([pair_quality(frames[i], frames[i + 1], flow[i])[0].warp_error_mean for i in range(pairs)]))
+
     truth_frames, truth = _truth_sequence(len(frames), frames.shape[1], frames.shape[2])
     truth_epe = {name: epe(run(truth_frames), truth) for name, run in paths.items()}
     rate = {name: pairs / seconds for name, seconds in best.items()}
-    comparison = [
-        rate["naive"], rate["cold"], f"{best['naive'] / best['cold']:.2f}x", rate["warm"], f"{best['naive'] / best['warm']:.2f}x",
+    speed = [rate["naive"], rate["cold"], f"{best['naive'] / best['cold']:.2f}x", rate["warm"], f"{best['naive'] / best['warm']:.2f}x"]
+    warp = {name: warp_error(flows[name]) for name in ("naive", "warm")}
+    accuracy = [
         epe(flows["warm"], flows["naive"]), float(np.sqrt((flows["naive"] ** 2).sum(1)).mean()),
+        warp["naive"], warp["warm"], f"{100 * (warp['warm'] - warp['naive']) / warp['naive']:+.1f}%",
         truth_epe["naive"], truth_epe["cold"], truth_epe["warm"], f"{100 * (truth_epe['warm'] - truth_epe['naive']) / truth_epe['naive']:+.1f}%",
     ]
-    return rate["warm"], comparison
+    return rate["warm"], speed, accuracy
 
 
 # -- accuracy -------------------------------------------------------------------------------

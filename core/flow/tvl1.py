@@ -224,7 +224,11 @@ def _check_pair(i0: Tensor, i1: Tensor) -> None:
 
 @dataclass(frozen=True)
 class TVL1Settings:
-    """Parameters of the image method (defaults tuned on Middlebury and Sintel, see the bench).
+    """Parameters of the image method.
+
+    The defaults are Sanchez et al.'s model parameters with 5 scales of 0.5, 5
+    warps and 20 iterations a warp: on the Middlebury and Sintel pairs, 30-50
+    iterations, 8 warps or a 0.7 pyramid gained under 5% EPE for 1.5-4x the time.
 
     ``tau``, ``lambda_``, ``theta``: the TV-L1 model (Sanchez et al. defaults);
     ``scales``/``scale_step``: the pyramid (coarsest level ``scale_step**(scales-1)``);
