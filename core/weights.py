@@ -99,3 +99,24 @@ def resolve_state_dict(
     where = f"put {cached.name} in {cached.parent}" if cached is not None else "give the file explicitly"
     option = f" or pass {option_hint} PATH" if option_hint else ""
     raise WeightsUnavailable(f"{what} weights are not available ({problem or 'no download address'}): {where}{option}")
+
+
+def check_state_dict_fits(
+    state: Mapping[str, torch.Tensor],
+    own: Mapping[str, torch.Tensor],
+    *,
+    what: str,
+    path: str | os.PathLike[str] | None,
+) -> None:
+    """Raise :class:`CheckpointError` ("<path>: <what>: ...") unless ``state`` has exactly
+    the keys of ``own`` with the same shapes; the message names the keys that differ."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{what}: {len(missing)} missing keys (e.g. {missing[:3]}), {len(unexpected)} unexpected keys (e.g. {unexpected[:3]})",
+            path,
+        )
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise CheckpointError(f"{what}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}", path)

@@ -21,6 +21,7 @@ from torch import nn
 from core.atomic import atomic_path
 from core.errors import CheckpointError
 from core.models.config import ModelConfig
+from core.weights import check_state_dict_fits
 
 CHECKPOINT_SUFFIX = ".safetensors"
 FORMAT_TAG = "twostream-viewer-checkpoint"
@@ -144,17 +145,8 @@ def _check_state_fits(model: nn.Module, state: Mapping[str, torch.Tensor], confi
             f"wrong class count: the classifier has {state[classifier].shape[0]} outputs but the config lists {config.num_classes} class names",
             file,
         )
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"weights do not fit a {config.backbone}/{config.variant} model: {len(missing)} missing keys (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})",
-            file,
-        )
+    check_state_dict_fits(state, own, what=f"weights do not fit a {config.backbone}/{config.variant} model", path=file)
     for key, value in state.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise CheckpointError(f"weights do not fit the config: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}", file)
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"holds non-finite weights (NaN or inf) in {key}", file)
 

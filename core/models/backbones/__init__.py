@@ -18,6 +18,7 @@ from core.errors import CheckpointError, WeightsUnavailable
 from core.models.backbones.base import BackboneInfo, check_clip_tensor, check_input_geometry
 from core.models.backbones.tiny import TinyBackbone, tiny_info
 from core.models.backbones.video_transformers import MVIT_V2_S_INFO, SWIN3D_S_INFO, MViTTokens, SwinTokens
+from core.weights import check_state_dict_fits
 
 __all__ = [
     "BACKBONE_NAMES",
@@ -101,15 +102,5 @@ def _load_backbone_state(module: nn.Module, state: dict[str, torch.Tensor], sour
         state = {k.removeprefix("net."): v for k, v in state.items()}
     state = {k: v for k, v in state.items() if not k.startswith("head.")}
     own = target.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"does not fit backbone {module.info.name!r}: {len(missing)} missing keys (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})",
-            source,
-        )
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise CheckpointError(f"does not fit backbone {module.info.name!r}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}", source)
+    check_state_dict_fits(state, own, what=f"does not fit backbone {module.info.name!r}", path=source)
     target.load_state_dict(state, strict=True)
