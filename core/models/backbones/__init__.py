@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from core.errors import CheckpointError, WeightsUnavailable
+from core.errors import WeightsUnavailable
 from core.models.backbones.base import BackboneInfo, check_clip_tensor, check_input_geometry
 from core.models.backbones.tiny import TinyBackbone, tiny_info
 from core.models.backbones.video_transformers import MVIT_V2_S_INFO, SWIN3D_S_INFO, MViTTokens, SwinTokens
