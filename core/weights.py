@@ -68,6 +68,10 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     return dict(data)
 
 
+# url -> why its download failed: an offline machine tries (and prints "Downloading ...") once per process, not per model built
+_FAILED_DOWNLOADS: dict[str, str] = {}
+
+
 def resolve_state_dict(
     *,
     what: str,
@@ -90,12 +94,15 @@ def resolve_state_dict(
         return load_state_dict_file(cached), str(cached)
     allow = downloads_allowed() if allow_download is None else allow_download
     problem = "downloads are disabled" if not allow else ""
-    if allow and url:
+    if allow and url and url in _FAILED_DOWNLOADS:
+        problem = _FAILED_DOWNLOADS[url]
+    elif allow and url:
         try:
             state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
             return dict(state), url
         except Exception as err:  # noqa: BLE001 - any network failure means "not available"
             problem = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+            _FAILED_DOWNLOADS[url] = problem
     where = f"put {cached.name} in {cached.parent}" if cached is not None else "give the file explicitly"
     option = f" or pass {option_hint} PATH" if option_hint else ""
     raise WeightsUnavailable(f"{what} weights are not available ({problem or 'no download address'}): {where}{option}")
