@@ -144,10 +144,11 @@ class CropMap:
         x1, y1 = self.to_source((col + 1) * cell_w, (row + 1) * cell_h)
         return x0, y0, x1, y1
 
-    def grid_to_source(self, grid: np.ndarray, fill: float = 0.0, interpolation: int = cv2.INTER_NEAREST) -> np.ndarray:
+    def grid_to_source(self, grid: np.ndarray, fill: float = 0.0, interpolation: int = cv2.INTER_NEAREST_EXACT) -> np.ndarray:
         """Paint a (h', w') map laid over the crop onto a (src_height, src_width) frame.
 
-        Pixels outside the crop get ``fill``.  Nearest keeps token boundaries exact;
+        Pixels outside the crop get ``fill``.  Exact nearest (pixel centres) keeps token
+        boundaries where :meth:`token_box` puts them;
         pass ``cv2.INTER_LINEAR`` for a smooth heat map.
         """
         grid = np.asarray(grid, dtype=np.float32)
@@ -161,7 +162,7 @@ class CropMap:
         inside = np.zeros_like(canvas)
         inside[self.offset_y : self.offset_y + self.size, self.offset_x : self.offset_x + self.size] = 1.0
         out = cv2.resize(canvas, (self.src_width, self.src_height), interpolation=interpolation)
-        mask = cv2.resize(inside, (self.src_width, self.src_height), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(inside, (self.src_width, self.src_height), interpolation=cv2.INTER_NEAREST_EXACT)
         out[mask < 0.5] = fill
         return out
 

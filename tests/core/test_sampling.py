@@ -96,3 +96,18 @@ def test_upscaling_a_small_frame() -> None:
     frame = cv2.resize(np.eye(8, dtype=np.uint8) * 255, (12, 8))[None, :, :, None].repeat(3, 3)
     out, cmap = resize_and_crop(frame, 32)
     assert out.shape == (1, 32, 32, 3) and cmap.scale_x == pytest.approx(4.0)
+
+@pytest.mark.parametrize("rows", [3, 5, 7])
+def test_grid_cells_that_do_not_tile_the_crop_land_on_their_token_box(rows: int) -> None:
+    """112 px is no multiple of 3 or 5: each painted cell must still cover exactly the pixel
+    centres inside its token box (within half a pixel), on a 720p frame too."""
+    cmap = crop_map(720, 1280, 112)
+    for row in range(rows):
+        grid = np.zeros((rows, rows), np.float32)
+        grid[row, rows // 2] = 1.0
+        heat = cmap.grid_to_source(grid)
+        ys, xs = np.nonzero(heat > 0.5)
+        x0, y0, x1, y1 = cmap.token_box(row, rows // 2, rows, rows)
+        tolerance = 0.5 * 720 / 112 + 1  # half a crop pixel, in source pixels, plus rounding
+        assert abs(ys.min() - y0) <= tolerance and abs(ys.max() + 1 - y1) <= tolerance
+        assert abs(xs.min() - x0) <= tolerance and abs(xs.max() + 1 - x1) <= tolerance
