@@ -302,6 +302,12 @@ def compute_flow_cached(
                           fallback=fallback, cancel=cancel, progress=progress, raft_warm_start=raft_warm_start)
     if result.fell_back:
         return result, False  # not cached: once weights are reachable the next call should use them
+    # what the cache will give back next time: the same numbers on a miss and on a hit
+    result = dataclasses.replace(
+        result,
+        forward=_as_stored(result.forward),
+        backward=None if result.backward is None else _as_stored(result.backward),
+    )
     try:
         cache.put(key, result.forward, result.backward, info={
             "method_used": result.method_used, "fell_back": result.fell_back, "note": result.note,
@@ -311,3 +317,8 @@ def compute_flow_cached(
         note = "; ".join(filter(None, [result.note, f"flow cache not written ({cache.root}: {err.strerror or err})"]))
         result = dataclasses.replace(result, note=note)
     return result, False
+
+
+def _as_stored(flow: np.ndarray) -> np.ndarray:
+    """``flow`` rounded through the cache's float16, back as float32."""
+    return np.asarray(flow, dtype=np.float32).astype(np.float16).astype(np.float32)
