@@ -6,11 +6,21 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
+from viewer.jobs import set_worker_niceness
 from viewer.main_window import MainWindow
 from viewer.settings import APPLICATION, ORGANIZATION
 
 
+# Python hands the GIL over every 5 ms by default: a worker running Python (TV-L1's loop of
+# torch calls, a model's modules) can keep the GUI thread waiting that long per handover, and
+# longer with several workers.  1 ms keeps the GUI thread's waits short (see `main.py bench ui`).
+GUI_SWITCH_INTERVAL_S = 0.001
+WORKER_NICENESS = 5  # workers yield the CPU to the GUI thread when both want it (Linux)
+
+
 def create_application(argv: list[str] | None = None) -> QApplication:
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+    set_worker_niceness(WORKER_NICENESS)
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSlider,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -22,12 +23,17 @@ from PySide6.QtWidgets import (
 from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from core.flow import METHODS
 from viewer import settings as app_settings
+from viewer.classify_controller import ClassifyController
+from viewer.classify_ui import ClassifyUi
+from viewer.export import ExportController
 from viewer.flow_controller import FlowController, FlowFrame
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
+from viewer.quality_overlay import QualityOverlayController
 from viewer.state import ViewerState
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
+from viewer.widgets.heat_legend import HeatLegend
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
 
@@ -45,9 +51,20 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.video = VideoController(self.state, self.jobs, self.notifier, self)
         self.flow = FlowController(self.state, self.jobs, self.notifier, self)
+        self.classify = ClassifyController(self.state, self.jobs, self.notifier, self)
 
         self.rgb_view = FrameView("RGB")
         self.flow_view = FrameView("Optical flow")
+        self.overlays = QualityOverlayController(self.flow, {"rgb": self.rgb_view, "flow": self.flow_view}, self)
+        self.legend = HeatLegend()
+        self.export = ExportController(
+            state=self.state, jobs=self.jobs, notifier=self.notifier, video=self.video, flow=self.flow,
+            overlays=self.overlays, rgb_view=self.rgb_view, flow_view=self.flow_view, parent_widget=self,
+        )
+        self.export.clip_range = self._classify_range
+        self.export.checkpoint_path = lambda: None if self.classify.checkpoint is None else str(self.classify.checkpoint)
+        self.classify.predictionReady.connect(self.export.set_prediction)
+        self.classify.timelineReady.connect(self.export.set_video_prediction)
         self.fallback_banner = QLabel("")
         self.fallback_banner.setObjectName("fallbackBanner")
         self.fallback_banner.setWordWrap(True)
@@ -63,10 +80,13 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.fallback_banner)
         layout.addLayout(views, 1)
+        layout.addWidget(self.legend)
         layout.addWidget(self.timeline)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self._build_toolbar()
+        self._build_overlay_controls()
+        self.classify_ui = ClassifyUi(self)  # classification and attention docks, device chooser
 
         self._build_menus()
         self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -81,6 +101,7 @@ class MainWindow(QMainWindow):
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
+        self._restore_settings()
 
     # -- controls -----------------------------------------------------------
     def _build_toolbar(self) -> None:
@@ -121,6 +142,110 @@ class MainWindow(QMainWindow):
     def _show_scan_progress(self, done: int, total: int) -> None:
         self.scan_label.setText(f"  flow scan {done}/{total} chunks" if done < total else "  flow scan complete")
 
+    def _build_overlay_controls(self) -> None:
+        """Flow inspection: checkable overlay actions (toolbar and View menu), the target view, opacity."""
+        self._save_timer = QTimer(self)  # a slider drag is one write of the settings file, not one per step
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(500)
+        self._save_timer.timeout.connect(lambda: app_settings.save_preferences(self.preferences()))
+        bar = QToolBar("Flow inspection")
+        bar.setObjectName("inspectToolbar")
+        self.addToolBar(bar)
+        self.overlay_actions: dict[str, QAction] = {}
+        for name, text, key, tip in (
+            ("inconsistency", "Inconsistency", "I", "Overlay the forward-backward inconsistency |w + w_b| (pixels) of the flow (I)"),
+            ("warp_error", "Warp error", "W", "Overlay the photometric warp error (grey levels) of the flow (W)"),
+        ):
+            action = QAction(text, self)
+            action.setObjectName(f"overlay_{name}")
+            action.setCheckable(True)
+            action.setShortcut(QKeySequence(key))
+            action.setToolTip(tip)
+            action.toggled.connect(lambda on, n=name: self.overlays.set_enabled(n, on))
+            bar.addAction(action)
+            self.overlay_actions[name] = action
+        self.overlay_target_group = QActionGroup(self)
+        self.overlay_target_actions: dict[str, QAction] = {}
+        for target, text in (("flow", "on flow view"), ("rgb", "on RGB view")):
+            action = QAction(text, self.overlay_target_group)
+            action.setCheckable(True)
+            action.setChecked(target == self.overlays.choice.target)
+            action.triggered.connect(lambda _=False, t=target: self.overlays.set_target(t))
+            self.overlay_target_actions[target] = action
+        self.overlay_target_box = QComboBox()
+        self.overlay_target_box.setObjectName("overlayTarget")
+        self.overlay_target_box.addItem("over flow", "flow")
+        self.overlay_target_box.addItem("over RGB", "rgb")
+        self.overlay_target_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.overlay_target_box.currentIndexChanged.connect(lambda i: self.overlays.set_target(self.overlay_target_box.itemData(i)))
+        bar.addWidget(self.overlay_target_box)
+        bar.addWidget(QLabel(" opacity "))
+        self.overlay_opacity = QSlider(Qt.Orientation.Horizontal)
+        self.overlay_opacity.setObjectName("overlayOpacity")
+        self.overlay_opacity.setRange(0, 100)
+        self.overlay_opacity.setFixedWidth(90)
+        self.overlay_opacity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.overlay_opacity.setValue(round(self.overlays.choice.opacity * 100))
+        self.overlay_opacity.valueChanged.connect(lambda v: self.overlays.set_opacity(v / 100.0))
+        bar.addWidget(self.overlay_opacity)
+        self.overlays.changed.connect(self._on_overlays_changed)
+
+    def _on_overlays_changed(self, choice: object) -> None:
+        c = self.overlays.choice
+        for name, action in self.overlay_actions.items():
+            if action.isChecked() != (name in c.names):
+                action.setChecked(name in c.names)
+        self.overlay_target_actions[c.target].setChecked(True)
+        index = self.overlay_target_box.findData(c.target)
+        if index != self.overlay_target_box.currentIndex():
+            self.overlay_target_box.setCurrentIndex(index)
+        self.legend.set_scales(c.scales, c.target)
+        self._save_timer.start()
+
+    # -- settings that persist between runs ------------------------------------------
+    def _classify_range(self) -> tuple[int, int] | None:
+        """The classify region's first and last frame (what File > Export > Clip writes)."""
+        region = self.classify.classify_state
+        if region.frame_count == 0:
+            return None
+        return region.region_start, min(region.frame_count - 1, region.region_start + region.span - 1)
+
+    def _restore_settings(self) -> None:
+        from viewer.classify_controller import available_device_names
+
+        prefs = app_settings.load_preferences(methods=list(METHODS), devices=available_device_names())
+        self.method_box.setCurrentText(prefs.flow_method)
+        device_index = self.classify_ui.device_box.findData(prefs.device)
+        if device_index >= 0:  # sets the classifier's and the flow's device
+            self.classify_ui.device_box.setCurrentIndex(device_index)
+        self.state.set_threshold(prefs.noise_threshold)
+        self.overlay_opacity.setValue(round(prefs.overlay_opacity * 100))
+        self.overlays.set_target(prefs.overlay_target)
+        self.overlay_actions["inconsistency"].setChecked(prefs.overlay_inconsistency)
+        self.overlay_actions["warp_error"].setChecked(prefs.overlay_warp_error)
+        geometry, layout = app_settings.window_layout()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if layout is not None:
+            self.restoreState(layout)
+        self.method_box.currentTextChanged.connect(self._save_timer.start)
+        self.state.thresholdChanged.connect(self._save_timer.start)
+        self.classify.deviceChanged.connect(self._save_timer.start)
+
+    def preferences(self) -> app_settings.Preferences:
+        c = self.overlays.choice
+        return app_settings.Preferences(
+            flow_method=self.flow.method, device=self.classify.device,
+            overlay_inconsistency="inconsistency" in c.names, overlay_warp_error="warp_error" in c.names,
+            overlay_target=c.target, overlay_opacity=c.opacity, noise_threshold=self.state.noise_threshold,
+        )
+
+    def save_settings(self) -> None:
+        """Preferences and the window's layout (preferences are also saved shortly after each change)."""
+        self._save_timer.stop()
+        app_settings.save_preferences(self.preferences())
+        app_settings.save_window_layout(self.saveGeometry(), self.saveState())
+
     # -- menus --------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -130,11 +255,33 @@ class MainWindow(QMainWindow):
         file_menu.addAction(open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self._refresh_recent(app_settings.recent_files())
+        file_menu.addAction(self.classify_ui.load_checkpoint_action)
+        file_menu.addSeparator()
+        export_menu = file_menu.addMenu("&Export")
+        export_menu.setObjectName("exportMenu")
+        for text, shortcut, slot in (
+            ("View as &PNG...", "Ctrl+E", self.export.choose_png),
+            ("&Clip with overlays as MP4...", "Ctrl+Shift+E", self.export.choose_clip),
+            ("&Flow metrics as CSV/JSON...", None, self.export.choose_flow_metrics),
+            ("P&rediction as JSON/CSV...", None, lambda: self.export.choose_predictions(timeline=False)),
+            ("Prediction &timeline as JSON/CSV...", None, lambda: self.export.choose_predictions(timeline=True)),
+        ):
+            action = export_menu.addAction(text)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(slot)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.view_menu.setObjectName("viewMenu")
+        for action in self.overlay_actions.values():
+            self.view_menu.addAction(action)
+        overlay_on = self.view_menu.addMenu("Quality overlays &on")
+        for action in self.overlay_target_actions.values():
+            overlay_on.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About", self)
         about.triggered.connect(lambda: QMessageBox.about(self, "Two-Stream Viewer", "Two-stream action recognition: RGB and optical flow, side by side."))
@@ -209,6 +356,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_settings()
         self.state.set_playing(False)
         self.video.close()
         self.jobs.shutdown()

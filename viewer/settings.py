@@ -1,20 +1,53 @@
-"""Settings that persist between runs (QSettings): recent files, last folder, layout."""
+"""Settings that persist between runs (QSettings): recent files, last folder, preferences, layout.
+
+The file is resolved on every call from the platform's config folder
+(``$XDG_CONFIG_HOME/TwoStream/TwoStreamViewer.ini`` on Linux): Qt caches the
+folder of ``QSettings(format, scope, org, app)`` for the life of the process,
+which would make every test share one file.
+
+Values read back are validated: an INI file edited by hand (or written by an
+older version) gives the defaults for what it spells wrong, never a crash.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 ORGANIZATION = "TwoStream"
 APPLICATION = "TwoStreamViewer"
 MAX_RECENT = 10
+OVERLAY_TARGETS = ("flow", "rgb")
+
+
+def settings_path() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation) or str(Path.home() / ".config")
+    return Path(base) / ORGANIZATION / f"{APPLICATION}.ini"
+
+
+_open: dict[str, QSettings] = {}
 
 
 def settings() -> QSettings:
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+    """The settings file's QSettings, one per path: reading and parsing the file once, not on
+    every call (it happens on the GUI thread); Qt writes changes back shortly after, on its own."""
+    path = str(settings_path())
+    store = _open.get(path)
+    if store is None:
+        store = _open[path] = QSettings(path, QSettings.Format.IniFormat)
+    return store
 
 
+def flush() -> None:
+    """Write pending changes now (the window closing)."""
+    for store in _open.values():
+        store.sync()
+
+
+# -- recent files -----------------------------------------------------------------
 def recent_files() -> list[str]:
     value = settings().value("recent_files", [])
     if isinstance(value, str):
@@ -34,3 +67,88 @@ def add_recent_file(path: str) -> list[str]:
 
 def last_folder() -> str:
     return str(settings().value("last_folder", str(Path.home())))
+
+
+def set_last_folder(folder: str) -> None:
+    """Remember a folder the user saved to (exports), so the next dialog starts there."""
+    settings().setValue("last_folder", str(folder))
+
+
+# -- preferences ------------------------------------------------------------------
+@dataclass
+class Preferences:
+    """What the user chose in the window; the defaults are a first run's."""
+
+    flow_method: str = "dis"
+    device: str = "auto"
+    overlay_inconsistency: bool = False
+    overlay_warp_error: bool = False
+    overlay_target: str = "flow"
+    overlay_opacity: float = 0.8
+    noise_threshold: float = 0.35
+
+
+def _as_bool(value: object, default: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    return default
+
+
+def _as_float(value: object, default: float, low: float, high: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) and low <= number <= high else default
+
+
+def load_preferences(*, methods: tuple[str, ...] | list[str] = (), devices: tuple[str, ...] | list[str] = ()) -> Preferences:
+    """The saved preferences; a method or device not among ``methods``/``devices`` (when given) reads as the default."""
+    store = settings()
+    default = Preferences()
+    method = str(store.value("preferences/flow_method", default.flow_method))
+    device = str(store.value("preferences/device", default.device))
+    target = str(store.value("preferences/overlay_target", default.overlay_target))
+    return Preferences(
+        flow_method=method if not methods or method in methods else default.flow_method,
+        device=device if not devices or device in devices else default.device,
+        overlay_inconsistency=_as_bool(store.value("preferences/overlay_inconsistency"), default.overlay_inconsistency),
+        overlay_warp_error=_as_bool(store.value("preferences/overlay_warp_error"), default.overlay_warp_error),
+        overlay_target=target if target in OVERLAY_TARGETS else default.overlay_target,
+        overlay_opacity=_as_float(store.value("preferences/overlay_opacity"), default.overlay_opacity, 0.0, 1.0),
+        noise_threshold=_as_float(store.value("preferences/noise_threshold"), default.noise_threshold, 0.0, 1.0),
+    )
+
+
+def save_preferences(preferences: Preferences) -> None:
+    store = settings()
+    for name, value in asdict(preferences).items():
+        store.setValue(f"preferences/{name}", value)
+
+
+def save_preference(name: str, value: object) -> None:
+    """Save one preference as soon as it changes (a crash later does not lose it)."""
+    if name not in {f.name for f in fields(Preferences)}:
+        raise KeyError(f"unknown preference {name!r}")
+    settings().setValue(f"preferences/{name}", value)
+
+
+# -- window layout ------------------------------------------------------------------
+def save_window_layout(geometry: QByteArray, state: QByteArray) -> None:
+    """``QMainWindow.saveGeometry()`` and ``saveState()`` (toolbars and docks)."""
+    store = settings()
+    store.setValue("window/geometry", geometry)
+    store.setValue("window/state", state)
+    store.sync()
+
+
+def window_layout() -> tuple[QByteArray | None, QByteArray | None]:
+    store = settings()
+    geometry = store.value("window/geometry")
+    state = store.value("window/state")
+    return (geometry if isinstance(geometry, QByteArray) else None, state if isinstance(state, QByteArray) else None)

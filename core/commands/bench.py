@@ -11,11 +11,12 @@ import argparse
 import importlib
 
 NAME = "bench"
-HELP = "measure speed: flow methods, inference"
+HELP = "measure speed: flow methods, inference, GUI responsiveness"
 
 TARGETS = {
     "flow": ("core.bench.flow", "optical flow methods: pairs per second, RAFT against the naive way"),
     "infer": ("core.bench.infer", "per-stage latency of one 16-frame clip for each backbone"),
+    "ui": ("viewer.bench_ui", "longest GUI-thread stall of the real window while flow, classification and scrubbing run"),
 }
 
 

@@ -1,0 +1,138 @@
+"""Per-pixel flow quality as colour: fixed scales, lookup tables, legends.
+
+A scale is fixed (never "the largest value of this frame"), so the same
+inconsistency has the same colour on every frame and in every export.  Values
+near zero are transparent, so a clean flow field shows through; the colour
+saturates at the scale's maximum.  A 256-entry RGBA lookup table keeps the
+rendering to one index computation and one gather: a few milliseconds for a
+480p map, cheap enough for the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TRANSPARENT_BELOW = 0.05  # share of the scale under which a pixel is left fully transparent
+OPAQUE_FROM = 0.5  # share of the scale from which alpha is at its top
+TOP_ALPHA = 235
+
+
+@dataclass(frozen=True)
+class HeatScale:
+    """How one per-pixel measure becomes colour: 0 .. ``maximum`` ``unit`` over ``anchors``."""
+
+    name: str
+    label: str
+    unit: str
+    maximum: float
+    anchors: tuple[tuple[float, tuple[int, int, int]], ...]
+
+    def lut(self) -> np.ndarray:
+        """(256, 4) uint8 RGBA: colour along the anchors, alpha rising from transparent."""
+        return _lut(self)
+
+
+INCONSISTENCY_SCALE = HeatScale(
+    name="inconsistency",
+    label="forward-backward inconsistency",
+    unit="px",
+    maximum=2.0,
+    anchors=((0.0, (120, 0, 0)), (0.4, (235, 30, 20)), (0.75, (255, 200, 0)), (1.0, (255, 255, 210))),
+)
+WARP_ERROR_SCALE = HeatScale(
+    name="warp_error",
+    label="warp error",
+    unit="grey levels",
+    maximum=60.0,
+    anchors=((0.0, (10, 0, 140)), (0.4, (20, 90, 255)), (0.75, (0, 220, 255)), (1.0, (210, 255, 255))),
+)
+QUALITY_SCALES = {scale.name: scale for scale in (INCONSISTENCY_SCALE, WARP_ERROR_SCALE)}
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
+def _lut(scale: HeatScale) -> np.ndarray:
+    cached = _LUTS.get(scale.name)
+    if cached is not None and cached.shape == (256, 4):
+        return cached
+    t = np.linspace(0.0, 1.0, 256)
+    stops = np.array([a for a, _ in scale.anchors])
+    colours = np.array([c for _, c in scale.anchors], dtype=np.float64)
+    rgb = np.stack([np.interp(t, stops, colours[:, k]) for k in range(3)], axis=1)
+    alpha = np.clip((t - TRANSPARENT_BELOW) / (OPAQUE_FROM - TRANSPARENT_BELOW), 0.0, 1.0) * TOP_ALPHA
+    table = np.concatenate([rgb, alpha[:, None]], axis=1).round().astype(np.uint8)
+    table.setflags(write=False)
+    _LUTS[scale.name] = table
+    return table
+
+
+def heat_rgba(values: np.ndarray, scale: HeatScale, *, opacity: float = 1.0) -> np.ndarray:
+    """An (H, W) map of ``scale``'s measure as an (H, W, 4) uint8 RGBA overlay.
+
+    ``opacity`` (0..1) multiplies the alpha, so the result can be blended as is
+    (an export) or shown with the opacity left to the view (``opacity=1``).
+    NaN counts as 0 (nothing known, nothing drawn).
+    """
+    values = np.asarray(values)
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"a quality map must be a non-empty (H, W) array, got shape {values.shape}")
+    index = np.nan_to_num(values.astype(np.float32, copy=False), nan=0.0, posinf=scale.maximum, neginf=0.0)
+    index = np.clip(index * np.float32(255.0 / scale.maximum), 0.0, 255.0).astype(np.uint8)
+    table = _lut(scale)
+    if opacity < 1.0:
+        table = table.copy()
+        table[:, 3] = np.round(table[:, 3] * max(0.0, float(opacity))).astype(np.uint8)
+    return table[index]
+
+
+def blend_rgba(base: np.ndarray, rgba: np.ndarray, opacity: float = 1.0) -> np.ndarray:
+    """Alpha-blend an RGBA layer (its alpha times ``opacity``) over an RGB uint8 image,
+    stretching the layer to the image (bilinear), as the viewer draws it."""
+    import cv2
+
+    if base.ndim != 3 or base.shape[2] != 3 or base.dtype != np.uint8:
+        raise ValueError(f"base must be an (H, W, 3) uint8 image, got {base.dtype} {base.shape}")
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"layer must be an (h, w, 4) uint8 RGBA image, got {rgba.dtype} {rgba.shape}")
+    height, width = base.shape[:2]
+    if rgba.shape[:2] != (height, width):
+        rgba = cv2.resize(rgba, (width, height), interpolation=cv2.INTER_LINEAR)
+    alpha = rgba[..., 3:4].astype(np.float32) * np.float32(min(max(float(opacity), 0.0), 1.0) / 255.0)
+    mixed = base.astype(np.float32) * (1.0 - alpha) + rgba[..., :3].astype(np.float32) * alpha
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+LEGEND_HEIGHT = 22
+
+
+def legend_band(scales: list[HeatScale] | tuple[HeatScale, ...], width: int, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
+    """A strip (``LEGEND_HEIGHT`` rows per scale, ``width`` wide) with each scale's gradient and range.
+
+    Exports append it under the views, so an image without the viewer still says
+    what its colours mean.
+    """
+    import cv2
+
+    if width < 64:
+        raise ValueError(f"a legend needs at least 64 pixels of width, got {width}")
+    rows = []
+    for scale in scales:
+        band = np.empty((LEGEND_HEIGHT, width, 3), np.uint8)
+        band[:] = background
+        text = f"{scale.label}: 0"
+        end_text = f"{scale.maximum:g}+ {scale.unit}"
+        font, font_scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+        (text_w, _), _ = cv2.getTextSize(text, font, font_scale, 1)
+        (end_w, _), _ = cv2.getTextSize(end_text, font, font_scale, 1)
+        bar_x0 = min(text_w + 12, width // 2)
+        bar_x1 = max(bar_x0 + 8, width - end_w - 12)
+        cv2.putText(band, text, (4, 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.putText(band, end_text, (min(bar_x1 + 6, width - end_w - 2), 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
+        gradient = _lut(scale)[np.linspace(0, 255, bar_x1 - bar_x0).astype(np.int64)]
+        band[5:17, bar_x0:bar_x1] = gradient[None, :, :3]
+        rows.append(band)
+    if not rows:
+        return np.zeros((0, width, 3), np.uint8)
+    return np.concatenate(rows, axis=0)

@@ -1,0 +1,60 @@
+"""Where an export goes: the atomic temporary, and write failures as one-line errors.
+
+A full disk or an unwritable folder surfaces as an ``OSError`` somewhere deep in
+an encoder; the user needs "PATH: the disk is full", and the half-written
+temporary must be gone (``core.atomic`` removes it when the block fails).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+from typing import Iterator
+
+from core.atomic import atomic_path
+from core.errors import InputError
+
+_PROBLEMS = {
+    errno.ENOSPC: "cannot write: the disk is full",
+    errno.EDQUOT: "cannot write: the disk quota is exceeded",
+    errno.EACCES: "cannot write: permission denied",
+    errno.EPERM: "cannot write: permission denied",
+    errno.EROFS: "cannot write: the file system is read-only",
+    errno.ENOTDIR: "cannot write: a part of the folder path is a file, not a folder",
+    errno.EEXIST: "cannot write: a part of the folder path is a file, not a folder",
+}
+
+
+class ExportError(InputError):
+    """An export could not be written; ``str(err)`` is ``"<path>: <problem>"``."""
+
+
+def describe_os_error(error: OSError) -> str:
+    known = _PROBLEMS.get(error.errno or -1)
+    if known:
+        return known
+    return f"cannot write: {error.strerror or error}"
+
+
+@contextlib.contextmanager
+def export_target(path: str | os.PathLike[str], *, suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary path that becomes ``path`` when the block succeeds.
+
+    ``suffixes`` (lower case, with the dot) are the formats the caller writes;
+    another suffix is refused before anything is touched.  Any ``OSError`` in
+    the block is re-raised as :class:`ExportError` naming ``path``.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ExportError("is a folder, not a file name", target)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise ExportError(f"unsupported file type {target.suffix or '(none)'!r}: use {' or '.join(suffixes)}", target)
+    try:
+        with atomic_path(target) as tmp:
+            yield tmp
+    except ExportError:
+        raise
+    except OSError as err:
+        raise ExportError(describe_os_error(err), target) from err

@@ -1,0 +1,170 @@
+"""Attention on the real window's frame views: planted peaks light up their tokens only; the
+cross-stream matrix names and highlights the token pair under the mouse."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QPointF, Qt
+
+from core.models import ModelConfig, build_model, save_checkpoint
+from core.models.layout import FLOW, RGB
+from media import decode_index, write_video
+from viewer.attention_render import heat_lut
+from viewer.main_window import MainWindow
+
+CLIP_START = 8  # clip frames 8..15: four time slices of two frames
+GRID = (4, 4, 4)  # 8 frames x 64 px at 2 frames x 16 px per token
+CROP_X = 32  # a 128x64 video's 64 px centre crop starts at x = 32 (no resizing)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):  # noqa: ANN001, ANN201
+    folder = tmp_path_factory.mktemp("attention-window")
+    torch.manual_seed(1)
+    config = ModelConfig.create(
+        backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64, clip_length=8,
+        fusion={"heads": 2, "head_dim": 8, "depth": 2},
+    )
+    save_checkpoint(folder / "tiny.safetensors", build_model(config))
+    return folder / "tiny.safetensors", write_video(folder / "clip.mp4", 24, options={"crf": "12"})
+
+
+@pytest.fixture
+def window(qtbot, files):  # noqa: ANN001, ANN201
+    checkpoint, video = files
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.open_video(str(video))
+    win.classify.load_checkpoint(checkpoint)
+    qtbot.waitUntil(lambda: win.state.frame_count == 24 and win.classify.checkpoint == checkpoint, timeout=15000)
+    with qtbot.waitSignal(win.classify.predictionReady, timeout=20000):
+        win.classify.classify_clip(CLIP_START)
+    yield win
+    win.close()
+
+
+def token_box(row: int, col: int) -> tuple[slice, slice]:
+    return slice(16 * row, 16 * (row + 1)), slice(CROP_X + 16 * col, CROP_X + 16 * (col + 1))
+
+
+def plant(win: MainWindow, **arrays: np.ndarray) -> None:
+    """Replace the prediction's attention maps by planted ones (same layout, frames and crop)."""
+    prediction = win.classify.classify_state.prediction
+    assert prediction is not None and prediction.attention is not None and prediction.attention.grid_shape == GRID
+    maps = dataclasses.replace(prediction.attention, **arrays)
+    win.classify.classify_state.set_prediction(dataclasses.replace(prediction, attention=maps))
+
+
+def class_volumes(peaks: dict[int, tuple[int, int, int]], layers: int, heads: int) -> np.ndarray:
+    """(layers, heads, T', H', W') zeros with one hot token per layer."""
+    volume = np.zeros((layers, heads, *GRID), np.float32)
+    for layer, (t, row, col) in peaks.items():
+        volume[layer, :, t, row, col] = 0.7
+    return volume
+
+
+def show_frame(qtbot, win: MainWindow, index: int) -> None:  # noqa: ANN001
+    win.state.set_frame(index)
+    qtbot.waitUntil(lambda: win.rgb_view.current_image() is not None and decode_index(np.asarray(win.rgb_view.current_image())) == index, timeout=10000)
+    qtbot.waitUntil(lambda: f"flow {index} -> {index + 1}" in win.flow_view.caption.text(), timeout=20000)
+
+
+def changed(view) -> np.ndarray:  # noqa: ANN001
+    """Where the view's composite (frame plus layers, as shown) differs from the bare frame."""
+    frame = np.asarray(view.current_image())[..., :3]
+    return (view.composite() != frame).any(axis=2)
+
+
+def test_toggling_attention_changes_pixels_where_the_peak_is_and_nowhere_else(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    maps = window.classify.classify_state.prediction.attention
+    layers, heads = maps.num_layers, maps.num_heads
+    plant(
+        window,
+        class_to_rgb=class_volumes({layers - 1: (1, 2, 1), 0: (1, 0, 0)}, layers, heads),
+        class_to_flow=class_volumes({layers - 1: (1, 0, 3), 0: (1, 3, 3)}, layers, heads),
+    )
+    show_frame(qtbot, window, CLIP_START + 2)  # slice 1 = frames 10, 11
+    expected_rgb = np.zeros((64, 128), bool)
+    expected_rgb[token_box(2, 1)] = True
+    expected_flow = np.zeros((64, 128), bool)
+    expected_flow[token_box(0, 3)] = True
+    assert np.array_equal(changed(window.rgb_view), expected_rgb)
+    assert np.array_equal(changed(window.flow_view), expected_flow)
+
+    toggle = window.classify_ui.attention_controls.toggle
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)  # off
+    assert not window.classify.classify_state.overlay.enabled
+    assert not changed(window.rgb_view).any() and not changed(window.flow_view).any()
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)  # on again
+    assert np.array_equal(changed(window.rgb_view), expected_rgb)
+
+    window.classify_ui.attention_controls.opacity.setValue(100)  # fully opaque: the hottest colour itself
+    rows, cols = token_box(2, 1)
+    assert np.array_equal(window.rgb_view.composite()[rows, cols], np.broadcast_to(heat_lut()[255, :3], (16, 16, 3)))
+
+    layer_box = window.classify_ui.attention_controls.layer_box
+    layer_box.setCurrentIndex(layer_box.findData(0))  # layer 1 has its peak elsewhere
+    first = np.zeros((64, 128), bool)
+    first[token_box(0, 0)] = True
+    assert np.array_equal(changed(window.rgb_view), first)
+
+    show_frame(qtbot, window, CLIP_START + 4)  # slice 2: nothing planted there
+    assert not changed(window.rgb_view).any()
+    show_frame(qtbot, window, 20)  # outside the classified clip: no layer at all
+    assert window.rgb_view.overlay("attention") is None and window.flow_view.overlay("attention") is None
+
+
+def test_the_map_kind_chooses_rollout(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    maps = window.classify.classify_state.prediction.attention
+    rollout = np.zeros_like(maps.rollout)
+    first_rgb = maps.layout.token_slice(RGB).start
+    rollout[0, first_rgb + 16 * 3 + 4 * 1 + 2] = 1.0  # RGB token (t=3, row 1, col 2)
+    plant(window, rollout=rollout)
+    show_frame(qtbot, window, CLIP_START + 6)  # slice 3
+    kind = window.classify_ui.attention_controls.kind_box
+    kind.setCurrentIndex(kind.findData("rollout"))
+    assert window.classify.classify_state.overlay.choice.kind == "rollout"
+    expected = np.zeros((64, 128), bool)
+    expected[token_box(1, 2)] = True
+    assert np.array_equal(changed(window.rgb_view), expected)
+    assert not changed(window.flow_view).any()  # flow's rollout row is flat: nothing stands out
+    assert "rollout" in window.classify_ui.attention_controls.description.text()
+
+
+def test_clicking_a_cross_stream_cell_highlights_both_tokens_and_seeks(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    maps = window.classify.classify_state.prediction.attention
+    attention = np.full_like(maps.attention, 1e-3)
+    rgb_token, flow_token = 21, 42  # RGB (t=1, row 1, col 1) -> flow (t=2, row 2, col 2)
+    attention[-1, :, maps.layout.token_slice(RGB).start + rgb_token, maps.layout.token_slice(FLOW).start + flow_token] = 0.9
+    plant(window, attention=attention)
+    window.classify_ui.cross_dock.raise_()
+    matrix = window.classify_ui.cross_panel.matrix
+    qtbot.waitUntil(lambda: matrix.isVisible() and matrix.values is not None, timeout=5000)
+    assert matrix.values.shape == (64, 64) and np.unravel_index(np.argmax(matrix.values), (64, 64)) == (rgb_token, flow_token)
+
+    vb = matrix.plot.getPlotItem().vb
+    scene_pos = vb.mapViewToScene(QPointF(flow_token + 0.5, rgb_token + 0.5))
+    matrix._hovered(scene_pos)
+    assert "RGB token 21 (slice 1: frames 10-11; row 1, col 1)" in matrix.hover_text
+    assert "flow token 42 (slice 2: frames 12-13; row 2, col 2)" in matrix.hover_text and "0.9000" in matrix.hover_text
+
+    qtbot.mouseClick(matrix.plot.viewport(), Qt.MouseButton.LeftButton, pos=matrix.plot.mapFromScene(scene_pos))
+    selection = window.classify.classify_state.selection
+    assert selection is not None and (selection.rgb_token, selection.flow_token) == (rgb_token, flow_token)
+    assert window.state.frame_index == 10  # the query token's slice
+    show_frame(qtbot, window, 10)
+
+    def outline(view) -> tuple[int, int, int, int]:  # noqa: ANN001
+        layer = view.overlay("attention-token")
+        assert layer is not None
+        ys, xs = np.nonzero(layer[..., 3])
+        return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+
+    assert outline(window.rgb_view) == (16, 31, CROP_X + 16, CROP_X + 31)
+    assert outline(window.flow_view) == (32, 47, CROP_X + 32, CROP_X + 47)
+    assert "RGB token 21" in window.classify_ui.cross_panel.selection_label.text()

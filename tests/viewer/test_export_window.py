@@ -1,0 +1,182 @@
+"""File > Export through the real window: PNG, MP4, metrics and predictions read back; cancel; errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox, QPushButton
+
+from core.export.heatmap import LEGEND_HEIGHT
+from core.export.image import GAP
+from core.inference import Prediction
+from core.sampling import CropMap
+from core.video import open_video
+from media import decode_index, write_video
+from viewer.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot):  # noqa: ANN001
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def video_path(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "clip.mp4", 40, options={"crf": "10"})
+
+
+def _open_at(qtbot, win: MainWindow, path: Path, frame: int) -> None:  # noqa: ANN001
+    win.open_video(str(path))
+    qtbot.waitUntil(lambda: win.state.frame_count == 40, timeout=10000)
+    win.state.set_frame(frame)
+    qtbot.waitUntil(lambda: f"flow {frame} -> {frame + 1}" in win.flow_view.caption.text() and win.video.shown_index == frame, timeout=20000)
+
+
+def _read_png(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_png_is_the_composite_view_at_frame_pixels(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, video_path, 7)
+    out = tmp_path / "out" / "view.png"
+    with qtbot.waitSignal(window.export.exported, timeout=5000):
+        assert window.export.export_png(str(out))
+    image = _read_png(out)
+    assert image.shape == (64, 128 + GAP + 128, 3)
+    assert np.array_equal(image[:, :128], window.rgb_view.current_image())  # the frame exactly (PNG is lossless)
+    assert decode_index(image[:, :128]) == 7
+    assert np.array_equal(image[:, 128 + GAP :], window.flow_view.current_image())
+
+    window.overlay_actions["warp_error"].setChecked(True)  # with an overlay: as shown, plus its legend
+    assert window.export.export_png(str(out))
+    image = _read_png(out)
+    assert image.shape == (64 + LEGEND_HEIGHT, 128 + GAP + 128, 3)
+    assert np.array_equal(image[:64, 128 + GAP :], window.flow_view.composite())
+    assert _files(out.parent) == ["view.png"]
+
+
+def test_mp4_export_decodes_back_to_the_clip(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, video_path, 3)
+    window.overlay_actions["inconsistency"].setChecked(True)
+    out = tmp_path / "clip_export.mp4"
+    with qtbot.waitSignal(window.export.exported, timeout=60000) as signal:
+        window.export.export_clip(str(out), tuple(range(3, 11)))
+    assert signal.args == [str(out)]
+    video = open_video(out)
+    assert len(video) == 8
+    assert (video.info.height, video.info.width) == (64 + LEGEND_HEIGHT, 128 + GAP + 128)
+    assert abs(video.info.fps - 25) < 1e-6
+    for k in range(8):
+        frame = video.read(k)
+        assert decode_index(frame[:64, :128]) == 3 + k  # each frame in order, none dropped
+    first = video.read(0)
+    shown = window.flow_view.composite()  # frame 3's flow with its overlay, as the view showed it
+    assert np.abs(first[:64, 128 + GAP :].astype(int) - shown.astype(int)).mean() < 6
+    assert _files(tmp_path) == ["clip.mp4", "clip_export.mp4"]
+
+
+def test_mp4_export_default_clip_and_an_extra_overlay_source(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """The default clip is the classify region (all its frames); another feature's overlay (a snapshot
+    function) is drawn into the frames it covers."""
+    _open_at(qtbot, window, video_path, 30)
+    red = np.zeros((4, 4, 4), np.uint8)
+    red[..., 0] = 255
+    red[..., 3] = 255
+    window.export.add_overlay_source("rgb", "test.red", lambda: (lambda index: red if index % 2 == 0 else None))
+    region = window.classify.classify_state
+    first = region.region_start
+    assert window.export.clip_frames() == tuple(range(first, min(40, first + region.span)))
+    out = tmp_path / "default.mp4"
+    with qtbot.waitSignal(window.export.exported, timeout=60000):
+        window.export.export_clip(str(out))
+    video = open_video(out)
+    assert len(video) == len(window.export.clip_frames())
+    for k in (0, 1):
+        left = video.read(k)[:64, :128].astype(int)
+        is_red = left[..., 0].mean() > 230 and left[..., 1].mean() < 25
+        assert is_red == ((first + k) % 2 == 0)  # even frames covered, odd ones not
+
+
+def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, video_path, 0)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(index: int) -> None:
+        started.set()
+        release.wait(5)
+        return None
+
+    window.export.add_overlay_source("flow", "test.slow", lambda: slow)
+    out = tmp_path / "exports" / "cancelled.mp4"
+    window.export.export_clip(str(out), tuple(range(0, 30)))
+    assert window.export.busy
+    assert started.wait(20)
+    with qtbot.waitSignal(window.export.busyChanged, timeout=10000) as signal:
+        window.export.progress_dialog.findChild(QPushButton).click()  # the dialog's Cancel button
+        release.set()
+    assert signal.args == [False]
+    assert not out.exists() and _files(out.parent) == []  # not even a temporary
+    assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_unwritable_target_is_a_dialog_and_nothing_is_left(qtbot, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    win = MainWindow(show_dialogs=True)
+    qtbot.addWidget(win)
+    _open_at(qtbot, win, video_path, 2)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    win.export.export_clip(str(blocker / "clip.mp4"), (2, 3, 4))
+    qtbot.waitUntil(lambda: win.findChild(QMessageBox, "errorDialog") is not None, timeout=20000)
+    text = win.findChild(QMessageBox, "errorDialog").text()
+    assert str(blocker / "clip.mp4") in text and "is a file, not a folder" in text
+    assert not win.export.busy and win.export.progress_dialog is None
+    assert win.export.export_png(str(tmp_path / "view.png"))  # the app keeps working
+    assert _files(tmp_path) == ["a_file", "clip.mp4", "view.png"]
+    win.close()
+
+
+def test_flow_metrics_export_matches_the_timeline(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, video_path, 0)
+    qtbot.waitUntil(lambda: np.isfinite(window.state.flow_noise).all(), timeout=30000)
+    for name in ("metrics.csv", "metrics.json"):
+        with qtbot.waitSignal(window.export.exported, timeout=30000):
+            window.export.export_flow_metrics(str(tmp_path / name))
+    with open(tmp_path / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["pair"]) for r in rows] == list(range(39))
+    # the export reads the flow back from the disk cache, stored as float16 (0.06 px at worst): close, not bitwise
+    assert np.allclose([float(r["noise_score"]) for r in rows], window.state.flow_noise, rtol=0, atol=2e-3)
+    assert np.allclose([float(r["magnitude_mean"]) for r in rows], window.state.flow_magnitude, rtol=0, atol=2e-3)
+    data = json.loads((tmp_path / "metrics.json").read_text())
+    assert data["method"] == "dis" and data["video"] == str(video_path) and len(data["pairs"]) == 39
+    assert [p["noise_score"] for p in data["pairs"]] == pytest.approx([float(r["noise_score"]) for r in rows], rel=1e-9)
+
+
+def test_prediction_export_writes_the_last_prediction(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    assert not window.export.export_predictions(str(tmp_path / "none.json"))
+    assert "classify a clip first" in window.notifier.last_error
+    names = ("A", "B")
+    prediction = Prediction(
+        class_names=names, logits=np.zeros(2, np.float32), probabilities=np.array([0.25, 0.75], np.float32),
+        top=[("B", 0.75), ("A", 0.25)], start=4, frame_indices=(4, 5, 6, 7), flow_frame_indices=None, padded=0,
+        crop_map=CropMap(64, 128, 64, 128, 64, 32, 0), flow_method="dis", flow_fell_back=False, flow_note="",
+        timings_ms={"total": 3.0},
+    )
+    window.export.set_prediction(prediction)
+    assert window.export.export_predictions(str(tmp_path / "p.json"))
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert data["label"] == "B" and data["clips"][0]["frame_indices"] == [4, 5, 6, 7]

@@ -1,0 +1,109 @@
+"""Flow inspection overlays in the real window: a planted corrupt patch shows up hot, and only there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.export.heatmap import INCONSISTENCY_SCALE, TOP_ALPHA, WARP_ERROR_SCALE, heat_rgba
+from viewer.main_window import MainWindow
+
+PATCH = (slice(20, 48), slice(60, 100))  # rows, columns of the corrupt block in frame 12
+AROUND = (slice(12, 56), slice(50, 110))  # the patch and a margin: flow smooths across its edge
+
+
+def _patched_frames(folder: Path) -> Path:
+    """A smooth random texture panning (2, 1) px per frame, as lossless PNG frames; frame 12 has a
+    block of noise, so the flow 11 -> 12 cannot match there (everything else is clean motion)."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (120, 200, 3)).astype(np.float32), (0, 0), 2.0)
+    texture = np.clip((texture - texture.mean()) * 4 + 128, 0, 255).astype(np.uint8)
+    folder.mkdir()
+    for i in range(20):
+        frame = texture[20 + i : 84 + i, 20 + 2 * i : 148 + 2 * i].copy()
+        if i == 12:
+            frame[PATCH] = rng.integers(0, 256, frame[PATCH].shape, dtype=np.uint8)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), frame[..., ::-1])
+    return folder
+
+
+def _outside() -> np.ndarray:
+    mask = np.ones((64, 128), bool)
+    mask[AROUND] = False
+    return mask
+
+
+@pytest.fixture
+def window(qtbot):  # noqa: ANN001
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def _open_at(qtbot, win: MainWindow, path: Path, frame: int) -> None:  # noqa: ANN001
+    win.open_video(str(path))
+    qtbot.waitUntil(lambda: win.state.frame_count == 20, timeout=10000)
+    win.state.set_frame(frame)
+    qtbot.waitUntil(lambda: f"flow {frame} -> {frame + 1}" in win.flow_view.caption.text(), timeout=20000)
+
+
+def test_inconsistency_overlay_is_hot_on_the_corrupt_patch_only(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 11)
+    assert window.flow_view.overlay_names() == []
+    window.overlay_actions["inconsistency"].trigger()  # the toolbar / View menu action
+    layer = window.flow_view.overlay("quality.inconsistency")
+    assert layer is not None and window.rgb_view.overlay("quality.inconsistency") is None
+    flow = window.flow.current()
+    assert flow is not None and flow.pair == 11
+    assert np.array_equal(layer, heat_rgba(flow.inconsistency, INCONSISTENCY_SCALE))  # exactly the controller's map
+    alpha = layer[..., 3].astype(np.float32)
+    outside_mask = _outside()
+    inside, outside = alpha[PATCH].mean(), alpha[outside_mask].mean()
+    assert inside > 15 and outside < 1 and inside > 50 * outside, (inside, outside)
+    # hot exactly where the inconsistency is: saturated at the scale's top, transparent where it is small
+    assert np.all(alpha[flow.inconsistency >= INCONSISTENCY_SCALE.maximum] == TOP_ALPHA)
+    assert np.all(alpha[flow.inconsistency < 0.05 * INCONSISTENCY_SCALE.maximum] == 0)
+    # the composite (what is shown, what a PNG export writes) is changed on the patch and not far from it
+    shown = window.flow_view.composite().astype(int)
+    raw = np.asarray(window.flow_view.current_image()).astype(int)
+    assert np.abs(shown - raw)[PATCH].mean() > 10
+    assert np.abs(shown - raw)[outside_mask].mean() < 1
+    assert window.legend.isVisible() and window.legend.scales == [INCONSISTENCY_SCALE]
+
+
+def test_overlay_follows_target_view_opacity_and_toggles_off(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 11)
+    window.overlay_actions["warp_error"].setChecked(True)
+    window.overlay_target_box.setCurrentIndex(window.overlay_target_box.findData("rgb"))
+    assert window.flow_view.overlay_names() == [] and window.rgb_view.overlay_names() == ["quality.warp_error"]
+    assert window.overlay_target_actions["rgb"].isChecked()  # the View menu agrees with the toolbar
+    warp = window.rgb_view.overlay("quality.warp_error")
+    assert np.array_equal(warp, heat_rgba(window.flow.current().warp_error, WARP_ERROR_SCALE))
+    assert warp[PATCH][..., 3].mean() > 150 and warp[_outside()][..., 3].mean() < 3  # noise does not warp onto the frame before it
+    window.overlay_actions["inconsistency"].setChecked(True)
+    assert window.rgb_view.overlay_names() == ["quality.warp_error", "quality.inconsistency"]
+    half = window.rgb_view.composite().astype(int)  # at the default opacity 0.8
+    raw = np.asarray(window.rgb_view.current_image()).astype(int)
+    window.overlay_opacity.setValue(0)
+    assert np.array_equal(window.rgb_view.composite(), raw)  # opacity 0: the bare frame
+    window.overlay_opacity.setValue(100)
+    full = window.rgb_view.composite().astype(int)
+    assert np.abs(full - raw)[PATCH].mean() > np.abs(half - raw)[PATCH].mean() > 10
+    window.overlay_actions["warp_error"].setChecked(False)
+    window.overlay_actions["inconsistency"].setChecked(False)
+    assert window.rgb_view.overlay_names() == [] and not window.legend.isVisible()
+
+
+def test_overlay_follows_the_frame(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 11)
+    window.overlay_actions["inconsistency"].setChecked(True)
+    hot = window.flow_view.overlay("quality.inconsistency")[..., 3][PATCH].mean()
+    window.state.set_frame(5)  # a clean pair: the overlay is redrawn from its maps, nearly transparent
+    qtbot.waitUntil(lambda: window.overlays.shown_pair == 5, timeout=20000)
+    cold = window.flow_view.overlay("quality.inconsistency")[..., 3][PATCH].mean()
+    assert cold < hot / 4, (hot, cold)

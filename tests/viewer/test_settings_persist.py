@@ -1,0 +1,74 @@
+"""Settings persist between runs: a second window restores what the first one saved."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtWidgets import QToolBar
+
+from viewer import settings as app_settings
+from viewer.main_window import MainWindow
+
+
+def _window(qtbot) -> MainWindow:  # noqa: ANN001
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_settings_live_in_the_tests_own_config_folder() -> None:
+    """Qt caches the config folder per process; ours is resolved per call, so tests do not share one file."""
+    assert str(app_settings.settings_path()).startswith(os.environ["XDG_CONFIG_HOME"])
+    app_settings.save_preference("flow_method", "tvl1")
+    app_settings.flush()
+    assert "flow_method=tvl1" in app_settings.settings_path().read_text()
+    assert app_settings.load_preferences().flow_method == "tvl1"
+
+
+def test_a_second_window_restores_what_the_first_saved(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    first = _window(qtbot)
+    assert first.method_box.currentText() == "dis" and not first.overlay_actions["warp_error"].isChecked()  # a first run
+    first.method_box.setCurrentText("farneback")
+    first.state.set_threshold(0.55)
+    first.overlay_actions["warp_error"].setChecked(True)
+    first.overlay_target_box.setCurrentIndex(first.overlay_target_box.findData("rgb"))
+    first.overlay_opacity.setValue(40)
+    first.findChild(QToolBar, "inspectToolbar").setVisible(False)
+    first.resize(760, 560)  # inside the offscreen screen (800x800): restoreGeometry keeps a window on screen
+    app_settings.set_last_folder(str(tmp_path))
+    first.close()
+
+    second = _window(qtbot)
+    assert second.method_box.currentText() == "farneback" and second.flow.method == "farneback"
+    assert second.state.noise_threshold == 0.55 and second.timeline.threshold_line.value() == 0.55
+    assert second.overlay_actions["warp_error"].isChecked() and not second.overlay_actions["inconsistency"].isChecked()
+    assert second.overlays.choice.names == ("warp_error",) and second.overlays.choice.target == "rgb"
+    assert second.overlay_target_actions["rgb"].isChecked() and second.overlay_target_box.currentData() == "rgb"
+    assert second.overlays.choice.opacity == 0.4 and second.overlay_opacity.value() == 40
+    assert not second.findChild(QToolBar, "inspectToolbar").isVisibleTo(second)  # the layout (saveState)
+    assert (second.width(), second.height()) == (760, 560)  # the geometry (saveGeometry)
+    assert app_settings.last_folder() == str(tmp_path)
+    second.close()
+
+
+def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None:  # noqa: ANN001
+    path = app_settings.settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "[preferences]\nflow_method=no-such-method\ndevice=tpu\noverlay_inconsistency=perhaps\n"
+        "overlay_target=sideways\noverlay_opacity=7\nnoise_threshold=nan\n"
+        "[window]\ngeometry=garbage\nstate=@ByteArray(garbage)\n"
+    )
+    prefs = app_settings.load_preferences(methods=["dis", "tvl1"], devices=["cpu"])
+    assert prefs == app_settings.Preferences()
+    win = _window(qtbot)
+    assert win.method_box.currentText() == "dis" and win.overlays.choice.names == () and win.state.noise_threshold == 0.35
+    win.close()
+
+
+def test_device_choice_is_saved_and_an_absent_device_reads_as_the_default() -> None:
+    app_settings.save_preference("device", "cuda")
+    assert app_settings.load_preferences(devices=["cpu"]).device == "auto"
+    assert app_settings.load_preferences(devices=["cpu", "cuda"]).device == "cuda"

@@ -1,0 +1,118 @@
+"""Attention drawn on both frame views, for the frames of the classified clip only.
+
+Listens to the classify state (prediction, drawing choices, the selected
+token pair) and to the frames the views show, and sets two named layers on
+each :class:`~viewer.widgets.frame_view.FrameView`: the heat map and the
+selected token's box.  The RGB view gets the class token's attention over the
+RGB tokens, the flow view over the flow tokens (flow image k of the clip is
+the flow from clip frame k to the next, which the flow view shows at frame k).
+Heat maps are built in frame pixels in about a millisecond
+(:mod:`viewer.attention_render`), so this stays on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QObject
+
+from core.inference import Prediction
+from core.models.layout import FLOW, RGB
+from viewer.attention_render import BOX_COLOURS, AttentionChoice, attention_rgba, box_rgba, clip_frame_for, slice_frames, stream_volume, token_position
+from viewer.classify_state import ClassifyState, OverlaySettings, TokenSelection
+from viewer.state import ViewerState
+from viewer.widgets.frame_view import FrameView
+
+HEAT_LAYER = "attention"
+BOX_LAYER = "attention-token"
+HEAT_Z, BOX_Z = 20.0, 30.0
+
+
+class AttentionOverlays(QObject):
+    def __init__(self, state: ViewerState, classify_state: ClassifyState, views: dict[str, FrameView], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.classify_state, self.views = state, classify_state, views
+        self.shown: dict[str, int | None] = {RGB: None, FLOW: None}  # the frame each view shows
+        self._volumes: dict[tuple[int, str, AttentionChoice], object] = {}
+        classify_state.predictionChanged.connect(self._on_prediction)
+        self._drawn = classify_state.overlay
+        classify_state.overlayChanged.connect(self._on_overlay)
+        classify_state.selectionChanged.connect(self._on_selection)
+
+    # -- what the views show ---------------------------------------------------------------
+    def rgb_frame_shown(self, index: int, _frame: object = None) -> None:
+        self.shown[RGB] = int(index)
+        self._refresh_stream(RGB)
+
+    def flow_pair_shown(self, pair: int) -> None:
+        self.shown[FLOW] = int(pair)
+        self._refresh_stream(FLOW)
+
+    def _on_overlay(self, overlay: OverlaySettings) -> None:
+        if dataclasses.replace(overlay, opacity=self._drawn.opacity) == self._drawn:  # the slider alone: no new pixels
+            for view in self.views.values():
+                view.set_overlay_opacity(HEAT_LAYER, overlay.opacity)
+            self._drawn = overlay
+            return
+        self.refresh()
+
+    def _on_prediction(self, _prediction: Prediction | None) -> None:
+        self._volumes.clear()
+        self.refresh()
+
+    def _on_selection(self, selection: TokenSelection | None) -> None:
+        prediction = self.classify_state.prediction
+        if selection is not None and prediction is not None and prediction.attention is not None:
+            maps = prediction.attention
+            query_token = selection.rgb_token if selection.query == RGB else selection.flow_token
+            t, _row, _col = token_position(query_token, maps.grid_shape)
+            self.state.set_frame(slice_frames(maps, t)[0])  # the views follow; their layers refresh on arrival
+        self.refresh()
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._drawn = self.classify_state.overlay
+        for stream in (RGB, FLOW):
+            self._refresh_stream(stream)
+
+    def _refresh_stream(self, stream: str) -> None:
+        view = self.views.get(stream)
+        if view is None:
+            return
+        heat, box = self.layers_for(stream, self.shown[stream])
+        overlay = self.classify_state.overlay
+        view.set_overlay(HEAT_LAYER, heat, opacity=overlay.opacity, z=HEAT_Z)
+        view.set_overlay(BOX_LAYER, box, opacity=1.0, z=BOX_Z)
+
+    def layers_for(self, stream: str, frame_index: int | None):  # noqa: ANN201
+        """The heat-map and box layers for ``stream`` at ``frame_index`` (``None`` where nothing is drawn)."""
+        prediction = self.classify_state.prediction
+        maps = None if prediction is None else prediction.attention
+        if maps is None or frame_index is None or maps.layout.grid(stream) is None or maps.crop_map is None:
+            return None, None
+        if clip_frame_for(frame_index, maps.frame_indices or ()) is None:
+            return None, None
+        overlay = self.classify_state.overlay
+        heat = None
+        if overlay.enabled:
+            key = (id(maps), stream, overlay.choice)
+            volume = self._volumes.get(key)
+            if volume is None:
+                volume = self._volumes[key] = stream_volume(maps, stream, overlay.choice)
+            heat = attention_rgba(maps, stream, frame_index, overlay.choice, volume01=volume)  # type: ignore[arg-type]
+        return heat, self._box_layer(stream, frame_index)
+
+    def _box_layer(self, stream: str, frame_index: int):  # noqa: ANN202
+        """The selected token's box: thick on the frames of its own time slice, thin on the others."""
+        selection = self.classify_state.selection
+        prediction = self.classify_state.prediction
+        if selection is None or prediction is None or prediction.attention is None:
+            return None
+        maps = prediction.attention
+        token = selection.rgb_token if stream == RGB else selection.flow_token
+        t, row, col = token_position(token, maps.grid_shape)
+        box = prediction.crop_map.token_box(row, col, maps.grid_shape[1], maps.grid_shape[2])
+        crop = prediction.crop_map
+        thickness = max(2, round(min(crop.src_height, crop.src_width) / 90))
+        in_slice = clip_frame_for(frame_index, maps.frame_indices or ()) in slice_frames(maps, t)
+        return box_rgba(crop.src_height, crop.src_width, [(box, BOX_COLOURS[stream], thickness if in_slice else 1)])

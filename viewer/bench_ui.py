@@ -1,0 +1,436 @@
+"""``bench ui``: how long does the GUI thread stall while the viewer works?
+
+The real :class:`~viewer.main_window.MainWindow` opens offscreen on a video
+(the bundled sample by default) with a fresh flow cache and fresh settings.  A
+heartbeat ``QTimer`` fires every few milliseconds on the GUI thread; a beat that
+comes late means the GUI thread was busy (our own code on it) or could not get
+the GIL (a worker holding it).  Each scenario records the gaps between beats:
+
+* ``idle``: the window with the video open, nothing running (the baseline, in the same run);
+* ``flow <method>``: a cold flow cache, the current frame's neighbourhood and the whole-video scan;
+* ``classify clip`` / ``classify video``: the classify feature's clip (attention on) and sliding windows;
+* ``scrub``: the slider dragged 3 frames every 16 ms, quality overlays on;
+* ``play``: playback with overlays on.
+
+The table gives the longest stall beyond the beat interval and the 99th
+percentile gap against the 16 ms target (one frame at 60 Hz).  Stalls of the
+idle baseline are the machine's own (other processes); compare against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+TARGET_MS = 16.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--video", metavar="PATH", default=None, help="video to open (default: the bundled sample)")
+    parser.add_argument("--checkpoint", metavar="PATH", default=None, help="model to classify with (default: the bundled demo model; a random tiny model stands in when it is missing)")
+    parser.add_argument("--flow-methods", default="dis,tvl1", help="comma-separated flow methods to scan the video with (default dis,tvl1)")
+    parser.add_argument("--interval-ms", type=float, default=4.0, help="heartbeat interval (default 4 ms)")
+    parser.add_argument("--idle-s", type=float, default=3.0, help="length of the idle baseline (default 3 s)")
+    parser.add_argument("--interact-s", type=float, default=4.0, help="length of the scrub and play scenarios (default 4 s)")
+    parser.add_argument("--limit-s", type=float, default=30.0, help="longest a compute scenario is measured before it is cancelled (default 30 s)")
+    parser.add_argument("--show", action="store_true", help="use the real display instead of offscreen")
+    parser.add_argument("--switch-interval-ms", type=float, default=None, help="override the app's GIL switch interval (Python's default is 5 ms) to compare")
+    parser.add_argument("--worker-nice", type=int, default=None, help="override the app's worker-thread niceness (0: as nice as the GUI thread) to compare")
+    parser.add_argument("--explain", action="store_true", help="sample every thread's stack during stalls and print what the GUI thread and the workers were doing")
+
+
+@dataclass
+class Beats:
+    """Heartbeat times of one scenario and what they say."""
+
+    scenario: str
+    times_s: list[float]
+    interval_ms: float
+    seconds: float
+    work: str
+
+    @property
+    def gaps_ms(self) -> Any:
+        import numpy as np
+
+        return np.diff(np.asarray(self.times_s)) * 1000.0
+
+    @property
+    def longest_stall_ms(self) -> float:
+        gaps = self.gaps_ms
+        return float(max(0.0, gaps.max() - self.interval_ms)) if len(gaps) else float("nan")
+
+    @property
+    def p99_gap_ms(self) -> float:
+        import numpy as np
+
+        gaps = self.gaps_ms
+        return float(np.percentile(gaps, 99)) if len(gaps) else float("nan")
+
+    @property
+    def stalls_over_target(self) -> int:
+        return int(((self.gaps_ms - self.interval_ms) > TARGET_MS).sum())
+
+
+class Heartbeat:
+    """A precise repeating timer on the GUI thread that records when it actually fires."""
+
+    def __init__(self, interval_ms: float, explainer: "StallSampler | None" = None) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.interval_ms = interval_ms
+        self.times: list[float] = []
+        self.running = False
+        self.explainer = explainer
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(max(1, int(round(interval_ms))))
+        self.timer.timeout.connect(lambda: self.times.append(time.perf_counter()))
+
+    def start(self, scenario: str = "") -> None:
+        self.times = [time.perf_counter()]
+        self.running = True
+        self.timer.start()
+        if self.explainer is not None:
+            self.explainer.watch(self, scenario)
+
+    def stop(self) -> list[float]:
+        self.timer.stop()
+        self.running = False
+        self.times.append(time.perf_counter())
+        return self.times
+
+
+class StallSampler:
+    """Why did a beat come late?  A daemon thread samples every thread's Python stack every 2 ms
+    while the heartbeat is overdue, and reads the GUI thread's scheduler statistics
+    (Linux ``/proc/self/task/TID/schedstat``: time on a CPU, time waiting for one), so each
+    stall splits into: the GUI thread *running* (our code, painting), *waiting for a CPU*
+    (more runnable threads than cores: the OS), and *blocked* (neither: waiting for the GIL
+    or another lock while a worker runs Python).  Only blocked time would go away by moving
+    compute to another process.  The sampler itself needs the GIL briefly: use it to explain,
+    not to time."""
+
+    def __init__(self, threshold_ms: float = TARGET_MS) -> None:
+        import collections
+        import threading
+
+        self.threshold_ms = threshold_ms
+        self.gui_id = threading.main_thread().ident
+        self._stat = Path(f"/proc/self/task/{threading.main_thread().native_id}/schedstat")
+        self.gui: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.workers: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.stalls: dict[str, int] = collections.Counter()
+        self.split_ms: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])  # stalled, running, CPU wait, blocked
+        self._readings: collections.deque = collections.deque(maxlen=256)
+        self._heart: Heartbeat | None = None
+        self._scenario = ""
+        threading.Thread(target=self._run, name="stall-sampler", daemon=True).start()
+
+    def watch(self, heart: Heartbeat, scenario: str) -> None:
+        self._heart, self._scenario = heart, scenario
+
+    @staticmethod
+    def _where(frame: Any, depth: int) -> str:
+        import traceback
+
+        stack = traceback.extract_stack(frame)[-depth:][::-1]
+        return " < ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in stack)
+
+    def _schedstat(self) -> tuple[float, float] | None:
+        """The GUI thread's (seconds on a CPU, seconds runnable but waiting for one) so far."""
+        try:
+            run_ns, wait_ns = self._stat.read_text().split()[:2]
+        except (OSError, ValueError):
+            return None
+        return int(run_ns) / 1e9, int(wait_ns) / 1e9
+
+    def _reading_at(self, when: float) -> tuple[float, float, float] | None:
+        before = [r for r in self._readings if r[0] <= when]
+        return before[-1] if before else (self._readings[0] if self._readings else None)
+
+    def _close(self, scenario: str, start: float, end: float) -> None:
+        first, last = self._reading_at(start), self._readings[-1] if self._readings else None
+        if first is None or last is None or last[0] <= first[0]:
+            return
+        span = last[0] - first[0]
+        running, waiting = last[1] - first[1], last[2] - first[2]
+        split = self.split_ms[scenario]
+        split[0] += (end - start) * 1000.0
+        for k, value in ((1, running), (2, waiting), (3, max(0.0, span - running - waiting))):
+            split[k] += value * 1000.0 * (end - start) / span
+
+    def _run(self) -> None:
+        import sys
+        import threading
+
+        me = threading.get_ident()
+        stall: tuple[str, float] | None = None  # (scenario, last beat before it)
+        while True:
+            time.sleep(0.002)
+            heart = self._heart
+            if heart is None or not heart.running or not heart.times:
+                stall = None
+                continue
+            now = time.perf_counter()
+            stat = self._schedstat()
+            if stat is not None:
+                self._readings.append((now, *stat))
+            last = heart.times[-1]
+            if stall is not None and last != stall[1]:
+                self._close(stall[0], stall[1], last)  # a beat came: the stall is over
+                stall = None
+            if (now - last) * 1000.0 - heart.interval_ms < self.threshold_ms:
+                continue
+            if stall is None:
+                stall = (self._scenario, last)
+                self.stalls[self._scenario] += 1
+            frames = sys._current_frames()
+            gui = frames.get(self.gui_id)
+            if gui is not None:
+                self.gui[self._scenario][self._where(gui, 4)] += 1
+            for ident, frame in frames.items():
+                if ident not in (self.gui_id, me):
+                    self.workers[self._scenario][self._where(frame, 2)] += 1
+
+    def report(self, top: int = 4) -> str:
+        lines = [f"\nWhere the time went during stalls over {self.threshold_ms:g} ms (stacks sampled every 2 ms; "
+                 "the GUI thread's time split by the Linux scheduler's statistics):"]
+        for scenario, count in self.stalls.items():
+            stalled, running, waiting, blocked = self.split_ms[scenario]
+            split = (f": {stalled:.0f} ms stalled = {running:.0f} running + {waiting:.0f} waiting for a CPU + {blocked:.0f} blocked (GIL, locks)"
+                     if stalled else "")
+            lines.append(f"\n{scenario}: {count} stalls{split}")
+            for name, counter in (("GUI", self.gui[scenario]), ("worker", self.workers[scenario])):
+                for where, n in counter.most_common(top):
+                    lines.append(f"  {name:6s} {n:4d}x  {where}")
+        return "\n".join(lines)
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_ms: int = 20) -> bool:
+    """Run the event loop until ``predicate()`` or the timeout; True when the predicate held."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    deadline = time.perf_counter() + timeout_s
+    poll = QTimer()
+    poll.setInterval(poll_ms)
+
+    def check() -> None:
+        if predicate() or time.perf_counter() >= deadline:
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start()
+    if not predicate():
+        loop.exec()
+    poll.stop()
+    return predicate()
+
+
+def measure(heart: Heartbeat, scenario: str, action: Callable[[], Callable[[], bool]], timeout_s: float, describe: Callable[[bool], str]) -> Beats:
+    """Start ``action`` (which returns a "done?" predicate) with the heartbeat running; wait for it."""
+    heart.start(scenario)
+    start = time.perf_counter()
+    done = action()
+    finished = wait_until(done, timeout_s)
+    seconds = time.perf_counter() - start
+    times = heart.stop()
+    return Beats(scenario, times, heart.interval_ms, seconds, describe(finished))
+
+
+def standin_checkpoint(folder: Path) -> Path:
+    """A random-weight tiny model over the synthetic classes, when the demo model is missing (timing only)."""
+    from core.models import ModelConfig, build_model, save_checkpoint
+    from core.synth import SYNTH_CLASSES
+
+    names = [c if isinstance(c, str) else c.name for c in SYNTH_CLASSES]
+    config = ModelConfig.create(backbone="tiny", class_names=names, flow_method="dis")
+    return save_checkpoint(folder / "standin.safetensors", build_model(config))
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.show:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as scratch:
+        os.environ["TWOSTREAM_CACHE_DIR"] = str(Path(scratch) / "cache")  # a cold flow cache: the flow is really computed
+        os.environ["XDG_CONFIG_HOME"] = str(Path(scratch) / "config")  # default preferences, the user's untouched
+        return _run(args, Path(scratch))
+
+
+def _run(args: argparse.Namespace, scratch: Path) -> int:
+    import numpy as np
+
+    from core.bench.timing import format_table
+    from core.errors import InputError
+    from core.resources import DEMO_CHECKPOINT, SAMPLE_VIDEO
+    import sys
+
+    import viewer.jobs as jobs_module
+    from viewer.app import create_application
+    from viewer.jobs import set_worker_niceness
+    from viewer.main_window import MainWindow
+
+    video = Path(args.video) if args.video else SAMPLE_VIDEO
+    if not video.exists():
+        raise InputError("video does not exist", video)
+    methods = [m.strip() for m in args.flow_methods.split(",") if m.strip()]
+    app = create_application()
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000.0)
+    if args.worker_nice is not None:
+        set_worker_niceness(args.worker_nice)
+    print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms, worker threads nice +{jobs_module._worker_niceness}, "
+          f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes)")
+    window = MainWindow(show_dialogs=False)
+    window.resize(1280, 800)
+    window.show()
+    explainer = StallSampler() if args.explain else None
+    heart = Heartbeat(args.interval_ms, explainer)
+    rows: list[Beats] = []
+    state = window.state
+
+    def scan_done() -> bool:
+        return state.frame_count > 1 and len(state.flow_noise) == state.frame_count - 1 and bool(np.isfinite(state.flow_noise).all())
+
+    def scan_text(finished: bool) -> str:
+        known = int(np.isfinite(state.flow_noise).sum())
+        return f"{known}/{len(state.flow_noise)} pairs scanned" + ("" if finished else " (limit reached)")
+
+    # (a) open with a cold cache: the first frame, its flow, the whole-video scan
+    first_method = methods[0] if methods else "dis"
+    window.method_box.setCurrentText(first_method)
+    rows.append(measure(heart, f"open + flow {first_method}", lambda: (window.open_video(str(video)), scan_done)[1], args.limit_s, scan_text))
+    wait_until(lambda: window.flow.current() is not None, args.limit_s)
+
+    # the baseline: the same window, idle
+    rows.append(measure(heart, "idle (baseline)", lambda: (lambda: False), args.idle_s, lambda _f: "nothing running"))
+
+    for method in methods[1:]:
+        rows.append(measure(heart, f"flow {method}", lambda m=method: (window.method_box.setCurrentText(m), scan_done)[1], args.limit_s, scan_text))
+        window.jobs.cancel("flow-scan")
+        window.jobs.cancel("flow")
+    window.method_box.setCurrentText(first_method)  # back to the cached flow
+    wait_until(lambda: window.flow.current() is not None, args.limit_s)
+
+    # (b) classification
+    rows += _classify_rows(window, heart, args, scratch, DEMO_CHECKPOINT)
+
+    # (c) scrubbing and playing, quality overlays on
+    window.overlay_actions["inconsistency"].setChecked(True)
+    window.overlay_actions["warp_error"].setChecked(True)
+    rows.append(measure(heart, "scrub (overlays on)", lambda: _scrub(window, args.interact_s), args.interact_s + 1.0, lambda _f: f"{_scrub.shown} frames shown"))  # type: ignore[attr-defined]
+    state.set_frame(0)
+    wait_until(lambda: window.video.shown_index == 0, 5.0)
+    shown_before = [0]
+
+    def play() -> Callable[[], bool]:
+        shown_before[0] = 0
+        window.video.frameReady.connect(_count_frames)
+        state.set_playing(True)
+        end = time.perf_counter() + args.interact_s
+        return lambda: not state.playing or time.perf_counter() >= end
+
+    def _count_frames(*_args: object) -> None:
+        shown_before[0] += 1
+
+    rows.append(measure(heart, "play (overlays on)", play, args.interact_s + 1.0, lambda _f: f"{shown_before[0]} frames shown"))
+    state.set_playing(False)
+    window.video.frameReady.disconnect(_count_frames)
+    window.close()
+    app.processEvents()
+
+    _print_table(rows, format_table)
+    if explainer is not None:
+        print(explainer.report())
+    return 0
+
+
+def _classify_rows(window: Any, heart: Heartbeat, args: argparse.Namespace, scratch: Path, demo: Path) -> list[Beats]:
+    classify = getattr(window, "classify", None)
+    if classify is None:
+        print("(no classify feature in this window: classification not measured)")
+        return []
+    checkpoint = Path(args.checkpoint) if args.checkpoint else demo
+    label = "demo model" if checkpoint == demo else checkpoint.name
+    if not checkpoint.exists():
+        checkpoint = standin_checkpoint(scratch)
+        label = "random tiny stand-in (demo model missing)"
+    predictions: list[Any] = []
+    timelines: list[Any] = []
+    classify.predictionReady.connect(predictions.append)
+    classify.timelineReady.connect(timelines.append)
+    classify.load_checkpoint(str(checkpoint))
+    wait_until(lambda: classify.classify_state.model.ready and classify.checkpoint == checkpoint, args.limit_s)
+    rows = []
+
+    def clip() -> Callable[[], bool]:
+        classify.classify_clip(window.classify.classify_state.region_start)
+        return lambda: bool(predictions) or (not classify.busy and window.notifier.last_error is not None)
+
+    def describe_clip(finished: bool) -> str:
+        if not predictions:
+            return f"no prediction ({window.notifier.last_error or 'limit reached'}); {label}"
+        p = predictions[-1]
+        return f"{p.label} {p.probability:.2f}, {label}"
+
+    rows.append(measure(heart, "classify clip", clip, args.limit_s, describe_clip))
+
+    def whole() -> Callable[[], bool]:
+        classify.classify_video()
+        return lambda: bool(timelines) or (not classify.busy and window.notifier.last_error is not None)
+
+    def describe_video(finished: bool) -> str:
+        if not timelines:
+            classify.cancel()
+            return f"cancelled at the limit; {label}"
+        return f"{len(timelines[-1].clips)} windows, {label}"
+
+    rows.append(measure(heart, "classify video", whole, args.limit_s, describe_video))
+    return rows
+
+
+def _scrub(window: Any, seconds: float) -> Callable[[], bool]:
+    """Move the slider 3 frames every 16 ms (a user dragging it) for ``seconds``."""
+    from PySide6.QtCore import QTimer
+
+    slider = window.transport.slider
+    timer = QTimer(window)
+    timer.setInterval(16)
+    end = time.perf_counter() + seconds
+    _scrub.shown = 0  # type: ignore[attr-defined]
+
+    def count(*_a: object) -> None:
+        _scrub.shown += 1  # type: ignore[attr-defined]
+
+    window.video.frameReady.connect(count)
+
+    def step() -> None:
+        if time.perf_counter() >= end:
+            timer.stop()
+            window.video.frameReady.disconnect(count)
+            return
+        slider.setValue((slider.value() + 3) % (slider.maximum() + 1))
+
+    timer.timeout.connect(step)
+    timer.start()
+    return lambda: not timer.isActive()
+
+
+def _print_table(rows: list[Beats], format_table: Callable[[list[str], list[list[object]]], str]) -> None:
+    baseline = next((r for r in rows if r.scenario.startswith("idle")), None)
+    headers = ["scenario", "s", "beats", "longest stall ms", "p99 gap ms", "stalls >16ms", "target ms", "result", "stall vs idle", "work"]
+    table = []
+    for r in rows:
+        ratio = r.longest_stall_ms / max(baseline.longest_stall_ms, 0.1) if baseline is not None else float("nan")
+        table.append([
+            r.scenario, round(r.seconds, 1), len(r.times_s), r.longest_stall_ms, r.p99_gap_ms, r.stalls_over_target,
+            TARGET_MS, "pass" if r.longest_stall_ms <= TARGET_MS else "FAIL", f"{ratio:.2g}x", r.work,
+        ])
+    print(f"GUI-thread heartbeat every {rows[0].interval_ms:g} ms; a stall is a gap beyond the interval (target: under {TARGET_MS:g} ms)")
+    print(format_table(headers, table))

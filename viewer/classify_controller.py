@@ -1,0 +1,366 @@
+"""Classification in the viewer: the loaded checkpoint, clip and whole-video jobs, device choice.
+
+Everything heavy runs in the job runner, the model's loading included: a
+clip job ("classify" channel) runs :meth:`core.inference.Classifier.predict_clip`
+with attention on the timeline's region; a video job ("classify-video"
+channel) slides windows over the whole video and hands each finished batch
+over as a partial timeline.  Each channel's newest request wins, and both
+jobs pass their cancel token down to the classifier, so flow and the loop
+over clips stop at the next step.  Cancel takes effect in the window at once
+(a stale result is never shown) even while a long backbone call finishes.
+
+Loading a checkpoint happens in a worker too; a bad file is reported through
+the notifier and the previous model stays.  On CUDA an out-of-memory error
+reruns the work on the CPU and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.inference import Classifier, Prediction, VideoPrediction, top_k
+from core.resources import DEMO_CHECKPOINT
+from core.sampling import sliding_window_starts
+from core.video import Video
+from viewer.classify_state import ClassifyState, ModelStatus
+from viewer.jobs import JobRunner
+from viewer.notifier import Notifier
+from viewer.state import ViewerState
+
+CLIP_CHANNEL = "classify"
+VIDEO_CHANNEL = "classify-video"
+MODEL_CHANNEL = "classify-model"
+CPU, CUDA = "cpu", "cuda"
+
+ClassifierLoader = Callable[[Path, str], Classifier]
+
+
+def default_loader(path: Path, device: str) -> Classifier:
+    return Classifier.from_checkpoint(path, device=device)
+
+
+def available_device_names() -> list[str]:
+    """The choices of the device box: the CPU always, CUDA when torch sees a GPU."""
+    import torch
+
+    return [CPU, CUDA] if torch.cuda.is_available() else [CPU]
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA ran out of memory (torch raises its own subclass, older paths a RuntimeError)."""
+    import torch
+
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+@dataclass(frozen=True)
+class ClassifyRun:
+    """What one classification job did: for the status bar and the notices."""
+
+    kind: str  # "clip" or "video"
+    requested_device: str
+    device: str  # where it finally ran
+    cuda_out_of_memory: bool
+    seconds: float
+    load_ms: float  # time spent loading the model in this job (0 when it was loaded already)
+    result: Prediction | VideoPrediction
+
+
+class ModelHolder:
+    """The loaded classifier, shared by the jobs: loads on first use, keeps one model.
+
+    Thread-safe: jobs on different channels may ask at the same time; the
+    file's size and modification time are part of the key, so a checkpoint
+    rewritten on disk is loaded again.
+    """
+
+    def __init__(self, loader: ClassifierLoader = default_loader) -> None:
+        self.loader = loader
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._classifier: Classifier | None = None
+
+    @staticmethod
+    def _key_of(path: Path, device: str) -> tuple[Any, ...]:
+        stat = path.stat() if path.exists() else None
+        return (str(path), device, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1)
+
+    def get(self, path: Path, device: str) -> tuple[Classifier, float]:
+        """The classifier for ``path`` on ``device`` and the milliseconds spent loading it now."""
+        key = self._key_of(path, device)
+        with self._lock:
+            if self._key == key and self._classifier is not None:
+                return self._classifier, 0.0
+            start = time.perf_counter()
+            classifier = self.loader(path, device)  # raises CheckpointError: the old model stays
+            self._key, self._classifier = key, classifier
+            return classifier, (time.perf_counter() - start) * 1000.0
+
+    def release(self) -> None:
+        """Drop the model (before a CPU rerun after CUDA ran out of memory)."""
+        with self._lock:
+            self._key, self._classifier = None, None
+
+
+def video_prediction(clips: list[Prediction], top: int = 5) -> VideoPrediction:
+    """Windows so far as one video-level result: the mean of the clips' softmax."""
+    names = clips[0].class_names
+    probs = np.mean([c.probabilities for c in clips], axis=0)
+    keys = {k for c in clips for k in c.timings_ms}
+    timings = {k: float(sum(c.timings_ms.get(k, 0.0) for c in clips)) for k in sorted(keys)}
+    return VideoPrediction(class_names=names, probabilities=probs, top=top_k(probs, names, top), clips=list(clips), timings_ms=timings)
+
+
+class ClassifyController(QObject):
+    predictionReady = Signal(object)  # core.inference.Prediction of the region's clip, attention included
+    timelineReady = Signal(object)  # core.inference.VideoPrediction of the sliding windows
+    busyChanged = Signal(bool)
+    progressChanged = Signal(int, int, str)
+    runFinished = Signal(object)  # ClassifyRun
+    deviceChanged = Signal(str)
+    notice = Signal(str)  # a visible notice (CUDA ran out of memory, ...); empty clears it
+
+    def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None, *, checkpoint: Path | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.jobs, self.notifier = state, jobs, notifier
+        self.classify_state = ClassifyState(self)
+        self.holder = ModelHolder()
+        self.video: Video | None = None
+        self.device = available_device_names()[-1]  # CUDA when present
+        self.last_run: ClassifyRun | None = None
+        self._busy: set[str] = set()
+        state.frameChanged.connect(self.classify_state.follow)
+        self._read_model_info(Path(checkpoint) if checkpoint is not None else DEMO_CHECKPOINT)
+
+    # -- inputs ------------------------------------------------------------------------
+    @property
+    def loader(self) -> ClassifierLoader:
+        return self.holder.loader
+
+    @loader.setter
+    def loader(self, loader: ClassifierLoader) -> None:
+        """Replace how checkpoints become classifiers (tests inject a flow engine or a fake device)."""
+        self.holder.loader = loader
+        self.holder.release()
+
+    def set_video(self, video: Video | None) -> None:
+        self.cancel()
+        self.video = video
+        self.classify_state.set_frame_count(len(video) if video is not None else 0)
+        self.classify_state.follow(self.state.frame_index)
+
+    def set_device(self, device: str) -> None:
+        device = str(device).lower()
+        if device not in available_device_names():
+            self.notifier.error("Device", f"device {device!r} is not available here (choose one of {', '.join(available_device_names())})")
+            return
+        if device != self.device:
+            self.device = device
+            self.deviceChanged.emit(device)
+
+    @property
+    def checkpoint(self) -> Path | None:
+        return self.classify_state.model.path if self.classify_state.model.ready else None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._busy)
+
+    # -- the model -----------------------------------------------------------------------
+    def _read_model_info(self, path: Path) -> None:
+        """Read the checkpoint's config (header only) in a worker; the weights load with the first job."""
+        if not path.exists():
+            where = "the bundled demo model" if path == DEMO_CHECKPOINT else "the checkpoint"
+            problem = f"{where} {path} is missing: load a checkpoint with File > Load checkpoint... (classification is unavailable until then)"
+            self.classify_state.set_model(ModelStatus(path=None, problem=problem))
+            return
+        self.classify_state.set_model(ModelStatus(path=path))  # usable at once; the config follows
+
+        def work(cancel, progress):  # noqa: ANN001 - the JobFunction signature
+            from core.models.checkpoint import read_checkpoint_info
+
+            return read_checkpoint_info(path).config
+
+        def failed(error: BaseException, trace: str) -> None:
+            self.classify_state.set_model(ModelStatus(path=None, problem=f"cannot use the checkpoint: {error}"))
+            self.notifier.error("Cannot read the checkpoint", error, trace)
+
+        self.jobs.submit(MODEL_CHANNEL, work, lambda config: self.classify_state.set_model(ModelStatus(path=path, config=config)), on_error=failed)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Load ``path`` fully in a worker; on success it replaces the model, on failure the old one stays."""
+        path = Path(path).expanduser()
+        holder, device = self.holder, self.device
+        self.notifier.notice(f"Loading checkpoint {path} ...")
+
+        def work(cancel, progress):  # noqa: ANN001
+            classifier, _ms = holder.get(path, device)
+            return classifier.config
+
+        def loaded(config: object) -> None:
+            self.cancel()
+            self.classify_state.set_model(ModelStatus(path=path, config=config))  # type: ignore[arg-type]
+            self.classify_state.set_prediction(None)
+            self.classify_state.set_timeline(None)
+            self.notifier.notice(f"Loaded checkpoint {path.name}")
+
+        self.jobs.submit(MODEL_CHANNEL, work, loaded, on_error=lambda e, t: self.notifier.error("Cannot load checkpoint", e, t))
+
+    # -- classification ---------------------------------------------------------------------
+    def _ready(self) -> tuple[Path, Video] | None:
+        status = self.classify_state.model
+        if not status.ready or status.path is None:
+            self.notifier.error("Cannot classify", status.problem or "no model is loaded")
+            return None
+        if self.video is None:
+            self.notifier.error("Cannot classify", "open a video first")
+            return None
+        return status.path, self.video
+
+    def classify_clip(self, start: int | None = None) -> int:
+        """Classify the clip starting at ``start`` (default: the timeline's region), attention included."""
+        ready = self._ready()
+        if ready is None:
+            return -1
+        path, video = ready
+        if start is None:
+            start = self.classify_state.region_start
+        start = min(max(0, int(start)), max(0, len(video) - 1))
+        holder, device = self.holder, self.device
+
+        def work(cancel, progress):  # noqa: ANN001
+            def run_on(dev: str) -> tuple[Prediction, float]:
+                classifier, load_ms = holder.get(path, dev)
+                return classifier.predict_clip(video, start, attention=True, cancel=cancel, progress=progress), load_ms
+
+            began = time.perf_counter()
+            (prediction, load_ms), used, oom = _with_cpu_fallback(run_on, device, holder)
+            return ClassifyRun("clip", device, used, oom, time.perf_counter() - began, load_ms, prediction)
+
+        return self._submit(CLIP_CHANNEL, work, f"classifying frames {start}-{start + self.classify_state.span - 1}")
+
+    def classify_video(self, step: int | None = None) -> int:
+        """Sliding windows over the whole video (``step`` frames apart, default one clip span)."""
+        ready = self._ready()
+        if ready is None:
+            return -1
+        path, video = ready
+        holder, device = self.holder, self.device
+
+        def work(cancel, progress):  # noqa: ANN001
+            began = time.perf_counter()
+            classifier, load_ms = holder.get(path, device)
+            config = classifier.config
+            starts = sliding_window_starts(len(video), config.clip_length, config.frame_stride, step)
+            clips: list[Prediction] = []
+            used, oom = device, False
+            while len(clips) < len(starts):
+                batch = starts[len(clips) : len(clips) + classifier.batch_size]
+                done = len(clips)
+
+                def batch_progress(i: int, _total: int, message: str = "", _done: int = done) -> None:
+                    progress(_done + i, len(starts), f"window {_done + i + 1}/{len(starts)}: {message}")
+
+                def run_on(dev: str) -> tuple[list[Prediction], float]:
+                    c, ms = holder.get(path, dev)
+                    return c.predict_clips(video, batch, cancel=cancel, progress=batch_progress), ms
+
+                (part, ms), used_now, oom_now = _with_cpu_fallback(run_on, used, holder)
+                load_ms += ms
+                if oom_now:
+                    used, oom = used_now, True
+                    classifier, _ = holder.get(path, used)
+                clips.extend(part)
+                progress(len(clips), len(starts), f"{len(clips)}/{len(starts)} windows", partial=video_prediction(clips))
+            return ClassifyRun("video", device, used, oom, time.perf_counter() - began, load_ms, video_prediction(clips))
+
+        return self._submit(VIDEO_CHANNEL, work, "classifying the whole video", on_partial=self.classify_state.set_timeline)
+
+    def cancel(self) -> None:
+        """Stop both kinds of job; their results, if any arrive, are dropped."""
+        was_busy = self.busy
+        for channel in (CLIP_CHANNEL, VIDEO_CHANNEL):
+            self.jobs.cancel(channel)
+        self._busy.clear()
+        if was_busy:
+            self.progressChanged.emit(0, 0, "cancelled")
+            self.busyChanged.emit(False)
+
+    # -- job plumbing --------------------------------------------------------------------------
+    def _submit(self, channel: str, work: Callable[..., ClassifyRun], message: str, on_partial: Callable[[Any], None] | None = None) -> int:
+        was_busy = self.busy
+        self._busy.add(channel)
+        job_id = self.jobs.submit(
+            channel,
+            work,
+            lambda run: self._finished(channel, run),
+            on_error=lambda e, t: self._failed(channel, e, t),
+            on_progress=self.progressChanged.emit,
+            on_cancelled=lambda: self._stopped(channel),
+            on_partial=on_partial,
+        )
+        if job_id < 0:  # the window is closing
+            self._busy.discard(channel)
+            return job_id
+        self.progressChanged.emit(0, 1, message)
+        if not was_busy:
+            self.busyChanged.emit(True)
+        return job_id
+
+    def _idle(self, channel: str) -> None:
+        was_busy = self.busy
+        self._busy.discard(channel)
+        if was_busy and not self.busy:
+            self.busyChanged.emit(False)
+
+    def _finished(self, channel: str, run: ClassifyRun) -> None:
+        self.last_run = run
+        if run.cuda_out_of_memory:
+            self.notice.emit("CUDA ran out of memory: this run was repeated on the CPU (the device choice stays CUDA)")
+            self.notifier.notice("CUDA ran out of memory; the classification ran on the CPU instead")
+        else:
+            self.notice.emit("")
+        if isinstance(run.result, Prediction):
+            self.classify_state.set_prediction(run.result)
+            self.predictionReady.emit(run.result)
+        else:
+            self.classify_state.set_timeline(run.result)
+            self.timelineReady.emit(run.result)
+        self.runFinished.emit(run)
+        self.progressChanged.emit(1, 1, f"done in {run.seconds:.2f} s on {run.device}")
+        self._idle(channel)
+
+    def _failed(self, channel: str, error: BaseException, trace: str) -> None:
+        self._idle(channel)
+        self.progressChanged.emit(0, 0, "failed")
+        self.notifier.error("Classification failed", error, trace)
+
+    def _stopped(self, channel: str) -> None:
+        self._idle(channel)
+
+
+def _with_cpu_fallback(run_on: Callable[[str], Any], device: str, holder: ModelHolder) -> tuple[Any, str, bool]:
+    """``run_on(device)``; when CUDA runs out of memory, free it and ``run_on("cpu")``.
+
+    Returns the result, the device it ran on, and whether CUDA ran out of memory.
+    """
+    try:
+        return run_on(device), device, False
+    except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
+        if device == CPU or not is_out_of_memory(error):
+            raise
+    holder.release()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return run_on(CPU), CPU, True

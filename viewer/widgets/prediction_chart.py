@@ -1,0 +1,294 @@
+"""The classification panel: the model and its flow, the buttons, progress, and the top-5 chart.
+
+Plain Qt widgets so the labels stay crisp at any size: one row per class with
+its name, a bar as long as its probability and the percentage.  The panel
+renders the classify state and the controller's signals; its buttons call the
+controller.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.inference import STAGES, Prediction, VideoPrediction
+from viewer.classify_controller import ClassifyController, ClassifyRun
+from viewer.classify_state import ModelStatus
+
+BAR_COLOUR = QColor("#1a73e8")
+TOP_BAR_COLOUR = QColor("#0b57d0")
+NOTICE_STYLE = "background: #fff3cd; color: #664d03; padding: 4px; border: 1px solid #ffe69c;"
+STAGE_NAMES = {"decode": "decode", "preprocess": "resize", "flow": "flow", "rgb_backbone": "RGB net", "flow_backbone": "flow net", "fusion": "fusion"}
+
+
+class ProbabilityBars(QWidget):
+    """Horizontal bars: class name, a bar proportional to its probability, the percentage."""
+
+    ROW_HEIGHT = 22
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[str, float]] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self.ROW_HEIGHT * 5)
+
+    def set_rows(self, rows: list[tuple[str, float]]) -> None:
+        self._rows = [(str(name), float(prob)) for name, prob in rows]
+        self.setMinimumHeight(self.ROW_HEIGHT * max(5, len(self._rows)))
+        self.setToolTip("\n".join(f"{name}: {prob:.1%}" for name, prob in self._rows))
+        self.update()
+
+    def rows(self) -> list[tuple[str, float]]:
+        return list(self._rows)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(280, self.ROW_HEIGHT * max(5, len(self._rows)))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = painter.fontMetrics()
+        width = self.width()
+        label_width = int(width * 0.42)
+        value_width = metrics.horizontalAdvance("100.0%") + 6
+        bar_left, bar_right = label_width + 6, width - value_width
+        text_colour = self.palette().color(self.foregroundRole())
+        if not self._rows:
+            painter.setPen(text_colour)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "no prediction yet")
+            return
+        for i, (name, prob) in enumerate(self._rows):
+            top = i * self.ROW_HEIGHT
+            text_rect = QRectF(0, top, label_width, self.ROW_HEIGHT)
+            painter.setPen(text_colour)
+            font = QFont(painter.font())
+            font.setBold(i == 0)
+            painter.setFont(font)
+            elided = metrics.elidedText(name, Qt.TextElideMode.ElideRight, label_width)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, elided)
+            track = QRectF(bar_left, top + 5, max(1, bar_right - bar_left), self.ROW_HEIGHT - 10)
+            painter.fillRect(track, QColor(127, 127, 127, 40))
+            bar = QRectF(track.left(), track.top(), track.width() * min(max(prob, 0.0), 1.0), track.height())
+            painter.fillRect(bar, TOP_BAR_COLOUR if i == 0 else BAR_COLOUR)
+            painter.drawText(QRectF(bar_right + 4, top, value_width, self.ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{prob:.1%}")
+
+
+def flow_statement(status: ModelStatus) -> str:
+    """What flow the classifier computes, whatever the flow view shows."""
+    config = status.config
+    if config is None or not config.uses_flow:
+        return "" if config is None else "This checkpoint uses no optical flow (RGB only)."
+    encoding = dict(config.flow_encoding)
+    norm = encoding.get("normalization", "fixed")
+    radius = float(encoding.get("max_radius", 0.0))
+    colours = f"a fixed colour radius of {radius:g} px" if norm == "fixed" else f"a per-clip colour scale (at least {radius:g} px)"
+    return f"Classification computes {config.flow_method.upper()} flow with {colours}, as the checkpoint was trained, whatever the flow view shows."
+
+
+def timing_text(prediction: Prediction, run: ClassifyRun | None) -> str:
+    parts = [f"{STAGE_NAMES[s]} {prediction.timings_ms.get(s, 0.0):.0f}" for s in STAGES if prediction.timings_ms.get(s, 0.0) > 0.0]
+    text = "ms: " + " · ".join(parts) + f" · total {prediction.timings_ms.get('total', 0.0):.0f}"
+    if run is not None and run.load_ms > 0:
+        text += f" (+ model load {run.load_ms:.0f})"
+    return text
+
+
+class PredictionPanel(QWidget):
+    def __init__(self, controller: ClassifyController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        state = controller.classify_state
+        self.state = state
+        self.model_label = QLabel()
+        self.model_label.setObjectName("modelLabel")
+        self.model_label.setWordWrap(True)
+        self.flow_note = QLabel()
+        self.flow_note.setObjectName("flowNote")
+        self.flow_note.setWordWrap(True)
+        self.flow_note.setStyleSheet("color: #5f6368;")
+        self.classify_button = QPushButton("Classify clip")
+        self.classify_button.setObjectName("classifyClipButton")
+        self.classify_button.setToolTip("Classify the clip in the timeline's shaded region (C)")
+        self.classify_button.clicked.connect(lambda: controller.classify_clip())
+        self.video_button = QPushButton("Whole video")
+        self.video_button.setObjectName("classifyVideoButton")
+        self.video_button.setToolTip("Classify sliding windows over the whole video: the prediction timeline")
+        self.video_button.clicked.connect(lambda: controller.classify_video())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelClassifyButton")
+        self.cancel_button.clicked.connect(controller.cancel)
+        self.cancel_button.setEnabled(False)
+        self.follow_box = QCheckBox("follow frame")
+        self.follow_box.setObjectName("followFrame")
+        self.follow_box.setToolTip("The region follows the current frame; uncheck it (or drag the region on the timeline) to keep the region where it is")
+        self.follow_box.toggled.connect(self._follow_toggled)
+        self.region_label = QLabel()
+        self.region_label.setObjectName("regionLabel")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("classifyProgress")
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(10)
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("classifyStatus")
+        self.status_label.setStyleSheet("color: #5f6368;")
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long messages never widen the dock
+        self.notice_label = QLabel("")
+        self.notice_label.setObjectName("classifyNotice")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setStyleSheet(NOTICE_STYLE)
+        self.notice_label.setVisible(False)
+        self.predicted_label = QLabel("—")
+        self.predicted_label.setObjectName("predictedLabel")
+        font = self.predicted_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.predicted_label.setFont(font)
+        self.clip_label = QLabel("")
+        self.clip_label.setObjectName("clipLabel")
+        self.clip_label.setWordWrap(True)
+        self.bars = ProbabilityBars()
+        self.bars.setObjectName("probabilityBars")
+        self.timings_label = QLabel("")
+        self.timings_label.setObjectName("timingsLabel")
+        self.timings_label.setWordWrap(True)
+        self.timings_label.setStyleSheet("color: #5f6368;")
+        self.video_label = QLabel("")
+        self.video_label.setObjectName("videoPredictionLabel")
+        self.video_label.setWordWrap(True)
+
+        for small in (self.flow_note, self.timings_label, self.status_label, self.clip_label):
+            small_font = small.font()
+            small_font.setPointSizeF(small_font.pointSizeF() * 0.9)
+            small.setFont(small_font)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.classify_button)
+        buttons.addWidget(self.video_button)
+        buttons.addWidget(self.cancel_button)
+        region = QHBoxLayout()
+        region.addWidget(self.region_label, 1)
+        region.addWidget(self.follow_box)
+        progress = QHBoxLayout()
+        progress.addWidget(self.progress, 1)
+        progress.addWidget(self.status_label, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.model_label)
+        layout.addWidget(self.flow_note)
+        layout.addLayout(buttons)
+        layout.addLayout(region)
+        layout.addLayout(progress)
+        for widget in (self.notice_label, self.predicted_label, self.clip_label, self.bars, self.timings_label, self.video_label):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self._model_notice = self._flow_notice = self._run_notice = ""
+
+        state.modelChanged.connect(self._on_model)
+        state.regionChanged.connect(self._on_region)
+        state.predictionChanged.connect(self._on_prediction)
+        state.timelineChanged.connect(self._on_timeline)
+        controller.busyChanged.connect(self._on_busy)
+        controller.progressChanged.connect(self._on_progress)
+        controller.notice.connect(self._on_run_notice)
+        controller.timelineReady.connect(lambda timeline: self._on_timeline(timeline, final=True))
+        self._on_model(state.model)
+        self._on_region(state.region_start)
+        self._on_prediction(state.prediction)
+        self._on_busy(controller.busy)
+
+    # -- rendering --------------------------------------------------------------------
+    def _on_model(self, status: ModelStatus) -> None:
+        config = status.config
+        if status.problem:
+            self.model_label.setText("<b>No model</b>")
+        elif config is None:
+            self.model_label.setText(f"<b>Model</b> {status.path.name if status.path else ''} (reading ...)")
+        else:
+            name = status.path.name if status.path else ""
+            self.model_label.setText(
+                f"<b>Model</b> {name}: {config.backbone} backbone, {config.variant} variant, {config.num_classes} classes, "
+                f"{config.clip_length} frames at stride {config.frame_stride}, {config.input_size} px"
+            )
+        self._model_notice = status.problem
+        self.flow_note.setText(flow_statement(status))
+        self._update_buttons()
+        self._show_notice()
+        self._on_region(self.state.region_start)
+
+    def _on_region(self, start: int) -> None:
+        self.follow_box.blockSignals(True)
+        self.follow_box.setChecked(self.state.follow_frame)
+        self.follow_box.blockSignals(False)
+        if self.state.frame_count == 0:
+            self.region_label.setText("Clip region: open a video")
+            return
+        last = min(start + self.state.span - 1, self.state.frame_count - 1)
+        self.region_label.setText(f"Clip region: frames {start}-{last}")
+        self.region_label.setToolTip(f"{self.state.clip_length} frames at stride {self.state.frame_stride}, the model's clip")
+
+    def _on_prediction(self, prediction: Prediction | None) -> None:
+        if prediction is None:
+            self.predicted_label.setText("—")
+            self.clip_label.setText("")
+            self.bars.set_rows([])
+            self.timings_label.setText("")
+            self._flow_notice = ""
+            self._show_notice()
+            return
+        self.predicted_label.setText(prediction.label)
+        frames = prediction.frame_indices
+        padded = f", last frame repeated {prediction.padded}x" if prediction.padded else ""
+        flow = f"; flow {prediction.flow_method}" if prediction.flow_method else ""
+        self.clip_label.setText(f"Clip frames {frames[0]}-{frames[-1]}{padded}{flow}: {prediction.probability:.1%}")
+        self.bars.set_rows(prediction.top[:5])
+        self.timings_label.setText(timing_text(prediction, self.controller.last_run))
+        self._flow_notice = f"Flow fell back: {prediction.flow_note}" if prediction.flow_fell_back else ""
+        self._show_notice()
+
+    def _on_timeline(self, timeline: VideoPrediction | None, *, final: bool = False) -> None:
+        if timeline is None:
+            self.video_label.setText("")
+            return
+        label, prob = timeline.top[0]
+        windows = f"{len(timeline.clips)} windows" + ("" if final else " so far")
+        self.video_label.setText(f"Whole video ({windows}): <b>{label}</b> {prob:.1%}")
+
+    def _on_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
+        self._update_buttons()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(done, max(total, 1)))
+        self.status_label.setText(message)
+        self.status_label.setToolTip(message)
+
+    def _on_run_notice(self, text: str) -> None:
+        self._run_notice = text
+        self._show_notice()
+
+    def _show_notice(self) -> None:
+        text = "\n".join(t for t in (self._model_notice, self._run_notice, self._flow_notice) if t)
+        self.notice_label.setText(text)
+        self.notice_label.setVisible(bool(text))
+
+    def _update_buttons(self) -> None:
+        ready = self.state.model.ready
+        self.classify_button.setEnabled(ready)
+        self.video_button.setEnabled(ready)
+
+    def _follow_toggled(self, on: bool) -> None:
+        self.state.follow_frame = bool(on)
+        if on:
+            self.state.follow(self.controller.state.frame_index)
