@@ -18,6 +18,7 @@ COMMANDS = (
     "core.commands.classify",
     "core.commands.flow",
     "core.commands.bench",
+    "core.commands.train",
 )
 
 

@@ -158,6 +158,105 @@ class _PreparedClip:
     timings_ms: dict[str, float]
 
 
+CropFunction = Callable[[np.ndarray, int], tuple[np.ndarray, CropMap]]
+
+
+@dataclass(frozen=True, eq=False)
+class ClipInput:
+    """One clip as the backbones' input, still uint8: what inference and training share.
+
+    ``rgb`` and ``flow`` are ``(T, S, S, 3)`` uint8 (the flow as its colour
+    rendering), ``None`` for a stream not asked for.  ``timings_ms`` has
+    ``decode``, ``preprocess`` and ``flow``.
+    """
+
+    start: int
+    indices: tuple[int, ...]
+    flow_indices: tuple[int, ...] | None
+    padded: int
+    crop_map: CropMap
+    rgb: np.ndarray | None
+    flow: np.ndarray | None
+    flow_method: str | None
+    flow_fell_back: bool
+    flow_note: str
+    timings_ms: dict[str, float]
+
+
+def prepare_clip_input(
+    frames: FrameSource,
+    start: int,
+    config: ModelConfig,
+    *,
+    flow_backend: FlowBackend,
+    flow_method: str | None = None,
+    device: str | torch.device = "cpu",
+    cancel: CancelToken | None = None,
+    crop: CropFunction | None = None,
+    rgb: bool | None = None,
+    flow: bool | None = None,
+) -> ClipInput:
+    """Read the clip at ``start``, resize and crop it, compute and render its flow.
+
+    T frames (padded by repeating the last), plus one more when flow is wanted:
+    flow image k is the flow from frame k to frame k+1 (``"t_plus_one"``),
+    computed on the cropped frames and rendered with the config's encoding.
+    ``crop(frames, size)`` replaces the centre crop (training's augmentation
+    views); ``rgb``/``flow`` default to the streams the variant uses.
+    """
+    want_rgb = config.uses_rgb if rgb is None else rgb
+    want_flow = config.uses_flow if flow is None else flow
+    crop = crop or resize_and_crop
+    timings: dict[str, float] = {}
+    clip = clip_indices(start, len(frames), config.clip_length, config.frame_stride)
+    indices = clip.indices
+    flow_indices = None
+    if want_flow:  # T+1 frames give T flow images ("t_plus_one")
+        flow_indices = (*indices, min(indices[-1] + config.frame_stride, len(frames) - 1))
+    with _timer(timings, "decode"):
+        raw = np.asarray(frames.read_clip(list(flow_indices or indices)))
+    if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {raw.dtype} {raw.shape}")
+    size = config.input_size
+    with _timer(timings, "preprocess"):
+        cropped, cmap = crop(raw, size)
+        if cropped.shape != (len(raw), size, size, 3):
+            raise ValueError(f"crop gave frames of shape {cropped.shape}, expected {(len(raw), size, size, 3)}")
+    method, fell_back, note, images = None, False, "", None
+    if want_flow:
+        torch_device = torch.device(device) if not isinstance(device, torch.device) else device
+        with _timer(timings, "flow", torch_device):
+            result = flow_backend.compute(cropped, flow_method or config.flow_method, device=torch_device, cancel=cancel, progress=None)
+            vectors = np.asarray(result.forward, dtype=np.float32)
+            expected = (len(indices), 2, size, size)
+            if vectors.shape != expected:
+                raise ValueError(f"flow engine returned shape {vectors.shape}, expected {expected}")
+            images = np.asarray(flow_backend.render(vectors, config.flow_encoding))
+            if images.shape != (len(indices), size, size, 3) or images.dtype != np.uint8:
+                raise ValueError(f"flow rendering returned {images.dtype} {images.shape}, expected uint8 {(len(indices), size, size, 3)}")
+        method, fell_back, note = str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
+    return ClipInput(
+        start=start,
+        indices=indices,
+        flow_indices=flow_indices,
+        padded=clip.padded,
+        crop_map=cmap,
+        rgb=np.ascontiguousarray(cropped[: len(indices)]) if want_rgb else None,
+        flow=images,
+        flow_method=method,
+        flow_fell_back=fell_back,
+        flow_note=note,
+        timings_ms=timings,
+    )
+
+
+def normalise_frames(frames_uint8: np.ndarray, mean: torch.Tensor, std: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(T, S, S, 3) uint8 -> (3, T, S, S) float on ``device``, normalised with ``mean``/``std`` shaped (3, 1, 1, 1)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).to(device, non_blocking=True)
+    x = x.permute(3, 0, 1, 2).float().div_(255.0)
+    return (x - mean) / std
+
+
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[tuple[str, float]]:
     order = np.argsort(-probabilities, kind="stable")[: max(1, min(k, len(class_names)))]
     return [(class_names[i], float(probabilities[i])) for i in order]
@@ -290,52 +389,30 @@ class Classifier:
     # -- stages ---------------------------------------------------------------------------
 
     def _prepare(self, frames: FrameSource, start: int, cancel: CancelToken | None) -> _PreparedClip:
-        config = self.config
-        timings: dict[str, float] = {}
-        clip = clip_indices(start, len(frames), config.clip_length, config.frame_stride)
-        indices = clip.indices
-        flow_indices = None
-        if config.uses_flow:  # T+1 frames give T flow images ("t_plus_one")
-            flow_indices = (*indices, min(indices[-1] + config.frame_stride, len(frames) - 1))
-        with _timer(timings, "decode"):
-            raw = np.asarray(frames.read_clip(list(flow_indices or indices)))
-        if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
-            raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {raw.dtype} {raw.shape}")
+        clip = prepare_clip_input(frames, start, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method, device=self.device, cancel=cancel)
+        timings = dict(clip.timings_ms)
         with _timer(timings, "preprocess"):
-            cropped, cmap = resize_and_crop(raw, config.input_size)
-            rgb = self._normalise(cropped[: len(indices)]) if config.uses_rgb else None
-        method, fell_back, note, flow = None, False, "", None
-        if config.uses_flow:
+            rgb = self._normalise(clip.rgb) if clip.rgb is not None else None
+        flow = None
+        if clip.flow is not None:
             with _timer(timings, "flow", self.device):
-                result = self.flow_backend.compute(cropped, self.flow_method, device=self.device, cancel=cancel, progress=None)
-                vectors = np.asarray(result.forward, dtype=np.float32)
-                expected = (len(indices), 2, config.input_size, config.input_size)
-                if vectors.shape != expected:
-                    raise ValueError(f"flow engine returned shape {vectors.shape}, expected {expected}")
-                images = np.asarray(self.flow_backend.render(vectors, config.flow_encoding))
-                if images.shape != (len(indices), config.input_size, config.input_size, 3) or images.dtype != np.uint8:
-                    raise ValueError(f"flow rendering returned {images.dtype} {images.shape}, expected uint8 {(len(indices), config.input_size, config.input_size, 3)}")
-                flow = self._normalise(images)
-            method, fell_back, note = str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
+                flow = self._normalise(clip.flow)
         return _PreparedClip(
-            start=start,
-            indices=indices,
-            flow_indices=flow_indices,
+            start=clip.start,
+            indices=clip.indices,
+            flow_indices=clip.flow_indices,
             padded=clip.padded,
-            crop_map=cmap,
+            crop_map=clip.crop_map,
             rgb=rgb,
             flow=flow,
-            flow_method=method,
-            flow_fell_back=fell_back,
-            flow_note=note,
+            flow_method=clip.flow_method,
+            flow_fell_back=clip.flow_fell_back,
+            flow_note=clip.flow_note,
             timings_ms=timings,
         )
 
     def _normalise(self, frames_uint8: np.ndarray) -> torch.Tensor:
-        """(T, S, S, 3) uint8 -> (3, T, S, S) float, normalised with the model's mean/std."""
-        x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).to(self.device, non_blocking=True)
-        x = x.permute(3, 0, 1, 2).float().div_(255.0)
-        return (x - self._mean) / self._std
+        return normalise_frames(frames_uint8, self._mean, self._std, self.device)
 
     def _autocast(self):
         dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.precision)

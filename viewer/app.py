@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from viewer.jobs import set_worker_niceness
@@ -28,11 +29,20 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def run_viewer(video: str | None) -> int:
+def run_viewer(video: str | None, *, frame: int = 0, checkpoint: str | None = None, classify: bool = False) -> int:
     app = create_application()
-    window = MainWindow()
+    window = MainWindow(checkpoint=checkpoint)
     window.notifier.install_excepthooks()
     window.show()
     if video:
+        if frame or classify:
+            window.video.videoLoaded.connect(lambda _video: _start_at(window, frame, classify), Qt.ConnectionType.SingleShotConnection)
         window.open_video(video)
     return app.exec()
+
+
+def _start_at(window: MainWindow, frame: int, classify: bool) -> None:
+    """Go to ``frame`` (clamped to the video) and classify its clip when asked, once the video is open."""
+    window.state.set_frame(min(frame, max(0, window.state.frame_count - 1)))
+    if classify:
+        window.classify.classify_clip()

@@ -365,7 +365,8 @@ def _classify_rows(window: Any, heart: Heartbeat, args: argparse.Namespace, scra
     timelines: list[Any] = []
     classify.predictionReady.connect(predictions.append)
     classify.timelineReady.connect(timelines.append)
-    classify.load_checkpoint(str(checkpoint))
+    if classify.checkpoint != checkpoint:  # reloading the model already in use would cancel the first classification
+        classify.load_checkpoint(str(checkpoint))
     wait_until(lambda: classify.classify_state.model.ready and classify.checkpoint == checkpoint, args.limit_s)
     rows = []
 

@@ -11,10 +11,13 @@ HELP = "open the viewer (the default: `main.py VIDEO` is `main.py view VIDEO`)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", nargs="?", metavar="VIDEO", help="video file or folder of frames (default: the bundled sample)")
+    parser.add_argument("--frame", type=int, default=0, metavar="N", help="start at frame N (default 0)")
+    parser.add_argument("--checkpoint", metavar="PATH", help="classify with this checkpoint (default: the bundled demo model)")
+    parser.add_argument("--classify", action="store_true", help="classify the clip at the start frame as soon as the video is open")
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import VideoError
+    from core.errors import CheckpointError, InputError, VideoError
     from core.resources import SAMPLE_VIDEO
 
     video = args.video
@@ -24,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
             raise VideoError("the bundled sample video is missing (regenerate it: python resources/make_sample.py)", SAMPLE_VIDEO)
     elif not Path(video).exists():
         raise VideoError("file does not exist", video)  # fail on the command line, before a window opens
+    if args.frame < 0:
+        raise InputError(f"--frame must be >= 0, got {args.frame}")
+    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
+        raise CheckpointError("file does not exist", args.checkpoint)
     from viewer.app import run_viewer
 
-    return run_viewer(video)
+    return run_viewer(video, frame=args.frame, checkpoint=args.checkpoint, classify=args.classify)

@@ -41,7 +41,7 @@ VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;Al
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, *, show_dialogs: bool = True) -> None:
+    def __init__(self, *, show_dialogs: bool = True, checkpoint: str | Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Two-Stream Viewer")
         self.resize(1280, 800)
@@ -51,7 +51,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.video = VideoController(self.state, self.jobs, self.notifier, self)
         self.flow = FlowController(self.state, self.jobs, self.notifier, self)
-        self.classify = ClassifyController(self.state, self.jobs, self.notifier, self)
+        self.classify = ClassifyController(self.state, self.jobs, self.notifier, self, checkpoint=Path(checkpoint) if checkpoint else None)
 
         self.rgb_view = FrameView("RGB")
         self.flow_view = FrameView("Optical flow")

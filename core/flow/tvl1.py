@@ -121,6 +121,8 @@ def tvl1_iterations(
     iterations: int,
     epsilon: float = 0.0,
     check_every: int = 10,
+    gradient_op: Callable[[Tensor], tuple[Tensor, Tensor]] = forward_gradient,
+    divergence_op: Callable[[Tensor, Tensor], Tensor] = divergence,
 ) -> tuple[Tensor, tuple[Tensor, Tensor], int]:
     """Primal-dual TV-L1 iterations on a linearised data term.
 
@@ -134,6 +136,8 @@ def tvl1_iterations(
     ``check_every`` iterations, falls below ``epsilon**2`` (inference only: the
     check reads a value back from the device).  Returns ``(u, p, iterations_run)``.
     No in-place updates: differentiable in ``u``, the images and the parameters.
+    ``gradient_op``/``divergence_op`` replace the flow's finite differences (the
+    representation-flow layer learns them); the defaults are the exact pair.
     """
     if p is None:
         p = (torch.zeros_like(u), torch.zeros_like(u))
@@ -148,8 +152,8 @@ def tvl1_iterations(
         rho = data.rho_c + (grad * u).sum(dim=1)
         step_len = torch.clamp(-rho * inv_grad_sq, min=-l_t, max=l_t) if not isinstance(l_t, Tensor) else torch.minimum(torch.maximum(-rho * inv_grad_sq, -l_t), l_t)
         v = u + step_len.unsqueeze(1) * grad
-        u_new = v + theta * divergence(px, py)
-        ux, uy = forward_gradient(u_new)
+        u_new = v + theta * divergence_op(px, py)
+        ux, uy = gradient_op(u_new)
         norm = torch.sqrt(ux * ux + uy * uy + 1e-12)  # the floor keeps the gradient finite where u is flat
         denom = 1.0 + ratio * norm
         px = (px + ratio * ux) / denom

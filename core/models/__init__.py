@@ -10,7 +10,10 @@ its attention maps, and checkpoint I/O.
     factory.py      build_model(config)
     explain.py      AttentionMaps: per-layer/head attention, rollout, relevance
     attention_map.py  token volumes back to original frame pixels
-    checkpoint.py   save_checkpoint / load_checkpoint (.safetensors + JSON config)
+    checkpoint.py   save_checkpoint / load_checkpoint (.safetensors + JSON config), any family
+    families.py     the family registry: transformer, convnet, repflow (config, build, classifier)
+    convnet/        classic two-stream ResNets (seeds 001-003), CAM, ConvLSTM
+    repflow/        the representation-flow network (seed 004)
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from core.models.checkpoint import CheckpointInfo, load_checkpoint, read_checkpo
 from core.models.config import VARIANTS, FusionConfig, ModelConfig
 from core.models.explain import AttentionMaps, Explanation, attention_rollout, explain, relevance_propagation
 from core.models.factory import build_model
+from core.models.families import FAMILIES, open_classifier
 from core.models.fusion import TwoStreamTransformer
 from core.models.layout import TokenLayout
 
 __all__ = [
     "BACKBONE_NAMES",
+    "FAMILIES",
     "VARIANTS",
     "AttentionMaps",
     "BackboneInfo",
@@ -41,6 +46,7 @@ __all__ = [
     "build_model",
     "explain",
     "heatmap_for_frame",
+    "open_classifier",
     "load_checkpoint",
     "read_checkpoint_info",
     "relevance_propagation",

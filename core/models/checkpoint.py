@@ -20,7 +20,7 @@ from torch import nn
 
 from core.atomic import atomic_path
 from core.errors import CheckpointError
-from core.models.config import ModelConfig
+from core.models import families
 from core.weights import check_state_dict_fits
 
 CHECKPOINT_SUFFIX = ".safetensors"
@@ -36,17 +36,17 @@ class CheckpointInfo:
     """What a checkpoint says about itself, read from its header only (no weights loaded)."""
 
     path: Path
-    config: ModelConfig
+    config: Any  # the family's config: ModelConfig, ConvNetConfig or RepFlowConfig
     extra: dict[str, Any]
     num_tensors: int
     size_bytes: int
 
 
-def _structure(config: ModelConfig) -> tuple:
-    return (config.backbone, dict(config.backbone_options), config.variant, config.fusion, config.num_classes, config.input_size, config.clip_length)
+def _structure(config: Any) -> tuple:
+    return families.architecture(config)
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, config: ModelConfig | None = None, *, extra: Mapping[str, Any] | None = None) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, config: Any = None, *, extra: Mapping[str, Any] | None = None) -> Path:
     """Write ``model``'s weights and ``config`` (default: ``model.config``) atomically.
 
     ``extra`` is any JSON-able dict (training run, dataset, metrics) stored beside
@@ -57,9 +57,9 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, config: Mode
         raise CheckpointError(f"checkpoints are saved as {CHECKPOINT_SUFFIX} files, got suffix {target.suffix!r}", target)
     model_config = getattr(model, "config", None)
     config = config or model_config
-    if not isinstance(config, ModelConfig):
-        raise ValueError(f"save_checkpoint needs a ModelConfig (model.config or the config argument), got {type(config).__name__}")
-    if isinstance(model_config, ModelConfig) and _structure(model_config) != _structure(config):
+    if not families.is_model_config(config):
+        raise ValueError(f"save_checkpoint needs a model config of a known family (model.config or the config argument), got {type(config).__name__}")
+    if families.is_model_config(model_config) and _structure(model_config) != _structure(config):
         raise ValueError("the config given does not describe this model's architecture (backbone, variant, fusion, classes or input differ)")
     config.validate()
     metadata = {
@@ -104,7 +104,7 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     if metadata.get(_META_FORMAT) != FORMAT_TAG or _META_CONFIG not in metadata:
         raise CheckpointError("has no Two-Stream Viewer model config in its metadata: it is plain safetensors weights, not a checkpoint saved by this program", file)
     try:
-        config = ModelConfig.from_dict(json.loads(metadata[_META_CONFIG]))
+        config = families.config_from_dict(json.loads(metadata[_META_CONFIG]))
         extra = json.loads(metadata.get(_META_EXTRA, "{}"))
     except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(f"bad model config in the checkpoint: {_first_line(err)}", file) from None
@@ -120,7 +120,6 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     shapes) and non-finite weights.
     """
     from core.device import resolve_device
-    from core.models.factory import build_model
 
     info = read_checkpoint_info(path)
     file, config = info.path, info.config
@@ -131,21 +130,26 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         state = load_file(str(file), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"not a readable safetensors checkpoint ({_first_line(err)})", file) from None
-    model = build_model(config, pretrained=False)
+    model = families.build_model(config, pretrained=False)
     _check_state_fits(model, state, config, file)
     model.load_state_dict(state, strict=True)
     return model.to(resolve_device(device)).eval(), config
 
 
-def _check_state_fits(model: nn.Module, state: Mapping[str, torch.Tensor], config: ModelConfig, file: Path) -> None:
+def _check_state_fits(model: nn.Module, state: Mapping[str, torch.Tensor], config: Any, file: Path) -> None:
     own = model.state_dict()
-    classifier = "head." + str(len(model.head) - 1) + ".weight"
-    if classifier in state and classifier in own and state[classifier].shape[0] != own[classifier].shape[0]:
-        raise CheckpointError(
-            f"wrong class count: the classifier has {state[classifier].shape[0]} outputs but the config lists {config.num_classes} class names",
-            file,
-        )
-    check_state_dict_fits(state, own, what=f"weights do not fit a {config.backbone}/{config.variant} model", path=file)
+    own_keys = getattr(model, "classifier_keys", None)
+    if callable(own_keys):
+        classifiers = list(own_keys())
+    else:
+        classifiers = ["head." + str(len(model.head) - 1) + ".weight"]
+    for classifier in classifiers:
+        if classifier in state and classifier in own and state[classifier].shape[0] != own[classifier].shape[0]:
+            raise CheckpointError(
+                f"wrong class count: the classifier has {state[classifier].shape[0]} outputs but the config lists {config.num_classes} class names",
+                file,
+            )
+    check_state_dict_fits(state, own, what=f"weights do not fit a {config.family} {config.backbone}/{config.variant} model", path=file)
     for key, value in state.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"holds non-finite weights (NaN or inf) in {key}", file)
@@ -160,10 +164,18 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     if file.stat().st_size == 0:
         raise CheckpointError("file is empty (0 bytes)", file)
     with open(file, "rb") as handle:
-        head = handle.read(8)
-    if file.suffix.lower() in _PICKLE_SUFFIXES or head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        head = handle.read(9)
+    pickled = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+    if file.suffix.lower() in _PICKLE_SUFFIXES or (pickled and not _safetensors_header(head, file.stat().st_size)):
         _refuse_pickle(file)
     return file
+
+
+def _safetensors_header(head: bytes, size: int) -> bool:
+    """Whether ``head`` starts a safetensors file: a little-endian u64 header length that fits
+    the file, then a JSON object.  The length's first byte can be 0x80 (a header of
+    0x..80 bytes), which alone would look like a pickle's protocol marker."""
+    return len(head) == 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size
 
 
 def _refuse_pickle(file: Path) -> None:

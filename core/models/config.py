@@ -40,6 +40,9 @@ class FusionConfig:
     head_layers: int = 1  # 1: LayerNorm, Dropout, Linear; 3: the seed's 3-layer MLP
     head_hidden: int = 0  # hidden width of the 3-layer head; 0 means the model width
     spatial_pool: int = 0  # 0: keep every token; s: average each time slice to s x s tokens
+    # True: RGB tokens averaged over time (the mean repeated on every slice, no time
+    # embedding): with a frame-wise backbone the RGB stream is an order-free bag of frames
+    rgb_time_pool: bool = False
 
     @property
     def dim(self) -> int:
@@ -60,6 +63,8 @@ class FusionConfig:
                 raise ValueError(f"fusion {name} must be in [0, 1), got {value!r}")
         if self.mlp_ratio <= 0:
             raise ValueError(f"fusion mlp_ratio must be > 0, got {self.mlp_ratio!r}")
+        if not isinstance(self.rgb_time_pool, bool):
+            raise ValueError(f"fusion rgb_time_pool must be true or false, got {self.rgb_time_pool!r}")
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ class ModelConfig:
         if self.format_version != FORMAT_VERSION:
             raise ValueError(f"config format version {self.format_version!r} is not supported (this program reads version {FORMAT_VERSION})")
         if self.family != FAMILY_TRANSFORMER:
-            raise ValueError(f"model family {self.family!r} is not supported here (expected {FAMILY_TRANSFORMER!r})")
+            raise ValueError(f"ModelConfig describes the {FAMILY_TRANSFORMER!r} family, got family {self.family!r} (other families have their own configs: core.models.families)")
         if self.backbone not in BACKBONE_NAMES:
             raise ValueError(f"unknown backbone {self.backbone!r}: choose one of {', '.join(BACKBONE_NAMES)}")
         if self.variant not in VARIANTS:

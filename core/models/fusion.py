@@ -3,7 +3,12 @@
 RGB clip -> backbone -> token grid; flow renderings -> a second backbone ->
 token grid; ``[class; RGB tokens; flow tokens]`` + positional embeddings
 (factorised: stream + time + space) -> our transformer encoder -> class token
--> MLP head.  ``forward = forward_head(forward_features(...))``, and
+-> MLP head.  With ``FusionConfig.rgb_time_pool`` the RGB tokens are averaged
+over time and get no time embedding, so the fusion cannot read frame order
+from the RGB stream (with the tiny backbone's ``frame_wise`` option the RGB
+stream is then a bag of frames: appearance only, which the synthetic
+ablation and the demo model rely on).  ``forward =
+forward_head(forward_features(...))``, and
 :meth:`TwoStreamTransformer.forward_tokens` starts from token grids, so
 training with frozen backbones can cache them.
 """
@@ -142,9 +147,16 @@ class TwoStreamTransformer(nn.Module):
             b, t, h, w, c = tokens.shape
             pooled = F.adaptive_avg_pool2d(tokens.permute(0, 1, 4, 2, 3).reshape(b * t, c, h, w), grid[1:])
             tokens = pooled.reshape(b, t, c, grid[1], grid[2]).permute(0, 1, 3, 4, 2)
+        pool_time = stream == RGB and self.config.fusion.rgb_time_pool
+        if pool_time:  # order-free RGB: the mean over time slices, on every slice (keeps the layout)
+            tokens = tokens.mean(dim=1, keepdim=True).expand_as(tokens)
         x = proj(tokens)  # (B, T', H', W', dim)
         stream_index = 0 if stream == RGB else 1
-        pos = self.time_embed[:, None, None, :] + self.space_embed.view(1, grid[1], grid[2], -1) + self.stream_embed[stream_index]
+        pos = self.space_embed.view(1, grid[1], grid[2], -1) + self.stream_embed[stream_index]
+        if not pool_time:
+            pos = pos + self.time_embed[:, None, None, :]
+        else:
+            pos = pos.expand(grid[0], -1, -1, -1)
         return (x + pos.to(x.dtype)).flatten(1, 3)
 
     def encode(self, sequence: torch.Tensor, recorder: AttentionRecorder | None = None) -> torch.Tensor:

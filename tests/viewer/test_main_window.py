@@ -111,7 +111,7 @@ def test_default_launch_opens_the_bundled_sample(qtbot, monkeypatch) -> None:  #
 
     assert SAMPLE_VIDEO.exists() and SAMPLE_VIDEO.stat().st_size < 1_000_000
     opened: list[str | None] = []
-    monkeypatch.setattr(app_module, "run_viewer", lambda video: opened.append(video) or 0)
+    monkeypatch.setattr(app_module, "run_viewer", lambda video, **options: opened.append(video) or 0)
     assert main.main([]) == 0
     assert opened == [str(SAMPLE_VIDEO)]
     win = MainWindow(show_dialogs=False)
@@ -177,3 +177,28 @@ def test_flow_scan_fills_the_timeline_and_next_noisy_frame_finds_a_corrupted_fra
     assert window.state.frame_index == 23
     window.go_to_next_noisy_frame()
     assert window.state.frame_index == 22  # wraps around
+
+
+def test_view_options_start_at_a_frame_and_classify(qtbot, monkeypatch, tmp_path, capsys) -> None:  # noqa: ANN001
+    """`main.py VIDEO --frame N --classify`: bad values are command-line errors; good ones reach the window."""
+    import main
+    import viewer.app as app_module
+    from core.resources import SAMPLE_VIDEO
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(app_module, "run_viewer", lambda video, **options: calls.append((video, options)) or 0)
+    assert main.main([str(SAMPLE_VIDEO), "--frame", "40", "--classify"]) == 0
+    assert calls == [(str(SAMPLE_VIDEO), {"frame": 40, "checkpoint": None, "classify": True})]
+    assert main.main([str(SAMPLE_VIDEO), "--checkpoint", str(tmp_path / "nope.safetensors")]) == 2
+    assert main.main([str(SAMPLE_VIDEO), "--frame", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "nope.safetensors: file does not exist" in err and "--frame must be >= 0" in err
+
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    requested: list[int | None] = []
+    monkeypatch.setattr(win.classify, "classify_clip", lambda start=None: requested.append(start) or 1)
+    win.video.videoLoaded.connect(lambda _v: app_module._start_at(win, 400, True))
+    win.open_video(str(SAMPLE_VIDEO))
+    qtbot.waitUntil(lambda: bool(requested), timeout=10000)
+    assert win.state.frame_index == win.state.frame_count - 1  # clamped to the last frame

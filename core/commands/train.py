@@ -1,0 +1,166 @@
+"""``train DATA --out CKPT``: train the two-stream model on a folder of class sub-folders of videos.
+
+Module-level imports stay light (the command line lists every command's help);
+torch and the training pipeline load inside :func:`run`.  Under ``torchrun``
+the same command trains with DistributedDataParallel (rank 0 prints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+NAME = "train"
+HELP = "train a two-stream model (frozen backbones on cached token grids by default); resumable"
+DESCRIPTION = (
+    "Train the two-stream transformer on DATA (a folder of class sub-folders of videos, the UCF101/HMDB51 layout; "
+    "official split files are used when present, else a seeded stratified split) and write the best epoch's "
+    "checkpoint to --out.  Backbones are frozen by default: each clip's token grids are computed once and cached "
+    "on disk, then only the fusion is trained (Adam, lr 2e-4, batch 8, up to 200 epochs, early stopping on the "
+    "validation loss).  An interrupted run continues when the same command is run again (--fresh starts over). "
+    "Under torchrun (e.g. python -m torch.distributed.run --nproc_per_node 2 main.py train ...) each process "
+    "extracts its shard of the videos and trains one DistributedDataParallel replica; rank 0 writes the files."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Defaults stay None here and come from TrainSettings in run(): listing the
+    # commands' help must not import torch.
+    parser.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<video>")
+    parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
+    model = parser.add_argument_group("model")
+    model.add_argument("--backbone", help="tiny (default), mvit_v2_s or swin3d_s")
+    model.add_argument("--tiny-dim", type=int, metavar="C", help="token width of the tiny backbone (default 96)")
+    model.add_argument("--frame-wise", action="store_true", help="tiny backbone: encode each frame alone (no frame order in its tokens)")
+    model.add_argument("--variant", choices=("rgb", "flow", "concat", "fusion"), help="streams and fusion (default fusion)")
+    model.add_argument("--flow", dest="flow_method", metavar="M", help="flow method: dis (default), farneback, tvl1, raft-small, raft-large")
+    model.add_argument("--raft-weights", metavar="PATH", help="RAFT weights file when --flow is raft-small or raft-large")
+    model.add_argument("--flow-radius", type=float, metavar="PX",
+                       help="flow colours: motion drawn fully saturated, in pixels (default 10); small motions need a small radius")
+    model.add_argument("--flow-normalization", choices=("fixed", "clip"), help="flow colour scale: fixed radius (default) or each clip's largest motion")
+    model.add_argument("--depth", type=int, help="fusion encoder layers (default 2)")
+    model.add_argument("--heads", type=int, help="attention heads (default 8)")
+    model.add_argument("--head-dim", type=int, help="dims per head (default 96)")
+    model.add_argument("--spatial-pool", type=int, metavar="S", help="average each time slice to SxS tokens (default 0: keep all)")
+    model.add_argument("--rgb-time-pool", action="store_true", help="average RGB tokens over time, no time embedding (order-free RGB stream)")
+    model.add_argument("--head-layers", type=int, choices=(1, 3), help="classifier head: 1 (LayerNorm, Dropout, Linear; default) or 3 layers")
+    model.add_argument("--input-size", type=int, metavar="S", help="crop size in pixels (default: the backbone's)")
+    model.add_argument("--clip-length", type=int, metavar="T", help="frames per clip (default: the backbone's)")
+    model.add_argument("--no-pretrained", action="store_true", help="random backbone weights instead of Kinetics-400 (the tiny backbone has none anyway)")
+    model.add_argument("--backbone-weights", metavar="PATH", help="Kinetics-400 weights file for both streams (else the torch hub cache, else download)")
+    fit = parser.add_argument_group("training")
+    fit.add_argument("--epochs", type=int, metavar="N", help="at most N epochs (default 200)")
+    fit.add_argument("--batch-size", type=int, metavar="B", help="clips per step, per process (default 8)")
+    fit.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
+    fit.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
+    fit.add_argument("--patience", type=int, metavar="N", help="stop after N epochs without a better validation loss (default 10)")
+    fit.add_argument("--augment", choices=("none", "flip", "crop", "flip+crop"),
+                     help="fixed views per clip: mirrored, corner crops, both (default none); flipping swaps left and right")
+    fit.add_argument("--clips-per-video", type=int, metavar="K", help="training clips per video, spread uniformly (default 1)")
+    fit.add_argument("--finetune", action="store_true", help="train the backbones too, end to end on prepared clips (no token grids)")
+    fit.add_argument("--seed", type=int, help="seed of every random choice (default 0)")
+    fit.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
+    split = parser.add_argument_group("split")
+    split.add_argument("--split", dest="split_scheme", choices=("auto", "ucf101", "hmdb51", "stratified"), help="split scheme (default auto: official files when present)")
+    split.add_argument("--split-number", dest="official_split", type=int, metavar="N", help="official split number (default 1)")
+    split.add_argument("--split-dir", metavar="DIR", help="folder of classInd.txt and the split files, when not in or beside DATA")
+    split.add_argument("--val-fraction", type=float, help="share of the training part held out for validation (default 0.1)")
+    split.add_argument("--test-fraction", type=float, help="test share of a seeded split (default 0.2)")
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--cache-dir", metavar="DIR", help="token cache folder (default: $TWOSTREAM_CACHE_DIR/tokens or ~/.cache/twostream/tokens)")
+    run_group.add_argument("--fresh", action="store_true", help="start over instead of resuming the run beside --out")
+
+
+_PLAIN_OPTIONS = (
+    "backbone", "variant", "flow_method", "depth", "heads", "head_dim", "spatial_pool", "head_layers", "input_size",
+    "clip_length", "backbone_weights", "epochs", "batch_size", "lr", "weight_decay", "patience", "augment",
+    "clips_per_video", "raft_weights", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
+)
+
+
+def settings_from_args(args: argparse.Namespace):
+    """The :class:`~core.training.TrainSettings` the command line describes (unset options keep its defaults)."""
+    from core.flow.engine import normalize_method
+    from core.training.settings import TrainSettings
+
+    values = {name: getattr(args, name) for name in _PLAIN_OPTIONS if getattr(args, name, None) is not None}
+    if "flow_method" in values:
+        values["flow_method"] = normalize_method(values["flow_method"])
+    if args.flow_radius is not None or args.flow_normalization is not None:
+        from core.flow.render import FlowEncoding
+
+        default = FlowEncoding()
+        values["flow_encoding"] = FlowEncoding(
+            normalization=args.flow_normalization or default.normalization,
+            max_radius=args.flow_radius if args.flow_radius is not None else default.max_radius,
+        ).to_dict()
+    options: dict = {}
+    if args.tiny_dim is not None:
+        options["dim"] = args.tiny_dim
+    if args.frame_wise:
+        options["frame_wise"] = True
+    return TrainSettings(
+        backbone_options=options,
+        rgb_time_pool=bool(args.rgb_time_pool),
+        pretrained=not args.no_pretrained,
+        finetune_backbones=bool(args.finetune),
+        **values,
+    )
+
+
+class _PhaseProgress:
+    """One progress line per phase ("extract", "epoch 3"): the text before the message's first colon."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.phase: str | None = None
+        self.line = None
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if not self.enabled:
+            return
+        from core.progress import ProgressLine
+
+        phase, _, rest = message.partition(": ")
+        if phase != self.phase:
+            self.close()
+            self.phase, self.line = phase, ProgressLine(phase)
+        self.line(done, total, rest)
+
+    def close(self) -> None:
+        if self.line is not None:
+            self.line.close()
+            self.line = None
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from core.training import train
+
+    settings = settings_from_args(args)
+    is_main = int(os.environ.get("RANK", "0") or 0) == 0
+    command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
+    progress = _PhaseProgress(enabled=is_main)
+
+    def log(line: str) -> None:
+        progress.close()
+        print(line, flush=True)
+
+    try:
+        result = train(args.data, settings, args.out, resume=not args.fresh, cache_dir=args.cache_dir, progress=progress,
+                       log=log, command=command)
+    finally:
+        progress.close()
+    if not is_main:
+        return 0
+    best = result.best if result.best_epoch else None
+    val = "" if best is None or best["val_acc"] is None else f", val loss {best['val_loss']:.4f}, val acc {100 * best['val_acc']:.1f}%"
+    how = "already finished" if result.already_finished else ("stopped early" if result.stopped_early else "all epochs run")
+    print(f"done ({how}): best epoch {result.best_epoch} of {result.epochs_run}{val}")
+    print(f"checkpoint: {result.checkpoint}")
+    print(f"split: {result.split.description}; {len(result.split.train)} train, {len(result.split.val)} val, {len(result.split.test)} test videos")
+    if result.skipped:
+        print(result.skipped.summary())
+    return 0

@@ -1,0 +1,191 @@
+"""From video frames to what the two-stream ConvNet eats: snippets of one frame plus L stacked flow fields.
+
+A snippet's window is ``L + 1`` frames at the config's stride (the end of a
+short video repeats its last frame, as :func:`core.sampling.clip_indices`
+does); the spatial stream sees the window's centre frame, the temporal stream
+the flow of its L consecutive pairs as ``2L`` channels (x then y of each
+field), computed on the resized and centre-cropped frames, so displacements are
+in pixels of the model's input.  Test time spreads ``test_snippets`` (25)
+windows uniformly over the video (seed 002); training draws one window at
+random inside each of S equal segments (TSN).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from core.models.convnet.config import ConvNetConfig
+from core.progress import CancelToken, check, report
+from core.sampling import ClipIndices, CropMap, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
+
+
+def snippet_starts(num_frames: int, count: int, config: ConvNetConfig, *, rng: np.random.Generator | None = None) -> list[int]:
+    """Window starts of ``count`` snippets: centred in equal segments, or (with ``rng``)
+    uniformly at random inside each segment (TSN training sampling)."""
+    starts = uniform_clip_starts(num_frames, count, config.clip_length, config.frame_stride)
+    if rng is None:
+        return starts
+    room = num_frames - clip_span(config.clip_length, config.frame_stride)
+    if room <= 0:
+        return starts
+    bounds = np.linspace(0, room + 1, count + 1)
+    return [int(rng.integers(int(a), max(int(a) + 1, int(b)))) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def snippet_windows(num_frames: int, starts: Sequence[int], config: ConvNetConfig) -> list[ClipIndices]:
+    return [clip_indices(int(s), num_frames, config.clip_length, config.frame_stride) for s in starts]
+
+
+def stack_flow(forward: np.ndarray, backward: np.ndarray | None, config: ConvNetConfig) -> np.ndarray:
+    """L flow fields ``(L, 2, H, W)`` (and the backward ones for bi-directional input)
+    to the temporal stream's ``(2L, H, W)`` float32 input.
+
+    Bi-directional: the L/2 pairs before the centre frame contribute their
+    backward flow, the L/2 after it their forward flow.  Then each field's mean
+    displacement is subtracted (``mean_subtraction``) and values are clamped to
+    +-``flow_bound`` pixels.
+    """
+    length = config.flow_length
+    forward = np.asarray(forward, dtype=np.float32)
+    if forward.ndim != 4 or forward.shape[:2] != (length, 2):
+        raise ValueError(f"expected {length} forward flow fields (L, 2, H, W), got shape {forward.shape}")
+    fields = forward
+    if config.bidirectional:
+        if backward is None or np.shape(backward) != forward.shape:
+            raise ValueError(f"bi-directional input needs backward flow of shape {forward.shape}, got {None if backward is None else np.shape(backward)}")
+        half = length // 2
+        fields = np.concatenate((np.asarray(backward, dtype=np.float32)[:half], forward[half:]), axis=0)
+    if config.mean_subtraction:
+        fields = fields - fields.mean(axis=(2, 3), keepdims=True)
+    if config.flow_bound > 0:
+        fields = np.clip(fields, -config.flow_bound, config.flow_bound)
+    return np.ascontiguousarray(fields.reshape(2 * length, *fields.shape[2:]), dtype=np.float32)
+
+
+def normalise_frames(frames_uint8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """(N, S, S, 3) uint8 to (N, 3, S, S) float32 normalised with mean/std."""
+    x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+@contextmanager
+def stage_timer(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+
+
+def read_frames(source: Any, indices: Sequence[int]) -> np.ndarray:
+    """``source.read_clip(indices)`` checked to be ``(N, H, W, 3)`` uint8."""
+    raw = np.asarray(source.read_clip(list(indices)))
+    if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
+        raise ValueError(f"frames must be (N, H, W, 3) uint8 RGB, got {raw.dtype} {raw.shape}")
+    return raw
+
+
+@dataclass(eq=False)
+class PreparedSnippets:
+    """One sample's snippets, ready for the model (no batch dimension).
+
+    ``rgb`` (S, 3, H, W) and ``flow`` (S, 2L, H, W) float32 on the CPU, or
+    ``None`` for a stream the variant does not use; ``windows`` the frames of each
+    snippet; ``flow_*`` what the flow engine did; ``timings_ms`` per stage.
+    """
+
+    rgb: torch.Tensor | None
+    flow: torch.Tensor | None
+    windows: list[ClipIndices]
+    centre_offset: int
+    crop_map: CropMap
+    flow_method: str | None = None
+    flow_fell_back: bool = False
+    flow_note: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """The model's keyword inputs (``model(**inputs)`` after adding a batch dimension)."""
+        return {name: value for name, value in (("rgb", self.rgb), ("flow", self.flow)) if value is not None}
+
+    @property
+    def centre_frames(self) -> list[int]:
+        return [w.indices[self.centre_offset] for w in self.windows]
+
+
+def prepare_snippets(
+    source: Any,
+    starts: Sequence[int],
+    config: ConvNetConfig,
+    *,
+    flow_backend: Any = None,
+    flow_method: str | None = None,
+    device: str | torch.device = "cpu",
+    cancel: CancelToken | None = None,
+    progress: Callable[..., None] | None = None,
+) -> PreparedSnippets:
+    """Decode, crop and (for the temporal stream) compute and stack flow for the windows at ``starts``.
+
+    ``source``: a :class:`core.video.Video` or anything with ``len`` and
+    ``read_clip``.  ``flow_backend``: a :class:`core.inference.FlowBackend`
+    (default: the flow engine); its ``compute`` gets the cropped frames of one
+    window and ``backward=True`` for bi-directional input.
+    """
+    if len(starts) == 0:
+        raise ValueError("prepare_snippets needs at least one snippet start")
+    num_frames = len(source)
+    windows = snippet_windows(num_frames, starts, config)
+    timings: dict[str, float] = {}
+    rgb_frames: list[np.ndarray] = []
+    stacks: list[np.ndarray] = []
+    method_used: list[str] = []
+    notes: list[str] = []
+    fell_back = False
+    cmap: CropMap | None = None
+    if config.uses_flow and flow_backend is None:
+        from core.inference import default_flow_backend
+
+        flow_backend = default_flow_backend()
+    method = flow_method or config.flow_method
+    for n, window in enumerate(windows):
+        check(cancel)
+        report(progress, n, len(windows), f"snippet {n + 1}/{len(windows)}: decoding" + (" and flow" if config.uses_flow else ""))
+        indices = window.indices if config.uses_flow else (window.indices[config.centre_offset],)
+        with stage_timer(timings, "decode"):
+            raw = read_frames(source, indices)
+        with stage_timer(timings, "preprocess"):
+            cropped, cmap = resize_and_crop(raw, config.input_size)
+        if config.uses_rgb:
+            rgb_frames.append(cropped[config.centre_offset] if config.uses_flow else cropped[0])
+        if config.uses_flow:
+            with stage_timer(timings, "flow"):
+                result = flow_backend.compute(cropped, method, device=device, cancel=cancel, progress=None, backward=config.bidirectional)
+                stacks.append(stack_flow(result.forward, getattr(result, "backward", None), config))
+            method_used.append(str(result.method_used))
+            fell_back = fell_back or bool(result.fell_back)
+            if getattr(result, "note", ""):
+                notes.append(str(result.note))
+    assert cmap is not None
+    with stage_timer(timings, "preprocess"):
+        rgb = normalise_frames(np.stack(rgb_frames), config.mean, config.std) if rgb_frames else None
+        flow = torch.from_numpy(np.stack(stacks)) if stacks else None
+    report(progress, len(windows), len(windows), "snippets ready")
+    return PreparedSnippets(
+        rgb=rgb,
+        flow=flow,
+        windows=windows,
+        centre_offset=config.centre_offset,
+        crop_map=cmap,
+        flow_method=(method_used[0] if len(set(method_used)) == 1 else ",".join(sorted(set(method_used)))) if method_used else None,
+        flow_fell_back=fell_back,
+        flow_note="; ".join(sorted(set(notes))),
+        timings_ms=timings,
+    )

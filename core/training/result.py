@@ -1,0 +1,96 @@
+"""What a training run hands back, and what it writes into the checkpoint's ``extra``.
+
+Evaluation rebuilds the run's test set from the checkpoint alone:
+:func:`training_record` reads the dataset root, the split (paths relative to
+the root, and its fingerprint) and the settings back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from core.data import SkippedVideos, Split
+from core.models.config import ModelConfig
+from core.training.settings import TrainSettings
+
+# Keys of the checkpoint's ``extra`` written by training.
+EXTRA_SETTINGS = "train_settings"
+EXTRA_DATASET_ROOT = "dataset_root"
+EXTRA_SPLIT = "split"  # Split.to_dict(dataset): scheme, description, notes, fingerprint, train/val/test paths
+EXTRA_SPLIT_FINGERPRINT = "split_fingerprint"
+EXTRA_BEST_EPOCH = "best_epoch"
+EXTRA_HISTORY = "history"
+EXTRA_COMMAND = "command"
+EXTRA_SKIPPED = "skipped"
+EXTRA_BACKBONE_WEIGHTS = "backbone_weights"  # per stream: where its weights came from
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """The outcome of :func:`core.training.train`.
+
+    ``checkpoint`` is the best epoch's checkpoint (the ``out`` path);
+    ``history`` has one dict per epoch run so far (this call and any resumed
+    earlier ones): ``epoch`` (1-based), ``train_loss``, ``train_acc``,
+    ``val_loss``, ``val_acc`` (``None`` without a validation part) and
+    ``seconds``.  ``already_finished`` is True when the call found a finished
+    run and trained nothing.
+    """
+
+    checkpoint: Path
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    history: list[dict[str, Any]]
+    skipped: SkippedVideos
+    split: Split
+    config: ModelConfig
+    resumed_from_epoch: int = 0
+    already_finished: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The history entry of the best epoch."""
+        return next(h for h in self.history if h["epoch"] == self.best_epoch)
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """The training facts a checkpoint carries (``None`` fields when absent)."""
+
+    settings: TrainSettings | None
+    dataset_root: Path | None
+    split: dict[str, Any] | None
+    split_fingerprint: str | None
+    best_epoch: int | None
+    history: list[dict[str, Any]]
+    command: str | None
+    skipped: list[dict[str, str]]
+
+
+def training_record(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> TrainingRecord | None:
+    """The record of a checkpoint written by :func:`core.training.train` (a path, or its
+    ``extra`` dict); ``None`` for a checkpoint made some other way."""
+    if isinstance(checkpoint, Mapping):
+        extra = dict(checkpoint)
+    else:
+        from core.models.checkpoint import read_checkpoint_info
+
+        extra = read_checkpoint_info(checkpoint).extra
+    if EXTRA_SETTINGS not in extra:
+        return None
+    root = extra.get(EXTRA_DATASET_ROOT)
+    return TrainingRecord(
+        settings=TrainSettings.from_dict(extra[EXTRA_SETTINGS]),
+        dataset_root=Path(root) if root else None,
+        split=extra.get(EXTRA_SPLIT),
+        split_fingerprint=extra.get(EXTRA_SPLIT_FINGERPRINT),
+        best_epoch=extra.get(EXTRA_BEST_EPOCH),
+        history=list(extra.get(EXTRA_HISTORY, [])),
+        command=extra.get(EXTRA_COMMAND),
+        skipped=list(extra.get(EXTRA_SKIPPED, [])),
+    )

@@ -1,0 +1,169 @@
+"""What a training run is asked to do, as one frozen, JSON-able object.
+
+The settings travel into the checkpoint (``extra["train_settings"]``) and into
+the resumable training state: rerunning with the same settings continues a run,
+and evaluation can see how a model was made.  Defaults follow seed 000: Adam,
+lr 2e-4, batch 8, up to 200 epochs with early stopping, no augmentation,
+frozen backbones (their token grids cached on disk, see
+:mod:`core.training.token_cache`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from core.errors import InputError
+from core.models.config import VARIANTS, FusionConfig, ModelConfig, default_flow_encoding
+
+AUGMENTATIONS = ("none", "flip", "crop", "flip+crop")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """One training run's choices.
+
+    Model: ``backbone`` and ``backbone_options`` (e.g. tiny's ``{"dim": 96,
+    "frame_wise": True}``), ``variant`` (rgb, flow, concat, fusion), the fusion
+    encoder (``depth``, ``heads`` x ``head_dim``, ``spatial_pool``,
+    ``rgb_time_pool``, ``head_layers``, ``head_dropout``), ``input_size`` and
+    ``clip_length`` (0: the backbone's own), ``flow_method`` and
+    ``flow_encoding`` (``raft_weights``: an explicit RAFT file; a RAFT method
+    whose weights cannot be had stops the run rather than train on another
+    method's flow).  ``pretrained``: Kinetics-400 weights for backbones that
+    have them (``backbone_weights`` names an explicit file for both streams);
+    the tiny backbone has none and starts from a seeded random initialisation.
+
+    Data: ``clips_per_video`` training clips per video, spread uniformly (TSN);
+    ``augment`` adds fixed views per clip (``flip``: mirrored; ``crop``: four
+    corner crops of a slightly larger resize beside the centre crop), one picked
+    at random each epoch.  Flipping swaps left and right: do not use it when a
+    class depends on direction (the synthetic MoveLeft/MoveRight, Rotate*).
+    Split: :func:`core.data.make_split` with ``split_scheme``,
+    ``official_split``, ``val_fraction``, ``test_fraction``, ``split_dir``.
+
+    Optimisation: Adam with ``lr`` and ``weight_decay``, ``batch_size`` clips
+    per step (per process under torchrun), up to ``epochs``, early stopping
+    when the validation loss has not improved for ``patience`` epochs.
+    ``finetune_backbones`` trains end to end on decoded clips instead of on
+    cached token grids.  ``seed`` decides every random choice (initialisation,
+    split, order, views, dropout).
+    """
+
+    backbone: str = "tiny"
+    backbone_options: Mapping[str, Any] = field(default_factory=dict)
+    variant: str = "fusion"
+    depth: int = 2
+    heads: int = 8
+    head_dim: int = 96
+    spatial_pool: int = 0
+    rgb_time_pool: bool = False
+    head_layers: int = 1
+    head_dropout: float = 0.5
+    input_size: int = 0
+    clip_length: int = 0
+    flow_method: str = "dis"
+    flow_encoding: Mapping[str, Any] = field(default_factory=default_flow_encoding)
+    raft_weights: str | None = None
+    pretrained: bool = True
+    backbone_weights: str | None = None
+    finetune_backbones: bool = False
+    epochs: int = 200
+    batch_size: int = 8
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    patience: int = 10
+    augment: str = "none"
+    clips_per_video: int = 1
+    split_scheme: str = "auto"
+    official_split: int = 1
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split_dir: str | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def fusion_config(self) -> FusionConfig:
+        return FusionConfig(
+            heads=self.heads,
+            head_dim=self.head_dim,
+            depth=self.depth,
+            spatial_pool=self.spatial_pool,
+            rgb_time_pool=self.rgb_time_pool,
+            head_layers=self.head_layers,
+            head_dropout=self.head_dropout,
+        )
+
+    def model_config(self, class_names: tuple[str, ...] | list[str]) -> ModelConfig:
+        """The checkpoint's config for a dataset with ``class_names``; bad model settings raise :class:`InputError`."""
+        overrides: dict[str, Any] = {
+            "variant": self.variant,
+            "fusion": self.fusion_config(),
+            "backbone_options": dict(self.backbone_options),
+            "flow_method": self.flow_method,
+            "flow_encoding": dict(self.flow_encoding),
+        }
+        if self.input_size:
+            overrides["input_size"] = self.input_size
+        if self.clip_length:
+            overrides["clip_length"] = self.clip_length
+        from core.models.fusion import pooled_grid
+
+        try:
+            config = ModelConfig.create(backbone=self.backbone, class_names=list(class_names), **overrides)
+            pooled_grid(config.grid_shape(), config.fusion.spatial_pool)
+        except (ValueError, TypeError) as err:
+            raise InputError(f"bad model settings: {err}") from None
+        return config
+
+    @property
+    def views(self) -> int:
+        """Fixed augmentation views per clip (view 0 is the plain centre crop)."""
+        from core.training.views import view_names
+
+        return len(view_names(self.augment))
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the first bad setting and its value."""
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience,
+                    "clips_per_video": self.clips_per_video, "official_split": self.official_split}
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if self.variant not in VARIANTS:
+            raise InputError(f"unknown variant {self.variant!r}: choose one of {', '.join(VARIANTS)}")
+        if self.augment not in AUGMENTATIONS:
+            raise InputError(f"unknown augmentation {self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise InputError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}")
+        if self.seed < 0:
+            raise InputError(f"seed must be >= 0, got {self.seed}")
+        if self.input_size < 0 or self.clip_length < 0:
+            raise InputError(f"input_size and clip_length must be >= 0 (0: the backbone's), got {self.input_size}, {self.clip_length}")
+        self.model_config(("a", "b"))  # the model settings themselves
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["backbone_options"] = dict(self.backbone_options)
+        data["flow_encoding"] = dict(self.flow_encoding)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainSettings":
+        """Rebuild from :meth:`to_dict`; unknown fields are an :class:`InputError` (missing ones take defaults)."""
+        if not isinstance(data, Mapping):
+            raise InputError(f"training settings must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"training settings have unknown fields {unknown}")
+        return cls(**dict(data))
+
+    def replace(self, **changes: Any) -> "TrainSettings":
+        return dataclasses.replace(self, **changes)
+
+    def differences(self, other: "TrainSettings", ignore: tuple[str, ...] = ()) -> list[str]:
+        """Names of the fields whose values differ (for 'cannot resume' messages)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [name for name in mine if name not in ignore and mine[name] != theirs[name]]

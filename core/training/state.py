@@ -1,0 +1,111 @@
+"""The resumable training state: written atomically after every epoch, beside the checkpoint.
+
+``CKPT.safetensors`` gets ``CKPT.train-state.safetensors``: the trainable
+weights of the last finished epoch (frozen backbones are rebuilt from their
+seed or file, and their fingerprint is checked), Adam's moments and step
+counts, and as JSON metadata the epoch, the early-stopping bookkeeping, the
+history, the settings and the split fingerprint.  Randomness needs no saved
+state: every epoch draws from generators seeded by ``(seed, epoch)``, so a
+resumed run repeats exactly what an uninterrupted one would have done.
+Plain safetensors: loading runs no code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.atomic import atomic_path
+from core.errors import CheckpointError
+
+STATE_FORMAT = "twostream-train-state"
+STATE_VERSION = 1
+STATE_SUFFIX = ".train-state.safetensors"
+
+
+def state_path(checkpoint: Path) -> Path:
+    """``run.safetensors`` -> ``run.train-state.safetensors`` (same folder)."""
+    return checkpoint.with_name(checkpoint.name.removesuffix(".safetensors") + STATE_SUFFIX)
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs besides the data and the frozen backbones."""
+
+    epoch: int  # the last finished epoch (1-based; 0: none yet)
+    best_epoch: int
+    best_monitor: float  # the lowest validation (or, without one, training) loss so far
+    bad_epochs: int  # epochs since the last improvement
+    finished: bool
+    stopped_early: bool
+    history: list[dict[str, Any]]
+    meta: dict[str, Any]  # settings, split fingerprint, dataset root, backbone fingerprints
+    model_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
+
+
+def save_state(path: Path, state: TrainState) -> None:
+    tensors: dict[str, torch.Tensor] = {f"model.{k}": v.detach().to("cpu").contiguous() for k, v in state.model_state.items()}
+    optim = state.optimizer_state
+    per_param: dict[str, list[str]] = {}
+    for index, values in optim.get("state", {}).items():
+        per_param[str(index)] = []
+        for name, value in values.items():
+            tensor = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+            tensors[f"optim.{index}.{name}"] = tensor.detach().to("cpu").contiguous().clone()
+            per_param[str(index)].append(name)
+    header = {
+        "format": STATE_FORMAT,
+        "version": STATE_VERSION,
+        "epoch": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_monitor": state.best_monitor,
+        "bad_epochs": state.bad_epochs,
+        "finished": state.finished,
+        "stopped_early": state.stopped_early,
+        "history": state.history,
+        "meta": state.meta,
+        "optimizer": {"param_groups": optim.get("param_groups", []), "state_keys": per_param},
+    }
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"state": json.dumps(header, sort_keys=True)})
+
+
+def load_state(path: Path) -> TrainState:
+    """Read a state file; a damaged or foreign one is a :class:`CheckpointError` (rerun with --fresh)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            header = json.loads((handle.metadata() or {}).get("state", "null"))
+            if not isinstance(header, dict) or header.get("format") != STATE_FORMAT:
+                raise CheckpointError("is not a training state file written by this program; remove it or pass --fresh", path)
+            if header.get("version") != STATE_VERSION:
+                raise CheckpointError(f"training state version {header.get('version')!r} is not supported; pass --fresh", path)
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"the training state cannot be read ({' '.join(str(err).split())}); pass --fresh to start over", path) from None
+    model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+    optim_header = header.get("optimizer", {})
+    optim_state = {
+        int(index): {name: tensors[f"optim.{index}.{name}"] for name in names}
+        for index, names in optim_header.get("state_keys", {}).items()
+    }
+    return TrainState(
+        epoch=int(header["epoch"]),
+        best_epoch=int(header["best_epoch"]),
+        best_monitor=float(header["best_monitor"]),
+        bad_epochs=int(header["bad_epochs"]),
+        finished=bool(header["finished"]),
+        stopped_early=bool(header["stopped_early"]),
+        history=list(header["history"]),
+        meta=dict(header["meta"]),
+        model_state=model_state,
+        optimizer_state={"state": optim_state, "param_groups": optim_header.get("param_groups", [])},
+    )

@@ -1,0 +1,451 @@
+"""Training the two-stream model: frozen backbones on cached token grids, or end to end.
+
+The recipe of seed 000: Adam (lr 2e-4), batch 8, up to 200 epochs, early
+stopping on the validation loss with a patience, the best epoch's checkpoint
+kept, no augmentation by default.  The order of work:
+
+1. list the dataset and split it (:func:`core.data.make_split`);
+2. build the model with seeded backbones (:mod:`core.training.model`);
+3. extract every clip's token grids into the disk cache (resumable, ETA); under
+   torchrun each rank takes its shard of the videos first;
+4. train the fusion on the cached grids (``forward_tokens``); each epoch ends
+   with validation, the per-epoch log line, the best checkpoint (atomic) and
+   the training state for resuming (rank 0 writes).
+
+Unreadable videos are skipped and listed in the result, the checkpoint and the
+log; they never stop a run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data import Dataset, Sample, SkippedVideos, Split, discover_dataset, make_split
+from core.errors import CheckpointError, DatasetError, InputError
+from core.models.checkpoint import CHECKPOINT_SUFFIX, save_checkpoint
+from core.models.config import ModelConfig
+from core.models.fusion import TwoStreamTransformer
+from core.models.layout import FLOW, RGB
+from core.progress import CancelToken, check, report
+from core.training import result as record
+from core.training.distributed import DistributedContext, init_distributed
+from core.training.extraction import FRAMES, TOKENS, ArrayStore, ClipExtractor, VideoRequest
+from core.training.model import build_training_model, derive_seed, trainable_state
+from core.training.result import TrainResult
+from core.training.settings import TrainSettings
+from core.training.state import TrainState, load_state, save_state, state_path
+from core.training.token_cache import TokenCache
+
+# Settings that may change between an interrupted run and its continuation.
+RESUMABLE_CHANGES = ("epochs", "patience", "device")
+
+LogFunction = Callable[[str], None]
+
+
+def train(
+    dataset_root: str | os.PathLike[str],
+    settings: TrainSettings,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[..., None] | None = None,
+    cancel: CancelToken | None = None,
+    log: LogFunction | None = None,
+    command: str | None = None,
+) -> TrainResult:
+    """Train on the dataset at ``dataset_root`` and write the best checkpoint to ``out`` (.safetensors).
+
+    ``resume``: continue from ``out``'s training state when there is one (the
+    settings, except ``epochs``/``patience``/``device``, and the split must be
+    the same); a finished run returns at once with ``already_finished``.
+    ``resume=False`` starts over.  ``cache_dir``: the token cache (default
+    :func:`core.training.token_cache.default_cache_root`); runs that share it,
+    the same backbone settings, seed and data share extraction whatever their
+    variant or fusion settings (the ablation relies on this).  ``progress(done,
+    total, message)``: extraction (``"extract: ..."``, with an ETA) and the
+    batches of each epoch (``"epoch N: ..."``).  ``log(line)``: one line per
+    epoch and a few notes (rank 0 only).  ``command``: recorded in the
+    checkpoint.  Under ``torchrun`` the run is distributed (see
+    :mod:`core.training.distributed`).
+
+    Raises :class:`~core.errors.DatasetError` for a bad data folder,
+    :class:`~core.errors.InputError` for bad settings,
+    :class:`~core.errors.WeightsUnavailable` when pretrained backbone weights
+    cannot be had, :class:`~core.errors.Cancelled` when ``cancel`` fires (the
+    state of the last finished epoch stays on disk).
+    """
+    settings.validate()
+    out_path = Path(out)
+    if out_path.suffix != CHECKPOINT_SUFFIX:
+        raise CheckpointError(f"the checkpoint must be a {CHECKPOINT_SUFFIX} file, got suffix {out_path.suffix!r}", out_path)
+    if out_path.exists() and out_path.is_dir():
+        raise CheckpointError("is a folder; give the checkpoint's file name", out_path)
+    context = init_distributed(settings.device)
+    try:
+        run = _Run(dataset_root, settings, out_path, context=context, cache=TokenCache(cache_dir), progress=progress,
+                   cancel=cancel, log=log, command=command)
+        return run.execute(resume=resume)
+    finally:
+        context.close()
+
+
+@dataclass(frozen=True)
+class _ClipItem:
+    """One training or validation clip: a video, which of its K clips, its label."""
+
+    sample: Sample
+    ordinal: int
+    views: int
+
+    @property
+    def label(self) -> int:
+        return self.sample.label_index
+
+
+class _StepModule(nn.Module):
+    """What DistributedDataParallel wraps: logits from token grids, or from clips when fine-tuning."""
+
+    def __init__(self, model: TwoStreamTransformer, from_tokens: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.from_tokens = from_tokens
+
+    def forward(self, rgb: torch.Tensor | None, flow: torch.Tensor | None) -> torch.Tensor:
+        if self.from_tokens:
+            return self.model.forward_tokens(rgb, flow)
+        return self.model(rgb, flow)
+
+
+class _Run:
+    def __init__(self, dataset_root, settings: TrainSettings, out: Path, *, context: DistributedContext, cache: TokenCache,
+                 progress, cancel, log, command) -> None:
+        self.settings = settings
+        self.out = out
+        self.state_file = state_path(out)
+        self.context = context
+        self.device = context.device
+        self.cache = cache
+        self.progress = progress
+        self.cancel = cancel
+        self._log = log
+        self.command = command
+        self.dataset: Dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
+        self.split: Split = make_split(
+            self.dataset,
+            scheme=settings.split_scheme,
+            official_split=settings.official_split,
+            val_fraction=settings.val_fraction,
+            test_fraction=settings.test_fraction,
+            seed=settings.seed,
+            split_dir=settings.split_dir,
+        )
+        self.config: ModelConfig = settings.model_config(self.dataset.classes)
+        self.skipped = SkippedVideos()
+        self.notes: list[str] = []
+        self._sources: dict[str, str] = {}
+        self._keys: dict[tuple[Path, int, int], dict[str, str]] = {}
+
+    def log(self, line: str) -> None:
+        if self._log is not None and self.context.is_main:
+            self._log(line)
+
+    # -- the whole run ----------------------------------------------------------------------------
+
+    def execute(self, *, resume: bool) -> TrainResult:
+        settings = self.settings
+        built = build_training_model(settings, self.config)
+        self.notes.extend(built.notes)
+        for note in built.notes:
+            self.log(f"note: {note}")
+        model = built.model.to(self.device)
+        fingerprints = self._backbone_fingerprints(model)
+        meta = {
+            "settings": settings.to_dict(),
+            "dataset_root": str(self.dataset.root.resolve()),
+            "split_fingerprint": self.split.fingerprint(self.dataset),
+            "backbones": fingerprints,
+        }
+        state = self._resume_state(meta) if resume else None
+        if not resume and self.context.is_main and self.state_file.exists():
+            self.state_file.unlink()
+        self._sources = built.weights_sources
+        if state is not None and state.finished:
+            self._skipped_from_checkpoint()
+            self.log(f"{self.out}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}); pass --fresh to train again")
+            return self._result(state, resumed_from=state.epoch, already_finished=True)
+
+        extractor, store = self._extract(model)
+        train_items, val_items = self._items()
+        if not train_items:
+            raise DatasetError("no readable training videos are left (see the skipped list)", self.dataset.root)
+        if not val_items:
+            self.notes.append("no validation clips: early stopping and the best checkpoint follow the training loss")
+            self.log(f"note: {self.notes[-1]}")
+
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+        if state is not None:
+            self._restore(model, optimizer, state)
+            self.log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {self.state_file}")
+        else:
+            state = TrainState(epoch=0, best_epoch=0, best_monitor=math.inf, bad_epochs=0, finished=False,
+                               stopped_early=False, history=[], meta=meta)
+        state.meta = meta
+        resumed_from = state.epoch
+        step_module: nn.Module = _StepModule(model, from_tokens=not settings.finetune_backbones)
+        if self.context.active:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            step_module = nn.parallel.DistributedDataParallel(step_module, device_ids=device_ids)
+
+        for epoch in range(state.epoch + 1, settings.epochs + 1):
+            started = time.monotonic()
+            train_loss, train_acc = self._train_epoch(epoch, model, step_module, optimizer, store, extractor, train_items)
+            val_loss, val_acc = self._evaluate(model, store, extractor, val_items) if val_items else (None, None)
+            entry = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "seconds": round(time.monotonic() - started, 3),
+            }
+            state.history.append(entry)
+            state.epoch = epoch
+            monitor = val_loss if val_loss is not None else train_loss
+            improved = monitor < state.best_monitor
+            if improved:
+                state.best_monitor, state.best_epoch, state.bad_epochs = monitor, epoch, 0
+            else:
+                state.bad_epochs += 1
+            state.stopped_early = state.bad_epochs >= settings.patience and epoch < settings.epochs
+            state.finished = state.stopped_early or epoch == settings.epochs
+            self.log(_epoch_line(entry, settings.epochs, improved))
+            if self.context.is_main:
+                if improved:
+                    self._save_checkpoint(model, state)
+                state.model_state = trainable_state(model, settings.finetune_backbones)
+                state.optimizer_state = optimizer.state_dict()
+                save_state(self.state_file, state)
+            if state.stopped_early:
+                self.log(f"early stop: the {'validation' if val_items else 'training'} loss has not improved for {settings.patience} epochs")
+                break
+        self.context.barrier()
+        return self._result(state, resumed_from=resumed_from, already_finished=False)
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _backbone_fingerprints(self, model: TwoStreamTransformer) -> dict[str, str]:
+        from core.training.token_cache import module_fingerprint
+
+        if self.settings.finetune_backbones:
+            return {}
+        return {stream: module_fingerprint(module) for stream, module in ((RGB, model.rgb_backbone), (FLOW, model.flow_backbone)) if module is not None}
+
+    def _resume_state(self, meta: dict[str, Any]) -> TrainState | None:
+        if not self.state_file.exists():
+            return None
+        state = load_state(self.state_file)
+        saved = TrainSettings.from_dict(state.meta.get("settings", {}))
+        changed = self.settings.differences(saved, ignore=RESUMABLE_CHANGES)
+        if changed:
+            raise InputError(f"the training state beside this checkpoint was made with other settings ({', '.join(changed)} differ); pass --fresh to start over", self.state_file)
+        for key, what in (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)"), ("backbones", "frozen backbone weights")):
+            if state.meta.get(key) != meta[key]:
+                raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", self.state_file)
+        if state.finished and state.epoch < self.settings.epochs and not state.stopped_early:
+            state.finished = False  # more epochs were asked for: go on
+        return state
+
+    def _restore(self, model: TwoStreamTransformer, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
+        """Load the state's weights (all but frozen backbones) and Adam's moments."""
+        frozen = () if self.settings.finetune_backbones else ("rgb_backbone.", "flow_backbone.")
+        outcome = model.load_state_dict(state.model_state, strict=False)
+        missing = [k for k in outcome.missing_keys if not k.startswith(frozen)] if frozen else list(outcome.missing_keys)
+        if missing or outcome.unexpected_keys:
+            wrong = (missing or list(outcome.unexpected_keys))[0]
+            raise CheckpointError(f"the training state does not fit this model (e.g. {wrong}); pass --fresh to start over", self.state_file)
+        try:
+            optimizer.load_state_dict(state.optimizer_state)
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(f"the optimiser state does not fit this model ({err}); pass --fresh to start over", self.state_file) from None
+
+    def _extract(self, model: TwoStreamTransformer) -> tuple[ClipExtractor, ArrayStore]:
+        settings, config = self.settings, self.config
+        streams = [s for s, used in ((RGB, config.uses_rgb), (FLOW, config.uses_flow)) if used]
+        store = ArrayStore(self.cache)
+        from core.inference import default_flow_backend
+
+        extractor = ClipExtractor(
+            config=config,
+            model=None if settings.finetune_backbones else model,
+            streams=streams,
+            payload=FRAMES if settings.finetune_backbones else TOKENS,
+            augment=settings.augment,
+            clips_per_video=settings.clips_per_video,
+            cache=self.cache,
+            store=store,
+            flow_backend=default_flow_backend(raft_weights=settings.raft_weights),
+            device=self.device,
+            batch_size=settings.batch_size,
+            rank=self.context.rank,
+            raft_weights=settings.raft_weights,
+        )
+        views = settings.views
+        requests = [VideoRequest(s, views) for s in self.split.train] + [VideoRequest(s, 1) for s in self.split.val]
+        what = "prepared clips" if settings.finetune_backbones else "token grids"
+        self.log(f"extracting {what} of {len(requests)} videos ({settings.clips_per_video} clip(s) each, {views} view(s) per training clip) into {self.cache.root}")
+        ctx = self.context
+        if ctx.active:  # each rank fills the cache for its shard, then every rank reads what it needs
+            mine = requests[ctx.rank :: ctx.world_size]
+            stats = extractor.run(mine, skipped=self.skipped, cancel=self.cancel, progress=self.progress, label=f"extract (rank {ctx.rank})")
+            for entries in ctx.gather(self.skipped.to_list()):
+                for item in entries:
+                    self.skipped.add(item["path"], item["reason"])
+            ctx.barrier()
+            counts = ctx.gather([stats.computed, stats.cached])
+            self.log("extraction per rank: " + ", ".join(f"rank {r}: {c[0]} computed, {c[1]} cached" for r, c in enumerate(counts)))
+        stats = extractor.run(requests, skipped=self.skipped, cancel=self.cancel, progress=self.progress)
+        self.log(f"extraction: {stats.computed} arrays computed, {stats.cached} read from the cache in {stats.seconds:.1f} s")
+        if self.skipped:
+            self.log(self.skipped.summary())
+        return extractor, store
+
+    def _items(self) -> tuple[list[_ClipItem], list[_ClipItem]]:
+        k = self.settings.clips_per_video
+        views = self.settings.views
+        keep = lambda part: [s for s in part if s.path not in self.skipped]  # noqa: E731
+        train = [_ClipItem(s, o, views) for s in keep(self.split.train) for o in range(k)]
+        val = [_ClipItem(s, o, 1) for s in keep(self.split.val) for o in range(k)]
+        return train, val
+
+    def _batch(self, items: Sequence[_ClipItem], views: Sequence[int], store: ArrayStore, extractor: ClipExtractor) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+        arrays: dict[str, list[np.ndarray]] = {RGB: [], FLOW: []}
+        for item, view in zip(items, views):
+            memo = (item.sample.path, item.ordinal, view)
+            if memo not in self._keys:
+                self._keys[memo] = extractor.keys_for(item.sample, item.ordinal, view)
+            for stream, key in self._keys[memo].items():
+                arrays[stream].append(store.load(key))
+        tensors: dict[str, torch.Tensor | None] = {}
+        for stream in (RGB, FLOW):
+            if not arrays[stream]:
+                tensors[stream] = None
+                continue
+            stacked = torch.from_numpy(np.stack(arrays[stream])).to(self.device)
+            if self.settings.finetune_backbones:  # uint8 (B, T, S, S, 3) -> normalised (B, 3, T, S, S)
+                mean = torch.tensor(self.config.mean, device=self.device).view(1, 3, 1, 1, 1)
+                std = torch.tensor(self.config.std, device=self.device).view(1, 3, 1, 1, 1)
+                tensors[stream] = (stacked.permute(0, 4, 1, 2, 3).float() / 255.0 - mean) / std
+            else:
+                tensors[stream] = stacked.float()
+        labels = torch.tensor([item.label for item in items], dtype=torch.long, device=self.device)
+        return tensors[RGB], tensors[FLOW], labels
+
+    def _train_epoch(self, epoch: int, model: TwoStreamTransformer, step_module: nn.Module, optimizer: torch.optim.Optimizer,
+                     store: ArrayStore, extractor: ClipExtractor, items: list[_ClipItem]) -> tuple[float, float]:
+        from torch.utils.data import DistributedSampler
+
+        settings, ctx = self.settings, self.context
+        torch.manual_seed(derive_seed(settings.seed, "epoch", epoch, "rank", ctx.rank))  # dropout
+        sampler = DistributedSampler(range(len(items)), num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=settings.seed)
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        views = np.random.default_rng(derive_seed(settings.seed, "views", epoch)).integers(0, settings.views, size=len(items))
+        model.train()
+        if not settings.finetune_backbones:
+            for module in (model.rgb_backbone, model.flow_backbone):
+                if module is not None:
+                    module.eval()
+        loss_sum = correct = count = 0.0
+        batches = max(1, math.ceil(len(order) / settings.batch_size))
+        for b in range(batches):
+            check(self.cancel)
+            chosen = order[b * settings.batch_size : (b + 1) * settings.batch_size]
+            if not chosen:
+                break
+            rgb, flow, labels = self._batch([items[i] for i in chosen], [int(views[i]) for i in chosen], store, extractor)
+            logits = step_module(rgb, flow)
+            loss = F.cross_entropy(logits, labels)
+            if not torch.isfinite(loss):  # before the step: the saved state keeps the last good weights
+                raise InputError(f"the training loss became {float(loss)} at epoch {epoch}: lower the learning rate (--lr)")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(chosen)
+            correct += float((logits.detach().argmax(1) == labels).sum())
+            count += len(chosen)
+            report(self.progress, b + 1, batches, f"epoch {epoch}: loss {loss_sum / count:.4f}")
+        loss_sum, correct, count = ctx.sum([loss_sum, correct, count])
+        return loss_sum / max(count, 1.0), correct / max(count, 1.0)
+
+    def _evaluate(self, model: TwoStreamTransformer, store: ArrayStore, extractor: ClipExtractor, items: list[_ClipItem]) -> tuple[float, float]:
+        ctx = self.context
+        mine = items[ctx.rank :: ctx.world_size]
+        model.eval()
+        loss_sum = correct = 0.0
+        size = self.settings.batch_size * 2
+        with torch.no_grad():
+            for start in range(0, len(mine), size):
+                check(self.cancel)
+                chunk = mine[start : start + size]
+                rgb, flow, labels = self._batch(chunk, [0] * len(chunk), store, extractor)
+                logits = model.forward_tokens(rgb, flow) if not self.settings.finetune_backbones else model(rgb, flow)
+                loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
+                correct += float((logits.argmax(1) == labels).sum())
+        loss_sum, correct, count = ctx.sum([loss_sum, correct, float(len(mine))])
+        return loss_sum / max(count, 1.0), correct / max(count, 1.0)
+
+    def _save_checkpoint(self, model: TwoStreamTransformer, state: TrainState) -> None:
+        extra = {
+            record.EXTRA_SETTINGS: self.settings.to_dict(),
+            record.EXTRA_DATASET_ROOT: str(self.dataset.root.resolve()),
+            record.EXTRA_SPLIT: self.split.to_dict(self.dataset),
+            record.EXTRA_SPLIT_FINGERPRINT: self.split.fingerprint(self.dataset),
+            record.EXTRA_BEST_EPOCH: state.best_epoch,
+            record.EXTRA_HISTORY: state.history,
+            record.EXTRA_COMMAND: self.command,
+            record.EXTRA_SKIPPED: self.skipped.to_list(),
+            record.EXTRA_BACKBONE_WEIGHTS: self._sources,
+        }
+        save_checkpoint(self.out, model, self.config, extra=extra)
+
+    def _skipped_from_checkpoint(self) -> None:
+        """A finished run's skipped list, as its checkpoint recorded it."""
+        from core.models.checkpoint import read_checkpoint_info
+
+        if self.out.exists():
+            for item in read_checkpoint_info(self.out).extra.get(record.EXTRA_SKIPPED, []):
+                self.skipped.add(item["path"], item["reason"])
+
+    def _result(self, state: TrainState, *, resumed_from: int, already_finished: bool) -> TrainResult:
+        return TrainResult(
+            checkpoint=self.out,
+            best_epoch=state.best_epoch,
+            epochs_run=state.epoch,
+            stopped_early=state.stopped_early,
+            history=list(state.history),
+            skipped=self.skipped,
+            split=self.split.without(self.skipped.paths),
+            config=self.config,
+            resumed_from_epoch=resumed_from,
+            already_finished=already_finished,
+            notes=tuple(self.notes),
+        )
+
+
+def _epoch_line(entry: dict[str, Any], epochs: int, improved: bool) -> str:
+    val = "" if entry["val_loss"] is None else f"  val loss {entry['val_loss']:.4f} acc {100 * entry['val_acc']:5.1f}%"
+    best = "  *best" if improved else ""
+    return (f"epoch {entry['epoch']:>3}/{epochs}  loss {entry['train_loss']:.4f} acc {100 * entry['train_acc']:5.1f}%"
+            f"{val}  {entry['seconds']:.1f} s{best}")

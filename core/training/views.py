@@ -1,0 +1,71 @@
+"""Augmentation as a fixed set of views per clip, so frozen-backbone training can cache them.
+
+A random crop or flip drawn fresh every epoch would need the backbones every
+epoch; instead each clip has a few fixed views (TSN-style corner crops, and
+mirrored copies) whose token grids are cached once, and each epoch picks one
+view per clip at random.  View 0 is always what inference sees: the shorter
+side resized to the input size, then the centre crop.
+
+Flow is computed on each view's own frames (a mirrored clip gets the flow of
+mirrored frames), exactly as for the centre crop.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from core.sampling import CropMap, crop_map, resize_and_crop
+
+CORNER_SCALE = 8.0 / 7.0  # corner crops come from a resize this much larger (112 -> 128, 224 -> 256)
+CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+
+
+def view_names(augment: str) -> list[str]:
+    """The views of an augmentation setting, view 0 first (``"centre"``)."""
+    crops = ["centre", *CORNERS] if "crop" in augment else ["centre"]
+    flips = [False, True] if "flip" in augment else [False]
+    return [crop + ("+flip" if flip else "") for crop in crops for flip in flips]
+
+
+def view_crop(augment: str, view: int) -> Callable[[np.ndarray, int], tuple[np.ndarray, CropMap]]:
+    """The crop function of view ``view`` of ``augment`` (see :func:`core.inference.prepare_clip_input`)."""
+    names = view_names(augment)
+    if not 0 <= view < len(names):
+        raise ValueError(f"augmentation {augment!r} has views 0..{len(names) - 1}, got {view}")
+    crop, _, flip = names[view].partition("+")
+
+    def apply(frames: np.ndarray, size: int) -> tuple[np.ndarray, CropMap]:
+        out, cmap = resize_and_crop(frames, size) if crop == "centre" else corner_crop(frames, size, crop)
+        if flip:
+            out = np.ascontiguousarray(out[:, :, ::-1])
+        return out, cmap
+
+    return apply
+
+
+def corner_crop(frames: np.ndarray, size: int, corner: str) -> tuple[np.ndarray, CropMap]:
+    """Resize the shorter side to ``size * CORNER_SCALE`` and take the ``corner`` crop of ``size``."""
+    if corner not in CORNERS:
+        raise ValueError(f"unknown corner {corner!r}: choose one of {', '.join(CORNERS)}")
+    frames = np.asarray(frames)
+    big = crop_map(frames.shape[1], frames.shape[2], int(round(size * CORNER_SCALE)))
+    right = corner.endswith("right")
+    bottom = corner.startswith("bottom")
+    cmap = CropMap(
+        src_height=big.src_height,
+        src_width=big.src_width,
+        resized_height=big.resized_height,
+        resized_width=big.resized_width,
+        size=size,
+        offset_x=big.resized_width - size if right else 0,
+        offset_y=big.resized_height - size if bottom else 0,
+    )
+    interpolation = cv2.INTER_AREA if cmap.resized_height < cmap.src_height else cv2.INTER_LINEAR
+    out = np.empty((frames.shape[0], size, size, frames.shape[3]), dtype=frames.dtype)
+    for i, frame in enumerate(frames):
+        resized = cv2.resize(frame, (cmap.resized_width, cmap.resized_height), interpolation=interpolation)
+        out[i] = resized.reshape(cmap.resized_height, cmap.resized_width, -1)[cmap.offset_y : cmap.offset_y + size, cmap.offset_x : cmap.offset_x + size]
+    return out, cmap
