@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from core.errors import CoreError, InputError
-from core.models.config import ModelConfig
+from core.models.config import FAMILY_TRANSFORMER, ModelConfig
 from core.models.explain import AttentionMaps
 from core.models.fusion import TwoStreamTransformer
 from core.models.layout import FLOW, RGB
@@ -301,6 +301,10 @@ class Classifier:
 
         resolved = resolve_device(device)
         model, config = load_checkpoint(path, resolved)
+        if getattr(config, "family", FAMILY_TRANSFORMER) != FAMILY_TRANSFORMER:
+            from core.models.families import make_classifier
+
+            return make_classifier(model, config, device=resolved, **kwargs)  # same predict_* calls, same Prediction
         return cls(model, config, device=resolved, **kwargs)
 
     @property

@@ -189,3 +189,18 @@ def test_sample_inputs_stack_into_a_batch_the_model_takes():
         families.sample_inputs(transformer_config(), source)
     groups = families.param_groups(families.build_model(convnet), 0.01)
     assert len(groups) == 1 and groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("make_config", [convnet_config, repflow_config])
+def test_classify_command_needs_no_family_flag(tmp_path, capsys, make_config):
+    """`classify --checkpoint` on a ConvNet or repflow checkpoint: Classifier.from_checkpoint dispatches on the family."""
+    import main
+    from media import write_video
+
+    config = make_config()
+    path = save_checkpoint(tmp_path / f"{config.family}.safetensors", families.build_model(config), config)
+    assert not isinstance(Classifier.from_checkpoint(path, device="cpu"), Classifier)
+    video = write_video(tmp_path / "clip.mp4", 30, size=(64, 48))
+    assert main.main(["classify", str(video), "--checkpoint", str(path), "--json", "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["top"][0]["label"] in CLASSES and len(result["top"]) == len(CLASSES)
