@@ -8,6 +8,11 @@ RGB tokens, the flow view over the flow tokens (flow image k of the clip is
 the flow from clip frame k to the next, which the flow view shows at frame k).
 Heat maps are built in frame pixels in about a millisecond
 (:mod:`viewer.attention_render`), so this stays on the GUI thread.
+
+A ConvNet-family prediction carries class activation maps instead
+(:class:`core.models.convnet.saliency.CamMaps`): the spatial stream's on the
+RGB view, the temporal stream's on the flow view, and a representation-flow
+model's (it sees RGB only) on the RGB view; no token boxes.
 """
 
 from __future__ import annotations
@@ -17,8 +22,22 @@ import dataclasses
 from PySide6.QtCore import QObject
 
 from core.inference import Prediction
+from core.models.convnet.saliency import CamMaps
 from core.models.layout import FLOW, RGB
-from viewer.attention_render import BOX_COLOURS, AttentionChoice, attention_rgba, box_rgba, clip_frame_for, slice_frames, stream_volume, token_position
+from viewer.attention_render import (
+    BOX_COLOURS,
+    AttentionChoice,
+    attention_rgba,
+    box_rgba,
+    cam_rgba,
+    cam_stream_for_view,
+    cam_volume,
+    choice_for,
+    clip_frame_for,
+    slice_frames,
+    stream_volume,
+    token_position,
+)
 from viewer.classify_state import ClassifyState, OverlaySettings, TokenSelection
 from viewer.state import ViewerState
 from viewer.widgets.frame_view import FrameView
@@ -33,7 +52,7 @@ class AttentionOverlays(QObject):
         super().__init__(parent)
         self.state, self.classify_state, self.views = state, classify_state, views
         self.shown: dict[str, int | None] = {RGB: None, FLOW: None}  # the frame each view shows
-        self._volumes: dict[tuple[int, str, AttentionChoice], object] = {}
+        self._volumes: dict[tuple[int, str, AttentionChoice | None], object] = {}
         classify_state.predictionChanged.connect(self._on_prediction)
         self._drawn = classify_state.overlay
         classify_state.overlayChanged.connect(self._on_overlay)
@@ -62,7 +81,7 @@ class AttentionOverlays(QObject):
 
     def _on_selection(self, selection: TokenSelection | None) -> None:
         prediction = self.classify_state.prediction
-        if selection is not None and prediction is not None and prediction.attention is not None:
+        if selection is not None and prediction is not None and prediction.attention is not None and not isinstance(prediction.attention, CamMaps):
             maps = prediction.attention
             query_token = selection.rgb_token if selection.query == RGB else selection.flow_token
             t, _row, _col = token_position(query_token, maps.grid_shape)
@@ -88,6 +107,8 @@ class AttentionOverlays(QObject):
         """The heat-map and box layers for ``stream`` at ``frame_index`` (``None`` where nothing is drawn)."""
         prediction = self.classify_state.prediction
         maps = None if prediction is None else prediction.attention
+        if isinstance(maps, CamMaps):
+            return self._cam_layer(maps, stream, frame_index), None
         if maps is None or frame_index is None or maps.layout.grid(stream) is None or maps.crop_map is None:
             return None, None
         if clip_frame_for(frame_index, maps.frame_indices or ()) is None:
@@ -95,18 +116,37 @@ class AttentionOverlays(QObject):
         overlay = self.classify_state.overlay
         heat = None
         if overlay.enabled:
-            key = (id(maps), stream, overlay.choice)
+            choice = choice_for(maps, overlay.choice)
+            key = (id(maps), stream, choice)
             volume = self._volumes.get(key)
             if volume is None:
-                volume = self._volumes[key] = stream_volume(maps, stream, overlay.choice)
-            heat = attention_rgba(maps, stream, frame_index, overlay.choice, volume01=volume)  # type: ignore[arg-type]
+                volume = self._volumes[key] = stream_volume(maps, stream, choice)
+            heat = attention_rgba(maps, stream, frame_index, choice, volume01=volume)  # type: ignore[arg-type]
         return heat, self._box_layer(stream, frame_index)
+
+    def _cam_layer(self, maps: CamMaps, view: str, frame_index: int | None):  # noqa: ANN202
+        """The class activation map of the stream that ``view`` shows, or ``None``."""
+        if frame_index is None or maps.crop_map is None or not self.classify_state.overlay.enabled:
+            return None
+        stream = cam_stream_for_view(maps, view, self.family)
+        if stream is None:
+            return None
+        key = (id(maps), stream, None)
+        volume = self._volumes.get(key)
+        if volume is None:
+            volume = self._volumes[key] = cam_volume(maps, stream)
+        return cam_rgba(maps, stream, frame_index, volume01=volume)  # type: ignore[arg-type]
+
+    @property
+    def family(self) -> str:
+        """The loaded model's family (a config without one is a transformer's)."""
+        return str(getattr(self.classify_state.model.config, "family", "transformer"))
 
     def _box_layer(self, stream: str, frame_index: int):  # noqa: ANN202
         """The selected token's box: thick on the frames of its own time slice, thin on the others."""
         selection = self.classify_state.selection
         prediction = self.classify_state.prediction
-        if selection is None or prediction is None or prediction.attention is None:
+        if selection is None or prediction is None or prediction.attention is None or isinstance(prediction.attention, CamMaps):
             return None
         maps = prediction.attention
         token = selection.rgb_token if stream == RGB else selection.flow_token

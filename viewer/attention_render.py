@@ -24,11 +24,26 @@ import cv2
 import numpy as np
 
 from core.models.attention_map import slices_for_frame
+from core.models.convnet.saliency import CAM_KINDS, CamMaps
 from core.models.explain import MAP_KINDS, AttentionMaps
 from core.models.layout import FLOW, RGB
 from core.sampling import CropMap
 
 BOX_COLOURS = {RGB: (0, 230, 255), FLOW: (255, 64, 255)}
+CAM_KIND = CAM_KINDS[0]
+ALL_KINDS = MAP_KINDS + CAM_KINDS  # the transformer's attention kinds, then the ConvNet families' CAM
+FAMILY_REPFLOW = "repflow"
+
+
+def map_kinds(maps: AttentionMaps | CamMaps | None) -> tuple[str, ...]:
+    """The kinds a prediction's maps can draw (the transformer's before any prediction)."""
+    return CAM_KINDS if isinstance(maps, CamMaps) else MAP_KINDS
+
+
+def choice_for(maps: AttentionMaps | CamMaps, choice: "AttentionChoice") -> "AttentionChoice":
+    """``choice`` if ``maps`` offer its kind, else the first kind they do (CAM for a ConvNet's maps)."""
+    kinds = map_kinds(maps)
+    return choice if choice.kind in kinds else AttentionChoice(kind=kinds[0])
 
 
 @dataclass(frozen=True)
@@ -41,10 +56,12 @@ class AttentionChoice:
     head: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in MAP_KINDS:
-            raise ValueError(f"unknown attention map kind {self.kind!r}: choose one of {', '.join(MAP_KINDS)}")
+        if self.kind not in ALL_KINDS:
+            raise ValueError(f"unknown attention map kind {self.kind!r}: choose one of {', '.join(ALL_KINDS)}")
 
-    def describe(self, maps: AttentionMaps) -> str:
+    def describe(self, maps: AttentionMaps | CamMaps) -> str:
+        if isinstance(maps, CamMaps):
+            return "class activation map (the class weights over the last convolutional features)"
         if self.kind != "attention":
             return f"{self.kind} over all {maps.num_layers} layers"
         layer = self.layer % maps.num_layers + 1
@@ -145,6 +162,48 @@ def attention_rgba(maps: AttentionMaps, stream: str, frame_index: int, choice: A
     volume = stream_volume(maps, stream, choice) if volume01 is None else volume01
     slices = slices_for_frame(clip_frame, maps.frame_indices, volume.shape[0])
     return grid_rgba(volume[slices].mean(axis=0), maps.crop_map)
+
+
+def cam_stream_for_view(maps: CamMaps, view: str, family: str) -> str | None:
+    """The CAM stream drawn on ``view`` (``rgb`` or ``flow``), or ``None``: each map goes on the
+    view that shows what its stream looked at.
+
+    A two-stream ConvNet's spatial stream saw RGB frames (the RGB view), its
+    temporal stream stacked optical flow (the flow view).  A representation-flow
+    model sees RGB frames only, so its map goes on the RGB view: the
+    representation-flow stream's when it has one (the model's own motion), else
+    its RGB stream's; the flow view shows optical flow the model never used.
+    """
+    if view not in (RGB, FLOW):
+        raise ValueError(f"unknown view {view!r}: choose rgb or flow")
+    if family == FAMILY_REPFLOW:
+        if view != RGB:
+            return None
+        return FLOW if maps.flow is not None else (RGB if maps.rgb is not None else None)
+    return view if (maps.rgb if view == RGB else maps.flow) is not None else None
+
+
+def cam_volume(maps: CamMaps, stream: str) -> np.ndarray:
+    """The clip's ``(S, h, w)`` CAM of ``stream``, scaled to [0, 1] over the clip (all its maps)."""
+    return normalised_volume(maps.volume(stream, CAM_KIND))
+
+
+def cam_rgba(maps: CamMaps, stream: str, frame_index: int, *, volume01: np.ndarray | None = None) -> np.ndarray | None:
+    """The CAM layer of ``stream`` over video frame ``frame_index`` (the mean of the maps whose
+    frames include it), or ``None`` outside the frames the stream saw.  Between two sampled
+    frames (a frame stride above 1) the maps of the sampled frame before show."""
+    if maps.crop_map is None:
+        raise ValueError("these class activation maps carry no frame mapping (inference sets it)")
+    groups = maps.rgb_frames if stream == RGB else maps.flow_frames
+    covered = sorted({i for group in groups or () for i in group})
+    clip_frame = clip_frame_for(frame_index, covered)
+    if clip_frame is None:
+        return None
+    chosen = maps.maps_for_frame(stream, clip_frame)
+    if not chosen:
+        return None
+    volume = cam_volume(maps, stream) if volume01 is None else volume01
+    return grid_rgba(volume[chosen].mean(axis=0), maps.crop_map)
 
 
 def box_rgba(height: int, width: int, boxes: Sequence[tuple[tuple[float, float, float, float], tuple[int, int, int], int]]) -> np.ndarray:

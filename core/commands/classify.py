@@ -81,12 +81,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(video: str, checkpoint: str, device: str, config: Any, clips: list, top: list, timings: dict) -> dict[str, Any]:
+    family = str(getattr(config, "family", "transformer"))
     methods = sorted({c.flow_method for c in clips if c.flow_method is not None})
     notes = sorted({c.flow_note for c in clips if c.flow_note})
     return {
         "video": video,
         "checkpoint": checkpoint,
-        "model": {"backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
+        "model": {
+            "family": family,
+            "backbone": config.backbone,
+            "variant": config.variant,
+            "classes": config.num_classes,
+            "representation_flow": family == "repflow" and bool(config.uses_flow),
+        },
         "flow": None
         if not methods
         else {
@@ -110,7 +117,12 @@ def _text(summary: dict[str, Any]) -> str:
         else f"{len(clips)} clips averaged (starts {', '.join(str(c['start']) for c in clips)})"
     )
     flow = summary["flow"]
-    flow_text = "no flow (RGB-only model)" if flow is None else f"flow {flow['method']}" + (f" ({flow['note']})" if flow["fell_back"] else "")
+    if flow is not None:
+        flow_text = f"flow {flow['method']}" + (f" ({flow['note']})" if flow["fell_back"] else "")
+    elif summary["model"].get("representation_flow"):
+        flow_text = "learnt representation flow (no optical flow)"
+    else:
+        flow_text = "no flow (RGB-only model)"
     lines = [f"{summary['video']}: {where}; {flow_text}; device {summary['device']}"]
     width = max(len(item["label"]) for item in summary["top"])
     for rank, item in enumerate(summary["top"], 1):

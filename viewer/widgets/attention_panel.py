@@ -4,6 +4,10 @@ The controls change the classify state's overlay settings (the frame views
 follow); the matrix shows one layer's attention from one stream's tokens to
 the other's, hover for which tokens and how much, click to pick the pair,
 which highlights both tokens on the frames and seeks to the query's time slice.
+
+A ConvNet-family model (two-stream ConvNet, representation flow) has class
+activation maps instead: the kind box offers only those, and the layer, head
+and cross-stream controls are disabled with a note saying why.
 """
 
 from __future__ import annotations
@@ -25,11 +29,36 @@ from PySide6.QtWidgets import (
 )
 
 from core.inference import Prediction
+from core.models.convnet.saliency import CamMaps
+from core.models.explain import MAP_KINDS, AttentionMaps
 from core.models.layout import FLOW, RGB
-from viewer.attention_render import cell_tokens, cross_matrix, describe_cell, describe_token
-from viewer.classify_state import ClassifyState, OverlaySettings, TokenSelection
+from viewer.attention_render import CAM_KIND, FAMILY_REPFLOW, cam_stream_for_view, cell_tokens, cross_matrix, describe_cell, describe_token, map_kinds
+from viewer.classify_state import ClassifyState, ModelStatus, OverlaySettings, TokenSelection
 
-KIND_LABELS = {"attention": "Class-token attention (one layer)", "rollout": "Attention rollout (all layers)", "relevance": "Relevance (Chefer et al.)"}
+KIND_LABELS = {
+    "attention": "Class-token attention (one layer)",
+    "rollout": "Attention rollout (all layers)",
+    "relevance": "Relevance (Chefer et al.)",
+    CAM_KIND: "Class activation map",
+}
+STREAM_NAMES = {RGB: "RGB", FLOW: "flow"}
+CAM_NO_LAYERS = "A class activation map has no layers or heads: it is the class weights over the last convolutional features."
+
+
+def model_family(status: ModelStatus) -> str:
+    """The family of the loaded model's config (the transformer before a config is read)."""
+    return str(getattr(status.config, "family", "transformer"))
+
+
+def cam_placement(maps: CamMaps, family: str) -> str:
+    """Which stream's map each view shows, in words."""
+    views = []
+    for view in (RGB, FLOW):
+        stream = cam_stream_for_view(maps, view, family)
+        if stream is not None:
+            whose = "representation-flow stream" if family == FAMILY_REPFLOW and stream == FLOW else f"{STREAM_NAMES[stream]} stream"
+            views.append(f"{whose} on the {STREAM_NAMES[view]} view")
+    return "; ".join(views) if views else "no stream map to draw"
 
 
 class CrossAttentionMatrix(QWidget):
@@ -160,8 +189,8 @@ class AttentionControls(QWidget):
         self.toggle.toggled.connect(lambda on: state.set_overlay(enabled=bool(on)))
         self.kind_box = QComboBox()
         self.kind_box.setObjectName("attentionKind")
-        for kind, label in KIND_LABELS.items():
-            self.kind_box.addItem(label, kind)
+        self._offered: tuple[str, ...] = ()
+        self._offer_kinds(MAP_KINDS)
         self.kind_box.currentIndexChanged.connect(lambda _i: state.set_overlay(kind=self.kind_box.currentData()))
         self.layer_box = QComboBox()
         self.layer_box.setObjectName("attentionLayer")
@@ -197,13 +226,35 @@ class AttentionControls(QWidget):
         layout.addStretch(1)
 
         state.predictionChanged.connect(self._on_prediction)
+        state.modelChanged.connect(lambda _status: self._on_prediction(state.prediction))
         state.overlayChanged.connect(self._on_overlay)
         self._on_prediction(state.prediction)
 
+    def _offer_kinds(self, kinds: tuple[str, ...]) -> None:
+        """Fill the kind box with ``kinds`` (its signal blocked: the state decides the choice)."""
+        if kinds == self._offered:
+            return
+        self._offered = kinds
+        self.kind_box.blockSignals(True)
+        self.kind_box.clear()
+        for kind in kinds:
+            self.kind_box.addItem(KIND_LABELS[kind], kind)
+        self.kind_box.blockSignals(False)
+
     def _on_prediction(self, prediction: Prediction | None) -> None:
         maps = None if prediction is None else prediction.attention
-        _fill_choices(self.layer_box, maps.num_layers if maps else 0, "last")
-        _fill_choices(self.head_box, maps.num_heads if maps else 0, "mean")
+        if maps is not None:
+            kinds = map_kinds(maps)
+        else:
+            kinds = MAP_KINDS if model_family(self.state.model) == "transformer" else (CAM_KIND,)
+        self._offer_kinds(kinds)
+        cam = kinds == (CAM_KIND,)
+        for box in (self.layer_box, self.head_box):
+            box.setEnabled(not cam)
+        _fill_choices(self.layer_box, maps.num_layers if maps is not None and not cam else 0, "last")
+        _fill_choices(self.head_box, maps.num_heads if maps is not None and not cam else 0, "mean")
+        if self.state.overlay.choice.kind not in kinds:
+            self.state.set_overlay(kind=kinds[0], layer=-1, head=None)
         self._choice_changed()
         self._on_overlay(self.state.overlay)
 
@@ -224,13 +275,21 @@ class AttentionControls(QWidget):
             self.kind_box.setCurrentIndex(index)
             self.kind_box.blockSignals(False)
         per_layer = overlay.choice.kind == "attention"
-        hint = "" if per_layer else "Rollout and relevance use every layer; layer and head choose the cross-stream matrix"
+        cam = overlay.choice.kind == CAM_KIND
+        hint = "" if per_layer else (CAM_NO_LAYERS if cam else "Rollout and relevance use every layer; layer and head choose the cross-stream matrix")
         self.layer_box.setToolTip(hint)
         self.head_box.setToolTip(hint)
         prediction = self.state.prediction
         maps = None if prediction is None else prediction.attention
         if maps is None:
             self.description.setText("Classify a clip to see where the model looks.")
+        elif isinstance(maps, CamMaps):
+            frames = maps.frame_indices or ()
+            span = f" (frames {frames[0]}-{frames[-1]})" if frames else ""
+            self.description.setText(
+                f"{overlay.choice.describe(maps)}: {cam_placement(maps, model_family(self.state.model))}; "
+                f"on the classified clip{span} only, colours scaled per clip. Layer and head do not apply."
+            )
         else:
             frames = maps.frame_indices or ()
             span = f" (frames {frames[0]}-{frames[-1]})" if frames else ""
@@ -290,16 +349,23 @@ class CrossAttentionPanel(QWidget):
 
     def _on_prediction(self, _prediction: Prediction | None) -> None:
         maps = self.maps
-        cross = maps is not None and maps.layout.rgb_grid is not None and maps.layout.flow_grid is not None
+        cross = self._has_cross(maps)
         self.direction_box.setEnabled(cross)
         self.granularity_box.setEnabled(cross)
-        if maps is not None and not cross:
+        self.matrix.setEnabled(cross)
+        if isinstance(maps, CamMaps):
+            self.selection_label.setText("This model's streams meet only at fusion: there is no cross-stream attention (its maps are class activation maps).")
+        elif maps is not None and not cross:
             self.selection_label.setText(f"The {maps.layout.variant} variant has no cross-stream attention.")
         self._refresh_matrix()
 
+    @staticmethod
+    def _has_cross(maps: object) -> bool:
+        return isinstance(maps, AttentionMaps) and maps.layout.rgb_grid is not None and maps.layout.flow_grid is not None
+
     def _refresh_matrix(self) -> None:
         maps = self.maps
-        if maps is None or maps.layout.rgb_grid is None or maps.layout.flow_grid is None:
+        if not self._has_cross(maps):
             self.matrix.set_matrix(None)
             return
         query, granularity, choice = self.query, self.granularity, self.state.overlay.choice
@@ -319,7 +385,7 @@ class CrossAttentionPanel(QWidget):
 
     def _cell_clicked(self, row: int, col: int) -> None:
         maps = self.maps
-        if maps is None:
+        if not self._has_cross(maps):
             return
         q_token, k_token, value = cell_tokens(maps, self.query, self.granularity, row, col, self.state.overlay.choice)
         rgb_token, flow_token = (q_token, k_token) if self.query == RGB else (k_token, q_token)
@@ -327,6 +393,8 @@ class CrossAttentionPanel(QWidget):
 
     def _on_selection(self, selection: TokenSelection | None) -> None:
         maps = self.maps
+        if isinstance(maps, CamMaps):
+            return  # the note set with the prediction stays
         if selection is None or maps is None:
             self.selection_label.setText("")
             return

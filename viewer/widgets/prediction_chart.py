@@ -8,6 +8,8 @@ controller.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
@@ -83,11 +85,69 @@ class ProbabilityBars(QWidget):
             painter.drawText(QRectF(bar_right + 4, top, value_width, self.ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{prob:.1%}")
 
 
+REPFLOW_NO_FLOW = "no optical flow: the network learns its own representation flow"
+CONVNET_FUSIONS = {
+    "rgb": "spatial stream only",
+    "flow": "temporal stream only",
+    "late": "late fusion (average)",
+    "weighted": "weighted late fusion",
+    "learned": "learned late fusion",
+    "feature": "feature fusion",
+}
+REPFLOW_VARIANTS = {
+    "flow": "the representation-flow stream alone",
+    "rgb": "an RGB stream alone (no flow layers)",
+    "late": "with an RGB stream, late fusion (average)",
+    "learned": "with an RGB stream, learned fusion",
+}
+
+
+def model_description(config: object) -> str:
+    """One line on what the checkpoint is, by family (the transformer's text when it records none)."""
+    family = getattr(config, "family", "transformer")
+    common = f"{config.num_classes} classes, {config.input_size} px"  # type: ignore[attr-defined]
+    if family == "convnet":
+        fusion = f"conv fusion ({config.conv_fusion})" if config.variant == "conv" else CONVNET_FUSIONS.get(config.variant, f"{config.variant} variant")  # type: ignore[attr-defined]
+        extras = "".join(
+            [", CAM spatial attention" if config.rgb_attention and config.uses_rgb else "", f", ConvLSTM ({config.rgb_convlstm} channels)" if config.rgb_convlstm and config.uses_rgb else ""]  # type: ignore[attr-defined]
+        )
+        return (
+            f"two-stream ConvNet, {fusion}, {config.backbone} ResNet{extras}, "  # type: ignore[attr-defined]
+            f"L = {config.flow_length} flow fields at stride {config.frame_stride}, {common}"  # type: ignore[attr-defined]
+        )
+    if family == "repflow":
+        variant = REPFLOW_VARIANTS.get(config.variant, f"{config.variant} variant")  # type: ignore[attr-defined]
+        layers = f"{config.flow_layers} flow layers after stage {config.flow_stage} ({config.iterations} iterations), " if config.uses_flow else ""  # type: ignore[attr-defined]
+        tail = f"; {REPFLOW_NO_FLOW}" if config.uses_flow else "; RGB only"  # type: ignore[attr-defined]
+        return (
+            f"representation flow, {variant}, {config.backbone} ResNet, {layers}"  # type: ignore[attr-defined]
+            f"{config.clip_length} frames at stride {config.frame_stride}, {common}{tail}"  # type: ignore[attr-defined]
+        )
+    return (
+        f"two-stream transformer, {config.backbone} backbone, {config.variant} variant, {config.num_classes} classes, "  # type: ignore[attr-defined]
+        f"{config.clip_length} frames at stride {config.frame_stride}, {config.input_size} px"  # type: ignore[attr-defined]
+    )
+
+
 def flow_statement(status: ModelStatus) -> str:
     """What flow the classifier computes, whatever the flow view shows."""
     config = status.config
-    if config is None or not config.uses_flow:
-        return "" if config is None else "This checkpoint uses no optical flow (RGB only)."
+    if config is None:
+        return ""
+    family = getattr(config, "family", "transformer")
+    if family == "repflow" and config.uses_flow:
+        return f"This checkpoint uses {REPFLOW_NO_FLOW} from the RGB frames; the flow view is for you, not the model."
+    if not config.uses_flow:
+        return "This checkpoint uses no optical flow (RGB only)."
+    if family == "convnet":
+        steps = [f"{config.flow_length} stacked fields"]
+        if config.flow_bound > 0:
+            steps.append(f"clamped to ±{config.flow_bound:g} px")
+        if config.mean_subtraction:
+            steps.append("mean subtracted")
+        if config.bidirectional:
+            steps.append("half backward, half forward")
+        return f"Classification computes {config.flow_method.upper()} flow ({', '.join(steps)}), as the checkpoint was trained, whatever the flow view shows."
     encoding = dict(config.flow_encoding)
     norm = encoding.get("normalization", "fixed")
     radius = float(encoding.get("max_radius", 0.0))
@@ -215,10 +275,7 @@ class PredictionPanel(QWidget):
             self.model_label.setText(f"<b>Model</b> {status.path.name if status.path else ''} (reading ...)")
         else:
             name = status.path.name if status.path else ""
-            self.model_label.setText(
-                f"<b>Model</b> {name}: {config.backbone} backbone, {config.variant} variant, {config.num_classes} classes, "
-                f"{config.clip_length} frames at stride {config.frame_stride}, {config.input_size} px"
-            )
+            self.model_label.setText(f"<b>Model</b> {name}: {html.escape(model_description(config))}")
         self._model_notice = status.problem
         self.flow_note.setText(flow_statement(status))
         self._update_buttons()
