@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from core.inference import Prediction, VideoPrediction
-from core.models.config import ModelConfig
 from core.sampling import clip_span
 from viewer.attention_render import AttentionChoice
 
@@ -27,7 +27,7 @@ class ModelStatus:
     reading), or why there is none."""
 
     path: Path | None
-    config: ModelConfig | None = None
+    config: Any | None = None  # the family's config: ModelConfig, ConvNetConfig or RepFlowConfig
     problem: str = ""  # non-empty: no usable model (the demo file is missing, ...)
 
     @property
