@@ -18,7 +18,9 @@ COMMANDS = (
     "core.commands.classify",
     "core.commands.flow",
     "core.commands.bench",
+    "core.commands.eval",
     "core.commands.train",
+    "core.commands.ablate",
 )
 
 

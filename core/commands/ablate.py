@@ -1,0 +1,135 @@
+"""``ablate DATA``: train and test RGB-only, flow-only, concatenation and fusion on one split.
+
+It takes every option of ``train`` (they describe the shared settings) except
+``--variant``; ``--variants`` picks which to run.  On the tiny backbone the
+RGB stream is order-free by default (``--frame-wise --rgb-time-pool``: each
+frame encoded alone, tokens averaged over time, the classic spatial stream),
+so the RGB-only model sees appearance only and the ablation measures what
+each stream brings; ``--rgb-temporal`` keeps the 3-D RGB stream instead.
+
+Progress and training logs go to stderr; stdout has the table, or with
+``--json`` exactly one JSON object.  ``OUT/ablation.json`` and one confusion
+PNG per variant are written once every variant has been tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+NAME = "ablate"
+HELP = "ablation: train and test rgb, flow, concat and fusion variants on one split and one token cache"
+DESCRIPTION = (
+    "Train each variant (rgb, flow, concat, fusion) with the same settings on the same split, sharing one token "
+    "cache (each clip's RGB and flow grids are extracted once for all variants), test each on the split's test part "
+    "and print the table of seed 000: top-1/top-5 per variant and the gain of fusion over each single stream; on the "
+    "synthetic dataset also the accuracy on its motion-only and appearance-only classes.  Takes the options of "
+    "train (except --variant).  On the tiny backbone the RGB stream defaults to --frame-wise --rgb-time-pool "
+    "(appearance only); --rgb-temporal keeps the 3-D RGB stream.  Rerunning the same command resumes."
+)
+
+
+class _Without:
+    """A parser (or argument group) that takes every option but ``skip``: train's
+    options pass through to ablate's parser, less the ones ablate replaces."""
+
+    def __init__(self, target, skip: frozenset[str]) -> None:  # noqa: ANN001 - a parser or a group
+        self.target = target
+        self.skip = skip
+
+    def add_argument(self, *names: str, **kwargs):  # noqa: ANN201 - argparse's Action
+        return None if self.skip & set(names) else self.target.add_argument(*names, **kwargs)
+
+    def add_argument_group(self, *args, **kwargs) -> "_Without":
+        return _Without(self.target.add_argument_group(*args, **kwargs), self.skip)
+
+
+class _RefuseVariant(argparse.Action):
+    """An explicit ``--variant`` (else argparse would take it as an abbreviation of ``--variants``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 - argparse's signature
+        parser.error("ablate trains several variants: use --variants rgb,flow,concat,fusion, not --variant")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from core.commands import train as train_command
+
+    # train's options describe the shared settings; --out is a folder here and --variants replaces --variant.
+    train_command.add_arguments(_Without(parser, frozenset({"--out", "--variant"})))
+    parser.add_argument("--out", metavar="DIR", default=None, help="folder for the variants' checkpoints and ablation.json (default: ablation-<DATA name>)")
+    parser.add_argument("--variant", nargs="?", action=_RefuseVariant, help=argparse.SUPPRESS)
+    ablation = parser.add_argument_group("ablation")
+    ablation.add_argument("--variants", default="rgb,flow,concat,fusion", metavar="LIST", help="comma-separated variants to run (default rgb,flow,concat,fusion)")
+    ablation.add_argument("--clips", metavar="K", type=int, default=1, help="test clips per video, spread uniformly, softmax averaged (default 1)")
+    ablation.add_argument("--rgb-temporal", action="store_true", help="tiny backbone: keep the 3-D RGB stream (default: --frame-wise --rgb-time-pool)")
+    ablation.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
+
+
+def default_out_dir(data: str) -> Path:
+    return Path(f"ablation-{Path(data).resolve().name}")
+
+
+def ablation_settings(args: argparse.Namespace):
+    """train's settings from the options, with the order-free RGB stream on tiny unless --rgb-temporal."""
+    from core.commands.train import settings_from_args
+
+    settings = settings_from_args(args)
+    if settings.backbone == "tiny" and not args.rgb_temporal:
+        settings = settings.replace(backbone_options={**dict(settings.backbone_options), "frame_wise": True}, rgb_time_pool=True)
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.atomic import write_bytes, write_text
+    from core.commands.train import _PhaseProgress
+    from core.evaluation.ablation import RESULT_NAME, run_ablation
+    from core.evaluation.confusion_plot import confusion_png
+
+    settings = ablation_settings(args)
+    out_dir = Path(args.out) if args.out else default_out_dir(args.data)
+    command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
+    lines = _PhaseProgress(enabled=True)  # writes to stderr
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        if " epoch " not in message.partition(": ")[0]:  # each epoch already gets its log line
+            lines(done, total, message)
+
+    def log(line: str) -> None:
+        lines.close()
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        ablation = run_ablation(
+            args.data,
+            settings,
+            out_dir,
+            variants=args.variants.split(","),
+            clips_per_video=args.clips,
+            cache_dir=args.cache_dir,
+            resume=not args.fresh,
+            progress=progress,
+            log=log,
+            command=command,
+        )
+    finally:
+        lines.close()
+    result = ablation.to_dict()
+    result["command"] = command
+    pngs = {}
+    for name, outcome in ablation.variants.items():
+        title = f"{name}: video-level top-1 {100 * (result['variants'][name]['top1'] or 0):.1f}%"
+        pngs[out_dir / f"{name}-confusion.png"] = confusion_png(outcome.evaluation.confusion(), outcome.evaluation.class_names, title=title)
+    result["files"] = [str(out_dir / RESULT_NAME), *map(str, pngs)]
+    text = json.dumps(result, indent=2) + "\n"
+    for path, png in pngs.items():
+        write_bytes(path, png)
+    write_text(out_dir / RESULT_NAME, text)
+    if args.json:
+        sys.stdout.write(text)
+    else:
+        sys.stdout.write(ablation.table())
+        print(f"wrote {out_dir / RESULT_NAME} and {len(pngs)} confusion PNGs")
+    return 0

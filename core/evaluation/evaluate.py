@@ -1,0 +1,275 @@
+"""Evaluate a checkpoint on a dataset: every test video, K clips each.
+
+Each video gives K clips spread uniformly over it (TSN); the K clips go
+through :meth:`core.inference.Classifier.predict_clips` as one batch.  Every
+clip is also scored alone (clip level); the mean of the K softmaxes is the
+video's prediction (video level, the headline figure).  The flow is computed
+exactly as ``classify`` does (same crop, same T+1 frames, same rendering), so
+the figures describe what users get.
+
+Nothing is written here: :class:`Evaluation` holds the scores and builds the
+metrics dict and the confusion matrix; the command writes the files, only
+once everything has been scored (an interrupted run leaves nothing behind).
+An unreadable video is recorded in ``skipped`` and left out.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from core.data import SkippedVideos, discover_dataset
+from core.errors import InputError
+from core.evaluation.metrics import confusion_matrix, ranking, summarise
+from core.evaluation.test_set import TestSet, class_mapping, recorded_settings, select_test_set
+from core.progress import CancelToken, check, report
+
+DEFAULT_CLIPS_PER_VIDEO = 5
+MAX_BATCH = 8  # clips of one video per model call: K=5 fits in one batch
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """One video's scores, in the model's class order."""
+
+    relative: str
+    label: int  # model output index of the true class
+    clip_probabilities: np.ndarray  # (K, C)
+    flow_methods: tuple[str, ...]
+    flow_fell_back: bool
+    flow_note: str
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return self.clip_probabilities.mean(axis=0)
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Every scored video of one evaluation, and the metrics built from them."""
+
+    checkpoint: Path
+    dataset_root: Path
+    class_names: tuple[str, ...]  # the model's output order
+    test_set: TestSet
+    clips_per_video: int
+    videos: tuple[VideoResult, ...]
+    skipped: SkippedVideos
+    requested_flow_method: str | None  # None for an RGB-only model
+    device: str
+    seconds: float
+    model: dict[str, Any] = field(default_factory=dict)
+
+    # -- arrays -----------------------------------------------------------------------
+
+    @property
+    def video_scores(self) -> np.ndarray:
+        return np.stack([v.probabilities for v in self.videos]) if self.videos else np.zeros((0, len(self.class_names)))
+
+    @property
+    def video_labels(self) -> np.ndarray:
+        return np.array([v.label for v in self.videos], dtype=np.int64)
+
+    @property
+    def clip_scores(self) -> np.ndarray:
+        return np.concatenate([v.clip_probabilities for v in self.videos]) if self.videos else np.zeros((0, len(self.class_names)))
+
+    @property
+    def clip_labels(self) -> np.ndarray:
+        return np.array([v.label for v in self.videos for _ in range(len(v.clip_probabilities))], dtype=np.int64)
+
+    def confusion(self) -> np.ndarray:
+        """Video-level confusion matrix (rows: true class, columns: predicted)."""
+        scores = self.video_scores
+        return confusion_matrix(self.video_labels, ranking(scores)[:, 0], len(self.class_names))
+
+    # -- reporting --------------------------------------------------------------------
+
+    def flow_summary(self) -> dict[str, Any] | None:
+        if self.requested_flow_method is None:
+            return None
+        methods = sorted({m for v in self.videos for m in v.flow_methods})
+        notes = sorted({v.flow_note for v in self.videos if v.flow_note})
+        return {
+            "requested": self.requested_flow_method,
+            "method": methods[0] if len(methods) == 1 else methods,
+            "fell_back": any(v.flow_fell_back for v in self.videos),
+            "note": "; ".join(notes),
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """The metrics.json object: video-level figures at the top, clip-level beside them."""
+        video_level = summarise(self.video_scores, self.video_labels, self.class_names)
+        clip_level = summarise(self.clip_scores, self.clip_labels, self.class_names)
+        predicted = ranking(self.video_scores)[:, 0] if self.videos else []
+        return {
+            "top1": video_level["top1"],
+            "top5": video_level["top5"],
+            "mean_class_accuracy": video_level["mean_class_accuracy"],
+            "per_class": video_level["per_class"],
+            "video_level": {**video_level, "clips_per_video": self.clips_per_video},
+            "clip_level": clip_level,
+            "confusion": {
+                "level": "video",
+                "rows": "true class",
+                "columns": "predicted class",
+                "class_names": list(self.class_names),
+                "matrix": self.confusion().tolist(),
+            },
+            "checkpoint": os.fspath(self.checkpoint),
+            "model": self.model,
+            "dataset": os.fspath(self.dataset_root),
+            "test_set": self.test_set.to_dict(),
+            "flow": self.flow_summary(),
+            "skipped": self.skipped.to_list(),
+            "device": self.device,
+            "seconds": round(self.seconds, 3),
+            "videos": [
+                {
+                    "video": v.relative,
+                    "label": self.class_names[v.label],
+                    "predicted": self.class_names[int(p)],
+                    "probability": round(float(v.probabilities[int(p)]), 6),
+                }
+                for v, p in zip(self.videos, predicted)
+            ],
+        }
+
+
+def evaluate(
+    dataset_root: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str],
+    *,
+    clips_per_video: int = DEFAULT_CLIPS_PER_VIDEO,
+    part: str = "test",
+    split_scheme: str | None = None,
+    official_split: int | None = None,
+    split_seed: int | None = None,
+    split_dir: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    raft_weights: str | os.PathLike[str] | None = None,
+    classifier: Any | None = None,
+    cancel: CancelToken | None = None,
+    progress: Callable[..., None] | None = None,
+) -> Evaluation:
+    """Score ``checkpoint`` on the chosen part of the dataset at ``dataset_root``.
+
+    ``classifier`` replaces the one loaded from ``checkpoint`` (tests inject one
+    with a stand-in flow).  Raises :class:`~core.errors.InputError` for a bad
+    folder, checkpoint or split, or class names that differ from the dataset's.
+    """
+    from core.inference import Classifier, default_flow_backend
+    from core.models.checkpoint import read_checkpoint_info
+
+    if clips_per_video < 1:
+        raise InputError(f"clips per video must be at least 1, got {clips_per_video}")
+    info = read_checkpoint_info(checkpoint)
+    if split_dir is None:  # the split folder training used, while it is still there
+        recorded_dir = recorded_settings(info.extra).get("split_dir")
+        split_dir = recorded_dir if recorded_dir and Path(recorded_dir).is_dir() else None
+    dataset = discover_dataset(dataset_root, split_dir=split_dir)
+    to_model = class_mapping(dataset, info.config.class_names, info.path)
+    test_set = select_test_set(
+        dataset, info.extra, part=part, scheme=split_scheme, official_split=official_split, seed=split_seed, split_dir=split_dir
+    )
+    if classifier is None:
+        classifier = Classifier.from_checkpoint(
+            info.path,
+            device=device,
+            flow_backend=default_flow_backend(raft_weights=raft_weights),
+            batch_size=min(clips_per_video, MAX_BATCH),
+        )
+    config = classifier.config
+    skipped = SkippedVideos()
+    for rel in test_set.missing:
+        skipped.add(dataset.root / rel, "listed in the checkpoint's split but not in the folder")
+    started = time.perf_counter()
+    results: list[VideoResult] = []
+    total = len(test_set.samples)
+    report(progress, 0, total, "")
+    for done, sample in enumerate(test_set.samples):
+        check(cancel)
+        rel = dataset.relative(sample)
+        try:
+            result = _score_video(classifier, sample.path, to_model[sample.label_index], rel, clips_per_video, cancel)
+        except InputError as err:  # unreadable or undecodable: list it, go on
+            skipped.add(sample.path, err.problem)
+        else:
+            results.append(result)
+        report(progress, done + 1, total, rel)
+    return Evaluation(
+        checkpoint=info.path,
+        dataset_root=dataset.root,
+        class_names=tuple(config.class_names),
+        test_set=test_set,
+        clips_per_video=clips_per_video,
+        videos=tuple(results),
+        skipped=skipped,
+        requested_flow_method=config.flow_method if config.uses_flow else None,
+        device=str(classifier.device),
+        seconds=time.perf_counter() - started,
+        model={"family": getattr(config, "family", "transformer"), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
+    )
+
+
+def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, cancel: CancelToken | None) -> VideoResult:
+    from core.sampling import uniform_clip_starts
+    from core.video import open_video
+
+    config = classifier.config
+    with open_video(path) as video:
+        starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
+        predictions = classifier.predict_clips(video, starts, top=1, cancel=cancel)
+    return VideoResult(
+        relative=rel,
+        label=label,
+        clip_probabilities=np.stack([p.probabilities for p in predictions]).astype(np.float64),
+        flow_methods=tuple(sorted({p.flow_method for p in predictions if p.flow_method})),
+        flow_fell_back=any(p.flow_fell_back for p in predictions),
+        flow_note="; ".join(sorted({p.flow_note for p in predictions if p.flow_note})),
+    )
+
+
+def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
+    """The human-readable summary the command prints."""
+    m = evaluation.metrics()
+    video, clip = m["video_level"], m["clip_level"]
+    lines = [
+        f"checkpoint: {m['checkpoint']} ({m['model']['backbone']}, {m['model']['variant']}, {m['model']['classes']} classes)",
+        f"test set: {evaluation.test_set.summary()}",
+    ]
+    if evaluation.test_set.seen_in_training:
+        lines.append(
+            f"warning: {len(evaluation.test_set.seen_in_training)} of these videos were in the checkpoint's training "
+            "or validation part: the accuracy is optimistic"
+        )
+    flow = m["flow"]
+    if flow is not None:
+        lines.append(f"flow: {flow['method']}" + (f" (requested {flow['requested']}: {flow['note']})" if flow["fell_back"] else ""))
+    lines.append(
+        f"video level ({evaluation.clips_per_video} clips averaged): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
+        f"mean class {_pct(video['mean_class_accuracy'])}  ({_count(video['count'], 'video')})"
+    )
+    lines.append(f"clip level (each clip alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({_count(clip['count'], 'clip')})")
+    width = max(len(n) for n in evaluation.class_names)
+    lines.append("per class (video level):")
+    for name in evaluation.class_names:
+        lines.append(f"  {name:<{width}}  {_pct(video['per_class'][name]):>7}  ({_count(video['support'][name], 'video')})")
+    if evaluation.skipped:
+        lines.append(evaluation.skipped.summary())
+    if files:
+        lines.append("wrote " + ", ".join(os.fspath(f) for f in files))
+    return "\n".join(lines) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100.0 * value:.1f}%"
