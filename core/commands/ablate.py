@@ -84,14 +84,14 @@ def ablation_settings(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from core.atomic import write_bytes, write_text
-    from core.commands.train import _PhaseProgress
+    from core.commands.train import PhaseProgress
     from core.evaluation.ablation import RESULT_NAME, run_ablation
     from core.evaluation.confusion_plot import confusion_png
 
     settings = ablation_settings(args)
     out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
-    lines = _PhaseProgress(enabled=True)  # writes to stderr
+    lines = PhaseProgress(enabled=True)  # writes to stderr
 
     def progress(done: int, total: int, message: str = "") -> None:
         if " epoch " not in message.partition(": ")[0]:  # each epoch already gets its log line

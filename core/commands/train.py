@@ -109,7 +109,7 @@ def settings_from_args(args: argparse.Namespace):
     )
 
 
-class _PhaseProgress:
+class PhaseProgress:
     """One progress line per phase ("extract", "epoch 3"): the text before the message's first colon."""
 
     def __init__(self, enabled: bool) -> None:
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     is_main = int(os.environ.get("RANK", "0") or 0) == 0
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
-    progress = _PhaseProgress(enabled=is_main)
+    progress = PhaseProgress(enabled=is_main)
 
     def log(line: str) -> None:
         progress.close()
