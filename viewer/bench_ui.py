@@ -254,9 +254,24 @@ def standin_checkpoint(folder: Path) -> Path:
     return save_checkpoint(folder / "standin.safetensors", build_model(config))
 
 
+def quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns "does not support propagateSizeHints()" on every layout change: noise that
+    buries the table.  Every other Qt message still reaches stderr."""
+    import sys
+
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_kind: object, _context: object, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.show:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        quiet_offscreen_warnings()
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as scratch:
         os.environ["TWOSTREAM_CACHE_DIR"] = str(Path(scratch) / "cache")  # a cold flow cache: the flow is really computed
         os.environ["XDG_CONFIG_HOME"] = str(Path(scratch) / "config")  # default preferences, the user's untouched

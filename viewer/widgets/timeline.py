@@ -3,19 +3,42 @@
 A marker follows the current frame (drag it to scrub); a click jumps to that
 frame, so a spike is one click away; the dashed threshold line (draggable)
 decides which frames "next noisy frame" visits.
+
+Painting is kept cheap because the GUI thread repaints this plot on every frame
+change and scan chunk: the axes are cached as pixmaps (their pictures only
+change with the ranges), axis space only ever grows (a tick label that gets
+shorter must not re-lay-out the plot and redraw every item), the magnitude
+axis moves in coarse "nice" steps instead of following every new maximum, and
+partial scan results are drawn at a bounded rate (the completed scan at once).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from viewer.state import ViewerState
 
 NOISE_COLOUR = "#d93025"
 MAGNITUDE_COLOUR = "#1a73e8"
+SCAN_REDRAW_MS = 120  # partial scan results are drawn at most this often
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1-1.2-1.5-2-2.5-3-4-5-6-8 x 10^k at or above ``value`` (> 0): a range that changes rarely
+    as a maximum grows, yet leaves the curve at least 75% of the height."""
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"nice_ceiling needs a positive finite value, got {value!r}")
+    scale = 10.0 ** math.floor(math.log10(value))
+    for step in NICE_STEPS:
+        if step * scale >= value * (1 - 1e-12):
+            return step * scale
+    return 10.0 * scale
 
 
 class Timeline(QWidget):
@@ -40,7 +63,6 @@ class Timeline(QWidget):
         self.magnitude_box.setMouseEnabled(x=False, y=False)
         item.scene().addItem(self.magnitude_box)
         item.getAxis("right").linkToView(self.magnitude_box)
-        item.getAxis("right").enableAutoSIPrefix(False)  # pixels, not "x0.001"
         self.magnitude_box.setXLink(item)
         item.vb.sigResized.connect(lambda: self.magnitude_box.setGeometry(item.vb.sceneBoundingRect()))
         self.noise_curve = item.plot(pen=pg.mkPen(NOISE_COLOUR, width=1.5), connect="finite")
@@ -53,6 +75,16 @@ class Timeline(QWidget):
         self.threshold_line.setToolTip("Noise threshold: drag it; N jumps to the next frame above it")
         self.threshold_line.sigPositionChangeFinished.connect(lambda line: state.set_threshold(line.value()))
         item.addItem(self.threshold_line)
+        for name in ("left", "right", "bottom"):
+            axis = item.getAxis(name)
+            axis.setStyle(autoReduceTextSpace=False)  # grow only: no relayout each time a tick label gets shorter
+            axis.enableAutoSIPrefix(False)  # frame numbers, scores and pixels: a prefix would relabel (and re-lay-out) on zoom
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # a moving marker blits, not redraws text
+        self._magnitude_top: float | None = None
+        self._scan_timer = QTimer(self)
+        self._scan_timer.setSingleShot(True)
+        self._scan_timer.setInterval(SCAN_REDRAW_MS)
+        self._scan_timer.timeout.connect(self._draw_scan)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -66,23 +98,38 @@ class Timeline(QWidget):
 
     def _on_video(self, info: object) -> None:
         count = max(1, self.state.frame_count)
-        self.plot.getPlotItem().setXRange(0, count - 1, padding=0.01)
-        self._on_scan()
+        self.plot.getPlotItem().setXRange(0, count - 1, padding=0.01)  # the ViewBox ignores an unchanged range
+        self._magnitude_top = None
+        self._draw_scan()
         self._on_frame(self.state.frame_index)
 
     def _on_frame(self, index: int) -> None:
+        if self.marker.value() == index:
+            return
         self.marker.blockSignals(True)
         self.marker.setValue(index)
         self.marker.blockSignals(False)
 
     def _on_scan(self) -> None:
+        """Draw a reset or a completed scan at once; coalesce the chunks in between (one redraw per interval)."""
+        noise = self.state.flow_noise
+        known = np.isfinite(noise)
+        if known.all() or not known.any():
+            self._draw_scan()
+        elif not self._scan_timer.isActive():
+            self._scan_timer.start()
+
+    def _draw_scan(self) -> None:
+        self._scan_timer.stop()
         noise, magnitude = self.state.flow_noise, self.state.flow_magnitude
         x = np.arange(len(noise), dtype=np.float64)
         self.noise_curve.setData(x, noise.astype(np.float64))
         self.magnitude_curve.setData(x, magnitude.astype(np.float64))
         finite = magnitude[np.isfinite(magnitude)]
-        top = float(finite.max()) if finite.size else 1.0
-        self.magnitude_box.setYRange(0, max(top, 1e-3) * 1.05, padding=0)
+        top = nice_ceiling(max(float(finite.max()) if finite.size else 1.0, 1e-3) * 1.05)
+        if top != self._magnitude_top:  # the axis (and its layout) only change when the rounded top does
+            self._magnitude_top = top
+            self.magnitude_box.setYRange(0, top, padding=0)
 
     def _marker_moved(self, line: pg.InfiniteLine) -> None:
         self.state.set_frame(int(round(line.value())))
