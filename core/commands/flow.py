@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights: torchvision's file or the original release's raft-things.pth / raft-small.pth")
     parser.add_argument("--backward", action="store_true", help="also write the backward flow (backward_XXXXXX.flo and .png)")
     parser.add_argument("--no-consistency", action="store_true", help="skip backward flow: faster, but metrics lack the consistency measures")
-    parser.add_argument("--no-warm-start", action="store_true",
-                        help="RAFT: start every pair from zero flow with 12 updates (exactly torchvision's RAFT, about 1.4x slower on a CPU)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="RAFT: start each pair from the previous pair's flow with fewer updates (faster, 8-21%% worse end-point error)")
     parser.add_argument("--fallback", default="dis", choices=("dis", "farneback", "tvl1"), help="method used when RAFT weights cannot be had (default dis)")
     parser.add_argument("--normalization", default="fixed", choices=("fixed", "clip"), help="colour scale: fixed radius, or the range's largest motion (default fixed)")
     parser.add_argument("--max-radius", metavar="PX", type=float, default=10.0, help="motion in pixels drawn fully saturated (fixed), or the smallest scale (clip); default 10")
@@ -93,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
                 frames = video.read_clip(indices)
                 if args.no_cache:
                     result, hit = compute_flow(frames, method, device=args.device, backward=want_backward, raft_weights=args.raft_weights,
-                                               fallback=args.fallback, progress=on_progress, raft_warm_start=not args.no_warm_start), False
+                                               fallback=args.fallback, progress=on_progress, raft_warm_start=args.warm_start), False
                 else:
                     result, hit = compute_flow_cached(args.video, indices, method, frames=frames, cache=cache, device=args.device,
                                                       backward=want_backward, raft_weights=args.raft_weights, fallback=args.fallback,
-                                                      progress=on_progress, raft_warm_start=not args.no_warm_start)
+                                                      progress=on_progress, raft_warm_start=args.warm_start)
                 hits += int(hit)
                 used.add(result.method_used)
                 fell_back |= result.fell_back

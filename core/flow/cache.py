@@ -34,7 +34,7 @@ from core.progress import CancelToken
 
 MAGIC = b"TSFLOWC1"
 SUFFIX = ".flowc"
-ENGINE_VERSION = 1  # bump when a method's defaults change its output
+ENGINE_VERSION = 2  # bump when a method's defaults change its output (2: RAFT clip path without warm starts)
 DEFAULT_MAX_BYTES = 2 << 30
 CACHE_ENV = "TWOSTREAM_CACHE_DIR"
 
@@ -222,7 +222,8 @@ def flow_cache_key(
     raft_weights: str | None = None,
     raft_iters: int | None = None,
     fallback: str = "dis",
-    raft_warm_start: bool = True,
+    raft_warm_start: bool = False,
+    raft_precision: str | None = None,
 ) -> str:
     """The cache key of a flow request (see the module docstring for what goes in)."""
     is_raft = method in ("raft-large", "raft-small")
@@ -234,6 +235,7 @@ def flow_cache_key(
         "weights": weights_identity(method, raft_weights),
         "raft_iters": raft_iters if is_raft else None,
         "raft_warm_start": bool(raft_warm_start) if is_raft else None,
+        "raft_precision": raft_precision if is_raft else None,  # bfloat16 and float32 RAFT differ by ~0.02 px
         "fallback": fallback if is_raft else None,
     })
 
@@ -253,7 +255,7 @@ def compute_flow_cached(
     fallback: str = "dis",
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
-    raft_warm_start: bool = True,
+    raft_warm_start: bool = False,
 ):
     """:func:`~core.flow.compute_flow` for frames ``indices`` of ``video``, through the cache.
 
@@ -277,7 +279,8 @@ def compute_flow_cached(
             opened = open_video(video)
             size = (int(opened.info.height), int(opened.info.width))
         key = flow_cache_key(video=identity, indices=indices, size=size, method=method, raft_weights=raft_weights,
-                             raft_iters=raft_iters, fallback=fallback, raft_warm_start=raft_warm_start)
+                             raft_iters=raft_iters, fallback=fallback, raft_warm_start=raft_warm_start,
+                             raft_precision=_raft_precision(method, device))
         entry = cache.get(key, need_backward=backward)
         if entry is not None and entry.forward.shape[0] == len(indices) - 1 and entry.forward.shape[2:] == size:
             info = entry.info
@@ -322,3 +325,13 @@ def compute_flow_cached(
 def _as_stored(flow: np.ndarray) -> np.ndarray:
     """``flow`` rounded through the cache's float16, back as float32."""
     return np.asarray(flow, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+def _raft_precision(method: str, device: str) -> str | None:
+    """The dtype RAFT will run in on ``device`` (part of the key), or None for other methods."""
+    if method not in ("raft-large", "raft-small"):
+        return None
+    from core.device import resolve_device
+    from core.flow.raft import resolve_precision
+
+    return str(resolve_precision("auto", resolve_device(device))).removeprefix("torch.")

@@ -89,7 +89,7 @@ def compute_flow(
     fallback: str = "dis",
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
-    raft_warm_start: bool = True,
+    raft_warm_start: bool = False,
 ) -> FlowResult:
     """Flow for every consecutive pair of ``frames`` (N, H, W, 3) uint8 RGB.
 
@@ -98,9 +98,9 @@ def compute_flow(
     an explicit weights file (torchvision's or the original RAFT release's);
     ``raft_iters``: RAFT updates for a pair started from zero flow (default 12;
     warm-started pairs use two thirds).  ``raft_warm_start``: start each pair
-    from the previous pair's flow with fewer updates (about 1.4x faster on a
-    CPU, a slightly different flow); False gives torchvision's per-pair RAFT
-    exactly.  ``fallback``: the classical method used when RAFT weights cannot
+    from the previous pair's flow with fewer updates (faster, but 8-21% worse
+    end-point error in ``bench flow``: off by default); by default every pair
+    is computed from its own two frames, as torchvision's RAFT does.  ``fallback``: the classical method used when RAFT weights cannot
     be had.  Progress is reported per pair (forward and backward pairs both
     count); ``cancel`` is checked between pairs/batches.
     """

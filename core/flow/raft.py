@@ -1,28 +1,47 @@
 """RAFT flow for whole clips, built from torchvision's RAFT sub-modules.
 
 torchvision's ``RAFT.forward`` takes one batch of pairs: it encodes both frames
-of every pair (so each inner frame of a clip is encoded twice), starts every pair
-from zero flow, and upsamples the flow after every update.  On a clip,
-:meth:`RaftFlow.clip_flow` instead
+of every pair (so each inner frame of a clip is encoded twice), runs its update
+step as written for training, and upsamples the flow after every update.  On a
+clip, :meth:`RaftFlow.clip_flow` computes the same flow with less work:
 
-* runs the feature encoder once per frame and the context encoder once per
-  first frame of a pair (``feature_encoder``, ``context_encoder``),
-* starts each pair from the previous pair's flow pushed forward along itself
-  (the "warm start" of the RAFT paper's video mode) and then needs fewer updates
-  (``corr_block``, ``update_block``),
-* upsamples once, at the end (``mask_predictor`` for RAFT-large).
+* the feature encoder runs once per frame and the context encoder once per
+  first frame of a pair;
+* the correlation pyramid is built once per pair from pooled features instead
+  of pooled volumes, and looked up by whole-pixel blocks
+  (:mod:`core.flow.raft_corr`);
+* the update step is rearranged (:mod:`core.flow.raft_update`): the context's
+  share of the recurrent unit's gates is computed once per pair, the other
+  convolutions fused;
+* the flow is upsampled once, at the end;
+* on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), the
+  encoders, the update step and the stored correlation pyramid are bfloat16,
+  while coordinates, look-up blending and the flow stay float32
+  (``precision="auto"``); on CUDA, float16 autocast.
 
-Only the flow is carried over: RAFT then starts its GRU from the pair's own
-context state, as in the RAFT paper's video mode.  Carrying the previous pair's
-GRU state too was measured and rejected: it helped on smooth camera motion but
-made real clips worse (photometric and forward-backward errors up, up to 1 px
-away from per-pair RAFT on a clip with independent motion).
+Measured on a 2-core CPU with AVX512-BF16 (``python main.py bench flow``,
+under load): 2x to 2.3x torchvision's forward called pair by pair at 224x224
+and 2.5x to 2.7x at 480p, with a mean end-point error on the Middlebury and
+Sintel pairs 1% above it (each pair within 2.5%); in float32 (other CPUs)
+1.2x to 1.4x, with the same flow.
 
-Pairs are processed in lock-step "chains" (a run of consecutive pairs that
-warm-start each other).  A GPU runs several chains batched; a CPU gains nothing
-per pair from batching the update block (measured), so it runs one chain per
-direction.  :meth:`RaftFlow.naive_flow` is torchvision's own forward, pair by
-pair: the baseline of the benchmark.
+Optionally (``warm_start=True``) each pair starts from the previous pair's
+flow pushed forward along itself (the RAFT paper's video mode) with fewer
+updates.  Measured, it is not free: on a camera motion with exact flow at
+224x224, RAFT-small started even from the *true* flow (with a fresh recurrent
+state) ends 8% worse after 12 updates and 14% worse after 8 than started from
+zero (its update step was trained from zero flow); started from the previous
+pair's flow, 4% and 9% worse.  So warm starts trade accuracy for speed and are
+off by default.  Only the flow is carried over; carrying the recurrent state
+too was measured and rejected (worse on real clips).
+
+Pairs are processed in lock-step "chains" (a run of consecutive pairs, each
+warm-started from the one before when warm starts are on).  A GPU runs several
+chains batched; a CPU gains nothing per pair from batching (measured) and runs
+one pair, and encodes one frame, at a time, so a pair's flow does not depend on
+which other pairs were computed with it.  :meth:`RaftFlow.naive_flow` is
+torchvision's own forward, pair by pair, in float32 (float16 autocast on CUDA):
+the baseline of the benchmark.
 
 Inputs are scaled to [-1, 1], sides below 128 px are upsampled first
 (torchvision's RAFT returns NaNs below that), very large frames are scaled down
@@ -33,6 +52,7 @@ padded to a multiple of 8 by edge replication and cropped back afterwards.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import threading
 from dataclasses import dataclass
@@ -44,21 +64,52 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.errors import FlowError
+from core.flow.raft_corr import CorrPyramid
+from core.flow.raft_update import FastUpdate
 from core.flow.raft_weights import build_raft, load_raft_state_dict, resolve_raft_weights
 
 MIN_SIDE = 128
 # the correlation volume holds (H/8 * W/8)^2 floats per pair; frames above this many pixels are scaled down
 MAX_PIXELS = 1024 * 576
 DEFAULT_UPDATES = 12
-# Warm-started pairs get two thirds of a cold pair's updates.  Measured (bench flow, and the
-# photometric / forward-backward errors on five real clips): 8 warm updates after 12 cold stay
-# within a few percent of per-pair RAFT on real video, about 1.45x faster on a CPU; fewer drift.
+# Warm-started pairs (an option) get two thirds of a cold pair's updates: measured (bench flow),
+# clips about 1.2x faster than with cold pairs, and 12-16% larger end-point errors on camera-motion
+# sequences with exact flow.  Stopping a cold pair early once its updates get small was measured
+# and rejected: at a mean update of 0.005 (1/8-resolution px) it saves 1.5 of 12 updates for 2%
+# more error (7% on the worst pair); at 0.01, 4 updates for 7% (19%).
 WINDOW_FRAMES = 33  # frames per window of a long clip: 32 pairs, one cold start each
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def default_warm_updates(updates: int) -> int:
     """Updates for a warm-started pair: two thirds of a cold pair's, rounded up."""
     return max(1, -(-2 * updates // 3))
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """True when this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16).
+
+    Elsewhere oneDNN emulates bfloat16 and it is slower than float32, so
+    ``precision="auto"`` keeps float32 there.
+    """
+    get_capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if get_capabilities is None:
+        return False
+    try:
+        capabilities = get_capabilities()
+    except Exception:  # a private-ish torch helper: no capability report means no fast path
+        return False
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype of the encoders and update step: "auto" is bfloat16 on a CPU with native
+    bfloat16, float32 on other CPUs; on CUDA float16 autocast runs whatever this says."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bfloat16() else torch.float32
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
 @dataclass(frozen=True)
@@ -166,16 +217,35 @@ class _Chain:
 class RaftFlow:
     """A RAFT model with its weights on one device, ready for clips.
 
-    Build with :func:`load_raft`.  Not re-entrant (the correlation block keeps
-    state), so calls are serialised with a lock.
+    Build with :func:`load_raft`, after the weights are loaded: the clip path
+    keeps its own copies of the encoders and update step, in the dtype that
+    ``precision`` resolves to (see :func:`resolve_precision`).  Calls are
+    serialised with a lock: :meth:`naive_flow` runs torchvision's forward,
+    whose correlation block keeps state.
     """
 
-    def __init__(self, model: nn.Module, *, variant: str, device: torch.device, weights_source: str) -> None:
+    def __init__(self, model: nn.Module, *, variant: str, device: torch.device, weights_source: str, precision: str = "auto") -> None:
         self.model = model.eval().to(device)
         self.variant = variant
         self.device = device
         self.weights_source = weights_source
+        self.dtype = resolve_precision(precision, device)
+        # The clip path's own copies (the naive baseline keeps torchvision's modules as they are), in
+        # its dtype; on a CPU the context encoder and the update step run channels-last (measured: the
+        # context encoder 1.6x faster, bfloat16 updates 12%; the feature encoder, with its instance
+        # norms, is not faster so).
+        self._layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        self._feature_encoder = copy.deepcopy(model.feature_encoder).to(self.dtype)
+        self._context_encoder = copy.deepcopy(model.context_encoder).to(self.dtype).to(memory_format=self._layout)
+        update_block = copy.deepcopy(model.update_block).to(self.dtype).to(memory_format=self._layout)
+        self._hidden_size = int(model.update_block.hidden_state_size)
+        self._update = FastUpdate(update_block, memory_format=self._layout)
         self._lock = threading.Lock()
+
+    @property
+    def precision(self) -> str:
+        """What the encoders and update step run in: "float32" or "bfloat16" (under float16 autocast on CUDA)."""
+        return "bfloat16" if self.dtype == torch.bfloat16 else "float32"
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -185,14 +255,16 @@ class RaftFlow:
         return contextlib.nullcontext()
 
     def _batch_frames(self, geometry: Geometry) -> int:
-        """Frames per encoder batch: 8 at 480p on a GPU; on a CPU larger batches
-        gain nothing per frame (measured), so about one 480p frame's worth."""
+        """Frames per encoder batch: 8 at 480p on a GPU.  On a CPU one: batches are no
+        faster per frame there (measured: 10 ms a frame in a batch of 16 against 8 ms
+        alone at 224x224), and a frame's features then never depend on its batch."""
+        if self.device.type != "cuda":
+            return 1
         pixels = (geometry.run_height + 8) * (geometry.run_width + 8)
-        budget = (8 if self.device.type == "cuda" else 1) * 864 * 488
-        return max(1, budget // pixels)
+        return max(1, 8 * 864 * 488 // pixels)
 
     def _encode(self, encoder: nn.Module, images: Tensor, batch: int) -> Tensor:
-        outs = [encoder(images[i: i + batch]).float() for i in range(0, images.shape[0], batch)]
+        outs = [encoder(images[i: i + batch].to(self.dtype)).float() for i in range(0, images.shape[0], batch)]
         return torch.cat(outs)
 
     def _pairs_per_step(self, geometry: Geometry) -> int:
@@ -215,21 +287,22 @@ class RaftFlow:
         backward: bool = False,
         updates: int = DEFAULT_UPDATES,
         warm_updates: int | None = None,
-        warm_start: bool = True,
+        warm_start: bool = False,
         window: int = WINDOW_FRAMES,
         cancel_check: Optional[Callable[[], None]] = None,
         progress: Optional[Callable[[int, int], None]] = None,
     ) -> tuple[np.ndarray, np.ndarray | None, Geometry]:
         """Forward (and optionally backward) flow of every consecutive pair of ``frames``.
 
-        ``updates`` refinement steps for a pair started from zero flow,
-        ``warm_updates`` (default: two thirds of ``updates``, rounded up: 8 for
-        12) for a pair started from the previous pair's flow.  ``warm_start=False``
-        starts every pair from zero with ``updates`` steps: the same flow as
-        torchvision's forward (frames are still encoded once, pairs batched).
-        Long clips run in windows of ``window`` frames (sharing their end frames)
-        to bound memory; each window starts cold.  Returns float32 arrays
-        ``(N-1, 2, H, W)`` and the geometry used.
+        ``updates`` refinement steps for a pair started from zero flow: by
+        default every pair, which gives torchvision's per-pair flow (exactly in
+        float32; within bfloat16 rounding otherwise).  ``warm_start=True`` starts
+        each pair after the first from the previous pair's flow with
+        ``warm_updates`` steps (default: two thirds of ``updates``, rounded up: 8
+        for 12): faster, less accurate (see the module's note).  Long clips run
+        in windows of ``window`` frames (sharing their end frames) to bound
+        memory; each window starts cold.  Returns float32 arrays ``(N-1, 2, H, W)``
+        and the geometry used.
         """
         if warm_updates is None:
             warm_updates = default_warm_updates(updates)
@@ -277,9 +350,9 @@ class RaftFlow:
         pairs = count - 1
         images = prepare_frames(frames, geometry, self.device)
         per_batch = self._batch_frames(geometry)
-        fmaps = self._encode(self.model.feature_encoder, images, per_batch)
+        fmaps = self._encode(self._feature_encoder, images, per_batch)
         # the context encoder sees the first frame of each pair: 0..N-2 forward, 1..N-1 backward
-        context = self._encode(self.model.context_encoder, images if backward else images[:pairs], per_batch)
+        context = self._encode(self._context_encoder, images if backward else images[:pairs], per_batch)
         del images
         # warm starts: as few chains as keep the device busy (each chain starts cold);
         # cold: every pair is a chain of its own
@@ -299,7 +372,7 @@ class RaftFlow:
     def _run_chains(self, chains: list[_Chain], fmaps: Tensor, context: Tensor, geometry: Geometry, updates: int, warm_updates: int,
                     cancel_check: Optional[Callable[[], None]]) -> Iterator[list[tuple[_Chain, int, np.ndarray]]]:
         """Run ``chains`` in lock-step; yields, per step, (chain, output slot, flow (2, H, W)) of each pair done."""
-        hidden_size = self.model.update_block.hidden_state_size
+        hidden_size = self._hidden_size
         carried: list[Tensor | None] = [None] * len(chains)  # each chain's flow for its next pair
         for step in range(max(len(chain.first) for chain in chains)):
             if cancel_check is not None:
@@ -331,22 +404,30 @@ class RaftFlow:
         return chains
 
     def _refine(self, fmap1: Tensor, fmap2: Tensor, hidden: Tensor, context: Tensor, init: Tensor | None, updates: int) -> tuple[Tensor, Tensor]:
-        """RAFT's update loop at 1/8 resolution from ``init`` (or zero) flow; returns (flow, hidden)."""
-        corr = self.model.corr_block
-        corr.build_pyramid(fmap1, fmap2)
+        """RAFT's update loop at 1/8 resolution from ``init`` (or zero) flow; returns (flow, hidden).
+
+        The correlation pyramid is stored in the path's dtype; its look-ups and
+        the flow are float32; the update step runs in the path's dtype.
+        """
+        block = self.model.corr_block
+        corr = CorrPyramid(fmap1, fmap2, levels=block.num_levels, radius=block.radius, dtype=self.dtype)
         batch, _, h, w = fmap1.shape
         coords0 = coords_grid(batch, h, w, fmap1.device)
         coords1 = coords0 if init is None else coords0 + init
+        layout = self._layout
+        prepared = self._update.prepare(context.to(self.dtype).contiguous(memory_format=layout))
+        hidden = hidden.to(self.dtype).contiguous(memory_format=layout)
         for _ in range(updates):
-            features = corr.index_pyramid(centroids_coords=coords1)
-            hidden, delta = self.model.update_block(hidden, context, features, coords1 - coords0)
+            features = corr.lookup(coords1, memory_format=layout).to(self.dtype)
+            flow = (coords1 - coords0).to(self.dtype).contiguous(memory_format=layout)
+            hidden, delta = self._update.step(hidden, prepared, features, flow)
             coords1 = coords1 + delta.float()
         return coords1 - coords0, hidden
 
     def _upsample(self, flow: Tensor, hidden: Tensor) -> Tensor:
         from torchvision.models.optical_flow._utils import upsample_flow
 
-        mask = None if self.model.mask_predictor is None else self.model.mask_predictor(hidden)
+        mask = None if self.model.mask_predictor is None else self.model.mask_predictor(hidden.float())
         return upsample_flow(flow=flow, up_mask=None if mask is None else mask.float())
 
     # -- the baseline -----------------------------------------------------------------------
@@ -371,13 +452,13 @@ _LOADED_LOCK = threading.Lock()
 _KEEP_LOADED = 2
 
 
-def load_raft(variant: str, *, device: torch.device, weights_path: str | None = None) -> RaftFlow:
+def load_raft(variant: str, *, device: torch.device, weights_path: str | None = None, precision: str = "auto") -> RaftFlow:
     """Resolve weights (explicit file, hub cache, download) and build a :class:`RaftFlow`.
 
-    The last two models stay loaded, keyed by variant, device and the identity
-    of the weights files that would be read, so a viewer scrubbing a video does
-    not reload them.  Raises :class:`~core.errors.WeightsUnavailable` when no
-    weights can be had.
+    The last two models stay loaded, keyed by variant, device, precision and
+    the identity of the weights files that would be read, so a viewer scrubbing
+    a video does not reload them.  Raises :class:`~core.errors.WeightsUnavailable`
+    when no weights can be had.
     """
     from core.flow.raft_weights import cached_weight_files
 
@@ -385,7 +466,7 @@ def load_raft(variant: str, *, device: torch.device, weights_path: str | None = 
         where: tuple = (str(weights_path), _file_identity(str(weights_path)))
     else:
         where = tuple((str(p), _file_identity(str(p))) for p in cached_weight_files(variant))
-    key = (variant, str(device), where)
+    key = (variant, str(device), resolve_precision(precision, device), where)
     with _LOADED_LOCK:
         if where and where[-1] and key in _LOADED:
             _LOADED[key] = _LOADED.pop(key)  # most recently used last
@@ -393,7 +474,7 @@ def load_raft(variant: str, *, device: torch.device, weights_path: str | None = 
     state, source = resolve_raft_weights(variant, weights_path)
     model = build_raft(variant)
     load_raft_state_dict(model, state, variant=variant, source=source)
-    flow = RaftFlow(model, variant=variant, device=device, weights_source=source)
+    flow = RaftFlow(model, variant=variant, device=device, weights_source=source, precision=precision)
     with _LOADED_LOCK:
         _LOADED[key] = flow
         while len(_LOADED) > _KEEP_LOADED:

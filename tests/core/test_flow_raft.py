@@ -1,8 +1,10 @@
 """RAFT: original-release checkpoints converted by name, weights resolution and fallback,
-the clip path against torchvision's forward, small inputs, and accuracy with real weights."""
+the clip path's parts and the whole path against torchvision's forward, small inputs, and
+accuracy with real weights."""
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 
@@ -13,7 +15,10 @@ from flow_helpers import FLOW_GT, RAFT_SMALL, interior_epe, sequence
 
 from core.errors import CheckpointError, FlowError
 from core.flow import compute_flow, endpoint_error
-from core.flow.raft import RaftFlow, forward_splat, plan_geometry
+from core.flow import raft as raft_module
+from core.flow.raft import RaftFlow, coords_grid, forward_splat, plan_geometry, resolve_precision
+from core.flow.raft_corr import CorrPyramid
+from core.flow.raft_update import FastUpdate
 from core.flow.raft_weights import (
     build_raft,
     convert_original_raft,
@@ -132,17 +137,101 @@ def test_small_and_odd_inputs_are_resized_padded_and_scaled_back() -> None:
     assert np.isfinite(forward).all() and np.isfinite(backward).all()
 
 
-def test_cold_clip_path_is_torchvision_forward_pair_by_pair() -> None:
+@pytest.mark.parametrize("variant", ["raft-small", "raft-large"])
+def test_fused_update_step_is_torchvision_update_block(variant: str) -> None:
     torch.manual_seed(0)
-    raft = RaftFlow(build_raft("raft-small"), variant="raft-small", device=torch.device("cpu"), weights_source="random (test)")
+    model = build_raft(variant).eval()
+    fast = FastUpdate(model.update_block)
+    assert fast.context_channels == {"raft-small": 64, "raft-large": 128}[variant]
+    hidden = torch.randn(2, model.update_block.hidden_state_size, 12, 17).tanh()
+    context = torch.randn(2, fast.context_channels, 12, 17).relu()
+    corr = torch.randn(2, model.corr_block.out_channels, 12, 17)
+    flow = 3 * torch.randn(2, 2, 12, 17)
+    with torch.inference_mode():
+        expected_hidden, expected_delta = model.update_block(hidden, context, corr, flow)
+        prepared = fast.prepare(context)
+        got_hidden, got_delta = fast.step(hidden, prepared, corr, flow)
+        torch.testing.assert_close(got_hidden, expected_hidden, atol=2e-5, rtol=0)
+        torch.testing.assert_close(got_delta, expected_delta, atol=2e-5, rtol=0)
+        # new weights loaded in place are picked up, not a stale copy
+        model.update_block.recurrent_block.convgru1.convq.bias.add_(0.5)
+        expected_hidden, _ = model.update_block(hidden, context, corr, flow)
+        torch.testing.assert_close(fast.step(hidden, fast.prepare(context), corr, flow)[0], expected_hidden, atol=2e-5, rtol=0)
+        # channels-last weights and inputs (the CPU layout): the same numbers
+        channels_last = FastUpdate(copy.deepcopy(model.update_block).to(memory_format=torch.channels_last), memory_format=torch.channels_last)
+        as_cl = [t.contiguous(memory_format=torch.channels_last) for t in (hidden, context, corr, flow)]
+        got_hidden, got_delta = channels_last.step(as_cl[0], channels_last.prepare(as_cl[1]), as_cl[2], as_cl[3])
+        torch.testing.assert_close(got_hidden, expected_hidden, atol=2e-5, rtol=0)
+    with pytest.raises(ValueError, match=r"context must be \(B, "):
+        fast.prepare(context[:, :5])
+
+
+@pytest.mark.parametrize(("height", "width", "radius"), [(16, 21, 3), (17, 24, 4)])
+def test_correlation_pyramid_is_torchvision_corr_block(height: int, width: int, radius: int) -> None:
+    from torchvision.models.optical_flow.raft import CorrBlock
+
+    torch.manual_seed(0)
+    fmap1, fmap2 = torch.randn(2, 32, height, width), torch.randn(2, 32, height, width)
+    block = CorrBlock(num_levels=4, radius=radius)
+    block.build_pyramid(fmap1, fmap2)
+    coords = coords_grid(2, height, width, fmap1.device) + 6 * torch.randn(2, 2, height, width)
+    coords[0, :, 0, 0] = torch.tensor([-40.0, 3.0])  # far outside: all zeros
+    coords[0, :, 1, 1] = torch.tensor([5.0, 70.3])
+    coords[1, :, 2, 2] = torch.tensor([-1.5, -0.25])  # partly outside
+    coords[1, :, 3, 3] = torch.tensor([width - 1.0, height - 1.0])  # on the last pixel
+    expected = block.index_pyramid(centroids_coords=coords)
+    pyramid = CorrPyramid(fmap1, fmap2, levels=4, radius=radius)
+    assert pyramid.channels == block.out_channels
+    torch.testing.assert_close(pyramid.lookup(coords), expected, atol=2e-5, rtol=0)
+    channels_last = pyramid.lookup(coords, memory_format=torch.channels_last)
+    assert channels_last.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(channels_last, expected, atol=2e-5, rtol=0)
+    assert float(expected[0, :, 0, 0].abs().max()) == 0.0
+    stored_bf16 = CorrPyramid(fmap1, fmap2, levels=4, radius=radius, dtype=torch.bfloat16).lookup(coords)
+    assert float((stored_bf16 - expected).abs().max()) < 0.02 * float(expected.abs().max())
+    with pytest.raises(ValueError, match="too small for 4 levels"):
+        CorrPyramid(fmap1[..., :8, :8], fmap2[..., :8, :8], levels=4, radius=radius)
+    with pytest.raises(ValueError, match=r"coords must be \(2, 2, "):
+        pyramid.lookup(coords[:1])
+
+
+def test_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    assert resolve_precision("float32", cpu) == torch.float32 and resolve_precision("bfloat16", cpu) == torch.bfloat16
+    monkeypatch.setattr(raft_module, "cpu_has_native_bfloat16", lambda: True)
+    assert resolve_precision("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(raft_module, "cpu_has_native_bfloat16", lambda: False)
+    assert resolve_precision("auto", cpu) == torch.float32
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("fp8", cpu)
+
+
+def test_float32_clip_path_is_torchvision_forward_pair_by_pair() -> None:
+    torch.manual_seed(0)
+    raft = RaftFlow(build_raft("raft-small"), variant="raft-small", device=torch.device("cpu"), weights_source="random (test)", precision="float32")
     frames, _ = sequence("rotate", frames=4, size=128)
-    forward, backward, _ = raft.clip_flow(frames, updates=3, warm_start=False, backward=True)
+    forward, backward, _ = raft.clip_flow(frames, updates=3, backward=True)
     np.testing.assert_allclose(forward, raft.naive_flow(frames, updates=3), atol=1e-3)
     np.testing.assert_allclose(backward, raft.naive_flow(np.ascontiguousarray(frames[::-1]), updates=3)[::-1], atol=1e-3)
-    single, _, _ = raft.clip_flow(frames[:2], updates=3)  # one pair: no warm start to make
-    np.testing.assert_allclose(single, forward[:1], atol=1e-3)
-    warm, _, _ = raft.clip_flow(frames, updates=3)
+    warm, _, _ = raft.clip_flow(frames, updates=3, warm_start=True)
+    np.testing.assert_array_equal(warm[0], forward[0])  # the first pair has nothing to start from
     assert not np.allclose(warm[1:], forward[1:], atol=1e-3)  # later pairs did start from the previous flow
+
+
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_a_pairs_flow_does_not_depend_on_how_the_clip_is_cut(precision: str) -> None:
+    """The same flow whether pairs come in one batch, in windows, or one at a time: a
+    viewer scanning a video chunk by chunk and the cache see one flow per pair."""
+    torch.manual_seed(0)
+    raft = RaftFlow(build_raft("raft-small"), variant="raft-small", device=torch.device("cpu"), weights_source="random (test)", precision=precision)
+    frames, _ = sequence("translate", frames=5, size=128, seed=1)
+    whole, whole_back, _ = raft.clip_flow(frames, updates=2, backward=True)
+    windowed, windowed_back, _ = raft.clip_flow(frames, updates=2, backward=True, window=3)  # pairs 0-1, then 2-3
+    np.testing.assert_array_equal(windowed, whole)
+    np.testing.assert_array_equal(windowed_back, whole_back)
+    for i in range(len(frames) - 1):
+        single, _, _ = raft.clip_flow(frames[i: i + 2], updates=2)
+        np.testing.assert_array_equal(single[0], whole[i])
 
 
 def test_forward_splat_pushes_values_along_the_motion() -> None:
@@ -169,12 +258,16 @@ def test_release_weights_match_the_reference_epe_on_rubberwhale() -> None:
 
 
 @needs_raft_small
-def test_warm_started_clip_stays_close_to_per_pair_raft() -> None:
+def test_clip_path_matches_per_pair_raft_on_a_translating_sequence() -> None:
     from core.flow.raft import load_raft
 
     frames, truth = sequence("translate", frames=4, size=128, seed=3)
-    result = compute_flow(frames, "raft-small", device="cpu", raft_weights=str(RAFT_SMALL), backward=True)  # warm starts
-    naive = load_raft("raft-small", device=torch.device("cpu"), weights_path=str(RAFT_SMALL)).naive_flow(frames)
-    clip_error, naive_error = interior_epe(result.forward, truth), interior_epe(naive, truth)
-    assert clip_error < 0.25 and clip_error <= 1.2 * naive_error + 0.02
-    assert interior_epe(result.backward, -truth) < 0.25
+    raft = load_raft("raft-small", device=torch.device("cpu"), weights_path=str(RAFT_SMALL))  # default precision
+    naive = raft.naive_flow(frames)
+    forward, backward, _ = raft.clip_flow(frames, backward=True)
+    assert float(np.abs(forward - naive).max()) < 0.1  # bfloat16 rounding at most, on a CPU that has it
+    clip_error, naive_error = interior_epe(forward, truth), interior_epe(naive, truth)
+    assert naive_error < 0.25 and clip_error <= 1.05 * naive_error
+    assert interior_epe(backward, -truth) < 0.25
+    warm, _, _ = raft.clip_flow(frames, warm_start=True)  # the option: fewer updates from the previous flow
+    assert interior_epe(warm, truth) <= 1.25 * naive_error + 0.02
