@@ -16,10 +16,9 @@ can run with a stand-in flow and the viewer with its own device choice.
 from __future__ import annotations
 
 import os
-import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -30,9 +29,9 @@ from core.models.explain import AttentionMaps
 from core.models.fusion import TwoStreamTransformer
 from core.models.layout import FLOW, RGB
 from core.progress import CancelToken, check, report
+from core.timings import STAGES, clip_timings, stage_timer
 from core.sampling import CropMap, clip_indices, resize_and_crop, sliding_window_starts, uniform_clip_starts
 
-STAGES = ("decode", "preprocess", "flow", "rgb_backbone", "flow_backbone", "fusion")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -213,19 +212,19 @@ def prepare_clip_input(
     flow_indices = None
     if want_flow:  # T+1 frames give T flow images ("t_plus_one")
         flow_indices = (*indices, min(indices[-1] + config.frame_stride, len(frames) - 1))
-    with _timer(timings, "decode"):
+    with stage_timer(timings, "decode"):
         raw = np.asarray(frames.read_clip(list(flow_indices or indices)))
     if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {raw.dtype} {raw.shape}")
     size = config.input_size
-    with _timer(timings, "preprocess"):
+    with stage_timer(timings, "preprocess"):
         cropped, cmap = crop(raw, size)
         if cropped.shape != (len(raw), size, size, 3):
             raise ValueError(f"crop gave frames of shape {cropped.shape}, expected {(len(raw), size, size, 3)}")
     method, fell_back, note, images = None, False, "", None
     if want_flow:
         torch_device = torch.device(device) if not isinstance(device, torch.device) else device
-        with _timer(timings, "flow", torch_device):
+        with stage_timer(timings, "flow", torch_device):
             result = flow_backend.compute(cropped, flow_method or config.flow_method, device=torch_device, cancel=cancel, progress=None)
             vectors = np.asarray(result.forward, dtype=np.float32)
             expected = (len(indices), 2, size, size)
@@ -255,6 +254,17 @@ def normalise_frames(frames_uint8: np.ndarray, mean: torch.Tensor, std: torch.Te
     x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).to(device, non_blocking=True)
     x = x.permute(3, 0, 1, 2).float().div_(255.0)
     return (x - mean) / std
+
+
+def aggregate_predictions(clips: Sequence[Prediction], top: int = 5) -> VideoPrediction:
+    """Clips of one video as one result: the mean of their softmax, their timings summed."""
+    if not clips:
+        raise ValueError("aggregate_predictions needs at least one clip")
+    names = clips[0].class_names
+    probs = np.mean([c.probabilities for c in clips], axis=0)
+    keys = dict.fromkeys(k for c in clips for k in c.timings_ms)  # first-seen order: the stages, then total
+    timings = {k: float(sum(c.timings_ms.get(k, 0.0) for c in clips)) for k in keys}
+    return VideoPrediction(class_names=names, probabilities=probs, top=top_k(probs, names, top), clips=list(clips), timings_ms=timings)
 
 
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[tuple[str, float]]:
@@ -395,11 +405,11 @@ class Classifier:
     def _prepare(self, frames: FrameSource, start: int, cancel: CancelToken | None) -> _PreparedClip:
         clip = prepare_clip_input(frames, start, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method, device=self.device, cancel=cancel)
         timings = dict(clip.timings_ms)
-        with _timer(timings, "preprocess"):
+        with stage_timer(timings, "preprocess"):
             rgb = self._normalise(clip.rgb) if clip.rgb is not None else None
         flow = None
         if clip.flow is not None:
-            with _timer(timings, "flow", self.device):
+            with stage_timer(timings, "flow", self.device):
                 flow = self._normalise(clip.flow)
         return _PreparedClip(
             start=clip.start,
@@ -434,12 +444,12 @@ class Classifier:
         with torch.no_grad(), self._autocast():
             rgb_tokens = flow_tokens = None
             if self.config.uses_rgb:
-                with _timer(shared, "rgb_backbone", device):
+                with stage_timer(shared, "rgb_backbone", device):
                     rgb_tokens = model.stream_tokens(RGB, rgb)
             if self.config.uses_flow:
-                with _timer(shared, "flow_backbone", device):
+                with stage_timer(shared, "flow_backbone", device):
                     flow_tokens = model.stream_tokens(FLOW, flow)
-            with _timer(shared, "fusion", device):
+            with stage_timer(shared, "fusion", device):
                 if attention:
                     explained = model.explain(rgb_tokens=rgb_tokens, flow_tokens=flow_tokens, target_class=target_class)
                     logits, maps = explained.logits, explained.maps
@@ -452,10 +462,7 @@ class Classifier:
         names = self.config.class_names
         results = []
         for b, clip in enumerate(prepared):
-            timings = {stage: clip.timings_ms.get(stage, 0.0) for stage in STAGES}
-            for stage, value in shared.items():
-                timings[stage] = value / batch
-            timings["total"] = sum(timings[s] for s in STAGES)
+            timings = clip_timings(clip.timings_ms, shared, batch)
             clip_maps = maps[b].with_frames(clip.indices, clip.crop_map) if maps is not None else None
             results.append(
                 Prediction(
@@ -478,18 +485,4 @@ class Classifier:
         return results
 
     def _aggregate(self, clips: list[Prediction], top: int) -> VideoPrediction:
-        probs = np.mean([c.probabilities for c in clips], axis=0)
-        timings = {key: float(sum(c.timings_ms[key] for c in clips)) for key in (*STAGES, "total")}
-        return VideoPrediction(class_names=self.config.class_names, probabilities=probs, top=top_k(probs, self.config.class_names, top), clips=clips, timings_ms=timings)
-
-
-@contextmanager
-def _timer(timings: dict[str, float], stage: str, device: torch.device | None = None) -> Iterator[None]:
-    """Add the wall time of the block to ``timings[stage]`` in ms (CUDA work is waited for)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        if device is not None and device.type == "cuda":
-            torch.cuda.synchronize(device)
-        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+        return aggregate_predictions(clips, top)

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.inference import Classifier, Prediction, VideoPrediction, top_k
+from core.inference import Classifier, Prediction, VideoPrediction, aggregate_predictions
 from core.resources import DEMO_CHECKPOINT
 from core.sampling import sliding_window_starts
 from core.video import Video
@@ -113,11 +112,7 @@ class ModelHolder:
 
 def video_prediction(clips: list[Prediction], top: int = 5) -> VideoPrediction:
     """Windows so far as one video-level result: the mean of the clips' softmax."""
-    names = clips[0].class_names
-    probs = np.mean([c.probabilities for c in clips], axis=0)
-    keys = {k for c in clips for k in c.timings_ms}
-    timings = {k: float(sum(c.timings_ms.get(k, 0.0) for c in clips)) for k in sorted(keys)}
-    return VideoPrediction(class_names=names, probabilities=probs, top=top_k(probs, names, top), clips=list(clips), timings_ms=timings)
+    return aggregate_predictions(clips, top)
 
 
 class ClassifyController(QObject):

@@ -12,10 +12,8 @@ random inside each of S equal segments (TSN).
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +21,7 @@ import torch
 from core.models.convnet.config import ConvNetConfig
 from core.progress import CancelToken, check, report
 from core.sampling import ClipIndices, CropMap, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
+from core.timings import stage_timer
 
 
 def snippet_starts(num_frames: int, count: int, config: ConvNetConfig, *, rng: np.random.Generator | None = None) -> list[int]:
@@ -75,14 +74,6 @@ def normalise_frames(frames_uint8: np.ndarray, mean: Sequence[float], std: Seque
     s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     return (x - m) / s
 
-
-@contextmanager
-def stage_timer(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
 
 
 def read_frames(source: Any, indices: Sequence[int]) -> np.ndarray:

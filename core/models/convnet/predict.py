@@ -14,10 +14,9 @@ sampled (:meth:`SnippetClassifier.video_samples`).
 from __future__ import annotations
 
 import os
-import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ import torch
 from core.errors import CoreError, InputError
 from core.progress import CancelToken, check, report
 from core.sampling import CropMap, sliding_window_starts
+from core.timings import clip_timings, stage_timer
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
@@ -175,7 +175,7 @@ class SnippetClassifier:
         return results
 
     def _run_model(self, samples: list[Sample], attention: bool, target_class: int | None, top: int) -> list:
-        from core.inference import STAGES, Prediction, top_k
+        from core.inference import Prediction, top_k
         from core.models.convnet.model import resolve_targets
         from core.models.convnet.saliency import CamMaps, to_numpy_maps
 
@@ -187,11 +187,11 @@ class SnippetClassifier:
         flow_cams: list = []
         classes = None
         with torch.no_grad(), self._autocast():
-            with _timer(shared, "rgb_backbone", device):
+            with stage_timer(shared, "rgb_backbone", device):
                 rgb_maps = model.rgb_branch(inputs)
-            with _timer(shared, "flow_backbone", device):
+            with stage_timer(shared, "flow_backbone", device):
                 flow_maps = model.flow_branch(inputs)
-            with _timer(shared, "fusion", device):
+            with stage_timer(shared, "fusion", device):
                 logits = model.fuse(rgb_maps, flow_maps)
                 if attention:
                     classes = resolve_targets(logits, target_class)
@@ -204,10 +204,7 @@ class SnippetClassifier:
         names = self.config.class_names
         results = []
         for b, sample in enumerate(samples):
-            timings = {stage: sample.timings_ms.get(stage, 0.0) for stage in STAGES}
-            for stage, value in shared.items():
-                timings[stage] = value / batch
-            timings["total"] = sum(timings[s] for s in STAGES)
+            timings = clip_timings(sample.timings_ms, shared, batch)
             maps = None
             if attention and classes is not None:
                 maps = CamMaps(rgb=rgb_cams[b] if rgb_cams else None, flow=flow_cams[b] if flow_cams else None, target_class=int(classes[b]))
@@ -233,23 +230,9 @@ class SnippetClassifier:
         return results
 
     def _aggregate(self, clips: list, top: int):
-        from core.inference import STAGES, VideoPrediction, top_k
+        from core.inference import aggregate_predictions
 
-        probs = np.mean([c.probabilities for c in clips], axis=0)
-        timings = {key: float(sum(c.timings_ms[key] for c in clips)) for key in (*STAGES, "total")}
-        return VideoPrediction(class_names=self.config.class_names, probabilities=probs, top=top_k(probs, self.config.class_names, top), clips=clips, timings_ms=timings)
-
-
-@contextmanager
-def _timer(timings: dict[str, float], stage: str, device: torch.device) -> Iterator[None]:
-    """Add the block's wall time to ``timings[stage]`` in ms (CUDA work waited for)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+        return aggregate_predictions(clips, top)
 
 
 class ConvNetClassifier(SnippetClassifier):
