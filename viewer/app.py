@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from viewer.jobs import set_worker_niceness
 from viewer.main_window import MainWindow
 from viewer.settings import APPLICATION, ORGANIZATION
+from viewer.warmup import freeze_startup_objects, preload_worker_modules
 
 
 # Python hands the GIL over every 5 ms by default: a worker running Python (TV-L1's loop of
@@ -26,12 +27,14 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Two-Stream Viewer")
+    preload_worker_modules()
     return app  # type: ignore[return-value]
 
 
 def run_viewer(video: str | None, *, frame: int = 0, checkpoint: str | None = None, classify: bool = False) -> int:
     app = create_application()
     window = MainWindow(checkpoint=checkpoint)
+    freeze_startup_objects()
     window.notifier.install_excepthooks()
     window.show()
     if video:

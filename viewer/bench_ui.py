@@ -290,6 +290,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     from viewer.app import create_application
     from viewer.jobs import set_worker_niceness
     from viewer.main_window import MainWindow
+    from viewer.warmup import freeze_startup_objects
 
     video = Path(args.video) if args.video else SAMPLE_VIDEO
     if not video.exists():
@@ -303,6 +304,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms, worker threads nice +{jobs_module._worker_niceness}, "
           f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes)")
     window = MainWindow(show_dialogs=False)
+    freeze_startup_objects()  # as the app does (viewer.app.run_viewer)
     window.resize(1280, 800)
     window.show()
     explainer = StallSampler() if args.explain else None

@@ -5,8 +5,11 @@ boundaries, so the view's requests and the background scan share the disk
 cache.  The chunk holding the current frame has priority ("flow" channel,
 newest request wins); the scan ("flow-scan" channel) walks every chunk and
 hands each one over as it finishes, so the timeline of noise scores and
-magnitudes fills in while the user works.  Colours use a fixed radius, so the
-same motion has the same colour in every frame.
+magnitudes fills in while the user works.  Colours use one radius for the
+whole video, so the same motion has the same colour in every frame: a radius
+the user sets, or (auto, the default) the video's own motion scale, read from
+the scan: motions vary from a fraction of a pixel (the bundled sample) to tens
+of pixels, and a fixed default left small motions nearly white.
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ from viewer.state import ViewerState
 CHUNK_PAIRS = 16
 MAX_ANALYSIS_SIDE = 480  # shorter side above this is downscaled for flow
 MAX_STORED_PAIRS = 600
+DEFAULT_RADIUS = 5.0  # colours before the scan has measured anything
+AUTO_RADIUS_FLOOR = 0.5  # a still video's sub-pixel noise is not blown up to full colour
+AUTO_RADIUS_PERCENTILE = 90  # over the pairs' 95th-percentile motions: noisy outlier pairs do not set the scale
+
+
+def auto_radius(p95: np.ndarray) -> float | None:
+    """The colour radius for a video whose pairs' 95th-percentile motions are ``p95`` (NaN: not
+    scanned yet), two significant digits so the value reads well; None before any is known."""
+    known = p95[np.isfinite(p95)]
+    if known.size == 0:
+        return None
+    radius = max(AUTO_RADIUS_FLOOR, float(np.percentile(known, AUTO_RADIUS_PERCENTILE, method="lower")))
+    return float(f"{radius:.2g}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,7 @@ class ChunkQuality:
     first_pair: int
     noise: np.ndarray
     magnitude: np.ndarray
+    magnitude_p95: np.ndarray
 
 
 def analysis_frames(frames: np.ndarray) -> np.ndarray:
@@ -91,6 +108,7 @@ class FlowController(QObject):
     scanUpdated = Signal(object)  # ChunkQuality
     scanProgress = Signal(int, int)  # chunks done, chunks in all
     scanReset = Signal(int)  # pairs in the new video (or method)
+    radiusChanged = Signal(float)  # the colour radius in use (in auto mode: the video's, once measured)
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -98,7 +116,10 @@ class FlowController(QObject):
         self.video: Video | None = None
         self.method = "dis"
         self.device = "auto"
-        self.encoding = FlowEncoding("fixed", 5.0)
+        self.encoding = FlowEncoding("fixed", DEFAULT_RADIUS)
+        self.auto_radius = True
+        self._scan_p95 = np.zeros(0, np.float32)
+        self._auto_measured = False  # the scan of this video and method has set the radius
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
@@ -121,8 +142,16 @@ class FlowController(QObject):
             self._on_frame(self.state.frame_index)
 
     def set_radius(self, radius: float) -> None:
-        self.encoding = FlowEncoding("fixed", float(radius))
+        """Colour radius in pixels, or 0 for auto (the video's motion scale, from the scan)."""
+        self.auto_radius = radius <= 0
+        self._use_radius(auto_radius(self._scan_p95) if self.auto_radius else float(radius))
+
+    def _use_radius(self, radius: float | None) -> None:
+        if radius is None or abs(radius - self.encoding.max_radius) <= 0.02 * self.encoding.max_radius:
+            return
+        self.encoding = FlowEncoding("fixed", radius)
         self._store.clear()  # renderings depend on the radius (the flow itself is cached on disk)
+        self.radiusChanged.emit(radius)
         self._on_frame(self.state.frame_index)
 
     @staticmethod
@@ -155,12 +184,15 @@ class FlowController(QObject):
         method, device, encoding = self.method, self.device, self.encoding
 
         def work(cancel, progress):  # noqa: ANN001
-            return method, compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress)
+            return method, encoding, compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress)
 
         self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t))
 
-    def _on_chunk(self, result: tuple[str, list[FlowFrame]]) -> None:
-        method, frames = result
+    def _on_chunk(self, result: tuple[str, FlowEncoding, list[FlowFrame]]) -> None:
+        method, encoding, frames = result
+        if encoding != self.encoding:  # coloured before the radius changed: ask again
+            self._throttle.start()
+            return
         for frame in frames:
             self._store[(method, frame.pair)] = frame  # keyed by what was asked for, even if it fell back
         while len(self._store) > MAX_STORED_PAIRS:
@@ -181,6 +213,8 @@ class FlowController(QObject):
             self.scanReset.emit(0)
             return
         pairs = len(video) - 1
+        self._scan_p95 = np.full(pairs, np.nan, np.float32)
+        self._auto_measured = False
         self.scanReset.emit(pairs)
         chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
         method, device, encoding = self.method, self.device, self.encoding
@@ -193,6 +227,7 @@ class FlowController(QObject):
                     chunk * CHUNK_PAIRS,
                     np.array([f.quality.noise_score for f in frames], np.float32),
                     np.array([f.quality.magnitude_mean for f in frames], np.float32),
+                    np.array([f.quality.magnitude_p95 for f in frames], np.float32),
                 )
                 progress(chunk + 1, chunks, f"flow scan {chunk + 1}/{chunks}", partial=part)
             return chunks
@@ -200,12 +235,23 @@ class FlowController(QObject):
         self.jobs.submit(
             "flow-scan",
             scan,
-            lambda done: self.scanProgress.emit(done, done),
+            lambda done: self._scan_finished(method, done),
             on_error=lambda e, t: self.notifier.error("Flow scan failed", e, t),
             on_progress=lambda done, total, _m: self.scanProgress.emit(done, total),
             on_partial=self._on_scan_chunk,
         )
 
     def _on_scan_chunk(self, part: ChunkQuality) -> None:
-        if part.method == self.method:
-            self.scanUpdated.emit(part)
+        if part.method != self.method:
+            return
+        end = min(len(self._scan_p95), part.first_pair + len(part.magnitude_p95))
+        self._scan_p95[part.first_pair:end] = part.magnitude_p95[: end - part.first_pair]
+        self.scanUpdated.emit(part)
+        if self.auto_radius and not self._auto_measured:  # a first estimate, from the first chunk
+            self._auto_measured = True
+            self._use_radius(auto_radius(self._scan_p95))
+
+    def _scan_finished(self, method: str, chunks: int) -> None:
+        self.scanProgress.emit(chunks, chunks)
+        if method == self.method and self.auto_radius:  # the whole video measured: the final scale
+            self._use_radius(auto_radius(self._scan_p95))

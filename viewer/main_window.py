@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.export.checkpoint_path = lambda: None if self.classify.checkpoint is None else str(self.classify.checkpoint)
         self.classify.predictionReady.connect(self.export.set_prediction)
         self.classify.timelineReady.connect(self.export.set_video_prediction)
+        self._shown_flow: FlowFrame | None = None
         self.fallback_banner = QLabel("")
         self.fallback_banner.setObjectName("fallbackBanner")
         self.fallback_banner.setWordWrap(True)
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.flow.scanReset.connect(self.state.reset_scan)
         self.flow.scanUpdated.connect(lambda part: self.state.update_scan(part.first_pair, part.noise, part.magnitude))
         self.flow.scanProgress.connect(self._show_scan_progress)
+        self.flow.radiusChanged.connect(lambda _r: self._show_flow_caption())
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
@@ -118,9 +120,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.method_box)
         bar.addWidget(QLabel("  Colour radius (px) "))
         self.radius_box = QDoubleSpinBox()
-        self.radius_box.setRange(0.5, 200.0)
-        self.radius_box.setValue(self.flow.encoding.max_radius)
-        self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated; the same motion always has the same colour")
+        self.radius_box.setRange(0.0, 200.0)
+        self.radius_box.setSingleStep(0.5)
+        self.radius_box.setSpecialValueText("auto")  # 0: the video's own motion scale
+        self.radius_box.setValue(0.0 if self.flow.auto_radius else self.flow.encoding.max_radius)
+        self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated, in every frame of the video. "
+                                   "auto: the video's own scale (95th-percentile motion of its pairs, from the flow scan)")
         self.radius_box.valueChanged.connect(self.flow.set_radius)
         bar.addWidget(self.radius_box)
         bar.addSeparator()
@@ -319,8 +324,16 @@ class MainWindow(QMainWindow):
 
     def _show_flow(self, flow: FlowFrame) -> None:
         self.flow_view.set_frame(flow.image)
+        self._shown_flow = flow
+        self._show_flow_caption()
+
+    def _show_flow_caption(self) -> None:
+        flow = self._shown_flow
+        if flow is None:
+            return
         used = flow.method_used + (f" (fell back from {self.flow.method})" if flow.fell_back else "")
-        self.flow_view.set_caption(f"flow {flow.pair} -> {flow.pair + 1}, {used}")
+        radius = f"colours saturate at {self.flow.encoding.max_radius:g} px" + (" (auto)" if self.flow.auto_radius else "")
+        self.flow_view.set_caption(f"flow {flow.pair} -> {flow.pair + 1}, {used}; {radius}")
 
     def _show_fallback(self, note: str) -> None:
         self.fallback_banner.setText(f"Optical flow fell back to a classical method: {note}" if note else "")

@@ -30,6 +30,7 @@ import numpy as np
 
 from core.atomic import atomic_open
 from core.errors import FlowError
+from core.flow.keyed_lock import KeyedLock
 from core.progress import CancelToken
 
 MAGIC = b"TSFLOWC1"
@@ -37,6 +38,7 @@ SUFFIX = ".flowc"
 ENGINE_VERSION = 2  # bump when a method's defaults change its output (2: RAFT clip path without warm starts)
 DEFAULT_MAX_BYTES = 2 << 30
 CACHE_ENV = "TWOSTREAM_CACHE_DIR"
+COMPUTING = KeyedLock()  # entries being computed in this process: a second asker waits and reads the first's result
 
 
 def default_cache_root() -> Path:
@@ -262,49 +264,81 @@ def compute_flow_cached(
     Give the frames (``frames``, e.g. already resized: their size is part of the
     key) or let them be read on a miss (``read_frames(indices)``, default
     ``core.video.open_video(video).read_clip``); on a hit nothing is decoded.
+    When another thread of this process is computing the same entry, this
+    call waits for it (cancellably) and returns its result as a hit.
     Returns ``(FlowResult, hit)``.
     """
-    from core.flow.engine import FlowResult, compute_flow, normalize_method
+    from core.flow.engine import normalize_method
 
     method = normalize_method(method)
     cache = cache if cache is not None else FlowCache()
     identity = video_identity(video)
-    opened = None
-    try:
-        if frames is not None:
-            size = (int(frames.shape[1]), int(frames.shape[2]))
-        else:
-            from core.video import open_video
-
-            opened = open_video(video)
-            size = (int(opened.info.height), int(opened.info.width))
-        key = flow_cache_key(video=identity, indices=indices, size=size, method=method, raft_weights=raft_weights,
-                             raft_iters=raft_iters, fallback=fallback, raft_warm_start=raft_warm_start,
-                             raft_precision=_raft_precision(method, device))
-        entry = cache.get(key, need_backward=backward)
-        if entry is not None and entry.forward.shape[0] == len(indices) - 1 and entry.forward.shape[2:] == size:
-            info = entry.info
-            if progress is not None:
-                progress(len(indices) - 1, len(indices) - 1, "flow from cache")
-            return FlowResult(
-                forward=entry.forward,
-                backward=entry.backward if backward else None,
-                method_requested=method,
-                method_used=str(info.get("method_used", method)),
-                fell_back=bool(info.get("fell_back", False)),
-                note=str(info.get("note", "")),
-                weights_source=info.get("weights_source"),
-                device=str(info.get("device", "cpu")),
-            ), True
+    if frames is not None:
+        size = (int(frames.shape[1]), int(frames.shape[2]))
+    else:
+        size = _video_size(video)
+    key = flow_cache_key(video=identity, indices=indices, size=size, method=method, raft_weights=raft_weights,
+                         raft_iters=raft_iters, fallback=fallback, raft_warm_start=raft_warm_start,
+                         raft_precision=_raft_precision(method, device))
+    hit = _cached_result(cache, key, method, indices, size, backward, progress)
+    if hit is not None:
+        return hit, True
+    with COMPUTING.hold(f"{cache.root}/{key}", cancel) as waited:
+        if waited:  # another thread computed this while we waited: it is in the cache unless it failed
+            hit = _cached_result(cache, key, method, indices, size, backward, progress)
+            if hit is not None:
+                return hit, True
         if frames is None:
-            frames = read_frames(indices) if read_frames is not None else opened.read_clip(list(indices))  # type: ignore[union-attr]
-    finally:
-        if opened is not None:
-            opened.close()
+            if read_frames is not None:
+                frames = read_frames(indices)
+            else:
+                from core.video import open_video
+
+                with open_video(video) as opened:
+                    frames = opened.read_clip(list(indices))
+        return _compute_and_store(cache, key, frames, method, device=device, backward=backward, raft_weights=raft_weights,
+                                  raft_iters=raft_iters, fallback=fallback, cancel=cancel, progress=progress,
+                                  raft_warm_start=raft_warm_start), False
+
+
+def _video_size(video: str | os.PathLike[str]) -> tuple[int, int]:
+    from core.video import open_video
+
+    with open_video(video) as opened:
+        return int(opened.info.height), int(opened.info.width)
+
+
+def _cached_result(cache: FlowCache, key: str, method: str, indices: Sequence[int], size: tuple[int, int], backward: bool, progress: Optional[Callable[..., None]]):
+    """The cached FlowResult for ``key`` when its entry is there and fits, else None."""
+    from core.flow.engine import FlowResult
+
+    entry = cache.get(key, need_backward=backward)
+    if entry is None or entry.forward.shape[0] != len(indices) - 1 or entry.forward.shape[2:] != size:
+        return None
+    info = entry.info
+    if progress is not None:
+        progress(len(indices) - 1, len(indices) - 1, "flow from cache")
+    return FlowResult(
+        forward=entry.forward,
+        backward=entry.backward if backward else None,
+        method_requested=method,
+        method_used=str(info.get("method_used", method)),
+        fell_back=bool(info.get("fell_back", False)),
+        note=str(info.get("note", "")),
+        weights_source=info.get("weights_source"),
+        device=str(info.get("device", "cpu")),
+    )
+
+
+def _compute_and_store(cache: FlowCache, key: str, frames: np.ndarray, method: str, *, device: str, backward: bool, raft_weights: str | None,
+                       raft_iters: int | None, fallback: str, cancel: Optional[CancelToken], progress: Optional[Callable[..., None]], raft_warm_start: bool):
+    """Compute the flow and write it to the cache (a fallback result is returned but not cached)."""
+    from core.flow.engine import compute_flow
+
     result = compute_flow(frames, method, device=device, backward=backward, raft_weights=raft_weights, raft_iters=raft_iters,
                           fallback=fallback, cancel=cancel, progress=progress, raft_warm_start=raft_warm_start)
     if result.fell_back:
-        return result, False  # not cached: once weights are reachable the next call should use them
+        return result  # not cached: once weights are reachable the next call should use them
     # what the cache will give back next time: the same numbers on a miss and on a hit
     result = dataclasses.replace(
         result,
@@ -319,7 +353,7 @@ def compute_flow_cached(
     except OSError as err:
         note = "; ".join(filter(None, [result.note, f"flow cache not written ({cache.root}: {err.strerror or err})"]))
         result = dataclasses.replace(result, note=note)
-    return result, False
+    return result
 
 
 def _as_stored(flow: np.ndarray) -> np.ndarray:

@@ -132,3 +132,71 @@ def test_fallback_results_are_not_cached(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.fell_back and result.method_used == "dis" and not hit
     _, hit = compute_flow_cached(video, [0, 1], "raft-small", cache=cache)
     assert not hit and cache.total_bytes() == 0
+
+
+def test_two_threads_asking_for_the_same_flow_compute_it_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The viewer's current-frame request and its scan often ask for the same chunk at once."""
+    import threading
+
+    import core.flow.engine as engine
+    from core.flow.cache import COMPUTING
+
+    video = _write_frames(tmp_path / "clip", sequence("translate", frames=4, size=64)[0])
+    cache = FlowCache(tmp_path / "cache")
+    real = engine.compute_flow
+    calls: list[int] = []
+    started = threading.Event()
+
+    def slow_compute(frames, method, **kwargs):  # noqa: ANN001, ANN003
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)  # long enough for the second thread to arrive while this one computes
+        return real(frames, method, **kwargs)
+
+    monkeypatch.setattr(engine, "compute_flow", slow_compute)
+    results: dict[str, tuple] = {}
+
+    def ask(name: str) -> None:
+        results[name] = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, backward=True)
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert len(calls) == 1
+    (a, hit_a), (b, hit_b) = results["first"], results["second"]
+    assert (hit_a, hit_b) == (False, True)
+    assert np.array_equal(a.forward, b.forward) and np.array_equal(a.backward, b.backward)
+    assert not COMPUTING.busy(f"{cache.root}/" + next(iter(cache.root.glob("*.flowc"))).stem)
+
+
+def test_waiting_for_another_threads_flow_is_cancellable(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import threading
+
+    import core.flow.engine as engine
+    from core.errors import Cancelled
+    from core.progress import CancelToken
+
+    video = _write_frames(tmp_path / "clip", sequence("translate", frames=4, size=64)[0])
+    cache = FlowCache(tmp_path / "cache")
+    release, started = threading.Event(), threading.Event()
+    real = engine.compute_flow
+
+    def blocked_compute(frames, method, **kwargs):  # noqa: ANN001, ANN003
+        started.set()
+        release.wait(10)
+        return real(frames, method, **kwargs)
+
+    monkeypatch.setattr(engine, "compute_flow", blocked_compute)
+    owner = threading.Thread(target=lambda: compute_flow_cached(video, [0, 1, 2], "dis", cache=cache))
+    owner.start()
+    assert started.wait(5)
+    token = CancelToken()
+    threading.Timer(0.1, token.cancel).start()
+    with pytest.raises(Cancelled):
+        compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, cancel=token)
+    release.set()
+    owner.join(10)

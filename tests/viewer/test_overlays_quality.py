@@ -10,6 +10,7 @@ import pytest
 
 from core.export.heatmap import INCONSISTENCY_SCALE, TOP_ALPHA, WARP_ERROR_SCALE, heat_rgba
 from viewer.main_window import MainWindow
+from viewer.widgets.heat_legend import NO_OVERLAY_HINT
 
 PATCH = (slice(20, 48), slice(60, 100))  # rows, columns of the corrupt block in frame 12
 AROUND = (slice(12, 56), slice(50, 110))  # the patch and a margin: flow smooths across its edge
@@ -78,6 +79,8 @@ def test_inconsistency_overlay_is_hot_on_the_corrupt_patch_only(qtbot, window: M
 
 def test_overlay_follows_target_view_opacity_and_toggles_off(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
     _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 11)
+    qtbot.wait(20)
+    view_size = window.rgb_view.size()
     window.overlay_actions["warp_error"].setChecked(True)
     window.overlay_target_box.setCurrentIndex(window.overlay_target_box.findData("rgb"))
     assert window.flow_view.overlay_names() == [] and window.rgb_view.overlay_names() == ["quality.warp_error"]
@@ -96,7 +99,10 @@ def test_overlay_follows_target_view_opacity_and_toggles_off(qtbot, window: Main
     assert np.abs(full - raw)[PATCH].mean() > np.abs(half - raw)[PATCH].mean() > 10
     window.overlay_actions["warp_error"].setChecked(False)
     window.overlay_actions["inconsistency"].setChecked(False)
-    assert window.rgb_view.overlay_names() == [] and not window.legend.isVisible()
+    assert window.rgb_view.overlay_names() == [] and window.legend.scales == []
+    assert window.legend.hint.text() == NO_OVERLAY_HINT and window.legend.isVisible()
+    qtbot.wait(20)
+    assert window.rgb_view.size() == view_size  # the legend's row never re-lays the views out
 
 
 def test_overlay_follows_the_frame(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
@@ -107,3 +113,33 @@ def test_overlay_follows_the_frame(qtbot, window: MainWindow, tmp_path: Path) ->
     qtbot.waitUntil(lambda: window.overlays.shown_pair == 5, timeout=20000)
     cold = window.flow_view.overlay("quality.inconsistency")[..., 3][PATCH].mean()
     assert cold < hot / 4, (hot, cold)
+
+
+def _saturation(image: np.ndarray) -> float:
+    return float(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HSV)[..., 1].mean())
+
+
+def test_auto_colour_radius_follows_the_videos_motion(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """The texture pans (2, 1) px a frame: auto colours saturate near |(2, 1)| = 2.24 px, not at the 5 px default."""
+    from viewer.flow_controller import AUTO_RADIUS_FLOOR, auto_radius
+
+    assert auto_radius(np.full(4, np.nan, np.float32)) is None
+    assert auto_radius(np.array([0.01, 0.02, np.nan], np.float32)) == AUTO_RADIUS_FLOOR  # still video: noise stays pale
+    assert auto_radius(np.array([2.0] * 9 + [40.0], np.float32)) == 2.0  # one broken pair does not set the scale
+
+    assert window.radius_box.text() == "auto" and window.flow.auto_radius
+    _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 4)
+    qtbot.waitUntil(lambda: bool(np.isfinite(window.state.flow_noise).all()) and window.scan_label.text().endswith("complete"), timeout=20000)
+    qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=10000)
+    radius = window.flow.encoding.max_radius
+    assert 2.0 <= radius <= 2.6, radius
+    assert "2" in window.flow_view.caption.text() and "(auto)" in window.flow_view.caption.text()
+    auto_image = window.flow.current().image
+    window.radius_box.setValue(5.0)
+    qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=10000)
+    assert window.flow.encoding.max_radius == 5.0 and not window.flow.auto_radius
+    fixed_image = window.flow.current().image
+    assert _saturation(auto_image) > 1.8 * _saturation(fixed_image), (_saturation(auto_image), _saturation(fixed_image))
+    window.radius_box.setValue(0.0)
+    qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=10000)
+    assert window.flow.encoding.max_radius == radius and window.flow.auto_radius

@@ -20,8 +20,15 @@ def gradient_pixmap(scale: HeatScale, width: int = BAR_SIZE[0], height: int = BA
     return QPixmap.fromImage(image.copy())  # copy: the QImage must not outlive the numpy buffer
 
 
+NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
+
+
 class HeatLegend(QWidget):
-    """One row per active scale: "label 0 [gradient] max unit"; hidden when there is none."""
+    """One row: "label 0 [gradient] max unit" per active scale, or a hint when there is none.
+
+    The row keeps one fixed height whatever it shows: hiding and showing it
+    re-laid the window out, and repainting every view and axis at new sizes
+    stalled the GUI thread ~30 ms on each overlay toggle."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -30,7 +37,10 @@ class HeatLegend(QWidget):
         self._layout.setContentsMargins(4, 0, 4, 0)
         self._layout.setSpacing(6)
         self.scales: list[HeatScale] = []
-        self.setVisible(False)
+        self.hint = QLabel(NO_OVERLAY_HINT)
+        self.hint.setStyleSheet("color: palette(mid);")
+        self.setFixedHeight(max(BAR_SIZE[1], self.hint.sizeHint().height()) + 4)
+        self.set_scales([])
 
     def set_scales(self, scales: list[HeatScale], target: str = "") -> None:
         self.scales = list(scales)
@@ -38,7 +48,11 @@ class HeatLegend(QWidget):
             item = self._layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        if target:
+        if not self.scales:
+            self.hint = QLabel(NO_OVERLAY_HINT)
+            self.hint.setStyleSheet("color: palette(mid);")
+            self._layout.addWidget(self.hint)
+        elif target:
             where = QLabel(f"Overlay on the {target.upper() if target == 'rgb' else target} view:")
             self._layout.addWidget(where)
         for scale in self.scales:
@@ -49,4 +63,3 @@ class HeatLegend(QWidget):
             self._layout.addWidget(bar)
             self._layout.addWidget(QLabel(f"{scale.maximum:g}+ {scale.unit}"))
         self._layout.addStretch(1)
-        self.setVisible(bool(self.scales))
