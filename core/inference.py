@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from core.errors import CoreError, InputError
+from core.models.cancel_hooks import cancellable
 from core.models.config import FAMILY_TRANSFORMER, ModelConfig
 from core.models.explain import AttentionMaps
 from core.models.fusion import TwoStreamTransformer
@@ -367,7 +368,8 @@ class Classifier:
                 prepared.append(self._prepare(frames, int(start), cancel))
             check(cancel)
             report(progress, first + len(batch_starts) - 1, total, "running the model")
-            results.extend(self._run_model(prepared, attention, target_class, top))
+            with cancellable(self.model, cancel):
+                results.extend(self._run_model(prepared, attention, target_class, top))
         report(progress, total, total, "done")
         return results
 

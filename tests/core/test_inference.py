@@ -190,3 +190,30 @@ def test_bfloat16_autocast_stays_close_and_a_bad_precision_is_refused():
     np.testing.assert_allclose(half.probabilities, exact.probabilities, atol=0.03)
     with pytest.raises(InputError, match="unknown precision 'int8'"):
         Classifier(model, cfg, device="cpu", precision="int8")
+
+
+def test_cancel_during_the_forward_pass_stops_before_the_next_block():
+    """Cancel pressed while the RGB backbone runs: the flow backbone never finishes, and the hooks
+    that made that possible are gone afterwards."""
+    cfg, flow, frames = config(), RecordingFlow(), video()
+    model = build_model(cfg)
+    classifier = Classifier(model, cfg, device="cpu", flow_backend=flow.backend())
+    token = CancelToken()
+    ran: list[str] = []
+
+    def rgb_done(*_args: object) -> None:  # the user presses Cancel while the RGB stream runs
+        ran.append("rgb")
+        token.cancel()
+
+    def flow_done(*_args: object) -> None:
+        ran.append("flow")
+
+    model.rgb_backbone.register_forward_hook(rgb_done)
+    model.flow_backbone.register_forward_hook(flow_done)
+    with pytest.raises(Cancelled):
+        classifier.predict_clip(frames, cancel=token)
+    assert ran == ["rgb"]
+    assert all(len(m._forward_pre_hooks) == 0 for m in model.modules())
+    ran.clear()
+    assert classifier.predict_clip(frames).probabilities.shape == (cfg.num_classes,)  # the model still works
+    assert ran == ["rgb", "flow"]

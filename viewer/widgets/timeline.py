@@ -129,7 +129,7 @@ class Timeline(QWidget):
         top = nice_ceiling(max(float(finite.max()) if finite.size else 1.0, 1e-3) * 1.05)
         if top != self._magnitude_top:  # the axis (and its layout) only change when the rounded top does
             self._magnitude_top = top
-            self.magnitude_box.setYRange(0, top, padding=0)
+            self.magnitude_box.setYRange(0, top * 1.06, padding=0)  # room above the top tick for its label
 
     def _marker_moved(self, line: pg.InfiniteLine) -> None:
         self.state.set_frame(int(round(line.value())))

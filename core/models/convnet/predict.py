@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from core.errors import CoreError, InputError
+from core.models.cancel_hooks import cancellable
 from core.progress import CancelToken, check, report
 from core.sampling import CropMap, sliding_window_starts
 from core.timings import clip_timings, stage_timer
@@ -171,7 +172,8 @@ class SnippetClassifier:
                 groups.append([sample])
         for group in groups:
             check(cancel)
-            results.extend(self._run_model(group, attention, target_class, top))
+            with cancellable(self.model, cancel):
+                results.extend(self._run_model(group, attention, target_class, top))
         return results
 
     def _run_model(self, samples: list[Sample], attention: bool, target_class: int | None, top: int) -> list:
