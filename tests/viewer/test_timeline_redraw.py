@@ -46,10 +46,10 @@ def test_partial_scans_are_coalesced_and_a_complete_scan_is_drawn_at_once(qtbot)
     _x, y = timeline.noise_curve.getData()
     assert np.isnan(y).all()  # not drawn yet: both chunks wait for one redraw
     qtbot.waitUntil(lambda: np.isfinite(timeline.noise_curve.getData()[1]).sum() == 3, timeout=SCAN_REDRAW_MS * 20)
-    assert timeline.magnitude_box.viewRange()[1] == pytest.approx([0.0, 3.0])  # 2.6 * 1.05 -> 3
+    assert timeline.magnitude_box.viewRange()[1] == pytest.approx([0.0, 3.0 * 1.06])  # 2.6 * 1.05 -> 3, and room for the label "3"
     state.update_scan(3, np.full(5, 0.4, np.float32), np.full(5, 9.0, np.float32))  # completes the scan
     _x, y = timeline.noise_curve.getData()
     assert np.allclose(y, state.flow_noise)  # at once, no timer
-    assert timeline.magnitude_box.viewRange()[1] == pytest.approx([0.0, 10.0])
+    assert timeline.magnitude_box.viewRange()[1] == pytest.approx([0.0, 10.0 * 1.06])
     state.reset_scan(8)  # a new method: cleared at once
     assert np.isnan(timeline.noise_curve.getData()[1]).all()
