@@ -27,6 +27,7 @@ from core.models.layout import FLOW, RGB
 from viewer.attention_render import (
     BOX_COLOURS,
     AttentionChoice,
+    FrameHeat,
     attention_rgba,
     box_rgba,
     cam_rgba,
@@ -136,6 +137,21 @@ class AttentionOverlays(QObject):
         if volume is None:
             volume = self._volumes[key] = cam_volume(maps, stream)
         return cam_rgba(maps, stream, frame_index, volume01=volume)  # type: ignore[arg-type]
+
+    def export_snapshot(self, view: str):  # noqa: ANN201 - an export.OverlaySnapshot
+        """For File > Export MP4: a function that, when an export starts, freezes the current
+        prediction's maps and drawing choices for ``view`` (``None`` when the overlay is off or there
+        is nothing to draw); the export's worker then renders each frame as the view would."""
+
+        def snapshot() -> FrameHeat | None:
+            prediction = self.classify_state.prediction
+            overlay = self.classify_state.overlay
+            if prediction is None or prediction.attention is None or not overlay.enabled:
+                return None
+            heat = FrameHeat(prediction.attention, view, family=self.family, choice=overlay.choice, opacity=overlay.opacity, frame_count=self.state.frame_count)
+            return heat if heat.draws else None
+
+        return snapshot
 
     @property
     def family(self) -> str:

@@ -206,6 +206,59 @@ def cam_rgba(maps: CamMaps, stream: str, frame_index: int, *, volume01: np.ndarr
     return grid_rgba(volume[chosen].mean(axis=0), maps.crop_map)
 
 
+class FrameHeat:
+    """A frozen prediction's heat map for one view, frame by frame, with the opacity in its alpha:
+    what an exported clip blends over each frame (the worker calls it; it only reads the immutable
+    maps it was given, and works out each volume once).
+
+    The flow view at video frame i shows the flow from i to i + 1 (the last frame shows the last
+    pair), and the transformer's flow map for that pair belongs to frame i, as in the views.
+    """
+
+    def __init__(self, maps: AttentionMaps | CamMaps, view: str, *, family: str, choice: AttentionChoice, opacity: float, frame_count: int) -> None:
+        if view not in (RGB, FLOW):
+            raise ValueError(f"unknown view {view!r}: choose rgb or flow")
+        if maps.crop_map is None:
+            raise ValueError("these maps carry no frame mapping (inference sets it)")
+        self.maps, self.view, self.frame_count = maps, view, int(frame_count)
+        self.opacity = min(max(float(opacity), 0.0), 1.0)
+        if isinstance(maps, CamMaps):
+            self.stream = cam_stream_for_view(maps, view, family)
+            self.choice = None
+        else:
+            self.stream = view if maps.layout.grid(view) is not None else None
+            self.choice = choice_for(maps, choice)
+        self._volume: np.ndarray | None = None
+
+    @property
+    def draws(self) -> bool:
+        """False when this view shows nothing of these maps (a stream the model lacks)."""
+        return self.stream is not None
+
+    def __call__(self, frame_index: int) -> np.ndarray | None:
+        if self.stream is None:
+            return None
+        index = int(frame_index)
+        if self.view == FLOW:
+            index = min(index, max(0, self.frame_count - 2))  # the pair the flow view shows
+        maps = self.maps
+        if isinstance(maps, CamMaps):
+            if self._volume is None:
+                self._volume = cam_volume(maps, self.stream)
+            layer = cam_rgba(maps, self.stream, index, volume01=self._volume)
+        else:
+            assert self.choice is not None
+            if self._volume is None:
+                self._volume = stream_volume(maps, self.stream, self.choice)
+            layer = attention_rgba(maps, self.stream, index, self.choice, volume01=self._volume)
+        if layer is None:
+            return None
+        if self.opacity < 1.0:
+            layer = layer.copy()
+            layer[..., 3] = np.rint(layer[..., 3] * np.float32(self.opacity)).astype(np.uint8)
+        return layer
+
+
 def box_rgba(height: int, width: int, boxes: Sequence[tuple[tuple[float, float, float, float], tuple[int, int, int], int]]) -> np.ndarray:
     """A transparent ``(height, width, 4)`` layer with rectangle outlines ``((x0, y0, x1, y1), rgb, thickness)``.
 

@@ -110,6 +110,16 @@ class ModelHolder:
             self._key, self._classifier = None, None
 
 
+def starting_checkpoint() -> Path:
+    """The model a window starts with: the one chosen last (when its file is still there), else the demo."""
+    from viewer import settings as app_settings
+
+    chosen = app_settings.chosen_checkpoint()
+    if chosen and Path(chosen).is_file():
+        return Path(chosen)
+    return DEMO_CHECKPOINT
+
+
 def video_prediction(clips: list[Prediction], top: int = 5) -> VideoPrediction:
     """Windows so far as one video-level result: the mean of the clips' softmax."""
     return aggregate_predictions(clips, top)
@@ -122,6 +132,7 @@ class ClassifyController(QObject):
     progressChanged = Signal(int, int, str)
     runFinished = Signal(object)  # ClassifyRun
     deviceChanged = Signal(str)
+    checkpointFailed = Signal(str)  # a checkpoint the user asked for could not be loaded (the old model stays)
     notice = Signal(str)  # a visible notice (CUDA ran out of memory, ...); empty clears it
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None, *, checkpoint: Path | None = None) -> None:
@@ -134,7 +145,7 @@ class ClassifyController(QObject):
         self.last_run: ClassifyRun | None = None
         self._busy: set[str] = set()
         state.frameChanged.connect(self.classify_state.follow)
-        self._read_model_info(Path(checkpoint) if checkpoint is not None else DEMO_CHECKPOINT)
+        self._read_model_info(Path(checkpoint) if checkpoint is not None else starting_checkpoint())
 
     # -- inputs ------------------------------------------------------------------------
     @property
@@ -208,7 +219,11 @@ class ClassifyController(QObject):
             self.classify_state.set_timeline(None)
             self.notifier.notice(f"Loaded checkpoint {path.name}")
 
-        self.jobs.submit(MODEL_CHANNEL, work, loaded, on_error=lambda e, t: self.notifier.error("Cannot load checkpoint", e, t))
+        def failed(error: BaseException, trace: str) -> None:
+            self.notifier.error("Cannot load checkpoint", error, trace)
+            self.checkpointFailed.emit(str(path))
+
+        self.jobs.submit(MODEL_CHANNEL, work, loaded, on_error=failed)
 
     # -- classification ---------------------------------------------------------------------
     def _ready(self) -> tuple[Path, Video] | None:
@@ -242,6 +257,40 @@ class ClassifyController(QObject):
             return ClassifyRun("clip", device, used, oom, time.perf_counter() - began, load_ms, prediction)
 
         return self._submit(CLIP_CHANNEL, work, f"classifying frames {start}-{start + self.classify_state.span - 1}")
+
+    def explain_class(self, class_index: int) -> int:
+        """Explain the shown prediction for ``class_index`` instead of its top class: the same clip
+        through the model again (relevance needs the class's gradient, a CAM its class weights),
+        a job on the clip channel with progress.  Returns the job id, -1 when nothing was started."""
+        prediction = self.classify_state.prediction
+        if prediction is None:
+            self.notifier.error("Cannot explain", "classify a clip first")
+            return -1
+        class_index = int(class_index)
+        if not 0 <= class_index < len(prediction.class_names):
+            self.notifier.error("Cannot explain", f"class {class_index} is not one of the model's {len(prediction.class_names)} classes")
+            return -1
+        maps = prediction.attention
+        if maps is not None and int(maps.target_class) == class_index:
+            return -1  # already explained
+        ready = self._ready()
+        if ready is None:
+            return -1
+        path, video = ready
+        start, holder, device = prediction.start, self.holder, self.device
+
+        def work(cancel, progress):  # noqa: ANN001
+            def run_on(dev: str) -> tuple[Prediction, float]:
+                classifier, load_ms = holder.get(path, dev)
+                explained = classifier.predict_clip(video, start, attention=True, target_class=class_index, cancel=cancel, progress=progress)
+                return explained, load_ms
+
+            began = time.perf_counter()
+            (explained, load_ms), used, oom = _with_cpu_fallback(run_on, device, holder)
+            return ClassifyRun("clip", device, used, oom, time.perf_counter() - began, load_ms, explained)
+
+        name = prediction.class_names[class_index]
+        return self._submit(CLIP_CHANNEL, work, f"explaining {name} on frames {prediction.frame_indices[0]}-{prediction.frame_indices[-1]}")
 
     def classify_video(self, step: int | None = None) -> int:
         """Sliding windows over the whole video (``step`` frames apart, default one clip span)."""

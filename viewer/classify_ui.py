@@ -19,9 +19,11 @@ from core.models.layout import FLOW, RGB
 from viewer import settings as app_settings
 from viewer.attention_overlays import AttentionOverlays
 from viewer.classify_controller import CUDA, ClassifyRun, available_device_names
+from viewer.classify_state import ModelStatus
+from viewer.model_chooser import ModelCatalog, ModelChooser
 from viewer.widgets.attention_panel import AttentionControls, CrossAttentionPanel
 from viewer.widgets.classify_timeline import ClassifyTimelineLayer
-from viewer.widgets.prediction_chart import PredictionPanel
+from viewer.widgets.prediction_chart import PredictionPanel, model_family, stage_names
 
 if TYPE_CHECKING:
     from viewer.main_window import MainWindow
@@ -56,6 +58,29 @@ class ClassifyUi(QObject):
         window.video.frameReady.connect(self.attention_overlays.rgb_frame_shown)
         window.flow.flowReady.connect(lambda flow: self.attention_overlays.flow_pair_shown(flow.pair))
         window.video.videoLoaded.connect(controller.set_video)
+
+        # the model chooser heads the Classification panel; the catalog rescans in a worker
+        self.model_chooser = ModelChooser()
+        self.prediction_panel.set_model_chooser(self.model_chooser)
+        self.catalog = ModelCatalog(self.model_chooser, window.jobs, parent=self)
+        self.model_chooser.modelChosen.connect(controller.load_checkpoint)
+        self.model_chooser.loadOtherRequested.connect(self.choose_checkpoint)
+        controller.checkpointFailed.connect(lambda _path: self.model_chooser.set_current(state.model.path))
+        state.modelChanged.connect(self.catalog.model_changed)
+        self.catalog.model_changed(state.model)
+        self.catalog.refresh()
+
+        # which class the heat maps explain: a bar of the chart or the attention panel's class box
+        self.prediction_panel.explainRequested.connect(self.explain_class)
+        self.attention_controls.classRequested.connect(self.explain_class)
+        controller.busyChanged.connect(lambda busy: None if busy else self.attention_controls.sync_class())
+
+        # exports follow the state: a new model or video clears the prediction they would write
+        state.predictionChanged.connect(window.export.set_prediction)
+        state.timelineChanged.connect(lambda timeline: None if timeline is not None else window.export.set_video_prediction(None))  # finished ones arrive by timelineReady
+        # File > Export MP4 draws the heat maps as the views do
+        for view in (RGB, FLOW):
+            window.export.add_overlay_source(view, "attention", self.attention_overlays.export_snapshot(view))
 
         self.load_checkpoint_action = QAction("Load &Checkpoint...", window)
         self.load_checkpoint_action.setToolTip("Classify with another model (.safetensors saved by train)")
@@ -111,6 +136,16 @@ class ClassifyUi(QObject):
         if path:
             self.controller.load_checkpoint(path)
 
+    def explain_class(self, class_index: int) -> int:
+        """Show the heat maps for ``class_index``: a transformer switches to relevance (class-token
+        attention and rollout do not depend on the class), then the clip is explained again."""
+        state = self.controller.classify_state
+        if model_family(state.model) == "transformer" and state.overlay.choice.kind != "relevance":
+            state.set_overlay(kind="relevance")
+        job = self.controller.explain_class(class_index)
+        self.attention_controls.sync_class()  # until the new maps arrive, the box says what is shown
+        return job
+
     def _show_run(self, run: ClassifyRun | None) -> None:
         device = DEVICE_LABELS.get(self.controller.device, self.controller.device)
         if run is None:
@@ -119,4 +154,17 @@ class ClassifyUi(QObject):
         where = DEVICE_LABELS.get(run.device, run.device)
         fallback = " (CUDA out of memory: ran on CPU)" if run.cuda_out_of_memory else ""
         what = "clip" if run.kind == "clip" else "video"
-        self.status_label.setText(f"device {device} · last {what} run {run.seconds:.2f} s on {where}{fallback}")
+        self.status_label.setText(f"device {device} · last {what} run {run.seconds:.2f} s on {where}{fallback}{flow_share(run, self.controller.classify_state.model)}")
+
+
+def flow_share(run: ClassifyRun, model: ModelStatus) -> str:
+    """The motion part of a run's time, in the status bar: the optical flow method it computed, or,
+    for representation flow, its learnt flow layers (it computes no optical flow)."""
+    timings = run.result.timings_ms
+    family = model_family(model)
+    stage = "flow_backbone" if family == "repflow" else "flow"
+    if timings.get(stage, 0.0) <= 0.0:
+        return ""
+    clips = getattr(run.result, "clips", None)
+    prediction = clips[0] if clips else run.result
+    return f" ({stage_names(prediction, family)[stage]} {timings[stage]:.0f} ms)"  # type: ignore[arg-type]

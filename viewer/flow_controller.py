@@ -32,6 +32,7 @@ MAX_ANALYSIS_SIDE = 480  # shorter side above this is downscaled for flow
 MAX_STORED_PAIRS = 600
 DEFAULT_RADIUS = 5.0  # colours before the scan has measured anything
 AUTO_RADIUS_FLOOR = 0.5  # a still video's sub-pixel noise is not blown up to full colour
+AUTO_RADIUS_TOLERANCE = 0.25  # the whole scan changes the first chunk's estimate only when it is this far off (no needless re-colouring)
 AUTO_RADIUS_PERCENTILE = 90  # over the pairs' 95th-percentile motions: noisy outlier pairs do not set the scale
 
 
@@ -57,6 +58,7 @@ class FlowFrame:
     method_used: str
     fell_back: bool
     note: str
+    encoding: FlowEncoding  # the colours of ``image``
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encodin
         cancel.raise_if_cancelled()
         backward = None if result.backward is None else result.backward[k]
         quality, maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
-        out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back, result.note))
+        out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back, result.note, encoding))
     return out
 
 
@@ -146,11 +148,11 @@ class FlowController(QObject):
         self.auto_radius = radius <= 0
         self._use_radius(auto_radius(self._scan_p95) if self.auto_radius else float(radius))
 
-    def _use_radius(self, radius: float | None) -> None:
-        if radius is None or abs(radius - self.encoding.max_radius) <= 0.02 * self.encoding.max_radius:
+    def _use_radius(self, radius: float | None, tolerance: float = 0.0) -> None:
+        """Colour with ``radius`` from now on, unless it is within ``tolerance`` (relative) of the current one."""
+        if radius is None or abs(radius - self.encoding.max_radius) <= tolerance * self.encoding.max_radius:
             return
-        self.encoding = FlowEncoding("fixed", radius)
-        self._store.clear()  # renderings depend on the radius (the flow itself is cached on disk)
+        self.encoding = FlowEncoding("fixed", radius)  # stored renderings are re-coloured as they are shown
         self.radiusChanged.emit(radius)
         self._on_frame(self.state.frame_index)
 
@@ -160,6 +162,12 @@ class FlowController(QObject):
         return max(0, min(frame_index, frame_count - 2))
 
     def current(self) -> FlowFrame | None:
+        """The current frame's flow in the current colours (None while it is computed or re-coloured)."""
+        frame = self.shown()
+        return frame if frame is not None and frame.encoding == self.encoding else None
+
+    def shown(self) -> FlowFrame | None:
+        """The current frame's flow as the view shows it: maybe still in the previous colours."""
         if self.video is None or len(self.video) < 2:
             return None
         return self._store.get((self.method, self.pair_of(self.state.frame_index, len(self.video))))
@@ -168,12 +176,16 @@ class FlowController(QObject):
     def _on_frame(self, index: int) -> None:
         if self.video is None or len(self.video) < 2:
             return
-        shown = self.current()
-        if shown is not None:
-            self._store.move_to_end((self.method, shown.pair))
+        key = (self.method, self.pair_of(index, len(self.video)))
+        shown = self._store.get(key)
+        if shown is None:
+            self.flowPending.emit(key[1])
+        else:
+            self._store.move_to_end(key)
             self.flowReady.emit(shown)
-            return
-        self.flowPending.emit(self.pair_of(index, len(self.video)))
+            if shown.encoding == self.encoding:
+                return
+            # in the old colours: shown until the re-coloured chunk (from the disk cache) replaces it
         self._throttle.start()
 
     def _request(self) -> None:
@@ -190,11 +202,11 @@ class FlowController(QObject):
 
     def _on_chunk(self, result: tuple[str, FlowEncoding, list[FlowFrame]]) -> None:
         method, encoding, frames = result
-        if encoding != self.encoding:  # coloured before the radius changed: ask again
-            self._throttle.start()
-            return
-        for frame in frames:
-            self._store[(method, frame.pair)] = frame  # keyed by what was asked for, even if it fell back
+        for frame in frames:  # keyed by what was asked for, even if it fell back
+            key = (method, frame.pair)
+            held = self._store.get(key)
+            if encoding == self.encoding or held is None or held.encoding != self.encoding:  # never current colours for old
+                self._store[key] = frame
         while len(self._store) > MAX_STORED_PAIRS:
             self._store.popitem(last=False)
         if frames:
@@ -203,7 +215,7 @@ class FlowController(QObject):
         if current is not None:
             self.flowReady.emit(current)
         elif frames:
-            self._throttle.start()  # the user moved on while this ran
+            self._on_frame(self.state.frame_index)  # the user moved on, or the colours changed meanwhile: ask again
 
     # -- the whole-video scan -----------------------------------------------
     def _restart_scan(self) -> None:
@@ -253,5 +265,5 @@ class FlowController(QObject):
 
     def _scan_finished(self, method: str, chunks: int) -> None:
         self.scanProgress.emit(chunks, chunks)
-        if method == self.method and self.auto_radius:  # the whole video measured: the final scale
-            self._use_radius(auto_radius(self._scan_p95))
+        if method == self.method and self.auto_radius:  # the whole video measured: the final scale,
+            self._use_radius(auto_radius(self._scan_p95), tolerance=AUTO_RADIUS_TOLERANCE)  # if far from the first

@@ -99,7 +99,6 @@ class MainWindow(QMainWindow):
         self.flow.scanReset.connect(self.state.reset_scan)
         self.flow.scanUpdated.connect(lambda part: self.state.update_scan(part.first_pair, part.noise, part.magnitude))
         self.flow.scanProgress.connect(self._show_scan_progress)
-        self.flow.radiusChanged.connect(lambda _r: self._show_flow_caption())
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
@@ -332,7 +331,7 @@ class MainWindow(QMainWindow):
         if flow is None:
             return
         used = flow.method_used + (f" (fell back from {self.flow.method})" if flow.fell_back else "")
-        radius = f"colours saturate at {self.flow.encoding.max_radius:g} px" + (" (auto)" if self.flow.auto_radius else "")
+        radius = f"colours saturate at {flow.encoding.max_radius:g} px" + (" (auto)" if self.flow.auto_radius else "")
         self.flow_view.set_caption(f"flow {flow.pair} -> {flow.pair + 1}, {used}; {radius}")
 
     def _show_fallback(self, note: str) -> None:

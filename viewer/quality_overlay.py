@@ -82,7 +82,7 @@ class QualityOverlayController(QObject):
         if choice == self.choice:
             return
         self.choice = choice
-        current = self.flow.current()
+        current = self.flow.shown()  # quality maps do not depend on the colours
         if current is None:
             self._clear()
         else:

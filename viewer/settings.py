@@ -152,3 +152,35 @@ def window_layout() -> tuple[QByteArray | None, QByteArray | None]:
     geometry = store.value("window/geometry")
     state = store.value("window/state")
     return (geometry if isinstance(geometry, QByteArray) else None, state if isinstance(state, QByteArray) else None)
+
+
+# -- models: the chosen checkpoint and the recently loaded ones -----------------------------
+def recent_checkpoints() -> list[str]:
+    """Checkpoints loaded before, newest first (missing files are dropped by whoever lists them:
+    checking is file-system work, done in a worker)."""
+    value = settings().value("models/recent", [])
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in (value or []) if v]
+
+
+def add_recent_checkpoint(path: str | Path) -> list[str]:
+    path = str(Path(path).expanduser().absolute())
+    files = ([path] + [f for f in recent_checkpoints() if f != path])[:MAX_RECENT]
+    settings().setValue("models/recent", files)
+    return files
+
+
+def set_recent_checkpoints(paths: list[str]) -> None:
+    """Replace the list (a scan found some of them gone)."""
+    settings().setValue("models/recent", [str(p) for p in paths][:MAX_RECENT])
+
+
+def chosen_checkpoint() -> str | None:
+    """The checkpoint the user chose last (loaded at start when no other is given), or ``None``."""
+    value = settings().value("models/chosen", "")
+    return str(value) if value else None
+
+
+def set_chosen_checkpoint(path: str | Path) -> None:
+    settings().setValue("models/chosen", str(Path(path).expanduser().absolute()))

@@ -59,7 +59,7 @@ def test_inconsistency_overlay_is_hot_on_the_corrupt_patch_only(qtbot, window: M
     window.overlay_actions["inconsistency"].trigger()  # the toolbar / View menu action
     layer = window.flow_view.overlay("quality.inconsistency")
     assert layer is not None and window.rgb_view.overlay("quality.inconsistency") is None
-    flow = window.flow.current()
+    flow = window.flow.shown()
     assert flow is not None and flow.pair == 11
     assert np.array_equal(layer, heat_rgba(flow.inconsistency, INCONSISTENCY_SCALE))  # exactly the controller's map
     alpha = layer[..., 3].astype(np.float32)
@@ -86,7 +86,7 @@ def test_overlay_follows_target_view_opacity_and_toggles_off(qtbot, window: Main
     assert window.flow_view.overlay_names() == [] and window.rgb_view.overlay_names() == ["quality.warp_error"]
     assert window.overlay_target_actions["rgb"].isChecked()  # the View menu agrees with the toolbar
     warp = window.rgb_view.overlay("quality.warp_error")
-    assert np.array_equal(warp, heat_rgba(window.flow.current().warp_error, WARP_ERROR_SCALE))
+    assert np.array_equal(warp, heat_rgba(window.flow.shown().warp_error, WARP_ERROR_SCALE))
     assert warp[PATCH][..., 3].mean() > 150 and warp[_outside()][..., 3].mean() < 3  # noise does not warp onto the frame before it
     window.overlay_actions["inconsistency"].setChecked(True)
     assert window.rgb_view.overlay_names() == ["quality.warp_error", "quality.inconsistency"]

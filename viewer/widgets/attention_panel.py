@@ -43,6 +43,8 @@ KIND_LABELS = {
 }
 STREAM_NAMES = {RGB: "RGB", FLOW: "flow"}
 CAM_NO_LAYERS = "A class activation map has no layers or heads: it is the class weights over the last convolutional features."
+CLASS_KINDS = ("relevance", CAM_KIND)  # the maps that depend on the class they explain
+CLASS_FREE = "Class-token attention and rollout do not depend on the class: choose relevance to explain another class"
 
 
 def model_family(status: ModelStatus) -> str:
@@ -177,7 +179,9 @@ def _fill_choices(box: QComboBox, count: int, whole: str) -> None:
 
 
 class AttentionControls(QWidget):
-    """On/off, map kind, layer, head and opacity of the heat maps on the frames."""
+    """On/off, map kind, the class explained, layer, head and opacity of the heat maps on the frames."""
+
+    classRequested = Signal(int)  # the user picked a class to explain (a new explain pass)
 
     def __init__(self, state: ClassifyState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -198,6 +202,10 @@ class AttentionControls(QWidget):
         self.head_box = QComboBox()
         self.head_box.setObjectName("attentionHead")
         self.head_box.currentIndexChanged.connect(lambda _i: self._choice_changed())
+        self.class_box = QComboBox()
+        self.class_box.setObjectName("explainedClass")
+        self.class_box.setToolTip("The class the relevance map (or class activation map) explains: one of the top 5")
+        self.class_box.activated.connect(self._class_activated)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setObjectName("attentionOpacity")
         self.opacity.setRange(0, 100)
@@ -217,10 +225,13 @@ class AttentionControls(QWidget):
         opacity = QHBoxLayout()
         opacity.addWidget(QLabel("Opacity"))
         opacity.addWidget(self.opacity, 1)
+        explained = QHBoxLayout()
+        explained.addWidget(QLabel("Class"))
+        explained.addWidget(self.class_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
-        for row in (top, layer_head, opacity):
+        for row in (top, explained, layer_head, opacity):
             layout.addLayout(row)
         layout.addWidget(self.description)
         layout.addStretch(1)
@@ -256,7 +267,42 @@ class AttentionControls(QWidget):
         if self.state.overlay.choice.kind not in kinds:
             self.state.set_overlay(kind=kinds[0], layer=-1, head=None)
         self._choice_changed()
+        self.sync_class()
         self._on_overlay(self.state.overlay)
+
+    def sync_class(self) -> None:
+        """The class box lists the prediction's top 5 and shows the class its maps explain
+        (also after a cancelled explain pass: the maps stayed as they were)."""
+        prediction = self.state.prediction
+        maps = None if prediction is None else prediction.attention
+        self.class_box.blockSignals(True)
+        self.class_box.clear()
+        current = -1
+        if prediction is not None and maps is not None:
+            for name, prob in prediction.top[:5]:
+                index = prediction.class_names.index(name)
+                self.class_box.addItem(f"{name} ({prob:.1%})", index)
+                if index == int(maps.target_class):
+                    current = self.class_box.count() - 1
+            if current < 0:  # explained a class outside the top 5 (programmatically): still say which
+                target = int(maps.target_class)
+                self.class_box.addItem(prediction.class_names[target], target)
+                current = self.class_box.count() - 1
+        self.class_box.setCurrentIndex(current)
+        self.class_box.blockSignals(False)
+        self._enable_class_box()
+
+    def _enable_class_box(self) -> None:
+        depends = self.state.overlay.choice.kind in CLASS_KINDS
+        self.class_box.setEnabled(depends and self.class_box.count() > 0)
+        self.class_box.setToolTip(
+            "The class the map explains: one of the top 5 (choosing another runs the model on the clip again)" if depends else CLASS_FREE
+        )
+
+    def _class_activated(self, index: int) -> None:
+        data = self.class_box.itemData(index)
+        if data is not None:
+            self.classRequested.emit(int(data))
 
     def _choice_changed(self) -> None:
         layer = self.layer_box.currentData()
@@ -274,6 +320,7 @@ class AttentionControls(QWidget):
             self.kind_box.blockSignals(True)
             self.kind_box.setCurrentIndex(index)
             self.kind_box.blockSignals(False)
+        self._enable_class_box()
         per_layer = overlay.choice.kind == "attention"
         cam = overlay.choice.kind == CAM_KIND
         hint = "" if per_layer else (CAM_NO_LAYERS if cam else "Rollout and relevance use every layer; layer and head choose the cross-stream matrix")
@@ -287,13 +334,14 @@ class AttentionControls(QWidget):
             frames = maps.frame_indices or ()
             span = f" (frames {frames[0]}-{frames[-1]})" if frames else ""
             self.description.setText(
-                f"{overlay.choice.describe(maps)}: {cam_placement(maps, model_family(self.state.model))}; "
+                f"{overlay.choice.describe(maps)} of {prediction.class_names[int(maps.target_class)]}: {cam_placement(maps, model_family(self.state.model))}; "
                 f"on the classified clip{span} only, colours scaled per clip. Layer and head do not apply."
             )
         else:
             frames = maps.frame_indices or ()
             span = f" (frames {frames[0]}-{frames[-1]})" if frames else ""
-            self.description.setText(f"{overlay.choice.describe(maps)}; on the classified clip{span} only, colours scaled per clip.")
+            which = f" for class {prediction.class_names[int(maps.target_class)]}" if overlay.choice.kind == "relevance" else ""
+            self.description.setText(f"{overlay.choice.describe(maps)}{which}; on the classified clip{span} only, colours scaled per clip.")
 
 
 class CrossAttentionPanel(QWidget):

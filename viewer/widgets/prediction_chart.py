@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -30,25 +30,54 @@ from viewer.classify_state import ModelStatus
 BAR_COLOUR = QColor("#1a73e8")
 TOP_BAR_COLOUR = QColor("#0b57d0")
 NOTICE_STYLE = "background: #fff3cd; color: #664d03; padding: 4px; border: 1px solid #ffe69c;"
-STAGE_NAMES = {"decode": "decode", "preprocess": "resize", "flow": "flow", "rgb_backbone": "RGB net", "flow_backbone": "flow net", "fusion": "fusion"}
+EXPLAINED_COLOUR = QColor("#e8710a")
+STAGE_NAMES = {"decode": "decode", "preprocess": "resize", "flow": "flow", "rgb_backbone": "RGB net", "flow_backbone": "flow-stream net", "fusion": "fusion"}
+REPFLOW_FLOW_NET = "flow net (learnt flow layers)"
+CLASS_KINDS = ("relevance", "cam")  # the heat maps that explain one class (the outlined bar)
 
 
 class ProbabilityBars(QWidget):
-    """Horizontal bars: class name, a bar proportional to its probability, the percentage."""
+    """Horizontal bars: class name, a bar proportional to its probability, the percentage.
+
+    The row whose class the heat maps explain is outlined; clicking a row asks to explain its class.
+    """
 
     ROW_HEIGHT = 22
+    rowClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[str, float]] = []
+        self._explained: int | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.ROW_HEIGHT * 5)
 
-    def set_rows(self, rows: list[tuple[str, float]]) -> None:
+    def set_rows(self, rows: list[tuple[str, float]], explained: int | None = None) -> None:
         self._rows = [(str(name), float(prob)) for name, prob in rows]
+        self._explained = explained if explained is not None and 0 <= explained < len(self._rows) else None
         self.setMinimumHeight(self.ROW_HEIGHT * max(5, len(self._rows)))
-        self.setToolTip("\n".join(f"{name}: {prob:.1%}" for name, prob in self._rows))
+        lines = [f"{name}: {prob:.1%}" + ("  (the heat maps explain this class)" if i == self._explained else "") for i, (name, prob) in enumerate(self._rows)]
+        if self._rows:
+            lines.append("Click a class to see the heat maps for it")
+        self.setToolTip("\n".join(lines))
+        self.setCursor(Qt.CursorShape.PointingHandCursor if self._rows else Qt.CursorShape.ArrowCursor)
         self.update()
+
+    @property
+    def explained_row(self) -> int | None:
+        return self._explained
+
+    def row_at(self, y: float) -> int | None:
+        row = int(y // self.ROW_HEIGHT)
+        return row if 0 <= y and row < len(self._rows) else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        row = self.row_at(event.position().y())
+        if row is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.rowClicked.emit(row)
+            event.accept()
+            return
+        super().mousePressEvent(event)
 
     def rows(self) -> list[tuple[str, float]]:
         return list(self._rows)
@@ -83,6 +112,10 @@ class ProbabilityBars(QWidget):
             bar = QRectF(track.left(), track.top(), track.width() * min(max(prob, 0.0), 1.0), track.height())
             painter.fillRect(bar, TOP_BAR_COLOUR if i == 0 else BAR_COLOUR)
             painter.drawText(QRectF(bar_right + 4, top, value_width, self.ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{prob:.1%}")
+        if self._explained is not None:  # the class the heat maps show
+            painter.setPen(QPen(EXPLAINED_COLOUR, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(1, self._explained * self.ROW_HEIGHT + 1, width - 2, self.ROW_HEIGHT - 2))
 
 
 REPFLOW_NO_FLOW = "no optical flow: the network learns its own representation flow"
@@ -100,6 +133,10 @@ REPFLOW_VARIANTS = {
     "late": "with an RGB stream, late fusion (average)",
     "learned": "with an RGB stream, learned fusion",
 }
+
+
+def model_family(status: ModelStatus) -> str:
+    return str(getattr(status.config, "family", "transformer"))
 
 
 def model_description(config: object) -> str:
@@ -155,15 +192,36 @@ def flow_statement(status: ModelStatus) -> str:
     return f"Classification computes {config.flow_method.upper()} flow with {colours}, as the checkpoint was trained, whatever the flow view shows."
 
 
-def timing_text(prediction: Prediction, run: ClassifyRun | None) -> str:
-    parts = [f"{STAGE_NAMES[s]} {prediction.timings_ms.get(s, 0.0):.0f}" for s in STAGES if prediction.timings_ms.get(s, 0.0) > 0.0]
+def stage_names(prediction: Prediction, family: str) -> dict[str, str]:
+    """What each timed stage was for this prediction's model: the optical flow method it computed
+    (transformer, ConvNet), or, for representation flow, the learnt flow layers (no optical flow)."""
+    names = dict(STAGE_NAMES)
+    if family == "repflow":
+        names["flow_backbone"] = REPFLOW_FLOW_NET
+    if prediction.flow_method:
+        names["flow"] = f"{prediction.flow_method.upper()} flow"
+    return names
+
+
+def timing_text(prediction: Prediction, run: ClassifyRun | None, family: str = "transformer") -> str:
+    names = stage_names(prediction, family)
+    times = prediction.timings_ms
+    parts = [f"{names[s]} {times.get(s, 0.0):.0f}" for s in STAGES if times.get(s, 0.0) >= 0.5 or (s == "flow_backbone" and family == "repflow" and s in times)]
     text = "ms: " + " · ".join(parts) + f" · total {prediction.timings_ms.get('total', 0.0):.0f}"
     if run is not None and run.load_ms > 0:
         text += f" (+ model load {run.load_ms:.0f})"
     return text
 
 
+def explained_class(prediction: Prediction | None) -> int | None:
+    """The class index the prediction's heat maps explain (``None`` without maps)."""
+    maps = None if prediction is None else prediction.attention
+    return None if maps is None else int(maps.target_class)
+
+
 class PredictionPanel(QWidget):
+    explainRequested = Signal(int)  # a class index: the user clicked its bar
+
     def __init__(self, controller: ClassifyController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -218,6 +276,7 @@ class PredictionPanel(QWidget):
         self.clip_label.setWordWrap(True)
         self.bars = ProbabilityBars()
         self.bars.setObjectName("probabilityBars")
+        self.bars.rowClicked.connect(self._row_clicked)
         self.timings_label = QLabel("")
         self.timings_label.setObjectName("timingsLabel")
         self.timings_label.setWordWrap(True)
@@ -243,6 +302,7 @@ class PredictionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
+        self._layout = layout
         layout.addWidget(self.model_label)
         layout.addWidget(self.flow_note)
         layout.addLayout(buttons)
@@ -252,11 +312,13 @@ class PredictionPanel(QWidget):
             layout.addWidget(widget)
         layout.addStretch(1)
         self._model_notice = self._flow_notice = self._run_notice = ""
+        self._outlined_kind = state.overlay.choice.kind in CLASS_KINDS
 
         state.modelChanged.connect(self._on_model)
         state.regionChanged.connect(self._on_region)
         state.predictionChanged.connect(self._on_prediction)
         state.timelineChanged.connect(self._on_timeline)
+        state.overlayChanged.connect(self._on_overlay_kind)
         controller.busyChanged.connect(self._on_busy)
         controller.progressChanged.connect(self._on_progress)
         controller.notice.connect(self._on_run_notice)
@@ -307,8 +369,12 @@ class PredictionPanel(QWidget):
         padded = f", last frame repeated {prediction.padded}x" if prediction.padded else ""
         flow = f"; flow {prediction.flow_method}" if prediction.flow_method else ""
         self.clip_label.setText(f"Clip frames {frames[0]}-{frames[-1]}{padded}{flow}: {prediction.probability:.1%}")
-        self.bars.set_rows(prediction.top[:5])
-        self.timings_label.setText(timing_text(prediction, self.controller.last_run))
+        rows = prediction.top[:5]
+        target = explained_class(prediction) if self.state.overlay.choice.kind in CLASS_KINDS else None  # attention and rollout explain no class
+        names = [name for name, _p in rows]
+        explained_name = None if target is None else prediction.class_names[target]
+        self.bars.set_rows(rows, names.index(explained_name) if explained_name in names else None)
+        self.timings_label.setText(timing_text(prediction, self.controller.last_run, model_family(self.state.model)))
         self._flow_notice = f"Flow fell back: {prediction.flow_note}" if prediction.flow_fell_back else ""
         self._show_notice()
 
@@ -344,6 +410,22 @@ class PredictionPanel(QWidget):
         ready = self.state.model.ready
         self.classify_button.setEnabled(ready)
         self.video_button.setEnabled(ready)
+
+    def _on_overlay_kind(self, overlay: object) -> None:
+        kind = overlay.choice.kind  # type: ignore[attr-defined]
+        if (kind in CLASS_KINDS) != self._outlined_kind:  # only the outline changes: not on every opacity step
+            self._outlined_kind = kind in CLASS_KINDS
+            self._on_prediction(self.state.prediction)
+
+    def set_model_chooser(self, chooser: QWidget) -> None:
+        """Put the model chooser at the top of the panel (above the model's description)."""
+        self._layout.insertWidget(0, chooser)
+
+    def _row_clicked(self, row: int) -> None:
+        prediction = self.state.prediction
+        if prediction is None or row >= len(prediction.top):
+            return
+        self.explainRequested.emit(prediction.class_names.index(prediction.top[row][0]))
 
     def _follow_toggled(self, on: bool) -> None:
         self.state.follow_frame = bool(on)
