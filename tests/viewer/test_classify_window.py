@@ -125,6 +125,11 @@ def test_whole_video_gives_a_prediction_timeline(qtbot, window: MainWindow, file
     assert layer.window_text(17) == f"frames 16-21: {timeline.clips[2].label} ({timeline.clips[2].probability:.1%})"
     assert layer.window_text(40) == ""
     assert f"Whole video (4 windows): <b>{timeline.top[0][0]}</b>" in window.classify_ui.prediction_panel.video_label.text()
+    window.classify_ui.prediction_panel.step_box.setValue(5)  # overlapping windows every 5 frames
+    with qtbot.waitSignal(window.classify.timelineReady, timeout=30000) as blocker:
+        window.classify_ui.prediction_panel.video_button.click()
+    assert [c.start for c in blocker.args[0].clips] == [0, 5, 10, 15, 20, 22]
+    assert [w[0] for w in layer.windows] == [0, 5, 10, 15, 20, 22]
 
 
 def drag_on_timeline(qtbot, win: MainWindow, from_frame: float, to_frame: float) -> None:  # noqa: ANN001

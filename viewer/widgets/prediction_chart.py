@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -241,7 +242,14 @@ class PredictionPanel(QWidget):
         self.video_button = QPushButton("Whole video")
         self.video_button.setObjectName("classifyVideoButton")
         self.video_button.setToolTip("Classify sliding windows over the whole video: the prediction timeline")
-        self.video_button.clicked.connect(lambda: controller.classify_video())
+        self.video_button.clicked.connect(lambda: controller.classify_video(self.window_step()))
+        self.step_box = QSpinBox()
+        self.step_box.setObjectName("windowStep")
+        self.step_box.setRange(0, 9999)
+        self.step_box.setSpecialValueText("one clip span")  # 0: windows side by side, no overlap
+        self.step_box.setSuffix(" frames")
+        self.step_box.setToolTip("Whole video: a window starts every this many frames (smaller steps overlap the windows: "
+                                 "a finer prediction timeline, more clips to run)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelClassifyButton")
         self.cancel_button.clicked.connect(controller.cancel)
@@ -293,6 +301,9 @@ class PredictionPanel(QWidget):
         buttons.addWidget(self.classify_button)
         buttons.addWidget(self.video_button)
         buttons.addWidget(self.cancel_button)
+        step = QHBoxLayout()
+        step.addWidget(QLabel("Whole video: a window every"))
+        step.addWidget(self.step_box, 1)
         region = QHBoxLayout()
         region.addWidget(self.region_label, 1)
         region.addWidget(self.follow_box)
@@ -306,6 +317,7 @@ class PredictionPanel(QWidget):
         layout.addWidget(self.model_label)
         layout.addWidget(self.flow_note)
         layout.addLayout(buttons)
+        layout.addLayout(step)
         layout.addLayout(region)
         layout.addLayout(progress)
         for widget in (self.notice_label, self.predicted_label, self.clip_label, self.bars, self.timings_label, self.video_label):
@@ -329,6 +341,10 @@ class PredictionPanel(QWidget):
         self._on_busy(controller.busy)
 
     # -- rendering --------------------------------------------------------------------
+
+    def window_step(self) -> int | None:
+        """The whole-video window step in frames, or None for one clip span."""
+        return self.step_box.value() or None
     def _on_model(self, status: ModelStatus) -> None:
         config = status.config
         if status.problem:
