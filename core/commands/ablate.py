@@ -1,4 +1,5 @@
-"""``ablate DATA``: train and test RGB-only, flow-only, concatenation and fusion on one split.
+"""``ablate DATA``: train and test RGB-only, flow-only, concatenation and fusion on one split
+(``--model transformer,convnet,repflow``: each family's variants, rows keyed ``family/variant``).
 
 It takes every option of ``train`` (they describe the shared settings) except
 ``--variant``; ``--variants`` picks which to run.  On the tiny backbone the
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 NAME = "ablate"
-HELP = "ablation: train and test rgb, flow, concat and fusion variants on one split and one token cache"
+HELP = "ablation: train and test each family's variants (--model transformer,convnet,repflow) on one split"
 DESCRIPTION = (
     "Train each variant (rgb, flow, concat, fusion) with the same settings on the same split, sharing one token "
     "cache (each clip's RGB and flow grids are extracted once for all variants), test each on the split's test part "
@@ -58,11 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from core.commands import train as train_command
 
     # train's options describe the shared settings; --out is a folder here and --variants replaces --variant.
-    train_command.add_arguments(_Without(parser, frozenset({"--out", "--variant"})))
+    train_command.add_arguments(_Without(parser, frozenset({"--out", "--variant", "--model"})))
+    parser.add_argument("--model", dest="models", default="transformer", metavar="LIST",
+                        help="comma-separated model families: transformer (default), convnet, repflow; each family's variants on the same split")
     parser.add_argument("--out", metavar="DIR", default=None, help="folder for the variants' checkpoints and ablation.json (default: ablation-<DATA name>)")
     parser.add_argument("--variant", nargs="?", action=_RefuseVariant, help=argparse.SUPPRESS)
     ablation = parser.add_argument_group("ablation")
-    ablation.add_argument("--variants", default="rgb,flow,concat,fusion", metavar="LIST", help="comma-separated variants to run (default rgb,flow,concat,fusion)")
+    ablation.add_argument("--variants", default="rgb,flow,concat,fusion", metavar="LIST",
+                          help="comma-separated transformer variants to run (default rgb,flow,concat,fusion); FAMILY/VARIANT items "
+                               "(convnet/late) choose another family's (default: all of them)")
     ablation.add_argument("--clips", metavar="K", type=int, default=1, help="test clips per video, spread uniformly, softmax averaged (default 1)")
     ablation.add_argument("--rgb-temporal", action="store_true", help="tiny backbone: keep the 3-D RGB stream (default: --frame-wise --rgb-time-pool)")
     ablation.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
@@ -74,21 +79,49 @@ def default_out_dir(data: str) -> Path:
 
 def ablation_settings(args: argparse.Namespace):
     """train's settings from the options, with the order-free RGB stream on tiny unless --rgb-temporal."""
-    from core.commands.train import settings_from_args
+    from core.commands.train import check_family_options, settings_from_args
 
-    settings = settings_from_args(args)
+    check_family_options(args, tuple(model_families(args)))
+    settings = settings_from_args(args, check=False)
     if settings.backbone == "tiny" and not args.rgb_temporal:
         settings = settings.replace(backbone_options={**dict(settings.backbone_options), "frame_wise": True}, rgb_time_pool=True)
     return settings
 
 
+def model_families(args: argparse.Namespace) -> list[str]:
+    return [f.strip() for f in str(args.models).split(",") if f.strip()]
+
+
+def split_variants(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """``rgb,fusion,convnet/late`` -> the transformer's variants and the other families' own."""
+    plain: list[str] = []
+    others: dict[str, list[str]] = {}
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        family, slash, variant = item.partition("/")
+        if slash:
+            others.setdefault(family, []).append(variant)
+        else:
+            plain.append(item)
+    return plain, others
+
+
 def run(args: argparse.Namespace) -> int:
     from core.atomic import write_bytes, write_text
     from core.commands.train import PhaseProgress
-    from core.evaluation.ablation import RESULT_NAME, run_ablation
+    from core.errors import InputError
+    from core.evaluation.ablation import RESULT_NAME, VARIANT_ORDER, run_ablation
     from core.evaluation.confusion_plot import confusion_png
 
     settings = ablation_settings(args)
+    families = model_families(args)
+    transformer_variants, family_variants = split_variants(args.variants)
+    stray = sorted(set(family_variants) - set(families))
+    if stray:
+        raise InputError(f"--variants names {stray[0]} variants but --model does not list {stray[0]}")
+    if transformer_variants and "transformer" not in families and args.variants != "rgb,flow,concat,fusion":
+        raise InputError("--variants lists transformer variants but --model does not list transformer (use FAMILY/VARIANT items)")
     out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
     lines = PhaseProgress(enabled=True)  # writes to stderr
@@ -106,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
             args.data,
             settings,
             out_dir,
-            variants=args.variants.split(","),
+            variants=transformer_variants or list(VARIANT_ORDER),
+            families=families,
+            family_variants=family_variants,
             clips_per_video=args.clips,
             cache_dir=args.cache_dir,
             resume=not args.fresh,
@@ -121,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     pngs = {}
     for name, outcome in ablation.variants.items():
         title = f"{name}: video-level top-1 {100 * (result['variants'][name]['top1'] or 0):.1f}%"
-        pngs[out_dir / f"{name}-confusion.png"] = confusion_png(outcome.evaluation.confusion(), outcome.evaluation.class_names, title=title)
+        pngs[out_dir / f"{name.replace('/', '-')}-confusion.png"] = confusion_png(outcome.evaluation.confusion(), outcome.evaluation.class_names, title=title)
     result["files"] = [str(out_dir / RESULT_NAME), *map(str, pngs)]
     text = json.dumps(result, indent=2) + "\n"
     for path, png in pngs.items():

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: half precision on CUDA, float32 on a CPU")
     parser.add_argument("--top", metavar="K", type=int, default=5, help="how many labels to print (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--model", choices=("transformer", "convnet", "repflow"), default=None,
+                        help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoint = str(resources.DEMO_CHECKPOINT)
         if not resources.DEMO_CHECKPOINT.exists():
             raise CheckpointError("the bundled demo model is missing; pass --checkpoint PATH to a trained .safetensors checkpoint", checkpoint)
+    if args.model is not None:
+        check_family(checkpoint, args.model)
     device = resolve_device(args.device)
     flow_backend = default_flow_backend(raft_weights=args.raft_weights)
     classifier = Classifier.from_checkpoint(checkpoint, device=device, precision=args.precision, flow_backend=flow_backend)
@@ -78,6 +82,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(_text(summary))
     return 0
+
+
+def check_family(checkpoint: str, expected: str) -> None:
+    """A one-line :class:`InputError` when the checkpoint's recorded family is not ``expected``."""
+    from core.errors import InputError
+    from core.models.checkpoint import read_checkpoint_info
+    from core.models.families import family_of
+
+    family = family_of(read_checkpoint_info(checkpoint).config)
+    if family != expected:
+        raise InputError(f"the checkpoint is a {family} model, not {expected} (its family decides; drop --model)", checkpoint)
 
 
 def _summary(video: str, checkpoint: str, device: str, config: Any, clips: list, top: list, timings: dict) -> dict[str, Any]:

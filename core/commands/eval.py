@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--seed", type=int, default=None, help="seed of a seeded split (default: the checkpoint's training seed)")
     split.add_argument("--split-dir", metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
     parser.add_argument("--part", choices=PARTS, default="test", help="which part of the split to score (default test; all: every video)")
-    parser.add_argument("--clips", metavar="K", type=int, default=5, help="clips per video, spread uniformly (default 5)")
+    parser.add_argument("--clips", metavar="K", type=int, default=None,
+                        help="clips per video, spread uniformly (default: the family's: transformer 5, convnet 25 snippets, repflow its test_clips)")
+    parser.add_argument("--model", choices=("transformer", "convnet", "repflow"), default=None,
+                        help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
     parser.add_argument("--out", metavar="DIR", default=None, help="where metrics.json and confusion.png go")
     parser.add_argument("--confusion", choices=MODES, default="normalised", help="confusion colours: row-normalised (default) or counts")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.evaluate import evaluate, text_report
     from core.progress import ProgressLine
 
-    if args.clips < 1:
+    if args.clips is not None and args.clips < 1:
         raise InputError(f"--clips must be at least 1, got {args.clips}")
     out_dir = Path(args.out) if args.out else default_out_dir(args.checkpoint)
     if out_dir.exists() and not out_dir.is_dir():
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             args.data,
             args.checkpoint,
             clips_per_video=args.clips,
+            model_family=args.model,
             part=args.part,
             split_scheme=args.split_scheme,
             official_split=args.official_split,

@@ -12,7 +12,7 @@ import shlex
 import sys
 
 NAME = "train"
-HELP = "train a two-stream model (frozen backbones on cached token grids by default); resumable"
+HELP = "train a two-stream model (--model transformer|convnet|repflow); resumable"
 DESCRIPTION = (
     "Train the two-stream transformer on DATA (a folder of class sub-folders of videos, the UCF101/HMDB51 layout; "
     "official split files are used when present, else a seeded stratified split) and write the best epoch's "
@@ -20,7 +20,10 @@ DESCRIPTION = (
     "on disk, then only the fusion is trained (Adam, lr 2e-4, batch 8, up to 200 epochs, early stopping on the "
     "validation loss).  An interrupted run continues when the same command is run again (--fresh starts over). "
     "Under torchrun (e.g. python -m torch.distributed.run --nproc_per_node 2 main.py train ...) each process "
-    "extracts its shard of the videos and trains one DistributedDataParallel replica; rank 0 writes the files."
+    "extracts its shard of the videos and trains one DistributedDataParallel replica; rank 0 writes the files.  "
+    "--model convnet (two-stream ResNets on a frame and L stacked flow fields) and --model repflow (a ResNet with "
+    "representation-flow layers on RGB clips) train end to end in one process, with their own options below; "
+    "the flow of every video is computed once into the flow cache."
 )
 
 
@@ -30,10 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<video>")
     parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", help="tiny (default), mvit_v2_s or swin3d_s")
+    model.add_argument("--model", choices=("transformer", "convnet", "repflow"),
+                       help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003) or repflow (representation flow, seed 004)")
+    model.add_argument("--backbone", help="transformer: tiny (default), mvit_v2_s or swin3d_s")
     model.add_argument("--tiny-dim", type=int, metavar="C", help="token width of the tiny backbone (default 96)")
     model.add_argument("--frame-wise", action="store_true", help="tiny backbone: encode each frame alone (no frame order in its tokens)")
-    model.add_argument("--variant", choices=("rgb", "flow", "concat", "fusion"), help="streams and fusion (default fusion)")
+    model.add_argument("--variant", help="transformer: rgb, flow, concat, fusion (default); convnet: rgb, flow, late (default), weighted, "
+                       "learned, feature, conv; repflow: rgb, flow (default), late, learned")
     model.add_argument("--flow", dest="flow_method", metavar="M", help="flow method: dis (default), farneback, tvl1, raft-small, raft-large")
     model.add_argument("--raft-weights", metavar="PATH", help="RAFT weights file when --flow is raft-small or raft-large")
     model.add_argument("--flow-radius", type=float, metavar="PX",
@@ -49,6 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--clip-length", type=int, metavar="T", help="frames per clip (default: the backbone's)")
     model.add_argument("--no-pretrained", action="store_true", help="random backbone weights instead of Kinetics-400 (the tiny backbone has none anyway)")
     model.add_argument("--backbone-weights", metavar="PATH", help="Kinetics-400 weights file for both streams (else the torch hub cache, else download)")
+    resnets = parser.add_argument_group("convnet and repflow")
+    resnets.add_argument("--resnet", help="ResNet of both streams: tiny (default), resnet18, resnet34 or resnet50 (ImageNet weights unless --no-pretrained)")
+    resnets.add_argument("--tiny-width", type=int, metavar="C", help="width of the tiny ResNet's first stage (default 16)")
+    resnets.add_argument("--flow-length", type=int, metavar="L", help="convnet: stacked flow fields per snippet (default 10)")
+    resnets.add_argument("--snippets", type=int, metavar="S", help="convnet: training snippets per video, one per segment (TSN; default 3)")
+    resnets.add_argument("--bidirectional", action="store_true", help="convnet: L/2 backward fields before the centre frame, L/2 forward after it")
+    resnets.add_argument("--no-mean-subtraction", action="store_true", help="convnet: keep each flow field's mean displacement (default: subtracted)")
+    resnets.add_argument("--conv-fusion", choices=("1x1", "3d"), help="convnet --variant conv: fusion kernel (default 3d)")
+    resnets.add_argument("--flow-layers", type=int, metavar="N", help="repflow: representation-flow layers, 0-3 (default 2)")
+    resnets.add_argument("--iterations", type=int, metavar="N", help="repflow: TV-L1 iterations per flow layer (default 20)")
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, metavar="N", help="at most N epochs (default 200)")
     fit.add_argument("--batch-size", type=int, metavar="B", help="clips per step, per process (default 8)")
@@ -73,16 +89,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _PLAIN_OPTIONS = (
+    "model", "resnet", "tiny_width", "flow_length", "snippets", "conv_fusion", "flow_layers", "iterations",
     "backbone", "variant", "flow_method", "depth", "heads", "head_dim", "spatial_pool", "head_layers", "input_size",
     "clip_length", "backbone_weights", "epochs", "batch_size", "lr", "weight_decay", "patience", "augment",
     "clips_per_video", "raft_weights", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
 )
 
 
-def settings_from_args(args: argparse.Namespace):
-    """The :class:`~core.training.TrainSettings` the command line describes (unset options keep its defaults)."""
+# Options that belong to some families only (argparse dest -> families that take it, the flag's name).
+_FAMILY_OPTIONS = {
+    "backbone": (("transformer",), "--backbone"),
+    "tiny_dim": (("transformer",), "--tiny-dim"),
+    "frame_wise": (("transformer",), "--frame-wise"),
+    "flow_radius": (("transformer",), "--flow-radius"),
+    "flow_normalization": (("transformer",), "--flow-normalization"),
+    "depth": (("transformer",), "--depth"),
+    "heads": (("transformer",), "--heads"),
+    "head_dim": (("transformer",), "--head-dim"),
+    "spatial_pool": (("transformer",), "--spatial-pool"),
+    "rgb_time_pool": (("transformer",), "--rgb-time-pool"),
+    "head_layers": (("transformer",), "--head-layers"),
+    "finetune": (("transformer",), "--finetune"),
+    "augment": (("transformer",), "--augment"),
+    "clips_per_video": (("transformer",), "--clips-per-video"),
+    "flow_method": (("transformer", "convnet"), "--flow"),
+    "raft_weights": (("transformer", "convnet"), "--raft-weights"),
+    "clip_length": (("transformer", "repflow"), "--clip-length"),
+    "resnet": (("convnet", "repflow"), "--resnet"),
+    "tiny_width": (("convnet", "repflow"), "--tiny-width"),
+    "flow_length": (("convnet",), "--flow-length"),
+    "snippets": (("convnet",), "--snippets"),
+    "bidirectional": (("convnet",), "--bidirectional"),
+    "no_mean_subtraction": (("convnet",), "--no-mean-subtraction"),
+    "conv_fusion": (("convnet",), "--conv-fusion"),
+    "flow_layers": (("repflow",), "--flow-layers"),
+    "iterations": (("repflow",), "--iterations"),
+}
+
+
+def check_family_options(args: argparse.Namespace, families: tuple[str, ...]) -> None:
+    """An :class:`InputError` (exit 2) naming the first option given that none of ``families`` takes."""
+    from core.errors import InputError
+
+    for dest, (takers, flag) in _FAMILY_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is None or value is False:
+            continue
+        if not any(f in takers for f in families):
+            raise InputError(f"{flag} is an option of the {' and '.join(takers)} famil{'ies' if len(takers) > 1 else 'y'}, not of --model {','.join(families)}")
+
+
+def settings_from_args(args: argparse.Namespace, *, check: bool = True):
+    """The :class:`~core.training.TrainSettings` the command line describes (unset options keep its defaults);
+    ``check``: refuse options of another family than ``--model``'s."""
     from core.flow.engine import normalize_method
     from core.training.settings import TrainSettings
+
+    if check:
+        check_family_options(args, (getattr(args, "model", None) or "transformer",))
 
     values = {name: getattr(args, name) for name in _PLAIN_OPTIONS if getattr(args, name, None) is not None}
     if "flow_method" in values:
@@ -100,6 +164,10 @@ def settings_from_args(args: argparse.Namespace):
         options["dim"] = args.tiny_dim
     if args.frame_wise:
         options["frame_wise"] = True
+    if getattr(args, "bidirectional", False):
+        values["bidirectional"] = True
+    if getattr(args, "no_mean_subtraction", False):
+        values["mean_subtraction"] = False
     return TrainSettings(
         backbone_options=options,
         rgb_time_pool=bool(args.rgb_time_pool),

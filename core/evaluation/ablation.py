@@ -16,6 +16,17 @@ accuracy is also given on the motion-only and the appearance-only classes
 apart, with the chance level of a model blind to what separates them: 1/2 for
 a motion class (its pair looks the same in any frame), 1/4 for an appearance
 class (the four balls move alike).
+
+Other model families (``families=("transformer", "convnet", "repflow")``):
+each family's variants (convnet: rgb, flow, late, weighted, learned, feature,
+conv; repflow: rgb, flow, late, learned) are trained end to end by the same
+:func:`core.training.train` on the same split (same seed and fractions: the
+split fingerprints are checked) and tested like ``eval`` tests them (the
+family's classifier on the decoded test videos, its own video-level sampling:
+25 snippets for the ConvNet, ``test_clips`` clips for repflow).  Their rows
+are keyed ``family/variant`` (``convnet/late``); the transformer's keep their
+bare names.  ``fusion_gains`` gives, per family, each fused variant's top-1
+minus that of the family's better single stream.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from core.evaluation.test_set import SOURCE_CHECKPOINT, TestSet, class_mapping
 from core.progress import CancelToken, check
 
 VARIANT_ORDER = ("rgb", "flow", "concat", "fusion")
+FAMILY_ORDER = ("transformer", "convnet", "repflow")
 SINGLE_STREAMS = ("rgb", "flow")
 RESULT_NAME = "ablation.json"
 LogFunction = Callable[[str], None]
@@ -99,6 +111,7 @@ class VariantOutcome:
     evaluation: Evaluation
     test_extraction: dict[str, int]  # arrays computed / found in the cache for the test clips
     train_seconds: float
+    family: str = "transformer"
 
     def to_dict(self, groups: Sequence[ClassGroup]) -> dict[str, Any]:
         metrics = self.evaluation.metrics()
@@ -117,6 +130,9 @@ class VariantOutcome:
         entry["val_acc"] = best.get("val_acc")
         entry["train_seconds"] = round(self.train_seconds, 2)
         entry["test_extraction"] = dict(self.test_extraction)
+        entry["family"] = self.family
+        entry["variant"] = self.variant
+        entry["clips_per_video"] = self.evaluation.clips_per_video
         return entry
 
     def group_accuracy(self, group: ClassGroup) -> float | None:
@@ -159,12 +175,27 @@ class Ablation:
             out[name] = {key: _difference(fusion[key], other[key]) for key in ("top1", "top5")}
         return out
 
+    def fusion_gains(self) -> dict[str, dict[str, float | None]]:
+        """Per family: each fused variant's top-1 minus the family's better single stream's
+        (``{"convnet": {"convnet/late": 0.12, ...}}``); a family without both streams has none."""
+        out: dict[str, dict[str, float | None]] = {}
+        for family in dict.fromkeys(o.family for o in self.variants.values()):
+            rows = {key: o for key, o in self.variants.items() if o.family == family}
+            singles = [o.evaluation.metrics()["top1"] for o in rows.values() if o.variant in SINGLE_STREAMS]
+            if len(singles) < 2 or any(v is None for v in singles):
+                continue
+            better = max(singles)
+            out[family] = {key: _difference(o.evaluation.metrics()["top1"], better) for key, o in rows.items() if o.variant not in SINGLE_STREAMS}
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object and ``ablation.json``."""
         n = len(self.class_names)
         return {
             "variants": {name: outcome.to_dict(self.groups) for name, outcome in self.variants.items()},
             "gains_of_fusion": self.gains(),
+            "fusion_gains": self.fusion_gains(),
+            "families": list(dict.fromkeys(o.family for o in self.variants.values())),
             "groups": {g.name: g.to_dict() for g in self.groups} or None,
             "chance": {"top1": 1.0 / n, "top5": min(5, n) / n},
             "class_names": list(self.class_names),
@@ -183,25 +214,33 @@ class Ablation:
         """The seed's table: accuracy per variant, fusion's gain, and per-group accuracy."""
         names = [g.name + "-only" for g in self.groups]
         gains = self.gains()
+        per_family = {key: gain for family in self.fusion_gains().values() for key, gain in family.items()}
+        several = len({o.family for o in self.variants.values()}) > 1 or any(o.family != "transformer" for o in self.variants.values())
         header = ["variant", "top-1", "top-5", "mean class", *names]
         if gains:
             header.append("fusion gain (top-1)")
+        if several and per_family:
+            header.append("vs better stream")
         rows = [header]
         for name, outcome in self.variants.items():
             metrics = outcome.evaluation.metrics()
-            row = [name, _pct(metrics["top1"]), _pct(metrics["top5"]), _pct(metrics["mean_class_accuracy"])]
+            label = f"transformer/{name}" if several and outcome.family == "transformer" else name
+            row = [label, _pct(metrics["top1"]), _pct(metrics["top5"]), _pct(metrics["mean_class_accuracy"])]
             row += [_pct(outcome.group_accuracy(g)) for g in self.groups]
             if gains:
                 row.append(_points(gains[name]["top1"]) if name in gains else "")
+            if several and per_family:
+                row.append(_points(per_family[name]) if name in per_family else "")
             rows.append(row)
         n = len(self.class_names)
         chance = ["chance", _pct(1.0 / n), _pct(min(5, n) / n), _pct(1.0 / n), *(_pct(g.chance) for g in self.groups)]
-        rows.append(chance + ([""] if gains else []))
+        rows.append(chance + [""] * (len(header) - len(chance)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        lines = [
-            f"Ablation on {self.dataset_root} ({n} classes): {self.test_set.summary()}, "
-            f"{self.clips_per_video} clip(s) per video averaged",
-        ]
+        has_transformer = any(o.family == "transformer" for o in self.variants.values())
+        sampling = [f"{self.clips_per_video} clip(s) per video averaged" + (" for the transformer" if several else "")] if has_transformer else []
+        sampling += [f"{family}: {o.evaluation.clips_per_video} per video" for family, o in
+                     {o.family: o for o in self.variants.values() if o.family != "transformer"}.items()]
+        lines = [f"Ablation on {self.dataset_root} ({n} classes): {self.test_set.summary()}, " + "; ".join(sampling)]
         for index, row in enumerate(rows):
             cells = [row[0].ljust(widths[0])] + [cell.rjust(widths[i]) for i, cell in enumerate(row[1:], start=1)]
             lines.append("  ".join(cells).rstrip())
@@ -226,6 +265,8 @@ def run_ablation(
     out_dir: str | os.PathLike[str],
     *,
     variants: Sequence[str] = VARIANT_ORDER,
+    families: Sequence[str] = ("transformer",),
+    family_variants: Mapping[str, Sequence[str]] | None = None,
     clips_per_video: int = 1,
     cache_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
@@ -245,7 +286,8 @@ def run_ablation(
     from core.training import train
     from core.training.token_cache import TokenCache
 
-    chosen = _check_variants(variants)
+    plan = _plan(families, variants, family_variants)
+    chosen = plan.get("transformer", [])
     if clips_per_video < 1:
         raise InputError(f"clips per video must be at least 1, got {clips_per_video}")
     out = Path(out_dir)
@@ -256,7 +298,7 @@ def run_ablation(
     dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
     groups = synthetic_groups(dataset.root)
     cache = TokenCache(cache_dir)
-    uses_flow = any(v in ("flow", "concat", "fusion") for v in chosen)
+    uses_flow = any(v in ("flow", "concat", "fusion") for v in chosen) or any(v != "rgb" for v in plan.get("convnet", []))
     flow = probe_flow(settings.flow_method, settings.raft_weights) if uses_flow else None
     if flow is not None and flow["fell_back"]:  # training refuses another method's flow: say so before training anything
         raise WeightsUnavailable(f"the ablation asked for {flow['requested']} flow, which is unavailable: {flow['note']}")
@@ -266,17 +308,19 @@ def run_ablation(
     test_set = None
     notes: list[str] = []
     split_counts: dict[str, int] = {}
-    for variant in chosen:
+    runs = [(family, variant) for family in FAMILY_ORDER for variant in plan.get(family, [])]
+    for family, variant in runs:
         check(cancel)
-        say = _prefixed(log, variant)
+        key = variant if family == "transformer" else f"{family}/{variant}"
+        say = _prefixed(log, key)
         trained_at = time.monotonic()
         result = train(
             dataset.root,
-            settings.replace(variant=variant),
-            out / f"{variant}.safetensors",
+            settings.replace(model=family, variant=variant),
+            out / f"{key.replace('/', '-')}.safetensors",
             resume=resume,
             cache_dir=cache.root,
-            progress=_prefixed_progress(progress, variant),
+            progress=_prefixed_progress(progress, key),
             cancel=cancel,
             log=say,
             command=command,
@@ -290,7 +334,15 @@ def run_ablation(
             fingerprint = split_fingerprint
             split_counts = {"train_videos": len(result.split.train), "val_videos": len(result.split.val)}
         elif split_fingerprint != fingerprint:
-            raise CoreError(f"variant {variant} was trained on another split ({split_fingerprint}, not {fingerprint}): rerun with --fresh")
+            raise CoreError(f"variant {key} was trained on another split ({split_fingerprint}, not {fingerprint}): rerun with --fresh")
+        if family != "transformer":
+            evaluation = _evaluate_family(result.checkpoint, dataset=dataset, test_set=test_set, device=settings.device,
+                                          raft_weights=settings.raft_weights, skipped=skipped, cancel=cancel,
+                                          progress=_prefixed_progress(progress, key))
+            if say is not None:
+                say(f"test: {len(evaluation.videos)} videos, {evaluation.clips_per_video} samples each; top-1 {_pct(evaluation.metrics()['top1'])}")
+            outcomes[key] = VariantOutcome(variant, result, evaluation, {}, train_seconds, family=family)
+            continue
         evaluation, stats = _evaluate_on_cached_tokens(
             result.checkpoint,
             dataset=dataset,
@@ -321,6 +373,69 @@ def run_ablation(
         split_counts=split_counts,
         seconds=time.monotonic() - started,
         notes=tuple(notes),
+    )
+
+
+def _plan(families: Sequence[str], variants: Sequence[str], family_variants: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+    """Which variants each family runs: ``variants`` for the transformer, ``family_variants[f]``
+    (default: all of the family's) for the others, in the seeds' order."""
+    from core.training.settings import family_variants as known_variants
+
+    chosen = [f.strip() for f in families if f.strip()]
+    unknown = [f for f in chosen if f not in FAMILY_ORDER]
+    if unknown or not chosen:
+        raise InputError(f"model families must be some of {', '.join(FAMILY_ORDER)}, got {', '.join(chosen) or 'none'}")
+    if len(set(chosen)) != len(chosen):
+        raise InputError(f"a model family is listed twice: {', '.join(chosen)}")
+    plan: dict[str, list[str]] = {}
+    for family in chosen:
+        if family == "transformer":
+            plan[family] = _check_variants(variants)
+            continue
+        order = known_variants(family)
+        wanted = [v.strip() for v in (family_variants or {}).get(family, order) if v.strip()]
+        bad = [v for v in wanted if v not in order]
+        if bad or not wanted:
+            raise InputError(f"{family} variants must be some of {', '.join(order)}, got {', '.join(wanted) or 'none'}")
+        plan[family] = [v for v in order if v in wanted]
+    return plan
+
+
+def _evaluate_family(checkpoint: Path, *, dataset: Dataset, test_set: TestSet, device: str, raft_weights: str | None,
+                     skipped: SkippedVideos, cancel: CancelToken | None, progress: Callable[..., None] | None) -> Evaluation:
+    """Score a ConvNet-family checkpoint on the test videos as ``eval`` does (its classifier, its video sampling)."""
+    from core.evaluation.evaluate import MAX_BATCH, _score_video, default_clips
+    from core.inference import default_flow_backend
+    from core.models import families
+
+    started = time.monotonic()
+    classifier = families.open_classifier(checkpoint, device=device, flow_backend=default_flow_backend(raft_weights=raft_weights))
+    config = classifier.config
+    clips = default_clips(config)
+    classifier.batch_size = min(clips, MAX_BATCH)
+    to_model = class_mapping(dataset, config.class_names, checkpoint)
+    samples = [s for s in test_set.samples if s.path not in skipped]
+    results: list[VideoResult] = []
+    for done, sample in enumerate(samples):
+        check(cancel)
+        try:
+            results.append(_score_video(classifier, sample.path, to_model[sample.label_index], dataset.relative(sample), clips, cancel))
+        except InputError as err:
+            skipped.add(sample.path, err.problem)
+        if progress is not None:
+            progress(done + 1, len(samples), f"test: {dataset.relative(sample)}")
+    return Evaluation(
+        checkpoint=Path(checkpoint),
+        dataset_root=dataset.root,
+        class_names=tuple(config.class_names),
+        test_set=test_set,
+        clips_per_video=clips,
+        videos=tuple(results),
+        skipped=skipped,
+        requested_flow_method=config.flow_method if config.uses_flow else None,
+        device=str(classifier.device),
+        seconds=time.monotonic() - started,
+        model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
     )
 
 

@@ -1,7 +1,10 @@
 """Evaluate a checkpoint on a dataset: every test video, K clips each.
 
 Each video gives K clips spread uniformly over it (TSN); the K clips go
-through :meth:`core.inference.Classifier.predict_clips` as one batch.  Every
+through the family's classifier (:func:`core.models.families.open_classifier`:
+a transformer clip, a ConvNet snippet, a repflow clip) ``predict_clips``.
+Models that read a video's snippets together (ConvLSTM, conv fusion) score
+the K snippets as one sample (one "clip" per video).  Every
 clip is also scored alone (clip level); the mean of the K softmaxes is the
 video's prediction (video level, the headline figure).  The flow is computed
 exactly as ``classify`` does (same crop, same T+1 frames, same rendering), so
@@ -145,7 +148,7 @@ def evaluate(
     dataset_root: str | os.PathLike[str],
     checkpoint: str | os.PathLike[str],
     *,
-    clips_per_video: int = DEFAULT_CLIPS_PER_VIDEO,
+    clips_per_video: int | None = DEFAULT_CLIPS_PER_VIDEO,
     part: str = "test",
     split_scheme: str | None = None,
     official_split: int | None = None,
@@ -154,21 +157,32 @@ def evaluate(
     device: str = "auto",
     raft_weights: str | os.PathLike[str] | None = None,
     classifier: Any | None = None,
+    model_family: str | None = None,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
 ) -> Evaluation:
     """Score ``checkpoint`` on the chosen part of the dataset at ``dataset_root``.
 
     ``classifier`` replaces the one loaded from ``checkpoint`` (tests inject one
-    with a stand-in flow).  Raises :class:`~core.errors.InputError` for a bad
+    with a stand-in flow).  Any model family: the checkpoint's decides
+    (``model_family``, when given, must match it).  ``clips_per_video=None``:
+    the family's own video-level sampling (transformer 5 clips, ConvNet
+    ``test_snippets`` = 25 snippets, repflow ``test_clips``).  Raises :class:`~core.errors.InputError` for a bad
     folder, checkpoint or split, or class names that differ from the dataset's.
     """
-    from core.inference import Classifier, default_flow_backend
+    from core.inference import default_flow_backend
     from core.models.checkpoint import read_checkpoint_info
 
+    from core.models import families
+
+    info = read_checkpoint_info(checkpoint)
+    family = families.family_of(info.config)
+    if model_family is not None and model_family != family:
+        raise InputError(f"the checkpoint is a {family} model, not {model_family} (its family decides; drop --model)", info.path)
+    if clips_per_video is None:
+        clips_per_video = default_clips(info.config)
     if clips_per_video < 1:
         raise InputError(f"clips per video must be at least 1, got {clips_per_video}")
-    info = read_checkpoint_info(checkpoint)
     if split_dir is None:  # the split folder training used, while it is still there
         recorded_dir = recorded_settings(info.extra).get("split_dir")
         split_dir = recorded_dir if recorded_dir and Path(recorded_dir).is_dir() else None
@@ -178,7 +192,7 @@ def evaluate(
         dataset, info.extra, part=part, scheme=split_scheme, official_split=official_split, seed=split_seed, split_dir=split_dir
     )
     if classifier is None:
-        classifier = Classifier.from_checkpoint(
+        classifier = families.open_classifier(
             info.path,
             device=device,
             flow_backend=default_flow_backend(raft_weights=raft_weights),
@@ -217,14 +231,27 @@ def evaluate(
     )
 
 
+def default_clips(config: Any) -> int:
+    """Samples per video as the family's classifier scores a whole video (seed 002: 25 snippets)."""
+    for name in ("test_snippets", "test_clips"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_CLIPS_PER_VIDEO
+
+
 def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, cancel: CancelToken | None) -> VideoResult:
     from core.sampling import uniform_clip_starts
     from core.video import open_video
 
     config = classifier.config
     with open_video(path) as video:
-        starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
-        predictions = classifier.predict_clips(video, starts, top=1, cancel=cancel)
+        if getattr(config, "joint_snippets", False):
+            # ConvLSTM / conv fusion read a video's snippets together: one sample of K snippets
+            predictions = classifier.predict_video(video, clips, top=1, cancel=cancel).clips
+        else:
+            starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
+            predictions = classifier.predict_clips(video, starts, top=1, cancel=cancel)
     return VideoResult(
         relative=rel,
         label=label,

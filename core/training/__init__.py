@@ -1,7 +1,8 @@
-"""Training the two-stream model (seed 000's recipe) on a folder of class sub-folders of videos.
+"""Training the two-stream models (seed 000's recipe; every model family) on a folder of class sub-folders of videos.
 
     settings.py     TrainSettings: every choice of a run, JSON-able
     trainer.py      train(dataset_root, settings, out) -> TrainResult
+    family_trainer.py  settings.model convnet/repflow: end to end on decoded video, flow cached per video
     model.py        seeded model building: backbones shared across variants
     extraction.py   clips -> frozen backbones -> token grids in the cache
     token_cache.py  the on-disk fp16 token cache (atomic, verified, resumable)

@@ -18,6 +18,12 @@ from core.errors import InputError
 from core.models.config import VARIANTS, FusionConfig, ModelConfig, default_flow_encoding
 
 AUGMENTATIONS = ("none", "flip", "crop", "flip+crop")
+MODEL_FAMILIES = ("transformer", "convnet", "repflow")
+# Fields only the ConvNet families read (a transformer's to_dict leaves them out).
+FAMILY_FIELDS = ("model", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional", "mean_subtraction",
+                 "conv_fusion", "flow_layers", "iterations")
+DEFAULT_VARIANTS = {"transformer": "fusion", "convnet": "late", "repflow": "flow"}
+RESNETS = ("tiny", "resnet18", "resnet34", "resnet50")
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,23 @@ class TrainSettings:
     ``finetune_backbones`` trains end to end on decoded clips instead of on
     cached token grids.  ``seed`` decides every random choice (initialisation,
     split, order, views, dropout).
+
+    Family: ``model`` is ``transformer`` (everything above), ``convnet`` or
+    ``repflow`` (trained end to end by :mod:`core.training.family_trainer`).
+    Their options: ``resnet`` (tiny, resnet18/34/50; ImageNet weights when
+    ``pretrained``, ``backbone_weights`` naming an explicit file), ``tiny_width``
+    (0: the tiny ResNet's default), ``input_size``; convnet: ``flow_length``
+    (L), ``snippets`` (training snippets per video, TSN), ``bidirectional``,
+    ``mean_subtraction``, ``conv_fusion`` (1x1 or 3d), ``flow_method``;
+    repflow: ``flow_layers``, ``iterations``, ``clip_length`` (0: 16).
+    ``variant`` left empty takes the family's default (fusion, late, flow).
+    Settings saved before families existed load as a transformer's.
     """
 
+    model: str = "transformer"
     backbone: str = "tiny"
     backbone_options: Mapping[str, Any] = field(default_factory=dict)
-    variant: str = "fusion"
+    variant: str = ""
     depth: int = 2
     heads: int = 8
     head_dim: int = 96
@@ -83,6 +101,19 @@ class TrainSettings:
     split_dir: str | None = None
     seed: int = 0
     device: str = "auto"
+    resnet: str = "tiny"
+    tiny_width: int = 0
+    flow_length: int = 10
+    snippets: int = 3
+    bidirectional: bool = False
+    mean_subtraction: bool = True
+    conv_fusion: str = "3d"
+    flow_layers: int = 2
+    iterations: int = 20
+
+    def __post_init__(self) -> None:
+        if not self.variant:  # the family's default variant (frozen dataclass: set once, here)
+            object.__setattr__(self, "variant", DEFAULT_VARIANTS.get(self.model, "fusion"))
 
     def fusion_config(self) -> FusionConfig:
         return FusionConfig(
@@ -95,8 +126,11 @@ class TrainSettings:
             head_dropout=self.head_dropout,
         )
 
-    def model_config(self, class_names: tuple[str, ...] | list[str]) -> ModelConfig:
-        """The checkpoint's config for a dataset with ``class_names``; bad model settings raise :class:`InputError`."""
+    def model_config(self, class_names: tuple[str, ...] | list[str]) -> Any:
+        """The checkpoint's config for a dataset with ``class_names`` (a :class:`ModelConfig`, or the
+        family's config); bad model settings raise :class:`InputError`."""
+        if self.model != "transformer":
+            return self._family_config(class_names)
         overrides: dict[str, Any] = {
             "variant": self.variant,
             "fusion": self.fusion_config(),
@@ -117,6 +151,32 @@ class TrainSettings:
             raise InputError(f"bad model settings: {err}") from None
         return config
 
+    def _family_config(self, class_names: tuple[str, ...] | list[str]) -> Any:
+        overrides: dict[str, Any] = {"variant": self.variant}
+        if self.tiny_width:
+            overrides["backbone_options"] = {"width": self.tiny_width}
+        if self.input_size:
+            overrides["input_size"] = self.input_size
+        try:
+            if self.model == "convnet":
+                from core.models.convnet.config import ConvNetConfig
+
+                return ConvNetConfig.create(
+                    backbone=self.resnet, class_names=list(class_names), flow_length=self.flow_length,
+                    bidirectional=self.bidirectional, mean_subtraction=self.mean_subtraction,
+                    conv_fusion=self.conv_fusion, flow_method=self.flow_method, **overrides,
+                )
+            from core.models.repflow.config import RepFlowConfig
+
+            if self.clip_length:
+                overrides["clip_length"] = self.clip_length
+            return RepFlowConfig.create(
+                backbone=self.resnet, class_names=list(class_names), flow_layers=self.flow_layers,
+                iterations=self.iterations, **overrides,
+            )
+        except (ValueError, TypeError) as err:
+            raise InputError(f"bad {self.model} model settings: {err}") from None
+
     @property
     def views(self) -> int:
         """Fixed augmentation views per clip (view 0 is the plain centre crop)."""
@@ -131,8 +191,16 @@ class TrainSettings:
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if self.variant not in VARIANTS:
-            raise InputError(f"unknown variant {self.variant!r}: choose one of {', '.join(VARIANTS)}")
+        if self.model not in MODEL_FAMILIES:
+            raise InputError(f"unknown model family {self.model!r}: choose one of {', '.join(MODEL_FAMILIES)}")
+        variants = family_variants(self.model)
+        if self.variant not in variants:
+            raise InputError(f"unknown {self.model} variant {self.variant!r}: choose one of {', '.join(variants)}")
+        if self.model != "transformer":
+            if self.resnet not in RESNETS:
+                raise InputError(f"unknown {self.model} backbone (--resnet) {self.resnet!r}: choose one of {', '.join(RESNETS)}")
+            if self.snippets < 1 or isinstance(self.snippets, bool):
+                raise InputError(f"snippets must be a positive integer, got {self.snippets!r}")
         if self.augment not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
         if not self.lr > 0 or self.weight_decay < 0:
@@ -144,7 +212,12 @@ class TrainSettings:
         self.model_config(("a", "b"))  # the model settings themselves
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields; a transformer's omit the other families' fields (and ``model``), so its
+        settings read exactly as they did before families existed (recorded checkpoints compare equal)."""
         data = dataclasses.asdict(self)
+        if self.model == "transformer":
+            for name in FAMILY_FIELDS:
+                data.pop(name)
         data["backbone_options"] = dict(self.backbone_options)
         data["flow_encoding"] = dict(self.flow_encoding)
         return data
@@ -165,5 +238,18 @@ class TrainSettings:
 
     def differences(self, other: "TrainSettings", ignore: tuple[str, ...] = ()) -> list[str]:
         """Names of the fields whose values differ (for 'cannot resume' messages)."""
-        mine, theirs = self.to_dict(), other.to_dict()
+        mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         return [name for name in mine if name not in ignore and mine[name] != theirs[name]]
+
+
+def family_variants(model: str) -> tuple[str, ...]:
+    """The variants a family trains (the transformer's: rgb, flow, concat, fusion)."""
+    if model == "convnet":
+        from core.models.convnet.config import CONVNET_VARIANTS
+
+        return CONVNET_VARIANTS
+    if model == "repflow":
+        from core.models.repflow.config import REPFLOW_VARIANTS
+
+        return REPFLOW_VARIANTS
+    return VARIANTS

@@ -13,6 +13,7 @@ Plain safetensors: loading runs no code.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,35 @@ class TrainState:
     meta: dict[str, Any]  # settings, split fingerprint, dataset root, backbone fingerprints
     model_state: dict[str, torch.Tensor] = field(default_factory=dict)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, meta: dict[str, Any]) -> "TrainState":
+        """The state of a run before its first epoch."""
+        return cls(epoch=0, best_epoch=0, best_monitor=math.inf, bad_epochs=0, finished=False, stopped_early=False, history=[], meta=meta)
+
+    def record_epoch(self, entry: dict[str, Any], *, epochs: int, patience: int) -> bool:
+        """Add a finished epoch's log entry (``epoch``, ``train_loss``, ``val_loss``, ...) and apply
+        early stopping on the validation loss (the training loss without validation); True when
+        this epoch is the best so far (its weights are the checkpoint's)."""
+        self.history.append(entry)
+        self.epoch = int(entry["epoch"])
+        monitor = entry["val_loss"] if entry["val_loss"] is not None else entry["train_loss"]
+        improved = monitor < self.best_monitor
+        if improved:
+            self.best_monitor, self.best_epoch, self.bad_epochs = monitor, self.epoch, 0
+        else:
+            self.bad_epochs += 1
+        self.stopped_early = self.bad_epochs >= patience and self.epoch < epochs
+        self.finished = self.stopped_early or self.epoch == epochs
+        return improved
+
+
+def epoch_line(entry: dict[str, Any], epochs: int, improved: bool) -> str:
+    """The one log line per epoch."""
+    val = "" if entry["val_loss"] is None else f"  val loss {entry['val_loss']:.4f} acc {100 * entry['val_acc']:5.1f}%"
+    best = "  *best" if improved else ""
+    return (f"epoch {entry['epoch']:>3}/{epochs}  loss {entry['train_loss']:.4f} acc {100 * entry['train_acc']:5.1f}%"
+            f"{val}  {entry['seconds']:.1f} s{best}")
 
 
 def save_state(path: Path, state: TrainState) -> None:

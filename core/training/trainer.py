@@ -43,7 +43,7 @@ from core.training.extraction import FRAMES, TOKENS, ArrayStore, ClipExtractor, 
 from core.training.model import build_training_model, derive_seed, trainable_state
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import TrainState, load_state, save_state, state_path
+from core.training.state import TrainState, epoch_line, load_state, save_state, state_path
 from core.training.token_cache import TokenCache
 
 # Settings that may change between an interrupted run and its continuation.
@@ -77,7 +77,9 @@ def train(
     batches of each epoch (``"epoch N: ..."``).  ``log(line)``: one line per
     epoch and a few notes (rank 0 only).  ``command``: recorded in the
     checkpoint.  Under ``torchrun`` the run is distributed (see
-    :mod:`core.training.distributed`).
+    :mod:`core.training.distributed`).  ``settings.model`` ``convnet`` or
+    ``repflow`` trains that family end to end instead
+    (:mod:`core.training.family_trainer`; one process, no torchrun).
 
     Raises :class:`~core.errors.DatasetError` for a bad data folder,
     :class:`~core.errors.InputError` for bad settings,
@@ -87,6 +89,11 @@ def train(
     """
     settings.validate()
     out_path = Path(out)
+    if settings.model != "transformer":  # the ConvNet families train end to end on decoded video
+        from core.training.family_trainer import train_family
+
+        return train_family(dataset_root, settings, out_path, resume=resume, cache_dir=cache_dir, progress=progress,
+                            cancel=cancel, log=log, command=command)
     if out_path.suffix != CHECKPOINT_SUFFIX:
         raise CheckpointError(f"the checkpoint must be a {CHECKPOINT_SUFFIX} file, got suffix {out_path.suffix!r}", out_path)
     if out_path.exists() and out_path.is_dir():
@@ -199,8 +206,7 @@ class _Run:
             self._restore(model, optimizer, state)
             self.log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {self.state_file}")
         else:
-            state = TrainState(epoch=0, best_epoch=0, best_monitor=math.inf, bad_epochs=0, finished=False,
-                               stopped_early=False, history=[], meta=meta)
+            state = TrainState.fresh(meta)
         state.meta = meta
         resumed_from = state.epoch
         step_module: nn.Module = _StepModule(model, from_tokens=not settings.finetune_backbones)
@@ -220,17 +226,8 @@ class _Run:
                 "val_acc": val_acc,
                 "seconds": round(time.monotonic() - started, 3),
             }
-            state.history.append(entry)
-            state.epoch = epoch
-            monitor = val_loss if val_loss is not None else train_loss
-            improved = monitor < state.best_monitor
-            if improved:
-                state.best_monitor, state.best_epoch, state.bad_epochs = monitor, epoch, 0
-            else:
-                state.bad_epochs += 1
-            state.stopped_early = state.bad_epochs >= settings.patience and epoch < settings.epochs
-            state.finished = state.stopped_early or epoch == settings.epochs
-            self.log(_epoch_line(entry, settings.epochs, improved))
+            improved = state.record_epoch(entry, epochs=settings.epochs, patience=settings.patience)
+            self.log(epoch_line(entry, settings.epochs, improved))
             if self.context.is_main:
                 if improved:
                     self._save_checkpoint(model, state)
@@ -442,10 +439,3 @@ class _Run:
             already_finished=already_finished,
             notes=tuple(self.notes),
         )
-
-
-def _epoch_line(entry: dict[str, Any], epochs: int, improved: bool) -> str:
-    val = "" if entry["val_loss"] is None else f"  val loss {entry['val_loss']:.4f} acc {100 * entry['val_acc']:5.1f}%"
-    best = "  *best" if improved else ""
-    return (f"epoch {entry['epoch']:>3}/{epochs}  loss {entry['train_loss']:.4f} acc {100 * entry['train_acc']:5.1f}%"
-            f"{val}  {entry['seconds']:.1f} s{best}")

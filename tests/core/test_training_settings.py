@@ -26,7 +26,7 @@ def test_defaults_follow_the_seed_and_round_trip_through_json():
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"variant": "late"}, "unknown variant 'late'"),
+        ({"variant": "late"}, "unknown transformer variant 'late': choose one of rgb, flow, concat, fusion"),
         ({"augment": "mixup"}, "unknown augmentation 'mixup'"),
         ({"epochs": 0}, "epochs must be a positive integer, got 0"),
         ({"lr": -1.0}, "lr must be > 0"),

@@ -1,0 +1,458 @@
+"""Training the ConvNet families (``convnet``, ``repflow``) end to end on decoded video.
+
+The transformer's trainer (:mod:`core.training.trainer`) works on cached token
+grids of frozen backbones; the classic two-stream ConvNet (seeds 001-003) and
+representation flow (seed 004) train their whole network, so this trainer feeds
+them samples drawn afresh every epoch:
+
+- ``convnet``: ``snippets`` windows per video, one drawn at random inside each
+  of that many equal segments (TSN), each a centre frame plus L stacked flow
+  fields; the model averages the snippets' softmax (its consensus).
+- ``repflow``: one clip of ``clip_length`` frames at a random start.
+
+Each video is decoded and resized/cropped once per epoch at most (an in-memory
+LRU of prepared videos under a byte budget keeps small datasets decoded; big
+ones are decoded again) and its optical flow is computed once for all epochs
+and runs: the flow of every consecutive frame pair of the cropped video goes
+through the on-disk flow cache (:func:`core.flow.cache.compute_flow_cached`),
+and each snippet's L fields are sliced from it.  Per pair this is the flow
+``classify`` computes on the snippet's own window (every method but RAFT's
+warm starts computes each pair from its two frames alone), rounded through the
+cache's float16 (a test compares it with :func:`core.models.families.sample_inputs`).
+
+Score fusions (``late``, ``weighted``, ``learned``): seed 002 trains the two
+streams separately and fuses their scores afterwards.  Here the whole model
+trains jointly with the sum of three cross-entropies, one on each stream's own
+consensus score and one on the fused score.  Each stream is thus supervised as
+if trained alone (so neither leans on the other, which a fused loss alone
+invites), while the fusion's own parameters (the weight, the small network)
+learn from the fused term.  ``feature``/``conv`` fusion and single streams use
+the plain cross-entropy of the model's output.
+
+The rest follows the transformer's recipe and records: the same split
+(:func:`core.data.make_split`), Adam over :func:`core.models.families.param_groups`
+(repflow's flow layers at lr/100), early stopping on the validation loss, the
+best epoch's checkpoint written atomically with the training record (so
+``eval`` rebuilds the test set), the resumable state beside it (every epoch's
+randomness is seeded by ``(seed, epoch)``, so a resumed run repeats an
+uninterrupted one), one log line per epoch and unreadable videos skipped and
+listed.  torchrun is refused: these families train in one process.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data import Sample, SkippedVideos, discover_dataset, make_split
+from core.errors import CheckpointError, DatasetError, InputError
+from core.models import families
+from core.progress import CancelToken, check, report
+from core.training import result as record
+from core.training.model import derive_seed
+from core.training.result import TrainResult
+from core.training.settings import TrainSettings
+from core.training.state import TrainState, epoch_line, load_state, save_state, state_path
+
+RESUMABLE_CHANGES = ("epochs", "patience", "device")
+SCORE_FUSIONS = ("late", "weighted", "learned")
+DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
+WEIGHTS_HINT = "--backbone-weights PATH"
+
+LogFunction = Callable[[str], None]
+
+
+def train_family(
+    dataset_root: str | os.PathLike[str],
+    settings: TrainSettings,
+    out: Path,
+    *,
+    resume: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[..., None] | None = None,
+    cancel: CancelToken | None = None,
+    log: LogFunction | None = None,
+    command: str | None = None,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
+) -> TrainResult:
+    """Train a ``convnet`` or ``repflow`` model (``settings.model``); see :func:`core.training.train`.
+
+    ``cache_dir``: the flow cache goes in ``cache_dir/flow`` (default: the flow
+    engine's own cache).  ``memory_bytes``: how much decoded video to keep.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        raise InputError(f"the {settings.model} family trains in one process: torchrun/DDP is supported for the transformer only")
+    run = _FamilyRun(dataset_root, settings, Path(out), cache_dir=cache_dir, progress=progress, cancel=cancel, log=log,
+                     command=command, memory_bytes=memory_bytes)
+    return run.execute(resume=resume)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedVideo:
+    """One video resized and centre-cropped to the model's input, with the flow of every frame pair."""
+
+    frames: np.ndarray  # (T, S, S, 3) uint8
+    forward: np.ndarray | None  # (T-1, 2, S, S) float32: frame i -> i+1
+    backward: np.ndarray | None  # (T-1, 2, S, S) float32: frame i+1 -> i
+    flow_method: str | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.frames, self.forward, self.backward) if a is not None)
+
+
+class VideoPreparer:
+    """Decoded, cropped videos and their pair flow, kept in memory up to ``memory_bytes`` (LRU)."""
+
+    def __init__(self, config: Any, *, flow_cache: Any, device: torch.device, memory_bytes: int, raft_weights: str | None) -> None:
+        self.config = config
+        self.flow_cache = flow_cache
+        self.device = device
+        self.memory_bytes = memory_bytes
+        self.raft_weights = raft_weights
+        self._kept: OrderedDict[Path, PreparedVideo] = OrderedDict()
+        self._bytes = 0
+        self.flow_hits = self.flow_computed = 0
+
+    @property
+    def needs_flow(self) -> bool:
+        return families.family_of(self.config) == families.FAMILY_CONVNET and self.config.uses_flow
+
+    def get(self, path: Path, cancel: CancelToken | None = None) -> PreparedVideo:
+        """The prepared video; :class:`~core.errors.InputError` for an unreadable one."""
+        if path in self._kept:
+            self._kept.move_to_end(path)
+            return self._kept[path]
+        prepared = self._prepare(path, cancel)
+        if prepared.nbytes <= self.memory_bytes:
+            self._kept[path] = prepared
+            self._bytes += prepared.nbytes
+            while self._bytes > self.memory_bytes and self._kept:
+                _, dropped = self._kept.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return prepared
+
+    def _prepare(self, path: Path, cancel: CancelToken | None) -> PreparedVideo:
+        from core.flow.cache import compute_flow_cached
+        from core.sampling import resize_and_crop
+        from core.video import open_video
+
+        with open_video(path) as video:
+            count = len(video)
+            if count < 1:
+                raise InputError("has no frames", path)
+            raw = np.asarray(video.read_clip(list(range(count))))
+        frames, _ = resize_and_crop(raw, self.config.input_size)
+        if not self.needs_flow:
+            return PreparedVideo(frames, None, None)
+        if count < 2:  # one frame: no motion at all
+            empty = np.zeros((0, 2, *frames.shape[1:3]), np.float32)
+            return PreparedVideo(frames, empty, empty if self.config.bidirectional else None, self.config.flow_method)
+        result, hit = compute_flow_cached(
+            path, list(range(count)), self.config.flow_method, frames=frames, cache=self.flow_cache,
+            device=str(self.device), backward=bool(self.config.bidirectional), raft_weights=self.raft_weights, cancel=cancel,
+        )
+        if result.fell_back:
+            raise InputError(f"flow method {self.config.flow_method} is unavailable ({result.note}); training refuses another method's flow")
+        if hit:
+            self.flow_hits += 1
+        else:
+            self.flow_computed += 1
+        backward = None if result.backward is None else np.asarray(result.backward, np.float32)
+        return PreparedVideo(frames, np.asarray(result.forward, np.float32), backward, str(result.method_used))
+
+
+def convnet_sample(prepared: PreparedVideo, starts: list[int], config: Any) -> dict[str, torch.Tensor]:
+    """What :func:`core.models.families.sample_inputs` gives for these window starts, built from
+    the prepared video: ``{"rgb": (S, 3, H, W), "flow": (S, 2L, H, W)}`` for the streams used."""
+    from core.models.convnet.inputs import normalise_frames, snippet_windows, stack_flow
+
+    frames = prepared.frames
+    windows = snippet_windows(len(frames), starts, config)
+    rgb, stacks = [], []
+    for window in windows:
+        indices = list(window.indices)
+        if config.uses_rgb:
+            rgb.append(frames[indices[config.centre_offset]])
+        if config.uses_flow:
+            forward = np.stack([_pair(prepared.forward, a, b, frames) for a, b in zip(indices[:-1], indices[1:])])
+            backward = None
+            if config.bidirectional:
+                backward = np.stack([_pair(prepared.backward, a, b, frames) for a, b in zip(indices[:-1], indices[1:])])
+            stacks.append(stack_flow(forward, backward, config))
+    out: dict[str, torch.Tensor] = {}
+    if rgb:
+        out["rgb"] = normalise_frames(np.stack(rgb), config.mean, config.std)
+    if stacks:
+        out["flow"] = torch.from_numpy(np.stack(stacks))
+    return out
+
+
+def _pair(flow: np.ndarray | None, a: int, b: int, frames: np.ndarray) -> np.ndarray:
+    """The flow of frames ``a`` -> ``b`` of a window: consecutive frames, or a repeated last frame (no motion)."""
+    if b == a:
+        return np.zeros((2, *frames.shape[1:3]), np.float32)
+    if flow is None or b != a + 1:
+        raise ValueError(f"the trainer's flow covers consecutive frame pairs only, got frames {a} -> {b}")
+    return flow[a]
+
+
+class _FamilyRun:
+    def __init__(self, dataset_root, settings: TrainSettings, out: Path, *, cache_dir, progress, cancel, log, command, memory_bytes: int) -> None:
+        from core.device import resolve_device
+        from core.flow.cache import FlowCache
+        from core.models.checkpoint import CHECKPOINT_SUFFIX
+
+        settings.validate()
+        if out.suffix != CHECKPOINT_SUFFIX:
+            raise CheckpointError(f"the checkpoint must be a {CHECKPOINT_SUFFIX} file, got suffix {out.suffix!r}", out)
+        if out.exists() and out.is_dir():
+            raise CheckpointError("is a folder; give the checkpoint's file name", out)
+        self.settings = settings
+        self.out = out
+        self.state_file = state_path(out)
+        self.device = resolve_device(settings.device)
+        self.progress = progress
+        self.cancel = cancel
+        self._log = log
+        self.command = command
+        self.dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
+        self.split = make_split(
+            self.dataset, scheme=settings.split_scheme, official_split=settings.official_split,
+            val_fraction=settings.val_fraction, test_fraction=settings.test_fraction, seed=settings.seed,
+            split_dir=settings.split_dir,
+        )
+        self.config = settings.model_config(self.dataset.classes)
+        self.family = families.family_of(self.config)
+        flow_cache = FlowCache(Path(cache_dir) / "flow") if cache_dir is not None else None
+        self.videos = VideoPreparer(self.config, flow_cache=flow_cache, device=self.device, memory_bytes=memory_bytes,
+                                    raft_weights=settings.raft_weights)
+        self.skipped = SkippedVideos()
+        self.notes: list[str] = []
+        self._sources = ""
+
+    def log(self, line: str) -> None:
+        if self._log is not None:
+            self._log(line)
+
+    # -- the whole run ----------------------------------------------------------------------------
+
+    def execute(self, *, resume: bool) -> TrainResult:
+        settings = self.settings
+        model = self._build().to(self.device)
+        meta = {"settings": settings.to_dict(), "dataset_root": str(self.dataset.root.resolve()),
+                "split_fingerprint": self.split.fingerprint(self.dataset)}
+        state = self._resume_state(meta) if resume else None
+        if not resume and self.state_file.exists():
+            self.state_file.unlink()
+        if state is not None and state.finished:
+            self._skipped_from_checkpoint()
+            self.log(f"{self.out}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}); pass --fresh to train again")
+            return self._result(state, resumed_from=state.epoch, already_finished=True)
+
+        self._prepare_all()
+        train_items = [s for s in self.split.train if s.path not in self.skipped]
+        val_items = [s for s in self.split.val if s.path not in self.skipped]
+        if not train_items:
+            raise DatasetError("no readable training videos are left (see the skipped list)", self.dataset.root)
+        if not val_items:
+            self.notes.append("no validation videos: early stopping and the best checkpoint follow the training loss")
+            self.log(f"note: {self.notes[-1]}")
+
+        optimizer = torch.optim.Adam(families.param_groups(model, settings.lr), lr=settings.lr, weight_decay=settings.weight_decay)
+        if state is not None:
+            self._restore(model, optimizer, state)
+            self.log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {self.state_file}")
+        else:
+            state = TrainState.fresh(meta)
+        state.meta = meta
+        resumed_from = state.epoch
+        for epoch in range(state.epoch + 1, settings.epochs + 1):
+            started = time.monotonic()
+            train_loss, train_acc = self._train_epoch(epoch, model, optimizer, train_items)
+            val_loss, val_acc = self._evaluate(model, val_items) if val_items else (None, None)
+            entry = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                     "val_acc": val_acc, "seconds": round(time.monotonic() - started, 3)}
+            improved = state.record_epoch(entry, epochs=settings.epochs, patience=settings.patience)
+            self.log(epoch_line(entry, settings.epochs, improved))
+            if improved:
+                self._save_checkpoint(model, state)
+            state.model_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state.optimizer_state = optimizer.state_dict()
+            save_state(self.state_file, state)
+            if state.stopped_early:
+                self.log(f"early stop: the {'validation' if val_items else 'training'} loss has not improved for {settings.patience} epochs")
+                break
+        return self._result(state, resumed_from=resumed_from, already_finished=False)
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _build(self) -> nn.Module:
+        settings, config = self.settings, self.config
+        from core.models.convnet.resnet import trunk_info
+
+        has_weights = trunk_info(config.backbone, **dict(config.backbone_options)).pretrained_url is not None or settings.backbone_weights
+        pretrained = bool(settings.pretrained and has_weights)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(settings.seed, "model", self.family))
+            model = families.build_model(config, pretrained=pretrained, imagenet_weights=settings.backbone_weights, option_hint=WEIGHTS_HINT)
+        if pretrained:
+            self._sources = "ImageNet ResNet weights (" + ", ".join(sorted({str(getattr(m, "weights_source", "?")) for m in model.modules() if hasattr(m, "weights_source")})) + ")"
+        else:
+            self._sources = f"seeded random initialisation (seed {settings.seed})"
+            if settings.pretrained:
+                self.notes.append(f"backbone {config.backbone!r} has no pretrained weights: it starts from a seeded random initialisation")
+                self.log(f"note: {self.notes[-1]}")
+        return model
+
+    def _prepare_all(self) -> None:
+        """Decode every video and fill the flow cache once; unreadable videos are skipped."""
+        samples = list(self.split.train) + list(self.split.val)
+        started = time.monotonic()
+        what = "frames and flow" if self.videos.needs_flow else "frames"
+        self.log(f"preparing {what} of {len(samples)} videos ({self.config.input_size} px)")
+        for n, sample in enumerate(samples):
+            check(self.cancel)
+            report(self.progress, n, len(samples), f"prepare: {self.dataset.relative(sample)}")
+            try:
+                self.videos.get(sample.path, self.cancel)
+            except InputError as err:
+                self.skipped.add(sample.path, err.problem)
+        report(self.progress, len(samples), len(samples), "prepare: done")
+        flow = f", flow of {self.videos.flow_computed} computed and {self.videos.flow_hits} from the cache" if self.videos.needs_flow else ""
+        self.log(f"prepared {len(samples) - len(self.skipped)} videos in {time.monotonic() - started:.1f} s{flow}")
+        if self.skipped:
+            self.log(self.skipped.summary())
+
+    def _sample(self, sample: Sample, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
+        """One training (``rng``: random) or validation (centred) sample of the video."""
+        from core.inference import ArrayFrames
+
+        prepared = self.videos.get(sample.path, self.cancel)
+        if self.family == families.FAMILY_CONVNET:
+            from core.models.convnet.inputs import snippet_starts
+
+            starts = snippet_starts(len(prepared.frames), self.settings.snippets, self.config, rng=rng)
+            return convnet_sample(prepared, starts, self.config)
+        return families.sample_inputs(self.config, ArrayFrames(prepared.frames), rng=rng)
+
+    def _batch(self, samples: list[Sample], rng: np.random.Generator | None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        inputs = [self._sample(s, rng) for s in samples]
+        batch = {k: torch.stack([x[k] for x in inputs]).to(self.device) for k in inputs[0]}
+        labels = torch.tensor([s.label_index for s in samples], dtype=torch.long, device=self.device)
+        return batch, labels
+
+    def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(training loss, fused scores): the fused cross-entropy, plus each stream's for score fusions."""
+        from core.models.convnet.fusion import snippet_consensus
+
+        rgb_maps, flow_maps = model.rgb_branch(batch), model.flow_branch(batch)
+        scores = model.fuse(rgb_maps, flow_maps)
+        loss = F.cross_entropy(scores, labels)
+        if self.config.variant in SCORE_FUSIONS:
+            loss = loss + F.cross_entropy(snippet_consensus(model.rgb_stream.logits(rgb_maps)), labels)
+            loss = loss + F.cross_entropy(snippet_consensus(model.flow_stream.logits(flow_maps)), labels)
+        return loss, scores
+
+    def _train_epoch(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, items: list[Sample]) -> tuple[float, float]:
+        settings = self.settings
+        torch.manual_seed(derive_seed(settings.seed, "epoch", epoch))  # dropout
+        order = np.random.default_rng(derive_seed(settings.seed, "order", epoch)).permutation(len(items))
+        rng = np.random.default_rng(derive_seed(settings.seed, "samples", epoch))
+        model.train()
+        loss_sum = correct = count = 0.0
+        batches = max(1, math.ceil(len(order) / settings.batch_size))
+        for b in range(batches):
+            check(self.cancel)
+            chosen = [items[int(i)] for i in order[b * settings.batch_size : (b + 1) * settings.batch_size]]
+            if not chosen:
+                break
+            batch, labels = self._batch(chosen, rng)
+            loss, scores = self._losses(model, batch, labels)
+            if not torch.isfinite(loss):
+                raise InputError(f"the training loss became {float(loss)} at epoch {epoch}: lower the learning rate (--lr)")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(F.cross_entropy(scores.detach(), labels)) * len(chosen)
+            correct += float((scores.detach().argmax(1) == labels).sum())
+            count += len(chosen)
+            report(self.progress, b + 1, batches, f"epoch {epoch}: loss {loss_sum / count:.4f}")
+        return loss_sum / max(count, 1.0), correct / max(count, 1.0)
+
+    def _evaluate(self, model: nn.Module, items: list[Sample]) -> tuple[float, float]:
+        """Validation on the fused scores of centred samples (no randomness: comparable across epochs)."""
+        model.eval()
+        loss_sum = correct = 0.0
+        size = self.settings.batch_size
+        with torch.no_grad():
+            for start in range(0, len(items), size):
+                check(self.cancel)
+                batch, labels = self._batch(items[start : start + size], None)
+                scores = model(**batch)
+                loss_sum += float(F.cross_entropy(scores, labels, reduction="sum"))
+                correct += float((scores.argmax(1) == labels).sum())
+        return loss_sum / max(len(items), 1), correct / max(len(items), 1)
+
+    def _resume_state(self, meta: dict[str, Any]) -> TrainState | None:
+        if not self.state_file.exists():
+            return None
+        state = load_state(self.state_file)
+        saved = TrainSettings.from_dict(state.meta.get("settings", {}))
+        changed = self.settings.differences(saved, ignore=RESUMABLE_CHANGES)
+        if changed:
+            raise InputError(f"the training state beside this checkpoint was made with other settings ({', '.join(changed)} differ); pass --fresh to start over", self.state_file)
+        for key, what in (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)")):
+            if state.meta.get(key) != meta[key]:
+                raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", self.state_file)
+        if state.finished and state.epoch < self.settings.epochs and not state.stopped_early:
+            state.finished = False
+        return state
+
+    def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
+        try:
+            model.load_state_dict(state.model_state, strict=True)
+            optimizer.load_state_dict(state.optimizer_state)
+        except (ValueError, KeyError, RuntimeError) as err:
+            first = " ".join(str(err).split())[:200]
+            raise CheckpointError(f"the training state does not fit this model ({first}); pass --fresh to start over", self.state_file) from None
+
+    def _save_checkpoint(self, model: nn.Module, state: TrainState) -> None:
+        from core.models.checkpoint import save_checkpoint
+
+        extra = {
+            record.EXTRA_SETTINGS: self.settings.to_dict(),
+            record.EXTRA_DATASET_ROOT: str(self.dataset.root.resolve()),
+            record.EXTRA_SPLIT: self.split.to_dict(self.dataset),
+            record.EXTRA_SPLIT_FINGERPRINT: self.split.fingerprint(self.dataset),
+            record.EXTRA_BEST_EPOCH: state.best_epoch,
+            record.EXTRA_HISTORY: state.history,
+            record.EXTRA_COMMAND: self.command,
+            record.EXTRA_SKIPPED: self.skipped.to_list(),
+            record.EXTRA_BACKBONE_WEIGHTS: {"resnet": self._sources},
+        }
+        save_checkpoint(self.out, model, self.config, extra=extra)
+
+    def _skipped_from_checkpoint(self) -> None:
+        from core.models.checkpoint import read_checkpoint_info
+
+        if self.out.exists():
+            for item in read_checkpoint_info(self.out).extra.get(record.EXTRA_SKIPPED, []):
+                self.skipped.add(item["path"], item["reason"])
+
+    def _result(self, state: TrainState, *, resumed_from: int, already_finished: bool) -> TrainResult:
+        return TrainResult(
+            checkpoint=self.out, best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=state.stopped_early,
+            history=list(state.history), skipped=self.skipped, split=self.split.without(self.skipped.paths),
+            config=self.config, resumed_from_epoch=resumed_from, already_finished=already_finished, notes=tuple(self.notes),
+        )
