@@ -319,6 +319,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
         known = int(np.isfinite(state.flow_noise).sum())
         return f"{known}/{len(state.flow_noise)} pairs scanned" + ("" if finished else " (limit reached)")
 
+    wait_until(lambda: False, 0.5)  # the window's first paint (start-up) is not part of opening a video
+
     # (a) open with a cold cache: the first frame, its flow, the whole-video scan
     first_method = methods[0] if methods else "dis"
     window.method_box.setCurrentText(first_method)

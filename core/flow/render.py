@@ -102,8 +102,18 @@ def render_flow(flow: np.ndarray, encoding: FlowEncoding = FlowEncoding()) -> tu
     if array.ndim not in (3, 4) or array.shape[-3] != 2:
         raise FlowError(f"flow must have shape (2, H, W) or (N, 2, H, W), got {array.shape}")
     radius = radius_for(array, encoding)
-    u = array[..., 0, :, :].astype(np.float64) / radius
-    v = array[..., 1, :, :].astype(np.float64) / radius
+    if array.ndim == 4:  # pair by pair: the same colours, and numpy's indexing holds the GIL a pair at a time, not a whole clip
+        out = np.empty(array.shape[:1] + array.shape[2:] + (3,), np.uint8)
+        for index, pair in enumerate(array):
+            out[index] = _colours(pair, radius)
+        return out, radius
+    return _colours(array, radius), radius
+
+
+def _colours(flow: np.ndarray, radius: float) -> np.ndarray:
+    """(H, W, 3) uint8 colours of one (2, H, W) flow field at ``radius``."""
+    u = flow[0].astype(np.float64) / radius
+    v = flow[1].astype(np.float64) / radius
     finite = np.isfinite(u) & np.isfinite(v)
     u = np.where(finite, u, 0.0)
     v = np.where(finite, v, 0.0)
@@ -118,7 +128,7 @@ def render_flow(flow: np.ndarray, encoding: FlowEncoding = FlowEncoding()) -> tu
     colour = (1.0 - frac) * WHEEL[k0] + frac * WHEEL[k1]
     colour = 1.0 - rad[..., None] * (1.0 - colour)
     colour = np.where(finite[..., None], colour, 0.0)
-    return np.ascontiguousarray(np.floor(255.0 * colour + 0.5).astype(np.uint8)), radius
+    return np.ascontiguousarray(np.floor(255.0 * colour + 0.5).astype(np.uint8))
 
 
 def colour_wheel_legend(size: int = 64, encoding: FlowEncoding = FlowEncoding()) -> np.ndarray:
