@@ -44,3 +44,25 @@ def test_it_labels_the_bundled_sample_rotate_clockwise():
     (label, prob), (_, runner_up) = prediction.top[:2]
     assert label == "RotateClockwise"
     assert prob > 0.5 and prob > 3 * runner_up
+
+
+def test_the_demo_convnet_is_what_its_record_says_and_labels_the_sample():
+    """The second family's demo (the viewer's model chooser offers it): same checks, through the family API."""
+    from core.models import families
+    from core.resources import DEMO_CHECKPOINTS
+
+    path = DEMO_CHECKPOINTS["convnet"]
+    record = json.loads((RESOURCES_DIR / "demo_convnet.json").read_text(encoding="utf-8"))
+    info = read_checkpoint_info(path)
+    assert info.size_bytes < 10 * 1024 * 1024
+    assert families.family_of(info.config) == "convnet" and info.config.to_dict() == record["config"]
+    assert info.config.class_names == tuple(CLASS_NAMES) and info.config.variant == "late"
+    trained = training_record(path)
+    assert trained is not None and trained.command == record["commands"]["train"]
+    assert trained.best_epoch == record["training"]["best_epoch"]
+    assert trained.settings.to_dict() == record["training"]["settings"]
+    classifier = families.open_classifier(path, device="cpu")
+    with open_video(SAMPLE_VIDEO) as video:
+        prediction = classifier.predict_video(video)
+    (label, prob), (runner_up_label, _) = prediction.top[:2]
+    assert label == "RotateClockwise" and prob > 0.5 and runner_up_label == "RotateAnticlockwise"
