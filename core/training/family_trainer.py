@@ -430,25 +430,15 @@ class _FamilyRun:
     def _save_checkpoint(self, model: nn.Module, state: TrainState) -> None:
         from core.models.checkpoint import save_checkpoint
 
-        extra = {
-            record.EXTRA_SETTINGS: self.settings.to_dict(),
-            record.EXTRA_DATASET_ROOT: str(self.dataset.root.resolve()),
-            record.EXTRA_SPLIT: self.split.to_dict(self.dataset),
-            record.EXTRA_SPLIT_FINGERPRINT: self.split.fingerprint(self.dataset),
-            record.EXTRA_BEST_EPOCH: state.best_epoch,
-            record.EXTRA_HISTORY: state.history,
-            record.EXTRA_COMMAND: self.command,
-            record.EXTRA_SKIPPED: self.skipped.to_list(),
-            record.EXTRA_BACKBONE_WEIGHTS: {"resnet": self._sources},
-        }
+        extra = record.checkpoint_extra(
+            settings=self.settings, dataset=self.dataset, split=self.split, best_epoch=state.best_epoch, history=state.history,
+            command=self.command, skipped=self.skipped, weights_sources={"resnet": self._sources},
+        )
         save_checkpoint(self.out, model, self.config, extra=extra)
 
     def _skipped_from_checkpoint(self) -> None:
-        from core.models.checkpoint import read_checkpoint_info
-
-        if self.out.exists():
-            for item in read_checkpoint_info(self.out).extra.get(record.EXTRA_SKIPPED, []):
-                self.skipped.add(item["path"], item["reason"])
+        """A finished run's skipped list, as its checkpoint recorded it."""
+        record.add_recorded_skips(self.out, self.skipped)
 
     def _result(self, state: TrainState, *, resumed_from: int, already_finished: bool) -> TrainResult:
         return TrainResult(

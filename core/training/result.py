@@ -28,6 +28,34 @@ EXTRA_SKIPPED = "skipped"
 EXTRA_BACKBONE_WEIGHTS = "backbone_weights"  # per stream: where its weights came from
 
 
+def checkpoint_extra(
+    *, settings: TrainSettings, dataset: Any, split: Split, best_epoch: int, history: list[dict[str, Any]],
+    command: str | None, skipped: SkippedVideos, weights_sources: Any,
+) -> dict[str, Any]:
+    """What every trainer records in its best checkpoint, so that ``eval`` can rebuild the test set
+    and a reader can tell how the model was made."""
+    return {
+        EXTRA_SETTINGS: settings.to_dict(),
+        EXTRA_DATASET_ROOT: str(dataset.root.resolve()),
+        EXTRA_SPLIT: split.to_dict(dataset),
+        EXTRA_SPLIT_FINGERPRINT: split.fingerprint(dataset),
+        EXTRA_BEST_EPOCH: best_epoch,
+        EXTRA_HISTORY: history,
+        EXTRA_COMMAND: command,
+        EXTRA_SKIPPED: skipped.to_list(),
+        EXTRA_BACKBONE_WEIGHTS: weights_sources,
+    }
+
+
+def add_recorded_skips(checkpoint: Path, skipped: SkippedVideos) -> None:
+    """A finished run's skipped videos, as its checkpoint recorded them, added to ``skipped``."""
+    from core.models.checkpoint import read_checkpoint_info
+
+    if checkpoint.exists():
+        for item in read_checkpoint_info(checkpoint).extra.get(EXTRA_SKIPPED, []):
+            skipped.add(item["path"], item["reason"])
+
+
 @dataclass(frozen=True, eq=False)
 class TrainResult:
     """The outcome of :func:`core.training.train`.
