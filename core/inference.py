@@ -268,6 +268,15 @@ def aggregate_predictions(clips: Sequence[Prediction], top: int = 5) -> VideoPre
     return VideoPrediction(class_names=names, probabilities=probs, top=top_k(probs, names, top), clips=list(clips), timings_ms=timings)
 
 
+def checked_probabilities(scores: torch.Tensor, what: str = "logits") -> tuple[np.ndarray, np.ndarray]:
+    """A batch of class scores as float32 numpy, and their softmax; non-finite scores are a
+    :class:`~core.errors.CoreError` (broken weights or input), never a silent NaN ranking."""
+    scores_np = scores.float().cpu().numpy()
+    if not np.isfinite(scores_np).all():
+        raise CoreError(f"the model produced non-finite {what} (NaN or inf): its weights or its input are broken")
+    return scores_np, torch.softmax(torch.from_numpy(scores_np), dim=1).numpy()
+
+
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[tuple[str, float]]:
     order = np.argsort(-probabilities, kind="stable")[: max(1, min(k, len(class_names)))]
     return [(class_names[i], float(probabilities[i])) for i in order]
@@ -457,10 +466,7 @@ class Classifier:
                     logits, maps = explained.logits, explained.maps
                 else:
                     logits = model.forward_tokens(rgb_tokens, flow_tokens)
-        logits_np = logits.float().cpu().numpy()
-        if not np.isfinite(logits_np).all():
-            raise CoreError("the model produced non-finite logits (NaN or inf): its weights or its input are broken")
-        probs = torch.softmax(torch.from_numpy(logits_np), dim=1).numpy()
+        logits_np, probs = checked_probabilities(logits)
         names = self.config.class_names
         results = []
         for b, clip in enumerate(prepared):

@@ -404,39 +404,17 @@ def _plan(families: Sequence[str], variants: Sequence[str], family_variants: Map
 def _evaluate_family(checkpoint: Path, *, dataset: Dataset, test_set: TestSet, device: str, raft_weights: str | None,
                      skipped: SkippedVideos, cancel: CancelToken | None, progress: Callable[..., None] | None) -> Evaluation:
     """Score a ConvNet-family checkpoint on the test videos as ``eval`` does (its classifier, its video sampling)."""
-    from core.evaluation.evaluate import MAX_BATCH, _score_video, default_clips
+    from core.evaluation.evaluate import MAX_BATCH, default_clips, score_test_set
     from core.inference import default_flow_backend
     from core.models import families
 
-    started = time.monotonic()
     classifier = families.open_classifier(checkpoint, device=device, flow_backend=default_flow_backend(raft_weights=raft_weights))
     config = classifier.config
     clips = default_clips(config)
     classifier.batch_size = min(clips, MAX_BATCH)
     to_model = class_mapping(dataset, config.class_names, checkpoint)
-    samples = [s for s in test_set.samples if s.path not in skipped]
-    results: list[VideoResult] = []
-    for done, sample in enumerate(samples):
-        check(cancel)
-        try:
-            results.append(_score_video(classifier, sample.path, to_model[sample.label_index], dataset.relative(sample), clips, cancel))
-        except InputError as err:
-            skipped.add(sample.path, err.problem)
-        if progress is not None:
-            progress(done + 1, len(samples), f"test: {dataset.relative(sample)}")
-    return Evaluation(
-        checkpoint=Path(checkpoint),
-        dataset_root=dataset.root,
-        class_names=tuple(config.class_names),
-        test_set=test_set,
-        clips_per_video=clips,
-        videos=tuple(results),
-        skipped=skipped,
-        requested_flow_method=config.flow_method if config.uses_flow else None,
-        device=str(classifier.device),
-        seconds=time.monotonic() - started,
-        model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
-    )
+    return score_test_set(classifier, checkpoint=checkpoint, dataset=dataset, test_set=test_set, to_model=to_model,
+                          clips_per_video=clips, skipped=skipped, cancel=cancel, progress=progress, message_prefix="test: ")
 
 
 def _check_variants(variants: Sequence[str]) -> list[str]:

@@ -198,15 +198,37 @@ def evaluate(
             flow_backend=default_flow_backend(raft_weights=raft_weights),
             batch_size=min(clips_per_video, MAX_BATCH),
         )
-    config = classifier.config
     skipped = SkippedVideos()
     for rel in test_set.missing:
         skipped.add(dataset.root / rel, "listed in the checkpoint's split but not in the folder")
+    return score_test_set(classifier, checkpoint=info.path, dataset=dataset, test_set=test_set, to_model=to_model,
+                          clips_per_video=clips_per_video, skipped=skipped, cancel=cancel, progress=progress)
+
+
+def score_test_set(
+    classifier: Any,
+    *,
+    checkpoint: Path,
+    dataset: Any,
+    test_set: TestSet,
+    to_model: Sequence[int],
+    clips_per_video: int,
+    skipped: SkippedVideos,
+    cancel: CancelToken | None = None,
+    progress: Callable[..., None] | None = None,
+    message_prefix: str = "",
+) -> Evaluation:
+    """Score each test video not already in ``skipped`` with ``classifier`` (``clips_per_video``
+    samples, softmax averaged); unreadable ones are added to ``skipped``.  Shared by ``eval`` and
+    the ablation, so both score a video the same way."""
+    from core.models import families
+
+    config = classifier.config
     started = time.perf_counter()
+    samples = [s for s in test_set.samples if s.path not in skipped]
     results: list[VideoResult] = []
-    total = len(test_set.samples)
-    report(progress, 0, total, "")
-    for done, sample in enumerate(test_set.samples):
+    report(progress, 0, len(samples), "")
+    for done, sample in enumerate(samples):
         check(cancel)
         rel = dataset.relative(sample)
         try:
@@ -215,9 +237,9 @@ def evaluate(
             skipped.add(sample.path, err.problem)
         else:
             results.append(result)
-        report(progress, done + 1, total, rel)
+        report(progress, done + 1, len(samples), message_prefix + rel)
     return Evaluation(
-        checkpoint=info.path,
+        checkpoint=Path(checkpoint),
         dataset_root=dataset.root,
         class_names=tuple(config.class_names),
         test_set=test_set,
@@ -227,7 +249,7 @@ def evaluate(
         requested_flow_method=config.flow_method if config.uses_flow else None,
         device=str(classifier.device),
         seconds=time.perf_counter() - started,
-        model={"family": getattr(config, "family", "transformer"), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
+        model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
     )
 
 

@@ -62,9 +62,8 @@ from core.training import result as record
 from core.training.model import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import TrainState, epoch_line, load_state, save_state, state_path
+from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
 
-RESUMABLE_CHANGES = ("epochs", "patience", "device")
 SCORE_FUSIONS = ("late", "weighted", "learned")
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
 WEIGHTS_HINT = "--backbone-weights PATH"
@@ -252,7 +251,7 @@ class _FamilyRun:
         model = self._build().to(self.device)
         meta = {"settings": settings.to_dict(), "dataset_root": str(self.dataset.root.resolve()),
                 "split_fingerprint": self.split.fingerprint(self.dataset)}
-        state = self._resume_state(meta) if resume else None
+        state = resumable_state(self.state_file, self.settings, meta, SAME_DATA) if resume else None
         if not resume and self.state_file.exists():
             self.state_file.unlink()
         if state is not None and state.finished:
@@ -403,21 +402,6 @@ class _FamilyRun:
                 loss_sum += float(F.cross_entropy(scores, labels, reduction="sum"))
                 correct += float((scores.argmax(1) == labels).sum())
         return loss_sum / max(len(items), 1), correct / max(len(items), 1)
-
-    def _resume_state(self, meta: dict[str, Any]) -> TrainState | None:
-        if not self.state_file.exists():
-            return None
-        state = load_state(self.state_file)
-        saved = TrainSettings.from_dict(state.meta.get("settings", {}))
-        changed = self.settings.differences(saved, ignore=RESUMABLE_CHANGES)
-        if changed:
-            raise InputError(f"the training state beside this checkpoint was made with other settings ({', '.join(changed)} differ); pass --fresh to start over", self.state_file)
-        for key, what in (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)")):
-            if state.meta.get(key) != meta[key]:
-                raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", self.state_file)
-        if state.finished and state.epoch < self.settings.epochs and not state.stopped_early:
-            state.finished = False
-        return state
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
         try:

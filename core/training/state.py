@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -139,3 +139,34 @@ def load_state(path: Path) -> TrainState:
         model_state=model_state,
         optimizer_state={"state": optim_state, "param_groups": optim_header.get("param_groups", [])},
     )
+
+
+# Settings that may change between an interrupted run and its continuation.
+RESUMABLE_CHANGES = ("epochs", "patience", "device")
+SAME_DATA = (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)"))
+
+
+def resumable_state(state_file: Path, settings: Any, meta: dict[str, Any], must_match: Sequence[tuple[str, str]] = SAME_DATA) -> TrainState | None:
+    """The interrupted run's state beside the checkpoint, or None when there is none.
+
+    Its settings (but :data:`RESUMABLE_CHANGES`) and each ``meta`` key of
+    ``must_match`` (key, what it is) must equal this run's, else an
+    :class:`~core.errors.InputError` says what differs.  A run that finished
+    its epochs without stopping early goes on when more epochs are asked for.
+    """
+    from core.errors import InputError
+    from core.training.settings import TrainSettings
+
+    if not state_file.exists():
+        return None
+    state = load_state(state_file)
+    saved = TrainSettings.from_dict(state.meta.get("settings", {}))
+    changed = settings.differences(saved, ignore=RESUMABLE_CHANGES)
+    if changed:
+        raise InputError(f"the training state beside this checkpoint was made with other settings ({', '.join(changed)} differ); pass --fresh to start over", state_file)
+    for key, what in must_match:
+        if state.meta.get(key) != meta[key]:
+            raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", state_file)
+    if state.finished and state.epoch < settings.epochs and not state.stopped_early:
+        state.finished = False  # more epochs were asked for: go on
+    return state

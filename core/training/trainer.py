@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -43,11 +43,9 @@ from core.training.extraction import FRAMES, TOKENS, ArrayStore, ClipExtractor, 
 from core.training.model import build_training_model, derive_seed, trainable_state
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import TrainState, epoch_line, load_state, save_state, state_path
+from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
 from core.training.token_cache import TokenCache
 
-# Settings that may change between an interrupted run and its continuation.
-RESUMABLE_CHANGES = ("epochs", "patience", "device")
 
 LogFunction = Callable[[str], None]
 
@@ -183,7 +181,7 @@ class _Run:
             "split_fingerprint": self.split.fingerprint(self.dataset),
             "backbones": fingerprints,
         }
-        state = self._resume_state(meta) if resume else None
+        state = resumable_state(self.state_file, self.settings, meta, SAME_DATA + (("backbones", "frozen backbone weights"),)) if resume else None
         if not resume and self.context.is_main and self.state_file.exists():
             self.state_file.unlink()
         self._sources = built.weights_sources
@@ -248,21 +246,6 @@ class _Run:
         if self.settings.finetune_backbones:
             return {}
         return {stream: module_fingerprint(module) for stream, module in ((RGB, model.rgb_backbone), (FLOW, model.flow_backbone)) if module is not None}
-
-    def _resume_state(self, meta: dict[str, Any]) -> TrainState | None:
-        if not self.state_file.exists():
-            return None
-        state = load_state(self.state_file)
-        saved = TrainSettings.from_dict(state.meta.get("settings", {}))
-        changed = self.settings.differences(saved, ignore=RESUMABLE_CHANGES)
-        if changed:
-            raise InputError(f"the training state beside this checkpoint was made with other settings ({', '.join(changed)} differ); pass --fresh to start over", self.state_file)
-        for key, what in (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)"), ("backbones", "frozen backbone weights")):
-            if state.meta.get(key) != meta[key]:
-                raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", self.state_file)
-        if state.finished and state.epoch < self.settings.epochs and not state.stopped_early:
-            state.finished = False  # more epochs were asked for: go on
-        return state
 
     def _restore(self, model: TwoStreamTransformer, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
         """Load the state's weights (all but frozen backbones) and Adam's moments."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 FAMILY_CONVNET = "convnet"
 CONVNET_FORMAT_VERSION = 1
@@ -63,8 +63,91 @@ def config_values_from_dict(cls: type, data: Mapping[str, Any], *, tuples: tuple
     return values
 
 
+class ResNetFamilyConfig:
+    """What the two ResNet families' configs share: building from a backbone, the stream
+    flags, the common checks and the JSON round trip.  Each subclass is a frozen dataclass
+    with the fields used here and sets ``FAMILY``, ``FORMAT_VERSION``, ``VARIANTS`` and
+    ``KIND`` (how errors name it)."""
+
+    FAMILY: ClassVar[str]
+    FORMAT_VERSION: ClassVar[int]
+    VARIANTS: ClassVar[tuple[str, ...]]
+    KIND: ClassVar[str]
+
+    @classmethod
+    def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> Any:
+        """A config with the backbone's input size and mean/std filled in."""
+        from core.models.convnet.resnet import trunk_info
+
+        info = trunk_info(backbone, **dict(overrides.get("backbone_options", {})))
+        values: dict[str, Any] = {"input_size": info.input_size, "mean": info.mean, "std": info.std}
+        values.update(overrides)
+        config = cls(backbone=backbone, class_names=tuple(class_names), **values)  # type: ignore[call-arg]
+        config.validate()
+        return config
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)  # type: ignore[attr-defined]
+
+    @property
+    def uses_rgb(self) -> bool:
+        return self.variant != "flow"  # type: ignore[attr-defined]
+
+    @property
+    def uses_flow(self) -> bool:
+        """True when the flow stream runs (optical flow for a ConvNet, learnt flow for repflow)."""
+        return self.variant != "rgb"  # type: ignore[attr-defined]
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field and its value."""
+        raise NotImplementedError
+
+    def validate_common(self) -> Any:
+        """The checks both families make; returns the backbone's trunk info for the rest."""
+        from core.models.convnet.resnet import trunk_info
+
+        c: Any = self
+        if c.family != self.FAMILY:
+            raise ValueError(f"model family {c.family!r} is not {self.KIND} (expected {self.FAMILY!r})")
+        if c.format_version != self.FORMAT_VERSION:
+            raise ValueError(f"config format version {c.format_version!r} is not supported (this program reads version {self.FORMAT_VERSION})")
+        info = trunk_info(c.backbone, **dict(c.backbone_options))  # unknown backbone / options
+        if c.variant not in self.VARIANTS:
+            raise ValueError(f"unknown variant {c.variant!r}: choose one of {', '.join(self.VARIANTS)}")
+        check_class_names(c.class_names)
+        if not isinstance(c.input_size, int) or c.input_size < info.stride * 2:
+            raise ValueError(f"input_size must be an integer >= {info.stride * 2} for backbone {c.backbone!r}, got {c.input_size!r}")
+        if not isinstance(c.frame_stride, int) or c.frame_stride < 1:
+            raise ValueError(f"frame_stride must be an integer >= 1, got {c.frame_stride!r}")
+        check_mean_std(c.mean, c.std)
+        check_rgb_options(c.rgb_attention, c.rgb_convlstm)
+        if not 0.0 <= c.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {c.dropout!r}")
+        return info
+
+    def to_dict(self) -> dict[str, Any]:
+        c: Any = self
+        data = dataclasses.asdict(c)
+        data["class_names"] = list(c.class_names)
+        data["mean"], data["std"] = list(c.mean), list(c.std)
+        data["backbone_options"] = dict(c.backbone_options)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
+        values = config_values_from_dict(cls, data, tuples=("class_names", "mean", "std"))
+        try:
+            config = cls(**values)
+        except TypeError as err:
+            raise ValueError(f"model config is incomplete: {err}") from None
+        config.validate()
+        return config
+
+
 @dataclass(frozen=True)
-class ConvNetConfig:
+class ConvNetConfig(ResNetFamilyConfig):
     """Everything needed to rebuild, feed and read a two-stream ConvNet.
 
     ``flow_bound``: flow fields are raw x/y displacements in pixels of the
@@ -102,31 +185,12 @@ class ConvNetConfig:
     family: str = FAMILY_CONVNET
     format_version: int = CONVNET_FORMAT_VERSION
 
-    @classmethod
-    def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> "ConvNetConfig":
-        """A config with the backbone's input size and mean/std filled in."""
-        from core.models.convnet.resnet import trunk_info
-
-        info = trunk_info(backbone, **dict(overrides.get("backbone_options", {})))
-        values: dict[str, Any] = {"input_size": info.input_size, "mean": info.mean, "std": info.std}
-        values.update(overrides)
-        config = cls(backbone=backbone, class_names=tuple(class_names), **values)
-        config.validate()
-        return config
+    FAMILY: ClassVar[str] = FAMILY_CONVNET
+    FORMAT_VERSION: ClassVar[int] = CONVNET_FORMAT_VERSION
+    VARIANTS: ClassVar[tuple[str, ...]] = CONVNET_VARIANTS
+    KIND: ClassVar[str] = "a ConvNet config"
 
     # -- what the rest of the program reads --------------------------------------------
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def uses_rgb(self) -> bool:
-        return self.variant != "flow"
-
-    @property
-    def uses_flow(self) -> bool:
-        return self.variant != "rgb"
 
     @property
     def flow_channels(self) -> int:
@@ -156,55 +220,21 @@ class ConvNetConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and its value."""
-        from core.models.convnet.resnet import trunk_info
-
-        if self.family != FAMILY_CONVNET:
-            raise ValueError(f"model family {self.family!r} is not a ConvNet config (expected {FAMILY_CONVNET!r})")
-        if self.format_version != CONVNET_FORMAT_VERSION:
-            raise ValueError(f"config format version {self.format_version!r} is not supported (this program reads version {CONVNET_FORMAT_VERSION})")
-        info = trunk_info(self.backbone, **dict(self.backbone_options))  # unknown backbone / options
-        if self.variant not in CONVNET_VARIANTS:
-            raise ValueError(f"unknown variant {self.variant!r}: choose one of {', '.join(CONVNET_VARIANTS)}")
-        check_class_names(self.class_names)
-        if not isinstance(self.input_size, int) or self.input_size < info.stride * 2:
-            raise ValueError(f"input_size must be an integer >= {info.stride * 2} for backbone {self.backbone!r}, got {self.input_size!r}")
+        self.validate_common()
         if not isinstance(self.flow_length, int) or self.flow_length < 1:
             raise ValueError(f"flow_length (L) must be an integer >= 1, got {self.flow_length!r}")
         if self.bidirectional and self.flow_length % 2:
             raise ValueError(f"bi-directional flow needs an even flow_length (L/2 backward + L/2 forward fields), got {self.flow_length}")
-        if not isinstance(self.frame_stride, int) or self.frame_stride < 1:
-            raise ValueError(f"frame_stride must be an integer >= 1, got {self.frame_stride!r}")
         if self.flow_bound < 0:
             raise ValueError(f"flow_bound must be >= 0 (0: no clamp), got {self.flow_bound!r}")
         if not isinstance(self.test_snippets, int) or self.test_snippets < 1:
             raise ValueError(f"test_snippets must be an integer >= 1, got {self.test_snippets!r}")
-        check_mean_std(self.mean, self.std)
-        check_rgb_options(self.rgb_attention, self.rgb_convlstm)
         if self.conv_fusion not in CONV_FUSION_KERNELS:
             raise ValueError(f"unknown conv_fusion {self.conv_fusion!r}: choose one of {', '.join(CONV_FUSION_KERNELS)}")
         if not 0.0 < self.fusion_rgb_weight < 1.0:
             raise ValueError(f"fusion_rgb_weight must be in (0, 1), got {self.fusion_rgb_weight!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         from core.flow.engine import METHODS
 
         if self.flow_method not in METHODS:
             raise ValueError(f"unknown flow_method {self.flow_method!r}: choose one of {', '.join(METHODS)}")
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["class_names"] = list(self.class_names)
-        data["mean"], data["std"] = list(self.mean), list(self.std)
-        data["backbone_options"] = dict(self.backbone_options)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ConvNetConfig":
-        """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
-        values = config_values_from_dict(cls, data, tuples=("class_names", "mean", "std"))
-        try:
-            config = cls(**values)
-        except TypeError as err:
-            raise ValueError(f"model config is incomplete: {err}") from None
-        config.validate()
-        return config

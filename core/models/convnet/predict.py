@@ -18,10 +18,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 
-from core.errors import CoreError, InputError
+from core.errors import InputError
 from core.models.cancel_hooks import cancellable
 from core.progress import CancelToken, check, report
 from core.sampling import CropMap, sliding_window_starts
@@ -177,7 +176,7 @@ class SnippetClassifier:
         return results
 
     def _run_model(self, samples: list[Sample], attention: bool, target_class: int | None, top: int) -> list:
-        from core.inference import Prediction, top_k
+        from core.inference import Prediction, checked_probabilities, top_k
         from core.models.convnet.model import resolve_targets
         from core.models.convnet.saliency import CamMaps, to_numpy_maps
 
@@ -199,10 +198,7 @@ class SnippetClassifier:
                     classes = resolve_targets(logits, target_class)
                     rgb_cam, flow_cam = model.stream_cams(rgb_maps, flow_maps, classes)
                     rgb_cams, flow_cams = to_numpy_maps(rgb_cam), to_numpy_maps(flow_cam)
-        logits_np = logits.float().cpu().numpy()
-        if not np.isfinite(logits_np).all():
-            raise CoreError("the model produced non-finite scores (NaN or inf): its weights or its input are broken")
-        probs = torch.softmax(torch.from_numpy(logits_np), dim=1).numpy()
+        logits_np, probs = checked_probabilities(logits, "scores")
         names = self.config.class_names
         results = []
         for b, sample in enumerate(samples):

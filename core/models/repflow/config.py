@@ -8,11 +8,10 @@ ConvLSTM) with the two fused at the decision level.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from core.models.convnet.config import check_class_names, check_mean_std, check_rgb_options, config_values_from_dict
+from core.models.convnet.config import ResNetFamilyConfig
 
 FAMILY_REPFLOW = "repflow"
 REPFLOW_FORMAT_VERSION = 1
@@ -20,7 +19,7 @@ REPFLOW_VARIANTS = ("rgb", "flow", "late", "learned")
 
 
 @dataclass(frozen=True)
-class RepFlowConfig:
+class RepFlowConfig(ResNetFamilyConfig):
     """Everything needed to rebuild, feed and read a representation-flow model.
 
     ``variant``: ``flow`` is the representation-flow stream alone, ``rgb`` the
@@ -57,30 +56,10 @@ class RepFlowConfig:
     family: str = FAMILY_REPFLOW
     format_version: int = REPFLOW_FORMAT_VERSION
 
-    @classmethod
-    def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> "RepFlowConfig":
-        """A config with the backbone's input size and mean/std filled in."""
-        from core.models.convnet.resnet import trunk_info
-
-        info = trunk_info(backbone, **dict(overrides.get("backbone_options", {})))
-        values: dict[str, Any] = {"input_size": info.input_size, "mean": info.mean, "std": info.std}
-        values.update(overrides)
-        config = cls(backbone=backbone, class_names=tuple(class_names), **values)
-        config.validate()
-        return config
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def uses_rgb(self) -> bool:
-        return self.variant != "flow"
-
-    @property
-    def uses_flow(self) -> bool:
-        """True when the representation-flow stream runs (no optical flow is ever computed)."""
-        return self.variant != "rgb"
+    FAMILY: ClassVar[str] = FAMILY_REPFLOW
+    FORMAT_VERSION: ClassVar[int] = REPFLOW_FORMAT_VERSION
+    VARIANTS: ClassVar[tuple[str, ...]] = REPFLOW_VARIANTS
+    KIND: ClassVar[str] = "a representation-flow config"
 
     @property
     def flow_method(self) -> None:
@@ -96,26 +75,13 @@ class RepFlowConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and its value."""
-        from core.models.convnet.resnet import trunk_info
-
-        if self.family != FAMILY_REPFLOW:
-            raise ValueError(f"model family {self.family!r} is not a representation-flow config (expected {FAMILY_REPFLOW!r})")
-        if self.format_version != REPFLOW_FORMAT_VERSION:
-            raise ValueError(f"config format version {self.format_version!r} is not supported (this program reads version {REPFLOW_FORMAT_VERSION})")
-        info = trunk_info(self.backbone, **dict(self.backbone_options))
-        if self.variant not in REPFLOW_VARIANTS:
-            raise ValueError(f"unknown variant {self.variant!r}: choose one of {', '.join(REPFLOW_VARIANTS)}")
-        check_class_names(self.class_names)
-        if not isinstance(self.input_size, int) or self.input_size < info.stride * 2:
-            raise ValueError(f"input_size must be an integer >= {info.stride * 2} for backbone {self.backbone!r}, got {self.input_size!r}")
+        self.validate_common()
         if not isinstance(self.flow_layers, int) or not 0 <= self.flow_layers <= 3:
             raise ValueError(f"flow_layers must be 0, 1, 2 or 3, got {self.flow_layers!r}")
         if self.flow_stage not in (1, 2, 3):
             raise ValueError(f"flow_stage must be 1, 2 or 3 (the residual stage the flow block follows), got {self.flow_stage!r}")
         if not isinstance(self.clip_length, int) or self.clip_length < self.flow_layers + 1 or self.clip_length < 1:
             raise ValueError(f"clip_length must be an integer > flow_layers ({self.flow_layers}): each flow layer uses up one frame, got {self.clip_length!r}")
-        if not isinstance(self.frame_stride, int) or self.frame_stride < 1:
-            raise ValueError(f"frame_stride must be an integer >= 1, got {self.frame_stride!r}")
         if not isinstance(self.bottleneck, int) or self.bottleneck < 1:
             raise ValueError(f"bottleneck must be an integer >= 1, got {self.bottleneck!r}")
         if not isinstance(self.iterations, int) or self.iterations < 1:
@@ -125,25 +91,3 @@ class RepFlowConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not isinstance(self.test_clips, int) or self.test_clips < 1:
             raise ValueError(f"test_clips must be an integer >= 1, got {self.test_clips!r}")
-        check_mean_std(self.mean, self.std)
-        check_rgb_options(self.rgb_attention, self.rgb_convlstm)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["class_names"] = list(self.class_names)
-        data["mean"], data["std"] = list(self.mean), list(self.std)
-        data["backbone_options"] = dict(self.backbone_options)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RepFlowConfig":
-        """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
-        values = config_values_from_dict(cls, data, tuples=("class_names", "mean", "std"))
-        try:
-            config = cls(**values)
-        except TypeError as err:
-            raise ValueError(f"model config is incomplete: {err}") from None
-        config.validate()
-        return config
