@@ -61,18 +61,21 @@ def test_learns_a_separable_task_and_the_checkpoint_matches_inference(dataset, t
     torch.manual_seed(123)  # training must not depend on the global seed
     log = Log()
     out = tmp_path / "colours.safetensors"
-    result = train(dataset, settings(epochs=15), out, cache_dir=tmp_path / "cache", log=log)
-    assert result.epochs_run == 15 and not result.stopped_early and result.checkpoint == out
+    # 25 epochs: the frozen backbones' token grids differ in the last bits from run to run (batched
+    # CPU convolutions round with the memory alignment of their input), and after 15 epochs one run
+    # in six still had 8 of the 9 training clips right; after 25, 14 runs of 14 had all 9
+    result = train(dataset, settings(epochs=25), out, cache_dir=tmp_path / "cache", log=log)
+    assert result.epochs_run == 25 and not result.stopped_early and result.checkpoint == out
     assert len(result.split.train) == 9 and len(result.split.val) == 3
     assert result.history[-1]["train_acc"] == 1.0
     assert result.history[-1]["train_loss"] < 0.2 < result.history[0]["train_loss"]
-    assert [h["epoch"] for h in result.history] == list(range(1, 16))
-    assert sum(l.startswith("epoch ") for l in log) == 15
+    assert [h["epoch"] for h in result.history] == list(range(1, 26))
+    assert sum(l.startswith("epoch ") for l in log) == 25
 
     # the checkpoint records how it was made, for eval to rebuild the same split
     info = read_checkpoint_info(out)
     record = training_record(out)
-    assert record.settings == settings(epochs=15)
+    assert record.settings == settings(epochs=25)
     assert record.dataset_root == dataset.resolve()
     assert record.split_fingerprint == result.split.fingerprint(discover_dataset(dataset))
     assert sorted(record.split["val"]) == sorted(discover_dataset(dataset).relative(s) for s in result.split.val)
