@@ -10,7 +10,7 @@ Heat maps are built in frame pixels in about a millisecond
 (:mod:`viewer.attention_render`), so this stays on the GUI thread.
 
 A ConvNet-family prediction carries class activation maps instead
-(:class:`core.models.convnet.saliency.CamMaps`): the spatial stream's on the
+(:class:`core.models.shared.cam_maps.CamMaps`): the spatial stream's on the
 RGB view, the temporal stream's on the flow view, and a representation-flow
 model's (it sees RGB only) on the RGB view; no token boxes.
 """
@@ -22,8 +22,8 @@ import dataclasses
 from PySide6.QtCore import QObject
 
 from core.inference import Prediction
-from core.models.convnet.saliency import CamMaps
-from core.models.layout import FLOW, RGB
+from core.models.shared.cam_maps import CamMaps
+from core.models.transformer.layout import FLOW, RGB
 from viewer.attention_render import (
     BOX_COLOURS,
     AttentionChoice,

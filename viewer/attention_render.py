@@ -8,7 +8,7 @@ colour is looked up once and spread over the frame with two index arrays
 x): about 1 ms at 720p.  The index arrays follow the exact continuous mapping
 of :class:`core.sampling.CropMap` (a pixel belongs to the token its centre
 falls in), so a heat map lands on the same pixels as
-:func:`core.models.attention_map.heatmap_for_frame`.
+:func:`core.models.transformer.attention_map.heatmap_for_frame`.
 
 Colours are scaled per clip (the whole ``(T', H', W')`` volume), never per
 frame, so the same attention has the same colour on every frame of the clip.
@@ -23,10 +23,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from core.models.attention_map import slices_for_frame
-from core.models.convnet.saliency import CAM_KINDS, CamMaps
-from core.models.explain import MAP_KINDS, AttentionMaps
-from core.models.layout import FLOW, RGB
+from core.models.transformer.attention_map import slices_for_frame
+from core.models.shared.cam_maps import CAM_KINDS, CamMaps
+from core.models.transformer.explain import MAP_KINDS, AttentionMaps
+from core.models.transformer.layout import FLOW, RGB
 from core.sampling import CropMap
 
 BOX_COLOURS = {RGB: (0, 230, 255), FLOW: (255, 64, 255)}
@@ -48,7 +48,7 @@ def choice_for(maps: AttentionMaps | CamMaps, choice: "AttentionChoice") -> "Att
 
 @dataclass(frozen=True)
 class AttentionChoice:
-    """Which map to draw: ``kind`` of :data:`core.models.explain.MAP_KINDS`; ``layer`` and
+    """Which map to draw: ``kind`` of :data:`core.models.transformer.explain.MAP_KINDS`; ``layer`` and
     ``head`` (``None``: the mean over heads) apply to ``attention`` only."""
 
     kind: str = "attention"

@@ -24,7 +24,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from core.inference import Classifier, Prediction, VideoPrediction, aggregate_predictions
+from core.models.checkpoint import open_classifier
+from core.inference import Prediction, VideoPrediction, aggregate_predictions
+from core.models.transformer.predict import TransformerClassifier
 from core.resources import DEMO_CHECKPOINT
 from core.sampling import sliding_window_starts
 from core.video import Video
@@ -38,11 +40,11 @@ VIDEO_CHANNEL = "classify-video"
 MODEL_CHANNEL = "classify-model"
 CPU, CUDA = "cpu", "cuda"
 
-ClassifierLoader = Callable[[Path, str], Classifier]
+ClassifierLoader = Callable[[Path, str], TransformerClassifier]
 
 
-def default_loader(path: Path, device: str) -> Classifier:
-    return Classifier.from_checkpoint(path, device=device)
+def default_loader(path: Path, device: str) -> TransformerClassifier:
+    return open_classifier(path, device=device)
 
 
 def available_device_names() -> list[str]:
@@ -86,14 +88,14 @@ class ModelHolder:
         self.loader = loader
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
-        self._classifier: Classifier | None = None
+        self._classifier: TransformerClassifier | None = None
 
     @staticmethod
     def _key_of(path: Path, device: str) -> tuple[Any, ...]:
         stat = path.stat() if path.exists() else None
         return (str(path), device, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1)
 
-    def get(self, path: Path, device: str) -> tuple[Classifier, float]:
+    def get(self, path: Path, device: str) -> tuple[TransformerClassifier, float]:
         """The classifier for ``path`` on ``device`` and the milliseconds spent loading it now."""
         key = self._key_of(path, device)
         with self._lock:

@@ -27,7 +27,7 @@ class ModelStatus:
     reading), or why there is none."""
 
     path: Path | None
-    config: Any | None = None  # the family's config: ModelConfig, ConvNetConfig or RepFlowConfig
+    config: Any | None = None  # the family's config: TransformerConfig, ConvNetConfig or RepFlowConfig
     problem: str = ""  # non-empty: no usable model (the demo file is missing, ...)
 
     @property

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QFrame, QLabel, QScrollArea, QToolBar
 
-from core.models.layout import FLOW, RGB
+from core.models.transformer.layout import FLOW, RGB
 from viewer import settings as app_settings
 from viewer.attention_overlays import AttentionOverlays
 from viewer.classify_controller import CUDA, ClassifyRun, available_device_names

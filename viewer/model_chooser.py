@@ -60,7 +60,7 @@ def scan_models(demos: Mapping[str, Path], recent: Sequence[str | Path], cancel:
     ones not repeated).  Reads each file's header only; runs in a worker."""
     from core.errors import InputError
     from core.models.checkpoint import read_checkpoint_info
-    from core.models.families import family_of
+    from core.models.registry import family_of
 
     entries: list[ModelEntry] = []
 

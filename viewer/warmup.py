@@ -31,7 +31,7 @@ WORKER_MODULES = (
     "core.flow.quality",
     "core.device",
     "core.inference",
-    "core.models.families",
+    "core.models.registry",
     "core.models.checkpoint",
     "safetensors.torch",
 )

@@ -1,6 +1,6 @@
 """``bench infer``: per-stage latency of one 16-frame clip for each backbone, CPU and CUDA.
 
-Each row runs :meth:`core.inference.Classifier.predict_clip` end to end on a
+Each row runs :meth:`core.inference.ClipClassifier.predict_clip` end to end on a
 real video (decode, crop, flow, both backbones, fusion) and reports the median
 of each stage over a few runs, with the ratio of its total to the first row
 (the tiny model on the CPU without attention) measured in the same run.
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.errors import InputError
     from core.inference import STAGES
-    from core.models.backbones import BACKBONE_NAMES
+    from core.models.shared.backbones import BACKBONE_NAMES
 
     from core.bench.timing import format_table
 
@@ -110,32 +110,32 @@ def _pick_video(explicit: str | None) -> str:
 
 
 def _bench_config(name: str, flow: str) -> Any:
-    from core.models import ModelConfig
+    from core.models.transformer import TransformerConfig
 
     classes = [f"class{i}" for i in range(101)]  # UCF101-sized head
     if name == "tiny":
-        return ModelConfig.create(backbone="tiny", class_names=classes, flow_method=flow, fusion={"heads": 4, "head_dim": 24, "depth": 2})
-    return ModelConfig.create(backbone=name, class_names=classes, flow_method=flow)
+        return TransformerConfig.create(backbone="tiny", class_names=classes, flow_method=flow, fusion={"heads": 4, "head_dim": 24, "depth": 2})
+    return TransformerConfig.create(backbone=name, class_names=classes, flow_method=flow)
 
 
 def _measure(name: str, device_name: str, flow: str, attention: bool, precision: str, video_path: str, repeats: int) -> _Row:
     import torch
 
     from core.device import resolve_device
-    from core.inference import STAGES, Classifier
-    from core.models import build_model
+    from core.inference import STAGES
+    from core.models.transformer import TransformerClassifier, build_transformer
     from core.sampling import uniform_clip_starts
     from core.video import open_video
 
     torch.manual_seed(0)
     device = resolve_device(device_name)
     config = _bench_config(name, flow)
-    model = build_model(config, pretrained=name != "tiny", random_weights_ok=True)
+    model = build_transformer(config, pretrained=name != "tiny", random_weights_ok=True)
     sources = {getattr(model.rgb_backbone, "weights_source", "")}
     weights = "random" if any(s.startswith("random") for s in sources) else "Kinetics-400"
     if name == "tiny":
         weights = "random (demo-sized)"
-    classifier = Classifier(model, config, device=device, precision=precision)
+    classifier = TransformerClassifier(model, config, device=device, precision=precision)
     if precision == "auto":
         precision = "autocast half" if device.type == "cuda" else "float32"
     runs: list[dict[str, float]] = []

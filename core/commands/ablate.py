@@ -60,12 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     # train's options describe the shared settings; --out is a folder here and --variants replaces --variant.
     train_command.add_arguments(_Without(parser, frozenset({"--out", "--variant", "--model"})))
-    parser.add_argument("--model", dest="models", default="transformer", metavar="LIST",
-                        help="comma-separated model families: transformer (default), convnet, repflow; each family's variants on the same split")
+    parser.add_argument("--model", dest="models", default=None, metavar="LIST",
+                        help="comma-separated model families: transformer (default), convnet, repflow, or any registered one; "
+                             "each family's variants on the same split")
     parser.add_argument("--out", metavar="DIR", default=None, help="folder for the variants' checkpoints and ablation.json (default: ablation-<DATA name>)")
     parser.add_argument("--variant", nargs="?", action=_RefuseVariant, help=argparse.SUPPRESS)
     ablation = parser.add_argument_group("ablation")
-    ablation.add_argument("--variants", default="rgb,flow,concat,fusion", metavar="LIST",
+    ablation.add_argument("--variants", default=None, metavar="LIST",
                           help="comma-separated transformer variants to run (default rgb,flow,concat,fusion); FAMILY/VARIANT items "
                                "(convnet/late) choose another family's (default: all of them)")
     ablation.add_argument("--clips", metavar="K", type=int, default=1, help="test clips per video, spread uniformly, softmax averaged (default 1)")
@@ -89,6 +90,11 @@ def ablation_settings(args: argparse.Namespace):
 
 
 def model_families(args: argparse.Namespace) -> list[str]:
+    """``--model``'s families (default: the default family alone)."""
+    if args.models is None:
+        from core.models.registry import default_family
+
+        return [default_family()]
     return [f.strip() for f in str(args.models).split(",") if f.strip()]
 
 
@@ -111,17 +117,19 @@ def run(args: argparse.Namespace) -> int:
     from core.atomic import write_bytes, write_text
     from core.commands.train import PhaseProgress
     from core.errors import InputError
-    from core.evaluation.ablation import RESULT_NAME, VARIANT_ORDER, run_ablation
+    from core.evaluation.ablation import RESULT_NAME, run_ablation
+    from core.models.registry import default_family
     from core.evaluation.confusion_plot import confusion_png
 
     settings = ablation_settings(args)
     families = model_families(args)
-    transformer_variants, family_variants = split_variants(args.variants)
+    transformer_variants, family_variants = split_variants(args.variants or "")
     stray = sorted(set(family_variants) - set(families))
     if stray:
         raise InputError(f"--variants names {stray[0]} variants but --model does not list {stray[0]}")
-    if transformer_variants and "transformer" not in families and args.variants != "rgb,flow,concat,fusion":
-        raise InputError("--variants lists transformer variants but --model does not list transformer (use FAMILY/VARIANT items)")
+    default = default_family()
+    if transformer_variants and default not in families:
+        raise InputError(f"--variants lists {default} variants but --model does not list {default} (use FAMILY/VARIANT items)")
     out_dir = Path(args.out) if args.out else default_out_dir(args.data)
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
     lines = PhaseProgress(enabled=True)  # writes to stderr
@@ -139,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             args.data,
             settings,
             out_dir,
-            variants=transformer_variants or list(VARIANT_ORDER),
+            variants=transformer_variants,
             families=families,
             family_variants=family_variants,
             clips_per_video=args.clips,

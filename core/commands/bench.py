@@ -17,7 +17,7 @@ TARGETS = {
     "flow": ("core.bench.flow", "optical flow methods: pairs per second, RAFT against the naive way"),
     "infer": ("core.bench.infer", "per-stage latency of one 16-frame clip for each backbone"),
     "repflow": ("core.bench.repflow", "time per video: representation flow against the two-stream ConvNet with optical flow"),
-    "ui": ("viewer.bench_ui", "longest GUI-thread stall of the real window while flow, classification and scrubbing run"),
+    "ui": ("viewer.bench.ui", "longest GUI-thread stall of the real window while flow, classification and scrubbing run"),
 }
 
 

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: half precision on CUDA, float32 on a CPU")
     parser.add_argument("--top", metavar="K", type=int, default=5, help="how many labels to print (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--model", choices=("transformer", "convnet", "repflow"), default=None,
+    parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
 
 
@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from core import resources
     from core.device import resolve_device
     from core.errors import CheckpointError, InputError
-    from core.inference import Classifier, default_flow_backend
+    from core.inference import default_flow_backend
+    from core.models.checkpoint import open_classifier
     from core.progress import ProgressLine
     from core.sampling import uniform_clip_starts
     from core.video import open_video
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         check_family(checkpoint, args.model)
     device = resolve_device(args.device)
     flow_backend = default_flow_backend(raft_weights=args.raft_weights)
-    classifier = Classifier.from_checkpoint(checkpoint, device=device, precision=args.precision, flow_backend=flow_backend)
+    classifier = open_classifier(checkpoint, device=device, precision=args.precision, flow_backend=flow_backend)
     config = classifier.config
     with open_video(args.video) as video:
         count = len(video)
@@ -88,26 +89,32 @@ def check_family(checkpoint: str, expected: str) -> None:
     """A one-line :class:`InputError` when the checkpoint's recorded family is not ``expected``."""
     from core.errors import InputError
     from core.models.checkpoint import read_checkpoint_info
-    from core.models.families import family_of
+    from core.models.registry import family, family_of
 
-    family = family_of(read_checkpoint_info(checkpoint).config)
-    if family != expected:
-        raise InputError(f"the checkpoint is a {family} model, not {expected} (its family decides; drop --model)", checkpoint)
+    try:
+        family(expected)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    recorded = family_of(read_checkpoint_info(checkpoint).config)
+    if recorded != expected:
+        raise InputError(f"the checkpoint is a {recorded} model, not {expected} (its family decides; drop --model)", checkpoint)
 
 
 def _summary(video: str, checkpoint: str, device: str, config: Any, clips: list, top: list, timings: dict) -> dict[str, Any]:
-    family = str(getattr(config, "family", "transformer"))
+    from core.models.registry import family_record
+
+    record = family_record(config)
     methods = sorted({c.flow_method for c in clips if c.flow_method is not None})
     notes = sorted({c.flow_note for c in clips if c.flow_note})
     return {
         "video": video,
         "checkpoint": checkpoint,
         "model": {
-            "family": family,
+            "family": record.name,
             "backbone": config.backbone,
             "variant": config.variant,
             "classes": config.num_classes,
-            "representation_flow": family == "repflow" and bool(config.uses_flow),
+            "representation_flow": not record.optical_flow and bool(config.uses_flow),
         },
         "flow": None
         if not methods

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--part", choices=PARTS, default="test", help="which part of the split to score (default test; all: every video)")
     parser.add_argument("--clips", metavar="K", type=int, default=None,
                         help="clips per video, spread uniformly (default: the family's: transformer 5, convnet 25 snippets, repflow its test_clips)")
-    parser.add_argument("--model", choices=("transformer", "convnet", "repflow"), default=None,
+    parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
     parser.add_argument("--out", metavar="DIR", default=None, help="where metrics.json and confusion.png go")
     parser.add_argument("--confusion", choices=MODES, default="normalised", help="confusion colours: row-normalised (default) or counts")

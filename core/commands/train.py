@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<video>")
     parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=("transformer", "convnet", "repflow"),
-                       help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003) or repflow (representation flow, seed 004)")
+    model.add_argument("--model", metavar="FAMILY",
+                       help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003), "
+                       "repflow (representation flow, seed 004), or any other registered family")
     model.add_argument("--backbone", help="transformer: tiny (default), mvit_v2_s or swin3d_s")
     model.add_argument("--tiny-dim", type=int, metavar="C", help="token width of the tiny backbone (default 96)")
     model.add_argument("--frame-wise", action="store_true", help="tiny backbone: encode each frame alone (no frame order in its tokens)")
@@ -96,42 +97,36 @@ _PLAIN_OPTIONS = (
 )
 
 
-# Options that belong to some families only (argparse dest -> families that take it, the flag's name).
-_FAMILY_OPTIONS = {
-    "backbone": (("transformer",), "--backbone"),
-    "tiny_dim": (("transformer",), "--tiny-dim"),
-    "frame_wise": (("transformer",), "--frame-wise"),
-    "flow_radius": (("transformer",), "--flow-radius"),
-    "flow_normalization": (("transformer",), "--flow-normalization"),
-    "depth": (("transformer",), "--depth"),
-    "heads": (("transformer",), "--heads"),
-    "head_dim": (("transformer",), "--head-dim"),
-    "spatial_pool": (("transformer",), "--spatial-pool"),
-    "rgb_time_pool": (("transformer",), "--rgb-time-pool"),
-    "head_layers": (("transformer",), "--head-layers"),
-    "finetune": (("transformer",), "--finetune"),
-    "augment": (("transformer",), "--augment"),
-    "clips_per_video": (("transformer",), "--clips-per-video"),
-    "flow_method": (("transformer", "convnet"), "--flow"),
-    "raft_weights": (("transformer", "convnet"), "--raft-weights"),
-    "clip_length": (("transformer", "repflow"), "--clip-length"),
-    "resnet": (("convnet", "repflow"), "--resnet"),
-    "tiny_width": (("convnet", "repflow"), "--tiny-width"),
-    "flow_length": (("convnet",), "--flow-length"),
-    "snippets": (("convnet",), "--snippets"),
-    "bidirectional": (("convnet",), "--bidirectional"),
-    "no_mean_subtraction": (("convnet",), "--no-mean-subtraction"),
-    "conv_fusion": (("convnet",), "--conv-fusion"),
-    "flow_layers": (("repflow",), "--flow-layers"),
-    "iterations": (("repflow",), "--iterations"),
-}
+def family_option_flags() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Options that belong to some families only: argparse dest -> (the families whose records
+    list it in ``train_options``, the flag's name)."""
+    from core.models.registry import families
+
+    flags = {action.dest: action.option_strings[0] for action in _train_parser()._actions if action.option_strings}
+    takers: dict[str, list[str]] = {}
+    for record in families():
+        for dest in record.train_options:
+            takers.setdefault(dest, []).append(record.name)
+    return {dest: (tuple(names), flags.get(dest, "--" + dest.replace("_", "-"))) for dest, names in takers.items()}
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    return parser
 
 
 def check_family_options(args: argparse.Namespace, families: tuple[str, ...]) -> None:
     """An :class:`InputError` (exit 2) naming the first option given that none of ``families`` takes."""
     from core.errors import InputError
+    from core.models.registry import family
 
-    for dest, (takers, flag) in _FAMILY_OPTIONS.items():
+    for name in families:  # an unknown family is named before any option
+        try:
+            family(name)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+    for dest, (takers, flag) in family_option_flags().items():
         value = getattr(args, dest, None)
         if value is None or value is False:
             continue
@@ -146,7 +141,9 @@ def settings_from_args(args: argparse.Namespace, *, check: bool = True):
     from core.training.settings import TrainSettings
 
     if check:
-        check_family_options(args, (getattr(args, "model", None) or "transformer",))
+        from core.models.registry import default_family
+
+        check_family_options(args, (getattr(args, "model", None) or default_family(),))
 
     values = {name: getattr(args, name) for name in _PLAIN_OPTIONS if getattr(args, name, None) is not None}
     if "flow_method" in values:

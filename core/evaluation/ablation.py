@@ -17,7 +17,7 @@ apart, with the chance level of a model blind to what separates them: 1/2 for
 a motion class (its pair looks the same in any frame), 1/4 for an appearance
 class (the four balls move alike).
 
-Other model families (``families=("transformer", "convnet", "repflow")``):
+Other model families (``families=("transformer", "convnet", "repflow")``, or any registered one):
 each family's variants (convnet: rgb, flow, late, weighted, learned, feature,
 conv; repflow: rgb, flow, late, learned) are trained end to end by the same
 :func:`core.training.train` on the same split (same seed and fractions: the
@@ -45,10 +45,10 @@ from core.errors import CoreError, InputError, WeightsUnavailable
 from core.evaluation.evaluate import Evaluation, VideoResult
 from core.evaluation.metrics import group_accuracy
 from core.evaluation.test_set import SOURCE_CHECKPOINT, TestSet, class_mapping
+from core.models.registry import default_family, family_names
+from core.models.registry import family as registry_family
 from core.progress import CancelToken, check
 
-VARIANT_ORDER = ("rgb", "flow", "concat", "fusion")
-FAMILY_ORDER = ("transformer", "convnet", "repflow")
 SINGLE_STREAMS = ("rgb", "flow")
 RESULT_NAME = "ablation.json"
 LogFunction = Callable[[str], None]
@@ -111,7 +111,11 @@ class VariantOutcome:
     evaluation: Evaluation
     test_extraction: dict[str, int]  # arrays computed / found in the cache for the test clips
     train_seconds: float
-    family: str = "transformer"
+    family: str = ""  # empty: the default family
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", default_family())
 
     def to_dict(self, groups: Sequence[ClassGroup]) -> dict[str, Any]:
         metrics = self.evaluation.metrics()
@@ -215,7 +219,8 @@ class Ablation:
         names = [g.name + "-only" for g in self.groups]
         gains = self.gains()
         per_family = {key: gain for family in self.fusion_gains().values() for key, gain in family.items()}
-        several = len({o.family for o in self.variants.values()}) > 1 or any(o.family != "transformer" for o in self.variants.values())
+        default = default_family()
+        several = len({o.family for o in self.variants.values()}) > 1 or any(o.family != default for o in self.variants.values())
         header = ["variant", "top-1", "top-5", "mean class", *names]
         if gains:
             header.append("fusion gain (top-1)")
@@ -224,7 +229,7 @@ class Ablation:
         rows = [header]
         for name, outcome in self.variants.items():
             metrics = outcome.evaluation.metrics()
-            label = f"transformer/{name}" if several and outcome.family == "transformer" else name
+            label = f"{default}/{name}" if several and outcome.family == default else name
             row = [label, _pct(metrics["top1"]), _pct(metrics["top5"]), _pct(metrics["mean_class_accuracy"])]
             row += [_pct(outcome.group_accuracy(g)) for g in self.groups]
             if gains:
@@ -236,10 +241,10 @@ class Ablation:
         chance = ["chance", _pct(1.0 / n), _pct(min(5, n) / n), _pct(1.0 / n), *(_pct(g.chance) for g in self.groups)]
         rows.append(chance + [""] * (len(header) - len(chance)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        has_transformer = any(o.family == "transformer" for o in self.variants.values())
-        sampling = [f"{self.clips_per_video} clip(s) per video averaged" + (" for the transformer" if several else "")] if has_transformer else []
+        has_default = any(o.family == default for o in self.variants.values())
+        sampling = [f"{self.clips_per_video} clip(s) per video averaged" + (f" for the {default}" if several else "")] if has_default else []
         sampling += [f"{family}: {o.evaluation.clips_per_video} per video" for family, o in
-                     {o.family: o for o in self.variants.values() if o.family != "transformer"}.items()]
+                     {o.family: o for o in self.variants.values() if o.family != default}.items()]
         lines = [f"Ablation on {self.dataset_root} ({n} classes): {self.test_set.summary()}, " + "; ".join(sampling)]
         for index, row in enumerate(rows):
             cells = [row[0].ljust(widths[0])] + [cell.rjust(widths[i]) for i, cell in enumerate(row[1:], start=1)]
@@ -264,8 +269,8 @@ def run_ablation(
     settings: Any,
     out_dir: str | os.PathLike[str],
     *,
-    variants: Sequence[str] = VARIANT_ORDER,
-    families: Sequence[str] = ("transformer",),
+    variants: Sequence[str] = (),
+    families: Sequence[str] = (),
     family_variants: Mapping[str, Sequence[str]] | None = None,
     clips_per_video: int = 1,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -278,16 +283,20 @@ def run_ablation(
     """Train ``variants`` (each with ``settings``, its variant replaced) into ``out_dir``
     (``<variant>.safetensors``) and test each one on the split's test part.
 
+    ``families`` (default: the default family alone): ``variants`` are the
+    default family's, ``family_variants[f]`` (default: all) another family's.
+    A family whose record has an ``ablation_scorer`` is tested by it
+    (``clips_per_video`` clips a video); any other like ``eval`` tests it.
+
     ``resume``: a variant whose run finished is not trained again; an
     interrupted one continues (see :func:`core.training.train`).  ``progress``
     and ``log`` receive training's reports, each message prefixed with the
     variant.  Nothing but the checkpoints (and training state) is written here.
     """
+    from core.flow.cache import default_cache_root
     from core.training import train
-    from core.training.token_cache import TokenCache
 
-    plan = _plan(families, variants, family_variants)
-    chosen = plan.get("transformer", [])
+    plan = _plan(families or (default_family(),), variants, family_variants)
     if clips_per_video < 1:
         raise InputError(f"clips per video must be at least 1, got {clips_per_video}")
     out = Path(out_dir)
@@ -297,8 +306,9 @@ def run_ablation(
     started = time.monotonic()
     dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
     groups = synthetic_groups(dataset.root)
-    cache = TokenCache(cache_dir)
-    uses_flow = any(v in ("flow", "concat", "fusion") for v in chosen) or any(v != "rgb" for v in plan.get("convnet", []))
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root().parent / "tokens"  # one cache for every run
+    runs = [(family, variant) for family in family_names() for variant in plan.get(family, [])]
+    uses_flow = any(_uses_optical_flow(settings, family, variant, dataset.classes) for family, variant in runs)
     flow = probe_flow(settings.flow_method, settings.raft_weights) if uses_flow else None
     if flow is not None and flow["fell_back"]:  # training refuses another method's flow: say so before training anything
         raise WeightsUnavailable(f"the ablation asked for {flow['requested']} flow, which is unavailable: {flow['note']}")
@@ -308,10 +318,9 @@ def run_ablation(
     test_set = None
     notes: list[str] = []
     split_counts: dict[str, int] = {}
-    runs = [(family, variant) for family in FAMILY_ORDER for variant in plan.get(family, [])]
     for family, variant in runs:
         check(cancel)
-        key = variant if family == "transformer" else f"{family}/{variant}"
+        key = variant if family == default_family() else f"{family}/{variant}"
         say = _prefixed(log, key)
         trained_at = time.monotonic()
         result = train(
@@ -319,7 +328,7 @@ def run_ablation(
             settings.replace(model=family, variant=variant),
             out / f"{key.replace('/', '-')}.safetensors",
             resume=resume,
-            cache_dir=cache.root,
+            cache_dir=cache_root,
             progress=_prefixed_progress(progress, key),
             cancel=cancel,
             log=say,
@@ -335,7 +344,8 @@ def run_ablation(
             split_counts = {"train_videos": len(result.split.train), "val_videos": len(result.split.val)}
         elif split_fingerprint != fingerprint:
             raise CoreError(f"variant {key} was trained on another split ({split_fingerprint}, not {fingerprint}): rerun with --fresh")
-        if family != "transformer":
+        scorer = registry_family(family).ablation_scorer
+        if scorer is None:
             evaluation = _evaluate_family(result.checkpoint, dataset=dataset, test_set=test_set, device=settings.device,
                                           raft_weights=settings.raft_weights, skipped=skipped, cancel=cancel,
                                           progress=_prefixed_progress(progress, key))
@@ -343,22 +353,22 @@ def run_ablation(
                 say(f"test: {len(evaluation.videos)} videos, {evaluation.clips_per_video} samples each; top-1 {_pct(evaluation.metrics()['top1'])}")
             outcomes[key] = VariantOutcome(variant, result, evaluation, {}, train_seconds, family=family)
             continue
-        evaluation, stats = _evaluate_on_cached_tokens(
+        evaluation, stats = scorer(
             result.checkpoint,
             dataset=dataset,
             test_set=test_set,
             clips=clips_per_video,
-            cache=cache,
+            cache_dir=cache_root,
             device=settings.device,
             raft_weights=settings.raft_weights,
             skipped=skipped,
             flow=flow,
             cancel=cancel,
-            progress=_prefixed_progress(progress, variant),
+            progress=_prefixed_progress(progress, key),
         )
         if say is not None:
             say(f"test: {stats['computed']} token grids computed, {stats['cached']} from the cache; top-1 {_pct(evaluation.metrics()['top1'])}")
-        outcomes[variant] = VariantOutcome(variant, result, evaluation, stats, train_seconds)
+        outcomes[key] = VariantOutcome(variant, result, evaluation, stats, train_seconds, family=family)
     assert test_set is not None
     return Ablation(
         dataset_root=dataset.root,
@@ -377,22 +387,20 @@ def run_ablation(
 
 
 def _plan(families: Sequence[str], variants: Sequence[str], family_variants: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
-    """Which variants each family runs: ``variants`` for the transformer, ``family_variants[f]``
+    """Which variants each family runs: ``variants`` for the default family, ``family_variants[f]``
     (default: all of the family's) for the others, in the seeds' order."""
-    from core.training.settings import family_variants as known_variants
-
     chosen = [f.strip() for f in families if f.strip()]
-    unknown = [f for f in chosen if f not in FAMILY_ORDER]
+    unknown = [f for f in chosen if f not in family_names()]
     if unknown or not chosen:
-        raise InputError(f"model families must be some of {', '.join(FAMILY_ORDER)}, got {', '.join(chosen) or 'none'}")
+        raise InputError(f"model families must be some of {', '.join(family_names())}, got {', '.join(chosen) or 'none'}")
     if len(set(chosen)) != len(chosen):
         raise InputError(f"a model family is listed twice: {', '.join(chosen)}")
     plan: dict[str, list[str]] = {}
     for family in chosen:
-        if family == "transformer":
+        if family == default_family():
             plan[family] = _check_variants(variants)
             continue
-        order = known_variants(family)
+        order = registry_family(family).variants
         wanted = [v.strip() for v in (family_variants or {}).get(family, order) if v.strip()]
         bad = [v for v in wanted if v not in order]
         if bad or not wanted:
@@ -403,12 +411,12 @@ def _plan(families: Sequence[str], variants: Sequence[str], family_variants: Map
 
 def _evaluate_family(checkpoint: Path, *, dataset: Dataset, test_set: TestSet, device: str, raft_weights: str | None,
                      skipped: SkippedVideos, cancel: CancelToken | None, progress: Callable[..., None] | None) -> Evaluation:
-    """Score a ConvNet-family checkpoint on the test videos as ``eval`` does (its classifier, its video sampling)."""
+    """Score a checkpoint on the test videos as ``eval`` does (its classifier, its video sampling)."""
     from core.evaluation.evaluate import MAX_BATCH, default_clips, score_test_set
     from core.inference import default_flow_backend
-    from core.models import families
+    from core.models.checkpoint import open_classifier
 
-    classifier = families.open_classifier(checkpoint, device=device, flow_backend=default_flow_backend(raft_weights=raft_weights))
+    classifier = open_classifier(checkpoint, device=device, flow_backend=default_flow_backend(raft_weights=raft_weights))
     config = classifier.config
     clips = default_clips(config)
     classifier.batch_size = min(clips, MAX_BATCH)
@@ -417,106 +425,28 @@ def _evaluate_family(checkpoint: Path, *, dataset: Dataset, test_set: TestSet, d
                           clips_per_video=clips, skipped=skipped, cancel=cancel, progress=progress, message_prefix="test: ")
 
 
+def _uses_optical_flow(settings: Any, family: str, variant: str, class_names: Sequence[str]) -> bool:
+    """Whether the run's model computes optical flow (so the flow method is probed first)."""
+    config = settings.replace(model=family, variant=variant).model_config(class_names)
+    return bool(config.uses_flow and registry_family(family).optical_flow)
+
+
 def _check_variants(variants: Sequence[str]) -> list[str]:
-    chosen = [v.strip() for v in variants if v.strip()]
-    unknown = [v for v in chosen if v not in VARIANT_ORDER]
-    if unknown or not chosen:
-        raise InputError(f"variants must be some of {', '.join(VARIANT_ORDER)}, got {', '.join(chosen) or 'none'}")
+    """The default family's variants to run (all when none are given), in the seed's order."""
+    order = registry_family(default_family()).variants
+    chosen = [v.strip() for v in variants if v.strip()] or list(order)
+    unknown = [v for v in chosen if v not in order]
+    if unknown:
+        raise InputError(f"variants must be some of {', '.join(order)}, got {', '.join(chosen)}")
     if len(set(chosen)) != len(chosen):
         raise InputError(f"a variant is listed twice: {', '.join(chosen)}")
-    return [v for v in VARIANT_ORDER if v in chosen]  # the seed's order, whatever order was given
+    return [v for v in order if v in chosen]  # the seed's order, whatever order was given
 
 
 def _test_set(dataset: Dataset, split: Any) -> TestSet:
     if not split.test:
         raise InputError(f"the split has no test part to evaluate on ({split.description})", dataset.root)
     return TestSet(tuple(split.test), "test", SOURCE_CHECKPOINT, split.description, split.fingerprint(dataset), notes=tuple(split.notes))
-
-
-def _evaluate_on_cached_tokens(
-    checkpoint: Path,
-    *,
-    dataset: Dataset,
-    test_set: TestSet,
-    clips: int,
-    cache: Any,
-    device: str,
-    raft_weights: str | None,
-    skipped: SkippedVideos,
-    flow: dict[str, Any] | None,
-    cancel: CancelToken | None,
-    progress: Callable[..., None] | None,
-) -> tuple[Evaluation, dict[str, int]]:
-    """Score the test videos from token grids: extracted once, then read from the cache."""
-    import torch
-
-    from core.device import resolve_device
-    from core.inference import default_flow_backend
-    from core.models.checkpoint import load_checkpoint
-    from core.models.layout import FLOW, RGB
-    from core.training.extraction import ArrayStore, ClipExtractor, VideoRequest
-
-    started = time.monotonic()
-    torch_device = resolve_device(device)
-    model, config = load_checkpoint(checkpoint, torch_device)
-    to_model = class_mapping(dataset, config.class_names, checkpoint)
-    streams = [s for s, used in ((RGB, config.uses_rgb), (FLOW, config.uses_flow)) if used]
-    store = ArrayStore(cache)
-    extractor = ClipExtractor(
-        config=config,
-        model=model,
-        streams=streams,
-        payload="tokens",
-        augment="none",
-        clips_per_video=clips,
-        cache=cache,
-        store=store,
-        flow_backend=default_flow_backend(raft_weights=raft_weights),
-        device=torch_device,
-        raft_weights=raft_weights,
-    )
-    samples = [s for s in test_set.samples if s.path not in skipped]
-    stats = extractor.run([VideoRequest(s, 1) for s in samples], skipped=skipped, cancel=cancel, progress=progress, label="test grids")
-    results: list[VideoResult] = []
-    method = () if flow is None else (flow["method"],)
-    with torch.no_grad():
-        for sample in samples:
-            check(cancel)
-            if sample.path in skipped:
-                continue
-            grids: dict[str, list[np.ndarray]] = {stream: [] for stream in streams}
-            for ordinal in range(clips):
-                for stream, key in extractor.keys_for(sample, ordinal, 0).items():
-                    grids[stream].append(store.load(key))
-            inputs = {s: torch.from_numpy(np.stack(grids[s])).float().to(torch_device) for s in streams}
-            logits = model.forward_tokens(inputs.get(RGB), inputs.get(FLOW)).float()
-            if not torch.isfinite(logits).all():
-                raise CoreError("the model produced non-finite logits (NaN or inf) on cached token grids", checkpoint)
-            probabilities = torch.softmax(logits, dim=1).cpu().numpy().astype(np.float64)
-            results.append(
-                VideoResult(
-                    relative=dataset.relative(sample),
-                    label=to_model[sample.label_index],
-                    clip_probabilities=probabilities,
-                    flow_methods=method,
-                    flow_fell_back=bool(flow and flow["fell_back"]),
-                    flow_note="" if flow is None else flow["note"],
-                )
-            )
-    evaluation = Evaluation(
-        checkpoint=Path(checkpoint),
-        dataset_root=dataset.root,
-        class_names=tuple(config.class_names),
-        test_set=test_set,
-        clips_per_video=clips,
-        videos=tuple(results),
-        skipped=skipped,
-        requested_flow_method=config.flow_method if config.uses_flow else None,
-        device=str(torch_device),
-        seconds=time.monotonic() - started,
-        model={"backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
-    )
-    return evaluation, {"computed": stats.computed, "cached": stats.cached}
 
 
 def _prefixed(log: LogFunction | None, variant: str) -> LogFunction | None:

@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on a dataset: every test video, K clips each.
 
 Each video gives K clips spread uniformly over it (TSN); the K clips go
-through the family's classifier (:func:`core.models.families.open_classifier`:
+through the family's classifier (:func:`core.models.registry.open_classifier`:
 a transformer clip, a ConvNet snippet, a repflow clip) ``predict_clips``.
 Models that read a video's snippets together (ConvLSTM, conv fusion) score
 the K snippets as one sample (one "clip" per video).  Every
@@ -171,9 +171,9 @@ def evaluate(
     folder, checkpoint or split, or class names that differ from the dataset's.
     """
     from core.inference import default_flow_backend
-    from core.models.checkpoint import read_checkpoint_info
+    from core.models.checkpoint import open_classifier, read_checkpoint_info
 
-    from core.models import families
+    from core.models import registry as families
 
     info = read_checkpoint_info(checkpoint)
     family = families.family_of(info.config)
@@ -192,7 +192,7 @@ def evaluate(
         dataset, info.extra, part=part, scheme=split_scheme, official_split=official_split, seed=split_seed, split_dir=split_dir
     )
     if classifier is None:
-        classifier = families.open_classifier(
+        classifier = open_classifier(
             info.path,
             device=device,
             flow_backend=default_flow_backend(raft_weights=raft_weights),
@@ -221,7 +221,7 @@ def score_test_set(
     """Score each test video not already in ``skipped`` with ``classifier`` (``clips_per_video``
     samples, softmax averaged); unreadable ones are added to ``skipped``.  Shared by ``eval`` and
     the ablation, so both score a video the same way."""
-    from core.models import families
+    from core.models import registry as families
 
     config = classifier.config
     started = time.perf_counter()
@@ -246,7 +246,7 @@ def score_test_set(
         clips_per_video=clips_per_video,
         videos=tuple(results),
         skipped=skipped,
-        requested_flow_method=config.flow_method if config.uses_flow else None,
+        requested_flow_method=getattr(config, 'flow_method', None) if config.uses_flow else None,
         device=str(classifier.device),
         seconds=time.perf_counter() - started,
         model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},

@@ -1,56 +1,38 @@
-"""Models: backbones that give token grids, the two-stream fusion transformer,
-its attention maps, and checkpoint I/O.
+"""Models: the family registry, the families, what they share, and checkpoint I/O.
 
-    backbones/      registry: tiny, mvit_v2_s, swin3d_s -> (B, T', H', W', C) token grids
-    config.py       ModelConfig: everything a checkpoint records beside the weights
-    layout.py       where each token sits in the fusion sequence
-    encoder.py      our pre-norm encoder (fused attention, or recorded for explain)
-    heads.py        classifier heads
-    fusion.py       TwoStreamTransformer (variants rgb, flow, concat, fusion)
-    factory.py      build_model(config)
-    explain.py      AttentionMaps: per-layer/head attention, rollout, relevance
-    attention_map.py  token volumes back to original frame pixels
-    checkpoint.py   save_checkpoint / load_checkpoint (.safetensors + JSON config), any family
-    families.py     the family registry: transformer, convnet, repflow (config, build, classifier)
-    convnet/        classic two-stream ResNets (seeds 001-003), CAM, ConvLSTM
+    registry.py     Family records: family names, configs, builders, classifiers, trainers
+    checkpoint.py   save_checkpoint / load_checkpoint / open_classifier (.safetensors + JSON config), any family
+    shared/         what families share: video backbones (token grids), the encoder, ResNet trunks,
+                    streams, CAM and fusion layers, CAM maps, input normalisation, the ResNet config base
+    transformer/    the two-stream transformer (seed 000)
+    convnet/        classic two-stream ResNets (seeds 001-003)
     repflow/        the representation-flow network (seed 004)
+
+Importing this package registers the three families.
 """
 
 from __future__ import annotations
 
-from core.models.attention_map import heatmap_for_frame, slices_for_frame, token_region
-from core.models.backbones import BACKBONE_NAMES, BackboneInfo, backbone_info, build_backbone
-from core.models.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info, save_checkpoint
-from core.models.config import VARIANTS, FusionConfig, ModelConfig
-from core.models.explain import AttentionMaps, Explanation, attention_rollout, explain, relevance_propagation
-from core.models.factory import build_model
-from core.models.families import FAMILIES, open_classifier
-from core.models.fusion import TwoStreamTransformer
-from core.models.layout import TokenLayout
+# each package registers its family; this order is the order of tables and menus
+from core.models import transformer  # isort: skip
+from core.models import convnet  # isort: skip
+from core.models import repflow  # isort: skip
+from core.models.checkpoint import CheckpointInfo, load_checkpoint, open_classifier, read_checkpoint_info, save_checkpoint
+from core.models.registry import Family, build_model, family, family_names, family_of, register_family
 
 __all__ = [
-    "BACKBONE_NAMES",
-    "FAMILIES",
-    "VARIANTS",
-    "AttentionMaps",
-    "BackboneInfo",
     "CheckpointInfo",
-    "Explanation",
-    "FusionConfig",
-    "ModelConfig",
-    "TokenLayout",
-    "TwoStreamTransformer",
-    "attention_rollout",
-    "backbone_info",
-    "build_backbone",
+    "Family",
     "build_model",
-    "explain",
-    "heatmap_for_frame",
-    "open_classifier",
+    "convnet",
+    "family",
+    "family_names",
+    "family_of",
     "load_checkpoint",
+    "open_classifier",
     "read_checkpoint_info",
-    "relevance_propagation",
+    "register_family",
+    "repflow",
     "save_checkpoint",
-    "slices_for_frame",
-    "token_region",
+    "transformer",
 ]

@@ -20,7 +20,8 @@ from torch import nn
 
 from core.atomic import atomic_path
 from core.errors import CheckpointError
-from core.models import families
+from core.device import resolve_device
+from core.models import registry as families
 from core.weights import check_state_dict_fits
 
 CHECKPOINT_SUFFIX = ".safetensors"
@@ -36,7 +37,7 @@ class CheckpointInfo:
     """What a checkpoint says about itself, read from its header only (no weights loaded)."""
 
     path: Path
-    config: Any  # the family's config: ModelConfig, ConvNetConfig or RepFlowConfig
+    config: Any  # the family's config: TransformerConfig, ConvNetConfig or RepFlowConfig
     extra: dict[str, Any]
     num_tensors: int
     size_bytes: int
@@ -119,8 +120,6 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     or unexpected keys, a class count that differs from the class names, other
     shapes) and non-finite weights.
     """
-    from core.device import resolve_device
-
     info = read_checkpoint_info(path)
     file, config = info.path, info.config
     from safetensors import SafetensorError
@@ -136,13 +135,19 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     return model.to(resolve_device(device)).eval(), config
 
 
+def open_classifier(path: str | os.PathLike[str], *, device: str | torch.device = "auto", **kwargs: Any) -> Any:
+    """The one door to a checkpoint: load any family's model and return its classifier
+    (a :class:`core.inference.ClipClassifier`).  ``kwargs``: ``flow_backend``,
+    ``precision``, ``batch_size``, ``flow_method``."""
+    resolved = resolve_device(device)
+    model, config = load_checkpoint(path, resolved)
+    return families.make_classifier(model, config, device=resolved, **kwargs)
+
+
 def _check_state_fits(model: nn.Module, state: Mapping[str, torch.Tensor], config: Any, file: Path) -> None:
     own = model.state_dict()
-    own_keys = getattr(model, "classifier_keys", None)
-    if callable(own_keys):
-        classifiers = list(own_keys())
-    else:
-        classifiers = ["head." + str(len(model.head) - 1) + ".weight"]
+    own_keys = getattr(model, "classifier_keys", None)  # the weights whose first dimension is the class count
+    classifiers = list(own_keys()) if callable(own_keys) else []
     for classifier in classifiers:
         if classifier in state and classifier in own and state[classifier].shape[0] != own[classifier].shape[0]:
             raise CheckpointError(

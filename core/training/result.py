@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from core.data import SkippedVideos, Split
-from core.models.config import ModelConfig
 from core.training.settings import TrainSettings
 
 # Keys of the checkpoint's ``extra`` written by training.
@@ -75,7 +74,7 @@ class TrainResult:
     history: list[dict[str, Any]]
     skipped: SkippedVideos
     split: Split
-    config: ModelConfig
+    config: Any  # the family's config
     resumed_from_epoch: int = 0
     already_finished: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)

@@ -5,7 +5,7 @@ the resumable training state: rerunning with the same settings continues a run,
 and evaluation can see how a model was made.  Defaults follow seed 000: Adam,
 lr 2e-4, batch 8, up to 200 epochs with early stopping, no augmentation,
 frozen backbones (their token grids cached on disk, see
-:mod:`core.training.token_cache`).
+:mod:`core.models.transformer.train.token_cache`).
 """
 
 from __future__ import annotations
@@ -15,15 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from core.errors import InputError
-from core.models.config import VARIANTS, FusionConfig, ModelConfig, default_flow_encoding
+from core.flow.render import FlowEncoding
+from core.models.registry import default_family, family, family_names
 
 AUGMENTATIONS = ("none", "flip", "crop", "flip+crop")
-MODEL_FAMILIES = ("transformer", "convnet", "repflow")
-# Fields only the ConvNet families read (a transformer's to_dict leaves them out).
+# Fields the default family (the transformer) does not read: its to_dict leaves them out, so its
+# settings read exactly as they did before families existed.
 FAMILY_FIELDS = ("model", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional", "mean_subtraction",
                  "conv_fusion", "flow_layers", "iterations")
-DEFAULT_VARIANTS = {"transformer": "fusion", "convnet": "late", "repflow": "flow"}
-RESNETS = ("tiny", "resnet18", "resnet34", "resnet50")
+
+
+def default_flow_encoding() -> dict[str, Any]:
+    """The flow engine's default colour encoding, as the dict a checkpoint stores."""
+    return FlowEncoding().to_dict()
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class TrainSettings:
     split, order, views, dropout).
 
     Family: ``model`` is ``transformer`` (everything above), ``convnet`` or
-    ``repflow`` (trained end to end by :mod:`core.training.family_trainer`).
+    ``repflow`` (trained end to end by :mod:`core.training.end_to_end`).
     Their options: ``resnet`` (tiny, resnet18/34/50; ImageNet weights when
     ``pretrained``, ``backbone_weights`` naming an explicit file), ``tiny_width``
     (0: the tiny ResNet's default), ``input_size``; convnet: ``flow_length``
@@ -68,7 +72,7 @@ class TrainSettings:
     Settings saved before families existed load as a transformer's.
     """
 
-    model: str = "transformer"
+    model: str = ""  # empty: the default family (the two-stream transformer)
     backbone: str = "tiny"
     backbone_options: Mapping[str, Any] = field(default_factory=dict)
     variant: str = ""
@@ -111,71 +115,22 @@ class TrainSettings:
     flow_layers: int = 2
     iterations: int = 20
 
-    def __post_init__(self) -> None:
-        if not self.variant:  # the family's default variant (frozen dataclass: set once, here)
-            object.__setattr__(self, "variant", DEFAULT_VARIANTS.get(self.model, "fusion"))
-
-    def fusion_config(self) -> FusionConfig:
-        return FusionConfig(
-            heads=self.heads,
-            head_dim=self.head_dim,
-            depth=self.depth,
-            spatial_pool=self.spatial_pool,
-            rgb_time_pool=self.rgb_time_pool,
-            head_layers=self.head_layers,
-            head_dropout=self.head_dropout,
-        )
+    def __post_init__(self) -> None:  # frozen dataclass: the defaults that depend on the family are set once, here
+        if not self.model:
+            object.__setattr__(self, "model", default_family())
+        if not self.variant and self.model in family_names():
+            object.__setattr__(self, "variant", family(self.model).default_variant)
 
     def model_config(self, class_names: tuple[str, ...] | list[str]) -> Any:
-        """The checkpoint's config for a dataset with ``class_names`` (a :class:`ModelConfig`, or the
-        family's config); bad model settings raise :class:`InputError`."""
-        if self.model != "transformer":
-            return self._family_config(class_names)
-        overrides: dict[str, Any] = {
-            "variant": self.variant,
-            "fusion": self.fusion_config(),
-            "backbone_options": dict(self.backbone_options),
-            "flow_method": self.flow_method,
-            "flow_encoding": dict(self.flow_encoding),
-        }
-        if self.input_size:
-            overrides["input_size"] = self.input_size
-        if self.clip_length:
-            overrides["clip_length"] = self.clip_length
-        from core.models.fusion import pooled_grid
-
+        """The checkpoint's config for a dataset with ``class_names``: the family's
+        ``config_from_settings``; bad model settings raise :class:`InputError`."""
         try:
-            config = ModelConfig.create(backbone=self.backbone, class_names=list(class_names), **overrides)
-            pooled_grid(config.grid_shape(), config.fusion.spatial_pool)
+            return family(self.model).config_from_settings(self, tuple(class_names))
+        except InputError:
+            raise
         except (ValueError, TypeError) as err:
-            raise InputError(f"bad model settings: {err}") from None
-        return config
-
-    def _family_config(self, class_names: tuple[str, ...] | list[str]) -> Any:
-        overrides: dict[str, Any] = {"variant": self.variant}
-        if self.tiny_width:
-            overrides["backbone_options"] = {"width": self.tiny_width}
-        if self.input_size:
-            overrides["input_size"] = self.input_size
-        try:
-            if self.model == "convnet":
-                from core.models.convnet.config import ConvNetConfig
-
-                return ConvNetConfig.create(
-                    backbone=self.resnet, class_names=list(class_names), flow_length=self.flow_length,
-                    bidirectional=self.bidirectional, mean_subtraction=self.mean_subtraction,
-                    conv_fusion=self.conv_fusion, flow_method=self.flow_method, **overrides,
-                )
-            from core.models.repflow.config import RepFlowConfig
-
-            if self.clip_length:
-                overrides["clip_length"] = self.clip_length
-            return RepFlowConfig.create(
-                backbone=self.resnet, class_names=list(class_names), flow_layers=self.flow_layers,
-                iterations=self.iterations, **overrides,
-            )
-        except (ValueError, TypeError) as err:
-            raise InputError(f"bad {self.model} model settings: {err}") from None
+            what = "" if self.model == default_family() else f"{self.model} "
+            raise InputError(f"bad {what}model settings: {err}") from None
 
     @property
     def views(self) -> int:
@@ -191,16 +146,11 @@ class TrainSettings:
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if self.model not in MODEL_FAMILIES:
-            raise InputError(f"unknown model family {self.model!r}: choose one of {', '.join(MODEL_FAMILIES)}")
+        if self.model not in family_names():
+            raise InputError(f"unknown model family {self.model!r}: choose one of {', '.join(family_names())}")
         variants = family_variants(self.model)
         if self.variant not in variants:
             raise InputError(f"unknown {self.model} variant {self.variant!r}: choose one of {', '.join(variants)}")
-        if self.model != "transformer":
-            if self.resnet not in RESNETS:
-                raise InputError(f"unknown {self.model} backbone (--resnet) {self.resnet!r}: choose one of {', '.join(RESNETS)}")
-            if self.snippets < 1 or isinstance(self.snippets, bool):
-                raise InputError(f"snippets must be a positive integer, got {self.snippets!r}")
         if self.augment not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
         if not self.lr > 0 or self.weight_decay < 0:
@@ -215,7 +165,7 @@ class TrainSettings:
         """JSON-able fields; a transformer's omit the other families' fields (and ``model``), so its
         settings read exactly as they did before families existed (recorded checkpoints compare equal)."""
         data = dataclasses.asdict(self)
-        if self.model == "transformer":
+        if self.model == default_family():
             for name in FAMILY_FIELDS:
                 data.pop(name)
         data["backbone_options"] = dict(self.backbone_options)
@@ -244,12 +194,4 @@ class TrainSettings:
 
 def family_variants(model: str) -> tuple[str, ...]:
     """The variants a family trains (the transformer's: rgb, flow, concat, fusion)."""
-    if model == "convnet":
-        from core.models.convnet.config import CONVNET_VARIANTS
-
-        return CONVNET_VARIANTS
-    if model == "repflow":
-        from core.models.repflow.config import REPFLOW_VARIANTS
-
-        return REPFLOW_VARIANTS
-    return VARIANTS
+    return family(model).variants

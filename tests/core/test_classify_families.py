@@ -11,7 +11,7 @@ import torch
 
 import main
 from core.models import save_checkpoint
-from core.models.families import build_model
+from core.models.registry import build_model
 from core.models.repflow import RepFlowConfig
 
 

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from core.errors import WeightsUnavailable
 from core.models.convnet import CONVNET_VARIANTS, ConvNetConfig, build_convnet, build_trunk, cross_modality_weights
-from core.models.convnet.cam import SpatialAttention, class_activation_maps
-from core.models.convnet.convlstm import ConvLSTM
+from core.models.shared.cam import SpatialAttention, class_activation_maps
+from core.models.shared.convlstm import ConvLSTM
 
 SIZE = 32
 L = 2

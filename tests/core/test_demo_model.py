@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from core.inference import Classifier
+from core.models.checkpoint import open_classifier
+from core.models.transformer.predict import TransformerClassifier
 from core.models import read_checkpoint_info
 from core.resources import DEMO_CHECKPOINT, RESOURCES_DIR, SAMPLE_VIDEO
 from core.sampling import uniform_clip_starts
@@ -37,7 +38,7 @@ def test_the_checkpoint_is_small_and_is_what_its_record_says(record):
 
 
 def test_it_labels_the_bundled_sample_rotate_clockwise():
-    classifier = Classifier.from_checkpoint(DEMO_CHECKPOINT, device="cpu")
+    classifier = open_classifier(DEMO_CHECKPOINT, device="cpu")
     with open_video(SAMPLE_VIDEO) as video:
         start = uniform_clip_starts(len(video), 1, classifier.config.clip_length)[0]
         prediction = classifier.predict_clip(video, start)
@@ -48,7 +49,7 @@ def test_it_labels_the_bundled_sample_rotate_clockwise():
 
 def test_the_demo_convnet_is_what_its_record_says_and_labels_the_sample():
     """The second family's demo (the viewer's model chooser offers it): same checks, through the family API."""
-    from core.models import families
+    from core.models import registry as families
     from core.resources import DEMO_CHECKPOINTS
 
     path = DEMO_CHECKPOINTS["convnet"]

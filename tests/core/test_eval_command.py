@@ -21,7 +21,8 @@ import main
 from core.data import discover_dataset, make_split
 from core.errors import Cancelled, DatasetError
 from core.evaluation import evaluate
-from core.models import ModelConfig, build_model, save_checkpoint
+from core.models import build_model, save_checkpoint
+from core.models.transformer.config import TransformerConfig
 from core.progress import CancelToken
 from core.synth import CLASS_NAMES, generate_dataset
 from core.training.result import EXTRA_SETTINGS, EXTRA_SPLIT
@@ -38,7 +39,7 @@ def _seeded(monkeypatch):
 
 def constant_checkpoint(path: Path, class_names, favoured: str, *, extra=None, variant: str = "fusion") -> Path:
     """A tiny model that predicts ``favoured`` for every clip (probability ~0.9)."""
-    config = ModelConfig.create(
+    config = TransformerConfig.create(
         backbone="tiny",
         class_names=list(class_names),
         variant=variant,
@@ -172,10 +173,10 @@ def test_given_split_warns_about_videos_the_checkpoint_trained_on(data, tmp_path
 
 
 def test_interrupted_run_writes_nothing(data, tmp_path, monkeypatch, capsys):
-    from core.inference import Classifier
+    from core.models.transformer.predict import TransformerClassifier
 
     calls = {"n": 0}
-    real = Classifier.predict_clips
+    real = TransformerClassifier.predict_clips
 
     def interrupt_on_third_video(self, *args, **kwargs):
         calls["n"] += 1
@@ -183,7 +184,7 @@ def test_interrupted_run_writes_nothing(data, tmp_path, monkeypatch, capsys):
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Classifier, "predict_clips", interrupt_on_third_video)
+    monkeypatch.setattr(TransformerClassifier, "predict_clips", interrupt_on_third_video)
     out = tmp_path / "out"
     assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out) == 130
     assert "interrupted" in capsys.readouterr().err

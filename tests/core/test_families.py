@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from core.models.checkpoint import open_classifier
 from core.errors import CheckpointError
-from core.inference import Classifier
-from core.models import ModelConfig, build_model, load_checkpoint, read_checkpoint_info, save_checkpoint
-from core.models import families
+from core.models.transformer.predict import TransformerClassifier
+from core.models import build_model, load_checkpoint, read_checkpoint_info, save_checkpoint
+from core.models.transformer.config import TransformerConfig
+from core.models import registry as families
 from core.models.convnet import ConvNetConfig, TwoStreamConvNet
 from core.models.convnet.predict import ConvNetClassifier
 from core.models.repflow import RepFlowConfig, RepFlowNet
@@ -28,8 +30,8 @@ def _seeded(monkeypatch):
 CLASSES = ["walk", "run", "jump"]
 
 
-def transformer_config() -> ModelConfig:
-    return ModelConfig.create(
+def transformer_config() -> TransformerConfig:
+    return TransformerConfig.create(
         backbone="tiny", class_names=CLASSES, variant="fusion", backbone_options={"dim": 16}, input_size=32, clip_length=4,
         fusion={"heads": 2, "head_dim": 8, "depth": 1}, flow_method="farneback",
     )
@@ -161,7 +163,7 @@ def test_registry_dispatches_configs_builders_and_classifiers(tmp_path):
     assert isinstance(families.config_from_dict(repflow_config().to_dict()), RepFlowConfig)
     with pytest.raises(ValueError, match="unknown model family 'x'"):
         families.family("x")
-    expected = {"transformer": (transformer_config, Classifier), "convnet": (convnet_config, ConvNetClassifier), "repflow": (repflow_config, RepFlowClassifier)}
+    expected = {"transformer": (transformer_config, TransformerClassifier), "convnet": (convnet_config, ConvNetClassifier), "repflow": (repflow_config, RepFlowClassifier)}
     for name, (make, classifier_type) in expected.items():
         path = save_checkpoint(tmp_path / f"{name}.safetensors", families.build_model(make()))
         classifier = families.open_classifier(path, device="cpu")
@@ -193,13 +195,13 @@ def test_sample_inputs_stack_into_a_batch_the_model_takes():
 
 @pytest.mark.parametrize("make_config", [convnet_config, repflow_config])
 def test_classify_command_needs_no_family_flag(tmp_path, capsys, make_config):
-    """`classify --checkpoint` on a ConvNet or repflow checkpoint: Classifier.from_checkpoint dispatches on the family."""
+    """`classify --checkpoint` on a ConvNet or repflow checkpoint: TransformerClassifier.from_checkpoint dispatches on the family."""
     import main
     from media import write_video
 
     config = make_config()
     path = save_checkpoint(tmp_path / f"{config.family}.safetensors", families.build_model(config), config)
-    assert not isinstance(Classifier.from_checkpoint(path, device="cpu"), Classifier)
+    assert not isinstance(open_classifier(path, device="cpu"), TransformerClassifier)
     video = write_video(tmp_path / "clip.mp4", 30, size=(64, 48))
     assert main.main(["classify", str(video), "--checkpoint", str(path), "--json", "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -15,8 +15,10 @@ import torch
 
 from core.errors import Cancelled
 from core.flow import FlowEncoding, compute_flow, flow_to_rgb
-from core.inference import STAGES, Classifier, FlowBackend, default_flow_backend
-from core.models import ModelConfig, build_model
+from core.inference import STAGES, FlowBackend, default_flow_backend
+from core.models.transformer.predict import TransformerClassifier
+from core.models import build_model
+from core.models.transformer.config import TransformerConfig
 from core.progress import CancelToken
 from core.sampling import resize_and_crop, uniform_clip_starts
 
@@ -45,8 +47,8 @@ class RecordingFlow:
         return FlowBackend(compute=self.compute, render=self.render)
 
 
-def config(variant: str = "fusion") -> ModelConfig:
-    return ModelConfig.create(
+def config(variant: str = "fusion") -> TransformerConfig:
+    return TransformerConfig.create(
         backbone="tiny",
         class_names=["a", "b", "c", "d", "e", "f"],
         variant=variant,
@@ -86,7 +88,7 @@ def by_hand(model, cfg, frames, indices, flow_indices):
 def test_one_clip_matches_feeding_the_model_by_hand(variant):
     cfg, flow, frames = config(variant), RecordingFlow(), video()
     model = build_model(cfg).eval()
-    classifier = Classifier(model, cfg, device="cpu", flow_backend=flow.backend())
+    classifier = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend())
     pred = classifier.predict_clip(frames, start=5, top=3)
     assert pred.frame_indices == (5, 7, 9, 11)
     assert pred.flow_frame_indices == (5, 7, 9, 11, 13)  # T+1 frames give T flow images
@@ -107,7 +109,7 @@ def test_one_clip_matches_feeding_the_model_by_hand(variant):
 
 def test_attention_comes_with_the_frame_mapping_and_the_same_logits():
     cfg, flow, frames = config(), RecordingFlow(), video()
-    classifier = Classifier(build_model(cfg), cfg, device="cpu", flow_backend=flow.backend())
+    classifier = TransformerClassifier(build_model(cfg), cfg, device="cpu", flow_backend=flow.backend())
     plain = classifier.predict_clip(frames, start=3)
     explained = classifier.predict_clip(frames, start=3, attention=True, target_class=4)
     np.testing.assert_allclose(plain.logits, explained.logits, atol=1e-5)
@@ -120,7 +122,7 @@ def test_attention_comes_with_the_frame_mapping_and_the_same_logits():
 
 def test_clip_past_the_end_is_padded_and_flow_uses_the_last_frame():
     cfg, flow, frames = config(), RecordingFlow(), video(10)
-    pred = Classifier(build_model(cfg), cfg, device="cpu", flow_backend=flow.backend()).predict_clip(frames, start=6)
+    pred = TransformerClassifier(build_model(cfg), cfg, device="cpu", flow_backend=flow.backend()).predict_clip(frames, start=6)
     assert pred.frame_indices == (6, 8, 9, 9)
     assert pred.padded == 2
     assert pred.flow_frame_indices == (6, 8, 9, 9, 9)
@@ -129,8 +131,8 @@ def test_clip_past_the_end_is_padded_and_flow_uses_the_last_frame():
 def test_batched_clips_equal_single_clips_and_video_level_averages():
     cfg, flow, frames = config(), RecordingFlow(), video()
     model = build_model(cfg)
-    single = Classifier(model, cfg, device="cpu", flow_backend=flow.backend(), batch_size=1)
-    batched = Classifier(model, cfg, device="cpu", flow_backend=flow.backend(), batch_size=3)
+    single = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend(), batch_size=1)
+    batched = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend(), batch_size=3)
     video_pred = batched.predict_video(frames, num_clips=3)
     starts = uniform_clip_starts(len(frames), 3, cfg.clip_length, cfg.frame_stride)
     assert [c.start for c in video_pred.clips] == starts
@@ -148,14 +150,14 @@ def test_rgb_only_model_never_computes_flow():
     def refuse(*args, **kwargs):
         raise AssertionError("flow was computed for an RGB-only model")
 
-    pred = Classifier(build_model(cfg), cfg, device="cpu", flow_backend=FlowBackend(refuse, refuse)).predict_clip(frames)
+    pred = TransformerClassifier(build_model(cfg), cfg, device="cpu", flow_backend=FlowBackend(refuse, refuse)).predict_clip(frames)
     assert pred.flow_method is None and pred.flow_frame_indices is None
     assert pred.timings_ms["flow"] == 0.0 and pred.timings_ms["flow_backbone"] == 0.0
 
 
 def test_cancel_and_progress():
     cfg, flow, frames = config(), RecordingFlow(), video()
-    classifier = Classifier(build_model(cfg), cfg, device="cpu", flow_backend=flow.backend())
+    classifier = TransformerClassifier(build_model(cfg), cfg, device="cpu", flow_backend=flow.backend())
     seen = []
     classifier.predict_video(frames, num_clips=2, progress=lambda done, total, msg="": seen.append((done, total)))
     assert seen[-1] == (2, 2) and all(total == 2 for _, total in seen)
@@ -174,7 +176,7 @@ def test_a_flow_engine_giving_the_wrong_shape_is_caught():
         result = good.compute(frames_, method)
         return SimpleNamespace(forward=result.forward[:-1], method_used=result.method_used, fell_back=False, note="")
 
-    classifier = Classifier(build_model(cfg), cfg, device="cpu", flow_backend=FlowBackend(short, good.render))
+    classifier = TransformerClassifier(build_model(cfg), cfg, device="cpu", flow_backend=FlowBackend(short, good.render))
     with pytest.raises(ValueError, match=r"flow engine returned shape \(3, 2, 32, 32\), expected \(4, 2, 32, 32\)"):
         classifier.predict_clip(frames)
 
@@ -184,12 +186,12 @@ def test_bfloat16_autocast_stays_close_and_a_bad_precision_is_refused():
 
     cfg, flow, frames = config(), RecordingFlow(), video()
     model = build_model(cfg)
-    exact = Classifier(model, cfg, device="cpu", flow_backend=flow.backend()).predict_clip(frames, 2)
-    half = Classifier(model, cfg, device="cpu", flow_backend=flow.backend(), precision="bfloat16").predict_clip(frames, 2)
+    exact = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend()).predict_clip(frames, 2)
+    half = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend(), precision="bfloat16").predict_clip(frames, 2)
     assert half.logits.dtype == np.float32
     np.testing.assert_allclose(half.probabilities, exact.probabilities, atol=0.03)
     with pytest.raises(InputError, match="unknown precision 'int8'"):
-        Classifier(model, cfg, device="cpu", precision="int8")
+        TransformerClassifier(model, cfg, device="cpu", precision="int8")
 
 
 def test_cancel_during_the_forward_pass_stops_before_the_next_block():
@@ -197,7 +199,7 @@ def test_cancel_during_the_forward_pass_stops_before_the_next_block():
     that made that possible are gone afterwards."""
     cfg, flow, frames = config(), RecordingFlow(), video()
     model = build_model(cfg)
-    classifier = Classifier(model, cfg, device="cpu", flow_backend=flow.backend())
+    classifier = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend())
     token = CancelToken()
     ran: list[str] = []
 

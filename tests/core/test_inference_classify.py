@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import main
-from core.models import ModelConfig, build_model, save_checkpoint
+from core.models import build_model, save_checkpoint
+from core.models.transformer.config import TransformerConfig
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,7 @@ def files(tmp_path_factory):
     frames = np.stack([np.roll(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), i, axis=1) for i in range(24)])
     write_mp4(folder / "clip.mp4", frames, fps=10, preset="ultrafast")
     torch.manual_seed(0)
-    config = ModelConfig.create(
+    config = TransformerConfig.create(
         backbone="tiny",
         class_names=[f"action{i}" for i in range(7)],
         backbone_options={"dim": 16},

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import ModelConfig, build_model
-from core.models.attention_map import heatmap_for_frame, slices_for_frame, token_region
-from core.models.explain import attention_rollout, build_attention_maps, relevance_propagation
-from core.models.layout import FLOW, RGB, TokenLayout
+from core.models import build_model
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.attention_map import heatmap_for_frame, slices_for_frame, token_region
+from core.models.transformer.explain import attention_rollout, build_attention_maps, relevance_propagation
+from core.models.transformer.layout import FLOW, RGB, TokenLayout
 from core.sampling import crop_map
 
 
@@ -113,7 +114,7 @@ def test_relevance_peaks_at_a_planted_token():
     its relevance is the only non-zero one, so the map must peak exactly there.  The
     class token is made large so the planted value moves the logits both ways
     (some class gains from attending to it)."""
-    config = ModelConfig.create(
+    config = TransformerConfig.create(
         backbone="tiny",
         class_names=["a", "b", "c", "d"],
         backbone_options={"dim": 16},

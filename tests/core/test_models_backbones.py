@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.errors import CheckpointError, WeightsUnavailable
-from core.models.backbones import BACKBONE_NAMES, backbone_info, build_backbone
+from core.models.shared.backbones import BACKBONE_NAMES, backbone_info, build_backbone
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from core.errors import CheckpointError
-from core.models import ModelConfig, build_model, load_checkpoint, read_checkpoint_info, save_checkpoint
+from core.models import build_model, load_checkpoint, read_checkpoint_info, save_checkpoint
+from core.models.transformer.config import TransformerConfig
 
 
 @pytest.fixture(autouse=True)
@@ -19,8 +20,8 @@ def _seeded(monkeypatch):
     torch.manual_seed(0)
 
 
-def tiny_config(classes=("walk", "run", "jump"), variant="fusion") -> ModelConfig:
-    return ModelConfig.create(
+def tiny_config(classes=("walk", "run", "jump"), variant="fusion") -> TransformerConfig:
+    return TransformerConfig.create(
         backbone="tiny",
         class_names=list(classes),
         variant=variant,

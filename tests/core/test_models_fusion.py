@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import ModelConfig, build_model
-from core.models.layout import FLOW, RGB
+from core.models import build_model
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.layout import FLOW, RGB
 
 
 @pytest.fixture(autouse=True)
@@ -16,9 +17,9 @@ def _seeded(monkeypatch):
     torch.manual_seed(0)
 
 
-def tiny_config(variant: str = "fusion", **fusion) -> ModelConfig:
+def tiny_config(variant: str = "fusion", **fusion) -> TransformerConfig:
     settings = {"heads": 2, "head_dim": 8, "depth": 2, "head_dropout": 0.0, **fusion}
-    return ModelConfig.create(
+    return TransformerConfig.create(
         backbone="tiny",
         class_names=["walk", "run", "jump"],
         variant=variant,
@@ -155,15 +156,15 @@ def test_bad_configs_are_refused_with_the_value():
     with pytest.raises(ValueError, match="head_layers must be 1 or 3, got 2"):
         tiny_config("fusion", head_layers=2)
     with pytest.raises(ValueError, match="multiple of 16, got 40"):
-        ModelConfig.create(backbone="tiny", class_names=["a"], input_size=40)
+        TransformerConfig.create(backbone="tiny", class_names=["a"], input_size=40)
     with pytest.raises(ValueError, match="spatial_pool 3 is larger than the 2x2 token grid"):
         build_model(tiny_config("fusion", spatial_pool=3))
 
 
 def test_paper_defaults_for_the_big_backbones():
-    config = ModelConfig.create(backbone="mvit_v2_s", class_names=[str(i) for i in range(101)])
+    config = TransformerConfig.create(backbone="mvit_v2_s", class_names=[str(i) for i in range(101)])
     assert (config.fusion.heads, config.fusion.head_dim, config.fusion.dim) == (8, 96, 768)
     assert config.fusion.head_dropout == 0.5
     assert (config.input_size, config.clip_length, config.grid_shape()) == (224, 16, (8, 7, 7))
     assert config.mean == (0.45, 0.45, 0.45)
-    assert ModelConfig.create(backbone="swin3d_s", class_names=["a"]).mean == (0.485, 0.456, 0.406)
+    assert TransformerConfig.create(backbone="swin3d_s", class_names=["a"]).mean == (0.485, 0.456, 0.406)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.models.backbones import build_backbone
+from core.models.shared.backbones import build_backbone
 from core.sampling import resize_and_crop
-from core.training.token_cache import TokenCache, module_fingerprint
+from core.models.transformer.train.token_cache import TokenCache, module_fingerprint
 from core.training.views import corner_crop, view_crop, view_names
 
 

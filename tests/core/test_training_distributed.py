@@ -12,7 +12,7 @@ import torch
 
 from core.models import load_checkpoint
 from core.training import training_record
-from core.training.token_cache import TokenCache
+from core.models.transformer.train.token_cache import TokenCache
 from training_helpers import write_colour_dataset
 
 ROOT = Path(__file__).resolve().parents[2]

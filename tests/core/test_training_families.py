@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import main
-from core.models import families
+from core.models import registry as families
 from core.models.checkpoint import read_checkpoint_info
 from core.synth import generate_dataset, render_clip
 from core.synth.writer import write_mp4
@@ -158,7 +158,7 @@ def test_training_inputs_equal_the_live_inputs_of_classify(synth):
     cache's rounding."""
     from core.flow.cache import FlowCache
     from core.models.convnet.config import ConvNetConfig
-    from core.training.family_trainer import VideoPreparer, convnet_sample
+    from core.training.end_to_end import VideoPreparer, convnet_sample
     from core.video import open_video
 
     config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], backbone_options={"width": 8}, input_size=48,
@@ -178,7 +178,7 @@ def test_training_inputs_equal_the_live_inputs_of_classify(synth):
 
 def test_prepared_videos_stay_within_the_memory_budget(synth):
     from core.models.convnet.config import ConvNetConfig
-    from core.training.family_trainer import VideoPreparer
+    from core.training.end_to_end import VideoPreparer
 
     config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], input_size=48, flow_length=4, variant="rgb")
     one = 12 * 48 * 48 * 3

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.models import FusionConfig, ModelConfig, build_model
-from core.models.backbones import build_backbone
+from core.models import build_model
+from core.models.transformer.config import FusionConfig, TransformerConfig
+from core.models.shared.backbones import build_backbone
 
 
 @pytest.fixture(autouse=True)
@@ -15,8 +16,8 @@ def _seeded(monkeypatch):
     torch.manual_seed(0)
 
 
-def config(variant: str, *, frame_wise: bool, time_pool: bool) -> ModelConfig:
-    return ModelConfig.create(
+def config(variant: str, *, frame_wise: bool, time_pool: bool) -> TransformerConfig:
+    return TransformerConfig.create(
         backbone="tiny",
         class_names=["a", "b", "c"],
         variant=variant,
@@ -81,12 +82,12 @@ def test_rgb_time_pool_keeps_the_layout_and_leaves_the_flow_stream_alone():
 
 def test_options_round_trip_and_old_configs_load():
     cfg = config("fusion", frame_wise=True, time_pool=True)
-    again = ModelConfig.from_dict(cfg.to_dict())
+    again = TransformerConfig.from_dict(cfg.to_dict())
     assert again == cfg and again.fusion.rgb_time_pool and again.backbone_options["frame_wise"] is True
     old = cfg.to_dict()
     del old["fusion"]["rgb_time_pool"]
     old["backbone_options"] = {"dim": 16}
-    assert ModelConfig.from_dict(old).fusion.rgb_time_pool is False  # checkpoints from before the option
+    assert TransformerConfig.from_dict(old).fusion.rgb_time_pool is False  # checkpoints from before the option
 
 
 def test_bad_option_values_are_refused():

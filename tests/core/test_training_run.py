@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 
+from core.models.checkpoint import open_classifier
 from core.data import discover_dataset
 from core.errors import Cancelled, InputError
-from core.inference import Classifier
+from core.models.transformer.predict import TransformerClassifier
 from core.models import load_checkpoint, read_checkpoint_info
 from core.progress import CancelToken
 from core.training import train, training_record
 from core.training.state import load_state, state_path
-from core.training.token_cache import TokenCache
+from core.models.transformer.train.token_cache import TokenCache
 from training_helpers import small_settings, write_colour_dataset
 
 
@@ -83,7 +84,7 @@ def test_learns_a_separable_task_and_the_checkpoint_matches_inference(dataset, t
     assert info.config.fusion.rgb_time_pool and info.config.backbone_options == {"dim": 16, "frame_wise": True}
 
     # training saw exactly the tokens inference computes: same frames, crop, flow and rendering
-    classifier = Classifier.from_checkpoint(out, device="cpu")
+    classifier = open_classifier(out, device="cpu")
     cache = TokenCache(tmp_path / "cache")
     entries = {}
     for path in cache.entries():

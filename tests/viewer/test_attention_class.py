@@ -11,11 +11,13 @@ import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt
 
-from core.inference import Classifier
-from core.models import ModelConfig, save_checkpoint
+from core.models.checkpoint import open_classifier
+from core.models.transformer.predict import TransformerClassifier
+from core.models import save_checkpoint
+from core.models.transformer.config import TransformerConfig
 from core.models.convnet import ConvNetConfig
-from core.models.convnet.saliency import CamMaps
-from core.models.families import build_model, open_classifier
+from core.models.shared.cam_maps import CamMaps
+from core.models.registry import build_model, open_classifier
 from core.video import open_video
 from media import write_video
 from viewer.attention_render import AttentionChoice, attention_rgba
@@ -29,7 +31,7 @@ START = 4
 def files(tmp_path_factory):  # noqa: ANN001, ANN201
     folder = tmp_path_factory.mktemp("attention-class")
     torch.manual_seed(5)
-    transformer = ModelConfig.create(
+    transformer = TransformerConfig.create(
         backbone="tiny", class_names=CLASSES, backbone_options={"dim": 16}, input_size=64, clip_length=8,
         fusion={"heads": 2, "head_dim": 8, "depth": 2},
     )
@@ -73,7 +75,7 @@ def test_clicking_a_bar_explains_that_class_with_relevance(qtbot, files) -> None
     assert controls.class_box.isEnabled() and controls.class_box.currentData() == third
     assert f"for class {CLASSES[third]}" in controls.description.text()
 
-    reference = Classifier.from_checkpoint(files.transformer, device="cpu").predict_clip(open_video(files.video), START, attention=True, target_class=third)
+    reference = open_classifier(files.transformer, device="cpu").predict_clip(open_video(files.video), START, attention=True, target_class=third)
     assert np.allclose(explained.attention.relevance, reference.attention.relevance, atol=1e-5)
     assert not np.allclose(explained.attention.relevance, first.attention.relevance, atol=1e-5)
     frame = first.frame_indices[2]

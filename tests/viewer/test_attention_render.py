@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.models.attention_map import heatmap_for_frame, token_region
-from core.models.explain import AttentionMaps
-from core.models.layout import FLOW, RGB, TokenLayout
+from core.models.transformer.attention_map import heatmap_for_frame, token_region
+from core.models.transformer.explain import AttentionMaps
+from core.models.transformer.layout import FLOW, RGB, TokenLayout
 from core.sampling import crop_map
 from viewer.attention_render import (
     AttentionChoice,

@@ -10,8 +10,9 @@ import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
 
-from core.models import ModelConfig, build_model, save_checkpoint
-from core.models.layout import FLOW, RGB
+from core.models import build_model, save_checkpoint
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.layout import FLOW, RGB
 from media import decode_index, write_video
 from viewer.attention_render import heat_lut
 from viewer.main_window import MainWindow
@@ -25,7 +26,7 @@ CROP_X = 32  # a 128x64 video's 64 px centre crop starts at x = 32 (no resizing)
 def files(tmp_path_factory):  # noqa: ANN001, ANN201
     folder = tmp_path_factory.mktemp("attention-window")
     torch.manual_seed(1)
-    config = ModelConfig.create(
+    config = TransformerConfig.create(
         backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64, clip_length=8,
         fusion={"heads": 2, "head_dim": 8, "depth": 2},
     )

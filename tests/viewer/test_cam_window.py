@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 
 from core.models import save_checkpoint
 from core.models.convnet import ConvNetConfig
-from core.models.convnet.saliency import CamMaps
-from core.models.families import build_model
+from core.models.shared.cam_maps import CamMaps
+from core.models.registry import build_model
 from core.models.repflow import RepFlowConfig
 from media import decode_index, write_video
 from viewer.attention_render import heat_lut

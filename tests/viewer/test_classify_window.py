@@ -13,8 +13,11 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from core.inference import Classifier, default_flow_backend
-from core.models import ModelConfig, build_model, save_checkpoint
+from core.models.checkpoint import open_classifier
+from core.inference import default_flow_backend
+from core.models.transformer.predict import TransformerClassifier
+from core.models import build_model, save_checkpoint
+from core.models.transformer.config import TransformerConfig
 from core.sampling import sliding_window_starts
 from core.video import open_video
 from media import write_video
@@ -29,7 +32,7 @@ CLASSES = [f"action{i}" for i in range(6)]
 def files(tmp_path_factory):  # noqa: ANN001, ANN201
     folder = tmp_path_factory.mktemp("classify-window")
     torch.manual_seed(0)
-    config = ModelConfig.create(
+    config = TransformerConfig.create(
         backbone="tiny", class_names=CLASSES, backbone_options={"dim": 16}, input_size=64, clip_length=8,
         fusion={"heads": 2, "head_dim": 8, "depth": 2},
     )
@@ -73,18 +76,18 @@ class SlowFlow:
             time.sleep(0.01)
         return self.backend.compute(frames, method, device=device, cancel=cancel, progress=progress)
 
-    def loader(self, path: Path, device: str) -> Classifier:
+    def loader(self, path: Path, device: str) -> TransformerClassifier:
         from core.inference import FlowBackend
 
-        return Classifier.from_checkpoint(path, device=device, flow_backend=FlowBackend(compute=self.compute, render=self.backend.render))
+        return open_classifier(path, device=device, flow_backend=FlowBackend(compute=self.compute, render=self.backend.render))
 
 
 def test_classify_the_region_and_read_the_label(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
     loaded_on: list[str] = []
 
-    def loader(path: Path, device: str) -> Classifier:
+    def loader(path: Path, device: str) -> TransformerClassifier:
         loaded_on.append(threading.current_thread().name)
-        return Classifier.from_checkpoint(path, device=device)
+        return open_classifier(path, device=device)
 
     ready_window(qtbot, window, files)
     window.classify.loader = loader
@@ -95,7 +98,7 @@ def test_classify_the_region_and_read_the_label(qtbot, window: MainWindow, files
         qtbot.mouseClick(panel.classify_button, Qt.MouseButton.LeftButton)
     prediction = blocker.args[0]
     assert loaded_on and loaded_on[0] != threading.main_thread().name  # the model loads in a worker
-    expected = Classifier.from_checkpoint(files.checkpoint, device="cpu").predict_clip(open_video(str(files.video)), 8)
+    expected = open_classifier(files.checkpoint, device="cpu").predict_clip(open_video(str(files.video)), 8)
     assert prediction.frame_indices == tuple(range(8, 16))
     label = window.findChild(type(panel.predicted_label), "predictedLabel")
     assert label.text() == expected.label
@@ -253,7 +256,7 @@ def test_cuda_out_of_memory_reruns_on_the_cpu_and_says_so(qtbot, window: MainWin
 
     def loader(path: Path, device: str):  # noqa: ANN202
         asked.append(device)
-        return OutOfMemory() if device == "cuda" else Classifier.from_checkpoint(path, device="cpu")
+        return OutOfMemory() if device == "cuda" else open_classifier(path, device="cpu")
 
     window.classify.loader = loader
     window.classify.device = "cuda"

@@ -191,11 +191,12 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
 
     import torch
 
-    from core.models import ModelConfig, build_model, save_checkpoint
+    from core.models import build_model, save_checkpoint
+    from core.models.transformer.config import TransformerConfig
     from viewer.attention_render import heat_lut
 
     torch.manual_seed(0)
-    config = ModelConfig.create(
+    config = TransformerConfig.create(
         backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64, clip_length=8,
         fusion={"heads": 2, "head_dim": 8, "depth": 2},
     )

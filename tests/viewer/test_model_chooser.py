@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from core import resources
-from core.models import ModelConfig, save_checkpoint
+from core.models import save_checkpoint
+from core.models.transformer.config import TransformerConfig
 from core.models.convnet import ConvNetConfig
-from core.models.convnet.saliency import CamMaps
-from core.models.explain import AttentionMaps
-from core.models.families import build_model
+from core.models.shared.cam_maps import CamMaps
+from core.models.transformer.explain import AttentionMaps
+from core.models.registry import build_model
 from core.models.repflow import RepFlowConfig
 from media import write_video
 from viewer import settings as app_settings
@@ -30,7 +31,7 @@ CLASSES = ["a", "b", "c", "d", "e", "f"]
 def files(tmp_path_factory):  # noqa: ANN001, ANN201
     folder = tmp_path_factory.mktemp("model-chooser")
     torch.manual_seed(3)
-    transformer = ModelConfig.create(
+    transformer = TransformerConfig.create(
         backbone="tiny", class_names=CLASSES, backbone_options={"dim": 16}, input_size=64, clip_length=8,
         fusion={"heads": 2, "head_dim": 8, "depth": 2},
     )

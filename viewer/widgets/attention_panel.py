@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.inference import Prediction
-from core.models.convnet.saliency import CamMaps
-from core.models.explain import MAP_KINDS, AttentionMaps
-from core.models.layout import FLOW, RGB
+from core.models.shared.cam_maps import CamMaps
+from core.models.transformer.explain import MAP_KINDS, AttentionMaps
+from core.models.transformer.layout import FLOW, RGB
 from viewer.attention_render import CAM_KIND, FAMILY_REPFLOW, cam_stream_for_view, cell_tokens, cross_matrix, describe_cell, describe_token, map_kinds
 from viewer.classify_state import ClassifyState, ModelStatus, OverlaySettings, TokenSelection
 

@@ -1,38 +1,64 @@
-"""The classic two-stream ConvNet family (seeds 001-004): ResNet streams on RGB frames and
-stacked flow, five fusions, class activation maps, CAM spatial attention and a ConvLSTM.
+"""The classic two-stream ConvNet family (seeds 001-003): ResNet streams on RGB frames and stacked
+flow, five fusions, class activation maps, CAM spatial attention and a ConvLSTM.
 
-    config.py     ConvNetConfig (family "convnet"): what a checkpoint records
-    resnet.py     2-D ResNet trunks (tiny, resnet18/34/50), ImageNet weights, cross-modality init
-    cam.py        class activation maps and CAM spatial attention
-    convlstm.py   a ConvLSTM over per-frame maps
-    streams.py    FrameStream: trunk per snippet (+ attention, ConvLSTM, own classifier)
-    fusion.py     late / weighted / learned score fusion, feature fusion, conv fusion
+    config.py     ConvNetConfig: what a checkpoint records
     model.py      TwoStreamConvNet: forward(rgb, flow), explain -> CAM per snippet
     factory.py    build_convnet(config)
-    saliency.py   CamMaps: per-frame maps back to video pixels (the viewer's overlay object)
     inputs.py     frames -> snippets (centre frame + L stacked flow fields), test/train sampling
-    predict.py    ConvNetClassifier: frames -> core.inference.Prediction
+    predict.py    ConvNetClassifier: frames -> core.prediction.Prediction (with CamMaps)
+    describe.py   how the interface describes a checkpoint
+    train.py      the run's settings -> config; training samples for the end-to-end trainer
+
+The trunks, streams, CAM and fusion layers it shares with representation flow
+are in :mod:`core.models.shared`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.models.convnet.config import CONVNET_VARIANTS, FAMILY_CONVNET, ConvNetConfig
+from core.models.convnet.describe import describe, flow_statement
 from core.models.convnet.factory import build_convnet
 from core.models.convnet.model import TwoStreamConvNet
-from core.models.convnet.resnet import TRUNK_NAMES, ResNetTrunk, build_trunk, cross_modality_weights, trunk_info
-from core.models.convnet.saliency import CamExplanation, CamMaps
+from core.models.convnet.predict import ConvNetClassifier
+from core.models.convnet.train import TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs
+from core.models.registry import Family, register_family
+from core.models.shared.resnet import has_imagenet_weights, imagenet_weights_option
+from core.resources import DEMO_CONVNET
 
-__all__ = [
-    "CONVNET_VARIANTS",
-    "FAMILY_CONVNET",
-    "TRUNK_NAMES",
-    "CamExplanation",
-    "CamMaps",
-    "ConvNetConfig",
-    "ResNetTrunk",
-    "TwoStreamConvNet",
-    "build_convnet",
-    "build_trunk",
-    "cross_modality_weights",
-    "trunk_info",
-]
+
+def _build(config: ConvNetConfig, **kwargs: Any) -> TwoStreamConvNet:
+    return build_convnet(config, **imagenet_weights_option(kwargs))
+
+
+def _train(*args: Any, **kwargs: Any) -> Any:
+    from core.training.end_to_end import train_family  # the trainer's imports are heavy: on first use
+
+    return train_family(*args, **kwargs)
+
+
+FAMILY = register_family(
+    Family(
+        name=FAMILY_CONVNET,
+        title="two-stream ConvNet",
+        summary="classic two-stream ResNets: a frame and L stacked flow fields, late/feature/conv fusion (seeds 001-003)",
+        config_class=ConvNetConfig,
+        variants=CONVNET_VARIANTS,
+        default_variant="late",
+        build=_build,
+        classifier=ConvNetClassifier,
+        train=_train,
+        config_from_settings=config_from_settings,
+        describe=describe,
+        flow_statement=flow_statement,
+        train_options=TRAIN_OPTIONS,
+        sample_inputs=sample_inputs,
+        training_inputs=training_inputs,
+        needs_flow=needs_flow,
+        has_pretrained_weights=has_imagenet_weights,
+        demo_checkpoint=DEMO_CONVNET,
+    )
+)
+
+__all__ = ["FAMILY", "ConvNetClassifier", "ConvNetConfig", "TwoStreamConvNet", "build_convnet"]

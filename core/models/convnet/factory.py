@@ -6,8 +6,8 @@ import os
 
 from core.models.convnet.config import SCORE_FUSIONS, ConvNetConfig
 from core.models.convnet.model import TwoStreamConvNet
-from core.models.convnet.resnet import build_trunk
-from core.models.convnet.streams import FrameStream
+from core.models.shared.resnet import build_trunk
+from core.models.shared.streams import FrameStream
 
 
 def build_convnet(

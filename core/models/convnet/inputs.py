@@ -18,7 +18,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from core.inference.flow_backend import default_flow_backend
+from core.inference.frames import read_frames
 from core.models.convnet.config import ConvNetConfig
+from core.models.shared.inputs import normalise_frames
 from core.progress import CancelToken, check, report
 from core.sampling import ClipIndices, CropMap, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
 from core.timings import stage_timer
@@ -65,23 +68,6 @@ def stack_flow(forward: np.ndarray, backward: np.ndarray | None, config: ConvNet
     if config.flow_bound > 0:
         fields = np.clip(fields, -config.flow_bound, config.flow_bound)
     return np.ascontiguousarray(fields.reshape(2 * length, *fields.shape[2:]), dtype=np.float32)
-
-
-def normalise_frames(frames_uint8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """(N, S, S, 3) uint8 to (N, 3, S, S) float32 normalised with mean/std."""
-    x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
-    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return (x - m) / s
-
-
-
-def read_frames(source: Any, indices: Sequence[int]) -> np.ndarray:
-    """``source.read_clip(indices)`` checked to be ``(N, H, W, 3)`` uint8."""
-    raw = np.asarray(source.read_clip(list(indices)))
-    if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
-        raise ValueError(f"frames must be (N, H, W, 3) uint8 RGB, got {raw.dtype} {raw.shape}")
-    return raw
 
 
 @dataclass(eq=False)
@@ -142,8 +128,6 @@ def prepare_snippets(
     fell_back = False
     cmap: CropMap | None = None
     if config.uses_flow and flow_backend is None:
-        from core.inference import default_flow_backend
-
         flow_backend = default_flow_backend()
     method = flow_method or config.flow_method
     for n, window in enumerate(windows):

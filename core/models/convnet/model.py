@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from core.models.convnet.config import SCORE_FUSIONS, ConvNetConfig
-from core.models.convnet.fusion import ConvFusion, FeatureFusion, LearnedFusion, WeightedFusion, mixture, snippet_consensus
-from core.models.convnet.saliency import CamExplanation, CamMaps, to_numpy_maps
-from core.models.convnet.streams import FrameStream, StreamMaps, weighted_cam
+from core.models.shared.fusion import ConvFusion, FeatureFusion, LearnedFusion, WeightedFusion, mixture, snippet_consensus
+from core.models.shared.cam_maps import CamExplanation, CamMaps, to_numpy_maps
+from core.models.shared.streams import TwoBranchLoss, FrameStream, StreamMaps, resolve_targets, weighted_cam
 
 
-class TwoStreamConvNet(nn.Module):
+class TwoStreamConvNet(TwoBranchLoss, nn.Module):
     """Spatial and temporal :class:`FrameStream` s plus the variant's fusion."""
 
     def __init__(self, config: ConvNetConfig, *, rgb_stream: FrameStream | None, flow_stream: FrameStream | None) -> None:
@@ -150,14 +150,3 @@ class TwoStreamConvNet(nn.Module):
             for b in range(logits.shape[0])
         ]
         return CamExplanation(logits=logits, maps=maps)
-
-
-def resolve_targets(logits: torch.Tensor, target_class: int | Sequence[int] | None) -> torch.Tensor:
-    """One class per sample: the argmax, or ``target_class`` checked against the class count."""
-    batch, num_classes = logits.shape
-    if target_class is None:
-        return logits.argmax(dim=1)
-    values = [target_class] * batch if isinstance(target_class, int) else list(target_class)
-    if len(values) != batch or not all(0 <= int(v) < num_classes for v in values):
-        raise ValueError(f"target_class must be one class in [0, {num_classes}) per sample, got {target_class!r}")
-    return torch.as_tensor([int(v) for v in values], device=logits.device)

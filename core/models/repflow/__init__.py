@@ -1,28 +1,64 @@
 """The representation-flow family (Piergiovanni & Ryoo 2019, as seed 004 uses it): a ResNet on
 RGB clips with learnable TV-L1 flow layers on its feature maps, trained end to end.
 
-    config.py    RepFlowConfig (family "repflow")
+    config.py    RepFlowConfig: what a checkpoint records
     layer.py     RepresentationFlow: TV-L1 on features (the flow engine's solver), learnable
-    network.py   RepresentationFlowBlock, RepFlowStream, RepFlowNet (+ param_groups: flow at lr/100)
+    model.py     RepresentationFlowBlock, RepFlowStream, RepFlowNet (+ param_groups: flow at lr/100)
     factory.py   build_repflow(config)
     inputs.py    frames -> one normalised RGB clip
-    predict.py   RepFlowClassifier: frames -> core.inference.Prediction
+    predict.py   RepFlowClassifier: frames -> core.prediction.Prediction (with CamMaps)
+    describe.py  how the interface describes a checkpoint
+    train.py     the run's settings -> config; training samples
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from core.models.registry import Family, register_family
 from core.models.repflow.config import FAMILY_REPFLOW, REPFLOW_VARIANTS, RepFlowConfig
+from core.models.repflow.describe import FLOW_NET, describe, flow_statement
 from core.models.repflow.factory import build_repflow
 from core.models.repflow.layer import RepresentationFlow
-from core.models.repflow.network import RepFlowNet, RepFlowStream, RepresentationFlowBlock
+from core.models.repflow.model import RepFlowNet
+from core.models.repflow.predict import RepFlowClassifier
+from core.models.repflow.train import TRAIN_OPTIONS, config_from_settings, sample_inputs
+from core.models.shared.resnet import has_imagenet_weights, imagenet_weights_option
+from core.resources import DEMO_REPFLOW
 
-__all__ = [
-    "FAMILY_REPFLOW",
-    "REPFLOW_VARIANTS",
-    "RepFlowConfig",
-    "RepFlowNet",
-    "RepFlowStream",
-    "RepresentationFlow",
-    "RepresentationFlowBlock",
-    "build_repflow",
-]
+
+def _build(config: RepFlowConfig, **kwargs: Any) -> RepFlowNet:
+    return build_repflow(config, **imagenet_weights_option(kwargs))
+
+
+def _train(*args: Any, **kwargs: Any) -> Any:
+    from core.training.end_to_end import train_family  # the trainer's imports are heavy: on first use
+
+    return train_family(*args, **kwargs)
+
+
+FAMILY = register_family(
+    Family(
+        name=FAMILY_REPFLOW,
+        title="representation flow",
+        summary="a ResNet on RGB clips with learnable TV-L1 representation-flow layers (seed 004)",
+        config_class=RepFlowConfig,
+        variants=REPFLOW_VARIANTS,
+        default_variant="flow",
+        build=_build,
+        classifier=RepFlowClassifier,
+        train=_train,
+        config_from_settings=config_from_settings,
+        describe=describe,
+        flow_statement=flow_statement,
+        train_options=TRAIN_OPTIONS,
+        sample_inputs=sample_inputs,
+        has_pretrained_weights=has_imagenet_weights,
+        stage_labels={"flow_backbone": FLOW_NET},
+        motion_stage="flow_backbone",
+        optical_flow=False,
+        demo_checkpoint=DEMO_REPFLOW,
+    )
+)
+
+__all__ = ["FAMILY", "RepFlowClassifier", "RepFlowConfig", "RepFlowNet", "RepresentationFlow", "build_repflow"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from core.models.convnet.config import ResNetFamilyConfig
+from core.models.shared.resnet_config import ResNetFamilyConfig
 
 FAMILY_REPFLOW = "repflow"
 REPFLOW_FORMAT_VERSION = 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from core.models.convnet.resnet import build_trunk
-from core.models.convnet.streams import FrameStream
+from core.models.shared.resnet import build_trunk
+from core.models.shared.streams import FrameStream
 from core.models.repflow.config import RepFlowConfig
-from core.models.repflow.network import RepFlowNet, RepFlowStream, RepresentationFlowBlock
+from core.models.repflow.model import RepFlowNet, RepFlowStream, RepresentationFlowBlock
 
 
 def build_repflow(

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from core.models.convnet.inputs import normalise_frames, read_frames
+from core.inference.frames import read_frames
+from core.models.shared.inputs import normalise_frames
 from core.timings import stage_timer
 from core.models.repflow.config import RepFlowConfig
 from core.sampling import ClipIndices, CropMap, clip_indices, resize_and_crop

@@ -21,13 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.models.config import ModelConfig
-from core.models.encoder import AttentionRecorder, Encoder
-from core.models.heads import ClassifierHead
-from core.models.layout import FLOW, RGB, TokenLayout
+from core.models.transformer.config import TransformerConfig
+from core.models.shared.encoder import AttentionRecorder, Encoder
+from core.models.transformer.heads import ClassifierHead
+from core.models.transformer.layout import FLOW, RGB, TokenLayout
 
 if TYPE_CHECKING:
-    from core.models.explain import Explanation
+    from core.models.transformer.explain import Explanation
 
 
 def pooled_grid(grid: tuple[int, int, int], spatial_pool: int) -> tuple[int, int, int]:
@@ -47,14 +47,14 @@ class TwoStreamTransformer(nn.Module):
     from cached token grids).
     """
 
-    def __init__(self, config: ModelConfig, *, rgb_backbone: nn.Module | None, flow_backbone: nn.Module | None) -> None:
+    def __init__(self, config: TransformerConfig, *, rgb_backbone: nn.Module | None, flow_backbone: nn.Module | None) -> None:
         super().__init__()
         config.validate()
         self.config = config
         fusion = config.fusion
         self.backbone_grid = config.grid_shape()
         self.layout = TokenLayout.for_variant(config.variant, pooled_grid(self.backbone_grid, fusion.spatial_pool))
-        from core.models.backbones import backbone_info
+        from core.models.shared.backbones import backbone_info
 
         token_dim = backbone_info(config.backbone, **dict(config.backbone_options)).dim
         self.token_dim = token_dim
@@ -174,6 +174,10 @@ class TwoStreamTransformer(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(features)
 
+    def classifier_keys(self) -> list[str]:
+        """The state-dict key of the weight whose rows are the classes (a checkpoint's class count)."""
+        return ["head." + str(len(self.head) - 1) + ".weight"]
+
     def forward_tokens(self, rgb_tokens: torch.Tensor | None, flow_tokens: torch.Tensor | None) -> torch.Tensor:
         """Logits from precomputed token grids ``(B, T', H', W', C)`` (frozen-backbone training)."""
         return self.forward_head(self.fuse_tokens(rgb_tokens, flow_tokens))
@@ -190,7 +194,7 @@ class TwoStreamTransformer(nn.Module):
         flow_tokens: torch.Tensor | None = None,
         target_class: int | list[int] | None = None,
     ) -> "Explanation":
-        """Logits plus :class:`~core.models.explain.AttentionMaps` per clip (see :func:`core.models.explain.explain`)."""
-        from core.models.explain import explain
+        """Logits plus :class:`~core.models.transformer.explain.AttentionMaps` per clip (see :func:`core.models.transformer.explain.explain`)."""
+        from core.models.transformer.explain import explain
 
         return explain(self, rgb, flow, rgb_tokens=rgb_tokens, flow_tokens=flow_tokens, target_class=target_class)

@@ -1,7 +1,7 @@
 """Per-frame class activation maps, with the way back to video frame pixels.
 
 :class:`CamMaps` is to the ConvNet families what
-:class:`core.models.explain.AttentionMaps` is to the transformer: volumes
+:class:`core.models.transformer.explain.AttentionMaps` is to the transformer: volumes
 ``(S, h, w)`` per stream (one map per snippet or time step), the frames each
 map belongs to, and the clip's :class:`~core.sampling.CropMap`, so
 ``heatmap(volume(stream), frame_index)`` paints a map on an original frame.
@@ -41,8 +41,12 @@ class CamMaps:
     rgb_frames: tuple[tuple[int, ...], ...] | None = None
     flow_frames: tuple[tuple[int, ...], ...] | None = None
     crop_map: CropMap | None = None
+    # which stream's maps each view shows; None: each stream on its own view.  A representation-flow
+    # model sees RGB frames only, so its flow-layer maps go on the RGB view (set by its classifier).
+    views: tuple[tuple[str, str | None], ...] | None = None
 
     kinds = CAM_KINDS
+    class_kinds = CAM_KINDS
     num_layers = 1
     num_heads = 1
 
@@ -63,6 +67,14 @@ class CamMaps:
     @property
     def streams(self) -> tuple[str, ...]:
         return tuple(name for name, v in ((RGB, self.rgb), (FLOW, self.flow)) if v is not None)
+
+    def stream_for_view(self, view: str) -> str | None:
+        """The stream whose maps go on ``view`` (``"rgb"`` or ``"flow"``), or ``None`` for none."""
+        if view not in (RGB, FLOW):
+            raise ValueError(f"unknown view {view!r}: choose rgb or flow")
+        if self.views is not None:
+            return dict(self.views).get(view)
+        return view if (self.rgb if view == RGB else self.flow) is not None else None
 
     def volume(self, stream: str, kind: str = "cam", layer: int = -1, head: int | None = None) -> np.ndarray:
         """The ``(S, h, w)`` CAM of ``stream`` (``layer``/``head`` are accepted and ignored)."""

@@ -68,7 +68,7 @@ class FusionConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class TransformerConfig:
     """Everything needed to rebuild, feed and read a two-stream model."""
 
     backbone: str
@@ -88,9 +88,9 @@ class ModelConfig:
     format_version: int = FORMAT_VERSION
 
     @classmethod
-    def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> "ModelConfig":
+    def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> "TransformerConfig":
         """A config with the backbone's input size, clip length and mean/std filled in."""
-        from core.models.backbones import backbone_info
+        from core.models.shared.backbones import backbone_info
 
         info = backbone_info(backbone, **dict(overrides.get("backbone_options", {})))
         values: dict[str, Any] = {"input_size": info.input_size, "clip_length": info.frames, "mean": info.mean, "std": info.std}
@@ -113,20 +113,24 @@ class ModelConfig:
     def uses_flow(self) -> bool:
         return self.variant in ("flow", "concat", "fusion")
 
+    def architecture(self) -> tuple:
+        """What decides the weight shapes (two configs that differ here cannot share weights)."""
+        return (self.backbone, dict(self.backbone_options), self.variant, self.fusion, self.num_classes, self.input_size, self.clip_length)
+
     def grid_shape(self) -> tuple[int, int, int]:
         """The backbone token grid ``(T', H', W')`` for this config's input."""
-        from core.models.backbones import backbone_info
+        from core.models.shared.backbones import backbone_info
 
         return backbone_info(self.backbone, **dict(self.backbone_options)).grid_shape(self.clip_length, self.input_size)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and its value."""
-        from core.models.backbones import BACKBONE_NAMES
+        from core.models.shared.backbones import BACKBONE_NAMES
 
         if self.format_version != FORMAT_VERSION:
             raise ValueError(f"config format version {self.format_version!r} is not supported (this program reads version {FORMAT_VERSION})")
         if self.family != FAMILY_TRANSFORMER:
-            raise ValueError(f"ModelConfig describes the {FAMILY_TRANSFORMER!r} family, got family {self.family!r} (other families have their own configs: core.models.families)")
+            raise ValueError(f"TransformerConfig describes the {FAMILY_TRANSFORMER!r} family, got family {self.family!r} (other families have their own configs: core.models.registry)")
         if self.backbone not in BACKBONE_NAMES:
             raise ValueError(f"unknown backbone {self.backbone!r}: choose one of {', '.join(BACKBONE_NAMES)}")
         if self.variant not in VARIANTS:
@@ -166,7 +170,7 @@ class ModelConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> "TransformerConfig":
         """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
         if not isinstance(data, Mapping):
             raise ValueError(f"model config must be a JSON object, got {type(data).__name__}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
-from core.models.backbones import build_backbone
-from core.models.config import ModelConfig
-from core.models.fusion import TwoStreamTransformer
+from core.models.shared.backbones import build_backbone
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.model import TwoStreamTransformer
 
 
-def build_model(
-    config: ModelConfig,
+def build_transformer(
+    config: TransformerConfig,
     *,
     pretrained: bool = False,
     rgb_weights: str | os.PathLike[str] | None = None,

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 
 from core.errors import WeightsUnavailable
-from core.models.backbones.base import IMAGENET_MEAN, IMAGENET_STD
+from core.models.shared.backbones.base import IMAGENET_MEAN, IMAGENET_STD
 
 TRUNK_NAMES = ("tiny", "resnet18", "resnet34", "resnet50")
 STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
@@ -225,3 +225,22 @@ def load_trunk_state(trunk: ResNetTrunk, state: dict[str, torch.Tensor], source:
         state["conv1.weight"] = cross_modality_weights(conv1, trunk.in_channels)
     check_state_dict_fits(state, trunk.state_dict(), what=f"does not fit backbone {trunk.info.name!r}", path=source)
     trunk.load_state_dict(state, strict=True)
+
+
+def imagenet_weights_option(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Builder options of a ResNet family as any family's builder is called: the transformer names
+    its weight files per stream; the ResNet families take one ImageNet file for both streams
+    (``imagenet_weights``, or ``rgb_weights`` as an alias)."""
+    values = dict(kwargs)
+    rgb = values.pop("rgb_weights", None)
+    flow = values.pop("flow_weights", None)
+    if flow is not None:
+        raise ValueError("ResNet families take one ImageNet weights file for both streams (imagenet_weights), not flow_weights")
+    if rgb is not None:
+        values.setdefault("imagenet_weights", rgb)
+    return values
+
+
+def has_imagenet_weights(config: Any) -> bool:
+    """Whether the config's ResNet has ImageNet weights to start from (the tiny one has none)."""
+    return trunk_info(config.backbone, **dict(config.backbone_options)).pretrained_url is not None

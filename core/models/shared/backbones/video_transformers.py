@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.models.backbones.base import KINETICS_MEAN, KINETICS_STD, IMAGENET_MEAN, IMAGENET_STD, BackboneInfo, check_clip_tensor
+from core.models.shared.backbones.base import KINETICS_MEAN, KINETICS_STD, IMAGENET_MEAN, IMAGENET_STD, BackboneInfo, check_clip_tensor
 
 MVIT_V2_S_INFO = BackboneInfo(
     name="mvit_v2_s",

@@ -8,24 +8,18 @@ four variants reuse one set of cached token grids.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import torch
 
-from core.models.backbones import backbone_info, build_backbone
-from core.models.config import ModelConfig
-from core.models.fusion import TwoStreamTransformer
-from core.models.layout import FLOW, RGB
+from core.models.shared.backbones import backbone_info, build_backbone
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.model import TwoStreamTransformer
+from core.models.transformer.layout import FLOW, RGB
+from core.training.seeds import derive_seed
 from core.training.settings import TrainSettings
 
 BACKBONE_WEIGHTS_HINT = "--backbone-weights PATH"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed from the run's seed and tags (stream, epoch, rank...): independent streams of randomness."""
-    text = "/".join([str(int(seed)), *(str(p) for p in parts)])
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little") >> 1
 
 
 @dataclass(frozen=True)
@@ -35,7 +29,7 @@ class BuiltModel:
     notes: tuple[str, ...]
 
 
-def build_training_model(settings: TrainSettings, config: ModelConfig) -> BuiltModel:
+def build_training_model(settings: TrainSettings, config: TransformerConfig) -> BuiltModel:
     """The model of ``config`` with backbones for the streams its variant uses.
 
     Backbones get Kinetics-400 weights when ``settings.pretrained`` and the

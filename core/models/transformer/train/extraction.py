@@ -5,7 +5,7 @@ training videos, every augmentation view of each; a clip is prepared exactly
 as inference prepares it (:func:`core.inference.prepare_clip_input`: same
 frames, crop, flow and colour rendering), normalised, and run through the
 stream's backbone in batches.  The grids (float16) go to the
-:class:`~core.training.token_cache.TokenCache` and, within a memory budget,
+:class:`~core.models.transformer.train.token_cache.TokenCache` and, within a memory budget,
 stay in memory for training.  For end-to-end fine-tuning the prepared uint8
 clips are cached instead (``payload="frames"``): flow, the expensive part,
 is still computed once.
@@ -26,13 +26,15 @@ import torch
 
 from core.data import Sample, SkippedVideos
 from core.errors import CoreError, InputError, WeightsUnavailable
-from core.inference import FlowBackend, normalise_frames, prepare_clip_input
-from core.models.config import ModelConfig
-from core.models.fusion import TwoStreamTransformer
-from core.models.layout import FLOW, RGB
+from core.inference.flow_backend import FlowBackend
+from core.models.shared.inputs import normalise_frames
+from core.models.transformer.inputs import prepare_clip_input
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.model import TwoStreamTransformer
+from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken, check, report
 from core.sampling import uniform_clip_starts
-from core.training.token_cache import TokenCache, module_fingerprint
+from core.models.transformer.train.token_cache import TokenCache, module_fingerprint
 from core.training.views import view_crop, view_names
 
 TOKENS = "tokens"
@@ -92,7 +94,7 @@ class ClipExtractor:
     def __init__(
         self,
         *,
-        config: ModelConfig,
+        config: TransformerConfig,
         model: TwoStreamTransformer | None,
         streams: Sequence[str],
         payload: str,
@@ -261,7 +263,7 @@ class ClipExtractor:
         if self.payload == FRAMES:
             arrays = [frames for _, frames, _ in pending]
         else:
-            batch = torch.stack([normalise_frames(frames, self._mean, self._std, self.device) for _, frames, _ in pending])
+            batch = torch.stack([normalise_frames(frames, self._mean, self._std, device=self.device, channels_first=True) for _, frames, _ in pending])
             with torch.no_grad(), _autocast(self.device):
                 tokens = self.backbones[stream](batch)
             arrays = list(tokens.to(torch.float16).cpu().numpy())

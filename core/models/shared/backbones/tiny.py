@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.models.backbones.base import KINETICS_MEAN, KINETICS_STD, BackboneInfo, check_clip_tensor
+from core.models.shared.backbones.base import KINETICS_MEAN, KINETICS_STD, BackboneInfo, check_clip_tensor
 
 DEFAULT_TINY_DIM = 96
 TUBELET_FRAMES = 2

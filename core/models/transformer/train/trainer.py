@@ -5,7 +5,7 @@ stopping on the validation loss with a patience, the best epoch's checkpoint
 kept, no augmentation by default.  The order of work:
 
 1. list the dataset and split it (:func:`core.data.make_split`);
-2. build the model with seeded backbones (:mod:`core.training.model`);
+2. build the model with seeded backbones (:mod:`core.models.transformer.train.model`);
 3. extract every clip's token grids into the disk cache (resumable, ETA); under
    torchrun each rank takes its shard of the videos first;
 4. train the fusion on the cached grids (``forward_tokens``); each epoch ends
@@ -33,24 +33,25 @@ from torch import nn
 from core.data import Dataset, Sample, SkippedVideos, Split, discover_dataset, make_split
 from core.errors import CheckpointError, DatasetError, InputError
 from core.models.checkpoint import CHECKPOINT_SUFFIX, save_checkpoint
-from core.models.config import ModelConfig
-from core.models.fusion import TwoStreamTransformer
-from core.models.layout import FLOW, RGB
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.model import TwoStreamTransformer
+from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken, check, report
 from core.training import result as record
 from core.training.distributed import DistributedContext, init_distributed
-from core.training.extraction import FRAMES, TOKENS, ArrayStore, ClipExtractor, VideoRequest
-from core.training.model import build_training_model, derive_seed, trainable_state
+from core.models.transformer.train.extraction import FRAMES, TOKENS, ArrayStore, ClipExtractor, VideoRequest
+from core.models.transformer.train.model import build_training_model, trainable_state
+from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
 from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
-from core.training.token_cache import TokenCache
+from core.models.transformer.train.token_cache import TokenCache
 
 
 LogFunction = Callable[[str], None]
 
 
-def train(
+def train_transformer(
     dataset_root: str | os.PathLike[str],
     settings: TrainSettings,
     out: str | os.PathLike[str],
@@ -68,7 +69,7 @@ def train(
     settings, except ``epochs``/``patience``/``device``, and the split must be
     the same); a finished run returns at once with ``already_finished``.
     ``resume=False`` starts over.  ``cache_dir``: the token cache (default
-    :func:`core.training.token_cache.default_cache_root`); runs that share it,
+    :func:`core.models.transformer.train.token_cache.default_cache_root`); runs that share it,
     the same backbone settings, seed and data share extraction whatever their
     variant or fusion settings (the ablation relies on this).  ``progress(done,
     total, message)``: extraction (``"extract: ..."``, with an ETA) and the
@@ -77,7 +78,7 @@ def train(
     checkpoint.  Under ``torchrun`` the run is distributed (see
     :mod:`core.training.distributed`).  ``settings.model`` ``convnet`` or
     ``repflow`` trains that family end to end instead
-    (:mod:`core.training.family_trainer`; one process, no torchrun).
+    (:mod:`core.training.end_to_end`; one process, no torchrun).
 
     Raises :class:`~core.errors.DatasetError` for a bad data folder,
     :class:`~core.errors.InputError` for bad settings,
@@ -87,11 +88,6 @@ def train(
     """
     settings.validate()
     out_path = Path(out)
-    if settings.model != "transformer":  # the ConvNet families train end to end on decoded video
-        from core.training.family_trainer import train_family
-
-        return train_family(dataset_root, settings, out_path, resume=resume, cache_dir=cache_dir, progress=progress,
-                            cancel=cancel, log=log, command=command)
     if out_path.suffix != CHECKPOINT_SUFFIX:
         raise CheckpointError(f"the checkpoint must be a {CHECKPOINT_SUFFIX} file, got suffix {out_path.suffix!r}", out_path)
     if out_path.exists() and out_path.is_dir():
@@ -155,7 +151,7 @@ class _Run:
             seed=settings.seed,
             split_dir=settings.split_dir,
         )
-        self.config: ModelConfig = settings.model_config(self.dataset.classes)
+        self.config: TransformerConfig = settings.model_config(self.dataset.classes)
         self.skipped = SkippedVideos()
         self.notes: list[str] = []
         self._sources: dict[str, str] = {}
@@ -241,7 +237,7 @@ class _Run:
     # -- pieces ---------------------------------------------------------------------------------
 
     def _backbone_fingerprints(self, model: TwoStreamTransformer) -> dict[str, str]:
-        from core.training.token_cache import module_fingerprint
+        from core.models.transformer.train.token_cache import module_fingerprint
 
         if self.settings.finetune_backbones:
             return {}

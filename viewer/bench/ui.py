@@ -246,11 +246,12 @@ def measure(heart: Heartbeat, scenario: str, action: Callable[[], Callable[[], b
 
 def standin_checkpoint(folder: Path) -> Path:
     """A random-weight tiny model over the synthetic classes, when the demo model is missing (timing only)."""
-    from core.models import ModelConfig, build_model, save_checkpoint
+    from core.models import build_model, save_checkpoint
+    from core.models.transformer.config import TransformerConfig
     from core.synth import SYNTH_CLASSES
 
     names = [c if isinstance(c, str) else c.name for c in SYNTH_CLASSES]
-    config = ModelConfig.create(backbone="tiny", class_names=names, flow_method="dis")
+    config = TransformerConfig.create(backbone="tiny", class_names=names, flow_method="dis")
     return save_checkpoint(folder / "standin.safetensors", build_model(config))
 
 

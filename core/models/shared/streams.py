@@ -11,13 +11,16 @@ step's hidden map is pooled, and the stream scores the whole sequence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from core.models.convnet.cam import SpatialAttention, class_activation_maps
-from core.models.convnet.convlstm import ConvLSTM
-from core.models.convnet.resnet import ResNetTrunk
+from core.models.shared.cam import SpatialAttention, class_activation_maps
+from core.models.shared.convlstm import ConvLSTM
+from core.models.shared.fusion import snippet_consensus
+from core.models.shared.resnet import ResNetTrunk
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,3 +118,40 @@ def weighted_cam(maps: torch.Tensor, weight: torch.Tensor, classes: torch.Tensor
     batch, snippets = maps.shape[:2]
     per_map = classes.repeat_interleave(snippets)
     return class_activation_maps(maps.flatten(0, 1), weight, per_map).view(batch, snippets, *maps.shape[3:])
+
+
+def resolve_targets(logits: torch.Tensor, target_class: int | Sequence[int] | None) -> torch.Tensor:
+    """One class per sample: the argmax, or ``target_class`` checked against the class count."""
+    batch, num_classes = logits.shape
+    if target_class is None:
+        return logits.argmax(dim=1)
+    values = [target_class] * batch if isinstance(target_class, int) else list(target_class)
+    if len(values) != batch or not all(0 <= int(v) < num_classes for v in values):
+        raise ValueError(f"target_class must be one class in [0, {num_classes}) per sample, got {target_class!r}")
+    return torch.as_tensor([int(v) for v in values], device=logits.device)
+
+
+SCORE_FUSIONS = ("late", "weighted", "learned")  # fusions of the two streams' own class scores
+
+
+class TwoBranchLoss:
+    """The training loss of a model with an RGB and a flow branch and a fusion (``rgb_branch``,
+    ``flow_branch``, ``fuse``, ``rgb_stream``/``flow_stream`` with ``logits``).
+
+    Score fusions: seed 002 trains the streams apart and fuses their scores
+    afterwards; here the model trains jointly on three cross-entropies, each
+    stream's own consensus score and the fused score, so each stream is
+    supervised as if alone while the fusion's parameters learn from the fused
+    term.  Other fusions: the fused cross-entropy alone.
+    """
+
+    def training_loss(self, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, fused scores) of a batch."""
+        model: Any = self
+        rgb_maps, flow_maps = model.rgb_branch(batch), model.flow_branch(batch)
+        scores = model.fuse(rgb_maps, flow_maps)
+        loss = F.cross_entropy(scores, labels)
+        if model.config.variant in SCORE_FUSIONS:
+            loss = loss + F.cross_entropy(snippet_consensus(model.rgb_stream.logits(rgb_maps)), labels)
+            loss = loss + F.cross_entropy(snippet_consensus(model.flow_stream.logits(flow_maps)), labels)
+        return loss, scores

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from core.errors import WeightsUnavailable
-from core.models.backbones.base import BackboneInfo, check_clip_tensor, check_input_geometry
-from core.models.backbones.tiny import TinyBackbone, tiny_info
-from core.models.backbones.video_transformers import MVIT_V2_S_INFO, SWIN3D_S_INFO, MViTTokens, SwinTokens
+from core.models.shared.backbones.base import BackboneInfo, check_clip_tensor, check_input_geometry
+from core.models.shared.backbones.tiny import TinyBackbone, tiny_info
+from core.models.shared.backbones.video_transformers import MVIT_V2_S_INFO, SWIN3D_S_INFO, MViTTokens, SwinTokens
 from core.weights import check_state_dict_fits
 
 __all__ = [

@@ -1,14 +1,21 @@
-"""Training the ConvNet families (``convnet``, ``repflow``) end to end on decoded video.
+"""Training a model family end to end on decoded video (the two-stream ConvNet, representation
+flow, and any family whose record gives ``sample_inputs``).
 
-The transformer's trainer (:mod:`core.training.trainer`) works on cached token
+The transformer's trainer (:mod:`core.models.transformer.train.trainer`) works on cached token
 grids of frozen backbones; the classic two-stream ConvNet (seeds 001-003) and
 representation flow (seed 004) train their whole network, so this trainer feeds
 them samples drawn afresh every epoch:
 
-- ``convnet``: ``snippets`` windows per video, one drawn at random inside each
-  of that many equal segments (TSN), each a centre frame plus L stacked flow
-  fields; the model averages the snippets' softmax (its consensus).
-- ``repflow``: one clip of ``clip_length`` frames at a random start.
+- the two-stream ConvNet: ``snippets`` windows per video, one drawn at random
+  inside each of that many equal segments (TSN), each a centre frame plus L
+  stacked flow fields; the model averages the snippets' softmax (its consensus).
+- representation flow: one clip of ``clip_length`` frames at a random start.
+
+What a sample is belongs to the family (its record's ``training_inputs``, or
+``sample_inputs`` over the prepared frames); whether the trainer computes
+optical flow, too (``needs_flow``).  A model with ``training_loss(batch,
+labels)`` computes its own loss; any other is trained on the cross-entropy of
+``model(**batch)``.
 
 Each video is decoded and resized/cropped once per epoch at most (an in-memory
 LRU of prepared videos under a byte budget keeps small datasets decoded; big
@@ -18,10 +25,10 @@ through the on-disk flow cache (:func:`core.flow.cache.compute_flow_cached`),
 and each snippet's L fields are sliced from it.  Per pair this is the flow
 ``classify`` computes on the snippet's own window (every method but RAFT's
 warm starts computes each pair from its two frames alone), rounded through the
-cache's float16 (a test compares it with :func:`core.models.families.sample_inputs`).
+cache's float16 (a test compares it with :func:`core.models.registry.sample_inputs`).
 
-Score fusions (``late``, ``weighted``, ``learned``): seed 002 trains the two
-streams separately and fuses their scores afterwards.  Here the whole model
+Score fusions of the ResNet families (``late``, ``weighted``, ``learned``;
+their ``training_loss``): seed 002 trains the two streams separately and fuses their scores afterwards.  Here the whole model
 trains jointly with the sum of three cross-entropies, one on each stream's own
 consensus score and one on the fused score.  Each stream is thus supervised as
 if trained alone (so neither leans on the other, which a fused loss alone
@@ -30,7 +37,7 @@ learn from the fused term.  ``feature``/``conv`` fusion and single streams use
 the plain cross-entropy of the model's output.
 
 The rest follows the transformer's recipe and records: the same split
-(:func:`core.data.make_split`), Adam over :func:`core.models.families.param_groups`
+(:func:`core.data.make_split`), Adam over :func:`core.models.registry.param_groups`
 (repflow's flow layers at lr/100), early stopping on the validation loss, the
 best epoch's checkpoint written atomically with the training record (so
 ``eval`` rebuilds the test set), the resumable state beside it (every epoch's
@@ -56,15 +63,15 @@ from torch import nn
 
 from core.data import Sample, SkippedVideos, discover_dataset, make_split
 from core.errors import CheckpointError, DatasetError, InputError
-from core.models import families
+from core.inference.frames import ArrayFrames
+from core.models import registry as families
 from core.progress import CancelToken, check, report
 from core.training import result as record
-from core.training.model import derive_seed
+from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
 from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
 
-SCORE_FUSIONS = ("late", "weighted", "learned")
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
 WEIGHTS_HINT = "--backbone-weights PATH"
 
@@ -84,7 +91,7 @@ def train_family(
     command: str | None = None,
     memory_bytes: int = DEFAULT_MEMORY_BYTES,
 ) -> TrainResult:
-    """Train a ``convnet`` or ``repflow`` model (``settings.model``); see :func:`core.training.train`.
+    """Train a model of family ``settings.model`` end to end; see :func:`core.training.train`.
 
     ``cache_dir``: the flow cache goes in ``cache_dir/flow`` (default: the flow
     engine's own cache).  ``memory_bytes``: how much decoded video to keep.
@@ -125,7 +132,7 @@ class VideoPreparer:
 
     @property
     def needs_flow(self) -> bool:
-        return families.family_of(self.config) == families.FAMILY_CONVNET and self.config.uses_flow
+        return bool(families.family_record(self.config).needs_flow(self.config))
 
     def get(self, path: Path, cancel: CancelToken | None = None) -> PreparedVideo:
         """The prepared video; :class:`~core.errors.InputError` for an unreadable one."""
@@ -171,41 +178,6 @@ class VideoPreparer:
         return PreparedVideo(frames, np.asarray(result.forward, np.float32), backward, str(result.method_used))
 
 
-def convnet_sample(prepared: PreparedVideo, starts: list[int], config: Any) -> dict[str, torch.Tensor]:
-    """What :func:`core.models.families.sample_inputs` gives for these window starts, built from
-    the prepared video: ``{"rgb": (S, 3, H, W), "flow": (S, 2L, H, W)}`` for the streams used."""
-    from core.models.convnet.inputs import normalise_frames, snippet_windows, stack_flow
-
-    frames = prepared.frames
-    windows = snippet_windows(len(frames), starts, config)
-    rgb, stacks = [], []
-    for window in windows:
-        indices = list(window.indices)
-        if config.uses_rgb:
-            rgb.append(frames[indices[config.centre_offset]])
-        if config.uses_flow:
-            forward = np.stack([_pair(prepared.forward, a, b, frames) for a, b in zip(indices[:-1], indices[1:])])
-            backward = None
-            if config.bidirectional:
-                backward = np.stack([_pair(prepared.backward, a, b, frames) for a, b in zip(indices[:-1], indices[1:])])
-            stacks.append(stack_flow(forward, backward, config))
-    out: dict[str, torch.Tensor] = {}
-    if rgb:
-        out["rgb"] = normalise_frames(np.stack(rgb), config.mean, config.std)
-    if stacks:
-        out["flow"] = torch.from_numpy(np.stack(stacks))
-    return out
-
-
-def _pair(flow: np.ndarray | None, a: int, b: int, frames: np.ndarray) -> np.ndarray:
-    """The flow of frames ``a`` -> ``b`` of a window: consecutive frames, or a repeated last frame (no motion)."""
-    if b == a:
-        return np.zeros((2, *frames.shape[1:3]), np.float32)
-    if flow is None or b != a + 1:
-        raise ValueError(f"the trainer's flow covers consecutive frame pairs only, got frames {a} -> {b}")
-    return flow[a]
-
-
 class _FamilyRun:
     def __init__(self, dataset_root, settings: TrainSettings, out: Path, *, cache_dir, progress, cancel, log, command, memory_bytes: int) -> None:
         from core.device import resolve_device
@@ -233,6 +205,9 @@ class _FamilyRun:
         )
         self.config = settings.model_config(self.dataset.classes)
         self.family = families.family_of(self.config)
+        self.record = families.family(self.family)
+        if self.record.sample_inputs is None and self.record.training_inputs is None:
+            raise InputError(f"the {self.family} family gives no training samples (its record has no sample_inputs): it cannot train end to end")
         flow_cache = FlowCache(Path(cache_dir) / "flow") if cache_dir is not None else None
         self.videos = VideoPreparer(self.config, flow_cache=flow_cache, device=self.device, memory_bytes=memory_bytes,
                                     raft_weights=settings.raft_weights)
@@ -298,9 +273,7 @@ class _FamilyRun:
 
     def _build(self) -> nn.Module:
         settings, config = self.settings, self.config
-        from core.models.convnet.resnet import trunk_info
-
-        has_weights = trunk_info(config.backbone, **dict(config.backbone_options)).pretrained_url is not None or settings.backbone_weights
+        has_weights = self.record.has_pretrained_weights(config) or settings.backbone_weights
         pretrained = bool(settings.pretrained and has_weights)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(settings.seed, "model", self.family))
@@ -335,15 +308,10 @@ class _FamilyRun:
 
     def _sample(self, sample: Sample, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         """One training (``rng``: random) or validation (centred) sample of the video."""
-        from core.inference import ArrayFrames
-
         prepared = self.videos.get(sample.path, self.cancel)
-        if self.family == families.FAMILY_CONVNET:
-            from core.models.convnet.inputs import snippet_starts
-
-            starts = snippet_starts(len(prepared.frames), self.settings.snippets, self.config, rng=rng)
-            return convnet_sample(prepared, starts, self.config)
-        return families.sample_inputs(self.config, ArrayFrames(prepared.frames), rng=rng)
+        if self.record.training_inputs is not None:
+            return self.record.training_inputs(self.config, prepared, rng, self.settings)
+        return self.record.sample_inputs(self.config, ArrayFrames(prepared.frames), rng=rng)
 
     def _batch(self, samples: list[Sample], rng: np.random.Generator | None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         inputs = [self._sample(s, rng) for s in samples]
@@ -352,16 +320,12 @@ class _FamilyRun:
         return batch, labels
 
     def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(training loss, fused scores): the fused cross-entropy, plus each stream's for score fusions."""
-        from core.models.convnet.fusion import snippet_consensus
-
-        rgb_maps, flow_maps = model.rgb_branch(batch), model.flow_branch(batch)
-        scores = model.fuse(rgb_maps, flow_maps)
-        loss = F.cross_entropy(scores, labels)
-        if self.config.variant in SCORE_FUSIONS:
-            loss = loss + F.cross_entropy(snippet_consensus(model.rgb_stream.logits(rgb_maps)), labels)
-            loss = loss + F.cross_entropy(snippet_consensus(model.flow_stream.logits(flow_maps)), labels)
-        return loss, scores
+        """(training loss, scores): the model's own ``training_loss``, or the cross-entropy of its output."""
+        own = getattr(model, "training_loss", None)
+        if callable(own):
+            return own(batch, labels)
+        scores = model(**batch)
+        return F.cross_entropy(scores, labels), scores
 
     def _train_epoch(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, items: list[Sample]) -> tuple[float, float]:
         settings = self.settings

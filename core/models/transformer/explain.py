@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from core.models.encoder import AttentionRecorder
-from core.models.layout import FLOW, RGB, TokenLayout
+from core.models.shared.encoder import AttentionRecorder
+from core.models.transformer.layout import FLOW, RGB, TokenLayout
 
 if TYPE_CHECKING:
-    from core.models.fusion import TwoStreamTransformer
+    from core.models.transformer.model import TwoStreamTransformer
     from core.sampling import CropMap
 
 MAP_KINDS = ("attention", "rollout", "relevance")
@@ -144,6 +144,9 @@ class AttentionMaps:
     frame_indices: tuple[int, ...] | None = None
     crop_map: "CropMap | None" = None
 
+    kinds = MAP_KINDS  # what the viewer can draw from these maps
+    class_kinds = ("relevance",)  # the kinds that depend on the explained class
+
     @property
     def grid_shape(self) -> tuple[int, int, int]:
         grid = self.layout.rgb_grid or self.layout.flow_grid
@@ -197,7 +200,7 @@ class AttentionMaps:
 
     def heatmap(self, volume: np.ndarray, frame_index: int, *, smooth: bool = False) -> np.ndarray:
         """``volume`` painted onto video frame ``frame_index``: ``(src_h, src_w)`` float32."""
-        from core.models.attention_map import heatmap_for_frame
+        from core.models.transformer.attention_map import heatmap_for_frame
 
         if self.frame_indices is None or self.crop_map is None:
             raise ValueError("these attention maps carry no frame mapping (set by inference via with_frames)")

@@ -17,11 +17,11 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from core.models.convnet.fusion import LearnedFusion, mixture, snippet_consensus
-from core.models.convnet.model import resolve_targets
-from core.models.convnet.resnet import ResNetTrunk
-from core.models.convnet.saliency import CamExplanation, CamMaps, to_numpy_maps
-from core.models.convnet.streams import FrameStream, Stream, StreamMaps, check_snippets
+from core.models.shared.fusion import LearnedFusion, mixture, snippet_consensus
+from core.models.shared.streams import TwoBranchLoss, resolve_targets
+from core.models.shared.resnet import ResNetTrunk
+from core.models.shared.cam_maps import CamExplanation, CamMaps, to_numpy_maps
+from core.models.shared.streams import FrameStream, Stream, StreamMaps, check_snippets
 from core.models.repflow.config import RepFlowConfig
 from core.models.repflow.layer import RepresentationFlow
 
@@ -103,7 +103,7 @@ class RepFlowStream(Stream):
         return [p for layer in self.block.flows for p in layer.parameters()]
 
 
-class RepFlowNet(nn.Module):
+class RepFlowNet(TwoBranchLoss, nn.Module):
     """The representation-flow stream, an RGB stream, or both fused at the decision level.
 
     ``forward(rgb=(B, T, 3, H, W))`` returns ``(B, K)`` scores whose softmax is the

@@ -1,0 +1,41 @@
+"""How the interface describes a two-stream ConvNet checkpoint."""
+
+from __future__ import annotations
+
+from core.models.convnet.config import ConvNetConfig
+
+FUSION_WORDS = {
+    "rgb": "spatial stream only",
+    "flow": "temporal stream only",
+    "late": "late fusion (average)",
+    "weighted": "weighted late fusion",
+    "learned": "learned late fusion",
+    "feature": "feature fusion",
+}
+
+
+def describe(config: ConvNetConfig) -> str:
+    """One line on what the checkpoint is."""
+    fusion = f"conv fusion ({config.conv_fusion})" if config.variant == "conv" else FUSION_WORDS.get(config.variant, f"{config.variant} variant")
+    extras = "".join([
+        ", CAM spatial attention" if config.rgb_attention and config.uses_rgb else "",
+        f", ConvLSTM ({config.rgb_convlstm} channels)" if config.rgb_convlstm and config.uses_rgb else "",
+    ])
+    return (
+        f"two-stream ConvNet, {fusion}, {config.backbone} ResNet{extras}, "
+        f"L = {config.flow_length} flow fields at stride {config.frame_stride}, {config.num_classes} classes, {config.input_size} px"
+    )
+
+
+def flow_statement(config: ConvNetConfig) -> str:
+    """What flow classification computes, whatever the flow view shows."""
+    if not config.uses_flow:
+        return "This checkpoint uses no optical flow (RGB only)."
+    steps = [f"{config.flow_length} stacked fields"]
+    if config.flow_bound > 0:
+        steps.append(f"clamped to ±{config.flow_bound:g} px")
+    if config.mean_subtraction:
+        steps.append("mean subtracted")
+    if config.bidirectional:
+        steps.append("half backward, half forward")
+    return f"Classification computes {config.flow_method.upper()} flow ({', '.join(steps)}), as the checkpoint was trained, whatever the flow view shows."

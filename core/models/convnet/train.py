@@ -1,0 +1,88 @@
+"""What the end-to-end trainer (:mod:`core.training.end_to_end`) needs from the two-stream ConvNet:
+its config from the run's settings, and training samples (TSN: ``snippets`` windows per video,
+one drawn at random inside each of equal segments; centred for validation)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from core.errors import InputError
+from core.models.convnet.config import ConvNetConfig
+from core.models.convnet.inputs import prepare_snippets, snippet_starts, snippet_windows, stack_flow
+from core.models.shared.inputs import normalise_frames
+from core.models.shared.resnet import TRUNK_NAMES
+
+TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
+                 "no_mean_subtraction", "conv_fusion")
+
+
+def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetConfig:
+    if settings.resnet not in TRUNK_NAMES:
+        raise InputError(f"unknown {settings.model} backbone (--resnet) {settings.resnet!r}: choose one of {', '.join(TRUNK_NAMES)}")
+    if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
+        raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
+    overrides: dict[str, Any] = {"variant": settings.variant}
+    if settings.tiny_width:
+        overrides["backbone_options"] = {"width": settings.tiny_width}
+    if settings.input_size:
+        overrides["input_size"] = settings.input_size
+    return ConvNetConfig.create(
+        backbone=settings.resnet, class_names=list(class_names), flow_length=settings.flow_length,
+        bidirectional=settings.bidirectional, mean_subtraction=settings.mean_subtraction,
+        conv_fusion=settings.conv_fusion, flow_method=settings.flow_method, **overrides,
+    )
+
+
+def needs_flow(config: ConvNetConfig) -> bool:
+    """The temporal stream reads optical flow: the trainer computes (and caches) it per video."""
+    return bool(config.uses_flow)
+
+
+def sample_inputs(config: ConvNetConfig, source: Any, *, starts: Sequence[int] | None = None, count: int = 1,
+                  rng: np.random.Generator | None = None, flow_backend: Any = None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """``count`` snippets (TSN: at random in equal segments with ``rng``, centred without) or the
+    windows at ``starts``, decoded from ``source``: ``{"rgb": (S, 3, H, W), "flow": (S, 2L, H, W)}``."""
+    chosen = list(starts) if starts is not None else snippet_starts(len(source), count, config, rng=rng)
+    return prepare_snippets(source, chosen, config, flow_backend=flow_backend, device=device).inputs()
+
+
+def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generator | None, settings: Any) -> dict[str, torch.Tensor]:
+    """One training (``rng``: random) or validation (centred) sample of a prepared video."""
+    starts = snippet_starts(len(prepared.frames), settings.snippets, config, rng=rng)
+    return snippets_from_prepared(prepared, starts, config)
+
+
+def snippets_from_prepared(prepared: Any, starts: list[int], config: ConvNetConfig) -> dict[str, torch.Tensor]:
+    """What :func:`sample_inputs` gives for these window starts, built from the trainer's
+    prepared video (frames cropped once, the flow of every pair from the cache)."""
+    frames = prepared.frames
+    windows = snippet_windows(len(frames), starts, config)
+    rgb, stacks = [], []
+    for window in windows:
+        indices = list(window.indices)
+        if config.uses_rgb:
+            rgb.append(frames[indices[config.centre_offset]])
+        if config.uses_flow:
+            forward = np.stack([_pair(prepared.forward, a, b, frames) for a, b in zip(indices[:-1], indices[1:])])
+            backward = None
+            if config.bidirectional:
+                backward = np.stack([_pair(prepared.backward, a, b, frames) for a, b in zip(indices[:-1], indices[1:])])
+            stacks.append(stack_flow(forward, backward, config))
+    out: dict[str, torch.Tensor] = {}
+    if rgb:
+        out["rgb"] = normalise_frames(np.stack(rgb), config.mean, config.std)
+    if stacks:
+        out["flow"] = torch.from_numpy(np.stack(stacks))
+    return out
+
+
+def _pair(flow: np.ndarray | None, a: int, b: int, frames: np.ndarray) -> np.ndarray:
+    """The flow of frames ``a`` -> ``b`` of a window: consecutive frames, or a repeated last frame (no motion)."""
+    if b == a:
+        return np.zeros((2, *frames.shape[1:3]), np.float32)
+    if flow is None or b != a + 1:
+        raise ValueError(f"the trainer's flow covers consecutive frame pairs only, got frames {a} -> {b}")
+    return flow[a]

@@ -1,0 +1,48 @@
+"""What the end-to-end trainer needs from representation flow: its config from the run's settings,
+and training samples (one clip at a random start, the centred clip for validation)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from core.errors import InputError
+from core.models.repflow.config import RepFlowConfig
+from core.models.repflow.inputs import prepare_clip
+from core.models.shared.resnet import TRUNK_NAMES
+from core.sampling import clip_span, uniform_clip_starts
+
+TRAIN_OPTIONS = ("clip_length", "resnet", "tiny_width", "flow_layers", "iterations")
+
+
+def config_from_settings(settings: Any, class_names: Sequence[str]) -> RepFlowConfig:
+    if settings.resnet not in TRUNK_NAMES:
+        raise InputError(f"unknown {settings.model} backbone (--resnet) {settings.resnet!r}: choose one of {', '.join(TRUNK_NAMES)}")
+    overrides: dict[str, Any] = {"variant": settings.variant}
+    if settings.tiny_width:
+        overrides["backbone_options"] = {"width": settings.tiny_width}
+    if settings.input_size:
+        overrides["input_size"] = settings.input_size
+    if settings.clip_length:
+        overrides["clip_length"] = settings.clip_length
+    return RepFlowConfig.create(
+        backbone=settings.resnet, class_names=list(class_names), flow_layers=settings.flow_layers,
+        iterations=settings.iterations, **overrides,
+    )
+
+
+def sample_inputs(config: RepFlowConfig, source: Any, *, starts: Sequence[int] | None = None, count: int = 1,
+                  rng: np.random.Generator | None = None, flow_backend: Any = None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The clip at ``starts[0]`` (or a random one with ``rng``, else the centred one): ``{"rgb": (T, 3, H, W)}``."""
+    if starts is not None:
+        if len(starts) != 1:
+            raise ValueError(f"a representation-flow sample is one clip: give one start, got {len(starts)}")
+        start = int(starts[0])
+    elif rng is not None:
+        room = len(source) - clip_span(config.clip_length, config.frame_stride)
+        start = int(rng.integers(0, room + 1)) if room > 0 else 0
+    else:
+        start = uniform_clip_starts(len(source), 1, config.clip_length, config.frame_stride)[0]
+    return prepare_clip(source, start, config).inputs()

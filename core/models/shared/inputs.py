@@ -1,0 +1,27 @@
+"""Decoded uint8 frames to a model's normalised float input: the one normalisation every family uses."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+def normalise_frames(
+    frames_uint8: np.ndarray,
+    mean: Sequence[float] | torch.Tensor,
+    std: Sequence[float] | torch.Tensor,
+    *,
+    device: str | torch.device = "cpu",
+    channels_first: bool = False,
+) -> torch.Tensor:
+    """``(N, S, S, 3)`` uint8 to ``(N, 3, S, S)`` float32 on ``device``, scaled to [0, 1] and
+    normalised per channel with ``mean``/``std``; ``channels_first`` gives the video backbones'
+    ``(3, N, S, S)`` layout instead (N frames of one clip)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).to(device, non_blocking=True)
+    shape = (3, 1, 1, 1) if channels_first else (1, 3, 1, 1)
+    m = torch.as_tensor(mean, dtype=torch.float32, device=x.device).reshape(shape)
+    s = torch.as_tensor(std, dtype=torch.float32, device=x.device).reshape(shape)
+    x = x.permute(3, 0, 1, 2) if channels_first else x.permute(0, 3, 1, 2)
+    return (x.float().div_(255.0) - m) / s

@@ -1,0 +1,48 @@
+"""``train``: one call for every model family; the family's record says how it trains."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from core.models.registry import family
+from core.progress import CancelToken
+from core.training.result import TrainResult
+from core.training.settings import TrainSettings
+
+
+def train(
+    dataset_root: str | os.PathLike[str],
+    settings: TrainSettings,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[..., None] | None = None,
+    cancel: CancelToken | None = None,
+    log: Callable[[str], None] | None = None,
+    command: str | None = None,
+) -> TrainResult:
+    """Train a model of family ``settings.model`` on the dataset at ``dataset_root`` and write the
+    best checkpoint to ``out`` (.safetensors).
+
+    ``resume``: continue from ``out``'s training state when there is one (the
+    settings, except ``epochs``/``patience``/``device``, and the split must be
+    the same); a finished run returns at once with ``already_finished``.
+    ``resume=False`` starts over.  ``cache_dir``: where the run caches what it
+    computes once (the transformer's token grids, the end-to-end trainer's flow).
+    ``progress(done, total, message)``, ``log(line)``: what the run reports.
+    ``command``: recorded in the checkpoint.  The transformer trains on cached
+    token grids of frozen backbones and runs under ``torchrun`` too
+    (:mod:`core.models.transformer.train.trainer`); the ResNet families train end
+    to end in one process (:mod:`core.training.end_to_end`).
+
+    Raises :class:`~core.errors.DatasetError` for a bad data folder,
+    :class:`~core.errors.InputError` for bad settings,
+    :class:`~core.errors.WeightsUnavailable` when pretrained weights cannot be
+    had, :class:`~core.errors.Cancelled` when ``cancel`` fires (the state of the
+    last finished epoch stays on disk).
+    """
+    settings.validate()
+    return family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
+                                        cancel=cancel, log=log, command=command)
