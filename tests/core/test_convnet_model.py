@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import WeightsUnavailable
-from core.models.convnet import CONVNET_VARIANTS, ConvNetConfig, build_convnet, build_trunk, cross_modality_weights
+from core.models.convnet import ConvNetConfig, build_convnet
+from core.models.convnet.config import CONVNET_VARIANTS
+from core.models.shared.resnet import build_trunk, cross_modality_weights
 from core.models.shared.cam import SpatialAttention, class_activation_maps
 from core.models.shared.convlstm import ConvLSTM
 

@@ -50,9 +50,7 @@ def test_it_labels_the_bundled_sample_rotate_clockwise():
 def test_the_demo_convnet_is_what_its_record_says_and_labels_the_sample():
     """The second family's demo (the viewer's model chooser offers it): same checks, through the family API."""
     from core.models import registry as families
-    from core.resources import DEMO_CHECKPOINTS
-
-    path = DEMO_CHECKPOINTS["convnet"]
+    path = families.family("convnet").demo_checkpoint
     record = json.loads((RESOURCES_DIR / "demo_convnet.json").read_text(encoding="utf-8"))
     info = read_checkpoint_info(path)
     assert info.size_bytes < 10 * 1024 * 1024
@@ -62,7 +60,7 @@ def test_the_demo_convnet_is_what_its_record_says_and_labels_the_sample():
     assert trained is not None and trained.command == record["commands"]["train"]
     assert trained.best_epoch == record["training"]["best_epoch"]
     assert trained.settings.to_dict() == record["training"]["settings"]
-    classifier = families.open_classifier(path, device="cpu")
+    classifier = open_classifier(path, device="cpu")
     with open_video(SAMPLE_VIDEO) as video:
         prediction = classifier.predict_video(video)
     (label, prob), (runner_up_label, _) = prediction.top[:2]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.inference import ClipClassifier
 from core.models.checkpoint import open_classifier
 from core.errors import CheckpointError
 from core.models.transformer.predict import TransformerClassifier
@@ -154,10 +155,10 @@ def test_save_refuses_a_config_that_does_not_describe_the_model(tmp_path):
 
 
 def test_registry_dispatches_configs_builders_and_classifiers(tmp_path):
-    assert families.FAMILIES == ("transformer", "convnet", "repflow")
-    for name in families.FAMILIES:
-        assert families.family(name).variants()
-    assert families.family("convnet").variants() == ("rgb", "flow", "late", "weighted", "learned", "feature", "conv")
+    assert families.family_names()[:3] == ("transformer", "convnet", "repflow")
+    for name in families.family_names():
+        assert families.family(name).variants
+    assert families.family("convnet").variants == ("rgb", "flow", "late", "weighted", "learned", "feature", "conv")
     assert families.family_of({"backbone": "tiny"}) == "transformer"
     assert isinstance(families.config_from_dict(convnet_config().to_dict()), ConvNetConfig)
     assert isinstance(families.config_from_dict(repflow_config().to_dict()), RepFlowConfig)
@@ -166,7 +167,7 @@ def test_registry_dispatches_configs_builders_and_classifiers(tmp_path):
     expected = {"transformer": (transformer_config, TransformerClassifier), "convnet": (convnet_config, ConvNetClassifier), "repflow": (repflow_config, RepFlowClassifier)}
     for name, (make, classifier_type) in expected.items():
         path = save_checkpoint(tmp_path / f"{name}.safetensors", families.build_model(make()))
-        classifier = families.open_classifier(path, device="cpu")
+        classifier = open_classifier(path, device="cpu")
         assert type(classifier) is classifier_type and classifier.config == make()
     assert isinstance(families.build_model(convnet_config()), TwoStreamConvNet)
     assert isinstance(families.build_model(repflow_config()), RepFlowNet)
@@ -187,7 +188,7 @@ def test_sample_inputs_stack_into_a_batch_the_model_takes():
     clip = families.sample_inputs(repflow, source, starts=[5])
     assert clip["rgb"].shape == (4, 3, 32, 32)
     assert families.build_model(repflow)(**{k: v[None] for k, v in clip.items()}).shape == (1, 3)
-    with pytest.raises(ValueError, match="prepared by core.inference"):
+    with pytest.raises(ValueError, match="prepares its samples its own way"):
         families.sample_inputs(transformer_config(), source)
     groups = families.param_groups(families.build_model(convnet), 0.01)
     assert len(groups) == 1 and groups[0]["lr"] == 0.01
@@ -195,13 +196,14 @@ def test_sample_inputs_stack_into_a_batch_the_model_takes():
 
 @pytest.mark.parametrize("make_config", [convnet_config, repflow_config])
 def test_classify_command_needs_no_family_flag(tmp_path, capsys, make_config):
-    """`classify --checkpoint` on a ConvNet or repflow checkpoint: TransformerClassifier.from_checkpoint dispatches on the family."""
+    """`classify --checkpoint` on a ConvNet or repflow checkpoint: open_classifier dispatches on the family."""
     import main
     from media import write_video
 
     config = make_config()
     path = save_checkpoint(tmp_path / f"{config.family}.safetensors", families.build_model(config), config)
-    assert not isinstance(open_classifier(path, device="cpu"), TransformerClassifier)
+    classifier = open_classifier(path, device="cpu")
+    assert isinstance(classifier, ClipClassifier) and type(classifier) is families.family(config.family).classifier
     video = write_video(tmp_path / "clip.mp4", 30, size=(64, 48))
     assert main.main(["classify", str(video), "--checkpoint", str(path), "--json", "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -11,7 +11,9 @@ import torch.nn.functional as F
 
 from core.flow.synthetic import Motion, moving_sequence, smooth_texture
 from core.flow.tvl1 import LinearisedData, tvl1_iterations
-from core.models.repflow import REPFLOW_VARIANTS, RepFlowConfig, RepresentationFlow, RepresentationFlowBlock, build_repflow
+from core.models.repflow import RepFlowConfig, RepresentationFlow, build_repflow
+from core.models.repflow.config import REPFLOW_VARIANTS
+from core.models.repflow.model import RepresentationFlowBlock
 from core.models.repflow.layer import normalise_features, sobel_gradients
 
 

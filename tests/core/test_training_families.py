@@ -158,7 +158,8 @@ def test_training_inputs_equal_the_live_inputs_of_classify(synth):
     cache's rounding."""
     from core.flow.cache import FlowCache
     from core.models.convnet.config import ConvNetConfig
-    from core.training.end_to_end import VideoPreparer, convnet_sample
+    from core.models.convnet.train import snippets_from_prepared
+    from core.training.end_to_end import VideoPreparer
     from core.video import open_video
 
     config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], backbone_options={"width": 8}, input_size=48,
@@ -167,7 +168,7 @@ def test_training_inputs_equal_the_live_inputs_of_classify(synth):
     preparer = VideoPreparer(config, flow_cache=FlowCache(synth.parent / "flowcache"), device=torch.device("cpu"),
                              memory_bytes=1 << 20, raft_weights=None)
     starts = [0, 3, 9]  # 9: the window runs past the 12 frames and repeats the last one
-    ours = convnet_sample(preparer.get(path), starts, config)
+    ours = snippets_from_prepared(preparer.get(path), starts, config)
     with open_video(path) as video:
         live = families.sample_inputs(config, video, starts=starts)
     assert torch.equal(ours["rgb"], live["rgb"])
