@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from core.cli import run_cli
+from core.commands import bench
 
 COMMANDS = (
     "viewer.command",
@@ -22,6 +23,9 @@ COMMANDS = (
     "core.commands.train",
     "core.commands.ablate",
 )
+
+
+bench.register_target("ui", "viewer.bench.ui", "longest GUI-thread stall of the real window while flow, classification and scrubbing run")
 
 
 def main(argv: list[str] | None = None) -> int:

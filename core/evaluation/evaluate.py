@@ -173,7 +173,7 @@ def evaluate(
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier, read_checkpoint_info
 
-    from core.models import registry as families
+    import core.models.registry as families
 
     info = read_checkpoint_info(checkpoint)
     family = families.family_of(info.config)
@@ -221,7 +221,7 @@ def score_test_set(
     """Score each test video not already in ``skipped`` with ``classifier`` (``clips_per_video``
     samples, softmax averaged); unreadable ones are added to ``skipped``.  Shared by ``eval`` and
     the ablation, so both score a video the same way."""
-    from core.models import registry as families
+    import core.models.registry as families
 
     config = classifier.config
     started = time.perf_counter()

@@ -24,7 +24,6 @@ __all__ = [
     "CheckpointInfo",
     "Family",
     "build_model",
-    "convnet",
     "family",
     "family_names",
     "family_of",
@@ -32,7 +31,5 @@ __all__ = [
     "open_classifier",
     "read_checkpoint_info",
     "register_family",
-    "repflow",
     "save_checkpoint",
-    "transformer",
 ]

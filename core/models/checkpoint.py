@@ -21,7 +21,7 @@ from torch import nn
 from core.atomic import atomic_path
 from core.errors import CheckpointError
 from core.device import resolve_device
-from core.models import registry as families
+import core.models.registry as families
 from core.weights import check_state_dict_fits
 
 CHECKPOINT_SUFFIX = ".safetensors"

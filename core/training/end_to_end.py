@@ -64,7 +64,7 @@ from torch import nn
 from core.data import Sample, SkippedVideos, discover_dataset, make_split
 from core.errors import CheckpointError, DatasetError, InputError
 from core.inference.frames import ArrayFrames
-from core.models import registry as families
+import core.models.registry as families
 from core.progress import CancelToken, check, report
 from core.training import result as record
 from core.training.seeds import derive_seed

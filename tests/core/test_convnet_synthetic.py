@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from core.inference import ArrayFrames
-from core.models import registry as families
+import core.models.registry as families
 from core.models.convnet import ConvNetConfig
 from core.synth import render_clip
 

@@ -49,7 +49,7 @@ def test_it_labels_the_bundled_sample_rotate_clockwise():
 
 def test_the_demo_convnet_is_what_its_record_says_and_labels_the_sample():
     """The second family's demo (the viewer's model chooser offers it): same checks, through the family API."""
-    from core.models import registry as families
+    import core.models.registry as families
     path = families.family("convnet").demo_checkpoint
     record = json.loads((RESOURCES_DIR / "demo_convnet.json").read_text(encoding="utf-8"))
     info = read_checkpoint_info(path)

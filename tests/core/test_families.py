@@ -15,7 +15,7 @@ from core.errors import CheckpointError
 from core.models.transformer.predict import TransformerClassifier
 from core.models import build_model, load_checkpoint, read_checkpoint_info, save_checkpoint
 from core.models.transformer.config import TransformerConfig
-from core.models import registry as families
+import core.models.registry as families
 from core.models.convnet import ConvNetConfig, TwoStreamConvNet
 from core.models.convnet.predict import ConvNetClassifier
 from core.models.repflow import RepFlowConfig, RepFlowNet

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import main
-from core.models import registry as families
+import core.models.registry as families
 from core.models.checkpoint import read_checkpoint_info
 from core.synth import generate_dataset, render_clip
 from core.synth.writer import write_mp4
