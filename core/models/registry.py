@@ -13,6 +13,7 @@ this module imports no family: each family's package registers itself when
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -79,6 +80,22 @@ class Family:
     def map_kinds(self) -> tuple[str, ...]:
         """The heat-map kinds this family's predictions carry when explained."""
         return tuple(self.classifier.maps_kinds)
+
+
+def deferred(target: str) -> Callable[..., Any]:
+    """``"package.module:function"`` as a callable that imports the module on its first call: a
+    family's trainer and the like pull in heavy modules (and import the registry themselves), so
+    its record names them rather than importing them when the family registers."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"deferred needs 'module:function', got {target!r}")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    call.__doc__ = f"{target}, imported on first use."
+    return call
 
 
 _REGISTRY: dict[str, Family] = {}

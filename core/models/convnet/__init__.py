@@ -15,27 +15,15 @@ are in :mod:`core.models.shared`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.models.convnet.config import CONVNET_VARIANTS, FAMILY_CONVNET, ConvNetConfig
 from core.models.convnet.describe import describe, flow_statement
 from core.models.convnet.factory import build_convnet
 from core.models.convnet.model import TwoStreamConvNet
 from core.models.convnet.predict import ConvNetClassifier
 from core.models.convnet.train import TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs
-from core.models.registry import Family, register_family
-from core.models.shared.resnet import has_imagenet_weights, imagenet_weights_option
+from core.models.registry import Family, deferred, register_family
+from core.models.shared.resnet import has_imagenet_weights, with_imagenet_option
 from core.resources import DEMO_CONVNET
-
-
-def _build(config: ConvNetConfig, **kwargs: Any) -> TwoStreamConvNet:
-    return build_convnet(config, **imagenet_weights_option(kwargs))
-
-
-def _train(*args: Any, **kwargs: Any) -> Any:
-    from core.training.end_to_end import train_family  # the trainer's imports are heavy: on first use
-
-    return train_family(*args, **kwargs)
 
 
 FAMILY = register_family(
@@ -46,9 +34,9 @@ FAMILY = register_family(
         config_class=ConvNetConfig,
         variants=CONVNET_VARIANTS,
         default_variant="late",
-        build=_build,
+        build=with_imagenet_option(build_convnet),
         classifier=ConvNetClassifier,
-        train=_train,
+        train=deferred("core.training.end_to_end:train_family"),
         config_from_settings=config_from_settings,
         describe=describe,
         flow_statement=flow_statement,

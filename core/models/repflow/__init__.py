@@ -13,9 +13,7 @@ RGB clips with learnable TV-L1 flow layers on its feature maps, trained end to e
 
 from __future__ import annotations
 
-from typing import Any
-
-from core.models.registry import Family, register_family
+from core.models.registry import Family, deferred, register_family
 from core.models.repflow.config import FAMILY_REPFLOW, REPFLOW_VARIANTS, RepFlowConfig
 from core.models.repflow.describe import FLOW_NET, describe, flow_statement
 from core.models.repflow.factory import build_repflow
@@ -23,18 +21,8 @@ from core.models.repflow.layer import RepresentationFlow
 from core.models.repflow.model import RepFlowNet
 from core.models.repflow.predict import RepFlowClassifier
 from core.models.repflow.train import TRAIN_OPTIONS, config_from_settings, sample_inputs
-from core.models.shared.resnet import has_imagenet_weights, imagenet_weights_option
+from core.models.shared.resnet import has_imagenet_weights, with_imagenet_option
 from core.resources import DEMO_REPFLOW
-
-
-def _build(config: RepFlowConfig, **kwargs: Any) -> RepFlowNet:
-    return build_repflow(config, **imagenet_weights_option(kwargs))
-
-
-def _train(*args: Any, **kwargs: Any) -> Any:
-    from core.training.end_to_end import train_family  # the trainer's imports are heavy: on first use
-
-    return train_family(*args, **kwargs)
 
 
 FAMILY = register_family(
@@ -45,9 +33,9 @@ FAMILY = register_family(
         config_class=RepFlowConfig,
         variants=REPFLOW_VARIANTS,
         default_variant="flow",
-        build=_build,
+        build=with_imagenet_option(build_repflow),
         classifier=RepFlowClassifier,
-        train=_train,
+        train=deferred("core.training.end_to_end:train_family"),
         config_from_settings=config_from_settings,
         describe=describe,
         flow_statement=flow_statement,

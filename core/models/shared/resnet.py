@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -239,6 +239,16 @@ def imagenet_weights_option(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     if rgb is not None:
         values.setdefault("imagenet_weights", rgb)
     return values
+
+
+def with_imagenet_option(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """A ResNet family's builder callable as any family's builder is called (see
+    :func:`imagenet_weights_option`)."""
+
+    def build_model(config: Any, **kwargs: Any) -> nn.Module:
+        return build(config, **imagenet_weights_option(kwargs))
+
+    return build_model
 
 
 def has_imagenet_weights(config: Any) -> bool:

@@ -17,9 +17,7 @@ RGB tokens; flow tokens] plus positional embeddings goes through a transformer e
 
 from __future__ import annotations
 
-from typing import Any
-
-from core.models.registry import Family, register_family
+from core.models.registry import Family, deferred, register_family
 from core.models.transformer.config import FAMILY_TRANSFORMER, VARIANTS, FusionConfig, TransformerConfig
 from core.models.transformer.describe import describe, flow_statement
 from core.models.transformer.factory import build_transformer
@@ -27,18 +25,6 @@ from core.models.transformer.model import TwoStreamTransformer
 from core.models.transformer.predict import TransformerClassifier
 from core.models.transformer.train.settings import TRAIN_OPTIONS, config_from_settings
 from core.resources import DEMO_CHECKPOINT
-
-
-def _train(*args: Any, **kwargs: Any) -> Any:
-    from core.models.transformer.train.trainer import train_transformer  # the trainer's imports are heavy: on first use
-
-    return train_transformer(*args, **kwargs)
-
-
-def _score_on_cached_tokens(*args: Any, **kwargs: Any) -> Any:
-    from core.models.transformer.train.cached_scoring import score_on_cached_tokens
-
-    return score_on_cached_tokens(*args, **kwargs)
 
 
 FAMILY = register_family(
@@ -51,13 +37,13 @@ FAMILY = register_family(
         default_variant="fusion",
         build=build_transformer,
         classifier=TransformerClassifier,
-        train=_train,
+        train=deferred("core.models.transformer.train.trainer:train_transformer"),
         config_from_settings=config_from_settings,
         describe=describe,
         flow_statement=flow_statement,
         train_options=TRAIN_OPTIONS,
         demo_checkpoint=DEMO_CHECKPOINT,
-        ablation_scorer=_score_on_cached_tokens,
+        ablation_scorer=deferred("core.models.transformer.train.cached_scoring:score_on_cached_tokens"),
     ),
     default=True,
 )
