@@ -30,6 +30,7 @@ from core.data import SkippedVideos, discover_dataset
 from core.errors import InputError
 from core.evaluation.metrics import confusion_matrix, ranking, summarise
 from core.evaluation.test_set import TestSet, class_mapping, recorded_settings, select_test_set
+import core.models.registry as families
 from core.progress import CancelToken, check, report
 
 DEFAULT_CLIPS_PER_VIDEO = 5
@@ -173,8 +174,6 @@ def evaluate(
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier, read_checkpoint_info
 
-    import core.models.registry as families
-
     info = read_checkpoint_info(checkpoint)
     family = families.family_of(info.config)
     if model_family is not None and model_family != family:
@@ -205,6 +204,9 @@ def evaluate(
                           clips_per_video=clips_per_video, skipped=skipped, cancel=cancel, progress=progress)
 
 
+VideoScorer = Callable[[Any, str, int], "VideoResult"]  # (data sample, its relative path, its label in the model's classes)
+
+
 def score_test_set(
     classifier: Any,
     *,
@@ -221,10 +223,35 @@ def score_test_set(
     """Score each test video not already in ``skipped`` with ``classifier`` (``clips_per_video``
     samples, softmax averaged); unreadable ones are added to ``skipped``.  Shared by ``eval`` and
     the ablation, so both score a video the same way."""
-    import core.models.registry as families
 
-    config = classifier.config
-    started = time.perf_counter()
+    def score(sample: Any, rel: str, label: int) -> VideoResult:
+        return _score_video(classifier, sample.path, label, rel, clips_per_video, cancel)
+
+    return run_evaluation(checkpoint=checkpoint, config=classifier.config, device=classifier.device, dataset=dataset, test_set=test_set,
+                          to_model=to_model, clips_per_video=clips_per_video, skipped=skipped, score_video=score, cancel=cancel,
+                          progress=progress, message_prefix=message_prefix)
+
+
+def run_evaluation(
+    *,
+    checkpoint: Path,
+    config: Any,
+    device: Any,
+    dataset: Any,
+    test_set: TestSet,
+    to_model: Sequence[int],
+    clips_per_video: int,
+    skipped: SkippedVideos,
+    score_video: VideoScorer,
+    cancel: CancelToken | None = None,
+    progress: Callable[..., None] | None = None,
+    message_prefix: str = "",
+    started: float | None = None,
+) -> Evaluation:
+    """The one evaluation loop: ``score_video`` each test video not in ``skipped`` (one that raises
+    :class:`~core.errors.InputError` is added to it), then the :class:`Evaluation`.  ``started``: a
+    :func:`time.perf_counter` reading when the work began before this loop (default: now)."""
+    started = time.perf_counter() if started is None else started
     samples = [s for s in test_set.samples if s.path not in skipped]
     results: list[VideoResult] = []
     report(progress, 0, len(samples), "")
@@ -232,7 +259,7 @@ def score_test_set(
         check(cancel)
         rel = dataset.relative(sample)
         try:
-            result = _score_video(classifier, sample.path, to_model[sample.label_index], rel, clips_per_video, cancel)
+            result = score_video(sample, rel, to_model[sample.label_index])
         except InputError as err:  # unreadable or undecodable: list it, go on
             skipped.add(sample.path, err.problem)
         else:
@@ -246,8 +273,8 @@ def score_test_set(
         clips_per_video=clips_per_video,
         videos=tuple(results),
         skipped=skipped,
-        requested_flow_method=getattr(config, 'flow_method', None) if config.uses_flow else None,
-        device=str(classifier.device),
+        requested_flow_method=getattr(config, "flow_method", None) if config.uses_flow else None,
+        device=str(device),
         seconds=time.perf_counter() - started,
         model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
     )

@@ -7,13 +7,27 @@ that names the file and the problem in one line.
 
 One module per job: :mod:`~core.export.target` (errors, the atomic target),
 :mod:`~core.export.heatmap` (quality maps as fixed-scale colour overlays and
-their legends), :mod:`~core.export.image` (side-by-side composites, PNG),
+their legends; a prediction's heat maps as layers in frame pixels),
+:mod:`~core.export.image` (side-by-side composites, PNG),
 :mod:`~core.export.video` (streamed H.264 MP4), :mod:`~core.export.tables`
 (flow metrics and predictions as CSV or JSON).
 """
 
 from core.export.target import ExportError, export_target
-from core.export.heatmap import INCONSISTENCY_SCALE, QUALITY_SCALES, WARP_ERROR_SCALE, HeatScale, blend_rgba, heat_rgba, legend_band
+from core.export.heatmap import (
+    INCONSISTENCY_SCALE,
+    QUALITY_SCALES,
+    WARP_ERROR_SCALE,
+    AttentionChoice,
+    FrameHeat,
+    HeatScale,
+    blend_rgba,
+    heat_lut,
+    heat_renderer,
+    heat_rgba,
+    legend_band,
+    register_heat_renderer,
+)
 from core.export.image import side_by_side, write_png
 from core.export.video import write_mp4_stream
 from core.export.tables import (
@@ -27,6 +41,7 @@ from core.export.tables import (
 __all__ = [
     "ExportError", "export_target",
     "HeatScale", "INCONSISTENCY_SCALE", "WARP_ERROR_SCALE", "QUALITY_SCALES", "heat_rgba", "blend_rgba", "legend_band",
+    "AttentionChoice", "FrameHeat", "heat_lut", "heat_renderer", "register_heat_renderer",
     "side_by_side", "write_png",
     "write_mp4_stream",
     "flow_metric_rows", "write_flow_metrics", "prediction_rows", "predictions_to_dict", "write_predictions",
