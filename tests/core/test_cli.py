@@ -11,8 +11,9 @@ import pytest
 
 import main
 from media import write_video
+from paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 def test_info_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,8 +17,9 @@ import core.models.registry as registry
 from core.models.checkpoint import open_classifier, read_checkpoint_info
 from core.resources import SAMPLE_VIDEO
 from core.video import open_video
+from paths import REPO
 
-LEGACY = Path(__file__).resolve().parents[2] / "data" / "legacy"
+LEGACY = REPO / "tests" / "data" / "legacy"
 RECORD = json.loads((LEGACY / "predictions.json").read_text(encoding="utf-8"))
 
 

@@ -13,9 +13,10 @@ import numpy as np
 from core.synth import MOTION, synth_class
 from core.synth.dataset import clip_rng
 from core.synth.render import render_clip_detailed
+from paths import REPO
 
 PICTURE_TYPES = {1: "I", 2: "P", 3: "B"}  # FFmpeg AVPictureType
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = REPO / "resources"
 
 
 def test_sample_is_small_and_its_class_is_recorded():

@@ -14,6 +14,7 @@ from core.errors import VideoError
 from core.sampling import clip_indices
 from core.video import open_video
 from media import decode_index, index_frame, write_video
+from paths import SHARED
 
 
 def _one_line_naming(err: pytest.ExceptionInfo[VideoError], path: Path) -> str:
@@ -182,7 +183,7 @@ def test_video_shorter_than_a_clip_pads_with_the_last_frame(tmp_path: Path) -> N
 
 
 def test_real_shared_gif_opens(tmp_path: Path) -> None:
-    gif = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos" / "v_CricketShot_g04_c01_rgb_i3d.gif"
+    gif = SHARED / "data" / "videos" / "v_CricketShot_g04_c01_rgb_i3d.gif"
     if not gif.exists():
         pytest.skip("../shared/data is absent")
     copy = tmp_path / "clip.gif"

@@ -14,8 +14,9 @@ from core.models import load_checkpoint
 from core.training import training_record
 from core.models.transformer.train.token_cache import TokenCache
 from training_helpers import write_colour_dataset
+from paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 def test_two_gloo_processes_share_extraction_and_rank_zero_writes(tmp_path):

@@ -34,6 +34,7 @@ from core.progress import CancelToken
 from core.sampling import CropMap
 from core.video import open_video
 from media import decode_index, index_frame
+from paths import REPO
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -242,5 +243,5 @@ def test_core_export_imports_without_qt() -> None:
     import sys
 
     code = "import sys; sys.modules['PySide6'] = None; import core.export, core.export.video, core.export.tables; print('ok')"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

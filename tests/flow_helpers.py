@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from core.flow.synthetic import Motion, moving_sequence, smooth_texture
+from paths import SHARED as SHARED_ROOT
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = SHARED_ROOT
 RAFT_SMALL = SHARED / "weights" / "raft-small.pth"
 FLOW_GT = SHARED / "data" / "flow_gt"
 

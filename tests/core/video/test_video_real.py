@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from core.video import open_video
+from paths import SHARED as SHARED_ROOT
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
+SHARED = SHARED_ROOT / "data" / "videos"
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/videos is absent (real clips live outside the repository)")
 
 EXPECTED = {
