@@ -2,7 +2,7 @@
 
 Each stage of :data:`STAGES` is timed on its own; stages that run once for a
 batch of clips (backbones, fusion) are split evenly over the batch, so every
-:class:`core.inference.Prediction` reports its share and a ``total``.
+:class:`core.prediction.Prediction` reports its share and a ``total``.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def flow_metric_rows(qualities: Sequence[PairQuality], *, first_pair: int = 0, m
 
 
 def prediction_rows(clips: Iterable[Any]) -> list[dict[str, Any]]:
-    """One row per classified clip (a :class:`core.inference.Prediction`): frames, label, every class's probability."""
+    """One row per classified clip (a :class:`core.prediction.Prediction`): frames, label, every class's probability."""
     rows = []
     for clip in clips:
         row: dict[str, Any] = {
@@ -82,7 +82,7 @@ def _clip_dict(clip: Any) -> dict[str, Any]:
 
 
 def predictions_to_dict(prediction: Any, *, video: str | None = None, checkpoint: str | None = None) -> dict[str, Any]:
-    """A :class:`~core.inference.Prediction` (one clip) or :class:`~core.inference.VideoPrediction`
+    """A :class:`~core.prediction.Prediction` (one clip) or :class:`~core.prediction.VideoPrediction`
     (sliding windows) as a JSON-ready dict; the clips are always under ``"clips"``."""
     clips = list(getattr(prediction, "clips", None) or [prediction])
     out: dict[str, Any] = {"video": video, "checkpoint": checkpoint, "class_names": list(prediction.class_names)}

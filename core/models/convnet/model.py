@@ -18,7 +18,7 @@ from torch import nn
 
 from core.models.convnet.config import SCORE_FUSIONS, ConvNetConfig
 from core.models.shared.fusion import ConvFusion, FeatureFusion, LearnedFusion, WeightedFusion, mixture, snippet_consensus
-from core.models.shared.cam_maps import CamExplanation, CamMaps, to_numpy_maps
+from core.models.shared.cam_maps import CamExplanation, cam_maps_of
 from core.models.shared.streams import TwoBranchLoss, FrameStream, StreamMaps, resolve_targets, weighted_cam
 
 
@@ -143,10 +143,5 @@ class TwoStreamConvNet(TwoBranchLoss, nn.Module):
         rgb_maps, flow_maps = self.forward_streams(rgb, flow)
         logits = self.fuse(rgb_maps, flow_maps)
         classes = resolve_targets(logits, target_class)
-        rgb_cam, flow_cam = self.stream_cams(rgb_maps, flow_maps, classes)
-        rgb_np, flow_np = to_numpy_maps(rgb_cam), to_numpy_maps(flow_cam)
-        maps = [
-            CamMaps(rgb=rgb_np[b] if rgb_np else None, flow=flow_np[b] if flow_np else None, target_class=int(classes[b]))
-            for b in range(logits.shape[0])
-        ]
+        maps = cam_maps_of(*self.stream_cams(rgb_maps, flow_maps, classes), classes)
         return CamExplanation(logits=logits, maps=maps)

@@ -18,7 +18,7 @@ import torch
 from core.inference.classifier import ClipClassifier, Sample
 from core.inference.frames import FrameSource
 from core.models.convnet.inputs import PreparedSnippets, prepare_snippets, snippet_starts
-from core.models.shared.cam_maps import CAM_KINDS, CamMaps, to_numpy_maps
+from core.models.shared.cam_maps import CAM_KINDS, cam_maps_of
 from core.models.shared.streams import resolve_targets
 from core.progress import CancelToken
 from core.timings import stage_timer
@@ -46,13 +46,11 @@ class StreamsClassifier(ClipClassifier):
             if not attention:
                 return scores, None
             classes = resolve_targets(scores, target_class)
-            rgb_cam, flow_cam = model.stream_cams(rgb_maps, flow_maps, classes)
-            rgb_cams, flow_cams = to_numpy_maps(rgb_cam), to_numpy_maps(flow_cam)
+            cams = cam_maps_of(*model.stream_cams(rgb_maps, flow_maps, classes), classes)
         maps = []
-        for b, sample in enumerate(samples):
+        for cam, sample in zip(cams, samples):
             rgb_frames, flow_frames = sample.placement
-            cam = CamMaps(rgb=rgb_cams[b] if rgb_cams else None, flow=flow_cams[b] if flow_cams else None, target_class=int(classes[b]),
-                          views=self.map_views(rgb_cams != [], flow_cams != []))
+            cam = dataclasses.replace(cam, views=self.map_views(cam.rgb is not None, cam.flow is not None))
             maps.append(cam.with_frames(rgb_frames if cam.rgb is not None else None, flow_frames if cam.flow is not None else None, sample.crop_map))
         return scores, maps
 

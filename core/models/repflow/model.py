@@ -20,7 +20,7 @@ from torch import nn
 from core.models.shared.fusion import LearnedFusion, mixture, snippet_consensus
 from core.models.shared.streams import TwoBranchLoss, resolve_targets
 from core.models.shared.resnet import ResNetTrunk
-from core.models.shared.cam_maps import CamExplanation, CamMaps, to_numpy_maps
+from core.models.shared.cam_maps import CamExplanation, cam_maps_of
 from core.models.shared.streams import FrameStream, Stream, StreamMaps, check_snippets
 from core.models.repflow.config import RepFlowConfig
 from core.models.repflow.layer import RepresentationFlow
@@ -172,8 +172,7 @@ class RepFlowNet(TwoBranchLoss, nn.Module):
         rgb_maps, flow_maps = self.rgb_branch(inputs), self.flow_branch(inputs)
         logits = self.fuse(rgb_maps, flow_maps)
         classes = resolve_targets(logits, target_class)
-        rgb_np, flow_np = (to_numpy_maps(c) for c in self.stream_cams(rgb_maps, flow_maps, classes))
-        maps = [CamMaps(rgb=rgb_np[b] if rgb_np else None, flow=flow_np[b] if flow_np else None, target_class=int(classes[b])) for b in range(logits.shape[0])]
+        maps = cam_maps_of(*self.stream_cams(rgb_maps, flow_maps, classes), classes)
         return CamExplanation(logits=logits, maps=maps)
 
     def param_groups(self, lr: float) -> list[dict]:

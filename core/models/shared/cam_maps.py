@@ -151,3 +151,13 @@ def to_numpy_maps(values: torch.Tensor | None) -> list[np.ndarray | None]:
     if values is None:
         return []
     return [np.ascontiguousarray(v, dtype=np.float32) for v in values.detach().float().cpu().numpy()]
+
+
+def cam_maps_of(rgb_cam: torch.Tensor | None, flow_cam: torch.Tensor | None, classes: torch.Tensor,
+                views: tuple[tuple[str, str | None], ...] | None = None) -> list[CamMaps]:
+    """One :class:`CamMaps` per sample from the streams' ``(B, S, h, w)`` CAMs of ``classes`` (B,)."""
+    rgb, flow = to_numpy_maps(rgb_cam), to_numpy_maps(flow_cam)
+    return [
+        CamMaps(rgb=rgb[b] if rgb else None, flow=flow[b] if flow else None, target_class=int(classes[b]), views=views)
+        for b in range(int(classes.shape[0]))
+    ]
