@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from core.flow import METHODS
 from viewer import settings as app_settings
-from viewer.classify_controller import ClassifyController
-from viewer.classify_ui import ClassifyUi
+from viewer.classify.controller import ClassifyController
+from viewer.classify.ui import ClassifyUi
 from viewer.export import ExportController
 from viewer.flow_controller import FlowController, FlowFrame
 from viewer.jobs import JobRunner
@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
         return region.region_start, min(region.frame_count - 1, region.region_start + region.span - 1)
 
     def _restore_settings(self) -> None:
-        from viewer.classify_controller import available_device_names
+        from viewer.classify.controller import available_device_names
 
         prefs = app_settings.load_preferences(methods=list(METHODS), devices=available_device_names())
         self.method_box.setCurrentText(prefs.flow_method)

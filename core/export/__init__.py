@@ -7,27 +7,16 @@ that names the file and the problem in one line.
 
 One module per job: :mod:`~core.export.target` (errors, the atomic target),
 :mod:`~core.export.heatmap` (quality maps as fixed-scale colour overlays and
-their legends; a prediction's heat maps as layers in frame pixels),
+their legends), :mod:`~core.export.prediction_heat` (a prediction's heat maps as
+layers in frame pixels, one colour table),
 :mod:`~core.export.image` (side-by-side composites, PNG),
 :mod:`~core.export.video` (streamed H.264 MP4), :mod:`~core.export.tables`
 (flow metrics and predictions as CSV or JSON).
 """
 
 from core.export.target import ExportError, export_target
-from core.export.heatmap import (
-    INCONSISTENCY_SCALE,
-    QUALITY_SCALES,
-    WARP_ERROR_SCALE,
-    AttentionChoice,
-    FrameHeat,
-    HeatScale,
-    blend_rgba,
-    heat_lut,
-    heat_renderer,
-    heat_rgba,
-    legend_band,
-    register_heat_renderer,
-)
+from core.export.heatmap import INCONSISTENCY_SCALE, QUALITY_SCALES, WARP_ERROR_SCALE, HeatScale, blend_rgba, heat_rgba, legend_band
+from core.export.prediction_heat import AttentionChoice, FrameHeat, heat_lut, heat_renderer, register_heat_renderer
 from core.export.image import side_by_side, write_png
 from core.export.video import write_mp4_stream
 from core.export.tables import (

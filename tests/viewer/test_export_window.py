@@ -193,7 +193,7 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
 
     from core.models import build_model, save_checkpoint
     from core.models.transformer.config import TransformerConfig
-    from viewer.attention_render import heat_lut
+    from core.export.prediction_heat import heat_lut
 
     torch.manual_seed(0)
     config = TransformerConfig.create(

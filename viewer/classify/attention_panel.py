@@ -5,12 +5,16 @@ follow); the matrix shows one layer's attention from one stream's tokens to
 the other's, hover for which tokens and how much, click to pick the pair,
 which highlights both tokens on the frames and seeks to the query's time slice.
 
-A ConvNet-family model (two-stream ConvNet, representation flow) has class
-activation maps instead: the kind box offers only those, and the layer, head
-and cross-stream controls are disabled with a note saying why.
+What the controls offer depends on the maps a prediction carries, looked up by
+their type (:mod:`viewer.classify.maps_panels`); before any prediction, on the
+kinds the chosen model's family record says its maps carry.  Maps without
+layers (class activation maps) disable the layer and head boxes, and maps
+without a cross-stream matrix disable it, with a note saying why.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,39 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.export.prediction_heat import FLOW, RGB
 from core.inference import Prediction
-from core.models.shared.cam_maps import CamMaps
-from core.models.transformer.explain import MAP_KINDS, AttentionMaps
-from core.models.transformer.layout import FLOW, RGB
-from viewer.attention_render import CAM_KIND, FAMILY_REPFLOW, cam_stream_for_view, cell_tokens, cross_matrix, describe_cell, describe_token, map_kinds
-from viewer.classify_state import ClassifyState, ModelStatus, OverlaySettings, TokenSelection
+from viewer.classify.cross_stream import STREAM_NAMES, cell_tokens, cross_matrix, describe_cell, describe_token
+from viewer.classify.maps_panels import MapsPanel, has_cross_stream, maps_type_for_kinds, panel_for, panel_for_type
+from viewer.classify.state import ClassifyState, OverlaySettings, TokenSelection
 
-KIND_LABELS = {
-    "attention": "Class-token attention (one layer)",
-    "rollout": "Attention rollout (all layers)",
-    "relevance": "Relevance (Chefer et al.)",
-    CAM_KIND: "Class activation map",
-}
-STREAM_NAMES = {RGB: "RGB", FLOW: "flow"}
-CAM_NO_LAYERS = "A class activation map has no layers or heads: it is the class weights over the last convolutional features."
-CLASS_KINDS = ("relevance", CAM_KIND)  # the maps that depend on the class they explain
-CLASS_FREE = "Class-token attention and rollout do not depend on the class: choose relevance to explain another class"
-
-
-def model_family(status: ModelStatus) -> str:
-    """The family of the loaded model's config (the transformer before a config is read)."""
-    return str(getattr(status.config, "family", "transformer"))
-
-
-def cam_placement(maps: CamMaps, family: str) -> str:
-    """Which stream's map each view shows, in words."""
-    views = []
-    for view in (RGB, FLOW):
-        stream = cam_stream_for_view(maps, view, family)
-        if stream is not None:
-            whose = "representation-flow stream" if family == FAMILY_REPFLOW and stream == FLOW else f"{STREAM_NAMES[stream]} stream"
-            views.append(f"{whose} on the {STREAM_NAMES[view]} view")
-    return "; ".join(views) if views else "no stream map to draw"
+EXPLAINS_CLASS = "The class the map explains: one of the top 5 (choosing another runs the model on the clip again)"
 
 
 class CrossAttentionMatrix(QWidget):
@@ -194,7 +172,6 @@ class AttentionControls(QWidget):
         self.kind_box = QComboBox()
         self.kind_box.setObjectName("attentionKind")
         self._offered: tuple[str, ...] = ()
-        self._offer_kinds(MAP_KINDS)
         self.kind_box.currentIndexChanged.connect(lambda _i: state.set_overlay(kind=self.kind_box.currentData()))
         self.layer_box = QComboBox()
         self.layer_box.setObjectName("attentionLayer")
@@ -241,30 +218,42 @@ class AttentionControls(QWidget):
         state.overlayChanged.connect(self._on_overlay)
         self._on_prediction(state.prediction)
 
-    def _offer_kinds(self, kinds: tuple[str, ...]) -> None:
+    def _maps(self) -> Any:
+        prediction = self.state.prediction
+        return None if prediction is None else prediction.attention
+
+    def _maps_type(self) -> type | None:
+        """The type of the shown maps or, before any prediction, of the maps the chosen model's family draws."""
+        maps = self._maps()
+        return type(maps) if maps is not None else maps_type_for_kinds(self.state.model.family.map_kinds)
+
+    def _panel(self) -> MapsPanel | None:
+        maps_type = self._maps_type()
+        return None if maps_type is None else panel_for_type(maps_type)
+
+    def _offer_kinds(self, kinds: tuple[str, ...], panel: MapsPanel | None) -> None:
         """Fill the kind box with ``kinds`` (its signal blocked: the state decides the choice)."""
         if kinds == self._offered:
             return
         self._offered = kinds
+        labels = {} if panel is None else panel.kind_labels
         self.kind_box.blockSignals(True)
         self.kind_box.clear()
         for kind in kinds:
-            self.kind_box.addItem(KIND_LABELS[kind], kind)
+            self.kind_box.addItem(labels.get(kind, kind), kind)
         self.kind_box.blockSignals(False)
 
     def _on_prediction(self, prediction: Prediction | None) -> None:
-        maps = None if prediction is None else prediction.attention
-        if maps is not None:
-            kinds = map_kinds(maps)
-        else:
-            kinds = MAP_KINDS if model_family(self.state.model) == "transformer" else (CAM_KIND,)
-        self._offer_kinds(kinds)
-        cam = kinds == (CAM_KIND,)
+        maps = self._maps()
+        kinds = tuple(maps.kinds) if maps is not None else tuple(self.state.model.family.map_kinds)
+        panel = self._panel()
+        self._offer_kinds(kinds, panel)
+        layered = panel is not None and panel.layered
         for box in (self.layer_box, self.head_box):
-            box.setEnabled(not cam)
-        _fill_choices(self.layer_box, maps.num_layers if maps is not None and not cam else 0, "last")
-        _fill_choices(self.head_box, maps.num_heads if maps is not None and not cam else 0, "mean")
-        if self.state.overlay.choice.kind not in kinds:
+            box.setEnabled(layered)
+        _fill_choices(self.layer_box, maps.num_layers if maps is not None and layered else 0, "last")
+        _fill_choices(self.head_box, maps.num_heads if maps is not None and layered else 0, "mean")
+        if kinds and self.state.overlay.choice.kind not in kinds:
             self.state.set_overlay(kind=kinds[0], layer=-1, head=None)
         self._choice_changed()
         self.sync_class()
@@ -293,11 +282,11 @@ class AttentionControls(QWidget):
         self._enable_class_box()
 
     def _enable_class_box(self) -> None:
-        depends = self.state.overlay.choice.kind in CLASS_KINDS
+        maps_type = self._maps_type()
+        depends = maps_type is not None and self.state.overlay.choice.kind in maps_type.class_kinds
         self.class_box.setEnabled(depends and self.class_box.count() > 0)
-        self.class_box.setToolTip(
-            "The class the map explains: one of the top 5 (choosing another runs the model on the clip again)" if depends else CLASS_FREE
-        )
+        class_free = "" if maps_type is None else panel_for_type(maps_type).class_free
+        self.class_box.setToolTip(EXPLAINS_CLASS if depends else class_free)
 
     def _class_activated(self, index: int) -> None:
         data = self.class_box.itemData(index)
@@ -321,27 +310,16 @@ class AttentionControls(QWidget):
             self.kind_box.setCurrentIndex(index)
             self.kind_box.blockSignals(False)
         self._enable_class_box()
-        per_layer = overlay.choice.kind == "attention"
-        cam = overlay.choice.kind == CAM_KIND
-        hint = "" if per_layer else (CAM_NO_LAYERS if cam else "Rollout and relevance use every layer; layer and head choose the cross-stream matrix")
+        panel = self._panel()
+        hint = "" if panel is None else panel.layer_hint(overlay.choice.kind)
         self.layer_box.setToolTip(hint)
         self.head_box.setToolTip(hint)
-        prediction = self.state.prediction
-        maps = None if prediction is None else prediction.attention
-        if maps is None:
+        prediction, maps = self.state.prediction, self._maps()
+        if prediction is None or maps is None:
             self.description.setText("Classify a clip to see where the model looks.")
-        elif isinstance(maps, CamMaps):
-            frames = maps.frame_indices or ()
-            span = f" (frames {frames[0]}-{frames[-1]})" if frames else ""
-            self.description.setText(
-                f"{overlay.choice.describe(maps)} of {prediction.class_names[int(maps.target_class)]}: {cam_placement(maps, model_family(self.state.model))}; "
-                f"on the classified clip{span} only, colours scaled per clip. Layer and head do not apply."
-            )
         else:
-            frames = maps.frame_indices or ()
-            span = f" (frames {frames[0]}-{frames[-1]})" if frames else ""
-            which = f" for class {prediction.class_names[int(maps.target_class)]}" if overlay.choice.kind == "relevance" else ""
-            self.description.setText(f"{overlay.choice.describe(maps)}{which}; on the classified clip{span} only, colours scaled per clip.")
+            class_name = prediction.class_names[int(maps.target_class)]
+            self.description.setText(panel_for(maps).describe(maps, overlay.choice, class_name, self.state.model.family))
 
 
 class CrossAttentionPanel(QWidget):
@@ -383,7 +361,7 @@ class CrossAttentionPanel(QWidget):
         self._on_prediction(state.prediction)
 
     @property
-    def maps(self):  # noqa: ANN201
+    def maps(self) -> Any:
         prediction = self.state.prediction
         return None if prediction is None else prediction.attention
 
@@ -397,32 +375,25 @@ class CrossAttentionPanel(QWidget):
 
     def _on_prediction(self, _prediction: Prediction | None) -> None:
         maps = self.maps
-        cross = self._has_cross(maps)
+        cross = has_cross_stream(maps)
         self.direction_box.setEnabled(cross)
         self.granularity_box.setEnabled(cross)
         self.matrix.setEnabled(cross)
-        if isinstance(maps, CamMaps):
-            self.selection_label.setText("This model's streams meet only at fusion: there is no cross-stream attention (its maps are class activation maps).")
-        elif maps is not None and not cross:
-            self.selection_label.setText(f"The {maps.layout.variant} variant has no cross-stream attention.")
+        if maps is not None and not cross:
+            self.selection_label.setText(panel_for(maps).no_cross_note(maps))
         self._refresh_matrix()
-
-    @staticmethod
-    def _has_cross(maps: object) -> bool:
-        return isinstance(maps, AttentionMaps) and maps.layout.rgb_grid is not None and maps.layout.flow_grid is not None
 
     def _refresh_matrix(self) -> None:
         maps = self.maps
-        if not self._has_cross(maps):
+        if not has_cross_stream(maps):
             self.matrix.set_matrix(None)
             return
         query, granularity, choice = self.query, self.granularity, self.state.overlay.choice
-        names = {RGB: "RGB", FLOW: "flow"}
         unit = "token" if granularity == "tokens" else "time slice"
         self.matrix.set_matrix(
             cross_matrix(maps, query, granularity, choice),
-            row_label=f"{names[query]} {unit} (query)",
-            col_label=f"{names[FLOW if query == RGB else RGB]} {unit} (key)",
+            row_label=f"{STREAM_NAMES[query]} {unit} (query)",
+            col_label=f"{STREAM_NAMES[FLOW if query == RGB else RGB]} {unit} (key)",
             describe=lambda row, col, value: describe_cell(maps, query, granularity, row, col, value),
         )
 
@@ -433,7 +404,7 @@ class CrossAttentionPanel(QWidget):
 
     def _cell_clicked(self, row: int, col: int) -> None:
         maps = self.maps
-        if not self._has_cross(maps):
+        if not has_cross_stream(maps):
             return
         q_token, k_token, value = cell_tokens(maps, self.query, self.granularity, row, col, self.state.overlay.choice)
         rgb_token, flow_token = (q_token, k_token) if self.query == RGB else (k_token, q_token)
@@ -441,7 +412,7 @@ class CrossAttentionPanel(QWidget):
 
     def _on_selection(self, selection: TokenSelection | None) -> None:
         maps = self.maps
-        if isinstance(maps, CamMaps):
+        if maps is not None and not has_cross_stream(maps):
             return  # the note set with the prediction stays
         if selection is None or maps is None:
             self.selection_label.setText("")

@@ -1,7 +1,7 @@
 """Classification in the viewer: the loaded checkpoint, clip and whole-video jobs, device choice.
 
 Everything heavy runs in the job runner, the model's loading included: a
-clip job ("classify" channel) runs :meth:`core.inference.Classifier.predict_clip`
+clip job ("classify" channel) runs :meth:`core.inference.ClipClassifier.predict_clip`
 with attention on the timeline's region; a video job ("classify-video"
 channel) slides windows over the whole video and hands each finished batch
 over as a partial timeline.  Each channel's newest request wins, and both
@@ -24,13 +24,12 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from core.inference import ClipClassifier, Prediction, VideoPrediction, aggregate_predictions
+from core.models import registry
 from core.models.checkpoint import open_classifier
-from core.inference import Prediction, VideoPrediction, aggregate_predictions
-from core.models.transformer.predict import TransformerClassifier
-from core.resources import DEMO_CHECKPOINT
 from core.sampling import sliding_window_starts
 from core.video import Video
-from viewer.classify_state import ClassifyState, ModelStatus
+from viewer.classify.state import ClassifyState, ModelStatus
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.state import ViewerState
@@ -40,10 +39,10 @@ VIDEO_CHANNEL = "classify-video"
 MODEL_CHANNEL = "classify-model"
 CPU, CUDA = "cpu", "cuda"
 
-ClassifierLoader = Callable[[Path, str], TransformerClassifier]
+ClassifierLoader = Callable[[Path, str], ClipClassifier]
 
 
-def default_loader(path: Path, device: str) -> TransformerClassifier:
+def default_loader(path: Path, device: str) -> ClipClassifier:
     return open_classifier(path, device=device)
 
 
@@ -88,14 +87,14 @@ class ModelHolder:
         self.loader = loader
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
-        self._classifier: TransformerClassifier | None = None
+        self._classifier: ClipClassifier | None = None
 
     @staticmethod
     def _key_of(path: Path, device: str) -> tuple[Any, ...]:
         stat = path.stat() if path.exists() else None
         return (str(path), device, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1)
 
-    def get(self, path: Path, device: str) -> tuple[TransformerClassifier, float]:
+    def get(self, path: Path, device: str) -> tuple[ClipClassifier, float]:
         """The classifier for ``path`` on ``device`` and the milliseconds spent loading it now."""
         key = self._key_of(path, device)
         with self._lock:
@@ -112,14 +111,23 @@ class ModelHolder:
             self._key, self._classifier = None, None
 
 
-def starting_checkpoint() -> Path:
-    """The model a window starts with: the one chosen last (when its file is still there), else the demo."""
+def starting_checkpoint() -> Path | None:
+    """The model a window starts with: the one chosen last (when its file is still there), else the
+    first bundled demo there is, else the default family's demo (which the panel says is missing)."""
     from viewer import settings as app_settings
 
     chosen = app_settings.chosen_checkpoint()
     if chosen and Path(chosen).is_file():
         return Path(chosen)
-    return DEMO_CHECKPOINT
+    demos = registry.demo_checkpoints()
+    if demos:
+        return next(iter(demos.values()))
+    return registry.family(registry.default_family()).demo_checkpoint
+
+
+def is_bundled_demo(path: Path) -> bool:
+    """Whether ``path`` is some family's bundled demo (the panel then says the demo is missing)."""
+    return any(record.demo_checkpoint == path for record in registry.families())
 
 
 def video_prediction(clips: list[Prediction], top: int = 5) -> VideoPrediction:
@@ -184,10 +192,14 @@ class ClassifyController(QObject):
         return bool(self._busy)
 
     # -- the model -----------------------------------------------------------------------
-    def _read_model_info(self, path: Path) -> None:
+    def _read_model_info(self, path: Path | None) -> None:
         """Read the checkpoint's config (header only) in a worker; the weights load with the first job."""
+        if path is None:
+            problem = "no bundled demo model: load a checkpoint with File > Load checkpoint... (classification is unavailable until then)"
+            self.classify_state.set_model(ModelStatus(path=None, problem=problem))
+            return
         if not path.exists():
-            where = "the bundled demo model" if path == DEMO_CHECKPOINT else "the checkpoint"
+            where = "the bundled demo model" if is_bundled_demo(path) else "the checkpoint"
             problem = f"{where} {path} is missing: load a checkpoint with File > Load checkpoint... (classification is unavailable until then)"
             self.classify_state.set_model(ModelStatus(path=None, problem=problem))
             return

@@ -1,6 +1,7 @@
 """The model chooser: the bundled demo models, the recently loaded checkpoints, "Load checkpoint...".
 
-Each entry names its family in words, read from the checkpoint's header
+Each entry names its family by the title of the family's registry record; the
+family is read from the checkpoint's header
 (:func:`core.models.checkpoint.read_checkpoint_info`: a JSON header, no
 weights).  Listing touches the disk (existence checks, header reads), so
 :func:`scan_models` runs in the job runner; the combo shows the current model
@@ -18,18 +19,22 @@ from typing import Callable, Mapping, Sequence
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
+from core.models import registry
 from core.progress import CancelToken, check
 from viewer import settings as app_settings
-from viewer.classify_state import ModelStatus
+from viewer.classify.state import ModelStatus
 from viewer.jobs import JobRunner
 
 CATALOG_CHANNEL = "classify-catalog"
-FAMILY_WORDS = {"transformer": "two-stream transformer", "convnet": "two-stream ConvNet", "repflow": "representation flow"}
 LOAD_OTHER = "__load_checkpoint__"  # the combo's last entry: opens the file dialog
 
 
 def family_words(family: str) -> str:
-    return FAMILY_WORDS.get(family, f"{family} model")
+    """The family's title from its registry record (a family no longer registered: its name)."""
+    try:
+        return registry.family(family).title
+    except ValueError:
+        return f"{family} model"
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,12 @@ def scan_models(demos: Mapping[str, Path], recent: Sequence[str | Path], cancel:
     ones not repeated).  Reads each file's header only; runs in a worker."""
     from core.errors import InputError
     from core.models.checkpoint import read_checkpoint_info
-    from core.models.registry import family_of
 
     entries: list[ModelEntry] = []
 
     def entry(path: Path, bundled: bool) -> ModelEntry:
         try:
-            return ModelEntry(path, family_of(read_checkpoint_info(path).config), bundled)
+            return ModelEntry(path, registry.family_of(read_checkpoint_info(path).config), bundled)
         except (InputError, ValueError, OSError) as error:
             return ModelEntry(path, None, bundled, problem=str(error))
 
@@ -205,6 +209,4 @@ class ModelCatalog(QObject):
 
 
 def _bundled_demos() -> Mapping[str, Path]:
-    from core import resources
-
-    return resources.DEMO_CHECKPOINTS  # looked up on each call: tests point it at their own files
+    return registry.demo_checkpoints()  # looked up on each call: tests point the records at their own files

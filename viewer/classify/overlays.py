@@ -1,51 +1,40 @@
-"""Attention drawn on both frame views, for the frames of the classified clip only.
+"""Heat maps drawn on both frame views, for the frames of the classified clip only.
 
 Listens to the classify state (prediction, drawing choices, the selected
 token pair) and to the frames the views show, and sets two named layers on
 each :class:`~viewer.widgets.frame_view.FrameView`: the heat map and the
-selected token's box.  The RGB view gets the class token's attention over the
-RGB tokens, the flow view over the flow tokens (flow image k of the clip is
-the flow from clip frame k to the next, which the flow view shows at frame k).
-Heat maps are built in frame pixels in about a millisecond
-(:mod:`viewer.attention_render`), so this stays on the GUI thread.
-
-A ConvNet-family prediction carries class activation maps instead
-(:class:`core.models.shared.cam_maps.CamMaps`): the spatial stream's on the
-RGB view, the temporal stream's on the flow view, and a representation-flow
-model's (it sees RGB only) on the RGB view; no token boxes.
+selected token's box.  Which stream's map goes on which view, and how it
+becomes pixels, is the business of the renderer core registers for the maps'
+type (:func:`core.export.prediction_heat.heat_renderer`): a transformer's RGB-token
+attention on the RGB view and its flow-token attention on the flow view (flow
+image k of the clip is the flow from clip frame k to the next, which the flow
+view shows at frame k); a two-stream ConvNet's spatial and temporal class
+activation maps on their own views; a representation-flow model's (it sees RGB
+only) on the RGB view.  Heat maps are built in frame pixels in about a
+millisecond, so this stays on the GUI thread.  Token boxes exist only for maps
+with a cross-stream matrix, where a token pair can be selected.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Callable
 
+import numpy as np
 from PySide6.QtCore import QObject
 
+from core.export.prediction_heat import FLOW, RGB, AttentionChoice, FrameHeat, box_rgba, choice_for, clip_frame_for, heat_renderer
 from core.inference import Prediction
-from core.models.shared.cam_maps import CamMaps
-from core.models.transformer.layout import FLOW, RGB
-from viewer.attention_render import (
-    BOX_COLOURS,
-    AttentionChoice,
-    FrameHeat,
-    attention_rgba,
-    box_rgba,
-    cam_rgba,
-    cam_stream_for_view,
-    cam_volume,
-    choice_for,
-    clip_frame_for,
-    slice_frames,
-    stream_volume,
-    token_position,
-)
-from viewer.classify_state import ClassifyState, OverlaySettings, TokenSelection
+from viewer.classify.cross_stream import slice_frames, token_position
+from viewer.classify.maps_panels import has_cross_stream
+from viewer.classify.state import ClassifyState, OverlaySettings, TokenSelection
 from viewer.state import ViewerState
 from viewer.widgets.frame_view import FrameView
 
 HEAT_LAYER = "attention"
 BOX_LAYER = "attention-token"
 HEAT_Z, BOX_Z = 20.0, 30.0
+BOX_COLOURS = {RGB: (0, 230, 255), FLOW: (255, 64, 255)}  # cyan and magenta, as the cross-stream panel names them
 
 
 class AttentionOverlays(QObject):
@@ -53,7 +42,7 @@ class AttentionOverlays(QObject):
         super().__init__(parent)
         self.state, self.classify_state, self.views = state, classify_state, views
         self.shown: dict[str, int | None] = {RGB: None, FLOW: None}  # the frame each view shows
-        self._volumes: dict[tuple[int, str, AttentionChoice | None], object] = {}
+        self._volumes: dict[tuple[int, str, AttentionChoice], np.ndarray] = {}
         classify_state.predictionChanged.connect(self._on_prediction)
         self._drawn = classify_state.overlay
         classify_state.overlayChanged.connect(self._on_overlay)
@@ -62,11 +51,11 @@ class AttentionOverlays(QObject):
     # -- what the views show ---------------------------------------------------------------
     def rgb_frame_shown(self, index: int, _frame: object = None) -> None:
         self.shown[RGB] = int(index)
-        self._refresh_stream(RGB)
+        self._refresh_view(RGB)
 
     def flow_pair_shown(self, pair: int) -> None:
         self.shown[FLOW] = int(pair)
-        self._refresh_stream(FLOW)
+        self._refresh_view(FLOW)
 
     def _on_overlay(self, overlay: OverlaySettings) -> None:
         if dataclasses.replace(overlay, opacity=self._drawn.opacity) == self._drawn:  # the slider alone: no new pixels
@@ -81,94 +70,80 @@ class AttentionOverlays(QObject):
         self.refresh()
 
     def _on_selection(self, selection: TokenSelection | None) -> None:
-        prediction = self.classify_state.prediction
-        if selection is not None and prediction is not None and prediction.attention is not None and not isinstance(prediction.attention, CamMaps):
-            maps = prediction.attention
+        maps = self._maps()
+        if selection is not None and has_cross_stream(maps):
             query_token = selection.rgb_token if selection.query == RGB else selection.flow_token
             t, _row, _col = token_position(query_token, maps.grid_shape)
             self.state.set_frame(slice_frames(maps, t)[0])  # the views follow; their layers refresh on arrival
         self.refresh()
 
+    def _maps(self) -> Any:
+        prediction = self.classify_state.prediction
+        return None if prediction is None else prediction.attention
+
     # -- drawing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
         self._drawn = self.classify_state.overlay
-        for stream in (RGB, FLOW):
-            self._refresh_stream(stream)
+        for view in (RGB, FLOW):
+            self._refresh_view(view)
 
-    def _refresh_stream(self, stream: str) -> None:
-        view = self.views.get(stream)
+    def _refresh_view(self, view_name: str) -> None:
+        view = self.views.get(view_name)
         if view is None:
             return
-        heat, box = self.layers_for(stream, self.shown[stream])
+        heat, box = self.layers_for(view_name, self.shown[view_name])
         overlay = self.classify_state.overlay
         view.set_overlay(HEAT_LAYER, heat, opacity=overlay.opacity, z=HEAT_Z)
         view.set_overlay(BOX_LAYER, box, opacity=1.0, z=BOX_Z)
 
-    def layers_for(self, stream: str, frame_index: int | None):  # noqa: ANN201
-        """The heat-map and box layers for ``stream`` at ``frame_index`` (``None`` where nothing is drawn)."""
-        prediction = self.classify_state.prediction
-        maps = None if prediction is None else prediction.attention
-        if isinstance(maps, CamMaps):
-            return self._cam_layer(maps, stream, frame_index), None
-        if maps is None or frame_index is None or maps.layout.grid(stream) is None or maps.crop_map is None:
+    def layers_for(self, view: str, frame_index: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The heat-map and box layers for ``view`` at ``frame_index`` (``None`` where nothing is drawn)."""
+        maps = self._maps()
+        if maps is None or frame_index is None or maps.crop_map is None:
             return None, None
         if clip_frame_for(frame_index, maps.frame_indices or ()) is None:
             return None, None
-        overlay = self.classify_state.overlay
-        heat = None
-        if overlay.enabled:
-            choice = choice_for(maps, overlay.choice)
-            key = (id(maps), stream, choice)
-            volume = self._volumes.get(key)
-            if volume is None:
-                volume = self._volumes[key] = stream_volume(maps, stream, choice)
-            heat = attention_rgba(maps, stream, frame_index, choice, volume01=volume)  # type: ignore[arg-type]
-        return heat, self._box_layer(stream, frame_index)
+        return self._heat_layer(maps, view, frame_index), self._box_layer(maps, view, frame_index)
 
-    def _cam_layer(self, maps: CamMaps, view: str, frame_index: int | None):  # noqa: ANN202
-        """The class activation map of the stream that ``view`` shows, or ``None``."""
-        if frame_index is None or maps.crop_map is None or not self.classify_state.overlay.enabled:
+    def _heat_layer(self, maps: Any, view: str, frame_index: int) -> np.ndarray | None:
+        """The map of the stream ``view`` shows, coloured over the clip's scale (volumes kept per choice)."""
+        if not self.classify_state.overlay.enabled:
             return None
-        stream = cam_stream_for_view(maps, view, self.family)
+        renderer = heat_renderer(maps)
+        stream = renderer.stream_for_view(maps, view)
         if stream is None:
             return None
-        key = (id(maps), stream, None)
+        choice = choice_for(maps, self.classify_state.overlay.choice)
+        key = (id(maps), stream, choice)
         volume = self._volumes.get(key)
         if volume is None:
-            volume = self._volumes[key] = cam_volume(maps, stream)
-        return cam_rgba(maps, stream, frame_index, volume01=volume)  # type: ignore[arg-type]
+            volume = self._volumes[key] = renderer.volume01(maps, stream, choice)
+        return renderer.rgba(maps, stream, frame_index, choice, volume01=volume)
 
-    def export_snapshot(self, view: str):  # noqa: ANN201 - an export.OverlaySnapshot
+    def export_snapshot(self, view: str) -> Callable[[], FrameHeat | None]:
         """For File > Export MP4: a function that, when an export starts, freezes the current
         prediction's maps and drawing choices for ``view`` (``None`` when the overlay is off or there
         is nothing to draw); the export's worker then renders each frame as the view would."""
 
         def snapshot() -> FrameHeat | None:
-            prediction = self.classify_state.prediction
+            maps = self._maps()
             overlay = self.classify_state.overlay
-            if prediction is None or prediction.attention is None or not overlay.enabled:
+            if maps is None or not overlay.enabled:
                 return None
-            heat = FrameHeat(prediction.attention, view, family=self.family, choice=overlay.choice, opacity=overlay.opacity, frame_count=self.state.frame_count)
+            heat = FrameHeat(maps, view, choice=overlay.choice, opacity=overlay.opacity, frame_count=self.state.frame_count)
             return heat if heat.draws else None
 
         return snapshot
 
-    @property
-    def family(self) -> str:
-        """The loaded model's family (a config without one is a transformer's)."""
-        return str(getattr(self.classify_state.model.config, "family", "transformer"))
-
-    def _box_layer(self, stream: str, frame_index: int):  # noqa: ANN202
+    def _box_layer(self, maps: Any, stream: str, frame_index: int) -> np.ndarray | None:
         """The selected token's box: thick on the frames of its own time slice, thin on the others."""
         selection = self.classify_state.selection
-        prediction = self.classify_state.prediction
-        if selection is None or prediction is None or prediction.attention is None or isinstance(prediction.attention, CamMaps):
+        if selection is None or not has_cross_stream(maps):
             return None
-        maps = prediction.attention
         token = selection.rgb_token if stream == RGB else selection.flow_token
         t, row, col = token_position(token, maps.grid_shape)
-        box = prediction.crop_map.token_box(row, col, maps.grid_shape[1], maps.grid_shape[2])
-        crop = prediction.crop_map
+        crop = maps.crop_map
+        box = crop.token_box(row, col, maps.grid_shape[1], maps.grid_shape[2])
         thickness = max(2, round(min(crop.src_height, crop.src_width) / 90))
         in_slice = clip_frame_for(frame_index, maps.frame_indices or ()) in slice_frames(maps, t)
         return box_rgba(crop.src_height, crop.src_width, [(box, BOX_COLOURS[stream], thickness if in_slice else 1)])

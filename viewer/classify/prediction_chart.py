@@ -25,16 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from core.inference import STAGES, Prediction, VideoPrediction
-from viewer.classify_controller import ClassifyController, ClassifyRun
-from viewer.classify_state import ModelStatus
+from core.models.registry import Family
+from viewer.classify.controller import ClassifyController, ClassifyRun
+from viewer.classify.state import ModelStatus, OverlaySettings
 
 BAR_COLOUR = QColor("#1a73e8")
 TOP_BAR_COLOUR = QColor("#0b57d0")
 NOTICE_STYLE = "background: #fff3cd; color: #664d03; padding: 4px; border: 1px solid #ffe69c;"
 EXPLAINED_COLOUR = QColor("#e8710a")
 STAGE_NAMES = {"decode": "decode", "preprocess": "resize", "flow": "flow", "rgb_backbone": "RGB net", "flow_backbone": "flow-stream net", "fusion": "fusion"}
-REPFLOW_FLOW_NET = "flow net (learnt flow layers)"
-CLASS_KINDS = ("relevance", "cam")  # the heat maps that explain one class (the outlined bar)
 
 
 class ProbabilityBars(QWidget):
@@ -119,105 +118,38 @@ class ProbabilityBars(QWidget):
             painter.drawRect(QRectF(1, self._explained * self.ROW_HEIGHT + 1, width - 2, self.ROW_HEIGHT - 2))
 
 
-REPFLOW_NO_FLOW = "no optical flow: the network learns its own representation flow"
-CONVNET_FUSIONS = {
-    "rgb": "spatial stream only",
-    "flow": "temporal stream only",
-    "late": "late fusion (average)",
-    "weighted": "weighted late fusion",
-    "learned": "learned late fusion",
-    "feature": "feature fusion",
-}
-REPFLOW_VARIANTS = {
-    "flow": "the representation-flow stream alone",
-    "rgb": "an RGB stream alone (no flow layers)",
-    "late": "with an RGB stream, late fusion (average)",
-    "learned": "with an RGB stream, learned fusion",
-}
-
-
-def model_family(status: ModelStatus) -> str:
-    return str(getattr(status.config, "family", "transformer"))
-
-
-def model_description(config: object) -> str:
-    """One line on what the checkpoint is, by family (the transformer's text when it records none)."""
-    family = getattr(config, "family", "transformer")
-    common = f"{config.num_classes} classes, {config.input_size} px"  # type: ignore[attr-defined]
-    if family == "convnet":
-        fusion = f"conv fusion ({config.conv_fusion})" if config.variant == "conv" else CONVNET_FUSIONS.get(config.variant, f"{config.variant} variant")  # type: ignore[attr-defined]
-        extras = "".join(
-            [", CAM spatial attention" if config.rgb_attention and config.uses_rgb else "", f", ConvLSTM ({config.rgb_convlstm} channels)" if config.rgb_convlstm and config.uses_rgb else ""]  # type: ignore[attr-defined]
-        )
-        return (
-            f"two-stream ConvNet, {fusion}, {config.backbone} ResNet{extras}, "  # type: ignore[attr-defined]
-            f"L = {config.flow_length} flow fields at stride {config.frame_stride}, {common}"  # type: ignore[attr-defined]
-        )
-    if family == "repflow":
-        variant = REPFLOW_VARIANTS.get(config.variant, f"{config.variant} variant")  # type: ignore[attr-defined]
-        layers = f"{config.flow_layers} flow layers after stage {config.flow_stage} ({config.iterations} iterations), " if config.uses_flow else ""  # type: ignore[attr-defined]
-        tail = f"; {REPFLOW_NO_FLOW}" if config.uses_flow else "; RGB only"  # type: ignore[attr-defined]
-        return (
-            f"representation flow, {variant}, {config.backbone} ResNet, {layers}"  # type: ignore[attr-defined]
-            f"{config.clip_length} frames at stride {config.frame_stride}, {common}{tail}"  # type: ignore[attr-defined]
-        )
-    return (
-        f"two-stream transformer, {config.backbone} backbone, {config.variant} variant, {config.num_classes} classes, "  # type: ignore[attr-defined]
-        f"{config.clip_length} frames at stride {config.frame_stride}, {config.input_size} px"  # type: ignore[attr-defined]
-    )
-
-
-def flow_statement(status: ModelStatus) -> str:
-    """What flow the classifier computes, whatever the flow view shows."""
-    config = status.config
-    if config is None:
-        return ""
-    family = getattr(config, "family", "transformer")
-    if family == "repflow" and config.uses_flow:
-        return f"This checkpoint uses {REPFLOW_NO_FLOW} from the RGB frames; the flow view is for you, not the model."
-    if not config.uses_flow:
-        return "This checkpoint uses no optical flow (RGB only)."
-    if family == "convnet":
-        steps = [f"{config.flow_length} stacked fields"]
-        if config.flow_bound > 0:
-            steps.append(f"clamped to ±{config.flow_bound:g} px")
-        if config.mean_subtraction:
-            steps.append("mean subtracted")
-        if config.bidirectional:
-            steps.append("half backward, half forward")
-        return f"Classification computes {config.flow_method.upper()} flow ({', '.join(steps)}), as the checkpoint was trained, whatever the flow view shows."
-    encoding = dict(config.flow_encoding)
-    norm = encoding.get("normalization", "fixed")
-    radius = float(encoding.get("max_radius", 0.0))
-    colours = f"a fixed colour radius of {radius:g} px" if norm == "fixed" else f"a per-clip colour scale (at least {radius:g} px)"
-    return f"Classification computes {config.flow_method.upper()} flow with {colours}, as the checkpoint was trained, whatever the flow view shows."
-
-
-def stage_names(prediction: Prediction, family: str) -> dict[str, str]:
-    """What each timed stage was for this prediction's model: the optical flow method it computed
-    (transformer, ConvNet), or, for representation flow, the learnt flow layers (no optical flow)."""
+def stage_names(prediction: Prediction, family: Family) -> dict[str, str]:
+    """What each timed stage was for this prediction's model: the optical flow method it computed,
+    and the stages its family names itself (representation flow's learnt flow layers)."""
     names = dict(STAGE_NAMES)
-    if family == "repflow":
-        names["flow_backbone"] = REPFLOW_FLOW_NET
+    names.update(family.stage_labels)
     if prediction.flow_method:
         names["flow"] = f"{prediction.flow_method.upper()} flow"
     return names
 
 
-def timing_text(prediction: Prediction, run: ClassifyRun | None, family: str = "transformer") -> str:
+def timing_text(prediction: Prediction, run: ClassifyRun | None, family: Family) -> str:
+    """The stages' milliseconds.  A family that computes no optical flow always lists its motion
+    stage (it is the model's own flow, however quick)."""
     names = stage_names(prediction, family)
     times = prediction.timings_ms
-    parts = [f"{names[s]} {times.get(s, 0.0):.0f}" for s in STAGES if times.get(s, 0.0) >= 0.5 or (s == "flow_backbone" and family == "repflow" and s in times)]
+
+    def listed(stage: str) -> bool:
+        own_motion = not family.optical_flow and stage == family.motion_stage and stage in times
+        return times.get(stage, 0.0) >= 0.5 or own_motion
+
+    parts = [f"{names[s]} {times.get(s, 0.0):.0f}" for s in STAGES if listed(s)]
     text = "ms: " + " · ".join(parts) + f" · total {prediction.timings_ms.get('total', 0.0):.0f}"
     if run is not None and run.load_ms > 0:
         text += f" (+ model load {run.load_ms:.0f})"
     return text
 
 
-def explained_class(prediction: Prediction | None) -> int | None:
-    """The class index the prediction's heat maps explain (``None`` without maps)."""
+def explained_class(prediction: Prediction | None, kind: str) -> int | None:
+    """The class index the prediction's heat maps of ``kind`` explain: ``None`` without maps, or
+    for a kind that explains no class (a transformer's class-token attention and rollout)."""
     maps = None if prediction is None else prediction.attention
-    return None if maps is None else int(maps.target_class)
+    return int(maps.target_class) if maps is not None and kind in maps.class_kinds else None
 
 
 class PredictionPanel(QWidget):
@@ -324,7 +256,7 @@ class PredictionPanel(QWidget):
             layout.addWidget(widget)
         layout.addStretch(1)
         self._model_notice = self._flow_notice = self._run_notice = ""
-        self._outlined_kind = state.overlay.choice.kind in CLASS_KINDS
+        self._outlined = False  # whether the drawn kind explains a class (a bar is outlined)
 
         state.modelChanged.connect(self._on_model)
         state.regionChanged.connect(self._on_region)
@@ -353,9 +285,9 @@ class PredictionPanel(QWidget):
             self.model_label.setText(f"<b>Model</b> {status.path.name if status.path else ''} (reading ...)")
         else:
             name = status.path.name if status.path else ""
-            self.model_label.setText(f"<b>Model</b> {name}: {html.escape(model_description(config))}")
+            self.model_label.setText(f"<b>Model</b> {name}: {html.escape(status.family.describe(config))}")
         self._model_notice = status.problem
-        self.flow_note.setText(flow_statement(status))
+        self.flow_note.setText("" if config is None else status.family.flow_statement(config))
         self._update_buttons()
         self._show_notice()
         self._on_region(self.state.region_start)
@@ -377,6 +309,7 @@ class PredictionPanel(QWidget):
             self.clip_label.setText("")
             self.bars.set_rows([])
             self.timings_label.setText("")
+            self._outlined = False
             self._flow_notice = ""
             self._show_notice()
             return
@@ -386,11 +319,12 @@ class PredictionPanel(QWidget):
         flow = f"; flow {prediction.flow_method}" if prediction.flow_method else ""
         self.clip_label.setText(f"Clip frames {frames[0]}-{frames[-1]}{padded}{flow}: {prediction.probability:.1%}")
         rows = prediction.top[:5]
-        target = explained_class(prediction) if self.state.overlay.choice.kind in CLASS_KINDS else None  # attention and rollout explain no class
+        target = explained_class(prediction, self.state.overlay.choice.kind)
+        self._outlined = target is not None
         names = [name for name, _p in rows]
         explained_name = None if target is None else prediction.class_names[target]
         self.bars.set_rows(rows, names.index(explained_name) if explained_name in names else None)
-        self.timings_label.setText(timing_text(prediction, self.controller.last_run, model_family(self.state.model)))
+        self.timings_label.setText(timing_text(prediction, self.controller.last_run, self.state.model.family))
         self._flow_notice = f"Flow fell back: {prediction.flow_note}" if prediction.flow_fell_back else ""
         self._show_notice()
 
@@ -427,10 +361,9 @@ class PredictionPanel(QWidget):
         self.classify_button.setEnabled(ready)
         self.video_button.setEnabled(ready)
 
-    def _on_overlay_kind(self, overlay: object) -> None:
-        kind = overlay.choice.kind  # type: ignore[attr-defined]
-        if (kind in CLASS_KINDS) != self._outlined_kind:  # only the outline changes: not on every opacity step
-            self._outlined_kind = kind in CLASS_KINDS
+    def _on_overlay_kind(self, overlay: OverlaySettings) -> None:
+        outlined = explained_class(self.state.prediction, overlay.choice.kind) is not None
+        if outlined != self._outlined:  # only the outline changes: not on every opacity step
             self._on_prediction(self.state.prediction)
 
     def set_model_chooser(self, chooser: QWidget) -> None:

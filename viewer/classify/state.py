@@ -14,9 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.export.prediction_heat import AttentionChoice
 from core.inference import Prediction, VideoPrediction
+from core.models import registry
 from core.sampling import clip_span
-from viewer.attention_render import AttentionChoice
 
 DEFAULT_CLIP_LENGTH = 16
 
@@ -27,12 +28,20 @@ class ModelStatus:
     reading), or why there is none."""
 
     path: Path | None
-    config: Any | None = None  # the family's config: TransformerConfig, ConvNetConfig or RepFlowConfig
+    config: Any | None = None  # the config of the checkpoint's family (its registry record's config_class)
     problem: str = ""  # non-empty: no usable model (the demo file is missing, ...)
 
     @property
     def ready(self) -> bool:
         return self.path is not None and not self.problem
+
+    @property
+    def family(self) -> registry.Family:
+        """The model's family record, which says how to describe it and which maps it draws (the
+        default family's until the config is read, as for a config that records no family)."""
+        if self.config is None:
+            return registry.family(registry.default_family())
+        return registry.family_record(self.config)
 
 
 @dataclass(frozen=True)

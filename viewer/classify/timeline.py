@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip
 
 from core.inference import VideoPrediction
-from viewer.classify_state import ClassifyState
+from viewer.classify.state import ClassifyState
 from viewer.widgets.timeline import Timeline
 
 BAND_BOTTOM, BAND_HEIGHT = 1.04, 0.14

@@ -4,7 +4,7 @@ Kept apart from ``main_window.py`` so the window stays small: this builds the
 classification and attention docks, the device chooser, File > Load
 checkpoint..., the timeline's clip region and prediction band, and the
 attention layers on both frame views, and connects them to
-``window.classify`` (the :class:`~viewer.classify_controller.ClassifyController`).
+``window.classify`` (the :class:`~viewer.classify.controller.ClassifyController`).
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QFrame, QLabel, QScrollArea, QToolBar
 
-from core.models.transformer.layout import FLOW, RGB
+from core.export.prediction_heat import FLOW, RGB
 from viewer import settings as app_settings
-from viewer.attention_overlays import AttentionOverlays
-from viewer.classify_controller import CUDA, ClassifyRun, available_device_names
-from viewer.classify_state import ModelStatus
-from viewer.model_chooser import ModelCatalog, ModelChooser
-from viewer.widgets.attention_panel import AttentionControls, CrossAttentionPanel
-from viewer.widgets.classify_timeline import ClassifyTimelineLayer
-from viewer.widgets.prediction_chart import PredictionPanel, model_family, stage_names
+from viewer.classify.attention_panel import AttentionControls, CrossAttentionPanel
+from viewer.classify.controller import CUDA, ClassifyRun, available_device_names
+from viewer.classify.model_chooser import ModelCatalog, ModelChooser
+from viewer.classify.overlays import AttentionOverlays
+from viewer.classify.prediction_chart import PredictionPanel, stage_names
+from viewer.classify.state import ModelStatus
+from viewer.classify.timeline import ClassifyTimelineLayer
 
 if TYPE_CHECKING:
     from viewer.main_window import MainWindow
@@ -137,11 +137,13 @@ class ClassifyUi(QObject):
             self.controller.load_checkpoint(path)
 
     def explain_class(self, class_index: int) -> int:
-        """Show the heat maps for ``class_index``: a transformer switches to relevance (class-token
-        attention and rollout do not depend on the class), then the clip is explained again."""
+        """Show the heat maps for ``class_index``: when the drawn kind does not depend on the class
+        (a transformer's class-token attention and rollout) the overlay switches to the first kind
+        the maps offer that does (relevance), then the clip is explained again."""
         state = self.controller.classify_state
-        if model_family(state.model) == "transformer" and state.overlay.choice.kind != "relevance":
-            state.set_overlay(kind="relevance")
+        maps = None if state.prediction is None else state.prediction.attention
+        if maps is not None and maps.class_kinds and state.overlay.choice.kind not in maps.class_kinds:
+            state.set_overlay(kind=maps.class_kinds[0])
         job = self.controller.explain_class(class_index)
         self.attention_controls.sync_class()  # until the new maps arrive, the box says what is shown
         return job
@@ -158,11 +160,11 @@ class ClassifyUi(QObject):
 
 
 def flow_share(run: ClassifyRun, model: ModelStatus) -> str:
-    """The motion part of a run's time, in the status bar: the optical flow method it computed, or,
-    for representation flow, its learnt flow layers (it computes no optical flow)."""
+    """The motion part of a run's time, in the status bar: the stage the model's family computes
+    motion in (the optical flow method, or representation flow's learnt flow layers)."""
     timings = run.result.timings_ms
-    family = model_family(model)
-    stage = "flow_backbone" if family == "repflow" else "flow"
+    family = model.family
+    stage = family.motion_stage
     if timings.get(stage, 0.0) <= 0.0:
         return ""
     clips = getattr(run.result, "clips", None)

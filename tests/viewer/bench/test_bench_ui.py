@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from media import write_video
-from viewer import bench_ui, jobs
+from viewer import jobs
+from viewer.bench import ui as bench_ui
 
 
 def test_bench_ui_prints_a_row_per_scenario(qtbot, tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -11,16 +11,15 @@ import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt
 
-from core.models.checkpoint import open_classifier
-from core.models.transformer.predict import TransformerClassifier
+from core.export.prediction_heat import AttentionChoice, attention_rgba
 from core.models import save_checkpoint
-from core.models.transformer.config import TransformerConfig
+from core.models.checkpoint import open_classifier
 from core.models.convnet import ConvNetConfig
+from core.models.registry import build_model
 from core.models.shared.cam_maps import CamMaps
-from core.models.registry import build_model, open_classifier
+from core.models.transformer.config import TransformerConfig
 from core.video import open_video
 from media import write_video
-from viewer.attention_render import AttentionChoice, attention_rgba
 from viewer.main_window import MainWindow
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]

@@ -14,7 +14,7 @@ from core.models import build_model, save_checkpoint
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.layout import FLOW, RGB
 from media import decode_index, write_video
-from viewer.attention_render import heat_lut
+from core.export.prediction_heat import heat_lut
 from viewer.main_window import MainWindow
 
 CLIP_START = 8  # clip frames 8..15: four time slices of two frames

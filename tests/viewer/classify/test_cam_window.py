@@ -18,7 +18,7 @@ from core.models.shared.cam_maps import CamMaps
 from core.models.registry import build_model
 from core.models.repflow import RepFlowConfig
 from media import decode_index, write_video
-from viewer.attention_render import heat_lut
+from core.export.prediction_heat import heat_lut
 from viewer.main_window import MainWindow
 
 CLASSES = ["a", "b", "c"]

@@ -13,17 +13,16 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from core.inference import ClipClassifier, default_flow_backend
 from core.models.checkpoint import open_classifier
-from core.inference import default_flow_backend
-from core.models.transformer.predict import TransformerClassifier
 from core.models import build_model, save_checkpoint
 from core.models.transformer.config import TransformerConfig
 from core.sampling import sliding_window_starts
 from core.video import open_video
 from media import write_video
-from viewer.classify_controller import ClassifyController
+from viewer.classify.controller import ClassifyController
 from viewer.main_window import MainWindow
-from viewer.widgets.prediction_chart import PredictionPanel
+from viewer.classify.prediction_chart import PredictionPanel
 
 CLASSES = [f"action{i}" for i in range(6)]
 
@@ -76,7 +75,7 @@ class SlowFlow:
             time.sleep(0.01)
         return self.backend.compute(frames, method, device=device, cancel=cancel, progress=progress)
 
-    def loader(self, path: Path, device: str) -> TransformerClassifier:
+    def loader(self, path: Path, device: str) -> ClipClassifier:
         from core.inference import FlowBackend
 
         return open_classifier(path, device=device, flow_backend=FlowBackend(compute=self.compute, render=self.backend.render))
@@ -85,7 +84,7 @@ class SlowFlow:
 def test_classify_the_region_and_read_the_label(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
     loaded_on: list[str] = []
 
-    def loader(path: Path, device: str) -> TransformerClassifier:
+    def loader(path: Path, device: str) -> ClipClassifier:
         loaded_on.append(threading.current_thread().name)
         return open_classifier(path, device=device)
 

@@ -5,14 +5,14 @@ stage (the optical flow method, or the learnt flow layers of representation flow
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from core import resources
-from core.models import save_checkpoint
+from core.models import registry, save_checkpoint
 from core.models.transformer.config import TransformerConfig
 from core.models.convnet import ConvNetConfig
 from core.models.shared.cam_maps import CamMaps
@@ -22,7 +22,7 @@ from core.models.repflow import RepFlowConfig
 from media import write_video
 from viewer import settings as app_settings
 from viewer.main_window import MainWindow
-from viewer.model_chooser import LOAD_OTHER, ModelEntry, scan_models
+from viewer.classify.model_chooser import LOAD_OTHER, ModelEntry, scan_models
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]
 
@@ -57,7 +57,8 @@ def files(tmp_path_factory):  # noqa: ANN001, ANN201
 def demos(monkeypatch, files, tmp_path):  # noqa: ANN001, ANN201
     """Two bundled demos exist, the third family's file does not (as before the lead adds it)."""
     bundled = {"transformer": files.transformer, "convnet": files.convnet, "repflow": tmp_path / "absent_demo.safetensors"}
-    monkeypatch.setattr(resources, "DEMO_CHECKPOINTS", bundled)
+    for name, path in bundled.items():
+        monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(registry.family(name), demo_checkpoint=path))
     return bundled
 
 

@@ -6,44 +6,10 @@ import numpy as np
 import pytest
 
 from core.models.transformer.attention_map import heatmap_for_frame, token_region
-from core.models.transformer.explain import AttentionMaps
-from core.models.transformer.layout import FLOW, RGB, TokenLayout
+from core.models.transformer.layout import FLOW, RGB
 from core.sampling import crop_map
-from viewer.attention_render import (
-    AttentionChoice,
-    attention_rgba,
-    box_rgba,
-    cell_tokens,
-    clip_frame_for,
-    cross_matrix,
-    describe_cell,
-    grid_rgba,
-    normalised_volume,
-    token_lookup,
-)
-
-GRID = (4, 3, 5)  # T', H', W'
-
-
-def planted_maps(frames: tuple[int, ...], cmap, *, rgb_peak=(2, 1, 3), flow_peak=(1, 2, 0), pair=None) -> AttentionMaps:  # noqa: ANN001
-    """Maps of a 'fusion' layout with one hot token per stream (class-token attention), and optionally
-    one hot RGB -> flow token pair in the last layer's attention."""
-    layout = TokenLayout.for_variant("fusion", GRID)
-    att = np.full((2, 2, layout.length, layout.length), 1e-3, np.float32)
-    if pair is not None:
-        q, k = pair
-        att[-1, :, layout.token_slice(RGB).start + q, layout.token_slice(FLOW).start + k] = 0.9
-    rgb = np.zeros((2, 2, *GRID), np.float32)
-    rgb[:, :, rgb_peak[0], rgb_peak[1], rgb_peak[2]] = 0.5
-    flow = np.zeros((2, 2, *GRID), np.float32)
-    flow[:, :, flow_peak[0], flow_peak[1], flow_peak[2]] = 0.5
-    rows = np.zeros((1, layout.length), np.float32)
-    return AttentionMaps(
-        layout=layout, attention=att, class_to_rgb=rgb, class_to_flow=flow,
-        rgb_to_flow_time=np.zeros((2, 2, GRID[0], GRID[0]), np.float32), flow_to_rgb_time=np.zeros((2, 2, GRID[0], GRID[0]), np.float32),
-        rollout=rows, relevance=rows, target_class=0, frame_indices=frames, crop_map=cmap,
-    )
-
+from core.export.prediction_heat import AttentionChoice, attention_rgba, box_rgba, clip_frame_for, grid_rgba, normalised_volume, token_lookup
+from attention_helpers import GRID, planted_maps
 
 @pytest.mark.parametrize("height,width,size,grid", [(720, 1280, 112, (4, 7, 7)), (192, 256, 112, (4, 7, 7)), (240, 320, 224, (4, 4, 8)), (101, 333, 48, (4, 4, 6))])
 def test_layers_land_on_the_same_pixels_as_the_core_heatmap(height: int, width: int, size: int, grid: tuple[int, int, int]) -> None:
@@ -115,21 +81,3 @@ def test_box_layer_outlines_the_box() -> None:
     thick = layer[20:30, 30:40, 3] > 0  # three pixels wide, inside the box only
     assert thick[:3].all() and thick[-3:].all() and thick[:, :3].all() and not thick[3:-3, 3:-3].any()
     assert not layer[19, 30:40, 3].any() and not layer[20:30, 29, 3].any()
-
-
-def test_cross_stream_cells_name_their_tokens() -> None:
-    frames = tuple(range(8))
-    maps = planted_maps(frames, crop_map(64, 64, 60), pair=(22, 37))
-    choice = AttentionChoice()
-    block = cross_matrix(maps, RGB, "tokens", choice)
-    assert block.shape == (60, 60) and np.unravel_index(np.argmax(block), block.shape) == (22, 37)
-    assert cell_tokens(maps, RGB, "tokens", 22, 37, choice)[:2] == (22, 37)
-    # a time cell stands for its strongest pair: token 22 is slice 1, token 37 slice 2
-    assert cell_tokens(maps, RGB, "time", 1, 2, choice)[:2] == (22, 37)
-    assert cell_tokens(maps, FLOW, "tokens", 37, 22, choice)[2] == pytest.approx(1e-3)  # flow -> RGB is the other block
-    text = describe_cell(maps, RGB, "tokens", 22, 37, 0.9)
-    assert "RGB token 22 (slice 1: frames 2-3; row 1, col 2)" in text and "flow token 37 (slice 2: frames 4-5; row 1, col 2)" in text
-    with pytest.raises(ValueError, match="outside"):
-        cell_tokens(maps, RGB, "tokens", 60, 0, choice)
-    with pytest.raises(ValueError, match="unknown attention map kind"):
-        AttentionChoice(kind="gradcam")
