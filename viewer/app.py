@@ -7,6 +7,7 @@ import sys
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from viewer.collector import install_gui_collector
 from viewer.jobs import set_worker_niceness
 from viewer.main_window import MainWindow
 from viewer.settings import APPLICATION, ORGANIZATION
@@ -28,6 +29,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Two-Stream Viewer")
     preload_worker_modules()
+    install_gui_collector(app)  # Qt objects die on this thread only (see viewer.collector)
     return app  # type: ignore[return-value]
 
 

@@ -15,7 +15,9 @@ import itertools
 import os
 import sys
 import threading
+import time
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -101,11 +103,25 @@ class _Runnable(QRunnable):
             relay.failed.emit(job_id, err, traceback.format_exc())
 
 
+_RUNNERS: "weakref.WeakSet[JobRunner]" = weakref.WeakSet()
+
+
+def wait_for_all_jobs(timeout_ms: int) -> bool:
+    """Wait until no job of any runner is running (True), or ``timeout_ms`` passes (False)."""
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    for runner in list(_RUNNERS):
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        if not runner.wait(left):
+            return False
+    return True
+
+
 class JobRunner(QObject):
     """Start, cancel and deliver background jobs; newest request per channel wins."""
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 5) -> None:
         super().__init__(parent)
+        _RUNNERS.add(self)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._relay = _Relay(self)
@@ -151,6 +167,13 @@ class JobRunner(QObject):
 
     def is_busy(self, channel: str) -> bool:
         return channel in self._current
+
+    def wait(self, wait_ms: int) -> bool:
+        """Whether every job has ended within ``wait_ms`` (nothing is cancelled)."""
+        try:
+            return self._pool.waitForDone(wait_ms)
+        except RuntimeError:  # the pool is gone with its window: Qt waited for its threads then
+            return True
 
     def shutdown(self, wait_ms: int = 3000) -> bool:
         """Cancel everything, deliver nothing more, and wait for workers to stop."""
