@@ -130,7 +130,14 @@ class StallSampler:
         self._readings: collections.deque = collections.deque(maxlen=256)
         self._heart: Heartbeat | None = None
         self._scenario = ""
-        threading.Thread(target=self._run, name="stall-sampler", daemon=True).start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop sampling (the thread ends within a sample period)."""
+        self._stop.set()
+        self._thread.join(timeout=2)
 
     def watch(self, heart: Heartbeat, scenario: str) -> None:
         self._heart, self._scenario = heart, scenario
@@ -171,8 +178,7 @@ class StallSampler:
 
         me = threading.get_ident()
         stall: tuple[str, float] | None = None  # (scenario, last beat before it)
-        while True:
-            time.sleep(0.002)
+        while not self._stop.wait(0.002):
             heart = self._heart
             if heart is None or not heart.running or not heart.times:
                 stall = None
@@ -367,6 +373,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
     _print_table(rows, format_table)
     if explainer is not None:
+        explainer.close()
         print(explainer.report())
     return 0
 
