@@ -107,7 +107,9 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     try:
         config = families.config_from_dict(json.loads(metadata[_META_CONFIG]))
         extra = json.loads(metadata.get(_META_EXTRA, "{}"))
-    except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+    except RecursionError:
+        raise CheckpointError("bad model config in the checkpoint: nested too deeply", file) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(f"bad model config in the checkpoint: {_first_line(err)}", file) from None
     return CheckpointInfo(path=file, config=config, extra=extra if isinstance(extra, dict) else {}, num_tensors=num_tensors, size_bytes=file.stat().st_size)
 
@@ -116,23 +118,48 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     """Rebuild the model a checkpoint describes and load its weights: ``(model.eval(), config)``.
 
     Raises :class:`CheckpointError` for a missing, empty, corrupt or pickled
-    file, a missing or bad config, weights that do not fit the config (missing
-    or unexpected keys, a class count that differs from the class names, other
-    shapes) and non-finite weights.
+    file, a missing or bad config (every field type- and range-checked), weights
+    that do not fit the config (missing or unexpected keys, a class count that
+    differs from the class names, other shapes) and non-finite weights.  The
+    shapes are compared with the file's header against the model built on the
+    meta device, before any weight is allocated or read: a crafted config or
+    header cannot make this allocate more than the model it describes.
     """
     info = read_checkpoint_info(path)
     file, config = info.path, info.config
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    _check_header_fits(file, config)
     try:
         state = load_file(str(file), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"not a readable safetensors checkpoint ({_first_line(err)})", file) from None
     model = families.build_model(config, pretrained=False)
     _check_state_fits(model, state, config, file)
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"holds non-finite weights (NaN or inf) in {key}", file)
     model.load_state_dict(state, strict=True)
     return model.to(resolve_device(device)).eval(), config
+
+
+def _check_header_fits(file: Path, config: Any) -> None:
+    """The file's tensor names and shapes (read from its header) against the model's, built on the
+    meta device (no memory).  A model that cannot be built there is checked after loading instead."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with torch.device("meta"):
+            skeleton = families.build_model(config, pretrained=False)
+    except Exception:  # noqa: BLE001 - some layers compute on real tensors while built: _check_state_fits still runs
+        return
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as handle:
+            header = {key: torch.empty(handle.get_slice(key).get_shape(), device="meta") for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"not a readable safetensors checkpoint ({_first_line(err)})", file) from None
+    _check_state_fits(skeleton, header, config, file)
 
 
 def open_classifier(path: str | os.PathLike[str], *, device: str | torch.device = "auto", **kwargs: Any) -> Any:
@@ -155,9 +182,6 @@ def _check_state_fits(model: nn.Module, state: Mapping[str, torch.Tensor], confi
                 file,
             )
     check_state_dict_fits(state, own, what=f"weights do not fit a {config.family} {config.backbone}/{config.variant} model", path=file)
-    for key, value in state.items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"holds non-finite weights (NaN or inf) in {key}", file)
 
 
 def _check_file(path: str | os.PathLike[str]) -> Path:

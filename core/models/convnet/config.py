@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from core.models.shared.streams import SCORE_FUSIONS
-from core.models.shared.resnet_config import ResNetFamilyConfig, check_class_names, check_mean_std, check_rgb_options, config_values_from_dict
+from core.models.shared.field_rules import Flag, Real, Rule, Text, Whole
+from core.models.shared.resnet_config import ResNetFamilyConfig
 
 FAMILY_CONVNET = "convnet"
 CONVNET_FORMAT_VERSION = 1
@@ -70,6 +71,16 @@ class ConvNetConfig(ResNetFamilyConfig):
     FORMAT_VERSION: ClassVar[int] = CONVNET_FORMAT_VERSION
     VARIANTS: ClassVar[tuple[str, ...]] = CONVNET_VARIANTS
     KIND: ClassVar[str] = "a ConvNet config"
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "flow_length": Whole(1, 64),
+        "bidirectional": Flag(),
+        "mean_subtraction": Flag(),
+        "flow_bound": Real(0.0, 1000.0),
+        "flow_method": Text(),
+        "test_snippets": Whole(1, 250),
+        "conv_fusion": Text(),
+        "fusion_rgb_weight": Real(0.0, 1.0, open_low=True, open_high=True),
+    }
 
     # -- what the rest of the program reads --------------------------------------------
 
@@ -102,18 +113,10 @@ class ConvNetConfig(ResNetFamilyConfig):
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and its value."""
         self.validate_common()
-        if not isinstance(self.flow_length, int) or self.flow_length < 1:
-            raise ValueError(f"flow_length (L) must be an integer >= 1, got {self.flow_length!r}")
         if self.bidirectional and self.flow_length % 2:
             raise ValueError(f"bi-directional flow needs an even flow_length (L/2 backward + L/2 forward fields), got {self.flow_length}")
-        if self.flow_bound < 0:
-            raise ValueError(f"flow_bound must be >= 0 (0: no clamp), got {self.flow_bound!r}")
-        if not isinstance(self.test_snippets, int) or self.test_snippets < 1:
-            raise ValueError(f"test_snippets must be an integer >= 1, got {self.test_snippets!r}")
         if self.conv_fusion not in CONV_FUSION_KERNELS:
             raise ValueError(f"unknown conv_fusion {self.conv_fusion!r}: choose one of {', '.join(CONV_FUSION_KERNELS)}")
-        if not 0.0 < self.fusion_rgb_weight < 1.0:
-            raise ValueError(f"fusion_rgb_weight must be in (0, 1), got {self.fusion_rgb_weight!r}")
         from core.flow.engine import METHODS
 
         if self.flow_method not in METHODS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
+from core.models.shared.field_rules import Real, Rule, Whole
 from core.models.shared.resnet_config import ResNetFamilyConfig
 
 FAMILY_REPFLOW = "repflow"
@@ -60,6 +61,18 @@ class RepFlowConfig(ResNetFamilyConfig):
     FORMAT_VERSION: ClassVar[int] = REPFLOW_FORMAT_VERSION
     VARIANTS: ClassVar[tuple[str, ...]] = REPFLOW_VARIANTS
     KIND: ClassVar[str] = "a representation-flow config"
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "clip_length": Whole(1, 512),
+        "flow_layers": Whole(0, 3),
+        "flow_stage": Whole(1, 3),
+        "bottleneck": Whole(1, 1024),
+        "iterations": Whole(1, 200),
+        "theta": Real(0.0, 100.0, open_low=True),
+        "lambda_": Real(0.0, 100.0, open_low=True),
+        "tau": Real(0.0, 100.0, open_low=True),
+        "flow_lr_scale": Real(0.0, 10.0, open_low=True),
+        "test_clips": Whole(1, 250),
+    }
 
     @property
     def flow_method(self) -> None:
@@ -76,18 +89,5 @@ class RepFlowConfig(ResNetFamilyConfig):
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and its value."""
         self.validate_common()
-        if not isinstance(self.flow_layers, int) or not 0 <= self.flow_layers <= 3:
-            raise ValueError(f"flow_layers must be 0, 1, 2 or 3, got {self.flow_layers!r}")
-        if self.flow_stage not in (1, 2, 3):
-            raise ValueError(f"flow_stage must be 1, 2 or 3 (the residual stage the flow block follows), got {self.flow_stage!r}")
         if not isinstance(self.clip_length, int) or self.clip_length < self.flow_layers + 1 or self.clip_length < 1:
             raise ValueError(f"clip_length must be an integer > flow_layers ({self.flow_layers}): each flow layer uses up one frame, got {self.clip_length!r}")
-        if not isinstance(self.bottleneck, int) or self.bottleneck < 1:
-            raise ValueError(f"bottleneck must be an integer >= 1, got {self.bottleneck!r}")
-        if not isinstance(self.iterations, int) or self.iterations < 1:
-            raise ValueError(f"iterations must be an integer >= 1, got {self.iterations!r}")
-        for name in ("theta", "lambda_", "tau", "flow_lr_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if not isinstance(self.test_clips, int) or self.test_clips < 1:
-            raise ValueError(f"test_clips must be an integer >= 1, got {self.test_clips!r}")

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from core.errors import WeightsUnavailable
+from core.models.shared.field_rules import Whole
 from core.models.shared.backbones.base import IMAGENET_MEAN, IMAGENET_STD
 
 TRUNK_NAMES = ("tiny", "resnet18", "resnet34", "resnet50")
@@ -71,8 +72,7 @@ def trunk_info(name: str, **options: Any) -> TrunkInfo:
         if unknown:
             raise ValueError(f"backbone 'tiny' takes only the option 'width', got {unknown}")
         width = options.get("width", DEFAULT_TINY_WIDTH)
-        if not isinstance(width, int) or width < 4:
-            raise ValueError(f"tiny backbone width must be an integer >= 4, got {width!r}")
+        Whole(4, 1024).check("tiny backbone width", width)
         return TrunkInfo("tiny", (width, width, 2 * width, 4 * width, 8 * width), (2, 2, 4, 8, 8), 112, IMAGENET_MEAN, IMAGENET_STD)
     if name not in TRUNK_NAMES:
         raise ValueError(f"unknown backbone {name!r}: choose one of {', '.join(TRUNK_NAMES)}")

@@ -6,24 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Mapping
 
-
-def check_class_names(class_names: tuple[str, ...]) -> None:
-    if len(class_names) < 1 or not all(isinstance(n, str) and n for n in class_names):
-        raise ValueError(f"class_names must be a non-empty list of non-empty strings, got {list(class_names)[:5]!r}")
-    if len(set(class_names)) != len(class_names):
-        raise ValueError("class_names has duplicates")
-
-
-def check_mean_std(mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-    if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
-        raise ValueError(f"mean and std need 3 values each and std > 0, got mean={mean}, std={std}")
-
-
-def check_rgb_options(attention: bool, convlstm: int) -> None:
-    if not isinstance(attention, bool):
-        raise ValueError(f"rgb_attention must be true or false, got {attention!r}")
-    if not isinstance(convlstm, int) or convlstm < 0:
-        raise ValueError(f"rgb_convlstm (hidden channels, 0 = off) must be an integer >= 0, got {convlstm!r}")
+from core.models.shared.field_rules import Flag, Names, Real, Rule, Text, Triple, Whole, check_fields
 
 
 def config_values_from_dict(cls: type, data: Mapping[str, Any], *, tuples: tuple[str, ...]) -> dict[str, Any]:
@@ -45,6 +28,20 @@ def config_values_from_dict(cls: type, data: Mapping[str, Any], *, tuples: tuple
     return values
 
 
+RESNET_RULES: dict[str, Rule] = {
+    "backbone": Text(),
+    "class_names": Names(),
+    "variant": Text(),
+    "input_size": Whole(16, 1024),
+    "frame_stride": Whole(1, 64),
+    "mean": Triple(-10.0, 10.0),
+    "std": Triple(1e-3, 10.0),
+    "rgb_attention": Flag(),
+    "rgb_convlstm": Whole(0, 4096),
+    "dropout": Real(0.0, 1.0, open_high=True),
+}
+
+
 class ResNetFamilyConfig:
     """What the two ResNet families' configs share: building from a backbone, the stream
     flags, the common checks and the JSON round trip.  Each subclass is a frozen dataclass
@@ -52,6 +49,7 @@ class ResNetFamilyConfig:
     ``KIND`` (how errors name it)."""
 
     FAMILY: ClassVar[str]
+    RULES: ClassVar[Mapping[str, Rule]]  # the family's own fields (see core.models.shared.field_rules)
     FORMAT_VERSION: ClassVar[int]
     VARIANTS: ClassVar[tuple[str, ...]]
     KIND: ClassVar[str]
@@ -94,18 +92,14 @@ class ResNetFamilyConfig:
             raise ValueError(f"model family {c.family!r} is not {self.KIND} (expected {self.FAMILY!r})")
         if c.format_version != self.FORMAT_VERSION:
             raise ValueError(f"config format version {c.format_version!r} is not supported (this program reads version {self.FORMAT_VERSION})")
+        check_fields(c, {**RESNET_RULES, **self.RULES})
+        if not isinstance(c.backbone_options, Mapping) or not all(isinstance(k, str) for k in c.backbone_options):
+            raise ValueError(f"backbone_options must be an object, got {c.backbone_options!r}")
         info = trunk_info(c.backbone, **dict(c.backbone_options))  # unknown backbone / options
         if c.variant not in self.VARIANTS:
             raise ValueError(f"unknown variant {c.variant!r}: choose one of {', '.join(self.VARIANTS)}")
-        check_class_names(c.class_names)
-        if not isinstance(c.input_size, int) or c.input_size < info.stride * 2:
+        if c.input_size < info.stride * 2:
             raise ValueError(f"input_size must be an integer >= {info.stride * 2} for backbone {c.backbone!r}, got {c.input_size!r}")
-        if not isinstance(c.frame_stride, int) or c.frame_stride < 1:
-            raise ValueError(f"frame_stride must be an integer >= 1, got {c.frame_stride!r}")
-        check_mean_std(c.mean, c.std)
-        check_rgb_options(c.rgb_attention, c.rgb_convlstm)
-        if not 0.0 <= c.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {c.dropout!r}")
         return info
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from core.models.shared.field_rules import Flag, Names, Real, Text, Triple, Whole, check_fields
+
 FORMAT_VERSION = 1
 FAMILY_TRANSFORMER = "transformer"
 VARIANTS = ("rgb", "flow", "concat", "fusion")
@@ -24,6 +26,44 @@ def default_flow_encoding() -> dict[str, Any]:
     from core.flow.render import FlowEncoding
 
     return FlowEncoding().to_dict()
+
+
+def pooled_grid(grid: tuple[int, int, int], spatial_pool: int) -> tuple[int, int, int]:
+    """The grid the encoder sees: the backbone's, or ``spatial_pool`` x ``spatial_pool`` per time slice."""
+    if spatial_pool <= 0:
+        return grid
+    if spatial_pool > min(grid[1], grid[2]):
+        raise ValueError(f"spatial_pool {spatial_pool} is larger than the {grid[1]}x{grid[2]} token grid")
+    return grid[0], spatial_pool, spatial_pool
+
+
+FUSION_RULES = {
+    "heads": Whole(1, 64),
+    "head_dim": Whole(1, 512),
+    "depth": Whole(1, 48),
+    "mlp_ratio": Real(0.0, 16.0, open_low=True),
+    "dropout": Real(0.0, 1.0, open_high=True),
+    "attention_dropout": Real(0.0, 1.0, open_high=True),
+    "head_dropout": Real(0.0, 1.0, open_high=True),
+    "head_layers": Whole(1, 3),
+    "head_hidden": Whole(0, 16384),
+    "spatial_pool": Whole(0, 64),
+    "rgb_time_pool": Flag(),
+}
+MAX_FUSION_PARAMETERS = 500_000_000  # the encoder's weights, at most 2 GB in float32
+
+TRANSFORMER_RULES = {
+    "backbone": Text(),
+    "class_names": Names(),
+    "variant": Text(),
+    "input_size": Whole(16, 1024),
+    "clip_length": Whole(1, 512),
+    "frame_stride": Whole(1, 64),
+    "mean": Triple(-10.0, 10.0),
+    "std": Triple(1e-3, 10.0),
+    "flow_method": Text(),
+    "flow_frames": Text(),
+}
 
 
 @dataclass(frozen=True)
@@ -49,22 +89,14 @@ class FusionConfig:
         return self.heads * self.head_dim
 
     def validate(self) -> None:
-        positive = {"heads": self.heads, "head_dim": self.head_dim, "depth": self.depth}
-        for name, value in positive.items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"fusion {name} must be a positive integer, got {value!r}")
+        for name, rule in FUSION_RULES.items():
+            rule.check(f"fusion {name}", getattr(self, name))
+        parameters = self.depth * self.dim * self.dim * (4 + 2 * self.mlp_ratio)
+        if parameters > MAX_FUSION_PARAMETERS:
+            raise ValueError(f"fusion encoder of {self.depth} layers x {self.dim} dims (mlp_ratio {self.mlp_ratio:g}) would hold about "
+                             f"{parameters / 1e6:.0f}M weights, more than the {MAX_FUSION_PARAMETERS / 1e6:.0f}M allowed")
         if self.head_layers not in (1, 3):
             raise ValueError(f"fusion head_layers must be 1 or 3, got {self.head_layers!r}")
-        if self.spatial_pool < 0 or self.head_hidden < 0:
-            raise ValueError(f"fusion spatial_pool and head_hidden must be >= 0, got {self.spatial_pool}, {self.head_hidden}")
-        for name in ("dropout", "attention_dropout", "head_dropout"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"fusion {name} must be in [0, 1), got {value!r}")
-        if self.mlp_ratio <= 0:
-            raise ValueError(f"fusion mlp_ratio must be > 0, got {self.mlp_ratio!r}")
-        if not isinstance(self.rgb_time_pool, bool):
-            raise ValueError(f"fusion rgb_time_pool must be true or false, got {self.rgb_time_pool!r}")
 
 
 @dataclass(frozen=True)
@@ -131,23 +163,22 @@ class TransformerConfig:
             raise ValueError(f"config format version {self.format_version!r} is not supported (this program reads version {FORMAT_VERSION})")
         if self.family != FAMILY_TRANSFORMER:
             raise ValueError(f"TransformerConfig describes the {FAMILY_TRANSFORMER!r} family, got family {self.family!r} (other families have their own configs: core.models.registry)")
+        check_fields(self, TRANSFORMER_RULES)
+        if not isinstance(self.backbone_options, Mapping) or not all(isinstance(k, str) for k in self.backbone_options):
+            raise ValueError(f"backbone_options must be an object, got {self.backbone_options!r}")
+        if not isinstance(self.flow_encoding, Mapping):
+            raise ValueError(f"flow_encoding must be an object, got {self.flow_encoding!r}")
         if self.backbone not in BACKBONE_NAMES:
             raise ValueError(f"unknown backbone {self.backbone!r}: choose one of {', '.join(BACKBONE_NAMES)}")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}: choose one of {', '.join(VARIANTS)}")
-        if len(self.class_names) < 1 or not all(isinstance(n, str) and n for n in self.class_names):
-            raise ValueError(f"class_names must be a non-empty list of non-empty strings, got {list(self.class_names)[:5]!r}")
-        if len(set(self.class_names)) != len(self.class_names):
-            raise ValueError("class_names has duplicates")
-        if self.frame_stride < 1:
-            raise ValueError(f"frame_stride must be >= 1, got {self.frame_stride}")
-        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
-            raise ValueError(f"mean and std need 3 values each and std > 0, got mean={self.mean}, std={self.std}")
         if self.flow_frames not in FLOW_FRAME_MODES:
             raise ValueError(f"unknown flow_frames {self.flow_frames!r}: choose one of {', '.join(FLOW_FRAME_MODES)}")
         self._validate_flow()
+        if not isinstance(self.fusion, FusionConfig):
+            raise ValueError(f"fusion must be an object, got {self.fusion!r}")
         self.fusion.validate()
-        self.grid_shape()  # the backbone refuses clip lengths / sizes its tokens would not tile
+        pooled_grid(self.grid_shape(), self.fusion.spatial_pool)  # the backbone refuses clip lengths / sizes its tokens would not tile
 
     def _validate_flow(self) -> None:
         from core.errors import FlowError

@@ -21,22 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.models.transformer.config import TransformerConfig
+from core.models.transformer.config import TransformerConfig, pooled_grid
 from core.models.shared.encoder import AttentionRecorder, Encoder
 from core.models.transformer.heads import ClassifierHead
 from core.models.transformer.layout import FLOW, RGB, TokenLayout
 
 if TYPE_CHECKING:
     from core.models.transformer.explain import Explanation
-
-
-def pooled_grid(grid: tuple[int, int, int], spatial_pool: int) -> tuple[int, int, int]:
-    """The grid the encoder sees: the backbone's, or ``spatial_pool`` x ``spatial_pool`` per time slice."""
-    if spatial_pool <= 0:
-        return grid
-    if spatial_pool > min(grid[1], grid[2]):
-        raise ValueError(f"spatial_pool {spatial_pool} is larger than the {grid[1]}x{grid[2]} token grid")
-    return grid[0], spatial_pool, spatial_pool
 
 
 class TwoStreamTransformer(nn.Module):

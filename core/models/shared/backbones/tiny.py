@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.models.shared.field_rules import Flag, Whole
 from core.models.shared.backbones.base import KINETICS_MEAN, KINETICS_STD, BackboneInfo, check_clip_tensor
 
 DEFAULT_TINY_DIM = 96
@@ -25,8 +26,8 @@ TUBELET_FRAMES = 2
 
 def tiny_info(dim: int = DEFAULT_TINY_DIM, frame_wise: bool = False) -> BackboneInfo:
     """The tiny backbone's geometry; ``frame_wise`` does not change it (same grid either way)."""
-    if not isinstance(frame_wise, bool):
-        raise ValueError(f"tiny backbone option frame_wise must be true or false, got {frame_wise!r}")
+    Whole(8, 2048).check("tiny backbone option dim", dim)
+    Flag().check("tiny backbone option frame_wise", frame_wise)
     return BackboneInfo(
         name="tiny",
         dim=dim,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from core.models.transformer.config import FusionConfig, TransformerConfig
-from core.models.transformer.model import pooled_grid
 
 # The train command's options only this family reads (argparse dests).
 TRAIN_OPTIONS = ("backbone", "tiny_dim", "frame_wise", "flow_radius", "flow_normalization", "depth", "heads", "head_dim",
@@ -36,6 +35,4 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> Transform
         overrides["input_size"] = settings.input_size
     if settings.clip_length:
         overrides["clip_length"] = settings.clip_length
-    config = TransformerConfig.create(backbone=settings.backbone, class_names=list(class_names), **overrides)
-    pooled_grid(config.grid_shape(), config.fusion.spatial_pool)
-    return config
+    return TransformerConfig.create(backbone=settings.backbone, class_names=list(class_names), **overrides)
