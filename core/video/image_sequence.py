@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -13,6 +14,9 @@ from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, to_r
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# OpenCV's decoders log their complaints on stderr ("PNG input buffer is incomplete"): this module
+# says what failed itself, in one line naming the file, so theirs stay silent.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 DEFAULT_SEQUENCE_FPS = 25.0
 
 
@@ -25,10 +29,33 @@ def list_images(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
 
 
-def _read_image(path: Path) -> np.ndarray:
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` read from the file's header, without decoding a pixel: a small file can
+    declare an enormous image (a 0.9 MB PNG of 30000x30000 decodes to 3.5 GB).  A PNG's chunk
+    checksums are verified too (still without decoding): libpng prints its complaint about a
+    corrupt one on stderr, beside our own one-line error."""
+    from PIL import Image, UnidentifiedImageError  # header parsing only (Pillow comes with matplotlib)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                size = int(image.size[0]), int(image.size[1])
+                if image.format == "PNG":
+                    image.verify()
+                return size
+        except Image.DecompressionBombError:
+            raise VideoError(f"declares an image far larger than the supported {MAX_PIXELS / 1e6:.0f} Mpx (not decoded)", path) from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+            raise VideoError("is not a readable image", path) from None
+
+
+def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
     if data.size == 0:
         raise VideoError("image file is empty (0 bytes)", path)
+    width, height = image_size(path)
+    check_resolution(str(path), width, height, max_pixels)  # before decoding: the header's word, checked
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise VideoError("is not a readable image", path)
@@ -49,8 +76,8 @@ class ImageSequenceVideo(Video):
         self._files = list_images(Path(path))
         if not self._files:
             raise VideoError(f"is a folder with no images ({', '.join(IMAGE_EXTENSIONS)}); expected a video file or a folder of frames", path)
-        first = _read_image(self._files[0])
-        check_resolution(path, first.shape[1], first.shape[0], max_pixels)
+        self._max_pixels = max_pixels
+        first = _read_image(self._files[0], max_pixels)
         self._shape = first.shape
         self.cache.put(0, first)
         self._info = VideoInfo(
@@ -76,7 +103,7 @@ class ImageSequenceVideo(Video):
         return np.arange(len(self._files)) / self._info.fps
 
     def _decode(self, index: int) -> np.ndarray:
-        frame = _read_image(self._files[index])
+        frame = _read_image(self._files[index], self._max_pixels)
         if frame.shape != self._shape:
             raise VideoError(f"has size {frame.shape[1]}x{frame.shape[0]} but the sequence's first frame is {self._shape[1]}x{self._shape[0]}", self._files[index])
         return frame

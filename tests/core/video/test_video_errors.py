@@ -190,3 +190,58 @@ def test_real_shared_gif_opens(tmp_path: Path) -> None:
     shutil.copy(gif, copy)
     with open_video(copy) as video:
         assert video.info.width == 224 and len(video) == 79
+
+
+def crafted_png(width: int, height: int) -> bytes:
+    """A valid PNG header declaring ``width`` x ``height`` with almost no data: a decompression bomb's shape."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "position,side,message",
+    [(0, 30000, "declares an image far larger than the supported 67 Mpx"), (2, 30000, "declares an image far larger"),
+     (1, 9000, r"frame size 9000x9000 \(81 Mpx\) is larger than the supported 67 Mpx")],
+    ids=["first frame", "a later frame", "just over the limit"],
+)
+def test_an_image_declaring_a_huge_size_is_refused_from_its_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, position: int, side: int, message: str) -> None:
+    """A PNG of a few hundred bytes declaring 30000x30000 (or 9000x9000) pixels is refused before
+    OpenCV decodes a pixel of it."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    small = np.zeros((16, 16, 3), np.uint8)
+    for i in range(4):
+        path = folder / f"frame_{i}.png"
+        if i == position:
+            path.write_bytes(crafted_png(side, side))
+        else:
+            cv2.imwrite(str(path), small)
+    decoded: list[int] = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda data, flags: (decoded.append(data.size), real(data, flags))[1])
+    with pytest.raises(VideoError, match=message) as err:
+        with open_video(str(folder)) as video:
+            video.read_clip(list(range(len(video))))
+    assert str(folder / f"frame_{position}.png") in str(err.value)
+    assert all(size < 1000 for size in decoded) and len(decoded) == position  # only the small frames before it were decoded
+
+
+def test_a_corrupt_image_is_one_line_on_stderr_and_nothing_else(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """OpenCV's own log lines (written to the stderr file descriptor) stay silent."""
+    import main
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    ok, encoded = cv2.imencode(".png", np.full((32, 32, 3), 90, np.uint8))
+    broken = bytearray(encoded.tobytes())
+    broken[60:] = b"\xff" * (len(broken) - 60)  # pixel data destroyed, header intact
+    (folder / "frame_0.png").write_bytes(bytes(broken))
+    assert main.main(["info", str(folder)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [f"error: {folder / 'frame_0.png'}: is not a readable image"]
