@@ -121,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
     from core.models.registry import default_family
     from core.evaluation.confusion_plot import confusion_png
 
+    from core.commands.eval import MAX_CLIPS_PER_VIDEO
+
+    if not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
+        raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (test clips per video), got {args.clips}")
     settings = ablation_settings(args)
     families = model_families(args)
     transformer_variants, family_variants = split_variants(args.variants or "")

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier
     from core.progress import ProgressLine
-    from core.sampling import uniform_clip_starts
+    from core.sampling import clip_span, uniform_clip_starts
     from core.video import open_video
 
     if args.start is not None and args.windows is not None:
@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         count = len(video)
         if args.start is not None and not 0 <= args.start < count:
             raise InputError(f"--start {args.start} is outside the video's {count} frames (0..{count - 1})", args.video)
+        distinct = max(1, count - clip_span(config.clip_length, config.frame_stride) + 1)
+        if args.windows is not None and args.windows > distinct:
+            raise InputError(f"--windows {args.windows} asks for more clips than the video's {count} frames hold: at most {distinct} "
+                             f"different clips of {config.clip_length} frames at stride {config.frame_stride}", args.video)
         progress = ProgressLine("classify")
         try:
             if args.windows is not None:

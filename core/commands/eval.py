@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 NAME = "eval"
+MAX_CLIPS_PER_VIDEO = 250  # 10x the seeds' densest protocol (25 snippets a video); more only repeats clips
 HELP = "evaluate a checkpoint on a dataset: top-1/top-5, per-class, confusion matrix, metrics.json"
 DESCRIPTION = (
     "Score a checkpoint on the test part of a dataset (a folder of class sub-folders of videos). "
@@ -63,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.evaluate import evaluate, text_report
     from core.progress import ProgressLine
 
-    if args.clips is not None and args.clips < 1:
-        raise InputError(f"--clips must be at least 1, got {args.clips}")
+    if args.clips is not None and not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
+        raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (clips per video), got {args.clips}")
     out_dir = Path(args.out) if args.out else default_out_dir(args.checkpoint)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("--out exists and is not a folder", out_dir)

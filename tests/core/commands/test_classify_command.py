@@ -82,6 +82,9 @@ def test_bad_input_is_one_error_line_and_exit_2(files, capsys, monkeypatch, tmp_
 
     assert "outside the video's 24 frames" in fails(files.video, "--checkpoint", files.checkpoint, "--start", "24")
     assert "not both" in fails(files.video, "--checkpoint", files.checkpoint, "--start", "1", "--windows", "2")
+    # once hours of identical clips: a count is bounded by what the video holds
+    assert "--windows 100000 asks for more clips than the video's 24 frames hold: at most 17 different clips of 8 frames" in fails(
+        files.video, "--checkpoint", files.checkpoint, "--windows", "100000")
     assert "file does not exist" in fails(files.video, "--checkpoint", str(tmp_path / "none.safetensors"))
     pickled = tmp_path / "model.pt"
     torch.save({"w": torch.zeros(1)}, pickled)

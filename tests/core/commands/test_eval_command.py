@@ -207,7 +207,9 @@ def test_cancel_token_stops_the_evaluation(data):
 
 def test_bad_arguments_and_folders_exit_2(data, tmp_path, capsys):
     assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "0") == 2
-    assert "--clips must be at least 1" in capsys.readouterr().err
+    assert "--clips must be from 1 to 250 (clips per video), got 0" in capsys.readouterr().err
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "100000000") == 2  # once a MemoryError, exit 1
+    assert "--clips must be from 1 to 250 (clips per video), got 100000000" in capsys.readouterr().err
     assert run_eval(tmp_path / "nowhere", "--checkpoint", data.trained) == 2
     assert "dataset folder does not exist" in capsys.readouterr().err
     assert run_eval(data.synth, "--checkpoint", tmp_path / "missing.safetensors") == 2
