@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from core.commands.train import PhaseProgress
     from core.errors import InputError
     from core.evaluation.ablation import RESULT_NAME, run_ablation
+    from core.export.target import check_writable
     from core.models.registry import default_family
     from core.evaluation.confusion_plot import confusion_png
 
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     default = default_family()
     if transformer_variants and default not in families:
         raise InputError(f"--variants lists {default} variants but --model does not list {default} (use FAMILY/VARIANT items)")
-    out_dir = Path(args.out) if args.out else default_out_dir(args.data)
+    out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.data), folder=True)
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
     lines = PhaseProgress(enabled=True)  # writes to stderr
 

@@ -62,13 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
     from core.evaluation.confusion_plot import confusion_png
     from core.evaluation.evaluate import evaluate, text_report
+    from core.export.target import check_writable
     from core.progress import ProgressLine
 
     if args.clips is not None and not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
         raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (clips per video), got {args.clips}")
-    out_dir = Path(args.out) if args.out else default_out_dir(args.checkpoint)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("--out exists and is not a folder", out_dir)
+    out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True)
     line = ProgressLine("eval")
     try:
         evaluation = evaluate(

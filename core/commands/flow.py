@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.export.target import check_writable
     import json
 
     import numpy as np
@@ -65,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--count must be at least 2 (flow needs a pair of frames), got {count}")
         if args.start + count > total_frames:
             raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
-        out = Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}")
-        if out.exists() and not out.is_dir():
-            raise InputError("--out exists and is not a folder", out)
+        out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True)
         out.mkdir(parents=True, exist_ok=True)
         want_backward = args.backward or not args.no_consistency
         cache = FlowCache()

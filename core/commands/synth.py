@@ -29,9 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.export.target import check_writable
     from core.progress import ProgressLine
     from core.synth.dataset import generate_dataset
 
+    check_writable(args.out_dir, folder=True)
     line = ProgressLine("synth")
     try:
         result = generate_dataset(

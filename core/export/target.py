@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -36,6 +37,29 @@ def describe_os_error(error: OSError) -> str:
     if known:
         return known
     return f"cannot write: {error.strerror or error}"
+
+
+def check_writable(path: str | os.PathLike[str], *, folder: bool) -> Path:
+    """Raise :class:`ExportError` unless ``path`` can be written: a folder to create or fill
+    (``folder``), or a file.  Checked before any work, so a command does not compute for minutes
+    and then fail to save; nothing is created (the nearest existing folder is probed with a
+    temporary file that is removed at once)."""
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        raise ExportError("exists and is not a folder", target)
+    if not folder and target.is_dir():
+        raise ExportError("is a folder, not a file name", target)
+    existing = (target if folder else target.parent).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ExportError(_PROBLEMS[errno.ENOTDIR], target)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise ExportError(describe_os_error(err), target) from None
+    return target
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from core.export.target import check_writable
 from core.models.registry import family
 from core.progress import CancelToken
 from core.training.result import TrainResult
@@ -44,5 +45,6 @@ def train(
     last finished epoch stays on disk).
     """
     settings.validate()
+    check_writable(out, folder=False)  # before any work: not after the first epoch
     return family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
                                         cancel=cancel, log=log, command=command)
