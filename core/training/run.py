@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable
 
+from core.errors import CheckpointError
+
 from core.export.target import check_writable
+from core.models.checkpoint import read_checkpoint_info
 from core.models.registry import family
 from core.progress import CancelToken
 from core.training.result import TrainResult
@@ -46,5 +50,22 @@ def train(
     """
     settings.validate()
     check_writable(out, folder=False)  # before any work: not after the first epoch
-    return family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
-                                        cancel=cancel, log=log, command=command)
+    result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
+                                          cancel=cancel, log=log, command=command)
+    verify_checkpoint(result)
+    return result
+
+
+def verify_checkpoint(result: TrainResult) -> None:
+    """The checkpoint a run reports exists and reads as a checkpoint of the run's config: a state
+    file saying "finished" beside a deleted or damaged checkpoint must not end in "done"."""
+    path = Path(result.checkpoint)
+    if not path.is_file():
+        what = "the run's state says it finished, but" if result.already_finished else "training ended, but"
+        raise CheckpointError(f"{what} its checkpoint is missing; rerun with --fresh to train again", path)
+    try:
+        info = read_checkpoint_info(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"the run's checkpoint is unreadable ({err.problem}); rerun with --fresh to train again", path) from None
+    if info.config != result.config:
+        raise CheckpointError("the checkpoint beside the run's state holds another model; rerun with --fresh to train again", path)
