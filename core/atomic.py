@@ -1,16 +1,27 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
 Every export, cache entry and checkpoint goes through here, so a crash or a
-full disk never destroys what the user had.
+full disk never destroys what the user had.  A write goes to a hidden
+temporary beside the target, named with the writer's process id; a process
+killed mid-write (SIGKILL, power loss) leaves that temporary behind, and
+:func:`sweep_orphans` removes the ones whose writer is gone (the next save of
+the same file does it, and the caches sweep their folders when opened).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Iterator
+
+# ".<target name>.<pid>.<random>.tmp<suffix>"; temporaries from before the pid was in the name
+# (".<target name>.<random>.tmp<suffix>") count as orphans once a day old
+_TEMPORARY = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?(?P<random>[a-z0-9_]{8})\.tmp(?P<suffix>\.[^.]*)?$")
+UNNAMED_ORPHAN_AGE_S = 24 * 3600
 
 
 def _final_mode(target: Path) -> int:
@@ -33,7 +44,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -45,6 +56,48 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def orphan_temporaries(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """The temporaries in ``folder`` (of the file called ``name``, or of any) whose writer is gone."""
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    now = time.time()
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or (name is not None and match["target"] != name) or not entry.is_file(follow_symlinks=False):
+            continue
+        if match["pid"] is not None:
+            if not _writer_alive(int(match["pid"])):
+                found.append(Path(entry.path))
+        elif now - entry.stat(follow_symlinks=False).st_mtime > UNNAMED_ORPHAN_AGE_S:
+            found.append(Path(entry.path))
+    return found
+
+
+def sweep_orphans(folder: str | os.PathLike[str], name: str | None = None) -> int:
+    """Remove what :func:`orphan_temporaries` finds; returns how many went."""
+    removed = 0
+    for path in orphan_temporaries(folder, name):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 @contextlib.contextmanager

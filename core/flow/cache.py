@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from core.atomic import atomic_open
+from core.atomic import atomic_open, sweep_orphans
 from core.errors import FlowError
 from core.flow.keyed_lock import KeyedLock
 from core.progress import CancelToken
@@ -95,6 +95,7 @@ class FlowCache:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
         self.root = Path(root) if root is not None else default_cache_root()
         self.max_bytes = int(max_bytes)
+        sweep_orphans(self.root)  # entries whose writer was killed mid-write
         self._lock = threading.Lock()
 
     # -- keys -------------------------------------------------------------------------------

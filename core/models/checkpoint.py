@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, sweep_orphans
 from core.errors import CheckpointError
 from core.device import resolve_device
 import core.models.registry as families
@@ -70,6 +70,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, config: Any 
     }
     from safetensors.torch import save_file
 
+    sweep_orphans(target.parent, target.name)  # what an earlier save killed mid-write left behind
     with atomic_path(target) as tmp:
         save_file(_plain_state(model), str(tmp), metadata=metadata)
     return target

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, sweep_orphans
 from core.errors import CheckpointError
 
 STATE_FORMAT = "twostream-train-state"
@@ -103,6 +103,7 @@ def save_state(path: Path, state: TrainState) -> None:
     }
     from safetensors.torch import save_file
 
+    sweep_orphans(path.parent, path.name)  # what an earlier save killed mid-write left behind
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"state": json.dumps(header, sort_keys=True)})
 

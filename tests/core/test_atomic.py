@@ -39,3 +39,46 @@ def test_atomic_path_keeps_the_suffix_for_format_sniffing_writers(tmp_path: Path
         assert tmp.suffix == ".mp4" and tmp.parent == tmp_path
         tmp.write_bytes(b"data")
     assert (tmp_path / "clip.mp4").read_bytes() == b"data"
+
+
+def test_a_save_killed_mid_write_leaves_a_temporary_the_next_save_sweeps(tmp_path):
+    """A process killed (SIGKILL) while writing a checkpoint leaves its hidden temporary; the next
+    save of that checkpoint removes it, and keeps a live writer's temporary."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    import torch
+
+    from core.atomic import orphan_temporaries
+    from core.models.checkpoint import save_checkpoint
+    from core.models.convnet import ConvNetConfig, build_convnet
+    from paths import REPO
+
+    target = tmp_path / "model.safetensors"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        import safetensors.torch
+        from core.models.convnet import ConvNetConfig, build_convnet
+        from core.models.checkpoint import save_checkpoint
+
+        def killed(tensors, filename, metadata=None):
+            open(filename, "wb").write(b"half of a checkpoint")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        safetensors.torch.save_file = killed
+        config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], backbone_options={{"width": 4}}, input_size=32, flow_length=2)
+        save_checkpoint({str(target)!r}, build_convnet(config))
+    """)
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=120)
+        assert done.returncode == -signal.SIGKILL
+    orphans = orphan_temporaries(tmp_path, target.name)
+    assert len(orphans) == 1 and not target.exists()  # each killed save swept the one before it
+    live = tmp_path / f".{target.name}.{os.getpid()}.abcdefgh.tmp.safetensors"  # this process's own: a write in progress
+    live.write_bytes(b"writing")
+    config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], backbone_options={"width": 4}, input_size=32, flow_length=2)
+    torch.manual_seed(0)
+    save_checkpoint(target, build_convnet(config))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name])

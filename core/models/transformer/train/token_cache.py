@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.atomic import atomic_open
+from core.atomic import atomic_open, sweep_orphans
 
 MAGIC = b"TSTOKEN1"
 SUFFIX = ".tokens"
@@ -66,6 +66,7 @@ class TokenCache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_root()
+        sweep_orphans(self.root)  # entries whose writer was killed mid-write
 
     @staticmethod
     def key(material: Mapping[str, Any]) -> str:
