@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import IO, Iterator
 # (".<target name>.<random>.tmp<suffix>") count as orphans once a day old
 _TEMPORARY = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?(?P<random>[a-z0-9_]{8})\.tmp(?P<suffix>\.[^.]*)?$")
 UNNAMED_ORPHAN_AGE_S = 24 * 3600
+# ".<folder name>.<pid>.<random>.partial": a folder being written; ".old": the one it replaces
+_STAGED = re.compile(r"^\.(?P<target>.+?)\.(?P<pid>\d+)\.(?P<random>[a-z0-9_]{8})\.(?P<kind>partial|old)$")
 
 
 def _final_mode(target: Path) -> int:
@@ -98,6 +101,51 @@ def sweep_orphans(folder: str | os.PathLike[str], name: str | None = None) -> in
             path.unlink()
             removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; when the block succeeds it replaces ``path``
+    whole, so ``path`` holds the old complete result or the new one, never a mix, and nothing an
+    earlier, larger result left behind.  The swap is two renames: a crash between them leaves the
+    old folder staged aside, and the next call puts it back before anything else."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_staged_folders(target.parent, target.name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            old = staging.with_name(staging.name.removesuffix(".partial") + ".old")
+            os.rename(target, old)
+            os.rename(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def sweep_staged_folders(folder: str | os.PathLike[str], name: str) -> int:
+    """Clear what :func:`atomic_folder` calls for ``name`` left when their process died: a half
+    written staging folder goes; an old result staged aside is put back if nothing replaced it."""
+    swept = 0
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _STAGED.match(entry.name)
+        if match is None or match["target"] != name or _writer_alive(int(match["pid"])) or not entry.is_dir(follow_symlinks=False):
+            continue
+        target = Path(folder) / name
+        if match["kind"] == "old" and not target.exists():
+            os.rename(entry.path, target)
+        else:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        swept += 1
+    return swept
 
 
 @contextlib.contextmanager

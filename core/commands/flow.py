@@ -7,7 +7,9 @@ torch, OpenCV and the flow engine load inside :func:`run`.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
+from typing import Any
 
 NAME = "flow"
 HELP = "compute optical flow of a frame range: .flo files, colour PNGs and per-pair quality (metrics.json)"
@@ -40,19 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.export.target import check_writable
-    import json
-
-    import numpy as np
-
-    from core.atomic import write_text
+    from core.atomic import atomic_folder
     from core.errors import InputError
-    from core.flow.cache import FlowCache, compute_flow_cached
-    from core.flow.engine import compute_flow, normalize_method
-    from core.flow.flo import read_flo, write_flo
-    from core.flow.quality import clip_quality
-    from core.flow.render import FlowEncoding, radius_for
-    from core.progress import ProgressLine
+    from core.export.target import check_writable
+    from core.flow.engine import normalize_method
+    from core.flow.render import FlowEncoding
     from core.video import open_video
 
     method = normalize_method(args.method)
@@ -67,94 +61,128 @@ def run(args: argparse.Namespace) -> int:
         if args.start + count > total_frames:
             raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
         out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True)
-        out.mkdir(parents=True, exist_ok=True)
-        want_backward = args.backward or not args.no_consistency
-        cache = FlowCache()
-        pairs_total = count - 1
-        progress = ProgressLine(f"flow {method}")
-        records: list[dict] = []
-        used: set[str] = set()
-        notes: list[str] = []
-        fell_back = False
-        weights_source = None
-        device_used = None
-        hits = 0
-        try:
-            for chunk_start in range(args.start, args.start + count - 1, CHUNK_FRAMES - 1):
-                chunk_stop = min(chunk_start + CHUNK_FRAMES, args.start + count)  # exclusive
-                indices = list(range(chunk_start, chunk_stop))
-                done_before = chunk_start - args.start
-
-                def on_progress(done: int, total: int, message: str = "", offset: int = done_before, size: int = len(indices) - 1) -> None:
-                    share = done / total if total else 1.0
-                    progress(offset + round(share * size), pairs_total)
-
-                frames = video.read_clip(indices)
-                if args.no_cache:
-                    result, hit = compute_flow(frames, method, device=args.device, backward=want_backward, raft_weights=args.raft_weights,
-                                               fallback=args.fallback, progress=on_progress, raft_warm_start=args.warm_start), False
-                else:
-                    result, hit = compute_flow_cached(args.video, indices, method, frames=frames, cache=cache, device=args.device,
-                                                      backward=want_backward, raft_weights=args.raft_weights, fallback=args.fallback,
-                                                      progress=on_progress, raft_warm_start=args.warm_start)
-                hits += int(hit)
-                used.add(result.method_used)
-                fell_back |= result.fell_back
-                weights_source = weights_source or result.weights_source
-                device_used = device_used or result.device
-                if result.note and result.note not in notes:
-                    notes.append(result.note)
-                qualities = clip_quality(frames, result.forward, result.backward)
-                for i, index in enumerate(indices[:-1]):
-                    name = f"frame_{index:06d}"
-                    write_flo(out / f"{name}.flo", result.forward[i])
-                    record = {"frame": index, "next": index + 1, "flo": f"{name}.flo", "png": f"{name}.png", **qualities[i].to_dict()}
-                    if args.backward and result.backward is not None:
-                        write_flo(out / f"backward_{index:06d}.flo", result.backward[i])
-                        record["backward_flo"] = f"backward_{index:06d}.flo"
-                        record["backward_png"] = f"backward_{index:06d}.png"
-                    records.append(record)
-                if encoding.normalization == "fixed":
-                    _write_pngs(out, indices[:-1], result.forward, result.backward if args.backward else None, encoding)
-        finally:
-            progress.close()
-        radius = encoding.max_radius
-        if encoding.normalization == "clip":
-            # one scale for the whole range: read the written flow back (memory stays bounded)
-            radius = max([radius_for(read_flo(out / r["flo"]), encoding) for r in records]
-                         + [radius_for(read_flo(out / r["backward_flo"]), encoding) for r in records if "backward_flo" in r])
-            fixed = FlowEncoding("fixed", radius)
-            for r in records:
-                _write_png(out / r["png"], read_flo(out / r["flo"]), fixed)
-                if "backward_png" in r:
-                    _write_png(out / r["backward_png"], read_flo(out / r["backward_flo"]), fixed)
-        scores = [r["noise_score"] for r in records if r["noise_score"] is not None]
-        noisiest = sorted((r for r in records if r["noise_score"] is not None), key=lambda r: -r["noise_score"])[:5]
-        metrics = {
-            "video": str(args.video),
-            "frames": {"start": args.start, "count": count},
-            "method_requested": method,
-            "method_used": sorted(used)[0] if len(used) == 1 else sorted(used),
-            "fell_back": fell_back,
-            "note": "; ".join(notes),
-            "weights_source": weights_source,
-            "device": device_used,
-            "consistency_checked": want_backward,
-            "encoding": {**encoding.to_dict(), "radius_used": radius},
-            "cache_hits": hits,
-            "summary": {
-                "pairs": len(records),
-                "noise_score_mean": float(np.mean(scores)) if scores else None,
-                "noisiest_frames": [r["frame"] for r in noisiest],
-            },
-            "pairs": records,
-        }
-        write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        check_replaceable(out)
+        with atomic_folder(out) as staging:  # the folder is the old result or the new one, never a mix
+            records, metrics = _compute(args, video, method, encoding, count, staging)
     message = f"wrote {len(records)} flow fields ({metrics['method_used']}) to {out}"
-    if fell_back:
+    if metrics["fell_back"]:
         message += f"\nnote: {metrics['note']}"
     print(message)
     return 0
+
+
+RESULT_FILE = re.compile(r"^(?:(?:frame|backward)_\d{6}\.(?:flo|png)|metrics\.json)$")
+
+
+def check_replaceable(out: Path) -> None:
+    """``out`` may be replaced whole only when it is empty or an earlier result of this command:
+    a folder holding anything else is the user's, and is refused rather than emptied."""
+    from core.errors import InputError
+
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if not RESULT_FILE.match(p.name))
+    if foreign:
+        raise InputError(f"--out holds files that are not a flow result (e.g. {foreign[0]}); give a new or empty folder", out)
+
+
+def _compute(args: argparse.Namespace, video: Any, method: str, encoding: Any, count: int, out: Path) -> tuple[list[dict], dict]:
+    """Compute, write and describe the flow of the range into the (staging) folder ``out``."""
+    import json
+
+    import numpy as np
+
+    from core.atomic import write_text
+    from core.flow.cache import FlowCache, compute_flow_cached
+    from core.flow.engine import compute_flow
+    from core.flow.flo import read_flo, write_flo
+    from core.flow.quality import clip_quality
+    from core.flow.render import FlowEncoding, radius_for
+    from core.progress import ProgressLine
+
+    want_backward = args.backward or not args.no_consistency
+    cache = FlowCache()
+    pairs_total = count - 1
+    progress = ProgressLine(f"flow {method}")
+    records: list[dict] = []
+    used: set[str] = set()
+    notes: list[str] = []
+    fell_back = False
+    weights_source = None
+    device_used = None
+    hits = 0
+    try:
+        for chunk_start in range(args.start, args.start + count - 1, CHUNK_FRAMES - 1):
+            chunk_stop = min(chunk_start + CHUNK_FRAMES, args.start + count)  # exclusive
+            indices = list(range(chunk_start, chunk_stop))
+            done_before = chunk_start - args.start
+
+            def on_progress(done: int, total: int, message: str = "", offset: int = done_before, size: int = len(indices) - 1) -> None:
+                share = done / total if total else 1.0
+                progress(offset + round(share * size), pairs_total)
+
+            frames = video.read_clip(indices)
+            if args.no_cache:
+                result, hit = compute_flow(frames, method, device=args.device, backward=want_backward, raft_weights=args.raft_weights,
+                                           fallback=args.fallback, progress=on_progress, raft_warm_start=args.warm_start), False
+            else:
+                result, hit = compute_flow_cached(args.video, indices, method, frames=frames, cache=cache, device=args.device,
+                                                  backward=want_backward, raft_weights=args.raft_weights, fallback=args.fallback,
+                                                  progress=on_progress, raft_warm_start=args.warm_start)
+            hits += int(hit)
+            used.add(result.method_used)
+            fell_back |= result.fell_back
+            weights_source = weights_source or result.weights_source
+            device_used = device_used or result.device
+            if result.note and result.note not in notes:
+                notes.append(result.note)
+            qualities = clip_quality(frames, result.forward, result.backward)
+            for i, index in enumerate(indices[:-1]):
+                name = f"frame_{index:06d}"
+                write_flo(out / f"{name}.flo", result.forward[i])
+                record = {"frame": index, "next": index + 1, "flo": f"{name}.flo", "png": f"{name}.png", **qualities[i].to_dict()}
+                if args.backward and result.backward is not None:
+                    write_flo(out / f"backward_{index:06d}.flo", result.backward[i])
+                    record["backward_flo"] = f"backward_{index:06d}.flo"
+                    record["backward_png"] = f"backward_{index:06d}.png"
+                records.append(record)
+            if encoding.normalization == "fixed":
+                _write_pngs(out, indices[:-1], result.forward, result.backward if args.backward else None, encoding)
+    finally:
+        progress.close()
+    radius = encoding.max_radius
+    if encoding.normalization == "clip":
+        # one scale for the whole range: read the written flow back (memory stays bounded)
+        radius = max([radius_for(read_flo(out / r["flo"]), encoding) for r in records]
+                     + [radius_for(read_flo(out / r["backward_flo"]), encoding) for r in records if "backward_flo" in r])
+        fixed = FlowEncoding("fixed", radius)
+        for r in records:
+            _write_png(out / r["png"], read_flo(out / r["flo"]), fixed)
+            if "backward_png" in r:
+                _write_png(out / r["backward_png"], read_flo(out / r["backward_flo"]), fixed)
+    scores = [r["noise_score"] for r in records if r["noise_score"] is not None]
+    noisiest = sorted((r for r in records if r["noise_score"] is not None), key=lambda r: -r["noise_score"])[:5]
+    metrics = {
+        "video": str(args.video),
+        "frames": {"start": args.start, "count": count},
+        "method_requested": method,
+        "method_used": sorted(used)[0] if len(used) == 1 else sorted(used),
+        "fell_back": fell_back,
+        "note": "; ".join(notes),
+        "weights_source": weights_source,
+        "device": device_used,
+        "consistency_checked": want_backward,
+        "encoding": {**encoding.to_dict(), "radius_used": radius},
+        "cache_hits": hits,
+        "summary": {
+            "pairs": len(records),
+            "noise_score_mean": float(np.mean(scores)) if scores else None,
+            "noisiest_frames": [r["frame"] for r in noisiest],
+        },
+        "pairs": records,
+    }
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return records, metrics
 
 
 def _write_pngs(out: Path, indices: list[int], forward, backward, encoding) -> None:

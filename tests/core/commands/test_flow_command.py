@@ -81,3 +81,62 @@ def test_flow_command_bad_arguments_are_one_line_errors(tmp_path: Path, capsys: 
     assert main.main(["flow", str(video), "--out", str(tmp_path / "o"), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and problem in err and "\n" not in err
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_the_out_folder_is_one_result_or_the_other(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun with a smaller --count leaves no files of the earlier run; a run that dies midway
+    leaves the earlier result untouched; a folder of other files is refused, not emptied."""
+    video = _frames_folder(tmp_path, sequence("translate", frames=40, size=48)[0])
+    out = tmp_path / "flow"
+    assert main.main(["flow", str(video), "--method", "dis", "--count", "6", "--out", str(out)]) == 0
+    assert main.main(["flow", str(video), "--method", "farneback", "--count", "3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["frame_000000.flo", "frame_000000.png", "frame_000001.flo", "frame_000001.png", "metrics.json"]
+    before = _listing(out)
+    assert json.loads(before["metrics.json"])["method_used"] == "farneback"
+
+    import core.flow.quality
+
+    real, calls = core.flow.quality.clip_quality, []
+
+    def dies(*args, **kwargs):  # Ctrl+C in the second chunk: the first chunk's files are written by then
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core.flow.quality, "clip_quality", dies)
+    assert main.main(["flow", str(video), "--method", "dis", "--out", str(out)]) == 130
+    assert len(calls) == 2 and _listing(out) == before  # the earlier result, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "flow"]  # no staging folder left behind
+    monkeypatch.undo()
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    capsys.readouterr()
+    assert main.main(["flow", str(video), "--method", "dis", "--count", "2", "--out", str(mine)]) == 2
+    assert "--out holds files that are not a flow result (e.g. notes.txt)" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "my notes"
+
+
+def test_a_result_staged_aside_by_a_dead_run_is_put_back(tmp_path: Path) -> None:
+    """Killed between the two renames of the swap: the next run finds the old result staged aside
+    and the new one half written, restores the old and removes the other."""
+    from core.atomic import atomic_folder
+
+    out = tmp_path / "flow"
+    old = tmp_path / ".flow.999999.abcdefgh.old"  # pid 999999: no such process
+    old.mkdir()
+    (old / "metrics.json").write_text("{}")
+    partial = tmp_path / ".flow.999999.abcdefgh.partial"
+    partial.mkdir()
+    (partial / "frame_000000.flo").write_bytes(b"half")
+    with atomic_folder(out) as staging:
+        assert (out / "metrics.json").read_text() == "{}"  # put back before anything else
+        (staging / "metrics.json").write_text('{"new": true}')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flow"]
+    assert (out / "metrics.json").read_text() == '{"new": true}'
