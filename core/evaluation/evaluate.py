@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from core.data import SkippedVideos, discover_dataset
-from core.errors import InputError
+from core.errors import CheckpointError, InputError
 from core.evaluation.metrics import confusion_matrix, ranking, summarise
 from core.evaluation.test_set import TestSet, class_mapping, recorded_settings, select_test_set
 import core.models.registry as families
@@ -182,14 +182,17 @@ def evaluate(
         clips_per_video = default_clips(info.config)
     if clips_per_video < 1:
         raise InputError(f"clips per video must be at least 1, got {clips_per_video}")
-    if split_dir is None:  # the split folder training used, while it is still there
-        recorded_dir = recorded_settings(info.extra).get("split_dir")
-        split_dir = recorded_dir if recorded_dir and Path(recorded_dir).is_dir() else None
-    dataset = discover_dataset(dataset_root, split_dir=split_dir)
-    to_model = class_mapping(dataset, info.config.class_names, info.path)
-    test_set = select_test_set(
-        dataset, info.extra, part=part, scheme=split_scheme, official_split=official_split, seed=split_seed, split_dir=split_dir
-    )
+    try:  # the training record is the checkpoint's data too: a field of the wrong type names the file
+        if split_dir is None:  # the split folder training used, while it is still there
+            recorded_dir = recorded_settings(info.extra).get("split_dir")
+            split_dir = recorded_dir if isinstance(recorded_dir, str) and recorded_dir and Path(recorded_dir).is_dir() else None
+        dataset = discover_dataset(dataset_root, split_dir=split_dir)
+        to_model = class_mapping(dataset, info.config.class_names, info.path)
+        test_set = select_test_set(
+            dataset, info.extra, part=part, scheme=split_scheme, official_split=official_split, seed=split_seed, split_dir=split_dir
+        )
+    except (TypeError, ValueError, AttributeError, KeyError) as err:
+        raise CheckpointError(f"the checkpoint's training record is damaged ({type(err).__name__}: {err})", info.path) from None
     if classifier is None:
         classifier = open_classifier(
             info.path,

@@ -94,9 +94,11 @@ def recorded_split(extra: Mapping[str, Any]) -> Mapping[str, Any] | None:
     from core.training.result import EXTRA_SPLIT
 
     split = extra.get(EXTRA_SPLIT)
-    if isinstance(split, Mapping) and isinstance(split.get("test"), list):
-        return split
-    return None
+    if split is None:
+        return None
+    if not isinstance(split, Mapping) or not all(isinstance(split.get(part, []), list) for part in ("train", "val", "test")):
+        raise ValueError("the recorded split is not an object of train, val and test lists")  # data gone bad: never ignored
+    return split if "test" in split else None
 
 
 def recorded_settings(extra: Mapping[str, Any]) -> Mapping[str, Any]:

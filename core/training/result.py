@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from core.data import SkippedVideos, Split
+from core.errors import InputError
 from core.training.settings import TrainSettings
 
 # Keys of the checkpoint's ``extra`` written by training.
@@ -111,6 +112,11 @@ def training_record(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> T
     if EXTRA_SETTINGS not in extra:
         return None
     root = extra.get(EXTRA_DATASET_ROOT)
+    kinds = {EXTRA_DATASET_ROOT: (str, type(None)), EXTRA_SPLIT: (dict, type(None)), EXTRA_SPLIT_FINGERPRINT: (str, type(None)),
+             EXTRA_BEST_EPOCH: (int, type(None)), EXTRA_HISTORY: (list,), EXTRA_COMMAND: (str, type(None)), EXTRA_SKIPPED: (list,)}
+    for key, allowed in kinds.items():
+        if key in extra and not isinstance(extra[key], allowed):
+            raise InputError(f"the checkpoint's training record is damaged: {key} is a {type(extra[key]).__name__}")
     return TrainingRecord(
         settings=TrainSettings.from_dict(extra[EXTRA_SETTINGS]),
         dataset_root=Path(root) if root else None,

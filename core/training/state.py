@@ -122,6 +122,27 @@ def load_state(path: Path) -> TrainState:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"the training state cannot be read ({' '.join(str(err).split())}); pass --fresh to start over", path) from None
+    try:
+        return _state_from(header, tensors)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"the training state is damaged ({type(err).__name__}: {err}); pass --fresh to start over", path) from None
+
+
+def _state_from(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> TrainState:
+    """The state a header and its tensors describe; a field of the wrong type raises."""
+    def whole(name: str) -> int:
+        value = header[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        return value
+
+    def flag(name: str) -> bool:
+        if not isinstance(header[name], bool):
+            raise ValueError(f"{name} must be true or false, got {header[name]!r}")
+        return header[name]
+
+    if not isinstance(header["history"], list) or not isinstance(header["meta"], dict):
+        raise ValueError("history must be a list and meta an object")
     model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
     optim_header = header.get("optimizer", {})
     optim_state = {
@@ -129,12 +150,12 @@ def load_state(path: Path) -> TrainState:
         for index, names in optim_header.get("state_keys", {}).items()
     }
     return TrainState(
-        epoch=int(header["epoch"]),
-        best_epoch=int(header["best_epoch"]),
+        epoch=whole("epoch"),
+        best_epoch=whole("best_epoch"),
         best_monitor=float(header["best_monitor"]),
-        bad_epochs=int(header["bad_epochs"]),
-        finished=bool(header["finished"]),
-        stopped_early=bool(header["stopped_early"]),
+        bad_epochs=whole("bad_epochs"),
+        finished=flag("finished"),
+        stopped_early=flag("stopped_early"),
         history=list(header["history"]),
         meta=dict(header["meta"]),
         model_state=model_state,

@@ -240,3 +240,12 @@ def test_a_checkpoint_whose_header_length_starts_with_byte_0x80_is_not_taken_for
     assert read_checkpoint_info(path).config.num_classes == 10
     load_checkpoint(path)
     assert evaluate(data.synth, path, clips_per_video=1, device="cpu").metrics()["per_class"][FAVOURED] == 1.0
+
+
+@pytest.mark.parametrize("extra", [{EXTRA_SETTINGS: {"official_split": "x"}}, {EXTRA_SETTINGS: {"split_dir": 5}},
+                                   {EXTRA_SETTINGS: {}, EXTRA_SPLIT: {"test": "video.mp4"}}], ids=["official_split", "split_dir", "split"])
+def test_a_damaged_training_record_is_one_line_and_exit_2(data, tmp_path, capsys, extra):
+    path = constant_checkpoint(tmp_path / "damaged.safetensors", CLASS_NAMES, FAVOURED, extra=extra)
+    assert run_eval(data.synth, "--checkpoint", path, "--clips", "1", "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: ") and ("training record" in err[0] or "recorded split" in err[0])
