@@ -160,6 +160,8 @@ class ContainerVideo(Video):
         try:
             self._stream = self._pick_stream()
             ctx = self._stream.codec_context
+            if ctx is None:
+                raise VideoError("has a video stream that no decoder here can read (an unknown codec, or a damaged header)", path)
             check_resolution(path, ctx.width, ctx.height, max_pixels)
             self._index = _grid_index(self._container, self._stream) or _build_index(path, self._container, self._stream)
             self._stream.thread_type = "AUTO"
@@ -171,6 +173,9 @@ class ContainerVideo(Video):
             first = self._decode(0)  # proves the stream decodes, and tells the rotation
             self.cache.put(0, first)
             self._info = self._make_info(first)
+        except av.error.FFmpegError as err:  # while indexing or anchoring: the decoder refused the data
+            self._container.close()
+            raise VideoError(f"cannot be read: {_first_line(err)} (a damaged file?)", path) from None
         except BaseException:
             self._container.close()
             raise
