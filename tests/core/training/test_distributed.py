@@ -51,3 +51,94 @@ def test_two_gloo_processes_share_extraction_and_rank_zero_writes(tmp_path):
     assert torch.isfinite(logits).all()
     record = training_record(out)
     assert record.settings.batch_size == 2 and len(record.split["train"]) == 3 and len(record.split["val"]) == 3
+
+
+class FakeStore:
+    """The three calls the watchdog makes, on a dict shared by the 'ranks' of one process."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value.encode()
+
+    def get(self, key: str) -> bytes:
+        return self.values[key]
+
+    def check(self, keys: list[str]) -> bool:
+        return all(k in self.values for k in keys)
+
+
+def test_a_silent_peer_is_named_after_the_timeout_and_a_busy_one_is_not():
+    from core.training.distributed import PeerWatchdog
+
+    store = FakeStore()
+    watchers = [PeerWatchdog(store, rank, 3, timeout_s=10.0, on_stall=lambda *a: None) for rank in range(3)]
+    for second in range(0, 30, 2):  # ranks 0 and 1 beat every 2 s; rank 2 stops beating at 6 s
+        for rank, watcher in enumerate(watchers):
+            if rank < 2 or second <= 6:
+                found = watcher.check_once(float(second))
+                if rank < 2 and second <= 16:
+                    assert found is None, (rank, second)
+    assert watchers[0].check_once(30.0) == 2 and watchers[1].check_once(30.0) == 2
+
+
+def _pid_of_rank(rank: int, parent_cmd: str) -> int | None:
+    """The process torchrun started as ``rank`` (read from /proc: its environment says RANK)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in environ and b"LOCAL_RANK" in b" ".join(environ) and parent_cmd.encode() in cmdline:
+            return int(entry.name)
+    return None
+
+
+def test_a_stopped_rank_ends_the_run_within_the_timeout_with_its_number(tmp_path):
+    """Rank 1 stopped with SIGSTOP (alive, silent): rank 0 names it and the run ends, instead of
+    waiting for gloo's 30 minutes."""
+    import signal
+    import time
+
+    data = write_colour_dataset(tmp_path / "data", videos_per_class=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TWOSTREAM_OFFLINE": "1", "PYTHONPATH": str(ROOT), "TWOSTREAM_PEER_TIMEOUT_S": "5"}
+    marker = str(tmp_path / "stalled.safetensors")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
+        str(ROOT / "main.py"), "train", str(data), "--out", marker, "--cache-dir", str(tmp_path / "cache"),
+        "--tiny-dim", "16", "--frame-wise", "--rgb-time-pool", "--heads", "2", "--head-dim", "8", "--depth", "1",
+        "--input-size", "32", "--clip-length", "8", "--epochs", "500", "--patience", "500", "--batch-size", "2",
+        "--val-fraction", "0.5", "--test-fraction", "0", "--device", "cpu",
+    ]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stopped = None
+    try:
+        deadline = time.monotonic() + 60
+        while stopped is None and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+            state = tmp_path / "stalled.train-state.safetensors"
+            if state.exists():  # training is under way: stop rank 1 where it stands
+                stopped = _pid_of_rank(1, marker)
+                if stopped is not None:
+                    os.kill(stopped, signal.SIGSTOP)
+        assert stopped is not None, "rank 1 was never found running"
+        stopped_at = time.monotonic()
+        out, err = process.communicate(timeout=60)
+        ended_after = time.monotonic() - stopped_at
+    finally:
+        if stopped is not None:
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.kill(stopped, sig)
+                except ProcessLookupError:
+                    pass
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode != 0
+    assert "error: rank 1 stopped answering: no sign of life for 5 s" in err, err[-2000:]
+    assert ended_after < 40  # the timeout, a beat or two, and torchrun's shutdown; not gloo's 30 minutes
