@@ -102,13 +102,13 @@ def _write_checkpoints(root: Path) -> list[Path]:
 
     torch.manual_seed(0)
     classes = ["a", "b", "c"]
-    models = {
-        "transformer": build_transformer(TransformerConfig.create(backbone="tiny", class_names=classes, backbone_options={"dim": 16}, input_size=32,
-                                                                  clip_length=8, fusion={"heads": 2, "head_dim": 8, "depth": 1})),
-        "convnet": build_convnet(ConvNetConfig.create(backbone="tiny", class_names=classes, backbone_options={"width": 4}, input_size=32, flow_length=2)),
-        "repflow": build_repflow(RepFlowConfig.create(backbone="tiny", class_names=classes, backbone_options={"width": 4}, input_size=32, clip_length=4)),
-    }
-    return [save_checkpoint(root / f"{name}.safetensors", model) for name, model in models.items()]
+    models = [
+        build_transformer(TransformerConfig.create(backbone="tiny", class_names=classes, backbone_options={"dim": 16}, input_size=32,
+                                                   clip_length=8, fusion={"heads": 2, "head_dim": 8, "depth": 1})),
+        build_convnet(ConvNetConfig.create(backbone="tiny", class_names=classes, backbone_options={"width": 4}, input_size=32, flow_length=2)),
+        build_repflow(RepFlowConfig.create(backbone="tiny", class_names=classes, backbone_options={"width": 4}, input_size=32, clip_length=4)),
+    ]
+    return [save_checkpoint(root / f"{model.config.family}.safetensors", model) for model in models]
 
 
 # -- mutations ---------------------------------------------------------------------------------
