@@ -157,3 +157,21 @@ def test_each_family_name_is_spelled_in_one_module(package):
         if value in owners and path != owners[value] and (str(path.relative_to(ROOT)), value) not in NOT_A_SWITCH
     )
     assert found == []
+
+
+def test_no_family_package_imports_another():
+    """Families share through ``core.models.shared``, never through each other's internals."""
+    from core.models import registry
+
+    packages = sorted({record.config_class.__module__.rsplit(".", 1)[0] for record in registry.families()})
+    graph = core_graph()
+    crossings = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        for mine in packages
+        if module.startswith(mine + ".") or module == mine
+        for other in packages
+        if other != mine and (target == other or target.startswith(other + "."))
+    )
+    assert len(packages) >= 3 and crossings == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from core.inference.classifier import Sample
 from core.inference.frames import FrameSource
-from core.models.convnet.predict import StreamsClassifier
+from core.models.shared.streams_classifier import StreamsClassifier
 from core.models.repflow.inputs import prepare_clip
 from core.progress import CancelToken
 

@@ -9,5 +9,6 @@
     convlstm.py     a ConvLSTM over per-frame maps
     fusion.py       late / weighted / learned score fusion, feature fusion, conv fusion
     cam_maps.py     CamMaps: per-frame maps back to video pixels (what a prediction carries)
+    streams_classifier.py  the ResNet families' classifier: two branches, a fusion, CAMs placed on the frames
     inputs.py       uint8 frames -> normalised float input: the one normalisation
 """
