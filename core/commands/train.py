@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--raft-weights", metavar="PATH", help="RAFT weights file when --flow is raft-small or raft-large")
     model.add_argument("--flow-radius", type=float, metavar="PX",
                        help="flow colours: motion drawn fully saturated, in pixels (default 10); small motions need a small radius")
-    model.add_argument("--flow-normalization", choices=("fixed", "clip"), help="flow colour scale: fixed radius (default) or each clip's largest motion")
+    model.add_argument("--flow-normalization", choices=("fixed", "clip", "max"),
+                       help="flow colour scale: fixed radius (default), each clip's largest motion (at least the radius), or "
+                            "max: torchvision's flow_to_image exactly (each clip's largest motion)")
     model.add_argument("--depth", type=int, help="fusion encoder layers (default 2)")
     model.add_argument("--heads", type=int, help="attention heads (default 8)")
     model.add_argument("--head-dim", type=int, help="dims per head (default 96)")

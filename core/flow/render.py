@@ -6,6 +6,13 @@ violet), saturation the length, zero motion white.  torchvision's
 the same motion changes colour from call to call; here the scale is a setting
 (:class:`FlowEncoding`) that a model checkpoint records, so inference renders
 flow exactly as training did.
+
+Two wheels: ``middlebury`` is the Middlebury code's and torchvision's arithmetic
+to the bit (the angle spread over 54 steps between the 55 colours, values
+floored, float32), so seed 000's ``flow_to_image`` pictures are reproduced
+exactly (with the ``max`` normalisation, pixel for pixel).  ``legacy`` is what
+this program drew before (the angle over 55 steps with wrap-around, values
+rounded): a checkpoint that records no wheel was trained on it and keeps it.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import numpy as np
 
 from core.errors import FlowError
 
-NORMALISATIONS = ("fixed", "clip")
+NORMALISATIONS = ("fixed", "clip", "max")
+WHEELS = ("middlebury", "legacy")
 
 
 def _wheel() -> np.ndarray:
@@ -49,37 +57,46 @@ class FlowEncoding:
     gives the same colour.  ``"clip"``: one scale for the whole array rendered at
     once (a clip), its largest motion, but never below ``max_radius``, so a
     nearly static clip does not blow sub-pixel noise up to full colour.
+    ``"max"``: torchvision's ``flow_to_image``: the array's largest motion (plus
+    float32's epsilon), however small (``max_radius`` is not used).
+    ``wheel``: ``middlebury`` (exact) or ``legacy`` (see the module's docstring).
     """
 
     normalization: str = "fixed"
     max_radius: float = 10.0
+    wheel: str = "middlebury"
 
     def __post_init__(self) -> None:
         if self.normalization not in NORMALISATIONS:
             raise FlowError(f"flow encoding normalization must be one of {NORMALISATIONS}, got {self.normalization!r}")
+        if self.wheel not in WHEELS:
+            raise FlowError(f"flow encoding wheel must be one of {WHEELS}, got {self.wheel!r}")
         radius = self.max_radius
         if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not math.isfinite(radius) or radius <= 0:
             raise FlowError(f"flow encoding max_radius must be a positive number of pixels, got {radius!r}")
         object.__setattr__(self, "max_radius", float(radius))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"normalization": self.normalization, "max_radius": self.max_radius}
+        return {"normalization": self.normalization, "max_radius": self.max_radius, "wheel": self.wheel}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FlowEncoding":
+        """Rebuild a recorded encoding; one recorded without a wheel (before there were two) is ``legacy``."""
         if not isinstance(data, Mapping):
             raise FlowError(f"a flow encoding must be a mapping, got {type(data).__name__}")
-        unknown = set(data) - {"normalization", "max_radius"}
+        unknown = set(data) - {"normalization", "max_radius", "wheel"}
         missing = {"normalization", "max_radius"} - set(data)
         if unknown or missing:
             raise FlowError(f"bad flow encoding {dict(data)!r}: missing {sorted(missing)}, unknown {sorted(unknown)}")
-        return cls(normalization=data["normalization"], max_radius=data["max_radius"])
+        return cls(normalization=data["normalization"], max_radius=data["max_radius"], wheel=data.get("wheel", "legacy"))
 
 
 def radius_for(flow: np.ndarray, encoding: FlowEncoding) -> float:
     """The radius (pixels of motion at full saturation) ``flow_to_rgb`` uses for this array."""
     if encoding.normalization == "fixed":
         return encoding.max_radius
+    if encoding.normalization == "max":
+        return float(_torch_max_radius(np.asarray(flow)))
     array = np.asarray(flow, dtype=np.float32)
     magnitude = np.sqrt(array[..., 0, :, :] ** 2 + array[..., 1, :, :] ** 2)
     finite = magnitude[np.isfinite(magnitude)]
@@ -101,6 +118,8 @@ def render_flow(flow: np.ndarray, encoding: FlowEncoding = FlowEncoding()) -> tu
     array = np.asarray(flow)
     if array.ndim not in (3, 4) or array.shape[-3] != 2:
         raise FlowError(f"flow must have shape (2, H, W) or (N, 2, H, W), got {array.shape}")
+    if encoding.wheel == "middlebury":
+        return _render_middlebury(array, encoding)
     radius = radius_for(array, encoding)
     if array.ndim == 4:  # pair by pair: the same colours, and numpy's indexing holds the GIL a pair at a time, not a whole clip
         out = np.empty(array.shape[:1] + array.shape[2:] + (3,), np.uint8)
@@ -108,6 +127,61 @@ def render_flow(flow: np.ndarray, encoding: FlowEncoding = FlowEncoding()) -> tu
             out[index] = _colours(pair, radius)
         return out, radius
     return _colours(array, radius), radius
+
+
+def _torch_max_radius(array: np.ndarray) -> Any:
+    """torchvision's scale: the largest vector length of the whole array, plus float32's epsilon (a 0-d tensor)."""
+    import torch
+
+    flow = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    flow = flow[None] if flow.ndim == 3 else flow
+    flow = torch.where(torch.isfinite(flow), flow, torch.zeros((), dtype=torch.float32))
+    return torch.sum(flow**2, dim=1).sqrt().max() + torch.finfo(torch.float32).eps
+
+
+def _render_middlebury(array: np.ndarray, encoding: FlowEncoding) -> tuple[np.ndarray, float]:
+    """The Middlebury wheel with torchvision's arithmetic (float32 torch ops in the same order)."""
+    import torch
+
+    if encoding.normalization == "max":
+        scale = _torch_max_radius(array)
+    else:
+        scale = torch.tensor(radius_for(array, encoding), dtype=torch.float32)
+    flow = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    single = flow.ndim == 3
+    flow = flow[None] if single else flow
+    out = np.empty((flow.shape[0], flow.shape[2], flow.shape[3], 3), np.uint8)
+    for index in range(flow.shape[0]):  # pair by pair, as the legacy path
+        out[index] = _middlebury_colours(flow[index], scale)
+    return (out[0] if single else out), float(scale)
+
+
+_TORCH_WHEEL: list = []
+
+
+def _middlebury_colours(flow: Any, scale: Any) -> np.ndarray:
+    import torch
+
+    if not _TORCH_WHEEL:
+        _TORCH_WHEEL.append(torch.from_numpy(np.round(WHEEL * 255.0).astype(np.float32)))  # the integer-valued 55 x 3 table
+    wheel = _TORCH_WHEEL[0]
+    finite = torch.isfinite(flow).all(dim=0)
+    flow = torch.where(finite, flow, torch.zeros((), dtype=torch.float32)) / scale
+    norm = torch.sum(flow**2, dim=0).sqrt().clamp(max=1.0)  # past the radius: full saturation (never past 1 with "max")
+    angle = torch.atan2(-flow[1], -flow[0]) / torch.pi
+    position = (angle + 1) / 2 * (len(wheel) - 1)
+    k0 = torch.floor(position).to(torch.long)
+    k1 = k0 + 1
+    k1[k1 == len(wheel)] = 0
+    frac = position - k0
+    image = torch.empty((3, *flow.shape[1:]), dtype=torch.uint8)
+    for channel in range(3):
+        column = wheel[:, channel]
+        colour = (1 - frac) * (column[k0] / 255.0) + frac * (column[k1] / 255.0)
+        colour = 1 - norm * (1 - colour)
+        image[channel] = torch.floor(255 * colour).to(torch.uint8)
+    image[:, ~finite] = 0
+    return np.ascontiguousarray(image.permute(1, 2, 0).numpy())
 
 
 def _colours(flow: np.ndarray, radius: float) -> np.ndarray:

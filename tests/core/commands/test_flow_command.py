@@ -41,7 +41,7 @@ def test_flow_command_writes_flo_png_and_metrics(tmp_path: Path, capsys: pytest.
     assert metrics["frames"] == {"start": 1, "count": 4} and metrics["consistency_checked"] is True
     assert [p["frame"] for p in metrics["pairs"]] == [1, 2, 3]
     assert all(p["noise_score"] < 0.15 and p["inconsistent_share"] is not None for p in metrics["pairs"])
-    assert metrics["encoding"] == {"normalization": "fixed", "max_radius": 10.0, "radius_used": 10.0}
+    assert metrics["encoding"] == {"normalization": "fixed", "max_radius": 10.0, "wheel": "middlebury", "radius_used": 10.0}
     assert metrics["cache_hits"] == 0
 
     # the same range again comes from the cache

@@ -17,8 +17,9 @@ def _uniform(u: float, v: float, size: int = 4) -> np.ndarray:
     return flow
 
 
-def test_known_colours_of_the_wheel() -> None:
-    enc = FlowEncoding("fixed", 5.0)
+def test_known_colours_of_the_legacy_wheel() -> None:
+    """What this program drew before the exact Middlebury arithmetic: kept for checkpoints trained on it."""
+    enc = FlowEncoding("fixed", 5.0, wheel="legacy")
     assert len(WHEEL) == 55
     assert tuple(flow_to_rgb(_uniform(5.0, 0.0), enc)[0, 0]) == (255, 0, 0)  # +x: red, full saturation
     assert tuple(flow_to_rgb(_uniform(0.0, 0.0), enc)[0, 0]) == (255, 255, 255)  # no motion: white
@@ -33,6 +34,40 @@ def test_known_colours_of_the_wheel() -> None:
     minus_zero = _uniform(5.0, 0.0)
     minus_zero[1] = -0.0
     assert tuple(flow_to_rgb(minus_zero, enc)[0, 0]) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("shape,scale", [((1, 2, 17, 23), 1.0), ((3, 2, 64, 48), 5.0), ((2, 2, 8, 8), 0.01), ((2, 31, 7), 40.0)])
+@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+def test_the_middlebury_wheel_with_max_scale_is_torchvision_flow_to_image_exactly(shape: tuple, scale: float, kind: str) -> None:
+    """Seed 000 feeds ``flow_to_image`` pictures to its backbone: zero difference, pixel for pixel."""
+    import torch
+    from torchvision.utils import flow_to_image
+
+    rng = np.random.default_rng(abs(hash((shape, kind))) % 1000)
+    flow = (rng.normal(0, scale, shape) if kind == "gaussian" else rng.uniform(-scale, scale, shape)).astype(np.float32)
+    ours = flow_to_rgb(flow, FlowEncoding("max", 1.0))
+    theirs = flow_to_image(torch.from_numpy(flow))
+    theirs = (theirs.permute(0, 2, 3, 1) if theirs.ndim == 4 else theirs.permute(1, 2, 0)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_known_colours_of_the_middlebury_wheel() -> None:
+    enc = FlowEncoding("fixed", 5.0)
+    assert enc.wheel == "middlebury"
+    assert tuple(flow_to_rgb(_uniform(5.0, 0.0), enc)[0, 0]) == (255, 0, 0)
+    assert tuple(flow_to_rgb(_uniform(0.0, 0.0), enc)[0, 0]) == (255, 255, 255)
+    assert tuple(flow_to_rgb(_uniform(2.5, 0.0), enc)[0, 0]) == (255, 127, 127)  # floored, as the Middlebury code does
+    assert tuple(flow_to_rgb(_uniform(0.0, 5.0), enc)[0, 0]) == (255, 229, 0)  # down: the legacy wheel drew (255, 234, 0)
+    assert tuple(flow_to_rgb(_uniform(0.0, 5.0), FlowEncoding("fixed", 5.0, wheel="legacy"))[0, 0]) == (255, 234, 0)
+    np.testing.assert_array_equal(flow_to_rgb(_uniform(80.0, -3.0), enc), flow_to_rgb(_uniform(80.0, -3.0) / 16.0 * 1.0, FlowEncoding("fixed", 5.0 / 16.0)))
+
+
+def test_an_encoding_recorded_without_a_wheel_is_the_legacy_one() -> None:
+    """Checkpoints made before the exact wheel keep rendering as they were trained."""
+    assert FlowEncoding.from_dict({"normalization": "fixed", "max_radius": 3.0}).wheel == "legacy"
+    assert FlowEncoding.from_dict(FlowEncoding("clip", 2.0).to_dict()) == FlowEncoding("clip", 2.0, wheel="middlebury")
+    with pytest.raises(FlowError, match="wheel must be one of"):
+        FlowEncoding("fixed", 1.0, wheel="hsv")
 
 
 def test_fixed_scale_gives_the_same_colour_whatever_the_batch() -> None:

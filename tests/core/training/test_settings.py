@@ -64,6 +64,6 @@ def test_the_command_line_maps_to_settings_and_keeps_defaults():
                               "--split-number", "2", "--no-pretrained", "--clips-per-video", "3"])
     settings = train_command.settings_from_args(args)
     assert settings.backbone_options == {"dim": 32, "frame_wise": True} and settings.rgb_time_pool
-    assert settings.flow_method == "tvl1" and settings.flow_encoding == {"normalization": "fixed", "max_radius": 3.0}
+    assert settings.flow_method == "tvl1" and settings.flow_encoding == {"normalization": "fixed", "max_radius": 3.0, "wheel": "middlebury"}
     assert (settings.epochs, settings.augment, settings.finetune_backbones, settings.split_scheme) == (7, "flip+crop", True, "stratified")
     assert (settings.official_split, settings.pretrained, settings.clips_per_video) == (2, False, 3)
