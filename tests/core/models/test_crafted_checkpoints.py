@@ -125,3 +125,23 @@ def test_the_command_line_says_one_line_and_exits_2(checkpoints, tmp_path, capsy
     assert main.main(["classify", str(video), "--checkpoint", str(path), "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {path}: bad model config in the checkpoint: ")
+
+
+def test_a_pickle_that_carries_code_is_refused_in_one_line_on_stderr(tmp_path, capfd) -> None:  # noqa: ANN001
+    """Nothing else on the stderr file descriptor (no library warning before our line), and the code never runs."""
+    import os
+
+    from media import write_video
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    evil = tmp_path / "model.pt"
+    torch.save({"weights": Payload()}, evil)
+    video = write_video(tmp_path / "clip.mp4", 12, size=(48, 32))
+    capfd.readouterr()
+    assert main.main(["classify", str(video), "--checkpoint", str(evil), "--device", "cpu"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [f"error: {evil}: is a PyTorch pickle that carries code, refused: it could run code when loaded; checkpoints are .safetensors files"]
+    assert not (tmp_path / "ran").exists()
