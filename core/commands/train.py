@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<video>")
     parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
+    model.add_argument("--recipe", metavar="NAME",
+                       help="a paper's configuration in one word (seed000: MViTv2-S + RAFT-large + flow_to_image colours + "
+                            "the seed's fusion and optimiser); options given beside it change it")
     model.add_argument("--model", metavar="FAMILY",
                        help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003), "
                        "repflow (representation flow, seed 004), or any other registered family")
@@ -142,10 +145,20 @@ def settings_from_args(args: argparse.Namespace, *, check: bool = True):
     from core.flow.engine import normalize_method
     from core.training.settings import TrainSettings
 
-    if check:
-        from core.models.registry import default_family
+    from core.errors import InputError
+    from core.models.registry import default_family, recipe
 
-        check_family_options(args, (getattr(args, "model", None) or default_family(),))
+    base: dict = {}
+    if getattr(args, "recipe", None):
+        try:
+            record, base = recipe(args.recipe)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        if getattr(args, "model", None) not in (None, record.name):
+            raise InputError(f"--recipe {args.recipe} is a recipe of the {record.name} family, not of --model {args.model}")
+        base = {**base, "model": record.name}
+    if check:
+        check_family_options(args, (getattr(args, "model", None) or base.get("model") or default_family(),))
 
     values = {name: getattr(args, name) for name in _PLAIN_OPTIONS if getattr(args, name, None) is not None}
     if "flow_method" in values:
@@ -153,7 +166,7 @@ def settings_from_args(args: argparse.Namespace, *, check: bool = True):
     if args.flow_radius is not None or args.flow_normalization is not None:
         from core.flow.render import FlowEncoding
 
-        default = FlowEncoding()
+        default = FlowEncoding.from_dict(base["flow_encoding"]) if "flow_encoding" in base else FlowEncoding()
         values["flow_encoding"] = FlowEncoding(
             normalization=args.flow_normalization or default.normalization,
             max_radius=args.flow_radius if args.flow_radius is not None else default.max_radius,
@@ -167,13 +180,15 @@ def settings_from_args(args: argparse.Namespace, *, check: bool = True):
         values["bidirectional"] = True
     if getattr(args, "no_mean_subtraction", False):
         values["mean_subtraction"] = False
-    return TrainSettings(
-        backbone_options=options,
-        rgb_time_pool=bool(args.rgb_time_pool),
-        pretrained=not args.no_pretrained,
-        finetune_backbones=bool(args.finetune),
-        **values,
-    )
+    if options:
+        values["backbone_options"] = options
+    if args.rgb_time_pool:
+        values["rgb_time_pool"] = True
+    if args.no_pretrained:
+        values["pretrained"] = False
+    if args.finetune:
+        values["finetune_backbones"] = True
+    return TrainSettings(**{**base, **values})
 
 
 class PhaseProgress:

@@ -51,6 +51,8 @@ class Family:
     False for a family whose flow stream learns its motion from RGB frames.
     ``ablation_scorer``: a faster test path for the ablation (the transformer's
     cached token grids); without one a variant is tested as ``eval`` tests it.
+    ``recipes``: named training settings (``train --recipe NAME``), a paper's
+    configuration in one word.
     """
 
     name: str
@@ -75,6 +77,7 @@ class Family:
     optical_flow: bool = True  # False: the flow stream learns its own motion from RGB (representation flow)
     demo_checkpoint: Path | None = None
     ablation_scorer: Callable[..., Any] | None = None
+    recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def map_kinds(self) -> tuple[str, ...]:
@@ -217,6 +220,15 @@ def sample_inputs(config: Any, source: Any, **kwargs: Any) -> dict:
     if record.sample_inputs is None:
         raise ValueError(f"the {record.name} family prepares its samples its own way (no sample_inputs in its record)")
     return record.sample_inputs(config, source, **kwargs)
+
+
+def recipe(name: str) -> tuple[Family, Mapping[str, Any]]:
+    """The family that offers recipe ``name``, and the recipe's training settings."""
+    for record in _REGISTRY.values():
+        if name in record.recipes:
+            return record, record.recipes[name]
+    known = sorted(n for record in _REGISTRY.values() for n in record.recipes)
+    raise ValueError(f"unknown recipe {name!r}: choose one of {', '.join(known) or 'none'}")
 
 
 def demo_checkpoints() -> dict[str, Path]:

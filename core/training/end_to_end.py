@@ -73,7 +73,7 @@ from core.training.settings import TrainSettings
 from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
-WEIGHTS_HINT = "--backbone-weights PATH"
+WEIGHTS_HINT = "--backbone-weights"
 
 LogFunction = Callable[[str], None]
 

@@ -23,7 +23,7 @@ from core.models.transformer.describe import describe, flow_statement
 from core.models.transformer.factory import build_transformer
 from core.models.transformer.model import TwoStreamTransformer
 from core.models.transformer.predict import TransformerClassifier
-from core.models.transformer.train.settings import TRAIN_OPTIONS, config_from_settings
+from core.models.transformer.train.settings import RECIPES, TRAIN_OPTIONS, config_from_settings
 from core.resources import DEMO_CHECKPOINT
 
 
@@ -44,6 +44,7 @@ FAMILY = register_family(
         train_options=TRAIN_OPTIONS,
         demo_checkpoint=DEMO_CHECKPOINT,
         ablation_scorer=deferred("core.models.transformer.train.cached_scoring:score_on_cached_tokens"),
+        recipes=RECIPES,
     ),
     default=True,
 )

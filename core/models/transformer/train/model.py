@@ -19,7 +19,7 @@ from core.models.transformer.layout import FLOW, RGB
 from core.training.seeds import derive_seed
 from core.training.settings import TrainSettings
 
-BACKBONE_WEIGHTS_HINT = "--backbone-weights PATH"
+BACKBONE_WEIGHTS_HINT = "--backbone-weights"
 
 
 @dataclass(frozen=True)

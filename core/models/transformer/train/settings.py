@@ -13,6 +13,31 @@ TRAIN_OPTIONS = ("backbone", "tiny_dim", "frame_wise", "flow_radius", "flow_norm
                  "raft_weights", "clip_length")
 
 
+# Seed 000's configuration (its section 3): MViTv2-S with Kinetics-400 weights on each stream,
+# RAFT-large flow rendered by flow_to_image (the largest motion of each clip, the exact Middlebury
+# wheel), a transformer encoder of 8 heads x 96 dims over [class; RGB; flow] tokens, the head
+# LayerNorm-Dropout(0.5)-Linear, Adam at 2e-4, batch 8, up to 200 epochs with early stopping, no
+# augmentation.  The seed does not give the encoder's depth or the patience: the defaults (2, 10).
+RECIPES = {
+    "seed000": {
+        "backbone": "mvit_v2_s",
+        "pretrained": True,
+        "flow_method": "raft-large",
+        "flow_encoding": {"normalization": "max", "max_radius": 1.0, "wheel": "middlebury"},
+        "heads": 8,
+        "head_dim": 96,
+        "head_layers": 1,
+        "head_dropout": 0.5,
+        "variant": "fusion",
+        "lr": 2e-4,
+        "weight_decay": 0.0,
+        "batch_size": 8,
+        "epochs": 200,
+        "augment": "none",
+    },
+}
+
+
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> TransformerConfig:
     """The config of a transformer trained with ``settings`` (``ValueError`` for bad settings)."""
     fusion = FusionConfig(
