@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
     model.add_argument("--recipe", metavar="NAME",
-                       help="a paper's configuration in one word (seed000: MViTv2-S + RAFT-large + flow_to_image colours + "
-                            "the seed's fusion and optimiser); options given beside it change it")
+                       help="a paper's configuration in one word: seed000 (MViTv2-S + RAFT-large + flow_to_image colours + the "
+                            "seed's fusion and optimiser), seed002 (two-stream ResNet-50, TV-L1 / 20, SGD), seed004 (representation "
+                            "flow, ResNet-34, CAM attention + ConvLSTM); options given beside it change it")
     model.add_argument("--model", metavar="FAMILY",
                        help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003), "
                        "repflow (representation flow, seed 004), or any other registered family")
@@ -69,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resnets.add_argument("--bidirectional", action="store_true", help="convnet: L/2 backward fields before the centre frame, L/2 forward after it")
     resnets.add_argument("--no-mean-subtraction", action="store_true", help="convnet: keep each flow field's mean displacement (default: subtracted)")
     resnets.add_argument("--conv-fusion", choices=("1x1", "3d"), help="convnet --variant conv: fusion kernel (default 3d)")
+    resnets.add_argument("--flow-scale", type=float, metavar="S", help="convnet: flow divided by S before the clamp (seed 002: 20; default 1)")
+    resnets.add_argument("--flow-bound", type=float, metavar="B", help="convnet: flow clamped to +-B after scaling (seed 002: 1; default 20, 0: none)")
+    resnets.add_argument("--optimizer", choices=("adam", "sgd"), help="adam (default) or sgd with --momentum (seed 002: --lr 0.01 --weight-decay 5e-4)")
+    resnets.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (default 0.9)")
+    resnets.add_argument("--rgb-attention", action="store_true", help="seed 004's RGB stream: CAM spatial attention")
+    resnets.add_argument("--rgb-convlstm", type=int, metavar="C", help="seed 004's RGB stream: a ConvLSTM of C channels over time (seed 004: 512)")
     resnets.add_argument("--flow-layers", type=int, metavar="N", help="repflow: representation-flow layers, 0-3 (default 2)")
     resnets.add_argument("--iterations", type=int, metavar="N", help="repflow: TV-L1 iterations per flow layer (default 20)")
     fit = parser.add_argument_group("training")
@@ -99,6 +106,7 @@ _PLAIN_OPTIONS = (
     "backbone", "variant", "flow_method", "depth", "heads", "head_dim", "spatial_pool", "head_layers", "input_size",
     "clip_length", "backbone_weights", "epochs", "batch_size", "lr", "weight_decay", "patience", "augment",
     "clips_per_video", "raft_weights", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
+    "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_convlstm",
 )
 
 
@@ -180,6 +188,8 @@ def settings_from_args(args: argparse.Namespace, *, check: bool = True):
         values["bidirectional"] = True
     if getattr(args, "no_mean_subtraction", False):
         values["mean_subtraction"] = False
+    if getattr(args, "rgb_attention", False):
+        values["rgb_attention"] = True
     if options:
         values["backbone_options"] = options
     if args.rgb_time_pool:

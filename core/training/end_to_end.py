@@ -37,7 +37,7 @@ learn from the fused term.  ``feature``/``conv`` fusion and single streams use
 the plain cross-entropy of the model's output.
 
 The rest follows the transformer's recipe and records: the same split
-(:func:`core.data.make_split`), Adam over :func:`core.models.registry.param_groups`
+(:func:`core.data.make_split`), Adam (or SGD with momentum: ``optimizer``) over :func:`core.models.registry.param_groups`
 (repflow's flow layers at lr/100), early stopping on the validation loss, the
 best epoch's checkpoint written atomically with the training record (so
 ``eval`` rebuilds the test set), the resumable state beside it (every epoch's
@@ -243,7 +243,11 @@ class _FamilyRun:
             self.notes.append("no validation videos: early stopping and the best checkpoint follow the training loss")
             self.log(f"note: {self.notes[-1]}")
 
-        optimizer = torch.optim.Adam(families.param_groups(model, settings.lr), lr=settings.lr, weight_decay=settings.weight_decay)
+        groups = families.param_groups(model, settings.lr)
+        if settings.optimizer == "sgd":  # seed 002's: lr 0.01, momentum 0.9, weight decay 5e-4 (its recipe)
+            optimizer: torch.optim.Optimizer = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
         if state is not None:
             self._restore(model, optimizer, state)
             self.log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {self.state_file}")

@@ -22,7 +22,9 @@ AUGMENTATIONS = ("none", "flip", "crop", "flip+crop")
 # Fields the default family (the transformer) does not read: its to_dict leaves them out, so its
 # settings read exactly as they did before families existed.
 FAMILY_FIELDS = ("model", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional", "mean_subtraction",
-                 "conv_fusion", "flow_layers", "iterations")
+                 "conv_fusion", "flow_layers", "iterations", "optimizer", "momentum", "flow_scale", "flow_bound", "rgb_attention",
+                 "rgb_convlstm")
+OPTIMIZERS = ("adam", "sgd")
 
 
 def default_flow_encoding() -> dict[str, Any]:
@@ -67,7 +69,12 @@ class TrainSettings:
     (0: the tiny ResNet's default), ``input_size``; convnet: ``flow_length``
     (L), ``snippets`` (training snippets per video, TSN), ``bidirectional``,
     ``mean_subtraction``, ``conv_fusion`` (1x1 or 3d), ``flow_method``;
-    repflow: ``flow_layers``, ``iterations``, ``clip_length`` (0: 16).
+    repflow: ``flow_layers``, ``iterations``, ``clip_length`` (0: 16).  Both
+    train with ``optimizer`` ``adam`` (default) or ``sgd`` (``momentum``; seed
+    002: lr 0.01, momentum 0.9, weight decay 5e-4) and take seed 004's RGB
+    stream (``rgb_attention``: CAM spatial attention, ``rgb_convlstm``: a
+    ConvLSTM of that many channels); convnet: ``flow_scale`` and ``flow_bound``
+    (seed 002 divides flow by 20 and clamps it to +-1).
     ``variant`` left empty takes the family's default (fusion, late, flow).
     Settings saved before families existed load as a transformer's.
     """
@@ -114,6 +121,12 @@ class TrainSettings:
     conv_fusion: str = "3d"
     flow_layers: int = 2
     iterations: int = 20
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    flow_scale: float = 1.0
+    flow_bound: float = 20.0
+    rgb_attention: bool = False
+    rgb_convlstm: int = 0
 
     def __post_init__(self) -> None:  # frozen dataclass: the defaults that depend on the family are set once, here
         if not self.model:
@@ -151,6 +164,10 @@ class TrainSettings:
         variants = family_variants(self.model)
         if self.variant not in variants:
             raise InputError(f"unknown {self.model} variant {self.variant!r}: choose one of {', '.join(variants)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise InputError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.augment not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
         if not self.lr > 0 or self.weight_decay < 0:

@@ -20,7 +20,7 @@ from core.models.convnet.describe import describe, flow_statement
 from core.models.convnet.factory import build_convnet
 from core.models.convnet.model import TwoStreamConvNet
 from core.models.convnet.predict import ConvNetClassifier
-from core.models.convnet.train import TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs
+from core.models.convnet.train import RECIPES, TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs
 from core.models.registry import Family, deferred, register_family
 from core.models.shared.resnet import has_imagenet_weights, with_imagenet_option
 from core.resources import DEMO_CONVNET
@@ -46,6 +46,7 @@ FAMILY = register_family(
         needs_flow=needs_flow,
         has_pretrained_weights=has_imagenet_weights,
         demo_checkpoint=DEMO_CONVNET,
+        recipes=RECIPES,
     )
 )
 

@@ -55,6 +55,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     bidirectional: bool = False
     mean_subtraction: bool = True
     flow_bound: float = 20.0
+    flow_scale: float = 1.0  # displacements divided by this before the clamp (seed 002: 20, then clamped to +-1)
     flow_method: str = "dis"
     test_snippets: int = 25
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -76,6 +77,7 @@ class ConvNetConfig(ResNetFamilyConfig):
         "bidirectional": Flag(),
         "mean_subtraction": Flag(),
         "flow_bound": Real(0.0, 1000.0),
+        "flow_scale": Real(0.0, 1000.0, open_low=True),
         "flow_method": Text(),
         "test_snippets": Whole(1, 250),
         "conv_fusion": Text(),

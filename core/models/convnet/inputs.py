@@ -50,8 +50,8 @@ def stack_flow(forward: np.ndarray, backward: np.ndarray | None, config: ConvNet
 
     Bi-directional: the L/2 pairs before the centre frame contribute their
     backward flow, the L/2 after it their forward flow.  Then each field's mean
-    displacement is subtracted (``mean_subtraction``) and values are clamped to
-    +-``flow_bound`` pixels.
+    displacement is subtracted (``mean_subtraction``), values are divided by
+    ``flow_scale`` (seed 002: 20) and clamped to +-``flow_bound`` (in those units).
     """
     length = config.flow_length
     forward = np.asarray(forward, dtype=np.float32)
@@ -65,6 +65,8 @@ def stack_flow(forward: np.ndarray, backward: np.ndarray | None, config: ConvNet
         fields = np.concatenate((np.asarray(backward, dtype=np.float32)[:half], forward[half:]), axis=0)
     if config.mean_subtraction:
         fields = fields - fields.mean(axis=(2, 3), keepdims=True)
+    if config.flow_scale != 1.0:
+        fields = fields / np.float32(config.flow_scale)
     if config.flow_bound > 0:
         fields = np.clip(fields, -config.flow_bound, config.flow_bound)
     return np.ascontiguousarray(fields.reshape(2 * length, *fields.shape[2:]), dtype=np.float32)

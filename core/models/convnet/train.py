@@ -16,7 +16,31 @@ from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet import TRUNK_NAMES
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
-                 "no_mean_subtraction", "conv_fusion")
+                 "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
+                 "rgb_convlstm")
+
+
+# Seed 002's two-stream ConvNet (its sections on stream design, flow and training): ResNet-50 streams
+# with ImageNet weights (the temporal one by cross-modality initialisation), L = 10 stacked TV-L1 fields
+# divided by 20 and clamped to +-1 with the mean displacement subtracted, late fusion by averaging,
+# SGD at lr 0.01 with momentum 0.9 and weight decay 5e-4, 25 test snippets.  The seed trains the
+# streams apart; this trainer trains them jointly with one loss per stream (see core.training.end_to_end).
+RECIPES = {
+    "seed002": {
+        "resnet": "resnet50",
+        "pretrained": True,
+        "flow_method": "tvl1",
+        "flow_length": 10,
+        "flow_scale": 20.0,
+        "flow_bound": 1.0,
+        "mean_subtraction": True,
+        "variant": "late",
+        "optimizer": "sgd",
+        "lr": 0.01,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+    },
+}
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetConfig:
@@ -32,7 +56,8 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetCo
     return ConvNetConfig.create(
         backbone=settings.resnet, class_names=list(class_names), flow_length=settings.flow_length,
         bidirectional=settings.bidirectional, mean_subtraction=settings.mean_subtraction,
-        conv_fusion=settings.conv_fusion, flow_method=settings.flow_method, **overrides,
+        conv_fusion=settings.conv_fusion, flow_method=settings.flow_method, flow_scale=settings.flow_scale,
+        flow_bound=settings.flow_bound, rgb_attention=settings.rgb_attention, rgb_convlstm=settings.rgb_convlstm, **overrides,
     )
 
 

@@ -20,7 +20,7 @@ from core.models.repflow.factory import build_repflow
 from core.models.repflow.layer import RepresentationFlow
 from core.models.repflow.model import RepFlowNet
 from core.models.repflow.predict import RepFlowClassifier
-from core.models.repflow.train import TRAIN_OPTIONS, config_from_settings, sample_inputs
+from core.models.repflow.train import RECIPES, TRAIN_OPTIONS, config_from_settings, sample_inputs
 from core.models.shared.resnet import has_imagenet_weights, with_imagenet_option
 from core.resources import DEMO_REPFLOW
 
@@ -46,6 +46,7 @@ FAMILY = register_family(
         motion_stage="flow_backbone",
         optical_flow=False,
         demo_checkpoint=DEMO_REPFLOW,
+        recipes=RECIPES,
     )
 )
 

@@ -14,7 +14,29 @@ from core.models.repflow.inputs import prepare_clip
 from core.models.shared.resnet import TRUNK_NAMES
 from core.sampling import clip_span, uniform_clip_starts
 
-TRAIN_OPTIONS = ("clip_length", "resnet", "tiny_width", "flow_layers", "iterations")
+TRAIN_OPTIONS = ("clip_length", "resnet", "tiny_width", "flow_layers", "iterations", "optimizer", "momentum", "rgb_attention",
+                 "rgb_convlstm")
+
+
+# Seed 004's network: ResNet-34 streams with ImageNet weights, two representation-flow layers on
+# 16-frame clips (a 1x1 bottleneck to 32 channels), the RGB stream with CAM spatial attention and a
+# ConvLSTM of 512 channels, the streams fused at the decision level by a learned layer, Adam at 1e-3,
+# batch 32.  The seed trains in stages (RGB stream, flow branch, then the fusion) with step decays;
+# this trainer trains the whole network at once.
+RECIPES = {
+    "seed004": {
+        "resnet": "resnet34",
+        "pretrained": True,
+        "clip_length": 16,
+        "flow_layers": 2,
+        "variant": "learned",
+        "rgb_attention": True,
+        "rgb_convlstm": 512,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": 32,
+    },
+}
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> RepFlowConfig:
@@ -29,7 +51,7 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> RepFlowCo
         overrides["clip_length"] = settings.clip_length
     return RepFlowConfig.create(
         backbone=settings.resnet, class_names=list(class_names), flow_layers=settings.flow_layers,
-        iterations=settings.iterations, **overrides,
+        iterations=settings.iterations, rgb_attention=settings.rgb_attention, rgb_convlstm=settings.rgb_convlstm, **overrides,
     )
 
 

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from core.training.settings import TrainSettings
+
 from core.models.checkpoint import open_classifier
 from core.models.transformer.predict import TransformerClassifier
 from core.models import read_checkpoint_info
@@ -34,7 +36,7 @@ def test_the_checkpoint_is_small_and_is_what_its_record_says(record):
     trained = training_record(DEMO_CHECKPOINT)
     assert trained is not None and trained.command == record["commands"]["train"]
     assert trained.best_epoch == record["training"]["best_epoch"]
-    assert trained.settings.to_dict() == record["training"]["settings"]
+    assert trained.settings == TrainSettings.from_dict(record["training"]["settings"])
 
 
 def test_it_labels_the_bundled_sample_rotate_clockwise():
@@ -54,12 +56,12 @@ def test_the_demo_convnet_is_what_its_record_says_and_labels_the_sample():
     record = json.loads((RESOURCES_DIR / "demo_convnet.json").read_text(encoding="utf-8"))
     info = read_checkpoint_info(path)
     assert info.size_bytes < 10 * 1024 * 1024
-    assert families.family_of(info.config) == "convnet" and info.config.to_dict() == record["config"]
+    assert families.family_of(info.config) == "convnet" and info.config == families.config_from_dict(record["config"])
     assert info.config.class_names == tuple(CLASS_NAMES) and info.config.variant == "late"
     trained = training_record(path)
     assert trained is not None and trained.command == record["commands"]["train"]
     assert trained.best_epoch == record["training"]["best_epoch"]
-    assert trained.settings.to_dict() == record["training"]["settings"]
+    assert trained.settings == TrainSettings.from_dict(record["training"]["settings"])
     classifier = open_classifier(path, device="cpu")
     with open_video(SAMPLE_VIDEO) as video:
         prediction = classifier.predict_video(video)

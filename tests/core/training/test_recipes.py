@@ -51,3 +51,63 @@ def test_without_weights_the_recipe_fails_in_one_line_naming_the_file(tmp_path: 
     assert len(err) == 1 and "MViTv2-S (Kinetics-400) weights are not available" in err[0]
     assert "put mvit_v2_s-ae3be167.pth in" in err[0] and err[0].endswith("or pass --backbone-weights PATH")
     assert not out.exists()
+
+
+def test_the_seed002_recipe_is_the_chapters_two_stream_convnet() -> None:
+    settings = settings_of("--recipe", "seed002")
+    assert (settings.model, settings.resnet, settings.flow_method, settings.variant) == ("convnet", "resnet50", "tvl1", "late")
+    assert (settings.optimizer, settings.lr, settings.momentum, settings.weight_decay) == ("sgd", 0.01, 0.9, 5e-4)
+    config = settings.model_config(["a", "b"])
+    assert (config.flow_length, config.flow_scale, config.flow_bound, config.mean_subtraction, config.test_snippets) == (10, 20.0, 1.0, True, 25)
+    assert config.input_size == 224 and config.flow_channels == 20
+
+
+def test_the_seed004_recipe_is_representation_flow_with_the_papers_rgb_stream() -> None:
+    settings = settings_of("--recipe", "seed004")
+    config = settings.model_config(["a", "b"])
+    assert (settings.model, config.backbone, config.variant, config.clip_length, config.flow_layers) == ("repflow", "resnet34", "learned", 16, 2)
+    assert (config.rgb_attention, config.rgb_convlstm, config.bottleneck) == (True, 512, 32)
+    assert (settings.optimizer, settings.lr, settings.batch_size) == ("adam", 1e-3, 32)
+
+
+def test_seed002_flow_is_divided_by_20_and_clamped_to_one() -> None:
+    """``np.clip(flow / 20, -1, 1)``, as the chapter writes it, after the mean displacement (off here)."""
+    import numpy as np
+
+    from core.models.convnet.config import ConvNetConfig
+    from core.models.convnet.inputs import stack_flow
+
+    config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], flow_length=2, flow_scale=20.0, flow_bound=1.0, mean_subtraction=False)
+    fields = np.random.default_rng(0).normal(0, 15, (2, 2, 8, 8)).astype(np.float32)
+    expected = np.clip(fields / 20.0, -1, 1).reshape(4, 8, 8)
+    np.testing.assert_allclose(stack_flow(fields, None, config), expected, rtol=0, atol=1e-7)
+    plain = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], flow_length=2, mean_subtraction=False)
+    np.testing.assert_array_equal(stack_flow(fields, None, plain), np.clip(fields, -20, 20).reshape(4, 8, 8))  # the default as before
+
+
+def test_seed004s_rgb_stream_options_reach_the_model_from_the_command_line() -> None:
+    from core.models.registry import build_model
+    from core.models.shared.cam import SpatialAttention
+    from core.models.shared.convlstm import ConvLSTM
+
+    for family in ("convnet", "repflow"):
+        plain = settings_of("--model", family, "--tiny-width", "8", "--variant", "late")
+        seeded = settings_of("--model", family, "--tiny-width", "8", "--variant", "late", "--rgb-attention", "--rgb-convlstm", "16")
+        kinds = lambda settings: {type(m) for m in build_model(settings.model_config(["a", "b"]), random_weights_ok=True).modules()}  # noqa: E731
+        assert not {SpatialAttention, ConvLSTM} & kinds(plain)
+        assert {SpatialAttention, ConvLSTM} <= kinds(seeded)
+
+
+def test_sgd_trains_with_the_momentum_asked_for(tmp_path: Path) -> None:
+    from core.training import train
+    from core.training.settings import TrainSettings
+    from core.training.state import load_state, state_path
+
+    data = tmp_path / "data"
+    generate_dataset(data, clips_per_class=2, size=48, frames=8, seed=1)
+    settings = TrainSettings(model="convnet", tiny_width=8, input_size=48, flow_length=2, snippets=1, epochs=1, batch_size=8,
+                             optimizer="sgd", lr=0.01, momentum=0.8, weight_decay=5e-4, device="cpu", test_fraction=0.2, val_fraction=0.1)
+    out = tmp_path / "sgd.safetensors"
+    train(data, settings, out, cache_dir=tmp_path / "cache")
+    groups = load_state(state_path(out)).optimizer_state["param_groups"]
+    assert groups and all(g["momentum"] == 0.8 and g["weight_decay"] == 5e-4 and g["nesterov"] is False for g in groups)
