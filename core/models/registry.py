@@ -29,30 +29,27 @@ def _no_flow_statement(config: Any) -> str:
 class Family:
     """What the program needs to know about one model family.
 
-    ``config_class``: a frozen dataclass with ``family`` (this record's name),
-    ``class_names``, ``num_classes``, ``variant``, ``input_size``,
-    ``clip_length``, ``frame_stride``, ``uses_rgb``/``uses_flow``, ``validate``,
-    ``to_dict``/``from_dict`` and ``architecture()`` (what decides weight shapes).
-    ``build(config, *, pretrained=..., **weights)``: the model.  ``classifier``: a
-    :class:`core.inference.ClipClassifier` subclass.  ``train(dataset_root,
-    settings, out, **options)``: a :class:`core.training.TrainResult`.
-    ``config_from_settings(settings, class_names)``: the config a training run
-    makes.  ``train_options``: the ``train`` command's options (argparse dests)
-    only this family reads, so another family's run refuses them.
-    ``sample_inputs(config, frames, *, starts=None, count=1, rng=None,
-    flow_backend=None, device="cpu")``: one model sample decoded from a frame
-    source (no batch dimension).  The end-to-end trainer
-    (:mod:`core.training.end_to_end`) uses ``training_inputs(config,
-    prepared_video, rng, settings)`` when given (else ``sample_inputs`` over the
-    prepared frames), ``needs_flow(config)`` and ``has_pretrained_weights(config)``.  ``describe(config)`` and ``flow_statement(config)``
-    are what the viewer says about a checkpoint; ``stage_labels`` rename timed
-    stages (representation flow's ``flow_backbone`` is its flow net);
-    ``motion_stage`` is the stage that computes motion; ``optical_flow`` is
-    False for a family whose flow stream learns its motion from RGB frames.
-    ``ablation_scorer``: a faster test path for the ablation (the transformer's
-    cached token grids); without one a variant is tested as ``eval`` tests it.
-    ``recipes``: named training settings (``train --recipe NAME``), a paper's
-    configuration in one word.
+    - ``config_class``: a frozen dataclass with ``family`` (this record's name), ``class_names``,
+      ``num_classes``, ``variant``, ``input_size``, ``clip_length``, ``frame_stride``,
+      ``uses_rgb``/``uses_flow``, ``validate``, ``to_dict``/``from_dict`` and ``architecture()``
+      (what decides the weight shapes).
+    - ``build(config, *, pretrained=..., **weights)``: the model.  ``classifier``: a
+      :class:`core.inference.ClipClassifier` subclass.
+    - ``train(dataset_root, settings, out, **options)``: a :class:`core.training.TrainResult`;
+      ``config_from_settings(settings, class_names)``: the config a run makes; ``train_options``:
+      the ``train`` options (argparse dests) only this family reads, refused for the others;
+      ``recipes``: named settings, a paper's configuration in one word (``train --recipe``).
+    - ``sample_inputs(config, frames, *, starts=None, count=1, rng=None, flow_backend=None,
+      device="cpu")``: one model sample decoded from a frame source (no batch dimension).  The
+      end-to-end trainer (:mod:`core.training.end_to_end`) uses ``training_inputs(config,
+      prepared_video, rng, settings)`` when given (else ``sample_inputs`` over the prepared
+      frames), ``needs_flow(config)`` and ``has_pretrained_weights(config)``.
+    - ``describe(config)``, ``flow_statement(config)``: what the viewer says about a checkpoint;
+      ``stage_labels`` rename timed stages (representation flow's ``flow_backbone`` is its flow
+      net); ``motion_stage``: the stage that computes motion; ``optical_flow``: False for a family
+      whose flow stream learns its motion from RGB frames; ``demo_checkpoint``: the bundled demo.
+    - ``ablation_scorer``: a faster test path for the ablation (the transformer's cached token
+      grids); without one a variant is tested as ``eval`` tests it.
     """
 
     name: str
