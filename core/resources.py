@@ -10,3 +10,5 @@ SAMPLE_VIDEO = RESOURCES_DIR / "sample.mp4"
 DEMO_CHECKPOINT = RESOURCES_DIR / "demo_model.safetensors"  # the two-stream transformer
 DEMO_CONVNET = RESOURCES_DIR / "demo_convnet.safetensors"
 DEMO_REPFLOW = RESOURCES_DIR / "demo_repflow.safetensors"
+# real material other projects share, beside the repository (absent on a user's machine: benchmarks fall back)
+SHARED_DIR = RESOURCES_DIR.parent.parent / "shared"

@@ -35,9 +35,11 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+
+from core.resources import SHARED_DIR
 from typing import Any, Callable
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = SHARED_DIR
 SHARED_CLIP = SHARED / "data" / "videos" / "decord_flipping_a_pancake.mkv"
 SHARED_IMAGE = SHARED / "data" / "flow_gt" / "sintel_faldoi" / "alley_1" / "final" / "frame_0002.png"
 SHARED_RAFT_SMALL = SHARED / "weights" / "raft-small.pth"

@@ -17,6 +17,8 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.resources import SHARED_DIR
 from typing import Any
 
 TARGETS_MS = {
@@ -24,7 +26,7 @@ TARGETS_MS = {
     ("mvit_v2_s", "cpu", False): (4000.0, "MViTv2-S two-stream with DIS flow, CPU"),
     ("mvit_v2_s", "cuda", False): (100.0, "MViTv2-S two-stream with RAFT-large, GPU"),
 }
-SHARED_VIDEO = Path("../shared/data/videos/v_ApplyEyeMakeup_g01_c01.avi")
+SHARED_VIDEO = SHARED_DIR / "data" / "videos" / "v_ApplyEyeMakeup_g01_c01.avi"  # beside the repository
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

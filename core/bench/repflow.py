@@ -24,7 +24,9 @@ import statistics
 import time
 from pathlib import Path
 
-SHARED_VIDEOS = Path("../shared/data/videos")
+from core.resources import SHARED_DIR
+
+SHARED_VIDEOS = SHARED_DIR / "data" / "videos"  # beside the repository, wherever the command runs from
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
