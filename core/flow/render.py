@@ -143,7 +143,8 @@ def _render_middlebury(array: np.ndarray, encoding: FlowEncoding) -> tuple[np.nd
     """The Middlebury wheel with torchvision's arithmetic (float32 torch ops in the same order)."""
     import torch
 
-    if encoding.normalization == "max":
+    exact = encoding.normalization == "max"
+    if exact:
         scale = _torch_max_radius(array)
     else:
         scale = torch.tensor(radius_for(array, encoding), dtype=torch.float32)
@@ -152,14 +153,17 @@ def _render_middlebury(array: np.ndarray, encoding: FlowEncoding) -> tuple[np.nd
     flow = flow[None] if single else flow
     out = np.empty((flow.shape[0], flow.shape[2], flow.shape[3], 3), np.uint8)
     for index in range(flow.shape[0]):  # pair by pair, as the legacy path
-        out[index] = _middlebury_colours(flow[index], scale)
+        out[index] = _middlebury_colours(flow[index], scale, saturate=not exact)
     return (out[0] if single else out), float(scale)
 
 
 _TORCH_WHEEL: list = []
 
 
-def _middlebury_colours(flow: Any, scale: Any) -> np.ndarray:
+def _middlebury_colours(flow: Any, scale: Any, *, saturate: bool) -> np.ndarray:
+    """``saturate``: lengths past the scale are drawn at full saturation (a fixed radius).  Without it
+    the arithmetic is torchvision's to the last quirk: its largest vector can come out a rounding
+    above 1, and a colour channel of 0 there is floored to -1 and stored as 255, as torchvision does."""
     import torch
 
     if not _TORCH_WHEEL:
@@ -167,7 +171,9 @@ def _middlebury_colours(flow: Any, scale: Any) -> np.ndarray:
     wheel = _TORCH_WHEEL[0]
     finite = torch.isfinite(flow).all(dim=0)
     flow = torch.where(finite, flow, torch.zeros((), dtype=torch.float32)) / scale
-    norm = torch.sum(flow**2, dim=0).sqrt().clamp(max=1.0)  # past the radius: full saturation (never past 1 with "max")
+    norm = torch.sum(flow**2, dim=0).sqrt()
+    if saturate:
+        norm = norm.clamp(max=1.0)
     angle = torch.atan2(-flow[1], -flow[0]) / torch.pi
     position = (angle + 1) / 2 * (len(wheel) - 1)
     k0 = torch.floor(position).to(torch.long)
