@@ -193,6 +193,7 @@ def run_case(number: int, seed: int, corpus: dict[str, list[Path]], scratch: Pat
     rng = case_rng(seed, number)
     kind = KINDS[number % len(KINDS)]
     source = rng.choice(corpus[kind])
+    mutation = "?"  # until the mutation is made
     started = time.perf_counter()
     try:
         if kind == "images":
@@ -212,9 +213,9 @@ def run_case(number: int, seed: int, corpus: dict[str, list[Path]], scratch: Pat
         text = str(err)
         outcome, detail = ("clean error", text) if "\n" not in text.strip() else ("crash", f"a multi-line error: {text[:200]!r}")
     except _CaseTimeout:
-        outcome, detail, mutation = "hang", "past the time limit", locals().get("mutation", "?")
+        outcome, detail = "hang", "past the time limit"
     except Exception as err:  # noqa: BLE001 - this is what the harness counts
-        outcome, detail, mutation = "crash", f"{type(err).__name__}: {err}"[:300], locals().get("mutation", "?")
+        outcome, detail = "crash", f"{type(err).__name__}: {err}"[:300]
     return CaseResult(number, kind, source.name, mutation, outcome, detail, round(time.perf_counter() - started, 4))
 
 
@@ -325,11 +326,9 @@ def supervise(corpus_dir: Path, seed: int, cases: int, time_limit: float, progre
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         report.peak_memory_mb = max(report.peak_memory_mb, usage.ru_maxrss / 1024.0)
         if process.returncode != 0 and next_case < cases:  # the worker died inside case next_case
-            rng = case_rng(seed, next_case)
             kind = KINDS[next_case % len(KINDS)]
             report.cases.append(CaseResult(next_case, kind, "?", "?", "died", f"worker exit status {process.returncode}"))
             next_case += 1
-            del rng
     report.seconds = time.perf_counter() - started
     return report
 

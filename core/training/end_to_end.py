@@ -70,7 +70,7 @@ from core.training import result as record
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
+from core.training.state import SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
 WEIGHTS_HINT = "--backbone-weights"
@@ -248,12 +248,7 @@ class _FamilyRun:
             optimizer: torch.optim.Optimizer = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
         else:
             optimizer = torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
-        if state is not None:
-            self._restore(model, optimizer, state)
-            self.log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {self.state_file}")
-        else:
-            state = TrainState.fresh(meta)
-        state.meta = meta
+        state = begin_run(state, meta, restore=lambda resumed: self._restore(model, optimizer, resumed), log=self.log, state_file=self.state_file)
         resumed_from = state.epoch
         for epoch in range(state.epoch + 1, settings.epochs + 1):
             started = time.monotonic()

@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -161,6 +161,19 @@ def _state_from(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Tra
         model_state=model_state,
         optimizer_state={"state": optim_state, "param_groups": optim_header.get("param_groups", [])},
     )
+
+
+def begin_run(state: TrainState | None, meta: dict[str, Any], *, restore: Callable[[TrainState], None],
+              log: Callable[[str], None], state_file: Path) -> TrainState:
+    """The state a run goes on from: the resumable one (``restore`` puts its weights and optimiser
+    back), or a fresh one; either way with this run's ``meta``."""
+    if state is not None:
+        restore(state)
+        log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {state_file}")
+    else:
+        state = TrainState.fresh(meta)
+    state.meta = meta
+    return state
 
 
 # Settings that may change between an interrupted run and its continuation.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from pathlib import Path
@@ -29,17 +30,18 @@ def list_images(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
 
 
-def image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path, data: bytes | None = None) -> tuple[int, int]:
     """``(width, height)`` read from the file's header, without decoding a pixel: a small file can
     declare an enormous image (a 0.9 MB PNG of 30000x30000 decodes to 3.5 GB).  A PNG's chunk
     checksums are verified too (still without decoding): libpng prints its complaint about a
-    corrupt one on stderr, beside our own one-line error."""
+    corrupt one on stderr, beside our own one-line error.  ``data``: the file's bytes when they are
+    read already (the frame reader has them: the file is not read twice)."""
     from PIL import Image, UnidentifiedImageError  # header parsing only (Pillow comes with matplotlib)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data) if data is not None else path) as image:
                 size = int(image.size[0]), int(image.size[1])
                 if image.format == "PNG":
                     image.verify()
@@ -54,7 +56,7 @@ def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
     if data.size == 0:
         raise VideoError("image file is empty (0 bytes)", path)
-    width, height = image_size(path)
+    width, height = image_size(path, data.tobytes())
     check_resolution(str(path), width, height, max_pixels)  # before decoding: the header's word, checked
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:

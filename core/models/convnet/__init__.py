@@ -21,8 +21,8 @@ from core.models.convnet.factory import build_convnet
 from core.models.convnet.model import TwoStreamConvNet
 from core.models.convnet.predict import ConvNetClassifier
 from core.models.convnet.train import RECIPES, TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs
-from core.models.registry import Family, deferred, register_family
-from core.models.shared.resnet import has_imagenet_weights, with_imagenet_option
+from core.models.registry import Family, register_family
+from core.models.shared.resnet import resnet_family_fields
 from core.resources import DEMO_CONVNET
 
 
@@ -34,9 +34,8 @@ FAMILY = register_family(
         config_class=ConvNetConfig,
         variants=CONVNET_VARIANTS,
         default_variant="late",
-        build=with_imagenet_option(build_convnet),
+        **resnet_family_fields(build_convnet),
         classifier=ConvNetClassifier,
-        train=deferred("core.training.end_to_end:train_family"),
         config_from_settings=config_from_settings,
         describe=describe,
         flow_statement=flow_statement,
@@ -44,7 +43,6 @@ FAMILY = register_family(
         sample_inputs=sample_inputs,
         training_inputs=training_inputs,
         needs_flow=needs_flow,
-        has_pretrained_weights=has_imagenet_weights,
         demo_checkpoint=DEMO_CONVNET,
         recipes=RECIPES,
     )

@@ -13,7 +13,7 @@ from core.errors import InputError
 from core.models.convnet.config import ConvNetConfig
 from core.models.convnet.inputs import prepare_snippets, snippet_starts, snippet_windows, stack_flow
 from core.models.shared.inputs import normalise_frames
-from core.models.shared.resnet import TRUNK_NAMES
+from core.models.shared.resnet_config import resnet_settings
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
                  "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
@@ -44,17 +44,11 @@ RECIPES = {
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetConfig:
-    if settings.resnet not in TRUNK_NAMES:
-        raise InputError(f"unknown {settings.model} backbone (--resnet) {settings.resnet!r}: choose one of {', '.join(TRUNK_NAMES)}")
+    overrides = resnet_settings(settings)
     if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
         raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
-    overrides: dict[str, Any] = {"variant": settings.variant}
-    if settings.tiny_width:
-        overrides["backbone_options"] = {"width": settings.tiny_width}
-    if settings.input_size:
-        overrides["input_size"] = settings.input_size
     return ConvNetConfig.create(
-        backbone=settings.resnet, class_names=list(class_names), flow_length=settings.flow_length,
+        class_names=list(class_names), flow_length=settings.flow_length,
         bidirectional=settings.bidirectional, mean_subtraction=settings.mean_subtraction,
         conv_fusion=settings.conv_fusion, flow_method=settings.flow_method, flow_scale=settings.flow_scale,
         flow_bound=settings.flow_bound, rgb_attention=settings.rgb_attention, rgb_convlstm=settings.rgb_convlstm, **overrides,

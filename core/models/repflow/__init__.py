@@ -13,7 +13,7 @@ RGB clips with learnable TV-L1 flow layers on its feature maps, trained end to e
 
 from __future__ import annotations
 
-from core.models.registry import Family, deferred, register_family
+from core.models.registry import Family, register_family
 from core.models.repflow.config import FAMILY_REPFLOW, REPFLOW_VARIANTS, RepFlowConfig
 from core.models.repflow.describe import FLOW_NET, describe, flow_statement
 from core.models.repflow.factory import build_repflow
@@ -21,7 +21,7 @@ from core.models.repflow.layer import RepresentationFlow
 from core.models.repflow.model import RepFlowNet
 from core.models.repflow.predict import RepFlowClassifier
 from core.models.repflow.train import RECIPES, TRAIN_OPTIONS, config_from_settings, sample_inputs
-from core.models.shared.resnet import has_imagenet_weights, with_imagenet_option
+from core.models.shared.resnet import resnet_family_fields
 from core.resources import DEMO_REPFLOW
 
 
@@ -33,15 +33,13 @@ FAMILY = register_family(
         config_class=RepFlowConfig,
         variants=REPFLOW_VARIANTS,
         default_variant="flow",
-        build=with_imagenet_option(build_repflow),
+        **resnet_family_fields(build_repflow),
         classifier=RepFlowClassifier,
-        train=deferred("core.training.end_to_end:train_family"),
         config_from_settings=config_from_settings,
         describe=describe,
         flow_statement=flow_statement,
         train_options=TRAIN_OPTIONS,
         sample_inputs=sample_inputs,
-        has_pretrained_weights=has_imagenet_weights,
         stage_labels={"flow_backbone": FLOW_NET},
         motion_stage="flow_backbone",
         optical_flow=False,

@@ -8,10 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from core.errors import InputError
 from core.models.repflow.config import RepFlowConfig
 from core.models.repflow.inputs import prepare_clip
-from core.models.shared.resnet import TRUNK_NAMES
+from core.models.shared.resnet_config import resnet_settings
 from core.sampling import clip_span, uniform_clip_starts
 
 TRAIN_OPTIONS = ("clip_length", "resnet", "tiny_width", "flow_layers", "iterations", "optimizer", "momentum", "rgb_attention",
@@ -40,17 +39,11 @@ RECIPES = {
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> RepFlowConfig:
-    if settings.resnet not in TRUNK_NAMES:
-        raise InputError(f"unknown {settings.model} backbone (--resnet) {settings.resnet!r}: choose one of {', '.join(TRUNK_NAMES)}")
-    overrides: dict[str, Any] = {"variant": settings.variant}
-    if settings.tiny_width:
-        overrides["backbone_options"] = {"width": settings.tiny_width}
-    if settings.input_size:
-        overrides["input_size"] = settings.input_size
+    overrides = resnet_settings(settings)
     if settings.clip_length:
         overrides["clip_length"] = settings.clip_length
     return RepFlowConfig.create(
-        backbone=settings.resnet, class_names=list(class_names), flow_layers=settings.flow_layers,
+        class_names=list(class_names), flow_layers=settings.flow_layers,
         iterations=settings.iterations, rgb_attention=settings.rgb_attention, rgb_convlstm=settings.rgb_convlstm, **overrides,
     )
 

@@ -103,6 +103,26 @@ class Names:
             raise ValueError(f"{name} has duplicates")
 
 
+def config_values_from_dict(cls: type, data: Any, *, tuples: tuple[str, ...]) -> dict[str, Any]:
+    """A config's JSON object as constructor values of the dataclass ``cls``: unknown fields refused,
+    JSON lists of the ``tuples`` fields back to tuples (every family's ``from_dict`` reads this way)."""
+    import dataclasses
+
+    if not isinstance(data, Mapping):
+        raise ValueError(f"model config must be a JSON object, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"model config has unknown fields {unknown}")
+    values = dict(data)
+    for name in tuples:
+        if name in values:
+            if not isinstance(values[name], (list, tuple)):
+                raise ValueError(f"model config {name!r} must be a list, got {values[name]!r}")
+            values[name] = tuple(values[name])
+    return values
+
+
 def check_fields(config: Any, rules: Mapping[str, Rule]) -> None:
     """Apply each field's rule; the first failure is a ``ValueError`` naming the field."""
     for name, rule in rules.items():

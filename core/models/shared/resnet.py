@@ -251,6 +251,15 @@ def with_imagenet_option(build: Callable[..., nn.Module]) -> Callable[..., nn.Mo
     return build_model
 
 
+def resnet_family_fields(build: Callable[..., nn.Module]) -> dict[str, Any]:
+    """The registry-record fields both ResNet families share: the builder called as any family's,
+    the end-to-end trainer, and whether their trunk has ImageNet weights."""
+    from core.models.registry import deferred
+
+    return {"build": with_imagenet_option(build), "train": deferred("core.training.end_to_end:train_family"),
+            "has_pretrained_weights": has_imagenet_weights}
+
+
 def has_imagenet_weights(config: Any) -> bool:
     """Whether the config's ResNet has ImageNet weights to start from (the tiny one has none)."""
     return trunk_info(config.backbone, **dict(config.backbone_options)).pretrained_url is not None

@@ -6,25 +6,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Mapping
 
-from core.models.shared.field_rules import Flag, Names, Real, Rule, Text, Triple, Whole, check_fields
+from core.models.shared.field_rules import Flag, Names, Real, Rule, Text, Triple, Whole, check_fields, config_values_from_dict
 
 
-def config_values_from_dict(cls: type, data: Mapping[str, Any], *, tuples: tuple[str, ...]) -> dict[str, Any]:
-    """Check a config dict's fields against the dataclass ``cls``; JSON lists back to tuples."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"model config must be a JSON object, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"model config has unknown fields {unknown}")
-    values = dict(data)
-    for name in tuples:
-        if name in values:
-            if not isinstance(values[name], (list, tuple)):
-                raise ValueError(f"model config {name!r} must be a list, got {values[name]!r}")
-            values[name] = tuple(values[name])
-    if "backbone_options" in values and not isinstance(values["backbone_options"], Mapping):
-        raise ValueError(f"model config 'backbone_options' must be an object, got {values['backbone_options']!r}")
+def resnet_settings(settings: Any) -> dict[str, Any]:
+    """What a training run's settings say of a ResNet family's config, whichever the family: the
+    variant, the tiny trunk's width and the input size (``InputError`` for an unknown ``--resnet``)."""
+    from core.errors import InputError
+    from core.models.shared.resnet import TRUNK_NAMES
+
+    if settings.resnet not in TRUNK_NAMES:
+        raise InputError(f"unknown {settings.model} backbone (--resnet) {settings.resnet!r}: choose one of {', '.join(TRUNK_NAMES)}")
+    values: dict[str, Any] = {"backbone": settings.resnet, "variant": settings.variant}
+    if settings.tiny_width:
+        values["backbone_options"] = {"width": settings.tiny_width}
+    if settings.input_size:
+        values["input_size"] = settings.input_size
     return values
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.models.shared.field_rules import Flag, Names, Real, Text, Triple, Whole, check_fields
+from core.models.shared.field_rules import Flag, Names, Real, Text, Triple, Whole, check_fields, config_values_from_dict
 
 FORMAT_VERSION = 1
 FAMILY_TRANSFORMER = "transformer"
@@ -203,13 +203,7 @@ class TransformerConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TransformerConfig":
         """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"model config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"model config has unknown fields {unknown}")
-        values = dict(data)
+        values = config_values_from_dict(cls, data, tuples=("class_names", "mean", "std"))
         fusion = values.get("fusion", {})
         if not isinstance(fusion, Mapping):
             raise ValueError(f"model config 'fusion' must be an object, got {fusion!r}")
@@ -217,11 +211,6 @@ class TransformerConfig:
         if set(fusion) - fusion_known:
             raise ValueError(f"model config fusion has unknown fields {sorted(set(fusion) - fusion_known)}")
         values["fusion"] = FusionConfig(**fusion)
-        for name in ("class_names", "mean", "std"):
-            if name in values:
-                if not isinstance(values[name], (list, tuple)):
-                    raise ValueError(f"model config {name!r} must be a list, got {values[name]!r}")
-                values[name] = tuple(values[name])
         try:
             config = cls(**values)
         except TypeError as err:

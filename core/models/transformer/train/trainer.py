@@ -44,7 +44,7 @@ from core.models.transformer.train.model import build_training_model, trainable_
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import SAME_DATA, TrainState, epoch_line, resumable_state, save_state, state_path
+from core.training.state import SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path
 from core.models.transformer.train.token_cache import TokenCache
 
 
@@ -63,28 +63,14 @@ def train_transformer(
     log: LogFunction | None = None,
     command: str | None = None,
 ) -> TrainResult:
-    """Train on the dataset at ``dataset_root`` and write the best checkpoint to ``out`` (.safetensors).
+    """The transformer's :func:`core.training.train` (see it for the arguments and errors).
 
-    ``resume``: continue from ``out``'s training state when there is one (the
-    settings, except ``epochs``/``patience``/``device``, and the split must be
-    the same); a finished run returns at once with ``already_finished``.
-    ``resume=False`` starts over.  ``cache_dir``: the token cache (default
-    :func:`core.models.transformer.train.token_cache.default_cache_root`); runs that share it,
-    the same backbone settings, seed and data share extraction whatever their
-    variant or fusion settings (the ablation relies on this).  ``progress(done,
-    total, message)``: extraction (``"extract: ..."``, with an ETA) and the
-    batches of each epoch (``"epoch N: ..."``).  ``log(line)``: one line per
-    epoch and a few notes (rank 0 only).  ``command``: recorded in the
-    checkpoint.  Under ``torchrun`` the run is distributed (see
-    :mod:`core.training.distributed`).  ``settings.model`` ``convnet`` or
-    ``repflow`` trains that family end to end instead
-    (:mod:`core.training.end_to_end`; one process, no torchrun).
-
-    Raises :class:`~core.errors.DatasetError` for a bad data folder,
-    :class:`~core.errors.InputError` for bad settings,
-    :class:`~core.errors.WeightsUnavailable` when pretrained backbone weights
-    cannot be had, :class:`~core.errors.Cancelled` when ``cancel`` fires (the
-    state of the last finished epoch stays on disk).
+    ``cache_dir`` holds the token cache (default
+    :func:`~core.models.transformer.train.token_cache.default_cache_root`): runs that share it, the
+    same backbone settings, seed and data share extraction whatever their variant or fusion
+    settings (the ablation relies on this).  ``progress`` reports extraction (``"extract: ..."``,
+    with an ETA) and the batches of each epoch (``"epoch N: ..."``); ``log`` gets one line per epoch
+    (rank 0 only).  Under ``torchrun`` the run is distributed (:mod:`core.training.distributed`).
     """
     settings.validate()
     out_path = Path(out)
@@ -196,12 +182,7 @@ class _Run:
 
         parameters = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
-        if state is not None:
-            self._restore(model, optimizer, state)
-            self.log(f"resuming after epoch {state.epoch} (best epoch {state.best_epoch}) from {self.state_file}")
-        else:
-            state = TrainState.fresh(meta)
-        state.meta = meta
+        state = begin_run(state, meta, restore=lambda resumed: self._restore(model, optimizer, resumed), log=self.log, state_file=self.state_file)
         resumed_from = state.epoch
         step_module: nn.Module = _StepModule(model, from_tokens=not settings.finetune_backbones)
         if self.context.active:
