@@ -39,6 +39,7 @@ import numpy as np
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, apply_rotation, check_resolution, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
+from core.video.mp4_boxes import iso_damage
 
 # Reading forward up to this many frames beats a seek (which restarts at a keyframe).
 FORWARD_DECODE_LIMIT = 48
@@ -71,7 +72,8 @@ def _open_container(path: str) -> "av.container.InputContainer":
     try:
         return av.open(path, mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError:
-        raise VideoError("is not a video file that FFmpeg can read (invalid data)", path) from None
+        damage = iso_damage(path)  # an MP4 cut short before its index is a video, not "not a video"
+        raise VideoError(damage or "is not a video file that FFmpeg can read (invalid data)", path) from None
     except av.error.FFmpegError as err:
         raise VideoError(f"cannot be opened as a video: {_first_line(err)}", path) from None
     except (OSError, ValueError) as err:

@@ -65,7 +65,20 @@ def test_truncated_mp4_without_index(tmp_path: Path) -> None:
     path.write_bytes(full[: len(full) // 2])  # the index ('moov') is at the end: gone
     with pytest.raises(VideoError) as err:
         open_video(path)
-    _one_line_naming(err, path)
+    text = _one_line_naming(err, path)
+    assert "truncated MP4" in text and "moov" in text and "not a video" not in text
+
+
+def test_mp4_whose_index_never_came_is_called_incomplete(tmp_path: Path) -> None:
+    """Every box whole but no 'moov' after the data (a recorder stopped before writing it)."""
+    full = write_video(tmp_path / "full.mp4", 40).read_bytes()
+    moov = full.index(b"moov") - 4  # the box starts with its 4-byte size
+    path = tmp_path / "unfinished.mp4"
+    path.write_bytes(full[:moov])
+    with pytest.raises(VideoError) as err:
+        open_video(path)
+    text = _one_line_naming(err, path)
+    assert "incomplete MP4" in text and "moov" in text
 
 
 @pytest.mark.parametrize("keep", [0.6, 0.9])
