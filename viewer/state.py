@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from core.flow.noisy_frames import next_noisy_frame
 from core.video import VideoInfo
 
 
@@ -75,10 +76,7 @@ class ViewerState(QObject):
             self.thresholdChanged.emit(value)
 
     def next_noisy_frame(self) -> int | None:
-        """The first frame after the current one whose flow scores above the threshold (wrapping)."""
-        scores = np.nan_to_num(self.flow_noise, nan=-1.0)
-        noisy = np.flatnonzero(scores > self.noise_threshold)
-        if len(noisy) == 0:
-            return None
-        later = noisy[noisy > self.frame_index]
-        return int(later[0] if len(later) else noisy[0])
+        """The first noisy frame after the current one (wrapping): a frame whose flow in and out are
+        both flagged is the frame named, not the clean frame before it (see core.flow.noisy_frames)."""
+        found = next_noisy_frame(self.flow_noise, self.noise_threshold, after=self.frame_index)
+        return None if found is None else found.frame
