@@ -1,4 +1,6 @@
-"""A dataset is a folder of class sub-folders of videos (the UCF101 / HMDB51 layout).
+"""A dataset is a folder of class sub-folders of videos (the UCF101 / HMDB51 layout),
+or annotation files that name the videos (:mod:`core.data.layouts`: Kinetics CSVs,
+Something-Something JSON); :func:`discover_dataset` reads every layout.
 
 Class order is alphabetical, or the order of a ``classInd.txt`` when there is
 one (``"1 ApplyEyeMakeup"``: 1-based, as UCF101 ships it), so label indices
@@ -29,6 +31,7 @@ class Sample:
     path: Path
     label_index: int
     label_name: str
+    part: str | None = None  # "train", "val" or "test" when annotation files give the split
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,21 @@ class Dataset:
     classes: tuple[str, ...]
     samples: tuple[Sample, ...]
     class_index_file: Path | None = None  # the classInd.txt the class order came from, if any
+    layout: str = "folders"  # "folders", "kinetics" or "something-something"
+    annotation_files: tuple[Path, ...] = ()  # the files an annotated layout was read from
+    notes: tuple[str, ...] = ()  # what reading left out (annotated videos not on disk)
+
+    @property
+    def given_parts(self) -> dict[str, tuple[Sample, ...]] | None:
+        """The split the annotation files give (``None`` when they give none): part -> samples."""
+        if not self.samples or any(s.part is None for s in self.samples):
+            return None
+        return {part: tuple(s for s in self.samples if s.part == part) for part in ("train", "val", "test")}
+
+    def with_notes(self, notes: Iterable[str]) -> "Dataset":
+        from dataclasses import replace
+
+        return replace(self, notes=self.notes + tuple(notes))
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -138,8 +156,12 @@ def _class_folders(root: Path, ignore: Iterable[Path]) -> dict[str, list[Path]]:
     return folders
 
 
-def discover_dataset(root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None) -> Dataset:
-    """List the videos under ``root/<class>/``.
+def discover_dataset(
+    root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None, videos: str | os.PathLike[str] | None = None
+) -> Dataset:
+    """List the videos of the dataset at ``root``, whatever its layout: ``root/<class>/``, or a
+    Kinetics CSV / Something-Something JSON (the file, or a folder holding them; ``videos``: where
+    their videos are, when not beside them).
 
     ``split_dir`` is where ``classInd.txt`` and the split files are, when not
     in ``root``, ``root/ucfTrainTestlist`` or beside ``root``.
@@ -147,6 +169,11 @@ def discover_dataset(root: str | os.PathLike[str], *, split_dir: str | os.PathLi
     root_path = Path(root)
     if not root_path.exists():
         raise DatasetError("dataset folder does not exist", root_path)
+    from core.data.layouts import read_annotated
+
+    annotated = read_annotated(root_path, videos=None if videos is None else Path(videos))
+    if annotated is not None:
+        return annotated
     if not root_path.is_dir():
         raise DatasetError("is not a folder (a dataset is a folder of class sub-folders of videos)", root_path)
     folders = _class_folders(root_path, ignore=[] if split_dir is None else [Path(split_dir)])

@@ -28,7 +28,7 @@ import numpy as np
 from core.data.dataset import Dataset, Sample, split_search_dirs
 from core.errors import DatasetError, InputError
 
-SCHEMES = ("auto", "ucf101", "hmdb51", "stratified")
+SCHEMES = ("auto", "ucf101", "hmdb51", "stratified", "annotations")
 _UCF_GROUP = re.compile(r"_g(\d+)_c\d+$", re.IGNORECASE)
 
 
@@ -302,10 +302,13 @@ def make_split(
         raise InputError(f"validation + test fractions must leave clips to train on, got {val_fraction} + {test_fraction}")
     if not dataset.samples:
         raise DatasetError("holds no videos", dataset.root)
+    given = dataset.given_parts
     if scheme == "auto":
-        scheme = _detect_scheme(dataset, official_split, split_dir)
+        scheme = "annotations" if given is not None else _detect_scheme(dataset, official_split, split_dir)
 
-    if scheme == "stratified":
+    if scheme == "annotations":
+        train, val, test, description, notes = _annotated(dataset, given, val_fraction, seed)
+    elif scheme == "stratified":
         (test, val, train), notes = _carve(dataset.samples, [test_fraction, val_fraction], seed, dataset)
         description = f"stratified split, seed {seed}: test {test_fraction:g}, validation {val_fraction:g}"
     else:
@@ -317,7 +320,23 @@ def make_split(
         raise DatasetError(f"the split leaves no videos to train on ({description})", dataset.root)
     order = {s.path: i for i, s in enumerate(dataset.samples)}
     ordered = lambda part: tuple(sorted(part, key=lambda s: order[s.path]))  # noqa: E731
-    return Split(ordered(train), ordered(val), ordered(test), scheme, description, tuple(notes))
+    return Split(ordered(train), ordered(val), ordered(test), scheme, description, (*dataset.notes, *notes))
+
+
+def _annotated(dataset: Dataset, given: dict[str, tuple[Sample, ...]] | None, val_fraction: float, seed: int):
+    """The annotation files' own split.  Without a labelled test list (Something-Something and
+    Kinetics publish none) the validation list is the test part, and validation is carved from
+    train as for the official UCF101 splits."""
+    if given is None:
+        raise DatasetError(f"the annotation files give no split (no split column or part file names) for {dataset.layout}", dataset.root)
+    files = ", ".join(f.name for f in dataset.annotation_files)
+    if given["test"] and given["val"]:
+        return list(given["train"]), list(given["val"]), list(given["test"]), f"the annotations' split ({files})", []
+    test = given["test"] or given["val"]
+    (val, train), carved = _carve(given["train"], [val_fraction], seed, dataset)
+    which = "test list" if given["test"] else "validation list (as the test part)"
+    description = f"the annotations' split ({files}): their {which}; validation {val_fraction:g} of train, seed {seed}"
+    return train, val, list(test), description, carved
 
 
 def _detect_scheme(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | None) -> str:

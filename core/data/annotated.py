@@ -1,0 +1,142 @@
+"""What the annotation-file layouts share: finding the video an annotation names, and
+building a :class:`~core.data.dataset.Dataset` whose split comes from the files.
+
+Kinetics (``core.data.kinetics``) and Something-Something (``core.data.ssv2``)
+each turn their files into :class:`Entry` rows (video reference, label, part,
+file and line); this module finds each row's video on disk and builds the
+dataset.  An annotation naming a video that is not on disk is listed in the
+dataset's notes and left out (a Kinetics copy always misses some deleted
+YouTube videos); a malformed annotation is a :class:`DatasetError` naming its
+file and line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from core.errors import DatasetError
+
+# Part names the files use, mapped to the split's parts.
+PART_NAMES = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validate": "val", "validation": "val",
+    "test": "test", "testing": "test",
+}
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".gif", ".mpg", ".mpeg")
+MAX_MISSING_LISTED = 5
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One annotated video, before it is found on disk."""
+
+    references: tuple[str, ...]  # relative paths or file stems to look for, best first
+    label: str
+    part: str | None  # "train", "val", "test" or None (no split given)
+    file: Path
+    line: int
+
+
+def part_name(value: str, file: Path, line: int) -> str:
+    """``"validate"`` -> ``"val"``; anything unknown is an annotation error."""
+    part = PART_NAMES.get(value.strip().lower())
+    if part is None:
+        raise DatasetError(f"line {line}: unknown split {value!r} (expected one of {', '.join(sorted(set(PART_NAMES)))})", file)
+    return part
+
+
+def part_from_file_name(file: Path) -> str | None:
+    """``train.csv`` -> ``"train"``, ``kinetics400_val.csv`` -> ``"val"``; ``None`` when the name says nothing."""
+    words = file.stem.lower().replace("-", "_").split("_")
+    for word in reversed(words):
+        if word in PART_NAMES:
+            return PART_NAMES[word]
+    return None
+
+
+class VideoFinder:
+    """Finds an annotation's video: a relative path under one of ``path_roots`` first, then by
+    file stem anywhere below ``walk_roots`` (indexed once, on the first stem lookup; the walk
+    is kept to folders the user named or the annotations' own, never their parents)."""
+
+    def __init__(self, path_roots: Sequence[Path], walk_roots: Sequence[Path]) -> None:
+        self.path_roots = [f for f in dict.fromkeys(path_roots) if f.is_dir()]
+        self.folders = [f for f in dict.fromkeys(walk_roots) if f.is_dir()]
+        self._stems: dict[str, Path] | None = None
+
+    def find(self, reference: str) -> Path | None:
+        ref = reference.replace("\\", "/").strip()
+        if not ref:
+            return None
+        if "/" in ref or Path(ref).suffix.lower() in VIDEO_SUFFIXES:
+            for folder in self.path_roots:
+                candidate = folder / ref
+                if candidate.is_file():
+                    return candidate
+        name = Path(ref).name
+        stem = name if Path(name).suffix.lower() not in VIDEO_SUFFIXES else Path(name).stem
+        return self._stem_index().get(stem)
+
+    def _stem_index(self) -> dict[str, Path]:
+        if self._stems is None:
+            stems: dict[str, Path] = {}
+            for folder in self.folders:
+                for base, dirs, files in os.walk(folder):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    for name in sorted(files):
+                        path = Path(base, name)
+                        if not name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES:
+                            stems.setdefault(path.stem, path)
+            self._stems = stems
+        return self._stems
+
+
+def build_dataset(
+    entries: Iterable[Entry],
+    finder: VideoFinder,
+    *,
+    classes: Sequence[str] | None,
+    layout: str,
+    sources: Sequence[Path],
+    where: Path,
+):
+    """The dataset of the ``entries`` found on disk, classes in ``classes`` order (or sorted)."""
+    from core.data.dataset import Dataset, Sample
+
+    found: list[tuple[Entry, Path]] = []
+    missing: list[Entry] = []
+    seen: dict[Path, Entry] = {}
+    for entry in entries:
+        path = next((p for p in map(finder.find, entry.references) if p is not None), None)
+        if path is None:
+            missing.append(entry)
+            continue
+        earlier = seen.get(path)
+        if earlier is not None:
+            raise DatasetError(
+                f"line {entry.line}: {entry.references[0]} is annotated twice (first at {earlier.file.name} line {earlier.line})",
+                entry.file,
+            )
+        seen[path] = entry
+        found.append((entry, path))
+    if not found:
+        looked = ", ".join(str(f) for f in finder.folders) or "no existing folder"
+        example = f" (e.g. {missing[0].references[0]}, {missing[0].file.name} line {missing[0].line})" if missing else ""
+        raise DatasetError(f"none of the annotated videos is on disk{example}; looked in {looked}", where)
+    names = tuple(classes) if classes is not None else tuple(sorted({e.label for e, _ in found}))
+    index = {name: i for i, name in enumerate(names)}
+    for entry, _ in found:
+        if entry.label not in index:
+            raise DatasetError(f"line {entry.line}: label {entry.label!r} is not one of the {len(names)} classes", entry.file)
+    root = Path(os.path.commonpath([str(p.parent) for _, p in found]))
+    order = sorted(found, key=lambda item: (index[item[0].label], item[1].relative_to(root).as_posix()))
+    samples = tuple(Sample(path=p, label_index=index[e.label], label_name=e.label, part=e.part) for e, p in order)
+    notes = []
+    if missing:
+        shown = ", ".join(f"{m.references[0]} ({m.file.name} line {m.line})" for m in missing[:MAX_MISSING_LISTED])
+        more = f" and {len(missing) - MAX_MISSING_LISTED} more" if len(missing) > MAX_MISSING_LISTED else ""
+        notes.append(f"{len(missing)} annotated videos are not on disk and are left out: {shown}{more}")
+    return Dataset(root=root, classes=names, samples=samples, layout=layout, annotation_files=tuple(sources), notes=tuple(notes))

@@ -1,0 +1,112 @@
+"""Kinetics-style annotation CSVs: one row per clip, a label and the clip's video.
+
+The video is a ``path`` column (relative to the videos folder, the CSV's folder
+or its parent), or a ``youtube_id`` with ``time_start``/``time_end`` (the
+ActivityNet downloader's ``<id>_<start:06d>_<end:06d>.mp4``, or ``<id>.<ext>``),
+found anywhere below the videos folder.  The split is a ``split`` column, else the
+file's name (``train.csv``, ``val.csv``/``validate.csv``, ``test.csv``); a folder
+holding such files is read whole.  A file without labels (Kinetics' unlabelled
+test list) is left out with a note: it cannot be scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Iterator
+
+from core.data.annotated import Entry, VideoFinder, build_dataset, part_from_file_name, part_name
+from core.errors import DatasetError
+
+LABEL_COLUMNS = ("label", "class", "action", "class_name")
+PATH_COLUMNS = ("path", "video", "video_path", "filename", "file")
+ID_COLUMNS = ("youtube_id", "youtubeid", "yt_id", "id")
+START_COLUMNS = ("time_start", "start", "start_s")
+END_COLUMNS = ("time_end", "end", "end_s")
+SPLIT_COLUMNS = ("split", "subset", "part")
+SPLIT_FILE_STEMS = ("train", "val", "validate", "validation", "test")
+
+
+def split_files(folder: Path) -> list[Path]:
+    """The Kinetics split CSVs directly in ``folder`` (``train.csv``, ``val.csv``, ...)."""
+    return [folder / f"{stem}.csv" for stem in SPLIT_FILE_STEMS if (folder / f"{stem}.csv").is_file()]
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    return next((lowered.index(n) for n in names if n in lowered), None)
+
+
+def _seconds(value: str, what: str, file: Path, line: int) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise DatasetError(f"line {line}: {what} {value!r} is not a number of seconds", file) from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise DatasetError(f"line {line}: {what} {value!r} is not a time in seconds", file)
+    return seconds
+
+
+def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
+    """The rows of one annotation CSV as :class:`Entry` objects (``notes`` gets what was left out)."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read the annotation file ({err})", file) from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DatasetError("line 1: expected a header row (label and path, or label and youtube_id)", file)
+    header = rows[0]
+    label, path, ident = _column(header, LABEL_COLUMNS), _column(header, PATH_COLUMNS), _column(header, ID_COLUMNS)
+    start, end, split = _column(header, START_COLUMNS), _column(header, END_COLUMNS), _column(header, SPLIT_COLUMNS)
+    file_part = part_from_file_name(file)
+    if label is None:
+        if file_part == "test":
+            notes.append(f"{file.name} has no label column (an unlabelled test list): left out")
+            return
+        raise DatasetError(f"line 1: no label column (one of {', '.join(LABEL_COLUMNS)}) in the header {header}", file)
+    if path is None and ident is None:
+        raise DatasetError(f"line 1: no video column (one of {', '.join(PATH_COLUMNS + ID_COLUMNS)}) in the header {header}", file)
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DatasetError(f"line {number}: {len(row)} fields, the header has {len(header)}", file)
+        name = row[label].strip()
+        if not name:
+            raise DatasetError(f"line {number}: empty label", file)
+        part = part_name(row[split], file, number) if split is not None and row[split].strip() else file_part
+        yield Entry(_references(row, path, ident, start, end, file, number), name, part, file, number)
+
+
+def _references(row: list[str], path: int | None, ident: int | None, start: int | None, end: int | None,
+                file: Path, number: int) -> tuple[str, ...]:
+    if path is not None and row[path].strip():
+        return (row[path].strip(),)
+    if ident is None or not row[ident].strip():
+        raise DatasetError(f"line {number}: no video path or youtube id", file)
+    video_id = row[ident].strip()
+    if start is None or end is None or not row[start].strip() or not row[end].strip():
+        return (video_id,)
+    t0 = _seconds(row[start], "time_start", file, number)
+    t1 = _seconds(row[end], "time_end", file, number)
+    if t1 <= t0:
+        raise DatasetError(f"line {number}: time_end {row[end]} is not after time_start {row[start]}", file)
+    return (f"{video_id}_{int(t0):06d}_{int(t1):06d}", video_id)
+
+
+def read_kinetics(source: Path, videos: Path | None = None):
+    """The dataset a Kinetics-style CSV (or a folder of ``train.csv``/``val.csv``/``test.csv``) describes."""
+    files = [source] if source.is_file() else split_files(source)
+    if not files:
+        raise DatasetError(f"holds no annotation CSV ({', '.join(s + '.csv' for s in SPLIT_FILE_STEMS)})", source)
+    folder = files[0].parent
+    extra = [] if videos is None else [videos]
+    finder = VideoFinder(path_roots=[*extra, folder, folder.parent], walk_roots=extra or [folder])
+    notes: list[str] = []
+    entries = [entry for file in files for entry in read_entries(file, notes)]
+    if not entries:
+        raise DatasetError("lists no labelled videos", source)
+    dataset = build_dataset(entries, finder, classes=None, layout="kinetics", sources=files, where=source)
+    return dataset.with_notes(notes)

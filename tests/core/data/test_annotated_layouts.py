@@ -1,0 +1,150 @@
+"""Kinetics CSV and Something-Something JSON datasets: one reader (discover_dataset) for every layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.data import discover_dataset, make_split
+from core.errors import DatasetError
+from paths import SHARED
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def kinetics(tmp_path: Path) -> Path:
+    """A folder of train.csv / validate.csv in the ActivityNet downloader's naming."""
+    (tmp_path / "train.csv").write_text(
+        "label,youtube_id,time_start,time_end,split\n"
+        "abseiling,aaa,10,20,train\n"
+        "abseiling,aab,0,10,train\n"
+        "arm wrestling,bbb,5,15,train\n"
+        "arm wrestling,bbc,1,11,train\n"
+        "arm wrestling,gone,1,11,train\n"
+    )
+    (tmp_path / "validate.csv").write_text("label,youtube_id,time_start,time_end\nabseiling,ccc,3,13\narm wrestling,ddd,0,10\n")
+    for name in ("aaa_000010_000020", "aab_000000_000010", "bbb_000005_000015", "bbc_000001_000011"):
+        touch(tmp_path / "videos" / "train" / f"{name}.mp4")
+    touch(tmp_path / "videos" / "val" / "ccc_000003_000013.mp4")
+    touch(tmp_path / "videos" / "val" / "ddd.mkv")  # a copy named by its id alone
+    return tmp_path
+
+
+def test_kinetics_folder_reads_labels_ids_and_split_and_lists_missing_videos(tmp_path: Path):
+    dataset = discover_dataset(kinetics(tmp_path))
+    assert dataset.layout == "kinetics" and dataset.classes == ("abseiling", "arm wrestling")
+    assert dataset.root == tmp_path / "videos"
+    assert [(dataset.relative(s), s.label_name, s.part) for s in dataset.samples] == [
+        ("train/aaa_000010_000020.mp4", "abseiling", "train"),
+        ("train/aab_000000_000010.mp4", "abseiling", "train"),
+        ("val/ccc_000003_000013.mp4", "abseiling", "val"),
+        ("train/bbb_000005_000015.mp4", "arm wrestling", "train"),
+        ("train/bbc_000001_000011.mp4", "arm wrestling", "train"),
+        ("val/ddd.mkv", "arm wrestling", "val"),
+    ]
+    assert len(dataset.notes) == 1 and "1 annotated videos are not on disk" in dataset.notes[0] and "gone_000001_000011 (train.csv line 6)" in dataset.notes[0]
+    split = make_split(dataset, val_fraction=0.0)
+    assert split.scheme == "annotations"  # auto picks the files' split
+    assert sorted(s.path.stem for s in split.test) == ["ccc_000003_000013", "ddd"]  # no test list: validation is the test part
+    assert len(split.train) == 4 and not split.val
+    assert dataset.notes[0] in split.notes
+
+
+def test_kinetics_csv_with_paths_resolves_against_its_parent_and_videos_folder(tmp_path: Path):
+    touch(tmp_path / "data" / "videos" / "a.avi")
+    touch(tmp_path / "data" / "videos" / "b.mp4")
+    csv = tmp_path / "data" / "labels" / "clips.csv"
+    csv.parent.mkdir(parents=True)
+    csv.write_text('path,label\nvideos/a.avi,"flipping pancake"\nb.mp4,archery\n')
+    dataset = discover_dataset(csv, videos=tmp_path / "data" / "videos")
+    assert [(s.path.name, s.label_name, s.part) for s in dataset.samples] == [("b.mp4", "archery", None), ("a.avi", "flipping pancake", None)]
+    assert make_split(dataset).scheme == "stratified"  # no split given: the seeded one
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("youtube_id,time_start,time_end\naaa,1,2\n", "line 1: no label column"),
+        ("label,youtube_id,time_start,time_end\nx,aaa,5,2\n", "line 2: time_end 2 is not after time_start 5"),
+        ("label,youtube_id,time_start,time_end\nx,aaa,abc,2\n", "line 2: time_start 'abc' is not a number"),
+        ("label,youtube_id\nx,aaa\n,bbb\n", "line 3: empty label"),
+        ("label,youtube_id,split\nx,aaa,holdout\n", "line 2: unknown split 'holdout'"),
+        ("label,youtube_id\nx,aaa,extra\n", "line 2: 3 fields, the header has 2"),
+        ("label,note\nx,y\n", "line 1: no video column"),
+    ],
+)
+def test_bad_kinetics_rows_name_file_and_line(tmp_path: Path, text: str, message: str):
+    touch(tmp_path / "aaa.mp4")
+    csv = tmp_path / "ann.csv"
+    csv.write_text(text)
+    with pytest.raises(DatasetError, match=message) as err:
+        discover_dataset(csv)
+    assert err.value.path == str(csv)
+
+
+def test_kinetics_with_no_video_on_disk_is_an_error_naming_the_file(tmp_path: Path):
+    (tmp_path / "train.csv").write_text("label,youtube_id\nx,nothere\n")
+    with pytest.raises(DatasetError, match="none of the annotated videos is on disk .e.g. nothere, train.csv line 2"):
+        discover_dataset(tmp_path)
+
+
+def ssv2(tmp_path: Path) -> Path:
+    (tmp_path / "labels.json").write_text(json.dumps({"Pushing something from left to right": "1", "Holding something next to something": "0"}))
+    (tmp_path / "train.json").write_text(json.dumps([
+        {"id": "1", "label": "holding a cup next to a pen", "template": "Holding [something] next to [something]"},
+        {"id": "2", "label": "pushing a box from left to right", "template": "Pushing [something] from left to right"},
+        {"id": "3", "template": "Holding [something] next to [something]"},
+    ], indent=1))
+    (tmp_path / "validation.json").write_text(json.dumps([{"id": "4", "template": "Pushing [something] from left to right"}]))
+    (tmp_path / "test.json").write_text(json.dumps([{"id": "5"}]))  # unlabelled, as released
+    for ident in "12345":
+        touch(tmp_path / "videos" / f"{ident}.webm")
+    return tmp_path
+
+
+def test_something_something_folder_uses_the_label_order_and_templates(tmp_path: Path):
+    dataset = discover_dataset(ssv2(tmp_path))
+    assert dataset.layout == "something-something"
+    assert dataset.classes == ("Holding something next to something", "Pushing something from left to right")
+    assert [(s.path.name, s.label_index, s.part) for s in dataset.samples] == [
+        ("1.webm", 0, "train"), ("3.webm", 0, "train"), ("2.webm", 1, "train"), ("4.webm", 1, "val")]
+    assert dataset.notes == ("test.json is unlabelled: left out",)
+    split = make_split(dataset, val_fraction=0.0)
+    assert [s.path.name for s in split.test] == ["4.webm"]
+
+
+def test_something_something_bad_entries_name_file_and_line(tmp_path: Path):
+    ssv2(tmp_path)
+    (tmp_path / "train.json").write_text('[\n {"id": "1", "template": "Holding [something] next to [something]"},\n {"id": "2", "template": "Juggling [something]"}\n]')
+    with pytest.raises(DatasetError, match="line 3: label 'Juggling something' is not one of the 2 classes") as err:
+        discover_dataset(tmp_path)
+    assert err.value.path == str(tmp_path / "train.json")
+    (tmp_path / "train.json").write_text('[\n {"id": "1"},\n {"id": "2", "template": "x"}\n]')
+    with pytest.raises(DatasetError, match="line 2: video 1 has no template or label"):
+        discover_dataset(tmp_path)
+    (tmp_path / "train.json").write_text('[\n {"id": "1",\n')
+    with pytest.raises(DatasetError, match="not valid JSON"):
+        discover_dataset(tmp_path)
+    (tmp_path / "labels.json").write_text('{"a": "0", "b": "0"}')
+    with pytest.raises(DatasetError, match="class 'b' has index '0'"):
+        discover_dataset(tmp_path)
+
+
+def test_shared_clips_labels_csv_opens_with_its_17_true_classes():
+    csv, videos = SHARED / "data" / "labels" / "clips_labels.csv", SHARED / "data" / "videos"
+    if not csv.is_file() or not videos.is_dir():
+        pytest.skip(f"the shared clips are absent ({csv})")
+    dataset = discover_dataset(csv, videos=videos)
+    assert len(dataset) == 17 and not dataset.notes
+    truth = {s.path.name: s.label_name for s in dataset.samples}
+    assert truth["v_ApplyEyeMakeup_g01_c01.avi"] == "ApplyEyeMakeup"
+    assert truth["mmaction2_demo.mp4"] == "arm wrestling"
+    assert truth["ntu_S001C001P001R001A001_rgb.avi"] == "drink water"
+    assert truth["hmdb51_jump_Documentario_Le_Parkour_Londrina_jump_f_cm_np1_ri_bad_6.mp4"] == "jump"
+    assert len(dataset.classes) == 16  # CricketShot twice (RGB and flow pictures)
