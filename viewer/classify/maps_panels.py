@@ -22,7 +22,7 @@ from core.models.transformer.explain import AttentionMaps
 from viewer.classify.cross_stream import STREAM_NAMES
 
 CAM_NO_LAYERS = "A class activation map has no layers or heads: it is the class weights over the last convolutional features."
-WHOLE_NETWORK = "Rollout and relevance use every layer; layer and head choose the cross-stream matrix"
+WHOLE_NETWORK = "Rollout and relevance use every layer and head (the cross-stream panel has its own layer and head)"
 NO_CROSS_CAM = "This model's streams meet only at fusion: there is no cross-stream attention (its maps are class activation maps)."
 
 

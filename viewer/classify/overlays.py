@@ -136,14 +136,17 @@ class AttentionOverlays(QObject):
         return snapshot
 
     def _box_layer(self, maps: Any, stream: str, frame_index: int) -> np.ndarray | None:
-        """The selected token's box: thick on the frames of its own time slice, thin on the others."""
+        """The selected token's box, on the frames its time slice covers and no others: the panel's
+        readout names those frames, and a box elsewhere would point at a token the model never saw
+        there (a flow token of frames 8-9 boxed on frame 6's flow)."""
         selection = self.classify_state.selection
         if selection is None or not has_cross_stream(maps):
             return None
         token = selection.rgb_token if stream == RGB else selection.flow_token
         t, row, col = token_position(token, maps.grid_shape)
+        if clip_frame_for(frame_index, maps.frame_indices or ()) not in slice_frames(maps, t):
+            return None
         crop = maps.crop_map
         box = crop.token_box(row, col, maps.grid_shape[1], maps.grid_shape[2])
         thickness = max(2, round(min(crop.src_height, crop.src_width) / 90))
-        in_slice = clip_frame_for(frame_index, maps.frame_indices or ()) in slice_frames(maps, t)
-        return box_rgba(crop.src_height, crop.src_width, [(box, BOX_COLOURS[stream], thickness if in_slice else 1)])
+        return box_rgba(crop.src_height, crop.src_width, [(box, BOX_COLOURS[stream], thickness)])

@@ -43,6 +43,7 @@ class ClassifyUi(QObject):
         self.prediction_panel = PredictionPanel(controller)
         self.attention_controls = AttentionControls(state)
         self.cross_panel = CrossAttentionPanel(state)
+        self.cross_panel.seekRequested.connect(window.state.set_frame)
         # right column: results (tabbed with the cross-stream matrix, which needs the room) above the overlay controls
         self.results_dock = self._dock("Classification", "classifyDock", self.prediction_panel)
         self.cross_dock = self._dock("Cross-stream attention", "crossAttentionDock", self.cross_panel)

@@ -157,15 +157,46 @@ def test_clicking_a_cross_stream_cell_highlights_both_tokens_and_seeks(qtbot, wi
     qtbot.mouseClick(matrix.plot.viewport(), Qt.MouseButton.LeftButton, pos=matrix.plot.mapFromScene(scene_pos))
     selection = window.classify.classify_state.selection
     assert selection is not None and (selection.rgb_token, selection.flow_token) == (rgb_token, flow_token)
-    assert window.state.frame_index == 10  # the query token's slice
-    show_frame(qtbot, window, 10)
 
-    def outline(view) -> tuple[int, int, int, int]:  # noqa: ANN001
+    # each box goes on the frames its token's time slice covers, worked out from the model's grid:
+    # 8 clip frames over 4 slices of 16 tokens -> slice = token // 16 covers 2 frames from CLIP_START + 2 * slice
+    frames_per_slice = 8 // GRID[0]
+
+    def covered(token: int) -> set[int]:
+        first = CLIP_START + frames_per_slice * (token // (GRID[1] * GRID[2]))
+        return set(range(first, first + frames_per_slice))
+
+    assert covered(rgb_token) == {10, 11} and covered(flow_token) == {12, 13}
+    assert window.state.frame_index == 10  # the query token's slice
+    label = window.classify_ui.cross_panel.selection_label.text()
+    assert "RGB token 21" in label and "frames 10-11" in label and "flow token 42" in label and "frames 12-13" in label
+
+    def outline(view) -> tuple[int, int, int, int] | None:  # noqa: ANN001
         layer = view.overlay("attention-token")
-        assert layer is not None
+        if layer is None:
+            return None
         ys, xs = np.nonzero(layer[..., 3])
         return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
 
-    assert outline(window.rgb_view) == (16, 31, CROP_X + 16, CROP_X + 31)
-    assert outline(window.flow_view) == (32, 47, CROP_X + 32, CROP_X + 47)
-    assert "RGB token 21" in window.classify_ui.cross_panel.selection_label.text()
+    rgb_box, flow_box = (16, 31, CROP_X + 16, CROP_X + 31), (32, 47, CROP_X + 32, CROP_X + 47)
+    for frame in range(CLIP_START, CLIP_START + 8):
+        show_frame(qtbot, window, frame)
+        assert outline(window.rgb_view) == (rgb_box if frame in covered(rgb_token) else None), f"RGB box on frame {frame}"
+        assert outline(window.flow_view) == (flow_box if frame in covered(flow_token) else None), f"flow box on frame {frame}'s flow"
+
+    window.classify_ui.cross_panel.selection_label.linkActivated.emit("12")  # the readout's link to the flow token's frames
+    assert window.state.frame_index == 12
+
+
+def test_layer_and_head_apply_only_to_one_layers_attention(window: MainWindow) -> None:
+    """Rollout and relevance use every layer: their layer and head boxes are disabled; the
+    cross-stream matrix keeps a layer and head of its own."""
+    controls, cross = window.classify_ui.attention_controls, window.classify_ui.cross_panel
+    for kind, applies in (("attention", True), ("rollout", False), ("relevance", False), ("attention", True)):
+        controls.kind_box.setCurrentIndex(controls.kind_box.findData(kind))
+        assert window.classify.classify_state.overlay.choice.kind == kind
+        assert controls.layer_box.isEnabled() is applies and controls.head_box.isEnabled() is applies, kind
+        assert cross.layer_box.isEnabled() and cross.head_box.isEnabled()
+    maps = window.classify.classify_state.prediction.attention
+    cross.layer_box.setCurrentIndex(cross.layer_box.findData(0))
+    assert np.allclose(cross.matrix.values, maps.block(RGB, FLOW, layer=0))
