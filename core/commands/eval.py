@@ -94,14 +94,18 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluation.metrics()
     metrics["command"] = shlex.join(["python", "main.py", *sys.argv[1:]]) if sys.argv[1:2] == [NAME] else None
     metrics["files"] = {"metrics": str(metrics_path), "confusion": str(confusion_path), "confusion_mode": args.confusion}
+    from core.evaluation.video_results import RESULTS_NAME, write_video_results  # per-video results beside them
+
+    metrics["files"]["videos"] = str(out_dir / RESULTS_NAME)
     top1 = metrics["top1"]
     title = f"{Path(args.checkpoint).name}: video-level top-1 {100 * top1:.1f}% ({metrics['video_level']['count']} videos)"
     png = confusion_png(evaluation.confusion(), evaluation.class_names, mode=args.confusion, title=title)
     text = json.dumps(metrics, indent=2) + "\n"
     write_bytes(confusion_path, png)
+    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation)
     write_text(metrics_path, text)
     if args.json:
         sys.stdout.write(text)
     else:
-        sys.stdout.write(text_report(evaluation, files=(metrics_path, confusion_path)))
+        sys.stdout.write(text_report(evaluation, files=(metrics_path, confusion_path, videos_path)))
     return 0

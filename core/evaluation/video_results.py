@@ -1,0 +1,169 @@
+"""Per-video results of an evaluation: one JSON line per video, read back without recomputing.
+
+``eval`` writes ``videos.jsonl`` beside ``metrics.json``: a header line (format,
+checkpoint, dataset, the model's classes) then one line per scored video (its
+path relative to the dataset and absolute, true class, prediction, confidence,
+whether it is right, the top 5, the flow the model used and, when the dataset's
+flow was surveyed, its noise summary).  The viewer's dataset panel opens the
+file, so a run on a GPU server can be browsed on a laptop.  Written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from core.errors import InputError
+
+RESULTS_NAME = "videos.jsonl"
+FORMAT = "twostream-video-results"
+VERSION = 1
+TOP = 5
+
+
+class VideoResultsError(InputError):
+    """A per-video results file is malformed (names the file and the line)."""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video's outcome."""
+
+    video: str  # relative to the dataset root
+    path: str  # absolute, as scored
+    true: str
+    predicted: str
+    confidence: float
+    top5: tuple[tuple[str, float], ...]
+    flow: dict[str, Any] | None = None  # method, fell_back, note (None: an RGB-only model)
+    flow_noise: dict[str, Any] | None = None  # max, mean, noisy_pairs, noisiest_pair (None: not surveyed)
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.true
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["correct"] = self.correct
+        data["top5"] = [{"label": label, "prob": round(prob, 6)} for label, prob in self.top5]
+        data["confidence"] = round(self.confidence, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class VideoResults:
+    """A results file: what was scored, with what, and each video's record."""
+
+    checkpoint: str
+    dataset: str
+    class_names: tuple[str, ...]
+    records: tuple[VideoRecord, ...]
+    header: dict[str, Any] = field(default_factory=dict)
+
+    def by_path(self) -> dict[str, VideoRecord]:
+        return {os.path.normpath(r.path): r for r in self.records}
+
+
+def record_of(relative: str, path: Path, class_names: Sequence[str], true_index: int, probabilities: Sequence[float],
+              flow: dict[str, Any] | None, flow_noise: dict[str, Any] | None = None) -> VideoRecord:
+    """A record from one video's mean class probabilities (in the model's class order)."""
+    order = sorted(range(len(probabilities)), key=lambda i: -float(probabilities[i]))
+    top = tuple((class_names[i], float(probabilities[i])) for i in order[:TOP])
+    return VideoRecord(video=relative, path=os.fspath(path), true=class_names[true_index], predicted=top[0][0],
+                       confidence=top[0][1], top5=top, flow=flow, flow_noise=flow_noise)
+
+
+def records_of(evaluation: Any, flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> list[VideoRecord]:
+    """The records of a :class:`core.evaluation.evaluate.Evaluation` (``flow_noise``: a video's
+    noise summary when known, e.g. from the dataset panel's flow survey)."""
+    out = []
+    uses_flow = evaluation.requested_flow_method is not None
+    for video in evaluation.videos:
+        path = Path(evaluation.dataset_root) / video.relative
+        flow = {"method": ", ".join(video.flow_methods), "fell_back": video.flow_fell_back, "note": video.flow_note} if uses_flow else None
+        out.append(record_of(video.relative, path.resolve(), evaluation.class_names, video.label, video.probabilities.tolist(),
+                             flow, flow_noise(path) if flow_noise else None))
+    return out
+
+
+def results_text(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[str], class_names: Sequence[str],
+                 records: Iterable[VideoRecord], **header: Any) -> str:
+    """The file's text: a header line, then one line per record."""
+    head = {"format": FORMAT, "version": VERSION, "checkpoint": os.fspath(checkpoint), "dataset": os.fspath(dataset),
+            "class_names": list(class_names), **header}
+    lines = [json.dumps(head, sort_keys=True)] + [json.dumps(r.to_dict(), sort_keys=True) for r in records]
+    return "\n".join(lines) + "\n"
+
+
+def write_video_results(path: str | os.PathLike[str], evaluation: Any,
+                        flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> Path:
+    """Write ``evaluation``'s per-video results to ``path`` atomically."""
+    from core.atomic import write_text
+
+    text = results_text(evaluation.checkpoint, Path(evaluation.dataset_root).resolve(), evaluation.class_names,
+                        records_of(evaluation, flow_noise), clips_per_video=evaluation.clips_per_video,
+                        test_set=evaluation.test_set.to_dict())
+    target = Path(path)
+    write_text(target, text)
+    return target
+
+
+def read_video_results(path: str | os.PathLike[str]) -> VideoResults:
+    """Read a results file; any malformed line is a :class:`VideoResultsError` naming it."""
+    file = Path(path)
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise VideoResultsError(f"cannot read the per-video results ({err})", file) from None
+    if not lines:
+        raise VideoResultsError("is empty: expected a header line and one line per video", file)
+    head = _json_line(lines[0], 1, file)
+    if head.get("format") != FORMAT:
+        raise VideoResultsError(f"line 1: not a per-video results file (format {head.get('format')!r}, expected {FORMAT!r})", file)
+    if not isinstance(head.get("version"), int) or head["version"] > VERSION:
+        raise VideoResultsError(f"line 1: version {head.get('version')!r} is newer than this program reads ({VERSION})", file)
+    names = head.get("class_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise VideoResultsError("line 1: class_names must be a list of names", file)
+    known = set(names)
+    records = []
+    for number, text in enumerate(lines[1:], start=2):
+        if text.strip():
+            records.append(_record(_json_line(text, number, file), number, file, known))
+    return VideoResults(str(head.get("checkpoint", "")), str(head.get("dataset", "")), tuple(names), tuple(records), head)
+
+
+def _json_line(text: str, number: int, file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise VideoResultsError(f"line {number}: not valid JSON ({getattr(err, 'msg', err)})", file) from None
+    if not isinstance(data, dict):
+        raise VideoResultsError(f"line {number}: expected a JSON object", file)
+    return data
+
+
+def _record(data: Mapping[str, Any], number: int, file: Path, known: set[str]) -> VideoRecord:
+    for key in ("video", "path", "true", "predicted"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise VideoResultsError(f"line {number}: {key} must be a non-empty string", file)
+    for key in ("true", "predicted"):
+        if data[key] not in known:
+            raise VideoResultsError(f"line {number}: {key} class {data[key]!r} is not one of the header's classes", file)
+    confidence = data.get("confidence")
+    if not isinstance(confidence, (int, float)) or isinstance(confidence, bool) or not (math.isfinite(confidence) and 0 <= confidence <= 1):
+        raise VideoResultsError(f"line {number}: confidence must be a probability, got {confidence!r}", file)
+    top = data.get("top5", [])
+    if not isinstance(top, list) or not all(isinstance(t, dict) and isinstance(t.get("label"), str)
+                                            and isinstance(t.get("prob"), (int, float)) for t in top):
+        raise VideoResultsError(f"line {number}: top5 must be a list of {{label, prob}}", file)
+    flow, noise = data.get("flow"), data.get("flow_noise")
+    for key, value in (("flow", flow), ("flow_noise", noise)):
+        if value is not None and not isinstance(value, dict):
+            raise VideoResultsError(f"line {number}: {key} must be an object or null", file)
+    return VideoRecord(data["video"], data["path"], data["true"], data["predicted"], float(confidence),
+                       tuple((t["label"], float(t["prob"])) for t in top), flow, noise)

@@ -1,0 +1,60 @@
+"""Per-video results: ``eval`` writes videos.jsonl beside metrics.json, and it reads back exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import main
+from core.evaluation.video_results import RESULTS_NAME, VideoResultsError, read_video_results
+from dataset_helpers import FAVOURED, synth_with_checkpoint
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videoresults")
+    synth, checkpoint = synth_with_checkpoint(root)
+    out = root / "eval"
+    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu", "--json"]) == 0
+    return synth, checkpoint, out
+
+
+def test_eval_writes_one_line_per_test_video_matching_metrics(evaluated, capsys):
+    synth, checkpoint, out = evaluated
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["files"]["videos"] == str(out / RESULTS_NAME)
+    results = read_video_results(out / RESULTS_NAME)
+    assert results.checkpoint == str(checkpoint) and Path(results.dataset) == synth.resolve()
+    assert [r.video for r in results.records] == [v["video"] for v in metrics["videos"]]
+    assert len(results.records) == 10
+    for record, video in zip(results.records, metrics["videos"]):
+        assert record.true == video["label"] == record.video.split("/")[0]
+        assert record.predicted == video["predicted"] == FAVOURED
+        assert record.confidence == pytest.approx(video["probability"], abs=1e-6)
+        assert record.correct == (record.true == FAVOURED)
+        assert record.top5[0] == (FAVOURED, pytest.approx(record.confidence)) and len(record.top5) == 5
+        assert Path(record.path) == (synth / record.video).resolve() and Path(record.path).is_file()
+        assert record.flow == {"method": "dis", "fell_back": False, "note": ""}
+        assert record.flow_noise is None  # nobody surveyed this dataset's flow
+    assert sum(r.correct for r in results.records) == 1
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda lines: ["{}"] + lines[1:], "line 1: not a per-video results file"),
+        (lambda lines: lines[:2] + ["{not json"], "line 3: not valid JSON"),
+        (lambda lines: lines[:1] + [lines[1].replace('"confidence": 0.', '"confidence": 7')], "line 2: confidence must be a probability"),
+        (lambda lines: lines[:1] + [lines[1].replace(f'"predicted": "{FAVOURED}"', '"predicted": "Juggle"')], "line 2: predicted class 'Juggle'"),
+        (lambda lines: [], "is empty"),
+    ],
+)
+def test_malformed_results_name_file_and_line(evaluated, tmp_path, edit, message):
+    lines = (evaluated[2] / RESULTS_NAME).read_text().splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(edit(lines)))
+    with pytest.raises(VideoResultsError, match=message) as err:
+        read_video_results(bad)
+    assert err.value.path == str(bad)
