@@ -394,7 +394,7 @@ class ClassifyController(QObject):
             self.classify_state.set_timeline(run.result)
             self.timelineReady.emit(run.result)
         self.runFinished.emit(run)
-        self.progressChanged.emit(1, 1, f"done in {run.seconds:.2f} s on {run.device}")
+        self.progressChanged.emit(1, 1, f"{run_name(run)} done in {run.seconds:.2f} s on {run.device}")
         self._idle(channel)
 
     def _failed(self, channel: str, error: BaseException, trace: str) -> None:
@@ -404,6 +404,16 @@ class ClassifyController(QObject):
 
     def _stopped(self, channel: str) -> None:
         self._idle(channel)
+
+
+def run_name(run: ClassifyRun) -> str:
+    """Which run a "done in" line is about: the clip's frames, or the whole video's windows (both
+    kinds share the panel's status line, and a video run finishing after a clip run must not
+    read as the clip's time)."""
+    if isinstance(run.result, Prediction):
+        frames = run.result.frame_indices
+        return f"clip frames {frames[0]}-{frames[-1]}"
+    return f"whole video ({len(run.result.clips)} windows)"
 
 
 def _with_cpu_fallback(run_on: Callable[[str], Any], device: str, holder: ModelHolder) -> tuple[Any, str, bool]:

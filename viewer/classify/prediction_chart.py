@@ -205,7 +205,7 @@ class PredictionPanel(QWidget):
         self.notice_label.setWordWrap(True)
         self.notice_label.setStyleSheet(NOTICE_STYLE)
         self.notice_label.setVisible(False)
-        self.predicted_label = QLabel("—")
+        self.predicted_label = QLabel("")  # hidden until there is a prediction: no lone bold dash above "no prediction yet"
         self.predicted_label.setObjectName("predictedLabel")
         font = self.predicted_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.5)
@@ -305,7 +305,8 @@ class PredictionPanel(QWidget):
 
     def _on_prediction(self, prediction: Prediction | None) -> None:
         if prediction is None:
-            self.predicted_label.setText("—")
+            self.predicted_label.setText("")
+            self.predicted_label.setVisible(False)
             self.clip_label.setText("")
             self.bars.set_rows([])
             self.timings_label.setText("")
@@ -314,6 +315,7 @@ class PredictionPanel(QWidget):
             self._show_notice()
             return
         self.predicted_label.setText(prediction.label)
+        self.predicted_label.setVisible(True)
         frames = prediction.frame_indices
         padded = f", last frame repeated {prediction.padded}x" if prediction.padded else ""
         flow = f"; flow {prediction.flow_method}" if prediction.flow_method else ""

@@ -4,17 +4,20 @@ The region (a pyqtgraph LinearRegionItem) covers the clip's frames, is moved
 as a whole (its width is the model's clip span, so its edges are fixed) and
 snaps to whole frames.  Above the noise curve a band shows the top class of
 every sliding window, one colour per class; hovering it says which window,
-which class and how sure.
+which class and how sure.  Every window is labelled: with its class name where
+the name fits, else with the class's number in the key under the timeline,
+which also says what the colours and their paleness mean.
 """
 
 from __future__ import annotations
 
 import colorsys
+import html
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF
-from PySide6.QtGui import QColor, QCursor
+from PySide6.QtGui import QColor, QCursor, QFontMetricsF
 from PySide6.QtWidgets import QToolTip
 
 from core.inference import VideoPrediction
@@ -25,7 +28,8 @@ BAND_BOTTOM, BAND_HEIGHT = 1.04, 0.14
 REGION_BRUSH = (26, 115, 232, 45)
 REGION_HOVER_BRUSH = (26, 115, 232, 80)
 MAX_LABELLED_WINDOWS = 200  # text items beyond this cost more than they tell (hover still does)
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf")  # no grey: grey read as "no result"
+MIN_ALPHA = 0.45  # the palest window (probability 0): still its class's colour, not grey
 
 
 def class_colour(index: int) -> QColor:
@@ -92,6 +96,7 @@ class ClassifyTimelineLayer(QObject):
         if timeline is None or not timeline.clips:
             self.band.setOpts(x0=[], width=[], brushes=[])
             self._set_labels()
+            self.timeline.set_band_legend("")
             return
         clips = sorted(timeline.clips, key=lambda c: c.start)
         names = list(timeline.class_names)
@@ -103,13 +108,33 @@ class ClassifyTimelineLayer(QObject):
             x0.append(clip.start - 0.5)
             widths.append(end - clip.start)
             colour = class_colour(names.index(clip.label))
-            colour.setAlphaF(0.35 + 0.65 * clip.probability)  # paler when unsure
+            colour.setAlphaF(MIN_ALPHA + (1.0 - MIN_ALPHA) * clip.probability)  # paler when unsure
             brushes.append(pg.mkBrush(colour))
         self.band.setOpts(x0=x0, width=widths, y0=BAND_BOTTOM, height=BAND_HEIGHT, brushes=brushes)
         self._set_labels()
+        self.timeline.set_band_legend(self.legend_html(timeline))
+
+    def class_keys(self) -> dict[str, int]:
+        """Each class shown in the band, numbered 1.. in order of first appearance (the key's order)."""
+        keys: dict[str, int] = {}
+        for _start, _end, label, _prob in self.windows:
+            keys.setdefault(label, len(keys) + 1)
+        return keys
+
+    def legend_html(self, timeline: VideoPrediction) -> str:
+        """The key under the timeline: each class's colour and number, and how to read the band."""
+        names = list(timeline.class_names)
+        items = []
+        for label, key in self.class_keys().items():
+            colour = class_colour(names.index(label)).name()
+            items.append(f'<span style="color:{colour}">&#9632;</span>&nbsp;{key}&nbsp;{html.escape(label)}')
+        return (
+            f'<span style="color:#5f6368">Whole-video band ({len(self.windows)} windows): top class of each window; '
+            f"paler = less sure; a window too narrow for its name shows its number. </span>" + " &nbsp; ".join(items)
+        )
 
     def _set_labels(self) -> None:
-        """One text item per window (reused as a partial timeline grows), then hide those that do not fit."""
+        """One text item per window (reused as a partial timeline grows); :meth:`fit_labels` picks name or number."""
         wanted = self.windows if len(self.windows) <= MAX_LABELLED_WINDOWS else []
         while len(self.labels) > len(wanted):
             self.plot_item.removeItem(self.labels.pop())
@@ -119,18 +144,25 @@ class ClassifyTimelineLayer(QObject):
                 self.plot_item.addItem(text)
                 self.labels.append(text)
             text = self.labels[i]
-            if text.toPlainText() != label:
-                text.setText(label)
             text.setPos((start + end - 1) / 2.0, BAND_BOTTOM + BAND_HEIGHT / 2.0)
         self.fit_labels()
 
     def fit_labels(self) -> None:
-        """Show a window's class name only where it fits inside the window (hover tells the rest)."""
+        """Label each window with its class name where it fits, else with the class's key number;
+        only a window too narrow for even that goes without (hover tells)."""
         width_px = self.plot_item.vb.width()
         x_min, x_max = self.plot_item.vb.viewRange()[0]
         px_per_frame = width_px / max(x_max - x_min, 1e-9)
-        for text, (start, end, _label, _prob) in zip(self.labels, self.windows):
-            text.setVisible(text.textItem.boundingRect().width() + 6 <= (end - start) * px_per_frame)
+        keys = self.class_keys()
+        metrics = None
+        for text, (start, end, label, _prob) in zip(self.labels, self.windows):
+            room = (end - start) * px_per_frame - 6
+            if metrics is None:
+                metrics = QFontMetricsF(text.textItem.font())
+            wanted = label if metrics.horizontalAdvance(label) <= room else str(keys[label])
+            if text.toPlainText() != wanted:
+                text.setText(wanted)
+            text.setVisible(metrics.horizontalAdvance(wanted) <= room)
 
     def window_text(self, frame: float) -> str:
         """Hover text for the band at ``frame`` (empty where there is no window)."""

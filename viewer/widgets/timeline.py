@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from viewer.state import ViewerState
 
@@ -86,9 +86,16 @@ class Timeline(QWidget):
         self._scan_timer.setInterval(SCAN_REDRAW_MS)
         self._scan_timer.timeout.connect(self._draw_scan)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self.band_legend = QLabel("")  # a key for bands other features draw on the timeline (the whole-video prediction)
+        self.band_legend.setObjectName("timelineBandLegend")
+        self.band_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.band_legend.setWordWrap(True)
+        self.band_legend.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addWidget(self.plot)
+        layout.addWidget(self.band_legend)
         state.videoChanged.connect(self._on_video)
         state.frameChanged.connect(self._on_frame)
         state.scanChanged.connect(self._on_scan)
@@ -96,9 +103,18 @@ class Timeline(QWidget):
         self.threshold_line.setValue(state.noise_threshold)
         self._on_video(state.info)
 
+    def set_band_legend(self, html_text: str) -> None:
+        """Show (non-empty) or hide the key line under the plot."""
+        if html_text != self.band_legend.text():
+            self.band_legend.setText(html_text)
+        self.band_legend.setVisible(bool(html_text))
+
     def _on_video(self, info: object) -> None:
-        count = max(1, self.state.frame_count)
-        self.plot.getPlotItem().setXRange(0, count - 1, padding=0.01)  # the ViewBox ignores an unchanged range
+        count = self.state.frame_count
+        item = self.plot.getPlotItem()
+        # no video: no frame numbers (a zero-width range made pyqtgraph label -0.4 ... 0.4)
+        item.getAxis("bottom").setStyle(showValues=count > 0)
+        item.setXRange(0, max(count - 1, 1), padding=0.01)  # the ViewBox ignores an unchanged range
         self._magnitude_top = None
         self._draw_scan()
         self._on_frame(self.state.frame_index)

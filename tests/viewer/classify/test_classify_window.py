@@ -108,6 +108,7 @@ def test_classify_the_region_and_read_the_label(qtbot, window: MainWindow, files
     assert "total" in panel.timings_label.text()
     status = window.classify_ui.status_label.text()
     assert status.startswith("device CPU") and "last clip run" in status
+    assert panel.status_label.text().startswith("clip frames 8-15 done in ")
     assert not window.classify.busy and not panel.cancel_button.isEnabled()
 
 
@@ -123,10 +124,16 @@ def test_whole_video_gives_a_prediction_timeline(qtbot, window: MainWindow, file
     assert partials == [1, 2, 3, 4, 4]  # handed over window by window, then the final result
     layer = window.classify_ui.timeline_layer
     assert [w[0] for w in layer.windows] == starts
-    assert [t.toPlainText() for t in layer.labels] == [c.label for c in timeline.clips]
+    keys = layer.class_keys()  # every window labelled: its class name, or its class's number in the key where the name does not fit
+    assert [t.toPlainText() for t in layer.labels] == [c.label if t.toPlainText() == c.label else str(keys[c.label]) for t, c in zip(layer.labels, timeline.clips)]
+    assert all(t.isVisible() for t in layer.labels)
+    legend = window.timeline.band_legend
+    assert legend.isVisible() and "4 windows" in legend.text() and "paler = less sure" in legend.text()
+    assert all(f"{keys[c.label]}&nbsp;{c.label}" in legend.text() for c in timeline.clips)
     assert layer.window_text(17) == f"frames 16-21: {timeline.clips[2].label} ({timeline.clips[2].probability:.1%})"
     assert layer.window_text(40) == ""
     assert f"Whole video (4 windows): <b>{timeline.top[0][0]}</b>" in window.classify_ui.prediction_panel.video_label.text()
+    assert window.classify_ui.prediction_panel.status_label.text().startswith("whole video (4 windows) done in ")  # which run the time is of
     window.classify_ui.prediction_panel.step_box.setValue(5)  # overlapping windows every 5 frames
     with qtbot.waitSignal(window.classify.timelineReady, timeout=30000) as blocker:
         window.classify_ui.prediction_panel.video_button.click()

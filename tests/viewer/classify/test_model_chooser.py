@@ -133,7 +133,7 @@ def test_choose_a_model_classify_and_the_choice_persists(qtbot, files, demos) ->
 
     chooser.choose(files.convnet)  # the ConvNet: loaded in a worker, the old prediction cleared
     qtbot.waitUntil(lambda: win.classify.checkpoint == files.convnet, timeout=15000)
-    assert win.classify.classify_state.prediction is None and panel.predicted_label.text() == "—"
+    assert win.classify.classify_state.prediction is None and panel.predicted_label.text() == "" and panel.predicted_label.isHidden()
     assert win.export.prediction is None  # nor would File > Export write the other model's prediction
     assert "two-stream ConvNet" in panel.model_label.text()
     assert box.currentText() == "Demo: two-stream ConvNet"

@@ -1,4 +1,5 @@
-"""The timeline redraws cheaply: coalesced partial scans, a magnitude axis in coarse steps, cached axes."""
+"""The timeline redraws cheaply: coalesced partial scans, a magnitude axis in coarse steps, cached axes;
+an empty timeline shows no frame numbers (it showed -0.4 ... 0.4)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,20 @@ def test_partial_scans_are_coalesced_and_a_complete_scan_is_drawn_at_once(qtbot)
     assert timeline.magnitude_box.viewRange()[1] == pytest.approx([0.0, 10.0 * 1.06])
     state.reset_scan(8)  # a new method: cleared at once
     assert np.isnan(timeline.noise_curve.getData()[1]).all()
+
+
+def test_an_empty_timeline_has_no_frame_ticks_and_a_video_gets_its_frames(qtbot) -> None:  # noqa: ANN001
+    state = ViewerState()
+    timeline = Timeline(state)
+    qtbot.addWidget(timeline)
+    axis = timeline.plot.getPlotItem().getAxis("bottom")
+    x_min, x_max = timeline.plot.getPlotItem().vb.viewRange()[0]
+    assert axis.style["showValues"] is False
+    assert x_min > -0.1 and x_max > 0.9  # not a zero-width range around 0
+    state.set_video(_info(40))
+    x_min, x_max = timeline.plot.getPlotItem().vb.viewRange()[0]
+    assert axis.style["showValues"] is True and -1 < x_min <= 0 and 39 <= x_max < 40
+    ticks = [value for _spacing, values in axis.tickValues(x_min, x_max, 600) for value in values]
+    assert ticks and min(ticks) >= 0 and max(ticks) <= 39
+    state.set_video(None)
+    assert axis.style["showValues"] is False
