@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     summary = _summary(args.video, checkpoint, str(device), config, clips, top, timings)
+    summary["model_domain"] = _domain(checkpoint, config, args.video)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -135,6 +136,16 @@ def _summary(video: str, checkpoint: str, device: str, config: Any, clips: list,
     }
 
 
+def _domain(checkpoint: str, config: Any, video: str) -> dict[str, Any]:
+    """What the model was trained on (recorded, or inferred for older checkpoints) and the caveat
+    for a synthetic model's answer on a video from outside its dataset."""
+    from core.models.checkpoint import read_checkpoint_info
+    from core.models.domain import domain_note, model_domain
+
+    domain = model_domain(config.class_names, read_checkpoint_info(checkpoint).extra)
+    return {**domain.to_dict(), "note": domain_note(domain, video) or None}
+
+
 def _text(summary: dict[str, Any]) -> str:
     clips = summary["clips"]
     where = (
@@ -154,5 +165,11 @@ def _text(summary: dict[str, Any]) -> str:
     for rank, item in enumerate(summary["top"], 1):
         lines.append(f"  {rank}. {item['label']:<{width}}  {100 * item['prob']:6.2f}%")
     timing = summary["timing_ms"]
+    domain = summary.get("model_domain")
+    if domain:
+        lines.append(f"model: trained on {domain['dataset']} ({domain['num_classes']} classes"
+                     f"{', synthetic' if domain['synthetic'] else ''}{', ' + domain['trained'] if domain['trained'] else ''})")
+        if domain["note"]:
+            lines.append(f"note: {domain['note']}")
     lines.append("time: " + ", ".join(f"{k} {v:.0f} ms" for k, v in timing.items()))
     return "\n".join(lines) + "\n"

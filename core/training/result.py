@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from core.data import SkippedVideos, Split
 from core.errors import InputError
+from core.models.domain import EXTRA_DOMAIN, domain_record  # what the model was trained on: dataset, classes, synthetic, date
 from core.training.settings import TrainSettings
 
 # Keys of the checkpoint's ``extra`` written by training.
@@ -44,6 +45,7 @@ def checkpoint_extra(
         EXTRA_COMMAND: command,
         EXTRA_SKIPPED: skipped.to_list(),
         EXTRA_BACKBONE_WEIGHTS: weights_sources,
+        EXTRA_DOMAIN: domain_record(dataset, dataset.classes),
     }
 
 
