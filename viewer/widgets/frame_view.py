@@ -6,6 +6,13 @@ in the same ViewBox, so it stays aligned through zoom and pan.  Layers are named
 so that independent features can add and remove their own without knowing about
 each other, and ``composite()`` blends them in numpy exactly as shown, for export
 and for tests that check pixels.
+
+Besides pixel layers a view has vector marks that cost nothing per frame: a
+shaded region (outside the model's crop), and line segments (flow arrows).
+Both are given in fractions of the frame, so they sit right on a view whose
+image is smaller than the video (the flow at analysis size).  The view reports
+the mouse position in its image's pixels (``hovered``) and its visible part as
+fractions (``rangeChangedByUser``) so two views can be linked.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from core.export.heatmap import blend_rgba
 
@@ -39,7 +47,14 @@ def as_rgba(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+Fractions = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the frame's width and height
+MARK_Z, ARROW_Z = 40.0, 50.0
+
+
 class FrameView(QWidget):
+    hovered = Signal(float, float)  # the mouse over the image, in its pixels (x, y); (-1, -1) when it leaves
+    rangeChangedByUser = Signal(object)  # the visible part, as Fractions, after the user zoomed or panned
+
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(title)
@@ -61,6 +76,27 @@ class FrameView(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
         self._shape: tuple[int, ...] | None = None
+        self._region_mark: Fractions | None = None
+        self.region_item = QGraphicsPathItem()  # shaded outside a region (the model's crop)
+        self.region_item.setBrush(QBrush(QColor(0, 0, 0, 120)))
+        self.region_item.setPen(QPen(Qt.PenStyle.NoPen))
+        self.region_item.setZValue(MARK_Z)
+        self.region_item.setVisible(False)
+        self.view_box.addItem(self.region_item)
+        self.region_edge = QGraphicsPathItem()
+        edge_pen = QPen(QColor(255, 255, 255, 200), 1.0, Qt.PenStyle.DashLine)
+        edge_pen.setCosmetic(True)
+        self.region_edge.setPen(edge_pen)
+        self.region_edge.setZValue(MARK_Z)
+        self.view_box.addItem(self.region_edge)
+        self._segments: np.ndarray | None = None  # (N, 4) fractions x0, y0, x1, y1
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 230), width=1.2), connect="pairs", antialias=False)
+        self.arrows.setZValue(ARROW_Z)
+        self.arrows.setVisible(False)
+        self.view_box.addItem(self.arrows)
+        self._applying_range = False
+        self.view_box.sigRangeChangedManually.connect(lambda *_a: self._range_changed())
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
     def set_frame(self, frame: np.ndarray | None) -> None:
         """Show an (H, W, 3) uint8 RGB frame; ``None`` clears the view."""
@@ -69,10 +105,12 @@ class FrameView(QWidget):
             self._shape = None
             return
         self.image.setImage(frame, levels=None, autoLevels=False)  # uint8 RGB as is: no per-paint rescale through levels
-        if frame.shape != self._shape:  # new size: fit the whole frame, stretch the overlays over it
+        if frame.shape != self._shape:  # new size: fit the whole frame, stretch the overlays and marks over it
             self._shape = frame.shape
             for layer in self._overlays.values():
                 self._place(layer)
+            self._draw_region_mark()
+            self._draw_segments()
             self.view_box.autoRange(padding=0.0)
 
     def set_caption(self, text: str) -> None:
@@ -140,3 +178,90 @@ class FrameView(QWidget):
         """Stretch a layer over the frame's rectangle (or its own size while there is no frame)."""
         height, width = (self._shape[:2] if self._shape is not None else layer.rgba.shape[:2])
         layer.item.setRect(QRectF(0.0, 0.0, float(width), float(height)))
+
+    # -- vector marks -------------------------------------------------------------------------------
+    def image_size(self) -> tuple[int, int] | None:
+        """(height, width) of the shown image, or ``None`` when empty."""
+        return None if self._shape is None else (int(self._shape[0]), int(self._shape[1]))
+
+    def set_region_mark(self, region: Fractions | None, tooltip: str = "") -> None:
+        """Shade everything outside ``region`` (fractions of the frame), with a dashed edge; ``None`` removes it."""
+        self._region_mark = None if region is None else tuple(float(v) for v in region)  # type: ignore[assignment]
+        self.region_item.setToolTip(tooltip)
+        self._draw_region_mark()
+
+    def region_mark(self) -> Fractions | None:
+        return self._region_mark
+
+    def _draw_region_mark(self) -> None:
+        size = self.image_size()
+        shown = self._region_mark is not None and size is not None
+        self.region_item.setVisible(shown)
+        self.region_edge.setVisible(shown)
+        if not shown:
+            return
+        height, width = size  # type: ignore[misc]
+        x0, y0, x1, y1 = self._region_mark  # type: ignore[misc]
+        inner = QRectF(x0 * width, y0 * height, (x1 - x0) * width, (y1 - y0) * height)
+        outside = QPainterPath()
+        outside.addRect(QRectF(0.0, 0.0, float(width), float(height)))
+        outside.addRect(inner)  # odd-even fill: the frame minus the region
+        self.region_item.setPath(outside)
+        edge = QPainterPath()
+        edge.addRect(inner)
+        self.region_edge.setPath(edge)
+
+    def set_segments(self, segments: np.ndarray | None) -> None:
+        """Draw line segments ``(N, 4)`` (x0, y0, x1, y1 as fractions of the frame); ``None`` or empty hides them."""
+        self._segments = None if segments is None or len(segments) == 0 else np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+        self._draw_segments()
+
+    def _draw_segments(self) -> None:
+        size = self.image_size()
+        if self._segments is None or size is None:
+            self.arrows.setVisible(False)
+            return
+        height, width = size
+        xs = self._segments[:, [0, 2]].reshape(-1) * width
+        ys = self._segments[:, [1, 3]].reshape(-1) * height
+        self.arrows.setData(xs, ys)
+        self.arrows.setVisible(True)
+
+    # -- the mouse and the visible part -----------------------------------------------------------
+    def visible_fractions(self) -> Fractions | None:
+        """The visible part of the frame as fractions (beyond 0..1 when zoomed out past the frame)."""
+        size = self.image_size()
+        if size is None:
+            return None
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        height, width = size
+        return x0 / width, y0 / height, x1 / width, y1 / height
+
+    def show_fractions(self, fractions: Fractions) -> None:
+        """Show that part of the frame (another view's :meth:`visible_fractions`), without echoing it back."""
+        size = self.image_size()
+        if size is None:
+            return
+        height, width = size
+        x0, y0, x1, y1 = fractions
+        self._applying_range = True
+        try:
+            self.view_box.setRange(xRange=(x0 * width, x1 * width), yRange=(y0 * height, y1 * height), padding=0.0)
+        finally:
+            self._applying_range = False
+
+    def _range_changed(self) -> None:
+        if not self._applying_range:
+            fractions = self.visible_fractions()
+            if fractions is not None:
+                self.rangeChangedByUser.emit(fractions)
+
+    def _mouse_moved(self, scene_pos: QPointF) -> None:
+        size = self.image_size()
+        if size is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            self.hovered.emit(-1.0, -1.0)
+            return
+        point = self.view_box.mapSceneToView(scene_pos)
+        x, y = point.x(), point.y()
+        inside = 0 <= x < size[1] and 0 <= y < size[0]
+        self.hovered.emit(x if inside else -1.0, y if inside else -1.0)

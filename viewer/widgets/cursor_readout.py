@@ -1,0 +1,50 @@
+"""The cursor readout: what is under the mouse in either view (napari's status line for layers).
+
+The text is built by a plain function from what the views show (the frame, the
+flow field and the flow's quality maps), so a test can check it against known
+pixels.  Positions are given as fractions of the frame, so the same point is
+read in both views whatever their image sizes; flow vectors are stated in the
+video's pixels (the flow may be computed at a smaller analysis size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+IDLE_TEXT = "hover a view: pixel value, flow and noise"
+
+
+def _at(image: np.ndarray, fx: float, fy: float) -> tuple[int, int]:
+    """(row, col) of the pixel of ``image`` at fractions ``fx``, ``fy`` of its width and height."""
+    height, width = image.shape[:2]
+    return min(height - 1, max(0, int(fy * height))), min(width - 1, max(0, int(fx * width)))
+
+
+def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.ndarray | None = None,
+                 noise: dict[str, tuple[np.ndarray, str]] | None = None) -> str:
+    """One line for the point at fractions (``fx``, ``fy``) of the frame: its pixel position and RGB value,
+    the flow (u, v and magnitude, in frame pixels per frame) and each noise map's value there."""
+    if frame is None or not (0.0 <= fx < 1.0 and 0.0 <= fy < 1.0):
+        return IDLE_TEXT
+    row, col = _at(frame, fx, fy)
+    r, g, b = (int(c) for c in frame[row, col, :3])
+    parts = [f"x {col}, y {row}", f"RGB {r} {g} {b}"]
+    if field is not None:
+        frow, fcol = _at(field, fx, fy)
+        to_frame = frame.shape[1] / field.shape[1], frame.shape[0] / field.shape[0]  # analysis pixels -> frame pixels
+        u, v = float(field[frow, fcol, 0]) * to_frame[0], float(field[frow, fcol, 1]) * to_frame[1]
+        parts.append(f"flow u {u:+.2f}, v {v:+.2f}, |w| {np.hypot(u, v):.2f} px")
+    for name, (values, unit) in (noise or {}).items():
+        nrow, ncol = _at(values, fx, fy)
+        parts.append(f"{name} {float(values[nrow, ncol]):.2f} {unit}")
+    return " · ".join(parts)
+
+
+class CursorReadout(QLabel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(IDLE_TEXT, parent)
+        self.setObjectName("cursorReadout")
+        self.setStyleSheet("color: #5f6368;")
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long line never widens the window
+        self.setMinimumWidth(380)
