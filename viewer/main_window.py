@@ -27,6 +27,7 @@ from viewer.classify.controller import ClassifyController
 from viewer.classify.ui import ClassifyUi
 from viewer.export import ExportController
 from viewer.flow_controller import FlowController, FlowFrame
+from viewer.inspect_ui import InspectUi
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.quality_overlay import QualityOverlayController
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.classify_ui = ClassifyUi(self)  # classification and attention docks, device chooser
 
         self._build_menus()
+        self.inspect_ui = InspectUi(self)  # View > linked zoom and pan, flow arrows; the cursor readout
         self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.video.frameReady.connect(self._show_frame)
         self.video.videoLoaded.connect(self.flow.set_video)
