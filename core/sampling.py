@@ -16,6 +16,8 @@ import numpy as np
 
 DEFAULT_CLIP_LENGTH = 16
 DEFAULT_INPUT_SIZE = 224
+CENTRE = 0.5  # crop position along the longer side: inference and training's view 0
+THREE_CROPS = (0.0, CENTRE, 1.0)  # the multi-view test protocol of MViTv2 and Swin: start, centre, end of the longer side
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,17 @@ class CropMap:
         return out
 
 
-def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE) -> CropMap:
-    """The map for resizing the shorter side of a (src_height, src_width) frame to ``size``."""
+def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE, position: float = CENTRE) -> CropMap:
+    """The map for resizing the shorter side of a (src_height, src_width) frame to ``size``.
+
+    ``position`` places the square along the longer side: 0 at its start (left
+    or top), 0.5 in the centre (the default, what inference sees), 1 at its end;
+    the three-crop test protocol of MViTv2 and Swin takes 0, 0.5 and 1.
+    """
     if src_height < 1 or src_width < 1 or size < 1:
         raise ValueError(f"bad sizes: frame {src_height}x{src_width}, crop {size}")
+    if not 0.0 <= position <= 1.0:
+        raise ValueError(f"crop position must be in [0, 1], got {position}")
     scale = size / min(src_height, src_width)
     resized_h = max(size, int(round(src_height * scale)))
     resized_w = max(size, int(round(src_width * scale)))
@@ -180,13 +189,20 @@ def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE) ->
         resized_height=resized_h,
         resized_width=resized_w,
         size=size,
-        offset_x=(resized_w - size) // 2,
-        offset_y=(resized_h - size) // 2,
+        offset_x=_offset(resized_w - size, position),
+        offset_y=_offset(resized_h - size, position),
     )
 
 
-def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple[np.ndarray, CropMap]:
-    """Resize the shorter side of (T, H, W, C) frames to ``size`` and centre-crop to size x size.
+def _offset(room: int, position: float) -> int:
+    """Pixels left of (or above) a crop at ``position`` along ``room`` spare pixels;
+    the centre is ``room // 2`` exactly, as it always was."""
+    return room // 2 if position == CENTRE else int(round(room * position))
+
+
+def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE, position: float = CENTRE) -> tuple[np.ndarray, CropMap]:
+    """Resize the shorter side of (T, H, W, C) frames to ``size`` and crop size x size at
+    ``position`` along the longer side (default the centre; see :func:`crop_map`).
 
     Works for uint8 RGB and for float flow fields alike (flow values are not
     rescaled here: flow callers scale vectors by ``CropMap.scale_x/scale_y``).
@@ -194,7 +210,7 @@ def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple
     frames = np.asarray(frames)
     if frames.ndim != 4:
         raise ValueError(f"expected frames of shape (T, H, W, C), got {frames.shape}")
-    cmap = crop_map(frames.shape[1], frames.shape[2], size)
+    cmap = crop_map(frames.shape[1], frames.shape[2], size, position)
     shrinking = cmap.resized_height < cmap.src_height
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     out = np.empty((frames.shape[0], size, size, frames.shape[3]), dtype=frames.dtype)

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 NAME = "ablate"
+SPLITS_NAME = "splits.json"
 HELP = "ablation: train and test each family's variants (--model transformer,convnet,repflow) on one split"
 DESCRIPTION = (
     "Train each variant (rgb, flow, concat, fusion) with the same settings on the same split, sharing one token "
@@ -69,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ablation.add_argument("--variants", default=None, metavar="LIST",
                           help="comma-separated transformer variants to run (default rgb,flow,concat,fusion); FAMILY/VARIANT items "
                                "(convnet/late) choose another family's (default: all of them)")
-    ablation.add_argument("--clips", metavar="K", type=int, default=1, help="test clips per video, spread uniformly, softmax averaged (default 1)")
+    ablation.add_argument("--clips", metavar="K", type=int, default=None, help="test clips per video, spread uniformly, softmax averaged (default 1)")
+    ablation.add_argument("--views", metavar="CLIPSxCROPS", default=None,
+                          help="multi-view testing for every family, as eval --views (e.g. 5x3; replaces --clips)")
     ablation.add_argument("--rgb-temporal", action="store_true", help="tiny backbone: keep the 3-D RGB stream (default: --frame-wise --rgb-time-pool)")
     ablation.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
 
@@ -114,18 +117,18 @@ def split_variants(text: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.atomic import write_bytes, write_text
+    from core.commands.eval import MAX_CLIPS_PER_VIDEO
     from core.commands.train import PhaseProgress
     from core.errors import InputError
-    from core.evaluation.ablation import RESULT_NAME, run_ablation
+    from core.evaluation.views import Views
     from core.export.target import check_writable
     from core.models.registry import default_family
-    from core.evaluation.confusion_plot import confusion_png
 
-    from core.commands.eval import MAX_CLIPS_PER_VIDEO
-
-    if not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
+    if args.clips is not None and not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
         raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (test clips per video), got {args.clips}")
+    if args.views is not None and args.clips is not None:
+        raise InputError("--views CLIPSxCROPS already says the clips per video: drop --clips")
+    views = Views.parse(args.views) if args.views is not None else Views(args.clips or 1)
     settings = ablation_settings(args)
     families = model_families(args)
     transformer_variants, family_variants = split_variants(args.variants or "")
@@ -137,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--variants lists {default} variants but --model does not list {default} (use FAMILY/VARIANT items)")
     out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.data), folder=True)
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
+    runs = [(settings, out_dir)]
+    if args.splits:
+        from core.commands.train import split_runs
+        from core.evaluation.over_splits import split_folder
+
+        runs = [(s, check_writable(split_folder(out_dir, s.official_split), folder=True)) for s, _ in split_runs(args, settings)]
     lines = PhaseProgress(enabled=True)  # writes to stderr
 
     def progress(done: int, total: int, message: str = "") -> None:
@@ -147,23 +156,42 @@ def run(args: argparse.Namespace) -> int:
         lines.close()
         print(line, file=sys.stderr, flush=True)
 
-    try:
-        ablation = run_ablation(
-            args.data,
-            settings,
-            out_dir,
-            variants=transformer_variants,
-            families=families,
-            family_variants=family_variants,
-            clips_per_video=args.clips,
-            cache_dir=args.cache_dir,
-            resume=not args.fresh,
-            progress=progress,
-            log=log,
-            command=command,
-        )
-    finally:
-        lines.close()
+    results = {}
+    for run_settings, run_dir in runs:
+        if len(runs) > 1:
+            log(f"split {run_settings.official_split}: {run_dir}")
+        try:
+            ablation = _ablate(args, run_settings, run_dir, views, families, transformer_variants, family_variants,
+                               progress=progress, log=log, command=command)
+        finally:
+            lines.close()
+        results[run_settings.official_split] = ablation
+        if len(runs) == 1:
+            return _print_one(args, ablation, command)
+    return _print_splits(args, results, out_dir, views, command)
+
+
+def _ablate(args, settings, out_dir: Path, views, families, transformer_variants, family_variants, *, progress, log, command):  # noqa: ANN001
+    """One ablation on one split, its ablation.json and confusion PNGs written into ``out_dir``."""
+    from core.atomic import write_bytes, write_text
+    from core.evaluation.ablation import RESULT_NAME, run_ablation
+    from core.evaluation.confusion_plot import confusion_png
+
+    ablation = run_ablation(
+        args.data,
+        settings,
+        out_dir,
+        variants=transformer_variants,
+        families=families,
+        family_variants=family_variants,
+        clips_per_video=views.clips,
+        crops=views.crops,
+        cache_dir=args.cache_dir,
+        resume=not args.fresh,
+        progress=progress,
+        log=log,
+        command=command,
+    )
     result = ablation.to_dict()
     result["command"] = command
     pngs = {}
@@ -171,13 +199,48 @@ def run(args: argparse.Namespace) -> int:
         title = f"{name}: video-level top-1 {100 * (result['variants'][name]['top1'] or 0):.1f}%"
         pngs[out_dir / f"{name.replace('/', '-')}-confusion.png"] = confusion_png(outcome.evaluation.confusion(), outcome.evaluation.class_names, title=title)
     result["files"] = [str(out_dir / RESULT_NAME), *map(str, pngs)]
-    text = json.dumps(result, indent=2) + "\n"
     for path, png in pngs.items():
         write_bytes(path, png)
-    write_text(out_dir / RESULT_NAME, text)
+    write_text(out_dir / RESULT_NAME, json.dumps(result, indent=2) + "\n")
+    return ablation
+
+
+def _print_one(args: argparse.Namespace, ablation, command: str | None) -> int:  # noqa: ANN001 - an Ablation
+    from core.evaluation.ablation import RESULT_NAME
+
     if args.json:
-        sys.stdout.write(text)
+        sys.stdout.write((ablation.out_dir / RESULT_NAME).read_text(encoding="utf-8"))
     else:
         sys.stdout.write(ablation.table())
-        print(f"wrote {out_dir / RESULT_NAME} and {len(pngs)} confusion PNGs")
+        print(f"wrote {ablation.out_dir / RESULT_NAME} and {len(ablation.variants)} confusion PNGs")
+    return 0
+
+
+def _print_splits(args: argparse.Namespace, results: dict, out_dir: Path, views, command: str | None) -> int:  # noqa: ANN001
+    """``--splits``: every variant's figures on each split and their mean +- std, in splits.json."""
+    from core.atomic import write_text
+    from core.evaluation.over_splits import summarise_splits, splits_table
+
+    names = list(next(iter(results.values())).variants)
+    per_variant = {
+        name: summarise_splits({n: a.variants[name].evaluation.metrics() for n, a in results.items() if name in a.variants})
+        for name in names
+    }
+    summary = {
+        "splits": list(results),
+        "variants": per_variant,
+        "views": str(views),
+        "files": {str(n): str(a.out_dir) for n, a in results.items()},
+        "command": command,
+    }
+    text = json.dumps(summary, indent=2) + "\n"
+    write_text(out_dir / SPLITS_NAME, text)
+    if args.json:
+        sys.stdout.write(text)
+        return 0
+    for n, ablation in results.items():
+        sys.stdout.write(f"\nsplit {n}:\n" + ablation.table())
+    for name in names:
+        sys.stdout.write("\n" + splits_table(per_variant[name], f"{name}, video level over splits {','.join(map(str, results))}:"))
+    print(f"wrote {out_dir / SPLITS_NAME} and {len(results)} split folders")
     return 0

@@ -21,11 +21,16 @@ DESCRIPTION = (
     "By default the test videos are those of the split recorded in the checkpoint at training time; "
     "--split/--split-number/--seed choose another (as for train). Each video gives K clips spread uniformly over it: every clip is "
     "scored alone (clip level) and their softmaxes are averaged (video level, the headline figures). "
-    "Writes metrics.json and confusion.png to --out (default: CKPT_STEM-eval beside the checkpoint)."
+    "Writes metrics.json and confusion.png to --out (default: CKPT_STEM-eval beside the checkpoint). "
+    "--views CLIPSxCROPS: multi-view testing (e.g. 5x3: 5 clips x 3 spatial crops, as MViTv2 and Swin report). "
+    "--splits 1,2,3: the three-split protocol of UCF101/HMDB51: CKPT names one checkpoint per split "
+    "(a {split} placeholder, else CKPT_STEM-splitN, as train --splits writes them), each scored on its own split; "
+    "prints each split and the mean +- std, and writes splits.json beside a folder per split."
 )
 
 METRICS_NAME = "metrics.json"
 CONFUSION_NAME = "confusion.png"
+SPLITS_NAME = "splits.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--split-number", dest="official_split", type=int, metavar="N", default=None, help="official split number (UCF101/HMDB51: 1-3)")
     split.add_argument("--seed", type=int, default=None, help="seed of a seeded split (default: the checkpoint's training seed)")
     split.add_argument("--split-dir", metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
+    split.add_argument("--splits", metavar="LIST", default=None,
+                       help="official splits to average over, e.g. 1,2,3: one checkpoint per split (see above)")
     parser.add_argument("--part", choices=PARTS, default="test", help="which part of the split to score (default test; all: every video)")
     parser.add_argument("--clips", metavar="K", type=int, default=None,
                         help="clips per video, spread uniformly (default: the family's: transformer 5, convnet 25 snippets, repflow its test_clips)")
+    parser.add_argument("--views", metavar="CLIPSxCROPS", default=None,
+                        help="multi-view testing: CLIPS clips per video x CROPS spatial crops (1: centre; 3: start, centre, end of "
+                             "the longer side), all softmaxes averaged; e.g. 5x3 (replaces --clips)")
     parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
     parser.add_argument("--out", metavar="DIR", default=None, help="where metrics.json and confusion.png go")
@@ -58,26 +68,47 @@ def default_out_dir(checkpoint: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.atomic import write_bytes, write_text
     from core.errors import InputError
-    from core.evaluation.confusion_plot import confusion_png
-    from core.evaluation.evaluate import evaluate, text_report
+    from core.evaluation.views import Views
     from core.export.target import check_writable
-    from core.progress import ProgressLine
 
     if args.clips is not None and not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
         raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (clips per video), got {args.clips}")
-    out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True)
+    if args.views is not None and args.clips is not None:
+        raise InputError("--views CLIPSxCROPS already says the clips per video: drop --clips")
+    views = Views.parse(args.views) if args.views is not None else None
+    if args.splits is None:
+        out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True)
+        evaluation, metrics, files = _score(args, args.checkpoint, out_dir, views, official_split=args.official_split)
+        if args.json:
+            sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
+        else:
+            from core.evaluation.evaluate import text_report
+
+            sys.stdout.write(text_report(evaluation, files=files))
+        return 0
+    return _run_splits(args, views, check_writable)
+
+
+def _score(args: argparse.Namespace, checkpoint: str | Path, out_dir: Path, views, *, official_split: int | None):
+    """Evaluate one checkpoint and write its metrics.json and confusion.png into ``out_dir``."""
+    from core.atomic import write_bytes, write_text
+    from core.errors import InputError
+    from core.evaluation.confusion_plot import confusion_png
+    from core.evaluation.evaluate import evaluate
+    from core.progress import ProgressLine
+
     line = ProgressLine("eval")
     try:
         evaluation = evaluate(
             args.data,
-            args.checkpoint,
-            clips_per_video=args.clips,
+            checkpoint,
+            clips_per_video=views.clips if views is not None else args.clips,
+            crops=views.crops if views is not None else 1,
             model_family=args.model,
             part=args.part,
             split_scheme=args.split_scheme,
-            official_split=args.official_split,
+            official_split=official_split,
             split_seed=args.seed,
             split_dir=args.split_dir,
             device=args.device,
@@ -98,14 +129,56 @@ def run(args: argparse.Namespace) -> int:
 
     metrics["files"]["videos"] = str(out_dir / RESULTS_NAME)
     top1 = metrics["top1"]
-    title = f"{Path(args.checkpoint).name}: video-level top-1 {100 * top1:.1f}% ({metrics['video_level']['count']} videos)"
+    title = f"{Path(checkpoint).name}: video-level top-1 {100 * top1:.1f}% ({metrics['video_level']['count']} videos)"
     png = confusion_png(evaluation.confusion(), evaluation.class_names, mode=args.confusion, title=title)
-    text = json.dumps(metrics, indent=2) + "\n"
     write_bytes(confusion_path, png)
     videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation)
-    write_text(metrics_path, text)
+    write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
+    return evaluation, metrics, (metrics_path, confusion_path, videos_path)
+
+
+def _run_splits(args: argparse.Namespace, views, check_writable) -> int:
+    """``--splits``: each split's checkpoint on its own official split, then the mean +- std."""
+    from core.atomic import write_text
+    from core.data import discover_dataset
+    from core.errors import InputError
+    from core.evaluation.over_splits import PLACEHOLDER, check_official, parse_splits, split_checkpoint, split_folder, summarise_splits, splits_table
+
+    if args.official_split is not None:
+        raise InputError("--splits and --split-number both choose the split: give one")
+    if args.part != "test":
+        raise InputError("--splits scores each split's test part: drop --part")
+    numbers = parse_splits(args.splits)
+    checkpoints = {n: split_checkpoint(args.checkpoint, n) for n in numbers}
+    missing = [str(p) for p in checkpoints.values() if not p.is_file()]
+    if missing:
+        raise InputError(f"--splits needs one checkpoint per split; missing {', '.join(missing)} "
+                         f"(train --splits {args.splits} --out {args.checkpoint} writes them)")
+    dataset = discover_dataset(args.data, split_dir=args.split_dir)
+    for n in numbers:
+        check_official(dataset, n, args.split_dir)
+    base = default_out_dir(str(args.checkpoint).replace(PLACEHOLDER, "N"))
+    out_dir = check_writable(Path(args.out) if args.out else base, folder=True)
+    results, lines = {}, []
+    for n in numbers:
+        folder = check_writable(split_folder(out_dir, n), folder=True)
+        evaluation, metrics, _ = _score(args, checkpoints[n], folder, views, official_split=n)
+        seen = evaluation.test_set.seen_in_training
+        if seen:
+            raise InputError(f"{checkpoints[n]} trained on {len(seen)} of split {n}'s test videos (e.g. {seen[0]}): "
+                             f"was it trained on split {n}? (train --splits writes one checkpoint per split)")
+        results[n] = metrics
+        lines.append(f"split {n}: {checkpoints[n]}: {len(evaluation.videos)} test videos; {evaluation.test_set.description}")
+    summary = summarise_splits(results)
+    summary["views"] = str(views) if views is not None else None
+    summary["checkpoints"] = {str(n): str(p) for n, p in checkpoints.items()}
+    summary["files"] = {str(n): str(split_folder(out_dir, n) / METRICS_NAME) for n in numbers}
+    summary["command"] = shlex.join(["python", "main.py", *sys.argv[1:]]) if sys.argv[1:2] == [NAME] else None
+    text = json.dumps(summary, indent=2) + "\n"
+    write_text(out_dir / SPLITS_NAME, text)
     if args.json:
         sys.stdout.write(text)
     else:
-        sys.stdout.write(text_report(evaluation, files=(metrics_path, confusion_path, videos_path)))
+        sys.stdout.write("\n".join(lines) + "\n" + splits_table(summary, "video level, each split's test list:"))
+        print(f"wrote {out_dir / SPLITS_NAME} and {len(numbers)} split folders")
     return 0

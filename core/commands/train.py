@@ -94,6 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--split", dest="split_scheme", choices=("auto", "ucf101", "hmdb51", "stratified"), help="split scheme (default auto: official files when present)")
     split.add_argument("--split-number", dest="official_split", type=int, metavar="N", help="official split number (default 1)")
     split.add_argument("--split-dir", metavar="DIR", help="folder of classInd.txt and the split files, when not in or beside DATA")
+    split.add_argument("--splits", metavar="LIST",
+                       help="official splits, e.g. 1,2,3: one run per split (checkpoints named by a {split} placeholder in --out, "
+                            "else OUT_STEM-splitN), as the UCF101/HMDB51 protocol averages them")
     split.add_argument("--val-fraction", type=float, help="share of the training part held out for validation (default 0.1)")
     split.add_argument("--test-fraction", type=float, help="test share of a seeded split (default 0.2)")
     run_group = parser.add_argument_group("run")
@@ -240,13 +243,44 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         print(line, flush=True)
 
-    try:
-        result = train(args.data, settings, args.out, resume=not args.fresh, cache_dir=args.cache_dir, progress=progress,
-                       log=log, command=command)
-    finally:
-        progress.close()
-    if not is_main:
-        return 0
+    runs = [(settings, args.out)]
+    if "{split}" in str(args.out) and not getattr(args, "splits", None):
+        from core.errors import InputError
+
+        raise InputError("--out has a {split} placeholder but no --splits to fill it")
+    if getattr(args, "splits", None):
+        runs = split_runs(args, settings)
+    for run_settings, out in runs:
+        if len(runs) > 1:
+            log(f"split {run_settings.official_split}: {out}")
+        try:
+            result = train(args.data, run_settings, out, resume=not args.fresh, cache_dir=args.cache_dir, progress=progress,
+                           log=log, command=command)
+        finally:
+            progress.close()
+        if is_main:
+            _report(result)
+    return 0
+
+
+def split_runs(args: argparse.Namespace, settings) -> list:
+    """``--splits``: one (settings, checkpoint) pair per official split, each checked to have its files."""
+    from core.data import discover_dataset
+    from core.errors import InputError
+    from core.evaluation.over_splits import check_official, parse_splits, split_checkpoint
+
+    if args.official_split is not None:
+        raise InputError("--splits and --split-number both choose the split: give one")
+    if args.split_scheme not in (None, "auto", "ucf101", "hmdb51"):
+        raise InputError(f"--splits needs the official splits, not --split {args.split_scheme}")
+    numbers = parse_splits(args.splits)
+    dataset = discover_dataset(args.data, split_dir=settings.split_dir)
+    for n in numbers:
+        check_official(dataset, n, settings.split_dir)
+    return [(settings.replace(official_split=n), split_checkpoint(args.out, n)) for n in numbers]
+
+
+def _report(result) -> None:  # noqa: ANN001 - a TrainResult
     best = result.best if result.best_epoch else None
     val = "" if best is None or best["val_acc"] is None else f", val loss {best['val_loss']:.4f}, val acc {100 * best['val_acc']:.1f}%"
     how = "already finished" if result.already_finished else ("stopped early" if result.stopped_early else "all epochs run")
@@ -255,4 +289,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"split: {result.split.description}; {len(result.split.train)} train, {len(result.split.val)} val, {len(result.split.test)} test videos")
     if result.skipped:
         print(result.skipped.summary())
-    return 0

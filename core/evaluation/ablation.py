@@ -45,6 +45,7 @@ from core.errors import CoreError, InputError, WeightsUnavailable
 from core.evaluation.evaluate import Evaluation, VideoResult
 from core.evaluation.metrics import group_accuracy
 from core.evaluation.test_set import SOURCE_CHECKPOINT, TestSet, class_mapping
+from core.evaluation.views import Views
 from core.models.registry import default_family, family_names
 from core.models.registry import family as registry_family
 from core.progress import CancelToken, check
@@ -161,6 +162,7 @@ class Ablation:
     split_counts: dict[str, int]
     seconds: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    crops: int = 1  # spatial crops per test clip (multi-view testing)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -207,6 +209,7 @@ class Ablation:
             "out": os.fspath(self.out_dir),
             "split": {**self.test_set.to_dict(), **self.split_counts},
             "clips_per_video": self.clips_per_video,
+            "views": f"{self.clips_per_video}x{self.crops}" if self.crops > 1 else None,
             "settings": self.settings.to_dict(),
             "flow": self.flow,
             "skipped": self.skipped.to_list(),
@@ -242,9 +245,12 @@ class Ablation:
         rows.append(chance + [""] * (len(header) - len(chance)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         has_default = any(o.family == default for o in self.variants.values())
-        sampling = [f"{self.clips_per_video} clip(s) per video averaged" + (f" for the {default}" if several else "")] if has_default else []
-        sampling += [f"{family}: {o.evaluation.clips_per_video} per video" for family, o in
-                     {o.family: o for o in self.variants.values() if o.family != default}.items()]
+        if self.crops > 1:
+            sampling = [Views(self.clips_per_video, self.crops).describe() + " for every family"]
+        else:
+            sampling = [f"{self.clips_per_video} clip(s) per video averaged" + (f" for the {default}" if several else "")] if has_default else []
+            sampling += [f"{family}: {o.evaluation.clips_per_video} per video" for family, o in
+                         {o.family: o for o in self.variants.values() if o.family != default}.items()]
         lines = [f"Ablation on {self.dataset_root} ({n} classes): {self.test_set.summary()}, " + "; ".join(sampling)]
         for index, row in enumerate(rows):
             cells = [row[0].ljust(widths[0])] + [cell.rjust(widths[i]) for i, cell in enumerate(row[1:], start=1)]
@@ -273,6 +279,7 @@ def run_ablation(
     families: Sequence[str] = (),
     family_variants: Mapping[str, Sequence[str]] | None = None,
     clips_per_video: int = 1,
+    crops: int = 1,
     cache_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
     progress: Callable[..., None] | None = None,
@@ -287,6 +294,9 @@ def run_ablation(
     default family's, ``family_variants[f]`` (default: all) another family's.
     A family whose record has an ``ablation_scorer`` is tested by it
     (``clips_per_video`` clips a video); any other like ``eval`` tests it.
+    ``crops`` > 1 (multi-view testing, :mod:`core.evaluation.views`): every
+    family is tested like ``eval --views``, ``clips_per_video`` x ``crops`` views
+    a video (the cached-token scorers hold the centre crop only).
 
     ``resume``: a variant whose run finished is not trained again; an
     interrupted one continues (see :func:`core.training.train`).  ``progress``
@@ -344,11 +354,12 @@ def run_ablation(
             split_counts = {"train_videos": len(result.split.train), "val_videos": len(result.split.val)}
         elif split_fingerprint != fingerprint:
             raise CoreError(f"variant {key} was trained on another split ({split_fingerprint}, not {fingerprint}): rerun with --fresh")
-        scorer = registry_family(family).ablation_scorer
+        scorer = registry_family(family).ablation_scorer if crops == 1 else None
         if scorer is None:
             evaluation = _evaluate_family(result.checkpoint, dataset=dataset, test_set=test_set, device=settings.device,
                                           raft_weights=settings.raft_weights, skipped=skipped, cancel=cancel,
-                                          progress=_prefixed_progress(progress, key))
+                                          progress=_prefixed_progress(progress, key),
+                                          views=Views(clips_per_video, crops) if crops > 1 else None)
             if say is not None:
                 say(f"test: {len(evaluation.videos)} videos, {evaluation.clips_per_video} samples each; top-1 {_pct(evaluation.metrics()['top1'])}")
             outcomes[key] = VariantOutcome(variant, result, evaluation, {}, train_seconds, family=family)
@@ -383,6 +394,7 @@ def run_ablation(
         split_counts=split_counts,
         seconds=time.monotonic() - started,
         notes=tuple(notes),
+        crops=crops,
     )
 
 
@@ -410,19 +422,22 @@ def _plan(families: Sequence[str], variants: Sequence[str], family_variants: Map
 
 
 def _evaluate_family(checkpoint: Path, *, dataset: Dataset, test_set: TestSet, device: str, raft_weights: str | None,
-                     skipped: SkippedVideos, cancel: CancelToken | None, progress: Callable[..., None] | None) -> Evaluation:
-    """Score a checkpoint on the test videos as ``eval`` does (its classifier, its video sampling)."""
+                     skipped: SkippedVideos, cancel: CancelToken | None, progress: Callable[..., None] | None,
+                     views: Views | None = None) -> Evaluation:
+    """Score a checkpoint on the test videos as ``eval`` does (its classifier, its video sampling,
+    or ``views`` when given)."""
     from core.evaluation.evaluate import MAX_BATCH, default_clips, score_test_set
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier
 
     classifier = open_classifier(checkpoint, device=device, flow_backend=default_flow_backend(raft_weights=raft_weights))
     config = classifier.config
-    clips = default_clips(config)
+    clips = views.clips if views is not None else default_clips(config)
     classifier.batch_size = min(clips, MAX_BATCH)
     to_model = class_mapping(dataset, config.class_names, checkpoint)
     return score_test_set(classifier, checkpoint=checkpoint, dataset=dataset, test_set=test_set, to_model=to_model,
-                          clips_per_video=clips, skipped=skipped, cancel=cancel, progress=progress, message_prefix="test: ")
+                          clips_per_video=clips, crops=views.crops if views is not None else 1, skipped=skipped, cancel=cancel,
+                          progress=progress, message_prefix="test: ")
 
 
 def _uses_optical_flow(settings: Any, family: str, variant: str, class_names: Sequence[str]) -> bool:

@@ -27,9 +27,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from core.data import SkippedVideos, discover_dataset
-from core.errors import CheckpointError, InputError
+from core.errors import CheckpointError, CoreError, InputError
 from core.evaluation.metrics import confusion_matrix, ranking, summarise
 from core.evaluation.test_set import TestSet, class_mapping, recorded_settings, select_test_set
+from core.evaluation.views import Views
 import core.models.registry as families
 from core.progress import CancelToken, check, report
 
@@ -68,6 +69,7 @@ class Evaluation:
     device: str
     seconds: float
     model: dict[str, Any] = field(default_factory=dict)
+    crops: int = 1  # spatial crops per clip (multi-view testing): clip_probabilities has clips x crops rows
 
     # -- arrays -----------------------------------------------------------------------
 
@@ -116,7 +118,8 @@ class Evaluation:
             "top5": video_level["top5"],
             "mean_class_accuracy": video_level["mean_class_accuracy"],
             "per_class": video_level["per_class"],
-            "video_level": {**video_level, "clips_per_video": self.clips_per_video},
+            "video_level": {**video_level, "clips_per_video": self.clips_per_video, "crops_per_clip": self.crops,
+                            "views": f"{self.clips_per_video}x{self.crops}"},
             "clip_level": clip_level,
             "confusion": {
                 "level": "video",
@@ -159,10 +162,14 @@ def evaluate(
     raft_weights: str | os.PathLike[str] | None = None,
     classifier: Any | None = None,
     model_family: str | None = None,
+    crops: int = 1,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
 ) -> Evaluation:
     """Score ``checkpoint`` on the chosen part of the dataset at ``dataset_root``.
+
+    ``crops``: spatial crops per clip (1: centre; 3: start, centre and end of the
+    longer side, see :mod:`core.evaluation.views`); every view's softmax is averaged.
 
     ``classifier`` replaces the one loaded from ``checkpoint`` (tests inject one
     with a stand-in flow).  Any model family: the checkpoint's decides
@@ -204,7 +211,7 @@ def evaluate(
     for rel in test_set.missing:
         skipped.add(dataset.root / rel, "listed in the checkpoint's split but not in the folder")
     return score_test_set(classifier, checkpoint=info.path, dataset=dataset, test_set=test_set, to_model=to_model,
-                          clips_per_video=clips_per_video, skipped=skipped, cancel=cancel, progress=progress)
+                          clips_per_video=clips_per_video, crops=crops, skipped=skipped, cancel=cancel, progress=progress)
 
 
 VideoScorer = Callable[[Any, str, int], "VideoResult"]  # (data sample, its relative path, its label in the model's classes)
@@ -219,20 +226,22 @@ def score_test_set(
     to_model: Sequence[int],
     clips_per_video: int,
     skipped: SkippedVideos,
+    crops: int = 1,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
     message_prefix: str = "",
 ) -> Evaluation:
     """Score each test video not already in ``skipped`` with ``classifier`` (``clips_per_video``
-    samples, softmax averaged); unreadable ones are added to ``skipped``.  Shared by ``eval`` and
-    the ablation, so both score a video the same way."""
+    samples times ``crops`` spatial crops, softmax averaged); unreadable ones are added to
+    ``skipped``.  Shared by ``eval`` and the ablation, so both score a video the same way."""
+    positions = Views(clips_per_video, crops).positions
 
     def score(sample: Any, rel: str, label: int) -> VideoResult:
-        return _score_video(classifier, sample.path, label, rel, clips_per_video, cancel)
+        return _score_video(classifier, sample.path, label, rel, clips_per_video, positions, cancel)
 
     return run_evaluation(checkpoint=checkpoint, config=classifier.config, device=classifier.device, dataset=dataset, test_set=test_set,
-                          to_model=to_model, clips_per_video=clips_per_video, skipped=skipped, score_video=score, cancel=cancel,
-                          progress=progress, message_prefix=message_prefix)
+                          to_model=to_model, clips_per_video=clips_per_video, crops=crops, skipped=skipped, score_video=score,
+                          cancel=cancel, progress=progress, message_prefix=message_prefix)
 
 
 def run_evaluation(
@@ -246,6 +255,7 @@ def run_evaluation(
     clips_per_video: int,
     skipped: SkippedVideos,
     score_video: VideoScorer,
+    crops: int = 1,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
     message_prefix: str = "",
@@ -280,6 +290,7 @@ def run_evaluation(
         device=str(device),
         seconds=time.perf_counter() - started,
         model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
+        crops=crops,
     )
 
 
@@ -292,18 +303,25 @@ def default_clips(config: Any) -> int:
     return DEFAULT_CLIPS_PER_VIDEO
 
 
-def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, cancel: CancelToken | None) -> VideoResult:
+def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, positions: Sequence[float],
+                 cancel: CancelToken | None) -> VideoResult:
     from core.sampling import uniform_clip_starts
     from core.video import open_video
 
     config = classifier.config
+    predictions = []
     with open_video(path) as video:
-        if getattr(config, "joint_snippets", False):
-            # ConvLSTM / conv fusion read a video's snippets together: one sample of K snippets
-            predictions = classifier.predict_video(video, clips, top=1, cancel=cancel).clips
-        else:
-            starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
-            predictions = classifier.predict_clips(video, starts, top=1, cancel=cancel)
+        for position in positions:
+            with classifier.at_crop(position):
+                if getattr(config, "joint_snippets", False):
+                    # ConvLSTM / conv fusion read a video's snippets together: one sample of K snippets
+                    view = classifier.predict_video(video, clips, top=1, cancel=cancel).clips
+                else:
+                    starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
+                    view = classifier.predict_clips(video, starts, top=1, cancel=cancel)
+            if len(positions) > 1:
+                check_crop_position(view, position, families.family_of(config))
+            predictions.extend(view)
     return VideoResult(
         relative=rel,
         label=label,
@@ -312,6 +330,18 @@ def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, 
         flow_fell_back=any(p.flow_fell_back for p in predictions),
         flow_note="; ".join(sorted({p.flow_note for p in predictions if p.flow_note})),
     )
+
+
+def check_crop_position(predictions: Sequence[Any], position: float, family: str) -> None:
+    """Multi-view testing must not count one crop three times: each prediction's crop map
+    must sit at ``position`` (a family whose inputs ignore :meth:`ClipClassifier.at_crop` fails here)."""
+    from core.sampling import crop_map
+
+    for prediction in predictions:
+        cmap = prediction.crop_map
+        expected = crop_map(cmap.src_height, cmap.src_width, cmap.size, position)
+        if (cmap.offset_x, cmap.offset_y) != (expected.offset_x, expected.offset_y):
+            raise CoreError(f"the {family} family's inputs ignore the crop position ({position}): it cannot be tested with several crops")
 
 
 def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
@@ -331,7 +361,7 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
     if flow is not None:
         lines.append(f"flow: {flow['method']}" + (f" (requested {flow['requested']}: {flow['note']})" if flow["fell_back"] else ""))
     lines.append(
-        f"video level ({evaluation.clips_per_video} clips averaged): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
+        f"video level ({Views(evaluation.clips_per_video, evaluation.crops).describe()}): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
         f"mean class {_pct(video['mean_class_accuracy'])}  ({_count(video['count'], 'video')})"
     )
     lines.append(f"clip level (each clip alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({_count(clip['count'], 'clip')})")

@@ -14,9 +14,9 @@ video is sampled (:meth:`ClipClassifier.video_samples`).
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from core.inference.flow_backend import FlowBackend, default_flow_backend
 from core.inference.frames import FrameSource, as_frame_source
 from core.prediction import Prediction, VideoPrediction, aggregate_predictions, checked_probabilities, top_k
 from core.progress import CancelToken, check, report
-from core.sampling import CropMap, sliding_window_starts, uniform_clip_starts
+from core.sampling import CENTRE, CropMap, sliding_window_starts, uniform_clip_starts
 from core.timings import clip_timings, stage_timer
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -66,6 +66,7 @@ class ClipClassifier:
 
     cpu_batch_size = 1
     maps_kinds: tuple[str, ...] = ()  # what ``attention=True`` gives (set by the family)
+    crop_position = CENTRE  # where a family's clip_sample crops along the longer side (see at_crop)
 
     def __init__(
         self,
@@ -93,6 +94,18 @@ class ClipClassifier:
         if self._flow_backend is None:
             self._flow_backend = default_flow_backend()
         return self._flow_backend
+
+    @contextmanager
+    def at_crop(self, position: float) -> Iterator[None]:
+        """Samples made inside the block are cropped at ``position`` along the frames'
+        longer side (0 start, 0.5 centre, 1 end): multi-view testing's spatial crops."""
+        if not 0.0 <= position <= 1.0:
+            raise ValueError(f"crop position must be in [0, 1], got {position}")
+        before, self.crop_position = self.crop_position, float(position)
+        try:
+            yield
+        finally:
+            self.crop_position = before
 
     # -- what a family defines ------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from core.inference.frames import read_frames
 from core.models.convnet.config import ConvNetConfig
 from core.models.shared.inputs import normalise_frames
 from core.progress import CancelToken, check, report
-from core.sampling import ClipIndices, CropMap, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
+from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
 from core.timings import stage_timer
 
 
@@ -110,13 +110,15 @@ def prepare_snippets(
     device: str | torch.device = "cpu",
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
+    crop_position: float = CENTRE,
 ) -> PreparedSnippets:
     """Decode, crop and (for the temporal stream) compute and stack flow for the windows at ``starts``.
 
     ``source``: a :class:`core.video.Video` or anything with ``len`` and
     ``read_clip``.  ``flow_backend``: a :class:`core.inference.FlowBackend`
     (default: the flow engine); its ``compute`` gets the cropped frames of one
-    window and ``backward=True`` for bi-directional input.
+    window and ``backward=True`` for bi-directional input.  ``crop_position``:
+    where the square crop sits along the longer side (multi-view testing).
     """
     if len(starts) == 0:
         raise ValueError("prepare_snippets needs at least one snippet start")
@@ -139,7 +141,7 @@ def prepare_snippets(
         with stage_timer(timings, "decode"):
             raw = read_frames(source, indices)
         with stage_timer(timings, "preprocess"):
-            cropped, cmap = resize_and_crop(raw, config.input_size)
+            cropped, cmap = resize_and_crop(raw, config.input_size, crop_position)
         if config.uses_rgb:
             rgb_frames.append(cropped[config.centre_offset] if config.uses_flow else cropped[0])
         if config.uses_flow:

@@ -30,7 +30,7 @@ class ConvNetClassifier(StreamsClassifier):
         return prepare_snippets(
             frames, starts, self.config,
             flow_backend=self.flow_backend if self.config.uses_flow else None,
-            flow_method=self.flow_method, device=self.device, cancel=cancel, progress=progress,
+            flow_method=self.flow_method, device=self.device, cancel=cancel, progress=progress, crop_position=self.crop_position,
         )
 
     def _sample(self, prepared: PreparedSnippets) -> Sample:

@@ -16,7 +16,7 @@ from core.inference.frames import read_frames
 from core.models.shared.inputs import normalise_frames
 from core.timings import stage_timer
 from core.models.repflow.config import RepFlowConfig
-from core.sampling import ClipIndices, CropMap, clip_indices, resize_and_crop
+from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, resize_and_crop
 
 
 @dataclass(eq=False)
@@ -30,13 +30,14 @@ class PreparedClip:
         return {"rgb": self.rgb}
 
 
-def prepare_clip(source: Any, start: int, config: RepFlowConfig) -> PreparedClip:
-    """Decode, crop and normalise the clip at ``start`` (padded by repeating the last frame)."""
+def prepare_clip(source: Any, start: int, config: RepFlowConfig, crop_position: float = CENTRE) -> PreparedClip:
+    """Decode, crop (at ``crop_position`` along the longer side) and normalise the clip at
+    ``start`` (padded by repeating the last frame)."""
     clip = clip_indices(int(start), len(source), config.clip_length, config.frame_stride)
     timings: dict[str, float] = {}
     with stage_timer(timings, "decode"):
         raw = read_frames(source, clip.indices)
     with stage_timer(timings, "preprocess"):
-        cropped, cmap = resize_and_crop(raw, config.input_size)
+        cropped, cmap = resize_and_crop(raw, config.input_size, crop_position)
         rgb = normalise_frames(cropped, config.mean, config.std)
     return PreparedClip(rgb=rgb, clip=clip, crop_map=cmap, timings_ms=timings)

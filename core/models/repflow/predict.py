@@ -22,7 +22,7 @@ class RepFlowClassifier(StreamsClassifier):
 
     def clip_sample(self, frames: FrameSource, start: int, cancel: CancelToken | None) -> Sample:
         config = self.config
-        prepared = prepare_clip(frames, start, config)
+        prepared = prepare_clip(frames, start, config, self.crop_position)
         indices = tuple(prepared.clip.indices)
         steps = len(indices) - config.flow_layers
         return Sample(

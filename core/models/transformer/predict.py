@@ -11,6 +11,7 @@ clip's frames).  Batching, precision and cancelling are
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from core.models.transformer.explain import MAP_KINDS
 from core.models.transformer.inputs import prepare_clip_input
 from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken
+from core.sampling import CENTRE, resize_and_crop
 from core.timings import stage_timer
 
 
@@ -36,7 +38,9 @@ class TransformerClassifier(ClipClassifier):
         self._std = torch.tensor(self.config.std, dtype=torch.float32, device=self.device).view(3, 1, 1, 1)
 
     def clip_sample(self, frames: FrameSource, start: int, cancel: CancelToken | None) -> Sample:
-        clip = prepare_clip_input(frames, start, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method, device=self.device, cancel=cancel)
+        crop = None if self.crop_position == CENTRE else partial(resize_and_crop, position=self.crop_position)
+        clip = prepare_clip_input(frames, start, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method, device=self.device,
+                                  cancel=cancel, crop=crop)
         timings = dict(clip.timings_ms)
         inputs: dict[str, torch.Tensor] = {}
         if clip.rgb is not None:
