@@ -33,16 +33,21 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def run_viewer(video: str | None, *, frame: int = 0, checkpoint: str | None = None, classify: bool = False) -> int:
+def run_viewer(video: str | None, *, frame: int = 0, checkpoint: str | None = None, classify: bool = False, raft_weights: str | None = None,
+               dataset: str | None = None, dataset_videos: str | None = None) -> int:
     app = create_application()
     window = MainWindow(checkpoint=checkpoint)
     freeze_startup_objects()
     window.notifier.install_excepthooks()
     window.show()
+    if raft_weights:
+        window.raft_weights_ui.load(raft_weights)  # checked in a worker, remembered, as Flow > Load RAFT weights...
     if video:
         if frame or classify:
             window.video.videoLoaded.connect(lambda _video: _start_at(window, frame, classify), Qt.ConnectionType.SingleShotConnection)
         window.open_video(video)
+    if dataset:
+        window.dataset.open_dataset(dataset, dataset_videos)  # listed in a worker, shown in the Dataset dock
     return app.exec()
 
 

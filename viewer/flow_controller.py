@@ -1,15 +1,18 @@
-"""Optical flow in the viewer: the current frame's flow first, then a whole-video scan.
+"""Optical flow in the viewer: a quick look at the video, the current frame's flow, then a scan.
 
-Flow is computed in chunks of :data:`CHUNK_PAIRS` pairs aligned to fixed
-boundaries, so the view's requests and the background scan share the disk
-cache.  The chunk holding the current frame has priority ("flow" channel,
-newest request wins); the scan ("flow-scan" channel) walks every chunk and
-hands each one over as it finishes, so the timeline of noise scores and
-magnitudes fills in while the user works.  Colours use one radius for the
-whole video, so the same motion has the same colour in every frame: a radius
-the user sets, or (auto, the default) the video's own motion scale, read from
-the scan: motions vary from a fraction of a pixel (the bundled sample) to tens
-of pixels, and a fixed default left small motions nearly white.
+Opening a video first runs a short *prepare* job: DIS on a few pairs spread
+over the video settles the colour radius (:mod:`core.flow.scale`), and a slow
+method (TV-L1, RAFT) is timed on one pair.  Only then is anything drawn, so the
+first flow picture already has the colours the video keeps; a method that
+would take long on this video is not started silently: the video opens on DIS
+and the slow method is offered with its cost (:class:`SlowMethodOffer`).
+
+Then flow is computed in chunks (:mod:`viewer.flow_chunks`).  The chunk holding
+the current frame has priority ("flow" channel, newest request wins); the scan
+("flow-scan" channel) walks every chunk and hands each one over as it
+finishes.  Every job reports its progress and the time left
+(:class:`FlowJobStatus`).  Results carry the video session they were asked for:
+nothing of a previous video or method is ever shown as current.
 """
 
 from __future__ import annotations
@@ -17,112 +20,100 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.flow import FlowEncoding, PairQuality, compute_flow_cached, flow_to_rgb, pair_quality
+from core.flow import FlowEncoding
+from core.flow.cache import is_cached
+from core.flow.engine import RAFT_METHODS
+from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
+from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, format_duration, time_one_pair
 from core.video import Video
+from viewer.flow_chunks import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, ChunkQuality, FlowFrame, analysis_frames, chunk_indices, compute_chunk
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.state import ViewerState
 
-CHUNK_PAIRS = 16
-MAX_ANALYSIS_SIDE = 480  # shorter side above this is downscaled for flow
 MAX_STORED_PAIRS = 600
-DEFAULT_RADIUS = 5.0  # colours before the scan has measured anything
-AUTO_RADIUS_FLOOR = 0.5  # a still video's sub-pixel noise is not blown up to full colour
-AUTO_RADIUS_TOLERANCE = 0.25  # the whole scan changes the first chunk's estimate only when it is this far off (no needless re-colouring)
-AUTO_RADIUS_PERCENTILE = 90  # over the pairs' 95th-percentile motions: noisy outlier pairs do not set the scale
+DEFAULT_RADIUS = 5.0  # colours before a video has been measured
+FAST_METHOD = "dis"
+SLOW_VIEW_S = 10.0  # a first picture later than this is not started unasked
+SLOW_SCAN_S = 180.0  # nor a whole-video scan longer than this
+auto_radius = settled_radius  # the colour radius for pairs of known 95th-percentile motions (kept name)
+AUTO_RADIUS_FLOOR = RADIUS_FLOOR
 
-
-def auto_radius(p95: np.ndarray) -> float | None:
-    """The colour radius for a video whose pairs' 95th-percentile motions are ``p95`` (NaN: not
-    scanned yet), two significant digits so the value reads well; None before any is known."""
-    known = p95[np.isfinite(p95)]
-    if known.size == 0:
-        return None
-    radius = max(AUTO_RADIUS_FLOOR, float(np.percentile(known, AUTO_RADIUS_PERCENTILE, method="lower")))
-    return float(f"{radius:.2g}")
+__all__ = ["CHUNK_PAIRS", "MAX_ANALYSIS_SIDE", "ChunkQuality", "FlowController", "FlowFrame", "FlowJobStatus", "SlowMethodOffer",
+           "analysis_frames", "chunk_indices", "compute_chunk"]
 
 
 @dataclass(frozen=True)
-class FlowFrame:
-    """What the views show for one frame pair."""
+class FlowJobStatus:
+    """What the flow view is waiting for: ``phase`` "measuring" (the prepare job), "computing"
+    (the current pair's chunk) or "ready" (nothing: the picture is shown)."""
 
+    phase: str
+    method: str
     pair: int
-    image: np.ndarray  # (h, w, 3) uint8 colour rendering
-    quality: PairQuality
-    inconsistency: np.ndarray  # (h, w) float32 pixels, forward-backward
-    warp_error: np.ndarray  # (h, w) float32 grey levels
-    method_used: str
-    fell_back: bool
-    note: str
-    encoding: FlowEncoding  # the colours of ``image``
+    text: str = ""  # progress and time left, when known
+
+    @property
+    def slow(self) -> bool:
+        return self.method not in FAST_METHODS
 
 
 @dataclass(frozen=True)
-class ChunkQuality:
-    """A finished chunk of the scan: per-pair noise scores and mean magnitudes."""
+class SlowMethodOffer:
+    """A method the video did not open on because of its cost (seconds, measured on this video)."""
 
     method: str
-    first_pair: int
-    noise: np.ndarray
-    magnitude: np.ndarray
-    magnitude_p95: np.ndarray
+    cost: FlowCost
+
+    def describe(self) -> str:
+        first = format_duration(self.cost.seconds_for(CHUNK_PAIRS))
+        whole = format_duration(self.cost.whole_video_s)
+        return (f"{self.method} would take about {first} before the first picture and {whole} for the whole video here "
+                f"({self.cost.seconds_per_pair:.2g} s a pair): showing {FAST_METHOD}.")
 
 
-def analysis_frames(frames: np.ndarray) -> np.ndarray:
-    """Downscale frames whose shorter side exceeds :data:`MAX_ANALYSIS_SIDE` (flow cost grows with pixels)."""
-    height, width = frames.shape[1:3]
-    short = min(height, width)
-    if short <= MAX_ANALYSIS_SIDE:
-        return frames
-    scale = MAX_ANALYSIS_SIDE / short
-    size = (int(round(width * scale)), int(round(height * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
-
-
-def chunk_indices(chunk: int, frame_count: int) -> list[int]:
-    first = chunk * CHUNK_PAIRS
-    return list(range(first, min(first + CHUNK_PAIRS + 1, frame_count)))
-
-
-def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encoding: FlowEncoding, cancel, progress=None) -> list[FlowFrame]:  # noqa: ANN001
-    """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker)."""
-    indices = chunk_indices(chunk, len(video))
-    frames = analysis_frames(video.read_clip(indices))
-    result, _hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel, progress=progress)
-    images = flow_to_rgb(result.forward, encoding)
-    out = []
-    for k in range(result.pairs):
-        cancel.raise_if_cancelled()
-        backward = None if result.backward is None else result.backward[k]
-        quality, maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
-        out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back, result.note, encoding))
-    return out
+@dataclass(frozen=True)
+class _Prepared:
+    session: int
+    method: str
+    scale: MotionScale
+    cost: FlowCost | None
 
 
 class FlowController(QObject):
     flowReady = Signal(object)  # FlowFrame for the current frame
-    flowPending = Signal(int)  # pair index being computed
-    fallbackNotice = Signal(str)  # non-empty when RAFT fell back to a classical method
+    flowPending = Signal(int)  # pair whose flow is not there yet: the view shows nothing of another
+    jobStatus = Signal(object)  # FlowJobStatus of what the view waits for
+    fallbackNotice = Signal(object)  # the FlowFrame that fell back (RAFT without weights), or None
     scanUpdated = Signal(object)  # ChunkQuality
     scanProgress = Signal(int, int)  # chunks done, chunks in all
+    scanStatus = Signal(str)  # what the scan is doing, in words (the toolbar)
     scanReset = Signal(int)  # pairs in the new video (or method)
-    radiusChanged = Signal(float)  # the colour radius in use (in auto mode: the video's, once measured)
+    radiusChanged = Signal(float)  # the colour radius in use
+    methodChanged = Signal(str)  # the controller chose the method (a slow one was not started)
+    slowMethodOffer = Signal(object)  # SlowMethodOffer, or None when withdrawn
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state, self.jobs, self.notifier = state, jobs, notifier
         self.video: Video | None = None
-        self.method = "dis"
+        self.method = FAST_METHOD
         self.device = "auto"
+        self.raft_weights: dict[str, str] = {}
         self.encoding = FlowEncoding("fixed", DEFAULT_RADIUS)
-        self.auto_radius = True
+        self.auto_radius = True  # each video's own radius (else a locked one)
+        self.locked_radius = 0.0
+        self.per_pair = False
+        self.scale: MotionScale | None = None
+        self.offer: SlowMethodOffer | None = None
+        self._session = 0
+        self._ready = False  # the prepare job of this video has settled its colours and method
         self._scan_p95 = np.zeros(0, np.float32)
-        self._auto_measured = False  # the scan of this video and method has set the radius
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
+        self._view_left = TimeLeft()
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
@@ -131,35 +122,78 @@ class FlowController(QObject):
 
     # -- inputs -------------------------------------------------------------
     def set_video(self, video: Video | None) -> None:
-        self.video = video
+        self._session += 1
+        self.video, self.scale, self._ready = video, None, False
         self._store.clear()
-        self.jobs.cancel("flow")
-        self._restart_scan()
+        for channel in ("flow", "flow-scan", "flow-prepare"):
+            self.jobs.cancel(channel)
+        self._withdraw_offer()
+        self.fallbackNotice.emit(None)
+        if video is None or len(video) < 2:
+            self.scanReset.emit(0)
+            self.scanStatus.emit("")
+            return
+        self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
+        self.scanReset.emit(len(video) - 1)
+        self.scanStatus.emit("  flow scan: waiting for the motion sample")
+        self._prepare()
         self._on_frame(self.state.frame_index)
 
     def set_method(self, method: str) -> None:
-        if method != self.method:
-            self.method = method
+        if method == self.method:
+            return
+        self.method = method
+        self._withdraw_offer()
+        self.fallbackNotice.emit(None)
+        self.jobs.cancel("flow")
+        if self._ready:
             self._restart_scan()
+        self._on_frame(self.state.frame_index)
+
+    def set_raft_weights(self, variant: str, path: str) -> None:
+        """Use the weights file ``path`` for ``variant`` from now on (recomputing its flow if shown)."""
+        self.raft_weights[variant] = str(path)
+        self._store = OrderedDict((k, v) for k, v in self._store.items() if k[0] != variant)
+        if self.method == variant:
+            self.fallbackNotice.emit(None)
+            self.jobs.cancel("flow")
+            if self._ready:
+                self._restart_scan()
             self._on_frame(self.state.frame_index)
 
     def set_radius(self, radius: float) -> None:
-        """Colour radius in pixels, or 0 for auto (the video's motion scale, from the scan)."""
+        """Colour radius in pixels, locked for every video; 0: each video's own (measured when it opens)."""
         self.auto_radius = radius <= 0
-        self._use_radius(auto_radius(self._scan_p95) if self.auto_radius else float(radius))
-
-    def _use_radius(self, radius: float | None, tolerance: float = 0.0) -> None:
-        """Colour with ``radius`` from now on, unless it is within ``tolerance`` (relative) of the current one."""
-        if radius is None or abs(radius - self.encoding.max_radius) <= tolerance * self.encoding.max_radius:
+        self.locked_radius = 0.0 if self.auto_radius else float(radius)
+        if self.per_pair:
             return
-        self.encoding = FlowEncoding("fixed", radius)  # stored renderings are re-coloured as they are shown
-        self.radiusChanged.emit(radius)
+        if not self.auto_radius:
+            self._use_encoding(FlowEncoding("fixed", self.locked_radius))
+        elif self.scale is not None:
+            self._use_encoding(FlowEncoding("fixed", self.scale.radius))
+
+    def set_per_pair(self, per_pair: bool) -> None:
+        """Each pair coloured on its own largest motion (``True``), or one radius for the video."""
+        self.per_pair = bool(per_pair)
+        if self.per_pair:
+            self._use_encoding(FlowEncoding("clip", RADIUS_FLOOR))
+        else:
+            self.set_radius(self.locked_radius)
+
+    def _use_encoding(self, encoding: FlowEncoding | None) -> None:
+        if encoding is None or encoding == self.encoding:
+            return
+        self.encoding = encoding  # stored renderings are re-coloured as they are shown
+        self.radiusChanged.emit(encoding.max_radius)
         self._on_frame(self.state.frame_index)
 
     @staticmethod
     def pair_of(frame_index: int, frame_count: int) -> int:
         """Frame i shows the flow from i to i+1; the last frame shows the last pair."""
         return max(0, min(frame_index, frame_count - 2))
+
+    def raft_weights_for(self, method: str) -> str | None:
+        return self.raft_weights.get(method) if method in RAFT_METHODS else None
 
     def current(self) -> FlowFrame | None:
         """The current frame's flow in the current colours (None while it is computed or re-coloured)."""
@@ -168,40 +202,105 @@ class FlowController(QObject):
 
     def shown(self) -> FlowFrame | None:
         """The current frame's flow as the view shows it: maybe still in the previous colours."""
-        if self.video is None or len(self.video) < 2:
+        if not self._is_current_video():
             return None
         return self._store.get((self.method, self.pair_of(self.state.frame_index, len(self.video))))
 
+    def _is_current_video(self) -> bool:
+        """A video of two frames or more that the state shows (between a new video's arrival in
+        the state and :meth:`set_video` the state already shows the new one)."""
+        return self.video is not None and len(self.video) >= 2 and self.state.info is self.video.info
+
+    # -- opening a video: colours settled and the method's cost known before anything is drawn
+    def _prepare(self) -> None:
+        video, session, method, device = self.video, self._session, self.method, self.device
+        weights = self.raft_weights_for(method)
+        pair = self.pair_of(self.state.frame_index, len(video))
+
+        def read_pair(p: int) -> np.ndarray:
+            return analysis_frames(video.read_clip([p, p + 1]))
+
+        def work(cancel, progress):  # noqa: ANN001
+            scale = measure_motion_scale(read_pair, len(video) - 1, cancel=cancel, progress=progress)
+            cost = None
+            if method not in FAST_METHODS:
+                frames = read_pair(pair)
+                first = chunk_indices(pair // CHUNK_PAIRS, len(video))
+                if not is_cached(video.path, first, method, size=frames.shape[1:3], device=device, raft_weights=weights):
+                    cancel.raise_if_cancelled()
+                    cost = FlowCost(method, time_one_pair(frames, method, device=device, raft_weights=weights), len(video) - 1)
+            return _Prepared(session, method, scale, cost)
+
+        self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t),
+                         on_progress=lambda done, total, _m: self._status("measuring", f"measuring the video's motion: {done}/{total} pairs"))
+
+    def _on_prepared(self, prepared: _Prepared) -> None:
+        if prepared.session != self._session:
+            return
+        self.scale, self._ready = prepared.scale, True
+        if not self.per_pair and self.auto_radius:
+            self._use_encoding(FlowEncoding("fixed", prepared.scale.radius))
+        cost = prepared.cost
+        if cost is not None and prepared.method == self.method and (cost.seconds_for(CHUNK_PAIRS) > SLOW_VIEW_S or cost.whole_video_s > SLOW_SCAN_S):
+            self.offer = SlowMethodOffer(self.method, cost)
+            self.method = FAST_METHOD
+            self.methodChanged.emit(FAST_METHOD)
+            self.slowMethodOffer.emit(self.offer)
+        self._restart_scan()
+        self._on_frame(self.state.frame_index)
+
+    def _withdraw_offer(self) -> None:
+        if self.offer is not None:
+            self.offer = None
+            self.slowMethodOffer.emit(None)
+
     # -- the current frame --------------------------------------------------
+    def _status(self, phase: str, text: str = "") -> None:
+        if self._is_current_video():
+            self.jobStatus.emit(FlowJobStatus(phase, self.method, self.pair_of(self.state.frame_index, len(self.video)), text))
+
     def _on_frame(self, index: int) -> None:
-        if self.video is None or len(self.video) < 2:
+        if not self._is_current_video():
             return
         key = (self.method, self.pair_of(index, len(self.video)))
         shown = self._store.get(key)
         if shown is None:
             self.flowPending.emit(key[1])
+            self._status("computing" if self._ready else "measuring", "" if self._ready else "measuring the video's motion")
         else:
             self._store.move_to_end(key)
             self.flowReady.emit(shown)
+            self._status("ready")
             if shown.encoding == self.encoding:
                 return
             # in the old colours: shown until the re-coloured chunk (from the disk cache) replaces it
-        self._throttle.start()
+        if self._ready:
+            self._throttle.start()
 
     def _request(self) -> None:
         video = self.video
-        if video is None or self.current() is not None:
+        if not self._ready or not self._is_current_video() or self.current() is not None:
             return
         chunk = self.pair_of(self.state.frame_index, len(video)) // CHUNK_PAIRS
-        method, device, encoding = self.method, self.device, self.encoding
+        session, method, device, encoding = self._session, self.method, self.device, self.encoding
+        weights = self.raft_weights_for(method)
 
         def work(cancel, progress):  # noqa: ANN001
-            return method, encoding, compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress)
+            frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
+            return session, method, encoding, frames
 
-        self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t))
+        self._view_left = TimeLeft()
+        self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t),
+                         on_progress=self._on_view_progress)
 
-    def _on_chunk(self, result: tuple[str, FlowEncoding, list[FlowFrame]]) -> None:
-        method, encoding, frames = result
+    def _on_view_progress(self, done: int, total: int, _message: str) -> None:
+        self._view_left.update(done, total)
+        self._status("computing", f"{self._view_left.describe()} steps of this chunk (a pair each way)")
+
+    def _on_chunk(self, result: tuple[int, str, FlowEncoding, list[FlowFrame]]) -> None:
+        session, method, encoding, frames = result
+        if session != self._session:
+            return
         for frame in frames:  # keyed by what was asked for, even if it fell back
             key = (method, frame.pair)
             held = self._store.get(key)
@@ -209,11 +308,12 @@ class FlowController(QObject):
                 self._store[key] = frame
         while len(self._store) > MAX_STORED_PAIRS:
             self._store.popitem(last=False)
-        if frames:
-            self.fallbackNotice.emit(frames[0].note if frames[0].fell_back else "")
+        if frames and method == self.method:
+            self.fallbackNotice.emit(frames[0] if frames[0].fell_back else None)
         current = self.current()
         if current is not None:
             self.flowReady.emit(current)
+            self._status("ready")
         elif frames:
             self._on_frame(self.state.frame_index)  # the user moved on, or the colours changed meanwhile: ask again
 
@@ -226,14 +326,21 @@ class FlowController(QObject):
             return
         pairs = len(video) - 1
         self._scan_p95 = np.full(pairs, np.nan, np.float32)
-        self._auto_measured = False
         self.scanReset.emit(pairs)
         chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
-        method, device, encoding = self.method, self.device, self.encoding
+        session, method, device, encoding = self._session, self.method, self.device, self.encoding
+        weights = self.raft_weights_for(method)
+        left = TimeLeft()
+        self.scanStatus.emit(f"  flow scan ({method}) started")
 
         def scan(cancel, progress):  # noqa: ANN001
             for chunk in range(chunks):
-                frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel)
+                size = len(chunk_indices(chunk, len(video))) - 1
+
+                def inner(done: int, total: int, _message: str = "", base: int = chunk * CHUNK_PAIRS, size: int = size) -> None:
+                    progress(base + int(size * done / max(total, 1)), pairs, "")
+
+                frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=inner, raft_weights=weights)
                 part = ChunkQuality(
                     method,
                     chunk * CHUNK_PAIRS,
@@ -241,29 +348,34 @@ class FlowController(QObject):
                     np.array([f.quality.magnitude_mean for f in frames], np.float32),
                     np.array([f.quality.magnitude_p95 for f in frames], np.float32),
                 )
-                progress(chunk + 1, chunks, f"flow scan {chunk + 1}/{chunks}", partial=part)
+                progress(chunk * CHUNK_PAIRS + size, pairs, "", partial=(session, part))
             return chunks
+
+        def on_progress(done: int, total: int, _message: str) -> None:
+            left.update(done, total)
+            if session == self._session and method == self.method:
+                self.scanStatus.emit(f"  flow scan ({method}) {left.describe()} pairs")
 
         self.jobs.submit(
             "flow-scan",
             scan,
-            lambda done: self._scan_finished(method, done),
+            lambda done: self._scan_finished(session, method, done),
             on_error=lambda e, t: self.notifier.error("Flow scan failed", e, t),
-            on_progress=lambda done, total, _m: self.scanProgress.emit(done, total),
+            on_progress=on_progress,
             on_partial=self._on_scan_chunk,
         )
 
-    def _on_scan_chunk(self, part: ChunkQuality) -> None:
-        if part.method != self.method:
+    def _on_scan_chunk(self, partial: tuple[int, ChunkQuality]) -> None:
+        session, part = partial
+        if session != self._session or part.method != self.method:
             return
         end = min(len(self._scan_p95), part.first_pair + len(part.magnitude_p95))
         self._scan_p95[part.first_pair:end] = part.magnitude_p95[: end - part.first_pair]
         self.scanUpdated.emit(part)
-        if self.auto_radius and not self._auto_measured:  # a first estimate, from the first chunk
-            self._auto_measured = True
-            self._use_radius(auto_radius(self._scan_p95))
+        self.scanProgress.emit(part.first_pair // CHUNK_PAIRS + 1, (len(self._scan_p95) + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
 
-    def _scan_finished(self, method: str, chunks: int) -> None:
+    def _scan_finished(self, session: int, method: str, chunks: int) -> None:
+        if session != self._session or method != self.method:
+            return
         self.scanProgress.emit(chunks, chunks)
-        if method == self.method and self.auto_radius:  # the whole video measured: the final scale,
-            self._use_radius(auto_radius(self._scan_p95), tolerance=AUTO_RADIUS_TOLERANCE)  # if far from the first
+        self.scanStatus.emit(f"  flow scan ({method}) complete")

@@ -25,12 +25,15 @@ from core.flow import METHODS
 from viewer import settings as app_settings
 from viewer.classify.controller import ClassifyController
 from viewer.classify.ui import ClassifyUi
+from viewer.colour_scale_ui import ColourScaleUi
 from viewer.export import ExportController
 from viewer.flow_controller import FlowController, FlowFrame
+from viewer.flow_status import FlowStatus, flow_caption
 from viewer.inspect_ui import InspectUi
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.quality_overlay import QualityOverlayController
+from viewer.raft_weights_ui import RaftWeightsUi
 from viewer.state import ViewerState
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
@@ -67,11 +70,6 @@ class MainWindow(QMainWindow):
         self.classify.predictionReady.connect(self.export.set_prediction)
         self.classify.timelineReady.connect(self.export.set_video_prediction)
         self._shown_flow: FlowFrame | None = None
-        self.fallback_banner = QLabel("")
-        self.fallback_banner.setObjectName("fallbackBanner")
-        self.fallback_banner.setWordWrap(True)
-        self.fallback_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 4px; border: 1px solid #ffe69c;")
-        self.fallback_banner.setVisible(False)
         self.transport = TransportBar(self.state)
         self.timeline = Timeline(self.state)
         views = QHBoxLayout()
@@ -80,7 +78,6 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.fallback_banner)
         layout.addLayout(views, 1)
         layout.addWidget(self.legend)
         layout.addWidget(self.timeline)
@@ -92,15 +89,16 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.inspect_ui = InspectUi(self)  # View > linked zoom and pan, flow arrows; the cursor readout
+        self.flow_status = FlowStatus(self)  # over the flow view: the job that will fill it, and the banner
+        self.fallback_banner = self.flow_status.banner
+        self.raft_weights_ui = RaftWeightsUi(self)  # Flow > Load RAFT weights...
+        self.colour_scale_ui = ColourScaleUi(self)  # lock / per pair beside the colour radius
         self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.video.frameReady.connect(self._show_frame)
         self.video.videoLoaded.connect(self.flow.set_video)
         self.flow.flowReady.connect(self._show_flow)
-        self.flow.flowPending.connect(lambda pair: self.flow_view.set_caption(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ..."))
-        self.flow.fallbackNotice.connect(self._show_fallback)
         self.flow.scanReset.connect(self.state.reset_scan)
         self.flow.scanUpdated.connect(lambda part: self.state.update_scan(part.first_pair, part.noise, part.magnitude))
-        self.flow.scanProgress.connect(self._show_scan_progress)
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
@@ -144,9 +142,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"No frame scores above the noise threshold {self.state.noise_threshold:.2f} (so far)", 5000)
         else:
             self.state.set_frame(target)
-
-    def _show_scan_progress(self, done: int, total: int) -> None:
-        self.scan_label.setText(f"  flow scan {done}/{total} chunks" if done < total else "  flow scan complete")
 
     def _build_overlay_controls(self) -> None:
         """Flow inspection: checkable overlay actions (toolbar and View menu), the target view, opacity."""
@@ -332,13 +327,7 @@ class MainWindow(QMainWindow):
         flow = self._shown_flow
         if flow is None:
             return
-        used = flow.method_used + (f" (fell back from {self.flow.method})" if flow.fell_back else "")
-        radius = f"colours saturate at {flow.encoding.max_radius:g} px" + (" (auto)" if self.flow.auto_radius else "")
-        self.flow_view.set_caption(f"flow {flow.pair} -> {flow.pair + 1}, {used}; {radius}")
-
-    def _show_fallback(self, note: str) -> None:
-        self.fallback_banner.setText(f"Optical flow fell back to a classical method: {note}" if note else "")
-        self.fallback_banner.setVisible(bool(note))
+        self.flow_view.set_caption(flow_caption(flow, self.flow))
 
     def _show_frame(self, index: int, frame: object) -> None:
         self.rgb_view.set_frame(frame)  # type: ignore[arg-type]

@@ -184,3 +184,40 @@ def chosen_checkpoint() -> str | None:
 
 def set_chosen_checkpoint(path: str | Path) -> None:
     settings().setValue("models/chosen", str(Path(path).expanduser().absolute()))
+
+
+# -- flow: RAFT weights files and the colour scale ------------------------------------------
+RAFT_VARIANTS = ("raft-large", "raft-small")
+COLOUR_SCALES = ("video", "pair")  # one radius per video (auto or locked), or each pair its own
+
+
+def raft_weights() -> dict[str, str]:
+    """The RAFT weights files the user loaded, by variant (only those still on disk: a file moved
+    away reads as never loaded, so the flow falls back with a banner instead of failing)."""
+    out = {}
+    for variant in RAFT_VARIANTS:
+        value = settings().value(f"flow/raft_weights/{variant}", "")
+        if value and Path(str(value)).is_file():
+            out[variant] = str(value)
+    return out
+
+
+def set_raft_weights(variant: str, path: str | Path) -> None:
+    if variant not in RAFT_VARIANTS:
+        raise KeyError(f"unknown RAFT variant {variant!r}")
+    settings().setValue(f"flow/raft_weights/{variant}", str(Path(path).expanduser().absolute()))
+
+
+def colour_scale() -> tuple[str, float]:
+    """``(scale, radius)``: "video" or "pair", and the locked radius in pixels (0: each video's own)."""
+    scale = str(settings().value("flow/colour_scale", COLOUR_SCALES[0]))
+    radius = _as_float(settings().value("flow/locked_radius"), 0.0, 0.0, 200.0)
+    return (scale if scale in COLOUR_SCALES else COLOUR_SCALES[0]), radius
+
+
+def set_colour_scale(scale: str, radius: float) -> None:
+    if scale not in COLOUR_SCALES:
+        raise ValueError(f"colour scale must be one of {COLOUR_SCALES}, got {scale!r}")
+    store = settings()
+    store.setValue("flow/colour_scale", scale)
+    store.setValue("flow/locked_radius", float(radius))

@@ -370,3 +370,25 @@ def _raft_precision(method: str, device: str) -> str | None:
     from core.flow.raft import resolve_precision
 
     return str(resolve_precision("auto", resolve_device(device))).removeprefix("torch.")
+
+
+def is_cached(
+    video: str | os.PathLike[str],
+    indices: Sequence[int],
+    method: str,
+    *,
+    size: tuple[int, int],
+    device: str = "auto",
+    raft_weights: str | None = None,
+    fallback: str = "dis",
+    cache: FlowCache | None = None,
+) -> bool:
+    """Whether :func:`compute_flow_cached` would answer this request (frames of ``size`` (h, w))
+    from the disk cache: a look at one file's presence, nothing computed or decoded."""
+    from core.flow.engine import normalize_method
+
+    method = normalize_method(method)
+    cache = cache if cache is not None else FlowCache()
+    key = flow_cache_key(video=video_identity(video), indices=indices, size=size, method=method, raft_weights=raft_weights,
+                         fallback=fallback, raft_precision=_raft_precision(method, device))
+    return cache.path_for(key).exists()

@@ -247,3 +247,28 @@ def resolve_raft_weights(variant: str, explicit_path: str | os.PathLike[str] | N
         return resolve_state_dict(what=display_name(variant), url=default.url, explicit_path=explicit_path, option_hint="--raft-weights")
     except WeightsUnavailable as err:
         raise WeightsUnavailable(f"{err} (the original RAFT release's {ORIGINAL_RELEASE_FILES[variant]} works too)") from None
+
+
+def default_weights_file(variant: str) -> Path:
+    """Where torchvision's default weights for ``variant`` are looked for (the torch hub cache):
+    the file a missing-weights message names."""
+    from core.weights import hub_checkpoint_path
+
+    return hub_checkpoint_path(weights_enum(variant).DEFAULT.url)
+
+
+def identify_raft_weights(path: str | os.PathLike[str]) -> str:
+    """The RAFT variant (``raft-large`` or ``raft-small``) whose weights the file at ``path`` holds,
+    after checking every key and shape against that model; :class:`CheckpointError` otherwise.
+
+    Lets a user pick a file without saying which RAFT it is for (the viewer's Flow > Load RAFT weights).
+    """
+    from core.weights import load_state_dict_file
+
+    state = load_state_dict_file(path)
+    torchvision_layout = convert_original_raft(state, source=path) if is_original_layout(state) else state
+    variant = guess_variant(torchvision_layout)
+    if variant is None:
+        raise CheckpointError("is not a RAFT weights file (no RAFT feature encoder in it)", path)
+    load_raft_state_dict(build_raft(variant), torchvision_layout, variant=variant, source=path)
+    return variant

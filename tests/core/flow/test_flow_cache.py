@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flow_helpers import sequence
 
-from core.flow.cache import FlowCache, compute_flow_cached, default_cache_root, flow_cache_key, video_identity
+from core.flow.cache import FlowCache, compute_flow_cached, default_cache_root, flow_cache_key, is_cached, video_identity
 
 
 def _flow(seed: int, shape=(2, 2, 16, 24)) -> np.ndarray:
@@ -120,6 +120,17 @@ def test_compute_flow_cached_hits_without_decoding_and_keys_on_the_video(tmp_pat
     os.utime(video, ns=(identity["mtime_ns"] + 10**9, identity["mtime_ns"] + 10**9))
     assert flow_cache_key(video=video_identity(video), indices=[0, 1, 2], size=(64, 64), method="dis") != \
         flow_cache_key(video=identity, indices=[0, 1, 2], size=(64, 64), method="dis")
+
+
+def test_is_cached_answers_without_computing(tmp_path: Path) -> None:
+    frames, _ = sequence("translate", frames=4, size=64)
+    video = _write_frames(tmp_path / "clip", frames)
+    cache = FlowCache(tmp_path / "cache")
+    assert not is_cached(video, [0, 1, 2], "dis", size=(64, 64), cache=cache)
+    compute_flow_cached(video, [0, 1, 2], "dis", cache=cache, backward=True)
+    assert is_cached(video, [0, 1, 2], "dis", size=(64, 64), cache=cache)
+    assert not is_cached(video, [0, 1, 2], "tvl1", size=(64, 64), cache=cache)
+    assert not is_cached(video, [0, 1, 2], "dis", size=(48, 48), cache=cache)
 
 
 def test_fallback_results_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,8 @@ from core.flow.raft_update import FastUpdate
 from core.flow.raft_weights import (
     build_raft,
     convert_original_raft,
+    default_weights_file,
+    identify_raft_weights,
     is_original_layout,
     load_raft_state_dict,
     to_original_layout,
@@ -34,6 +36,24 @@ needs_gt = pytest.mark.skipif(not (FLOW_GT / "middlebury" / "RubberWhale").is_di
 def _random_state(variant: str) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     return build_raft(variant).state_dict()
+
+
+def test_a_weights_file_says_which_raft_it_is_for(tmp_path: Path) -> None:
+    """The viewer's Flow > Load RAFT weights: the user picks a file, its size is read from it (either layout)."""
+    small, large = tmp_path / "mine.pth", tmp_path / "raft-things.pth"
+    torch.save(_random_state("raft-small"), small)
+    torch.save(to_original_layout(_random_state("raft-large")), large)
+    assert identify_raft_weights(small) == "raft-small" and identify_raft_weights(large) == "raft-large"
+    other = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, other)
+    with pytest.raises(CheckpointError, match="resnet.pth: .*not a RAFT weights file"):
+        identify_raft_weights(other)
+    truncated = dict(_random_state("raft-small"))
+    truncated.pop("update_block.flow_head.conv2.weight")
+    torch.save(truncated, tmp_path / "cut.pth")
+    with pytest.raises(CheckpointError, match="cut.pth: does not fit"):
+        identify_raft_weights(tmp_path / "cut.pth")
+    assert default_weights_file("raft-small").name == "raft_small_C_T_V2-01064c6d.pth"
 
 
 @pytest.mark.parametrize("variant", ["raft-small", "raft-large"])

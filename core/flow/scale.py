@@ -1,0 +1,90 @@
+"""One colour scale per video, settled before its first flow picture is drawn.
+
+A colour radius read from the whole-video scan arrives after the first pictures
+(and changed under the user when the scan ended: 5 -> 2.3 px on one clip); the
+largest motion of a clip is set by its worst pair (a camera jump made one
+HMDB51 clip nearly white).  So the radius comes from a quick sample of pairs
+spread over the video, before anything is drawn, as a high percentile of the
+pairs' own 95th-percentile motions: a few large-motion pairs do not set it.
+The sample uses DIS (milliseconds a pair) whatever method the view shows:
+methods agree on how far things move far better than on the fine detail, and
+the scale then does not change when the user changes method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from core.progress import CancelToken, check, report
+
+SAMPLE_PAIRS = 8
+SAMPLE_METHOD = "dis"
+RADIUS_PERCENTILE = 75  # of the sampled pairs' 95th-percentile motions: two pairs in eight can be wild
+PAIR_PERCENTILE = 95  # of one pair's pixel motions: a few mismatched pixels do not count
+RADIUS_FLOOR = 0.5  # a still video's sub-pixel noise is not blown up to full colour
+
+
+@dataclass(frozen=True)
+class MotionScale:
+    """The sampled pairs (pair ``p`` is frames ``p -> p+1``), their motions and the radius they give."""
+
+    pairs: tuple[int, ...]
+    pair_p95: tuple[float, ...]
+    radius: float
+
+
+def sample_pairs(pair_count: int, count: int = SAMPLE_PAIRS) -> list[int]:
+    """Up to ``count`` pair indices spread evenly over ``pair_count`` pairs (first and last included)."""
+    if pair_count <= 0:
+        return []
+    if pair_count <= count:
+        return list(range(pair_count))
+    return sorted({int(round(x)) for x in np.linspace(0, pair_count - 1, count)})
+
+
+def pair_motion(flow: np.ndarray) -> float:
+    """The :data:`PAIR_PERCENTILE` th percentile of one pair's motion lengths, (2, H, W) in pixels."""
+    flow = np.asarray(flow, dtype=np.float32)
+    magnitude = np.hypot(flow[0], flow[1])
+    finite = magnitude[np.isfinite(magnitude)]
+    return float(np.percentile(finite, PAIR_PERCENTILE)) if finite.size else float("nan")
+
+
+def settled_radius(pair_p95: Sequence[float] | np.ndarray) -> float | None:
+    """The colour radius for pairs whose 95th-percentile motions are ``pair_p95`` (NaN: unknown),
+    two significant digits so it reads well; None when none is known."""
+    known = np.asarray(pair_p95, dtype=np.float64)
+    known = known[np.isfinite(known)]
+    if known.size == 0:
+        return None
+    radius = max(RADIUS_FLOOR, float(np.percentile(known, RADIUS_PERCENTILE, method="lower")))
+    return float(f"{radius:.2g}")
+
+
+def measure_motion_scale(
+    read_pair: Callable[[int], np.ndarray],
+    pair_count: int,
+    *,
+    count: int = SAMPLE_PAIRS,
+    cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[..., None]] = None,
+) -> MotionScale:
+    """Sample ``count`` pairs of a video of ``pair_count`` pairs and settle its colour radius.
+
+    ``read_pair(p)`` returns frames ``p`` and ``p + 1`` as a (2, H, W, 3) uint8 array
+    (at the size the flow will be computed at).
+    """
+    from core.flow.engine import compute_flow
+
+    pairs = sample_pairs(pair_count, count)
+    motions = []
+    for done, pair in enumerate(pairs):
+        check(cancel)
+        flow = compute_flow(read_pair(pair), SAMPLE_METHOD, device="cpu").forward[0]
+        motions.append(pair_motion(flow))
+        report(progress, done + 1, len(pairs), f"motion sample {done + 1}/{len(pairs)}")
+    radius = settled_radius(motions)
+    return MotionScale(tuple(pairs), tuple(motions), RADIUS_FLOOR if radius is None else radius)

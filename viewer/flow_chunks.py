@@ -1,0 +1,89 @@
+"""The viewer's unit of flow work: a chunk of :data:`CHUNK_PAIRS` pairs, aligned to fixed
+boundaries so the view's requests, the whole-video scan and exports share the disk cache.
+
+Plain Python (runs in workers): frames in, coloured flow, quality measures and
+maps out, for every pair of one chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.flow import FlowEncoding, PairQuality, compute_flow_cached, flow_to_rgb, pair_quality, render_flow
+from core.video import Video
+
+CHUNK_PAIRS = 16
+MAX_ANALYSIS_SIDE = 480  # shorter side above this is downscaled for flow
+
+
+@dataclass(frozen=True)
+class FlowFrame:
+    """What the views show for one frame pair."""
+
+    pair: int
+    image: np.ndarray  # (h, w, 3) uint8 colour rendering
+    quality: PairQuality
+    inconsistency: np.ndarray  # (h, w) float32 pixels, forward-backward
+    warp_error: np.ndarray  # (h, w) float32 grey levels
+    method_used: str
+    fell_back: bool
+    note: str
+    encoding: FlowEncoding  # the colours of ``image``
+    radius: float = 0.0  # the motion (px) drawn fully saturated in ``image``: the encoding's, or this pair's own
+
+
+@dataclass(frozen=True)
+class ChunkQuality:
+    """A finished chunk of the scan: per-pair noise scores and mean magnitudes."""
+
+    method: str
+    first_pair: int
+    noise: np.ndarray
+    magnitude: np.ndarray
+    magnitude_p95: np.ndarray
+
+
+def analysis_frames(frames: np.ndarray) -> np.ndarray:
+    """Downscale frames whose shorter side exceeds :data:`MAX_ANALYSIS_SIDE` (flow cost grows with pixels)."""
+    height, width = frames.shape[1:3]
+    short = min(height, width)
+    if short <= MAX_ANALYSIS_SIDE:
+        return frames
+    scale = MAX_ANALYSIS_SIDE / short
+    size = (int(round(width * scale)), int(round(height * scale)))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def chunk_indices(chunk: int, frame_count: int) -> list[int]:
+    first = chunk * CHUNK_PAIRS
+    return list(range(first, min(first + CHUNK_PAIRS + 1, frame_count)))
+
+
+def render_pairs(forward: np.ndarray, encoding: FlowEncoding) -> tuple[np.ndarray, list[float]]:
+    """Colour images of (N, 2, H, W) flow and each pair's radius: one scale for all under a
+    "fixed" encoding, each pair its own otherwise (per-pair normalisation)."""
+    if encoding.normalization == "fixed":
+        return flow_to_rgb(forward, encoding), [encoding.max_radius] * len(forward)
+    rendered = [render_flow(pair, encoding) for pair in forward]
+    return np.stack([image for image, _ in rendered]), [radius for _, radius in rendered]
+
+
+def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encoding: FlowEncoding, cancel, progress=None,  # noqa: ANN001
+                  raft_weights: str | None = None) -> list[FlowFrame]:
+    """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker)."""
+    indices = chunk_indices(chunk, len(video))
+    frames = analysis_frames(video.read_clip(indices))
+    result, _hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel,
+                                       progress=progress, raft_weights=raft_weights)
+    images, radii = render_pairs(result.forward, encoding)
+    out = []
+    for k in range(result.pairs):
+        cancel.raise_if_cancelled()
+        backward = None if result.backward is None else result.backward[k]
+        quality, maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
+        out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back,
+                             result.note, encoding, radii[k]))
+    return out
