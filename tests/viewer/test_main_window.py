@@ -188,7 +188,7 @@ def test_view_options_start_at_a_frame_and_classify(qtbot, monkeypatch, tmp_path
     calls: list[tuple] = []
     monkeypatch.setattr(app_module, "run_viewer", lambda video, **options: calls.append((video, options)) or 0)
     assert main.main([str(SAMPLE_VIDEO), "--frame", "40", "--classify"]) == 0
-    assert calls == [(str(SAMPLE_VIDEO), {"frame": 40, "checkpoint": None, "classify": True, "raft_weights": None})]
+    assert calls == [(str(SAMPLE_VIDEO), {"frame": 40, "checkpoint": None, "classify": True, "raft_weights": None, "dataset": None, "dataset_videos": None})]
     assert main.main([str(SAMPLE_VIDEO), "--checkpoint", str(tmp_path / "nope.safetensors")]) == 2
     assert main.main([str(SAMPLE_VIDEO), "--frame", "-1"]) == 2
     err = capsys.readouterr().err
