@@ -6,8 +6,8 @@ never half-written) and every write failure becomes an :class:`ExportError`
 that names the file and the problem in one line.
 
 One module per job: :mod:`~core.export.target` (errors, the atomic target),
-:mod:`~core.export.heatmap` (quality maps as fixed-scale colour overlays and
-their legends), :mod:`~core.export.prediction_heat` (a prediction's heat maps as
+:mod:`~core.export.heatmap` (quality maps as fixed-scale colour overlays),
+:mod:`~core.export.legend` (colour keys of every heat map, on screen and in exports), :mod:`~core.export.prediction_heat` (a prediction's heat maps as
 layers in frame pixels, one colour table),
 :mod:`~core.export.image` (side-by-side composites, PNG),
 :mod:`~core.export.video` (streamed H.264 MP4), :mod:`~core.export.tables`
@@ -15,7 +15,8 @@ layers in frame pixels, one colour table),
 """
 
 from core.export.target import ExportError, export_target
-from core.export.heatmap import INCONSISTENCY_SCALE, QUALITY_SCALES, WARP_ERROR_SCALE, HeatScale, blend_rgba, heat_rgba, legend_band
+from core.export.heatmap import INCONSISTENCY_SCALE, QUALITY_SCALES, WARP_ERROR_SCALE, HeatScale, blend_rgba, heat_rgba
+from core.export.legend import LegendEntry, legend_band, legend_rows, map_entries
 from core.export.prediction_heat import AttentionChoice, FrameHeat, heat_lut, heat_renderer, register_heat_renderer
 from core.export.image import side_by_side, write_png
 from core.export.video import write_mp4_stream
@@ -29,7 +30,8 @@ from core.export.tables import (
 
 __all__ = [
     "ExportError", "export_target",
-    "HeatScale", "INCONSISTENCY_SCALE", "WARP_ERROR_SCALE", "QUALITY_SCALES", "heat_rgba", "blend_rgba", "legend_band",
+    "HeatScale", "INCONSISTENCY_SCALE", "WARP_ERROR_SCALE", "QUALITY_SCALES", "heat_rgba", "blend_rgba",
+    "LegendEntry", "legend_band", "legend_rows", "map_entries",
     "AttentionChoice", "FrameHeat", "heat_lut", "heat_renderer", "register_heat_renderer",
     "side_by_side", "write_png",
     "write_mp4_stream",

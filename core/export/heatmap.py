@@ -117,35 +117,4 @@ def blend_rgba(base: np.ndarray, rgba: np.ndarray, opacity: float = 1.0) -> np.n
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
-LEGEND_HEIGHT = 22
-
-
-def legend_band(scales: list[HeatScale] | tuple[HeatScale, ...], width: int, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
-    """A strip (``LEGEND_HEIGHT`` rows per scale, ``width`` wide) with each scale's gradient and range.
-
-    Exports append it under the views, so an image without the viewer still says
-    what its colours mean.
-    """
-    import cv2
-
-    if width < 64:
-        raise ValueError(f"a legend needs at least 64 pixels of width, got {width}")
-    rows = []
-    for scale in scales:
-        band = np.empty((LEGEND_HEIGHT, width, 3), np.uint8)
-        band[:] = background
-        text = f"{scale.label}: 0"
-        end_text = f"{scale.maximum:g}+ {scale.unit}"
-        font, font_scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
-        (text_w, _), _ = cv2.getTextSize(text, font, font_scale, 1)
-        (end_w, _), _ = cv2.getTextSize(end_text, font, font_scale, 1)
-        bar_x0 = min(text_w + 12, width // 2)
-        bar_x1 = max(bar_x0 + 8, width - end_w - 12)
-        cv2.putText(band, text, (4, 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
-        cv2.putText(band, end_text, (min(bar_x1 + 6, width - end_w - 2), 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
-        gradient = _lut(scale)[np.linspace(0, 255, bar_x1 - bar_x0).astype(np.int64)]
-        band[5:17, bar_x0:bar_x1] = gradient[None, :, :3]
-        rows.append(band)
-    if not rows:
-        return np.zeros((0, width, 3), np.uint8)
-    return np.concatenate(rows, axis=0)
+LEGEND_HEIGHT = 22  # the height of one legend row (drawn by core.export.legend.legend_rows)

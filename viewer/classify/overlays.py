@@ -21,9 +21,11 @@ import dataclasses
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
+from core.export.legend import LegendEntry, map_entries
 from core.export.prediction_heat import FLOW, RGB, AttentionChoice, FrameHeat, box_rgba, choice_for, clip_frame_for, heat_renderer
+from core.sampling import CropMap, crop_map
 from core.inference import Prediction
 from viewer.classify.cross_stream import slice_frames, token_position
 from viewer.classify.maps_panels import has_cross_stream
@@ -37,16 +39,26 @@ HEAT_Z, BOX_Z = 20.0, 30.0
 BOX_COLOURS = {RGB: (0, 230, 255), FLOW: (255, 64, 255)}  # cyan and magenta, as the cross-stream panel names them
 
 
+def crop_note(crop: CropMap) -> str:
+    return f"shaded: outside the model's {crop.size}x{crop.size} px centre crop (it never sees that part)"
+
+
 class AttentionOverlays(QObject):
+    legendChanged = Signal(object, str)  # list[LegendEntry] of the maps drawn, and the crop's note ("" without one)
+
     def __init__(self, state: ViewerState, classify_state: ClassifyState, views: dict[str, FrameView], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state, self.classify_state, self.views = state, classify_state, views
+        self.legend: list[LegendEntry] = []
+        self.crop: CropMap | None = None
         self.shown: dict[str, int | None] = {RGB: None, FLOW: None}  # the frame each view shows
         self._volumes: dict[tuple[int, str, AttentionChoice], np.ndarray] = {}
         classify_state.predictionChanged.connect(self._on_prediction)
         self._drawn = classify_state.overlay
         classify_state.overlayChanged.connect(self._on_overlay)
         classify_state.selectionChanged.connect(self._on_selection)
+        classify_state.modelChanged.connect(lambda _status: self.update_keys())
+        state.videoChanged.connect(lambda _info: self.update_keys())
 
     # -- what the views show ---------------------------------------------------------------
     def rgb_frame_shown(self, index: int, _frame: object = None) -> None:
@@ -86,6 +98,33 @@ class AttentionOverlays(QObject):
         self._drawn = self.classify_state.overlay
         for view in (RGB, FLOW):
             self._refresh_view(view)
+        self.update_keys()
+
+    def model_crop(self) -> CropMap | None:
+        """The crop the model sees: the prediction's own, else the chosen model's input size on this video."""
+        maps = self._maps()
+        if maps is not None and maps.crop_map is not None:
+            return maps.crop_map
+        config, info = self.classify_state.model.config, self.state.info
+        size = int(getattr(config, "input_size", 0) or 0)
+        if size <= 0 or info is None or info.width < 1 or info.height < 1:
+            return None
+        return crop_map(info.height, info.width, size)
+
+    def update_keys(self) -> None:
+        """The legend's keys of the maps drawn, and the crop's shaded border on both views
+        (both follow the "Show" box: hidden maps need no key)."""
+        maps, overlay = self._maps(), self.classify_state.overlay
+        self.legend = map_entries(maps, overlay.choice) if maps is not None and maps.crop_map is not None and overlay.enabled else []
+        self.crop = self.model_crop() if overlay.enabled else None
+        crop = self.crop
+        region = None
+        if crop is not None:
+            x0, y0, x1, y1 = crop.source_box()
+            region = (x0 / crop.src_width, y0 / crop.src_height, x1 / crop.src_width, y1 / crop.src_height)
+        for view in self.views.values():
+            view.set_region_mark(region, "" if crop is None else crop_note(crop))
+        self.legendChanged.emit(self.legend, "" if crop is None else crop_note(crop))
 
     def _refresh_view(self, view_name: str) -> None:
         view = self.views.get(view_name)

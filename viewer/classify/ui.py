@@ -57,6 +57,8 @@ class ClassifyUi(QObject):
         self.timeline_layer = ClassifyTimelineLayer(window.timeline, state)
         self.attention_overlays = AttentionOverlays(window.state, state, {RGB: window.rgb_view, FLOW: window.flow_view}, self)
         window.video.frameReady.connect(self.attention_overlays.rgb_frame_shown)
+        self.attention_overlays.legendChanged.connect(window.legend.set_map_entries)
+        self.attention_overlays.update_keys()
         window.flow.flowReady.connect(lambda flow: self.attention_overlays.flow_pair_shown(flow.pair))
         window.video.videoLoaded.connect(controller.set_video)
 

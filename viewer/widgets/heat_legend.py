@@ -1,65 +1,113 @@
-"""A colour legend for the quality overlays: each scale's gradient with its range and unit."""
+"""The legend under the views: a colour key for every heat map shown.
+
+Two rows of fixed height: the model's maps (attention, rollout, relevance or a
+class activation map, one key per view, with the clip's range and unit, and
+what the shaded border means), then the flow-quality overlays (each scale's
+gradient, range and unit).  Each map has its own key, so two warm maps on one
+view (attention and inconsistency on the flow) are both explained.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.export.heatmap import HeatScale
+from core.export.legend import LegendEntry, scale_entry
 
-BAR_SIZE = (160, 12)
+BAR_SIZE = (120, 12)
+NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
+NO_MAPS_HINT = "Model heat maps: none shown (classify a clip, C)"
 
 
-def gradient_pixmap(scale: HeatScale, width: int = BAR_SIZE[0], height: int = BAR_SIZE[1]) -> QPixmap:
-    """The scale's colours from 0 (left) to its maximum (right), opaque, as drawn at full alpha."""
-    colours = scale.lut()[np.linspace(0, 255, width).astype(np.int64), :3]
+def gradient_pixmap(colours: np.ndarray, width: int = BAR_SIZE[0], height: int = BAR_SIZE[1]) -> QPixmap:
+    """``colours`` ((n, 3) uint8, low to high) stretched over a bar, opaque, as drawn at full alpha."""
+    colours = np.asarray(colours, np.uint8)[np.linspace(0, len(colours) - 1, width).astype(np.int64), :3]
     strip = np.ascontiguousarray(np.broadcast_to(colours[None], (height, width, 3)))
     image = QImage(strip.data, width, height, 3 * width, QImage.Format.Format_RGB888)
     return QPixmap.fromImage(image.copy())  # copy: the QImage must not outlive the numpy buffer
 
 
-NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
+class LegendRow(QWidget):
+    """One line: an optional lead text, then "label low [gradient] high" per entry, or a hint."""
+
+    def __init__(self, hint: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.default_hint = hint
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+        self.entries: list[LegendEntry] = []
+        self.hint = QLabel(hint)
+        self.set_entries([])
+
+    def set_entries(self, entries: list[LegendEntry], lead: str = "", note: str = "") -> None:
+        self.entries = list(entries)
+        while self._layout.count():
+            item = self._layout.takeAt(0)
+            widget = item.widget()
+            if widget is not None:
+                widget.setParent(None)  # out of the row now (texts() reads the children)
+                widget.deleteLater()
+        if not self.entries:
+            self.hint = QLabel(self.default_hint)
+            self.hint.setStyleSheet("color: palette(mid);")
+            self._layout.addWidget(self.hint)
+        elif lead:
+            self._layout.addWidget(QLabel(lead))
+        for entry in self.entries:
+            self._layout.addWidget(QLabel(f"  {entry.label}  {entry.low}"))
+            bar = QLabel()
+            bar.setPixmap(gradient_pixmap(entry.colours))
+            bar.setToolTip(entry.note)
+            self._layout.addWidget(bar)
+            self._layout.addWidget(QLabel(entry.high))
+        if note and self.entries:
+            extra = QLabel(f"  {note}")
+            extra.setStyleSheet("color: palette(mid);")
+            self._layout.addWidget(extra)
+        self._layout.addStretch(1)
+
+    def texts(self) -> list[str]:
+        """Every label's text in the row, in order (what a reader sees)."""
+        return [w.text() for w in self.findChildren(QLabel) if w.text()]
 
 
 class HeatLegend(QWidget):
-    """One row: "label 0 [gradient] max unit" per active scale, or a hint when there is none.
+    """The model's maps above the flow-quality scales.
 
-    The row keeps one fixed height whatever it shows: hiding and showing it
+    Both rows keep one fixed height whatever they show: hiding and showing them
     re-laid the window out, and repainting every view and axis at new sizes
     stalled the GUI thread ~30 ms on each overlay toggle."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("qualityLegend")
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(4, 0, 4, 0)
-        self._layout.setSpacing(6)
+        self.maps_row = LegendRow(NO_MAPS_HINT)
+        self.maps_row.setObjectName("mapsLegend")
+        self.quality_row = LegendRow(NO_OVERLAY_HINT)
+        self.quality_row.setObjectName("qualityScales")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.maps_row)
+        layout.addWidget(self.quality_row)
         self.scales: list[HeatScale] = []
-        self.hint = QLabel(NO_OVERLAY_HINT)
-        self.hint.setStyleSheet("color: palette(mid);")
-        self.setFixedHeight(max(BAR_SIZE[1], self.hint.sizeHint().height()) + 4)
-        self.set_scales([])
+        row_height = max(BAR_SIZE[1], self.quality_row.hint.sizeHint().height())
+        self.setFixedHeight(2 * row_height + 6)
+
+    @property
+    def hint(self) -> QLabel:
+        """The quality row's hint (shown while no quality overlay is on)."""
+        return self.quality_row.hint
 
     def set_scales(self, scales: list[HeatScale], target: str = "") -> None:
+        """The flow-quality overlays shown, on ``target`` ("rgb" or "flow")."""
         self.scales = list(scales)
-        while self._layout.count():
-            item = self._layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        if not self.scales:
-            self.hint = QLabel(NO_OVERLAY_HINT)
-            self.hint.setStyleSheet("color: palette(mid);")
-            self._layout.addWidget(self.hint)
-        elif target:
-            where = QLabel(f"Overlay on the {target.upper() if target == 'rgb' else target} view:")
-            self._layout.addWidget(where)
-        for scale in self.scales:
-            self._layout.addWidget(QLabel(f"  {scale.label}  0"))
-            bar = QLabel()
-            bar.setPixmap(gradient_pixmap(scale))
-            bar.setToolTip(f"{scale.label}: transparent near 0, saturated at {scale.maximum:g} {scale.unit} and above (a fixed scale: same colour, same value on every frame)")
-            self._layout.addWidget(bar)
-            self._layout.addWidget(QLabel(f"{scale.maximum:g}+ {scale.unit}"))
-        self._layout.addStretch(1)
+        lead = "" if not target else f"Overlay on the {target.upper() if target == 'rgb' else target} view:"
+        self.quality_row.set_entries([scale_entry(scale) for scale in self.scales], lead)
+
+    def set_map_entries(self, entries: list[LegendEntry], note: str = "") -> None:
+        """The model's heat maps shown (one entry per view), and a note (what the shaded border is)."""
+        self.maps_row.set_entries(entries, "Model maps:", note)

@@ -200,3 +200,33 @@ def test_layer_and_head_apply_only_to_one_layers_attention(window: MainWindow) -
     maps = window.classify.classify_state.prediction.attention
     cross.layer_box.setCurrentIndex(cross.layer_box.findData(0))
     assert np.allclose(cross.matrix.values, maps.block(RGB, FLOW, layer=0))
+
+
+def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """Each kind of map gets a key per view with the clip's range and unit; with the inconsistency
+    overlay also on the flow view, both warm maps there have their own key; outside the crop is shaded."""
+    show_frame(qtbot, window, CLIP_START)
+    maps = window.classify.classify_state.prediction.attention
+    controls, legend = window.classify_ui.attention_controls, window.legend
+    words = {"attention": "class-token attention, layer 2, mean of heads", "rollout": "attention rollout", "relevance": "relevance (Chefer et al.)"}
+    for kind, name in words.items():
+        controls.kind_box.setCurrentIndex(controls.kind_box.findData(kind))
+        keys = legend.maps_row.entries
+        assert [k.label for k in keys] == [f"RGB view: {name}", f"flow view: {name}"], kind
+        for key, stream in zip(keys, (RGB, FLOW)):
+            volume = maps.volume(stream, kind)
+            assert key.low == f"{volume.min():.3g}" and key.high.startswith(f"{volume.max():.3g} ")
+        assert any(name in text for text in legend.maps_row.texts())  # on screen, not only in the data
+    window.overlay_actions["inconsistency"].setChecked(True)
+    window.overlays.set_target("flow")
+    assert [k.label for k in legend.quality_row.entries] == ["forward-backward inconsistency"]
+    assert any("flow view" in k.label for k in legend.maps_row.entries)  # the flow view's two warm maps: two keys
+    window.overlay_actions["inconsistency"].setChecked(False)
+
+    crop_x = CROP_X / 128, 0.0, (CROP_X + 64) / 128, 1.0  # the 64 px centre crop of the 128x64 frame
+    for view in (window.rgb_view, window.flow_view):
+        assert view.region_mark() == pytest.approx(crop_x) and view.region_item.isVisible()
+    assert any("outside the model's 64x64 px centre crop" in text for text in legend.maps_row.texts())
+    controls.toggle.setChecked(False)  # maps hidden: no keys, no shading
+    assert legend.maps_row.entries == [] and window.rgb_view.region_mark() is None
+    assert legend.maps_row.hint.text().startswith("Model heat maps: none shown")

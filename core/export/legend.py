@@ -1,0 +1,115 @@
+"""Legends: what a colour means, for every heat map the viewer draws, on screen and in exports.
+
+A :class:`LegendEntry` is plain data (a label, the value at each end, the
+colours from left to right), built here from a quality scale or from a
+prediction's maps and drawn by the viewer's legend widget or, for exports, by
+:func:`legend_rows` (OpenCV text and gradient strips under the image).  One
+entry per map and per view, so two warm maps sharing a view each have their key.
+
+A prediction's heat maps are coloured per clip (the clip's minimum to its
+maximum, :func:`core.export.prediction_heat.normalised_volume`); their entries
+give that range in the map's own unit, so a legend says how strong the
+brightest colour is, not just "high".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from core.export.heatmap import LEGEND_HEIGHT, HeatScale
+from core.export.prediction_heat import FLOW, RGB, AttentionChoice, choice_for, heat_lut, heat_renderer
+
+ROW_HEIGHT = LEGEND_HEIGHT
+VIEW_NAMES = {RGB: "RGB", FLOW: "flow"}
+# what each kind of map measures, and in what unit
+KIND_WORDS = {
+    "attention": ("class-token attention", "softmax weight"),
+    "rollout": ("attention rollout", "share of the input"),
+    "relevance": ("relevance (Chefer et al.)", "a.u."),
+    "cam": ("class activation", "a.u."),
+}
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One colour key: ``label`` from ``low`` (left) to ``high`` (right) over ``colours`` ((n, 3) uint8)."""
+
+    label: str
+    low: str
+    high: str
+    colours: np.ndarray
+    note: str = ""  # the longer explanation (a tooltip)
+
+
+def scale_entry(scale: HeatScale) -> LegendEntry:
+    """A flow-quality scale's key: 0 to its fixed maximum (and above)."""
+    return LegendEntry(
+        scale.label, "0", f"{scale.maximum:g}+ {scale.unit}", np.ascontiguousarray(scale.lut()[:, :3]),
+        f"{scale.label}: transparent near 0, saturated at {scale.maximum:g} {scale.unit} and above (a fixed scale: same colour, same value on every frame)",
+    )
+
+
+def kind_words(maps: Any, choice: AttentionChoice) -> tuple[str, str]:
+    """The drawn map's name (with its layer and head when it has them) and unit."""
+    name, unit = KIND_WORDS.get(choice.kind, (choice.kind, "a.u."))
+    if choice.kind == "attention" and hasattr(maps, "num_layers"):
+        head = "mean of heads" if choice.head is None else f"head {choice.head + 1}"
+        name = f"{name}, layer {choice.layer % maps.num_layers + 1}, {head}"
+    return name, unit
+
+
+def map_entries(maps: Any, choice: AttentionChoice) -> list[LegendEntry]:
+    """One key per view the maps draw on: the drawn map's name, its clip-wide range and unit."""
+    renderer, choice = heat_renderer(maps), choice_for(maps, choice)
+    name, unit = kind_words(maps, choice)
+    entries = []
+    for view in (RGB, FLOW):
+        stream = renderer.stream_for_view(maps, view)
+        if stream is None:
+            continue
+        values = np.asarray(maps.volume(stream, choice.kind, layer=choice.layer, head=choice.head), dtype=np.float32)
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        seen = "" if stream == view else f" ({stream} stream)"
+        entries.append(LegendEntry(
+            f"{VIEW_NAMES[view]} view{seen}: {name}", f"{low:.3g}", f"{high:.3g} {unit}", np.ascontiguousarray(heat_lut()[:, :3]),
+            f"{name} on the {VIEW_NAMES[view]} view, coloured from the clip's lowest value ({low:.3g}, transparent) to its highest "
+            f"({high:.3g} {unit}, pale yellow): one scale for every frame of the clip",
+        ))
+    return entries
+
+
+def legend_rows(entries: Sequence[LegendEntry], width: int, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
+    """A strip (``ROW_HEIGHT`` rows per entry, ``width`` wide): "label: low [gradient] high" per entry,
+    which exports put under the views so an image says what its colours mean without the viewer."""
+    import cv2
+
+    if width < 64:
+        raise ValueError(f"a legend needs at least 64 pixels of width, got {width}")
+    rows = []
+    font, font_scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+    for entry in entries:
+        band = np.empty((ROW_HEIGHT, width, 3), np.uint8)
+        band[:] = background
+        text = f"{entry.label}: {entry.low}"
+        (text_w, _), _ = cv2.getTextSize(text, font, font_scale, 1)
+        (end_w, _), _ = cv2.getTextSize(entry.high, font, font_scale, 1)
+        bar_x0 = min(text_w + 12, width // 2)
+        bar_x1 = max(bar_x0 + 8, width - end_w - 12)
+        cv2.putText(band, text, (4, 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.putText(band, entry.high, (min(bar_x1 + 6, width - end_w - 2), 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
+        colours = np.asarray(entry.colours, np.uint8)
+        gradient = colours[np.linspace(0, len(colours) - 1, bar_x1 - bar_x0).astype(np.int64)]
+        band[5:17, bar_x0:bar_x1] = gradient[None, :, :3]
+        rows.append(band)
+    if not rows:
+        return np.zeros((0, width, 3), np.uint8)
+    return np.concatenate(rows, axis=0)
+
+
+def legend_band(scales: Sequence[HeatScale], width: int, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
+    """The flow-quality scales' rows (``LEGEND_HEIGHT`` each), for exports."""
+    return legend_rows([scale_entry(scale) for scale in scales], width, background=background)
