@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self.classify_ui = ClassifyUi(self)  # classification and attention docks, device chooser
 
         self._build_menus()
+        from viewer.dataset.install import DatasetView
+
+        self.dataset = DatasetView(self)  # File > Open dataset…, the dataset dock, "true: X" under the model line
         self.inspect_ui = InspectUi(self)  # View > linked zoom and pan, flow arrows; the cursor readout
         self.flow_status = FlowStatus(self)  # over the flow view: the job that will fill it, and the banner
         self.fallback_banner = self.flow_status.banner

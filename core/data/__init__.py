@@ -1,7 +1,9 @@
-"""Datasets on disk: class folders of videos, official or seeded splits, and
-the list of videos a long run had to skip."""
+"""Datasets on disk: class folders of videos or annotation files (Kinetics CSV,
+Something-Something JSON), official, annotated or seeded splits, and the list of
+videos a long run had to skip."""
 
-from core.data.dataset import VIDEO_EXTENSIONS, Dataset, Sample, discover_dataset, read_class_index
+from core.data.dataset import VIDEO_EXTENSIONS, Dataset, Sample, read_class_index
+from core.data.layouts import discover_dataset
 from core.data.skipped import SkippedVideos
 from core.data.splits import SCHEMES, Split, group_key, make_split
 

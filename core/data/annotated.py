@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from core.data.dataset import Dataset, Sample
 from core.errors import DatasetError
 
 # Part names the files use, mapped to the split's parts.
@@ -102,10 +103,8 @@ def build_dataset(
     layout: str,
     sources: Sequence[Path],
     where: Path,
-):
+) -> Dataset:
     """The dataset of the ``entries`` found on disk, classes in ``classes`` order (or sorted)."""
-    from core.data.dataset import Dataset, Sample
-
     found: list[tuple[Entry, Path]] = []
     missing: list[Entry] = []
     seen: dict[Path, Entry] = {}

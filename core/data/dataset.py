@@ -1,6 +1,6 @@
 """A dataset is a folder of class sub-folders of videos (the UCF101 / HMDB51 layout),
-or annotation files that name the videos (:mod:`core.data.layouts`: Kinetics CSVs,
-Something-Something JSON); :func:`discover_dataset` reads every layout.
+or annotation files that name the videos (Kinetics CSVs, Something-Something JSON);
+:func:`core.data.layouts.discover_dataset` reads every layout, this module the first.
 
 Class order is alphabetical, or the order of a ``classInd.txt`` when there is
 one (``"1 ApplyEyeMakeup"``: 1-based, as UCF101 ships it), so label indices
@@ -156,12 +156,8 @@ def _class_folders(root: Path, ignore: Iterable[Path]) -> dict[str, list[Path]]:
     return folders
 
 
-def discover_dataset(
-    root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None, videos: str | os.PathLike[str] | None = None
-) -> Dataset:
-    """List the videos of the dataset at ``root``, whatever its layout: ``root/<class>/``, or a
-    Kinetics CSV / Something-Something JSON (the file, or a folder holding them; ``videos``: where
-    their videos are, when not beside them).
+def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None) -> Dataset:
+    """List the videos under ``root/<class>/`` (:func:`core.data.layouts.discover_dataset` reads every layout).
 
     ``split_dir`` is where ``classInd.txt`` and the split files are, when not
     in ``root``, ``root/ucfTrainTestlist`` or beside ``root``.
@@ -169,11 +165,6 @@ def discover_dataset(
     root_path = Path(root)
     if not root_path.exists():
         raise DatasetError("dataset folder does not exist", root_path)
-    from core.data.layouts import read_annotated
-
-    annotated = read_annotated(root_path, videos=None if videos is None else Path(videos))
-    if annotated is not None:
-        return annotated
     if not root_path.is_dir():
         raise DatasetError("is not a folder (a dataset is a folder of class sub-folders of videos)", root_path)
     folders = _class_folders(root_path, ignore=[] if split_dir is None else [Path(split_dir)])

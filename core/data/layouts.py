@@ -8,8 +8,12 @@ recognised by its files: a ``.csv`` file or a folder with ``train.csv`` /
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from core.data.dataset import Dataset, discover_class_folders
+from core.data.kinetics import read_kinetics, split_files
+from core.data.ssv2 import label_file, read_ssv2
 from core.errors import DatasetError
 
 LAYOUTS = ("folders", "kinetics", "something-something")
@@ -17,8 +21,6 @@ LAYOUTS = ("folders", "kinetics", "something-something")
 
 def annotated_layout(path: Path) -> str | None:
     """The annotation layout at ``path``, or ``None`` for class folders."""
-    from core.data import kinetics, ssv2
-
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".csv":
@@ -27,22 +29,33 @@ def annotated_layout(path: Path) -> str | None:
             return "something-something"
         raise DatasetError("is not a folder (a dataset is a folder of class sub-folders of videos) nor an annotation file (.csv or .json)", path)
     if path.is_dir():
-        if kinetics.split_files(path):
+        if split_files(path):
             return "kinetics"
-        if ssv2.label_file(path) is not None:
+        if label_file(path) is not None:
             return "something-something"
     return None
 
 
-def read_annotated(path: Path, *, videos: Path | None = None):
+def read_annotated(path: Path, *, videos: Path | None = None) -> Dataset | None:
     """The dataset an annotation layout at ``path`` describes; ``None`` when ``path`` is class folders."""
-    from core.data import kinetics, ssv2
-
     if videos is not None and not videos.is_dir():
         raise DatasetError("videos folder does not exist or is not a folder", videos)
     layout = annotated_layout(path)
     if layout == "kinetics":
-        return kinetics.read_kinetics(path, videos)
+        return read_kinetics(path, videos)
     if layout == "something-something":
-        return ssv2.read_ssv2(path, videos)
+        return read_ssv2(path, videos)
     return None
+
+
+def discover_dataset(
+    root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None, videos: str | os.PathLike[str] | None = None
+) -> Dataset:
+    """The one reader: the dataset at ``root``, whatever its layout: ``root/<class>/`` (official split
+    files in ``split_dir`` when given), or a Kinetics CSV / Something-Something JSON (the file, or a
+    folder holding them; ``videos``: where their videos are, when not beside them)."""
+    root_path = Path(root)
+    if not root_path.exists():
+        raise DatasetError("dataset folder does not exist", root_path)
+    annotated = read_annotated(root_path, videos=None if videos is None else Path(videos))
+    return annotated if annotated is not None else discover_class_folders(root_path, split_dir=split_dir)

@@ -41,6 +41,7 @@ class VideoRecord:
     top5: tuple[tuple[str, float], ...]
     flow: dict[str, Any] | None = None  # method, fell_back, note (None: an RGB-only model)
     flow_noise: dict[str, Any] | None = None  # max, mean, noisy_pairs, noisiest_pair (None: not surveyed)
+    worst_frame: int | None = None  # first frame of the clip that scored the true class lowest, when known
 
     @property
     def correct(self) -> bool:
@@ -69,12 +70,12 @@ class VideoResults:
 
 
 def record_of(relative: str, path: Path, class_names: Sequence[str], true_index: int, probabilities: Sequence[float],
-              flow: dict[str, Any] | None, flow_noise: dict[str, Any] | None = None) -> VideoRecord:
+              flow: dict[str, Any] | None, flow_noise: dict[str, Any] | None = None, worst_frame: int | None = None) -> VideoRecord:
     """A record from one video's mean class probabilities (in the model's class order)."""
     order = sorted(range(len(probabilities)), key=lambda i: -float(probabilities[i]))
     top = tuple((class_names[i], float(probabilities[i])) for i in order[:TOP])
     return VideoRecord(video=relative, path=os.fspath(path), true=class_names[true_index], predicted=top[0][0],
-                       confidence=top[0][1], top5=top, flow=flow, flow_noise=flow_noise)
+                       confidence=top[0][1], top5=top, flow=flow, flow_noise=flow_noise, worst_frame=worst_frame)
 
 
 def records_of(evaluation: Any, flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> list[VideoRecord]:
@@ -165,5 +166,8 @@ def _record(data: Mapping[str, Any], number: int, file: Path, known: set[str]) -
     for key, value in (("flow", flow), ("flow_noise", noise)):
         if value is not None and not isinstance(value, dict):
             raise VideoResultsError(f"line {number}: {key} must be an object or null", file)
+    worst = data.get("worst_frame")
+    if worst is not None and (not isinstance(worst, int) or isinstance(worst, bool) or worst < 0):
+        raise VideoResultsError(f"line {number}: worst_frame must be a frame index or null, got {worst!r}", file)
     return VideoRecord(data["video"], data["path"], data["true"], data["predicted"], float(confidence),
-                       tuple((t["label"], float(t["prob"])) for t in top), flow, noise)
+                       tuple((t["label"], float(t["prob"])) for t in top), flow, noise, worst)

@@ -1,0 +1,102 @@
+"""A dataset's flow quality, one summary per video, kept on disk so a survey resumes.
+
+The dataset panel walks every video's frame pairs (through the flow cache, so
+pairs the viewer already computed cost nothing) and keeps, per video and flow
+method, the largest and mean noise score, how many pairs are noisy and which
+pair is the noisiest.  :class:`FlowSurveyStore` holds those summaries in one
+JSON file per method, written atomically; a video's entry is keyed by its
+path, size and modification time, so an edited video is surveyed again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+NOISY_SCORE = 0.35  # a pair whose noise score is above this counts as noisy (the timeline's default threshold)
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    """One video's flow quality over all its pairs."""
+
+    pairs: int
+    max_noise: float
+    mean_noise: float
+    noisy_pairs: int
+    noisiest_pair: int  # frame index of the pair's first frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: Any) -> "FlowSummary | None":
+        try:
+            summary = FlowSummary(int(data["pairs"]), float(data["max_noise"]), float(data["mean_noise"]),
+                                  int(data["noisy_pairs"]), int(data["noisiest_pair"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return summary if math.isfinite(summary.max_noise) and math.isfinite(summary.mean_noise) else None
+
+
+def summarise_noise(scores: Sequence[float], threshold: float = NOISY_SCORE) -> FlowSummary:
+    """The summary of one video's per-pair noise scores (NaN scores are left out)."""
+    valid = [(i, float(s)) for i, s in enumerate(scores) if not math.isnan(float(s))]
+    if not valid:
+        return FlowSummary(len(scores), 0.0, 0.0, 0, 0)
+    worst = max(valid, key=lambda item: item[1])
+    return FlowSummary(len(scores), worst[1], sum(s for _, s in valid) / len(valid), sum(1 for _, s in valid if s > threshold), worst[0])
+
+
+def video_key(path: str | os.PathLike[str]) -> str:
+    """Path, size and modification time: an edited video is a new entry."""
+    resolved = Path(path).resolve()
+    try:
+        stat = resolved.stat()
+    except OSError:
+        return str(resolved)
+    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+class FlowSurveyStore:
+    """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads."""
+
+    def __init__(self, root: str | os.PathLike[str], method: str) -> None:
+        self.file = Path(root) / f"flow-survey-{method}.json"
+        self._lock = threading.Lock()
+        self._entries: dict[str, dict[str, Any]] = {}
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            data = {}  # absent or damaged: a cache, rebuilt by surveying again
+        if isinstance(data, dict) and isinstance(data.get("videos"), dict):
+            self._entries = {k: v for k, v in data["videos"].items() if FlowSummary.from_dict(v) is not None}
+
+    def get(self, path: str | os.PathLike[str]) -> FlowSummary | None:
+        with self._lock:
+            entry = self._entries.get(video_key(path))
+        return None if entry is None else FlowSummary.from_dict(entry)
+
+    def put(self, path: str | os.PathLike[str], summary: FlowSummary) -> None:
+        with self._lock:
+            self._entries[video_key(path)] = summary.to_dict()
+
+    def save(self) -> None:
+        from core.atomic import write_text
+
+        with self._lock:
+            text = json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        write_text(self.file, text)
+
+
+def default_survey_root() -> Path:
+    """Beside the flow cache."""
+    from core.flow.cache import default_cache_root
+
+    return default_cache_root().parent / "flow-survey"

@@ -1,0 +1,166 @@
+"""The dataset panel, offscreen, in the real window: a generated dataset scored by a checkpoint whose
+answers are known (it always says Approach), filters, a confusion cell, opening a row, results files."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+import main
+from core.evaluation.video_results import RESULTS_NAME
+from dataset_helpers import FAVOURED, synth_with_checkpoint
+from paths import SHARED
+from training_helpers import write_colour_dataset
+from viewer.dataset.rows import COL_CLASS, COL_FRAMES, Row
+from viewer.main_window import MainWindow
+
+WAIT_MS = 60000
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasetpanel")
+    synth, checkpoint = synth_with_checkpoint(root)
+    return synth, checkpoint, root
+
+
+@pytest.fixture
+def window(qtbot, data):  # noqa: ANN001
+    win = MainWindow(show_dialogs=False, checkpoint=data[1])
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def finished(qtbot, window, channel: str) -> str:  # noqa: ANN001
+    """Wait for ``channel``'s job to end; its message."""
+    with qtbot.waitSignal(window.dataset.controller.finished, timeout=WAIT_MS, check_params_cb=lambda c, _m: c == channel) as blocker:
+        pass
+    return blocker.args[1]
+
+
+def open_listed(qtbot, window, path, videos=None) -> None:  # noqa: ANN001
+    with qtbot.waitSignal(window.dataset.controller.listed, timeout=WAIT_MS):
+        window.dataset.open_dataset(str(path), None if videos is None else str(videos))
+
+
+def cell_text(window, row: int, column: int) -> str:  # noqa: ANN001
+    proxy = window.dataset.controller.proxy
+    return proxy.data(proxy.index(row, column))
+
+
+def test_evaluate_filter_wrong_click_a_confusion_cell_and_open_the_row(qtbot, window, data):  # noqa: ANN001
+    synth, checkpoint, _root = data
+    controller, panel = window.dataset.controller, window.dataset.panel
+    open_listed(qtbot, window, synth)
+    assert window.dataset.dock.isVisible() and len(controller.rows) == 30
+    assert sorted({r.split for r in controller.rows}) == ["test", "train", "val"]
+    # metadata is read lazily, for the rows on screen: the first row's frame count arrives
+    qtbot.waitUntil(lambda: cell_text(window, 0, COL_FRAMES) == "12", timeout=WAIT_MS)
+    assert all(r.frames is None for r in controller.rows[-5:])  # off screen: never opened
+
+    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS, check_params_cb=lambda c, _m: c == "dataset-eval") as done:
+        panel.eval_button.click()  # the test part (the default), with the Classification panel's model
+    assert done.args[1].startswith("evaluated 10 videos with biased.safetensors: 1 right (10.0%)")
+    scored = [r for r in controller.rows if r.record is not None]
+    assert len(scored) == 10 and {r.split for r in scored} == {"test"}
+    assert all(r.record.predicted == FAVOURED for r in scored)
+
+    panel.wrong_box.setChecked(True)
+    assert controller.proxy.rowCount() == 9
+    assert {cell_text(window, i, COL_CLASS) for i in range(9)} == {r.true for r in scored} - {FAVOURED}
+    panel.wrong_box.setChecked(False)
+
+    qtbot.waitUntil(lambda: panel.confusion.rowCount() == 10, timeout=5000)
+    names = panel.confusion.names
+    r, c = names.index("RedBall"), names.index(FAVOURED)
+    assert panel.confusion.item(r, c).text() == "1" and panel.confusion.item(r, r).text() == ""
+    rect = panel.confusion.visualItemRect(panel.confusion.item(r, c))
+    qtbot.mouseClick(panel.confusion.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert controller.proxy.rowCount() == 1 and cell_text(window, 0, COL_CLASS) == "RedBall"
+    assert panel.cell_label.text() == f"Confusion cell: true RedBall, predicted {FAVOURED}"
+    accuracy = {panel.accuracy.item(i, 0).text(): panel.accuracy.item(i, 1).text() for i in range(panel.accuracy.rowCount())}
+    assert accuracy[FAVOURED] == "100.0%" and accuracy["RedBall"] == "0.0%"
+
+    # survey that clip's flow, then open it: the viewer lands on its noisiest pair
+    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS, check_params_cb=lambda c, _m: c == "dataset-flow"):
+        panel.scan_button.click()  # the listed rows only: this one clip
+    row: Row = controller.proxy.visible_rows()[0]
+    assert row.noise is not None and row.noise.pairs == 11
+    table = panel.table
+    centre = table.visualRect(controller.proxy.index(0, 0)).center()
+    with qtbot.waitSignal(window.video.videoLoaded, timeout=WAIT_MS):
+        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=centre)  # a double click is a press, then a double click
+        qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(lambda: window.state.frame_index == row.noise.noisiest_pair, timeout=5000)
+    qtbot.waitUntil(lambda: not np.isnan(window.state.flow_noise).any(), timeout=WAIT_MS)  # the viewer's own scan of it
+    assert int(np.argmax(window.state.flow_noise)) == row.noise.noisiest_pair
+    assert float(np.max(window.state.flow_noise)) == pytest.approx(row.noise.max_noise, abs=1e-6)
+    # the prediction panel knows the true class (from the dataset) and says whose the classes are
+    badge = window.dataset.badge
+    assert "true: <b>RedBall</b>" in badge.truth_label.text() and badge.truth_label.isVisible()
+    assert badge.domain_label.text().startswith("Trained on synthetic shapes (10 classes")
+    assert not badge.note_label.isVisible()  # a clip of its own dataset
+
+
+def test_exports_write_the_shown_table_and_the_confusion_png(qtbot, window, data, tmp_path):  # noqa: ANN001
+    synth, checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    window.dataset.panel.eval_button.click()
+    finished(qtbot, window, "dataset-eval")  # cached from the first test's run when it ran: instant
+    window.dataset.panel.split_box.setCurrentIndex(window.dataset.panel.split_box.findData("test"))
+    controller.export_csv(str(tmp_path / "table.csv"))
+    finished(qtbot, window, "dataset-export")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "table.csv").read_text())))
+    assert len(rows) == 10 and {r["Prediction"] for r in rows} == {FAVOURED}
+    assert sum(r["Correct"] == "yes" for r in rows) == 1
+    controller.export_confusion(str(tmp_path / "confusion.png"))
+    finished(qtbot, window, "dataset-export")
+    assert (tmp_path / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_results_file_written_by_eval_fills_the_table_without_recomputing(qtbot, window, data, monkeypatch):  # noqa: ANN001
+    synth, checkpoint, root = data
+    out = root / "eval-out"
+    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu"]) == 0
+    import core.evaluation.panel_scoring as scoring
+
+    monkeypatch.setattr(scoring, "score_video", lambda *a, **k: pytest.fail("a results file must not be recomputed"))
+    controller = window.dataset.controller
+    controller.open_results(str(out / RESULTS_NAME))  # no dataset open: the file alone lists its videos
+    finished(qtbot, window, "dataset-results")
+    assert len(controller.rows) == 10 and sum(r.correct for r in controller.rows) == 1
+    window.dataset.panel.wrong_box.setChecked(True)
+    assert controller.proxy.rowCount() == 9
+    window.dataset.panel.wrong_box.setChecked(False)
+    open_listed(qtbot, window, synth)  # then the dataset: the same file's predictions land on its rows
+    controller.open_results(str(out / RESULTS_NAME))
+    finished(qtbot, window, "dataset-results")
+    assert len(controller.rows) == 30 and sum(r.record is not None for r in controller.rows) == 10
+
+
+def test_a_synthetic_model_on_a_real_video_says_its_classes_are_not_actions(qtbot, window, tmp_path):  # noqa: ANN001
+    video = write_colour_dataset(tmp_path, videos_per_class=1) / "Red" / "Red_0.mp4"
+    with qtbot.waitSignal(window.video.videoLoaded, timeout=WAIT_MS):
+        window.open_video(str(video))
+    badge = window.dataset.badge
+    qtbot.waitUntil(lambda: badge.note_label.isVisible(), timeout=WAIT_MS)
+    assert "are not real actions" in badge.note_label.text()
+    assert not badge.truth_label.isVisible()  # "Red" is not one of the model's classes: nothing claimed
+
+
+def test_the_shared_clips_open_as_a_dataset_with_their_true_classes(qtbot, window):  # noqa: ANN001
+    csv_file, videos = SHARED / "data" / "labels" / "clips_labels.csv", SHARED / "data" / "videos"
+    if not csv_file.is_file() or not videos.is_dir():
+        pytest.skip(f"the shared clips are absent ({csv_file})")
+    open_listed(qtbot, window, csv_file, videos)
+    truth = {r.path.name: r.true for r in window.dataset.controller.rows}
+    assert len(truth) == 17 and truth["v_Basketball_g01_c01.avi"] == "Basketball" and truth["abseiling_k400.mp4"] == "abseiling"
+    assert window.dataset.panel.summary.text().startswith("17 videos, 16 classes (kinetics)")

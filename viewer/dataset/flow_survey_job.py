@@ -1,0 +1,48 @@
+"""The dataset panel's flow survey (worker side): every pair of every video, through the flow cache.
+
+Each video is cut into the viewer's own chunks (:func:`viewer.flow_controller.compute_chunk`),
+so pairs the viewer or an earlier survey computed come from the disk cache,
+and a video the survey store already summarises is not opened at all: a
+cancelled survey resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from core.data.flow_survey import FlowSurveyStore, default_survey_root, summarise_noise
+from core.flow import FlowEncoding
+from viewer.dataset.rows import Row
+
+SAVE_EVERY = 8  # videos between writes of the survey store
+
+
+def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> int:  # noqa: ANN001
+    """Flow summaries of ``rows``, each handed over as ``(row, "noise", summary)``; returns how many."""
+    from core.errors import InputError
+    from core.video import open_video
+    from viewer.flow_controller import CHUNK_PAIRS, compute_chunk
+
+    store = FlowSurveyStore(default_survey_root(), method)
+    encoding = FlowEncoding("fixed", 5.0)  # colours are not looked at; quality does not depend on them
+    surveyed = 0
+    try:
+        for done, row in enumerate(rows, start=1):
+            cancel.raise_if_cancelled()
+            summary = store.get(row.path)
+            if summary is None:
+                try:
+                    with open_video(row.path) as video:
+                        chunks = max(0, (len(video) - 1 + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
+                        scores = [f.quality.noise_score for c in range(chunks)
+                                  for f in compute_chunk(video, c, method, device=device, encoding=encoding, cancel=cancel)]
+                except InputError as err:
+                    progress(done, len(rows), f"{row.relative}: {err.problem}")
+                    continue
+                summary = summarise_noise(scores)
+                store.put(row.path, summary)
+                if done % SAVE_EVERY == 0:
+                    store.save()
+            surveyed += 1
+            progress(done, len(rows), f"flow {row.relative}", partial=(row, "noise", summary))
+    finally:
+        store.save()
+    return surveyed

@@ -1,0 +1,115 @@
+"""Add the dataset view to the main window: a dock, File menu entries, the truth badge.
+
+Wiring only, kept out of ``main_window.py`` (one call there): the panel asks to
+open a video at a frame, to evaluate with the Classification panel's model, or
+to survey flow with the toolbar's method.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QFileDialog
+
+from viewer import settings as app_settings
+from viewer.dataset.controller import DatasetController
+from viewer.dataset.panel import DatasetPanel
+from viewer.dataset.truth_badge import TruthBadge
+
+ANNOTATIONS_FILTER = "Annotations (*.csv *.json);;All files (*)"
+RESULTS_FILTER = "Per-video results (*.jsonl);;All files (*)"
+
+
+class DatasetView:
+    """The dataset dock and its wiring to ``window`` (a :class:`viewer.main_window.MainWindow`)."""
+
+    def __init__(self, window) -> None:  # noqa: ANN001
+        self.window = window
+        self.controller = DatasetController(window.jobs, window.notifier, window)
+        self.panel = DatasetPanel(self.controller)
+        self.dock = QDockWidget("Dataset", window)
+        self.dock.setObjectName("datasetDock")
+        self.dock.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()
+        self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels)
+        window.classify_ui.prediction_panel.layout().insertWidget(1, self.badge)  # under the model line
+        self.controller.listed.connect(lambda _s: self.badge.refresh())
+        self.controller.recordsChanged.connect(self.badge.refresh)
+        self.panel.openRequested.connect(self.open_video_at)
+        self.panel.evaluateRequested.connect(self.evaluate)
+        self.panel.scanRequested.connect(lambda: self.controller.scan_flow(window.flow.method, device=window.classify.device))
+        self.controller.finished.connect(lambda _c, message: window.statusBar().showMessage(message, 10000))
+        self._add_menu_entries()
+
+    def _add_menu_entries(self) -> None:
+        window = self.window
+        file_menu = window.menuBar().actions()[0].menu()
+        before = window.classify_ui.load_checkpoint_action
+        entries = (
+            ("Open &dataset…", "openDataset", self.choose_dataset),
+            ("Open dataset &annotations (CSV/JSON)…", "openAnnotations", self.choose_annotations),
+            ("Open per-video &results…", "openResults", self.choose_results),
+            ("Dataset table as CS&V…", "exportDatasetCsv", self.choose_csv),
+            ("Confusion &matrix as PNG…", "exportConfusion", self.choose_png),
+        )
+        self.actions: dict[str, QAction] = {}
+        for text, name, slot in entries:
+            action = QAction(text, window)
+            action.setObjectName(name)
+            action.triggered.connect(slot)
+            file_menu.insertAction(before, action)
+            self.actions[name] = action
+        self.dock.toggleViewAction().setText("&Dataset panel")
+        window.view_menu.addAction(self.dock.toggleViewAction())
+
+    # -- actions ----------------------------------------------------------------------
+    def open_dataset(self, path: str, videos: str | None = None) -> None:
+        self.dock.show()
+        self.controller.open_dataset(path, videos)
+
+    def choose_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder", app_settings.last_folder())
+        if folder:
+            self.open_dataset(folder)
+
+    def choose_annotations(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open dataset annotations", app_settings.last_folder(), ANNOTATIONS_FILTER)
+        if path:
+            self.open_dataset(path)
+
+    def choose_results(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open per-video results", app_settings.last_folder(), RESULTS_FILTER)
+        if path:
+            self.dock.show()
+            self.controller.open_results(path)
+
+    def choose_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Dataset table as CSV", "dataset.csv", "CSV (*.csv)")
+        if path:
+            self.controller.export_csv(path)
+
+    def choose_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Confusion matrix as PNG", "confusion.png", "PNG (*.png)")
+        if path:
+            self.controller.export_confusion(path)
+
+    def evaluate(self, part: str) -> None:
+        checkpoint = self.window.classify.checkpoint
+        if checkpoint is None:
+            self.window.notifier.error("No model", "choose a model in the Classification panel first")
+            return
+        self.controller.evaluate(checkpoint, part=part, device=self.window.classify.device)
+
+    def open_video_at(self, path: str, frame: int) -> None:
+        window = self.window
+        info = window.state.info
+        if info is not None and Path(info.path).resolve() == Path(path).resolve():
+            window.state.set_frame(min(frame, max(0, window.state.frame_count - 1)))
+            return
+        window.video.videoLoaded.connect(
+            lambda _video: window.state.set_frame(min(frame, max(0, window.state.frame_count - 1))), Qt.ConnectionType.SingleShotConnection
+        )
+        window.open_video(path)
