@@ -111,6 +111,7 @@ class FlowController(QObject):
         self.offer: SlowMethodOffer | None = None
         self._session = 0
         self._ready = False  # the prepare job of this video has settled its colours and method
+        self._scan_waiting = False  # the scan starts once the view's chunk is there: the first picture gets the CPU
         self._scan_p95 = np.zeros(0, np.float32)
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._view_left = TimeLeft()
@@ -135,7 +136,7 @@ class FlowController(QObject):
             return
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
         self.scanReset.emit(len(video) - 1)
-        self.scanStatus.emit("  flow scan: waiting for the motion sample")
+        self.scanStatus.emit("  flow scan: waits for the motion sample")
         self._prepare()
         self._on_frame(self.state.frame_index)
 
@@ -147,7 +148,7 @@ class FlowController(QObject):
         self.fallbackNotice.emit(None)
         self.jobs.cancel("flow")
         if self._ready:
-            self._restart_scan()
+            self._scan_after_view()
         self._on_frame(self.state.frame_index)
 
     def set_raft_weights(self, variant: str, path: str) -> None:
@@ -158,7 +159,7 @@ class FlowController(QObject):
             self.fallbackNotice.emit(None)
             self.jobs.cancel("flow")
             if self._ready:
-                self._restart_scan()
+                self._scan_after_view()
             self._on_frame(self.state.frame_index)
 
     def set_radius(self, radius: float) -> None:
@@ -246,7 +247,7 @@ class FlowController(QObject):
             self.method = FAST_METHOD
             self.methodChanged.emit(FAST_METHOD)
             self.slowMethodOffer.emit(self.offer)
-        self._restart_scan()
+        self._scan_after_view()
         self._on_frame(self.state.frame_index)
 
     def _withdraw_offer(self) -> None:
@@ -295,7 +296,12 @@ class FlowController(QObject):
 
     def _on_view_progress(self, done: int, total: int, _message: str) -> None:
         self._view_left.update(done, total)
-        self._status("computing", f"{self._view_left.describe()} steps of this chunk (a pair each way)")
+        if self._is_current_video():
+            self._status("computing", f"pairs {self._view_chunk_pairs()} both ways, {self._view_left.describe('steps')}")
+
+    def _view_chunk_pairs(self) -> str:
+        first = self.pair_of(self.state.frame_index, len(self.video)) // CHUNK_PAIRS * CHUNK_PAIRS
+        return f"{first}-{min(first + CHUNK_PAIRS, len(self.video) - 1) - 1}"
 
     def _on_chunk(self, result: tuple[int, str, FlowEncoding, list[FlowFrame]]) -> None:
         session, method, encoding, frames = result
@@ -310,6 +316,8 @@ class FlowController(QObject):
             self._store.popitem(last=False)
         if frames and method == self.method:
             self.fallbackNotice.emit(frames[0] if frames[0].fell_back else None)
+            if self._scan_waiting:
+                self._restart_scan()
         current = self.current()
         if current is not None:
             self.flowReady.emit(current)
@@ -318,7 +326,18 @@ class FlowController(QObject):
             self._on_frame(self.state.frame_index)  # the user moved on, or the colours changed meanwhile: ask again
 
     # -- the whole-video scan -----------------------------------------------
+    def _scan_after_view(self) -> None:
+        """Start the scan once the current frame's chunk has arrived (at once when it is stored)."""
+        self.jobs.cancel("flow-scan")
+        self._scan_waiting = True
+        if self._is_current_video():
+            self.scanReset.emit(len(self.video) - 1)
+            self.scanStatus.emit(f"  flow scan ({self.method}): after the current frame's flow")
+        if self.shown() is not None:
+            self._restart_scan()
+
     def _restart_scan(self) -> None:
+        self._scan_waiting = False
         self.jobs.cancel("flow-scan")
         video = self.video
         if video is None or len(video) < 2:
@@ -354,7 +373,7 @@ class FlowController(QObject):
         def on_progress(done: int, total: int, _message: str) -> None:
             left.update(done, total)
             if session == self._session and method == self.method:
-                self.scanStatus.emit(f"  flow scan ({method}) {left.describe()} pairs")
+                self.scanStatus.emit(f"  flow scan ({method}) {left.describe('pairs')}")
 
         self.jobs.submit(
             "flow-scan",

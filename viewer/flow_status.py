@@ -92,6 +92,7 @@ class FlowStatus(QObject):
     # -- the panel over the picture while its flow is computed ------------------
     def _on_pending(self, pair: int) -> None:
         self.view.set_frame(None)  # nothing of another video, pair or method stays up
+        self.view.graphics.viewport().update()  # repaint it all: an emptied image item invalidates no area of its own
         self.window._shown_flow = None
         self.view.set_caption(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ...")
 

@@ -90,8 +90,8 @@ class TimeLeft:
             return None
         return max(0.0, elapsed / worked * (self.total - self.done))
 
-    def describe(self) -> str:
-        """``"12/32, about 40 s left"``, or ``"12/32"`` before a rate is known."""
+    def describe(self, unit: str = "") -> str:
+        """``"12/32 pairs, about 40 s left"``, or ``"12/32 pairs"`` before a rate is known."""
         left = self.seconds_left
-        text = f"{self.done}/{self.total}"
+        text = f"{self.done}/{self.total}" + (f" {unit}" if unit else "")
         return text if left is None or self.done >= self.total else f"{text}, about {format_duration(left)} left"

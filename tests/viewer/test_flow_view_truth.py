@@ -145,8 +145,9 @@ def test_a_slow_remembered_method_is_not_started_unasked(qtbot, window: MainWind
     use.click()
     assert window.flow.method == "tvl1" and not banner.isVisible() and window.flow_view.current_image() is None
     panel = window.flow_status.panel
-    qtbot.waitUntil(lambda: panel.isVisible() and "steps of this chunk" in panel.text(), timeout=30000)
-    assert panel.text().startswith("Computing tvl1 flow for frames 0-1: ") and panel.button.isVisible()
+    qtbot.waitUntil(lambda: panel.isVisible() and "/32 steps" in panel.text(), timeout=30000)
+    assert panel.text().startswith("Computing tvl1 flow for frames 0-1: pairs 0-15 both ways, ") and panel.button.isVisible()
+    assert window.scan_label.text() == "  flow scan (tvl1): after the current frame's flow"  # the first picture first
     panel.button.click()  # Switch to DIS (fast)
     assert window.flow.method == "dis" and window.method_box.currentText() == "dis"
     qtbot.waitUntil(lambda: window.flow.current() is not None and not panel.isVisible(), timeout=30000)

@@ -56,7 +56,7 @@ def test_cost_and_time_left() -> None:
     assert left.seconds_left is None and left.describe() == "0/0"
     now[0] = 110.0
     left.update(5, 25)  # 5 steps in 10 s: 20 to go take 40 s
-    assert left.seconds_left == pytest.approx(40.0) and left.describe() == "5/25, about 40 s left"
+    assert left.seconds_left == pytest.approx(40.0) and left.describe("pairs") == "5/25 pairs, about 40 s left"
     left.update(25, 25)
     assert left.describe() == "25/25"
 
