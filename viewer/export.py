@@ -14,33 +14,24 @@ Other features add their overlays to exported clips with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
-from core.export import (
-    ExportError,
-    flow_metric_rows,
-    legend_band,
-    side_by_side,
-    write_flow_metrics,
-    write_mp4_stream,
-    write_png,
-    write_predictions,
-)
-from core.export.heatmap import blend_rgba
-from core.flow import FlowEncoding
+from core.export import ExportError, legend_rows, side_by_side, write_flow_metrics, write_mp4_stream, write_png, write_predictions
+from core.export.burn_in import LabelTrack
+from core.export.legend import LegendEntry, scale_entry
 from core.progress import CancelToken
-from core.video import Video
 from viewer import settings as app_settings
-from viewer.flow_controller import CHUNK_PAIRS, FlowController, FlowFrame, compute_chunk
+from viewer.export_dialog import ExportRangeDialog
+from viewer.export_render import ClipExportRequest, FrameOverlay, flow_metrics_job, render_clip
+from viewer.flow_controller import FlowController
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
-from viewer.quality_overlay import OverlayChoice, QualityOverlayController
+from viewer.quality_overlay import QualityOverlayController
 from viewer.state import ViewerState
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
@@ -48,78 +39,7 @@ from viewer.widgets.frame_view import FrameView
 DEFAULT_CLIP_FRAMES = 16  # a model clip when no classify region is set
 CHANNEL = "export"
 
-FrameOverlay = Callable[[int], np.ndarray | None]  # frame index -> (h, w, 4) uint8 RGBA (opacity in alpha) or None
 OverlaySnapshot = Callable[[], FrameOverlay | None]  # called on the GUI thread when an export starts
-
-
-@dataclass(frozen=True)
-class ClipExportRequest:
-    """Everything a clip export reads; built on the GUI thread, read by the worker."""
-
-    path: str
-    video: Video
-    frames: tuple[int, ...]
-    fps: float
-    method: str
-    device: str
-    encoding: FlowEncoding
-    overlays: OverlayChoice
-    extra: tuple[tuple[str, str, FrameOverlay], ...] = field(default=())  # (view, name, overlay)
-
-
-def pair_of(frame_index: int, frame_count: int) -> int:
-    return FlowController.pair_of(frame_index, frame_count)
-
-
-def flow_frames_for(video: Video, pairs: list[int], *, method: str, device: str, encoding: FlowEncoding, cancel: CancelToken) -> Iterator[FlowFrame]:
-    """The FlowFrames of ``pairs`` (ascending), chunk by chunk through the disk cache the viewer fills."""
-    current_chunk, by_pair = -1, {}
-    for pair in pairs:
-        chunk = pair // CHUNK_PAIRS
-        if chunk != current_chunk:
-            by_pair = {f.pair: f for f in compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel)}
-            current_chunk = chunk
-        yield by_pair[pair]
-
-
-def render_clip(request: ClipExportRequest, cancel: CancelToken) -> Iterator[np.ndarray]:
-    """Composite frames (RGB | flow, overlays as chosen, legend under them) for an MP4 export."""
-    count = len(request.video)
-    pairs = [pair_of(i, count) for i in request.frames]
-    flows = flow_frames_for(request.video, sorted(set(pairs)), method=request.method, device=request.device, encoding=request.encoding, cancel=cancel)
-    flow_by_pair: dict[int, FlowFrame] = {}
-    legend = None
-    for index, pair in zip(request.frames, pairs):
-        cancel.raise_if_cancelled()
-        while pair not in flow_by_pair:
-            frame = next(flows)
-            flow_by_pair = {frame.pair: frame}  # frames ascend: only the newest pair is ever needed again
-        flow = flow_by_pair[pair]
-        views = {"rgb": request.video.read(index), "flow": flow.image}
-        for name, rgba in request.overlays.layers(flow, bake_opacity=True).items():
-            views[request.overlays.target] = blend_rgba(views[request.overlays.target], rgba)
-        for view, _name, overlay in request.extra:
-            rgba = overlay(index)
-            if rgba is not None:
-                views[view] = blend_rgba(views[view], rgba)
-        image = side_by_side(views["rgb"], views["flow"])
-        if request.overlays.names:
-            if legend is None:
-                legend = legend_band(request.overlays.scales, image.shape[1])
-            image = np.concatenate([image, legend], axis=0)
-        yield image
-
-
-def flow_metrics_job(video: Video, *, method: str, device: str, encoding: FlowEncoding, cancel: CancelToken, progress: Callable[..., None]) -> list[dict[str, Any]]:
-    """Every pair's quality measures for the whole video (flow from the cache when the scan has run)."""
-    pairs = len(video) - 1
-    chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
-    rows: list[dict[str, Any]] = []
-    for chunk in range(chunks):
-        frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel)
-        rows += flow_metric_rows([f.quality for f in frames], first_pair=frames[0].pair if frames else chunk * CHUNK_PAIRS, method_used=[f.method_used for f in frames])
-        progress(chunk + 1, chunks, f"flow metrics {chunk + 1}/{chunks} chunks")
-    return rows
 
 
 class ExportController(QObject):
@@ -148,6 +68,7 @@ class ExportController(QObject):
         self.video_prediction: Any = None  # the last sliding-window VideoPrediction
         self.checkpoint_path: Callable[[], str | None] = lambda: None  # the classifier's checkpoint, recorded in prediction exports
         self.clip_range: Callable[[], tuple[int, int] | None] = lambda: None  # (first, last) frame of the classify region
+        self.map_legend: Callable[[], list[LegendEntry]] = lambda: []  # the keys of the model's heat maps shown (classify feature)
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
@@ -180,15 +101,29 @@ class ExportController(QObject):
             self.jobs.cancel(CHANNEL)
 
     # -- what is exported ----------------------------------------------------------------
+    def legend_entries(self) -> list[LegendEntry]:
+        """The keys of every heat map shown: the model's maps, then the flow-quality overlays drawn."""
+        quality = [scale_entry(scale) for scale in self.overlays.choice.scales] if self.overlays.shown_pair is not None else []
+        return list(self.map_legend()) + quality
+
     def composite(self) -> np.ndarray | None:
-        """The views as shown (frame and flow with every overlay), side by side, with the quality legend."""
+        """The views as shown (frame and flow with every overlay), side by side, with the legend of every heat map on them."""
         left = self.rgb_view.composite()
         if left is None:
             return None
         image = side_by_side(left, self.flow_view.composite())
-        if self.overlays.choice.names and self.overlays.shown_pair is not None:
-            image = np.concatenate([image, legend_band(self.overlays.choice.scales, image.shape[1])], axis=0)
+        entries = self.legend_entries()
+        if entries:
+            image = np.concatenate([image, legend_rows(entries, image.shape[1])], axis=0)
         return image
+
+    def label_track(self) -> LabelTrack | None:
+        """The labels to burn in: the whole-video windows when there are some, else the clip prediction's."""
+        if self.video_prediction is not None and self.video_prediction.clips:
+            return LabelTrack.from_predictions(self.video_prediction.clips, "whole video")
+        if self.prediction is not None:
+            return LabelTrack.from_predictions([self.prediction], "clip")
+        return LabelTrack((), "")
 
     def clip_frames(self) -> tuple[int, ...]:
         """The classify region when there is one, else a model clip's worth of frames from the current one."""
@@ -216,8 +151,9 @@ class ExportController(QObject):
         self._done(path)
         return True
 
-    def export_clip(self, path: str, frames: tuple[int, ...] | None = None) -> int:
-        """Encode the clip (default :meth:`clip_frames`) with overlays as H.264 MP4 in the background."""
+    def export_clip(self, path: str, frames: tuple[int, ...] | None = None, *, burn_in: bool = False) -> int:
+        """Encode the clip (default :meth:`clip_frames`) with overlays as H.264 MP4 in the background;
+        ``burn_in`` writes each frame's number and its prediction's class and score onto it."""
         video = self.video.video
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
@@ -243,6 +179,9 @@ class ExportController(QObject):
             encoding=self.flow.encoding,
             overlays=self.overlays.choice,
             extra=tuple(extra),
+            map_keys=tuple(self.map_legend()),
+            labels=self.label_track() if burn_in else None,
+            raft_weights=self._raft_weights(),
         )
 
         def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
@@ -257,11 +196,11 @@ class ExportController(QObject):
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
             return -1
-        method, device, encoding = self.flow.method, self.flow.device, self.flow.encoding
+        method, device, encoding, weights = self.flow.method, self.flow.device, self.flow.encoding, self._raft_weights()
         target = str(path)
 
         def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
-            rows = flow_metrics_job(video, method=method, device=device, encoding=encoding, cancel=cancel, progress=progress)
+            rows = flow_metrics_job(video, method=method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
             cancel.raise_if_cancelled()
             write_flow_metrics(target, rows, video=video.path, method=method)
             return target
@@ -357,13 +296,23 @@ class ExportController(QObject):
             self.export_png(path)
 
     def choose_clip(self) -> None:
+        """Ask which frames (the classify region, the whole video or a range) and whether to burn in labels, then where."""
         frames = self.clip_frames()
         if not frames:
             self.notifier.error("Nothing to export", "open a video first")
             return
-        path = self._ask("Export clip with overlays as MP4", f"{self._stem()}_frames{frames[0]}-{frames[-1]}.mp4", "MP4 video (*.mp4)")
+        dialog = ExportRangeDialog(self.state.frame_count, (frames[0], frames[-1]), self._parent)
+        if not dialog.exec():
+            return
+        first, last = dialog.frame_range()
+        path = self._ask("Export clip with overlays as MP4", f"{self._stem()}_frames{first}-{last}.mp4", "MP4 video (*.mp4)")
         if path:
-            self.export_clip(path, frames)
+            self.export_clip(path, tuple(range(first, last + 1)), burn_in=dialog.burn_in())
+
+    def _raft_weights(self) -> str | None:
+        """The RAFT weights the flow view uses for its method (when the flow controller has a choice of them)."""
+        weights_for = getattr(self.flow, "raft_weights_for", None)
+        return None if weights_for is None else weights_for(self.flow.method)
 
     def choose_flow_metrics(self) -> None:
         path = self._ask("Export flow metrics", f"{self._stem()}_flow_{self.flow.method}.csv", "CSV table (*.csv);;JSON (*.json)")

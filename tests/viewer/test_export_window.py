@@ -257,3 +257,34 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
         # panel: two exports' flow panels can differ while the flow cache is filled, see the report)
         assert diff[rgb_panel & ~near].mean() < 5, index
     win.close()
+
+
+def test_whole_video_mp4_burns_in_frame_number_class_and_score(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """The range dialog's whole video is every frame; burned in: each frame's number and the class and score of the
+    whole-video window covering it, top-left in the RGB panel; the rest of the picture is the plain export's."""
+    from types import SimpleNamespace
+
+    from core.export.burn_in import burn_in, caption_lines
+    from viewer.export_dialog import ExportRangeDialog
+
+    _open_at(qtbot, window, video_path, 0)
+    dialog = ExportRangeDialog(40, window.export.clip_frames()[::len(window.export.clip_frames()) - 1])
+    dialog.whole_button.setChecked(True)
+    assert dialog.frame_range() == (0, 39) and dialog.burn_in()
+    windows = [SimpleNamespace(start=s, frame_indices=tuple(range(s, s + 16)), label=name, probability=p) for s, name, p in ((0, "run", 0.75), (16, "jump", 0.5), (24, "walk", 0.4))]
+    window.export.set_video_prediction(SimpleNamespace(clips=windows))
+    burned, plain = tmp_path / "burned.mp4", tmp_path / "plain.mp4"
+    with qtbot.waitSignal(window.export.exported, timeout=60000):
+        window.export.export_clip(str(burned), tuple(range(*dialog.frame_range())) + (39,), burn_in=dialog.burn_in())
+    with qtbot.waitSignal(window.export.exported, timeout=60000):
+        window.export.export_clip(str(plain), (0, 1, 20, 39))
+    burned_video, plain_video = open_video(burned), open_video(plain)
+    assert len(burned_video) == 40
+    for k, frame in ((0, 0), (2, 20), (3, 39)):
+        ours, theirs = burned_video.read(frame).astype(int), plain_video.read(k).astype(int)
+        box = (slice(0, 24), slice(0, 60))  # "frame N" and "run 75.0%" at this frame height
+        assert np.abs(ours[box] - theirs[box]).mean() > 20  # the label region differs from the plain frame
+        assert np.abs(ours[40:, :] - theirs[40:, :]).mean() < 6 and np.abs(ours[:, 128 + GAP :] - theirs[:, 128 + GAP :]).mean() < 6  # codec noise only
+        expected = burn_in(plain_video.read(k), caption_lines(frame, window.export.label_track()), width_limit=128).astype(int)
+        assert np.abs(ours[box] - expected[box]).mean() < 12  # the text drawn is this frame's caption
+    assert caption_lines(20, window.export.label_track()) == ["frame 20", "jump 50.0%"]

@@ -84,6 +84,7 @@ class ClassifyUi(QObject):
         # File > Export MP4 draws the heat maps as the views do
         for view in (RGB, FLOW):
             window.export.add_overlay_source(view, "attention", self.attention_overlays.export_snapshot(view))
+        window.export.map_legend = lambda: list(self.attention_overlays.legend)  # PNG and MP4 exports carry the maps' keys
 
         self.load_checkpoint_action = QAction("Load &Checkpoint...", window)
         self.load_checkpoint_action.setToolTip("Classify with another model (.safetensors saved by train)")

@@ -230,3 +230,22 @@ def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window:
     controls.toggle.setChecked(False)  # maps hidden: no keys, no shading
     assert legend.maps_row.entries == [] and window.rgb_view.region_mark() is None
     assert legend.maps_row.hint.text().startswith("Model heat maps: none shown")
+
+
+def test_png_export_carries_the_heat_maps_keys(qtbot, window: MainWindow, tmp_path) -> None:  # noqa: ANN001
+    import cv2
+
+    from core.export.heatmap import LEGEND_HEIGHT
+    from core.export.image import GAP
+
+    show_frame(qtbot, window, CLIP_START)
+    window.overlay_actions["warp_error"].setChecked(True)
+    qtbot.waitUntil(lambda: window.overlays.shown_pair == CLIP_START, timeout=20000)
+    out = tmp_path / "view.png"
+    assert window.export.export_png(str(out))
+    image = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    assert image.shape == (64 + 3 * LEGEND_HEIGHT, 128 + GAP + 128, 3)  # RGB map key, flow map key, warp error key
+    for row in range(2):  # each map key's row shows the heat colours from the darkest to the palest
+        colours = {tuple(c) for c in image[64 + row * LEGEND_HEIGHT + 11]}
+        assert tuple(heat_lut()[0, :3]) in colours and tuple(heat_lut()[255, :3]) in colours
+    window.overlay_actions["warp_error"].setChecked(False)
