@@ -368,6 +368,9 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     rows.append(measure(heart, "play (overlays on)", play, args.interact_s + 1.0, lambda _f: f"{shown_before[0]} frames shown"))
     state.set_playing(False)
     window.video.frameReady.disconnect(_count_frames)
+    from viewer.dataset.bench_rows import dataset_rows  # (d) the dataset panel: list 13,320 videos, scroll the table
+
+    rows += dataset_rows(window, heart, scratch, measure, args.interact_s)
     window.close()
     app.processEvents()
 

@@ -30,6 +30,7 @@ class Listing:
     rows: list[Row]
     summary: str
     classes: tuple[str, ...]
+    labels: dict[str, str]  # normalised path -> true class (made in the worker: 13,320 path resolutions)
 
 
 def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  # noqa: ANN001
@@ -43,19 +44,19 @@ def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  #
     rows = [Row(s.path, dataset.relative(s), s.label_name, part_of.get(s.path, "")) for s in dataset.samples]
     notes = f"; {len(dataset.notes)} notes: {dataset.notes[0]}" if dataset.notes else ""
     summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description}{notes}"
-    return Listing(rows, summary, dataset.classes)
+    return Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows})
 
 
 def read_metadata(rows: list[Row], cancel, progress) -> None:  # noqa: ANN001
-    """Frames and duration of each row (worker): values are handed over as partial results."""
+    """Frames and duration of each row from its headers (worker): handed over as partial results."""
+    from core.data.metadata import header_metadata
     from core.errors import InputError
-    from core.video import open_video
 
     for done, row in enumerate(rows, start=1):
         cancel.raise_if_cancelled()
         try:
-            with open_video(row.path) as video:
-                result = (row, video.info.frames, float(video.info.duration_s), "")
+            frames, duration = header_metadata(row.path)
+            result = (row, frames, duration, "")
         except InputError as err:
             result = (row, None, None, err.problem)
         progress(done, len(rows), "", partial=result)
@@ -97,10 +98,9 @@ class DatasetController(QObject):
     def _listed(self, path: str, listing: Listing) -> None:
         self.source, self.classes = path, listing.classes
         self._pending.clear()
-        self.labels = {normalise(r.path): r.true for r in listing.rows}
+        self.labels = listing.labels
         self.model.set_rows(listing.rows)
-        self.proxy.refilter()
-        self.listed.emit(listing.summary)
+        self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
 
     @property
@@ -200,24 +200,26 @@ class DatasetController(QObject):
 
     # -- figures ----------------------------------------------------------------------
     def confusion(self) -> tuple[list[str], np.ndarray]:
-        """Class names (true or predicted by a scored row) and the counts, rows true, columns predicted."""
-        scored = [r for r in self.rows if r.record is not None]
-        names = [c for c in self.classes if any(r.true == c or r.record.predicted == c for r in scored)]  # type: ignore[union-attr]
-        names += sorted({r.record.predicted for r in scored} - set(names))  # type: ignore[union-attr]
+        """Class names (true or predicted by a scored row) and the counts, rows true, columns predicted (one pass)."""
+        pairs = [(r.true, r.record.predicted) for r in self.rows if r.record is not None]
+        seen = {name for pair in pairs for name in pair}
+        names = [c for c in self.classes if c in seen] + sorted(seen - set(self.classes))
         index = {n: i for i, n in enumerate(names)}
         matrix = np.zeros((len(names), len(names)), np.int64)
-        for r in scored:
-            if r.true in index:
-                matrix[index[r.true], index[r.record.predicted]] += 1  # type: ignore[union-attr]
+        for true, predicted in pairs:
+            matrix[index[true], index[predicted]] += 1
         return names, matrix
 
     def per_class_accuracy(self) -> list[tuple[str, float, int]]:
-        out = []
-        for name in self.classes:
-            scored = [r for r in self.rows if r.true == name and r.record is not None]
-            if scored:
-                out.append((name, sum(bool(r.correct) for r in scored) / len(scored), len(scored)))
-        return out
+        """(class, share right, videos scored) in class order (one pass)."""
+        right: dict[str, int] = {}
+        scored: dict[str, int] = {}
+        for r in self.rows:
+            if r.record is not None:
+                scored[r.true] = scored.get(r.true, 0) + 1
+                right[r.true] = right.get(r.true, 0) + int(r.record.predicted == r.true)
+        order = [c for c in self.classes if c in scored] + sorted(set(scored) - set(self.classes))
+        return [(name, right[name] / scored[name], scored[name]) for name in order]
 
     # -- exports ----------------------------------------------------------------------
     def export_csv(self, path: str) -> None:
