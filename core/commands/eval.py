@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from core.evaluation.confusion_plot import MODES
     from core.evaluation.test_set import PARTS
 
-    parser.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<video>")
+    parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
+                        "or a Something-Something folder (labels.json, train.json, validation.json)")
     parser.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .safetensors checkpoint saved by train")
     split = parser.add_argument_group("split (as train has them; default: the split recorded in the checkpoint)")
     split.add_argument("--split", dest="split_scheme", choices=SCHEMES, default=None, help="use this split scheme instead of the recorded split")

@@ -30,7 +30,8 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Defaults stay None here and come from TrainSettings in run(): listing the
     # commands' help must not import torch.
-    parser.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<video>")
+    parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
+                        "or a Something-Something folder (labels.json, train.json, validation.json)")
     parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
     model.add_argument("--recipe", metavar="NAME",
