@@ -26,7 +26,7 @@ ROW_HEIGHT = LEGEND_HEIGHT
 VIEW_NAMES = {RGB: "RGB", FLOW: "flow"}
 # what each kind of map measures, and in what unit
 KIND_WORDS = {
-    "attention": ("class-token attention", "softmax weight"),
+    "attention": ("attention", "softmax weight"),  # the class token's, one layer
     "rollout": ("attention rollout", "share of the input"),
     "relevance": ("relevance (Chefer et al.)", "a.u."),
     "cam": ("class activation", "a.u."),
@@ -42,6 +42,8 @@ class LegendEntry:
     high: str
     colours: np.ndarray
     note: str = ""  # the longer explanation (a tooltip)
+    group: str = ""  # what several entries share (the map's name): a legend row may say it once ...
+    short: str = ""  # ... and label each entry with this instead (the view's name)
 
 
 def scale_entry(scale: HeatScale) -> LegendEntry:
@@ -78,6 +80,7 @@ def map_entries(maps: Any, choice: AttentionChoice) -> list[LegendEntry]:
             f"{VIEW_NAMES[view]} view{seen}: {name}", f"{low:.3g}", f"{high:.3g} {unit}", np.ascontiguousarray(heat_lut()[:, :3]),
             f"{name} on the {VIEW_NAMES[view]} view, coloured from the clip's lowest value ({low:.3g}, transparent) to its highest "
             f"({high:.3g} {unit}, pale yellow): one scale for every frame of the clip",
+            group=name, short=f"{VIEW_NAMES[view]}{seen}",
         ))
     return entries
 

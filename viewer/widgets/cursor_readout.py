@@ -10,9 +10,10 @@ video's pixels (the flow may be computed at a smaller analysis size).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 IDLE_TEXT = "hover a view: pixel value, flow and noise"
+READOUT_WIDTH = 600
 
 
 def _at(image: np.ndarray, fx: float, fy: float) -> tuple[int, int]:
@@ -44,7 +45,8 @@ def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.nd
 class CursorReadout(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(IDLE_TEXT, parent)
+        self.setToolTip("What is under the mouse in either view: pixel position and RGB value, the flow vector "
+                        "(u right, v down, in video pixels per frame) and the flow's noise measures there")
         self.setObjectName("cursorReadout")
         self.setStyleSheet("color: #5f6368;")
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long line never widens the window
-        self.setMinimumWidth(380)
+        self.setFixedWidth(READOUT_WIDTH)  # one width: the status bar never re-lays out as the mouse moves

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.export.heatmap import HeatScale
 from core.export.legend import LegendEntry, scale_entry
 
-BAR_SIZE = (120, 12)
+BAR_SIZE = (96, 12)
 NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
 NO_MAPS_HINT = "Model heat maps: none shown (classify a clip, C)"
 
@@ -39,32 +39,43 @@ class LegendRow(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(6)
         self.entries: list[LegendEntry] = []
+        self.lead, self.note = "", ""
         self.hint = QLabel(hint)
+        # wider than the window: cut at the right edge rather than widen the window (tooltips tell the rest)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.set_entries([])
 
-    def set_entries(self, entries: list[LegendEntry], lead: str = "", note: str = "") -> None:
+    def set_entries(self, entries: list[LegendEntry], lead: str | None = None, note: str | None = None) -> None:
+        """Show ``entries`` after ``lead``, then ``note`` (shown with or without entries); a ``None`` keeps the last."""
         self.entries = list(entries)
+        self.lead = self.lead if lead is None else lead
+        self.note = self.note if note is None else note
         while self._layout.count():
             item = self._layout.takeAt(0)
             widget = item.widget()
             if widget is not None:
                 widget.setParent(None)  # out of the row now (texts() reads the children)
                 widget.deleteLater()
+        shared = ""  # the entries' common map name, said once in the lead
         if not self.entries:
             self.hint = QLabel(self.default_hint)
             self.hint.setStyleSheet("color: palette(mid);")
             self._layout.addWidget(self.hint)
-        elif lead:
-            self._layout.addWidget(QLabel(lead))
+        else:
+            groups = {entry.group for entry in self.entries}
+            shared = groups.pop() if len(groups) == 1 and all(e.group and e.short for e in self.entries) else ""
+            lead_text = " ".join(t for t in (self.lead, f"{shared} (per clip):" if shared else "") if t)
+            if lead_text:
+                self._layout.addWidget(QLabel(lead_text))
         for entry in self.entries:
-            self._layout.addWidget(QLabel(f"  {entry.label}  {entry.low}"))
+            self._layout.addWidget(QLabel(f"  {entry.short if shared else entry.label}  {entry.low}"))
             bar = QLabel()
             bar.setPixmap(gradient_pixmap(entry.colours))
             bar.setToolTip(entry.note)
             self._layout.addWidget(bar)
             self._layout.addWidget(QLabel(entry.high))
-        if note and self.entries:
-            extra = QLabel(f"  {note}")
+        if self.note:
+            extra = QLabel(f"  {self.note}")
             extra.setStyleSheet("color: palette(mid);")
             self._layout.addWidget(extra)
         self._layout.addStretch(1)
@@ -84,6 +95,7 @@ class HeatLegend(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("qualityLegend")
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.maps_row = LegendRow(NO_MAPS_HINT)
         self.maps_row.setObjectName("mapsLegend")
         self.quality_row = LegendRow(NO_OVERLAY_HINT)
@@ -110,4 +122,9 @@ class HeatLegend(QWidget):
 
     def set_map_entries(self, entries: list[LegendEntry], note: str = "") -> None:
         """The model's heat maps shown (one entry per view), and a note (what the shaded border is)."""
-        self.maps_row.set_entries(entries, "Model maps:", note)
+        self.maps_row.set_entries(entries, "Model maps,")
+        self.quality_row.set_entries(self.quality_row.entries, note=note)  # the crop's note: room to spare on that row
+
+    def texts(self) -> list[str]:
+        """Every text the legend shows, both rows."""
+        return self.maps_row.texts() + self.quality_row.texts()

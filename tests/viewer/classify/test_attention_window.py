@@ -208,7 +208,7 @@ def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window:
     show_frame(qtbot, window, CLIP_START)
     maps = window.classify.classify_state.prediction.attention
     controls, legend = window.classify_ui.attention_controls, window.legend
-    words = {"attention": "class-token attention, layer 2, mean of heads", "rollout": "attention rollout", "relevance": "relevance (Chefer et al.)"}
+    words = {"attention": "attention, layer 2, mean of heads", "rollout": "attention rollout", "relevance": "relevance (Chefer et al.)"}
     for kind, name in words.items():
         controls.kind_box.setCurrentIndex(controls.kind_box.findData(kind))
         keys = legend.maps_row.entries
@@ -216,7 +216,7 @@ def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window:
         for key, stream in zip(keys, (RGB, FLOW)):
             volume = maps.volume(stream, kind)
             assert key.low == f"{volume.min():.3g}" and key.high.startswith(f"{volume.max():.3g} ")
-        assert any(name in text for text in legend.maps_row.texts())  # on screen, not only in the data
+        assert any(name in text for text in legend.texts())  # on screen, not only in the data
     window.overlay_actions["inconsistency"].setChecked(True)
     window.overlays.set_target("flow")
     assert [k.label for k in legend.quality_row.entries] == ["forward-backward inconsistency"]
@@ -226,7 +226,7 @@ def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window:
     crop_x = CROP_X / 128, 0.0, (CROP_X + 64) / 128, 1.0  # the 64 px centre crop of the 128x64 frame
     for view in (window.rgb_view, window.flow_view):
         assert view.region_mark() == pytest.approx(crop_x) and view.region_item.isVisible()
-    assert any("outside the model's 64x64 px centre crop" in text for text in legend.maps_row.texts())
+    assert any("outside the model's 64x64 px centre crop" in text for text in legend.texts())
     controls.toggle.setChecked(False)  # maps hidden: no keys, no shading
     assert legend.maps_row.entries == [] and window.rgb_view.region_mark() is None
     assert legend.maps_row.hint.text().startswith("Model heat maps: none shown")
