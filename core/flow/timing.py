@@ -16,16 +16,22 @@ from typing import Callable
 import numpy as np
 
 FAST_METHODS = ("dis", "farneback")
+WARM_UP_MIN_SIDE = 16  # the engine's smallest frame side
 
 
 def time_one_pair(frames: np.ndarray, method: str, *, device: str = "auto", raft_weights: str | None = None,
                   clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds one forward pair of ``method`` takes on ``frames`` (2, H, W, 3): a RAFT model is
-    loaded before the clock starts, so the figure is the per-pair cost, not the set-up."""
+    loaded, or the method run once on the pair at half size, before the clock starts, so the figure is the
+    per-pair cost, not the set-up."""
     from core.flow.engine import RAFT_METHODS, compute_flow
 
     if method in RAFT_METHODS:  # loads (and keeps) the model; a missing-weights fallback times the fallback
         compute_flow(frames[:2], method, device=device, raft_weights=raft_weights)
+    else:  # a first call pays for set-up (torch's threads and buffers; several times a pair's cost): pay it on a half-size pair
+        half = frames[:2, ::2, ::2]
+        if min(half.shape[1:3]) >= WARM_UP_MIN_SIDE:
+            compute_flow(np.ascontiguousarray(half), method, device=device)
     start = clock()
     compute_flow(frames[:2], method, device=device, raft_weights=raft_weights)
     return clock() - start

@@ -68,3 +68,12 @@ def test_time_left_does_not_count_answers_from_the_cache_as_a_rate() -> None:
     now[0] = 8.0
     left.update(20, 32)  # 4 computed in 8 s: 12 to go take 24 s
     assert left.seconds_left == pytest.approx(24.0)
+
+
+def test_one_pair_is_timed_after_the_set_up() -> None:
+    """The clock is read around the timed pair only: the half-size warm-up before it is not counted."""
+    from core.flow.timing import time_one_pair
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 64, 96, 3), dtype=np.uint8)
+    reads = iter([10.0, 12.5])
+    assert time_one_pair(frames, "farneback", clock=lambda: next(reads)) == 2.5
