@@ -35,7 +35,8 @@ class DatasetView:
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels)
-        window.classify_ui.prediction_panel.layout().insertWidget(1, self.badge)  # under the model line
+        panel = window.classify_ui.prediction_panel
+        panel.layout().insertWidget(panel.layout().indexOf(panel.model_label) + 1, self.badge)  # under the model line
         self.controller.listed.connect(lambda _s: self.badge.refresh())
         self.controller.recordsChanged.connect(self.badge.refresh)
         self.panel.openRequested.connect(self.open_video_at)

@@ -125,6 +125,7 @@ class DatasetPanel(QWidget):
         split.addWidget(figures)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([3000, 1400])  # the table gets most of the width from the start
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
