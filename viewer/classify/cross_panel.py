@@ -39,7 +39,7 @@ class CrossAttentionMatrix(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
-        self.plot.setMinimumHeight(170)
+        self.plot.setMinimumHeight(140)
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
