@@ -102,8 +102,13 @@ def results_text(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[
 
 def write_video_results(path: str | os.PathLike[str], evaluation: Any,
                         flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> Path:
-    """Write ``evaluation``'s per-video results to ``path`` atomically."""
+    """Write ``evaluation``'s per-video results to ``path`` atomically.  The flow-noise summaries
+    (default) are those the dataset panel's flow survey stored for the model's flow method, when a
+    video was surveyed on this machine; eval computes no extra flow for them."""
     from core.atomic import write_text
+
+    if flow_noise is None and evaluation.requested_flow_method is not None:
+        flow_noise = surveyed_noise(evaluation.requested_flow_method)
 
     text = results_text(evaluation.checkpoint, Path(evaluation.dataset_root).resolve(), evaluation.class_names,
                         records_of(evaluation, flow_noise), clips_per_video=evaluation.clips_per_video,
@@ -111,6 +116,19 @@ def write_video_results(path: str | os.PathLike[str], evaluation: Any,
     target = Path(path)
     write_text(target, text)
     return target
+
+
+def surveyed_noise(method: str) -> Callable[[Path], dict[str, Any] | None]:
+    """A lookup of the flow survey's stored summary of a video (``None`` when it was not surveyed)."""
+    from core.data.flow_survey import FlowSurveyStore, default_survey_root
+
+    store = FlowSurveyStore(default_survey_root(), method)
+
+    def lookup(path: Path) -> dict[str, Any] | None:
+        summary = store.get(path)
+        return None if summary is None else summary.to_dict()
+
+    return lookup
 
 
 def read_video_results(path: str | os.PathLike[str]) -> VideoResults:

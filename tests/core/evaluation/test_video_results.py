@@ -58,3 +58,20 @@ def test_malformed_results_name_file_and_line(evaluated, tmp_path, edit, message
     with pytest.raises(VideoResultsError, match=message) as err:
         read_video_results(bad)
     assert err.value.path == str(bad)
+
+
+def test_flow_noise_comes_from_the_flow_survey_when_a_video_was_surveyed(evaluated, tmp_path):
+    from core.data.flow_survey import FlowSurveyStore, default_survey_root, summarise_noise
+
+    synth, checkpoint, _out = evaluated
+    surveyed = next(r for r in read_video_results(_out / RESULTS_NAME).records)
+    store = FlowSurveyStore(default_survey_root(), "dis")  # the checkpoint's flow method
+    summary = summarise_noise([0.1, 0.6, float("nan"), 0.4])
+    store.put(surveyed.path, summary)
+    store.save()
+    out = tmp_path / "again"
+    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu"]) == 0
+    records = {r.video: r for r in read_video_results(out / RESULTS_NAME).records}
+    assert records[surveyed.video].flow_noise == {"pairs": 4, "max_noise": 0.6, "mean_noise": pytest.approx(1.1 / 3),
+                                                  "noisy_pairs": 2, "noisiest_pair": 1}
+    assert all(r.flow_noise is None for v, r in records.items() if v != surveyed.video)

@@ -164,3 +164,18 @@ def test_the_shared_clips_open_as_a_dataset_with_their_true_classes(qtbot, windo
     truth = {r.path.name: r.true for r in window.dataset.controller.rows}
     assert len(truth) == 17 and truth["v_Basketball_g01_c01.avi"] == "Basketball" and truth["abseiling_k400.mp4"] == "abseiling"
     assert window.dataset.panel.summary.text().startswith("17 videos, 16 classes (kinetics)")
+
+
+@pytest.mark.parametrize("folder, verdict", [(FAVOURED, "✔ right"), ("MoveLeft", "✘ wrong")])
+def test_the_true_class_from_the_folder_name_is_marked_right_or_wrong(qtbot, window, data, folder, verdict):  # noqa: ANN001
+    video = next((data[0] / folder).glob("*.mp4"))  # no dataset open: the folder name is one of the model's classes
+    with qtbot.waitSignal(window.video.videoLoaded, timeout=WAIT_MS):
+        window.open_video(str(video))
+    qtbot.waitUntil(lambda: window.classify.classify_state.model.config is not None, timeout=WAIT_MS)
+    badge = window.dataset.badge
+    qtbot.waitUntil(lambda: "(from the folder name)" in badge.truth_label.text(), timeout=WAIT_MS)
+    with qtbot.waitSignal(window.classify.classify_state.predictionChanged, timeout=WAIT_MS,
+                          check_params_cb=lambda p: p is not None):
+        window.classify.classify_clip()
+    assert window.classify.classify_state.prediction.label == FAVOURED
+    assert badge.truth_label.text().startswith(f"true: <b>{folder}</b>") and verdict in badge.truth_label.text()
