@@ -18,7 +18,6 @@ nothing of a previous video or method is ever shown as current.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -27,16 +26,16 @@ from core.flow import FlowEncoding
 from core.flow.cache import is_cached
 from core.flow.engine import RAFT_METHODS
 from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
-from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, format_duration, time_one_pair
+from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, time_one_pair
 from core.video import Video
 from viewer.flow_chunks import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, ChunkQuality, FlowFrame, analysis_frames, chunk_indices, compute_chunk
+from viewer.flow_job import FAST_METHOD, FlowJobStatus, Prepared, SlowMethodOffer
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.state import ViewerState
 
 MAX_STORED_PAIRS = 600
 DEFAULT_RADIUS = 5.0  # colours before a video has been measured
-FAST_METHOD = "dis"
 SLOW_VIEW_S = 10.0  # a first picture later than this is not started unasked
 SLOW_SCAN_S = 180.0  # nor a whole-video scan longer than this
 auto_radius = settled_radius  # the colour radius for pairs of known 95th-percentile motions (kept name)
@@ -44,43 +43,6 @@ AUTO_RADIUS_FLOOR = RADIUS_FLOOR
 
 __all__ = ["CHUNK_PAIRS", "MAX_ANALYSIS_SIDE", "ChunkQuality", "FlowController", "FlowFrame", "FlowJobStatus", "SlowMethodOffer",
            "analysis_frames", "chunk_indices", "compute_chunk"]
-
-
-@dataclass(frozen=True)
-class FlowJobStatus:
-    """What the flow view is waiting for: ``phase`` "measuring" (the prepare job), "computing"
-    (the current pair's chunk) or "ready" (nothing: the picture is shown)."""
-
-    phase: str
-    method: str
-    pair: int
-    text: str = ""  # progress and time left, when known
-
-    @property
-    def slow(self) -> bool:
-        return self.method not in FAST_METHODS
-
-
-@dataclass(frozen=True)
-class SlowMethodOffer:
-    """A method the video did not open on because of its cost (seconds, measured on this video)."""
-
-    method: str
-    cost: FlowCost
-
-    def describe(self) -> str:
-        first = format_duration(self.cost.seconds_for(CHUNK_PAIRS))
-        whole = format_duration(self.cost.whole_video_s)
-        return (f"{self.method} would take about {first} before the first picture and {whole} for the whole video here "
-                f"({self.cost.seconds_per_pair:.2g} s a pair): showing {FAST_METHOD}.")
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    session: int
-    method: str
-    scale: MotionScale
-    cost: FlowCost | None
 
 
 class FlowController(QObject):
@@ -230,12 +192,12 @@ class FlowController(QObject):
                 if not is_cached(video.path, first, method, size=frames.shape[1:3], device=device, raft_weights=weights):
                     cancel.raise_if_cancelled()
                     cost = FlowCost(method, time_one_pair(frames, method, device=device, raft_weights=weights), len(video) - 1)
-            return _Prepared(session, method, scale, cost)
+            return Prepared(session, method, scale, cost)
 
-        self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t),
+        self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=self._failed,
                          on_progress=lambda done, total, _m: self._status("measuring", f"measuring the video's motion: {done}/{total} pairs"))
 
-    def _on_prepared(self, prepared: _Prepared) -> None:
+    def _on_prepared(self, prepared: Prepared) -> None:
         if prepared.session != self._session:
             return
         self.scale, self._ready = prepared.scale, True
@@ -291,8 +253,13 @@ class FlowController(QObject):
             return session, method, encoding, frames
 
         self._view_left = TimeLeft()
-        self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self.notifier.error("Optical flow failed", e, t),
+        self.jobs.submit("flow", work, self._on_chunk, on_error=self._failed,
                          on_progress=self._on_view_progress)
+
+    def _failed(self, error: BaseException, trace: str) -> None:
+        """A flow job of the view failed: said in the view (not left "computing") and in the error sink."""
+        self._status("failed", " ".join(str(error).split()) or type(error).__name__)
+        self.notifier.error("Optical flow failed", error, trace)
 
     def _on_view_progress(self, done: int, total: int, _message: str) -> None:
         self._view_left.update(done, total)

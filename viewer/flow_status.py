@@ -102,12 +102,14 @@ class FlowStatus(QObject):
             return
         if status.phase == "measuring":
             text = "Measuring the video's motion (a few pairs with DIS) to settle its colours"
+        elif status.phase == "failed":
+            text = f"No {status.method} flow for frames {status.pair}-{status.pair + 1}"
         else:
             text = f"Computing {status.method} flow for frames {status.pair}-{status.pair + 1}"
         if status.text:
             text += f": {status.text}"
         self.panel.label.setText(text)
-        self.panel.button.setVisible(status.phase == "computing" and status.slow)
+        self.panel.button.setVisible(status.phase in ("computing", "failed") and status.method != FAST_METHOD)
         self.panel.setVisible(True)
         self._place()
 

@@ -145,7 +145,8 @@ def test_a_slow_remembered_method_is_not_started_unasked(qtbot, window: MainWind
     use.click()
     assert window.flow.method == "tvl1" and not banner.isVisible() and window.flow_view.current_image() is None
     panel = window.flow_status.panel
-    qtbot.waitUntil(lambda: panel.isVisible() and "/32 steps" in panel.text(), timeout=30000)
+    assert panel.isVisible() and panel.text() == "Computing tvl1 flow for frames 0-1" and panel.button.isVisible()
+    qtbot.waitUntil(lambda: "/32 steps" in panel.text(), timeout=90000)  # a first TV-L1 pair on a busy 2-core machine: up to ~20 s
     assert panel.text().startswith("Computing tvl1 flow for frames 0-1: pairs 0-15 both ways, ") and panel.button.isVisible()
     assert window.scan_label.text() == "  flow scan (tvl1): after the current frame's flow"  # the first picture first
     panel.button.click()  # Switch to DIS (fast)
