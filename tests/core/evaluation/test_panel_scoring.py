@@ -1,0 +1,64 @@
+"""The dataset panel's scoring: records cached per checkpoint and video, kept when cancelled, reused on resume;
+the flow survey's store resumes the same way."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from core.data import discover_dataset
+from core.data.flow_survey import FlowSurveyStore, summarise_noise
+from core.errors import Cancelled
+from core.evaluation import panel_scoring
+from core.evaluation.record_cache import RecordCache
+from core.models.checkpoint import open_classifier, read_checkpoint_info
+from core.progress import CancelToken
+from core.sampling import uniform_clip_starts
+from dataset_helpers import FAVOURED, synth_with_checkpoint
+
+
+def test_a_cancelled_scoring_keeps_its_records_and_a_second_run_scores_only_the_rest(tmp_path: Path, monkeypatch):
+    synth, checkpoint = synth_with_checkpoint(tmp_path, clips_per_class=1)
+    dataset = discover_dataset(synth)
+    videos = [(s.path, dataset.relative(s), s.label_name) for s in dataset.samples][:4]
+    names = read_checkpoint_info(checkpoint).config.class_names
+    classifier = open_classifier(checkpoint, device="cpu")
+    token, seen = CancelToken(), []
+
+    def progress(done, total, message="", partial=None):  # noqa: ANN001
+        seen.append(partial)
+        if done == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        panel_scoring.score_videos(classifier, videos, RecordCache(checkpoint, names, tmp_path / "c"), clips=2, cancel=token, progress=progress)
+    assert len(seen) == 2 and all(r.predicted == FAVOURED for r in seen)
+    first_start = uniform_clip_starts(12, 2, classifier.config.clip_length, classifier.config.frame_stride)[0]
+    assert seen[0].worst_frame == first_start == 2  # every clip scores the true class alike: the first clip is the worst
+    cache = RecordCache(checkpoint, names, tmp_path / "c")  # read back from disk
+    assert len(cache) == 2
+    scored = []
+    real = panel_scoring.score_video
+    monkeypatch.setattr(panel_scoring, "score_video", lambda *a, **k: scored.append(a[2]) or real(*a, **k))
+    records, failed = panel_scoring.score_videos(classifier, videos, cache, clips=2)
+    assert [r.video for r in records] == [v[1] for v in videos] and not failed
+    assert scored == [videos[2][1], videos[3][1]]  # only the two the cancelled run had not reached
+    assert [r.correct for r in records] == [v[2] == FAVOURED for v in videos]
+
+
+def test_survey_store_persists_and_forgets_an_edited_video(tmp_path: Path):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    store = FlowSurveyStore(tmp_path / "s", "dis")
+    summary = summarise_noise([0.2, 0.9, 0.1])
+    assert (summary.max_noise, summary.noisy_pairs, summary.noisiest_pair, summary.pairs) == (0.9, 1, 1, 3)
+    store.put(video, summary)
+    store.save()
+    assert FlowSurveyStore(tmp_path / "s", "dis").get(video) == summary
+    assert FlowSurveyStore(tmp_path / "s", "tvl1").get(video) is None  # per method
+    os.utime(video, ns=(1, 1))
+    assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is None  # edited: surveyed again
+    (tmp_path / "s" / "flow-survey-dis.json").write_text("{broken")
+    assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is None  # a damaged store is a cache miss
