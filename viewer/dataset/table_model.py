@@ -25,12 +25,14 @@ class DatasetTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
         self.rows: list[Row] = []
+        self.generation = 0  # bumped by every new row list: the proxy's cached verdicts are for one generation
         self._position: dict[int, int] = {}
         self.metadata_wanted: Callable[[Row], None] = lambda _row: None
 
     def set_rows(self, rows: list[Row]) -> None:
         self.beginResetModel()
         self.rows = rows
+        self.generation += 1
         self._position = {id(r): i for i, r in enumerate(rows)}
         self.endResetModel()
 
@@ -112,19 +114,26 @@ class DatasetFilterProxy(QSortFilterProxyModel):
         self.table = source
         self.criteria = RowFilter()
         self._accepted: list[bool] = []
+        self._generation = -1
 
     def set_filter(self, criteria: RowFilter) -> None:
+        if criteria == self.criteria and self._generation == self.table.generation:
+            return  # the same rows, the same criteria: nothing to redo (13,320 rows take tens of ms)
         self.criteria = criteria
         self.refilter()
 
     def refilter(self) -> None:
         self.beginFilterChange()
-        self._accepted = [self.criteria.accepts(r) for r in self.table.rows]
+        self._verdicts()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def _verdicts(self) -> None:
+        self._accepted = [self.criteria.accepts(r) for r in self.table.rows]
+        self._generation = self.table.generation
+
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
-        if len(self._accepted) != len(self.table.rows):
-            self._accepted = [self.criteria.accepts(r) for r in self.table.rows]
+        if self._generation != self.table.generation:
+            self._verdicts()
         return self._accepted[source_row]
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
