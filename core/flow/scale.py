@@ -13,6 +13,7 @@ the scale then does not change when the user changes method.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -25,6 +26,8 @@ SAMPLE_METHOD = "dis"
 RADIUS_PERCENTILE = 75  # of the sampled pairs' 95th-percentile motions: two pairs in eight can be wild
 PAIR_PERCENTILE = 95  # of one pair's pixel motions: a few mismatched pixels do not count
 RADIUS_FLOOR = 0.5  # a still video's sub-pixel noise is not blown up to full colour
+SAMPLE_BUDGET_S = 3.0  # the first picture waits for the sample: no longer than this (after MIN_SAMPLED pairs)
+MIN_SAMPLED = 3
 
 
 @dataclass(frozen=True)
@@ -64,27 +67,52 @@ def settled_radius(pair_p95: Sequence[float] | np.ndarray) -> float | None:
     return float(f"{radius:.2g}")
 
 
+def spread_order(pairs: Sequence[int]) -> list[int]:
+    """``pairs`` reordered so that any first few of them are spread over the video: the ends,
+    the middle, the quarters, ... (a sample cut short by its time budget still spans the video)."""
+    pairs = list(pairs)
+    if len(pairs) <= 2:
+        return pairs
+    order, queue = [pairs[0], pairs[-1]], [(0, len(pairs) - 1)]
+    while queue:
+        low, high = queue.pop(0)
+        middle = (low + high) // 2
+        if middle not in (low, high):
+            order.append(pairs[middle])
+            queue += [(low, middle), (middle, high)]
+    return order + [p for p in pairs if p not in order]
+
+
 def measure_motion_scale(
     read_pair: Callable[[int], np.ndarray],
     pair_count: int,
     *,
     count: int = SAMPLE_PAIRS,
+    budget_s: float = SAMPLE_BUDGET_S,
+    clock: Callable[[], float] = time.monotonic,
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
 ) -> MotionScale:
-    """Sample ``count`` pairs of a video of ``pair_count`` pairs and settle its colour radius.
+    """Sample up to ``count`` pairs of a video of ``pair_count`` pairs and settle its colour radius.
 
     ``read_pair(p)`` returns frames ``p`` and ``p + 1`` as a (2, H, W, 3) uint8 array
-    (at the size the flow will be computed at).
+    (at the size the flow will be computed at).  Seeking can be slow (a long-GOP 4K
+    file decodes up to a GOP per pair): after ``budget_s`` seconds the pairs measured
+    so far decide (at least :data:`MIN_SAMPLED`), taken in :func:`spread_order`.
     """
     from core.flow.engine import compute_flow
 
-    pairs = sample_pairs(pair_count, count)
-    motions = []
-    for done, pair in enumerate(pairs):
+    pairs = spread_order(sample_pairs(pair_count, count))
+    measured, motions = [], []
+    start = clock()
+    for pair in pairs:
         check(cancel)
+        if len(measured) >= MIN_SAMPLED and clock() - start > budget_s:
+            break
         flow = compute_flow(read_pair(pair), SAMPLE_METHOD, device="cpu").forward[0]
+        measured.append(pair)
         motions.append(pair_motion(flow))
-        report(progress, done + 1, len(pairs), f"motion sample {done + 1}/{len(pairs)}")
+        report(progress, len(measured), len(pairs), f"motion sample {len(measured)}/{len(pairs)}")
     radius = settled_radius(motions)
-    return MotionScale(tuple(pairs), tuple(motions), RADIUS_FLOOR if radius is None else radius)
+    order = np.argsort(measured)
+    return MotionScale(tuple(int(measured[i]) for i in order), tuple(motions[i] for i in order), RADIUS_FLOOR if radius is None else radius)

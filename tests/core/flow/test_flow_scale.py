@@ -77,3 +77,19 @@ def test_one_pair_is_timed_after_the_set_up() -> None:
     frames = np.random.default_rng(0).integers(0, 256, (2, 64, 96, 3), dtype=np.uint8)
     reads = iter([10.0, 12.5])
     assert time_one_pair(frames, "farneback", clock=lambda: next(reads)) == 2.5
+
+
+def test_a_slow_sample_stops_at_its_budget_still_spread_over_the_video() -> None:
+    """Each pair 'takes' 1 s (a long-GOP file's seeks): after a 2.5 s budget the ends and the middle decide."""
+    from core.flow.scale import spread_order
+
+    assert spread_order([0, 23, 46, 69, 93, 116, 139, 162]) == [0, 162, 69, 23, 116, 46, 93, 139]
+    now = [0.0]
+    still = np.zeros((2, 64, 64, 3), np.uint8) + np.arange(64, dtype=np.uint8)[None, None, :, None]
+
+    def read_pair(p: int) -> np.ndarray:
+        now[0] += 1.0
+        return still
+
+    scale = measure_motion_scale(read_pair, 163, budget_s=2.5, clock=lambda: now[0])
+    assert scale.pairs == (0, 69, 162) and scale.radius == RADIUS_FLOOR  # a still picture: the floor
