@@ -195,7 +195,7 @@ class FlowController(QObject):
             return Prepared(session, method, scale, cost)
 
         self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=self._failed,
-                         on_progress=lambda done, total, _m: self._status("measuring", f"measuring the video's motion: {done}/{total} pairs"))
+                         on_progress=lambda done, total, _m: self._status("measuring", f"{done}/{total} pairs"))
 
     def _on_prepared(self, prepared: Prepared) -> None:
         if prepared.session != self._session:
@@ -229,7 +229,7 @@ class FlowController(QObject):
         shown = self._store.get(key)
         if shown is None:
             self.flowPending.emit(key[1])
-            self._status("computing" if self._ready else "measuring", "" if self._ready else "measuring the video's motion")
+            self._status("computing" if self._ready else "measuring")
         else:
             self._store.move_to_end(key)
             self.flowReady.emit(shown)

@@ -74,6 +74,7 @@ def test_a_second_video_never_shows_the_first_videos_flow(qtbot, window: MainWin
 
 
 def test_raft_banner_names_the_file_and_the_menu_and_goes_with_the_method(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    window.overlay_actions["warp_error"].setChecked(True)
     window.open_video(str(write_video(tmp_path / "clip.mp4", 20)))
     qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=30000)
     window.method_box.setCurrentText("raft-small")
@@ -90,6 +91,7 @@ def test_raft_banner_names_the_file_and_the_menu_and_goes_with_the_method(qtbot,
 
     window.method_box.setCurrentText("farneback")  # at once: no RAFT banner, no DIS picture under a farneback caption
     assert not banner.isVisible() and window.flow_view.current_image() is None
+    assert window.overlays.shown_pair is None and window.flow_view.overlay("quality.warp_error") is None  # nor DIS's warp error
     assert window.flow_view.caption.text().startswith("computing farneback flow")
     qtbot.wait(50)
     assert (window.rgb_view.geometry(), window.flow_view.geometry()) == views_at  # the banner going did not move the views
