@@ -268,14 +268,18 @@ def test_whole_video_mp4_burns_in_frame_number_class_and_score(qtbot, window: Ma
     from viewer.export_dialog import ExportRangeDialog
 
     _open_at(qtbot, window, video_path, 0)
-    dialog = ExportRangeDialog(40, window.export.clip_frames()[::len(window.export.clip_frames()) - 1])
+    region = window.export.clip_frames()
+    dialog = ExportRangeDialog(40, (region[0], region[-1]), window)
+    assert dialog.frame_range() == (region[0], region[-1])  # the classify region by default
     dialog.whole_button.setChecked(True)
     assert dialog.frame_range() == (0, 39) and dialog.burn_in()
+    frames, burn = dialog.frame_range(), dialog.burn_in()
+    dialog.deleteLater()
     windows = [SimpleNamespace(start=s, frame_indices=tuple(range(s, s + 16)), label=name, probability=p) for s, name, p in ((0, "run", 0.75), (16, "jump", 0.5), (24, "walk", 0.4))]
     window.export.set_video_prediction(SimpleNamespace(clips=windows))
     burned, plain = tmp_path / "burned.mp4", tmp_path / "plain.mp4"
     with qtbot.waitSignal(window.export.exported, timeout=60000):
-        window.export.export_clip(str(burned), tuple(range(*dialog.frame_range())) + (39,), burn_in=dialog.burn_in())
+        window.export.export_clip(str(burned), tuple(range(frames[0], frames[1] + 1)), burn_in=burn)
     with qtbot.waitSignal(window.export.exported, timeout=60000):
         window.export.export_clip(str(plain), (0, 1, 20, 39))
     burned_video, plain_video = open_video(burned), open_video(plain)

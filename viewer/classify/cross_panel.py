@@ -78,7 +78,7 @@ class CrossAttentionMatrix(QWidget):
     def set_matrix(self, values: np.ndarray | None, *, row_label: str = "", col_label: str = "", describe=None, scale_label: str = MATRIX_SCALE_LABEL) -> None:  # noqa: ANN001
         if scale_label != self.scale_label:
             self.scale_label = scale_label
-            self.color_bar.getAxis("right").setLabel(scale_label)
+            self.color_bar.getAxis("left").setLabel(scale_label)  # where ColorBarItem puts its label
         self.values = None if values is None else np.asarray(values, dtype=np.float32)
         self.marker.setVisible(False)
         item = self.plot.getPlotItem()

@@ -200,6 +200,10 @@ def test_layer_and_head_apply_only_to_one_layers_attention(window: MainWindow) -
     maps = window.classify.classify_state.prediction.attention
     cross.layer_box.setCurrentIndex(cross.layer_box.findData(0))
     assert np.allclose(cross.matrix.values, maps.block(RGB, FLOW, layer=0))
+    assert cross.matrix.color_bar.levels() == pytest.approx((cross.matrix.values.min(), cross.matrix.values.max()))  # its colour scale
+    assert cross.matrix.color_bar.getAxis("left").labelText == "attention weight (softmax share)"
+    cross.granularity_box.setCurrentIndex(cross.granularity_box.findData("time"))
+    assert cross.matrix.color_bar.getAxis("left").labelText == "share of a slice's attention"
 
 
 def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window: MainWindow) -> None:  # noqa: ANN001
