@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtWidgets import QLabel, QWidget
 
 IDLE_TEXT = "hover a view: pixel value, flow and noise"
-READOUT_WIDTH = 600
+READOUT_WIDTH = 720
 
 
 def _at(image: np.ndarray, fx: float, fy: float) -> tuple[int, int]:

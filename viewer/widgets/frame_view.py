@@ -90,7 +90,7 @@ class FrameView(QWidget):
         self.region_edge.setZValue(MARK_Z)
         self.view_box.addItem(self.region_edge)
         self._segments: np.ndarray | None = None  # (N, 4) fractions x0, y0, x1, y1
-        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 230), width=1.2), connect="pairs", antialias=False)
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((25, 25, 25, 230), width=1.2), connect="pairs", antialias=False)  # dark: flow colours are pale where motion is small
         self.arrows.setZValue(ARROW_Z)
         self.arrows.setVisible(False)
         self.view_box.addItem(self.arrows)
