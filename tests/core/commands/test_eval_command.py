@@ -121,7 +121,7 @@ def test_default_output_folder_is_beside_the_checkpoint(data, tmp_path, capsys):
     ckpt.write_bytes(Path(data.bare).read_bytes())
     assert run_eval(data.synth, "--checkpoint", ckpt, "--clips", "1") == 0
     assert "the dataset's default split (the checkpoint records none)" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "model-eval").iterdir()) == ["confusion.png", "metrics.json"]
+    assert sorted(p.name for p in (tmp_path / "model-eval").iterdir()) == ["confusion.png", "metrics.json", "videos.jsonl"]
 
 
 def test_class_order_is_matched_by_name(data, tmp_path):
