@@ -109,7 +109,7 @@ class FlowStatus(QObject):
         if status.text:
             text += f": {status.text}"
         self.panel.label.setText(text)
-        self.panel.button.setVisible(status.phase in ("computing", "failed") and status.method != FAST_METHOD)
+        self.panel.button.setVisible(status.phase in ("computing", "failed") and status.slow)
         self.panel.setVisible(True)
         self._place()
 
