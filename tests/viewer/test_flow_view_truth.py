@@ -192,3 +192,21 @@ def test_raft_weights_from_the_command_line_and_the_flow_menu(qtbot, window: Mai
     window.raft_weights_ui.load(str(bad))
     qtbot.waitUntil(lambda: any("Cannot use these RAFT weights" in e for e in errors), timeout=30000)
     assert app_settings.raft_weights() == {"raft-small": str(weights.absolute())}
+
+
+def test_colour_scale_and_raft_weights_are_restored_at_start(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    weights = tmp_path / "raft-things.pth"
+    weights.write_bytes(b"checked when loaded, not at start")
+    app_settings.set_raft_weights("raft-large", weights)
+    app_settings.set_raft_weights("raft-small", tmp_path / "moved-away.pth")  # gone since: not used
+    app_settings.set_colour_scale("video", 3.5)
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    assert win.flow.raft_weights == {"raft-large": str(weights.absolute())}
+    assert win.radius_box.value() == 3.5 and win.colour_scale_ui.lock_action.isChecked()
+    assert win.flow.encoding.max_radius == 3.5 and not win.flow.auto_radius
+    app_settings.set_colour_scale("pair", 0.0)
+    other = MainWindow(show_dialogs=False)
+    qtbot.addWidget(other)
+    assert other.flow.per_pair and other.flow.encoding.normalization == "clip" and not other.radius_box.isEnabled()
+    assert other.flow.auto_radius and not other.colour_scale_ui.lock_action.isChecked()
