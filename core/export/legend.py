@@ -35,7 +35,7 @@ KIND_WORDS = {
 
 @dataclass(frozen=True)
 class LegendEntry:
-    """One colour key: ``label`` from ``low`` (left) to ``high`` (right) over ``colours`` ((n, 3) uint8)."""
+    """One colour key: ``label`` from ``low`` (left) to ``high`` ``unit`` (right) over ``colours`` ((n, 3) uint8)."""
 
     label: str
     low: str
@@ -44,13 +44,20 @@ class LegendEntry:
     note: str = ""  # the longer explanation (a tooltip)
     group: str = ""  # what several entries share (the map's name): a legend row may say it once ...
     short: str = ""  # ... and label each entry with this instead (the view's name)
+    unit: str = ""
+
+    @property
+    def high_text(self) -> str:
+        """The right end's text with its unit."""
+        return f"{self.high} {self.unit}".strip()
 
 
 def scale_entry(scale: HeatScale) -> LegendEntry:
     """A flow-quality scale's key: 0 to its fixed maximum (and above)."""
     return LegendEntry(
-        scale.label, "0", f"{scale.maximum:g}+ {scale.unit}", np.ascontiguousarray(scale.lut()[:, :3]),
+        scale.label, "0", f"{scale.maximum:g}+", np.ascontiguousarray(scale.lut()[:, :3]),
         f"{scale.label}: transparent near 0, saturated at {scale.maximum:g} {scale.unit} and above (a fixed scale: same colour, same value on every frame)",
+        unit=scale.unit,
     )
 
 
@@ -77,10 +84,10 @@ def map_entries(maps: Any, choice: AttentionChoice) -> list[LegendEntry]:
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         seen = "" if stream == view else f" ({stream} stream)"
         entries.append(LegendEntry(
-            f"{VIEW_NAMES[view]} view{seen}: {name}", f"{low:.3g}", f"{high:.3g} {unit}", np.ascontiguousarray(heat_lut()[:, :3]),
+            f"{VIEW_NAMES[view]} view{seen}: {name}", f"{low:.3g}", f"{high:.3g}", np.ascontiguousarray(heat_lut()[:, :3]),
             f"{name} on the {VIEW_NAMES[view]} view, coloured from the clip's lowest value ({low:.3g}, transparent) to its highest "
             f"({high:.3g} {unit}, pale yellow): one scale for every frame of the clip",
-            group=name, short=f"{VIEW_NAMES[view]}{seen}",
+            group=name, short=f"{VIEW_NAMES[view]}{seen}", unit=unit,
         ))
     return entries
 
@@ -99,11 +106,11 @@ def legend_rows(entries: Sequence[LegendEntry], width: int, *, background: tuple
         band[:] = background
         text = f"{entry.label}: {entry.low}"
         (text_w, _), _ = cv2.getTextSize(text, font, font_scale, 1)
-        (end_w, _), _ = cv2.getTextSize(entry.high, font, font_scale, 1)
+        (end_w, _), _ = cv2.getTextSize(entry.high_text, font, font_scale, 1)
         bar_x0 = min(text_w + 12, width // 2)
         bar_x1 = max(bar_x0 + 8, width - end_w - 12)
         cv2.putText(band, text, (4, 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
-        cv2.putText(band, entry.high, (min(bar_x1 + 6, width - end_w - 2), 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.putText(band, entry.high_text, (min(bar_x1 + 6, width - end_w - 2), 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
         colours = np.asarray(entry.colours, np.uint8)
         gradient = colours[np.linspace(0, len(colours) - 1, bar_x1 - bar_x0).astype(np.int64)]
         band[5:17, bar_x0:bar_x1] = gradient[None, :, :3]

@@ -28,6 +28,7 @@ from viewer.classify.state import ClassifyState, TokenSelection
 MATRIX_SCALE_LABEL = "attention weight (softmax share)"
 TIME_SCALE_LABEL = "share of a slice's attention"
 BOX_NAMES = {RGB: "cyan", FLOW: "magenta"}
+MATRIX_MIN_HEIGHT = 150
 
 
 class CrossAttentionMatrix(QWidget):
@@ -39,7 +40,7 @@ class CrossAttentionMatrix(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
-        self.plot.setMinimumHeight(140)
+        self.plot.setMinimumHeight(MATRIX_MIN_HEIGHT)
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -74,6 +75,10 @@ class CrossAttentionMatrix(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
+        # fill the room the panel has, and ask for none: a plot's large size hint made the dock scroll, hiding
+        # the readout under the matrix (a wrapped label makes the layout size itself by its items' hints)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.setMinimumHeight(MATRIX_MIN_HEIGHT)
 
     def set_matrix(self, values: np.ndarray | None, *, row_label: str = "", col_label: str = "", describe=None, scale_label: str = MATRIX_SCALE_LABEL) -> None:  # noqa: ANN001
         if scale_label != self.scale_label:

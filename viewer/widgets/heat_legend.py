@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 from core.export.heatmap import HeatScale
 from core.export.legend import LegendEntry, scale_entry
 
-BAR_SIZE = (96, 12)
+BAR_SIZE = (80, 12)
 NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
 NO_MAPS_HINT = "Model heat maps: none shown (classify a clip, C)"
 
@@ -62,9 +62,10 @@ class LegendRow(QWidget):
             self.hint.setStyleSheet("color: palette(mid);")
             self._layout.addWidget(self.hint)
         else:
-            groups = {entry.group for entry in self.entries}
-            shared = groups.pop() if len(groups) == 1 and all(e.group and e.short for e in self.entries) else ""
-            lead_text = " ".join(t for t in (self.lead, f"{shared} (per clip):" if shared else "") if t)
+            groups = {(entry.group, entry.unit) for entry in self.entries}
+            name, unit = groups.pop() if len(groups) == 1 and all(e.group and e.short for e in self.entries) else ("", "")
+            shared = name
+            lead_text = " ".join(t for t in (self.lead, f"{name} ({unit}, per clip):" if shared else "") if t)
             if lead_text:
                 self._layout.addWidget(QLabel(lead_text))
         for entry in self.entries:
@@ -73,7 +74,7 @@ class LegendRow(QWidget):
             bar.setPixmap(gradient_pixmap(entry.colours))
             bar.setToolTip(entry.note)
             self._layout.addWidget(bar)
-            self._layout.addWidget(QLabel(entry.high))
+            self._layout.addWidget(QLabel(entry.high if shared else entry.high_text))
         if self.note:
             extra = QLabel(f"  {self.note}")
             extra.setStyleSheet("color: palette(mid);")
@@ -122,7 +123,7 @@ class HeatLegend(QWidget):
 
     def set_map_entries(self, entries: list[LegendEntry], note: str = "") -> None:
         """The model's heat maps shown (one entry per view), and a note (what the shaded border is)."""
-        self.maps_row.set_entries(entries, "Model maps,")
+        self.maps_row.set_entries(entries, "")
         self.quality_row.set_entries(self.quality_row.entries, note=note)  # the crop's note: room to spare on that row
 
     def texts(self) -> list[str]:

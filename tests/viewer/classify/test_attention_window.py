@@ -188,6 +188,19 @@ def test_clicking_a_cross_stream_cell_highlights_both_tokens_and_seeks(qtbot, wi
     assert window.state.frame_index == 12
 
 
+def test_the_matrix_and_its_readout_fit_the_dock_without_scrolling(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    panel = window.classify_ui.cross_panel
+    window.classify_ui.cross_dock.raise_()
+    qtbot.waitUntil(lambda: panel.matrix.isVisible() and panel.matrix.values is not None, timeout=5000)
+    panel.click_cell(21, 42)
+    qtbot.wait(50)  # the layout settles
+    scroll = window.classify_ui.cross_dock.widget()
+    assert scroll.verticalScrollBar().maximum() == 0  # the x-axis and the readout are in view, not below the fold
+    label = panel.selection_label
+    assert label.height() >= label.heightForWidth(label.width())  # the readout's lines are all shown
+    assert panel.matrix.height() >= 150
+
+
 def test_layer_and_head_apply_only_to_one_layers_attention(window: MainWindow) -> None:
     """Rollout and relevance use every layer: their layer and head boxes are disabled; the
     cross-stream matrix keeps a layer and head of its own."""
@@ -219,7 +232,7 @@ def test_every_map_kind_has_its_key_and_the_crop_border_is_shaded(qtbot, window:
         assert [k.label for k in keys] == [f"RGB view: {name}", f"flow view: {name}"], kind
         for key, stream in zip(keys, (RGB, FLOW)):
             volume = maps.volume(stream, kind)
-            assert key.low == f"{volume.min():.3g}" and key.high.startswith(f"{volume.max():.3g} ")
+            assert key.low == f"{volume.min():.3g}" and key.high == f"{volume.max():.3g}" and key.unit
         assert any(name in text for text in legend.texts())  # on screen, not only in the data
     window.overlay_actions["inconsistency"].setChecked(True)
     window.overlays.set_target("flow")

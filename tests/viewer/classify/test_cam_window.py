@@ -132,7 +132,7 @@ def test_convnet_cams_land_on_their_views_and_toggle(qtbot, convnet_window: Main
     assert "no cross-stream attention" in cross.selection_label.text()
     keys = win.legend.maps_row.entries  # a class activation map's key on each view, with its clip range
     assert [k.label for k in keys] == ["RGB view: class activation", "flow view: class activation"]
-    assert keys[0].low == f"{maps.rgb.min():.3g}" and keys[0].high == f"{maps.rgb.max():.3g} a.u."
+    assert keys[0].low == f"{maps.rgb.min():.3g}" and keys[0].high_text == f"{maps.rgb.max():.3g} a.u."
 
     plant(win, rgb=peaks(1, {0: (2, 1)}), flow=peaks(1, {0: (5, 6)}))
     show_frame(qtbot, win, CLIP_START + 1)  # the snippet's window: frames 8, 9, 10
