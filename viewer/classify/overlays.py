@@ -39,6 +39,11 @@ HEAT_Z, BOX_Z = 20.0, 30.0
 BOX_COLOURS = {RGB: (0, 230, 255), FLOW: (255, 64, 255)}  # cyan and magenta, as the cross-stream panel names them
 
 
+def keys_of(entries: list[LegendEntry]) -> list[tuple[str, str, str, str]]:
+    """What a legend shows of its entries (their colours are fixed per kind): equal keys, nothing to redraw."""
+    return [(e.label, e.low, e.high, e.unit) for e in entries]
+
+
 def crop_note(crop: CropMap) -> str:
     return f"shaded: outside the model's {crop.size}x{crop.size} px centre crop (it never sees that part)"
 
@@ -76,10 +81,12 @@ class AttentionOverlays(QObject):
             self._drawn = overlay
             return
         self.refresh()
+        self.update_keys()
 
     def _on_prediction(self, _prediction: Prediction | None) -> None:
         self._volumes.clear()
         self.refresh()
+        self.update_keys()
 
     def _on_selection(self, selection: TokenSelection | None) -> None:
         maps = self._maps()
@@ -98,7 +105,6 @@ class AttentionOverlays(QObject):
         self._drawn = self.classify_state.overlay
         for view in (RGB, FLOW):
             self._refresh_view(view)
-        self.update_keys()
 
     def model_crop(self) -> CropMap | None:
         """The crop the model sees: the prediction's own, else the chosen model's input size on this video."""
@@ -115,9 +121,11 @@ class AttentionOverlays(QObject):
         """The legend's keys of the maps drawn, and the crop's shaded border on both views
         (both follow the "Show" box: hidden maps need no key)."""
         maps, overlay = self._maps(), self.classify_state.overlay
-        self.legend = map_entries(maps, overlay.choice) if maps is not None and maps.crop_map is not None and overlay.enabled else []
-        self.crop = self.model_crop() if overlay.enabled else None
-        crop = self.crop
+        legend = map_entries(maps, overlay.choice) if maps is not None and maps.crop_map is not None and overlay.enabled else []
+        crop = self.model_crop() if overlay.enabled else None
+        if (keys_of(legend), crop) == (keys_of(self.legend), self.crop):
+            return  # nothing shown changed (a repeated selection or prediction): no relabelling, no relayout
+        self.legend, self.crop = legend, crop
         region = None
         if crop is not None:
             x0, y0, x1, y1 = crop.source_box()

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from viewer.state import ViewerState
 
@@ -86,11 +86,13 @@ class Timeline(QWidget):
         self._scan_timer.setInterval(SCAN_REDRAW_MS)
         self._scan_timer.timeout.connect(self._draw_scan)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
-        self.band_legend = QLabel("")  # a key for bands other features draw on the timeline (the whole-video prediction)
+        # a key for bands other features draw on the timeline (the whole-video prediction): one line that is always
+        # there, cut at the window's edge (its tooltip has it all), so a key arriving never re-lays the window out
+        self.band_legend = QLabel("")
         self.band_legend.setObjectName("timelineBandLegend")
         self.band_legend.setTextFormat(Qt.TextFormat.RichText)
-        self.band_legend.setWordWrap(True)
-        self.band_legend.setVisible(False)
+        self.band_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.band_legend.setFixedHeight(self.band_legend.fontMetrics().height() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -104,10 +106,10 @@ class Timeline(QWidget):
         self._on_video(state.info)
 
     def set_band_legend(self, html_text: str) -> None:
-        """Show (non-empty) or hide the key line under the plot."""
+        """The key line under the plot (empty: a blank line)."""
         if html_text != self.band_legend.text():
             self.band_legend.setText(html_text)
-        self.band_legend.setVisible(bool(html_text))
+            self.band_legend.setToolTip(html_text)
 
     def _on_video(self, info: object) -> None:
         count = self.state.frame_count
