@@ -129,8 +129,8 @@ class ClassifyTimelineLayer(QObject):
             colour = class_colour(names.index(label)).name()
             items.append(f'<span style="color:{colour}">&#9632;</span>&nbsp;{key}&nbsp;{html.escape(label)}')
         return (
-            f'<span style="color:#5f6368">Whole-video band ({len(self.windows)} windows): top class of each window; '
-            f"paler = less sure; a window too narrow for its name shows its number. </span>" + " &nbsp; ".join(items)
+            f'<span style="color:#5f6368">Band above: top class of each of the {len(self.windows)} windows (paler = less sure; '
+            f"a narrow window shows its class's number):</span> " + " &nbsp; ".join(items)
         )
 
     def _set_labels(self) -> None:

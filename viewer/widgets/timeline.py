@@ -86,13 +86,14 @@ class Timeline(QWidget):
         self._scan_timer.setInterval(SCAN_REDRAW_MS)
         self._scan_timer.timeout.connect(self._draw_scan)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
-        # a key for bands other features draw on the timeline (the whole-video prediction): one line that is always
-        # there, cut at the window's edge (its tooltip has it all), so a key arriving never re-lays the window out
+        # a key for bands other features draw on the timeline (the whole-video prediction): two lines that are always
+        # there (its tooltip has it all if it is longer), so a key arriving never re-lays the window out
         self.band_legend = QLabel("")
         self.band_legend.setObjectName("timelineBandLegend")
         self.band_legend.setTextFormat(Qt.TextFormat.RichText)
         self.band_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.band_legend.setFixedHeight(self.band_legend.fontMetrics().height() + 4)
+        self.band_legend.setWordWrap(True)
+        self.band_legend.setFixedHeight(2 * self.band_legend.fontMetrics().lineSpacing() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)

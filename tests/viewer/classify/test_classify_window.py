@@ -128,7 +128,7 @@ def test_whole_video_gives_a_prediction_timeline(qtbot, window: MainWindow, file
     assert [t.toPlainText() for t in layer.labels] == [c.label if t.toPlainText() == c.label else str(keys[c.label]) for t, c in zip(layer.labels, timeline.clips)]
     assert all(t.isVisible() for t in layer.labels)
     legend = window.timeline.band_legend
-    assert legend.isVisible() and "4 windows" in legend.text() and "paler = less sure" in legend.text()
+    assert legend.isVisible() and "the 4 windows" in legend.text() and "paler = less sure" in legend.text()
     assert all(f"{keys[c.label]}&nbsp;{c.label}" in legend.text() for c in timeline.clips)
     assert layer.window_text(17) == f"frames 16-21: {timeline.clips[2].label} ({timeline.clips[2].probability:.1%})"
     assert layer.window_text(40) == ""
