@@ -179,3 +179,18 @@ def test_the_true_class_from_the_folder_name_is_marked_right_or_wrong(qtbot, win
         window.classify.classify_clip()
     assert window.classify.classify_state.prediction.label == FAVOURED
     assert badge.truth_label.text().startswith(f"true: <b>{folder}</b>") and verdict in badge.truth_label.text()
+
+
+def test_a_bad_annotation_line_and_a_model_of_other_classes_are_one_line_errors(qtbot, window, tmp_path):  # noqa: ANN001
+    bad = tmp_path / "train.csv"
+    bad.write_text("label,youtube_id,time_start,time_end\nabseiling,aaa,9,3\n")
+    with qtbot.waitSignal(window.notifier.errorRaised, timeout=WAIT_MS) as raised:
+        window.dataset.open_dataset(str(bad))
+    assert raised.args == ["Cannot open the dataset", f"{bad}: line 2: time_end 3 is not after time_start 9"]
+    assert window.dataset.controller.rows == []  # nothing half-listed
+
+    open_listed(qtbot, window, write_colour_dataset(tmp_path / "colours", videos_per_class=2))
+    with qtbot.waitSignal(window.notifier.errorRaised, timeout=WAIT_MS) as raised:
+        window.dataset.panel.eval_part.setCurrentIndex(1)  # all videos
+        window.dataset.panel.eval_button.click()
+    assert raised.args[0] == "Evaluation failed" and "none of the dataset's classes (Blue, Green, Red, ...) is a class of this model" in raised.args[1]
