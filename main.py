@@ -11,6 +11,7 @@ import sys
 
 from core.cli import run_cli
 from core.commands import bench
+from core.thread_budget import sleep_idle_openmp_threads
 
 COMMANDS = (
     "viewer.command",
@@ -29,6 +30,7 @@ bench.register_target("ui", "viewer.bench.ui", "longest GUI-thread stall of the 
 
 
 def main(argv: list[str] | None = None) -> int:
+    sleep_idle_openmp_threads()  # before any command loads torch: idle OpenMP threads sleep, never spin (core/thread_budget.py)
     return run_cli(
         argv,
         prog="twostream",

@@ -7,6 +7,11 @@ run on a thread pool; each *channel* ("frame", "flow", "classify") has at most
 one job that matters: submitting a new one cancels the old one, and results
 carry a request id so a stale result is dropped, never shown.  After
 :meth:`JobRunner.shutdown` (the window closing) nothing is delivered at all.
+
+Jobs running at once share the cores (:data:`core.thread_budget.WORKER_BUDGET`):
+each gets an even share of torch threads, re-read at every progress report, and
+idle torch threads sleep instead of spinning, so overlapping jobs slow down in
+proportion instead of collapsing (``python main.py bench ui``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from core.errors import Cancelled
 from core.progress import CancelToken
+from core.thread_budget import WORKER_BUDGET, sleep_idle_openmp_threads
+
+sleep_idle_openmp_threads()  # before the workers import torch (OpenMP reads it once)
 
 JobFunction = Callable[[CancelToken, Callable[..., None]], Any]
 _worker_niceness = 0  # the application raises it (viewer.app); tests keep full-speed workers
@@ -86,13 +94,15 @@ class _Runnable(QRunnable):
 
         def progress(done: int, total: int, message: str = "", partial: Any = None) -> None:
             token.raise_if_cancelled()  # a progress report is also a cancellation point
+            WORKER_BUDGET.apply()  # and a chunk boundary: follow jobs that started or ended meanwhile
             if partial is not None:
                 relay.partial.emit(job_id, partial)
             relay.progressed.emit(job_id, int(done), int(total), str(message))
 
         try:
             token.raise_if_cancelled()
-            result = self._fn(token, progress)
+            with WORKER_BUDGET.job():
+                result = self._fn(token, progress)
             if token.cancelled:
                 relay.cancelled.emit(job_id)
             else:

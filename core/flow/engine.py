@@ -131,7 +131,7 @@ def compute_flow(
 def _classical(frames, method, *, device, backward, cancel_check, progress) -> tuple[np.ndarray, np.ndarray | None, str]:
     if method == "tvl1":
         from core.device import resolve_device
-        from core.flow.tvl1 import tvl1_clip_flow
+        from core.flow.tvl1_image import tvl1_clip_flow
 
         torch_device = resolve_device(device)
         forward, backward_flow = tvl1_clip_flow(frames, device=torch_device, backward=backward, cancel_check=cancel_check, progress=progress)

@@ -8,9 +8,9 @@ Two layers, because two users need it:
   with one flow per channel, written without in-place tensor updates so autograd
   flows through it and ``tau``/``lambda``/``theta`` may be ``nn.Parameter`` s.  The
   representation-flow layer (seed 004) wraps exactly this, single scale, learnable.
-* :func:`tvl1_flow`: the image method: grayscale, structure-texture split,
-  coarse-to-fine pyramid, several warps per scale, median filtering of the flow
-  between warps (as OpenCV's ``DualTVL1`` does); pairs run batched.
+* the image method (coarse-to-fine pyramid, warps, median filtering, batched
+  pairs, as OpenCV's ``DualTVL1`` runs it) lives in :mod:`core.flow.tvl1_image`,
+  which runs these same steps in place for speed.
 
 Shapes: images ``(B, C, H, W)``; flow ``(B, 2, C, H, W)`` with index 0 = x
 (horizontal) and 1 = y (vertical), in pixels of the image given.
@@ -19,9 +19,8 @@ Shapes: images ``(B, C, H, W)``; flow ``(B, 2, C, H, W)`` with index 0 = x
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -57,10 +56,10 @@ def _pad_replicate_nd(image: Tensor) -> Tensor:
     return F.pad(image.reshape(-1, 1, *shape[-2:]), (1, 1, 1, 1), mode="replicate").reshape(*shape[:-2], shape[-2] + 2, shape[-1] + 2)
 
 
-def warp_backward(images: Tensor, flow: Tensor) -> Tensor:
+def warp_backward(images: Tensor, flow: Tensor, mode: str = "bilinear") -> Tensor:
     """Sample ``images`` (B, C', H, W) at ``x + flow(x)``; flow (B, 2, H, W) in pixels.
 
-    Bilinear; outside the frame the nearest border value (as the IPOL code does).
+    Bilinear (or ``mode`` "bicubic"); outside the frame the nearest border value (as the IPOL code does).
     """
     batch, _, height, width = images.shape
     ys = torch.arange(height, device=images.device, dtype=images.dtype)
@@ -68,7 +67,7 @@ def warp_backward(images: Tensor, flow: Tensor) -> Tensor:
     gx = (xs.view(1, 1, width) + flow[:, 0]) * (2.0 / max(width - 1, 1)) - 1.0
     gy = (ys.view(1, height, 1) + flow[:, 1]) * (2.0 / max(height - 1, 1)) - 1.0
     grid = torch.stack((gx, gy), dim=-1)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(images, grid, mode=mode, padding_mode="border", align_corners=True)
 
 
 # -- the reusable core: one warp, primal-dual iterations ------------------------------------
@@ -221,172 +220,3 @@ class TVL1Iteration(nn.Module):
 def _check_pair(i0: Tensor, i1: Tensor) -> None:
     if i0.dim() != 4 or i0.shape != i1.shape:
         raise ValueError(f"TV-L1 expects two (B, C, H, W) tensors of the same shape, got {tuple(i0.shape)} and {tuple(i1.shape)}")
-
-
-# -- the image method: pyramid, warps, median filter --------------------------------------
-
-
-@dataclass(frozen=True)
-class TVL1Settings:
-    """Parameters of the image method.
-
-    The defaults are Sanchez et al.'s model parameters with 5 scales of 0.5, 5
-    warps and 20 iterations a warp: on the Middlebury and Sintel pairs, 30-50
-    iterations, 8 warps or a 0.7 pyramid gained under 5% EPE for 1.5-4x the time.
-
-    ``tau``, ``lambda_``, ``theta``: the TV-L1 model (Sanchez et al. defaults);
-    ``scales``/``scale_step``: the pyramid (coarsest level ``scale_step**(scales-1)``);
-    ``warps``: linearisations per scale; ``iterations``: primal-dual steps per warp
-    (``epsilon`` may stop them early); ``median``: median filter size applied to the
-    flow after each warp (0 = none); ``texture``: weight of the blurred image
-    subtracted before matching (structure-texture split; 0 = off), which makes the
-    data term robust to shading changes.
-    """
-
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    scales: int = 5
-    scale_step: float = 0.5
-    warps: int = 5
-    iterations: int = 20
-    epsilon: float = 0.01
-    median: int = 5
-    texture: float = 0.0
-    min_side: int = 16
-
-
-def tvl1_flow(
-    image0: Tensor,
-    image1: Tensor,
-    settings: TVL1Settings = TVL1Settings(),
-    *,
-    cancel_check: Optional[Callable[[], None]] = None,
-) -> Tensor:
-    """Coarse-to-fine TV-L1 flow from ``image0`` to ``image1``: (B, 1, H, W) float in 0..255 to (B, 2, H, W) pixels."""
-    _check_pair(image0, image1)
-    if image0.shape[1] != 1:
-        raise ValueError(f"tvl1_flow expects single-channel images (B, 1, H, W), got {tuple(image0.shape)}")
-    i0 = _prepare(image0, settings.texture)
-    i1 = _prepare(image1, settings.texture)
-    pyramid = _pyramid(i0, i1, settings)
-    u: Tensor | None = None
-    with torch.no_grad():
-        for level, (j0, j1) in enumerate(reversed(pyramid)):
-            if cancel_check is not None:
-                cancel_check()
-            height, width = j0.shape[-2:]
-            if u is None:
-                u = j0.new_zeros(j0.shape[0], 2, 1, height, width)
-            else:
-                u = _upsample_flow(u, height, width)
-            grads = central_gradient(j1)
-            for _ in range(settings.warps):
-                data = linearise(j0, j1, u, i1_grad=grads)
-                u, _, _ = tvl1_iterations(
-                    data, u, tau=settings.tau, lambda_=settings.lambda_, theta=settings.theta,
-                    iterations=settings.iterations, epsilon=settings.epsilon,
-                )
-                if settings.median > 1:
-                    u = median_filter(u, settings.median)
-    assert u is not None
-    return u[:, :, 0]
-
-
-def _prepare(image: Tensor, texture: float) -> Tensor:
-    image = image.float()
-    if texture > 0:
-        blurred = _gaussian_blur(image, sigma=3.0)
-        image = (image - texture * blurred) / max(1.0 - texture, 1e-3)
-    return image
-
-
-def _pyramid(i0: Tensor, i1: Tensor, settings: TVL1Settings) -> list[tuple[Tensor, Tensor]]:
-    levels = [(i0, i1)]
-    height, width = i0.shape[-2:]
-    for level in range(1, settings.scales):
-        factor = settings.scale_step**level
-        h, w = round(height * factor), round(width * factor)
-        if min(h, w) < settings.min_side:
-            break
-        sigma = 0.6 * (1.0 / settings.scale_step**2 - 1.0) ** 0.5
-        prev0, prev1 = levels[-1]
-        levels.append(tuple(F.interpolate(_gaussian_blur(x, sigma), size=(h, w), mode="bilinear", align_corners=False) for x in (prev0, prev1)))  # type: ignore[misc]
-    return levels
-
-
-def _upsample_flow(u: Tensor, height: int, width: int) -> Tensor:
-    batch, two, channels, h, w = u.shape
-    up = F.interpolate(u.reshape(batch, two * channels, h, w), size=(height, width), mode="bilinear", align_corners=False)
-    up = up.view(batch, two, channels, height, width)
-    scale = torch.tensor([width / w, height / h], dtype=u.dtype, device=u.device).view(1, 2, 1, 1, 1)
-    return up * scale
-
-
-def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
-    radius = max(1, int(round(2.5 * sigma)))
-    xs = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-(xs * xs) / (2 * sigma * sigma))
-    kernel = kernel / kernel.sum()
-    channels = image.shape[1]
-    padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
-    out = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
-
-
-def median_filter(u: Tensor, size: int) -> Tensor:
-    """Median of each ``size x size`` window, per flow component (replicated borders).
-
-    On the CPU OpenCV's ``medianBlur`` does it (about 300x faster than a torch
-    sort of the windows, and identical); elsewhere the windows are sorted.
-    """
-    shape = u.shape
-    if u.device.type == "cpu" and size in (3, 5) and u.dtype == torch.float32 and not u.requires_grad:
-        import cv2
-
-        planes = u.reshape(-1, *shape[-2:]).contiguous().numpy()
-        return torch.from_numpy(np.stack([cv2.medianBlur(plane, size) for plane in planes])).reshape(shape)
-    flat = u.reshape(-1, 1, *shape[-2:])
-    radius = size // 2
-    padded = F.pad(flat, (radius, radius, radius, radius), mode="replicate")
-    windows = padded.unfold(2, size, 1).unfold(3, size, 1)  # (N, 1, H, W, size, size)
-    med = windows.reshape(*windows.shape[:4], size * size).median(dim=-1).values
-    return med.reshape(shape)
-
-
-def tvl1_clip_flow(
-    frames: np.ndarray,
-    *,
-    device: torch.device,
-    backward: bool = False,
-    settings: TVL1Settings = TVL1Settings(),
-    batch_pixels: int | None = None,
-    cancel_check: Optional[Callable[[], None]] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """TV-L1 flow of each consecutive pair of (N, H, W, 3) uint8 RGB ``frames``.
-
-    Pairs (and the swapped pairs for backward flow) run in batches of about
-    ``batch_pixels`` pixels.  Returns float32 ``(N-1, 2, H, W)`` arrays.
-    """
-    from core.flow.classical import to_gray
-
-    gray = torch.from_numpy(to_gray(frames)).to(device=device, dtype=torch.float32).unsqueeze(1)  # (N, 1, H, W)
-    pairs = gray.shape[0] - 1
-    jobs = [(i, i + 1) for i in range(pairs)] + ([(i + 1, i) for i in range(pairs)] if backward else [])
-    if batch_pixels is None:
-        # a GPU wants big batches; on a CPU four 224x224 pairs a batch run 1.5x faster than one (measured)
-        batch_pixels = 8 * 864 * 480 if device.type == "cuda" else 4 * 224 * 224
-    per_batch = max(1, batch_pixels // (gray.shape[2] * gray.shape[3]))
-    results = torch.empty(len(jobs), 2, *gray.shape[2:])
-    for start in range(0, len(jobs), per_batch):
-        if cancel_check is not None:
-            cancel_check()
-        chunk = jobs[start: start + per_batch]
-        first = gray[[a for a, _ in chunk]]
-        second = gray[[b for _, b in chunk]]
-        results[start: start + len(chunk)] = tvl1_flow(first, second, settings, cancel_check=cancel_check).cpu()
-        if progress is not None:
-            progress(start + len(chunk), len(jobs))
-    out = results.numpy()
-    return out[:pairs], (out[pairs:] if backward else None)

@@ -9,6 +9,8 @@ the GIL (a worker holding it).  Each scenario records the gaps between beats:
 * ``idle``: the window with the video open, nothing running (the baseline, in the same run);
 * ``flow <method>``: a cold flow cache, the current frame's neighbourhood and the whole-video scan;
 * ``classify clip`` / ``classify video``: the classify feature's clip (attention on) and sliding windows;
+* ``tvl1 view + scan jobs``: a TV-L1 view job and a TV-L1 scan in the workers at once, with the
+  thread budget and without (:mod:`viewer.bench.ui_overlap`; ``--only-overlap`` runs just this);
 * ``scrub``: the slider dragged 3 frames every 16 ms, quality overlays on;
 * ``play``: playback with overlays on.
 
@@ -41,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show", action="store_true", help="use the real display instead of offscreen")
     parser.add_argument("--switch-interval-ms", type=float, default=None, help="override the app's GIL switch interval (Python's default is 5 ms) to compare")
     parser.add_argument("--worker-nice", type=int, default=None, help="override the app's worker-thread niceness (0: as nice as the GUI thread) to compare")
+    parser.add_argument("--only-overlap", action="store_true", help="only the idle baseline and the TV-L1 view + scan overlap (with and without the thread budget)")
     parser.add_argument("--explain", action="store_true", help="sample every thread's stack during stalls and print what the GUI thread and the workers were doing")
 
 
@@ -295,6 +298,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
     import viewer.jobs as jobs_module
     from viewer.app import create_application
+    from viewer.bench.ui_overlap import overlap_rows
     from viewer.jobs import set_worker_niceness
     from viewer.main_window import MainWindow
     from viewer.warmup import freeze_startup_objects
@@ -309,7 +313,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     if args.worker_nice is not None:
         set_worker_niceness(args.worker_nice)
     print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms, worker threads nice +{jobs_module._worker_niceness}, "
-          f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes)")
+          f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset (spin, then sleep)')}, {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes)")
     window = MainWindow(show_dialogs=False)
     freeze_startup_objects()  # as the app does (viewer.app.run_viewer)
     window.resize(1280, 800)
@@ -336,6 +340,9 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
     # the baseline: the same window, idle
     rows.append(measure(heart, "idle (baseline)", lambda: (lambda: False), args.idle_s, lambda _f: "nothing running"))
+    rows += overlap_rows(window, heart, video, args.limit_s, measure)
+    if args.only_overlap:
+        return _finish(window, app, rows, explainer, format_table)
 
     for method in methods[1:]:
         rows.append(measure(heart, f"flow {method}", lambda m=method: (window.method_box.setCurrentText(m), scan_done)[1], args.limit_s, scan_text))
