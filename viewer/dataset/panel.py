@@ -178,6 +178,8 @@ class DatasetPanel(QWidget):
     # -- events -----------------------------------------------------------------------
     def _on_listed(self, summary: str) -> None:
         self.summary.setText(summary)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)  # listing done (it reported its first steps only)
         self.class_box.blockSignals(True)
         self.class_box.clear()
         self.class_box.addItem("all classes", ALL)
