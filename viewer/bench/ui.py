@@ -378,9 +378,13 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     from viewer.dataset.bench_rows import dataset_rows  # (d) the dataset panel: list 13,320 videos, scroll the table
 
     rows += dataset_rows(window, heart, scratch, measure, args.interact_s)
+    return _finish(window, app, rows, explainer, format_table)
+
+
+def _finish(window: Any, app: Any, rows: list["Beats"], explainer: "StallSampler | None", format_table: Callable[..., str]) -> int:
+    """Close the window, print the table (and where stalls went, with ``--explain``)."""
     window.close()
     app.processEvents()
-
     _print_table(rows, format_table)
     if explainer is not None:
         explainer.close()
