@@ -95,6 +95,7 @@ class FrameView(QWidget):
         self.arrows.setVisible(False)
         self.view_box.addItem(self.arrows)
         self._applying_range = False
+        self._hovered_pixel: tuple[int, int] | None = None
         self.view_box.sigRangeChangedManually.connect(lambda *_a: self._range_changed())
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
@@ -257,11 +258,14 @@ class FrameView(QWidget):
                 self.rangeChangedByUser.emit(fractions)
 
     def _mouse_moved(self, scene_pos: QPointF) -> None:
+        """Say which image pixel is under the mouse, once per pixel (not once per mouse event)."""
         size = self.image_size()
-        if size is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
-            self.hovered.emit(-1.0, -1.0)
-            return
-        point = self.view_box.mapSceneToView(scene_pos)
-        x, y = point.x(), point.y()
-        inside = 0 <= x < size[1] and 0 <= y < size[0]
-        self.hovered.emit(x if inside else -1.0, y if inside else -1.0)
+        x, y = -1.0, -1.0
+        if size is not None and self.view_box.sceneBoundingRect().contains(scene_pos):
+            point = self.view_box.mapSceneToView(scene_pos)
+            if 0 <= point.x() < size[1] and 0 <= point.y() < size[0]:
+                x, y = point.x(), point.y()
+        pixel = (int(x), int(y)) if x >= 0 else None
+        if pixel != self._hovered_pixel:
+            self._hovered_pixel = pixel
+            self.hovered.emit(x, y)

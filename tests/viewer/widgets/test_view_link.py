@@ -57,3 +57,16 @@ def test_zoom_in_one_view_shows_the_same_part_in_the_other(qtbot, views) -> None
     assert not np.allclose(rgb.visible_fractions(), kept, atol=0.02) and np.allclose(flow.visible_fractions(), kept)
     link.set_enabled(True)  # relinking aligns the second view with the first at once
     assert np.allclose(flow.visible_fractions(), rgb.visible_fractions(), atol=0.02)
+
+
+def test_the_view_reports_the_pixel_under_the_mouse_once_per_pixel(qtbot, views) -> None:  # noqa: ANN001
+    rgb, _flow = views
+    seen: list[tuple[float, float]] = []
+    rgb.hovered.connect(lambda x, y: seen.append((x, y)))
+    vb = rgb.view_box
+    rgb._mouse_moved(vb.mapViewToScene(QPointF(100.4, 50.2)))
+    rgb._mouse_moved(vb.mapViewToScene(QPointF(100.7, 50.6)))  # the same pixel: nothing new to say
+    rgb._mouse_moved(vb.mapViewToScene(QPointF(101.2, 50.6)))
+    rgb._mouse_moved(vb.mapViewToScene(QPointF(400.0, 50.0)))  # beyond the 320 px wide frame
+    assert [(int(x), int(y)) for x, y in seen] == [(100, 50), (101, 50), (-1, -1)]
+    assert seen[0] == pytest.approx((100.4, 50.2), abs=0.05)
