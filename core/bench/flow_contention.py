@@ -25,7 +25,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 SCENARIOS = (("alone", 1, False, 0), ("2 jobs, no budget", 2, False, 0), ("2 jobs, thread budget", 2, True, 0),
              ("alone + 2 busy processes", 1, False, 2))
@@ -52,16 +53,24 @@ def _child_reading(policy: str, jobs: int, budget: bool, busy: int, frames_path:
     env = {**os.environ, "OMP_WAIT_POLICY": policy}
     env.pop("OMP_NUM_THREADS", None)
     spec = json.dumps({"jobs": jobs, "budget": budget, "frames": frames_path, "pairs": pairs})
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(busy)]
-    try:
-        time.sleep(0.3 if spinners else 0.0)
+    with busy_processes(busy):
         done = subprocess.run([sys.executable, "-c", f"from core.bench.flow_contention import child; child({spec!r})"],
                               env=env, capture_output=True, text=True, timeout=900, check=True)
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds_per_pair"])
+
+
+@contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """``count`` processes that each spin on a core while inside (other work on the machine); all ended on exit."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
+    try:
+        if spinners:
+            time.sleep(0.3)  # let them start before anything is timed
+        yield
     finally:
         for spinner in spinners:
             os.killpg(spinner.pid, signal.SIGKILL)
             spinner.wait()
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds_per_pair"])
 
 
 def child(spec_json: str) -> None:

@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--switch-interval-ms", type=float, default=None, help="override the app's GIL switch interval (Python's default is 5 ms) to compare")
     parser.add_argument("--worker-nice", type=int, default=None, help="override the app's worker-thread niceness (0: as nice as the GUI thread) to compare")
     parser.add_argument("--only-overlap", action="store_true", help="only the idle baseline and the TV-L1 view + scan overlap (with and without the thread budget)")
+    parser.add_argument("--overlap-busy", type=int, default=0, metavar="N", help="N processes spinning on a core each during the overlap rows (other work on the machine; default 0)")
     parser.add_argument("--explain", action="store_true", help="sample every thread's stack during stalls and print what the GUI thread and the workers were doing")
 
 
@@ -340,7 +341,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
     # the baseline: the same window, idle
     rows.append(measure(heart, "idle (baseline)", lambda: (lambda: False), args.idle_s, lambda _f: "nothing running"))
-    rows += overlap_rows(window, heart, video, args.limit_s, measure)
+    rows += overlap_rows(window, heart, video, args.limit_s, measure, busy=args.overlap_busy)
     if args.only_overlap:
         return _finish(window, app, rows, explainer, format_table)
 

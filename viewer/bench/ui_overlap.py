@@ -22,16 +22,22 @@ from typing import Any, Callable
 SCAN_CHUNKS = 2
 
 
-def overlap_rows(window: Any, heart: Any, video: Path, limit_s: float, measure: Callable[..., Any]) -> list[Any]:
-    """One row per budget setting (on, then off) of the heartbeat table; the job timings go in its "work" column."""
+def overlap_rows(window: Any, heart: Any, video: Path, limit_s: float, measure: Callable[..., Any], busy: int = 0) -> list[Any]:
+    """One row per budget setting (on, then off) of the heartbeat table; the job timings go in its "work" column.
+
+    ``busy``: that many processes spinning on a core each meanwhile (other work on the machine).
+    """
+    from core.bench.flow_contention import busy_processes
     from core.thread_budget import WORKER_BUDGET
 
     rows = []
+    beside = f", {busy} busy processes" if busy else ""
     for enabled in (True, False):
         WORKER_BUDGET.enabled = enabled
         try:
-            label = "tvl1 view + scan jobs, " + ("thread budget" if enabled else "no budget (all cores each)")
-            rows.append(_measure_once(window, heart, video, limit_s, measure, label))
+            label = "tvl1 view + scan jobs, " + ("thread budget" if enabled else "no budget (all cores each)") + beside
+            with busy_processes(busy):
+                rows.append(_measure_once(window, heart, video, limit_s, measure, label))
         finally:
             WORKER_BUDGET.enabled = True
     return rows
