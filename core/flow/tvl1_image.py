@@ -28,8 +28,9 @@ learning stays :func:`core.flow.tvl1.tvl1_iterations`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -313,6 +314,15 @@ def tvl1_clip_flow(
 
     Pairs (and the swapped pairs for backward flow) run in batches of about
     ``batch_pixels`` pixels.  Returns float32 ``(N-1, 2, H, W)`` arrays.
+
+    On the CPU the batches run side by side, one per thread, each thread's
+    torch single-threaded, as many threads as the caller's torch threads (its
+    share of the cores, see :mod:`core.thread_budget`).  Why: a step is about
+    20 small operations, and splitting each one across an OpenMP team makes the
+    team meet at a barrier every few microseconds; beside any other work a team
+    member is descheduled at most of them (0.13 s a pair alone became 0.5-6 s).
+    Whole batches per thread never wait for each other.  Progress and
+    cancellation stay on the calling thread.
     """
     from core.flow.classical import to_gray
 
@@ -320,18 +330,49 @@ def tvl1_clip_flow(
     pairs = gray.shape[0] - 1
     jobs = [(i, i + 1) for i in range(pairs)] + ([(i + 1, i) for i in range(pairs)] if backward else [])
     if batch_pixels is None:
-        # a GPU wants big batches; on a CPU four 224x224 pairs a batch run 1.5x faster than one (measured)
+        # a GPU wants big batches; on a CPU a bigger batch saves little once the threads have one each
         batch_pixels = 8 * 864 * 480 if device.type == "cuda" else 4 * 224 * 224
     per_batch = max(1, batch_pixels // (gray.shape[2] * gray.shape[3]))
-    results = torch.empty(len(jobs), 2, *gray.shape[2:])
-    for start in range(0, len(jobs), per_batch):
-        if cancel_check is not None:
-            cancel_check()
-        chunk = jobs[start: start + per_batch]
+    threads = torch.get_num_threads() if device.type == "cpu" else 1
+    per_batch = min(per_batch, -(-len(jobs) // threads))  # at least one batch per thread
+    batches = [jobs[start: start + per_batch] for start in range(0, len(jobs), per_batch)]
+
+    def run(chunk: list[tuple[int, int]]) -> Tensor:
         first = gray[[a for a, _ in chunk]]
         second = gray[[b for _, b in chunk]]
-        results[start: start + len(chunk)] = tvl1_flow(first, second, settings, cancel_check=cancel_check).cpu()
+        return tvl1_flow(first, second, settings, cancel_check=cancel_check).cpu()
+
+    results = torch.empty(len(jobs), 2, *gray.shape[2:])
+    starts = [index * per_batch for index in range(len(batches))]
+    done = 0
+    for index, flow in _batches_side_by_side(batches, run, threads, cancel_check):
+        results[starts[index]: starts[index] + flow.shape[0]] = flow
+        done += flow.shape[0]
         if progress is not None:
-            progress(start + len(chunk), len(jobs))
+            progress(done, len(jobs))
     out = results.numpy()
     return out[:pairs], (out[pairs:] if backward else None)
+
+
+def _batches_side_by_side(batches: list, run: Callable[[list], Tensor], threads: int,
+                          cancel_check: Optional[Callable[[], None]]) -> Iterator[tuple[int, Tensor]]:
+    """(index, flow) of each batch as it finishes: ``threads`` single-threaded workers (inline when 1)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if threads <= 1 or len(batches) <= 1:
+            for index, batch in enumerate(batches):
+                if cancel_check is not None:
+                    cancel_check()
+                yield index, run(batch)
+            return
+        with ThreadPoolExecutor(max_workers=min(threads, len(batches)), initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            futures = {pool.submit(run, batch): index for index, batch in enumerate(batches)}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                for future in futures:
+                    future.cancel()  # on an error or a cancel: the batches not started never start
+    finally:
+        torch.set_num_threads(previous)

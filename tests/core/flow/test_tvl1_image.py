@@ -65,3 +65,52 @@ def test_middlebury_error_at_most_opencv(name: str) -> None:
     gray = torch.from_numpy(to_gray(np.stack([pair.frame0, pair.frame1]))).float().unsqueeze(1)
     flow = tvl1_flow(gray[:1], gray[1:])[0].numpy()
     assert endpoint_error(flow, pair.flow, pair.valid) <= OPENCV_EPE[name]
+
+
+def _moving_frames(count: int = 5) -> np.ndarray:
+    from core.flow.synthetic import smooth_texture
+
+    texture = smooth_texture(60, 80, seed=4)
+    return np.stack([texture[4:52, 2 + i: 66 + i] for i in range(count)])
+
+
+def test_cpu_batches_side_by_side_match_one_thread_and_restore_torch_threads() -> None:
+    """Batches spread over single-threaded workers give exactly the flows of one thread doing them in turn."""
+    from core.flow.tvl1_image import tvl1_clip_flow
+
+    frames = _moving_frames()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone, _ = tvl1_clip_flow(frames, device=torch.device("cpu"), batch_pixels=1)
+        torch.set_num_threads(2)
+        seen: list[tuple[int, int]] = []
+        side_by_side, back = tvl1_clip_flow(frames, device=torch.device("cpu"), batch_pixels=1, backward=True, progress=lambda d, t: seen.append((d, t)))
+        assert torch.get_num_threads() == 2  # the caller's setting is back
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(alone, side_by_side)
+    assert back is not None and abs(float(back[:, 0, 8:-8, 8:-8].mean()) - 1.0) < 0.05  # frame t+1 to t: 1 px right
+    assert abs(float(alone[:, 0, 8:-8, 8:-8].mean()) + 1.0) < 0.05  # the view slides right: content 1 px left
+    assert [d for d, _ in seen] == list(range(1, 9)) and {t for _, t in seen} == {8}
+
+
+def test_cancel_inside_a_worker_reaches_the_caller() -> None:
+    from core.errors import Cancelled
+    from core.flow.tvl1_image import tvl1_clip_flow
+
+    calls = []
+
+    def cancel_after_a_few() -> None:
+        calls.append(1)
+        if len(calls) > 3:
+            raise Cancelled("stop")
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(Cancelled):
+            tvl1_clip_flow(_moving_frames(9), device=torch.device("cpu"), batch_pixels=1, cancel_check=cancel_after_a_few)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
