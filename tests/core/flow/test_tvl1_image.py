@@ -23,7 +23,7 @@ def test_in_place_step_is_the_differentiable_step() -> None:
     i1 = torch.roll(i0, 1, -1) + torch.rand(2, 1, 20, 27, generator=generator)
     u0 = torch.rand(2, 2, 20, 27, generator=generator)
     settings = TVL1Settings(interpolation="bilinear", ignore_outside=False)
-    expected, _, _ = tvl1_iterations(linearise(i0, i1, u0.unsqueeze(2)), u0.unsqueeze(2), tau=0.25, lambda_=0.15, theta=settings.theta, iterations=7)
+    expected, _, _ = tvl1_iterations(linearise(i0, i1, u0.unsqueeze(2)), u0.unsqueeze(2), tau=settings.tau, lambda_=settings.lambda_, theta=settings.theta, iterations=7)
     gx, gy = central_gradient(i1)
     data = _linearise(i0, torch.cat((i1, gx, gy), dim=1), u0, "bilinear", False)
     u = u0.clone()
