@@ -11,6 +11,8 @@ frames, in these situations:
   through :class:`core.thread_budget.ThreadBudget`;
 * ``alone + N busy``: one job beside N processes that spin on a core each (a
   stand-in for other work on the machine);
+* ``alone + a torch process``: one job beside a process running small torch
+  operations on every core with torch's default settings (its idle threads spin);
 
 each with OpenMP's default wait policy (idle threads spin a while: ``ACTIVE``
 here, the torch default) and with ``PASSIVE`` (idle threads sleep: what the
@@ -29,7 +31,9 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 SCENARIOS = (("alone", 1, False, 0), ("2 jobs, no budget", 2, False, 0), ("2 jobs, thread budget", 2, True, 0),
-             ("alone + 2 busy processes", 1, False, 2))
+             ("alone + 2 busy processes", 1, False, 2), ("alone + a torch process", 1, False, -1))
+# a neighbour running small torch operations on both cores with torch's default OpenMP settings (another program's tests, say)
+TORCH_NEIGHBOUR = "import torch\nx = torch.rand(4, 1, 240, 320)\nwhile True:\n    (x * x + 1).sqrt()\n"
 
 
 def contention_table(format_table: Callable[..., str], frames_path: str | None, pairs: int = 4, repeats: int = 2) -> str:
@@ -61,11 +65,16 @@ def _child_reading(policy: str, jobs: int, budget: bool, busy: int, frames_path:
 
 @contextmanager
 def busy_processes(count: int) -> Iterator[None]:
-    """``count`` processes that each spin on a core while inside (other work on the machine); all ended on exit."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
+    """``count`` processes that each spin on a core while inside (other work on the machine), or with -1 one
+    process of small torch operations on every core (:data:`TORCH_NEIGHBOUR`); all ended on exit."""
+    if count < 0:
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+        spinners = [subprocess.Popen([sys.executable, "-c", TORCH_NEIGHBOUR], start_new_session=True, env=env)]
+    else:
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
     try:
         if spinners:
-            time.sleep(0.3)  # let them start before anything is timed
+            time.sleep(2.0 if count < 0 else 0.3)  # let them start (torch loads) before anything is timed
         yield
     finally:
         for spinner in spinners:
