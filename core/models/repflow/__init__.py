@@ -3,7 +3,7 @@ RGB clips with learnable TV-L1 flow layers on its feature maps, trained end to e
 
     config.py    RepFlowConfig: what a checkpoint records
     layer.py     RepresentationFlow: TV-L1 on features (the flow engine's solver), learnable
-    model.py     RepresentationFlowBlock, RepFlowStream, RepFlowNet (+ param_groups: flow at lr/100)
+    model.py     RepresentationFlowBlock, RepFlowStream, RepFlowNet (+ param_groups: flow at lr * flow_lr_scale)
     factory.py   build_repflow(config)
     inputs.py    frames -> one normalised RGB clip
     predict.py   RepFlowClassifier: frames -> core.prediction.Prediction (with CamMaps)

@@ -1,9 +1,17 @@
 """The representation-flow network's description as plain data (what its checkpoint stores).
 
 Seed 004: a ResNet (34 in the paper) that takes RGB clips only, with a block
-of representation-flow layers after its second residual stage, trained end to
-end; optionally beside an RGB stream (frame-wise ResNet, CAM attention,
-ConvLSTM) with the two fused at the decision level.
+of two representation-flow layers (a 1x1 bottleneck to 32 channels, a 3x3
+convolution between them), trained end to end; optionally beside an RGB
+stream (frame-wise ResNet, CAM attention, ConvLSTM) with the two fused at the
+decision level.  Two choices are ours, not the seed's (it states neither):
+the block sits after the second residual stage (``flow_stage``), where the
+maps still have 1/8 of the frame's resolution, so a motion of a few pixels
+is still under the TV-L1 iterations' reach; and the flow layers learn at a
+hundredth of the rate (``flow_lr_scale``), because each of their few scalar
+parameters gathers gradient from every pixel and iteration, and at the full
+rate a step carries theta, tau or lambda out of the range where the
+iterations converge.
 """
 
 from __future__ import annotations
@@ -29,8 +37,8 @@ class RepFlowConfig(ResNetFamilyConfig):
     decision-level fusion).  ``flow_layers``: 0 (a plain ResNet over the
     frames: the ablation baseline) to 3 flow layers, a 3x3 convolution between
     consecutive ones (flow of flow); ``flow_stage``: the residual stage after
-    which the block sits.  ``flow_lr_scale``: the flow layers' learning rate
-    relative to the rest (seed 004: a hundred times smaller).
+    which the block sits (2: our choice, see above).  ``flow_lr_scale``: the
+    flow layers' learning rate relative to the rest (0.01: our choice, see above).
     """
 
     backbone: str

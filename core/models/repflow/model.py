@@ -176,7 +176,7 @@ class RepFlowNet(TwoBranchLoss, nn.Module):
         return CamExplanation(logits=logits, maps=maps)
 
     def param_groups(self, lr: float) -> list[dict]:
-        """Optimizer groups: the flow layers at ``lr * flow_lr_scale`` (seed 004: lr / 100), the rest at ``lr``."""
+        """Optimizer groups: the flow layers at ``lr * flow_lr_scale`` (lr / 100 by default: our choice, see config), the rest at ``lr``."""
         flow = self.flow_stream.flow_parameters() if self.flow_stream is not None else []
         flow_ids = {id(p) for p in flow}
         rest = [p for p in self.parameters() if id(p) not in flow_ids]

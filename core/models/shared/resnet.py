@@ -11,7 +11,10 @@ an explicit file, the torch hub cache, then torchvision's enum URL; random
 weights only when the caller says so.  A trunk with other than 3 input
 channels (the temporal stream's 2L) gets its first convolution by
 cross-modality initialisation: the RGB filters averaged over their 3 input
-channels and replicated over the new ones (Wang et al., TSN; seed 002).
+channels and replicated over the new ones, as TSN (Wang et al. 2016) does it.
+Seed 002's listing also divides the replicated filters by the channel count;
+we keep TSN's unscaled filters, whose responses to the flow input then have
+the magnitude the following ImageNet batch norm was trained on.
 """
 
 from __future__ import annotations
