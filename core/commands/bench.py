@@ -18,6 +18,7 @@ TARGETS = {
     "flow": ("core.bench.flow", "optical flow methods: pairs per second, RAFT against the naive way"),
     "infer": ("core.bench.infer", "per-stage latency of one 16-frame clip for each backbone"),
     "repflow": ("core.bench.repflow", "time per video: representation flow against the two-stream ConvNet with optical flow"),
+    "demo": ("core.bench.demo", "the bundled demo models' README figures measured again: held-out accuracy, the sample's label"),
     "fuzz": ("core.bench.fuzz", "mutated videos, images and checkpoints: cases that read, clean errors, crashes, hangs, peak memory"),
 }
 
