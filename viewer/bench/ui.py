@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -110,6 +111,10 @@ class Heartbeat:
         return self.times
 
 
+_THREAD_LINE = re.compile(r"^(?:Current thread|Thread) (0x[0-9a-fA-F]+)")
+_CALL_LINE = re.compile(r'^\s+File "(.*)", line (\d+) in (.+)$')
+
+
 class StallSampler:
     """Why did a beat come late?  A daemon thread samples every thread's Python stack every 2 ms
     while the heartbeat is overdue, and reads the GUI thread's scheduler statistics
@@ -135,6 +140,7 @@ class StallSampler:
         self._heart: Heartbeat | None = None
         self._scenario = ""
         self._stop = threading.Event()
+        self._dump = tempfile.TemporaryFile()  # faulthandler writes to a file descriptor
         self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
         self._thread.start()
 
@@ -142,16 +148,36 @@ class StallSampler:
         """Stop sampling (the thread ends within a sample period)."""
         self._stop.set()
         self._thread.join(timeout=2)
+        if not self._thread.is_alive():
+            self._dump.close()
 
     def watch(self, heart: Heartbeat, scenario: str) -> None:
         self._heart, self._scenario = heart, scenario
 
-    @staticmethod
-    def _where(frame: Any, depth: int) -> str:
-        import traceback
+    def _stacks(self) -> dict[int, list[str]]:
+        """Every thread's stack, innermost call first, as ``func (file:line)``.
 
-        stack = traceback.extract_stack(frame)[-depth:][::-1]
-        return " < ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in stack)
+        Read through ``faulthandler``, which walks the interpreter's frames in C without
+        creating frame objects: ``sys._current_frames()`` materialises another thread's
+        frames, and on Python 3.11 that thread can then crash tearing them down (the test
+        suite died of a segfault in the GUI thread while this sampler walked it)."""
+        import faulthandler
+
+        self._dump.seek(0)
+        self._dump.truncate()
+        faulthandler.dump_traceback(self._dump, all_threads=True)
+        self._dump.seek(0)
+        stacks: dict[int, list[str]] = {}
+        current: list[str] | None = None
+        for line in self._dump.read().decode("utf-8", "replace").splitlines():
+            head = _THREAD_LINE.match(line)
+            if head:
+                current = stacks.setdefault(int(head.group(1), 16), [])
+                continue
+            call = _CALL_LINE.match(line)
+            if call and current is not None:
+                current.append(f"{call.group(3)} ({Path(call.group(1)).name}:{call.group(2)})")
+        return stacks
 
     def _schedstat(self) -> tuple[float, float] | None:
         """The GUI thread's (seconds on a CPU, seconds runnable but waiting for one) so far."""
@@ -177,7 +203,6 @@ class StallSampler:
             split[k] += value * 1000.0 * (end - start) / span
 
     def _run(self) -> None:
-        import sys
         import threading
 
         me = threading.get_ident()
@@ -200,13 +225,13 @@ class StallSampler:
             if stall is None:
                 stall = (self._scenario, last)
                 self.stalls[self._scenario] += 1
-            frames = sys._current_frames()
-            gui = frames.get(self.gui_id)
-            if gui is not None:
-                self.gui[self._scenario][self._where(gui, 4)] += 1
-            for ident, frame in frames.items():
-                if ident not in (self.gui_id, me):
-                    self.workers[self._scenario][self._where(frame, 2)] += 1
+            stacks = self._stacks()
+            gui = stacks.get(self.gui_id)
+            if gui:
+                self.gui[self._scenario][" < ".join(gui[:4])] += 1
+            for ident, stack in stacks.items():
+                if ident not in (self.gui_id, me) and stack:
+                    self.workers[self._scenario][" < ".join(stack[:2])] += 1
 
     def report(self, top: int = 4) -> str:
         lines = [f"\nWhere the time went during stalls over {self.threshold_ms:g} ms (stacks sampled every 2 ms; "
