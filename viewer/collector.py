@@ -67,3 +67,15 @@ def install_gui_collector(app: QObject) -> GuiThreadCollector:
         _installed = GuiThreadCollector(app)
         _installed.start()
     return _installed
+
+
+def exempt_long_lived() -> None:
+    """Exempt every object alive now from future collections (``gc.freeze``), for data that
+    lives until it is replaced, such as a listed dataset's rows.
+
+    The collector above runs a full collection whenever Python's counters call for one,
+    and a full collection walks every tracked object: with 13,320 dataset rows that took
+    80-110 ms on the GUI thread every few seconds while the table scrolled.  Frozen rows
+    are still freed by reference counting when the next listing replaces them (a row
+    holds no cycle); only garbage cycles alive at this moment stay uncollected."""
+    gc.freeze()

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.data.ground_truth import normalise
+from viewer.collector import exempt_long_lived
 from viewer.dataset.rows import Row, table_csv
 from viewer.dataset.table_model import DatasetFilterProxy, DatasetTableModel
 from viewer.jobs import JobRunner
@@ -100,6 +101,7 @@ class DatasetController(QObject):
         self._pending.clear()
         self.labels = listing.labels
         self.model.set_rows(listing.rows)
+        exempt_long_lived()  # the rows stay until the next listing: full collections need not walk them
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
 

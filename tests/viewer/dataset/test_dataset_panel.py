@@ -4,6 +4,7 @@ answers are known (it always says Approach), filters, a confusion cell, opening 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def test_evaluate_filter_wrong_click_a_confusion_cell_and_open_the_row(qtbot, wi
     controller, panel = window.dataset.controller, window.dataset.panel
     open_listed(qtbot, window, synth)
     assert window.dataset.dock.isVisible() and len(controller.rows) == 30
+    collected = {id(o) for o in gc.get_objects()}  # frozen objects are not in any generation
+    assert not any(id(r) in collected for r in controller.rows)  # the rows are exempt from full collections
     assert sorted({r.split for r in controller.rows}) == ["test", "train", "val"]
     # metadata is read lazily, for the rows on screen: the first row's frame count arrives
     qtbot.waitUntil(lambda: cell_text(window, 0, COL_FRAMES) == "12", timeout=WAIT_MS)
