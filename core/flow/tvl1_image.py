@@ -371,6 +371,8 @@ def _batches_side_by_side(batches: list, run: Callable[[list], Tensor], threads:
             futures = {pool.submit(run, batch): index for index, batch in enumerate(batches)}
             try:
                 for future in as_completed(futures):
+                    if cancel_check is not None:
+                        cancel_check()  # a cancel from the caller's progress callback, even when the rest already finished
                     yield futures[future], future.result()
             finally:
                 for future in futures:
