@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,6 +41,17 @@ from viewer.widgets.heat_legend import HeatLegend
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
 
+MIN_VIEW_HEIGHT = 200  # px: the frame views never shrink to thumbnails under a tall dock
+
+
+def initial_window_size(available: QSize) -> QSize:
+    """1280x800 where the screen allows, more on a large screen (up to 90% of it, 1760x1100 at most):
+    the dataset dock and the side panels then leave the frame views a useful size."""
+    width = min(available.width(), max(1280, min(int(available.width() * 0.9), 1760)))
+    height = min(available.height(), max(800, min(int(available.height() * 0.9), 1100)))
+    return QSize(width, height)
+
+
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)"
 
 
@@ -48,7 +59,7 @@ class MainWindow(QMainWindow):
     def __init__(self, *, show_dialogs: bool = True, checkpoint: str | Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Two-Stream Viewer")
-        self.resize(1280, 800)
+        self.resize(initial_window_size(self.screen().availableGeometry().size()))
         self.setAcceptDrops(True)
         self.state = ViewerState(self)
         self.notifier = Notifier(self, show_dialogs=show_dialogs)
@@ -73,6 +84,8 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar(self.state)
         self.timeline = Timeline(self.state)
         views = QHBoxLayout()
+        for view in (self.rgb_view, self.flow_view):
+            view.graphics.setMinimumHeight(MIN_VIEW_HEIGHT)
         views.addWidget(self.rgb_view, 1)
         views.addWidget(self.flow_view, 1)
         central = QWidget()

@@ -20,6 +20,7 @@ from viewer.dataset.truth_badge import TruthBadge
 
 ANNOTATIONS_FILTER = "Annotations (*.csv *.json);;All files (*)"
 RESULTS_FILTER = "Per-video results (*.jsonl);;All files (*)"
+DOCK_SHARE, DOCK_MIN_HEIGHT = 0.36, 220  # the dock's first height: a share of the window, at least this many px
 
 
 class DatasetView:
@@ -34,6 +35,8 @@ class DatasetView:
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
+        self._sized = False
+        self.dock.visibilityChanged.connect(self._size_when_first_shown)
         self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels)
         panel = window.classify_ui.prediction_panel
         panel.layout().insertWidget(panel.layout().indexOf(panel.model_label) + 1, self.badge)  # under the model line
@@ -67,8 +70,18 @@ class DatasetView:
         window.view_menu.addAction(self.dock.toggleViewAction())
 
     # -- actions ----------------------------------------------------------------------
-    def open_dataset(self, path: str, videos: str | None = None) -> None:
+    def _size_when_first_shown(self, visible: bool) -> None:
+        """The first time the dock shows, at about a third of the window's height, so the frame
+        views above keep most of it (the user's own later sizes are left alone)."""
+        if visible and not self._sized and not self.dock.isFloating():
+            self._sized = True
+            self.window.resizeDocks([self.dock], [max(DOCK_MIN_HEIGHT, int(self.window.height() * DOCK_SHARE))], Qt.Orientation.Vertical)
+
+    def show_dock(self) -> None:
         self.dock.show()
+
+    def open_dataset(self, path: str, videos: str | None = None) -> None:
+        self.show_dock()
         self.controller.open_dataset(path, videos)
 
     def choose_dataset(self) -> None:
@@ -84,7 +97,7 @@ class DatasetView:
     def choose_results(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open per-video results", app_settings.last_folder(), RESULTS_FILTER)
         if path:
-            self.dock.show()
+            self.show_dock()
             self.controller.open_results(path)
 
     def choose_csv(self) -> None:

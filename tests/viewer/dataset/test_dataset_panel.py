@@ -197,3 +197,15 @@ def test_a_bad_annotation_line_and_a_model_of_other_classes_are_one_line_errors(
         window.dataset.panel.eval_part.setCurrentIndex(1)  # all videos
         window.dataset.panel.eval_button.click()
     assert raised.args[0] == "Evaluation failed" and "none of the dataset's classes (Blue, Green, Red, ...) is a class of this model" in raised.args[1]
+
+
+def test_the_open_dock_leaves_the_frame_views_a_useful_size(qtbot, window, data):  # noqa: ANN001
+    from viewer.main_window import MIN_VIEW_HEIGHT
+
+    open_listed(qtbot, window, data[0])
+    qtbot.waitUntil(lambda: window.dataset.dock.isVisible())
+    window.grab()  # lay the window out as a paint would
+    assert window.rgb_view.graphics.height() >= MIN_VIEW_HEIGHT
+    assert window.flow_view.graphics.height() >= MIN_VIEW_HEIGHT
+    assert window.dataset.dock.height() <= 0.5 * window.height()
+    assert window.dataset.panel.height() > 150  # the table still shows rows
