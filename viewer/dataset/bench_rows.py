@@ -60,7 +60,15 @@ def dataset_rows(window: Any, heart: Any, scratch: Path, measure: Callable[..., 
         verdict = "within" if took <= LIST_TARGET_S else "OVER"
         return f"{view.controller.model.rowCount()} videos listed in {took:.2f} s ({verdict} the {LIST_TARGET_S:g} s target)"
 
-    rows = [measure(heart, f"dataset: list {UCF101_VIDEOS:,} videos", open_dataset, 30.0, describe_list)]
+    def show_dock() -> Callable[[], bool]:
+        view.show_dock()
+        settled = time.perf_counter() + 0.3  # the relayout's paints come after show() returns
+        return lambda: time.perf_counter() >= settled
+
+    # The dock's first appearance re-lays out the whole window (every view resized and repainted, like a window
+    # resize): its own row, so the list row measures listing alone, as a dataset opened again would.
+    rows = [measure(heart, "dataset: dock appears (window relayout)", show_dock, 5.0, lambda _f: "empty dock shown once")]
+    rows.append(measure(heart, f"dataset: list {UCF101_VIDEOS:,} videos", open_dataset, 30.0, describe_list))
     bar = view.panel.table.verticalScrollBar()
     pages = [0]
 

@@ -25,7 +25,7 @@ def test_bench_ui_prints_a_row_per_scenario(qtbot, tmp_path: Path, capsys) -> No
     out = capsys.readouterr().out
     table = out[out.index("scenario") :]
     for scenario in ("open + flow dis", "idle (baseline)", "flow farneback", "classify clip", "classify video", "scrub (overlays on)", "play (overlays on)",
-                     "dataset: list 13,320 videos", "dataset: scroll the table"):
+                     "dataset: dock appears (window relayout)", "dataset: list 13,320 videos", "dataset: scroll the table"):
         assert scenario in table
     assert "23/23 pairs scanned" in table  # the scans finished
     rows = {line.split("  ")[0]: line for line in table.splitlines()}
