@@ -37,6 +37,7 @@ from viewer.state import ViewerState
 CLIP_CHANNEL = "classify"
 VIDEO_CHANNEL = "classify-video"
 MODEL_CHANNEL = "classify-model"
+WARM_CHANNEL = "classify-warm"
 CPU, CUDA = "cpu", "cuda"
 
 ClassifierLoader = Callable[[Path, str], ClipClassifier]
@@ -102,6 +103,9 @@ class ModelHolder:
                 return self._classifier, 0.0
             start = time.perf_counter()
             classifier = self.loader(path, device)  # raises CheckpointError: the old model stays
+            warm_up = getattr(classifier, "warm_up", None)  # test doubles may have none
+            if device == CUDA and callable(warm_up):
+                warm_up()  # CUDA's first call (context, kernel choice) costs seconds: paid here, once
             self._key, self._classifier = key, classifier
             return classifier, (time.perf_counter() - start) * 1000.0
 
@@ -182,6 +186,7 @@ class ClassifyController(QObject):
         if device != self.device:
             self.device = device
             self.deviceChanged.emit(device)
+            self.warm_up()
 
     @property
     def checkpoint(self) -> Path | None:
@@ -214,7 +219,32 @@ class ClassifyController(QObject):
             self.classify_state.set_model(ModelStatus(path=None, problem=f"cannot use the checkpoint: {error}"))
             self.notifier.error("Cannot read the checkpoint", error, trace)
 
-        self.jobs.submit(MODEL_CHANNEL, work, lambda config: self.classify_state.set_model(ModelStatus(path=path, config=config)), on_error=failed)
+        def read(config: object) -> None:
+            self.classify_state.set_model(ModelStatus(path=path, config=config))  # type: ignore[arg-type]
+            self.warm_up()
+
+        self.jobs.submit(MODEL_CHANNEL, work, read, on_error=failed)
+
+    def warm_up(self) -> int:
+        """On CUDA, load the chosen model and run one made-up clip through it in a worker now, so the
+        user's first classification costs what the next ones do.  On a CPU the first call costs
+        little more than the next and the model loads with the first job.  Returns the job id (-1: none)."""
+        path = self.checkpoint
+        if path is None or self.device != CUDA:
+            return -1
+        holder, device = self.holder, self.device
+
+        def work(cancel, progress):  # noqa: ANN001
+            return holder.get(path, device)[1]
+
+        def warmed(load_ms: float) -> None:
+            if load_ms > 0:
+                self.notifier.notice(f"{path.name} loaded and warmed up on {device} in {load_ms / 1000:.1f} s")
+
+        def failed(error: BaseException, _trace: str) -> None:  # the first classification reports it in full
+            self.notifier.notice(f"could not prepare {path.name} on {device}: {error}")
+
+        return self.jobs.submit(WARM_CHANNEL, work, warmed, on_error=failed)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Load ``path`` fully in a worker; on success it replaces the model, on failure the old one stays."""

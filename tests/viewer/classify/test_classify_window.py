@@ -307,3 +307,34 @@ def test_the_demo_model_labels_the_bundled_sample(qtbot, window: MainWindow) -> 
     with qtbot.waitSignal(window.classify.predictionReady, timeout=30000):
         window.classify_ui.prediction_panel.classify_button.click()
     assert window.classify_ui.prediction_panel.predicted_label.text() == "RotateClockwise"
+
+
+def test_a_model_chosen_on_cuda_is_loaded_and_warmed_in_a_worker_before_the_first_click(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
+    """No GPU here: the loader stands in for CUDA with a CPU classifier that records its warm-up."""
+    ready_window(qtbot, window, files)
+    calls: list[tuple[str, str]] = []
+
+    class Warmable:
+        def __init__(self, inner: ClipClassifier) -> None:
+            self.inner = inner
+
+        def warm_up(self) -> float:
+            calls.append(("warm", threading.current_thread().name))
+            return 1.0
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.inner, name)
+
+    def loader(path: Path, device: str):  # noqa: ANN202
+        calls.append(("load", device))
+        return Warmable(open_classifier(path, device="cpu"))
+
+    window.classify.loader = loader
+    assert window.classify.warm_up() == -1 and calls == []  # on the CPU nothing is loaded ahead
+    window.classify.device = "cuda"
+    assert window.classify.warm_up() > 0
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=15000)
+    assert calls[0] == ("load", "cuda") and calls[1][0] == "warm" and calls[1][1] != threading.main_thread().name
+    with qtbot.waitSignal(window.classify.runFinished, timeout=20000) as blocker:
+        window.classify.classify_clip(0)
+    assert blocker.args[0].load_ms == 0.0 and len(calls) == 2  # the click found the model loaded and warm
