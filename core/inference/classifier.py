@@ -10,10 +10,16 @@ becomes a model sample (:meth:`ClipClassifier.clip_sample`), how the model runs
 on a batch (:meth:`ClipClassifier.forward`, which also returns the clip's maps
 when asked), and, when a video is not simply K clips spread uniformly, how a
 video is sampled (:meth:`ClipClassifier.video_samples`).
+
+Many clips of one call share their work (:meth:`ClipClassifier.clip_samples`):
+by default each frame is read once; a family may also share cropping and flow
+(the transformer does).  :meth:`ClipClassifier.warm_up` runs one dummy clip so
+that a timed clip does not pay for first-call set-up.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -25,10 +31,11 @@ from core.device import resolve_device
 from core.errors import InputError
 from core.inference.cancel_hooks import cancellable
 from core.inference.flow_backend import FlowBackend, default_flow_backend
-from core.inference.frames import FrameSource, as_frame_source
+from core.inference.frame_memo import FrameMemo, starts_still_to_come
+from core.inference.frames import ArrayFrames, FrameSource, as_frame_source
 from core.prediction import Prediction, VideoPrediction, aggregate_predictions, checked_probabilities, top_k
 from core.progress import CancelToken, check, report
-from core.sampling import CENTRE, CropMap, sliding_window_starts, uniform_clip_starts
+from core.sampling import CENTRE, CropMap, clip_span, sliding_window_starts, uniform_clip_starts
 from core.timings import clip_timings, stage_timer
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -67,6 +74,7 @@ class ClipClassifier:
     cpu_batch_size = 1
     maps_kinds: tuple[str, ...] = ()  # what ``attention=True`` gives (set by the family)
     crop_position = CENTRE  # where a family's clip_sample crops along the longer side (see at_crop)
+    share_windows = True  # False: every clip prepared on its own, as before clips shared work (benchmarks compare the two)
 
     def __init__(
         self,
@@ -121,14 +129,29 @@ class ClipClassifier:
         with stage_timer(timings, "fusion", self.device):
             return self.model(**inputs), None
 
+    def clip_samples(self, frames: FrameSource, starts: Sequence[int], cancel: CancelToken | None) -> Iterator[Sample]:
+        """The samples of the clips at ``starts``, in order, each as :meth:`clip_sample` makes it.
+
+        By default through a :class:`~core.inference.frame_memo.FrameMemo`, so frames
+        that clips share are read once; a family may share more (cropping, flow).
+        """
+        if not self.share_windows:
+            for start in starts:
+                yield self.clip_sample(frames, int(start), cancel)
+            return
+        memo = FrameMemo(frames)
+        for start, keep in zip(starts, starts_still_to_come(starts)):
+            memo.forget_before(keep)
+            yield self.clip_sample(memo, int(start), cancel)
+
     def video_samples(self, frames: FrameSource, count: int, cancel: CancelToken | None, progress: Callable[..., None] | None) -> list[Sample]:
         """A video's samples: ``count`` clips spread uniformly (TSN)."""
         starts = uniform_clip_starts(len(frames), count, self.config.clip_length, self.config.frame_stride)
-        samples = []
+        samples, made = [], self.clip_samples(frames, starts, cancel)
         for n, start in enumerate(starts):
             check(cancel)
             report(progress, n, len(starts), f"clip {n + 1}/{len(starts)} at frame {start}: decoding")
-            samples.append(self.clip_sample(frames, start, cancel))
+            samples.append(next(made))
         return samples
 
     def default_video_count(self) -> int:
@@ -148,16 +171,18 @@ class ClipClassifier:
         if len(starts) == 0:
             raise ValueError("predict_clips needs at least one clip start")
         self._check_target(target_class)
+        for start in starts:
+            if not 0 <= int(start) < len(frames):
+                raise ValueError(f"clip start {start} is outside the video's {len(frames)} frames")
         results: list[Prediction] = []
         total = len(starts)
+        made = self.clip_samples(frames, [int(s) for s in starts], cancel)
         for first in range(0, total, self.batch_size):
             batch = []
             for offset, start in enumerate(starts[first : first + self.batch_size]):
                 check(cancel)
                 report(progress, first + offset, total, f"clip at frame {start}: decoding and preparing")
-                if not 0 <= int(start) < len(frames):
-                    raise ValueError(f"clip start {start} is outside the video's {len(frames)} frames")
-                batch.append(self.clip_sample(frames, int(start), cancel))
+                batch.append(next(made))
             report(progress, first + len(batch) - 1, total, "running the model")
             results.extend(self._run_batched(batch, attention, target_class, top, cancel))
         report(progress, total, total, "done")
@@ -180,6 +205,21 @@ class ClipClassifier:
         frames = as_frame_source(source)
         starts = sliding_window_starts(len(frames), self.config.clip_length, self.config.frame_stride, step)
         return aggregate_predictions(self.predict_clips(frames, starts, top=top, cancel=cancel, progress=progress), top)
+
+    def warm_up(self) -> float:
+        """Run one clip of made-up frames at the model's input size through flow and model; returns its ms.
+
+        Why: the first call pays for set-up (CUDA context and kernel choice, RAFT's
+        weights, oneDNN's primitives) that a timed clip should not.  The frames are
+        seeded noise, the shape of a real clip after cropping, so the same kernels run.
+        """
+        size = int(self.config.input_size)
+        span = clip_span(self.config.clip_length, self.config.frame_stride) + int(getattr(self.config, "frame_stride", 1))
+        noise = np.random.default_rng(0).integers(0, 256, size=(span, size, size, 3), dtype=np.uint8)
+        began = time.perf_counter()
+        with torch.no_grad():
+            self._run_batched([self.clip_sample(ArrayFrames(noise), 0, None)], False, None, 1, None)
+        return (time.perf_counter() - began) * 1000.0
 
     # -- running the model ----------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ class FlowBackend:
     ``compute(frames_uint8 (N, H, W, 3), method, device=, cancel=, progress=)``
     returns an object with ``forward`` ``(N-1, 2, H, W)`` float32, ``method_used``,
     ``fell_back`` and ``note``; ``render(flow (N-1, 2, H, W), encoding_dict)``
-    returns ``(N-1, H, W, 3)`` uint8 colour images.
+    returns ``(N-1, H, W, 3)`` uint8 colour images; with a ``"fixed"`` normalisation
+    each image must depend on its own field only (windows then share rendered pairs).
     """
 
     compute: Callable[..., Any]

@@ -4,22 +4,27 @@ T frames at the config's stride (padded by repeating the last), plus one more
 when flow is wanted: flow image k is the flow from frame k to frame k+1
 (``"t_plus_one"``), computed on the resized and centre-cropped frames and
 rendered in colour with the checkpoint's encoding.  Inference and training
-(token extraction) prepare clips with the same function.
+(token extraction) prepare clips with the same function; many windows over one
+video (:func:`prepare_clip_inputs`) get the very same inputs with each frame
+read and cropped once and each flow pair computed once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from core.flow.render import FlowEncoding
 from core.inference.flow_backend import FlowBackend
+from core.inference.frame_memo import FrameMemo, starts_still_to_come
 from core.inference.frames import FrameSource
+from core.inference.pair_flow import PairFlow, shares_pairs
 from core.models.transformer.config import TransformerConfig
-from core.progress import CancelToken
-from core.sampling import CropMap, clip_indices, resize_and_crop
+from core.progress import CancelToken, check
+from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, resize_and_crop
 from core.timings import stage_timer
 
 CropFunction = Callable[[np.ndarray, int], tuple[np.ndarray, CropMap]]
@@ -74,9 +79,7 @@ def prepare_clip_input(
     timings: dict[str, float] = {}
     clip = clip_indices(start, len(frames), config.clip_length, config.frame_stride)
     indices = clip.indices
-    flow_indices = None
-    if want_flow:  # T+1 frames give T flow images ("t_plus_one")
-        flow_indices = (*indices, min(indices[-1] + config.frame_stride, len(frames) - 1))
+    flow_indices = _flow_indices(clip, len(frames)) if want_flow else None
     with stage_timer(timings, "decode"):
         raw = np.asarray(frames.read_clip(list(flow_indices or indices)))
     if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
@@ -91,13 +94,7 @@ def prepare_clip_input(
         torch_device = torch.device(device) if not isinstance(device, torch.device) else device
         with stage_timer(timings, "flow", torch_device):
             result = flow_backend.compute(cropped, flow_method or config.flow_method, device=torch_device, cancel=cancel, progress=None)
-            vectors = np.asarray(result.forward, dtype=np.float32)
-            expected = (len(indices), 2, size, size)
-            if vectors.shape != expected:
-                raise ValueError(f"flow engine returned shape {vectors.shape}, expected {expected}")
-            images = np.asarray(flow_backend.render(vectors, config.flow_encoding))
-            if images.shape != (len(indices), size, size, 3) or images.dtype != np.uint8:
-                raise ValueError(f"flow rendering returned {images.dtype} {images.shape}, expected uint8 {(len(indices), size, size, 3)}")
+            images = _render(flow_backend, result.forward, config)
         method, fell_back, note = str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
     return ClipInput(
         start=start,
@@ -112,3 +109,107 @@ def prepare_clip_input(
         flow_note=note,
         timings_ms=timings,
     )
+
+
+def prepare_clip_inputs(
+    frames: FrameSource,
+    starts: Sequence[int],
+    config: TransformerConfig,
+    *,
+    flow_backend: FlowBackend,
+    flow_method: str | None = None,
+    device: str | torch.device = "cpu",
+    cancel: CancelToken | None = None,
+    crop_position: float = CENTRE,
+    chunk: int = 8,
+) -> Iterator[ClipInput]:
+    """The clips at ``starts``, in order, exactly as :func:`prepare_clip_input` makes them one by one.
+
+    Why: windows over one video overlap.  Here each frame is read and cropped
+    once, and for methods that solve each pair on its own
+    (:func:`core.inference.pair_flow.shares_pairs`) each flow pair is computed
+    once, ``chunk`` windows' missing pairs at a time; other methods keep one
+    engine call per window.  Only frames and pairs that windows still to come
+    can use are kept.  Each clip's ``timings_ms`` has its share of the work done
+    for its chunk.
+    """
+    size, count = config.input_size, len(frames)
+    method = flow_method or config.flow_method
+    torch_device = torch.device(device) if not isinstance(device, torch.device) else device
+    maps: list[CropMap] = []
+
+    def crop(raw: np.ndarray) -> np.ndarray:
+        cropped, cmap = resize_and_crop(raw, size, crop_position)
+        if cropped.shape != (len(raw), size, size, 3):
+            raise ValueError(f"crop gave frames of shape {cropped.shape}, expected {(len(raw), size, size, 3)}")
+        maps.append(cmap)
+        return cropped
+
+    memo = FrameMemo(frames, crop)
+    shared = None
+    if config.uses_flow and shares_pairs(method):
+        shared = PairFlow(flow_backend, method, memo.read_clip, device=torch_device, cancel=cancel)
+    per_pair = shared is not None and FlowEncoding.from_dict(dict(config.flow_encoding)).normalization == "fixed"
+    keep = starts_still_to_come(starts)
+    for first in range(0, len(starts), max(1, chunk)):
+        check(cancel)
+        clips = [clip_indices(int(s), count, config.clip_length, config.frame_stride) for s in starts[first : first + max(1, chunk)]]
+        reads = [_flow_indices(c, count) if config.uses_flow else c.indices for c in clips]
+        memo.forget_before(keep[first])
+        before = dict(memo.timings_ms)
+        memo.fetch(i for r in reads for i in r)
+        share = {k: (memo.timings_ms[k] - before[k]) / len(clips) for k in before}
+        if shared is not None:
+            shared.forget_before(keep[first])
+            spent = shared.milliseconds
+            pairs = [p for r in reads for p in zip(r[:-1], r[1:])]
+            shared.ensure(pairs)
+            if per_pair:
+                shared.images(pairs, lambda vectors: _render(flow_backend, vectors, config, len(vectors)))
+            share["flow"] = (shared.milliseconds - spent) / len(clips)
+        for clip, read in zip(clips, reads):
+            yield _assemble(clip, read, memo, shared if not per_pair else None, shared if per_pair else None, maps[0], dict(share), config,
+                            flow_backend, method, torch_device, cancel)
+
+
+def _assemble(clip: ClipIndices, read: tuple[int, ...], memo: FrameMemo, fields: PairFlow | None, rendered: PairFlow | None, cmap: CropMap,
+              timings: dict[str, float], config: TransformerConfig, flow_backend: FlowBackend, method: str, device: torch.device,
+              cancel: CancelToken | None) -> ClipInput:
+    """One window's :class:`ClipInput` from the remembered frames, and pairs' fields or images (else its own engine call)."""
+    with stage_timer(timings, "preprocess"):
+        rgb = np.ascontiguousarray(memo.read_clip(clip.indices)) if config.uses_rgb else None
+    images, used, fell_back, note = None, None, False, ""
+    pairs = list(zip(read[:-1], read[1:]))
+    if config.uses_flow:
+        with stage_timer(timings, "flow", device):
+            if rendered is not None:
+                images = rendered.images(pairs, lambda vectors: _render(flow_backend, vectors, config, len(vectors)))
+                used, fell_back, note = rendered.method_used, rendered.fell_back, rendered.note
+            elif fields is not None:
+                images = _render(flow_backend, fields.vectors(pairs), config)
+                used, fell_back, note = fields.method_used, fields.fell_back, fields.note
+            else:
+                result = flow_backend.compute(memo.read_clip(read), method, device=device, cancel=cancel, progress=None)
+                images = _render(flow_backend, result.forward, config)
+                used, fell_back, note = str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
+    return ClipInput(
+        start=clip.start, indices=clip.indices, flow_indices=read if config.uses_flow else None, padded=clip.padded, crop_map=cmap,
+        rgb=rgb, flow=images, flow_method=used, flow_fell_back=fell_back, flow_note=note, timings_ms=timings,
+    )
+
+
+def _flow_indices(clip: ClipIndices, count: int) -> tuple[int, ...]:
+    """T+1 frames give T flow images ("t_plus_one"); the extra one is the last frame near the end."""
+    return (*clip.indices, min(clip.indices[-1] + clip.stride, count - 1))
+
+
+def _render(flow_backend: FlowBackend, forward: np.ndarray, config: TransformerConfig, length: int | None = None) -> np.ndarray:
+    """A clip's flow vectors (or ``length`` pairs'), checked, as the colour images the flow backbone sees."""
+    length, size = config.clip_length if length is None else length, config.input_size
+    vectors = np.asarray(forward, dtype=np.float32)
+    if vectors.shape != (length, 2, size, size):
+        raise ValueError(f"flow engine returned shape {vectors.shape}, expected {(length, 2, size, size)}")
+    images = np.asarray(flow_backend.render(vectors, config.flow_encoding))
+    if images.shape != (length, size, size, 3) or images.dtype != np.uint8:
+        raise ValueError(f"flow rendering returned {images.dtype} {images.shape}, expected uint8 {(length, size, size, 3)}")
+    return images

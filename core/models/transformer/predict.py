@@ -6,13 +6,15 @@ it in colour with the checkpoint's encoding (``flow``), the RGB and flow
 backbones, and the fusion encoder with its head (``fusion``, attention included
 when asked: :class:`~core.models.transformer.explain.AttentionMaps` placed on the
 clip's frames).  Batching, precision and cancelling are
-:class:`core.inference.ClipClassifier`'s.
+:class:`core.inference.ClipClassifier`'s.  Many clips of one call (a timeline,
+a video) read and crop each frame once and compute each flow pair once
+(:func:`~core.models.transformer.inputs.prepare_clip_inputs`).
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -20,7 +22,7 @@ from core.inference.classifier import ClipClassifier, Sample
 from core.inference.frames import FrameSource
 from core.models.shared.inputs import normalise_frames
 from core.models.transformer.explain import MAP_KINDS
-from core.models.transformer.inputs import prepare_clip_input
+from core.models.transformer.inputs import ClipInput, prepare_clip_input, prepare_clip_inputs
 from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken
 from core.sampling import CENTRE, resize_and_crop
@@ -41,6 +43,18 @@ class TransformerClassifier(ClipClassifier):
         crop = None if self.crop_position == CENTRE else partial(resize_and_crop, position=self.crop_position)
         clip = prepare_clip_input(frames, start, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method, device=self.device,
                                   cancel=cancel, crop=crop)
+        return self._sample_of(clip)
+
+    def clip_samples(self, frames: FrameSource, starts: Sequence[int], cancel: CancelToken | None) -> Iterator[Sample]:
+        if not self.share_windows:
+            yield from super().clip_samples(frames, starts, cancel)
+            return
+        clips = prepare_clip_inputs(frames, starts, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method,
+                                    device=self.device, cancel=cancel, crop_position=self.crop_position, chunk=max(8, self.batch_size))
+        for clip in clips:
+            yield self._sample_of(clip)
+
+    def _sample_of(self, clip: ClipInput) -> Sample:
         timings = dict(clip.timings_ms)
         inputs: dict[str, torch.Tensor] = {}
         if clip.rgb is not None:
