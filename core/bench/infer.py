@@ -1,6 +1,6 @@
-"""``bench infer``: per-stage latency of one 16-frame clip for each backbone, CPU and CUDA.
+"""``bench infer``: per-stage latency of one 16-frame clip for each backbone, CPU and CUDA; cold starts; whole videos.
 
-Each row runs :meth:`core.inference.ClipClassifier.predict_clip` end to end on a
+Each warm row runs :meth:`core.inference.ClipClassifier.predict_clip` end to end on a
 real video (decode, crop, flow, both backbones, fusion) and reports the median
 of each stage over a few runs, with the ratio of its total to the first row
 (the tiny model on the CPU without attention) measured in the same run.
@@ -8,6 +8,15 @@ MViTv2-S and Swin3D-S use Kinetics-400 weights when they are in the hub
 cache and random weights otherwise (the table says which): latency does not
 depend on the weights' values.  On a CPU with native bfloat16 the big
 backbones are also timed under bfloat16 autocast.
+
+Cold rows: the first clip of a fresh classifier, its load (building the model)
+and warm-up (:meth:`~core.inference.ClipClassifier.warm_up`) timed apart, beside
+a second fresh classifier's first clip without warm-up.  Only the process's very
+first row pays for torch's own start; later rows are fresh classifiers, not
+fresh processes.  Whole-video rows: sliding windows over the whole video
+(``predict_timeline``) in frames per second, the per-window path
+(``share_windows = False``) and the shared one alternating run by run, with
+their ratio.
 """
 
 from __future__ import annotations
@@ -37,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu-flow", default="dis", metavar="METHOD", help="flow method for CPU rows (default dis)")
     parser.add_argument("--cuda-flow", default="raft-large", metavar="METHOD", help="flow method for CUDA rows (default raft-large)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--whole-video", default="auto", metavar="BACKBONES",
+                        help="backbones for the whole-video rows (default auto: tiny on the CPU, every backbone on CUDA; none: skip)")
+    parser.add_argument("--steps", default="16,4", help="window steps of the whole-video rows, in frames (default 16,4)")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold rows")
 
 
 @dataclass
@@ -48,16 +61,27 @@ class _Row:
     attention: bool
     precision: str
     stages: dict[str, float]
+    cold: dict[str, float] | None = None  # load, warm_up, first (after warm-up), first_unwarmed, load_unwarmed (ms)
+
+
+@dataclass
+class _VideoRow:
+    backbone: str
+    device: str
+    flow: str
+    video: str
+    frames: int
+    step: int
+    windows: int
+    fps_old: float
+    fps_new: float
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from core.errors import InputError
-    from core.inference import STAGES
     from core.models.shared.backbones import BACKBONE_NAMES
-
-    from core.bench.timing import format_table
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -69,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if "cuda" in devices and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but CUDA is not available")
     video_path = _pick_video(args.video)
+    steps = _steps(args.steps)
+    for device in devices:
+        _video_backbones(args.whole_video, device, names)  # a bad --whole-video fails before anything is measured
     print(f"bench infer: one {16}-frame clip of {video_path}, median of {args.repeats} runs after a warm-up; torch threads {torch.get_num_threads()}")
     cpu_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if torch.backends.mkldnn.is_available() else False
     rows: list[_Row] = []
@@ -79,8 +106,22 @@ def run(args: argparse.Namespace) -> int:
             if name != "tiny" and device == "cpu" and cpu_bf16:
                 variants.append((False, "bfloat16"))
             for attention, precision in variants:
-                rows.append(_measure(name, device, flow, attention, precision, video_path, args.repeats))
+                cold = not args.no_cold and not attention
+                rows.append(_measure(name, device, flow, attention, precision, video_path, args.repeats, cold=cold, threads=args.threads))
                 print(f"  measured {name} on {device} ({precision}){' with attention' if attention else ''}: {rows[-1].stages['total']:.0f} ms", flush=True)
+    video_rows = _whole_video_rows(args, names, devices, video_path, steps)
+    _print_clip_table(rows)
+    if any(r.cold is not None for r in rows):
+        _print_cold_table(rows)
+    if video_rows:
+        _print_video_table(video_rows)
+    return 0
+
+
+def _print_clip_table(rows: list[_Row]) -> None:
+    from core.bench.timing import format_table
+    from core.inference import STAGES
+
     baseline = rows[0].stages["total"]
     headers = ["backbone", "device", "precision", "weights", "flow", "attn", *[f"{s} ms" for s in STAGES], "total ms", "vs first"]
     table = [
@@ -96,7 +137,33 @@ def run(args: argparse.Namespace) -> int:
             print(f"target: {what} < {limit:.0f} ms: {verdict} ({row.stages['total']:.0f} ms, {row.precision}, flow {row.flow})")
     if any(r.weights.startswith("random") for r in rows):
         print("random: Kinetics-400 weights not in the torch hub cache; timings are the same, predictions are not meaningful")
-    return 0
+
+
+def _print_cold_table(rows: list[_Row]) -> None:
+    from core.bench.timing import format_table
+
+    headers = ["backbone", "device", "precision", "load ms", "warm-up ms", "first clip ms", "warm clip ms", "first/warm",
+               "no warm-up: first clip ms", "first/warm"]
+    table = []
+    for r in rows:
+        if r.cold is None:
+            continue
+        warm = r.stages["total"]
+        cold = r.cold
+        table.append([r.backbone, r.device, r.precision, cold["load"], cold["warm_up"], cold["first"], warm, f"{cold['first'] / warm:.2f}x",
+                      cold["first_unwarmed"], f"{cold['first_unwarmed'] / warm:.2f}x"])
+    print("\ncold: a fresh classifier's load (building the model), warm-up (one clip of made-up frames) and first clip, apart")
+    print(format_table(headers, table))
+
+
+def _print_video_table(rows: list[_VideoRow]) -> None:
+    from core.bench.timing import format_table
+
+    headers = ["backbone", "device", "flow", "video", "frames", "step", "windows", "per-window fps", "shared fps", "shared/per-window"]
+    table = [[r.backbone, r.device, r.flow, r.video, r.frames, r.step, r.windows, r.fps_old, r.fps_new, f"{r.fps_new / r.fps_old:.2f}x"]
+             for r in rows]
+    print("\nwhole video: sliding windows over every frame, frames per second (median of the runs, the two paths alternating)")
+    print(format_table(headers, table))
 
 
 def _pick_video(explicit: str | None) -> str:
@@ -120,24 +187,20 @@ def _bench_config(name: str, flow: str) -> Any:
     return TransformerConfig.create(backbone=name, class_names=classes, flow_method=flow)
 
 
-def _measure(name: str, device_name: str, flow: str, attention: bool, precision: str, video_path: str, repeats: int) -> _Row:
+def _measure(name: str, device_name: str, flow: str, attention: bool, precision: str, video_path: str, repeats: int, *,
+             cold: bool = False, threads: int = 0) -> _Row:
     import torch
 
     from core.device import resolve_device
     from core.inference import STAGES
-    from core.models.transformer import TransformerClassifier, build_transformer
     from core.sampling import uniform_clip_starts
     from core.video import open_video
 
+    cold_ms = _cold(name, device_name, flow, precision, video_path, threads) if cold else None
     torch.manual_seed(0)
     device = resolve_device(device_name)
     config = _bench_config(name, flow)
-    model = build_transformer(config, pretrained=name != "tiny", random_weights_ok=True)
-    sources = {getattr(model.rgb_backbone, "weights_source", "")}
-    weights = "random" if any(s.startswith("random") for s in sources) else "Kinetics-400"
-    if name == "tiny":
-        weights = "random (demo-sized)"
-    classifier = TransformerClassifier(model, config, device=device, precision=precision)
+    classifier, weights = _fresh_classifier(name, config, device, precision)
     if precision == "auto":
         precision = "autocast half" if device.type == "cuda" else "float32"
     runs: list[dict[str, float]] = []
@@ -157,8 +220,155 @@ def _measure(name: str, device_name: str, flow: str, attention: bool, precision:
             stages = dict(prediction.timings_ms)
             stages["total"] = wall  # wall time includes the glue between stages
             runs.append(stages)
-    del classifier, model
+    del classifier
     if device.type == "cuda":
         torch.cuda.empty_cache()
     median = {key: statistics.median(run[key] for run in runs) for key in (*STAGES, "total")}
-    return _Row(backbone=name, device=str(device), weights=weights, flow=used_flow, attention=attention, precision=precision, stages=median)
+    return _Row(backbone=name, device=str(device), weights=weights, flow=used_flow, attention=attention, precision=precision, stages=median,
+                cold=cold_ms)
+
+
+def _fresh_classifier(name: str, config: Any, device: Any, precision: str) -> tuple[Any, str]:
+    """A new classifier of the bench's model for ``name`` and where its weights came from."""
+    from core.models.transformer import TransformerClassifier, build_transformer
+
+    model = build_transformer(config, pretrained=name != "tiny", random_weights_ok=True)
+    sources = {getattr(model.rgb_backbone, "weights_source", "")}
+    weights = "random" if any(s.startswith("random") for s in sources) else "Kinetics-400"
+    if name == "tiny":
+        weights = "random (demo-sized)"
+    return TransformerClassifier(model, config, device=device, precision=precision), weights
+
+
+def _cold(name: str, device: str, flow: str, precision: str, video_path: str, threads: int) -> dict[str, float]:
+    """The cold figures of a row, each from a fresh process: with warm-up, then without."""
+    warmed = _run_cold_child([name, device, flow, precision, video_path, threads, True])
+    unwarmed = _run_cold_child([name, device, flow, precision, video_path, threads, False])
+    return {"load": warmed["load"], "warm_up": warmed["warm_up"], "first": warmed["first"],
+            "first_unwarmed": unwarmed["first"], "load_unwarmed": unwarmed["load"]}
+
+
+def _run_cold_child(arguments: list[Any]) -> dict[str, float]:
+    """Run :func:`cold_child` in a new interpreter (torch and the model start from nothing) and read its JSON line."""
+    import json
+    import subprocess
+    import sys
+
+    from core.errors import InputError
+
+    code = "import json, sys; from core.bench.infer import cold_child; print(json.dumps(cold_child(*json.loads(sys.argv[1]))))"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(arguments)], cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InputError(f"the cold-start run of {arguments[0]} on {arguments[1]} failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cold_child(name: str, device_name: str, flow: str, precision: str, video_path: str, threads: int, warm_up: bool) -> dict[str, float]:
+    """In a fresh process: build the classifier (``load``), optionally warm it up, and time the first clip (ms)."""
+    import torch
+
+    from core.device import resolve_device
+    from core.sampling import uniform_clip_starts
+    from core.video import open_video
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    device = resolve_device(device_name)
+    config = _bench_config(name, flow)
+    began = time.perf_counter()
+    classifier, _ = _fresh_classifier(name, config, device, precision)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    figures = {"load": (time.perf_counter() - began) * 1000.0, "warm_up": float("nan")}
+    if warm_up:
+        figures["warm_up"] = classifier.warm_up()
+    with open_video(video_path) as video:
+        start = uniform_clip_starts(len(video), 1, config.clip_length, config.frame_stride)[0]
+        began = time.perf_counter()
+        classifier.predict_clip(video, start)
+        figures["first"] = (time.perf_counter() - began) * 1000.0
+    return figures
+
+
+def _steps(text: str) -> list[int]:
+    from core.errors import InputError
+
+    try:
+        steps = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--steps must be comma-separated frame counts, got {text!r}") from None
+    if not steps or min(steps) < 1:
+        raise InputError(f"--steps must be positive frame counts, got {text!r}")
+    return steps
+
+
+def _video_backbones(spec: str, device: str, names: list[str]) -> list[str]:
+    """The backbones of the whole-video rows on ``device``: ``auto`` is tiny on the CPU and every backbone on CUDA."""
+    from core.errors import InputError
+    from core.models.shared.backbones import BACKBONE_NAMES
+
+    if spec == "none":
+        return []
+    if spec == "auto":
+        return ["tiny"] if device == "cpu" else names
+    chosen = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in BACKBONE_NAMES]
+    if unknown or not chosen:
+        raise InputError(f"unknown backbones {unknown} in --whole-video: choose from {', '.join(BACKBONE_NAMES)}, auto or none")
+    return chosen
+
+
+def _whole_video_rows(args: argparse.Namespace, names: list[str], devices: list[str], video_path: str, steps: list[int]) -> list[_VideoRow]:
+    """Whole-video rows on the bench's video and on the real clip beside the project (when present)."""
+    if args.whole_video == "none":
+        return []
+    videos = [video_path]
+    if Path(SHARED_VIDEO).exists():
+        if Path(SHARED_VIDEO).resolve() != Path(video_path).resolve():
+            videos.append(str(SHARED_VIDEO))
+    else:
+        print(f"whole video: the real clip {SHARED_VIDEO} is not there (a fresh clone); only {video_path} is measured")
+    rows = []
+    for device in devices:
+        for name in _video_backbones(args.whole_video, device, names):
+            for path in videos:
+                for step in steps:
+                    row = _measure_video(name, device, args.cpu_flow if device == "cpu" else args.cuda_flow, path, step, args.repeats)
+                    rows.append(row)
+                    print(f"  whole video {row.video} step {step}, {name} on {device}: "
+                          f"{row.fps_old:.1f} -> {row.fps_new:.1f} frames/s", flush=True)
+    return rows
+
+
+def _measure_video(name: str, device_name: str, flow: str, video_path: str, step: int, repeats: int) -> _VideoRow:
+    """Frames per second of ``predict_timeline`` over the whole video, per-window and shared runs alternating."""
+    import torch
+
+    from core.device import resolve_device
+    from core.video import open_video
+
+    torch.manual_seed(0)
+    device = resolve_device(device_name)
+    config = _bench_config(name, flow)
+    classifier, _ = _fresh_classifier(name, config, device, "auto")
+    classifier.warm_up()
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    with open_video(video_path) as video:
+        for attempt in range(repeats + 1):
+            for share in (False, True):
+                classifier.share_windows = share
+                video.cache.clear()  # every run decodes its frames
+                began = time.perf_counter()
+                timeline = classifier.predict_timeline(video, step=step)
+                if attempt:  # the first round warms both paths
+                    seconds[share].append(time.perf_counter() - began)
+        count = len(video)
+    used = timeline.clips[0].flow_method or "-"
+    del classifier
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    old, new = count / statistics.median(seconds[False]), count / statistics.median(seconds[True])
+    return _VideoRow(backbone=name, device=str(device), flow=used, video=Path(video_path).name, frames=count, step=step,
+                     windows=len(timeline.clips), fps_old=old, fps_new=new)

@@ -1,0 +1,45 @@
+"""``bench infer``: warm rows, cold rows (load, warm-up and first clip apart) and whole-video rows with the
+per-window path measured beside the shared one in the same run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import main
+from core.bench import infer
+
+
+@pytest.fixture
+def small_video(tmp_path):
+    from core.synth.writer import write_mp4
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (72, 96, 3), dtype=np.uint8)
+    path = tmp_path / "small.mp4"
+    write_mp4(path, np.stack([np.roll(base, 3 * i, axis=1) for i in range(24)]), fps=10, preset="ultrafast")
+    return str(path)
+
+
+def test_tables_with_cold_rows_and_whole_video_ratios(small_video, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(infer, "SHARED_VIDEO", tmp_path / "absent.avi")
+    argv = ["bench", "infer", "--video", small_video, "--backbones", "tiny", "--device", "cpu", "--repeats", "1", "--steps", "16,4",
+            "--threads", "1"]
+    assert main.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "the real clip" in out and "is not there" in out  # the shared clip is skipped with a message
+    cold_header = next(line for line in out.splitlines() if line.startswith("backbone") and "warm-up ms" in line)
+    for column in ("load ms", "first clip ms", "warm clip ms", "no warm-up: first clip ms"):
+        assert column in cold_header
+    video_lines = [line.split() for line in out.splitlines() if line.startswith("tiny") and "small.mp4" in line]
+    assert [(row[4], row[5], row[6]) for row in video_lines] == [("24", "16", "2"), ("24", "4", "3")]
+    assert all(row[-1].endswith("x") and float(row[-1][:-1]) > 0 for row in video_lines)
+
+
+@pytest.mark.parametrize(("option", "message"), [(["--steps", "four"], "--steps must be"), (["--steps", "0"], "--steps must be"),
+                                               (["--whole-video", "resnet9000"], "unknown backbones ['resnet9000'] in --whole-video")])
+def test_bad_steps_and_whole_video_backbones_are_one_line_errors_before_measuring(small_video, capsys, option, message):
+    argv = ["bench", "infer", "--video", small_video, "--backbones", "tiny", "--device", "cpu", *option]
+    assert main.main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "measured" not in captured.out
