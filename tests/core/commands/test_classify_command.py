@@ -103,3 +103,21 @@ def test_raft_weights_option_runs_the_checkpoints_flow_method(files, capsys):
     assert main.main(argv) == 0
     flow = json.loads(capsys.readouterr().out)["flow"]
     assert flow["method"] == "raft-small" and flow["fell_back"] is False
+
+
+def test_load_and_warm_up_are_reported_apart_from_the_clips_time(files, capsys):
+    argv = ["classify", files.video, "--checkpoint", files.checkpoint, "--start", "4", "--device", "cpu", "--json"]
+    assert main.main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["startup_ms"]["load"] > 0 and plain["startup_ms"]["warm_up"] is None  # auto: no warm-up on a CPU
+    assert main.main([*argv, "--warm-up", "yes"]) == 0
+    warmed = json.loads(capsys.readouterr().out)
+    assert warmed["startup_ms"]["load"] > 0 and warmed["startup_ms"]["warm_up"] > 0
+    timing = warmed["timing_ms"]
+    assert "load" not in timing and "warm_up" not in timing
+    assert timing["total"] == pytest.approx(sum(v for k, v in timing.items() if k != "total"), abs=0.05)
+    assert warmed["top"] == plain["top"]  # the warm-up changes nothing but the time
+    assert main.main(["classify", files.video, "--checkpoint", files.checkpoint, "--device", "cpu", "--warm-up", "yes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("startup (not in the clip's time): model load ") and " ms, warm-up " in lines[-2]
+    assert not lines[-2].endswith("skipped") and lines[-1].startswith("time: decode")
