@@ -142,7 +142,8 @@ def prepare_clip_inputs(
         cropped, cmap = resize_and_crop(raw, size, crop_position)
         if cropped.shape != (len(raw), size, size, 3):
             raise ValueError(f"crop gave frames of shape {cropped.shape}, expected {(len(raw), size, size, 3)}")
-        maps.append(cmap)
+        if not maps:  # every frame of a video has the same size, so the same map
+            maps.append(cmap)
         return cropped
 
     memo = FrameMemo(frames, crop)
