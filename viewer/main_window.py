@@ -41,6 +41,7 @@ from viewer.widgets.heat_legend import HeatLegend
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
 
+RECENT_FILES_DELAY_MS = 300
 MIN_VIEW_HEIGHT = 200  # px: the frame views never shrink to thumbnails under a tall dock
 
 
@@ -321,8 +322,9 @@ class MainWindow(QMainWindow):
         self.video.open(path)
 
     def _on_video_opened(self, path: str) -> None:
-        self._refresh_recent(app_settings.add_recent_file(path))
         self.setWindowTitle(f"{Path(path).name} - Two-Stream Viewer")
+        # the settings file's write and the menu's rebuild (a few ms) wait until the new video's first paint is out
+        QTimer.singleShot(RECENT_FILES_DELAY_MS, self, lambda: self._refresh_recent(app_settings.add_recent_file(path)))
 
     def _on_video_changed(self, info: object) -> None:
         if info is None:

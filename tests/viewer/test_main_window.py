@@ -38,6 +38,8 @@ def test_open_and_show_first_frame(qtbot, window: MainWindow, video_path: Path) 
     qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=5000)
     assert window.transport.slider.maximum() == 39
     assert "clip.mp4" in window.windowTitle()
+    # File > Open Recent gets the video once its first paint is out (the settings write waits for it)
+    qtbot.waitUntil(lambda: str(video_path) in [a.text() for a in window.recent_menu.actions()], timeout=5000)
 
 
 def test_scrub_with_slider_and_keys(qtbot, window: MainWindow, video_path: Path) -> None:  # noqa: ANN001
