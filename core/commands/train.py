@@ -290,3 +290,4 @@ def _report(result) -> None:  # noqa: ANN001 - a TrainResult
     print(f"split: {result.split.description}; {len(result.split.train)} train, {len(result.split.val)} val, {len(result.split.test)} test videos")
     if result.skipped:
         print(result.skipped.summary())
+    print(result.peak.describe())

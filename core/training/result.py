@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from core.data import SkippedVideos, Split
 from core.errors import InputError
 from core.models.domain import EXTRA_DOMAIN, domain_record  # what the model was trained on: dataset, classes, synthetic, date
+from core.training.memory import PeakMemory, peak_memory
 from core.training.settings import TrainSettings
 
 # Keys of the checkpoint's ``extra`` written by training.
@@ -67,7 +68,8 @@ class TrainResult:
     earlier ones): ``epoch`` (1-based), ``train_loss``, ``train_acc``,
     ``val_loss``, ``val_acc`` (``None`` without a validation part) and
     ``seconds``.  ``already_finished`` is True when the call found a finished
-    run and trained nothing.
+    run and trained nothing.  ``peak`` is the process's peak memory when the result was
+    made, i.e. at the end of the run (measured here, so that every trainer reports it).
     """
 
     checkpoint: Path
@@ -81,6 +83,7 @@ class TrainResult:
     resumed_from_epoch: int = 0
     already_finished: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    peak: PeakMemory = field(default_factory=peak_memory)
 
     @property
     def best(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ measured margins (see :func:`test_late_fusion_trained_by_the_trainer_beats_each_
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,7 @@ def test_convnet_trains_through_main_and_evaluates_on_its_recorded_test_set(synt
     assert main.main(["train", str(synth), "--out", str(ckpt), *CONVNET, "--epochs", "2", "--variant", "late"]) == 0
     out = capsys.readouterr().out
     assert "epoch   2/2" in out and f"checkpoint: {ckpt}" in out
+    assert re.search(r"^peak memory: \d+\.\d GB resident$", out, re.M)  # every trainer's result carries it
     info = read_checkpoint_info(ckpt)
     assert families.family_of(info.config) == "convnet" and info.config.variant == "late" and info.config.flow_length == 4
     record = training_record(ckpt)

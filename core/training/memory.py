@@ -1,0 +1,51 @@
+"""A training run's peak memory, read from the OS (and CUDA's allocator), so every trainer reports it alike.
+
+The resident peak is the process's (``getrusage``'s ``ru_maxrss``), not a sum of tensor sizes:
+it includes the allocator's slack and everything else the run held at once, which is what
+decides whether a machine runs out.  It is the process's peak so far, so a second run in
+the same process (``--splits``) reports at least the first one's.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class PeakMemory:
+    """``resident_bytes``: the process's peak resident set (``None`` where the OS does not say);
+    ``cuda_bytes``: the most CUDA memory torch held for tensors (``None`` when CUDA was not used)."""
+
+    resident_bytes: int | None
+    cuda_bytes: int | None = None
+
+    def describe(self) -> str:
+        """One line for the end of a run, e.g. ``peak memory: 5.1 GB resident, 2.3 GB CUDA``."""
+        parts = [f"{self.resident_bytes / GB:.1f} GB resident" if self.resident_bytes is not None else "resident unknown"]
+        if self.cuda_bytes is not None:
+            parts.append(f"{self.cuda_bytes / GB:.1f} GB CUDA")
+        return "peak memory: " + ", ".join(parts)
+
+
+def peak_memory() -> PeakMemory:
+    """The process's peak memory up to now."""
+    return PeakMemory(resident_bytes=_peak_resident_bytes(), cuda_bytes=_peak_cuda_bytes())
+
+
+def _peak_resident_bytes() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # bytes on macOS, KiB on Linux
+
+
+def _peak_cuda_bytes() -> int | None:
+    torch = sys.modules.get("torch")  # a run that never imported torch used no CUDA
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return int(torch.cuda.max_memory_allocated())

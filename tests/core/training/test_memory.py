@@ -1,0 +1,24 @@
+"""Every training run reports its peak memory: the process's resident peak, and CUDA's when used."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from core.training.memory import PeakMemory, peak_memory
+
+
+def test_describe_names_resident_and_cuda_peaks():
+    assert PeakMemory(5_100_000_000).describe() == "peak memory: 5.1 GB resident"
+    assert PeakMemory(5_100_000_000, 2_340_000_000).describe() == "peak memory: 5.1 GB resident, 2.3 GB CUDA"
+    assert PeakMemory(None).describe() == "peak memory: resident unknown"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_resident_peak_is_about_what_is_resident_now_or_more():
+    with open("/proc/self/status") as status:
+        now_kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    peak = peak_memory()
+    assert peak.resident_bytes is not None
+    assert peak.resident_bytes >= 0.95 * now_kib * 1024  # the kernel updates the peak lazily: a little behind is fine
