@@ -8,7 +8,12 @@ ui --explain`` found both):
   OpenCV code on a worker thread, and the GUI thread waited out the whole
   import.  Importing what workers need once, on the GUI thread before the
   window shows, moves that cost into start-up (about 80 ms, against seconds
-  for torch).
+  for torch).  The imports go through ``__import__``: PySide6 hooks it and, the
+  first time a module passes through an import statement, reads the module's
+  whole source to see whether it uses PySide6 (its ``__feature__`` support).
+  ``importlib.import_module`` bypasses the hook, so a module preloaded that
+  way was read later, by the worker's first ``from ... import``, holding the
+  GIL (20 ms of a 57 ms stall when the first video opened).
 * Python's full (generation 2) garbage collection walks every tracked object:
   with torch, Qt and pyqtgraph loaded that is ~240 000 objects and ~120 ms,
   run on whichever thread happens to allocate, GUI or worker (holding the
@@ -20,7 +25,6 @@ ui --explain`` found both):
 from __future__ import annotations
 
 import gc
-import importlib
 
 # Imported lazily by core on first use from a worker thread.
 WORKER_MODULES = (
@@ -33,7 +37,11 @@ WORKER_MODULES = (
     "core.inference",
     "core.models.registry",
     "core.models.checkpoint",
+    "core.models.transformer.attention_map",
     "safetensors.torch",
+    "av.subtitles.stream",  # PyAV imports it when a container opens
+    "numpy.ma",  # numpy imports it on first use of np.ma
+    "torch.utils._device",
 )
 
 
@@ -43,7 +51,7 @@ def preload_worker_modules(names: tuple[str, ...] = WORKER_MODULES) -> list[str]
     failed = []
     for name in names:
         try:
-            importlib.import_module(name)
+            __import__(name, fromlist=["__name__"])  # through PySide6's import hook (see above), unlike importlib
         except Exception:  # noqa: BLE001 - a missing optional module is reported where it is used
             failed.append(name)
     return failed
