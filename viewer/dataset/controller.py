@@ -32,6 +32,7 @@ class Listing:
     summary: str
     classes: tuple[str, ...]
     labels: dict[str, str]  # normalised path -> true class (made in the worker: 13,320 path resolutions)
+    positions: dict[int, int]  # id(row) -> its index, for the table model (made in the worker too)
 
 
 def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  # noqa: ANN001
@@ -45,7 +46,9 @@ def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  #
     rows = [Row(s.path, dataset.relative(s), s.label_name, part_of.get(s.path, "")) for s in dataset.samples]
     notes = f"; {len(dataset.notes)} notes: {dataset.notes[0]}" if dataset.notes else ""
     summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description}{notes}"
-    return Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows})
+    listing = Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows}, {id(r): i for i, r in enumerate(rows)})
+    exempt_long_lived()  # here, not on the GUI thread: its collector's next pass would walk every new object once more
+    return listing
 
 
 def read_metadata(rows: list[Row], cancel, progress) -> None:  # noqa: ANN001
@@ -100,8 +103,7 @@ class DatasetController(QObject):
         self.source, self.classes = path, listing.classes
         self._pending.clear()
         self.labels = listing.labels
-        self.model.set_rows(listing.rows)
-        exempt_long_lived()  # the rows stay until the next listing: full collections need not walk them
+        self.model.set_rows(listing.rows, listing.positions)
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
 

@@ -29,11 +29,12 @@ class DatasetTableModel(QAbstractTableModel):
         self._position: dict[int, int] = {}
         self.metadata_wanted: Callable[[Row], None] = lambda _row: None
 
-    def set_rows(self, rows: list[Row]) -> None:
+    def set_rows(self, rows: list[Row], positions: dict[int, int] | None = None) -> None:
+        """``positions`` (``id(row)`` -> index) when the caller made it already, off the GUI thread."""
         self.beginResetModel()
         self.rows = rows
         self.generation += 1
-        self._position = {id(r): i for i, r in enumerate(rows)}
+        self._position = positions if positions is not None else {id(r): i for i, r in enumerate(rows)}
         self.endResetModel()
 
     def row_changed(self, row: Row) -> None:
