@@ -10,15 +10,17 @@ stay in memory for training.  For end-to-end fine-tuning the prepared uint8
 clips are cached instead (``payload="frames"``): flow, the expensive part,
 is still computed once.
 
-An unreadable video is recorded in :class:`~core.data.SkippedVideos` and the
-run goes on.
+Clips are prepared (decoded, cropped, flowed) ahead of the backbones by
+worker processes (:mod:`~core.models.transformer.train.clip_loader`), a
+video's clips sharing frames and flow pairs; the backbone batches and the
+cache keys are those of one clip at a time.  An unreadable video is recorded
+in :class:`~core.data.SkippedVideos` and the run goes on.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -28,14 +30,15 @@ from core.data import Sample, SkippedVideos
 from core.errors import CoreError, InputError, WeightsUnavailable
 from core.inference.flow_backend import FlowBackend
 from core.models.shared.inputs import normalise_frames
-from core.models.transformer.inputs import prepare_clip_input
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.model import TwoStreamTransformer
 from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken, check, report
-from core.sampling import uniform_clip_starts
+from core.models.transformer.train.clip_loader import (ClipPreparer, ClipWant, PreparedVideo, VideoJob, can_fork, default_workers,
+                                                       flow_images,
+                                                       flow_runs_in_workers, prepared_videos)
 from core.models.transformer.train.token_cache import TokenCache, module_fingerprint
-from core.training.views import view_crop, view_names
+from core.training.views import view_names
 
 TOKENS = "tokens"
 FRAMES = "frames"
@@ -88,7 +91,11 @@ class ClipExtractor:
     """Computes, caches and looks up the arrays of (video, clip ordinal, view, stream).
 
     ``model`` supplies the frozen backbones (only for ``payload="tokens"``);
-    ``streams`` are the streams to extract (``rgb``, ``flow``).
+    ``streams`` are the streams to extract (``rgb``, ``flow``).  ``workers``:
+    processes preparing clips ahead of the backbones (``None``:
+    :func:`~core.models.transformer.train.clip_loader.default_workers`; 0: in
+    this process).  ``share=False`` prepares each clip view alone, in this
+    process: the path before workers, which ``bench extract`` compares against.
     """
 
     def __init__(
@@ -107,6 +114,8 @@ class ClipExtractor:
         batch_size: int = 8,
         rank: int = 0,
         raft_weights: str | None = None,
+        workers: int | None = None,
+        share: bool = True,
     ) -> None:
         if payload not in PAYLOADS:
             raise ValueError(f"payload must be one of {PAYLOADS}, got {payload!r}")
@@ -122,6 +131,8 @@ class ClipExtractor:
         self.device = device
         self.batch_size = batch_size
         self.rank = rank
+        self.workers = default_workers() if workers is None else max(0, int(workers))
+        self.share = share
         self.backbones: dict[str, torch.nn.Module] = {}
         self.backbone_ids: dict[str, str] = {}
         if payload == TOKENS:
@@ -180,77 +191,100 @@ class ClipExtractor:
         progress: Callable[..., None] | None = None,
         label: str = "extract",
     ) -> ExtractionStats:
-        """Make sure every clip view of every requested video is cached (and kept in the store)."""
+        """Make sure every clip view of every requested video is cached (and kept in the store).
+
+        The cache is looked up first; the videos with clips still missing are
+        prepared by :func:`~core.models.transformer.train.clip_loader.prepared_videos`
+        (``workers`` processes ahead of the backbones) and their backbone
+        batches run here, in request order, as the one-process path ran them.
+        """
         stats = self._stats = ExtractionStats()
         started = time.monotonic()
         total = len(requests)
-        for done, request in enumerate(requests):
+        jobs: dict[int, VideoJob] = {}
+        known_bad: set[int] = set()  # skipped before this call: not counted
+        for position, request in enumerate(requests):
             check(cancel)
             if request.sample.path in skipped:
+                known_bad.add(position)
                 continue
             try:
-                self._video(request, cancel)
+                wants = self._missing(request)
             except (InputError, OSError) as err:
-                self._drop_pending(request.sample.path)
                 skipped.add(request.sample.path, err)
-            stats.videos += 1
-            report(progress, done + 1, total, f"{label}: {stats.computed} arrays computed, {stats.cached} cached")
+                continue
+            if wants:
+                jobs[position] = VideoJob(position, request.sample.path, wants)
+        workers = self.workers if self.share else 0
+        with prepared_videos(list(jobs.values()), self._preparer(), workers=workers, cancel=cancel) as prepared:
+            for done in range(total):
+                check(cancel)
+                if done in jobs:
+                    self._take(next(prepared), skipped, cancel)
+                stats.videos += done not in known_bad
+                report(progress, done + 1, total, f"{label}: {stats.computed} arrays computed, {stats.cached} cached")
         self._flush_all()
         stats.seconds = time.monotonic() - started
         return stats
 
-    def _video(self, request: VideoRequest, cancel: CancelToken | None) -> None:
+    def _missing(self, request: VideoRequest) -> tuple[ClipWant, ...]:
+        """The clip views of a video some stream of which is not cached yet; the cached ones go to the store."""
         from core.flow.cache import video_identity
 
-        sample = request.sample
-        video_id = video_identity(sample.path)
-        missing: list[tuple[int, int, dict[str, str]]] = []  # (ordinal, view, {stream: key}) still to compute
+        video_id = video_identity(request.sample.path)
+        missing: list[ClipWant] = []
         for ordinal in range(self.clips_per_video):
             for view in range(request.views):
-                need: dict[str, str] = {}
+                need: list[str] = []
                 for stream in self.streams:
                     key = self.key(video_id, ordinal, view, stream)
                     array = self.cache.get(key)
                     if array is None:
-                        need[stream] = key
+                        need.append(stream)
                     else:
                         self._stats.cached += 1
                         self.store.keep(key, array)
                 if need:
-                    missing.append((ordinal, view, need))
-        if not missing:
-            return
-        from core.video import open_video
+                    missing.append(ClipWant(ordinal, view, tuple(need)))
+        return tuple(missing)
 
-        with open_video(sample.path) as video:
-            count = len(video)
-            starts = uniform_clip_starts(count, self.clips_per_video, self.config.clip_length, self.config.frame_stride)
-            for ordinal, view, need in missing:
-                check(cancel)
-                clip = prepare_clip_input(
-                    video,
-                    starts[ordinal],
-                    self.config,
-                    flow_backend=self.flow_backend,
-                    device=self.device,
-                    cancel=cancel,
-                    crop=view_crop(self.augment, view),
-                    rgb=RGB in need,
-                    flow=FLOW in need,
-                )
-                if clip.flow_fell_back:
-                    raise WeightsUnavailable(f"training asked for {self.config.flow_method} flow but it is unavailable, refusing to train on another method's flow: {clip.flow_note}")
-                for stream, key in need.items():
-                    frames = clip.rgb if stream == RGB else clip.flow
+    def _preparer(self) -> ClipPreparer:
+        in_workers = self.workers > 0 and self.share and can_fork()
+        flow_here = not in_workers or flow_runs_in_workers(self.config.flow_method, self.device)
+        flow_device = (self.device if not in_workers else torch.device("cpu")) if flow_here else None
+        return ClipPreparer(config=self.config, augment=self.augment, clips_per_video=self.clips_per_video,
+                            flow_backend=self.flow_backend, flow_device=flow_device, share=self.share)
+
+    def _take(self, prepared: PreparedVideo, skipped: SkippedVideos, cancel: CancelToken | None) -> None:
+        """A prepared video's arrays into the pending batches (flow first where the workers left it); its error skips it."""
+        from core.flow.cache import video_identity
+
+        sample_path = prepared.job.path
+        try:
+            if prepared.error is not None:
+                raise prepared.error
+            video_id = video_identity(sample_path)
+            items: list[tuple[str, str, np.ndarray, dict]] = []
+            for clip in prepared.clips:
+                flow, fell_back, note = clip.flow, clip.flow_fell_back, clip.flow_note
+                if clip.flow_frames is not None:
+                    check(cancel)
+                    flow, fell_back, note = flow_images(clip.flow_frames, self.config, self.flow_backend, device=self.device, cancel=cancel)
+                if fell_back:
+                    raise WeightsUnavailable(f"training asked for {self.config.flow_method} flow but it is unavailable, refusing to train on another method's flow: {note}")
+                want = clip.want
+                for stream in want.streams:
+                    frames = clip.rgb if stream == RGB else flow
                     assert frames is not None
-                    info = {"video": str(sample.path), "start": starts[ordinal], "view": self.view_names[view], "stream": stream, "rank": self.rank}
-                    self._pending[stream].append((key, frames, info))
-                    if len(self._pending[stream]) >= self.batch_size:
-                        self._flush(stream)
-
-    def _drop_pending(self, path: Path) -> None:
-        for stream in self.streams:
-            self._pending[stream] = [p for p in self._pending[stream] if p[2]["video"] != str(path)]
+                    info = {"video": str(sample_path), "start": clip.start, "view": self.view_names[want.view], "stream": stream, "rank": self.rank}
+                    items.append((stream, self.key(video_id, want.ordinal, want.view, stream), frames, info))
+        except (InputError, OSError) as err:
+            skipped.add(sample_path, err)
+            return
+        for stream, key, frames, info in items:  # the order and batches the one-clip-at-a-time path had
+            self._pending[stream].append((key, frames, info))
+            if len(self._pending[stream]) >= self.batch_size:
+                self._flush(stream)
 
     def _flush_all(self) -> None:
         for stream in self.streams:

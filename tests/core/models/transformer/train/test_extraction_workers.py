@@ -1,0 +1,159 @@
+"""Extraction with clips prepared by worker processes: the same cached arrays as one clip at a time, bad videos
+skipped, cancel ending the workers, resuming where a cancelled run stopped."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.data import SkippedVideos, discover_dataset
+from core.errors import Cancelled, InputError
+from core.inference import default_flow_backend
+from core.models.transformer import TransformerConfig, build_transformer
+from core.models.transformer.train import clip_loader
+from core.models.transformer.train.clip_loader import ClipPreparer, ClipWant, VideoJob, flow_images
+from core.models.transformer.train.extraction import ArrayStore, ClipExtractor, VideoRequest
+from core.models.transformer.train.token_cache import TokenCache
+from core.progress import CancelToken
+from training_helpers import write_colour_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return write_colour_dataset(tmp_path_factory.mktemp("colours") / "data", videos_per_class=2)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: the backbone's float sums then round the same way in every run."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _config(flow_method: str = "dis") -> TransformerConfig:
+    return TransformerConfig.create(backbone="tiny", class_names=["Blue", "Green", "Red"], backbone_options={"dim": 16, "frame_wise": True},
+                                    input_size=32, clip_length=8, flow_method=flow_method, fusion={"heads": 2, "head_dim": 8, "depth": 1})
+
+
+def _extractor(cache_dir: Path, *, augment: str = "none", clips: int = 1, payload: str = "tokens", **options) -> ClipExtractor:
+    torch.manual_seed(0)
+    config = _config()
+    model = build_transformer(config).eval()
+    cache = TokenCache(cache_dir)
+    return ClipExtractor(config=config, model=model if payload == "tokens" else None, streams=["rgb", "flow"], payload=payload,
+                         augment=augment, clips_per_video=clips, cache=cache, store=ArrayStore(cache), flow_backend=default_flow_backend(),
+                         device=torch.device("cpu"), batch_size=4, **options)
+
+
+def _requests(root: Path, views: int = 1) -> list[VideoRequest]:
+    return [VideoRequest(s, views) for s in discover_dataset(root).samples]
+
+
+def _arrays(cache_dir: Path) -> dict[str, np.ndarray]:
+    cache = TokenCache(cache_dir)
+    return {p.name: cache.get(p.name.removesuffix(".tokens")) for p in cache.entries()}
+
+
+def _no_workers_left() -> None:
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize("payload", ["tokens", "frames"])
+def test_workers_cache_exactly_the_arrays_of_one_clip_at_a_time(dataset, tmp_path, payload):
+    requests = _requests(dataset, views=2)
+    old = _extractor(tmp_path / "old", augment="flip", clips=2, payload=payload, workers=0, share=False)
+    new = _extractor(tmp_path / "new", augment="flip", clips=2, payload=payload, workers=2)
+    first = old.run(requests, skipped=SkippedVideos())
+    second = new.run(requests, skipped=SkippedVideos())
+    assert first.computed == second.computed == 6 * 2 * 2 * 2  # videos x clips x views x streams
+    before, after = _arrays(tmp_path / "old"), _arrays(tmp_path / "new")
+    assert before.keys() == after.keys()  # the same cache keys: either path resumes the other's run
+    for key, array in before.items():
+        assert array.dtype == after[key].dtype and np.array_equal(array, after[key]), key
+    _no_workers_left()
+
+
+def test_a_bad_video_is_skipped_and_the_others_are_extracted(dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    broken = data / "Green" / "Green_broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    skipped = SkippedVideos()
+    stats = _extractor(tmp_path / "cache", workers=2).run(_requests(data), skipped=skipped)
+    assert broken in skipped and len(skipped) == 1
+    assert stats.computed == 6 * 2 and stats.videos == 7
+
+
+def test_a_worker_error_that_is_not_the_video_s_stops_the_run_with_its_traceback(dataset, tmp_path):
+    backend = default_flow_backend()
+
+    def broken(frames, method, **kwargs):  # noqa: ANN001, ANN003 - the FlowBackend signature
+        raise RuntimeError("flow engine broke")
+
+    extractor = _extractor(tmp_path / "cache", workers=2)
+    extractor.flow_backend = type(backend)(compute=broken, render=backend.render)
+    with pytest.raises(RuntimeError, match="flow engine broke") as caught:
+        extractor.run(_requests(dataset), skipped=SkippedVideos())
+    assert any("extraction worker" in note for note in getattr(caught.value, "__notes__", []))
+    _no_workers_left()
+
+
+def test_cancel_ends_the_workers_and_a_rerun_resumes_from_the_cache(dataset, tmp_path):
+    cancel = CancelToken()
+    seen = []
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        seen.append(message)
+        if done == 4:
+            cancel.cancel()
+
+    began = time.monotonic()
+    with pytest.raises(Cancelled):
+        _extractor(tmp_path / "cache", workers=2).run(_requests(dataset), skipped=SkippedVideos(), cancel=cancel, progress=progress)
+    assert time.monotonic() - began < 60
+    _no_workers_left()
+    written = len(TokenCache(tmp_path / "cache").entries())
+    assert written == 8  # four videos: one whole batch of 4 per stream reached the disk
+    assert seen[-1] == "extract: 8 arrays computed, 0 cached"
+    stats = _extractor(tmp_path / "cache", workers=2).run(_requests(dataset), skipped=SkippedVideos())
+    assert (stats.computed, stats.cached) == (12 - written, written)
+
+
+def test_flow_left_to_the_caller_is_the_flow_prepared_in_the_worker(dataset):
+    config = _config()
+    path = discover_dataset(dataset).samples[0].path
+    job = VideoJob(0, path, (ClipWant(0, 0, ("rgb", "flow")), ClipWant(1, 1, ("rgb", "flow")), ClipWant(1, 0, ("flow",))))
+    backend = default_flow_backend()
+    made = ClipPreparer(config=config, augment="flip", clips_per_video=2, flow_backend=backend, flow_device=torch.device("cpu"))(job)
+    handed = ClipPreparer(config=config, augment="flip", clips_per_video=2, flow_backend=backend, flow_device=None)(job)
+    assert made.error is None and handed.error is None
+    for a, b in zip(made.clips, handed.clips):
+        assert a.flow_frames is None and b.flow is None and b.flow_frames.shape == (9, 32, 32, 3)
+        assert (a.rgb is None) == (b.rgb is None) and (a.rgb is None or np.array_equal(a.rgb, b.rgb))
+        images, fell_back, _ = flow_images(b.flow_frames, config, backend, device=torch.device("cpu"))
+        assert not fell_back and np.array_equal(images, a.flow)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("", 0), ("3", 3), (" 0 ", 0)])
+def test_default_workers_come_from_the_environment(monkeypatch, text, expected):
+    monkeypatch.setattr(clip_loader, "DEFAULT_WORKERS", 0)
+    monkeypatch.setenv(clip_loader.WORKERS_ENV, text)
+    assert clip_loader.default_workers() == expected
+
+
+@pytest.mark.parametrize("text", ["two", "-1"])
+def test_a_bad_worker_count_in_the_environment_is_an_input_error(monkeypatch, text):
+    monkeypatch.setenv(clip_loader.WORKERS_ENV, text)
+    with pytest.raises(InputError, match=clip_loader.WORKERS_ENV):
+        clip_loader.default_workers()
