@@ -15,9 +15,13 @@ from viewer.warmup import freeze_startup_objects, preload_worker_modules
 
 
 # Python hands the GIL over every 5 ms by default: a worker running Python (TV-L1's loop of
-# torch calls, a model's modules) can keep the GUI thread waiting that long per handover, and
-# longer with several workers.  1 ms keeps the GUI thread's waits short (see `main.py bench ui`).
-GUI_SWITCH_INTERVAL_S = 0.001
+# torch calls, a model's modules, a dataset listing) can keep the GUI thread waiting that long
+# per handover.  And the GUI thread hands over often: the event loop runs with the GIL released
+# and takes it back for every Python callback (a table cell's data(), each pyqtgraph item's
+# paint), so one paint can wait out dozens of intervals.  At 1 ms, listing 13,320 videos stalled
+# the window 10-70 ms; at 0.2 ms 5-23 ms (bench ui's dataset rows, alternating runs).  Two
+# Python-bound threads lose nothing at 0.2 ms (0.415 vs 0.417 s) and 14% at 0.1 ms.
+GUI_SWITCH_INTERVAL_S = 0.0002
 WORKER_NICENESS = 5  # workers yield the CPU to the GUI thread when both want it (Linux)
 
 
