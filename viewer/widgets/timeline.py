@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from viewer.state import ViewerState
@@ -26,6 +27,7 @@ from viewer.state import ViewerState
 NOISE_COLOUR = "#d93025"
 MAGNITUDE_COLOUR = "#1a73e8"
 SCAN_REDRAW_MS = 120  # partial scan results are drawn at most this often
+PLOT_HEIGHT = 140
 NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -47,8 +49,7 @@ class Timeline(QWidget):
         self.state = state
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
-        self.plot.setMinimumHeight(120)
-        self.plot.setMaximumHeight(170)
+        self.plot.setFixedHeight(PLOT_HEIGHT)  # a height of its own: opening a video must not re-lay it out (every axis redrawn)
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
@@ -80,6 +81,9 @@ class Timeline(QWidget):
             axis.setStyle(autoReduceTextSpace=False)  # grow only: no relayout each time a tick label gets shorter
             axis.enableAutoSIPrefix(False)  # frame numbers, scores and pixels: a prefix would relabel (and re-lay-out) on zoom
             axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # a moving marker blits, not redraws text
+        bottom = item.getAxis("bottom")  # frame numbers come and go with a video: their row stays
+        bottom.setHeight(int(QFontMetrics(bottom.font()).height() + 2 + bottom.style["tickTextOffset"][1] + max(0, bottom.style["tickLength"])
+                             + bottom.label.boundingRect().height() * 0.8))  # pyqtgraph's own sum, fixed
         self._magnitude_top: float | None = None
         self._scan_timer = QTimer(self)
         self._scan_timer.setSingleShot(True)

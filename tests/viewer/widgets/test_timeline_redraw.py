@@ -71,3 +71,24 @@ def test_an_empty_timeline_has_no_frame_ticks_and_a_video_gets_its_frames(qtbot)
     assert ticks and min(ticks) >= 0 and max(ticks) <= 39
     state.set_video(None)
     assert axis.style["showValues"] is False
+
+
+def test_a_video_arriving_does_not_re_lay_the_plot_out(qtbot) -> None:  # noqa: ANN001
+    """Frame numbers appearing, and a window whose views grow around it, leave the plot's size and its axes' room
+    as they were: a relayout redraws every axis on the first paint of a new video (a GUI stall)."""
+    state = ViewerState()
+    timeline = Timeline(state)
+    qtbot.addWidget(timeline)
+    timeline.resize(900, 400)
+    timeline.show()
+    item = timeline.plot.getPlotItem()
+
+    def layout() -> list[tuple[float, float]]:
+        qtbot.wait(10)
+        return [(timeline.plot.height(), 0.0)] + [(item.getAxis(n).width(), item.getAxis(n).height()) for n in ("left", "right", "bottom")]
+
+    empty = layout()
+    state.set_video(_info(400))
+    assert layout() == empty
+    timeline.resize(900, 250)  # the window's other widgets take space: the plot keeps its height
+    assert layout() == empty
