@@ -17,6 +17,7 @@ HELP = "measure speed: flow methods, inference, GUI responsiveness"
 TARGETS = {
     "flow": ("core.bench.flow", "optical flow methods: pairs per second, RAFT against the naive way"),
     "infer": ("core.bench.infer", "per-stage latency of one 16-frame clip for each backbone"),
+    "extract": ("core.bench.extract", "training extraction in videos/s: the per-clip path against clips prepared by workers"),
     "repflow": ("core.bench.repflow", "time per video: representation flow against the two-stream ConvNet with optical flow"),
     "demo": ("core.bench.demo", "the bundled demo models' README figures measured again: held-out accuracy, the sample's label"),
     "fuzz": ("core.bench.fuzz", "mutated videos, images and checkpoints: cases that read, clean errors, crashes, hangs, peak memory"),

@@ -103,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--cache-dir", metavar="DIR", help="token cache folder (default: $TWOSTREAM_CACHE_DIR/tokens or ~/.cache/twostream/tokens)")
     run_group.add_argument("--fresh", action="store_true", help="start over instead of resuming the run beside --out")
+    run_group.add_argument("--extract-workers", type=int, metavar="N",
+                           help="transformer: processes preparing clips ahead of the backbones during token extraction "
+                                "(0: in process; default: 0 on a CPU, min(4, cores) on CUDA)")
 
 
 _PLAIN_OPTIONS = (
@@ -236,6 +239,9 @@ def run(args: argparse.Namespace) -> int:
     from core.training import train
 
     settings = settings_from_args(args)
+    from core.models.transformer.train.clip_loader import use_workers
+
+    use_workers(args.extract_workers)
     is_main = int(os.environ.get("RANK", "0") or 0) == 0
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
     progress = PhaseProgress(enabled=is_main)

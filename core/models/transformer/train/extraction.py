@@ -93,8 +93,8 @@ class ClipExtractor:
     ``model`` supplies the frozen backbones (only for ``payload="tokens"``);
     ``streams`` are the streams to extract (``rgb``, ``flow``).  ``workers``:
     processes preparing clips ahead of the backbones (``None``:
-    :func:`~core.models.transformer.train.clip_loader.default_workers`; 0: in
-    this process).  ``share=False`` prepares each clip view alone, in this
+    :func:`~core.models.transformer.train.clip_loader.default_workers`, 0 on a
+    CPU; 0: in this process).  ``share=False`` prepares each clip view alone, in this
     process: the path before workers, which ``bench extract`` compares against.
     """
 
@@ -131,7 +131,7 @@ class ClipExtractor:
         self.device = device
         self.batch_size = batch_size
         self.rank = rank
-        self.workers = default_workers() if workers is None else max(0, int(workers))
+        self.workers = default_workers(device) if workers is None else max(0, int(workers))
         self.share = share
         self.backbones: dict[str, torch.nn.Module] = {}
         self.backbone_ids: dict[str, str] = {}
@@ -271,12 +271,14 @@ class ClipExtractor:
                     check(cancel)
                     flow, fell_back, note = flow_images(clip.flow_frames, self.config, self.flow_backend, device=self.device, cancel=cancel)
                 if fell_back:
-                    raise WeightsUnavailable(f"training asked for {self.config.flow_method} flow but it is unavailable, refusing to train on another method's flow: {note}")
+                    raise WeightsUnavailable(f"training asked for {self.config.flow_method} flow but it is unavailable, "
+                                             f"refusing to train on another method's flow: {note}")
                 want = clip.want
                 for stream in want.streams:
                     frames = clip.rgb if stream == RGB else flow
                     assert frames is not None
-                    info = {"video": str(sample_path), "start": clip.start, "view": self.view_names[want.view], "stream": stream, "rank": self.rank}
+                    info = {"video": str(sample_path), "start": clip.start, "view": self.view_names[want.view], "stream": stream,
+                            "rank": self.rank}
                     items.append((stream, self.key(video_id, want.ordinal, want.view, stream), frames, info))
         except (InputError, OSError) as err:
             skipped.add(sample_path, err)

@@ -261,7 +261,8 @@ class _Run:
         views = settings.views
         requests = [VideoRequest(s, views) for s in self.split.train] + [VideoRequest(s, 1) for s in self.split.val]
         what = "prepared clips" if settings.finetune_backbones else "token grids"
-        self.log(f"extracting {what} of {len(requests)} videos ({settings.clips_per_video} clip(s) each, {views} view(s) per training clip) into {self.cache.root}")
+        self.log(f"extracting {what} of {len(requests)} videos ({settings.clips_per_video} clip(s) each, {views} view(s) per training clip) "
+                 f"into {self.cache.root}; clips prepared {f'by {extractor.workers} worker(s)' if extractor.workers else 'in process'}")
         ctx = self.context
         if ctx.active:  # each rank fills the cache for its shard, then every rank reads what it needs
             mine = requests[ctx.rank :: ctx.world_size]
