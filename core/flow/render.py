@@ -133,15 +133,18 @@ def _torch_max_radius(array: np.ndarray) -> Any:
     """torchvision's scale: the largest vector length of the whole array, plus float32's epsilon (a 0-d tensor)."""
     import torch
 
+    from core.flow.render_torch import max_radius
+
     flow = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    flow = flow[None] if flow.ndim == 3 else flow
-    flow = torch.where(torch.isfinite(flow), flow, torch.zeros((), dtype=torch.float32))
-    return torch.sum(flow**2, dim=1).sqrt().max() + torch.finfo(torch.float32).eps
+    return max_radius(flow[None] if flow.ndim == 3 else flow)
 
 
 def _render_middlebury(array: np.ndarray, encoding: FlowEncoding) -> tuple[np.ndarray, float]:
-    """The Middlebury wheel with torchvision's arithmetic (float32 torch ops in the same order)."""
+    """The Middlebury wheel with torchvision's arithmetic (float32 torch ops in the same order,
+    :func:`core.flow.render_torch.middlebury_colours`), a pair at a time."""
     import torch
+
+    from core.flow.render_torch import middlebury_colours
 
     exact = encoding.normalization == "max"
     if exact:
@@ -153,41 +156,8 @@ def _render_middlebury(array: np.ndarray, encoding: FlowEncoding) -> tuple[np.nd
     flow = flow[None] if single else flow
     out = np.empty((flow.shape[0], flow.shape[2], flow.shape[3], 3), np.uint8)
     for index in range(flow.shape[0]):  # pair by pair, as the legacy path
-        out[index] = _middlebury_colours(flow[index], scale, saturate=not exact)
+        out[index] = middlebury_colours(flow[index: index + 1], scale, saturate=not exact)[0].permute(1, 2, 0).numpy()
     return (out[0] if single else out), float(scale)
-
-
-_TORCH_WHEEL: list = []
-
-
-def _middlebury_colours(flow: Any, scale: Any, *, saturate: bool) -> np.ndarray:
-    """``saturate``: lengths past the scale are drawn at full saturation (a fixed radius).  Without it
-    the arithmetic is torchvision's to the last quirk: its largest vector can come out a rounding
-    above 1, and a colour channel of 0 there is floored to -1 and stored as 255, as torchvision does."""
-    import torch
-
-    if not _TORCH_WHEEL:
-        _TORCH_WHEEL.append(torch.from_numpy(np.round(WHEEL * 255.0).astype(np.float32)))  # the integer-valued 55 x 3 table
-    wheel = _TORCH_WHEEL[0]
-    finite = torch.isfinite(flow).all(dim=0)
-    flow = torch.where(finite, flow, torch.zeros((), dtype=torch.float32)) / scale
-    norm = torch.sum(flow**2, dim=0).sqrt()
-    if saturate:
-        norm = norm.clamp(max=1.0)
-    angle = torch.atan2(-flow[1], -flow[0]) / torch.pi
-    position = (angle + 1) / 2 * (len(wheel) - 1)
-    k0 = torch.floor(position).to(torch.long)
-    k1 = k0 + 1
-    k1[k1 == len(wheel)] = 0
-    frac = position - k0
-    image = torch.empty((3, *flow.shape[1:]), dtype=torch.uint8)
-    for channel in range(3):
-        column = wheel[:, channel]
-        colour = (1 - frac) * (column[k0] / 255.0) + frac * (column[k1] / 255.0)
-        colour = 1 - norm * (1 - colour)
-        image[channel] = torch.floor(255 * colour).to(torch.uint8)
-    image[:, ~finite] = 0
-    return np.ascontiguousarray(image.permute(1, 2, 0).numpy())
 
 
 def _colours(flow: np.ndarray, radius: float) -> np.ndarray:
