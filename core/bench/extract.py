@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="all", choices=("all", "cpu", "cuda"), help="where to run (all: CPU, and CUDA when present)")
     parser.add_argument("--workers", default="auto", metavar="LIST",
                         help="worker counts to measure, e.g. 1,2,4 (default auto: 1, 2, 4, 8 up to the cores)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each path (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each path (default 5)")
     parser.add_argument("--cpu-flow", default="dis", metavar="METHOD", help="flow method of CPU rows (default dis)")
     parser.add_argument("--cuda-flow", default="raft-large", metavar="METHOD", help="flow method of CUDA rows (default raft-large)")
     parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights file for a RAFT flow method")

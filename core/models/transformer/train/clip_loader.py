@@ -17,8 +17,11 @@ video's own frame cache.  Both give exactly the arrays the one-clip path gives.
 
 Flow that needs the device (RAFT, or TV-L1 on CUDA) is not computed in the
 workers: they hand over the cropped T+1 frames and :func:`flow_images` runs in
-the calling process, one engine call per clip as before (RAFT's result may
-depend on its batch, see :mod:`core.inference.pair_flow`).
+the calling process, one engine call per clip as before.  RAFT is not batched
+across clips: on a CPU (raft-small, six 17-frame clips in one call, a junk pair
+between clips) the flow came out bitwise the same but 0.92x as fast, and on
+CUDA, where batching could pay, neither its speed nor its sameness (kernels
+picked by batch size, autocast) has been measured.
 
 Workers are forked (the flow backend holds closures that do not pickle); where
 ``fork`` is missing the clips are prepared in process.  A worker's error comes
