@@ -130,9 +130,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--views CLIPSxCROPS already says the clips per video: drop --clips")
     views = Views.parse(args.views) if args.views is not None else Views(args.clips or 1)
     settings = ablation_settings(args)
-    from core.models.transformer.train.clip_loader import use_workers
-
-    use_workers(args.extract_workers)
     families = model_families(args)
     transformer_variants, family_variants = split_variants(args.variants or "")
     stray = sorted(set(family_variants) - set(families))

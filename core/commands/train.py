@@ -112,7 +112,7 @@ _PLAIN_OPTIONS = (
     "model", "resnet", "tiny_width", "flow_length", "snippets", "conv_fusion", "flow_layers", "iterations",
     "backbone", "variant", "flow_method", "depth", "heads", "head_dim", "spatial_pool", "head_layers", "input_size",
     "clip_length", "backbone_weights", "epochs", "batch_size", "lr", "weight_decay", "patience", "augment",
-    "clips_per_video", "raft_weights", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
+    "clips_per_video", "raft_weights", "extract_workers", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
     "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_convlstm",
 )
 
@@ -239,9 +239,6 @@ def run(args: argparse.Namespace) -> int:
     from core.training import train
 
     settings = settings_from_args(args)
-    from core.models.transformer.train.clip_loader import use_workers
-
-    use_workers(args.extract_workers)
     is_main = int(os.environ.get("RANK", "0") or 0) == 0
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
     progress = PhaseProgress(enabled=is_main)

@@ -52,6 +52,8 @@ class TrainSettings:
     corner crops of a slightly larger resize beside the centre crop), one picked
     at random each epoch.  Flipping swaps left and right: do not use it when a
     class depends on direction (the synthetic MoveLeft/MoveRight, Rotate*).
+    ``extract_workers``: processes preparing clips ahead of the frozen
+    backbones during token extraction (None: 0 on a CPU, min(4, cores) on CUDA).
     Split: :func:`core.data.make_split` with ``split_scheme``,
     ``official_split``, ``val_fraction``, ``test_fraction``, ``split_dir``.
 
@@ -95,6 +97,7 @@ class TrainSettings:
     flow_method: str = "dis"
     flow_encoding: Mapping[str, Any] = field(default_factory=default_flow_encoding)
     raft_weights: str | None = None
+    extract_workers: int | None = None
     pretrained: bool = True
     backbone_weights: str | None = None
     finetune_backbones: bool = False
@@ -172,6 +175,8 @@ class TrainSettings:
             raise InputError(f"unknown augmentation {self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
         if not self.lr > 0 or self.weight_decay < 0:
             raise InputError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}")
+        if self.extract_workers is not None and self.extract_workers < 0:
+            raise InputError(f"extract_workers must be 0 or more, got {self.extract_workers}")
         if self.seed < 0:
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.input_size < 0 or self.clip_length < 0:

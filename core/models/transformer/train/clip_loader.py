@@ -32,7 +32,6 @@ the others.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
 import traceback
 from contextlib import contextmanager
@@ -49,15 +48,13 @@ from core.models.transformer.config import TransformerConfig
 from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken, check
 
-WORKERS_ENV = "TWOSTREAM_EXTRACT_WORKERS"
 MAX_DEFAULT_WORKERS = 4
 PREFETCH = 2  # videos per worker prepared ahead of the backbones
 CPU_FLOWS = ("dis", "farneback")  # OpenCV methods: CPU whatever the device
 
 
 def default_workers(device: torch.device) -> int:
-    """``$TWOSTREAM_EXTRACT_WORKERS`` when set (the commands' ``--extract-workers`` sets it); else
-    ``min(4, cores)`` when the backbones run on CUDA and 0 on a CPU.
+    """``min(4, cores)`` when the backbones run on CUDA, 0 on a CPU (``--extract-workers`` overrides it).
 
     Why 0 on a CPU: the backbones and the in-process preparation already use
     every core, and workers only compete with them for it.  On 2 cores, tiny
@@ -67,29 +64,11 @@ def default_workers(device: torch.device) -> int:
     larger share of the machine.  On CUDA the CPU preparation is what the
     device waits for.
     """
-    text = os.environ.get(WORKERS_ENV, "").strip()
-    if not text:
-        if device.type != "cuda":
-            return 0
-        from core.thread_budget import available_cores
+    if device.type != "cuda":
+        return 0
+    from core.thread_budget import available_cores
 
-        return min(MAX_DEFAULT_WORKERS, available_cores())
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"environment variable {WORKERS_ENV}={text!r} is not a whole number of extraction workers") from None
-    if value < 0:
-        raise InputError(f"environment variable {WORKERS_ENV}={text!r}: extraction workers must be 0 or more")
-    return value
-
-
-def use_workers(count: int | None) -> None:
-    """The command line's ``--extract-workers``: the default of every extractor this process (and its children) builds."""
-    if count is None:
-        return
-    if count < 0:
-        raise InputError(f"--extract-workers must be 0 or more, got {count}")
-    os.environ[WORKERS_ENV] = str(int(count))
+    return min(MAX_DEFAULT_WORKERS, available_cores())
 
 
 def can_fork() -> bool:

@@ -257,6 +257,7 @@ class _Run:
             batch_size=settings.batch_size,
             rank=self.context.rank,
             raft_weights=settings.raft_weights,
+            workers=settings.extract_workers,
         )
         views = settings.views
         requests = [VideoRequest(s, views) for s in self.split.train] + [VideoRequest(s, 1) for s in self.split.val]

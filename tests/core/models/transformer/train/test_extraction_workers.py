@@ -145,23 +145,18 @@ def test_flow_left_to_the_caller_is_the_flow_prepared_in_the_worker(dataset):
         assert not fell_back and np.array_equal(images, a.flow)
 
 
-@pytest.mark.parametrize(("text", "device", "expected"), [("", "cpu", 0), ("", "cuda", 2), ("3", "cpu", 3), (" 0 ", "cuda", 0)])
-def test_default_workers_come_from_the_environment_else_the_device(monkeypatch, text, device, expected):
+@pytest.mark.parametrize(("device", "expected"), [("cpu", 0), ("cuda", 2)])
+def test_default_workers_follow_the_device(monkeypatch, device, expected):
     monkeypatch.setattr("core.thread_budget.available_cores", lambda: 2)
-    monkeypatch.setenv(clip_loader.WORKERS_ENV, text)
     assert clip_loader.default_workers(torch.device(device)) == expected
 
 
-def test_the_command_line_option_sets_the_default(monkeypatch):
-    monkeypatch.setenv(clip_loader.WORKERS_ENV, "")  # restored after the test, whatever use_workers writes
-    clip_loader.use_workers(3)
-    assert clip_loader.default_workers(torch.device("cpu")) == 3
-    with pytest.raises(InputError, match="--extract-workers"):
-        clip_loader.use_workers(-1)
+def test_the_command_line_option_reaches_the_settings_and_a_negative_count_is_refused():
+    from core.commands.train import _train_parser, settings_from_args
 
-
-@pytest.mark.parametrize("text", ["two", "-1"])
-def test_a_bad_worker_count_in_the_environment_is_an_input_error(monkeypatch, text):
-    monkeypatch.setenv(clip_loader.WORKERS_ENV, text)
-    with pytest.raises(InputError, match=clip_loader.WORKERS_ENV):
-        clip_loader.default_workers(torch.device("cpu"))
+    parser = _train_parser()
+    settings = settings_from_args(parser.parse_args(["data", "--out", "x.safetensors", "--extract-workers", "3"]))
+    assert settings.extract_workers == 3
+    assert settings_from_args(parser.parse_args(["data", "--out", "x.safetensors"])).extract_workers is None
+    with pytest.raises(InputError, match="extract_workers must be 0 or more"):
+        settings_from_args(parser.parse_args(["data", "--out", "x.safetensors", "--extract-workers", "-1"])).validate()
