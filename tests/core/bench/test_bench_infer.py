@@ -43,3 +43,23 @@ def test_bad_steps_and_whole_video_backbones_are_one_line_errors_before_measurin
     assert main.main(argv) == 2
     captured = capsys.readouterr()
     assert message in captured.err and "measured" not in captured.out
+
+
+def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
+    """No GPU here: rows as a CUDA run would make them, judged against the issue's targets."""
+    from core.inference import STAGES
+
+    def row(attention: bool, total: float, cold: dict | None = None) -> infer._Row:
+        stages = {s: 0.0 for s in STAGES} | {"total": total}
+        return infer._Row("mvit_v2_s", "cuda", "random", "raft-large", attention, "auto", stages, cold)
+
+    cold = {"load": 900.0, "warm_up": 1500.0, "first": 70.0, "first_unwarmed": 1600.0, "load_unwarmed": 900.0}
+    rows = [row(False, 55.0, cold), row(True, 120.0)]
+    infer._print_clip_table(rows)
+    infer._print_cold_table(rows)
+    infer._print_video_table([infer._VideoRow("mvit_v2_s", "cuda", "raft-large", "sample.mp4", 125, 16, 8, 300.0, 450.0)])
+    out = capsys.readouterr().out
+    assert "no attention maps, GPU < 60 ms: met (55 ms" in out
+    assert "attention maps, GPU < 100 ms: NOT met (120 ms" in out
+    assert "<= 1.5x a warm one: met (1.27x)" in out
+    assert ">= 500 frames/s: NOT met (450 frames/s" in out
