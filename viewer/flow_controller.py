@@ -38,6 +38,7 @@ MAX_STORED_PAIRS = 600
 DEFAULT_RADIUS = 5.0  # colours before a video has been measured
 SLOW_VIEW_S = 10.0  # a first picture later than this is not started unasked
 SLOW_SCAN_S = 180.0  # nor a whole-video scan longer than this
+JOBS_AFTER_PAINT_MS = 20  # a video's flow jobs start this long after it opens (after its first paint)
 auto_radius = settled_radius  # the colour radius for pairs of known 95th-percentile motions (kept name)
 AUTO_RADIUS_FLOOR = RADIUS_FLOOR
 
@@ -99,7 +100,10 @@ class FlowController(QObject):
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
         self.scanReset.emit(len(video) - 1)
         self.scanStatus.emit("  flow scan: waits for the motion sample")
-        self._prepare()
+        # the workers start once the new video's first paint is out: started now, they took the CPU from that paint
+        # (on 2 cores the GUI thread waited 14 ms of a 40 ms stall for one)
+        session = self._session
+        QTimer.singleShot(JOBS_AFTER_PAINT_MS, self, lambda: session == self._session and self._prepare())
         self._on_frame(self.state.frame_index)
 
     def set_method(self, method: str) -> None:
