@@ -31,16 +31,31 @@ from torch import Tensor
 from core.errors import FlowError
 from core.flow.render import WHEEL, FlowEncoding
 
-_WHEELS: dict[tuple[str, torch.dtype], Tensor] = {}
+class _Constants:
+    """A device's copies of the wheels and of pi.
+
+    Why tensors on the device rather than Python numbers: CUDA divides by a host
+    scalar as a multiplication by its reciprocal, which is not IEEE division.
+    The Middlebury columns are the integer-valued table already divided by 255
+    (in float32, as the kernel used to divide each look-up): the same numbers
+    with six fewer operations a pair.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        table = torch.from_numpy(np.round(WHEEL * 255.0).astype(np.float32)) / 255.0
+        self.columns = tuple(table[:, c].contiguous().to(device) for c in range(3))
+        self.legacy = torch.from_numpy(WHEEL).to(device)
+        self.pi32 = torch.tensor(math.pi, dtype=torch.float32, device=device)
+        self.pi64 = torch.tensor(math.pi, dtype=torch.float64, device=device)
 
 
-def _wheel(device: torch.device, dtype: torch.dtype) -> Tensor:
-    """The 55 x 3 wheel on ``device``: integer values 0..255 in float32 (Middlebury), 0..1 in float64 (legacy)."""
-    key = (str(device), dtype)
-    if key not in _WHEELS:
-        table = np.round(WHEEL * 255.0).astype(np.float32) if dtype == torch.float32 else WHEEL
-        _WHEELS[key] = torch.from_numpy(table).to(device=device, dtype=dtype)
-    return _WHEELS[key]
+_CONSTANTS: dict[torch.device, _Constants] = {}
+
+
+def _constants(device: torch.device) -> _Constants:
+    if device not in _CONSTANTS:
+        _CONSTANTS[device] = _Constants(device)
+    return _CONSTANTS[device]
 
 
 def _sqrt64(x: Tensor) -> Tensor:
@@ -77,37 +92,37 @@ def middlebury_colours(flow: Tensor, scale: Tensor, *, saturate: bool) -> Tensor
     the arithmetic is torchvision's to the last quirk: its largest vector can come out a rounding
     above 1, and a colour channel of 0 there is floored to -1 and stored as 255, as torchvision does.
     """
-    wheel = _wheel(flow.device, torch.float32)
-    finite = torch.isfinite(flow).all(dim=1)
-    flow = torch.where(finite[:, None], flow, torch.zeros((), dtype=torch.float32, device=flow.device)) / scale
+    constants = _constants(flow.device)
+    count = len(WHEEL)
+    finite = torch.isfinite(flow).all(dim=1, keepdim=True)
+    flow = torch.where(finite, flow, 0.0) / scale
     norm = torch.sqrt(torch.sum(flow**2, dim=1))
     if saturate:
         norm = norm.clamp(max=1.0)
-    angle = torch.atan2(-flow[:, 1], -flow[:, 0]) / torch.pi
-    position = (angle + 1) / 2 * (len(wheel) - 1)
+    angle = torch.atan2(-flow[:, 1], -flow[:, 0]) / constants.pi32
+    position = (angle + 1) / 2 * (count - 1)
     k0 = torch.floor(position).to(torch.long)
-    k1 = k0 + 1
-    k1[k1 == len(wheel)] = 0
+    k1 = (k0 + 1) % count  # k0 is 0..54: the colour after the last is the first
     frac = position - k0
     image = torch.empty((flow.shape[0], 3, *flow.shape[2:]), dtype=torch.uint8, device=flow.device)
-    for channel in range(3):
-        column = wheel[:, channel]
-        colour = (1 - frac) * (column[k0] / 255.0) + frac * (column[k1] / 255.0)
+    for channel, column in enumerate(constants.columns):
+        colour = (1 - frac) * column[k0] + frac * column[k1]
         colour = 1 - norm * (1 - colour)
         image[:, channel] = torch.floor(255 * colour).to(torch.uint8)
-    return image.masked_fill_(~finite[:, None], 0)
+    return image.masked_fill_(~finite, 0)
 
 
 def legacy_colours(flow: Tensor, radius: Tensor) -> Tensor:
     """(N, 2, H, W) flow to (N, H, W, 3) uint8 on the legacy wheel: ``render._colours`` in float64 torch ops."""
-    wheel = _wheel(flow.device, torch.float64)
+    constants = _constants(flow.device)
+    wheel = constants.legacy
     u = flow[:, 0].double() / radius
     v = flow[:, 1].double() / radius
     finite = torch.isfinite(u) & torch.isfinite(v)
     u = torch.where(finite, u, 0.0)
     v = torch.where(finite, v, 0.0)
     rad = _sqrt64(u * u + v * v).clamp(max=1.0)
-    angle = _atan2_64(-v, -u) / math.pi
+    angle = _atan2_64(-v, -u) / constants.pi64
     count = len(wheel)
     position = torch.remainder((angle + 1.0) / 2.0 * count, count)
     floor = torch.floor(position)

@@ -27,7 +27,8 @@ def _fields(seed: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     fields["non-finite"] = broken
     axes = np.zeros(shape, np.float32)  # pure horizontal/vertical motions (atan2 at +-pi, +-pi/2) and -0.0
     axes[:, 0] = rng.choice([-3.0, -0.0, 0.0, 3.0, 10.0], size=axes[:, 0].shape)
-    axes[:, 1] = np.where(axes[:, 0] == 0, rng.choice([-3.0, 3.0, -0.0], size=axes[:, 1].shape), rng.choice([0.0, -0.0], size=axes[:, 1].shape))
+    vertical, flat = rng.choice([-3.0, 3.0, -0.0], size=axes[:, 1].shape), rng.choice([0.0, -0.0], size=axes[:, 1].shape)
+    axes[:, 1] = np.where(axes[:, 0] == 0, vertical, flat)
     fields["axes"] = axes
     fields["huge"] = rng.choice([-3e38, 3e38, 1e20, 1.0], size=shape).astype(np.float32)  # squares overflow to inf
     return fields
