@@ -4,12 +4,15 @@
 and returns a :class:`FlowResult` that records what actually ran: RAFT without
 weights falls back to a classical method (never to random weights), and the
 result says so, why, and where the weights should go.
+:func:`compute_flow_tensor` is the same for a clip already in a torch tensor
+(a classifier's on a GPU): RAFT's flow then stays on the device.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -26,14 +29,15 @@ MIN_SIDE = 16  # below this no method has anything to match
 class FlowResult:
     """Flow of a clip: ``forward[t]`` maps frame t to t+1, ``backward[t]`` frame t+1 to t.
 
-    Arrays are float32 ``(N-1, 2, H, W)`` in pixels, channel 0 = x (right), 1 = y (down).
+    Arrays are float32 ``(N-1, 2, H, W)`` in pixels, channel 0 = x (right), 1 = y (down)
+    (torch tensors from :func:`compute_flow_tensor`).
     ``method_used`` differs from ``method_requested`` only when ``fell_back``;
     ``note`` then says why and what to do.  ``weights_source`` names the RAFT
     weights file (or URL) used; ``device`` where it ran.
     """
 
-    forward: np.ndarray
-    backward: np.ndarray | None
+    forward: Any  # np.ndarray, or a torch.Tensor from compute_flow_tensor
+    backward: Any
     method_requested: str
     method_used: str
     fell_back: bool = False
@@ -50,15 +54,19 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     """Validate a clip: (N, H, W, 3) uint8 with N >= 2 and sides >= 16; returns it C-contiguous."""
     if not isinstance(frames, np.ndarray):
         raise FlowError(f"frames must be a numpy array (N, H, W, 3) uint8, got {type(frames).__name__}")
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise FlowError(f"frames must have shape (N, H, W, 3), got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise FlowError(f"frames must be uint8 RGB, got dtype {frames.dtype}")
-    if frames.shape[0] < 2:
-        raise FlowError(f"flow needs at least 2 frames, got {frames.shape[0]}")
-    if min(frames.shape[1:3]) < MIN_SIDE:
-        raise FlowError(f"frames of {frames.shape[2]}x{frames.shape[1]} are too small for flow (each side must be >= {MIN_SIDE} px)")
+    _check_clip(frames.shape, frames.dtype == np.uint8, frames.dtype)
     return np.ascontiguousarray(frames)
+
+
+def _check_clip(shape: tuple[int, ...], uint8: bool, dtype: object) -> None:
+    if len(shape) != 4 or shape[-1] != 3:
+        raise FlowError(f"frames must have shape (N, H, W, 3), got {tuple(shape)}")
+    if not uint8:
+        raise FlowError(f"frames must be uint8 RGB, got dtype {dtype}")
+    if shape[0] < 2:
+        raise FlowError(f"flow needs at least 2 frames, got {shape[0]}")
+    if min(shape[1:3]) < MIN_SIDE:
+        raise FlowError(f"frames of {shape[2]}x{shape[1]} are too small for flow (each side must be >= {MIN_SIDE} px)")
 
 
 _ALIASES = {"tv-l1": "tvl1"}
@@ -104,13 +112,42 @@ def compute_flow(
     be had.  Progress is reported per pair (forward and backward pairs both
     count); ``cancel`` is checked between pairs/batches.
     """
+    return _compute(check_frames(frames), method, device=device, backward=backward, raft_weights=raft_weights, raft_iters=raft_iters,
+                    fallback=fallback, cancel=cancel, progress=progress, raft_warm_start=raft_warm_start, keep_on_device=False)
+
+
+def compute_flow_tensor(frames: Any, method: str, **options: Any) -> FlowResult:
+    """:func:`compute_flow` for a clip in a torch tensor (N, H, W, 3) uint8, its flow as float32 tensors on the frames' device.
+
+    Why: a classifier on a GPU uploads a clip once; RAFT reads it there and its
+    flow stays there for rendering and normalising, with no trip through the
+    host.  Methods that run on the host (and RAFT's fallback) get the frames
+    copied down and their flow copied back, with :func:`compute_flow`'s values.
+    ``options`` are :func:`compute_flow`'s.
+    """
+    import torch
+
+    if not isinstance(frames, torch.Tensor):
+        raise FlowError(f"frames must be a torch tensor (N, H, W, 3) uint8, got {type(frames).__name__}")
+    _check_clip(tuple(frames.shape), frames.dtype == torch.uint8, frames.dtype)
+    result = _compute(frames, method, keep_on_device=True, **options)
+
+    def moved(flow: Any) -> Any:
+        return None if flow is None else torch.as_tensor(flow).to(frames.device)
+
+    return dataclasses.replace(result, forward=moved(result.forward), backward=moved(result.backward))
+
+
+def _compute(frames: Any, method: str, *, device: str = "auto", backward: bool = False, raft_weights: str | None = None,
+             raft_iters: int | None = None, fallback: str = "dis", cancel: Optional[CancelToken] = None,
+             progress: Optional[Callable[..., None]] = None, raft_warm_start: bool = False, keep_on_device: bool) -> FlowResult:
+    """compute_flow's work on checked frames (an array, or a tensor with ``keep_on_device``)."""
     method = normalize_method(method)
     fallback = normalize_method(fallback)
     if fallback not in CLASSICAL_METHODS:
         raise FlowError(f"fallback must be a classical method ({', '.join(CLASSICAL_METHODS)}), got {fallback!r}")
     if raft_iters is not None and not 1 <= int(raft_iters) <= 100:
         raise FlowError(f"raft_iters must be between 1 and 100, got {raft_iters}")
-    frames = check_frames(frames)
     pairs = frames.shape[0] - 1
     total = pairs * (2 if backward else 1)
 
@@ -122,10 +159,16 @@ def compute_flow(
 
     check(cancel)
     if method in RAFT_METHODS:
-        return _raft(frames, method, device=device, backward=backward, weights=raft_weights, iters=raft_iters,
-                     warm_start=raft_warm_start, fallback=fallback, cancel_check=cancel_check, progress=on_progress)
-    forward, backward_flow, device_used = _classical(frames, method, device=device, backward=backward, cancel_check=cancel_check, progress=on_progress)
+        return _raft(frames, method, device=device, backward=backward, weights=raft_weights, iters=raft_iters, warm_start=raft_warm_start,
+                     fallback=fallback, cancel_check=cancel_check, progress=on_progress, keep_on_device=keep_on_device)
+    forward, backward_flow, device_used = _classical(_on_host(frames), method, device=device, backward=backward, cancel_check=cancel_check,
+                                                     progress=on_progress)
     return FlowResult(forward=forward, backward=backward_flow, method_requested=method, method_used=method, device=device_used)
+
+
+def _on_host(frames: Any) -> np.ndarray:
+    """A clip as the host methods take it: a tensor is copied down."""
+    return frames if isinstance(frames, np.ndarray) else np.ascontiguousarray(frames.cpu().numpy())
 
 
 def _classical(frames, method, *, device, backward, cancel_check, progress) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -142,7 +185,7 @@ def _classical(frames, method, *, device, backward, cancel_check, progress) -> t
     return forward, backward_flow, "cpu"
 
 
-def _raft(frames, method, *, device, backward, weights, iters, warm_start, fallback, cancel_check, progress) -> FlowResult:
+def _raft(frames, method, *, device, backward, weights, iters, warm_start, fallback, cancel_check, progress, keep_on_device) -> FlowResult:
     from core.device import resolve_device
     from core.flow.raft import DEFAULT_UPDATES, load_raft
 
@@ -150,13 +193,14 @@ def _raft(frames, method, *, device, backward, weights, iters, warm_start, fallb
     try:
         model = load_raft(method, device=torch_device, weights_path=weights)
     except WeightsUnavailable as err:
-        forward, backward_flow, device_used = _classical(frames, fallback, device=device, backward=backward, cancel_check=cancel_check, progress=progress)
+        forward, backward_flow, device_used = _classical(_on_host(frames), fallback, device=device, backward=backward,
+                                                         cancel_check=cancel_check, progress=progress)
         note = f"{method} was asked for but fell back to {fallback}: {err}"
         return FlowResult(forward=forward, backward=backward_flow, method_requested=method, method_used=fallback,
                           fell_back=True, note=note, device=device_used)
     forward, backward_flow, geometry = model.clip_flow(
         frames, backward=backward, updates=int(iters) if iters is not None else DEFAULT_UPDATES,
-        warm_start=warm_start, cancel_check=cancel_check, progress=progress,
+        warm_start=warm_start, cancel_check=cancel_check, progress=progress, keep_on_device=keep_on_device,
     )
     note = ""
     if geometry.resized:

@@ -144,9 +144,10 @@ def plan_geometry(height: int, width: int, *, min_side: int = MIN_SIDE, max_pixe
     return Geometry(height, width, run_h, run_w, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
 
 
-def prepare_frames(frames: np.ndarray, geometry: Geometry, device: torch.device) -> Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H', W') float in [-1, 1], resized and edge-padded."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()
+def prepare_frames(frames: np.ndarray | Tensor, geometry: Geometry, device: torch.device) -> Tensor:
+    """(N, H, W, 3) uint8 (an array, or a tensor already on the device) -> (N, 3, H', W') float in [-1, 1], resized and edge-padded."""
+    x = frames if isinstance(frames, Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
+    x = x.to(device).permute(0, 3, 1, 2).float()
     x = x * (2.0 / 255.0) - 1.0
     if geometry.resized:
         x = F.interpolate(x, size=(geometry.run_height, geometry.run_width), mode="bilinear", align_corners=False, antialias=True)
@@ -267,6 +268,12 @@ class RaftFlow:
         outs = [encoder(images[i: i + batch].to(self.dtype)).float() for i in range(0, images.shape[0], batch)]
         return torch.cat(outs)
 
+    def _empty(self, shape: tuple[int, ...], keep_on_device: bool) -> np.ndarray | Tensor:
+        """Where a clip's flow is gathered: a host array, or a tensor on the model's device."""
+        if keep_on_device:
+            return torch.empty(shape, dtype=torch.float32, device=self.device)
+        return np.empty(shape, np.float32)
+
     def _pairs_per_step(self, geometry: Geometry) -> int:
         """Pairs updated side by side.  A CPU gains nothing per pair from batching the
         update block (measured; at 480p it loses), so one; a GPU as many as the memory
@@ -282,7 +289,7 @@ class RaftFlow:
 
     def clip_flow(
         self,
-        frames: np.ndarray,
+        frames: np.ndarray | Tensor,
         *,
         backward: bool = False,
         updates: int = DEFAULT_UPDATES,
@@ -291,7 +298,8 @@ class RaftFlow:
         window: int = WINDOW_FRAMES,
         cancel_check: Optional[Callable[[], None]] = None,
         progress: Optional[Callable[[int, int], None]] = None,
-    ) -> tuple[np.ndarray, np.ndarray | None, Geometry]:
+        keep_on_device: bool = False,
+    ) -> tuple[np.ndarray | Tensor, np.ndarray | Tensor | None, Geometry]:
         """Forward (and optionally backward) flow of every consecutive pair of ``frames``.
 
         ``updates`` refinement steps for a pair started from zero flow: by
@@ -302,7 +310,9 @@ class RaftFlow:
         for 12): faster, less accurate (see the module's note).  Long clips run
         in windows of ``window`` frames (sharing their end frames) to bound
         memory; each window starts cold.  Returns float32 arrays ``(N-1, 2, H, W)``
-        and the geometry used.
+        and the geometry used; with ``keep_on_device``, float32 tensors on the model's device instead,
+        the same values without a copy through the host (``frames`` may then be a uint8 tensor there
+        too, so a clip on a GPU is never downloaded).
         """
         if warm_updates is None:
             warm_updates = default_warm_updates(updates)
@@ -311,8 +321,8 @@ class RaftFlow:
             raise ValueError(f"a clip needs at least 2 frames, got {count}")
         geometry = plan_geometry(height, width)
         pairs = count - 1
-        forward_out = np.empty((pairs, 2, height, width), np.float32)
-        backward_out = np.empty((pairs, 2, height, width), np.float32) if backward else None
+        forward_out = self._empty((pairs, 2, height, width), keep_on_device)
+        backward_out = self._empty((pairs, 2, height, width), keep_on_device) if backward else None
         total = pairs * (2 if backward else 1)
         done = 0
         step = max(1, window - 1)
@@ -326,7 +336,7 @@ class RaftFlow:
 
                 fwd, bwd = self._clip_window(
                     frames[start: stop + 1], geometry, backward=backward, updates=updates, warm_updates=warm_updates,
-                    warm_start=warm_start, cancel_check=cancel_check, progress=on_pair,
+                    warm_start=warm_start, cancel_check=cancel_check, progress=on_pair, keep_on_device=keep_on_device,
                 )
                 forward_out[start:stop] = fwd
                 if backward_out is not None and bwd is not None:
@@ -345,7 +355,8 @@ class RaftFlow:
         warm_start: bool,
         cancel_check: Optional[Callable[[], None]],
         progress: Callable[[int, int], None],
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        keep_on_device: bool = False,
+    ) -> tuple[np.ndarray | Tensor, np.ndarray | Tensor | None]:
         count, height, width, _ = frames.shape
         pairs = count - 1
         images = prepare_frames(frames, geometry, self.device)
@@ -359,10 +370,13 @@ class RaftFlow:
         group = self._pairs_per_step(geometry)
         per_direction = max(1, group // (2 if backward else 1)) if warm_start else pairs
         chains = self._make_chains(pairs, backward, per_direction)
-        outputs = {+1: np.empty((pairs, 2, height, width), np.float32), -1: np.empty((pairs, 2, height, width), np.float32) if backward else None}
+        shape = (pairs, 2, height, width)
+        outputs = {+1: self._empty(shape, keep_on_device), -1: self._empty(shape, keep_on_device) if backward else None}
         done = 0
         for first_chain in range(0, len(chains), group):
-            for step_pairs in self._run_chains(chains[first_chain: first_chain + group], fmaps, context, geometry, updates, warm_updates, cancel_check):
+            chunk = chains[first_chain: first_chain + group]
+            host = not keep_on_device
+            for step_pairs in self._run_chains(chunk, fmaps, context, geometry, updates, warm_updates, cancel_check, host=host):
                 for chain, slot, flow in step_pairs:
                     outputs[chain.direction][slot] = flow  # type: ignore[index]
                 done += len(step_pairs)
@@ -370,8 +384,10 @@ class RaftFlow:
         return outputs[+1], outputs[-1]
 
     def _run_chains(self, chains: list[_Chain], fmaps: Tensor, context: Tensor, geometry: Geometry, updates: int, warm_updates: int,
-                    cancel_check: Optional[Callable[[], None]]) -> Iterator[list[tuple[_Chain, int, np.ndarray]]]:
-        """Run ``chains`` in lock-step; yields, per step, (chain, output slot, flow (2, H, W)) of each pair done."""
+                    cancel_check: Optional[Callable[[], None]], *, host: bool = True
+                    ) -> Iterator[list[tuple[_Chain, int, np.ndarray | Tensor]]]:
+        """Run ``chains`` in lock-step; yields, per step, (chain, output slot, flow (2, H, W)) of each pair done:
+        numpy arrays with ``host``, else tensors left on the device."""
         hidden_size = self._hidden_size
         carried: list[Tensor | None] = [None] * len(chains)  # each chain's flow for its next pair
         for step in range(max(len(chain.first) for chain in chains)):
@@ -383,7 +399,9 @@ class RaftFlow:
             hidden, ctx = torch.split(context[first], [hidden_size, context.shape[1] - hidden_size], dim=1)
             init = torch.cat([carried[k] for k in active]) if step > 0 else None  # type: ignore[misc]
             low, hidden = self._refine(fmaps[first], fmaps[second], torch.tanh(hidden), F.relu(ctx), init, updates if step == 0 else warm_updates)
-            restored = restore_flow(self._upsample(low, hidden), geometry).float().cpu().numpy()
+            restored = restore_flow(self._upsample(low, hidden), geometry).float()
+            if host:
+                restored = restored.cpu().numpy()
             finished = []
             for row, k in enumerate(active):
                 chain = chains[k]

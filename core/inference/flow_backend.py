@@ -18,24 +18,49 @@ class FlowBackend:
     ``fell_back`` and ``note``; ``render(flow (N-1, 2, H, W), encoding_dict)``
     returns ``(N-1, H, W, 3)`` uint8 colour images; with a ``"fixed"`` normalisation
     each image must depend on its own field only (windows then share rendered pairs).
+
+    The device path (optional, both or neither): ``compute_tensor`` takes the
+    frames as a uint8 torch tensor and returns ``forward`` as a float32 tensor on
+    the frames' device; ``render_tensor`` draws such a tensor there, as uint8
+    ``(N-1, H, W, 3)`` equal to ``render``'s.  Why: on a GPU the flow then never
+    goes through the host.  A backend without them is used as before.
     """
 
     compute: Callable[..., Any]
     render: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]
+    compute_tensor: Callable[..., Any] | None = None
+    render_tensor: Callable[[Any, Mapping[str, Any]], Any] | None = None
+
+    @property
+    def has_device_path(self) -> bool:
+        return self.compute_tensor is not None and self.render_tensor is not None
 
 
 def default_flow_backend(*, raft_weights: str | os.PathLike[str] | None = None) -> FlowBackend:
-    """``core.flow.compute_flow`` and ``core.flow.render.flow_to_rgb``.
+    """``core.flow.compute_flow`` and ``core.flow.render.flow_to_rgb``, and their tensor forms
+    (``core.flow.engine.compute_flow_tensor``, ``core.flow.render_torch.flow_to_rgb_tensor``).
 
     ``raft_weights`` is an explicit RAFT weights file for checkpoints whose flow method is RAFT.
     """
     from core.flow import compute_flow
     from core.flow.render import FlowEncoding, flow_to_rgb
 
+    weights = None if raft_weights is None else str(raft_weights)
+
     def compute(frames: np.ndarray, method: str, **kwargs: Any) -> Any:
-        return compute_flow(frames, method, raft_weights=None if raft_weights is None else str(raft_weights), **kwargs)
+        return compute_flow(frames, method, raft_weights=weights, **kwargs)
 
     def render(flow: np.ndarray, encoding: Mapping[str, Any]) -> np.ndarray:
         return flow_to_rgb(flow, FlowEncoding.from_dict(dict(encoding)))
 
-    return FlowBackend(compute=compute, render=render)
+    def compute_tensor(frames: Any, method: str, **kwargs: Any) -> Any:
+        from core.flow.engine import compute_flow_tensor
+
+        return compute_flow_tensor(frames, method, raft_weights=weights, **kwargs)
+
+    def render_tensor(flow: Any, encoding: Mapping[str, Any]) -> Any:
+        from core.flow.render_torch import flow_to_rgb_tensor
+
+        return flow_to_rgb_tensor(flow, FlowEncoding.from_dict(dict(encoding)))
+
+    return FlowBackend(compute=compute, render=render, compute_tensor=compute_tensor, render_tensor=render_tensor)
