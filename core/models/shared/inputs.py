@@ -9,7 +9,7 @@ import torch
 
 
 def normalise_frames(
-    frames_uint8: np.ndarray,
+    frames_uint8: np.ndarray | torch.Tensor,
     mean: Sequence[float] | torch.Tensor,
     std: Sequence[float] | torch.Tensor,
     *,
@@ -18,8 +18,14 @@ def normalise_frames(
 ) -> torch.Tensor:
     """``(N, S, S, 3)`` uint8 to ``(N, 3, S, S)`` float32 on ``device``, scaled to [0, 1] and
     normalised per channel with ``mean``/``std``; ``channels_first`` gives the video backbones'
-    ``(3, N, S, S)`` layout instead (N frames of one clip)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).to(device, non_blocking=True)
+    ``(3, N, S, S)`` layout instead (N frames of one clip).  A tensor (a clip already uploaded) is
+    converted where it is, or moved to ``device`` first."""
+    if isinstance(frames_uint8, torch.Tensor):
+        if frames_uint8.dtype != torch.uint8:
+            raise ValueError(f"frames must be uint8, got {frames_uint8.dtype} {tuple(frames_uint8.shape)}")
+        x = frames_uint8.to(device)
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).to(device, non_blocking=True)
     shape = (3, 1, 1, 1) if channels_first else (1, 3, 1, 1)
     m = torch.as_tensor(mean, dtype=torch.float32, device=x.device).reshape(shape)
     s = torch.as_tensor(std, dtype=torch.float32, device=x.device).reshape(shape)

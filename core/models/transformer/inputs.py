@@ -7,6 +7,12 @@ rendered in colour with the checkpoint's encoding.  Inference and training
 (token extraction) prepare clips with the same function; many windows over one
 video (:func:`prepare_clip_inputs`) get the very same inputs with each frame
 read and cropped once and each flow pair computed once.
+
+On a GPU with a method that runs there (``on_device``): each clip's cropped
+frames are uploaded once as uint8, the flow is computed from them, rendered and
+left on the device (:class:`~core.inference.flow_backend.FlowBackend`'s tensor
+path), and the clip's RGB frames are the same upload.  Why: the flow then
+makes no round trip through the host.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ class ClipInput:
     """One clip as the backbones' input, still uint8: what inference and training share.
 
     ``rgb`` and ``flow`` are ``(T, S, S, 3)`` uint8 (the flow as its colour
-    rendering), ``None`` for a stream not asked for.  ``timings_ms`` has
+    rendering), ``None`` for a stream not asked for: numpy arrays, or torch
+    tensors on the device when prepared ``on_device``.  ``timings_ms`` has
     ``decode``, ``preprocess`` and ``flow``.
     """
 
@@ -44,8 +51,8 @@ class ClipInput:
     flow_indices: tuple[int, ...] | None
     padded: int
     crop_map: CropMap
-    rgb: np.ndarray | None
-    flow: np.ndarray | None
+    rgb: np.ndarray | torch.Tensor | None
+    flow: np.ndarray | torch.Tensor | None
     flow_method: str | None
     flow_fell_back: bool
     flow_note: str
@@ -64,6 +71,7 @@ def prepare_clip_input(
     crop: CropFunction | None = None,
     rgb: bool | None = None,
     flow: bool | None = None,
+    on_device: bool = False,
 ) -> ClipInput:
     """Read the clip at ``start``, resize and crop it, compute and render its flow.
 
@@ -72,10 +80,13 @@ def prepare_clip_input(
     computed on the cropped frames and rendered with the config's encoding.
     ``crop(frames, size)`` replaces the centre crop (training's augmentation
     views); ``rgb``/``flow`` default to the streams the variant uses.
+    ``on_device``: the backend's tensor path on ``device`` (see the module's note).
     """
     want_rgb = config.uses_rgb if rgb is None else rgb
     want_flow = config.uses_flow if flow is None else flow
     crop = crop or resize_and_crop
+    torch_device = torch.device(device) if not isinstance(device, torch.device) else device
+    _check_device_path(flow_backend, on_device)
     timings: dict[str, float] = {}
     clip = clip_indices(start, len(frames), config.clip_length, config.frame_stride)
     indices = clip.indices
@@ -85,24 +96,24 @@ def prepare_clip_input(
     if raw.ndim != 4 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {raw.dtype} {raw.shape}")
     size = config.input_size
-    with stage_timer(timings, "preprocess"):
+    with stage_timer(timings, "preprocess", torch_device if on_device else None):
         cropped, cmap = crop(raw, size)
         if cropped.shape != (len(raw), size, size, 3):
             raise ValueError(f"crop gave frames of shape {cropped.shape}, expected {(len(raw), size, size, 3)}")
+        clip_frames = _upload(cropped, torch_device) if on_device else cropped
     method, fell_back, note, images = None, False, "", None
     if want_flow:
-        torch_device = torch.device(device) if not isinstance(device, torch.device) else device
         with stage_timer(timings, "flow", torch_device):
-            result = flow_backend.compute(cropped, flow_method or config.flow_method, device=torch_device, cancel=cancel, progress=None)
-            images = _render(flow_backend, result.forward, config)
-        method, fell_back, note = str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
+            method_asked = flow_method or config.flow_method
+            images, method, fell_back, note = _clip_flow(flow_backend, clip_frames, method_asked, config, torch_device, cancel)
+    rgb_frames = clip_frames[: len(indices)] if on_device else np.ascontiguousarray(cropped[: len(indices)])
     return ClipInput(
         start=start,
         indices=indices,
         flow_indices=flow_indices,
         padded=clip.padded,
         crop_map=cmap,
-        rgb=np.ascontiguousarray(cropped[: len(indices)]) if want_rgb else None,
+        rgb=rgb_frames if want_rgb else None,
         flow=images,
         flow_method=method,
         flow_fell_back=fell_back,
@@ -122,6 +133,7 @@ def prepare_clip_inputs(
     cancel: CancelToken | None = None,
     crop_position: float = CENTRE,
     chunk: int = 8,
+    on_device: bool = False,
 ) -> Iterator[ClipInput]:
     """The clips at ``starts``, in order, exactly as :func:`prepare_clip_input` makes them one by one.
 
@@ -131,11 +143,13 @@ def prepare_clip_inputs(
     once, ``chunk`` windows' missing pairs at a time; other methods keep one
     engine call per window.  Only frames and pairs that windows still to come
     can use are kept.  Each clip's ``timings_ms`` has its share of the work done
-    for its chunk.
+    for its chunk.  ``on_device``: the backend's tensor path (see the module's
+    note), one engine call per window (pairs are shared only by host methods).
     """
     size, count = config.input_size, len(frames)
     method = flow_method or config.flow_method
     torch_device = torch.device(device) if not isinstance(device, torch.device) else device
+    _check_device_path(flow_backend, on_device)
     maps: list[CropMap] = []
 
     def crop(raw: np.ndarray) -> np.ndarray:
@@ -148,7 +162,7 @@ def prepare_clip_inputs(
 
     memo = FrameMemo(frames, crop)
     shared = None
-    if config.uses_flow and shares_pairs(method):
+    if config.uses_flow and shares_pairs(method) and not on_device:
         shared = PairFlow(flow_backend, method, memo.read_clip, device=torch_device, cancel=cancel)
     per_pair = shared is not None and FlowEncoding.from_dict(dict(config.flow_encoding)).normalization == "fixed"
     keep = starts_still_to_come(starts)
@@ -170,15 +184,20 @@ def prepare_clip_inputs(
             share["flow"] = (shared.milliseconds - spent) / len(clips)
         for clip, read in zip(clips, reads):
             yield _assemble(clip, read, memo, shared if not per_pair else None, shared if per_pair else None, maps[0], dict(share), config,
-                            flow_backend, method, torch_device, cancel)
+                            flow_backend, method, torch_device, cancel, on_device)
 
 
 def _assemble(clip: ClipIndices, read: tuple[int, ...], memo: FrameMemo, fields: PairFlow | None, rendered: PairFlow | None, cmap: CropMap,
               timings: dict[str, float], config: TransformerConfig, flow_backend: FlowBackend, method: str, device: torch.device,
-              cancel: CancelToken | None) -> ClipInput:
+              cancel: CancelToken | None, on_device: bool = False) -> ClipInput:
     """One window's :class:`ClipInput` from the remembered frames, and pairs' fields or images (else its own engine call)."""
-    with stage_timer(timings, "preprocess"):
-        rgb = np.ascontiguousarray(memo.read_clip(clip.indices)) if config.uses_rgb else None
+    clip_frames = None
+    with stage_timer(timings, "preprocess", device if on_device else None):
+        if on_device:  # one upload: the RGB frames are the flow's first T
+            clip_frames = _upload(memo.read_clip(read if config.uses_flow else clip.indices), device)
+            rgb = clip_frames[: len(clip.indices)] if config.uses_rgb else None
+        else:
+            rgb = np.ascontiguousarray(memo.read_clip(clip.indices)) if config.uses_rgb else None
     images, used, fell_back, note = None, None, False, ""
     pairs = list(zip(read[:-1], read[1:]))
     if config.uses_flow:
@@ -190,9 +209,8 @@ def _assemble(clip: ClipIndices, read: tuple[int, ...], memo: FrameMemo, fields:
                 images = _render(flow_backend, fields.vectors(pairs), config)
                 used, fell_back, note = fields.method_used, fields.fell_back, fields.note
             else:
-                result = flow_backend.compute(memo.read_clip(read), method, device=device, cancel=cancel, progress=None)
-                images = _render(flow_backend, result.forward, config)
-                used, fell_back, note = str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
+                frames = clip_frames if clip_frames is not None else memo.read_clip(read)
+                images, used, fell_back, note = _clip_flow(flow_backend, frames, method, config, device, cancel)
     return ClipInput(
         start=clip.start, indices=clip.indices, flow_indices=read if config.uses_flow else None, padded=clip.padded, crop_map=cmap,
         rgb=rgb, flow=images, flow_method=used, flow_fell_back=fell_back, flow_note=note, timings_ms=timings,
@@ -202,6 +220,44 @@ def _assemble(clip: ClipIndices, read: tuple[int, ...], memo: FrameMemo, fields:
 def _flow_indices(clip: ClipIndices, count: int) -> tuple[int, ...]:
     """T+1 frames give T flow images ("t_plus_one"); the extra one is the last frame near the end."""
     return (*clip.indices, min(clip.indices[-1] + clip.stride, count - 1))
+
+
+def _check_device_path(flow_backend: FlowBackend, on_device: bool) -> None:
+    if on_device and not flow_backend.has_device_path:
+        raise ValueError("on_device needs a flow backend with compute_tensor and render_tensor")
+
+
+def _upload(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A clip's cropped uint8 frames on ``device``, copied once."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+
+
+def _clip_flow(flow_backend: FlowBackend, frames: np.ndarray | torch.Tensor, method: str, config: TransformerConfig, device: torch.device,
+               cancel: CancelToken | None) -> tuple[np.ndarray | torch.Tensor, str, bool, str]:
+    """One engine call on a clip's frames and its colour images, with what ran: (images, method used, fell back, note).
+
+    Frames in a tensor take the backend's tensor path and give images on ``device``.
+    """
+    if isinstance(frames, torch.Tensor):
+        result = flow_backend.compute_tensor(frames, method, device=device, cancel=cancel, progress=None)  # type: ignore[misc]
+        images = _render_tensor(flow_backend, result.forward, config, device)
+    else:
+        result = flow_backend.compute(frames, method, device=device, cancel=cancel, progress=None)
+        images = _render(flow_backend, result.forward, config)
+    return images, str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
+
+
+def _render_tensor(flow_backend: FlowBackend, forward: torch.Tensor, config: TransformerConfig, device: torch.device) -> torch.Tensor:
+    """:func:`_render` on the device: a clip's flow tensor, checked, as colour images left on ``device``."""
+    length, size = config.clip_length, config.input_size
+    vectors = torch.as_tensor(forward).to(device=device, dtype=torch.float32)
+    if tuple(vectors.shape) != (length, 2, size, size):
+        raise ValueError(f"flow engine returned shape {tuple(vectors.shape)}, expected {(length, 2, size, size)}")
+    images = flow_backend.render_tensor(vectors, config.flow_encoding)  # type: ignore[misc]
+    if tuple(images.shape) != (length, size, size, 3) or images.dtype != torch.uint8 or images.device != vectors.device:
+        raise ValueError(f"flow rendering returned {images.dtype} {tuple(images.shape)} on {images.device}, "
+                         f"expected uint8 {(length, size, size, 3)} on {vectors.device}")
+    return images
 
 
 def _render(flow_backend: FlowBackend, forward: np.ndarray, config: TransformerConfig, length: int | None = None) -> np.ndarray:

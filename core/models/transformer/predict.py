@@ -9,6 +9,11 @@ clip's frames).  Batching, precision and cancelling are
 :class:`core.inference.ClipClassifier`'s.  Many clips of one call (a timeline,
 a video) read and crop each frame once and compute each flow pair once
 (:func:`~core.models.transformer.inputs.prepare_clip_inputs`).
+
+On CUDA with RAFT the clip stays on the GPU from upload to logits
+(``device_resident``): frames uploaded once as uint8, RAFT's flow rendered and
+normalised there.  ``channels_last`` (off unless asked) stores the video
+backbones' 3-D convolution weights and inputs channels-last.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from core.errors import FlowError
+from core.flow.engine import RAFT_METHODS, normalize_method
 from core.inference.classifier import ClipClassifier, Sample
+from core.inference.flow_backend import FlowBackend
 from core.inference.frames import FrameSource
 from core.models.shared.inputs import normalise_frames
 from core.models.transformer.explain import MAP_KINDS
@@ -29,20 +37,52 @@ from core.sampling import CENTRE, resize_and_crop
 from core.timings import stage_timer
 
 
+def flow_runs_on(device: torch.device, method: str | None, backend: FlowBackend) -> bool:
+    """Whether a clip's flow can stay on ``device``: CUDA, a RAFT method (the one that runs there) and a backend with a tensor path."""
+    try:
+        raft = method is not None and normalize_method(method) in RAFT_METHODS
+    except FlowError:
+        return False
+    return device.type == "cuda" and raft and backend.has_device_path
+
+
 class TransformerClassifier(ClipClassifier):
-    """A loaded :class:`~core.models.transformer.model.TwoStreamTransformer` fed from video frames."""
+    """A loaded :class:`~core.models.transformer.model.TwoStreamTransformer` fed from video frames.
+
+    ``device_resident``: prepare clips on the device (see the module's note); ``None`` decides by
+    :func:`flow_runs_on`, ``True`` forces it (tests run it on a CPU).  ``channels_last``: 3-D
+    convolution weights (converted in place, in the model given) and backbone inputs in
+    ``torch.channels_last_3d``: the same results to float rounding; whether it is faster depends on
+    the GPU's convolution kernels (MViT's pooling convolutions would follow the weights' layout),
+    so it is asked for, not assumed.
+    """
 
     maps_kinds = MAP_KINDS
 
-    def __init__(self, model: torch.nn.Module, config: Any = None, **kwargs: Any) -> None:
+    def __init__(self, model: torch.nn.Module, config: Any = None, *, device_resident: bool | None = None, channels_last: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(model, config, **kwargs)
         self._mean = torch.tensor(self.config.mean, dtype=torch.float32, device=self.device).view(3, 1, 1, 1)
         self._std = torch.tensor(self.config.std, dtype=torch.float32, device=self.device).view(3, 1, 1, 1)
+        self._device_resident = device_resident
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            for backbone in (getattr(self.model, "rgb_backbone", None), getattr(self.model, "flow_backbone", None)):
+                for weight in [] if backbone is None else backbone.parameters():
+                    if weight.ndim == 5:
+                        weight.data = weight.data.contiguous(memory_format=torch.channels_last_3d)
+
+    @property
+    def device_resident(self) -> bool:
+        """Whether clips are prepared on the device, from upload to the backbones' input."""
+        if self._device_resident is not None:
+            return self._device_resident
+        return self.config.uses_flow and flow_runs_on(self.device, self.flow_method, self.flow_backend)
 
     def clip_sample(self, frames: FrameSource, start: int, cancel: CancelToken | None) -> Sample:
         crop = None if self.crop_position == CENTRE else partial(resize_and_crop, position=self.crop_position)
         clip = prepare_clip_input(frames, start, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method, device=self.device,
-                                  cancel=cancel, crop=crop)
+                                  cancel=cancel, crop=crop, on_device=self.device_resident)
         return self._sample_of(clip)
 
     def clip_samples(self, frames: FrameSource, starts: Sequence[int], cancel: CancelToken | None) -> Iterator[Sample]:
@@ -50,7 +90,8 @@ class TransformerClassifier(ClipClassifier):
             yield from super().clip_samples(frames, starts, cancel)
             return
         clips = prepare_clip_inputs(frames, starts, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method,
-                                    device=self.device, cancel=cancel, crop_position=self.crop_position, chunk=max(8, self.batch_size))
+                                    device=self.device, cancel=cancel, crop_position=self.crop_position, chunk=max(8, self.batch_size),
+                                    on_device=self.device_resident)
         for clip in clips:
             yield self._sample_of(clip)
 
@@ -83,12 +124,13 @@ class TransformerClassifier(ClipClassifier):
                 timings: dict[str, float]) -> tuple[torch.Tensor, list[Any] | None]:
         model, device = self.model, self.device
         rgb_tokens = flow_tokens = None
+        layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
         if self.config.uses_rgb:
             with stage_timer(timings, "rgb_backbone", device):
-                rgb_tokens = model.stream_tokens(RGB, inputs[RGB])
+                rgb_tokens = model.stream_tokens(RGB, inputs[RGB].contiguous(memory_format=layout))
         if self.config.uses_flow:
             with stage_timer(timings, "flow_backbone", device):
-                flow_tokens = model.stream_tokens(FLOW, inputs[FLOW])
+                flow_tokens = model.stream_tokens(FLOW, inputs[FLOW].contiguous(memory_format=layout))
         with stage_timer(timings, "fusion", device):
             if not attention:
                 return model.forward_tokens(rgb_tokens, flow_tokens), None

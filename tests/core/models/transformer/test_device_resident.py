@@ -1,0 +1,143 @@
+"""The device-resident path (a GPU's, forced on here on a CPU) gives today's logits, maps and bookkeeping.
+
+A stand-in engine returns known fields, computed the same way from an array
+(today's path) and from a tensor (the device path), so the comparison is of
+everything after the engine: one upload, rendering, normalisation, the model.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from core.inference import ArrayFrames, FlowBackend, default_flow_backend
+from core.models import build_model
+from core.models.transformer.config import TransformerConfig
+from core.models.transformer.inputs import prepare_clip_input
+from core.models.transformer.predict import TransformerClassifier, flow_runs_on
+
+ENCODINGS = [
+    {"normalization": "fixed", "max_radius": 4.0, "wheel": "middlebury"},
+    {"normalization": "fixed", "max_radius": 2.5, "wheel": "legacy"},
+    {"normalization": "clip", "max_radius": 1.0, "wheel": "middlebury"},
+    {"normalization": "clip", "max_radius": 3.0, "wheel": "legacy"},
+    {"normalization": "max", "max_radius": 1.0, "wheel": "middlebury"},
+]
+
+
+def _field(first: np.ndarray | torch.Tensor, second: np.ndarray | torch.Tensor) -> list:
+    """A known (2, H, W) field from two frames, exact in float32 in numpy and torch alike, with a NaN vector."""
+    u = (second[..., 0].astype(np.float32) if isinstance(second, np.ndarray) else second[..., 0].float()) / 16.0
+    v = (first[..., 2].astype(np.float32) if isinstance(first, np.ndarray) else first[..., 2].float()) / 32.0 - 4.0
+    return [u, v]
+
+
+class KnownFlow:
+    """A stand-in engine: the same known fields from arrays and from tensors; counts the calls of each."""
+
+    def __init__(self) -> None:
+        self.real = default_flow_backend()
+        self.calls = {"array": 0, "tensor": 0}
+
+    def compute(self, frames: np.ndarray, method: str, **kwargs: object) -> SimpleNamespace:
+        self.calls["array"] += 1
+        forward = np.stack([np.stack(_field(frames[k], frames[k + 1])) for k in range(len(frames) - 1)])
+        forward[:, :, 0, 0] = np.nan
+        return SimpleNamespace(forward=forward, method_used=method, fell_back=False, note="known")
+
+    def compute_tensor(self, frames: torch.Tensor, method: str, **kwargs: object) -> SimpleNamespace:
+        self.calls["tensor"] += 1
+        forward = torch.stack([torch.stack(_field(frames[k], frames[k + 1])) for k in range(len(frames) - 1)])
+        forward[:, :, 0, 0] = float("nan")
+        return SimpleNamespace(forward=forward, method_used=method, fell_back=False, note="known")
+
+    def backend(self) -> FlowBackend:
+        return FlowBackend(compute=self.compute, render=self.real.render, compute_tensor=self.compute_tensor,
+                           render_tensor=self.real.render_tensor)
+
+
+def config(encoding: dict, variant: str = "fusion") -> TransformerConfig:
+    return TransformerConfig.create(
+        backbone="tiny", class_names=list("abcdef"), variant=variant, backbone_options={"dim": 16}, input_size=32, clip_length=4,
+        frame_stride=2, fusion={"heads": 2, "head_dim": 8, "depth": 1}, flow_method="raft-small", flow_encoding=encoding,
+    )
+
+
+def video(frames: int = 30) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 200, size=(48, 64, 3), dtype=np.uint8)
+    return np.stack([np.roll(base, 3 * i, axis=1) + np.uint8(2 * i) for i in range(frames)])
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS, ids=lambda e: f"{e['normalization']}-{e['wheel']}")
+@pytest.mark.parametrize("variant", ["fusion", "flow"])
+def test_device_path_gives_todays_logits_and_maps(encoding: dict, variant: str) -> None:
+    cfg, frames = config(encoding, variant), video()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    host_flow, device_flow = KnownFlow(), KnownFlow()
+    today = TransformerClassifier(model, cfg, device="cpu", flow_backend=host_flow.backend(), batch_size=2)
+    resident = TransformerClassifier(model, cfg, device="cpu", flow_backend=device_flow.backend(), batch_size=2, device_resident=True)
+    assert not today.device_resident and resident.device_resident
+    starts = [0, 3, 7, 20, 27]  # overlapping windows, and one padded at the end
+    expected = today.predict_clips(frames, starts, attention=True, target_class=1)
+    got = resident.predict_clips(frames, starts, attention=True, target_class=1)
+    expected.append(today.predict_clip(frames, 5))  # one clip alone: prepare_clip_input rather than the shared windows
+    got.append(resident.predict_clip(frames, 5))
+    assert device_flow.calls == {"array": 0, "tensor": len(starts) + 1} and host_flow.calls == {"array": len(starts) + 1, "tensor": 0}
+    for old, new in zip(expected, got):
+        np.testing.assert_allclose(new.logits, old.logits, atol=1e-5, rtol=0)
+        placed = (new.frame_indices, new.flow_frame_indices, new.padded, new.crop_map)
+        assert placed == (old.frame_indices, old.flow_frame_indices, old.padded, old.crop_map)
+        assert (new.flow_method, new.flow_fell_back, new.flow_note) == ("raft-small", False, "known")
+        if old.attention is not None:
+            np.testing.assert_allclose(new.attention.relevance, old.attention.relevance, atol=1e-5)
+            np.testing.assert_allclose(new.attention.rollout, old.attention.rollout, atol=1e-5)
+
+
+def test_the_clip_is_uploaded_once_and_its_images_are_the_host_images() -> None:
+    cfg, frames = config(ENCODINGS[1]), ArrayFrames(video())
+    flow = KnownFlow().backend()
+    host = prepare_clip_input(frames, 4, cfg, flow_backend=flow)
+    device = prepare_clip_input(frames, 4, cfg, flow_backend=flow, on_device=True)
+    assert isinstance(device.rgb, torch.Tensor) and isinstance(device.flow, torch.Tensor)
+    np.testing.assert_array_equal(device.rgb.numpy(), host.rgb)
+    np.testing.assert_array_equal(device.flow.numpy(), host.flow)
+    # the RGB frames are the flow clip's first T frames, not a second upload
+    frames_seen: list[torch.Tensor] = []
+
+    def compute_tensor(clip: torch.Tensor, method: str, **kwargs: object) -> SimpleNamespace:
+        frames_seen.append(clip)
+        return KnownFlow().compute_tensor(clip, method)
+
+    spying = FlowBackend(flow.compute, flow.render, compute_tensor, flow.render_tensor)
+    clip = prepare_clip_input(frames, 4, cfg, flow_backend=spying, on_device=True)
+    assert clip.rgb.untyped_storage().data_ptr() == frames_seen[0].untyped_storage().data_ptr()
+    with pytest.raises(ValueError, match="needs a flow backend with compute_tensor and render_tensor"):
+        prepare_clip_input(frames, 4, cfg, flow_backend=FlowBackend(flow.compute, flow.render), on_device=True)
+
+
+def test_the_device_path_is_chosen_for_raft_on_cuda_only() -> None:
+    cuda, cpu, full = torch.device("cuda"), torch.device("cpu"), default_flow_backend()
+    assert flow_runs_on(cuda, "raft-large", full) and flow_runs_on(cuda, "RAFT_small", full)
+    assert not flow_runs_on(cpu, "raft-large", full)
+    assert not flow_runs_on(cuda, "dis", full) and not flow_runs_on(cuda, "tvl1", full) and not flow_runs_on(cuda, "nonsense", full)
+    assert not flow_runs_on(cuda, "raft-large", FlowBackend(full.compute, full.render))  # a backend without a tensor path
+    assert not flow_runs_on(cuda, None, full)
+
+
+def test_channels_last_backbones_give_the_same_logits() -> None:
+    cfg, frames = config(ENCODINGS[0]), video()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    flow = KnownFlow().backend()
+    plain = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow).predict_clips(frames, [0, 9], attention=True)
+    last = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow, channels_last=True)
+    weights = [p for p in model.rgb_backbone.parameters() if p.ndim == 5]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last_3d) for p in weights)
+    for old, new in zip(plain, last.predict_clips(frames, [0, 9], attention=True)):
+        np.testing.assert_allclose(new.logits, old.logits, atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(new.attention.relevance, old.attention.relevance, atol=1e-5)
