@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from core.errors import FlowError
-from core.flow.render import WHEEL, FlowEncoding
+from core.flow.encoding import WHEEL, FlowEncoding
 
 class _Constants:
     """A device's copies of the wheels and of pi.
