@@ -17,9 +17,7 @@ rounded): a checkpoint that records no wheel was trained on it and keeps it.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
