@@ -118,17 +118,11 @@ def _cores() -> int:
 
 
 def _worker_counts(text: str) -> list[int]:
-    from core.errors import InputError
+    from core.bench.timing import positive_counts
 
     if text == "auto":
         return [n for n in (1, 2, 4, 8) if n <= max(1, _cores())]
-    try:
-        counts = [int(n) for n in text.split(",") if n.strip()]
-    except ValueError:
-        raise InputError(f"--workers must be comma-separated worker counts or auto, got {text!r}") from None
-    if not counts or min(counts) < 1:
-        raise InputError(f"--workers must be counts of at least 1 (the in-process paths are always measured), got {text!r}")
-    return counts
+    return positive_counts(text, "--workers", "worker counts (the in-process paths are always measured) or auto")
 
 
 def _backbones(spec: str, device: str) -> list[str]:

@@ -308,15 +308,9 @@ def cold_child(name: str, device_name: str, flow: str, precision: str, video_pat
 
 
 def _steps(text: str) -> list[int]:
-    from core.errors import InputError
+    from core.bench.timing import positive_counts
 
-    try:
-        steps = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise InputError(f"--steps must be comma-separated frame counts, got {text!r}") from None
-    if not steps or min(steps) < 1:
-        raise InputError(f"--steps must be positive frame counts, got {text!r}")
-    return steps
+    return positive_counts(text, "--steps", "frame counts")
 
 
 def _video_backbones(spec: str, device: str, names: list[str]) -> list[str]:

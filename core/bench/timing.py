@@ -55,3 +55,16 @@ def _numeric(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def positive_counts(text: str, option: str, what: str) -> list[int]:
+    """``"16,4"`` -> ``[16, 4]``: a benchmark option's comma-separated counts, each at least 1 (``InputError`` otherwise)."""
+    from core.errors import InputError
+
+    try:
+        counts = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise InputError(f"{option} must be comma-separated {what}, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise InputError(f"{option} must be {what} of at least 1, got {text!r}")
+    return counts

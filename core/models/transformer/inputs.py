@@ -105,7 +105,7 @@ def prepare_clip_input(
     if want_flow:
         with stage_timer(timings, "flow", torch_device):
             method_asked = flow_method or config.flow_method
-            images, method, fell_back, note = _clip_flow(flow_backend, clip_frames, method_asked, config, torch_device, cancel)
+            images, method, fell_back, note = clip_flow_images(flow_backend, clip_frames, method_asked, config, torch_device, cancel)
     rgb_frames = clip_frames[: len(indices)] if on_device else np.ascontiguousarray(cropped[: len(indices)])
     return ClipInput(
         start=start,
@@ -210,7 +210,7 @@ def _assemble(clip: ClipIndices, read: tuple[int, ...], memo: FrameMemo, fields:
                 used, fell_back, note = fields.method_used, fields.fell_back, fields.note
             else:
                 frames = clip_frames if clip_frames is not None else memo.read_clip(read)
-                images, used, fell_back, note = _clip_flow(flow_backend, frames, method, config, device, cancel)
+                images, used, fell_back, note = clip_flow_images(flow_backend, frames, method, config, device, cancel)
     return ClipInput(
         start=clip.start, indices=clip.indices, flow_indices=read if config.uses_flow else None, padded=clip.padded, crop_map=cmap,
         rgb=rgb, flow=images, flow_method=used, flow_fell_back=fell_back, flow_note=note, timings_ms=timings,
@@ -232,7 +232,7 @@ def _upload(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).to(device)
 
 
-def _clip_flow(flow_backend: FlowBackend, frames: np.ndarray | torch.Tensor, method: str, config: TransformerConfig, device: torch.device,
+def clip_flow_images(flow_backend: FlowBackend, frames: np.ndarray | torch.Tensor, method: str, config: TransformerConfig, device: torch.device,
                cancel: CancelToken | None) -> tuple[np.ndarray | torch.Tensor, str, bool, str]:
     """One engine call on a clip's frames and its colour images, with what ran: (images, method used, fell back, note).
 

@@ -198,15 +198,10 @@ def flow_images(frames: np.ndarray, config: TransformerConfig, flow_backend: Flo
                 cancel: CancelToken | None = None) -> tuple[np.ndarray, bool, str]:
     """A clip's flow colour images from its cropped T+1 frames, as :func:`prepare_clip_input` makes them:
     (images, fell back, note)."""
-    result = flow_backend.compute(frames, config.flow_method, device=device, cancel=cancel, progress=None)
-    length, size = config.clip_length, config.input_size
-    vectors = np.asarray(result.forward, dtype=np.float32)
-    if vectors.shape != (length, 2, size, size):
-        raise ValueError(f"flow engine returned shape {vectors.shape}, expected {(length, 2, size, size)}")
-    images = np.asarray(flow_backend.render(vectors, config.flow_encoding))
-    if images.shape != (length, size, size, 3) or images.dtype != np.uint8:
-        raise ValueError(f"flow rendering returned {images.dtype} {images.shape}, expected uint8 {(length, size, size, 3)}")
-    return images, bool(result.fell_back), str(getattr(result, "note", "") or "")
+    from core.models.transformer.inputs import clip_flow_images
+
+    images, _method, fell_back, note = clip_flow_images(flow_backend, frames, config.flow_method, config, device, cancel)
+    return images, fell_back, note
 
 
 class _Jobs(torch.utils.data.Dataset):
