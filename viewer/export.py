@@ -33,6 +33,7 @@ from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.quality_overlay import QualityOverlayController
 from viewer.state import ViewerState
+from viewer.staging import turns
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
 
@@ -108,6 +109,7 @@ class ExportController(QObject):
 
     def composite(self) -> np.ndarray | None:
         """The views as shown (frame and flow with every overlay), side by side, with the legend of every heat map on them."""
+        turns().flush()  # layers still waiting for their turn (a prediction that just arrived) are part of the picture
         left = self.rgb_view.composite()
         if left is None:
             return None

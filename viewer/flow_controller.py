@@ -18,6 +18,7 @@ nothing of a previous video or method is ever shown as current.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Hashable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -32,6 +33,7 @@ from viewer.flow_chunks import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, ChunkQuality, Flo
 from viewer.flow_job import FAST_METHOD, FlowJobStatus, Prepared, SlowMethodOffer
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
+from viewer.scan_memo import ScanMemo, scan_key, whole_scan
 from viewer.state import ViewerState
 
 MAX_STORED_PAIRS = 600
@@ -76,6 +78,8 @@ class FlowController(QObject):
         self._ready = False  # the prepare job of this video has settled its colours and method
         self._scan_waiting = False  # the scan starts once the view's chunk is there: the first picture gets the CPU
         self._scan_p95 = np.zeros(0, np.float32)
+        self._scan_parts: list[ChunkQuality] = []  # the running scan's chunks, kept once it finishes
+        self._scans = ScanMemo()
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._view_left = TimeLeft()
         self._throttle = QTimer(self)
@@ -316,10 +320,16 @@ class FlowController(QObject):
             return
         pairs = len(video) - 1
         self._scan_p95 = np.full(pairs, np.nan, np.float32)
+        self._scan_parts = []
         self.scanReset.emit(pairs)
         chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
         session, method, device, encoding = self._session, self.method, self.device, self.encoding
         weights = self.raft_weights_for(method)
+        kept = self._scans.get(self._scan_key())
+        if kept is not None:  # this video was scanned with this method before: its numbers, with no job
+            self._on_scan_chunk((session, kept))
+            self._scan_finished(session, method, chunks, kept=True)
+            return
         left = TimeLeft()
         self.scanStatus.emit(f"  flow scan ({method}) started")
 
@@ -361,11 +371,22 @@ class FlowController(QObject):
             return
         end = min(len(self._scan_p95), part.first_pair + len(part.magnitude_p95))
         self._scan_p95[part.first_pair:end] = part.magnitude_p95[: end - part.first_pair]
+        self._scan_parts.append(part)
         self.scanUpdated.emit(part)
         self.scanProgress.emit(part.first_pair // CHUNK_PAIRS + 1, (len(self._scan_p95) + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
 
-    def _scan_finished(self, session: int, method: str, chunks: int) -> None:
+    def _scan_finished(self, session: int, method: str, chunks: int, *, kept: bool = False) -> None:
         if session != self._session or method != self.method:
             return
+        if not kept and self.video is not None:
+            whole = whole_scan(self._scan_parts, len(self.video) - 1)
+            if whole is not None:
+                self._scans.put(self._scan_key(), whole)
         self.scanProgress.emit(chunks, chunks)
-        self.scanStatus.emit(f"  flow scan ({method}) complete")
+        self.scanStatus.emit(f"  flow scan ({method}) complete" + (" (kept from before)" if kept else ""))
+
+    def _scan_key(self) -> Hashable | None:
+        video = self.video
+        if video is None:
+            return None
+        return scan_key(str(video.path), self.method, str(self.device), self.raft_weights_for(self.method))

@@ -19,6 +19,7 @@ from core.sampling import CropMap
 from core.video import open_video
 from media import decode_index, write_video
 from viewer.main_window import MainWindow
+from staging_helpers import settle
 
 
 @pytest.fixture
@@ -208,6 +209,7 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
     qtbot.waitUntil(lambda: win.classify.classify_state.model.config is not None, timeout=10000)
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         win.classify.classify_clip(3)
+    settle(qtbot)
     state = win.classify.classify_state
     prediction = state.prediction
     maps = prediction.attention

@@ -14,15 +14,6 @@ from viewer.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot):  # noqa: ANN001
-    win = MainWindow(show_dialogs=False)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
-@pytest.fixture
 def video_path(tmp_path: Path) -> Path:
     return write_video(tmp_path / "clip.mp4", 40, options={"g": "8", "bf": "2"})
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from core.export.heatmap import INCONSISTENCY_SCALE, TOP_ALPHA, WARP_ERROR_SCALE, heat_rgba
 from viewer.main_window import MainWindow
@@ -35,15 +34,6 @@ def _outside() -> np.ndarray:
     mask = np.ones((64, 128), bool)
     mask[AROUND] = False
     return mask
-
-
-@pytest.fixture
-def window(qtbot):  # noqa: ANN001
-    win = MainWindow(show_dialogs=False)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
 
 
 def _open_at(qtbot, win: MainWindow, path: Path, frame: int) -> None:  # noqa: ANN001

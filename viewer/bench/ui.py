@@ -374,8 +374,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
         rows.append(measure(heart, f"flow {method}", lambda m=method: (window.method_box.setCurrentText(m), scan_done)[1], args.limit_s, scan_text))
         window.jobs.cancel("flow-scan")
         window.jobs.cancel("flow")
-    window.method_box.setCurrentText(first_method)  # back to the cached flow
-    wait_until(lambda: window.flow.current() is not None, args.limit_s)
+    window.method_box.setCurrentText(first_method)  # back to the cached flow and the kept scan (no job: viewer.scan_memo)
+    wait_until(lambda: window.flow.current() is not None and scan_done() and not window.jobs.is_busy("flow-scan"), args.limit_s)
 
     # (b) classification
     rows += _classify_rows(window, heart, args, scratch, DEMO_CHECKPOINT)

@@ -24,6 +24,7 @@ from viewer.classify.cross_stream import STREAM_NAMES, cell_tokens, cross_matrix
 from viewer.classify.maps_panels import has_cross_stream, panel_for
 from viewer.classify.panel_widgets import fill_choices, labelled_row, small_label
 from viewer.classify.state import ClassifyState, TokenSelection
+from viewer.staging import post_later
 
 MATRIX_SCALE_LABEL = "attention weight (softmax share)"
 TIME_SCALE_LABEL = "share of a slice's attention"
@@ -222,7 +223,8 @@ class CrossAttentionPanel(QWidget):
         fill_choices(self.layer_box, maps.num_layers if cross else 0, "last")
         fill_choices(self.head_box, maps.num_heads if cross else 0, "mean")
         self.selection_label.setText(panel_for(maps).no_cross_note(maps) if maps is not None and not cross else "")
-        self._refresh_matrix()
+        self.matrix.set_matrix(None)  # the old clip's matrix goes at once; the new one is drawn in a later turn
+        post_later(self, "matrix", self._refresh_matrix)  # (its own turn and paint: see viewer.staging)
 
     def _refresh_matrix(self) -> None:
         maps = self.maps

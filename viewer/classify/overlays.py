@@ -30,6 +30,7 @@ from core.inference import Prediction
 from viewer.classify.cross_stream import slice_frames, token_position
 from viewer.classify.maps_panels import has_cross_stream
 from viewer.classify.state import ClassifyState, OverlaySettings, TokenSelection
+from viewer.staging import post_later
 from viewer.state import ViewerState
 from viewer.widgets.frame_view import FrameView
 
@@ -84,7 +85,15 @@ class AttentionOverlays(QObject):
         self.update_keys()
 
     def _on_prediction(self, _prediction: Prediction | None) -> None:
+        """The old maps go at once; the new ones are coloured in the next turn (after this turn's paint:
+        see :mod:`viewer.staging`), reading whatever prediction is current by then."""
         self._volumes.clear()
+        for view in self.views.values():
+            view.set_overlay(HEAT_LAYER, None)
+            view.set_overlay(BOX_LAYER, None)
+        post_later(self, "maps", self._draw_prediction)
+
+    def _draw_prediction(self) -> None:
         self.refresh()
         self.update_keys()
 

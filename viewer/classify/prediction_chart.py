@@ -28,6 +28,7 @@ from core.inference import STAGES, Prediction, VideoPrediction
 from core.models.registry import Family
 from viewer.classify.controller import ClassifyController, ClassifyRun
 from viewer.classify.state import ModelStatus, OverlaySettings
+from viewer.widgets.steady_label import SteadyLabel
 
 BAR_COLOUR = QColor("#1a73e8")
 TOP_BAR_COLOUR = QColor("#0b57d0")
@@ -190,7 +191,7 @@ class PredictionPanel(QWidget):
         self.follow_box.setObjectName("followFrame")
         self.follow_box.setToolTip("The region follows the current frame; uncheck it (or drag the region on the timeline) to keep the region where it is")
         self.follow_box.toggled.connect(self._follow_toggled)
-        self.region_label = QLabel()
+        self.region_label = SteadyLabel(chars=26)  # follows the frame while scrubbing: no relayout (see its module)
         self.region_label.setObjectName("regionLabel")
         self.progress = QProgressBar()
         self.progress.setObjectName("classifyProgress")

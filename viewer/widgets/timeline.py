@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from viewer.staging import post_later
 from viewer.state import ViewerState
 
 NOISE_COLOUR = "#d93025"
@@ -108,7 +109,7 @@ class Timeline(QWidget):
         state.scanChanged.connect(self._on_scan)
         state.thresholdChanged.connect(self.threshold_line.setValue)
         self.threshold_line.setValue(state.noise_threshold)
-        self._on_video(state.info)
+        self._fit_video()
 
     def set_band_legend(self, html_text: str) -> None:
         """The key line under the plot (empty: a blank line)."""
@@ -117,6 +118,14 @@ class Timeline(QWidget):
             self.band_legend.setToolTip(html_text)
 
     def _on_video(self, info: object) -> None:
+        """The old video's curves go at once; the new frame axis (a repaint of the whole plot) waits for
+        the next turn, so it is not painted together with the new video's first frame (see viewer.staging)."""
+        empty = np.zeros(0)
+        self.noise_curve.setData(empty, empty)
+        self.magnitude_curve.setData(empty, empty)
+        post_later(self, "frame axis", self._fit_video)
+
+    def _fit_video(self) -> None:
         count = self.state.frame_count
         item = self.plot.getPlotItem()
         # no video: no frame numbers (a zero-width range made pyqtgraph label -0.4 ... 0.4)

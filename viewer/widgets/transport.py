@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QStyle, QWidget
 
 from viewer.state import ViewerState
+from viewer.widgets.steady_label import SteadyLabel
 
 
 class TransportBar(QWidget):
@@ -19,7 +20,7 @@ class TransportBar(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrow keys belong to the window
         self.slider.valueChanged.connect(state.set_frame)
-        self.readout = QLabel("no video")
+        self.readout = SteadyLabel("no video", chars=28)  # relabelled on every frame: no relayout (see its module)
         self.readout.setMinimumWidth(190)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

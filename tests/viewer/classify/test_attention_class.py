@@ -21,6 +21,7 @@ from core.models.transformer.config import TransformerConfig
 from core.video import open_video
 from media import write_video
 from viewer.main_window import MainWindow
+from staging_helpers import settle
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]
 START = 4
@@ -49,6 +50,7 @@ def classified_window(qtbot, checkpoint) -> MainWindow:  # noqa: ANN001
     qtbot.waitUntil(lambda: win.state.frame_count == 24 and win.classify.classify_state.model.config is not None, timeout=15000)
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         win.classify.classify_clip(START)
+    settle(qtbot)
     return win
 
 
@@ -67,6 +69,7 @@ def test_clicking_a_bar_explains_that_class_with_relevance(qtbot, files) -> None
         qtbot.mouseClick(panel.bars, Qt.MouseButton.LeftButton, pos=QPoint(panel.bars.width() // 2, 2 * panel.bars.ROW_HEIGHT + 8))
         assert state.overlay.choice.kind == "relevance"  # the class matters for relevance only: switched to it
         assert win.classify.busy  # a new explain pass, on the classify channel
+    settle(qtbot)
     explained = state.prediction
     assert explained.attention.target_class == third and explained.start == first.start
     assert np.allclose(explained.probabilities, first.probabilities, atol=1e-6)  # the same clip, the same scores
@@ -85,6 +88,7 @@ def test_clicking_a_bar_explains_that_class_with_relevance(qtbot, files) -> None
 
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):  # the class box: back to the top class
         controls.class_box.activated.emit(0)
+    settle(qtbot)
     assert state.prediction.attention.target_class == top_index and panel.bars.explained_row == 0
     assert np.allclose(state.prediction.attention.relevance, first.attention.relevance, atol=1e-5)
     assert win.classify.explain_class(top_index) == -1  # already shown: nothing runs
@@ -102,6 +106,7 @@ def test_the_class_box_picks_the_class_of_a_convnet_cam(qtbot, files) -> None:  
     chosen = int(controls.class_box.itemData(row))
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         controls.class_box.activated.emit(row)
+    settle(qtbot)
     maps = state.prediction.attention
     assert isinstance(maps, CamMaps) and maps.target_class == chosen
     reference = open_classifier(files.convnet, device="cpu").predict_clip(open_video(files.video), START, attention=True, target_class=chosen).attention

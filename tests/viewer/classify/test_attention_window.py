@@ -16,6 +16,7 @@ from core.models.transformer.layout import FLOW, RGB
 from media import decode_index, write_video
 from core.export.prediction_heat import heat_lut
 from viewer.main_window import MainWindow
+from staging_helpers import settle
 
 CLIP_START = 8  # clip frames 8..15: four time slices of two frames
 GRID = (4, 4, 4)  # 8 frames x 64 px at 2 frames x 16 px per token
@@ -45,6 +46,7 @@ def window(qtbot, files):  # noqa: ANN001, ANN201
     qtbot.waitUntil(lambda: win.state.frame_count == 24 and win.classify.checkpoint == checkpoint, timeout=15000)
     with qtbot.waitSignal(win.classify.predictionReady, timeout=20000):
         win.classify.classify_clip(CLIP_START)
+    settle(qtbot)
     yield win
     win.close()
 

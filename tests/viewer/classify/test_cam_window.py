@@ -20,6 +20,7 @@ from core.models.repflow import RepFlowConfig
 from media import decode_index, write_video
 from core.export.prediction_heat import heat_lut
 from viewer.main_window import MainWindow
+from staging_helpers import settle
 
 CLASSES = ["a", "b", "c"]
 CLIP_START = 8
@@ -54,6 +55,7 @@ def open_window(qtbot, files, family: str) -> MainWindow:  # noqa: ANN001
     qtbot.waitUntil(lambda: win.state.frame_count == 24 and win.classify.checkpoint == files[family], timeout=15000)
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         win.classify.classify_clip(CLIP_START)
+    settle(qtbot)
     return win
 
 

@@ -23,6 +23,7 @@ from media import write_video
 from viewer.classify.controller import ClassifyController
 from viewer.main_window import MainWindow
 from viewer.classify.prediction_chart import PredictionPanel
+from staging_helpers import settle
 
 CLASSES = [f"action{i}" for i in range(6)]
 
@@ -95,6 +96,7 @@ def test_classify_the_region_and_read_the_label(qtbot, window: MainWindow, files
     panel = window.classify_ui.prediction_panel
     with qtbot.waitSignal(window.classify.predictionReady, timeout=20000) as blocker:
         qtbot.mouseClick(panel.classify_button, Qt.MouseButton.LeftButton)
+    settle(qtbot)
     prediction = blocker.args[0]
     assert loaded_on and loaded_on[0] != threading.main_thread().name  # the model loads in a worker
     expected = open_classifier(files.checkpoint, device="cpu").predict_clip(open_video(str(files.video)), 8)
@@ -177,6 +179,7 @@ def test_a_flow_fallback_is_a_visible_notice(qtbot, window: MainWindow, files) -
     assert "RAFT-SMALL flow" in panel.flow_note.text()
     with qtbot.waitSignal(window.classify.predictionReady, timeout=20000) as blocker:
         window.classify.classify_clip(0)
+    settle(qtbot)
     assert blocker.args[0].flow_fell_back and blocker.args[0].flow_method == "dis"
     assert panel.notice_label.isVisibleTo(window)
     assert "Flow fell back" in panel.notice_label.text() and "RAFT-small weights are not available" in panel.notice_label.text()
@@ -198,6 +201,7 @@ def test_dragging_the_region_snaps_to_frames_and_pins_it(qtbot, window: MainWind
     assert state.region_start == 22
     with qtbot.waitSignal(window.classify.predictionReady, timeout=20000) as blocker:
         window.classify.classify_clip()
+    settle(qtbot)
     assert blocker.args[0].frame_indices[0] == 22
 
 
@@ -230,6 +234,7 @@ def test_a_corrupt_checkpoint_is_an_error_and_the_old_model_stays(qtbot, window:
     assert "tiny.safetensors" in window.classify_ui.prediction_panel.model_label.text()
     with qtbot.waitSignal(window.classify.predictionReady, timeout=20000):
         window.classify.classify_clip(0)  # still classifies with the previous model
+    settle(qtbot)
     assert window.classify_ui.prediction_panel.predicted_label.text() in CLASSES
 
 
@@ -306,6 +311,7 @@ def test_the_demo_model_labels_the_bundled_sample(qtbot, window: MainWindow) -> 
     state.drag_region((125 - state.span) // 2)  # the centred clip, as `classify` uses by default
     with qtbot.waitSignal(window.classify.predictionReady, timeout=30000):
         window.classify_ui.prediction_panel.classify_button.click()
+    settle(qtbot)
     assert window.classify_ui.prediction_panel.predicted_label.text() == "RotateClockwise"
 
 

@@ -12,6 +12,7 @@ from core.models.checkpoint import save_checkpoint
 from fourth_family import NAME, RgbDiffConfig, RgbDiffNet, rgbdiff_family
 from media import write_video
 from viewer.main_window import MainWindow
+from staging_helpers import settle
 
 CLASSES = ("a", "b", "c")
 
@@ -46,6 +47,7 @@ def test_the_chooser_offers_a_registered_family_and_classifies_with_it(qtbot, fo
     qtbot.waitUntil(lambda: win.state.frame_count == 20, timeout=10000)
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         win.classify.classify_clip(2)
+    settle(qtbot)
     prediction = win.classify.classify_state.prediction
     assert prediction.attention is None and prediction.flow_method is None
     assert prediction.label in CLASSES and panel.predicted_label.text() == prediction.label

@@ -23,6 +23,7 @@ from media import write_video
 from viewer import settings as app_settings
 from viewer.main_window import MainWindow
 from viewer.classify.model_chooser import LOAD_OTHER, ModelEntry, scan_models
+from staging_helpers import settle
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]
 
@@ -83,6 +84,7 @@ def listed(win: MainWindow) -> bool:
 def classify(qtbot, win: MainWindow, start: int = 4):  # noqa: ANN001, ANN201
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         win.classify.classify_clip(start)
+    settle(qtbot)
     return win.classify.classify_state.prediction
 
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from core.video.base import VideoInfo
 from viewer.state import ViewerState
 from viewer.widgets.timeline import SCAN_REDRAW_MS, Timeline, nice_ceiling
+from staging_helpers import settle
 
 
 def test_nice_ceiling_rounds_up_to_coarse_steps() -> None:
@@ -65,11 +66,20 @@ def test_an_empty_timeline_has_no_frame_ticks_and_a_video_gets_its_frames(qtbot)
     assert axis.style["showValues"] is False
     assert x_min > -0.1 and x_max > 0.9  # not a zero-width range around 0
     state.set_video(_info(40))
+    settle(qtbot)  # the frame axis comes a turn after the video (its own repaint)
     x_min, x_max = timeline.plot.getPlotItem().vb.viewRange()[0]
     assert axis.style["showValues"] is True and -1 < x_min <= 0 and 39 <= x_max < 40
     ticks = [value for _spacing, values in axis.tickValues(x_min, x_max, 600) for value in values]
     assert ticks and min(ticks) >= 0 and max(ticks) <= 39
+    state.reset_scan(39)
+    state.update_scan(0, np.full(39, 0.5, np.float32), np.full(39, 2.0, np.float32))
+    assert len(timeline.noise_curve.getData()[1]) == 39
+    state.set_video(_info(12))  # another video: the first one's curves go at once, before its axis is fitted
+    assert timeline.noise_curve.getData()[1] is None or len(timeline.noise_curve.getData()[1]) == 0
+    settle(qtbot)
+    assert 11 <= timeline.plot.getPlotItem().vb.viewRange()[0][1] < 12
     state.set_video(None)
+    settle(qtbot)
     assert axis.style["showValues"] is False
 
 

@@ -1,0 +1,70 @@
+"""A finished scan is kept: switching back to a method already scanned shows its noise at once,
+with no flow computed (it used to read, colour and score every pair again: ~1 s on the sample)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+import viewer.flow_controller as flow_controller
+from media import write_video
+from viewer.flow_chunks import ChunkQuality
+from viewer.main_window import MainWindow
+from viewer.scan_memo import ScanMemo, scan_key, whole_scan
+
+
+def _scanned(win: MainWindow, pairs: int) -> bool:
+    return win.state.flow_noise.size == pairs and bool(np.isfinite(win.state.flow_noise).all()) and not win.jobs.is_busy("flow-scan")
+
+
+def test_switching_back_to_a_scanned_method_computes_nothing(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    path = write_video(tmp_path / "clip.mp4", 20)
+    window.method_box.setCurrentText("dis")
+    window.open_video(str(path))
+    qtbot.waitUntil(lambda: _scanned(window, 19) and window.flow.current() is not None, timeout=30000)
+    dis_noise = window.state.flow_noise.copy()
+    window.method_box.setCurrentText("farneback")
+    qtbot.waitUntil(lambda: _scanned(window, 19) and window.flow.current() is not None and window.flow.method == "farneback", timeout=30000)
+    assert not np.array_equal(window.state.flow_noise, dis_noise)
+
+    computed: list[tuple[str, int]] = []
+    real = flow_controller.compute_chunk
+
+    def counting(video, chunk, method, **kwargs):  # noqa: ANN001, ANN202
+        computed.append((method, chunk))
+        return real(video, chunk, method, **kwargs)
+
+    monkeypatch.setattr(flow_controller, "compute_chunk", counting)
+    window.method_box.setCurrentText("dis")
+    qtbot.waitUntil(lambda: _scanned(window, 19) and window.flow.current() is not None, timeout=10000)
+    assert computed == [] and np.array_equal(window.state.flow_noise, dis_noise)
+    assert np.array_equal(window.timeline.noise_curve.getData()[1], dis_noise)
+
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file changed: its scan is not reused
+    window.method_box.setCurrentText("farneback")
+    qtbot.waitUntil(lambda: _scanned(window, 19) and window.flow.method == "farneback" and window.flow.current() is not None, timeout=30000)
+    assert any(method == "farneback" for method, _chunk in computed)
+
+
+def test_a_scan_is_kept_only_when_every_pair_is_there(tmp_path: Path) -> None:
+    def part(first: int, values: list[float]) -> ChunkQuality:
+        v = np.asarray(values, np.float32)
+        return ChunkQuality("dis", first, v, v * 10, v * 20)
+
+    assert whole_scan([part(0, [0.1, 0.2])], 4) is None  # pairs 2-3 missing: a cancelled scan
+    whole = whole_scan([part(2, [0.3, 0.4]), part(0, [0.1, 0.2])], 4)
+    assert whole is not None and whole.first_pair == 0
+    assert np.allclose(whole.noise, [0.1, 0.2, 0.3, 0.4]) and np.allclose(whole.magnitude_p95, [2, 4, 6, 8])
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    memo = ScanMemo(capacity=2)
+    keys = [scan_key(str(video), method, "auto", None) for method in ("dis", "tvl1", "farneback")]
+    assert scan_key(str(tmp_path / "missing.mp4"), "dis", "auto", None) is None
+    for key in keys:
+        memo.put(key, whole)
+    assert memo.get(keys[0]) is None and memo.get(keys[2]) is whole  # the oldest went
+    assert scan_key(str(video), "raft-small", "auto", "a.pth") != scan_key(str(video), "raft-small", "auto", "b.pth")

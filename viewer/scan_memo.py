@@ -1,0 +1,70 @@
+"""Finished flow scans of recent videos and methods, kept in memory.
+
+Switching DIS -> TV-L1 -> DIS used to scan the whole video again: every pair's
+flow read back from the cache, coloured and scored (about a second for the
+125-frame sample, with both cores busy), although nothing had changed.  A scan
+that finished is kept here by what decides its numbers: the video file (path,
+size, modification time), the method, the device and the RAFT weights.  The
+colour encoding is not part of it: noise and magnitude do not depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import Hashable
+
+import numpy as np
+
+from viewer.flow_chunks import ChunkQuality
+
+MAX_SCANS = 16  # each is a few floats per pair: ~2 KB for a 125-frame video
+
+
+def scan_key(path: str, method: str, device: str, raft_weights: str | None) -> Hashable | None:
+    """What a finished scan's numbers depend on; ``None`` when the file cannot be read (no memo then)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, method, device, raft_weights)
+
+
+def whole_scan(parts: list[ChunkQuality], pairs: int) -> ChunkQuality | None:
+    """The chunks of one scan as one ChunkQuality over every pair; ``None`` while some pair is missing."""
+    if not parts:
+        return None
+    noise = np.full(pairs, np.nan, np.float32)
+    magnitude = np.full(pairs, np.nan, np.float32)
+    p95 = np.full(pairs, np.nan, np.float32)
+    covered = np.zeros(pairs, bool)
+    for part in parts:
+        end = min(pairs, part.first_pair + len(part.noise))
+        span = slice(part.first_pair, end)
+        noise[span], magnitude[span], p95[span] = part.noise[: end - part.first_pair], part.magnitude[: end - part.first_pair], part.magnitude_p95[: end - part.first_pair]
+        covered[span] = True
+    if not covered.all():
+        return None
+    return ChunkQuality(parts[0].method, 0, noise, magnitude, p95)
+
+
+class ScanMemo:
+    """The last :data:`MAX_SCANS` finished scans, least recently used dropped first."""
+
+    def __init__(self, capacity: int = MAX_SCANS) -> None:
+        self.capacity = capacity
+        self._scans: OrderedDict[Hashable, ChunkQuality] = OrderedDict()
+
+    def get(self, key: Hashable | None) -> ChunkQuality | None:
+        if key is None or key not in self._scans:
+            return None
+        self._scans.move_to_end(key)
+        return self._scans[key]
+
+    def put(self, key: Hashable | None, scan: ChunkQuality) -> None:
+        if key is None:
+            return
+        self._scans[key] = scan
+        self._scans.move_to_end(key)
+        while len(self._scans) > self.capacity:
+            self._scans.popitem(last=False)
