@@ -31,7 +31,7 @@ ARROW_STEP = 16  # analysis pixels between arrows
 class ChunkFields:
     """One chunk's forward flow, ``(h, w, 2)`` per pair at analysis size, and its arrows when asked for."""
 
-    key: tuple[str, str, int]  # video path, method, chunk
+    key: tuple[str, str, str | None, int]  # video path, method, RAFT weights (new weights: other vectors), chunk
     fields: dict[int, np.ndarray]
     arrows: dict[int, Quiver]
     arrow_scale: float
@@ -51,7 +51,7 @@ def read_chunk_fields(video: Video, chunk: int, method: str, *, device: str, raf
         for pair, field in fields.items():
             cancel.raise_if_cancelled()
             drawn[pair] = quiver(field, step=ARROW_STEP, scale=scale)
-    return ChunkFields((video.path, method, chunk), fields, drawn, 1.0 if scale is None else float(scale))
+    return ChunkFields((video.path, method, raft_weights, chunk), fields, drawn, 1.0 if scale is None else float(scale))
 
 
 class FlowFieldSource(QObject):
@@ -80,8 +80,8 @@ class FlowFieldSource(QObject):
         return None if not self._holds(pair) else self.chunk.arrows.get(pair)  # type: ignore[union-attr]
 
     def _holds(self, pair: int) -> bool:
-        video, method, _device, _weights = self.flow_settings()
-        return self.chunk is not None and video is not None and self.chunk.key == (video.path, method, pair // CHUNK_PAIRS)
+        video, method, _device, weights = self.flow_settings()
+        return self.chunk is not None and video is not None and self.chunk.key == (video.path, method, weights, pair // CHUNK_PAIRS)
 
     def request(self, pair: int) -> None:
         """Make the pair's field (and arrows, when wanted) known; a no-op when they are."""
@@ -91,7 +91,7 @@ class FlowFieldSource(QObject):
         chunk = pair // CHUNK_PAIRS
         if self._holds(pair) and (not self.arrows_wanted or self.chunk.arrows):  # type: ignore[union-attr]
             return
-        asked = (video.path, method, chunk, self.arrows_wanted)
+        asked = (video.path, method, weights, chunk, self.arrows_wanted)
         if asked == self._asked and self.jobs.is_busy(CHANNEL):
             return
         self._asked = asked

@@ -80,7 +80,6 @@ class FlowStatus(QObject):
         self.banner.button.setObjectName("useSlowMethod")
         self.banner.button.clicked.connect(self._take_offer)
         self._fallback: str = ""
-        self.view.caption.setWordWrap(True)  # a long caption wraps instead of widening the flow view (and squeezing the RGB one)
         self.view.installEventFilter(self)
         self.flow.flowPending.connect(self._on_pending)
         self.flow.jobStatus.connect(self._on_status)

@@ -4,7 +4,9 @@ readout (pixel value, flow vector, noise there) and an optional arrow layer for 
 Wiring only: the link is :class:`~viewer.widgets.view_link.ViewLink`, the readout's text
 :func:`~viewer.widgets.cursor_readout.readout_text`, the vectors and arrows come from a worker
 (:class:`~viewer.flow_field.FlowFieldSource`).  Per mouse move the GUI thread does a few array
-look-ups; per flow frame it hands ready-made segments to the view.
+look-ups; per flow frame it hands ready-made segments to the view.  While the flow view waits for
+another pair or method, the arrows and the readout's flow part go with its picture: nothing of the
+old pair stays up beside the new caption.
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ class InspectUi(QObject):
         self.fields = FlowFieldSource(window.jobs, self._flow_settings, window.notifier.notice, self)
         self.fields.ready.connect(self._fields_ready)
         self._flow_frame = None  # the FlowFrame the flow view shows
+        self._pending: int | None = None  # the pair the flow view waits for, while it waits
         self._hover: tuple[float, float] | None = None  # fractions of the frame under the mouse
         window.flow.flowReady.connect(self._flow_shown)
+        window.flow.flowPending.connect(self._flow_pending)
+        window.rgb_view.imageChanged.connect(self._update_readout)  # frames decode in a worker: the pixel value follows the one shown
         window.video.videoLoaded.connect(lambda _video: self._reset())
         for view in (window.rgb_view, window.flow_view):
             view.hovered.connect(lambda x, y, v=view: self._hovered(v, x, y))
@@ -63,7 +68,7 @@ class InspectUi(QObject):
 
     def _reset(self) -> None:
         self.fields.reset()
-        self._flow_frame = None
+        self._flow_frame, self._pending = None, None
         self.window.flow_view.set_segments(None)
         self._update_readout()
 
@@ -81,8 +86,14 @@ class InspectUi(QObject):
         view.arrows.setToolTip("" if arrows is None else f"flow arrows: each {arrows.step} px cell's mean motion, drawn {arrows.scale:.2g}x its length")
 
     # -- what the views show ------------------------------------------------------------------------------
+    def _flow_pending(self, pair: int) -> None:
+        """The flow view waits for another pair or method: the old pair's arrows and vectors go with its picture."""
+        self._flow_frame, self._pending = None, pair
+        self._draw_arrows()
+        self._update_readout()
+
     def _flow_shown(self, frame: object) -> None:
-        self._flow_frame = frame
+        self._flow_frame, self._pending = frame, None
         if self.arrows_action.isChecked() or self._hover is not None:
             self.fields.request(frame.pair)  # type: ignore[attr-defined]
         self._draw_arrows()
@@ -109,4 +120,14 @@ class InspectUi(QObject):
         flow = self._flow_frame
         field = None if flow is None else self.fields.field(flow.pair)
         noise = {} if flow is None else {"inconsistency": (flow.inconsistency, "px"), "warp error": (flow.warp_error, "grey levels")}
-        self.readout.setText(readout_text(*self._hover, frame=self.window.rgb_view.current_image(), field=field, noise=noise))
+        self.readout.setText(readout_text(*self._hover, frame=self.window.rgb_view.current_image(), field=field, noise=noise,
+                                          flow_note=self._flow_note()))
+
+    def _flow_note(self) -> str:
+        """What the readout says in place of a vector it does not have: the pair still computed, or its vectors still read."""
+        flow, pending = self._flow_frame, self._pending
+        if flow is not None:
+            return f"flow {flow.pair} -> {flow.pair + 1}: reading its vectors"
+        if pending is not None:
+            return f"{self.window.flow.method} flow {pending} -> {pending + 1}: not computed yet"
+        return ""

@@ -327,6 +327,8 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(RECENT_FILES_DELAY_MS, self, lambda: self._refresh_recent(app_settings.add_recent_file(path)))
 
     def _on_video_changed(self, info: object) -> None:
+        for view in (self.rgb_view, self.flow_view):
+            view.refit()  # another video opens whole, not at the last one's zoom
         if info is None:
             self.rgb_view.set_frame(None)
             return

@@ -11,8 +11,10 @@ the GIL (a worker holding it).  Each scenario records the gaps between beats:
 * ``classify clip`` / ``classify video``: the classify feature's clip (attention on) and sliding windows;
 * ``tvl1 view + scan jobs``: a TV-L1 view job and a TV-L1 scan in the workers at once, with the
   thread budget and without (:mod:`viewer.bench.ui_overlap`; ``--only-overlap`` runs just this);
-* ``scrub``: the slider dragged 3 frames every 16 ms, quality overlays on;
-* ``play``: playback with overlays on.
+* ``scrub``: the slider dragged 3 frames every 16 ms, the mouse moving over the RGB view, every layer on
+  (quality overlays, the model's heat maps, flow arrows, the cross-stream matrix in view, a linked 2x zoom,
+  the cursor readout);
+* ``play``: playback with the same layers on.
 
 The table gives the longest stall beyond the beat interval and the 99th
 percentile gap against the 16 ms target (one frame at 60 Hz).  Stalls of the
@@ -380,10 +382,10 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     # (b) classification
     rows += _classify_rows(window, heart, args, scratch, DEMO_CHECKPOINT)
 
-    # (c) scrubbing and playing, quality overlays on
-    window.overlay_actions["inconsistency"].setChecked(True)
-    window.overlay_actions["warp_error"].setChecked(True)
-    rows.append(measure(heart, "scrub (overlays on)", lambda: _scrub(window, args.interact_s), args.interact_s + 1.0, lambda _f: f"{_scrub.shown} frames shown"))  # type: ignore[attr-defined]
+    # (c) scrubbing and playing with every layer on: quality overlays, the model's heat maps (on the classified
+    # clip), flow arrows, the cross-stream matrix in view, both views zoomed 2x (linked) and the cursor readout
+    layers = _all_layers_on(window)
+    rows.append(measure(heart, f"scrub ({layers})", lambda: _scrub(window, args.interact_s), args.interact_s + 1.0, lambda _f: f"{_scrub.shown} frames shown"))  # type: ignore[attr-defined]
     state.set_frame(0)
     wait_until(lambda: window.video.shown_index == 0, 5.0)
     shown_before = [0]
@@ -397,8 +399,9 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
     def _count_frames(*_args: object) -> None:
         shown_before[0] += 1
+        _hover_somewhere(window, shown_before[0])
 
-    rows.append(measure(heart, "play (overlays on)", play, args.interact_s + 1.0, lambda _f: f"{shown_before[0]} frames shown"))
+    rows.append(measure(heart, f"play ({layers})", play, args.interact_s + 1.0, lambda _f: f"{shown_before[0]} frames shown"))
     state.set_playing(False)
     window.video.frameReady.disconnect(_count_frames)
     from viewer.dataset.bench_rows import dataset_rows  # (d) the dataset panel: list 13,320 videos, scroll the table
@@ -463,8 +466,35 @@ def _classify_rows(window: Any, heart: Heartbeat, args: argparse.Namespace, scra
     return rows
 
 
+def _all_layers_on(window: Any) -> str:
+    """Turn on every layer the views can draw; a short description for the table."""
+    window.overlay_actions["inconsistency"].setChecked(True)
+    window.overlay_actions["warp_error"].setChecked(True)
+    inspect = getattr(window, "inspect_ui", None)
+    on = ["quality overlays", "heat maps"]
+    if inspect is not None:
+        inspect.link_action.setChecked(True)
+        inspect.arrows_action.setChecked(True)
+        window.rgb_view.view_box.scaleBy((0.5, 0.5))  # zoom in 2x, as a wheel turn would: the flow view follows
+        window.rgb_view._range_changed()
+        on += ["arrows", "linked 2x zoom", "cursor readout"]
+    classify_ui = getattr(window, "classify_ui", None)
+    if classify_ui is not None:
+        classify_ui.cross_dock.raise_()
+        on.append("matrix")
+    return ", ".join(on)
+
+
+def _hover_somewhere(window: Any, step: int) -> None:
+    """The mouse over the RGB view, moving: the readout reads pixel, flow and noise there."""
+    size = window.rgb_view.image_size()
+    if size is not None:
+        height, width = size
+        window.rgb_view.hovered.emit(float((37 * step) % width), float((23 * step) % height))
+
+
 def _scrub(window: Any, seconds: float) -> Callable[[], bool]:
-    """Move the slider 3 frames every 16 ms (a user dragging it) for ``seconds``."""
+    """Move the slider 3 frames every 16 ms (a user dragging it) for ``seconds``, the mouse moving over a view."""
     from PySide6.QtCore import QTimer
 
     slider = window.transport.slider
@@ -484,6 +514,7 @@ def _scrub(window: Any, seconds: float) -> Callable[[], bool]:
             window.video.frameReady.disconnect(count)
             return
         slider.setValue((slider.value() + 3) % (slider.maximum() + 1))
+        _hover_somewhere(window, slider.value())
 
     timer.timeout.connect(step)
     timer.start()

@@ -23,14 +23,19 @@ def _at(image: np.ndarray, fx: float, fy: float) -> tuple[int, int]:
 
 
 def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.ndarray | None = None,
-                 noise: dict[str, tuple[np.ndarray, str]] | None = None) -> str:
+                 noise: dict[str, tuple[np.ndarray, str]] | None = None, flow_note: str = "") -> str:
     """One line for the point at fractions (``fx``, ``fy``) of the frame: its pixel position and RGB value,
-    the flow (u, v and magnitude, in frame pixels per frame) and each noise map's value there."""
+    the flow (u, v and magnitude, in frame pixels per frame) and each noise map's value there.
+
+    ``flow_note`` stands in for the flow when there is no field (say, the pair's flow is still computed),
+    so a missing vector reads as "not known yet" rather than as a readout without flow."""
     if frame is None or not (0.0 <= fx < 1.0 and 0.0 <= fy < 1.0):
         return IDLE_TEXT
     row, col = _at(frame, fx, fy)
     r, g, b = (int(c) for c in frame[row, col, :3])
     parts = [f"x {col}, y {row}", f"RGB {r} {g} {b}"]
+    if field is None and flow_note:
+        parts.append(flow_note)
     if field is not None:
         frow, fcol = _at(field, fx, fy)
         to_frame = frame.shape[1] / field.shape[1], frame.shape[0] / field.shape[0]  # analysis pixels -> frame pixels
@@ -49,4 +54,6 @@ class CursorReadout(QLabel):
                         "(u right, v down, in video pixels per frame) and the flow's noise measures there")
         self.setObjectName("cursorReadout")
         self.setStyleSheet("color: #5f6368;")
-        self.setFixedWidth(READOUT_WIDTH)  # one width: the status bar never re-lays out as the mouse moves
+        # one size (width and height: a label fixed both ways asks its layout for nothing when its text changes):
+        # the window never re-lays out as the mouse moves
+        self.setFixedSize(READOUT_WIDTH, self.fontMetrics().lineSpacing() + 4)

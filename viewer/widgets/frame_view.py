@@ -12,7 +12,8 @@ shaded region (outside the model's crop), and line segments (flow arrows).
 Both are given in fractions of the frame, so they sit right on a view whose
 image is smaller than the video (the flow at analysis size).  The view reports
 the mouse position in its image's pixels (``hovered``) and its visible part as
-fractions (``rangeChangedByUser``) so two views can be linked.
+fractions (``rangeChangedByUser``) so two views can be linked.  Clearing the view
+drops its arrows too: they belong to the frame they were drawn for.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from core.export.heatmap import blend_rgba
+from viewer.widgets.steady_label import SteadyLabel
 
 
 @dataclass
@@ -54,6 +56,7 @@ MARK_Z, ARROW_Z = 40.0, 50.0
 class FrameView(QWidget):
     hovered = Signal(float, float)  # the mouse over the image, in its pixels (x, y); (-1, -1) when it leaves
     rangeChangedByUser = Signal(object)  # the visible part, as Fractions, after the user zoomed or panned
+    imageChanged = Signal()  # a new frame is shown, or the view was cleared: what reads its pixels reads again
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,9 +69,9 @@ class FrameView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view_box.addItem(self.image)
         self._overlays: dict[str, OverlayLayer] = {}
-        self.caption = QLabel("")
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setStyleSheet("color: #9aa0a6;")
+        # relabelled on every frame: a steady label (no window relayout), two lines (a long caption wraps
+        # instead of widening this view and squeezing the other)
+        self.caption = SteadyLabel("", chars=20, lines=2, alignment=Qt.AlignmentFlag.AlignCenter, colour="#9aa0a6")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -76,6 +79,7 @@ class FrameView(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
         self._shape: tuple[int, ...] | None = None
+        self._fitted: tuple[int, ...] | None = None  # the frame size the zoom was last fitted to
         self._region_mark: Fractions | None = None
         self.region_item = QGraphicsPathItem()  # shaded outside a region (the model's crop)
         self.region_item.setBrush(QBrush(QColor(0, 0, 0, 120)))
@@ -100,10 +104,14 @@ class FrameView(QWidget):
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
     def set_frame(self, frame: np.ndarray | None) -> None:
-        """Show an (H, W, 3) uint8 RGB frame; ``None`` clears the view."""
+        """Show an (H, W, 3) uint8 RGB frame; ``None`` clears the view, its arrows with it (the region mark waits for the next frame)."""
         if frame is None:
             self.image.clear()
             self._shape = None
+            self._segments = None  # another frame's arrows must not come back over the next one
+            self._draw_region_mark()
+            self._draw_segments()
+            self.imageChanged.emit()
             return
         self.image.setImage(frame, levels=None, autoLevels=False)  # uint8 RGB as is: no per-paint rescale through levels
         if frame.shape != self._shape:  # new size: fit the whole frame, stretch the overlays and marks over it
@@ -112,7 +120,14 @@ class FrameView(QWidget):
                 self._place(layer)
             self._draw_region_mark()
             self._draw_segments()
+        if frame.shape != self._fitted:  # a frame after a clear (the flow view waiting) keeps the user's zoom
+            self._fitted = frame.shape
             self.view_box.autoRange(padding=0.0)
+        self.imageChanged.emit()
+
+    def refit(self) -> None:
+        """Fit the next frame whole, whatever its size (another video: the zoom of the last one does not carry over)."""
+        self._fitted = None
 
     def set_caption(self, text: str) -> None:
         self.caption.setText(text)

@@ -24,10 +24,11 @@ def test_bench_ui_prints_a_row_per_scenario(qtbot, tmp_path: Path, capsys) -> No
         jobs.set_worker_niceness(0)
     out = capsys.readouterr().out
     table = out[out.index("scenario") :]
-    for scenario in ("open + flow dis", "idle (baseline)", "flow farneback", "classify clip", "classify video", "scrub (overlays on)", "play (overlays on)",
+    for scenario in ("open + flow dis", "idle (baseline)", "flow farneback", "classify clip", "classify video", "scrub (quality overlays, heat maps, arrows", "play (quality overlays",
                      "dataset: dock appears (window relayout)", "dataset: list 13,320 videos", "dataset: scroll the table"):
         assert scenario in table
     assert "23/23 pairs scanned" in table  # the scans finished
     rows = {line.split("  ")[0]: line for line in table.splitlines()}
     assert "no prediction" not in rows["classify clip"] and "windows" in rows["classify video"]  # both classifications ran
+    assert "heat maps, arrows, linked 2x zoom, cursor readout, matrix)" in table  # the scrub and play rows: every layer on
     assert "longest stall ms" in table and "Where the time went" in out

@@ -70,3 +70,21 @@ def test_the_view_reports_the_pixel_under_the_mouse_once_per_pixel(qtbot, views)
     rgb._mouse_moved(vb.mapViewToScene(QPointF(400.0, 50.0)))  # beyond the 320 px wide frame
     assert [(int(x), int(y)) for x, y in seen] == [(100, 50), (101, 50), (-1, -1)]
     assert seen[0] == pytest.approx((100.4, 50.2), abs=0.05)
+
+
+def test_the_flow_view_keeps_the_linked_zoom_while_it_waits_for_a_pair(qtbot, views) -> None:  # noqa: ANN001
+    """Scrubbing clears the flow view until each pair's flow arrives; the flow coming back must not undo the zoom
+    (it refitted the whole frame every time). Another video (``refit``) opens whole."""
+    rgb, flow = views
+    ViewLink(rgb, flow)
+    wheel(rgb, QPoint(120, 150), 3)
+    zoomed = rgb.visible_fractions()
+    assert zoomed[2] - zoomed[0] < 0.9
+    flow.set_frame(None)  # waiting for the next pair
+    flow.set_frame(np.zeros((120, 160, 3), np.uint8))
+    assert np.allclose(flow.visible_fractions(), zoomed, atol=0.02)
+    for view in (rgb, flow):
+        view.refit()
+    rgb.set_frame(np.zeros((240, 320, 3), np.uint8))
+    full = rgb.visible_fractions()
+    assert full[2] - full[0] >= 0.99 and full[3] - full[1] >= 0.99
