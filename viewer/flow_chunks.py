@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from core.data.flow_noise import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, analysis_frames, chunk_indices  # noqa: F401 - one copy, shared with eval's survey
 from core.flow import FlowEncoding, PairQuality, compute_flow_cached, flow_to_rgb, pair_quality, render_flow
 from core.video import Video
 
-CHUNK_PAIRS = 16
-MAX_ANALYSIS_SIDE = 480  # shorter side above this is downscaled for flow
 
 
 @dataclass(frozen=True)
@@ -44,22 +42,6 @@ class ChunkQuality:
     noise: np.ndarray
     magnitude: np.ndarray
     magnitude_p95: np.ndarray
-
-
-def analysis_frames(frames: np.ndarray) -> np.ndarray:
-    """Downscale frames whose shorter side exceeds :data:`MAX_ANALYSIS_SIDE` (flow cost grows with pixels)."""
-    height, width = frames.shape[1:3]
-    short = min(height, width)
-    if short <= MAX_ANALYSIS_SIDE:
-        return frames
-    scale = MAX_ANALYSIS_SIDE / short
-    size = (int(round(width * scale)), int(round(height * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
-
-
-def chunk_indices(chunk: int, frame_count: int) -> list[int]:
-    first = chunk * CHUNK_PAIRS
-    return list(range(first, min(first + CHUNK_PAIRS + 1, frame_count)))
 
 
 def render_pairs(forward: np.ndarray, encoding: FlowEncoding) -> tuple[np.ndarray, list[float]]:

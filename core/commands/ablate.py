@@ -118,7 +118,7 @@ def split_variants(text: str) -> tuple[list[str], dict[str, list[str]]]:
 
 def run(args: argparse.Namespace) -> int:
     from core.commands.eval import MAX_CLIPS_PER_VIDEO
-    from core.commands.train import PhaseProgress
+    from core.commands.train import PhaseProgress, data_location
     from core.errors import InputError
     from core.evaluation.views import Views
     from core.export.target import check_writable
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--views CLIPSxCROPS already says the clips per video: drop --clips")
     views = Views.parse(args.views) if args.views is not None else Views(args.clips or 1)
     settings = ablation_settings(args)
+    data = data_location(args)  # a bad --videos folder stops here, before any training
     families = model_families(args)
     transformer_variants, family_variants = split_variants(args.variants or "")
     stray = sorted(set(family_variants) - set(families))
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         if len(runs) > 1:
             log(f"split {run_settings.official_split}: {run_dir}")
         try:
-            ablation = _ablate(args, run_settings, run_dir, views, families, transformer_variants, family_variants,
+            ablation = _ablate(args, data, run_settings, run_dir, views, families, transformer_variants, family_variants,
                                progress=progress, log=log, command=command)
         finally:
             lines.close()
@@ -171,14 +172,14 @@ def run(args: argparse.Namespace) -> int:
     return _print_splits(args, results, out_dir, views, command)
 
 
-def _ablate(args, settings, out_dir: Path, views, families, transformer_variants, family_variants, *, progress, log, command):  # noqa: ANN001
-    """One ablation on one split, its ablation.json and confusion PNGs written into ``out_dir``."""
+def _ablate(args, data, settings, out_dir: Path, views, families, transformer_variants, family_variants, *, progress, log, command):  # noqa: ANN001
+    """One ablation of ``data`` (DATA with ``--videos``) on one split, its ablation.json and confusion PNGs written into ``out_dir``."""
     from core.atomic import write_bytes, write_text
     from core.evaluation.ablation import RESULT_NAME, run_ablation
     from core.evaluation.confusion_plot import confusion_png
 
     ablation = run_ablation(
-        args.data,
+        data,
         settings,
         out_dir,
         variants=transformer_variants,

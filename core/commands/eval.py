@@ -1,7 +1,9 @@
 """``eval DATA --checkpoint CKPT``: top-1, top-5, per-class, clip and video level, a confusion PNG.
 
-The files (``metrics.json`` and ``confusion.png`` in ``--out``) are written
-atomically once every video has been scored; Ctrl-C before that leaves none.
+The files (``metrics.json``, ``confusion.png`` and ``videos.jsonl`` in ``--out``) are
+written atomically once every video has been scored and its flow surveyed; Ctrl-C
+before that leaves none (the survey's summaries stay in the viewer's store, so a
+rerun does not compute them again).
 Module-level imports stay light; torch and matplotlib load inside :func:`run`.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -21,7 +24,8 @@ DESCRIPTION = (
     "By default the test videos are those of the split recorded in the checkpoint at training time; "
     "--split/--split-number/--seed choose another (as for train). Each video gives K clips spread uniformly over it: every clip is "
     "scored alone (clip level) and their softmaxes are averaged (video level, the headline figures). "
-    "Writes metrics.json and confusion.png to --out (default: CKPT_STEM-eval beside the checkpoint). "
+    "Writes metrics.json, confusion.png and videos.jsonl (each video's prediction, worst clip and flow-noise survey) to --out "
+    "(default: CKPT_STEM-eval beside the checkpoint). "
     "--views CLIPSxCROPS: multi-view testing (e.g. 5x3: 5 clips x 3 spatial crops, as MViTv2 and Swin report). "
     "--splits 1,2,3: the three-split protocol of UCF101/HMDB51: CKPT names one checkpoint per split "
     "(a {split} placeholder, else CKPT_STEM-splitN, as train --splits writes them), each scored on its own split; "
@@ -34,12 +38,14 @@ SPLITS_NAME = "splits.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from core.commands.train import VIDEOS_HELP
     from core.data.splits import SCHEMES
     from core.evaluation.confusion_plot import MODES
     from core.evaluation.test_set import PARTS
 
     parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
                         "or a Something-Something folder (labels.json, train.json, validation.json)")
+    parser.add_argument("--videos", metavar="DIR", help=VIDEOS_HELP)
     parser.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .safetensors checkpoint saved by train")
     split = parser.add_argument_group("split (as train has them; default: the split recorded in the checkpoint)")
     split.add_argument("--split", dest="split_scheme", choices=SCHEMES, default=None, help="use this split scheme instead of the recorded split")
@@ -56,11 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the longer side), all softmaxes averaged; e.g. 5x3 (replaces --clips)")
     parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
-    parser.add_argument("--out", metavar="DIR", default=None, help="where metrics.json and confusion.png go")
+    parser.add_argument("--out", metavar="DIR", default=None, help="where metrics.json, confusion.png and videos.jsonl go")
     parser.add_argument("--confusion", choices=MODES, default="normalised", help="confusion colours: row-normalised (default) or counts")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
+    parser.add_argument("--no-flow-survey", dest="flow_survey", action="store_false",
+                        help="skip the flow survey: by default every scored video's flow noise is summarised for videos.jsonl, "
+                             "as the viewer's Scan flow does (the checkpoint's flow method, DIS for an RGB-only model), which "
+                             "costs one more pass computing forward and backward flow for every frame pair of each video "
+                             "(less for pairs already in the flow cache, none for videos already surveyed)")
 
 
 def default_out_dir(checkpoint: str) -> Path:
@@ -69,10 +80,12 @@ def default_out_dir(checkpoint: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.commands.train import data_location
     from core.errors import InputError
     from core.evaluation.views import Views
     from core.export.target import check_writable
 
+    data = data_location(args)  # DATA with --videos, as the one reader takes it (a bad folder: exit 2 here)
     if args.clips is not None and not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
         raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (clips per video), got {args.clips}")
     if args.views is not None and args.clips is not None:
@@ -80,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     views = Views.parse(args.views) if args.views is not None else None
     if args.splits is None:
         out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True)
-        evaluation, metrics, files = _score(args, args.checkpoint, out_dir, views, official_split=args.official_split)
+        evaluation, metrics, files = _score(args, data, args.checkpoint, out_dir, views, official_split=args.official_split)
         if args.json:
             sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
         else:
@@ -88,21 +101,24 @@ def run(args: argparse.Namespace) -> int:
 
             sys.stdout.write(text_report(evaluation, files=files))
         return 0
-    return _run_splits(args, views, check_writable)
+    return _run_splits(args, data, views, check_writable)
 
 
-def _score(args: argparse.Namespace, checkpoint: str | Path, out_dir: Path, views, *, official_split: int | None):
-    """Evaluate one checkpoint and write its metrics.json and confusion.png into ``out_dir``."""
+def _score(args: argparse.Namespace, data: str | os.PathLike[str], checkpoint: str | Path, out_dir: Path, views, *,
+           official_split: int | None):
+    """Evaluate one checkpoint on ``data`` (DATA with ``--videos``) and write its metrics.json, confusion.png
+    and videos.jsonl into ``out_dir``."""
     from core.atomic import write_bytes, write_text
     from core.errors import InputError
     from core.evaluation.confusion_plot import confusion_png
     from core.evaluation.evaluate import evaluate
+    from core.evaluation.video_results import RESULTS_NAME, survey_method, survey_noise, write_video_results
     from core.progress import ProgressLine
 
     line = ProgressLine("eval")
     try:
         evaluation = evaluate(
-            args.data,
+            data,
             checkpoint,
             clips_per_video=views.clips if views is not None else args.clips,
             crops=views.crops if views is not None else 1,
@@ -120,25 +136,33 @@ def _score(args: argparse.Namespace, checkpoint: str | Path, out_dir: Path, view
         line.close()
     if not evaluation.videos:
         raise InputError(f"no video could be scored ({len(evaluation.skipped)} skipped):\n{evaluation.skipped.summary()}", args.data)
+    flow_noise, noise_method = None, None
+    if args.flow_survey:  # one more pass over each video's pairs, before any file is written
+        noise_method = survey_method(evaluation)
+        line = ProgressLine(f"flow survey ({noise_method})")
+        try:
+            flow_noise, failed = survey_noise(evaluation, device=args.device, raft_weights=args.raft_weights, progress=line)
+        finally:
+            line.close()
+        for path, problem in failed:
+            print(f"flow survey: {path}: {problem}", file=sys.stderr)
 
     # Both files are made in memory first, so an interrupted run writes none.
     metrics_path, confusion_path = out_dir / METRICS_NAME, out_dir / CONFUSION_NAME
     metrics = evaluation.metrics()
     metrics["command"] = shlex.join(["python", "main.py", *sys.argv[1:]]) if sys.argv[1:2] == [NAME] else None
     metrics["files"] = {"metrics": str(metrics_path), "confusion": str(confusion_path), "confusion_mode": args.confusion}
-    from core.evaluation.video_results import RESULTS_NAME, write_video_results  # per-video results beside them
-
-    metrics["files"]["videos"] = str(out_dir / RESULTS_NAME)
+    metrics["files"]["videos"] = str(out_dir / RESULTS_NAME)  # per-video results beside them
     top1 = metrics["top1"]
     title = f"{Path(checkpoint).name}: video-level top-1 {100 * top1:.1f}% ({metrics['video_level']['count']} videos)"
     png = confusion_png(evaluation.confusion(), evaluation.class_names, mode=args.confusion, title=title)
     write_bytes(confusion_path, png)
-    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation)
+    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation, flow_noise, noise_method=noise_method)
     write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
     return evaluation, metrics, (metrics_path, confusion_path, videos_path)
 
 
-def _run_splits(args: argparse.Namespace, views, check_writable) -> int:
+def _run_splits(args: argparse.Namespace, data: str | os.PathLike[str], views, check_writable) -> int:
     """``--splits``: each split's checkpoint on its own official split, then the mean +- std."""
     from core.atomic import write_text
     from core.data import discover_dataset
@@ -155,7 +179,7 @@ def _run_splits(args: argparse.Namespace, views, check_writable) -> int:
     if missing:
         raise InputError(f"--splits needs one checkpoint per split; missing {', '.join(missing)} "
                          f"(train --splits {args.splits} --out {args.checkpoint} writes them)")
-    dataset = discover_dataset(args.data, split_dir=args.split_dir)
+    dataset = discover_dataset(data, split_dir=args.split_dir)
     for n in numbers:
         check_official(dataset, n, args.split_dir)
     base = default_out_dir(str(args.checkpoint).replace(PLACEHOLDER, "N"))
@@ -163,7 +187,7 @@ def _run_splits(args: argparse.Namespace, views, check_writable) -> int:
     results, lines = {}, []
     for n in numbers:
         folder = check_writable(split_folder(out_dir, n), folder=True)
-        evaluation, metrics, _ = _score(args, checkpoints[n], folder, views, official_split=n)
+        evaluation, metrics, _ = _score(args, data, checkpoints[n], folder, views, official_split=n)
         seen = evaluation.test_set.seen_in_training
         if seen:
             raise InputError(f"{checkpoints[n]} trained on {len(seen)} of split {n}'s test videos (e.g. {seen[0]}): "

@@ -8,6 +8,7 @@ the same command trains with DistributedDataParallel (rank 0 prints).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -25,6 +26,15 @@ DESCRIPTION = (
     "representation-flow layers on RGB clips) train end to end in one process, with their own options below; "
     "the flow of every video is computed once into the flow cache."
 )
+VIDEOS_HELP = ("where the videos of an annotation file (Kinetics CSV, Something-Something JSON) are, when not beside it "
+               "(as the viewer's --dataset-videos)")
+
+
+def data_location(args: argparse.Namespace) -> str | os.PathLike[str]:
+    """DATA with ``--videos``, as the one dataset reader takes it (a bad folder: exit 2, before any work)."""
+    from core.data.layouts import dataset_location
+
+    return dataset_location(args.data, getattr(args, "videos", None))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # commands' help must not import torch.
     parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
                         "or a Something-Something folder (labels.json, train.json, validation.json)")
+    parser.add_argument("--videos", metavar="DIR", help=VIDEOS_HELP)
     parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
     model.add_argument("--recipe", metavar="NAME",
@@ -234,11 +245,10 @@ class PhaseProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from core.training import train
 
     settings = settings_from_args(args)
+    data = data_location(args)
     is_main = int(os.environ.get("RANK", "0") or 0) == 0
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
     progress = PhaseProgress(enabled=is_main)
@@ -258,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
         if len(runs) > 1:
             log(f"split {run_settings.official_split}: {out}")
         try:
-            result = train(args.data, run_settings, out, resume=not args.fresh, cache_dir=args.cache_dir, progress=progress,
+            result = train(data, run_settings, out, resume=not args.fresh, cache_dir=args.cache_dir, progress=progress,
                            log=log, command=command)
         finally:
             progress.close()
@@ -278,7 +288,7 @@ def split_runs(args: argparse.Namespace, settings) -> list:
     if args.split_scheme not in (None, "auto", "ucf101", "hmdb51"):
         raise InputError(f"--splits needs the official splits, not --split {args.split_scheme}")
     numbers = parse_splits(args.splits)
-    dataset = discover_dataset(args.data, split_dir=settings.split_dir)
+    dataset = discover_dataset(data_location(args), split_dir=settings.split_dir)
     for n in numbers:
         check_official(dataset, n, settings.split_dir)
     return [(settings.replace(official_split=n), split_checkpoint(args.out, n)) for n in numbers]

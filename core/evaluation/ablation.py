@@ -334,7 +334,7 @@ def run_ablation(
         say = _prefixed(log, key)
         trained_at = time.monotonic()
         result = train(
-            dataset.root,
+            dataset_root,  # as given: an annotation file (and its videos folder) is read again as this one was
             settings.replace(model=family, variant=variant),
             out / f"{key.replace('/', '-')}.safetensors",
             resume=resume,

@@ -48,6 +48,7 @@ class VideoResult:
     flow_methods: tuple[str, ...]
     flow_fell_back: bool
     flow_note: str
+    clip_starts: tuple[int, ...] = ()  # each row's first frame (empty: not known, e.g. scored from cached token grids)
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -329,6 +330,7 @@ def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, 
         flow_methods=tuple(sorted({p.flow_method for p in predictions if p.flow_method})),
         flow_fell_back=any(p.flow_fell_back for p in predictions),
         flow_note="; ".join(sorted({p.flow_note for p in predictions if p.flow_note})),
+        clip_starts=tuple(int(p.start) for p in predictions),
     )
 
 

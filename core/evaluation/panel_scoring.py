@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.evaluation.record_cache import RecordCache
-from core.evaluation.video_results import VideoRecord, record_of
+from core.evaluation.video_results import VideoRecord, record_of, worst_clip_start
 from core.progress import CancelToken, check, report
 
 DEFAULT_PANEL_CLIPS = 3  # fewer than eval's 5: a browsing pass, said in the panel
@@ -40,14 +40,13 @@ def score_video(classifier: Any, path: Path, relative: str, true_name: str, clip
             starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
             predictions = classifier.predict_clips(video, starts, top=1, cancel=cancel)
     per_clip = np.stack([np.asarray(p.probabilities, dtype=np.float64) for p in predictions])
-    worst = int(np.argmin(per_clip[:, true_index]))
     methods = sorted({p.flow_method for p in predictions if p.flow_method})
     flow = None if not config.uses_flow else {
         "method": ", ".join(methods), "fell_back": any(p.flow_fell_back for p in predictions),
         "note": "; ".join(sorted({p.flow_note for p in predictions if p.flow_note})),
     }
     return record_of(relative, Path(path).resolve(), names, true_index, per_clip.mean(axis=0).tolist(), flow,
-                     worst_frame=int(starts[worst]) if starts else None)
+                     worst_frame=worst_clip_start(per_clip, true_index, starts))
 
 
 def score_videos(

@@ -3,7 +3,10 @@
 One per-video results file (:mod:`core.evaluation.video_results`' format) per
 checkpoint, named by a hash of the checkpoint's path, size and modification
 time (a retrained checkpoint starts afresh), under the cache folder.  Entries
-are keyed by the video's absolute path.  A damaged file is a cache miss.
+are keyed by the video's path, size and modification time
+(:func:`core.data.flow_survey.video_key`, kept in the file's header), so an
+edited or replaced video is scored again.  A damaged file, or one written
+before the header kept those keys, is a cache miss.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Sequence
 
 from core.data.flow_survey import video_key
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
+
+KEYS_FIELD = "video_keys"  # header field: the record's absolute path -> its video_key when it was scored
 
 
 def default_record_root() -> Path:
@@ -33,20 +38,33 @@ class RecordCache:
         digest = hashlib.sha256(video_key(checkpoint).encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
-        self._records: dict[str, VideoRecord] = {}
+        self._records: dict[str, VideoRecord] = {}  # video_key -> record
+        self._key_of: dict[str, str] = {}  # the record's path -> its video_key (one entry per video)
         if self.file.is_file():
             try:
-                self._records = read_video_results(self.file).by_path()
+                results = read_video_results(self.file)
             except VideoResultsError:
-                self._records = {}  # a damaged cache: scored again
+                return  # a damaged cache: scored again
+            keys = results.header.get(KEYS_FIELD)
+            if isinstance(keys, dict):
+                self._records = {keys[r.path]: r for r in results.records if isinstance(keys.get(r.path), str)}
+                self._key_of = {r.path: key for key, r in self._records.items()}
 
     def get(self, path: str | os.PathLike[str]) -> VideoRecord | None:
+        """The record of the video at ``path`` as it is now (``None`` when absent or edited since)."""
+        key = video_key(path)
         with self._lock:
-            return self._records.get(os.path.normpath(os.fspath(Path(path).resolve())))
+            return self._records.get(key)
 
     def put(self, record: VideoRecord) -> None:
+        """Keep ``record``, keyed by its video's identity now (the record was just scored from it)."""
+        key = video_key(record.path)
         with self._lock:
-            self._records[os.path.normpath(record.path)] = record
+            stale = self._key_of.get(record.path)
+            if stale is not None and stale != key:
+                del self._records[stale]  # the video was edited: its old record goes
+            self._records[key] = record
+            self._key_of[record.path] = key
 
     def __len__(self) -> int:
         return len(self._records)
@@ -55,6 +73,6 @@ class RecordCache:
         from core.atomic import write_text
 
         with self._lock:
-            records = list(self._records.values())
+            records, keys = list(self._records.values()), dict(self._key_of)
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        write_text(self.file, results_text(self.checkpoint, "", self.class_names, records))
+        write_text(self.file, results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys}))

@@ -3,9 +3,13 @@
 ``eval`` writes ``videos.jsonl`` beside ``metrics.json``: a header line (format,
 checkpoint, dataset, the model's classes) then one line per scored video (its
 path relative to the dataset and absolute, true class, prediction, confidence,
-whether it is right, the top 5, the flow the model used and, when the dataset's
-flow was surveyed, its noise summary).  The viewer's dataset panel opens the
-file, so a run on a GPU server can be browsed on a laptop.  Written atomically.
+whether it is right, the top 5, the flow the model used, its flow-noise summary
+and the first frame of its worst clip).  The noise summary is the one the
+viewer's flow survey stores (:mod:`core.data.flow_noise`: eval surveys every
+scored video unless told not to; then only videos surveyed on this machine have
+one), with the survey's flow method in the header.  The viewer's dataset panel
+opens the file, so a run on a GPU server can be browsed on a laptop.  Written
+atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from core.errors import InputError
+from core.progress import CancelToken
 
 RESULTS_NAME = "videos.jsonl"
 FORMAT = "twostream-video-results"
@@ -78,16 +85,28 @@ def record_of(relative: str, path: Path, class_names: Sequence[str], true_index:
                        confidence=top[0][1], top5=top, flow=flow, flow_noise=flow_noise, worst_frame=worst_frame)
 
 
+def worst_clip_start(clip_probabilities: np.ndarray, true_index: int, starts: Sequence[int], crops: int = 1) -> int | None:
+    """The first frame of the clip that gave the true class the lowest probability (its ``crops``
+    views averaged; rows are crop-major, as eval scores them): where to look first.  ``None``
+    when the starts are unknown."""
+    scores = np.asarray(clip_probabilities, dtype=np.float64)
+    if not len(starts) or len(starts) != len(scores) or crops < 1 or len(scores) % crops:
+        return None
+    per_clip = scores[:, true_index].reshape(crops, len(scores) // crops).mean(axis=0)
+    return int(starts[int(np.argmin(per_clip))])
+
+
 def records_of(evaluation: Any, flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> list[VideoRecord]:
     """The records of a :class:`core.evaluation.evaluate.Evaluation` (``flow_noise``: a video's
-    noise summary when known, e.g. from the dataset panel's flow survey)."""
+    noise summary when known, e.g. from :func:`survey_noise` or the dataset panel's flow survey)."""
     out = []
     uses_flow = evaluation.requested_flow_method is not None
     for video in evaluation.videos:
         path = Path(evaluation.dataset_root) / video.relative
         flow = {"method": ", ".join(video.flow_methods), "fell_back": video.flow_fell_back, "note": video.flow_note} if uses_flow else None
+        worst = worst_clip_start(video.clip_probabilities, video.label, video.clip_starts, evaluation.crops)
         out.append(record_of(video.relative, path.resolve(), evaluation.class_names, video.label, video.probabilities.tolist(),
-                             flow, flow_noise(path) if flow_noise else None))
+                             flow, flow_noise(path) if flow_noise else None, worst))
     return out
 
 
@@ -101,21 +120,49 @@ def results_text(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[
 
 
 def write_video_results(path: str | os.PathLike[str], evaluation: Any,
-                        flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> Path:
-    """Write ``evaluation``'s per-video results to ``path`` atomically.  The flow-noise summaries
-    (default) are those the dataset panel's flow survey stored for the model's flow method, when a
-    video was surveyed on this machine; eval computes no extra flow for them."""
+                        flow_noise: Callable[[Path], dict[str, Any] | None] | None = None, *, noise_method: str | None = None) -> Path:
+    """Write ``evaluation``'s per-video results to ``path`` atomically.  ``flow_noise`` (with the
+    flow method it surveyed, ``noise_method``: see :func:`survey_noise`); by default the summaries
+    the dataset panel's flow survey stored for the model's flow method, when a video was surveyed
+    on this machine."""
     from core.atomic import write_text
 
     if flow_noise is None and evaluation.requested_flow_method is not None:
         flow_noise = surveyed_noise(evaluation.requested_flow_method)
+    if noise_method is None and flow_noise is not None:
+        noise_method = evaluation.requested_flow_method
 
     text = results_text(evaluation.checkpoint, Path(evaluation.dataset_root).resolve(), evaluation.class_names,
                         records_of(evaluation, flow_noise), clips_per_video=evaluation.clips_per_video,
-                        test_set=evaluation.test_set.to_dict())
+                        test_set=evaluation.test_set.to_dict(), flow_noise_method=noise_method)
     target = Path(path)
     write_text(target, text)
     return target
+
+
+def survey_method(evaluation: Any) -> str:
+    """The flow method whose noise a video's record summarises: the model's, else the panel's default."""
+    from core.data.flow_noise import DEFAULT_SURVEY_METHOD
+
+    return evaluation.requested_flow_method or DEFAULT_SURVEY_METHOD
+
+
+def survey_noise(evaluation: Any, *, device: str = "auto", raft_weights: str | None = None, cancel: CancelToken | None = None,
+                 progress: Callable[..., None] | None = None) -> tuple[Callable[[Path], dict[str, Any] | None], list[tuple[Path, str]]]:
+    """Every scored video's flow-noise summary for :func:`write_video_results` (a lookup by the path
+    :func:`records_of` asks with) and the videos that could not be surveyed.  One more pass over each
+    video's pairs, through the flow cache and the viewer's survey store (see :mod:`core.data.flow_noise`)."""
+    from core.data.flow_noise import survey_videos
+
+    paths = [Path(evaluation.dataset_root) / video.relative for video in evaluation.videos]
+    summaries, failed = survey_videos(paths, survey_method(evaluation), device=device, raft_weights=raft_weights,
+                                      cancel=cancel, progress=progress)
+
+    def lookup(path: Path) -> dict[str, Any] | None:
+        summary = summaries.get(path)
+        return None if summary is None else summary.to_dict()
+
+    return lookup, failed
 
 
 def surveyed_noise(method: str) -> Callable[[Path], dict[str, Any] | None]:

@@ -93,7 +93,8 @@ class DatasetPanel(QWidget):
         self.eval_part.addItem("all videos", "all")
         self.eval_button = QPushButton("Evaluate")
         self.eval_button.setObjectName("datasetEvaluate")
-        self.eval_button.setToolTip("Score the chosen part with the Classification panel's model (3 clips a video; results kept per checkpoint)")
+        self.eval_button.setToolTip("Score the chosen part of the split recorded in the Classification panel's model, as eval does "
+                                    "(3 clips a video; results kept per checkpoint and video)")
         self.eval_button.clicked.connect(lambda: self.evaluateRequested.emit(self.eval_part.currentData()))
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("datasetCancel")

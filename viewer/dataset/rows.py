@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from core.data.flow_survey import FlowSummary
 from core.evaluation.video_results import VideoRecord
@@ -32,18 +32,21 @@ class Row:
     meta_error: str = ""
     noise: FlowSummary | None = None
     record: VideoRecord | None = None
+    noise_from_results: bool = False  # the noise came with a results file, not from this panel's survey
 
     @property
     def correct(self) -> bool | None:
         return None if self.record is None else self.record.predicted == self.true
 
     def start_frame(self) -> int:
-        """Where the viewer opens this video: its noisiest pair, else its worst window, else 0."""
-        if self.noise is not None and self.noise.pairs:
+        """Where the viewer opens this video: the noisiest pair this panel's survey found, else the
+        prediction's worst window, else the noisiest pair a results file names, else 0."""
+        noisy = self.noise is not None and self.noise.pairs > 0
+        if noisy and not self.noise_from_results:
             return self.noise.noisiest_pair
         if self.record is not None and self.record.worst_frame is not None:
             return self.record.worst_frame
-        return 0
+        return self.noise.noisiest_pair if noisy else 0
 
     def text(self, column: int) -> str:
         """What the cell shows."""
@@ -86,6 +89,28 @@ class Row:
             return missing if value is None or (isinstance(value, float) and math.isnan(value)) else (0, value)
         text = self.text(column)
         return (0, text.casefold()) if text else (1, "")
+
+
+def noise_of(flow_noise: Mapping[str, Any] | None) -> FlowSummary | None:
+    """A results file's ``flow_noise`` as a summary: the survey's own field names (``max_noise``, ...)
+    or the short ones (``max``, ``mean``, ``noisy_pairs``, ``noisiest_pair``); ``None`` when unusable."""
+    if not isinstance(flow_noise, Mapping):
+        return None
+    summary = FlowSummary.from_dict(flow_noise)
+    if summary is not None or "max" not in flow_noise:
+        return summary
+    noisiest = flow_noise.get("noisiest_pair", 0)
+    return FlowSummary.from_dict({
+        "max_noise": flow_noise.get("max"), "mean_noise": flow_noise.get("mean"), "noisy_pairs": flow_noise.get("noisy_pairs", 0),
+        "noisiest_pair": noisiest,
+        "pairs": flow_noise.get("pairs", noisiest + 1 if isinstance(noisiest, int) else 0),  # at least up to the noisiest
+    })
+
+
+def snapshot(rows: Sequence[Row]) -> list[Row]:
+    """Copies of ``rows`` as they are now (about 1 µs a row, on the GUI thread), for a worker to
+    read while jobs go on updating the originals."""
+    return [Row(**vars(row)) for row in rows]
 
 
 def table_csv(rows: Sequence[Row]) -> str:

@@ -74,7 +74,12 @@ class DatasetTableModel(QAbstractTableModel):
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.set_rows(sorted(self.rows, key=lambda r: r.sort_key(column), reverse=order == Qt.SortOrder.DescendingOrder))
+        """Known values in ``order``, then the rows whose value is unknown (either way: a partly
+        scored table sorted by confidence shows its scores first, not thousands of blanks)."""
+        keyed = [(row.sort_key(column), row) for row in self.rows]
+        known = sorted((item for item in keyed if item[0][0] == 0), key=lambda item: item[0],
+                       reverse=order == Qt.SortOrder.DescendingOrder)
+        self.set_rows([row for _key, row in known] + [row for key, row in keyed if key[0] != 0])
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import main
+from core.data.flow_noise import survey_video
 from core.evaluation.video_results import RESULTS_NAME, VideoResultsError, read_video_results
 from dataset_helpers import FAVOURED, synth_with_checkpoint
 
@@ -17,7 +18,9 @@ def evaluated(tmp_path_factory):
     root = tmp_path_factory.mktemp("videoresults")
     synth, checkpoint = synth_with_checkpoint(root)
     out = root / "eval"
-    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu", "--json"]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # the per-test cache folder does not exist yet: the survey's store goes here
+        patch.setenv("TWOSTREAM_CACHE_DIR", str(root / "cache"))
+        assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu", "--json"]) == 0
     return synth, checkpoint, out
 
 
@@ -37,7 +40,10 @@ def test_eval_writes_one_line_per_test_video_matching_metrics(evaluated, capsys)
         assert record.top5[0] == (FAVOURED, pytest.approx(record.confidence)) and len(record.top5) == 5
         assert Path(record.path) == (synth / record.video).resolve() and Path(record.path).is_file()
         assert record.flow == {"method": "dis", "fell_back": False, "note": ""}
-        assert record.flow_noise is None  # nobody surveyed this dataset's flow
+        assert record.flow_noise == survey_video(record.path, "dis", device="cpu").to_dict()  # eval surveyed every video
+        assert record.flow_noise["pairs"] == 11  # 12 frames
+        assert record.worst_frame == 4  # one clip a video: its first frame (4 frames centred in 12)
+    assert results.header["flow_noise_method"] == "dis"
     assert sum(r.correct for r in results.records) == 1
 
 
@@ -60,7 +66,7 @@ def test_malformed_results_name_file_and_line(evaluated, tmp_path, edit, message
     assert err.value.path == str(bad)
 
 
-def test_flow_noise_comes_from_the_flow_survey_when_a_video_was_surveyed(evaluated, tmp_path):
+def test_without_the_survey_flow_noise_comes_from_the_store_when_a_video_was_surveyed(evaluated, tmp_path):
     from core.data.flow_survey import FlowSurveyStore, default_survey_root, summarise_noise
 
     synth, checkpoint, _out = evaluated
@@ -70,8 +76,30 @@ def test_flow_noise_comes_from_the_flow_survey_when_a_video_was_surveyed(evaluat
     store.put(surveyed.path, summary)
     store.save()
     out = tmp_path / "again"
-    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu"]) == 0
+    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu",
+                      "--no-flow-survey"]) == 0
     records = {r.video: r for r in read_video_results(out / RESULTS_NAME).records}
     assert records[surveyed.video].flow_noise == {"pairs": 4, "max_noise": 0.6, "mean_noise": pytest.approx(1.1 / 3),
                                                   "noisy_pairs": 2, "noisiest_pair": 1}
     assert all(r.flow_noise is None for v, r in records.items() if v != surveyed.video)
+
+
+def test_ctrl_c_in_the_flow_survey_writes_no_file_and_keeps_what_was_surveyed(evaluated, tmp_path, monkeypatch, capsys):
+    from core.data import flow_noise
+    from core.data.flow_survey import FlowSurveyStore, default_survey_root
+
+    synth, checkpoint, _out = evaluated
+    surveyed = []
+    real = flow_noise.survey_video
+
+    def interrupt_on_second_video(path, *args, **kwargs):  # noqa: ANN001
+        if surveyed:
+            raise KeyboardInterrupt
+        surveyed.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(flow_noise, "survey_video", interrupt_on_second_video)
+    out = tmp_path / "out"
+    assert main.main(["eval", str(synth), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(out), "--device", "cpu"]) == 130
+    assert "interrupted" in capsys.readouterr().err and not out.exists()
+    assert FlowSurveyStore(default_survey_root(), "dis").get(surveyed[0]) is not None  # a rerun starts after it

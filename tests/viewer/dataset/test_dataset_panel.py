@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import gc
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,46 +13,11 @@ from PySide6.QtCore import Qt
 
 import main
 from core.evaluation.video_results import RESULTS_NAME
-from dataset_helpers import FAVOURED, synth_with_checkpoint
+from dataset_helpers import FAVOURED
+from dataset_panel_helpers import WAIT_MS, cell_text, finished, open_listed
 from paths import SHARED
 from training_helpers import write_colour_dataset
 from viewer.dataset.rows import COL_CLASS, COL_FRAMES, Row
-from viewer.main_window import MainWindow
-
-WAIT_MS = 60000
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("datasetpanel")
-    synth, checkpoint = synth_with_checkpoint(root)
-    return synth, checkpoint, root
-
-
-@pytest.fixture
-def window(qtbot, data):  # noqa: ANN001
-    win = MainWindow(show_dialogs=False, checkpoint=data[1])
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
-def finished(qtbot, window, channel: str) -> str:  # noqa: ANN001
-    """Wait for ``channel``'s job to end; its message."""
-    with qtbot.waitSignal(window.dataset.controller.finished, timeout=WAIT_MS, check_params_cb=lambda c, _m: c == channel) as blocker:
-        pass
-    return blocker.args[1]
-
-
-def open_listed(qtbot, window, path, videos=None) -> None:  # noqa: ANN001
-    with qtbot.waitSignal(window.dataset.controller.listed, timeout=WAIT_MS):
-        window.dataset.open_dataset(str(path), None if videos is None else str(videos))
-
-
-def cell_text(window, row: int, column: int) -> str:  # noqa: ANN001
-    proxy = window.dataset.controller.proxy
-    return proxy.data(proxy.index(row, column))
 
 
 def test_evaluate_filter_wrong_click_a_confusion_cell_and_open_the_row(qtbot, window, data):  # noqa: ANN001

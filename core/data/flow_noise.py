@@ -1,0 +1,137 @@
+"""A video's flow noise, pair by pair, computed as the viewer's Scan flow computes it, without Qt.
+
+The viewer's flow work (``viewer/flow_chunks.py``) cuts a video into chunks of
+:data:`CHUNK_PAIRS` pairs at fixed boundaries, shrinks frames whose shorter
+side passes :data:`MAX_ANALYSIS_SIDE`, computes forward and backward flow
+through the flow cache and scores each pair with
+:func:`core.flow.quality.pair_quality`; the dataset panel's survey sums a
+video up with :func:`core.data.flow_survey.summarise_noise` and keeps it in a
+:class:`~core.data.flow_survey.FlowSurveyStore`.  Here are the same steps for
+``eval`` on a machine with no viewer: the same frame indices and sizes (so the
+same flow-cache entries), the same measure and the same store, so a summary
+equals the one the viewer's survey stores (a test compares the two, which
+also holds the viewer's copy of the chunk constants to these).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from core.data.flow_survey import FlowSummary, FlowSurveyStore, default_survey_root, summarise_noise
+from core.errors import InputError
+from core.progress import CancelToken, check, report
+
+if TYPE_CHECKING:
+    from core.video import Video
+
+CHUNK_PAIRS = 16  # the viewer's unit of flow work; its boundaries decide the flow cache's keys
+MAX_ANALYSIS_SIDE = 480  # a shorter side above this is downscaled for flow (cost grows with pixels)
+DEFAULT_SURVEY_METHOD = "dis"  # the dataset panel's Scan flow, for a model that computes no flow
+SAVE_EVERY = 8  # videos between writes of the survey store
+
+
+def chunk_indices(chunk: int, frame_count: int) -> list[int]:
+    """The frames of chunk ``chunk``: its :data:`CHUNK_PAIRS` pairs and the frame closing the last."""
+    first = chunk * CHUNK_PAIRS
+    return list(range(first, min(first + CHUNK_PAIRS + 1, frame_count)))
+
+
+def analysis_frames(frames: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) frames, downscaled when their shorter side exceeds :data:`MAX_ANALYSIS_SIDE`."""
+    import cv2
+
+    height, width = frames.shape[1:3]
+    short = min(height, width)
+    if short <= MAX_ANALYSIS_SIDE:
+        return frames
+    scale = MAX_ANALYSIS_SIDE / short
+    size = (int(round(width * scale)), int(round(height * scale)))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def pair_noise_scores(
+    video: Video,
+    method: str,
+    *,
+    device: str = "auto",
+    raft_weights: str | None = None,
+    cancel: CancelToken | None = None,
+    progress: Callable[..., None] | None = None,
+) -> list[float]:
+    """The noise score of every frame pair of ``video`` (pair ``p``: frames ``p`` and ``p + 1``)."""
+    from core.flow import compute_flow_cached, pair_quality
+
+    frame_count = len(video)
+    pairs = max(0, frame_count - 1)
+    scores: list[float] = []
+    for chunk in range((pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS):
+        check(cancel)
+        indices = chunk_indices(chunk, frame_count)
+        frames = analysis_frames(video.read_clip(indices))
+        result, _hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True,
+                                           raft_weights=raft_weights, cancel=cancel)
+        for k in range(result.pairs):
+            check(cancel)
+            backward = None if result.backward is None else result.backward[k]
+            quality, _maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
+            scores.append(quality.noise_score)
+        report(progress, len(scores), pairs, f"pair {len(scores)}/{pairs}")
+    return scores
+
+
+def survey_video(path: str | os.PathLike[str], method: str, *, device: str = "auto", raft_weights: str | None = None,
+                 cancel: CancelToken | None = None, progress: Callable[..., None] | None = None) -> FlowSummary:
+    """One video's flow-noise summary over all its pairs; an unreadable video is an :class:`InputError`."""
+    from core.video import open_video
+
+    with open_video(path) as video:
+        return summarise_noise(pair_noise_scores(video, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=progress))
+
+
+def survey_videos(
+    paths: Sequence[Path],
+    method: str,
+    *,
+    device: str = "auto",
+    raft_weights: str | None = None,
+    store: FlowSurveyStore | None = None,
+    cancel: CancelToken | None = None,
+    progress: Callable[..., None] | None = None,
+) -> tuple[dict[Path, FlowSummary], list[tuple[Path, str]]]:
+    """Summaries of ``paths`` (keyed as given) and the videos that could not be surveyed (with why).
+
+    A video the survey store (default: the viewer's, for ``method``) already
+    summarises is not opened; each new summary is put in it, and the store is
+    saved on the way out, also when cancelled, so a second run resumes and the
+    viewer's dataset panel shows the noise without scanning again.
+    """
+    store = store if store is not None else FlowSurveyStore(default_survey_root(), method)
+    summaries: dict[Path, FlowSummary] = {}
+    failed: list[tuple[Path, str]] = []
+    total = len(paths)
+    try:
+        for done, path in enumerate(paths):
+            check(cancel)
+            summary = store.get(path)
+            if summary is None:
+                def inner(pair: int, pairs: int, _message: str = "", name: str = Path(path).name, done: int = done) -> None:
+                    report(progress, done, total, f"{name}: pair {pair}/{pairs}")
+
+                try:
+                    summary = survey_video(path, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=inner)
+                except InputError as err:  # listed, the rest go on
+                    failed.append((path, err.problem))
+                    report(progress, done + 1, total, f"{Path(path).name}: {err.problem}")
+                    continue
+                store.put(path, summary)
+                if (done + 1) % SAVE_EVERY == 0:
+                    store.save()
+            summaries[path] = summary
+            report(progress, done + 1, total, Path(path).name)
+    finally:
+        store.save()
+    return summaries, failed

@@ -1,0 +1,51 @@
+"""Exports: the CSV is formatted in the worker from a snapshot taken on the GUI thread, and exports asked
+for in quick succession are all written, in the order asked."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+
+from dataset_helpers import FAVOURED
+from dataset_panel_helpers import WAIT_MS, finished, open_listed
+
+
+def test_the_csv_is_formatted_off_the_gui_thread_from_the_rows_as_they_were_asked_for(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
+    import viewer.dataset.controller as controller_module
+
+    synth, _checkpoint, _root = data
+    controller, panel = window.dataset.controller, window.dataset.panel
+    open_listed(qtbot, window, synth)
+    panel.split_box.setCurrentIndex(panel.split_box.findData("val"))
+    threads = []
+    real = controller_module.table_csv
+    monkeypatch.setattr(controller_module, "table_csv", lambda rows: threads.append(threading.current_thread()) or real(rows))
+    shown_split = [r.relative for r in controller.proxy.visible_rows()]
+    controller.export_csv(str(tmp_path / "table.csv"))
+    for row in controller.rows:
+        row.split = "changed after the export was asked for"
+    assert finished(qtbot, window, "dataset-export") == f"table written to {tmp_path / 'table.csv'}"
+    assert threads and threads[0] is not threading.main_thread()
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "table.csv").read_text())))
+    assert [r["Video"] for r in rows] == shown_split and {r["Split"] for r in rows} == {"val"}
+
+
+def test_exports_in_quick_succession_are_all_written(qtbot, window, data, tmp_path):  # noqa: ANN001
+    synth, checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    controller.evaluate(checkpoint)
+    finished(qtbot, window, "dataset-eval")
+    messages = []
+    controller.finished.connect(lambda channel, message: channel == "dataset-export" and messages.append(message))
+    targets = [tmp_path / "a.csv", tmp_path / "confusion.png", tmp_path / "b.csv"]
+    controller.export_csv(str(targets[0]))
+    controller.export_confusion(str(targets[1]))
+    controller.export_csv(str(targets[2]))
+    qtbot.waitUntil(lambda: len(messages) == 3, timeout=WAIT_MS)
+    assert messages == [f"table written to {targets[0]}", f"confusion matrix written to {targets[1]}", f"table written to {targets[2]}"]
+    assert targets[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for target in (targets[0], targets[2]):
+        rows = list(csv.DictReader(io.StringIO(target.read_text())))
+        assert len(rows) == 30 and sum(r["Prediction"] == FAVOURED for r in rows) == 10

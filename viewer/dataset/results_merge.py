@@ -1,0 +1,80 @@
+"""Put a per-video results file's records on the table's rows, also when it was written on another machine.
+
+``eval`` on a GPU server names each video by its absolute path there and by its path
+relative to the dataset root (the header's ``dataset``); on a laptop the same dataset
+lives elsewhere.  A record lands on the row with its absolute path, else the row with
+its relative path (the record's own, or its path under the header's root), else the
+one row whose last two path parts, or file name, are the record's; a row of another
+class than the record's is never its video.  A
+record that matches no row is a video the table does not list: it becomes a row of
+its own.  Plain Python, run in the worker (13,320 path resolutions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Sequence
+
+from core.data.flow_survey import FlowSummary
+from core.data.ground_truth import normalise
+from core.evaluation.video_results import VideoRecord, VideoResults
+from viewer.dataset.rows import Row, noise_of
+
+
+@dataclass(frozen=True)
+class ResultsMerge:
+    """A results file and where its records go."""
+
+    results: VideoResults
+    matched: tuple[tuple[Row, VideoRecord, FlowSummary | None], ...]  # a row of the table, its record, the record's noise
+    added: tuple[Row, ...]  # rows for the records no row matched
+    labels: dict[str, str]  # normalised path -> true class of the added rows
+    by_relative: int  # how many matched by a relative path or a tail, not by the absolute path
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    """A path's parts whatever machine wrote it (``\\`` or ``/``), without ``.`` parts."""
+    return tuple(p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in (".", ""))
+
+
+def _under(path: str, root: str) -> tuple[str, ...] | None:
+    """``path``'s parts below ``root`` (``None`` when it is not under it)."""
+    full, base = _parts(path), _parts(root)
+    return full[len(base):] if base and len(full) > len(base) and full[:len(base)] == base else None
+
+
+def _unique_tails(rows: Iterable[Row], length: int) -> dict[tuple[str, ...], Row]:
+    """Rows by their last ``length`` path parts, for the tails that name one row only."""
+    seen: dict[tuple[str, ...], Row | None] = {}
+    for row in rows:
+        tail = _parts(row.relative)[-length:]
+        seen[tail] = None if tail in seen else row
+    return {tail: row for tail, row in seen.items() if row is not None}
+
+
+def merge_results(rows: Sequence[Row], results: VideoResults) -> ResultsMerge:
+    """Match ``results``' records to ``rows`` (see the module docstring); no row is ever added twice."""
+    by_path = {normalise(r.path): r for r in rows}
+    by_relative = {_parts(r.relative): r for r in rows}
+    tails: list[dict[tuple[str, ...], Row]] | None = None  # made on the first record that needs them
+    chosen: dict[int, tuple[Row, VideoRecord, FlowSummary | None]] = {}
+    unmatched: dict[str, VideoRecord] = {}
+    relative_matches = 0
+    for record in results.records:
+        row = by_path.get(normalise(record.path))
+        if row is None:
+            ends, under = _parts(record.video), _under(record.path, results.dataset)
+            candidates = [by_relative.get(ends), by_relative.get(under) if under else None]
+            if not any(c is not None and c.true == record.true for c in candidates):
+                tails = tails if tails is not None else [_unique_tails(rows, 2), _unique_tails(rows, 1)]
+                candidates += [t.get(ends[-n:]) for n, t in zip((2, 1), tails) if len(ends) >= n]
+            row = next((c for c in candidates if c is not None and c.true == record.true), None)  # the same class, or not the same video
+            relative_matches += row is not None and id(row) not in chosen
+        if row is None:
+            unmatched[normalise(record.path)] = record  # the same video twice in a file: one row
+        else:
+            chosen[id(row)] = (row, record, noise_of(record.flow_noise))
+    added = tuple(Row(Path(r.path), r.video, r.true, "test", noise=noise_of(r.flow_noise), record=r, noise_from_results=True)
+                  for r in unmatched.values())
+    return ResultsMerge(results, tuple(chosen.values()), added, {normalise(r.path): r.true for r in added}, relative_matches)
