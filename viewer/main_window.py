@@ -40,6 +40,7 @@ from viewer.widgets.frame_view import FrameView
 from viewer.widgets.heat_legend import HeatLegend
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
+from viewer.widgets.steady_label import SteadyLabel
 
 RECENT_FILES_DELAY_MS = 300
 MIN_VIEW_HEIGHT = 200  # px: the frame views never shrink to thumbnails under a tall dock
@@ -150,7 +151,8 @@ class MainWindow(QMainWindow):
         self.next_noisy_action.setToolTip("Jump to the next frame whose flow noise score is above the timeline's threshold (N)")
         self.next_noisy_action.triggered.connect(self.go_to_next_noisy_frame)
         bar.addAction(self.next_noisy_action)
-        self.scan_label = QLabel("")
+        self.scan_label = SteadyLabel("", chars=52)  # the scan's progress, relabelled often: no toolbar (and window) relayout
+        self.scan_label.setObjectName("scanStatus")
         bar.addWidget(self.scan_label)
 
     def go_to_next_noisy_frame(self) -> None:

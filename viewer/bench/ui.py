@@ -385,6 +385,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     # (c) scrubbing and playing with every layer on: quality overlays, the model's heat maps (on the classified
     # clip), flow arrows, the cross-stream matrix in view, both views zoomed 2x (linked) and the cursor readout
     layers = _all_layers_on(window)
+    wait_until(lambda: False, 0.5)  # the layers' first paint (the matrix raised, the zoom) is turning them on, not scrubbing
     rows.append(measure(heart, f"scrub ({layers})", lambda: _scrub(window, args.interact_s), args.interact_s + 1.0, lambda _f: f"{_scrub.shown} frames shown"))  # type: ignore[attr-defined]
     state.set_frame(0)
     wait_until(lambda: window.video.shown_index == 0, 5.0)

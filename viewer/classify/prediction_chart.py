@@ -197,10 +197,10 @@ class PredictionPanel(QWidget):
         self.progress.setObjectName("classifyProgress")
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(10)
-        self.status_label = QLabel("")
+        # progress messages, many a run: a steady label (no window relayout); long ones are cut, whole in the tooltip
+        self.status_label = SteadyLabel("", chars=20, colour="#5f6368")
         self.status_label.setObjectName("classifyStatus")
-        self.status_label.setStyleSheet("color: #5f6368;")
-        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long messages never widen the dock
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # long messages never widen the dock
         self.notice_label = QLabel("")
         self.notice_label.setObjectName("classifyNotice")
         self.notice_label.setWordWrap(True)

@@ -24,6 +24,7 @@ from viewer.classify.overlays import AttentionOverlays
 from viewer.classify.prediction_chart import PredictionPanel, stage_names
 from viewer.classify.state import ModelStatus
 from viewer.classify.timeline import ClassifyTimelineLayer
+from viewer.widgets.steady_label import SteadyLabel
 
 if TYPE_CHECKING:
     from viewer.main_window import MainWindow
@@ -96,7 +97,7 @@ class ClassifyUi(QObject):
         window.addAction(self.classify_action)
         self.toolbar = self._build_toolbar()
 
-        self.status_label = QLabel()
+        self.status_label = SteadyLabel(chars=64)  # relabelled after every run: a QLabel re-laid out the whole window
         self.status_label.setObjectName("deviceStatus")
         window.statusBar().addPermanentWidget(self.status_label)
         controller.runFinished.connect(self._show_run)

@@ -10,7 +10,7 @@ or a few lines high); a new text is only repainted, elided (or wrapped) to fit.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -48,6 +48,11 @@ class SteadyLabel(QWidget):
         self.update()
 
     # -- size and painting -------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.FontChange:  # a smaller or larger font: the box follows, once
+            self.setFixedHeight(self._lines * self.fontMetrics().lineSpacing() + 2)
+        super().changeEvent(event)
+
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(self._chars * self.fontMetrics().averageCharWidth() + 4, self.height())
 

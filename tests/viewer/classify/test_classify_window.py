@@ -315,7 +315,7 @@ def test_the_demo_model_labels_the_bundled_sample(qtbot, window: MainWindow) -> 
     assert window.classify_ui.prediction_panel.predicted_label.text() == "RotateClockwise"
 
 
-def test_a_model_chosen_on_cuda_is_loaded_and_warmed_in_a_worker_before_the_first_click(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
+def test_a_chosen_model_is_loaded_ahead_in_a_worker_and_warmed_on_cuda_before_the_first_click(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
     """No GPU here: the loader stands in for CUDA with a CPU classifier that records its warm-up."""
     ready_window(qtbot, window, files)
     calls: list[tuple[str, str]] = []
@@ -336,11 +336,13 @@ def test_a_model_chosen_on_cuda_is_loaded_and_warmed_in_a_worker_before_the_firs
         return Warmable(open_classifier(path, device="cpu"))
 
     window.classify.loader = loader
-    assert window.classify.warm_up() == -1 and calls == []  # on the CPU nothing is loaded ahead
+    assert window.classify.warm_up() > 0  # on the CPU: loaded ahead, no warm-up clip
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=15000)
+    assert calls == [("load", "cpu")]
     window.classify.device = "cuda"
     assert window.classify.warm_up() > 0
-    qtbot.waitUntil(lambda: len(calls) == 2, timeout=15000)
-    assert calls[0] == ("load", "cuda") and calls[1][0] == "warm" and calls[1][1] != threading.main_thread().name
+    qtbot.waitUntil(lambda: len(calls) == 3, timeout=15000)
+    assert calls[1] == ("load", "cuda") and calls[2][0] == "warm" and calls[2][1] != threading.main_thread().name
     with qtbot.waitSignal(window.classify.runFinished, timeout=20000) as blocker:
         window.classify.classify_clip(0)
-    assert blocker.args[0].load_ms == 0.0 and len(calls) == 2  # the click found the model loaded and warm
+    assert blocker.args[0].load_ms == 0.0 and len(calls) == 3  # the click found the model loaded and warm

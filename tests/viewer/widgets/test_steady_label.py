@@ -53,3 +53,12 @@ def test_a_long_text_is_elided_to_its_box_and_wraps_on_more_lines(qtbot) -> None
     two.setText(" ".join(["word"] * 40))
     assert two.shown_text().endswith("…") and len(two.shown_text()) < len(two.text())
     assert two.height() > one.height()
+
+
+def test_a_new_font_resizes_the_box_once(qtbot) -> None:  # noqa: ANN001
+    label = SteadyLabel("status", lines=1)
+    qtbot.addWidget(label)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    label.setFont(font)
+    assert label.height() == label.fontMetrics().lineSpacing() + 2
