@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
 
 from viewer import settings as app_settings
 from viewer.dataset.controller import DatasetController
@@ -32,7 +32,16 @@ class DatasetView:
         self.panel = DatasetPanel(self.controller)
         self.dock = QDockWidget("Dataset", window)
         self.dock.setObjectName("datasetDock")
-        self.dock.setWidget(self.panel)
+        # a short screen scrolls the panel instead of growing the window past it: the panel needs ~230 px and the
+        # views above keep theirs (the window's minimum height was 832 px with the dock open: beyond a 768 px laptop)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.panel)
+        self.dock.setWidget(scroll)
+        # the right-hand docks keep the bottom-right corner: the dataset dock takes its room from the views only,
+        # so its first appearance does not re-lay out (and repaint) the classification panels as well
+        window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         self._sized = False

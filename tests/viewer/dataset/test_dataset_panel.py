@@ -173,3 +173,16 @@ def test_the_open_dock_leaves_the_frame_views_a_useful_size(qtbot, window, data)
     assert window.flow_view.graphics.height() >= MIN_VIEW_HEIGHT
     assert window.dataset.dock.height() <= 0.5 * window.height()
     assert window.dataset.panel.height() > 150  # the table still shows rows
+
+
+def test_the_dock_takes_its_room_from_the_views_without_growing_the_window(qtbot, window):  # noqa: ANN001
+    """Its first appearance re-laid out the whole window: the window grew (its minimum height with the dock was
+    832 px, beyond a 768 px laptop screen) and the classification docks were resized and repainted too."""
+    window.resize(1280, 800)
+    window.grab()
+    right = [window.classify_ui.results_dock.geometry(), window.classify_ui.attention_dock.geometry()]
+    window.dataset.show_dock()
+    qtbot.waitUntil(lambda: window.dataset.dock.isVisible())
+    window.grab()
+    assert window.height() == 800 and window.minimumSizeHint().height() <= 700
+    assert [window.classify_ui.results_dock.geometry(), window.classify_ui.attention_dock.geometry()] == right
