@@ -3,12 +3,17 @@
 Each row extracts every clip of a set of videos into a fresh (cold) token
 cache with :class:`~core.models.transformer.train.extraction.ClipExtractor`:
 ``per-clip`` is the path before workers (each clip view prepared alone, in
-process), ``shared`` prepares a video's clips together in process, and
-``N workers`` prepares them in N processes ahead of the backbones.  The paths
+process), ``shared`` prepares a video's clips together in process,
+``N workers`` prepares them in N processes ahead of the backbones, and
+``flow batch B`` (with the workers training uses by default: none on a CPU,
+``min(4, cores)`` on CUDA) computes the flow left to the main process B clips
+per engine call, across videos (RAFT's pairs side by side on a GPU).  On a CPU
+that row runs too but gains nothing, its ratio is about 1: RAFT computes one
+pair at a time there, and other methods clip by clip either way.  The paths
 alternate run by run (median of ``--repeats``, after one unmeasured round on
 two videos) and each is given as a ratio to ``per-clip`` of the same run; the
 ``max |diff|`` column compares its cached arrays with ``per-clip``'s (0 on a
-CPU: the same bits).
+CPU: the same bits; on a GPU batched RAFT may pick other kernels).
 
 The data: a synthetic set (:mod:`core.synth`) written to a temporary folder,
 and the real clips beside the project (skipped with a message when absent).
@@ -50,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, default=0, metavar="S", help="crop size (default: the backbone's)")
     parser.add_argument("--clip-length", type=int, default=0, metavar="T", help="frames per clip (default: the backbone's)")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per backbone batch, as train's (default 8)")
+    parser.add_argument("--flow-batch", type=int, default=4, metavar="B",
+                        help="clips per flow call in the batched row, as train's --flow-batch (default 4)")
     parser.add_argument("--real", default=str(REAL_VIDEOS), metavar="DIR", help="folder of real clips for a row of their own (none: skip)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
 
@@ -59,6 +66,7 @@ class _Path:
     name: str
     workers: int
     share: bool
+    flow_batch: int = 1  # 1: each clip's flow in its own call, the path as it was before flow batches
 
 
 @dataclass
@@ -86,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.videos < 1 or args.repeats < 1 or args.clips_per_video < 1:
         raise InputError(f"--videos, --repeats and --clips-per-video must be at least 1, got {args.videos}, {args.repeats}, "
                          f"{args.clips_per_video}")
+    if args.flow_batch < 1:
+        raise InputError(f"--flow-batch must be at least 1 (clips per flow call), got {args.flow_batch}")
     devices = {"cpu": ["cpu"], "cuda": ["cuda"]}.get(args.device, ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     if "cuda" in devices and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but CUDA is not available")
@@ -106,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                 for name, videos in sets:
                     if name == "real" and backbone != "tiny":
                         continue  # the real clips are for the path's decode of real codecs, not another backbone
-                    rows += _measure(backbone, device, flow, name, videos, paths, args, Path(scratch))
+                    rows += _measure(backbone, device, flow, name, videos, [*paths, _batched(args.flow_batch, device)], args, Path(scratch))
     _print_table(rows)
     return 0
 
@@ -115,6 +125,16 @@ def _cores() -> int:
     from core.thread_budget import available_cores
 
     return available_cores()
+
+
+def _batched(flow_batch: int, device_name: str) -> _Path:
+    """The flow-batch path, with the workers training would use on this device."""
+    from core.device import resolve_device
+    from core.models.transformer.train.clip_loader import default_workers
+
+    workers = default_workers(resolve_device(device_name))
+    where = f"{workers} worker{'s' if workers > 1 else ''}" if workers else "in process"
+    return _Path(f"flow batch {flow_batch}, {where}", workers, True, flow_batch)
 
 
 def _worker_counts(text: str) -> list[int]:
@@ -238,7 +258,8 @@ def _one_run(config: Any, model: Any, device: Any, path: _Path, requests: list, 
         extractor = ClipExtractor(config=config, model=model, streams=streams, payload=TOKENS, augment=args.augment,
                                   clips_per_video=args.clips_per_video, cache=cache, store=ArrayStore(cache, budget_bytes=0),
                                   flow_backend=default_flow_backend(raft_weights=args.raft_weights), device=device,
-                                  batch_size=args.batch_size, raft_weights=args.raft_weights, workers=path.workers, share=path.share)
+                                  batch_size=args.batch_size, raft_weights=args.raft_weights, workers=path.workers, share=path.share,
+                                  flow_batch=path.flow_batch)
         skipped = SkippedVideos()
         synchronize(device)
         began = time.perf_counter()

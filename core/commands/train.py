@@ -117,13 +117,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--extract-workers", type=int, metavar="N",
                            help="transformer: processes preparing clips ahead of the backbones during token extraction "
                                 "(0: in process; default: 0 on a CPU, min(4, cores) on CUDA)")
+    run_group.add_argument("--flow-batch", type=int, metavar="N",
+                           help="transformer: clips whose flow token extraction computes in one call, across videos (RAFT's "
+                                "pairs side by side on a GPU; default 4 on CUDA, 1 on a CPU where batching gains nothing); "
+                                "cache keys do not depend on it")
 
 
 _PLAIN_OPTIONS = (
     "model", "resnet", "tiny_width", "flow_length", "snippets", "conv_fusion", "flow_layers", "iterations",
     "backbone", "variant", "flow_method", "depth", "heads", "head_dim", "spatial_pool", "head_layers", "input_size",
     "clip_length", "backbone_weights", "epochs", "batch_size", "lr", "weight_decay", "patience", "augment",
-    "clips_per_video", "raft_weights", "extract_workers", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
+    "clips_per_video", "raft_weights", "extract_workers", "flow_batch", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
     "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_convlstm",
 )
 

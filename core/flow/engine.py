@@ -6,13 +6,15 @@ weights falls back to a classical method (never to random weights), and the
 result says so, why, and where the weights should go.
 :func:`compute_flow_tensor` is the same for a clip already in a torch tensor
 (a classifier's on a GPU): RAFT's flow then stays on the device.
+:func:`compute_flow_clips` takes the clips of several videos at once (training's
+token extraction): RAFT computes them together, other methods one by one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -138,16 +140,110 @@ def compute_flow_tensor(frames: Any, method: str, **options: Any) -> FlowResult:
     return dataclasses.replace(result, forward=moved(result.forward), backward=moved(result.backward))
 
 
-def _compute(frames: Any, method: str, *, device: str = "auto", backward: bool = False, raft_weights: str | None = None,
-             raft_iters: int | None = None, fallback: str = "dis", cancel: Optional[CancelToken] = None,
-             progress: Optional[Callable[..., None]] = None, raft_warm_start: bool = False, keep_on_device: bool) -> FlowResult:
-    """compute_flow's work on checked frames (an array, or a tensor with ``keep_on_device``)."""
+def compute_flow_clips(
+    clips: Sequence[np.ndarray],
+    method: str,
+    *,
+    device: str = "auto",
+    raft_weights: str | None = None,
+    raft_iters: int | None = None,
+    fallback: str = "dis",
+    cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[..., None]] = None,
+) -> list[FlowResult]:
+    """Forward flow of several clips (each (N_i, H, W, 3) uint8 RGB, one frame size), one :class:`FlowResult` each.
+
+    Each result is what :func:`compute_flow` gives for that clip alone (on a
+    CPU bit for bit; on a GPU RAFT's kernels may differ with the batch).  Why:
+    RAFT on a GPU is bound by kernel launches on one 16-frame clip; here the
+    pairs of all clips are updated side by side
+    (:meth:`core.flow.raft.RaftFlow.clips_flow`).  Classical methods, and RAFT's
+    fallback when its weights cannot be had, run clip by clip.  Options are
+    :func:`compute_flow`'s (no backward flow, no warm starts); progress counts
+    the pairs of all clips.
+    """
+    if isinstance(clips, np.ndarray) or not isinstance(clips, Sequence):
+        raise FlowError(f"clips must be a list of (N, H, W, 3) uint8 arrays, got {type(clips).__name__}")
+    if not clips:
+        raise FlowError("compute_flow_clips needs at least one clip")
+    checked = [check_frames(clip) for clip in clips]
+    sizes = sorted({clip.shape[1:3] for clip in checked})
+    if len(sizes) > 1:
+        raise FlowError(f"clips computed together must share one frame size, got {', '.join(f'{w}x{h}' for h, w in sizes)}")
     method = normalize_method(method)
+    fallback = _check_options(fallback, raft_iters)
+    total = sum(clip.shape[0] - 1 for clip in checked)
+    check(cancel)
+    if method in RAFT_METHODS:
+        return _raft_clips(checked, method, device=device, weights=raft_weights, iters=raft_iters, fallback=fallback, cancel=cancel,
+                           progress=progress, total=total)
+    return _one_by_one(checked, method, device=device, cancel=cancel, progress=progress, total=total)
+
+
+def _one_by_one(clips: list[np.ndarray], method: str, *, device: str, cancel: Optional[CancelToken],
+                progress: Optional[Callable[..., None]], total: int) -> list[FlowResult]:
+    """:func:`compute_flow` on each clip, progress counted over all of them."""
+    results: list[FlowResult] = []
+    done = 0
+    for clip in clips:
+        def on_clip(finished: int, _total: int, message: str = "", offset: int = done) -> None:
+            report(progress, offset + finished, total, f"flow {min(offset + finished, total)}/{total}")
+
+        results.append(compute_flow(clip, method, device=device, cancel=cancel, progress=on_clip))
+        done += clip.shape[0] - 1
+    return results
+
+
+def _raft_clips(clips: list[np.ndarray], method: str, *, device: str, weights: str | None, iters: int | None, fallback: str,
+                cancel: Optional[CancelToken], progress: Optional[Callable[..., None]], total: int) -> list[FlowResult]:
+    """RAFT over every clip at once, or the fallback clip by clip with :func:`_raft`'s note."""
+    from core.device import resolve_device
+    from core.flow.raft import DEFAULT_UPDATES, load_raft
+
+    torch_device = resolve_device(device)
+    try:
+        model = load_raft(method, device=torch_device, weights_path=weights)
+    except WeightsUnavailable as err:
+        used = _one_by_one(clips, fallback, device=device, cancel=cancel, progress=progress, total=total)
+        return [dataclasses.replace(result, method_requested=method, fell_back=True, note=_fallback_note(method, fallback, err))
+                for result in used]
+
+    def on_pairs(done: int, _total: int) -> None:
+        report(progress, done, total, f"flow {min(done, total)}/{total}")
+
+    flows, geometry = model.clips_flow(clips, updates=int(iters) if iters is not None else DEFAULT_UPDATES,
+                                       cancel_check=lambda: check(cancel), progress=on_pairs)
+    note = _resized_note(geometry)
+    return [FlowResult(forward=flow, backward=None, method_requested=method, method_used=method, note=note,
+                       weights_source=model.weights_source, device=str(torch_device)) for flow in flows]
+
+
+def _check_options(fallback: str, raft_iters: int | None) -> str:
+    """The fallback method, normalised, after checking it and ``raft_iters``."""
     fallback = normalize_method(fallback)
     if fallback not in CLASSICAL_METHODS:
         raise FlowError(f"fallback must be a classical method ({', '.join(CLASSICAL_METHODS)}), got {fallback!r}")
     if raft_iters is not None and not 1 <= int(raft_iters) <= 100:
         raise FlowError(f"raft_iters must be between 1 and 100, got {raft_iters}")
+    return fallback
+
+
+def _fallback_note(method: str, fallback: str, err: Exception) -> str:
+    return f"{method} was asked for but fell back to {fallback}: {err}"
+
+
+def _resized_note(geometry: Any) -> str:
+    if not geometry.resized:
+        return ""
+    return f"RAFT ran at {geometry.run_width}x{geometry.run_height} (frames are {geometry.width}x{geometry.height}); the flow was scaled back"
+
+
+def _compute(frames: Any, method: str, *, device: str = "auto", backward: bool = False, raft_weights: str | None = None,
+             raft_iters: int | None = None, fallback: str = "dis", cancel: Optional[CancelToken] = None,
+             progress: Optional[Callable[..., None]] = None, raft_warm_start: bool = False, keep_on_device: bool) -> FlowResult:
+    """compute_flow's work on checked frames (an array, or a tensor with ``keep_on_device``)."""
+    method = normalize_method(method)
+    fallback = _check_options(fallback, raft_iters)
     pairs = frames.shape[0] - 1
     total = pairs * (2 if backward else 1)
 
@@ -195,15 +291,12 @@ def _raft(frames, method, *, device, backward, weights, iters, warm_start, fallb
     except WeightsUnavailable as err:
         forward, backward_flow, device_used = _classical(_on_host(frames), fallback, device=device, backward=backward,
                                                          cancel_check=cancel_check, progress=progress)
-        note = f"{method} was asked for but fell back to {fallback}: {err}"
+        note = _fallback_note(method, fallback, err)
         return FlowResult(forward=forward, backward=backward_flow, method_requested=method, method_used=fallback,
                           fell_back=True, note=note, device=device_used)
     forward, backward_flow, geometry = model.clip_flow(
         frames, backward=backward, updates=int(iters) if iters is not None else DEFAULT_UPDATES,
         warm_start=warm_start, cancel_check=cancel_check, progress=progress, keep_on_device=keep_on_device,
     )
-    note = ""
-    if geometry.resized:
-        note = f"RAFT ran at {geometry.run_width}x{geometry.run_height} (frames are {geometry.width}x{geometry.height}); the flow was scaled back"
     return FlowResult(forward=forward, backward=backward_flow, method_requested=method, method_used=method,
-                      note=note, weights_source=model.weights_source, device=str(torch_device))
+                      note=_resized_note(geometry), weights_source=model.weights_source, device=str(torch_device))

@@ -39,7 +39,13 @@ Pairs are processed in lock-step "chains" (a run of consecutive pairs, each
 warm-started from the one before when warm starts are on).  A GPU runs several
 chains batched; a CPU gains nothing per pair from batching (measured) and runs
 one pair, and encodes one frame, at a time, so a pair's flow does not depend on
-which other pairs were computed with it.  :meth:`RaftFlow.naive_flow` is
+which other pairs were computed with it.  :meth:`RaftFlow.clips_flow` takes
+the clips of several videos at once (training's token extraction): their
+frames are encoded together and their pairs updated side by side, never a pair
+across two clips; on a CPU that changes nothing (one pair at a time), so each
+clip's flow is :meth:`RaftFlow.clip_flow`'s bit for bit, and on a GPU the step
+group may then grow past one clip's 16 pairs (:data:`BATCHED_PAIRS_PER_STEP`).
+:meth:`RaftFlow.naive_flow` is
 torchvision's own forward, pair by pair, in float32 (float16 autocast on CUDA):
 the baseline of the benchmark.
 
@@ -56,7 +62,7 @@ import copy
 import math
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -78,6 +84,12 @@ DEFAULT_UPDATES = 12
 # and rejected: at a mean update of 0.005 (1/8-resolution px) it saves 1.5 of 12 updates for 2%
 # more error (7% on the worst pair); at 0.01, 4 updates for 7% (19%).
 WINDOW_FRAMES = 33  # frames per window of a long clip: 32 pairs, one cold start each
+PAIRS_PER_STEP = 16  # a GPU's step group for one clip: a 16-frame clip (17 frames) is one group
+# A GPU's step group when pairs come from several clips (clips_flow).  Why 64: four 16-pair clips
+# (MViTv2-S's 16-frame clips) in one group, so the 12 updates' many small kernels are launched once
+# for four clips instead of once each; at 224 px their correlation volumes take 105 MB.  Not measured
+# on a GPU: the memory rule of _pairs_per_step still lowers it for large frames.
+BATCHED_PAIRS_PER_STEP = 64
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -274,16 +286,16 @@ class RaftFlow:
             return torch.empty(shape, dtype=torch.float32, device=self.device)
         return np.empty(shape, np.float32)
 
-    def _pairs_per_step(self, geometry: Geometry) -> int:
+    def _pairs_per_step(self, geometry: Geometry, cap: int = PAIRS_PER_STEP) -> int:
         """Pairs updated side by side.  A CPU gains nothing per pair from batching the
-        update block (measured; at 480p it loses), so one; a GPU as many as the memory
-        of their correlation volumes allows ((H/8 * W/8)^2 values each, plus a third
-        for the pyramid)."""
+        update block (measured; at 480p it loses), so one; a GPU up to ``cap``, as many as
+        the memory of their correlation volumes allows ((H/8 * W/8)^2 values each, plus a
+        third for the pyramid)."""
         if self.device.type != "cuda":
             return 1
         cells = ((geometry.run_height + sum(geometry.pad[2:])) // 8) * ((geometry.run_width + sum(geometry.pad[:2])) // 8)
         volume_bytes = cells * cells * 2 * 4 // 3  # float16 under autocast
-        return int(max(1, min(16, (4 << 30) // max(volume_bytes, 1))))
+        return int(max(1, min(cap, (4 << 30) // max(volume_bytes, 1))))
 
     # -- the clip path ----------------------------------------------------------------------
 
@@ -383,6 +395,90 @@ class RaftFlow:
                 progress(done, pairs * (2 if backward else 1))
         return outputs[+1], outputs[-1]
 
+    # -- clips of several videos ------------------------------------------------------------
+
+    def clips_flow(
+        self,
+        clips: Sequence[np.ndarray | Tensor],
+        *,
+        updates: int = DEFAULT_UPDATES,
+        window: int = WINDOW_FRAMES,
+        cancel_check: Optional[Callable[[], None]] = None,
+        progress: Optional[Callable[[int, int], None]] = None,
+        keep_on_device: bool = False,
+    ) -> tuple[list[np.ndarray | Tensor], Geometry]:
+        """Forward flow of every consecutive pair of each clip, the clips computed together.
+
+        ``clips``: (N_i, H, W, 3) uint8, any N_i >= 2, one frame size.  Every pair
+        starts from zero flow with ``updates`` steps (no warm starts), so a pair's
+        flow depends on its two frames only: on a CPU (one frame and one pair at a
+        time) each clip's flow is :meth:`clip_flow`'s exactly; on a GPU the pairs
+        of several clips share a step group of up to :data:`BATCHED_PAIRS_PER_STEP`.
+        Long clips are cut into windows of ``window`` frames as :meth:`clip_flow`
+        cuts them (only to bound memory: with cold pairs the flow is the same),
+        and windows are packed whole into rounds of at most
+        ``max(window - 1, step group)`` pairs, so no frame is encoded twice within a
+        window.  Returns one float32 ``(N_i - 1, 2, H, W)`` array per clip (tensors
+        on the model's device with ``keep_on_device``) and the geometry used.
+        """
+        if not clips:
+            raise ValueError("clips_flow needs at least one clip")
+        shapes = [tuple(clip.shape) for clip in clips]
+        for shape in shapes:
+            if len(shape) != 4 or shape[-1] != 3 or shape[0] < 2:
+                raise ValueError(f"each clip must be (N, H, W, 3) with N >= 2, got {shape}")
+            if shape[1:3] != shapes[0][1:3]:
+                raise ValueError(f"clips must share one frame size: {shapes[0][2]}x{shapes[0][1]} and {shape[2]}x{shape[1]}")
+        height, width = shapes[0][1:3]
+        geometry = plan_geometry(height, width)
+        outputs = [self._empty((shape[0] - 1, 2, height, width), keep_on_device) for shape in shapes]
+        total = sum(shape[0] - 1 for shape in shapes)
+        step = max(1, window - 1)
+        windows = [(k, start, min(start + step, shape[0] - 1)) for k, shape in enumerate(shapes) for start in range(0, shape[0] - 1, step)]
+        done = 0
+        with self._lock, torch.inference_mode(), self._autocast():
+            group = self._pairs_per_step(geometry, BATCHED_PAIRS_PER_STEP)
+            for chunk in _rounds(windows, max(step, group)):
+                if cancel_check is not None:
+                    cancel_check()
+                segments = [clips[k][start: stop + 1] for k, start, stop in chunk]
+                slots = [(k, pair) for k, start, stop in chunk for pair in range(start, stop)]
+                for row, flow in self._clips_round(segments, geometry, updates, group, cancel_check, host=not keep_on_device):
+                    k, pair = slots[row]
+                    outputs[k][pair] = flow  # type: ignore[index]
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+        return outputs, geometry
+
+    def _clips_round(self, segments: list[np.ndarray | Tensor], geometry: Geometry, updates: int, group: int,
+                     cancel_check: Optional[Callable[[], None]], *, host: bool) -> Iterator[tuple[int, np.ndarray | Tensor]]:
+        """The pairs of ``segments`` (frames encoded together, pairs in groups of ``group``):
+        yields (pair's row in the round, its flow (2, H, W)), pairs numbered segment after segment."""
+        if all(isinstance(segment, Tensor) for segment in segments):
+            frames: np.ndarray | Tensor = torch.cat([segment.to(self.device) for segment in segments])  # type: ignore[union-attr]
+        else:
+            frames = np.concatenate([segment if isinstance(segment, np.ndarray) else segment.cpu().numpy() for segment in segments])
+        images = prepare_frames(frames, geometry, self.device)
+        per_batch = self._batch_frames(geometry)
+        fmaps = self._encode(self._feature_encoder, images, per_batch)
+        firsts, offset = [], 0
+        for segment in segments:  # a pair's first frame: every frame of a segment but its last
+            firsts += range(offset, offset + segment.shape[0] - 1)
+            offset += segment.shape[0]
+        index = torch.tensor(firsts, device=images.device)
+        encoded = self._encode(self._context_encoder, images.index_select(0, index), per_batch)
+        del images
+        # rows by frame, as _run_chains reads them (the rows of segments' last frames are never read)
+        context = encoded.new_zeros((offset, *encoded.shape[1:]))
+        context[index] = encoded
+        del encoded
+        chains = [_Chain([first], [first + 1], [row], +1) for row, first in enumerate(firsts)]
+        for start in range(0, len(chains), group):
+            for step_pairs in self._run_chains(chains[start: start + group], fmaps, context, geometry, updates, updates, cancel_check, host=host):
+                for _chain, row, flow in step_pairs:
+                    yield row, flow
+
     def _run_chains(self, chains: list[_Chain], fmaps: Tensor, context: Tensor, geometry: Geometry, updates: int, warm_updates: int,
                     cancel_check: Optional[Callable[[], None]], *, host: bool = True
                     ) -> Iterator[list[tuple[_Chain, int, np.ndarray | Tensor]]]:
@@ -463,6 +559,22 @@ class RaftFlow:
                 flow = self.model(images[i: i + 1], images[i + 1: i + 2], num_flow_updates=updates)[-1]
                 out[i] = restore_flow(flow.float(), geometry)[0].cpu().numpy()
         return out
+
+
+def _rounds(windows: list[tuple[int, int, int]], limit: int) -> Iterator[list[tuple[int, int, int]]]:
+    """Consecutive (clip, first pair, end pair) windows packed whole into rounds of at most ``limit`` pairs
+    (a window alone may be the limit)."""
+    chunk: list[tuple[int, int, int]] = []
+    pairs = 0
+    for window in windows:
+        size = window[2] - window[1]
+        if chunk and pairs + size > limit:
+            yield chunk
+            chunk, pairs = [], 0
+        chunk.append(window)
+        pairs += size
+    if chunk:
+        yield chunk
 
 
 _LOADED: dict[tuple, RaftFlow] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,21 +24,37 @@ class FlowBackend:
     the frames' device; ``render_tensor`` draws such a tensor there, as uint8
     ``(N-1, H, W, 3)`` equal to ``render``'s.  Why: on a GPU the flow then never
     goes through the host.  A backend without them is used as before.
+
+    ``compute_clips(list of frames_uint8, method, device=, cancel=, progress=)``
+    (optional) returns one such result per clip, the clips computed together
+    (RAFT batched across videos in training's extraction); a backend without it
+    is called once per clip (:meth:`flow_of_clips`).
     """
 
     compute: Callable[..., Any]
     render: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]
     compute_tensor: Callable[..., Any] | None = None
     render_tensor: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    compute_clips: Callable[..., Sequence[Any]] | None = None
 
     @property
     def has_device_path(self) -> bool:
         return self.compute_tensor is not None and self.render_tensor is not None
 
+    def flow_of_clips(self, clips: Sequence[np.ndarray], method: str, **kwargs: Any) -> list[Any]:
+        """One result per clip: ``compute_clips`` when the backend has it, else ``compute`` on each clip."""
+        if self.compute_clips is None:
+            return [self.compute(clip, method, **kwargs) for clip in clips]
+        results = list(self.compute_clips(list(clips), method, **kwargs))
+        if len(results) != len(clips):
+            raise ValueError(f"the flow backend's compute_clips returned {len(results)} results for {len(clips)} clips")
+        return results
+
 
 def default_flow_backend(*, raft_weights: str | os.PathLike[str] | None = None) -> FlowBackend:
-    """``core.flow.compute_flow`` and ``core.flow.render.flow_to_rgb``, and their tensor forms
-    (``core.flow.engine.compute_flow_tensor``, ``core.flow.render_torch.flow_to_rgb_tensor``).
+    """``core.flow.compute_flow`` and ``core.flow.render.flow_to_rgb``, their tensor forms
+    (``core.flow.engine.compute_flow_tensor``, ``core.flow.render_torch.flow_to_rgb_tensor``)
+    and ``core.flow.engine.compute_flow_clips``.
 
     ``raft_weights`` is an explicit RAFT weights file for checkpoints whose flow method is RAFT.
     """
@@ -63,4 +79,10 @@ def default_flow_backend(*, raft_weights: str | os.PathLike[str] | None = None) 
 
         return flow_to_rgb_tensor(flow, FlowEncoding.from_dict(dict(encoding)))
 
-    return FlowBackend(compute=compute, render=render, compute_tensor=compute_tensor, render_tensor=render_tensor)
+    def compute_clips(clips: Sequence[np.ndarray], method: str, **kwargs: Any) -> list[Any]:
+        from core.flow.engine import compute_flow_clips
+
+        return compute_flow_clips(clips, method, raft_weights=weights, **kwargs)
+
+    return FlowBackend(compute=compute, render=render, compute_tensor=compute_tensor, render_tensor=render_tensor,
+                       compute_clips=compute_clips)

@@ -54,6 +54,9 @@ class TrainSettings:
     class depends on direction (the synthetic MoveLeft/MoveRight, Rotate*).
     ``extract_workers``: processes preparing clips ahead of the frozen
     backbones during token extraction (None: 0 on a CPU, min(4, cores) on CUDA).
+    ``flow_batch``: clips whose flow extraction computes in one engine call,
+    across videos (RAFT's pairs side by side on a GPU; None: 4 on CUDA, 1 on
+    a CPU, where batching gains nothing); cache keys do not depend on it.
     Split: :func:`core.data.make_split` with ``split_scheme``,
     ``official_split``, ``val_fraction``, ``test_fraction``, ``split_dir``.
 
@@ -98,6 +101,7 @@ class TrainSettings:
     flow_encoding: Mapping[str, Any] = field(default_factory=default_flow_encoding)
     raft_weights: str | None = None
     extract_workers: int | None = None
+    flow_batch: int | None = None
     pretrained: bool = True
     backbone_weights: str | None = None
     finetune_backbones: bool = False
@@ -177,6 +181,8 @@ class TrainSettings:
             raise InputError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}")
         if self.extract_workers is not None and self.extract_workers < 0:
             raise InputError(f"extract_workers must be 0 or more, got {self.extract_workers}")
+        if self.flow_batch is not None and (not isinstance(self.flow_batch, int) or isinstance(self.flow_batch, bool) or self.flow_batch < 1):
+            raise InputError(f"flow_batch must be a positive integer, got {self.flow_batch!r}")
         if self.seed < 0:
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.input_size < 0 or self.clip_length < 0:

@@ -177,7 +177,7 @@ def begin_run(state: TrainState | None, meta: dict[str, Any], *, restore: Callab
 
 
 # Settings that may change between an interrupted run and its continuation.
-RESUMABLE_CHANGES = ("epochs", "patience", "device", "extract_workers")
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "extract_workers", "flow_batch")
 SAME_DATA = (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)"))
 
 

@@ -247,6 +247,19 @@ def clip_flow_images(flow_backend: FlowBackend, frames: np.ndarray | torch.Tenso
     return images, str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or "")
 
 
+def clips_flow_images(flow_backend: FlowBackend, clips: Sequence[np.ndarray], method: str, config: TransformerConfig, device: torch.device,
+                      cancel: CancelToken | None) -> list[tuple[np.ndarray, str, bool, str]]:
+    """:func:`clip_flow_images` for several clips' host frames in one engine call
+    (:meth:`~core.inference.flow_backend.FlowBackend.flow_of_clips`): each clip's
+    (images, method used, fell back, note), the images those of its own call.
+
+    Why: RAFT on a GPU computes the pairs of several clips side by side.
+    """
+    results = flow_backend.flow_of_clips(list(clips), method, device=device, cancel=cancel, progress=None)
+    return [(_render(flow_backend, result.forward, config), str(result.method_used), bool(result.fell_back),
+             str(getattr(result, "note", "") or "")) for result in results]
+
+
 def _render_tensor(flow_backend: FlowBackend, forward: torch.Tensor, config: TransformerConfig, device: torch.device) -> torch.Tensor:
     """:func:`_render` on the device: a clip's flow tensor, checked, as colour images left on ``device``."""
     length, size = config.clip_length, config.input_size

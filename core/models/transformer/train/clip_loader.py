@@ -16,12 +16,13 @@ crops, flips) and clips missing only one stream take
 video's own frame cache.  Both give exactly the arrays the one-clip path gives.
 
 Flow that needs the device (RAFT, or TV-L1 on CUDA) is not computed in the
-workers: they hand over the cropped T+1 frames and :func:`flow_images` runs in
-the calling process, one engine call per clip as before.  RAFT is not batched
-across clips: on a CPU (raft-small, six 17-frame clips in one call, a junk pair
-between clips) the flow came out bitwise the same but 0.92x as fast, and on
-CUDA, where batching could pay, neither its speed nor its sameness (kernels
-picked by batch size, autocast) has been measured.
+workers: they hand over the cropped T+1 frames and the calling process computes
+it, with :func:`flow_images` one engine call per clip, or with
+:func:`flows_images` the clips of several videos in one call (the extractor's
+``flow_batch``: RAFT's pairs of all of them updated side by side on a GPU).
+On a CPU batching gains nothing (raft-small, six 17-frame clips in one call,
+a junk pair between clips: bitwise the same flow, 0.92x as fast), so the
+extractor batches there only when asked; on CUDA its speed is unmeasured.
 
 Workers are forked (the flow backend holds closures that do not pickle); where
 ``fork`` is missing the clips are prepared in process.  A worker's error comes
@@ -202,6 +203,15 @@ def flow_images(frames: np.ndarray, config: TransformerConfig, flow_backend: Flo
 
     images, _method, fell_back, note = clip_flow_images(flow_backend, frames, config.flow_method, config, device, cancel)
     return images, fell_back, note
+
+
+def flows_images(clips: Sequence[np.ndarray], config: TransformerConfig, flow_backend: FlowBackend, *, device: torch.device,
+                 cancel: CancelToken | None = None) -> list[tuple[np.ndarray, str, bool, str]]:
+    """:func:`flow_images` of several clips' cropped T+1 frames in one engine call: each clip's
+    (images, method used, fell back, note)."""
+    from core.models.transformer.inputs import clips_flow_images
+
+    return clips_flow_images(flow_backend, clips, config.flow_method, config, device, cancel)
 
 
 class _Jobs(torch.utils.data.Dataset):

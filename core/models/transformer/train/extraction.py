@@ -15,6 +15,15 @@ worker processes (:mod:`~core.models.transformer.train.clip_loader`), a
 video's clips sharing frames and flow pairs; the backbone batches and the
 cache keys are those of one clip at a time.  An unreadable video is recorded
 in :class:`~core.data.SkippedVideos` and the run goes on.
+
+Flow left to this process (RAFT or TV-L1 on CUDA, which workers cannot run;
+with ``workers=0`` and a ``flow_batch`` above 1, every method) is gathered
+across consecutive videos and computed ``flow_batch`` clips per engine call
+(:func:`~core.models.transformer.train.clip_loader.flows_images`): RAFT then
+updates the pairs of several clips side by side on a GPU.  The videos go on to
+the backbones in request order once their flow is in, so the backbone batches
+and the cache keys are the same whatever the flow batch (on a CPU the arrays
+too, bit for bit; on a GPU batched RAFT may pick other kernels).
 """
 
 from __future__ import annotations
@@ -34,9 +43,9 @@ from core.models.transformer.config import TransformerConfig
 from core.models.transformer.model import TwoStreamTransformer
 from core.models.transformer.layout import FLOW, RGB
 from core.progress import CancelToken, check, report
-from core.models.transformer.train.clip_loader import (ClipPreparer, ClipWant, PreparedVideo, VideoJob, can_fork, default_workers,
-                                                       flow_images,
-                                                       flow_runs_in_workers, prepared_videos)
+from core.models.transformer.train.clip_loader import (ClipPreparer, ClipWant, PreparedClip, PreparedVideo, VideoJob, can_fork,
+                                                       default_workers, flow_images, flow_runs_in_workers, flows_images,
+                                                       prepared_videos)
 from core.models.transformer.train.token_cache import TokenCache, module_fingerprint
 from core.training.views import view_names
 
@@ -44,6 +53,27 @@ TOKENS = "tokens"
 FRAMES = "frames"
 PAYLOADS = (TOKENS, FRAMES)
 DEFAULT_MEMORY_BUDGET = 2 << 30
+CUDA_FLOW_BATCH = 4
+
+
+def default_flow_batch(device: torch.device) -> int:
+    """Clips per flow engine call (``--flow-batch`` overrides it): 4 on CUDA, 1 elsewhere.
+
+    Why 4 on CUDA: four 16-frame clips (16 pairs each) fill one RAFT step group
+    of :data:`core.flow.raft.BATCHED_PAIRS_PER_STEP` pairs, a quarter of the
+    kernel launches per clip; not measured on a GPU yet.  Why 1 on a CPU: RAFT
+    runs one pair at a time there, so batching gains nothing (0.92x measured,
+    see :mod:`~core.models.transformer.train.clip_loader`), and extraction stays
+    exactly as it was.
+    """
+    return CUDA_FLOW_BATCH if device.type == "cuda" else 1
+
+
+def check_flow_batch(flow_batch: object) -> int:
+    """``flow_batch`` if it is a positive integer, else a ``ValueError`` naming it."""
+    if not isinstance(flow_batch, int) or isinstance(flow_batch, bool) or flow_batch < 1:
+        raise ValueError(f"flow_batch must be a positive integer, got {flow_batch!r}")
+    return flow_batch
 
 
 @dataclass(frozen=True)
@@ -96,6 +126,9 @@ class ClipExtractor:
     :func:`~core.models.transformer.train.clip_loader.default_workers`, 0 on a
     CPU; 0: in this process).  ``share=False`` prepares each clip view alone, in this
     process: the path before workers, which ``bench extract`` compares against.
+    ``flow_batch``: clips whose flow, left to this process, is computed in one
+    engine call (``None``: :func:`default_flow_batch`); above 1 with ``workers=0``
+    every clip's flow is left to this process.
     """
 
     def __init__(
@@ -116,9 +149,11 @@ class ClipExtractor:
         raft_weights: str | None = None,
         workers: int | None = None,
         share: bool = True,
+        flow_batch: int | None = None,
     ) -> None:
         if payload not in PAYLOADS:
             raise ValueError(f"payload must be one of {PAYLOADS}, got {payload!r}")
+        self.flow_batch = default_flow_batch(device) if flow_batch is None else check_flow_batch(flow_batch)
         self.config = config
         self.streams = tuple(streams)
         self.payload = payload
@@ -147,6 +182,7 @@ class ClipExtractor:
         self._mean = torch.tensor(config.mean, dtype=torch.float32, device=device).view(3, 1, 1, 1)
         self._std = torch.tensor(config.std, dtype=torch.float32, device=device).view(3, 1, 1, 1)
         self._pending: dict[str, list[tuple[str, np.ndarray, dict]]] = {stream: [] for stream in self.streams}
+        self._waiting: list[PreparedVideo] = []  # prepared videos, in order, whose flow (or an earlier video's) is not in yet
         self._stats = ExtractionStats()
         from core.flow.cache import weights_identity
 
@@ -199,6 +235,7 @@ class ClipExtractor:
         batches run here, in request order, as the one-process path ran them.
         """
         stats = self._stats = ExtractionStats()
+        self._waiting = []
         started = time.monotonic()
         total = len(requests)
         jobs: dict[int, VideoJob] = {}
@@ -223,7 +260,7 @@ class ClipExtractor:
                     self._take(next(prepared), skipped, cancel)
                 stats.videos += done not in known_bad
                 report(progress, done + 1, total, f"{label}: {stats.computed} arrays computed, {stats.cached} cached")
-        self._flush_all()
+        self._flush_all(skipped, cancel)
         stats.seconds = time.monotonic() - started
         return stats
 
@@ -250,13 +287,62 @@ class ClipExtractor:
 
     def _preparer(self) -> ClipPreparer:
         in_workers = self.workers > 0 and self.share and can_fork()
-        flow_here = not in_workers or flow_runs_in_workers(self.config.flow_method, self.device)
+        if in_workers:
+            flow_here = flow_runs_in_workers(self.config.flow_method, self.device)
+        else:  # in process, a flow batch leaves every clip's flow to _take, to be computed across videos
+            flow_here = self.flow_batch == 1
         flow_device = (self.device if not in_workers else torch.device("cpu")) if flow_here else None
         return ClipPreparer(config=self.config, augment=self.augment, clips_per_video=self.clips_per_video,
                             flow_backend=self.flow_backend, flow_device=flow_device, share=self.share)
 
     def _take(self, prepared: PreparedVideo, skipped: SkippedVideos, cancel: CancelToken | None) -> None:
-        """A prepared video's arrays into the pending batches (flow first where the workers left it); its error skips it."""
+        """A prepared video in line for the backbones: the flow left with the waiting videos' clips is
+        computed ``flow_batch`` clips at a time, then the videos whose flow is all in go on, in order."""
+        self._waiting.append(prepared)
+        self._gathered_flow(cancel, everything=False)
+        self._push_ready(skipped)
+
+    def _gathered_flow(self, cancel: CancelToken | None, *, everything: bool) -> None:
+        """Flow for the waiting clips, whole flow batches only (``everything``: the rest too, a last smaller call)."""
+        while True:
+            todo = [(video, clip) for video in self._waiting if video.error is None for clip in video.clips if clip.flow_frames is not None]
+            if not todo or (len(todo) < self.flow_batch and not everything):
+                return
+            check(cancel)
+            self._compute_flow(todo[: self.flow_batch], cancel)
+
+    def _compute_flow(self, chunk: list[tuple[PreparedVideo, PreparedClip]], cancel: CancelToken | None) -> None:
+        """One engine call for the clips of ``chunk`` (one clip: :func:`flow_images`, the call of the path
+        before batches); a failed batch is retried clip by clip, so an error skips only its own video."""
+        config, backend = self.config, self.flow_backend
+        try:
+            if len(chunk) == 1:
+                images, fell_back, note = flow_images(chunk[0][1].flow_frames, config, backend, device=self.device, cancel=cancel)
+                results = [(images, fell_back, note)]
+            else:
+                made = flows_images([clip.flow_frames for _, clip in chunk], config, backend, device=self.device, cancel=cancel)
+                results = [(images, fell_back, note) for images, _method, fell_back, note in made]
+        except (InputError, OSError) as err:
+            if len(chunk) == 1:
+                chunk[0][0].error = err
+                return
+            for video, clip in chunk:
+                if video.error is None:
+                    self._compute_flow([(video, clip)], cancel)
+            return
+        for (_, clip), (images, fell_back, note) in zip(chunk, results):
+            clip.flow, clip.flow_fell_back, clip.flow_note, clip.flow_frames = images, fell_back, note, None
+
+    def _push_ready(self, skipped: SkippedVideos) -> None:
+        """The waiting videos at the head of the line whose flow is all in (or that failed) to the pending batches."""
+        while self._waiting:
+            head = self._waiting[0]
+            if head.error is None and any(clip.flow_frames is not None for clip in head.clips):
+                return
+            self._push(self._waiting.pop(0), skipped)
+
+    def _push(self, prepared: PreparedVideo, skipped: SkippedVideos) -> None:
+        """A video's arrays into the pending batches, in the one-clip-at-a-time path's order; its error skips it."""
         from core.flow.cache import video_identity
 
         sample_path = prepared.job.path
@@ -266,16 +352,12 @@ class ClipExtractor:
             video_id = video_identity(sample_path)
             items: list[tuple[str, str, np.ndarray, dict]] = []
             for clip in prepared.clips:
-                flow, fell_back, note = clip.flow, clip.flow_fell_back, clip.flow_note
-                if clip.flow_frames is not None:
-                    check(cancel)
-                    flow, fell_back, note = flow_images(clip.flow_frames, self.config, self.flow_backend, device=self.device, cancel=cancel)
-                if fell_back:
+                if clip.flow_fell_back:
                     raise WeightsUnavailable(f"training asked for {self.config.flow_method} flow but it is unavailable, "
-                                             f"refusing to train on another method's flow: {note}")
+                                             f"refusing to train on another method's flow: {clip.flow_note}")
                 want = clip.want
                 for stream in want.streams:
-                    frames = clip.rgb if stream == RGB else flow
+                    frames = clip.rgb if stream == RGB else clip.flow
                     assert frames is not None
                     info = {"video": str(sample_path), "start": clip.start, "view": self.view_names[want.view], "stream": stream,
                             "rank": self.rank}
@@ -288,7 +370,10 @@ class ClipExtractor:
             if len(self._pending[stream]) >= self.batch_size:
                 self._flush(stream)
 
-    def _flush_all(self) -> None:
+    def _flush_all(self, skipped: SkippedVideos, cancel: CancelToken | None) -> None:
+        """The flow still gathered, its videos, then every pending batch."""
+        self._gathered_flow(cancel, everything=True)
+        self._push_ready(skipped)
         for stream in self.streams:
             self._flush(stream)
 

@@ -10,7 +10,7 @@ from core.models.transformer.config import FusionConfig, TransformerConfig
 # The train command's options only this family reads (argparse dests).
 TRAIN_OPTIONS = ("backbone", "tiny_dim", "frame_wise", "flow_radius", "flow_normalization", "depth", "heads", "head_dim",
                  "spatial_pool", "rgb_time_pool", "head_layers", "finetune", "augment", "clips_per_video", "flow_method",
-                 "raft_weights", "clip_length", "extract_workers")
+                 "raft_weights", "clip_length", "extract_workers", "flow_batch")
 
 
 # Seed 000's configuration (its section 3): MViTv2-S with Kinetics-400 weights on each stream,

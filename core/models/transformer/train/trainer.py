@@ -258,6 +258,7 @@ class _Run:
             rank=self.context.rank,
             raft_weights=settings.raft_weights,
             workers=settings.extract_workers,
+            flow_batch=settings.flow_batch,
         )
         views = settings.views
         requests = [VideoRequest(s, views) for s in self.split.train] + [VideoRequest(s, 1) for s in self.split.val]

@@ -29,13 +29,7 @@ def dataset(tmp_path_factory) -> Path:
     return write_colour_dataset(tmp_path_factory.mktemp("colours") / "data", videos_per_class=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the backbone's float sums then round the same way in every run."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(flow_method: str = "dis") -> TransformerConfig:
