@@ -94,7 +94,7 @@ class FrameView(QWidget):
         self.region_edge.setZValue(MARK_Z)
         self.view_box.addItem(self.region_edge)
         self._segments: np.ndarray | None = None  # (N, 4) fractions x0, y0, x1, y1
-        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((25, 25, 25, 230), width=1.2), connect="pairs", antialias=False)  # dark: flow colours are pale where motion is small
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((25, 25, 25, 230), width=1), connect="pairs", antialias=False)  # dark: flow colours are pale where motion is small; 1 px: Qt's fast line path, no stroking per segment
         self.arrows.setZValue(ARROW_Z)
         self.arrows.setVisible(False)
         self.view_box.addItem(self.arrows)

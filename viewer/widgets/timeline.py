@@ -67,8 +67,10 @@ class Timeline(QWidget):
         item.getAxis("right").linkToView(self.magnitude_box)
         self.magnitude_box.setXLink(item)
         item.vb.sigResized.connect(lambda: self.magnitude_box.setGeometry(item.vb.sceneBoundingRect()))
-        self.noise_curve = item.plot(pen=pg.mkPen(NOISE_COLOUR, width=1.5), connect="finite")
-        self.magnitude_curve = pg.PlotCurveItem(pen=pg.mkPen(MAGNITUDE_COLOUR, width=1.2), connect="finite")
+        # one-pixel pens: Qt draws those on its fast line path; at 1.5/1.2 px every segment was stroked as a polygon
+        # (a 124-frame timeline repainted in 1.43 ms against 0.50 offscreen, and the cost grows with the frames)
+        self.noise_curve = item.plot(pen=pg.mkPen(NOISE_COLOUR, width=1), connect="finite")
+        self.magnitude_curve = pg.PlotCurveItem(pen=pg.mkPen(MAGNITUDE_COLOUR, width=1), connect="finite")
         self.magnitude_box.addItem(self.magnitude_curve)
         self.marker = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("#202124", width=2))
         self.marker.sigPositionChanged.connect(self._marker_moved)
