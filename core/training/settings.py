@@ -181,8 +181,13 @@ class TrainSettings:
             raise InputError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}")
         if self.extract_workers is not None and self.extract_workers < 0:
             raise InputError(f"extract_workers must be 0 or more, got {self.extract_workers}")
-        if self.flow_batch is not None and (not isinstance(self.flow_batch, int) or isinstance(self.flow_batch, bool) or self.flow_batch < 1):
-            raise InputError(f"flow_batch must be a positive integer, got {self.flow_batch!r}")
+        if self.flow_batch is not None:
+            from core.models.transformer.train.extraction import check_flow_batch
+
+            try:
+                check_flow_batch(self.flow_batch)
+            except ValueError as err:
+                raise InputError(str(err)) from None
         if self.seed < 0:
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.input_size < 0 or self.clip_length < 0:
