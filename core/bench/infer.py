@@ -13,7 +13,9 @@ Cold rows: the first clip of a fresh classifier, its load (building the model)
 and warm-up (:meth:`~core.inference.ClipClassifier.warm_up`) timed apart, beside
 a second fresh classifier's first clip without warm-up.  Only the process's very
 first row pays for torch's own start; later rows are fresh classifiers, not
-fresh processes.  Whole-video rows: sliding windows over the whole video
+fresh processes.  Compiled rows (``--compile``, on CUDA by default): the same
+clip with the backbones through ``torch.compile``, compiled in warm-up (its
+seconds in the table), beside the eager row of the same run.  Whole-video rows: sliding windows over the whole video
 (``predict_timeline``) in frames per second, the per-window path
 (``share_windows = False``) and the shared one alternating run by run, with
 their ratio.
@@ -53,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="backbones for the whole-video rows (default auto: tiny on the CPU, every backbone on CUDA; none: skip)")
     parser.add_argument("--steps", default="16,4", help="window steps of the whole-video rows, in frames (default 16,4)")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold rows")
+    parser.add_argument("--compile", default="auto", choices=("off", "auto", "on"),
+                        help="compiled rows beside the eager ones: auto on CUDA only (default), on everywhere (slow on a CPU), off; "
+                             "the whole-video rows use the compiled backbones when this asks for them")
 
 
 @dataclass
@@ -65,6 +70,7 @@ class _Row:
     precision: str
     stages: dict[str, float]
     cold: dict[str, float] | None = None  # load, warm_up, first (after warm-up), first_unwarmed, load_unwarmed (ms)
+    compiled: str = "no"  # "no", "yes (N s)" or "failed: why" (then it ran eager)
 
 
 @dataclass
@@ -78,12 +84,14 @@ class _VideoRow:
     windows: int
     fps_old: float
     fps_new: float
+    compiled: str = "no"
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from core.errors import InputError
+    from core.inference.compiled import wants_compile
     from core.models.shared.backbones import BACKBONE_NAMES
 
     if args.threads > 0:
@@ -104,15 +112,19 @@ def run(args: argparse.Namespace) -> int:
     rows: list[_Row] = []
     for device in devices:
         flow = args.cpu_flow if device == "cpu" else args.cuda_flow
+        compiles = [False, True] if wants_compile(args.compile, torch.device(device)) else [False]
         for name in names:
             # with and without attention maps: the tiny model everywhere, every backbone on CUDA (the GPU targets name both)
             variants = [(False, "auto"), (True, "auto")] if name == "tiny" or device == "cuda" else [(False, "auto")]
             if name != "tiny" and device == "cpu" and cpu_bf16:
                 variants.append((False, "bfloat16"))
-            for attention, precision in variants:
-                cold = not args.no_cold and not attention
-                rows.append(_measure(name, device, flow, attention, precision, video_path, args.repeats, cold=cold, threads=args.threads))
-                print(f"  measured {name} on {device} ({precision}){' with attention' if attention else ''}: {rows[-1].stages['total']:.0f} ms", flush=True)
+            for compiled in compiles:
+                for attention, precision in variants:
+                    cold = not args.no_cold and not attention
+                    rows.append(_measure(name, device, flow, attention, precision, video_path, args.repeats, cold=cold, threads=args.threads,
+                                         compiled=compiled))
+                    print(f"  measured {name} on {device} ({precision}){' with attention' if attention else ''}"
+                          f"{', compiled ' + rows[-1].compiled if compiled else ''}: {rows[-1].stages['total']:.0f} ms", flush=True)
     video_rows = _whole_video_rows(args, names, devices, video_path, steps)
     _print_clip_table(rows)
     if any(r.cold is not None for r in rows):
@@ -127,9 +139,13 @@ def _print_clip_table(rows: list[_Row]) -> None:
     from core.inference import STAGES
 
     baseline = rows[0].stages["total"]
-    headers = ["backbone", "device", "precision", "weights", "flow", "attn", *[f"{s} ms" for s in STAGES], "total ms", "vs first"]
+    headers = ["backbone", "device", "precision", "compiled", "weights", "flow", "attn", *[f"{s} ms" for s in STAGES], "total ms", "vs first",
+               "vs eager"]
+    eager = {(r.backbone, r.device, r.precision, r.attention): r.stages["total"] for r in rows if r.compiled == "no"}
     table = [
-        [r.backbone, r.device, r.precision, r.weights, r.flow, "yes" if r.attention else "no", *[r.stages[s] for s in STAGES], r.stages["total"], f"{r.stages['total'] / baseline:.2f}x"]
+        [r.backbone, r.device, r.precision, r.compiled, r.weights, r.flow, "yes" if r.attention else "no", *[r.stages[s] for s in STAGES],
+         r.stages["total"], f"{r.stages['total'] / baseline:.2f}x",
+         "-" if r.compiled == "no" else f"{r.stages['total'] / eager[(r.backbone, r.device, r.precision, r.attention)]:.2f}x"]
         for r in rows
     ]
     print(format_table(headers, table))
@@ -138,7 +154,8 @@ def _print_clip_table(rows: list[_Row]) -> None:
         if target is not None:
             limit, what = target
             verdict = "met" if row.stages["total"] < limit else "NOT met"
-            print(f"target: {what} < {limit:.0f} ms: {verdict} ({row.stages['total']:.0f} ms, {row.precision}, flow {row.flow})")
+            how = "compiled" if row.compiled.startswith("yes") else "eager"
+            print(f"target: {what} < {limit:.0f} ms: {verdict} ({row.stages['total']:.0f} ms, {row.precision}, {how}, flow {row.flow})")
     if any(r.weights.startswith("random") for r in rows):
         print("random: Kinetics-400 weights not in the torch hub cache; timings are the same, predictions are not meaningful")
 
@@ -146,7 +163,7 @@ def _print_clip_table(rows: list[_Row]) -> None:
 def _print_cold_table(rows: list[_Row]) -> None:
     from core.bench.timing import format_table
 
-    headers = ["backbone", "device", "precision", "load ms", "warm-up ms", "first clip ms", "warm clip ms", "first/warm",
+    headers = ["backbone", "device", "precision", "compiled", "load ms", "warm-up ms", "first clip ms", "warm clip ms", "first/warm",
                "no warm-up: first clip ms", "first/warm"]
     table = []
     for r in rows:
@@ -154,7 +171,7 @@ def _print_cold_table(rows: list[_Row]) -> None:
             continue
         warm = r.stages["total"]
         cold = r.cold
-        table.append([r.backbone, r.device, r.precision, cold["load"], cold["warm_up"], cold["first"], warm, f"{cold['first'] / warm:.2f}x",
+        table.append([r.backbone, r.device, r.precision, r.compiled, cold["load"], cold["warm_up"], cold["first"], warm, f"{cold['first'] / warm:.2f}x",
                       cold["first_unwarmed"], f"{cold['first_unwarmed'] / warm:.2f}x"])
     print("\ncold: a fresh classifier's load (building the model), warm-up (one clip of made-up frames) and first clip, apart")
     print(format_table(headers, table))
@@ -162,15 +179,16 @@ def _print_cold_table(rows: list[_Row]) -> None:
     for r in rows:
         if r.cold is not None and (r.backbone, r.device) == (backbone, device):
             first = r.cold["first"] / r.stages["total"]
-            print(f"target: first {backbone} classification on {device} after load and warm-up <= {ratio:g}x a warm one: "
+            how = "compiled" if r.compiled.startswith("yes") else "eager"
+            print(f"target: first {backbone} classification on {device} after load and warm-up <= {ratio:g}x a warm one ({how}): "
                   f"{'met' if first <= ratio else 'NOT met'} ({first:.2f}x)")
 
 
 def _print_video_table(rows: list[_VideoRow]) -> None:
     from core.bench.timing import format_table
 
-    headers = ["backbone", "device", "flow", "video", "frames", "step", "windows", "per-window fps", "shared fps", "shared/per-window"]
-    table = [[r.backbone, r.device, r.flow, r.video, r.frames, r.step, r.windows, r.fps_old, r.fps_new, f"{r.fps_new / r.fps_old:.2f}x"]
+    headers = ["backbone", "device", "compiled", "flow", "video", "frames", "step", "windows", "per-window fps", "shared fps", "shared/per-window"]
+    table = [[r.backbone, r.device, r.compiled, r.flow, r.video, r.frames, r.step, r.windows, r.fps_old, r.fps_new, f"{r.fps_new / r.fps_old:.2f}x"]
              for r in rows]
     print("\nwhole video: sliding windows over every frame, frames per second (median of the runs, the two paths alternating)")
     print(format_table(headers, table))
@@ -203,7 +221,7 @@ def _bench_config(name: str, flow: str) -> Any:
 
 
 def _measure(name: str, device_name: str, flow: str, attention: bool, precision: str, video_path: str, repeats: int, *,
-             cold: bool = False, threads: int = 0) -> _Row:
+             cold: bool = False, threads: int = 0, compiled: bool = False) -> _Row:
     import torch
 
     from core.device import resolve_device
@@ -211,11 +229,15 @@ def _measure(name: str, device_name: str, flow: str, attention: bool, precision:
     from core.sampling import uniform_clip_starts
     from core.video import open_video
 
-    cold_ms = _cold(name, device_name, flow, precision, video_path, threads) if cold else None
+    cold_ms = _cold(name, device_name, flow, precision, video_path, threads, compiled) if cold else None
     torch.manual_seed(0)
     device = resolve_device(device_name)
     config = _bench_config(name, flow)
-    classifier, weights = _fresh_classifier(name, config, device, precision)
+    classifier, weights = _fresh_classifier(name, config, device, precision, compiled)
+    compile_state = "no"
+    if compiled:
+        classifier.warm_up()  # compiles; the run below warms the rest as for an eager row
+        compile_state = _compile_state(classifier)
     if precision == "auto":
         precision = "autocast half" if device.type == "cuda" else "float32"
     runs: list[dict[str, float]] = []
@@ -240,10 +262,21 @@ def _measure(name: str, device_name: str, flow: str, attention: bool, precision:
         torch.cuda.empty_cache()
     median = {key: statistics.median(run[key] for run in runs) for key in (*STAGES, "total")}
     return _Row(backbone=name, device=str(device), weights=weights, flow=used_flow, attention=attention, precision=precision, stages=median,
-                cold=cold_ms)
+                cold=cold_ms, compiled=compile_state)
 
 
-def _fresh_classifier(name: str, config: Any, device: Any, precision: str) -> tuple[Any, str]:
+def _compile_state(classifier: Any) -> str:
+    """The compiled column: ``yes (seconds compiling)``, or why the backbones ran eager."""
+    if classifier.compile_note:
+        return f"failed: {classifier.compile_note}"
+    reports = classifier.compile_reports()
+    failures = [f"{r.name} {r.failure}" for r in reports if r.failure]
+    if failures:
+        return "failed: " + "; ".join(failures)
+    return f"yes ({sum(r.seconds for r in reports):.0f} s)"
+
+
+def _fresh_classifier(name: str, config: Any, device: Any, precision: str, compiled: bool = False) -> tuple[Any, str]:
     """A new classifier of the bench's model for ``name`` and where its weights came from."""
     from core.models.transformer import TransformerClassifier, build_transformer
 
@@ -252,13 +285,13 @@ def _fresh_classifier(name: str, config: Any, device: Any, precision: str) -> tu
     weights = "random" if any(s.startswith("random") for s in sources) else "Kinetics-400"
     if name == "tiny":
         weights = "random (demo-sized)"
-    return TransformerClassifier(model, config, device=device, precision=precision), weights
+    return TransformerClassifier(model, config, device=device, precision=precision, compile_backbones="on" if compiled else "off"), weights
 
 
-def _cold(name: str, device: str, flow: str, precision: str, video_path: str, threads: int) -> dict[str, float]:
+def _cold(name: str, device: str, flow: str, precision: str, video_path: str, threads: int, compiled: bool = False) -> dict[str, float]:
     """The cold figures of a row, each from a fresh process: with warm-up, then without."""
-    warmed = _run_cold_child([name, device, flow, precision, video_path, threads, True])
-    unwarmed = _run_cold_child([name, device, flow, precision, video_path, threads, False])
+    warmed = _run_cold_child([name, device, flow, precision, video_path, threads, True, compiled])
+    unwarmed = _run_cold_child([name, device, flow, precision, video_path, threads, False, compiled])
     return {"load": warmed["load"], "warm_up": warmed["warm_up"], "first": warmed["first"],
             "first_unwarmed": unwarmed["first"], "load_unwarmed": unwarmed["load"]}
 
@@ -279,8 +312,10 @@ def _run_cold_child(arguments: list[Any]) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cold_child(name: str, device_name: str, flow: str, precision: str, video_path: str, threads: int, warm_up: bool) -> dict[str, float]:
-    """In a fresh process: build the classifier (``load``), optionally warm it up, and time the first clip (ms)."""
+def cold_child(name: str, device_name: str, flow: str, precision: str, video_path: str, threads: int, warm_up: bool,
+               compiled: bool = False) -> dict[str, float]:
+    """In a fresh process: build the classifier (``load``), optionally warm it up (compiling, when ``compiled``:
+    from inductor's cache when an earlier row filled it), and time the first clip (ms)."""
     import torch
 
     from core.device import resolve_device
@@ -293,7 +328,7 @@ def cold_child(name: str, device_name: str, flow: str, precision: str, video_pat
     device = resolve_device(device_name)
     config = _bench_config(name, flow)
     began = time.perf_counter()
-    classifier, _ = _fresh_classifier(name, config, device, precision)
+    classifier, _ = _fresh_classifier(name, config, device, precision, compiled)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     figures = {"load": (time.perf_counter() - began) * 1000.0, "warm_up": float("nan")}
@@ -339,19 +374,24 @@ def _whole_video_rows(args: argparse.Namespace, names: list[str], devices: list[
             videos.append(str(SHARED_VIDEO))
     else:
         print(f"whole video: the real clip {SHARED_VIDEO} is not there (a fresh clone); only {video_path} is measured")
+    import torch
+
+    from core.inference.compiled import wants_compile
+
     rows = []
     for device in devices:
         for name in _video_backbones(args.whole_video, device, names):
             for path in videos:
                 for step in steps:
-                    row = _measure_video(name, device, args.cpu_flow if device == "cpu" else args.cuda_flow, path, step, args.repeats)
+                    row = _measure_video(name, device, args.cpu_flow if device == "cpu" else args.cuda_flow, path, step, args.repeats,
+                                         compiled=wants_compile(args.compile, torch.device(device)))
                     rows.append(row)
                     print(f"  whole video {row.video} step {step}, {name} on {device}: "
                           f"{row.fps_old:.1f} -> {row.fps_new:.1f} frames/s", flush=True)
     return rows
 
 
-def _measure_video(name: str, device_name: str, flow: str, video_path: str, step: int, repeats: int) -> _VideoRow:
+def _measure_video(name: str, device_name: str, flow: str, video_path: str, step: int, repeats: int, *, compiled: bool = False) -> _VideoRow:
     """Frames per second of ``predict_timeline`` over the whole video, per-window and shared runs alternating."""
     import torch
 
@@ -361,8 +401,9 @@ def _measure_video(name: str, device_name: str, flow: str, video_path: str, step
     torch.manual_seed(0)
     device = resolve_device(device_name)
     config = _bench_config(name, flow)
-    classifier, _ = _fresh_classifier(name, config, device, "auto")
+    classifier, _ = _fresh_classifier(name, config, device, "auto", compiled)
     classifier.warm_up()
+    compile_state = _compile_state(classifier) if compiled else "no"
     seconds: dict[bool, list[float]] = {False: [], True: []}
     with open_video(video_path) as video:
         for attempt in range(repeats + 1):
@@ -380,4 +421,4 @@ def _measure_video(name: str, device_name: str, flow: str, video_path: str, step
         torch.cuda.empty_cache()
     old, new = count / statistics.median(seconds[False]), count / statistics.median(seconds[True])
     return _VideoRow(backbone=name, device=str(device), flow=used, video=Path(video_path).name, frames=count, step=step,
-                     windows=len(timeline.clips), fps_old=old, fps_new=new)
+                     windows=len(timeline.clips), fps_old=old, fps_new=new, compiled=compile_state)

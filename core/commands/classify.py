@@ -8,6 +8,10 @@ where the first call pays for context set-up, kernel choice and RAFT's weights;
 on a CPU it costs about a whole clip and saves less than that (fresh processes on
 two cores: the tiny model's 84 ms warm-up took 17 ms off its first clip,
 MViTv2-S's 4.6 s nothing), so there it is asked for with ``--warm-up yes``.
+``--compile`` compiles the backbones inside warm-up (see
+:mod:`core.inference.compiled`): off by default, since one clip rarely repays a
+compile (up to a minute, less once inductor's cache holds it); the viewer compiles
+in the background instead.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--warm-up", default="auto", choices=("auto", "yes", "no"),
                         help="run one made-up clip before the timed one (auto: on CUDA only; on a CPU it costs more than it saves)")
+    parser.add_argument("--compile", default="off", choices=("off", "auto", "on"),
+                        help="compile the backbones with torch.compile during warm-up (auto: on CUDA only; default off: "
+                             "it costs up to a minute, less once cached, and pays over many clips)")
     parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
 
@@ -69,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     flow_backend = default_flow_backend(raft_weights=args.raft_weights)
     began = time.perf_counter()
-    classifier = open_classifier(checkpoint, device=device, precision=args.precision, flow_backend=flow_backend)
-    startup: dict[str, float | None] = {"load": (time.perf_counter() - began) * 1000.0, "warm_up": None}
+    classifier = open_classifier(checkpoint, device=device, precision=args.precision, flow_backend=flow_backend, compile_backbones=args.compile)
+    startup: dict[str, float | None] = {"load": (time.perf_counter() - began) * 1000.0, "warm_up": None, "compile": None}
     config = classifier.config
     with open_video(args.video) as video:
         count = len(video)
@@ -81,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--windows {args.windows} asks for more clips than the video's {count} frames hold: at most {distinct} "
                              f"different clips of {config.clip_length} frames at stride {config.frame_stride}", args.video)
         if args.warm_up == "yes" or (args.warm_up == "auto" and device.type == "cuda"):
-            startup["warm_up"] = classifier.warm_up()
+            startup["warm_up"] = classifier.warm_up(compiling=False)
+        if classifier.compile_pending:
+            startup["compile"] = classifier.prepare_compiled()
         progress = ProgressLine("classify")
         try:
             if args.windows is not None:
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     summary = _summary(args.video, checkpoint, str(device), config, clips, top, timings)
     summary["startup_ms"] = {key: None if value is None else round(value, 2) for key, value in startup.items()}
     summary["model_domain"] = _domain(checkpoint, config, args.video)
+    summary["compiled"] = _compiled_summary(classifier)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -188,6 +198,19 @@ def _text(summary: dict[str, Any]) -> str:
     startup = summary.get("startup_ms")
     if startup:
         warm = "skipped" if startup["warm_up"] is None else f"{startup['warm_up']:.0f} ms"
-        lines.append(f"startup (not in the clip's time): model load {startup['load']:.0f} ms, warm-up {warm}")
+        compiled = "" if startup.get("compile") is None else f", compile {startup['compile']:.0f} ms"
+        lines.append(f"startup (not in the clip's time): model load {startup['load']:.0f} ms, warm-up {warm}{compiled}")
+    if summary.get("compiled") and summary["compiled"]["note"]:
+        lines.append(f"compile: {summary['compiled']['note']}")
     lines.append("time: " + ", ".join(f"{k} {v:.0f} ms" for k, v in timing.items()))
     return "\n".join(lines) + "\n"
+
+
+def _compiled_summary(classifier: Any) -> dict[str, Any] | None:
+    """What ``--compile`` did: the compiled modules' batch sizes, or why the backbones ran eager (None: not asked)."""
+    reports = classifier.compile_reports()
+    if not reports and classifier.compile_note is None:
+        return None
+    failures = [f"{r.name}: {r.failure}" for r in reports if r.failure]
+    note = classifier.compile_note or ("ran uncompiled: " + "; ".join(failures) if failures else "")
+    return {"modules": {r.name: list(r.batches) for r in reports}, "note": note}

@@ -14,11 +14,14 @@ video is sampled (:meth:`ClipClassifier.video_samples`).
 Many clips of one call share their work (:meth:`ClipClassifier.clip_samples`):
 by default each frame is read once; a family may also share cropping and flow
 (the transformer does).  :meth:`ClipClassifier.warm_up` runs one dummy clip so
-that a timed clip does not pay for first-call set-up.
+that a timed clip does not pay for first-call set-up; with ``compile_backbones``
+it also compiles the modules a family names in :attr:`ClipClassifier.compilable`
+(see :mod:`core.inference.compiled`), so no later call compiles.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ import torch
 from core.device import resolve_device
 from core.errors import InputError
 from core.inference.cancel_hooks import cancellable
+from core.inference.compiled import CompiledModule, CompileReport, compile_unavailable, use_persistent_cache, wants_compile
 from core.inference.flow_backend import FlowBackend, default_flow_backend
 from core.inference.frame_memo import FrameMemo, starts_still_to_come
 from core.inference.frames import ArrayFrames, FrameSource, as_frame_source
@@ -69,12 +73,16 @@ class ClipClassifier:
     CPU; ``bfloat16`` on a CPU with native bf16 (AVX512-BF16, AMX) roughly halves
     big backbones' time at about 1% relative error.  ``batch_size``: clips per
     forward pass (default 8 on CUDA, :attr:`cpu_batch_size` on a CPU).
+    ``compile_backbones``: ``off``, ``auto`` (CUDA only) or ``on``: :attr:`compilable`
+    through ``torch.compile``, compiled by :meth:`warm_up` (``compile_backend``: tests
+    pass a cheap one).
     """
 
     cpu_batch_size = 1
     maps_kinds: tuple[str, ...] = ()  # what ``attention=True`` gives (set by the family)
     crop_position = CENTRE  # where a family's clip_sample crops along the longer side (see at_crop)
     share_windows = True  # False: every clip prepared on its own, as before clips shared work (benchmarks compare the two)
+    compilable: tuple[str, ...] = ()  # the model's submodules worth compiling (a family names its backbones)
 
     def __init__(
         self,
@@ -86,6 +94,8 @@ class ClipClassifier:
         flow_method: str | None = None,
         batch_size: int | None = None,
         precision: str = "auto",
+        compile_backbones: str = "off",
+        compile_backend: str | Callable[..., Any] = "inductor",
     ) -> None:
         if precision not in PRECISIONS:
             raise InputError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
@@ -96,6 +106,37 @@ class ClipClassifier:
         self._flow_backend = flow_backend
         self.flow_method = flow_method or getattr(self.config, "flow_method", None)
         self.batch_size = batch_size or (8 if self.device.type == "cuda" else self.cpu_batch_size)
+        self.compile_note: str | None = None  # why nothing is compiled although it was asked for
+        self._compiled: dict[str, CompiledModule] = {}
+        self._thread = threading.local()  # .compiling: this thread's calls compile (prepare_compiled); others' never do
+        if wants_compile(compile_backbones, self.device):
+            self._wrap_compilable(compile_backend)
+
+    def _wrap_compilable(self, backend: str | Callable[..., Any]) -> None:
+        reason = compile_unavailable(self.device) if backend == "inductor" else None
+        modules = {name: getattr(self.model, name, None) for name in self.compilable}
+        modules = {name: module for name, module in modules.items() if module is not None}
+        if reason is None and not modules:
+            reason = f"the {type(self).__name__} names no module to compile"
+        if reason is not None:
+            self.compile_note = f"runs eager: {reason}"
+            return
+        use_persistent_cache()
+        self._compiled = {name: CompiledModule(module, name, self.device, backend=backend) for name, module in modules.items()}
+
+    def submodule(self, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model's ``name`` module as the forward pass should call it: compiled when it is
+        (see :mod:`core.inference.compiled`), the module itself otherwise."""
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            return getattr(self.model, name)
+        if getattr(self._thread, "compiling", False):
+            return compiled.compile_and_run
+        return compiled
+
+    def compile_reports(self) -> list[CompileReport]:
+        """What compiling did per module (empty when nothing was asked or could be compiled)."""
+        return [compiled.report() for compiled in self._compiled.values()]
 
     @property
     def flow_backend(self) -> FlowBackend:
@@ -206,20 +247,49 @@ class ClipClassifier:
         starts = sliding_window_starts(len(frames), self.config.clip_length, self.config.frame_stride, step)
         return aggregate_predictions(self.predict_clips(frames, starts, top=top, cancel=cancel, progress=progress), top)
 
-    def warm_up(self) -> float:
+    def warm_up(self, *, compiling: bool = True) -> float:
         """Run one clip of made-up frames at the model's input size through flow and model; returns its ms.
 
         Why: the first call pays for set-up (CUDA context and kernel choice, RAFT's
         weights, oneDNN's primitives) that a timed clip should not.  The frames are
         seeded noise, the shape of a real clip after cropping, so the same kernels run.
+        ``compiling``: also :meth:`prepare_compiled` (the viewer does that apart, so
+        that clicks run eager while it compiles).
         """
+        began = time.perf_counter()
+        with torch.no_grad():
+            self._run_batched([self._made_up_sample()], False, None, 1, None)
+        if compiling:
+            self.prepare_compiled()
+        return (time.perf_counter() - began) * 1000.0
+
+    @property
+    def compile_pending(self) -> bool:
+        """Whether a module asked to be compiled has neither been compiled nor failed."""
+        return any(not r.batches and r.failure is None for r in self.compile_reports())
+
+    def prepare_compiled(self) -> float:
+        """Compile :attr:`compilable` for one clip and for a full batch by running made-up clips
+        through them; returns its ms (0 when nothing is pending).  Other threads may classify
+        meanwhile: they run eager until the compiled forward is ready."""
+        if not self.compile_pending:
+            return 0.0
+        began = time.perf_counter()
+        self._thread.compiling = True
+        try:
+            with torch.no_grad():
+                sample = self._made_up_sample()
+                for size in sorted({1, self.batch_size}):  # one clip (a click); a full batch (a timeline, a video)
+                    self._run_batched([sample] * size, False, None, 1, None)
+        finally:
+            self._thread.compiling = False
+        return (time.perf_counter() - began) * 1000.0
+
+    def _made_up_sample(self) -> Sample:
         size = int(self.config.input_size)
         span = clip_span(self.config.clip_length, self.config.frame_stride) + int(getattr(self.config, "frame_stride", 1))
         noise = np.random.default_rng(0).integers(0, 256, size=(span, size, size, 3), dtype=np.uint8)
-        began = time.perf_counter()
-        with torch.no_grad():
-            self._run_batched([self.clip_sample(ArrayFrames(noise), 0, None)], False, None, 1, None)
-        return (time.perf_counter() - began) * 1000.0
+        return self.clip_sample(ArrayFrames(noise), 0, None)
 
     # -- running the model ----------------------------------------------------------------------
 

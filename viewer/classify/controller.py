@@ -44,7 +44,8 @@ ClassifierLoader = Callable[[Path, str], ClipClassifier]
 
 
 def default_loader(path: Path, device: str) -> ClipClassifier:
-    return open_classifier(path, device=device)
+    """The checkpoint's classifier; on CUDA its backbones are compiled by the warm-up job (clicks run eager until then)."""
+    return open_classifier(path, device=device, compile_backbones="auto")
 
 
 def available_device_names() -> list[str]:
@@ -105,7 +106,7 @@ class ModelHolder:
             classifier = self.loader(path, device)  # raises CheckpointError: the old model stays
             warm_up = getattr(classifier, "warm_up", None)  # test doubles may have none
             if device == CUDA and callable(warm_up):
-                warm_up()  # CUDA's first call (context, kernel choice) costs seconds: paid here, once
+                warm_up(compiling=False)  # CUDA's first call (context, kernel choice) costs seconds: paid here, once
             self._key, self._classifier = key, classifier
             return classifier, (time.perf_counter() - start) * 1000.0
 
@@ -132,6 +133,14 @@ def starting_checkpoint() -> Path | None:
 def is_bundled_demo(path: Path) -> bool:
     """Whether ``path`` is some family's bundled demo (the panel then says the demo is missing)."""
     return any(record.demo_checkpoint == path for record in registry.families())
+
+
+def compile_notice(name: str, compile_ms: float, reports: list[Any]) -> str:
+    """One line on the warm-up job's compiling: done in how long, or why the backbones stay eager."""
+    failures = [f"{r.name}: {r.failure}" for r in reports if r.failure]
+    if failures:
+        return f"{name} runs uncompiled (as fast as before, no faster): " + "; ".join(failures)
+    return f"{name}: backbones compiled in {compile_ms / 1000:.0f} s; clips run compiled from now on"
 
 
 def video_prediction(clips: list[Prediction], top: int = 5) -> VideoPrediction:
@@ -236,17 +245,25 @@ class ClassifyController(QObject):
         holder, device = self.holder, self.device
 
         def work(cancel, progress):  # noqa: ANN001
-            return holder.get(path, device)[1]
+            classifier, load_ms = holder.get(path, device)
+            if not getattr(classifier, "compile_pending", False):
+                return load_ms, None
+            progress(0, 1, f"compiling {path.name}'s backbones (clips run uncompiled meanwhile; minutes the first time)")
+            compile_ms = classifier.prepare_compiled()
+            return load_ms, (compile_ms, classifier.compile_reports())
 
-        def warmed(load_ms: float) -> None:
+        def warmed(result: tuple[float, Any]) -> None:
+            load_ms, compiled = result
             if load_ms > 0:
                 what = "loaded and warmed up" if device == CUDA else "loaded"
                 self.notifier.notice(f"{path.name} {what} on {device} in {load_ms / 1000:.1f} s")
+            if compiled is not None:
+                self.notifier.notice(compile_notice(path.name, *compiled))
 
         def failed(error: BaseException, _trace: str) -> None:  # the first classification reports it in full
             self.notifier.notice(f"could not prepare {path.name} on {device}: {error}")
 
-        return self.jobs.submit(WARM_CHANNEL, work, warmed, on_error=failed)
+        return self.jobs.submit(WARM_CHANNEL, work, warmed, on_error=failed, on_progress=lambda _done, _total, text: self.notifier.notice(text))
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Load ``path`` fully in a worker; on success it replaces the model, on failure the old one stays."""

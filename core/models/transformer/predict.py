@@ -58,6 +58,7 @@ class TransformerClassifier(ClipClassifier):
     """
 
     maps_kinds = MAP_KINDS
+    compilable = ("rgb_backbone", "flow_backbone")
 
     def __init__(self, model: torch.nn.Module, config: Any = None, *, device_resident: bool | None = None, channels_last: bool = False,
                  **kwargs: Any) -> None:
@@ -127,13 +128,20 @@ class TransformerClassifier(ClipClassifier):
         layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
         if self.config.uses_rgb:
             with stage_timer(timings, "rgb_backbone", device):
-                rgb_tokens = model.stream_tokens(RGB, inputs[RGB].contiguous(memory_format=layout))
+                rgb_tokens = self._tokens(RGB, inputs[RGB].contiguous(memory_format=layout))
         if self.config.uses_flow:
             with stage_timer(timings, "flow_backbone", device):
-                flow_tokens = model.stream_tokens(FLOW, inputs[FLOW].contiguous(memory_format=layout))
+                flow_tokens = self._tokens(FLOW, inputs[FLOW].contiguous(memory_format=layout))
         with stage_timer(timings, "fusion", device):
             if not attention:
                 return model.forward_tokens(rgb_tokens, flow_tokens), None
             explained = model.explain(rgb_tokens=rgb_tokens, flow_tokens=flow_tokens, target_class=target_class)
         maps = [explained.maps[b].with_frames(s.frame_indices, s.crop_map) for b, s in enumerate(samples)]
         return explained.logits, maps
+
+    def _tokens(self, stream: str, clip: torch.Tensor) -> torch.Tensor:
+        """One stream's token grid, through the compiled backbone when warm-up compiled it."""
+        name = f"{stream}_backbone"
+        if name not in self._compiled:
+            return self.model.stream_tokens(stream, clip)  # checks the clip's shape
+        return self.submodule(name)(clip)

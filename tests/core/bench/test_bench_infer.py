@@ -32,7 +32,8 @@ def test_tables_with_cold_rows_and_whole_video_ratios(small_video, tmp_path, mon
     for column in ("load ms", "first clip ms", "warm clip ms", "no warm-up: first clip ms"):
         assert column in cold_header
     video_lines = [line.split() for line in out.splitlines() if line.startswith("tiny") and "small.mp4" in line]
-    assert [(row[4], row[5], row[6]) for row in video_lines] == [("24", "16", "2"), ("24", "4", "3")]
+    assert [(row[2], row[5], row[6], row[7]) for row in video_lines] == [("no", "24", "16", "2"), ("no", "24", "4", "3")]
+    assert " yes (" not in out  # --compile auto compiles on CUDA only
     assert all(row[-1].endswith("x") and float(row[-1][:-1]) > 0 for row in video_lines)
 
 
@@ -49,17 +50,20 @@ def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
     """No GPU here: rows as a CUDA run would make them, judged against the issue's targets."""
     from core.inference import STAGES
 
-    def row(attention: bool, total: float, cold: dict | None = None) -> infer._Row:
+    def row(attention: bool, total: float, cold: dict | None = None, compiled: str = "no") -> infer._Row:
         stages = {s: 0.0 for s in STAGES} | {"total": total}
-        return infer._Row("mvit_v2_s", "cuda", "random", "raft-large", attention, "auto", stages, cold)
+        return infer._Row("mvit_v2_s", "cuda", "random", "raft-large", attention, "auto", stages, cold, compiled)
 
     cold = {"load": 900.0, "warm_up": 1500.0, "first": 70.0, "first_unwarmed": 1600.0, "load_unwarmed": 900.0}
-    rows = [row(False, 55.0, cold), row(True, 120.0)]
+    rows = [row(False, 55.0, cold), row(True, 120.0), row(False, 40.0, compiled="yes (61 s)"), row(True, 90.0, compiled="yes (61 s)")]
     infer._print_clip_table(rows)
     infer._print_cold_table(rows)
     infer._print_video_table([infer._VideoRow("mvit_v2_s", "cuda", "raft-large", "sample.mp4", 125, 16, 8, 300.0, 450.0)])
     out = capsys.readouterr().out
-    assert "no attention maps, GPU < 60 ms: met (55 ms" in out
-    assert "attention maps, GPU < 100 ms: NOT met (120 ms" in out
-    assert "<= 1.5x a warm one: met (1.27x)" in out
+    assert "no attention maps, GPU < 60 ms: met (55 ms, auto, eager" in out
+    assert "attention maps, GPU < 100 ms: NOT met (120 ms, auto, eager" in out
+    assert "attention maps, GPU < 100 ms: met (90 ms, auto, compiled" in out
+    compiled_rows = [line.split() for line in out.splitlines() if line.startswith("mvit_v2_s") and "(61 s)" in line]
+    assert [row[-1] for row in compiled_rows] == ["0.73x", "0.75x"]  # against the eager row of the same run
+    assert "<= 1.5x a warm one (eager): met (1.27x)" in out
     assert ">= 500 frames/s: NOT met (450 frames/s" in out

@@ -121,3 +121,32 @@ def test_load_and_warm_up_are_reported_apart_from_the_clips_time(files, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2].startswith("startup (not in the clip's time): model load ") and " ms, warm-up " in lines[-2]
     assert not lines[-2].endswith("skipped") and lines[-1].startswith("time: decode")
+
+
+def test_compile_on_reports_what_it_compiled_and_gives_the_same_labels(files, capsys, monkeypatch):
+    import torch
+
+    from core.inference import compiled
+
+    built: list[str] = []
+    real_init = compiled.CompiledModule.__init__
+
+    def counted_backend(self, module, name, device, **kwargs):  # noqa: ANN001, ANN202 - inductor would take minutes on two cores
+        built.append(name)
+        real_init(self, module, name, device, backend=lambda graph, _inputs: graph.forward)
+
+    monkeypatch.setattr(compiled.CompiledModule, "__init__", counted_backend)
+    torch._dynamo.reset()
+    argv = ["classify", files.video, "--checkpoint", files.checkpoint, "--start", "4", "--device", "cpu", "--json"]
+    assert main.main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["compiled"] is None and plain["startup_ms"]["compile"] is None and built == []  # off by default
+    assert main.main([*argv, "--compile", "on"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert sorted(built) == ["flow_backbone", "rgb_backbone"] and result["startup_ms"]["compile"] > 0
+    assert result["compiled"] == {"modules": {"rgb_backbone": [1], "flow_backbone": [1]}, "note": ""}  # a CPU batch is one clip
+    assert result["top"] == plain["top"]
+    monkeypatch.setattr("core.inference.classifier.compile_unavailable", lambda device: "no C++ compiler on PATH")
+    assert main.main(["classify", files.video, "--checkpoint", files.checkpoint, "--device", "cpu", "--compile", "on"]) == 0
+    assert "compile: runs eager: no C++ compiler on PATH" in capsys.readouterr().out
+    torch._dynamo.reset()

@@ -324,8 +324,9 @@ def test_a_chosen_model_is_loaded_ahead_in_a_worker_and_warmed_on_cuda_before_th
         def __init__(self, inner: ClipClassifier) -> None:
             self.inner = inner
 
-        def warm_up(self) -> float:
+        def warm_up(self, *, compiling: bool = True) -> float:
             calls.append(("warm", threading.current_thread().name))
+            assert not compiling  # compiling is the warm job's, outside the model holder's lock
             return 1.0
 
         def __getattr__(self, name: str):  # noqa: ANN204
@@ -346,3 +347,37 @@ def test_a_chosen_model_is_loaded_ahead_in_a_worker_and_warmed_on_cuda_before_th
     with qtbot.waitSignal(window.classify.runFinished, timeout=20000) as blocker:
         window.classify.classify_clip(0)
     assert blocker.args[0].load_ms == 0.0 and len(calls) == 3  # the click found the model loaded and warm
+
+
+def test_on_cuda_the_warm_job_compiles_the_backbones_and_clicks_then_run_compiled(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
+    """No GPU here: the loader stands in for CUDA with a CPU classifier compiled by a counting backend."""
+    import torch
+
+    ready_window(qtbot, window, files)
+    compiles: list[int] = []
+
+    def backend(graph: torch.fx.GraphModule, _inputs: list) -> object:
+        compiles.append(1)
+        return graph.forward
+
+    torch._dynamo.reset()
+    made: list[ClipClassifier] = []
+
+    def loader(path: Path, device: str) -> ClipClassifier:
+        made.append(open_classifier(path, device="cpu", compile_backbones="on", compile_backend=backend))
+        return made[-1]
+
+    notices: list[str] = []
+    window.notifier.noticeRaised.connect(notices.append)
+    window.classify.loader = loader
+    window.classify.device = "cuda"
+    assert window.classify.warm_up() > 0
+    qtbot.waitUntil(lambda: any("backbones compiled" in n for n in notices), timeout=30000)
+    assert any("compiling tiny.safetensors's backbones" in n for n in notices)
+    reports = made[0].compile_reports()
+    assert reports and all(r.batches and r.failure is None for r in reports) and not made[0].compile_pending
+    compiled = len(compiles)
+    with qtbot.waitSignal(window.classify.runFinished, timeout=20000):
+        window.classify.classify_clip(0)
+    assert len(compiles) == compiled and len(made) == 1  # the click compiled nothing and loaded nothing
+    torch._dynamo.reset()
