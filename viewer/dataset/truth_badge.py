@@ -3,7 +3,9 @@
 Plain rendering of state it is handed: the classification state (model,
 prediction), the viewer state (the open video) and a lookup of known labels
 (the open dataset's).  The checkpoint's header is read once per model (a few
-kilobytes of JSON, no weights).
+kilobytes of JSON, no weights); what the video's files say (its sidecar, a
+synthetic dataset's manifest) once per video and model: a refresh comes with every
+prediction and every model change, on the GUI thread.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class TruthBadge(QWidget):
         for label in (self.domain_label, self.note_label, self.truth_label):
             layout.addWidget(label)
         self._domain_of: tuple[Path | None, ModelDomain | None] = (None, None)
+        self._facts_of: tuple[tuple, tuple[str, object]] | None = None  # (video, domain, labels, size) -> (note, true class)
         classify_state.modelChanged.connect(lambda _m: self.refresh())
         classify_state.predictionChanged.connect(lambda _p: self.refresh())
         viewer_state.videoChanged.connect(lambda _v: self.refresh())
@@ -61,15 +64,24 @@ class TruthBadge(QWidget):
             self._domain_of = (status.path, model_domain(status.config.class_names, extra))
         return self._domain_of[1]
 
+    def _video_facts(self, video: str | None, domain: ModelDomain | None) -> tuple[str, object]:
+        """The domain caveat and the true class of ``video`` (files read once per video, model and labels)."""
+        labels = self.labels()
+        key = (video, domain, labels, len(labels))  # the dataset's mapping grows in place as its listing merges
+        if self._facts_of is None or any(a is not b and a != b for a, b in zip(self._facts_of[0], key)):  # type: ignore[arg-type]
+            note = "" if domain is None else domain_note(domain, video)
+            truth = None if video is None or domain is None else true_class(video, domain.classes, labels)
+            self._facts_of = (key, (note, truth))
+        return self._facts_of[1]
+
     def refresh(self) -> None:
         domain = self.domain()
         info = self.viewer_state.info
         video = None if info is None else info.path
         self.domain_label.setText("" if domain is None else domain.describe().capitalize())
-        note = "" if domain is None else domain_note(domain, video)
+        note, truth = self._video_facts(video, domain)
         self.note_label.setText(note)
         self.note_label.setVisible(bool(note))
-        truth = None if video is None or domain is None else true_class(video, domain.classes, self.labels())
         self.truth_label.setVisible(truth is not None)
         if truth is None:
             self.truth_label.setText("")

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.export.heatmap import HeatScale
 from core.export.legend import LegendEntry, scale_entry
 
 BAR_SIZE = (80, 12)
+POOLED_LABELS = 11  # a lead, three keys of three labels each and a note: what a row shows at most in practice
 NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
 NO_MAPS_HINT = "Model heat maps: none shown (classify a clip, C)"
 
@@ -43,6 +44,9 @@ class LegendRow(QWidget):
         self.entries: list[LegendEntry] = []
         self.lead, self.note = "", ""
         self._widgets: list[tuple[str, QLabel]] = []
+        self._pool: list[QLabel] = []  # every label the row has made, in order; those past the items are hidden
+        self._layout.addStretch(1)
+        self._rebuild([("text", "", None)] * POOLED_LABELS)  # made and polished with the window, not on the first video
         self.hint = QLabel(hint)
         # wider than the window: cut at the right edge rather than widen the window (tooltips tell the rest)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -91,26 +95,28 @@ class LegendRow(QWidget):
         return items
 
     def _rebuild(self, items: list[tuple[str, Any, Any]]) -> None:
-        while self._layout.count():
-            item = self._layout.takeAt(0)
-            widget = item.widget()
-            if widget is not None:
-                widget.setParent(None)  # out of the row now (texts() reads the children)
-                widget.deleteLater()
-        self._widgets = []
-        for kind, value, extra in items:
+        """Give the row a new shape with the labels it has (more only when it never had as many): a new
+        label is polished by the style on the GUI thread, ~1 ms each, paid on opening a video before."""
+        while len(self._pool) < len(items):
             label = QLabel()
+            self._layout.insertWidget(len(self._pool), label)  # before the closing stretch
+            self._pool.append(label)
+        self._widgets = []
+        for label, (kind, value, extra) in zip(self._pool, items):
             if kind == "bar":
                 label.setPixmap(gradient_pixmap(extra[0]))
                 label.setProperty("colours", value)
                 label.setToolTip(extra[1])
             else:
                 label.setText(value)
-                if kind == "hint":
-                    label.setStyleSheet("color: palette(mid);")
-            self._layout.addWidget(label)
+                label.setProperty("colours", None)
+                label.setToolTip("")
+            label.setForegroundRole(QPalette.ColorRole.Mid if kind == "hint" else QPalette.ColorRole.WindowText)
+            label.setVisible(True)
             self._widgets.append((kind, label))
-        self._layout.addStretch(1)
+        for label in self._pool[len(items):]:
+            label.clear()  # texts() reads every label's text
+            label.setVisible(False)
         self.hint = next((w for _kind, w in self._widgets if w.text() == self.default_hint), QLabel(self.default_hint))
 
     def texts(self) -> list[str]:
