@@ -267,13 +267,9 @@ def _measure(name: str, device_name: str, flow: str, attention: bool, precision:
 
 def _compile_state(classifier: Any) -> str:
     """The compiled column: ``yes (seconds compiling)``, or why the backbones ran eager."""
-    if classifier.compile_note:
-        return f"failed: {classifier.compile_note}"
-    reports = classifier.compile_reports()
-    failures = [f"{r.name} {r.failure}" for r in reports if r.failure]
-    if failures:
-        return "failed: " + "; ".join(failures)
-    return f"yes ({sum(r.seconds for r in reports):.0f} s)"
+    if classifier.compile_problem:
+        return f"failed: {classifier.compile_problem}"
+    return f"yes ({sum(r.seconds for r in classifier.compile_reports()):.0f} s)"
 
 
 def _fresh_classifier(name: str, config: Any, device: Any, precision: str, compiled: bool = False) -> tuple[Any, str]:

@@ -211,6 +211,4 @@ def _compiled_summary(classifier: Any) -> dict[str, Any] | None:
     reports = classifier.compile_reports()
     if not reports and classifier.compile_note is None:
         return None
-    failures = [f"{r.name}: {r.failure}" for r in reports if r.failure]
-    note = classifier.compile_note or ("ran uncompiled: " + "; ".join(failures) if failures else "")
-    return {"modules": {r.name: list(r.batches) for r in reports}, "note": note}
+    return {"modules": {r.name: list(r.batches) for r in reports}, "note": classifier.compile_problem or ""}

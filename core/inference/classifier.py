@@ -139,6 +139,14 @@ class ClipClassifier:
         return [compiled.report() for compiled in self._compiled.values()]
 
     @property
+    def compile_problem(self) -> str | None:
+        """Why modules asked to be compiled run eager (one line for a report); ``None`` when none does."""
+        if self.compile_note:
+            return self.compile_note
+        failures = [f"{r.name}: {r.failure}" for r in self.compile_reports() if r.failure]
+        return "runs eager: " + "; ".join(failures) if failures else None
+
+    @property
     def flow_backend(self) -> FlowBackend:
         if self._flow_backend is None:
             self._flow_backend = default_flow_backend()

@@ -135,11 +135,10 @@ def is_bundled_demo(path: Path) -> bool:
     return any(record.demo_checkpoint == path for record in registry.families())
 
 
-def compile_notice(name: str, compile_ms: float, reports: list[Any]) -> str:
+def compile_notice(name: str, compile_ms: float, problem: str | None) -> str:
     """One line on the warm-up job's compiling: done in how long, or why the backbones stay eager."""
-    failures = [f"{r.name}: {r.failure}" for r in reports if r.failure]
-    if failures:
-        return f"{name} runs uncompiled (as fast as before, no faster): " + "; ".join(failures)
+    if problem:
+        return f"{name} runs uncompiled (as fast as before, no faster): {problem}"
     return f"{name}: backbones compiled in {compile_ms / 1000:.0f} s; clips run compiled from now on"
 
 
@@ -250,7 +249,7 @@ class ClassifyController(QObject):
                 return load_ms, None
             progress(0, 1, f"compiling {path.name}'s backbones (clips run uncompiled meanwhile; minutes the first time)")
             compile_ms = classifier.prepare_compiled()
-            return load_ms, (compile_ms, classifier.compile_reports())
+            return load_ms, (compile_ms, classifier.compile_problem)
 
         def warmed(result: tuple[float, Any]) -> None:
             load_ms, compiled = result
