@@ -27,6 +27,7 @@ import numpy as np
 
 from core.data.dataset import Dataset, Sample, split_search_dirs
 from core.errors import DatasetError, InputError
+from core.gil import let_waiting_threads_in
 
 SCHEMES = ("auto", "ucf101", "hmdb51", "stratified", "annotations")
 _UCF_GROUP = re.compile(r"_g(\d+)_c\d+$", re.IGNORECASE)
@@ -253,6 +254,7 @@ def _carve(
         units = _units(sorted(by_class[label], key=lambda s: s.path.name))
         rng = np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
         units = [units[i] for i in rng.permutation(len(units))]
+        let_waiting_threads_in()  # numpy's many short GIL releases would keep the viewer's GUI thread out (core.gil)
         start = 0
         short = False
         for part, fraction in enumerate(fractions):
