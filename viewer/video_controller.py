@@ -51,12 +51,9 @@ class VideoController(QObject):
         if old is not None:
             self.jobs.cancel("frame")
         self.current_frame, self.shown_index = None, -1
-        self.state.set_video(video.info)
+        self.state.set_video(video.info)  # frame 0 with it (decoded by the opening job, so shown at once)
         self.videoLoaded.emit(video)
         self.videoOpened.emit(video.path)
-        first = video.cache.get(0)
-        if first is not None:
-            self._show(0, first)
         # `old` is dropped here; a worker still reading it holds its own reference
 
     # -- frames -------------------------------------------------------------

@@ -123,6 +123,9 @@ class FrameView(QWidget):
         if frame.shape != self._fitted:  # a frame after a clear (the flow view waiting) keeps the user's zoom
             self._fitted = frame.shape
             self.view_box.autoRange(padding=0.0)
+            # the new range's transform now, not in the paint: set there, it dirtied the scene again after the paint
+            # and the window painted twice (pyqtgraph defers it to the scene's prepareForPaint)
+            self.view_box.prepareForPaint()
         self.imageChanged.emit()
 
     def refit(self) -> None:
