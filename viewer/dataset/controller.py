@@ -110,7 +110,7 @@ class DatasetController(QObject):
         self.source: str | None = None
         self.dataset: Dataset | None = None  # None: no dataset open (a results file alone, or nothing)
         self.classes: tuple[str, ...] = ()
-        self.labels: dict[str, str] = {}  # normalised path -> true class, for the prediction panel
+        self.labels: dict[str, str] = {}  # normalised path -> true class, for the prediction panel; replaced, never changed in place
         self._pending: dict[int, Row] = {}
         self._meta_timer = QTimer(self)
         self._meta_timer.setSingleShot(True)
@@ -237,7 +237,7 @@ class DatasetController(QObject):
         if merge.added:  # videos the table does not list (no dataset open, or another one)
             if fresh:
                 self.source, self.classes, self.dataset = results.dataset, results.class_names, None
-            self.labels.update(merge.labels)
+            self.labels = {**self.labels, **merge.labels}  # a new mapping, never changed in place: readers notice by identity
             self.model.set_rows(self.rows + list(merge.added))
         if fresh and merge.added:
             self.listed.emit(f"{len(merge.added)} videos from the results file of {results.dataset or 'an unnamed dataset'}")

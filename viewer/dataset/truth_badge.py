@@ -43,7 +43,7 @@ class TruthBadge(QWidget):
         for label in (self.domain_label, self.note_label, self.truth_label):
             layout.addWidget(label)
         self._domain_of: tuple[Path | None, ModelDomain | None] = (None, None)
-        self._facts_of: tuple[tuple, tuple[str, object]] | None = None  # (video, domain, labels, size) -> (note, true class)
+        self._facts_of: tuple[tuple, tuple[str, object]] | None = None  # (video, domain, labels) -> (note, true class)
         classify_state.modelChanged.connect(lambda _m: self.refresh())
         classify_state.predictionChanged.connect(lambda _p: self.refresh())
         viewer_state.videoChanged.connect(lambda _v: self.refresh())
@@ -67,8 +67,8 @@ class TruthBadge(QWidget):
     def _video_facts(self, video: str | None, domain: ModelDomain | None) -> tuple[str, object]:
         """The domain caveat and the true class of ``video`` (files read once per video, model and labels)."""
         labels = self.labels()
-        key = (video, domain, labels, len(labels))  # the dataset's mapping grows in place as its listing merges
-        if self._facts_of is None or any(a is not b and a != b for a, b in zip(self._facts_of[0], key)):  # type: ignore[arg-type]
+        key = (video, domain, labels)  # the dataset controller replaces its mapping when it changes: identity says enough
+        if self._facts_of is None or any(a is not b for a, b in zip(self._facts_of[0], key)):
             note = "" if domain is None else domain_note(domain, video)
             truth = None if video is None or domain is None else true_class(video, domain.classes, labels)
             self._facts_of = (key, (note, truth))

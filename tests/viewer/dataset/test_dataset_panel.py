@@ -101,9 +101,18 @@ def test_a_results_file_written_by_eval_fills_the_table_without_recomputing(qtbo
 
     monkeypatch.setattr(scoring, "score_video", lambda *a, **k: pytest.fail("a results file must not be recomputed"))
     controller = window.dataset.controller
+    from core.evaluation.video_results import read_video_results
+
+    listed = read_video_results(out / RESULTS_NAME).records[0].path  # a video the file lists, open before it: truth from its folder
+    with qtbot.waitSignal(window.video.videoLoaded, timeout=WAIT_MS):
+        window.open_video(listed)
+    badge = window.dataset.badge
+    qtbot.waitUntil(lambda: window.classify.classify_state.model.config is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "(from the folder name)" in badge.truth_label.text(), timeout=WAIT_MS)
     controller.open_results(str(out / RESULTS_NAME))  # no dataset open: the file alone lists its videos
     finished(qtbot, window, "dataset-results")
     assert len(controller.rows) == 10 and sum(r.correct for r in controller.rows) == 1
+    assert "(from the dataset)" in badge.truth_label.text()  # the file's labels replaced the mapping the badge had read
     window.dataset.panel.wrong_box.setChecked(True)
     assert controller.proxy.rowCount() == 9
     window.dataset.panel.wrong_box.setChecked(False)
