@@ -1,0 +1,44 @@
+"""A frame of a new size is fitted before the next paint, not in it: pyqtgraph applied the new range while
+painting, which changed the scene again and repainted the whole window a second time."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF
+
+from viewer.widgets.frame_view import FrameView
+
+
+def _frame(height: int, width: int) -> np.ndarray:
+    return np.zeros((height, width, 3), np.uint8)
+
+
+def test_a_new_frame_size_is_fitted_before_the_paint(qtbot) -> None:  # noqa: ANN001
+    view = FrameView("RGB")
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_frame(_frame(48, 64))
+    qtbot.wait(50)  # painted: the first size's transform is in place
+    view.set_frame(_frame(100, 400))  # wide: the whole width fits the box, no event processed since
+    box = view.view_box.boundingRect()
+    left = view.view_box.childGroup.mapToParent(QPointF(0, 0))
+    right = view.view_box.childGroup.mapToParent(QPointF(400, 0))
+    assert abs(left.x() - box.left()) < 1.0 and abs(right.x() - box.right()) < 1.0  # what the next paint draws is the new fit
+    rows = view.view_box.childGroup.mapToParent(QPointF(0, 100)).y() - view.view_box.childGroup.mapToParent(QPointF(0, 0)).y()
+    assert abs(rows - box.width() / 4) < 1.0  # aspect kept: 100 rows are a quarter of 400 columns
+
+
+def test_a_frame_of_the_same_size_keeps_the_users_zoom(qtbot) -> None:  # noqa: ANN001
+    view = FrameView("RGB")
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_frame(_frame(48, 64))
+    view.view_box.setRange(xRange=(10, 20), yRange=(10, 20), padding=0)
+    zoomed = view.view_box.viewRange()
+    view.set_frame(np.full((48, 64, 3), 200, np.uint8))
+    assert view.view_box.viewRange() == zoomed
+    assert int(view.current_image()[0, 0, 0]) == 200
