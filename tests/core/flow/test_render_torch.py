@@ -48,15 +48,19 @@ def test_torch_images_and_radius_equal_the_cpu_renderer_bit_for_bit(shape: tuple
 
 @pytest.mark.parametrize("shape", [(6, 2, 24, 40), (3, 2, 17, 23), (2, 2, 131, 67)])
 @pytest.mark.parametrize("normalization", ["fixed", "clip", "max"])
-def test_the_whole_clip_in_one_call_as_on_a_gpu_draws_the_same_images(shape: tuple[int, ...], normalization: str) -> None:
-    """On a GPU the Middlebury kernel takes the clip at once; on a CPU it is given pairs: the same bytes here."""
+def test_the_whole_clip_in_one_call_as_on_a_gpu_draws_the_same_images_but_for_a_last_bit_angle(shape: tuple[int, ...], normalization: str) -> None:
+    """On a GPU the Middlebury kernel takes the clip at once; on a CPU it is given pairs.  The whole clip on a
+    CPU cuts the pixels into torch's vector lanes elsewhere, and torch's vector and scalar ``atan2`` differ in
+    the last bit: a rare pixel may move by one grey level (torch 2.14.1: one channel of 3,519 did), never more."""
     encoding = FlowEncoding(normalization, 4.0)
     for name, field in _fields(3, shape).items():
         with np.errstate(over="ignore"):
             expected, _ = render_flow(field, encoding)
         flow = torch.from_numpy(field)
         whole = middlebury_colours(flow, radius_tensor(flow, encoding).float(), saturate=normalization != "max")
-        np.testing.assert_array_equal(whole.permute(0, 2, 3, 1).numpy(), expected, err_msg=name)
+        difference = np.abs(whole.permute(0, 2, 3, 1).numpy().astype(np.int16) - expected.astype(np.int16))
+        assert int(difference.max()) <= 1, name
+        assert np.count_nonzero(difference) <= max(1, difference.size // 1000), name  # rare: at most one channel in a thousand
 
 
 @pytest.mark.parametrize("wheel", ["middlebury", "legacy"])
