@@ -242,6 +242,17 @@ def test_stratified_split_is_seeded_and_stable_when_classes_are_added(tmp_path: 
     assert [s.path.name for s in again.test if s.label_name == "a"] == [s.path.name for s in first.test if s.label_name == "a"]
 
 
+def test_the_split_lets_a_thread_waiting_for_the_gil_in_once_per_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each class's seeded numpy generator releases the GIL in short bursts, which CPython's handover counts as
+    switches: without a real yield per class the viewer's GUI thread waited 20 ms while a worker split UCF101."""
+    import core.data.splits as splits
+
+    calls: list[int] = []
+    monkeypatch.setattr(splits, "let_waiting_threads_in", lambda: calls.append(1))
+    make_split(plain(tmp_path, {"a": 4, "b": 3, "c": 2}), seed=0)
+    assert len(calls) == 3
+
+
 def test_stratified_split_keeps_ucf101_groups_together(tmp_path: Path):
     (tmp_path / "Kick").mkdir()
     for g in range(1, 11):
