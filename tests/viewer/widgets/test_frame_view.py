@@ -4,6 +4,7 @@ painting, which changed the scene again and repainted the whole window a second 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF
 
 from viewer.widgets.frame_view import FrameView
@@ -13,13 +14,19 @@ def _frame(height: int, width: int) -> np.ndarray:
     return np.zeros((height, width, 3), np.uint8)
 
 
-def test_a_new_frame_size_is_fitted_before_the_paint(qtbot) -> None:  # noqa: ANN001
-    view = FrameView("RGB")
-    qtbot.addWidget(view)
-    view.resize(400, 300)
-    view.show()
-    qtbot.waitExposed(view)
-    view.set_frame(_frame(48, 64))
+@pytest.fixture
+def view(qtbot) -> FrameView:  # noqa: ANN001
+    """A shown 400x300 view holding a 64x48 frame."""
+    shown = FrameView("RGB")
+    qtbot.addWidget(shown)
+    shown.resize(400, 300)
+    shown.show()
+    qtbot.waitExposed(shown)
+    shown.set_frame(_frame(48, 64))
+    return shown
+
+
+def test_a_new_frame_size_is_fitted_before_the_paint(qtbot, view: FrameView) -> None:  # noqa: ANN001
     qtbot.wait(50)  # painted: the first size's transform is in place
     view.set_frame(_frame(100, 400))  # wide: the whole width fits the box, no event processed since
     box = view.view_box.boundingRect()
@@ -30,13 +37,7 @@ def test_a_new_frame_size_is_fitted_before_the_paint(qtbot) -> None:  # noqa: AN
     assert abs(rows - box.width() / 4) < 1.0  # aspect kept: 100 rows are a quarter of 400 columns
 
 
-def test_a_frame_of_the_same_size_keeps_the_users_zoom(qtbot) -> None:  # noqa: ANN001
-    view = FrameView("RGB")
-    qtbot.addWidget(view)
-    view.resize(400, 300)
-    view.show()
-    qtbot.waitExposed(view)
-    view.set_frame(_frame(48, 64))
+def test_a_frame_of_the_same_size_keeps_the_users_zoom(view: FrameView) -> None:
     view.view_box.setRange(xRange=(10, 20), yRange=(10, 20), padding=0)
     zoomed = view.view_box.viewRange()
     view.set_frame(np.full((48, 64, 3), 200, np.uint8))
