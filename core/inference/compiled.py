@@ -11,6 +11,13 @@ one is padded up to a compiled size, anything else runs eager; recompiling is
 refused (``fail_on_recompile``), so a click never waits for the compiler.  A
 compiler failure (no Triton, no C++ compiler, an operator it cannot handle)
 falls back to eager for good and keeps the reason for the report.
+
+CUDA graphs belong to a thread: inductor keeps one graph tree (and one private
+memory pool) per Python thread, so a graph recorded in the viewer's warm-up job
+would be recorded again, into a second pool, by the first click that lands on
+another pool thread, and again after that thread expires.  Every call of a
+CUDA-graph module therefore runs on one long-lived graph thread, under the
+caller's grad, inference and autocast modes (Dynamo guards on them).
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import os
 import shutil
 import threading
 import time
-from contextlib import nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -91,6 +99,70 @@ class CompileReport:
     failure: str | None  # why it runs eager, when it does
 
 
+@dataclass(frozen=True)
+class CallerModes:
+    """A thread's torch modes that Dynamo guards on and that do not cross threads."""
+
+    grad: bool
+    inference: bool
+    device_type: str
+    autocast: bool
+    autocast_dtype: torch.dtype
+
+    @classmethod
+    def of_this_thread(cls, device_type: str) -> CallerModes:
+        return cls(torch.is_grad_enabled(), torch.is_inference_mode_enabled(), device_type,
+                   torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type))
+
+    def entered(self, stack: ExitStack) -> None:
+        """Enter these modes on the calling thread for the life of ``stack``."""
+        stack.enter_context(torch.inference_mode(self.inference))
+        stack.enter_context(torch.set_grad_enabled(self.grad))
+        if self.autocast:
+            stack.enter_context(torch.autocast(self.device_type, dtype=self.autocast_dtype))
+
+
+class GraphThread:
+    """The one thread that runs every call of a CUDA-graph module (see the module's docstring).
+
+    Created on first use and kept for the process's life (an idle thread costs
+    nothing; a new one would record every graph again).
+    """
+
+    _executor: ThreadPoolExecutor | None = None
+    _creating = threading.Lock()
+    _here = threading.local()
+
+    @classmethod
+    def run(cls, fn: Callable[[], Any], modes: CallerModes, device: torch.device) -> Any:
+        """``fn()`` on the graph thread under ``modes`` and ``device``; the caller waits for its result."""
+        def call() -> Any:
+            with ExitStack() as stack:
+                modes.entered(stack)
+                if device.type == "cuda":
+                    stack.enter_context(torch.cuda.device(device))
+                return fn()
+
+        if getattr(cls._here, "inside", False):  # already on it (nested): waiting on ourselves would never end
+            return call()
+        with cls._creating:
+            if cls._executor is None:
+                cls._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cuda-graphs", initializer=cls._mark)
+        return cls._executor.submit(call).result()
+
+    @classmethod
+    def close(cls) -> None:
+        """End the thread once its calls are done (its graphs go with it); the next call starts a new one."""
+        with cls._creating:
+            executor, cls._executor = cls._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    @classmethod
+    def _mark(cls) -> None:
+        cls._here.inside = True
+
+
 class CompiledModule:
     """``module``'s forward through ``torch.compile``, with eager as the fallback.
 
@@ -99,16 +171,19 @@ class CompiledModule:
     Compiled calls and compiling hold one process-wide lock (the compiler's stance is
     global; CUDA graphs' outputs live in a shared pool until copied): a call that finds
     it taken, as during a background compile, runs eager instead of waiting.
+    ``on_graph_thread``: compile and run on :class:`GraphThread` (default: when
+    recording CUDA graphs); other modules run on the caller's thread.
     """
 
     _lock = threading.Lock()
 
     def __init__(self, module: nn.Module, name: str, device: torch.device, *, backend: str | Callable[..., Any] = "inductor",
-                 mode: str | None = None) -> None:
+                 mode: str | None = None, on_graph_thread: bool | None = None) -> None:
         self.module, self.name, self.device = module, name, device
         if mode is None and backend == "inductor" and device.type == "cuda":
             mode = "reduce-overhead"
         self._cuda_graphs = mode == "reduce-overhead"
+        self._on_graph_thread = self._cuda_graphs if on_graph_thread is None else on_graph_thread
         self._compiled = torch.compile(module, backend=backend, mode=mode, dynamic=False)
         self._batches: set[int] = set()
         self._seconds = 0.0
@@ -126,7 +201,7 @@ class CompiledModule:
         try:
             with self._lock:
                 for _ in range(2 if self._cuda_graphs else 1):
-                    self._run(example)
+                    self._call_compiled(lambda: self._run(example))
             self._batches.add(int(example.shape[0]))
         except (Cancelled, torch.cuda.OutOfMemoryError):
             raise
@@ -152,8 +227,7 @@ class CompiledModule:
         padded = clip if target == size else torch.cat([clip, clip[-1:].expand(target - size, *clip.shape[1:])]).contiguous(
             memory_format=_layout_of(clip))
         try:
-            with _no_recompiling():
-                return self._run(padded)[:size]
+            return self._call_compiled(lambda: _without_recompiling(self._run, padded))[:size]
         except (Cancelled, torch.cuda.OutOfMemoryError):
             raise
         except Exception as error:  # noqa: BLE001 - see below
@@ -163,6 +237,11 @@ class CompiledModule:
         finally:
             self._lock.release()
         return self.module(clip)  # a genuine input error raises again here, from the eager forward
+
+    def _call_compiled(self, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+        if not self._on_graph_thread:
+            return fn()
+        return GraphThread.run(fn, CallerModes.of_this_thread(self.device.type), self.device)
 
     def _run(self, clip: torch.Tensor) -> torch.Tensor:
         if self._cuda_graphs:
@@ -174,6 +253,11 @@ class CompiledModule:
 def _layout_of(clip: torch.Tensor) -> torch.memory_format:
     return torch.channels_last_3d if clip.ndim == 5 and clip.is_contiguous(memory_format=torch.channels_last_3d) and not clip.is_contiguous() \
         else torch.contiguous_format
+
+
+def _without_recompiling(run: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor) -> torch.Tensor:
+    with _no_recompiling():
+        return run(clip)
 
 
 def _no_recompiling() -> Any:

@@ -99,6 +99,11 @@ class TwoStreamTransformer(nn.Module):
 
     def stream_tokens(self, stream: str, clip: torch.Tensor | None) -> torch.Tensor:
         """One stream's backbone: a normalised clip ``(B, 3, T, H, W)`` to its token grid."""
+        return self.checked_backbone(stream, clip)(clip)
+
+    def checked_backbone(self, stream: str, clip: torch.Tensor | None) -> nn.Module:
+        """``stream``'s backbone, once ``clip`` is known to be its input; a clear error otherwise
+        (a compiled copy of the backbone is called with the clip by whoever asked)."""
         backbone = self.rgb_backbone if stream == RGB else self.flow_backbone
         if clip is None:
             raise ValueError(f"variant {self.config.variant!r} needs a {stream} clip, got None")
@@ -107,7 +112,7 @@ class TwoStreamTransformer(nn.Module):
         expected = (3, self.config.clip_length, self.config.input_size, self.config.input_size)
         if clip.ndim != 5 or tuple(clip.shape[1:]) != expected:
             raise ValueError(f"{stream} clip must have shape (B, {', '.join(map(str, expected))}), got {tuple(clip.shape)}")
-        return backbone(clip)
+        return backbone
 
     # -- fusion ----------------------------------------------------------------------
 

@@ -141,7 +141,6 @@ class TransformerClassifier(ClipClassifier):
 
     def _tokens(self, stream: str, clip: torch.Tensor) -> torch.Tensor:
         """One stream's token grid, through the compiled backbone when warm-up compiled it."""
+        backbone = self.model.checked_backbone(stream, clip)  # a wrong shape is an error, compiled or not
         name = f"{stream}_backbone"
-        if name not in self._compiled:
-            return self.model.stream_tokens(stream, clip)  # checks the clip's shape
-        return self.submodule(name)(clip)
+        return self.submodule(name)(clip) if name in self._compiled else backbone(clip)

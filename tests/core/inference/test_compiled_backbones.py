@@ -8,6 +8,7 @@ to the backend once per compile, so the count says when compiling happened.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from torch import nn
 
 from core.errors import Cancelled
 from core.inference import compiled as compiled_module
-from core.inference.compiled import CompiledModule, compile_unavailable, use_persistent_cache, wants_compile
+from core.inference.compiled import CompiledModule, GraphThread, compile_unavailable, use_persistent_cache, wants_compile
 from core.models import build_model
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.predict import TransformerClassifier
@@ -171,3 +172,76 @@ def test_a_call_during_a_compile_elsewhere_runs_eager_instead_of_waiting() -> No
     with CompiledModule._lock:  # as while another thread compiles (a blocking wait here would never end)
         torch.testing.assert_close(wrapped(clips), module(clips))
     assert wrapped.failure is None
+
+
+class RecordingBackend(CountingBackend):
+    """Also records, for each run of a compiled graph, the thread it ran on and that thread's modes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[tuple[int, bool, bool]] = []
+
+    def __call__(self, graph: torch.fx.GraphModule, example_inputs: list) -> object:
+        forward = super().__call__(graph, example_inputs)
+
+        def run(*args: object) -> object:
+            self.runs.append((threading.get_ident(), torch.is_grad_enabled(), torch.is_autocast_enabled("cpu")))
+            return forward(*args)
+
+        return run
+
+
+def in_thread(fn) -> tuple[object, int]:  # noqa: ANN001
+    """``fn()``'s result from a new thread, and that thread's ident."""
+    out: dict[str, object] = {}
+
+    def body() -> None:
+        out["ident"] = threading.get_ident()
+        out["result"] = fn()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    return out["result"], out["ident"]
+
+
+@pytest.fixture
+def graph_thread():
+    yield GraphThread
+    GraphThread.close()  # the thread lives as long as the process otherwise
+
+
+def test_a_graph_module_compiles_and_runs_on_one_thread_under_each_callers_modes(graph_thread) -> None:
+    backend = RecordingBackend()
+    module = PerSample()
+    wrapped = CompiledModule(module, "backbone", torch.device("cpu"), backend=backend, on_graph_thread=True)
+    clips = torch.randn(2, 3, 2, 4, 4)
+
+    def under_callers_modes(fn):  # noqa: ANN001 - as a classifier calls: no grad, autocast
+        def call() -> object:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                return fn()
+        return call
+
+    _, compiling_thread = in_thread(under_callers_modes(lambda: wrapped.compile_for(clips)))
+    assert backend.compiles == 1 and len(backend.runs) == 1
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = module(clips)
+    first, first_thread = in_thread(under_callers_modes(lambda: wrapped(clips)))
+    second, second_thread = in_thread(under_callers_modes(lambda: wrapped(clips[:1])))  # padded to 2
+    assert backend.compiles == 1 and len(backend.runs) == 3  # both calls ran the compiled graph
+    graph_threads = {ident for ident, _grad, _autocast in backend.runs}
+    assert len(graph_threads) == 1 and graph_threads.isdisjoint({compiling_thread, first_thread, second_thread})
+    assert all(not grad and autocast for _ident, grad, autocast in backend.runs)  # the callers' modes, carried over
+    assert torch.equal(first, expected) and torch.equal(second, expected[:1])
+    plain, _ = in_thread(lambda: wrapped(clips))  # grad on, no autocast: the graph's guards fail, so eager
+    assert len(backend.runs) == 3 and backend.compiles == 1 and wrapped.failure is None
+    torch.testing.assert_close(plain, module(clips))
+
+
+def test_a_compiled_backbone_still_refuses_a_clip_of_the_wrong_shape() -> None:
+    _, compiled = classifiers(CountingBackend())
+    compiled.warm_up()
+    wrong = torch.zeros(1, 3, 4, 24, 24)  # the model takes 32 px
+    with pytest.raises(ValueError, match=r"rgb clip must have shape \(B, 3, 4, 32, 32\), got \(1, 3, 4, 24, 24\)"):
+        compiled.forward({"rgb": wrong, "flow": wrong}, [], attention=False, target_class=None, timings={})
