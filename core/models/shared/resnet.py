@@ -105,6 +105,20 @@ def cross_modality_weights(rgb_weight: torch.Tensor, in_channels: int) -> torch.
     return rgb_weight.mean(dim=1, keepdim=True).repeat(1, in_channels, 1, 1).contiguous()
 
 
+class StridedPointwiseConv(nn.Conv2d):
+    """A 1x1 strided convolution that takes its input in the default layout.
+
+    Why: oneDNN's backward pass of a strided 1x1 convolution over a channels-last
+    input of 2 to 8 channels writes out of bounds on the CPU (torch 2.14: a
+    segfault or "free(): invalid next size" in ``loss.backward()``).  Frames
+    permuted from height-width-channel arrive channels-last, so a tiny trunk of
+    ``--tiny-width 8`` met it in training.  The copy costs little at that width.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.contiguous())
+
+
 class ResNetTrunk(nn.Module):
     """A ResNet's convolutional part: ``(N, C_in, H, W)`` to the last conv map ``(N, C, H/s, W/s)``.
 
@@ -140,7 +154,8 @@ class ResNetTrunk(nn.Module):
         def block(c_in: int, c_out: int, stride: int) -> nn.Module:
             down = None
             if stride != 1 or c_in != c_out:
-                down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+                conv = (StridedPointwiseConv if stride > 1 and c_in <= 8 else nn.Conv2d)(c_in, c_out, 1, stride=stride, bias=False)
+                down = nn.Sequential(conv, nn.BatchNorm2d(c_out))
             return nn.Sequential(BasicBlock(c_in, c_out, stride=stride, downsample=down))
 
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=2, padding=1, bias=False)
