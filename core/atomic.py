@@ -27,14 +27,15 @@ UNNAMED_ORPHAN_AGE_S = 24 * 3600
 _STAGED = re.compile(r"^\.(?P<target>.+?)\.(?P<pid>\d+)\.(?P<random>[a-z0-9_]{8})\.(?P<kind>partial|old)$")
 
 
-def _final_mode(target: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual ones (mkstemp's are 0600)."""
+def _final_mode(target: Path, new: int = 0o666) -> int:
+    """Keep an existing file's (or folder's) permissions; a new one gets the usual ones, ``new`` less
+    the umask (mkstemp's are 0600, mkdtemp's 0700)."""
     try:
         return target.stat().st_mode & 0o777
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
-        return 0o666 & ~umask
+        return new & ~umask
 
 
 @contextlib.contextmanager
@@ -115,6 +116,7 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
     try:
         yield staging
+        os.chmod(staging, _final_mode(target, new=0o777))
         if target.exists():
             old = staging.with_name(staging.name.removesuffix(".partial") + ".old")
             os.rename(target, old)

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         if args.start + count > total_frames:
             raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
         out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True)
-        check_replaceable(out)
+        check_replaceable(out, Path(args.video))
         with atomic_folder(out) as staging:  # the folder is the old result or the new one, never a mix
             records, metrics = _compute(args, video, method, encoding, count, staging)
     message = f"wrote {len(records)} flow fields ({metrics['method_used']}) to {out}"
@@ -74,16 +74,30 @@ def run(args: argparse.Namespace) -> int:
 RESULT_FILE = re.compile(r"^(?:(?:frame|backward)_\d{6}\.(?:flo|png)|metrics\.json)$")
 
 
-def check_replaceable(out: Path) -> None:
-    """``out`` may be replaced whole only when it is empty or an earlier result of this command:
-    a folder holding anything else is the user's, and is refused rather than emptied."""
+def check_replaceable(out: Path, source: Path) -> None:
+    """``out`` may be replaced whole only when it is empty or an earlier result of this command (its
+    files and this command's ``metrics.json``): a folder holding anything else is the user's, such as
+    frames an extractor named ``frame_000001.png``, and is refused rather than emptied."""
+    import json
+
     from core.errors import InputError
 
+    resolved = out.resolve()
+    if resolved == source.resolve() or resolved in source.resolve().parents:
+        raise InputError("--out is the input video's own folder (writing there would replace it); give another folder", out)
     if not out.is_dir():
         return
-    foreign = sorted(p.name for p in out.iterdir() if not RESULT_FILE.match(p.name))
-    if foreign:
-        raise InputError(f"--out holds files that are not a flow result (e.g. {foreign[0]}); give a new or empty folder", out)
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return
+    foreign = [name for name in names if not RESULT_FILE.match(name)]
+    try:
+        ours = "metrics.json" in names and "method_used" in json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        ours = False
+    if foreign or not ours:
+        example = foreign[0] if foreign else names[0]
+        raise InputError(f"--out holds files that are not this command's flow result (e.g. {example}); give a new or empty folder", out)
 
 
 def _compute(args: argparse.Namespace, video: Any, method: str, encoding: Any, count: int, out: Path) -> tuple[list[dict], dict]:

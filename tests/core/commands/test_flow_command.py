@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -119,8 +120,33 @@ def test_the_out_folder_is_one_result_or_the_other(tmp_path: Path, capsys: pytes
     (mine / "notes.txt").write_text("my notes")
     capsys.readouterr()
     assert main.main(["flow", str(video), "--method", "dis", "--count", "2", "--out", str(mine)]) == 2
-    assert "--out holds files that are not a flow result (e.g. notes.txt)" in capsys.readouterr().err
+    assert "--out holds files that are not this command's flow result (e.g. notes.txt)" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "my notes"
+    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # a new folder's usual mode, not the staging folder's 0700
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def test_frames_named_as_an_extractor_names_them_are_never_taken_for_an_old_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ffmpeg's usual frame names look like this command's: without its metrics.json they are the user's."""
+    frames = sequence("translate", frames=6, size=48)[0]
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"frame_{i:06d}.png"), frame[:, :, ::-1])
+    before = _listing(folder)
+    video = _frames_folder(tmp_path, frames)
+    for source in (video, folder):  # another input, and the folder itself as the input
+        assert main.main(["flow", str(source), "--method", "dis", "--count", "3", "--out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert "--out holds files that are not this command's flow result" in err or "--out is the input video's own folder" in err
+        assert _listing(folder) == before
+    assert main.main(["flow", str(folder), "--method", "dis", "--count", "3", "--out", str(folder)]) == 2
+    assert "--out is the input video's own folder" in capsys.readouterr().err
 
 
 def test_a_result_staged_aside_by_a_dead_run_is_put_back(tmp_path: Path) -> None:
