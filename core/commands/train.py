@@ -268,6 +268,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--out has a {split} placeholder but no --splits to fill it")
     if getattr(args, "splits", None):
         runs = split_runs(args, settings)
+    elif args.official_split is not None and args.split_scheme in (None, "auto", "ucf101", "hmdb51"):
+        from core.data import discover_dataset
+        from core.evaluation.over_splits import check_official
+
+        check_official(discover_dataset(data, split_dir=settings.split_dir), args.official_split, settings.split_dir)  # never a silent seeded split
     for run_settings, out in runs:
         if len(runs) > 1:
             log(f"split {run_settings.official_split}: {out}")
@@ -305,6 +310,8 @@ def _report(result) -> None:  # noqa: ANN001 - a TrainResult
     print(f"done ({how}): best epoch {result.best_epoch} of {result.epochs_run}{val}")
     print(f"checkpoint: {result.checkpoint}")
     print(f"split: {result.split.description}; {len(result.split.train)} train, {len(result.split.val)} val, {len(result.split.test)} test videos")
+    for note in result.split.notes:  # videos the annotations list but the disk lacks, classes too small to split
+        print(f"note: {note}")
     if result.skipped:
         print(result.skipped.summary())
     print(result.peak.describe())

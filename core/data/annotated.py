@@ -68,6 +68,15 @@ class VideoFinder:
         self.folders = [f for f in dict.fromkeys(walk_roots) if f.is_dir()]
         self._stems: dict[str, Path] | None = None
 
+    def root_of(self, videos: Sequence[Path]) -> Path:
+        """The folder that recorded paths are relative to: the first of the roots given (videos folder, the
+        annotations' folder, its parent) that holds every video, so that it does not change with which of
+        the annotated videos happen to be on disk; their common folder when no root holds them all."""
+        for folder in dict.fromkeys([*self.folders, *self.path_roots]):
+            if all(p.is_relative_to(folder) for p in videos):
+                return folder
+        return Path(os.path.commonpath([str(p.parent) for p in videos]))
+
     def find(self, reference: str) -> Path | None:
         ref = reference.replace("\\", "/").strip()
         if not ref:
@@ -85,7 +94,13 @@ class VideoFinder:
         if self._stems is None:
             stems: dict[str, Path] = {}
             for folder in self.folders:
-                for base, dirs, files in os.walk(folder):
+                visited: set[str] = set()
+                for base, dirs, files in os.walk(folder, followlinks=True):  # a linked split folder is common
+                    real = os.path.realpath(base)
+                    if real in visited:  # a link back up the tree: walked already
+                        dirs[:] = []
+                        continue
+                    visited.add(real)
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                     for name in sorted(files):
                         path = Path(base, name)
@@ -103,34 +118,46 @@ def build_dataset(
     layout: str,
     sources: Sequence[Path],
     where: Path,
+    fallback_note: str | None = None,
 ) -> Dataset:
-    """The dataset of the ``entries`` found on disk, classes in ``classes`` order (or sorted)."""
+    """The dataset of the ``entries`` found on disk, classes in ``classes`` order (or the sorted labels of
+    every entry, found or not: a class whose videos are all missing keeps its index).
+
+    ``fallback_note``: what it means that an entry was found by a later reference than its first (for
+    Kinetics: the untrimmed video, not the annotated segment); such entries are listed in a note.
+    """
+    entries = list(entries)
     found: list[tuple[Entry, Path]] = []
     missing: list[Entry] = []
+    fallbacks: list[Entry] = []
     seen: dict[Path, Entry] = {}
     for entry in entries:
-        path = next((p for p in map(finder.find, entry.references) if p is not None), None)
+        hits = ((n, p) for n, p in enumerate(map(finder.find, entry.references)) if p is not None)
+        which, path = next(hits, (0, None))
         if path is None:
             missing.append(entry)
             continue
         earlier = seen.get(path)
         if earlier is not None:
+            both = " (both found only as this whole video: give each segment its own file)" if which > 0 else ""
             raise DatasetError(
-                f"line {entry.line}: {entry.references[0]} is annotated twice (first at {earlier.file.name} line {earlier.line})",
+                f"line {entry.line}: {entry.references[0]} is annotated twice (first at {earlier.file.name} line {earlier.line}){both}",
                 entry.file,
             )
+        if which > 0:
+            fallbacks.append(entry)
         seen[path] = entry
         found.append((entry, path))
     if not found:
         looked = ", ".join(str(f) for f in finder.folders) or "no existing folder"
         example = f" (e.g. {missing[0].references[0]}, {missing[0].file.name} line {missing[0].line})" if missing else ""
         raise DatasetError(f"none of the annotated videos is on disk{example}; looked in {looked}", where)
-    names = tuple(classes) if classes is not None else tuple(sorted({e.label for e, _ in found}))
+    names = tuple(classes) if classes is not None else tuple(sorted({e.label for e in entries}))
     index = {name: i for i, name in enumerate(names)}
     for entry, _ in found:
         if entry.label not in index:
             raise DatasetError(f"line {entry.line}: label {entry.label!r} is not one of the {len(names)} classes", entry.file)
-    root = Path(os.path.commonpath([str(p.parent) for _, p in found]))
+    root = finder.root_of([p for _, p in found])
     order = sorted(found, key=lambda item: (index[item[0].label], item[1].relative_to(root).as_posix()))
     samples = tuple(Sample(path=p, label_index=index[e.label], label_name=e.label, part=e.part) for e, p in order)
     notes = []
@@ -138,4 +165,12 @@ def build_dataset(
         shown = ", ".join(f"{m.references[0]} ({m.file.name} line {m.line})" for m in missing[:MAX_MISSING_LISTED])
         more = f" and {len(missing) - MAX_MISSING_LISTED} more" if len(missing) > MAX_MISSING_LISTED else ""
         notes.append(f"{len(missing)} annotated videos are not on disk and are left out: {shown}{more}")
+    if classes is None:
+        empty = sorted(set(names) - {e.label for e, _ in found})
+        if empty:
+            notes.append(f"{len(empty)} classes have no video on disk (kept, so class indices follow the annotations): {', '.join(empty[:MAX_MISSING_LISTED])}"
+                         + (" ..." if len(empty) > MAX_MISSING_LISTED else ""))
+    if fallbacks and fallback_note:
+        shown = ", ".join(f"{f.references[0]} ({f.file.name} line {f.line})" for f in fallbacks[:MAX_MISSING_LISTED])
+        notes.append(f"{len(fallbacks)} annotations {fallback_note}: {shown}" + (" ..." if len(fallbacks) > MAX_MISSING_LISTED else ""))
     return Dataset(root=root, classes=names, samples=samples, layout=layout, annotation_files=tuple(sources), notes=tuple(notes))

@@ -69,6 +69,13 @@ class Dataset:
         """``Class/video.avi``: the sample's path as the split files write it."""
         return sample.path.relative_to(self.root).as_posix()
 
+    def check_trainable(self) -> None:
+        """Training tells classes apart: videos of fewer than two classes are an error (often a folder read
+        as another layout than meant, e.g. an annotation folder's ``videos/`` taken for the one class)."""
+        present = sorted({s.label_name for s in self.samples})
+        if len(present) < 2:
+            raise DatasetError(f"has videos of one class only ({', '.join(present) or 'none'}): training needs at least two", self.root)
+
     def counts(self) -> dict[str, int]:
         counts = {name: 0 for name in self.classes}
         for sample in self.samples:
@@ -83,6 +90,11 @@ def is_video_file(path: Path) -> bool:
 def _videos_in(folder: Path) -> list[Path]:
     # Hidden files are skipped: they include the temporaries of interrupted atomic writes.
     return sorted(p for p in folder.iterdir() if is_video_file(p))
+
+
+def _broken_links(folder: Path) -> list[Path]:
+    """Video names in ``folder`` that are links to nothing (a moved or unmounted copy): said, not silently dropped."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_symlink() and not p.exists())
 
 
 def split_search_dirs(root: Path, split_dir: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -190,4 +202,7 @@ def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.
         for index, name in enumerate(classes)
         for video in folders[name]
     )
-    return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index)
+    broken = [link for name in classes for link in _broken_links(root_path / name)]
+    notes = [f"{len(broken)} videos are links to missing files and are left out: "
+             + ", ".join(p.relative_to(root_path).as_posix() for p in broken[:5]) + (" ..." if len(broken) > 5 else "")] if broken else []
+    return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index, notes=tuple(notes))

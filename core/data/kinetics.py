@@ -4,9 +4,11 @@ The video is a ``path`` column (relative to the videos folder, the CSV's folder
 or its parent), or a ``youtube_id`` with ``time_start``/``time_end`` (the
 ActivityNet downloader's ``<id>_<start:06d>_<end:06d>.mp4``, or ``<id>.<ext>``),
 found anywhere below the videos folder.  The split is a ``split`` column, else the
-file's name (``train.csv``, ``val.csv``/``validate.csv``, ``test.csv``); a folder
-holding such files is read whole.  A file without labels (Kinetics' unlabelled
-test list) is left out with a note: it cannot be scored.
+file's name (``train.csv``, ``val.csv``/``validate.csv``, ``test.csv``, or with the
+ActivityNet crawler's prefix: ``kinetics-400_train.csv``); a folder holding such
+files is read whole.  A file without labels (Kinetics' unlabelled test list) is
+left out with a note: it cannot be scored.  Class indices are the sorted labels of
+every row, found on disk or not (the official label map's order).
 """
 
 from __future__ import annotations
@@ -29,8 +31,27 @@ SPLIT_FILE_STEMS = ("train", "val", "validate", "validation", "test")
 
 
 def split_files(folder: Path) -> list[Path]:
-    """The Kinetics split CSVs directly in ``folder`` (``train.csv``, ``val.csv``, ...)."""
-    return [folder / f"{stem}.csv" for stem in SPLIT_FILE_STEMS if (folder / f"{stem}.csv").is_file()]
+    """The Kinetics split CSVs directly in ``folder``, train first: ``train.csv``, ``val.csv`` ..., and
+    prefixed names (``kinetics-400_val.csv``) whose header names a label or a video column (so that
+    other CSVs, such as a results table, never make a folder of class folders look like Kinetics)."""
+    if not folder.is_dir():
+        return []
+    order = {part: n for n, part in enumerate(("train", "val", "test"))}
+    found = []
+    for path in folder.iterdir():
+        part = part_from_file_name(path) if path.suffix.lower() == ".csv" and path.is_file() else None
+        if part is not None and (path.stem.lower() in SPLIT_FILE_STEMS or _has_annotation_header(path)):
+            found.append((order[part], path.name, path))
+    return [path for _, _, path in sorted(found)]
+
+
+def _has_annotation_header(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            header = next(csv.reader([handle.readline()]), [])
+    except OSError:
+        return False
+    return _column(header, LABEL_COLUMNS) is not None or _column(header, ID_COLUMNS) is not None
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -73,7 +94,7 @@ def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
             continue
         if len(row) != len(header):
             raise DatasetError(f"line {number}: {len(row)} fields, the header has {len(header)}", file)
-        name = row[label].strip()
+        name = " ".join(row[label].split())  # as Something-Something's reader: stray inner spaces are not a new class
         if not name:
             raise DatasetError(f"line {number}: empty label", file)
         part = part_name(row[split], file, number) if split is not None and row[split].strip() else file_part
@@ -108,5 +129,17 @@ def read_kinetics(source: Path, videos: Path | None = None):
     entries = [entry for file in files for entry in read_entries(file, notes)]
     if not entries:
         raise DatasetError("lists no labelled videos", source)
-    dataset = build_dataset(entries, finder, classes=None, layout="kinetics", sources=files, where=source)
+    _check_label_case(entries)
+    dataset = build_dataset(entries, finder, classes=None, layout="kinetics", sources=files, where=source,
+                            fallback_note="were found only as the whole untrimmed video <id>.<ext>, used whole (not just the annotated segment)")
     return dataset.with_notes(notes)
+
+
+def _check_label_case(entries: list[Entry]) -> None:
+    """Labels that differ only in case are one class misspelt, not two: an error naming both lines."""
+    first: dict[str, Entry] = {}
+    for entry in entries:
+        earlier = first.setdefault(entry.label.casefold(), entry)
+        if earlier.label != entry.label:
+            raise DatasetError(f"line {entry.line}: label {entry.label!r} differs only in case from {earlier.label!r} "
+                               f"({earlier.file.name} line {earlier.line})", entry.file)

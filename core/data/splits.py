@@ -139,9 +139,12 @@ def _ucf_list(path: Path, dataset: Dataset, index: _Index, labelled: bool) -> li
                     f"line {number}: label {fields[1]!r} is not a class index 1..{dataset.num_classes}", path
                 )
             if int(fields[1]) - 1 != sample.label_index:
+                hint = "" if dataset.class_index_file is not None else (
+                    f"; without a classInd.txt the classes are numbered in sorted order, which is not UCF101's:"
+                    f" put the dataset's classInd.txt beside {path.name}")
                 raise DatasetError(
                     f"line {number}: label {fields[1]} ({dataset.classes[int(fields[1]) - 1]}) contradicts "
-                    f"the folder of {rel} ({sample.label_name})",
+                    f"the folder of {rel} ({sample.label_name}){hint}",
                     path,
                 )
         samples.append(sample)
@@ -185,6 +188,7 @@ def _hmdb51(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | N
             where = split_search_dirs(dataset.root, split_dir)[0]
             raise DatasetError(f"HMDB51 split {number} needs a split file for class {name!r}, which is missing", where / file_name)
         listed = 0
+        flags: dict[Path, tuple[int, int]] = {}  # video -> (flag, line): one video, one state
         for line_number, fields in _read_lines(path):
             if len(fields) != 2 or fields[1] not in {"0", "1", "2"}:
                 raise DatasetError(f"line {line_number}: expected '<video>.avi <0|1|2>', got {' '.join(fields)!r}", path)
@@ -193,6 +197,10 @@ def _hmdb51(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | N
             if sample is None:
                 raise _missing(path, line_number, rel, dataset)
             flag = int(fields[1])
+            earlier = flags.setdefault(sample.path, (flag, line_number))
+            if earlier[0] != flag:
+                raise DatasetError(f"line {line_number}: {fields[0]} is marked {flag} here but {earlier[0]} at line {earlier[1]}"
+                                   " (a video is in one state per split: 1 train, 2 test, 0 unused)", path)
             if flag == HMDB_TRAIN:
                 train.append(sample)
             elif flag == HMDB_TEST:
@@ -223,14 +231,17 @@ def group_key(sample: Sample) -> str | None:
 
 
 def _units(samples: Sequence[Sample]) -> list[list[Sample]]:
-    """Clips that must stay together: UCF101 groups when every clip has one, else single clips."""
-    keys = [group_key(s) for s in samples]
-    if all(keys) and len(set(keys)) >= 2:
-        groups: dict[str, list[Sample]] = {}
-        for key, sample in zip(keys, samples):
-            groups.setdefault(key, []).append(sample)  # type: ignore[arg-type]
-        return [groups[k] for k in sorted(groups)]
-    return [[s] for s in samples]
+    """Clips that must stay together: each UCF101 group is one unit (even a class's only group:
+    its clips are never split), every clip without a group name a unit of its own."""
+    groups: dict[str, list[Sample]] = {}
+    singles: list[list[Sample]] = []
+    for sample in samples:
+        key = group_key(sample)
+        if key is None:
+            singles.append([sample])
+        else:
+            groups.setdefault(key, []).append(sample)
+    return [groups[k] for k in sorted(groups)] + singles
 
 
 def _carve(
@@ -265,7 +276,7 @@ def _carve(
                 parts[part].extend(unit)
             start += take
         if short:
-            kind = "groups" if len(units[0]) > 1 else "clips"
+            kind = "groups" if any(group_key(unit[0]) for unit in units) else "clips"
             notes.append(f"class {name} has too few {kind} ({len(units)}) to appear in every part")
         for unit in units[start:]:
             parts[-1].extend(unit)
@@ -309,7 +320,7 @@ def make_split(
         scheme = "annotations" if given is not None else _detect_scheme(dataset, official_split, split_dir)
 
     if scheme == "annotations":
-        train, val, test, description, notes = _annotated(dataset, given, val_fraction, seed)
+        train, val, test, description, notes = _annotated(dataset, given, val_fraction, test_fraction, seed)
     elif scheme == "stratified":
         (test, val, train), notes = _carve(dataset.samples, [test_fraction, val_fraction], seed, dataset)
         description = f"stratified split, seed {seed}: test {test_fraction:g}, validation {val_fraction:g}"
@@ -325,13 +336,18 @@ def make_split(
     return Split(ordered(train), ordered(val), ordered(test), scheme, description, (*dataset.notes, *notes))
 
 
-def _annotated(dataset: Dataset, given: dict[str, tuple[Sample, ...]] | None, val_fraction: float, seed: int):
+def _annotated(dataset: Dataset, given: dict[str, tuple[Sample, ...]] | None, val_fraction: float, test_fraction: float, seed: int):
     """The annotation files' own split.  Without a labelled test list (Something-Something and
     Kinetics publish none) the validation list is the test part, and validation is carved from
-    train as for the official UCF101 splits."""
+    train as for the official UCF101 splits; with neither list, both are carved from train."""
     if given is None:
         raise DatasetError(f"the annotation files give no split (no split column or part file names) for {dataset.layout}", dataset.root)
     files = ", ".join(f.name for f in dataset.annotation_files)
+    if not given["test"] and not given["val"]:
+        (test, val, train), carved = _carve(given["train"], [test_fraction, val_fraction], seed, dataset)
+        description = (f"the annotations' split ({files}): no validation or test list, so test {test_fraction:g} and "
+                       f"validation {val_fraction:g} of train, seed {seed}")
+        return train, val, test, description, carved
     if given["test"] and given["val"]:
         return list(given["train"]), list(given["val"]), list(given["test"]), f"the annotations' split ({files})", []
     test = given["test"] or given["val"]
@@ -342,10 +358,31 @@ def _annotated(dataset: Dataset, given: dict[str, tuple[Sample, ...]] | None, va
 
 
 def _detect_scheme(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | None) -> str:
-    if _find_file(dataset, f"trainlist{number:02d}.txt", split_dir) or _find_file(dataset, f"testlist{number:02d}.txt", split_dir):
-        return "ucf101"
-    if any(
-        any(folder.glob(f"*_test_split{number}.txt")) for folder in split_search_dirs(dataset.root, split_dir)
-    ):
-        return "hmdb51"
+    """The official scheme whose split ``number`` files are there, else ``"stratified"``; official files of
+    other splits only are an error (the user asked for split ``number``, not a seeded split)."""
+    found = official_split_numbers(dataset, split_dir)
+    for scheme, numbers in found.items():
+        if number in numbers:
+            return scheme
+    if found:
+        have = "; ".join(f"{scheme} split {', '.join(map(str, sorted(numbers)))}" for scheme, numbers in found.items())
+        raise DatasetError(f"has no files of official split {number}, only of {have}", split_search_dirs(dataset.root, split_dir)[0])
     return "stratified"
+
+
+_UCF_LIST = re.compile(r"^(?:train|test)list(\d+)\.txt$", re.IGNORECASE)
+_HMDB_FILE = re.compile(r"_test_split(\d+)\.txt$", re.IGNORECASE)
+
+
+def official_split_numbers(dataset: Dataset, split_dir: str | os.PathLike[str] | None) -> dict[str, set[int]]:
+    """The official split numbers whose files are in the split folders, per scheme (``ucf101``, ``hmdb51``)."""
+    found: dict[str, set[int]] = {}
+    for folder in split_search_dirs(dataset.root, split_dir):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            for scheme, pattern in (("ucf101", _UCF_LIST), ("hmdb51", _HMDB_FILE)):
+                match = pattern.search(entry.name)
+                if match and entry.is_file():
+                    found.setdefault(scheme, set()).add(int(match.group(1)))
+    return found

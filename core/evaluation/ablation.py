@@ -315,6 +315,7 @@ def run_ablation(
     settings.validate()
     started = time.monotonic()
     dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
+    dataset.check_trainable()
     groups = synthetic_groups(dataset.root)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root().parent / "tokens"  # one cache for every run
     runs = [(family, variant) for family in family_names() for variant in plan.get(family, [])]

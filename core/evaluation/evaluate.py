@@ -359,6 +359,11 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
             f"warning: {len(evaluation.test_set.seen_in_training)} of these videos were in the checkpoint's training "
             "or validation part: the accuracy is optimistic"
         )
+    if evaluation.test_set.missing:
+        missing = evaluation.test_set.missing
+        lines.append(f"warning: {_count(len(missing), 'video')} of the checkpoint's recorded {evaluation.test_set.part} part "
+                     f"{'is' if len(missing) == 1 else 'are'} not in this folder and left out (e.g. {missing[0]})")
+    lines.extend(f"note: {note}" for note in evaluation.test_set.notes)
     flow = m["flow"]
     if flow is not None:
         lines.append(f"flow: {flow['method']}" + (f" (requested {flow['requested']}: {flow['note']})" if flow["fell_back"] else ""))

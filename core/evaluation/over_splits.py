@@ -59,7 +59,7 @@ def check_official(dataset: Any, number: int, split_dir: str | os.PathLike[str] 
     split = make_split(dataset, official_split=number, split_dir=split_dir)
     if split.scheme not in ("ucf101", "hmdb51"):
         raise InputError(
-            f"--splits needs the official split files of split {number} (UCF101 trainlist0{number}.txt/testlist0{number}.txt "
+            f"official split {number} was asked for, but its official split files are not there (UCF101 trainlist0{number}.txt/testlist0{number}.txt "
             f"or HMDB51 <class>_test_split{number}.txt; --split-dir DIR when they are elsewhere)",
             dataset.root,
         )

@@ -144,6 +144,10 @@ def select_test_set(
         seed=int(seed if seed is not None else settings.get("seed", 0)),
         split_dir=split_dir if split_dir is not None else settings.get("split_dir"),
     )
+    if official_split is not None and scheme in (None, "auto", "ucf101", "hmdb51") and split.scheme not in ("ucf101", "hmdb51"):
+        raise DatasetError(f"official split {official_split} was asked for, but the folder has no official split files "
+                           "(UCF101 trainlist/testlist, HMDB51 <class>_test_splitN.txt; --split-dir DIR when they are elsewhere)",
+                           dataset.root)
     samples = split.parts()[part]
     if not samples:
         raise DatasetError(f"the {part} part of the split is empty ({split.description})", dataset.root)
@@ -160,9 +164,12 @@ def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> Te
     if not isinstance(listed, list):
         raise DatasetError(f"the checkpoint's recorded split has no {part} part")
     by_relative = {dataset.relative(s): s for s in dataset.samples}
+    by_name: dict[str, Sample | None] = {}
+    for s in dataset.samples:  # a file name shared by two videos matches neither
+        by_name[s.path.name] = None if s.path.name in by_name else s
     samples, missing = [], []
-    for rel in listed:
-        sample = by_relative.get(str(rel))
+    for rel in listed:  # the recorded relative path; else the same unique file name (the copy here is laid out otherwise)
+        sample = by_relative.get(str(rel)) or by_name.get(str(rel).rsplit("/", 1)[-1])
         if sample is None:
             missing.append(str(rel))
         else:
@@ -181,5 +188,5 @@ def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> Te
         str(recorded.get("description", "recorded split")),
         str(fingerprint) if fingerprint else None,
         missing=tuple(missing),
-        notes=tuple(str(n) for n in recorded.get("notes", []) or []),
+        notes=tuple(dict.fromkeys([*(str(n) for n in recorded.get("notes", []) or []), *dataset.notes])),  # then, and now
     )

@@ -198,6 +198,7 @@ class _FamilyRun:
         self._log = log
         self.command = command
         self.dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
+        self.dataset.check_trainable()
         self.split = make_split(
             self.dataset, scheme=settings.split_scheme, official_split=settings.official_split,
             val_fraction=settings.val_fraction, test_fraction=settings.test_fraction, seed=settings.seed,

@@ -119,3 +119,15 @@ def test_a_bad_videos_folder_is_one_line_naming_it_and_exit_2(tmp_path: Path, ca
     assert main.main([command, str(folders), "--videos", str(tmp_path / "annotations"), *rest]) == 2
     assert "--videos is for an annotation file's videos" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "out").exists()
+
+
+def test_train_and_eval_print_the_annotated_videos_that_are_not_on_disk(tmp_path: Path, capsys):
+    kinetics_csvs(tmp_path, colour_videos(tmp_path / "clips"), "clips/")
+    with (tmp_path / "val.csv").open("a") as rows:
+        rows.write("Blue,clips/Blue/gone.mp4\n")
+    checkpoint = tmp_path / "k.safetensors"
+    assert main.main(["train", str(tmp_path), *TINY, "--out", str(checkpoint)]) == 0
+    said = "note: 1 annotated videos are not on disk and are left out: clips/Blue/gone.mp4 (val.csv line 5)"
+    assert said in capsys.readouterr().out
+    assert main.main(["eval", str(tmp_path), "--checkpoint", str(checkpoint), "--clips", "1", "--out", str(tmp_path / "e"), "--device", "cpu"]) == 0
+    assert said in capsys.readouterr().out

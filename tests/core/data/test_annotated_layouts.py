@@ -39,16 +39,18 @@ def kinetics(tmp_path: Path) -> Path:
 def test_kinetics_folder_reads_labels_ids_and_split_and_lists_missing_videos(tmp_path: Path):
     dataset = discover_dataset(kinetics(tmp_path))
     assert dataset.layout == "kinetics" and dataset.classes == ("abseiling", "arm wrestling")
-    assert dataset.root == tmp_path / "videos"
+    assert dataset.root == tmp_path  # the annotations' folder, whichever of their videos are on disk
     assert [(dataset.relative(s), s.label_name, s.part) for s in dataset.samples] == [
-        ("train/aaa_000010_000020.mp4", "abseiling", "train"),
-        ("train/aab_000000_000010.mp4", "abseiling", "train"),
-        ("val/ccc_000003_000013.mp4", "abseiling", "val"),
-        ("train/bbb_000005_000015.mp4", "arm wrestling", "train"),
-        ("train/bbc_000001_000011.mp4", "arm wrestling", "train"),
-        ("val/ddd.mkv", "arm wrestling", "val"),
+        ("videos/train/aaa_000010_000020.mp4", "abseiling", "train"),
+        ("videos/train/aab_000000_000010.mp4", "abseiling", "train"),
+        ("videos/val/ccc_000003_000013.mp4", "abseiling", "val"),
+        ("videos/train/bbb_000005_000015.mp4", "arm wrestling", "train"),
+        ("videos/train/bbc_000001_000011.mp4", "arm wrestling", "train"),
+        ("videos/val/ddd.mkv", "arm wrestling", "val"),
     ]
-    assert len(dataset.notes) == 1 and "1 annotated videos are not on disk" in dataset.notes[0] and "gone_000001_000011 (train.csv line 6)" in dataset.notes[0]
+    missing, untrimmed = dataset.notes
+    assert "1 annotated videos are not on disk" in missing and "gone_000001_000011 (train.csv line 6)" in missing
+    assert untrimmed.startswith("1 annotations were found only as the whole untrimmed video") and "ddd_000000_000010 (validate.csv line 3)" in untrimmed
     split = make_split(dataset, val_fraction=0.0)
     assert split.scheme == "annotations"  # auto picks the files' split
     assert sorted(s.path.stem for s in split.test) == ["ccc_000003_000013", "ddd"]  # no test list: validation is the test part

@@ -25,7 +25,7 @@ def test_kinetics_csv_folder_trains_and_evaluates_on_its_validation_list(tmp_pat
     (tmp_path / "val.csv").write_text("label,path\n" + "".join(f"{v.parent.name},clips/{v.parent.name}/{v.name}\n" for v in val))
     result = train(tmp_path, small_settings(epochs=1, val_fraction=0.0), tmp_path / "k.safetensors")
     split = read_checkpoint_info(result.checkpoint).extra[EXTRA_SPLIT]
-    assert split["scheme"] == "annotations" and sorted(split["test"]) == sorted(f"{v.parent.name}/{v.name}" for v in val)
+    assert split["scheme"] == "annotations" and sorted(split["test"]) == sorted(f"clips/{v.parent.name}/{v.name}" for v in val)  # as the CSV names them
     assert main.main(["eval", str(tmp_path), "--checkpoint", str(result.checkpoint), "--clips", "1", "--out", str(tmp_path / "e"),
                       "--device", "cpu", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)

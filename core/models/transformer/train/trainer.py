@@ -128,6 +128,7 @@ class _Run:
         self._log = log
         self.command = command
         self.dataset: Dataset = discover_dataset(dataset_root, split_dir=settings.split_dir)
+        self.dataset.check_trainable()
         self.split: Split = make_split(
             self.dataset,
             scheme=settings.split_scheme,
