@@ -16,7 +16,7 @@ import traceback
 from types import ModuleType
 from typing import Sequence
 
-from core.errors import Cancelled, CoreError, InputError
+from core.errors import Cancelled, CoreError, InputError, WeightsUnavailable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -33,6 +33,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for sizes and counts: a whole number >= 1 (0 is no size, and never quietly "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _load(module_name: str) -> ModuleType:
@@ -73,6 +84,9 @@ def run_cli(argv: Sequence[str] | None, *, prog: str, description: str, command_
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except WeightsUnavailable as err:  # a file the user must provide, named with where it goes: as bad input
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except CoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILURE

@@ -25,6 +25,16 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     raise InputError(f"unknown device {name!r}: choose one of {', '.join(DEVICE_CHOICES)}")
 
 
+def check_device_name(name: str) -> str:
+    """``name`` if it names a device (auto, cpu, cuda, cuda:N), whether or not this machine has it: for
+    work that may not use the device at all (OpenCV flow), where a typo must still not pass unnoticed."""
+    text = str(name).strip().lower()
+    head, _, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda") or (head == "cuda" and index.isdigit()):
+        return text
+    raise InputError(f"unknown device {name!r}: choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+
+
 def available_devices() -> list[str]:
     """Device names a user can pick from (CUDA devices listed only when present)."""
     names = ["cpu"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
@@ -52,13 +53,15 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointError(f"not a readable safetensors file ({err})", file) from None
     try:
-        data = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing: the one error line says it
+            warnings.simplefilter("ignore")
+            data = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # torch's own message suggests weights_only=False, i.e. running the file's code: never repeat that advice
         raise CheckpointError("refused to load: the file is not plain tensor data (it holds Python objects that could run code when unpickled)", file) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"not a readable PyTorch weights file ({first})", file) from None
+    except Exception as err:  # noqa: BLE001 - arbitrary bytes fail deep in the legacy unpickler (KeyError, IndexError, ...)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise CheckpointError(f"not a readable PyTorch weights file ({type(err).__name__}: {first})"[:300], file) from None
     for key in ("state_dict", "model", "model_state"):
         if isinstance(data, Mapping) and key in data and isinstance(data[key], Mapping):
             data = data[key]

@@ -177,6 +177,11 @@ def _text(summary: dict[str, Any]) -> str:
         if len(clips) == 1
         else f"{len(clips)} clips averaged (starts {', '.join(str(c['start']) for c in clips)})"
     )
+    padded = [c for c in clips if c["padded"]]
+    if len(clips) == 1 and padded:
+        where += f", of which the last {padded[0]['padded']} of {len(clips[0]['frames'])} repeat frame {clips[0]['frames'][-1]} (the video ends)"
+    elif padded:
+        where += f", {len(padded)} of them padded by repeating their last frame (the video ends)"
     flow = summary["flow"]
     if flow is not None:
         flow_text = f"flow {flow['method']}" + (f" ({flow['note']})" if flow["fell_back"] else "")

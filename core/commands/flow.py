@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.atomic import atomic_folder
+    from core.device import check_device_name
     from core.errors import InputError
     from core.export.target import check_writable
     from core.flow.engine import normalize_method
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from core.video import open_video
 
     method = normalize_method(args.method)
+    check_device_name(args.device)
     encoding = FlowEncoding(args.normalization, args.max_radius)
     with open_video(args.video) as video:
         total_frames = len(video)

@@ -12,6 +12,8 @@ import os
 import shlex
 import sys
 
+from core.cli import positive_int
+
 NAME = "train"
 HELP = "train a two-stream model (--model transformer|convnet|repflow); resumable"
 DESCRIPTION = (
@@ -70,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--spatial-pool", type=int, metavar="S", help="average each time slice to SxS tokens (default 0: keep all)")
     model.add_argument("--rgb-time-pool", action="store_true", help="average RGB tokens over time, no time embedding (order-free RGB stream)")
     model.add_argument("--head-layers", type=int, choices=(1, 3), help="classifier head: 1 (LayerNorm, Dropout, Linear; default) or 3 layers")
-    model.add_argument("--input-size", type=int, metavar="S", help="crop size in pixels (default: the backbone's)")
-    model.add_argument("--clip-length", type=int, metavar="T", help="frames per clip (default: the backbone's)")
+    model.add_argument("--input-size", type=positive_int, metavar="S", help="crop size in pixels (default: the backbone's)")
+    model.add_argument("--clip-length", type=positive_int, metavar="T", help="frames per clip (default: the backbone's)")
     model.add_argument("--no-pretrained", action="store_true", help="random backbone weights instead of Kinetics-400 (the tiny backbone has none anyway)")
     model.add_argument("--backbone-weights", metavar="PATH", help="Kinetics-400 weights file for both streams (else the torch hub cache, else download)")
     resnets = parser.add_argument_group("convnet and repflow")

@@ -25,8 +25,12 @@ class SkippedVideos:
 
     def add(self, path: str | os.PathLike[str], reason: str | BaseException) -> None:
         text = reason if isinstance(reason, str) else (str(reason) or type(reason).__name__)
+        text = " ".join(text.split())
+        named = f"{os.fspath(path)}: "
+        if text.startswith(named) and len(text) > len(named):  # our errors name their file: the list names it once
+            text = text[len(named):]
         with self._lock:
-            self._entries.setdefault(Path(path), " ".join(text.split()))
+            self._entries.setdefault(Path(path), text)
 
     def extend(self, other: "SkippedVideos | list[tuple[str | os.PathLike[str], str]]") -> None:
         """Merge another collector (e.g. one rank's, or one worker's)."""
@@ -59,4 +63,4 @@ class SkippedVideos:
         if not self._entries:
             return ""
         noun = "video was" if len(self) == 1 else "videos were"
-        return "\n".join([f"{len(self)} {noun} skipped (unreadable):", *(f"  {path}: {reason}" for path, reason in self)])
+        return "\n".join([f"{len(self)} {noun} skipped:", *(f"  {path}: {reason}" for path, reason in self)])  # each says why

@@ -474,7 +474,7 @@ def _prefixed(log: LogFunction | None, variant: str) -> LogFunction | None:
 def _prefixed_progress(progress: Callable[..., None] | None, variant: str) -> Callable[..., None] | None:
     if progress is None:
         return None
-    return lambda done, total, message="": progress(done, total, f"{variant} {message}")
+    return lambda done, total, message="": progress(done, total, f"{variant} {message}".rstrip())
 
 
 def _difference(a: float | None, b: float | None) -> float | None:

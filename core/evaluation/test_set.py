@@ -78,7 +78,7 @@ def class_mapping(dataset: Dataset, model_classes: Sequence[str], checkpoint: st
         raise DatasetError(
             f"classes do not match the checkpoint {os.fspath(checkpoint)} "
             f"({len(ours)} in the dataset, {len(theirs)} in the checkpoint): {'; '.join(parts)}",
-            dataset.root,
+            dataset.annotation_files[-1] if len(dataset.annotation_files) == 1 else dataset.root,  # where the labels come from
         )
     index = {name: i for i, name in enumerate(theirs)}
     return [index[name] for name in ours]
@@ -163,6 +163,9 @@ def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> Te
     listed = recorded.get(part)
     if not isinstance(listed, list):
         raise DatasetError(f"the checkpoint's recorded split has no {part} part")
+    if not listed:
+        raise DatasetError(f"the {part} part of the split recorded in the checkpoint is empty (a training run with no {part} "
+                           "fraction): choose another with --part, --split or --split-number", dataset.root)
     by_relative = {dataset.relative(s): s for s in dataset.samples}
     by_name: dict[str, Sample | None] = {}
     for s in dataset.samples:  # a file name shared by two videos matches neither

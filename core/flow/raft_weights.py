@@ -249,6 +249,13 @@ def resolve_raft_weights(variant: str, explicit_path: str | os.PathLike[str] | N
         raise WeightsUnavailable(f"{err} (the original RAFT release's {ORIGINAL_RELEASE_FILES[variant]} works too)") from None
 
 
+def require_raft_weights(method: str | None, explicit_path: str | os.PathLike[str] | None = None) -> None:
+    """A run whose flow is RAFT stops here, before any work, when the weights cannot be had (a
+    :class:`~core.errors.WeightsUnavailable` saying what to put where); other methods need nothing."""
+    if method in ("raft-large", "raft-small"):
+        resolve_raft_weights(method, explicit_path)
+
+
 def default_weights_file(variant: str) -> Path:
     """Where torchvision's default weights for ``variant`` are looked for (the torch hub cache):
     the file a missing-weights message names."""

@@ -18,10 +18,14 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from core.atomic import write_text
+from core.atomic import sweep_orphans, write_text
 from core.errors import DatasetError, InputError
 from core.progress import CancelToken, check, report
 from core.synth.render import APPEARANCE, MIN_SIZE, MOTION, SYNTH_CLASSES, render_clip
+
+MAX_SIZE = 4096
+MAX_FRAMES = 8192  # the video reader's own limit
+MAX_CLIP_BYTES = 2 * 2**30
 from core.synth.writer import DEFAULT_CRF, DEFAULT_FPS, write_mp4
 
 MANIFEST_NAME = "synth.json"
@@ -46,10 +50,14 @@ class SynthSettings:
         """Raise :class:`InputError` naming the bad setting and its value."""
         if self.clips_per_class < 1:
             raise InputError(f"--clips-per-class must be at least 1, got {self.clips_per_class}")
-        if self.size < MIN_SIZE or self.size % 2:
-            raise InputError(f"--size must be an even number of pixels >= {MIN_SIZE}, got {self.size}")
-        if self.frames < 2:
-            raise InputError(f"--frames must be at least 2 (flow needs a frame pair), got {self.frames}")
+        if not MIN_SIZE <= self.size <= MAX_SIZE or self.size % 2:
+            raise InputError(f"--size must be an even number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {self.size}")
+        if not 2 <= self.frames <= MAX_FRAMES:
+            raise InputError(f"--frames must be from 2 (flow needs a frame pair) to {MAX_FRAMES}, got {self.frames}")
+        clip_bytes = self.size * self.size * 3 * self.frames  # a clip is drawn whole in memory before it is encoded
+        if clip_bytes > MAX_CLIP_BYTES:
+            raise InputError(f"a clip of {self.frames} frames of {self.size}x{self.size} takes {clip_bytes / 2**30:.1f} GiB in memory "
+                             f"(at most {MAX_CLIP_BYTES / 2**30:.0f}): choose fewer frames or a smaller size")
         if not 1 <= self.fps <= 240:
             raise InputError(f"--fps must be between 1 and 240, got {self.fps}")
         if not 0 <= self.crf <= 51:
@@ -178,6 +186,7 @@ def generate_dataset(
     clips: list[Path] = []
     report(progress, 0, total, "")
     for spec in SYNTH_CLASSES:
+        sweep_orphans(out / spec.name)  # the half-written clip of a run killed mid-write
         for index in range(clips_per_class):
             check(cancel)
             path = out / spec.name / clip_filename(spec.name, index)

@@ -63,6 +63,7 @@ from torch import nn
 
 from core.data import Sample, SkippedVideos, discover_dataset, make_split
 from core.errors import CheckpointError, DatasetError, InputError
+from core.flow.raft_weights import require_raft_weights
 from core.inference.frames import ArrayFrames
 import core.models.registry as families
 from core.progress import CancelToken, check, report
@@ -235,6 +236,8 @@ class _FamilyRun:
             self.log(f"{self.out}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}); pass --fresh to train again")
             return self._result(state, resumed_from=state.epoch, already_finished=True)
 
+        # missing RAFT weights stop the run here, before any frame is prepared (after the backbones' own weights)
+        require_raft_weights(getattr(self.config, "flow_method", None) if getattr(self.config, "uses_flow", True) else None, settings.raft_weights)
         self._prepare_all()
         train_items = [s for s in self.split.train if s.path not in self.skipped]
         val_items = [s for s in self.split.val if s.path not in self.skipped]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
+import re
+import warnings
+
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from core import weights
-from core.errors import WeightsUnavailable
+from core.errors import CheckpointError, WeightsUnavailable
+from core.weights import load_state_dict_file
 
 URL = "https://example.invalid/models/thing-1234.pth"
 
@@ -48,3 +53,24 @@ def test_a_failed_download_is_tried_once_per_process(tmp_path, monkeypatch):
         with pytest.raises(WeightsUnavailable, match="download failed: OSError: network is unreachable"):
             weights.resolve_state_dict(what="Thing", url=URL, allow_download=True)
     assert calls == [URL]
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"hello world this is text\n", "not a readable PyTorch weights file (KeyError: 101)"),
+    (b"abc", "not a readable PyTorch weights file (IndexError: pop from empty list)"),
+    (b"", "file is empty (0 bytes)"),
+])
+def test_bytes_that_are_no_weights_file_are_one_clean_error(tmp_path, content, problem):
+    path = tmp_path / "raft.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}: {problem}")):
+        load_state_dict_file(path)
+
+
+def test_a_pickle_of_python_objects_is_refused_without_torchs_warnings(tmp_path):
+    path = tmp_path / "objects.pth"
+    path.write_bytes(pickle.dumps({"a": [1, 2, 3]}, protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning here would print above the one error line
+        with pytest.raises(CheckpointError, match="refused to load: the file is not plain tensor data"):
+            load_state_dict_file(path)

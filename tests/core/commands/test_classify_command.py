@@ -68,6 +68,14 @@ def test_text_output_and_windows(files, capsys):
     assert out[-1].startswith("time: decode")
 
 
+def test_text_output_says_when_the_clip_runs_past_the_videos_end(files, capsys):
+    assert main.main(["classify", files.video, "--checkpoint", files.checkpoint, "--start", "20", "--device", "cpu"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "clip at frame 20 (frames 20..23), of which the last 4 of 8 repeat frame 23 (the video ends)" in first
+    assert main.main(["classify", files.video, "--checkpoint", files.checkpoint, "--start", "10", "--device", "cpu"]) == 0
+    assert "repeat" not in capsys.readouterr().out  # a whole clip says nothing of padding
+
+
 def test_default_clip_is_the_centred_one(files, capsys):
     assert main.main(["classify", files.video, "--checkpoint", files.checkpoint, "--device", "cpu", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clips"][0]["start"] == 8  # (24 - 8) / 2

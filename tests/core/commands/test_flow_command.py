@@ -74,6 +74,7 @@ def test_flow_command_falls_back_without_raft_weights_and_says_so(tmp_path: Path
         (["--method", "dis", "--count", "1"], "--count must be at least 2"),
         (["--method", "dis", "--start", "1", "--count", "5"], "run past the video's end"),
         (["--method", "sift"], "unknown flow method 'sift'"),
+        (["--method", "dis", "--device", "banana"], "unknown device 'banana'"),  # OpenCV ignores the device; a typo is still an error
     ],
 )
 def test_flow_command_bad_arguments_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], problem: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.data import VIDEO_EXTENSIONS, SkippedVideos, discover_dataset, read_class_index
-from core.errors import DatasetError
+from core.errors import DatasetError, VideoError
 
 
 def make_tree(root: Path, layout: dict[str, list[str]]) -> Path:
@@ -154,7 +154,7 @@ def test_skipped_videos_lists_each_file_once_in_order():
     assert len(skipped) == 2 and "/d/a.avi" in skipped and Path("/d/b.avi") in skipped
     assert list(skipped) == [(Path("/d/b.avi"), "cannot decode frame 12"), (Path("/d/a.avi"), "moov atom not found (truncated)")]
     assert skipped.summary() == (
-        "2 videos were skipped (unreadable):\n  /d/b.avi: cannot decode frame 12\n  /d/a.avi: moov atom not found (truncated)"
+        "2 videos were skipped:\n  /d/b.avi: cannot decode frame 12\n  /d/a.avi: moov atom not found (truncated)"
     )
     assert skipped.to_list()[1] == {"path": "/d/a.avi", "reason": "moov atom not found (truncated)"}
     other = SkippedVideos()
@@ -163,6 +163,12 @@ def test_skipped_videos_lists_each_file_once_in_order():
     skipped.extend([("/d/d.avi", "empty file")])
     assert skipped.paths == (Path("/d/b.avi"), Path("/d/a.avi"), Path("/d/c.avi"), Path("/d/d.avi"))
     assert dict(skipped)[Path("/d/c.avi")] == "RuntimeError"
+
+
+def test_an_error_that_names_its_file_is_listed_with_the_file_named_once():
+    skipped = SkippedVideos()
+    skipped.add("/d/e.avi", VideoError("file is empty", "/d/e.avi"))
+    assert list(skipped) == [(Path("/d/e.avi"), "file is empty")]
 
 
 def test_skipped_videos_is_safe_to_share_between_threads():

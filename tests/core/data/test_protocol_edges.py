@@ -166,3 +166,10 @@ def test_a_missing_class_index_is_named_when_the_split_file_disagrees(tmp_path: 
     (tmp_path / "UCF" / "testlist01.txt").write_text("Hammering/v_Hammering_g01_c01.avi\n")
     with pytest.raises(DatasetError, match="without a classInd.txt the classes are numbered in sorted order"):
         make_split(discover_dataset(tmp_path / "UCF"))
+
+
+def test_an_empty_recorded_test_part_says_what_to_do(tmp_path: Path):
+    dataset = discover_dataset(crawler_folder(tmp_path))
+    recorded = {"train": [dataset.relative(s) for s in dataset.samples], "val": [], "test": []}  # trained with --test-fraction 0
+    with pytest.raises(DatasetError, match="the test part of the split recorded in the checkpoint is empty .* choose another with --part"):
+        select_test_set(dataset, {"split": recorded})

@@ -151,7 +151,7 @@ def test_eval_through_live_inference_agrees_with_the_cached_grids(result, ablati
 
 def test_unavailable_flow_weights_stop_before_any_training(ablation, tmp_path, capsys):
     out = tmp_path / "raft"
-    assert main.main(["ablate", str(ablation.data), *SETTINGS, "--flow", "raft-small", "--out", str(out), "--cache-dir", str(tmp_path / "c")]) == 1
+    assert main.main(["ablate", str(ablation.data), *SETTINGS, "--flow", "raft-small", "--out", str(out), "--cache-dir", str(tmp_path / "c")]) == 2  # missing weights are a file the user must provide
     err = capsys.readouterr().err
     assert "asked for raft-small flow, which is unavailable" in err and "--raft-weights PATH" in err
     assert not out.exists()

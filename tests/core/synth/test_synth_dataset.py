@@ -113,8 +113,12 @@ def test_an_interrupted_run_resumes_and_skips_finished_clips(tmp_path: Path):
     finished = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.mp4"))
     assert len(finished) == 3 and not [p for p in root.rglob(".*")]
     assert json.loads((root / MANIFEST_NAME).read_text())["complete"] is False
+    killed = root / "MoveRight" / f".MoveRight_0000.mp4.{2**22 + 7}.abcd1234.tmp.mp4"  # a run killed mid-write (no such pid)
+    killed.parent.mkdir(exist_ok=True)
+    killed.write_bytes(b"")
     result = generate_dataset(root, clips_per_class=1, size=32, frames=2, seed=1)
     assert (result.reused, result.written) == (3, 7)
+    assert not killed.exists()
     assert json.loads((root / MANIFEST_NAME).read_text())["complete"] is True
     assert seen[:4] == [0, 1, 2, 3]
 
@@ -138,7 +142,10 @@ def test_refuses_a_foreign_folder_or_other_settings(tmp_path: Path):
     [
         ({"size": 33}, "--size must be an even number"),
         ({"size": 16}, "--size must be an even number"),
-        ({"frames": 1}, "--frames must be at least 2"),
+        ({"frames": 1}, "--frames must be from 2"),
+        ({"size": 100000, "frames": 2}, "--size must be an even number of pixels from 32 to 4096, got 100000"),
+        ({"frames": 9000}, "--frames must be from 2 .* to 8192"),
+        ({"size": 4096, "frames": 100}, r"a clip of 100 frames of 4096x4096 takes 4.7 GiB in memory \(at most 2\)"),
         ({"clips_per_class": 0}, "--clips-per-class must be at least 1"),
         ({"seed": -1}, "--seed must be >= 0"),
     ],

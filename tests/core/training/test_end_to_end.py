@@ -147,6 +147,9 @@ def test_eval_and_classify_refuse_a_family_the_checkpoint_is_not(synth, tmp_path
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"error: {result.checkpoint}: the checkpoint is a convnet model, not {f} (its family decides; drop --model)"
                      for f in ("repflow", "transformer")]
+    for command in (["eval", str(synth)], ["classify", str(video)]):  # a name that is no family says so, in both commands
+        assert main.main([*command, "--checkpoint", str(result.checkpoint), "--model", "bogus"]) == 2
+        assert "unknown model family 'bogus': choose one of" in capsys.readouterr().err
     assert main.main(["classify", str(video), "--checkpoint", str(result.checkpoint), "--model", "convnet", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"]["family"] == "convnet"
 

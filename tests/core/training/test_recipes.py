@@ -46,11 +46,24 @@ def test_without_weights_the_recipe_fails_in_one_line_naming_the_file(tmp_path: 
     data = tmp_path / "data"
     generate_dataset(data, clips_per_class=2, size=32, frames=8, seed=0)
     out = tmp_path / "seed000.safetensors"
-    assert main.main(["train", str(data), "--out", str(out), "--recipe", "seed000", "--device", "cpu"]) == 1
+    assert main.main(["train", str(data), "--out", str(out), "--recipe", "seed000", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "MViTv2-S (Kinetics-400) weights are not available" in err[0]
     assert "put mvit_v2_s-ae3be167.pth in" in err[0] and err[0].endswith("or pass --backbone-weights PATH")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["transformer", "convnet"])
+def test_missing_raft_weights_stop_training_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str) -> None:
+    data = tmp_path / "data"
+    generate_dataset(data, clips_per_class=2, size=32, frames=8, seed=0)
+    out, cache = tmp_path / "raft.safetensors", tmp_path / "cache"
+    assert main.main(["train", str(data), "--out", str(out), "--model", model, "--flow", "raft-small", "--device", "cpu",
+                      "--cache-dir", str(cache)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "RAFT-small weights are not available" in err[0] and "--raft-weights PATH" in err[0]
+    assert "extracting" not in captured.out and not out.exists() and not any(cache.rglob("*.npy"))
 
 
 def test_the_seed002_recipe_is_the_chapters_two_stream_convnet() -> None:
@@ -111,3 +124,15 @@ def test_sgd_trains_with_the_momentum_asked_for(tmp_path: Path) -> None:
     train(data, settings, out, cache_dir=tmp_path / "cache")
     groups = load_state(state_path(out)).optimizer_state["param_groups"]
     assert groups and all(g["momentum"] == 0.8 and g["weight_decay"] == 5e-4 and g["nesterov"] is False for g in groups)
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("--input-size", "0", "argument --input-size: must be at least 1, got 0"),
+    ("--clip-length", "0", "argument --clip-length: must be at least 1, got 0"),
+    ("--clip-length", "x", "argument --clip-length: expected a whole number, got 'x'"),
+])
+def test_a_size_of_zero_is_refused_not_taken_for_the_default(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str,
+                                                              problem: str) -> None:
+    assert main.main(["train", str(tmp_path), "--out", str(tmp_path / "x.safetensors"), option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and problem in err[0]

@@ -40,15 +40,15 @@ BACKBONE_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 def backbone_info(name: str, **options: Any) -> BackboneInfo:
     """The input config and token geometry of ``name`` without building it."""
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown backbone {name!r}: choose one of {', '.join(BACKBONE_NAMES)}")
     if name == "tiny":
         return tiny_info(**options)
     if options:
         raise ValueError(f"backbone {name!r} takes no options, got {sorted(options)}")
     if name == "mvit_v2_s":
         return MVIT_V2_S_INFO
-    if name == "swin3d_s":
-        return SWIN3D_S_INFO
-    raise ValueError(f"unknown backbone {name!r}: choose one of {', '.join(BACKBONE_NAMES)}")
+    return SWIN3D_S_INFO
 
 
 def build_backbone(

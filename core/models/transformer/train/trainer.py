@@ -32,6 +32,7 @@ from torch import nn
 
 from core.data import Dataset, Sample, SkippedVideos, Split, discover_dataset, make_split
 from core.errors import CheckpointError, DatasetError, InputError
+from core.flow.raft_weights import require_raft_weights
 from core.models.checkpoint import CHECKPOINT_SUFFIX, save_checkpoint
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.model import TwoStreamTransformer
@@ -240,6 +241,8 @@ class _Run:
 
     def _extract(self, model: TwoStreamTransformer) -> tuple[ClipExtractor, ArrayStore]:
         settings, config = self.settings, self.config
+        # missing RAFT weights stop the run here, before any clip is extracted (after the backbones' own weights)
+        require_raft_weights(config.flow_method if config.uses_flow else None, settings.raft_weights)
         streams = [s for s, used in ((RGB, config.uses_rgb), (FLOW, config.uses_flow)) if used]
         store = ArrayStore(self.cache)
         from core.inference import default_flow_backend
