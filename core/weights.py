@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import warnings
 from pathlib import Path
 from typing import Mapping
@@ -56,9 +57,12 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         with warnings.catch_warnings():  # torch warns about pickle protocols before refusing: the one error line says it
             warnings.simplefilter("ignore")
             data = torch.load(file, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as err:
         # torch's own message suggests weights_only=False, i.e. running the file's code: never repeat that advice
-        raise CheckpointError("refused to load: the file is not plain tensor data (it holds Python objects that could run code when unpickled)", file) from None
+        detail = str(err).partition("WeightsUnpickler error:")[2].strip().splitlines()
+        if not detail or "global" in detail[0].lower() or _pickle_builds_objects(file):
+            raise CheckpointError("refused to load: the file is not plain tensor data (it holds Python objects that could run code when unpickled)", file) from None
+        raise CheckpointError(f"not a readable PyTorch weights file ({detail[0]})", file) from None
     except Exception as err:  # noqa: BLE001 - arbitrary bytes fail deep in the legacy unpickler (KeyError, IndexError, ...)
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise CheckpointError(f"not a readable PyTorch weights file ({type(err).__name__}: {first})"[:300], file) from None
@@ -73,6 +77,36 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 # url -> why its download failed: an offline machine tries (and prints "Downloading ...") once per process, not per model built
 _FAILED_DOWNLOADS: dict[str, str] = {}
+
+
+_OBJECT_OPCODES = frozenset({"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"})
+
+
+def _pickle_builds_objects(file: Path) -> bool:
+    """Whether ``file`` is a plain pickle that imports or calls something (read opcode by opcode, never run):
+    torch's safe reader stops at the first opcode it lacks, before it would have seen such a one."""
+    import pickletools
+
+    try:
+        with file.open("rb") as handle:
+            return any(op.name in _OBJECT_OPCODES for op, _arg, _pos in pickletools.genops(handle))
+    except Exception:  # noqa: BLE001 - not a pickle at all (or a torch zip): nothing that builds objects
+        return False
+
+
+def _download(url: str, target: Path) -> dict[str, torch.Tensor]:
+    """Fetch ``url`` into the hub cache (torch writes a temporary and moves it in) and load it as data.
+
+    Not ``torch.hub.load_state_dict_from_url``: it prints "Downloading ..." before it knows there is a
+    network, so an offline run's one error line came second.  A progress bar shows on a terminal only.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(url, str(target), progress=sys.stderr.isatty())
+    try:
+        return load_state_dict_file(target)
+    except CheckpointError:
+        target.unlink(missing_ok=True)  # e.g. a proxy's HTML page: not kept in the cache as weights
+        raise
 
 
 def resolve_state_dict(
@@ -101,8 +135,9 @@ def resolve_state_dict(
         problem = _FAILED_DOWNLOADS[url]
     elif allow and url:
         try:
-            state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
-            return dict(state), url
+            return _download(url, cached), url
+        except CheckpointError:
+            raise
         except Exception as err:  # noqa: BLE001 - any network failure means "not available"
             problem = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
             _FAILED_DOWNLOADS[url] = problem

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,20 +41,43 @@ def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):
     assert "thing-1234.pth" in message and str(tmp_path / "hub" / "checkpoints") in message and "--thing-weights" in message
 
 
-def test_a_failed_download_is_tried_once_per_process(tmp_path, monkeypatch):
+def test_a_failed_download_is_tried_once_per_process_and_prints_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(weights, "_FAILED_DOWNLOADS", {})
     calls = []
 
-    def unreachable(url, **kwargs):
+    def unreachable(url, dst, **kwargs):
         calls.append(url)
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", unreachable)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
     for _ in range(3):
         with pytest.raises(WeightsUnavailable, match="download failed: OSError: network is unreachable"):
             weights.resolve_state_dict(what="Thing", url=URL, allow_download=True)
     assert calls == [URL]
+    assert capsys.readouterr().err == ""  # the command's one error line is the only line
+
+
+def test_a_download_lands_in_the_hub_cache_and_a_page_that_is_no_weights_is_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(weights, "_FAILED_DOWNLOADS", {})
+    served = {"body": None}
+
+    def fetch(url, dst, **kwargs):
+        Path(dst).write_bytes(served["body"])
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fetch)
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buffer)
+    served["body"] = buffer.getvalue()
+    state, source = weights.resolve_state_dict(what="Thing", url=URL, allow_download=True)
+    assert source == URL and torch.equal(state["w"], torch.ones(2))
+    assert (tmp_path / "hub" / "checkpoints" / "thing-1234.pth").is_file()  # the next run reads the cache
+    other = URL.replace("thing-1234", "other-5678")
+    served["body"] = b"<html>sign in to the proxy</html>"
+    with pytest.raises(CheckpointError, match="not a readable PyTorch weights file"):
+        weights.resolve_state_dict(what="Thing", url=other, allow_download=True)
+    assert not (tmp_path / "hub" / "checkpoints" / "other-5678.pth").exists()
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -69,8 +94,11 @@ def test_bytes_that_are_no_weights_file_are_one_clean_error(tmp_path, content, p
 
 def test_a_pickle_of_python_objects_is_refused_without_torchs_warnings(tmp_path):
     path = tmp_path / "objects.pth"
-    path.write_bytes(pickle.dumps({"a": [1, 2, 3]}, protocol=4))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning here would print above the one error line
+        path.write_bytes(pickle.dumps({"a": Path("x")}, protocol=2))  # a class to build: code to run
         with pytest.raises(CheckpointError, match="refused to load: the file is not plain tensor data"):
+            load_state_dict_file(path)
+        path.write_bytes(pickle.dumps({"a": [1, 2, 3]}, protocol=4))  # a protocol torch's safe reader lacks
+        with pytest.raises(CheckpointError, match=r"not a readable PyTorch weights file \(Unsupported operand 149\)"):
             load_state_dict_file(path)
