@@ -8,6 +8,7 @@ maps out, for every pair of one chunk.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -54,12 +55,15 @@ def render_pairs(forward: np.ndarray, encoding: FlowEncoding) -> tuple[np.ndarra
 
 
 def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encoding: FlowEncoding, cancel, progress=None,  # noqa: ANN001
-                  raft_weights: str | None = None) -> list[FlowFrame]:
-    """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker)."""
+                  raft_weights: str | None = None, cache_hit: Callable[[bool], None] | None = None) -> list[FlowFrame]:
+    """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker).
+    ``cache_hit`` hears whether the flow came from the cache (a scan's time left leaves such chunks out)."""
     indices = chunk_indices(chunk, len(video))
     frames = analysis_frames(video.read_clip(indices))
-    result, _hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel,
-                                       progress=progress, raft_weights=raft_weights)
+    result, hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel,
+                                      progress=progress, raft_weights=raft_weights)
+    if cache_hit is not None:
+        cache_hit(bool(hit))
     images, radii = render_pairs(result.forward, encoding)
     out = []
     for k in range(result.pairs):

@@ -41,6 +41,7 @@ DEFAULT_RADIUS = 5.0  # colours before a video has been measured
 SLOW_VIEW_S = 10.0  # a first picture later than this is not started unasked
 SLOW_SCAN_S = 180.0  # nor a whole-video scan longer than this
 JOBS_AFTER_PAINT_MS = 20  # a video's flow jobs start this long after it opens (after its first paint)
+CACHED = "cached"  # a scan chunk's progress message when its flow came from the cache
 auto_radius = settled_radius  # the colour radius for pairs of known 95th-percentile motions (kept name)
 AUTO_RADIUS_FLOOR = RADIUS_FLOOR
 
@@ -51,6 +52,7 @@ __all__ = ["CHUNK_PAIRS", "MAX_ANALYSIS_SIDE", "ChunkQuality", "FlowController",
 class FlowController(QObject):
     flowReady = Signal(object)  # FlowFrame for the current frame
     flowPending = Signal(int)  # pair whose flow is not there yet: the view shows nothing of another
+    flowUnavailable = Signal(str)  # the video has no flow at all (one frame): why, for the emptied view
     jobStatus = Signal(object)  # FlowJobStatus of what the view waits for
     fallbackNotice = Signal(object)  # the FlowFrame that fell back (RAFT without weights), or None
     scanUpdated = Signal(object)  # ChunkQuality
@@ -100,6 +102,8 @@ class FlowController(QObject):
         if video is None or len(video) < 2:
             self.scanReset.emit(0)
             self.scanStatus.emit("")
+            # the previous video's flow, caption and overlays must not stay beside this one's frame
+            self.flowUnavailable.emit("" if video is None else "one frame: no pair of frames to compute flow between")
             return
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
         self.scanReset.emit(len(video) - 1)
@@ -340,7 +344,9 @@ class FlowController(QObject):
                 def inner(done: int, total: int, _message: str = "", base: int = chunk * CHUNK_PAIRS, size: int = size) -> None:
                     progress(base + int(size * done / max(total, 1)), pairs, "")
 
-                frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=inner, raft_weights=weights)
+                hits: list[bool] = []
+                frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=inner, raft_weights=weights,
+                                       cache_hit=hits.append)
                 part = ChunkQuality(
                     method,
                     chunk * CHUNK_PAIRS,
@@ -348,11 +354,11 @@ class FlowController(QObject):
                     np.array([f.quality.magnitude_mean for f in frames], np.float32),
                     np.array([f.quality.magnitude_p95 for f in frames], np.float32),
                 )
-                progress(chunk * CHUNK_PAIRS + size, pairs, "", partial=(session, part))
+                progress(chunk * CHUNK_PAIRS + size, pairs, CACHED if hits and hits[0] else "", partial=(session, part))
             return chunks
 
-        def on_progress(done: int, total: int, _message: str) -> None:
-            left.update(done, total)
+        def on_progress(done: int, total: int, message: str) -> None:
+            left.update(done, total, free=message == CACHED)
             if session == self._session and method == self.method:
                 self.scanStatus.emit(f"  flow scan ({method}) {left.describe('pairs')}")
 

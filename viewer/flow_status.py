@@ -82,6 +82,7 @@ class FlowStatus(QObject):
         self._fallback: str = ""
         self.view.installEventFilter(self)
         self.flow.flowPending.connect(self._on_pending)
+        self.flow.flowUnavailable.connect(self._on_unavailable)
         self.flow.jobStatus.connect(self._on_status)
         self.flow.fallbackNotice.connect(self._on_fallback)
         self.flow.slowMethodOffer.connect(lambda _offer: self._show_banner())
@@ -94,6 +95,13 @@ class FlowStatus(QObject):
         self.view.graphics.viewport().update()  # repaint it all: an emptied image item invalidates no area of its own
         self.window._shown_flow = None
         self.view.set_caption(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ...")
+
+    def _on_unavailable(self, reason: str) -> None:
+        self.view.set_frame(None)
+        self.view.graphics.viewport().update()
+        self.window._shown_flow = None
+        self.view.set_caption(reason)
+        self.panel.setVisible(False)
 
     def _on_status(self, status: FlowJobStatus) -> None:
         if status.phase == "ready":

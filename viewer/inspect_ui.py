@@ -49,6 +49,7 @@ class InspectUi(QObject):
 
         self.readout = CursorReadout()
         window.statusBar().insertPermanentWidget(0, self.readout)
+        window.statusBar().messageChanged.connect(lambda _message: self._fit_readout())
         self.fields = FlowFieldSource(window.jobs, self._flow_settings, window.notifier.notice, self)
         self.fields.ready.connect(self._fields_ready)
         self._flow_frame = None  # the FlowFrame the flow view shows
@@ -112,6 +113,15 @@ class InspectUi(QObject):
             if self._flow_frame is not None and self.fields.field(self._flow_frame.pair) is None:
                 self.fields.request(self._flow_frame.pair)
         self._update_readout()
+        self._fit_readout()
+
+    def _fit_readout(self) -> None:
+        """A status message (an error, a video's size and codec) gets the readout's room, unless the mouse
+        is over a view and the readout is what the user is reading.  Changes only as the mouse enters or
+        leaves a view, or a message comes or goes: never a relayout per mouse move."""
+        wanted = self._hover is not None or not self.window.statusBar().currentMessage()
+        if self.readout.isVisibleTo(self.window.statusBar()) != wanted:
+            self.readout.setVisible(wanted)
 
     def _update_readout(self) -> None:
         if self._hover is None:

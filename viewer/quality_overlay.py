@@ -56,6 +56,7 @@ class QualityOverlayController(QObject):
         self.shown_pair: int | None = None
         flow.flowReady.connect(self._show)
         flow.flowPending.connect(lambda _pair: self._clear())
+        flow.flowUnavailable.connect(lambda _reason: self._clear())
 
     # -- choices ----------------------------------------------------------------
     def set_enabled(self, name: str, enabled: bool) -> None:

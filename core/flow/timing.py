@@ -74,23 +74,31 @@ class TimeLeft:
 
     ``update(done, total)`` after each step; :attr:`seconds_left` is None until
     a step has taken measurable time (a first answer from the flow cache is not a rate).
+    ``free=True``: the steps since the last update cost nothing (read from a cache),
+    so they do not count toward the rate: a whole-video scan whose first chunk the
+    view had just computed said "about 1 s left" of two minutes.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._start = clock()
         self._first_done = 0
+        self._free = 0
         self.done = 0
         self.total = 0
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, *, free: bool = False) -> None:
         if self.done == 0 and done > 0 and self._clock() - self._start < 0.05:
             self._first_done, self._start = done, self._clock()  # a cache hit: start timing after it
+        elif free:
+            if self.done - self._first_done - self._free == 0:  # nothing computed yet: the clock starts after the free steps
+                self._start = self._clock()
+            self._free += max(0, int(done) - self.done)
         self.done, self.total = int(done), int(total)
 
     @property
     def seconds_left(self) -> float | None:
-        worked = self.done - self._first_done
+        worked = self.done - self._first_done - self._free
         elapsed = self._clock() - self._start
         if worked <= 0 or elapsed <= 0 or self.total <= 0:
             return None

@@ -229,3 +229,16 @@ def test_vectors_read_with_other_raft_weights_are_not_shown(qtbot) -> None:  # n
     settings["weights"] = "new.pth"
     assert source.field(0) is None
     jobs.shutdown()
+
+
+def test_a_status_message_gets_the_readouts_room_unless_the_mouse_is_over_a_view(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    bar, readout = window.statusBar(), window.inspect_ui.readout
+    message = "Cannot open video: /somewhere/deep/in/a/folder/truncated_recording_of_a_long_name.mp4: moov atom not found"
+    bar.showMessage(message)
+    assert not readout.isVisible()  # the whole message can be read
+    window.rgb_view.hovered.emit(64.0, 48.0)
+    assert readout.isVisible()  # the mouse is over a view: the readout is what is being read
+    window.rgb_view.hovered.emit(-1.0, -1.0)
+    assert not readout.isVisible() and bar.currentMessage() == message
+    bar.clearMessage()
+    assert readout.isVisible() and readout.text() == IDLE_TEXT

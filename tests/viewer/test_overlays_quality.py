@@ -133,3 +133,18 @@ def test_auto_colour_radius_follows_the_videos_motion(qtbot, window: MainWindow,
     window.radius_box.setValue(0.0)
     qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=10000)
     assert window.flow.encoding.max_radius == radius and window.flow.auto_radius
+
+
+def test_a_one_frame_video_leaves_nothing_of_the_last_videos_flow(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 11)
+    window.overlay_actions["inconsistency"].trigger()
+    assert window.flow_view.overlay("quality.inconsistency") is not None and window.flow_view.current_image() is not None
+    single = tmp_path / "single"
+    single.mkdir()
+    cv2.imwrite(str(single / "000.png"), np.full((40, 60, 3), 90, np.uint8))
+    window.open_video(str(single))
+    qtbot.waitUntil(lambda: window.state.frame_count == 1, timeout=10000)
+    qtbot.waitUntil(lambda: window.rgb_view.current_image() is not None and window.rgb_view.current_image().shape[:2] == (40, 60),
+                    timeout=10000)
+    assert window.flow_view.current_image() is None and window.flow_view.overlay("quality.inconsistency") is None
+    assert window.flow_view.caption.text() == "one frame: no pair of frames to compute flow between"

@@ -182,6 +182,7 @@ class ClassifyController(QObject):
 
     def set_video(self, video: Video | None) -> None:
         self.cancel()
+        self.progressChanged.emit(0, 1, "")  # "clip frames 0-15 done ..." was about the last video
         self.video = video
         self.classify_state.set_frame_count(len(video) if video is not None else 0)
         self.classify_state.follow(self.state.frame_index)

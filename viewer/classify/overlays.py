@@ -128,9 +128,12 @@ class AttentionOverlays(QObject):
 
     def update_keys(self) -> None:
         """The legend's keys of the maps drawn, and the crop's shaded border on both views
-        (both follow the "Show" box: hidden maps need no key)."""
+        (both follow the "Show" box: hidden maps need no key, nor do frames outside the classified clip,
+        where no map is drawn)."""
         maps, overlay = self._maps(), self.classify_state.overlay
-        legend = map_entries(maps, overlay.choice) if maps is not None and maps.crop_map is not None and overlay.enabled else []
+        drawn = maps is not None and maps.crop_map is not None and overlay.enabled and any(
+            index is not None and clip_frame_for(index, maps.frame_indices or ()) is not None for index in self.shown.values())
+        legend = map_entries(maps, overlay.choice) if drawn else []
         crop = self.model_crop() if overlay.enabled else None
         if (keys_of(legend), crop) == (keys_of(self.legend), self.crop):
             return  # nothing shown changed (a repeated selection or prediction): no relabelling, no relayout
@@ -151,6 +154,7 @@ class AttentionOverlays(QObject):
         overlay = self.classify_state.overlay
         view.set_overlay(HEAT_LAYER, heat, opacity=overlay.opacity, z=HEAT_Z)
         view.set_overlay(BOX_LAYER, box, opacity=1.0, z=BOX_Z)
+        self.update_keys()  # into or out of the classified clip: its keys come and go with its maps
 
     def layers_for(self, view: str, frame_index: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The heat-map and box layers for ``view`` at ``frame_index`` (``None`` where nothing is drawn)."""

@@ -52,8 +52,10 @@ def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  #
     split = make_split(dataset)
     part_of = {s.path: name for name, part in split.parts().items() for s in part}
     rows = [Row(s.path, dataset.relative(s), s.label_name, part_of.get(s.path, "")) for s in dataset.samples]
-    notes = f"; {len(dataset.notes)} notes: {dataset.notes[0]}" if dataset.notes else ""
-    summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description}{notes}"
+    all_notes = split.notes  # the dataset's own, then the split's (classes too small for every part)
+    notes = f"; {len(all_notes)} note{'' if len(all_notes) == 1 else 's'}: {all_notes[0]}" if all_notes else ""
+    sizes = f"{len(split.train)} train, {len(split.val)} val, {len(split.test)} test"  # what the fractions gave
+    summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description} ({sizes}){notes}"
     listing = Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows}, {id(r): i for i, r in enumerate(rows)},
                       dataset)
     exempt_long_lived()  # here, not on the GUI thread: its collector's next pass would walk every new object once more
@@ -272,7 +274,21 @@ class DatasetController(QObject):
         return [(name, right[name] / scored[name], scored[name]) for name in order]
 
     # -- exports ----------------------------------------------------------------------
+    def _writable(self, path: str) -> bool:
+        """Whether ``path`` can be written; if not, one line naming it (checked before any work)."""
+        from core.export.target import check_writable
+        from core.errors import InputError
+
+        try:
+            check_writable(path, folder=False)
+        except InputError as err:
+            self.notifier.error("Export failed", err)
+            return False
+        return True
+
     def export_csv(self, path: str) -> None:
+        if not self._writable(path):
+            return
         rows = snapshot(self.proxy.visible_rows())  # the table as shown now; formatted in the worker
         self._export(lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
 
@@ -283,6 +299,8 @@ class DatasetController(QObject):
         names, matrix = self.confusion()
         if not names:
             self.notifier.error("Nothing to export", "no video has a prediction yet: evaluate first, or open a results file")
+            return
+        if not self._writable(path):
             return
         title = f"{Path(self.source or '').name}: {int(np.trace(matrix))}/{int(matrix.sum())} right"
         self._export(lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")

@@ -130,11 +130,11 @@ class DatasetPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
+        layout.addLayout(actions)  # above the table: at the dock's usual height, rows below it were scrolled out of sight
+        layout.addWidget(self.status)
         layout.addLayout(filters)
         layout.addLayout(cell)
         layout.addWidget(split, 1)
-        layout.addLayout(actions)
-        layout.addWidget(self.status)
 
         self._figures_timer = QTimer(self)  # a burst of predictions redraws the figures once
         self._figures_timer.setSingleShot(True)

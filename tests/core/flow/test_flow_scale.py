@@ -93,3 +93,14 @@ def test_a_slow_sample_stops_at_its_budget_still_spread_over_the_video() -> None
 
     scale = measure_motion_scale(read_pair, 163, budget_s=2.5, clock=lambda: now[0])
     assert scale.pairs == (0, 69, 162) and scale.radius == RADIUS_FLOOR  # a still picture: the floor
+
+
+def test_time_left_leaves_out_steps_said_to_be_free_whenever_they_come() -> None:
+    now = [0.0]
+    left = TimeLeft(clock=lambda: now[0])
+    now[0] = 1.0  # the job waited its turn: the first chunk's cached answer is not "at once"
+    left.update(16, 88, free=True)
+    assert left.seconds_left is None  # nothing computed yet: no rate to tell
+    now[0] = 11.0
+    left.update(32, 88)  # 16 computed in 10 s; 56 to go take 35 s
+    assert left.seconds_left == pytest.approx(35.0)

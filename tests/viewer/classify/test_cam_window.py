@@ -132,6 +132,8 @@ def test_convnet_cams_land_on_their_views_and_toggle(qtbot, convnet_window: Main
     cross = win.classify_ui.cross_panel
     assert not cross.direction_box.isEnabled() and cross.matrix.values is None
     assert "no cross-stream attention" in cross.selection_label.text()
+    assert win.legend.maps_row.entries == []  # frame 0 lies outside the classified clip: no map drawn, no key
+    show_frame(qtbot, win, CLIP_START + 1)
     keys = win.legend.maps_row.entries  # a class activation map's key on each view, with its clip range
     assert [k.label for k in keys] == ["RGB view: class activation", "flow view: class activation"]
     assert keys[0].low == f"{maps.rgb.min():.3g}" and keys[0].high_text == f"{maps.rgb.max():.3g} a.u."

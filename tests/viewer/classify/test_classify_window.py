@@ -112,6 +112,10 @@ def test_classify_the_region_and_read_the_label(qtbot, window: MainWindow, files
     assert status.startswith("device CPU") and "last clip run" in status
     assert panel.status_label.text().startswith("clip frames 8-15 done in ")
     assert not window.classify.busy and not panel.cancel_button.isEnabled()
+    other = write_video(files.folder / "other.mp4", 12)
+    window.open_video(str(other))  # the run's line was about the last video: it goes with it
+    qtbot.waitUntil(lambda: window.state.frame_count == 12, timeout=10000)
+    assert panel.status_label.text() == ""
 
 
 def test_whole_video_gives_a_prediction_timeline(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001

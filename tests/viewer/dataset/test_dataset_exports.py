@@ -49,3 +49,16 @@ def test_exports_in_quick_succession_are_all_written(qtbot, window, data, tmp_pa
     for target in (targets[0], targets[2]):
         rows = list(csv.DictReader(io.StringIO(target.read_text())))
         assert len(rows) == 30 and sum(r["Prediction"] == FAVOURED for r in rows) == 10
+
+
+def test_an_export_that_cannot_be_written_is_one_line_naming_the_file(qtbot, window, data, tmp_path):  # noqa: ANN001
+    synth, _checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    target = blocked / "table.csv"  # under a file: no folder to write in
+    controller.export_csv(str(target))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=WAIT_MS)
+    assert window.notifier.last_error.startswith(f"{target}: ") and "\n" not in window.notifier.last_error
+    assert not controller.jobs.is_busy("dataset-export")  # nothing was started

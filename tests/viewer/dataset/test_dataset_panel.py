@@ -139,7 +139,9 @@ def test_the_shared_clips_open_as_a_dataset_with_their_true_classes(qtbot, windo
     open_listed(qtbot, window, csv_file, videos)
     truth = {r.path.name: r.true for r in window.dataset.controller.rows}
     assert len(truth) == 17 and truth["v_Basketball_g01_c01.avi"] == "Basketball" and truth["abseiling_k400.mp4"] == "abseiling"
-    assert window.dataset.panel.summary.text().startswith("17 videos, 16 classes (kinetics)")
+    summary = window.dataset.panel.summary.text()
+    assert summary.startswith("17 videos, 16 classes (kinetics)")
+    assert "(16 train, 0 val, 1 test)" in summary  # the sizes the fractions gave: one clip a class leaves little to hold out
 
 
 @pytest.mark.parametrize("folder, verdict", [(FAVOURED, "✔ right"), ("MoveLeft", "✘ wrong")])
