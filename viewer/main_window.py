@@ -248,6 +248,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if layout is not None:
             self.restoreState(layout)
+            if self.dataset.controller.source is None:  # open last time, but no dataset is listed yet: an empty third of the window
+                self.dataset.dock.hide()
         self.method_box.currentTextChanged.connect(self._save_timer.start)
         self.state.thresholdChanged.connect(self._save_timer.start)
         self.classify.deviceChanged.connect(self._save_timer.start)

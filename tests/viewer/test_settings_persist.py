@@ -36,6 +36,7 @@ def test_a_second_window_restores_what_the_first_saved(qtbot, tmp_path: Path) ->
     first.overlay_target_box.setCurrentIndex(first.overlay_target_box.findData("rgb"))
     first.overlay_opacity.setValue(40)
     first.findChild(QToolBar, "inspectToolbar").setVisible(False)
+    first.dataset.dock.show()  # open when the window closed, but with no dataset listed
     first.resize(760, 700)  # inside the offscreen screen (800x800): restoreGeometry keeps a window on screen
     app_settings.set_last_folder(str(tmp_path))
     first.close()
@@ -48,6 +49,7 @@ def test_a_second_window_restores_what_the_first_saved(qtbot, tmp_path: Path) ->
     assert second.overlay_target_actions["rgb"].isChecked() and second.overlay_target_box.currentData() == "rgb"
     assert second.overlays.choice.opacity == 0.4 and second.overlay_opacity.value() == 40
     assert not second.findChild(QToolBar, "inspectToolbar").isVisibleTo(second)  # the layout (saveState)
+    assert not second.dataset.dock.isVisibleTo(second)  # an empty dataset dock is not brought back to take a third of the window
     assert (second.width(), second.height()) == (760, 700)  # the geometry (saveGeometry)
     assert app_settings.last_folder() == str(tmp_path)
     second.close()

@@ -177,11 +177,18 @@ class DatasetController(QObject):
         self.jobs.submit(
             "dataset-flow", lambda cancel, progress: survey_rows(rows, method, device, cancel, progress),
             lambda done: self.finished.emit("dataset-flow", f"flow survey complete: {done} videos"),
-            on_error=lambda e, t: self.notifier.error("Flow survey failed", e, t),
+            on_error=self._job_failed("dataset-flow", "Flow survey failed"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-flow", d, n, m),
             on_partial=self._row_updated,
             on_cancelled=lambda: self.finished.emit("dataset-flow", "flow survey cancelled: Scan flow resumes it"),
         )
+
+    def _job_failed(self, channel: str, title: str) -> Callable[[BaseException, str], None]:
+        """The error in a dialog, and the dock's status line saying so (not an earlier job's "complete")."""
+        def failed(error: BaseException, trace: str) -> None:
+            self.notifier.error(title, error, trace)
+            self.finished.emit(channel, f"{title.lower()}: see the message")
+        return failed
 
     def _row_updated(self, update: tuple[Row, str, object]) -> None:
         row, field_name, value = update
@@ -201,7 +208,7 @@ class DatasetController(QObject):
         self.jobs.submit(
             "dataset-eval", lambda cancel, progress: evaluate_rows(request, cancel, progress),
             lambda message: self.finished.emit("dataset-eval", message),
-            on_error=lambda e, t: self.notifier.error("Evaluation failed", e, t),
+            on_error=self._job_failed("dataset-eval", "Evaluation failed"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-eval", d, n, m),
             on_partial=self._evaluation_partial,
             on_cancelled=lambda: self.finished.emit("dataset-eval", "evaluation cancelled: results so far are kept"),

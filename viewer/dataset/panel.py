@@ -56,6 +56,9 @@ class DatasetPanel(QWidget):
         self.search.setPlaceholderText("filter by name or class")
         self.class_box = QComboBox()
         self.class_box.setObjectName("datasetClass")
+        # as wide as "all classes" and a typical class name; a long name shows whole in the list
+        self.class_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_box.setMinimumContentsLength(14)
         self.split_box = QComboBox()
         self.split_box.setObjectName("datasetSplit")
         for text, value in (("all splits", ALL), ("train", "train"), ("val", "val"), ("test", "test")):

@@ -172,6 +172,7 @@ def test_a_bad_annotation_line_and_a_model_of_other_classes_are_one_line_errors(
         window.dataset.panel.eval_part.setCurrentIndex(1)  # all videos
         window.dataset.panel.eval_button.click()
     assert raised.args[0] == "Evaluation failed" and "none of the dataset's classes (Blue, Green, Red, ...) is a class of this model" in raised.args[1]
+    assert window.dataset.panel.status.text() == "evaluation failed: see the message"  # not an earlier job's line
 
 
 def test_the_open_dock_leaves_the_frame_views_a_useful_size(qtbot, window, data):  # noqa: ANN001
