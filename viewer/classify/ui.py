@@ -119,7 +119,11 @@ class ClassifyUi(QObject):
     def _build_toolbar(self) -> QToolBar:
         bar = QToolBar("Model")
         bar.setObjectName("modelToolbar")
-        self.window.addToolBar(bar)
+        inspect = self.window.findChild(QToolBar, "inspectToolbar")
+        if inspect is not None:  # before the overlay controls: where the row overflows, the opacity slider hides, not the device
+            self.window.insertToolBar(inspect, bar)
+        else:
+            self.window.addToolBar(bar)
         bar.addWidget(QLabel(" Device "))
         self.device_box = QComboBox()
         self.device_box.setObjectName("deviceBox")
