@@ -91,17 +91,17 @@ class FlowStatus(QObject):
 
     # -- the panel over the picture while its flow is computed ------------------
     def _on_pending(self, pair: int) -> None:
+        self._empty(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ...")
+
+    def _on_unavailable(self, reason: str) -> None:
+        self._empty(reason)
+        self.panel.setVisible(False)  # no job will fill it
+
+    def _empty(self, caption: str) -> None:
         self.view.set_frame(None)  # nothing of another video, pair or method stays up
         self.view.graphics.viewport().update()  # repaint it all: an emptied image item invalidates no area of its own
         self.window._shown_flow = None
-        self.view.set_caption(f"computing {self.flow.method} flow for frames {pair}-{pair + 1} ...")
-
-    def _on_unavailable(self, reason: str) -> None:
-        self.view.set_frame(None)
-        self.view.graphics.viewport().update()
-        self.window._shown_flow = None
-        self.view.set_caption(reason)
-        self.panel.setVisible(False)
+        self.view.set_caption(caption)
 
     def _on_status(self, status: FlowJobStatus) -> None:
         if status.phase == "ready":

@@ -84,8 +84,8 @@ def check_replaceable(out: Path, source: Path) -> None:
 
     from core.errors import InputError
 
-    resolved = out.resolve()
-    if resolved == source.resolve() or resolved in source.resolve().parents:
+    source = source.resolve()
+    if out.resolve() in (source, *source.parents):
         raise InputError("--out is the input video's own folder (writing there would replace it); give another folder", out)
     if not out.is_dir():
         return

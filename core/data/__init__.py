@@ -5,7 +5,7 @@ videos a long run had to skip."""
 from core.data.dataset import VIDEO_EXTENSIONS, Dataset, Sample, read_class_index
 from core.data.layouts import discover_dataset
 from core.data.skipped import SkippedVideos
-from core.data.splits import SCHEMES, Split, group_key, make_split
+from core.data.splits import SCHEMES, Split, group_key, make_split, require_official
 
 __all__ = [
     "SCHEMES",
@@ -18,4 +18,5 @@ __all__ = [
     "group_key",
     "make_split",
     "read_class_index",
+    "require_official",
 ]

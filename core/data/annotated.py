@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from core.data.dataset import Dataset, Sample
+from core.data.dataset import Dataset, Sample, listed
 from core.errors import DatasetError
 
 # Part names the files use, mapped to the split's parts.
@@ -27,7 +27,6 @@ PART_NAMES = {
     "test": "test", "testing": "test",
 }
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".gif", ".mpg", ".mpeg")
-MAX_MISSING_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,10 @@ class VideoFinder:
         return self._stems
 
 
+def _where(entry: Entry) -> str:
+    return f"{entry.references[0]} ({entry.file.name} line {entry.line})"
+
+
 def build_dataset(
     entries: Iterable[Entry],
     finder: VideoFinder,
@@ -162,15 +165,11 @@ def build_dataset(
     samples = tuple(Sample(path=p, label_index=index[e.label], label_name=e.label, part=e.part) for e, p in order)
     notes = []
     if missing:
-        shown = ", ".join(f"{m.references[0]} ({m.file.name} line {m.line})" for m in missing[:MAX_MISSING_LISTED])
-        more = f" and {len(missing) - MAX_MISSING_LISTED} more" if len(missing) > MAX_MISSING_LISTED else ""
-        notes.append(f"{len(missing)} annotated videos are not on disk and are left out: {shown}{more}")
+        notes.append(f"{len(missing)} annotated videos are not on disk and are left out: {listed([_where(m) for m in missing])}")
     if classes is None:
         empty = sorted(set(names) - {e.label for e, _ in found})
         if empty:
-            notes.append(f"{len(empty)} classes have no video on disk (kept, so class indices follow the annotations): {', '.join(empty[:MAX_MISSING_LISTED])}"
-                         + (" ..." if len(empty) > MAX_MISSING_LISTED else ""))
+            notes.append(f"{len(empty)} classes have no video on disk (kept, so class indices follow the annotations): {listed(empty)}")
     if fallbacks and fallback_note:
-        shown = ", ".join(f"{f.references[0]} ({f.file.name} line {f.line})" for f in fallbacks[:MAX_MISSING_LISTED])
-        notes.append(f"{len(fallbacks)} annotations {fallback_note}: {shown}" + (" ..." if len(fallbacks) > MAX_MISSING_LISTED else ""))
+        notes.append(f"{len(fallbacks)} annotations {fallback_note}: {listed([_where(f) for f in fallbacks])}")
     return Dataset(root=root, classes=names, samples=samples, layout=layout, annotation_files=tuple(sources), notes=tuple(notes))

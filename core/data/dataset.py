@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from core.errors import DatasetError
 
@@ -81,6 +81,12 @@ class Dataset:
         for sample in self.samples:
             counts[sample.label_name] += 1
         return counts
+
+
+def listed(names: Sequence[str], limit: int = 5) -> str:
+    """``"a, b, c, d, e and 7 more"``: the first ``limit`` of ``names`` for a one-line note or error."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def is_video_file(path: Path) -> bool:
@@ -204,5 +210,5 @@ def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.
     )
     broken = [link for name in classes for link in _broken_links(root_path / name)]
     notes = [f"{len(broken)} videos are links to missing files and are left out: "
-             + ", ".join(p.relative_to(root_path).as_posix() for p in broken[:5]) + (" ..." if len(broken) > 5 else "")] if broken else []
+             + listed([p.relative_to(root_path).as_posix() for p in broken])] if broken else []
     return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index, notes=tuple(notes))

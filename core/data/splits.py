@@ -336,6 +336,17 @@ def make_split(
     return Split(ordered(train), ordered(val), ordered(test), scheme, description, (*dataset.notes, *notes))
 
 
+def require_official(split: Split, number: int, dataset: Dataset) -> str:
+    """``split``'s scheme when it is an official one (``ucf101``/``hmdb51``); when official split ``number``
+    was asked for and the folder has no official split files, a :class:`DatasetError` (never a silent
+    seeded split, and nothing to average over for ``--splits``)."""
+    if split.scheme in ("ucf101", "hmdb51"):
+        return split.scheme
+    raise DatasetError(f"official split {number} was asked for, but the folder has no official split files (UCF101 "
+                       f"trainlist{number:02d}.txt/testlist{number:02d}.txt or HMDB51 <class>_test_split{number}.txt; "
+                       "--split-dir DIR when they are elsewhere)", dataset.root)
+
+
 def _annotated(dataset: Dataset, given: dict[str, tuple[Sample, ...]] | None, val_fraction: float, test_fraction: float, seed: int):
     """The annotation files' own split.  Without a labelled test list (Something-Something and
     Kinetics publish none) the validation list is the test part, and validation is carved from
@@ -377,9 +388,7 @@ _HMDB_FILE = re.compile(r"_test_split(\d+)\.txt$", re.IGNORECASE)
 def official_split_numbers(dataset: Dataset, split_dir: str | os.PathLike[str] | None) -> dict[str, set[int]]:
     """The official split numbers whose files are in the split folders, per scheme (``ucf101``, ``hmdb51``)."""
     found: dict[str, set[int]] = {}
-    for folder in split_search_dirs(dataset.root, split_dir):
-        if not folder.is_dir():
-            continue
+    for folder in split_search_dirs(dataset.root, split_dir):  # existing folders only
         for entry in folder.iterdir():
             for scheme, pattern in (("ucf101", _UCF_LIST), ("hmdb51", _HMDB_FILE)):
                 match = pattern.search(entry.name)

@@ -182,8 +182,11 @@ def evaluate(
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier, read_checkpoint_info
 
-    if model_family is not None and model_family not in families.family_names():
-        raise InputError(f"unknown model family {model_family!r}: choose one of {', '.join(families.family_names())}")
+    if model_family is not None:
+        try:
+            families.family(model_family)  # an unknown name is said as such, as by classify
+        except ValueError as err:
+            raise InputError(str(err)) from None
     info = read_checkpoint_info(checkpoint)
     family = families.family_of(info.config)
     if model_family is not None and model_family != family:

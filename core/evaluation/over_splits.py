@@ -54,16 +54,9 @@ def split_folder(out_dir: str | os.PathLike[str], number: int) -> Path:
 def check_official(dataset: Any, number: int, split_dir: str | os.PathLike[str] | None) -> str:
     """The official scheme (``ucf101``/``hmdb51``) that has split ``number``'s files; an
     :class:`InputError` when the folder has none (a seeded split has no numbers to average over)."""
-    from core.data import make_split
+    from core.data import make_split, require_official
 
-    split = make_split(dataset, official_split=number, split_dir=split_dir)
-    if split.scheme not in ("ucf101", "hmdb51"):
-        raise InputError(
-            f"official split {number} was asked for, but its official split files are not there (UCF101 trainlist0{number}.txt/testlist0{number}.txt "
-            f"or HMDB51 <class>_test_split{number}.txt; --split-dir DIR when they are elsewhere)",
-            dataset.root,
-        )
-    return split.scheme
+    return require_official(make_split(dataset, official_split=number, split_dir=split_dir), number, dataset)
 
 
 def summarise_splits(results: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from core.data import Dataset, Sample, make_split
+from core.data import Dataset, Sample, make_split, require_official
+from core.data.dataset import listed
 from core.errors import DatasetError
 
 PARTS = ("test", "val", "train", "all")
@@ -72,9 +73,9 @@ def class_mapping(dataset: Dataset, model_classes: Sequence[str], checkpoint: st
         extra = sorted(set(ours) - set(theirs))
         parts = []
         if missing:
-            parts.append(f"the checkpoint's classes {_few(missing)} are not in the dataset")
+            parts.append(f"the checkpoint's classes {listed(missing)} are not in the dataset")
         if extra:
-            parts.append(f"the dataset's classes {_few(extra)} are not in the checkpoint")
+            parts.append(f"the dataset's classes {listed(extra)} are not in the checkpoint")
         raise DatasetError(
             f"classes do not match the checkpoint {os.fspath(checkpoint)} "
             f"({len(ours)} in the dataset, {len(theirs)} in the checkpoint): {'; '.join(parts)}",
@@ -82,11 +83,6 @@ def class_mapping(dataset: Dataset, model_classes: Sequence[str], checkpoint: st
         )
     index = {name: i for i, name in enumerate(theirs)}
     return [index[name] for name in ours]
-
-
-def _few(names: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def recorded_split(extra: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -144,10 +140,8 @@ def select_test_set(
         seed=int(seed if seed is not None else settings.get("seed", 0)),
         split_dir=split_dir if split_dir is not None else settings.get("split_dir"),
     )
-    if official_split is not None and scheme in (None, "auto", "ucf101", "hmdb51") and split.scheme not in ("ucf101", "hmdb51"):
-        raise DatasetError(f"official split {official_split} was asked for, but the folder has no official split files "
-                           "(UCF101 trainlist/testlist, HMDB51 <class>_test_splitN.txt; --split-dir DIR when they are elsewhere)",
-                           dataset.root)
+    if official_split is not None and scheme in (None, "auto", "ucf101", "hmdb51"):
+        require_official(split, official_split, dataset)
     samples = split.parts()[part]
     if not samples:
         raise DatasetError(f"the {part} part of the split is empty ({split.description})", dataset.root)
