@@ -107,7 +107,7 @@ class FlowController(QObject):
             return
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
         self.scanReset.emit(len(video) - 1)
-        self.scanStatus.emit("  flow scan: waits for the motion sample")
+        self.scanStatus.emit("flow scan: waits for the motion sample")
         # the workers start once the new video's first paint is out: started now, they took the CPU from that paint
         # (on 2 cores the GUI thread waited 14 ms of a 40 ms stall for one)
         session = self._session
@@ -311,7 +311,7 @@ class FlowController(QObject):
         self._scan_waiting = True
         if self._is_current_video():
             self.scanReset.emit(len(self.video) - 1)
-            self.scanStatus.emit(f"  flow scan ({self.method}): after the current frame's flow")
+            self.scanStatus.emit(f"flow scan ({self.method}): after the current frame's flow")
         if self.shown() is not None:
             self._restart_scan()
 
@@ -335,7 +335,7 @@ class FlowController(QObject):
             self._scan_finished(session, method, chunks, kept=True)
             return
         left = TimeLeft()
-        self.scanStatus.emit(f"  flow scan ({method}) started")
+        self.scanStatus.emit(f"flow scan ({method}) started")
 
         def scan(cancel, progress):  # noqa: ANN001
             for chunk in range(chunks):
@@ -360,7 +360,7 @@ class FlowController(QObject):
         def on_progress(done: int, total: int, message: str) -> None:
             left.update(done, total, free=message == CACHED)
             if session == self._session and method == self.method:
-                self.scanStatus.emit(f"  flow scan ({method}) {left.describe('pairs')}")
+                self.scanStatus.emit(f"flow scan ({method}) {left.describe('pairs')}")
 
         self.jobs.submit(
             "flow-scan",
@@ -389,7 +389,7 @@ class FlowController(QObject):
             if whole is not None:
                 self._scans.put(self._scan_key(), whole)
         self.scanProgress.emit(chunks, chunks)
-        self.scanStatus.emit(f"  flow scan ({method}) complete" + (" (kept from before)" if kept else ""))
+        self.scanStatus.emit(f"flow scan ({method}) complete" + (" (kept from before)" if kept else ""))
 
     def _scan_key(self) -> Hashable | None:
         video = self.video

@@ -40,7 +40,6 @@ from viewer.widgets.frame_view import FrameView
 from viewer.widgets.heat_legend import HeatLegend
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
-from viewer.widgets.steady_label import SteadyLabel
 
 RECENT_FILES_DELAY_MS = 300
 MIN_VIEW_HEIGHT = 200  # px: the frame views never shrink to thumbnails under a tall dock
@@ -85,6 +84,7 @@ class MainWindow(QMainWindow):
         self._shown_flow: FlowFrame | None = None
         self.transport = TransportBar(self.state)
         self.timeline = Timeline(self.state)
+        self.scan_label = self.timeline.scan_label  # the flow scan's progress, under the noise curve
         views = QHBoxLayout()
         for view in (self.rgb_view, self.flow_view):
             view.graphics.setMinimumHeight(MIN_VIEW_HEIGHT)
@@ -151,9 +151,6 @@ class MainWindow(QMainWindow):
         self.next_noisy_action.setToolTip("Jump to the next frame whose flow noise score is above the timeline's threshold (N)")
         self.next_noisy_action.triggered.connect(self.go_to_next_noisy_frame)
         bar.addAction(self.next_noisy_action)
-        self.scan_label = SteadyLabel("", chars=52)  # the scan's progress, relabelled often: no toolbar (and window) relayout
-        self.scan_label.setObjectName("scanStatus")
-        bar.addWidget(self.scan_label)
 
     def go_to_next_noisy_frame(self) -> None:
         target = self.state.next_noisy_frame()
@@ -219,7 +216,7 @@ class MainWindow(QMainWindow):
         index = self.overlay_target_box.findData(c.target)
         if index != self.overlay_target_box.currentIndex():
             self.overlay_target_box.setCurrentIndex(index)
-        self.legend.set_scales(c.scales, c.target)
+        self.legend.set_scales(c.scales if self.overlays.drawable else [], c.target)  # no key for an overlay with nothing to draw
         self._save_timer.start()
 
     # -- settings that persist between runs ------------------------------------------

@@ -54,9 +54,10 @@ class QualityOverlayController(QObject):
         self.flow, self.views = flow, views
         self.choice = OverlayChoice()
         self.shown_pair: int | None = None
-        flow.flowReady.connect(self._show)
+        self.drawable = True  # False while the video has no flow at all (one frame): the legend then keys nothing
+        flow.flowReady.connect(self._flow_ready)
         flow.flowPending.connect(lambda _pair: self._clear())
-        flow.flowUnavailable.connect(lambda _reason: self._clear())
+        flow.flowUnavailable.connect(lambda _reason: self._flow_unavailable())
 
     # -- choices ----------------------------------------------------------------
     def set_enabled(self, name: str, enabled: bool) -> None:
@@ -91,6 +92,19 @@ class QualityOverlayController(QObject):
         self.changed.emit(choice)
 
     # -- drawing ----------------------------------------------------------------
+    def _flow_ready(self, frame: FlowFrame) -> None:
+        self._show(frame)
+        self._set_drawable(True)
+
+    def _flow_unavailable(self) -> None:
+        self._clear()
+        self._set_drawable(False)
+
+    def _set_drawable(self, drawable: bool) -> None:
+        if drawable != self.drawable:
+            self.drawable = drawable
+            self.changed.emit(self.choice)
+
     def _show(self, frame: FlowFrame) -> None:
         layers = self.choice.layers(frame)
         for target, view in self.views.items():

@@ -70,7 +70,7 @@ def test_a_second_video_never_shows_the_first_videos_flow(qtbot, window: MainWin
     assert window.flow_view.current_image().shape == (96, 160, 3) and window.flow_view.caption.text().startswith("flow 0 -> 1, dis")
     assert not window.flow_status.panel.isVisible()
     qtbot.waitUntil(lambda: _scan_complete(window), timeout=30000)
-    assert window.scan_label.text() == "  flow scan (dis) complete"
+    assert window.scan_label.text() == "flow scan (dis) complete"
 
 
 def test_raft_banner_names_the_file_and_the_menu_and_goes_with_the_method(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
@@ -150,7 +150,7 @@ def test_a_slow_remembered_method_is_not_started_unasked(qtbot, window: MainWind
     assert panel.isVisible() and panel.text() == "Computing tvl1 flow for frames 0-1" and panel.button.isVisible()
     qtbot.waitUntil(lambda: "/32 steps" in panel.text(), timeout=90000)  # a first TV-L1 pair on a busy 2-core machine: up to ~20 s
     assert panel.text().startswith("Computing tvl1 flow for frames 0-1: pairs 0-15 both ways, ") and panel.button.isVisible()
-    assert window.scan_label.text() == "  flow scan (tvl1): after the current frame's flow"  # the first picture first
+    assert window.scan_label.text() == "flow scan (tvl1): after the current frame's flow"  # the first picture first
     panel.button.click()  # Switch to DIS (fast)
     assert window.flow.method == "dis" and window.method_box.currentText() == "dis"
     qtbot.waitUntil(lambda: window.flow.current() is not None and not panel.isVisible(), timeout=30000)

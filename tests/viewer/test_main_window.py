@@ -195,3 +195,15 @@ def test_view_options_start_at_a_frame_and_classify(qtbot, monkeypatch, tmp_path
     win.open_video(str(SAMPLE_VIDEO))
     qtbot.waitUntil(lambda: bool(requested), timeout=10000)
     assert win.state.frame_index == win.state.frame_count - 1  # clamped to the last frame
+
+
+def test_every_toolbar_control_fits_a_1280_px_window(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """Nothing of the toolbars hides behind the overflow arrow at the smallest default width (the flow scan's
+    progress once pushed the overlay opacity there; it now sits under the timeline)."""
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=5000)
+    qtbot.wait(50)
+    for control in (window.method_box, window.radius_box, window.classify_ui.device_box, window.overlay_target_box,
+                    window.overlay_opacity):
+        assert control.isVisible(), control.objectName()
+    assert window.scan_label.isVisible() and window.scan_label.parent() is window.timeline

@@ -139,6 +139,7 @@ def test_a_one_frame_video_leaves_nothing_of_the_last_videos_flow(qtbot, window:
     _open_at(qtbot, window, _patched_frames(tmp_path / "frames"), 11)
     window.overlay_actions["inconsistency"].trigger()
     assert window.flow_view.overlay("quality.inconsistency") is not None and window.flow_view.current_image() is not None
+    assert any("inconsistency" in text for text in window.legend.texts())  # the drawn overlay's key
     single = tmp_path / "single"
     single.mkdir()
     cv2.imwrite(str(single / "000.png"), np.full((40, 60, 3), 90, np.uint8))
@@ -148,3 +149,5 @@ def test_a_one_frame_video_leaves_nothing_of_the_last_videos_flow(qtbot, window:
                     timeout=10000)
     assert window.flow_view.current_image() is None and window.flow_view.overlay("quality.inconsistency") is None
     assert window.flow_view.caption.text() == "one frame: no pair of frames to compute flow between"
+    assert not any("inconsistency" in text for text in window.legend.texts())  # no key for an overlay with nothing drawn
+    assert window.overlay_actions["inconsistency"].isChecked()  # the choice stays for the next video

@@ -20,10 +20,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from viewer.staging import post_later
 from viewer.state import ViewerState
+from viewer.widgets.steady_label import SteadyLabel
 
 NOISE_COLOUR = "#d93025"
 MAGNITUDE_COLOUR = "#1a73e8"
@@ -101,11 +102,20 @@ class Timeline(QWidget):
         self.band_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.band_legend.setWordWrap(True)
         self.band_legend.setFixedHeight(2 * self.band_legend.fontMetrics().lineSpacing() + 4)
+        # the flow scan's progress, under the noise curve it fills (in the toolbar it pushed the overlay controls
+        # behind the overflow arrow); relabelled often, so a steady label
+        self.scan_label = SteadyLabel("", chars=52, alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                                      colour="#5f6368")
+        self.scan_label.setObjectName("scanStatus")
+        keys = QHBoxLayout()
+        keys.setContentsMargins(0, 0, 0, 0)
+        keys.addWidget(self.band_legend, 1)
+        keys.addWidget(self.scan_label, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.plot)
-        layout.addWidget(self.band_legend)
+        layout.addLayout(keys)
         state.videoChanged.connect(self._on_video)
         state.frameChanged.connect(self._on_frame)
         state.scanChanged.connect(self._on_scan)
