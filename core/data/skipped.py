@@ -58,9 +58,11 @@ class SkippedVideos:
         """JSON-ready, for metrics files."""
         return [{"path": os.fspath(path), "reason": reason} for path, reason in self]
 
-    def summary(self) -> str:
-        """The end-of-run report: empty when nothing was skipped."""
-        if not self._entries:
+    def summary(self, said: "set[Path] | frozenset[Path]" = frozenset()) -> str:
+        """The end-of-run report (empty when nothing was skipped); ``said``: paths the report has already
+        named in a warning of their own, left out here (they stay in :meth:`to_list`)."""
+        entries = [(path, reason) for path, reason in self if path not in said]
+        if not entries:
             return ""
-        noun = "video was" if len(self) == 1 else "videos were"
-        return "\n".join([f"{len(self)} {noun} skipped:", *(f"  {path}: {reason}" for path, reason in self)])  # each says why
+        noun = "video was" if len(entries) == 1 else "videos were"
+        return "\n".join([f"{len(entries)} {noun} skipped:", *(f"  {path}: {reason}" for path, reason in entries)])  # each says why

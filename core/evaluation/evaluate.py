@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from core.data import SkippedVideos, discover_dataset
+from core.data.dataset import listed
 from core.errors import CheckpointError, CoreError, InputError
 from core.evaluation.metrics import confusion_matrix, ranking, summarise
 from core.evaluation.test_set import TestSet, class_mapping, recorded_settings, select_test_set
@@ -367,7 +368,7 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
     if evaluation.test_set.missing:
         missing = evaluation.test_set.missing
         lines.append(f"warning: {_count(len(missing), 'video')} of the checkpoint's recorded {evaluation.test_set.part} part "
-                     f"{'is' if len(missing) == 1 else 'are'} not in this folder and left out (e.g. {missing[0]})")
+                     f"{'is' if len(missing) == 1 else 'are'} not in this folder and left out: {listed(list(missing))}")
     lines.extend(f"note: {note}" for note in evaluation.test_set.notes)
     flow = m["flow"]
     if flow is not None:
@@ -381,8 +382,9 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
     lines.append("per class (video level):")
     for name in evaluation.class_names:
         lines.append(f"  {name:<{width}}  {_pct(video['per_class'][name]):>7}  ({_count(video['support'][name], 'video')})")
-    if evaluation.skipped:
-        lines.append(evaluation.skipped.summary())
+    unread = evaluation.skipped.summary(said={evaluation.dataset_root / rel for rel in evaluation.test_set.missing})
+    if unread:  # the missing ones were named in the warning above
+        lines.append(unread)
     if files:
         lines.append("wrote " + ", ".join(os.fspath(f) for f in files))
     return "\n".join(lines) + "\n"

@@ -160,6 +160,29 @@ def test_an_unreadable_video_is_listed_and_skipped(data, tmp_path, capsys):
     assert metrics["video_level"]["support"]["MoveLeft"] == 3
 
 
+def test_missing_recorded_videos_are_named_once_and_kept_in_the_metrics(data, tmp_path, capsys):
+    """Two recorded test videos deleted, one other video unreadable: the warning names the deleted ones, the
+    skipped list only the unreadable one (no repeat), and metrics.json keeps all three with their reasons."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data.synth, copy)
+    gone = sorted(data.dataset.relative(s) for s in data.split.test)[:2]
+    for rel in gone:
+        (copy / rel).unlink()
+    broken = data.dataset.relative(data.split.test[-1])
+    (copy / broken).write_bytes(b"not a video at all" * 10)
+    out = tmp_path / "out"
+    assert run_eval(copy, "--checkpoint", data.trained, "--clips", "1", "--out", out) == 0
+    text = capsys.readouterr().out
+    assert f"warning: 2 videos of the checkpoint's recorded test part are not in this folder and left out: {gone[0]}, {gone[1]}" in text
+    unread = text[text.index("1 video was skipped:"):].splitlines()
+    assert unread[1].startswith(f"  {copy / broken}: ") and not unread[2].startswith("  ")
+    assert all(str(copy / rel) not in text for rel in gone)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(e["path"] for e in metrics["skipped"]) == sorted(str(copy / rel) for rel in [*gone, broken])
+
+
 def test_given_split_warns_about_videos_the_checkpoint_trained_on(data, tmp_path, capsys):
     # seed 0 instead of the recorded 5: some of its test videos were training videos
     assert run_eval(data.synth, "--checkpoint", data.trained, "--seed", "0", "--clips", "1", "--out", tmp_path / "o") == 0
