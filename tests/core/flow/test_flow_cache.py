@@ -85,7 +85,7 @@ def test_least_recently_used_entries_are_evicted(tmp_path: Path) -> None:
 
 
 def _write_frames(folder: Path, frames: np.ndarray) -> Path:
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"frame_{i:03d}.png"), frame[:, :, ::-1])
     return folder
@@ -117,9 +117,26 @@ def test_compute_flow_cached_hits_without_decoding_and_keys_on_the_video(tmp_pat
     # a changed video is a new video
     identity = video_identity(video)
     cv2.imwrite(str(video / "frame_003.png"), frames[0][:, :, ::-1])
-    os.utime(video, ns=(identity["mtime_ns"] + 10**9, identity["mtime_ns"] + 10**9))
     assert flow_cache_key(video=video_identity(video), indices=[0, 1, 2], size=(64, 64), method="dis") != \
         flow_cache_key(video=identity, indices=[0, 1, 2], size=(64, 64), method="dis")
+
+
+def test_frames_written_again_in_place_are_a_new_video(tmp_path: Path) -> None:
+    """``ffmpeg -y`` over a frame folder keeps its names, and the folder's own size and time: the cache
+    must still see new frames (it once gave the old motion back, reversed)."""
+    frames, truth = sequence("translate", frames=3, size=64)
+    video = _write_frames(tmp_path / "clip", frames)
+    folder_times = os.stat(video)
+    cache = FlowCache(tmp_path / "cache")
+    before, _ = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache)
+    time.sleep(0.01)
+    _write_frames(video, frames[::-1])  # the same names, the motion reversed
+    os.utime(video, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns))
+    after, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache)
+    assert not hit
+    u_true = float(truth[0, 0].mean())
+    assert abs(u_true) > 0.5
+    assert np.sign(before.forward[0, 0].mean()) == np.sign(u_true) == -np.sign(after.forward[0, 0].mean())
 
 
 def test_is_cached_answers_without_computing(tmp_path: Path) -> None:
