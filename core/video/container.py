@@ -45,6 +45,11 @@ from core.video.mp4_boxes import iso_damage
 FORWARD_DECODE_LIMIT = 48
 # Frames just before the target are cached too: scrubbing backwards is common.
 CACHE_BEHIND = 4
+# Containers whose timestamps FFmpeg guesses (AVI): frames are counted as they leave the decoder.
+COUNTING_FORMATS = frozenset({"avi"})
+# MPEG program and transport streams: FFmpeg seeks them by decode time, landing past the keyframe, and a packet's
+# timestamps after a seek differ from the first pass: frames are counted from the file's start, reopened.
+FROM_START_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,14 @@ class _StreamIndex:
     counting: bool  # counting mode (see module docstring)
     reordered: bool  # decode order differs from presentation order
     grid: bool = False  # timestamps inferred from a constant-rate sample table, not read
+    reopen: bool = False  # the stream's start is reached by opening the file again, not by a seek
+
+    def presented_from(self, first_pts: int) -> "_StreamIndex":
+        """The index without the frames before ``first_pts``, the first one the decoder presents (the ones
+        before need pictures the file does not hold: a cut at a non-key frame)."""
+        keep = self.pts_sorted >= first_pts
+        pts = self.pts_sorted[keep]
+        return _StreamIndex(pts, np.array([0]), np.array([int(pts[0])]), counting=False, reordered=self.reordered, grid=self.grid)
 
     @property
     def frames(self) -> int:
@@ -95,6 +108,8 @@ def _grid_index(container: "av.container.InputContainer", stream: "av.video.stre
         return None
     if count < 2 or count != stream.frames:
         return None
+    if not entries[0].is_keyframe or any(e.is_discard for e in entries):
+        return None  # an edit list hides samples, or the first ones need earlier ones: the packets say which are shown
     dts = np.fromiter((e.timestamp for e in entries), dtype=np.int64, count=count)
     steps = np.diff(dts)
     if steps[0] <= 0 or np.any(steps != steps[0]):
@@ -109,8 +124,8 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     key_list: list[bool] = []
     try:
         for packet in container.demux(stream):
-            if packet.size == 0:
-                continue  # the flush packet at the end
+            if packet.size == 0 or packet.is_discard:
+                continue  # the flush packet at the end; samples an edit list cuts (the decoder never presents them)
             pts_list.append(packet.pts)
             dts_list.append(packet.dts)
             key_list.append(bool(packet.is_keyframe))
@@ -119,9 +134,10 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     if not pts_list:
         raise VideoError("has a video stream with no frames (empty or truncated file)", path)
 
-    is_avi = "avi" in container.format.name.split(",")
+    formats = set(container.format.name.split(","))
     have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
-    counting = is_avi or not have_pts
+    from_start = bool(formats & FROM_START_FORMATS)
+    counting = bool(formats & COUNTING_FORMATS) or from_start or not have_pts
     keys = np.flatnonzero(np.array(key_list))
     if len(keys) == 0 or keys[0] != 0:
         keys = np.concatenate([[0], keys]).astype(np.int64)  # the first packet must be decodable from the start
@@ -140,9 +156,10 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     n = len(pts_list)
     order = np.arange(n, dtype=np.int64)
     seek_ts = np.array([dts_list[k] if dts_list[k] is not None else -1 for k in keys], dtype=np.int64)
-    if reordered or np.any(seek_ts < 0):
+    if reordered or from_start or np.any(seek_ts < 0):
         # only the stream's start is a restart point whose position we can trust
-        return _StreamIndex(order, np.array([0]), np.array([int(seek_ts[0]) if seek_ts[0] >= 0 else 0]), counting=True, reordered=reordered)
+        return _StreamIndex(order, np.array([0]), np.array([int(seek_ts[0]) if seek_ts[0] >= 0 else 0]), counting=True,
+                            reordered=reordered, reopen=from_start)
     return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
 
 
@@ -172,7 +189,9 @@ class ContainerVideo(Video):
             self._rotation = 0
             if self._index.grid:
                 self._anchor_grid()
-            first = self._decode(0)  # proves the stream decodes, and tells the rotation
+            first = None if self._index.grid or self._index.counting else self._first_presented()
+            if first is None:
+                first = self._decode(0)  # proves the stream decodes, and tells the rotation
             self.cache.put(0, first)
             self._info = self._make_info(first)
         except av.error.FFmpegError as err:  # while indexing or anchoring: the decoder refused the data
@@ -248,6 +267,25 @@ class ContainerVideo(Video):
         order = first_pts + step * np.arange(idx.frames, dtype=np.int64)
         self._index = _StreamIndex(order, idx.keyframe_indices, idx.keyframe_seek_ts, counting=False, reordered=True, grid=True)
 
+    def _first_presented(self) -> np.ndarray | None:
+        """Frame 0, the first frame the decoder presents (``None`` when it cannot tell): a file cut at a
+        non-key frame starts with packets that decode to nothing, and counting them put every frame near
+        the end past the stream's end.  The decoder is left running after it."""
+        try:
+            self._decoder = self._frames_from(int(self._index.pts_sorted[0]))
+            first = next(self._decoder, None)
+        except av.error.FFmpegError:  # no keyframe at or before the start to seek to: the file read from its start
+            self._reopen()
+            self._decoder = self._frames_from(None)
+            first = next(self._decoder, None)
+        if first is None or first.pts is None or first.pts not in self._index.pts_sorted:
+            self._decoder, self._next_index = None, -1
+            return None
+        if first.pts > self._index.pts_sorted[0]:
+            self._index = self._index.presented_from(int(first.pts))
+        self._next_index = 1
+        return self._to_array(first)
+
     @property
     def info(self) -> VideoInfo:
         return self._info
@@ -276,7 +314,11 @@ class ContainerVideo(Video):
         target = max(0, target - back)
         if idx.counting:
             k = max(0, bisect.bisect_right(idx.keyframe_indices.tolist(), target) - 1)
-            self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
+            if idx.reopen:
+                self._reopen()
+                self._decoder = self._frames_from(None)
+            else:
+                self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
             self._next_index = int(idx.keyframe_indices[k])
         else:
             self._decoder = self._frames_from(int(idx.pts_sorted[target]))
@@ -304,8 +346,20 @@ class ContainerVideo(Video):
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return apply_rotation(to_rgb(array), self._rotation)
 
+    def _reopen(self) -> None:
+        """The file opened again at its start (the one exact way back for streams that do not seek exactly)."""
+        index = self._stream.index
+        self._container.close()
+        self._container = _open_container(self.path)
+        self._stream = next(s for s in self._container.streams.video if s.index == index)
+        self._stream.thread_type = "AUTO"
+
     def _decode(self, index: int) -> np.ndarray:
         ahead = 0 <= self._next_index <= index <= self._next_index + FORWARD_DECODE_LIMIT
+        if self._decoder is not None and not ahead and self._index.counting and 0 <= self._next_index <= index:
+            # a restart could only begin at a known restart point: go on decoding when none lies past the decoder
+            keys = self._index.keyframe_indices
+            ahead = int(keys[max(0, int(np.searchsorted(keys, index, side="right")) - 1)]) <= self._next_index
         if self._decoder is None or not ahead:
             self._restart(index)
         # A seek can land after the target (a keyframe whose decode time precedes

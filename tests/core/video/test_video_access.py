@@ -20,6 +20,10 @@ CODECS = {
     "mjpeg-avi": ("m.avi", "mjpeg", "avi", {"qscale": "2"}),
     "vp8-webm": ("v.webm", "libvpx", "webm", {"g": "12", "crf": "10", "b": "1M"}),
     "vp9-mkv": ("v.mkv", "libvpx-vp9", "matroska", {"g": "12", "crf": "20", "b": "0"}),
+    # program and transport streams seek by decode time and renumber timestamps after a seek: read from the start
+    "h264-bframes-ts": ("v.ts", "libx264", "mpegts", {"bf": "2", "g": "12", "crf": "18"}),
+    "mpeg2-bframes-ts": ("m2.ts", "mpeg2video", "mpegts", {"bf": "2", "g": "12", "qscale": "2"}),
+    "mpeg2-bframes-mpg": ("m2.mpg", "mpeg2video", "mpeg", {"bf": "2", "g": "12", "qscale": "2"}),
 }
 
 
@@ -133,3 +137,65 @@ def test_bad_index_is_an_index_error(tmp_path: Path) -> None:
             video.read(-1)
         with pytest.raises(TypeError):
             video.read(1.5)  # type: ignore[arg-type]
+
+
+def _remux(source: Path, target: Path, fmt: str, *, skip: int) -> Path:
+    """``source``'s packets into ``target`` without its first ``skip`` (keyframe included): a file cut mid-GOP."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w", format=fmt) as out:
+        stream = src.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for n, packet in enumerate(p for p in src.demux(stream) if p.size):
+            if n >= skip:
+                packet.stream = copy
+                out.mux(packet)
+    return target
+
+
+def _presented(path: Path) -> list[int]:
+    """The frames FFmpeg itself presents, by the index drawn in them."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [decode_index(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+
+
+def _check_every_frame(path: Path, expected: list[int]) -> None:
+    with open_video(path) as video:
+        assert len(video) == len(expected)
+        assert [decode_index(f) for _, f in video.iter_frames()] == expected
+    for i in (len(expected) - 1, len(expected) // 2, 0):  # each by a fresh reader: the seek alone must find it
+        with open_video(path, cache_bytes=0) as video:
+            assert decode_index(video.read(i)) == expected[i]
+
+
+def test_a_file_cut_mid_gop_counts_only_the_frames_it_presents(tmp_path: Path) -> None:
+    """The first packets need a keyframe the file lost: FFmpeg presents nothing for them.  They were once
+    counted, so the last frames of the file were 'truncated or damaged'."""
+    whole = write_video(tmp_path / "whole.mkv", N, fmt="matroska", options={"bf": "2", "g": "12"})
+    cut = _remux(whole, tmp_path / "cut.mp4", "mp4", skip=5)
+    expected = _presented(cut)
+    assert len(expected) < N - 5 and expected == list(range(expected[0], N))
+    _check_every_frame(cut, expected)
+
+
+def test_an_edit_list_that_trims_the_start_is_honoured(tmp_path: Path) -> None:
+    """An MP4 edit list (as editors and cameras write) that starts 5 frames in: 55 frames, the first is frame 5."""
+    import struct
+
+    import av
+
+    source = write_video(tmp_path / "full.mp4", N, fmt="mp4", options={"bf": "3", "g": "30"})
+    with av.open(str(source)) as container:
+        entries = container.streams.video[0].index_entries
+        step = entries[1].timestamp - entries[0].timestamp
+    data = bytearray(source.read_bytes())
+    box = data.find(b"elst")
+    assert box > 0 and data[box + 4] == 0  # version 0: 32-bit segment duration and media time
+    media_time = struct.unpack_from(">i", data, box + 16)[0]
+    struct.pack_into(">i", data, box + 16, media_time + 5 * step)
+    trimmed = tmp_path / "trimmed.mp4"
+    trimmed.write_bytes(bytes(data))
+    assert _presented(trimmed) == list(range(5, N))
+    _check_every_frame(trimmed, list(range(5, N)))
