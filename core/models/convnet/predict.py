@@ -35,7 +35,9 @@ class ConvNetClassifier(StreamsClassifier):
 
     def _sample(self, prepared: PreparedSnippets) -> Sample:
         windows = prepared.windows
-        frames = tuple(sorted({i for w in windows for i in w.indices}))
+        # one snippet: its frames as fed, the repeats of a padded end included (as every family reports a clip);
+        # several: each frame they use, once
+        frames = tuple(windows[0].indices) if len(windows) == 1 else tuple(sorted({i for w in windows for i in w.indices}))
         per_map = [tuple(w.indices) for w in windows]
         return Sample(
             inputs=prepared.inputs(),

@@ -99,7 +99,8 @@ def test_a_clip_prediction_reads_like_the_transformers():
     model = build_convnet(config()).eval()
     classifier = ConvNetClassifier(model, device="cpu", flow_backend=_BoxFlow())
     prediction = classifier.predict_clip(frames_with_patch(), 38, top=2)
-    assert prediction.frame_indices == (38, 39)  # the window runs past the end: padded
+    # the window runs past the end: padded, the repeats listed as fed (len(frames) is the clip, as for the transformer)
+    assert prediction.frame_indices == (38, 39, 39, 39, 39)
     assert prediction.padded == 3 and prediction.start == 38
     assert len(prediction.top) == 2 and abs(prediction.probabilities.sum() - 1.0) < 1e-6
     assert prediction.flow_method == "box" and prediction.attention is None
