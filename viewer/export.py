@@ -23,8 +23,11 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
 from core.export import ExportError, legend_rows, side_by_side, write_flow_metrics, write_mp4_stream, write_png, write_predictions
 from core.export.burn_in import LabelTrack
+from core.export.tables import SUFFIXES as TABLE_SUFFIXES
+from core.export.target import check_writable
 from core.export.legend import LegendEntry, scale_entry
 from core.progress import CancelToken
+from core.video.base import Video
 from viewer import settings as app_settings
 from viewer.export_dialog import ExportRangeDialog
 from viewer.export_render import ClipExportRequest, FrameOverlay, flow_metrics_job, render_clip
@@ -160,6 +163,8 @@ class ExportController(QObject):
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
             return -1
+        if not self._writable(path, (".mp4",), video):
+            return -1
         frames = tuple(frames) if frames is not None else self.clip_frames()
         bad = [i for i in frames if not 0 <= i < len(video)]
         if not frames or bad or any(b <= a for a, b in zip(frames, frames[1:])):
@@ -198,6 +203,8 @@ class ExportController(QObject):
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
             return -1
+        if not self._writable(path, TABLE_SUFFIXES, video):
+            return -1
         method, device, encoding, weights = self.flow.method, self.flow.device, self.flow.encoding, self._raft_weights()
         target = str(path)
 
@@ -225,6 +232,16 @@ class ExportController(QObject):
         return True
 
     # -- the job and its dialog -----------------------------------------------------------
+    def _writable(self, path: str, suffixes: tuple[str, ...], video: Video) -> bool:
+        """A background export's target checked before its work (the wrong type, an unwritable folder, the
+        open video itself): said at once, not after minutes of flow."""
+        try:
+            check_writable(path, folder=False, suffixes=suffixes, inputs=[video.path])
+        except ExportError as err:
+            self.notifier.error("Export failed", err)
+            return False
+        return True
+
     def _start(self, title: str, work: Callable[[CancelToken, Callable[..., None]], str]) -> int:
         self._close_dialog()
         dialog = QProgressDialog(title, "Cancel", 0, 0, self._parent)

@@ -12,7 +12,7 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from core.atomic import atomic_path
 from core.errors import InputError
@@ -39,16 +39,21 @@ def describe_os_error(error: OSError) -> str:
     return f"cannot write: {error.strerror or error}"
 
 
-def check_writable(path: str | os.PathLike[str], *, folder: bool) -> Path:
+def check_writable(path: str | os.PathLike[str], *, folder: bool, suffixes: tuple[str, ...] = (),
+                   inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
     """Raise :class:`ExportError` unless ``path`` can be written: a folder to create or fill
-    (``folder``), or a file.  Checked before any work, so a command does not compute for minutes
-    and then fail to save; nothing is created (the nearest existing folder is probed with a
-    temporary file that is removed at once)."""
+    (``folder``), or a file of one of ``suffixes`` that is none of ``inputs`` (the files the
+    export reads: writing over the video being exported loses it).  Checked before any work, so a
+    command does not compute for minutes and then fail to save; nothing is created (the nearest
+    existing folder is probed with a temporary file that is removed at once)."""
     target = Path(path)
     if folder and target.exists() and not target.is_dir():
         raise ExportError("exists and is not a folder", target)
     if not folder and target.is_dir():
         raise ExportError("is a folder, not a file name", target)
+    _check_suffix(target, suffixes)
+    if target.exists() and any(_same_file(target, Path(source)) for source in inputs):
+        raise ExportError("is the video this export reads: choose another name", target)
     existing = (target if folder else target.parent).absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -62,6 +67,18 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool) -> Path:
     return target
 
 
+def _check_suffix(target: Path, suffixes: tuple[str, ...]) -> None:
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise ExportError(f"unsupported file type {target.suffix or '(none)'!r}: use {' or '.join(suffixes)}", target)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def export_target(path: str | os.PathLike[str], *, suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary path that becomes ``path`` when the block succeeds.
@@ -73,8 +90,7 @@ def export_target(path: str | os.PathLike[str], *, suffixes: tuple[str, ...] = (
     target = Path(path)
     if target.is_dir():
         raise ExportError("is a folder, not a file name", target)
-    if suffixes and target.suffix.lower() not in suffixes:
-        raise ExportError(f"unsupported file type {target.suffix or '(none)'!r}: use {' or '.join(suffixes)}", target)
+    _check_suffix(target, suffixes)
     try:
         with atomic_path(target) as tmp:
             yield tmp

@@ -151,6 +151,19 @@ def test_unwritable_target_is_a_dialog_and_nothing_is_left(qtbot, video_path: Pa
     win.close()
 
 
+def test_a_wrong_type_or_the_open_video_itself_is_refused_before_any_work(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """Flow metrics to .mp4 were refused only after the whole video's flow; a clip over the open video replaced it."""
+    _open_at(qtbot, window, video_path, 2)
+    original = video_path.read_bytes()
+    assert window.export.export_flow_metrics(str(tmp_path / "metrics.mp4")) == -1
+    assert not window.export.busy and "unsupported file type '.mp4': use .csv or .json" in window.notifier.last_error
+    assert window.export.export_clip(str(tmp_path / "clip.json"), (2, 3)) == -1
+    assert "unsupported file type '.json': use .mp4" in window.notifier.last_error
+    assert window.export.export_clip(str(video_path), (2, 3)) == -1
+    assert not window.export.busy and "is the video this export reads" in window.notifier.last_error
+    assert video_path.read_bytes() == original and _files(tmp_path) == ["clip.mp4"]
+
+
 def test_flow_metrics_export_matches_the_timeline(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
     _open_at(qtbot, window, video_path, 0)
     qtbot.waitUntil(lambda: np.isfinite(window.state.flow_noise).all(), timeout=30000)
