@@ -92,29 +92,77 @@ def map_entries(maps: Any, choice: AttentionChoice) -> list[LegendEntry]:
     return entries
 
 
+# Drawn text: OpenCV's plain font at 0.4 (about 7 px a character); a colour bar is never narrower than these.
+_FONT_SCALE = 0.4
+_MIN_BAR = 48
+_MIN_BAR_UNDER = 24
+_GAP = 6
+_Item = tuple[str, int, int, str]  # ("text" | "bar", left x, right x, the text)
+
+
+def _text_width(text: str) -> int:
+    import cv2
+
+    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, _FONT_SCALE, 1)[0][0]
+
+
+def _fitted(text: str, room: int) -> str:
+    """``text`` cut short with "..." until it fits ``room`` pixels (whole when it fits)."""
+    if _text_width(text) <= room:
+        return text
+    while text and _text_width(text + "...") > room:
+        text = text[:-1]
+    return text.rstrip() + "..."
+
+
+def _scale_line(low: str, high: str, width: int, min_bar: int) -> list[_Item] | None:
+    """"low [bar] high" across ``width`` (``None`` when the bar would be under ``min_bar`` px)."""
+    low_w, high_w = _text_width(low), _text_width(high)
+    bar_x0, bar_x1 = 4 + low_w + _GAP, width - 4 - high_w - _GAP
+    if bar_x1 - bar_x0 < min_bar:
+        return None
+    return [("text", 4, 4 + low_w, low), ("bar", bar_x0, bar_x1, ""), ("text", bar_x1 + _GAP, bar_x1 + _GAP + high_w, high)]
+
+
+def legend_layout(entry: LegendEntry, width: int) -> list[list[_Item]]:
+    """The lines an entry takes at ``width`` px, none of whose items overlap: "label: low [bar] high" on
+    one line where it fits, else the label (shortened if need be) over "low [bar] high", else over
+    "low to high" and a bar of the whole width (a very narrow export)."""
+    label = f"{entry.label}: {entry.low}"
+    one = _scale_line(label, entry.high_text, width, _MIN_BAR)
+    if one is not None:
+        return [one]
+    title = _fitted(f"{entry.label}:", width - 8)
+    heading = [("text", 4, 4 + _text_width(title), title)]
+    under = _scale_line(entry.low, entry.high_text, width, _MIN_BAR_UNDER)
+    if under is not None:
+        return [heading, under]
+    values = f"{entry.low} to {entry.high_text}"
+    if _text_width(values) > width - 8:  # the numbers matter more than their unit
+        values = _fitted(f"{entry.low} to {entry.high}", width - 8)
+    return [heading, [("text", 4, 4 + _text_width(values), values)], [("bar", 4, width - 4, "")]]
+
+
 def legend_rows(entries: Sequence[LegendEntry], width: int, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
-    """A strip (``ROW_HEIGHT`` rows per entry, ``width`` wide): "label: low [gradient] high" per entry,
-    which exports put under the views so an image says what its colours mean without the viewer."""
+    """A strip under an export's views, so an image says what its colours mean without the viewer:
+    ``ROW_HEIGHT`` rows per line of :func:`legend_layout` ("label: low [gradient] high" per entry
+    where the width allows; the same entries always take the same height at one width)."""
     import cv2
 
     if width < 64:
         raise ValueError(f"a legend needs at least 64 pixels of width, got {width}")
     rows = []
-    font, font_scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
     for entry in entries:
-        band = np.empty((ROW_HEIGHT, width, 3), np.uint8)
-        band[:] = background
-        text = f"{entry.label}: {entry.low}"
-        (text_w, _), _ = cv2.getTextSize(text, font, font_scale, 1)
-        (end_w, _), _ = cv2.getTextSize(entry.high_text, font, font_scale, 1)
-        bar_x0 = min(text_w + 12, width // 2)
-        bar_x1 = max(bar_x0 + 8, width - end_w - 12)
-        cv2.putText(band, text, (4, 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
-        cv2.putText(band, entry.high_text, (min(bar_x1 + 6, width - end_w - 2), 15), font, font_scale, (230, 230, 230), 1, cv2.LINE_AA)
         colours = np.asarray(entry.colours, np.uint8)
-        gradient = colours[np.linspace(0, len(colours) - 1, bar_x1 - bar_x0).astype(np.int64)]
-        band[5:17, bar_x0:bar_x1] = gradient[None, :, :3]
-        rows.append(band)
+        for line in legend_layout(entry, width):
+            band = np.empty((ROW_HEIGHT, width, 3), np.uint8)
+            band[:] = background
+            for kind, x0, x1, text in line:
+                if kind == "bar":
+                    band[5:17, x0:x1] = colours[np.linspace(0, len(colours) - 1, x1 - x0).astype(np.int64)][None, :, :3]
+                else:
+                    cv2.putText(band, text, (x0, 15), cv2.FONT_HERSHEY_SIMPLEX, _FONT_SCALE, (230, 230, 230), 1, cv2.LINE_AA)
+            rows.append(band)
     if not rows:
         return np.zeros((0, width, 3), np.uint8)
     return np.concatenate(rows, axis=0)

@@ -80,7 +80,7 @@ def test_mp4_export_decodes_back_to_the_clip(qtbot, window: MainWindow, video_pa
     assert signal.args == [str(out)]
     video = open_video(out)
     assert len(video) == 8
-    assert (video.info.height, video.info.width) == (64 + LEGEND_HEIGHT, 128 + GAP + 128)
+    assert (video.info.height, video.info.width) == (64 + 2 * LEGEND_HEIGHT, 128 + GAP + 128)  # the inconsistency key: label over its scale
     assert abs(video.info.fps - 25) < 1e-6
     for k in range(8):
         frame = video.read(k)

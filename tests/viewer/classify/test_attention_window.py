@@ -256,6 +256,7 @@ def test_png_export_carries_the_heat_maps_keys(qtbot, window: MainWindow, tmp_pa
 
     from core.export.heatmap import LEGEND_HEIGHT
     from core.export.image import GAP
+    from core.export.legend import legend_layout
 
     show_frame(qtbot, window, CLIP_START)
     window.overlay_actions["warp_error"].setChecked(True)
@@ -263,8 +264,14 @@ def test_png_export_carries_the_heat_maps_keys(qtbot, window: MainWindow, tmp_pa
     out = tmp_path / "view.png"
     assert window.export.export_png(str(out))
     image = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
-    assert image.shape == (64 + 3 * LEGEND_HEIGHT, 128 + GAP + 128, 3)  # RGB map key, flow map key, warp error key
-    for row in range(2):  # each map key's row shows the heat colours from the darkest to the palest
-        colours = {tuple(c) for c in image[64 + row * LEGEND_HEIGHT + 11]}
+    entries = window.export.legend_entries()
+    assert [e.label.split(":")[0] for e in entries] == ["RGB view", "flow view", "warp error"]  # both map keys, the overlay's
+    layouts = [legend_layout(e, image.shape[1]) for e in entries]
+    assert image.shape == (64 + sum(map(len, layouts)) * LEGEND_HEIGHT, 128 + GAP + 128, 3)
+    first_line = 0
+    for layout in layouts[:2]:  # each map key's bar shows the heat colours from the darkest to the palest
+        bar_line = first_line + next(n for n, line in enumerate(layout) if any(kind == "bar" for kind, *_ in line))
+        colours = {tuple(c) for c in image[64 + bar_line * LEGEND_HEIGHT + 11]}
         assert tuple(heat_lut()[0, :3]) in colours and tuple(heat_lut()[255, :3]) in colours
+        first_line += len(layout)
     window.overlay_actions["warp_error"].setChecked(False)
