@@ -275,8 +275,7 @@ class ContainerVideo(Video):
             self._decoder = self._frames_from(int(self._index.pts_sorted[0]))
             first = next(self._decoder, None)
         except av.error.FFmpegError:  # no keyframe at or before the start to seek to: the file read from its start
-            self._reopen()
-            self._decoder = self._frames_from(None)
+            self._from_the_start()
             first = next(self._decoder, None)
         if first is None or first.pts is None or first.pts not in self._index.pts_sorted:
             self._decoder, self._next_index = None, -1
@@ -299,8 +298,13 @@ class ContainerVideo(Video):
 
     # -- decoding --------------------------------------------------------------
     def _frames_from(self, seek_ts: int | None) -> Iterator["av.VideoFrame"]:
+        """The decoded frames from the keyframe at or before ``seek_ts`` (``None``: from where the demuxer is);
+        the seek happens now, so a refused one raises here."""
         if seek_ts is not None:
             self._container.seek(int(seek_ts), stream=self._stream, backward=True, any_frame=False)
+        return self._decoded()
+
+    def _decoded(self) -> Iterator["av.VideoFrame"]:
         for packet in self._container.demux(self._stream):
             yield from packet.decode()  # the final empty packet flushes the decoder
 
@@ -315,10 +319,14 @@ class ContainerVideo(Video):
         if idx.counting:
             k = max(0, bisect.bisect_right(idx.keyframe_indices.tolist(), target) - 1)
             if idx.reopen:
-                self._reopen()
-                self._decoder = self._frames_from(None)
+                self._from_the_start()
             else:
-                self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
+                try:
+                    self._decoder = self._frames_from(int(idx.keyframe_seek_ts[k]))
+                except av.error.FFmpegError:
+                    if k > 0:
+                        raise
+                    self._from_the_start()  # no keyframe to seek to at the start (a file cut mid-GOP)
             self._next_index = int(idx.keyframe_indices[k])
         else:
             self._decoder = self._frames_from(int(idx.pts_sorted[target]))
@@ -346,13 +354,15 @@ class ContainerVideo(Video):
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return apply_rotation(to_rgb(array), self._rotation)
 
-    def _reopen(self) -> None:
-        """The file opened again at its start (the one exact way back for streams that do not seek exactly)."""
+    def _from_the_start(self) -> None:
+        """The decoder at the file's first packet, by opening it again (the one exact way back for streams that
+        do not seek exactly, or have no keyframe at their start to seek to)."""
         index = self._stream.index
         self._container.close()
         self._container = _open_container(self.path)
         self._stream = next(s for s in self._container.streams.video if s.index == index)
         self._stream.thread_type = "AUTO"
+        self._decoder = self._frames_from(None)
 
     def _decode(self, index: int) -> np.ndarray:
         ahead = 0 <= self._next_index <= index <= self._next_index + FORWARD_DECODE_LIMIT
