@@ -75,6 +75,12 @@ class AttentionOverlays(QObject):
         self.shown[FLOW] = int(pair)
         self._refresh_view(FLOW)
 
+    def flow_pair_cleared(self) -> None:
+        """The flow view emptied (its pair's flow still computing, or none at all): the map of the pair it
+        showed goes with it, or it would sit over the empty view as if it were the new pair's."""
+        self.shown[FLOW] = None
+        self._refresh_view(FLOW)
+
     def _on_overlay(self, overlay: OverlaySettings) -> None:
         if dataclasses.replace(overlay, opacity=self._drawn.opacity) == self._drawn:  # the slider alone: no new pixels
             for view in self.views.values():

@@ -61,6 +61,8 @@ class ClassifyUi(QObject):
         self.attention_overlays.legendChanged.connect(window.legend.set_map_entries)
         self.attention_overlays.update_keys()
         window.flow.flowReady.connect(lambda flow: self.attention_overlays.flow_pair_shown(flow.pair))
+        window.flow.flowPending.connect(lambda _pair: self.attention_overlays.flow_pair_cleared())
+        window.flow.flowUnavailable.connect(lambda _reason: self.attention_overlays.flow_pair_cleared())
         window.video.videoLoaded.connect(controller.set_video)
 
         # the model chooser heads the Classification panel; the catalog rescans in a worker

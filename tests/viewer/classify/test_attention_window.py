@@ -275,3 +275,17 @@ def test_png_export_carries_the_heat_maps_keys(qtbot, window: MainWindow, tmp_pa
         assert tuple(heat_lut()[0, :3]) in colours and tuple(heat_lut()[255, :3]) in colours
         first_line += len(layout)
     window.overlay_actions["warp_error"].setChecked(False)
+
+
+def test_the_flow_maps_leave_with_the_flow_they_were_drawn_on(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """While another pair's flow computes the flow view is empty: the last pair's heat map, its key and a
+    selected token's box must not stay over it as if they belonged to the pair being waited for."""
+    show_frame(qtbot, window, CLIP_START + 2)
+    assert window.flow_view.overlay("attention") is not None
+    window.flow.flowPending.emit(CLIP_START + 3)
+    assert window.flow_view.overlay("attention") is None and window.flow_view.overlay("attention-token") is None
+    assert window.rgb_view.overlay("attention") is not None  # the RGB frame shown is still the classified one
+    show_frame(qtbot, window, CLIP_START + 3)  # its flow arrives: its map with it
+    assert window.flow_view.overlay("attention") is not None
+    window.flow.flowUnavailable.emit("one frame")
+    assert window.flow_view.overlay("attention") is None
