@@ -38,7 +38,10 @@ class ConvNetClassifier(StreamsClassifier):
         # one snippet: its frames as fed, the repeats of a padded end included (as every family reports a clip);
         # several: each frame they use, once
         frames = tuple(windows[0].indices) if len(windows) == 1 else tuple(sorted({i for w in windows for i in w.indices}))
-        per_map = [tuple(w.indices) for w in windows]
+        # where each snippet's maps belong: the spatial stream saw the window's centre frame alone, the temporal
+        # stream the flow of its L pairs, which the flow view shows at each pair's first frame (not the last frame)
+        rgb_per_map = [(w.indices[prepared.centre_offset],) for w in windows]
+        flow_per_map = [tuple(w.indices[:-1]) for w in windows]
         return Sample(
             inputs=prepared.inputs(),
             start=windows[0].start,
@@ -50,7 +53,7 @@ class ConvNetClassifier(StreamsClassifier):
             flow_fell_back=prepared.flow_fell_back,
             flow_note=prepared.flow_note,
             timings_ms=dict(prepared.timings_ms),
-            placement=(per_map if self.config.uses_rgb else None, per_map if self.config.uses_flow else None),
+            placement=(rgb_per_map if self.config.uses_rgb else None, flow_per_map if self.config.uses_flow else None),
         )
 
     def clip_sample(self, frames: FrameSource, start: int, cancel: CancelToken | None) -> Sample:

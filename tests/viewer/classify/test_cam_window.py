@@ -139,9 +139,14 @@ def test_convnet_cams_land_on_their_views_and_toggle(qtbot, convnet_window: Main
     assert keys[0].low == f"{maps.rgb.min():.3g}" and keys[0].high_text == f"{maps.rgb.max():.3g} a.u."
 
     plant(win, rgb=peaks(1, {0: (2, 1)}), flow=peaks(1, {0: (5, 6)}))
-    show_frame(qtbot, win, CLIP_START + 1)  # the snippet's window: frames 8, 9, 10
+    show_frame(qtbot, win, CLIP_START + 1)  # the snippet's window: frames 8, 9, 10, centre frame 9
     assert np.array_equal(changed(win.rgb_view), only((2, 1)))
     assert np.array_equal(changed(win.flow_view), only((5, 6)))
+    show_frame(qtbot, win, CLIP_START + 2)  # the window's last frame: not the spatial stream's, nor is flow 10 -> 11
+    assert win.rgb_view.overlay("attention") is None and win.flow_view.overlay("attention") is None
+    show_frame(qtbot, win, CLIP_START)  # flow 8 -> 9 was seen, frame 8 itself was not
+    assert win.rgb_view.overlay("attention") is None and np.array_equal(changed(win.flow_view), only((5, 6)))
+    show_frame(qtbot, win, CLIP_START + 1)
 
     toggle = controls.toggle
     qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)  # off

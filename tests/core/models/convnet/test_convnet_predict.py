@@ -80,8 +80,10 @@ def test_cam_of_both_streams_peaks_on_the_planted_patch_in_source_pixels():
     prediction = classifier.predict_clip(frames, 10, attention=True, target_class=1)
     maps = prediction.attention
     assert maps.target_class == 1 and maps.grid_shape == (1, 8, 8)
-    assert maps.rgb_frames == ((10, 11, 12, 13, 14),) and maps.crop_map == prediction.crop_map
-    assert maps.frame_indices == prediction.frame_indices == (10, 11, 12, 13, 14)
+    # the spatial stream saw the centre frame alone, the temporal stream the flow of pairs 10->11 .. 13->14
+    assert maps.rgb_frames == ((12,),) and maps.flow_frames == ((10, 11, 12, 13),) and maps.crop_map == prediction.crop_map
+    assert maps.maps_for_frame("rgb", 11) == [] and maps.maps_for_frame("flow", 14) == []
+    assert prediction.frame_indices == (10, 11, 12, 13, 14) and maps.frame_indices == (10, 11, 12, 13)  # frames some map covers
     for stream in ("rgb", "flow"):
         heat = maps.heatmap(maps.volume(stream), 12)
         assert heat.shape == (96, 128)
@@ -131,7 +133,8 @@ def test_models_that_combine_snippets_score_the_video_in_one_pass():
     clip = video.clips[0]
     assert clip.attention.grid_shape == (6, 8, 8)  # one map per snippet
     starts = uniform_clip_starts(60, 6, 5)
-    assert clip.attention.flow_frames == tuple(tuple(range(s, s + 5)) for s in starts)
+    assert clip.attention.flow_frames == tuple(tuple(range(s, s + 4)) for s in starts)  # each snippet's 4 pairs
+    assert clip.attention.rgb_frames == tuple((s + 2,) for s in starts)  # and its centre frame
     assert clip.frame_indices == tuple(sorted({i for s in starts for i in range(s, s + 5)}))
 
 
