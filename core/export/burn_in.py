@@ -26,11 +26,14 @@ class LabelTrack:
 
     @classmethod
     def from_predictions(cls, clips: Sequence, source: str) -> "LabelTrack":  # noqa: ANN001 - core.prediction.Prediction
-        """Each clip covers its frames up to the next clip's start (the last one to its last frame)."""
+        """Each clip covers its frames up to the next clip's start or its own last frame, whichever comes first
+        (windows further apart than their span leave frames no prediction covers)."""
         ordered = sorted(clips, key=lambda c: c.start)
         windows = []
         for i, clip in enumerate(ordered):
-            last = ordered[i + 1].start - 1 if i + 1 < len(ordered) else int(clip.frame_indices[-1])
+            last = int(max(clip.frame_indices))
+            if i + 1 < len(ordered):
+                last = min(last, int(ordered[i + 1].start) - 1)
             windows.append((int(clip.start), max(int(clip.start), last), str(clip.label), float(clip.probability)))
         return cls(tuple(windows), source)
 

@@ -102,7 +102,9 @@ class ClassifyTimelineLayer(QObject):
         names = list(timeline.class_names)
         x0, widths, brushes = [], [], []
         for i, clip in enumerate(clips):
-            end = clips[i + 1].start if i + 1 < len(clips) else clip.frame_indices[-1] + 1
+            end = max(clip.frame_indices) + 1  # windows further apart than their span leave gaps: no class there
+            if i + 1 < len(clips):
+                end = min(end, clips[i + 1].start)  # overlapping windows: the later one from its start on
             end = max(end, clip.start + 1)
             self.windows.append((clip.start, end, clip.label, clip.probability))
             x0.append(clip.start - 0.5)

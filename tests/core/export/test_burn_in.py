@@ -23,6 +23,12 @@ def test_windows_cover_frames_up_to_the_next_start_and_captions_name_them() -> N
     assert caption_lines(20, track) == ["frame 20"] and caption_lines(5, None) == ["frame 5"]
 
 
+def test_windows_further_apart_than_their_span_leave_the_frames_between_unlabelled() -> None:
+    track = LabelTrack.from_predictions([clip(0, 4, "run", 0.5), clip(10, 4, "jump", 0.75)], "whole video")
+    assert track.windows == ((0, 3, "run", 0.5), (10, 13, "jump", 0.75))
+    assert caption_lines(5, track) == ["frame 5"] and caption_lines(13, track) == ["frame 13", "jump 75.0%"]
+
+
 def test_burn_in_writes_inside_its_box_only() -> None:
     image = np.full((120, 300, 3), 200, np.uint8)
     out = burn_in(image, ["frame 12", "run 91.2%"], width_limit=140)

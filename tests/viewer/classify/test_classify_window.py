@@ -145,6 +145,10 @@ def test_whole_video_gives_a_prediction_timeline(qtbot, window: MainWindow, file
         window.classify_ui.prediction_panel.video_button.click()
     assert [c.start for c in blocker.args[0].clips] == [0, 5, 10, 15, 20, 22]
     assert [w[0] for w in layer.windows] == [0, 5, 10, 15, 20, 22]
+    gappy = dataclasses.replace(timeline, clips=[timeline.clips[0], timeline.clips[2]])  # frames 0-7 and 16-23
+    layer.show_timeline(gappy)  # windows further apart than their span: the frames between have no class
+    assert [w[:2] for w in layer.windows] == [(0, 8), (16, 24)]
+    assert layer.window_text(10) == "" and layer.window_text(7).startswith("frames 0-7: ")
 
 
 def drag_on_timeline(qtbot, win: MainWindow, from_frame: float, to_frame: float) -> None:  # noqa: ANN001
