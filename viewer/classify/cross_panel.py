@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel,
 
 from core.export.prediction_heat import FLOW, RGB, AttentionChoice
 from core.inference import Prediction
-from viewer.classify.cross_stream import STREAM_NAMES, cell_tokens, cross_matrix, describe_cell, describe_token, slice_frames, token_position
+from viewer.classify.cross_stream import STREAM_NAMES, cell_tokens, cross_matrix, describe_cell, describe_token, pair_cell, slice_frames, token_position
 from viewer.classify.maps_panels import has_cross_stream, panel_for
 from viewer.classify.panel_widgets import fill_choices, labelled_row, small_label
 from viewer.classify.state import ClassifyState, TokenSelection
@@ -240,6 +240,7 @@ class CrossAttentionPanel(QWidget):
             describe=lambda row, col, value: describe_cell(maps, query, granularity, row, col, value),
             scale_label=MATRIX_SCALE_LABEL if granularity == "tokens" else TIME_SCALE_LABEL,
         )
+        self._on_selection(self.state.selection)  # a selected pair stays: marked and read off this matrix
 
     def click_cell(self, row: int, col: int) -> None:
         """Pick a cell as a click does: mark it and select its token pair."""
@@ -267,9 +268,18 @@ class CrossAttentionPanel(QWidget):
         if selection is None or maps is None:
             self.selection_label.setText("")
             return
+        row, col, value = pair_cell(maps, self.query, self.granularity, selection.rgb_token, selection.flow_token, self.choice)
+        self.matrix.mark(row, col)
         parts = []
         for stream, token in ((RGB, selection.rgb_token), (FLOW, selection.flow_token)):
             frames = self.token_frames(stream, token)
             link = f'<a href="{frames[0]}">show frame {frames[0]}</a>'
             parts.append(f"{html.escape(describe_token(maps, stream, token))}: {BOX_NAMES[stream]} box on frames {frames[0]}-{frames[-1]} ({link})")
-        self.selection_label.setText("Selected " + "<br>→ ".join(parts) + f"<br>attention {selection.value:.4f}")
+        arrow = "<br>→ " if self.query == RGB else "<br>← "  # the query's tokens attend to the key's
+        self.selection_label.setText("Selected " + arrow.join(parts) + f"<br>attention {value:.4f} ({self._choice_text()})")
+
+    def _choice_text(self) -> str:
+        """Which matrix the readout's value is from: "RGB → flow, last layer, mean of heads"."""
+        layer = "last layer" if self.layer_box.currentData() is None else f"layer {self.layer_box.currentText()}"
+        head = "mean of heads" if self.head_box.currentData() is None else f"head {self.head_box.currentText()}"
+        return f"{self.direction_box.currentText()}, {layer}, {head}"

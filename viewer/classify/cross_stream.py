@@ -75,6 +75,26 @@ def cell_tokens(maps: AttentionMaps, query: str, granularity: str, row: int, col
     return int(row * q_per + i), int(col * k_per + j), float(sub[i, j])
 
 
+def pair_cell(maps: AttentionMaps, query: str, granularity: str, rgb_token: int, flow_token: int, choice: AttentionChoice) -> tuple[int, int, float]:
+    """Where a selected token pair sits in the matrix of ``query``/``granularity``/``choice``, and its
+    attention there: the cell a click on that matrix would have picked it from, so a pair picked under
+    one layer, head or direction can be read off another."""
+    key = other_stream(query)
+    q_token, k_token = (rgb_token, flow_token) if query == RGB else (flow_token, rgb_token)
+    q_grid, k_grid = maps.layout.grid(query), maps.layout.grid(key)
+    if q_grid is None or k_grid is None:
+        raise ValueError(f"variant {maps.layout.variant!r} has no cross-stream attention")
+    block = np.asarray(maps.block(query, key, layer=choice.layer, head=choice.head), dtype=np.float32)
+    if not (0 <= q_token < block.shape[0] and 0 <= k_token < block.shape[1]):
+        raise ValueError(f"token pair ({q_token}, {k_token}) is outside the {block.shape[0]}x{block.shape[1]} matrix")
+    value = float(block[q_token, k_token])
+    if granularity == "tokens":
+        return int(q_token), int(k_token), value
+    if granularity == "time":
+        return int(q_token) // (q_grid[1] * q_grid[2]), int(k_token) // (k_grid[1] * k_grid[2]), value
+    raise ValueError(f"unknown granularity {granularity!r}: choose one of {', '.join(GRANULARITIES)}")
+
+
 def slice_frames(maps: AttentionMaps, t: int) -> tuple[int, ...]:
     """The video frames time slice ``t`` of the clip was made from."""
     if maps.frame_indices is None:

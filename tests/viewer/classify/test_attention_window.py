@@ -289,3 +289,38 @@ def test_the_flow_maps_leave_with_the_flow_they_were_drawn_on(qtbot, window: Mai
     assert window.flow_view.overlay("attention") is not None
     window.flow.flowUnavailable.emit("one frame")
     assert window.flow_view.overlay("attention") is None
+
+
+def test_a_selected_pair_is_read_off_whichever_matrix_is_shown(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """Layer, head, direction and granularity change the matrix, not the selected token pair: its cell stays
+    marked where it now sits and the readout gives its attention in the matrix shown (it kept the old value
+    under a hidden marker)."""
+    maps = window.classify.classify_state.prediction.attention
+    attention = np.full_like(maps.attention, 1e-3)
+    rgb_token, flow_token = 21, 42  # slices 1 and 2
+    rgb_at, flow_at = maps.layout.token_slice(RGB).start + rgb_token, maps.layout.token_slice(FLOW).start + flow_token
+    attention[-1, :, rgb_at, flow_at] = 0.9
+    attention[0, :, rgb_at, flow_at] = 0.5
+    attention[-1, :, flow_at, rgb_at] = 0.25
+    plant(window, attention=attention)
+    panel = window.classify_ui.cross_panel
+    window.classify_ui.cross_dock.raise_()
+    qtbot.waitUntil(lambda: panel.matrix.values is not None, timeout=5000)
+    panel.click_cell(rgb_token, flow_token)
+
+    def marked() -> tuple[int, int] | None:
+        if not panel.matrix.marker.isVisible():
+            return None
+        rect = panel.matrix.marker.rect()
+        return int(rect.y()), int(rect.x())
+
+    assert marked() == (21, 42) and "attention 0.9000 (RGB → flow, last layer, mean of heads)" in panel.selection_label.text()
+    panel.layer_box.setCurrentIndex(panel.layer_box.findData(0))
+    assert marked() == (21, 42) and "attention 0.5000 (RGB → flow, layer 1, mean of heads)" in panel.selection_label.text()
+    panel.layer_box.setCurrentIndex(0)  # last layer again
+    panel.direction_box.setCurrentIndex(panel.direction_box.findData(FLOW))
+    assert marked() == (42, 21) and "attention 0.2500 (flow → RGB, last layer" in panel.selection_label.text()
+    panel.granularity_box.setCurrentIndex(panel.granularity_box.findData("time"))
+    assert marked() == (2, 1) and "attention 0.2500" in panel.selection_label.text()
+    selection = window.classify.classify_state.selection
+    assert (selection.rgb_token, selection.flow_token) == (rgb_token, flow_token)  # the boxes on the frames stay
