@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QPointF
 from PySide6.QtGui import QColor, QCursor, QFontMetricsF
 from PySide6.QtWidgets import QToolTip
 
+from core.export.burn_in import LabelTrack
 from core.inference import VideoPrediction
 from viewer.classify.state import ClassifyState
 from viewer.widgets.timeline import Timeline
@@ -98,19 +99,15 @@ class ClassifyTimelineLayer(QObject):
             self._set_labels()
             self.timeline.set_band_legend("")
             return
-        clips = sorted(timeline.clips, key=lambda c: c.start)
         names = list(timeline.class_names)
         x0, widths, brushes = [], [], []
-        for i, clip in enumerate(clips):
-            end = max(clip.frame_indices) + 1  # windows further apart than their span leave gaps: no class there
-            if i + 1 < len(clips):
-                end = min(end, clips[i + 1].start)  # overlapping windows: the later one from its start on
-            end = max(end, clip.start + 1)
-            self.windows.append((clip.start, end, clip.label, clip.probability))
-            x0.append(clip.start - 0.5)
-            widths.append(end - clip.start)
-            colour = class_colour(names.index(clip.label))
-            colour.setAlphaF(MIN_ALPHA + (1.0 - MIN_ALPHA) * clip.probability)  # paler when unsure
+        # the frames each window covers, by the rule the burned-in export labels follow
+        for start, last, label, probability in LabelTrack.from_predictions(timeline.clips, "whole video").windows:
+            self.windows.append((start, last + 1, label, probability))
+            x0.append(start - 0.5)
+            widths.append(last + 1 - start)
+            colour = class_colour(names.index(label))
+            colour.setAlphaF(MIN_ALPHA + (1.0 - MIN_ALPHA) * probability)  # paler when unsure
             brushes.append(pg.mkBrush(colour))
         self.band.setOpts(x0=x0, width=widths, y0=BAND_BOTTOM, height=BAND_HEIGHT, brushes=brushes)
         self._set_labels()
