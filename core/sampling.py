@@ -149,24 +149,58 @@ class CropMap:
     def grid_to_source(self, grid: np.ndarray, fill: float = 0.0, interpolation: int = cv2.INTER_NEAREST_EXACT) -> np.ndarray:
         """Paint a (h', w') map laid over the crop onto a (src_height, src_width) frame.
 
-        Pixels outside the crop get ``fill``.  Exact nearest (pixel centres) keeps token
-        boundaries where :meth:`token_box` puts them;
-        pass ``cv2.INTER_LINEAR`` for a smooth heat map.
+        Each frame pixel is looked up once, at its centre's place in the grid (no
+        resize of a resize), so a cell covers exactly the pixel centres inside its
+        :meth:`token_box`.  Pixels outside the crop get ``fill``.  Nearest (either
+        flavour) paints crisp cells; ``cv2.INTER_LINEAR`` interpolates between cell
+        centres for a smooth heat map.
         """
         grid = np.asarray(grid, dtype=np.float32)
-        if grid.ndim != 2:
-            raise ValueError(f"expected a 2-D token grid, got shape {grid.shape}")
-        crop = cv2.resize(grid, (self.size, self.size), interpolation=interpolation)
-        canvas = np.full((self.resized_height, self.resized_width), fill, dtype=np.float32)
-        canvas[self.offset_y : self.offset_y + self.size, self.offset_x : self.offset_x + self.size] = crop
-        if (self.resized_height, self.resized_width) == (self.src_height, self.src_width):
-            return canvas
-        inside = np.zeros_like(canvas)
-        inside[self.offset_y : self.offset_y + self.size, self.offset_x : self.offset_x + self.size] = 1.0
-        out = cv2.resize(canvas, (self.src_width, self.src_height), interpolation=interpolation)
-        mask = cv2.resize(inside, (self.src_width, self.src_height), interpolation=cv2.INTER_NEAREST_EXACT)
-        out[mask < 0.5] = fill
+        if grid.ndim != 2 or grid.shape[0] < 1 or grid.shape[1] < 1:
+            raise ValueError(f"expected a non-empty 2-D token grid, got shape {grid.shape}")
+        rows, cols = grid.shape
+        # the centre of each frame pixel in crop pixels, then in grid cells
+        crop_x = (np.arange(self.src_width) + 0.5) * self.scale_x - self.offset_x
+        crop_y = (np.arange(self.src_height) + 0.5) * self.scale_y - self.offset_y
+        cell_x = crop_x * (cols / self.size)
+        cell_y = crop_y * (rows / self.size)
+        if interpolation in (cv2.INTER_NEAREST, cv2.INTER_NEAREST_EXACT):
+            col = np.clip(np.floor(cell_x), 0, cols - 1).astype(np.intp)
+            row = np.clip(np.floor(cell_y), 0, rows - 1).astype(np.intp)
+            out = grid.take(row, axis=0).take(col, axis=1)
+        elif interpolation == cv2.INTER_LINEAR:  # separable: (H, rows) @ grid @ (cols, W)
+            out = _linear_weights(cell_y, rows) @ grid @ _linear_weights(cell_x, cols).T
+        else:
+            raise ValueError(f"grid_to_source paints nearest or linear, not OpenCV interpolation {interpolation}")
+        out = np.array(out, dtype=np.float32)
+        _fill_outside(out, crop_y, crop_x, self.size, fill)
         return out
+
+
+def _linear_weights(cells: np.ndarray, count: int) -> np.ndarray:
+    """``(len(cells), count)`` weights of linear interpolation between cell centres at
+    positions ``cells`` (in cells); beyond the outer centres the edge cell's value holds."""
+    position = np.clip(cells - 0.5, 0, count - 1)
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, count - 1)
+    frac = (position - low).astype(np.float32)
+    weights = np.zeros((len(cells), count), np.float32)
+    lines = np.arange(len(cells))
+    np.add.at(weights, (lines, low), 1 - frac)
+    np.add.at(weights, (lines, high), frac)
+    return weights
+
+
+def _fill_outside(out: np.ndarray, crop_y: np.ndarray, crop_x: np.ndarray, size: int, fill: float) -> None:
+    """Set the rows and columns of ``out`` whose pixel centres fall outside the crop to ``fill``
+    (the crop is one band of rows and one of columns, so slices do it)."""
+    for axis, centres in ((0, crop_y), (1, crop_x)):
+        inside = np.flatnonzero((centres >= 0) & (centres < size))
+        first, stop = (int(inside[0]), int(inside[-1]) + 1) if inside.size else (0, 0)
+        before = (slice(None, first), slice(None)) if axis == 0 else (slice(None), slice(None, first))
+        after = (slice(stop, None), slice(None)) if axis == 0 else (slice(None), slice(stop, None))
+        out[before] = fill
+        out[after] = fill
 
 
 def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE, position: float = CENTRE) -> CropMap:

@@ -111,3 +111,49 @@ def test_grid_cells_that_do_not_tile_the_crop_land_on_their_token_box(rows: int)
         tolerance = 0.5 * 720 / 112 + 1  # half a crop pixel, in source pixels, plus rounding
         assert abs(ys.min() - y0) <= tolerance and abs(ys.max() + 1 - y1) <= tolerance
         assert abs(xs.min() - x0) <= tolerance and abs(xs.max() + 1 - x1) <= tolerance
+
+
+@pytest.mark.parametrize(("height", "width", "size", "rows"), [(720, 1280, 112, 7), (240, 320, 224, 7), (480, 854, 224, 14), (1080, 1920, 112, 5), (96, 80, 224, 8)])
+def test_a_painted_cell_covers_exactly_the_pixel_centres_inside_its_token_box(height: int, width: int, size: int, rows: int) -> None:
+    """The heat map and the token box the viewer draws around it must agree to the pixel:
+    a frame pixel is hot exactly when its centre lies inside the token's box."""
+    cmap = crop_map(height, width, size)
+    centres_x, centres_y = np.arange(width) + 0.5, np.arange(height) + 0.5
+    for row, col in [(0, 0), (rows // 2, rows - 1), (rows - 1, rows // 3)]:
+        grid = np.zeros((rows, rows), np.float32)
+        grid[row, col] = 1.0
+        x0, y0, x1, y1 = cmap.token_box(row, col, rows, rows)
+        expected = ((centres_y >= y0) & (centres_y < y1))[:, None] & ((centres_x >= x0) & (centres_x < x1))[None, :]
+        for interpolation in (cv2.INTER_NEAREST, cv2.INTER_NEAREST_EXACT):
+            heat = cmap.grid_to_source(grid, interpolation=interpolation)
+            assert heat.shape == (height, width)
+            mismatched = np.argwhere((heat > 0.5) != expected)
+            assert len(mismatched) == 0, f"{len(mismatched)} pixels disagree with token ({row}, {col}), e.g. {mismatched[:3].tolist()}"
+
+
+def test_a_smooth_map_peaks_at_its_cell_centre_and_is_empty_outside_the_crop() -> None:
+    cmap = crop_map(720, 1280, 112)
+    grid = np.zeros((7, 7), np.float32)
+    grid[3, 5] = 1.0
+    heat = cmap.grid_to_source(grid, fill=-1.0, interpolation=cv2.INTER_LINEAR)
+    x0, y0, x1, y1 = cmap.token_box(3, 5, 7, 7)
+    peak_y, peak_x = np.unravel_index(np.argmax(heat), heat.shape)
+    assert abs(peak_x + 0.5 - (x0 + x1) / 2) <= 1 and abs(peak_y + 0.5 - (y0 + y1) / 2) <= 1
+    assert heat.max() == pytest.approx(1.0, abs=0.02)
+    left, _, right, _ = cmap.source_box()
+    assert np.all(heat[:, : int(np.floor(left))] == -1.0) and np.all(heat[:, int(np.ceil(right)) :] == -1.0)
+    inside = heat[:, int(np.ceil(left)) : int(np.floor(right))]
+    assert inside.min() >= 0.0 and inside.max() <= 1.0
+
+
+def test_a_smooth_map_of_a_ramp_is_the_ramp_at_every_pixel_between_cell_centres() -> None:
+    """Linear painting of grid value = column index gives, at each frame pixel, its centre's
+    position in cells minus half a cell (cell values sit at cell centres)."""
+    cmap = crop_map(480, 854, 224)
+    grid = np.tile(np.arange(8, dtype=np.float32), (8, 1))
+    heat = cmap.grid_to_source(grid, interpolation=cv2.INTER_LINEAR)
+    cells = ((np.arange(854) + 0.5) * cmap.scale_x - cmap.offset_x) * 8 / 224 - 0.5
+    inside = (cells > 0) & (cells < 7)
+    np.testing.assert_allclose(heat[240, inside], cells[inside], atol=1e-4)
+    with pytest.raises(ValueError, match="nearest or linear"):
+        cmap.grid_to_source(grid, interpolation=cv2.INTER_CUBIC)
