@@ -63,13 +63,27 @@ class _StreamIndex:
     reordered: bool  # decode order differs from presentation order
     grid: bool = False  # timestamps inferred from a constant-rate sample table, not read
     reopen: bool = False  # the stream's start is reached by opening the file again, not by a seek
+    starts_at_key: bool = False  # packets before the first keyframe are left out (a cut mid-GOP: no picture)
+    first_key_pts: int | None = None  # when they are: that keyframe's timestamp; packets after it shown before it go too
 
     def presented_from(self, first_pts: int) -> "_StreamIndex":
         """The index without the frames before ``first_pts``, the first one the decoder presents (the ones
         before need pictures the file does not hold: a cut at a non-key frame)."""
         keep = self.pts_sorted >= first_pts
         pts = self.pts_sorted[keep]
-        return _StreamIndex(pts, np.array([0]), np.array([int(pts[0])]), counting=False, reordered=self.reordered, grid=self.grid)
+        later = self.keyframe_indices > 0
+        keys = np.concatenate([[0], self.keyframe_indices[later] - int(np.count_nonzero(~keep))])
+        seek_ts = np.concatenate([[int(pts[0])], self.keyframe_seek_ts[later]])
+        usable = keys >= 0
+        usable[0] = True
+        return _StreamIndex(pts, keys[usable], seek_ts[usable], counting=False, reordered=self.reordered, grid=self.grid,
+                            starts_at_key=self.starts_at_key, first_key_pts=self.first_key_pts)
+
+    @property
+    def first_gop_end(self) -> int:
+        """The presentation index of the second restart point (the frame count when there is none)."""
+        later = self.keyframe_indices[self.keyframe_indices > 0]
+        return int(later.min()) if later.size else self.frames
 
     @property
     def frames(self) -> int:
@@ -122,8 +136,11 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     pts_list: list[int | None] = []
     dts_list: list[int | None] = []
     key_list: list[bool] = []
+    first_key = -1  # how many shown packets precede the first keyframe (an edit list may hide that keyframe)
     try:
         for packet in container.demux(stream):
+            if packet.size and packet.is_keyframe and first_key < 0:
+                first_key = len(pts_list)
             if packet.size == 0 or packet.is_discard:
                 continue  # the flush packet at the end; samples an edit list cuts (the decoder never presents them)
             pts_list.append(packet.pts)
@@ -133,6 +150,14 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
         pass  # a damaged tail: keep the packets read so far (checked on decode)
     if not pts_list:
         raise VideoError("has a video stream with no frames (empty or truncated file)", path)
+
+    starts_at_key = 0 < first_key < len(pts_list)
+    first_key_pts = pts_list[first_key] if starts_at_key else None
+    if starts_at_key:
+        # A file cut mid-GOP: the packets before its first keyframe need pictures it lost, and so do those after it
+        # that are shown before it (open-GOP B-frames); they decode to nothing or to garbage, so they are not frames.
+        kept = [n for n in range(first_key, len(pts_list)) if not _leading(pts_list[n], first_key_pts)]
+        pts_list, dts_list, key_list = ([values[n] for n in kept] for values in (pts_list, dts_list, key_list))
 
     formats = set(container.format.name.split(","))
     have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
@@ -148,7 +173,8 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
         reordered = bool(np.any(np.diff(pts) < 0))
         key_pts = pts[keys]
         key_index = np.searchsorted(order, key_pts)
-        return _StreamIndex(order, key_index, key_pts, counting=False, reordered=reordered)
+        return _StreamIndex(order, key_index, key_pts, counting=False, reordered=reordered, starts_at_key=starts_at_key,
+                            first_key_pts=first_key_pts)
 
     # Counting mode: timestamps are synthetic, positions are counted.
     known = [p for p in pts_list if p is not None]
@@ -159,8 +185,15 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     if reordered or from_start or np.any(seek_ts < 0):
         # only the stream's start is a restart point whose position we can trust
         return _StreamIndex(order, np.array([0]), np.array([int(seek_ts[0]) if seek_ts[0] >= 0 else 0]), counting=True,
-                            reordered=reordered, reopen=from_start)
-    return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
+                            reordered=reordered, reopen=from_start, starts_at_key=starts_at_key,
+                            first_key_pts=first_key_pts)
+    return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False, starts_at_key=starts_at_key,
+                        first_key_pts=first_key_pts)
+
+
+def _leading(pts: int | None, first_key_pts: int | None) -> bool:
+    """Whether a packet after a cut file's first keyframe is shown before it (and so needs a lost picture)."""
+    return pts is not None and first_key_pts is not None and pts < first_key_pts
 
 
 class _OffGrid(Exception):
@@ -271,10 +304,15 @@ class ContainerVideo(Video):
         """Frame 0, the first frame the decoder presents (``None`` when it cannot tell): a file cut at a
         non-key frame starts with packets that decode to nothing, and counting them put every frame near
         the end past the stream's end.  The decoder is left running after it."""
-        try:
-            self._decoder = self._frames_from(int(self._index.pts_sorted[0]))
-            first = next(self._decoder, None)
-        except av.error.FFmpegError:  # no keyframe at or before the start to seek to: the file read from its start
+        first = None
+        self._decoder = None
+        if not self._index.starts_at_key:  # a cut file's first keyframe is no sample 0: a seek there lands past it
+            try:
+                self._decoder = self._frames_from(int(self._index.pts_sorted[0]))
+                first = next(self._decoder, None)
+            except av.error.FFmpegError:  # no keyframe at or before the start to seek to
+                self._decoder = None
+        if self._decoder is None:  # the file read from its start
             self._from_the_start()
             first = next(self._decoder, None)
         if first is None or first.pts is None or first.pts not in self._index.pts_sorted:
@@ -305,7 +343,17 @@ class ContainerVideo(Video):
         return self._decoded()
 
     def _decoded(self) -> Iterator["av.VideoFrame"]:
+        index = self._index
+        waiting_for_key = index.starts_at_key
+        from_first_key = False  # decoding from a cut file's first keyframe: its leading pictures are skipped
         for packet in self._container.demux(self._stream):
+            if packet.size and waiting_for_key:
+                if not packet.is_keyframe:
+                    continue  # before the file's first keyframe (the index left these out)
+                waiting_for_key = False
+                from_first_key = packet.pts == index.first_key_pts
+            elif packet.size and from_first_key and _leading(packet.pts, index.first_key_pts):
+                continue  # an open-GOP picture shown before that keyframe (left out too)
             yield from packet.decode()  # the final empty packet flushes the decoder
 
     def _restart(self, target: int, back: int = 0) -> None:
@@ -328,6 +376,9 @@ class ContainerVideo(Video):
                         raise
                     self._from_the_start()  # no keyframe to seek to at the start (a file cut mid-GOP)
             self._next_index = int(idx.keyframe_indices[k])
+        elif idx.starts_at_key and target < idx.first_gop_end:
+            self._from_the_start()  # a cut file's first keyframe: a seek to it lands past it (it is no sample 0)
+            self._next_index = -1
         else:
             self._decoder = self._frames_from(int(idx.pts_sorted[target]))
             self._next_index = -1  # known once the first frame arrives
