@@ -53,16 +53,21 @@ def cross_matrix(maps: AttentionMaps, query: str, granularity: str, choice: Atte
     raise ValueError(f"unknown granularity {granularity!r}: choose one of {', '.join(GRANULARITIES)}")
 
 
+def _cross_block(maps: AttentionMaps, query: str, choice: AttentionChoice) -> tuple[tuple[int, int, int], tuple[int, int, int], np.ndarray]:
+    """The query and key streams' token grids and the (query tokens, key tokens) attention block of ``choice``."""
+    key = other_stream(query)
+    q_grid, k_grid = maps.layout.grid(query), maps.layout.grid(key)
+    if q_grid is None or k_grid is None:
+        raise ValueError(f"variant {maps.layout.variant!r} has no cross-stream attention")
+    return q_grid, k_grid, np.asarray(maps.block(query, key, layer=choice.layer, head=choice.head), dtype=np.float32)
+
+
 def cell_tokens(maps: AttentionMaps, query: str, granularity: str, row: int, col: int, choice: AttentionChoice) -> tuple[int, int, float]:
     """The query and key token numbers a matrix cell stands for, and the attention between them.
 
     A ``time`` cell stands for its strongest token pair: the two slices' block's maximum.
     """
-    key = other_stream(query)
-    q_grid, k_grid = maps.layout.grid(query), maps.layout.grid(key)
-    if q_grid is None or k_grid is None:
-        raise ValueError(f"variant {maps.layout.variant!r} has no cross-stream attention")
-    block = np.asarray(maps.block(query, key, layer=choice.layer, head=choice.head), dtype=np.float32)
+    q_grid, k_grid, block = _cross_block(maps, query, choice)
     if granularity == "tokens":
         if not (0 <= row < block.shape[0] and 0 <= col < block.shape[1]):
             raise ValueError(f"cell ({row}, {col}) is outside the {block.shape[0]}x{block.shape[1]} matrix")
@@ -79,12 +84,8 @@ def pair_cell(maps: AttentionMaps, query: str, granularity: str, rgb_token: int,
     """Where a selected token pair sits in the matrix of ``query``/``granularity``/``choice``, and its
     attention there: the cell a click on that matrix would have picked it from, so a pair picked under
     one layer, head or direction can be read off another."""
-    key = other_stream(query)
     q_token, k_token = (rgb_token, flow_token) if query == RGB else (flow_token, rgb_token)
-    q_grid, k_grid = maps.layout.grid(query), maps.layout.grid(key)
-    if q_grid is None or k_grid is None:
-        raise ValueError(f"variant {maps.layout.variant!r} has no cross-stream attention")
-    block = np.asarray(maps.block(query, key, layer=choice.layer, head=choice.head), dtype=np.float32)
+    q_grid, k_grid, block = _cross_block(maps, query, choice)
     if not (0 <= q_token < block.shape[0] and 0 <= k_token < block.shape[1]):
         raise ValueError(f"token pair ({q_token}, {k_token}) is outside the {block.shape[0]}x{block.shape[1]} matrix")
     value = float(block[q_token, k_token])
