@@ -187,8 +187,10 @@ def test_a_file_cut_mid_gop_counts_only_the_frames_it_presents(tmp_path: Path) -
         ("mpeg4", "avi", {"bf": "2", "g": "12", "qscale": "2"}),  # and open-GOP B-frames after it are dropped
         ("libx264", "avi", {"bf": "2", "g": "12"}),
         ("mpeg4", "mp4", {"bf": "2", "g": "12", "qscale": "2"}),
+        ("libx264", "mpegts", {"bf": "2", "g": "12"}),  # a recording cut anywhere: counted from the start, as AVI
+        ("mpeg2video", "mpeg", {"bf": "2", "g": "12", "qscale": "2"}),
     ],
-    ids=["mpeg4-avi", "mpeg4-bframes-avi", "h264-avi", "mpeg4-bframes-mp4"],
+    ids=["mpeg4-avi", "mpeg4-bframes-avi", "h264-avi", "mpeg4-bframes-mp4", "h264-ts", "mpeg2-ps"],
 )
 def test_a_file_cut_mid_gop_starts_at_its_first_keyframe(tmp_path: Path, codec: str, fmt: str, options: dict[str, str]) -> None:
     """Cut 5 packets in, the file's first whole picture is frame 12 (the next keyframe).  The packets before it,
