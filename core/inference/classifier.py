@@ -323,7 +323,7 @@ class ClipClassifier:
         results: list[Prediction] = []
         for group in groups:
             check(cancel)
-            with cancellable(self.model, cancel):
+            with cancellable(self.model, cancel, without=[compiled.module for compiled in self._compiled.values()]):
                 results.extend(self._run_model(group, attention, target_class, top))
         return results
 

@@ -29,13 +29,19 @@ class CountingBackend:
 
     def __init__(self, fail: bool = False) -> None:
         self.compiles = 0
+        self.graph_runs = 0  # calls of the compiled graphs
         self.fail = fail
 
     def __call__(self, graph: torch.fx.GraphModule, example_inputs: list) -> object:
         self.compiles += 1
         if self.fail:
             raise RuntimeError("this backend cannot compile anything")
-        return graph.forward
+
+        def run(*args: object) -> object:
+            self.graph_runs += 1
+            return graph.forward(*args)
+
+        return run
 
 
 @pytest.fixture(autouse=True)
@@ -136,6 +142,21 @@ def test_cancelling_still_stops_a_compiled_classifier() -> None:
     cancel.cancel()
     with pytest.raises(Cancelled):
         compiled.predict_clip(video(), 0, cancel=cancel)
+
+
+def test_a_click_that_can_be_cancelled_runs_the_compiled_backbones() -> None:
+    """The viewer passes a cancel token with every click.  Its hooks once went on every block of the
+    backbones too, so each compiled call failed its guards, was refused a recompile and ran eager:
+    on a GPU the viewer never ran compiled."""
+    backend = CountingBackend()
+    eager, compiled = classifiers(backend)
+    compiled.warm_up()
+    compiles, runs = backend.compiles, backend.graph_runs
+    frames = video()
+    got = compiled.predict_clip(frames, 2, attention=True, cancel=CancelToken())
+    assert backend.graph_runs == runs + 2  # the RGB and the flow backbone, compiled
+    assert backend.compiles == compiles
+    np.testing.assert_allclose(got.logits, eager.predict_clip(frames, 2).logits, atol=1e-5, rtol=0)
 
 
 def test_compile_choices() -> None:
