@@ -255,7 +255,15 @@ def explain(
     if rgb_tokens is None and flow_tokens is None:
         with torch.no_grad():
             rgb_tokens, flow_tokens = model.forward_backbones(rgb, flow)
-    leaves = [t.detach().requires_grad_(True) if t is not None else None for t in (rgb_tokens, flow_tokens)]
+    # The recorded pass and the maps run in float32 whatever the caller's autocast: half-precision attention
+    # would be recorded rounded (and bfloat16 tensors have no numpy form); the fusion is small.
+    leaves = [t.detach().float().requires_grad_(True) if t is not None else None for t in (rgb_tokens, flow_tokens)]
+    device_type = next(t for t in leaves if t is not None).device.type
+    with torch.autocast(device_type, enabled=False):
+        return _explain_tokens(model, leaves, target_class)
+
+
+def _explain_tokens(model: "TwoStreamTransformer", leaves: list[torch.Tensor | None], target_class: int | Sequence[int] | None) -> Explanation:
     recorder = AttentionRecorder()
     with torch.enable_grad():
         logits = model.forward_head(model.fuse_tokens(leaves[0], leaves[1], recorder))

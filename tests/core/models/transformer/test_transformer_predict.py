@@ -194,6 +194,22 @@ def test_bfloat16_autocast_stays_close_and_a_bad_precision_is_refused():
         TransformerClassifier(model, cfg, device="cpu", precision="int8")
 
 
+@pytest.mark.parametrize(("precision", "tolerance"), [("bfloat16", 0.06), ("float16", 0.01)])  # bfloat16 keeps 8 bits of tokens
+def test_attention_maps_under_half_precision_are_recorded_in_float32(precision: str, tolerance: float):
+    """The backbones run under autocast, the recorded fusion pass does not: bfloat16 maps once crashed
+    (numpy has no bfloat16) and float16 ones came back rounded to half precision."""
+    cfg, flow, frames = config(), RecordingFlow(), video()
+    model = build_model(cfg)
+    exact = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend()).predict_clip(frames, 2, attention=True)
+    half = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend(), precision=precision).predict_clip(
+        frames, 2, attention=True)
+    for name in ("attention", "rollout", "relevance", "class_to_rgb", "class_to_flow"):
+        got, want = getattr(half.attention, name), getattr(exact.attention, name)
+        assert got.dtype == np.float32, name
+        np.testing.assert_allclose(got, want, atol=tolerance, err_msg=name)
+    assert half.attention.target_class == exact.attention.target_class
+
+
 def test_cancel_during_the_forward_pass_stops_before_the_next_block():
     """Cancel pressed while the RGB backbone runs: the flow backbone never finishes, and the hooks
     that made that possible are gone afterwards."""
