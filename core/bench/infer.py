@@ -238,8 +238,8 @@ def _measure(name: str, device_name: str, flow: str, attention: bool, precision:
     if compiled:
         classifier.warm_up()  # compiles; the run below warms the rest as for an eager row
         compile_state = _compile_state(classifier)
-    if precision == "auto":
-        precision = "autocast half" if device.type == "cuda" else "float32"
+    dtype = classifier.autocast_dtype  # what "auto" came to on this device, named as run
+    precision = "float32" if dtype is None else f"autocast {str(dtype).removeprefix('torch.')}"
     runs: list[dict[str, float]] = []
     with open_video(video_path) as video:
         start = uniform_clip_starts(len(video), 1, config.clip_length, config.frame_stride)[0]

@@ -305,11 +305,18 @@ class ClipClassifier:
         if target_class is not None and not 0 <= target_class < self.config.num_classes:
             raise ValueError(f"target_class must be in [0, {self.config.num_classes}), got {target_class}")
 
-    def autocast(self):
-        """The autocast context of :attr:`precision` on this device (none for float32)."""
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """What :attr:`precision` runs the model in on this device: a half type under autocast, ``None``
+        for float32 ("auto": bfloat16 on a CUDA card that has it, else float16; float32 on a CPU)."""
         dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.precision)
         if self.precision == "auto" and self.device.type == "cuda":
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return dtype
+
+    def autocast(self):
+        """The autocast context of :attr:`precision` on this device (none for float32)."""
+        dtype = self.autocast_dtype
         return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
     def _run_batched(self, samples: list[Sample], attention: bool, target_class: int | None, top: int, cancel: CancelToken | None) -> list[Prediction]:

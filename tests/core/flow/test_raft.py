@@ -16,7 +16,7 @@ from flow_helpers import FLOW_GT, RAFT_SMALL, interior_epe, sequence
 from core.errors import CheckpointError, FlowError
 from core.flow import compute_flow, endpoint_error
 from core.flow import raft as raft_module
-from core.flow.raft import RaftFlow, coords_grid, forward_splat, plan_geometry, resolve_precision
+from core.flow.raft import RaftFlow, coords_grid, cuda_autocast, forward_splat, plan_geometry, resolve_precision
 from core.flow.raft_corr import CorrPyramid
 from core.flow.raft_update import FastUpdate
 from core.flow.raft_weights import (
@@ -224,6 +224,14 @@ def test_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch: pytest.Mon
     assert resolve_precision("auto", cpu) == torch.float32
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("fp8", cpu)
+
+
+def test_float32_asked_for_on_cuda_runs_without_autocast() -> None:
+    """``bench flow``'s "clip fp32" row and the naive baseline ask for float32: on CUDA they once ran
+    under float16 autocast all the same (the same cached model as the default one)."""
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")  # a device object needs no GPU
+    assert [cuda_autocast(p, cuda) for p in ("auto", "bfloat16", "float32")] == [True, True, False]
+    assert not any(cuda_autocast(p, cpu) for p in ("auto", "bfloat16", "float32"))
 
 
 def test_float32_clip_path_is_torchvision_forward_pair_by_pair() -> None:

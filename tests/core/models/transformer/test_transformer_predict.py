@@ -190,6 +190,8 @@ def test_bfloat16_autocast_stays_close_and_a_bad_precision_is_refused():
     half = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend(), precision="bfloat16").predict_clip(frames, 2)
     assert half.logits.dtype == np.float32
     np.testing.assert_allclose(half.probabilities, exact.probabilities, atol=0.03)
+    assert [TransformerClassifier(model, cfg, device="cpu", precision=p).autocast_dtype for p in ("auto", "float32", "bfloat16", "float16")] == [
+        None, None, torch.bfloat16, torch.float16]  # what the benchmark tables name (auto: float32 on a CPU)
     with pytest.raises(InputError, match="unknown precision 'int8'"):
         TransformerClassifier(model, cfg, device="cpu", precision="int8")
 
