@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
                                          compiled=compiled))
                     print(f"  measured {name} on {device} ({precision}){' with attention' if attention else ''}"
                           f"{', compiled ' + rows[-1].compiled if compiled else ''}: {rows[-1].stages['total']:.0f} ms", flush=True)
+                    for line in _target_lines(rows[-1]):  # now, not with the tables: a run cut short keeps its verdicts
+                        print(line, flush=True)
     video_rows = _whole_video_rows(args, names, devices, video_path, steps)
     _print_clip_table(rows)
     if any(r.cold is not None for r in rows):
@@ -149,13 +151,6 @@ def _print_clip_table(rows: list[_Row]) -> None:
         for r in rows
     ]
     print(format_table(headers, table))
-    for row in rows:
-        target = TARGETS_MS.get((row.backbone, row.device, row.attention))
-        if target is not None:
-            limit, what = target
-            verdict = "met" if row.stages["total"] < limit else "NOT met"
-            how = "compiled" if row.compiled.startswith("yes") else "eager"
-            print(f"target: {what} < {limit:.0f} ms: {verdict} ({row.stages['total']:.0f} ms, {row.precision}, {how}, flow {row.flow})")
     if any(r.weights.startswith("random") for r in rows):
         print("random: Kinetics-400 weights not in the torch hub cache; timings are the same, predictions are not meaningful")
 
@@ -175,13 +170,23 @@ def _print_cold_table(rows: list[_Row]) -> None:
                       cold["first_unwarmed"], f"{cold['first_unwarmed'] / warm:.2f}x"])
     print("\ncold: a fresh classifier's load (building the model), warm-up (one clip of made-up frames) and first clip, apart")
     print(format_table(headers, table))
+
+
+def _target_lines(row: _Row) -> list[str]:
+    """The "target: ... met / NOT met" lines a clip row decides (its latency; with cold figures, its first clip)."""
+    lines = []
+    how = "compiled" if row.compiled.startswith("yes") else "eager"
+    target = TARGETS_MS.get((row.backbone, row.device, row.attention))
+    if target is not None:
+        limit, what = target
+        verdict = "met" if row.stages["total"] < limit else "NOT met"
+        lines.append(f"target: {what} < {limit:.0f} ms: {verdict} ({row.stages['total']:.0f} ms, {row.precision}, {how}, flow {row.flow})")
     backbone, device, ratio = COLD_TARGET
-    for r in rows:
-        if r.cold is not None and (r.backbone, r.device) == (backbone, device):
-            first = r.cold["first"] / r.stages["total"]
-            how = "compiled" if r.compiled.startswith("yes") else "eager"
-            print(f"target: first {backbone} classification on {device} after load and warm-up <= {ratio:g}x a warm one ({how}): "
-                  f"{'met' if first <= ratio else 'NOT met'} ({first:.2f}x)")
+    if row.cold is not None and (row.backbone, row.device) == (backbone, device):
+        first = row.cold["first"] / row.stages["total"]
+        lines.append(f"target: first {backbone} classification on {device} after load and warm-up <= {ratio:g}x a warm one ({how}): "
+                     f"{'met' if first <= ratio else 'NOT met'} ({first:.2f}x)")
+    return lines
 
 
 def _print_video_table(rows: list[_VideoRow]) -> None:
@@ -284,10 +289,17 @@ def _fresh_classifier(name: str, config: Any, device: Any, precision: str, compi
     return TransformerClassifier(model, config, device=device, precision=precision, compile_backbones="on" if compiled else "off"), weights
 
 
-def _cold(name: str, device: str, flow: str, precision: str, video_path: str, threads: int, compiled: bool = False) -> dict[str, float]:
-    """The cold figures of a row, each from a fresh process: with warm-up, then without."""
-    warmed = _run_cold_child([name, device, flow, precision, video_path, threads, True, compiled])
-    unwarmed = _run_cold_child([name, device, flow, precision, video_path, threads, False, compiled])
+def _cold(name: str, device: str, flow: str, precision: str, video_path: str, threads: int, compiled: bool = False) -> dict[str, float] | None:
+    """The cold figures of a row, each from a fresh process: with warm-up, then without (``None``, said on a
+    line, when a fresh process fails: the warm rows still count)."""
+    from core.errors import InputError
+
+    try:
+        warmed = _run_cold_child([name, device, flow, precision, video_path, threads, True, compiled])
+        unwarmed = _run_cold_child([name, device, flow, precision, video_path, threads, False, compiled])
+    except InputError as error:
+        print(f"  no cold figures: {error}", flush=True)
+        return None
     return {"load": warmed["load"], "warm_up": warmed["warm_up"], "first": warmed["first"],
             "first_unwarmed": unwarmed["first"], "load_unwarmed": unwarmed["load"]}
 

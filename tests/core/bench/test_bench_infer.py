@@ -56,6 +56,8 @@ def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
 
     cold = {"load": 900.0, "warm_up": 1500.0, "first": 70.0, "first_unwarmed": 1600.0, "load_unwarmed": 900.0}
     rows = [row(False, 55.0, cold), row(True, 120.0), row(False, 40.0, compiled="yes (61 s)"), row(True, 90.0, compiled="yes (61 s)")]
+    for r in rows:
+        print("\n".join(infer._target_lines(r)))
     infer._print_clip_table(rows)
     infer._print_cold_table(rows)
     infer._print_video_table([infer._VideoRow("mvit_v2_s", "cuda", "raft-large", "sample.mp4", 125, 16, 8, 300.0, 450.0)])
@@ -67,3 +69,24 @@ def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
     assert [row[-1] for row in compiled_rows] == ["0.73x", "0.75x"]  # against the eager row of the same run
     assert "<= 1.5x a warm one (eager): met (1.27x)" in out
     assert ">= 500 frames/s: NOT met (450 frames/s" in out
+
+
+def test_a_failed_cold_start_keeps_the_warm_rows_and_their_verdicts_are_printed_as_measured(small_video, tmp_path, monkeypatch, capsys):
+    """On the lent GPU every step has a time limit: a verdict printed only with the final tables was lost
+    when the step ran out, and one failed fresh process ended the whole run."""
+    from core.errors import InputError
+
+    def failing_child(arguments):  # noqa: ANN001, ANN202
+        raise InputError(f"the cold-start run of {arguments[0]} on {arguments[1]} failed: CUDA error: out of memory")
+
+    monkeypatch.setattr(infer, "SHARED_VIDEO", tmp_path / "absent.avi")
+    monkeypatch.setattr(infer, "_run_cold_child", failing_child)
+    argv = ["bench", "infer", "--video", small_video, "--backbones", "tiny", "--device", "cpu", "--repeats", "1", "--whole-video", "none",
+            "--threads", "1"]
+    assert main.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("no cold figures: the cold-start run of tiny on cpu failed: CUDA error: out of memory" in line for line in lines)
+    verdict = next(n for n, line in enumerate(lines) if line.startswith("target: tiny model end to end with attention, CPU < 500 ms"))
+    first_table = next(n for n, line in enumerate(lines) if line.startswith("backbone"))
+    assert verdict < first_table  # printed as soon as its row was measured
+    assert not any("warm-up ms" in line for line in lines)  # no cold table without cold figures
