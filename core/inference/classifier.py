@@ -330,7 +330,8 @@ class ClipClassifier:
         results: list[Prediction] = []
         for group in groups:
             check(cancel)
-            with cancellable(self.model, cancel, without=[compiled.module for compiled in self._compiled.values()]):
+            compiled = [c.module for c in self._compiled.values() if c.failure is None]  # hooks would fail their guards
+            with cancellable(self.model, cancel, without=compiled):
                 results.extend(self._run_model(group, attention, target_class, top))
         return results
 
