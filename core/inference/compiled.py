@@ -50,7 +50,12 @@ def compile_unavailable(device: torch.device) -> str | None:
     if device.type == "cuda":
         from torch.utils._triton import has_triton
 
-        return None if has_triton() else "Triton is not installed (it comes with PyTorch's CUDA wheels on Linux)"
+        if not has_triton():
+            return "Triton is not installed (it comes with PyTorch's CUDA wheels on Linux)"
+        compiler = os.environ.get("CC", "").strip() or "cc"
+        if not (shutil.which(compiler) or shutil.which("gcc") or shutil.which("clang")):
+            return "no C compiler on PATH (Triton builds its kernel launchers with one: install gcc)"
+        return None
     if device.type == "cpu":
         compiler = os.environ.get("CXX", "").strip() or "c++"
         return None if shutil.which(compiler) or shutil.which("g++") or shutil.which("clang++") else "no C++ compiler on PATH"

@@ -167,6 +167,23 @@ def test_compile_choices() -> None:
     assert "not used on meta" in compile_unavailable(torch.device("meta"))
 
 
+def test_compiling_on_cuda_needs_triton_and_a_c_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a C compiler Triton fails only after tracing, seconds into the warm-up: say so before."""
+    import shutil
+
+    import torch.utils._triton as triton_check
+
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(triton_check, "has_triton", lambda: False)
+    assert "Triton is not installed" in compile_unavailable(cuda)
+    monkeypatch.setattr(triton_check, "has_triton", lambda: True)
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/gcc" if name == "gcc" else None)
+    assert compile_unavailable(cuda) is None
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert "no C compiler on PATH" in compile_unavailable(cuda)
+
+
 def test_a_classifier_that_cannot_compile_says_why_and_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("core.inference.classifier.compile_unavailable", lambda device: "Triton is not installed")
     cfg = config()
