@@ -166,18 +166,55 @@ def compute_flow_clips(
         raise FlowError(f"clips must be a list of (N, H, W, 3) uint8 arrays, got {type(clips).__name__}")
     if not clips:
         raise FlowError("compute_flow_clips needs at least one clip")
-    checked = [check_frames(clip) for clip in clips]
-    sizes = sorted({clip.shape[1:3] for clip in checked})
+    return _clips([check_frames(clip) for clip in clips], method, device=device, weights=raft_weights, iters=raft_iters,
+                  fallback=fallback, cancel=cancel, progress=progress, keep_on_device=False)
+
+
+def compute_flow_clips_tensor(
+    clips: Sequence[Any],
+    method: str,
+    *,
+    device: Any = "auto",
+    raft_weights: str | None = None,
+    raft_iters: int | None = None,
+    fallback: str = "dis",
+    cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[..., None]] = None,
+) -> list[FlowResult]:
+    """:func:`compute_flow_clips` for clips in torch tensors (N_i, H, W, 3) uint8, each clip's flow a float32
+    tensor on its device.
+
+    Why: sliding windows over a video on a GPU (the windows of one batch) have their
+    RAFT pairs updated side by side, as training's extraction does, instead of one
+    launch-bound call per window; the frames never leave the device.
+    """
+    import torch
+
+    if isinstance(clips, torch.Tensor) or not isinstance(clips, Sequence) or not clips:
+        raise FlowError("clips must be a non-empty list of (N, H, W, 3) uint8 tensors")
+    for clip in clips:
+        if not isinstance(clip, torch.Tensor):
+            raise FlowError(f"clips must be torch tensors, got {type(clip).__name__}")
+        _check_clip(tuple(clip.shape), clip.dtype == torch.uint8, clip.dtype)
+    results = _clips(list(clips), method, device=device, weights=raft_weights, iters=raft_iters, fallback=fallback, cancel=cancel,
+                     progress=progress, keep_on_device=True)
+    return [dataclasses.replace(result, forward=torch.as_tensor(result.forward).to(clip.device)) for result, clip in zip(results, clips)]
+
+
+def _clips(clips: list[Any], method: str, *, device: Any, weights: str | None, iters: int | None, fallback: str,
+           cancel: Optional[CancelToken], progress: Optional[Callable[..., None]], keep_on_device: bool) -> list[FlowResult]:
+    """The checked clips' flow (arrays, or tensors with ``keep_on_device``): RAFT's pairs side by side, other methods clip by clip."""
+    sizes = sorted({tuple(clip.shape[1:3]) for clip in clips})
     if len(sizes) > 1:
         raise FlowError(f"clips computed together must share one frame size, got {', '.join(f'{w}x{h}' for h, w in sizes)}")
     method = normalize_method(method)
-    fallback = _check_options(fallback, raft_iters)
-    total = sum(clip.shape[0] - 1 for clip in checked)
+    fallback = _check_options(fallback, iters)
+    total = sum(clip.shape[0] - 1 for clip in clips)
     check(cancel)
     if method in RAFT_METHODS:
-        return _raft_clips(checked, method, device=device, weights=raft_weights, iters=raft_iters, fallback=fallback, cancel=cancel,
-                           progress=progress, total=total)
-    return _one_by_one(checked, method, device=device, cancel=cancel, progress=progress, total=total)
+        return _raft_clips(clips, method, device=device, weights=weights, iters=iters, fallback=fallback, cancel=cancel,
+                           progress=progress, total=total, keep_on_device=keep_on_device)
+    return _one_by_one([_on_host(clip) for clip in clips], method, device=device, cancel=cancel, progress=progress, total=total)
 
 
 def _one_by_one(clips: list[np.ndarray], method: str, *, device: str, cancel: Optional[CancelToken],
@@ -194,8 +231,9 @@ def _one_by_one(clips: list[np.ndarray], method: str, *, device: str, cancel: Op
     return results
 
 
-def _raft_clips(clips: list[np.ndarray], method: str, *, device: str, weights: str | None, iters: int | None, fallback: str,
-                cancel: Optional[CancelToken], progress: Optional[Callable[..., None]], total: int) -> list[FlowResult]:
+def _raft_clips(clips: list[Any], method: str, *, device: Any, weights: str | None, iters: int | None, fallback: str,
+                cancel: Optional[CancelToken], progress: Optional[Callable[..., None]], total: int,
+                keep_on_device: bool = False) -> list[FlowResult]:
     """RAFT over every clip at once, or the fallback clip by clip with :func:`_raft`'s note."""
     from core.device import resolve_device
     from core.flow.raft import DEFAULT_UPDATES, load_raft
@@ -204,7 +242,7 @@ def _raft_clips(clips: list[np.ndarray], method: str, *, device: str, weights: s
     try:
         model = load_raft(method, device=torch_device, weights_path=weights)
     except WeightsUnavailable as err:
-        used = _one_by_one(clips, fallback, device=device, cancel=cancel, progress=progress, total=total)
+        used = _one_by_one([_on_host(clip) for clip in clips], fallback, device=device, cancel=cancel, progress=progress, total=total)
         return [dataclasses.replace(result, method_requested=method, fell_back=True, note=_fallback_note(method, fallback, err))
                 for result in used]
 
@@ -212,7 +250,7 @@ def _raft_clips(clips: list[np.ndarray], method: str, *, device: str, weights: s
         report(progress, done, total, f"flow {min(done, total)}/{total}")
 
     flows, geometry = model.clips_flow(clips, updates=int(iters) if iters is not None else DEFAULT_UPDATES,
-                                       cancel_check=lambda: check(cancel), progress=on_pairs)
+                                       cancel_check=lambda: check(cancel), progress=on_pairs, keep_on_device=keep_on_device)
     note = _resized_note(geometry)
     return [FlowResult(forward=flow, backward=None, method_requested=method, method_used=method, note=note,
                        weights_source=model.weights_source, device=str(torch_device)) for flow in flows]

@@ -28,7 +28,9 @@ class FlowBackend:
     ``compute_clips(list of frames_uint8, method, device=, cancel=, progress=)``
     (optional) returns one such result per clip, the clips computed together
     (RAFT batched across videos in training's extraction); a backend without it
-    is called once per clip (:meth:`flow_of_clips`).
+    is called once per clip (:meth:`flow_of_clips`).  ``compute_clips_tensor`` (optional,
+    with the device path) is the same for clips in tensors, each flow left on the device
+    (sliding windows of one batch on a GPU); without it, ``compute_tensor`` runs per clip.
     """
 
     compute: Callable[..., Any]
@@ -36,6 +38,7 @@ class FlowBackend:
     compute_tensor: Callable[..., Any] | None = None
     render_tensor: Callable[[Any, Mapping[str, Any]], Any] | None = None
     compute_clips: Callable[..., Sequence[Any]] | None = None
+    compute_clips_tensor: Callable[..., Sequence[Any]] | None = None
 
     @property
     def has_device_path(self) -> bool:
@@ -51,10 +54,23 @@ class FlowBackend:
         return results
 
 
+    def flow_of_tensor_clips(self, clips: Sequence[Any], method: str, **kwargs: Any) -> list[Any]:
+        """One device result per clip in a tensor: ``compute_clips_tensor`` when the backend has it, else
+        ``compute_tensor`` on each clip."""
+        if self.compute_tensor is None:
+            raise ValueError("the flow backend has no device path (compute_tensor)")
+        if self.compute_clips_tensor is None:
+            return [self.compute_tensor(clip, method, **kwargs) for clip in clips]
+        results = list(self.compute_clips_tensor(list(clips), method, **kwargs))
+        if len(results) != len(clips):
+            raise ValueError(f"the flow backend's compute_clips_tensor returned {len(results)} results for {len(clips)} clips")
+        return results
+
+
 def default_flow_backend(*, raft_weights: str | os.PathLike[str] | None = None) -> FlowBackend:
     """``core.flow.compute_flow`` and ``core.flow.render.flow_to_rgb``, their tensor forms
     (``core.flow.engine.compute_flow_tensor``, ``core.flow.render_torch.flow_to_rgb_tensor``)
-    and ``core.flow.engine.compute_flow_clips``.
+    and ``core.flow.engine.compute_flow_clips`` (and its tensor form).
 
     ``raft_weights`` is an explicit RAFT weights file for checkpoints whose flow method is RAFT.
     """
@@ -84,5 +100,10 @@ def default_flow_backend(*, raft_weights: str | os.PathLike[str] | None = None) 
 
         return compute_flow_clips(clips, method, raft_weights=weights, **kwargs)
 
+    def compute_clips_tensor(clips: Sequence[Any], method: str, **kwargs: Any) -> list[Any]:
+        from core.flow.engine import compute_flow_clips_tensor
+
+        return compute_flow_clips_tensor(clips, method, raft_weights=weights, **kwargs)
+
     return FlowBackend(compute=compute, render=render, compute_tensor=compute_tensor, render_tensor=render_tensor,
-                       compute_clips=compute_clips)
+                       compute_clips=compute_clips, compute_clips_tensor=compute_clips_tensor)

@@ -144,7 +144,9 @@ def prepare_clip_inputs(
     engine call per window.  Only frames and pairs that windows still to come
     can use are kept.  Each clip's ``timings_ms`` has its share of the work done
     for its chunk.  ``on_device``: the backend's tensor path (see the module's
-    note), one engine call per window (pairs are shared only by host methods).
+    note): each window's frames uploaded once, and the flow of a chunk's windows
+    in one engine call (:meth:`FlowBackend.flow_of_tensor_clips`: RAFT's pairs
+    side by side; each window's flow is still computed from its own frames).
     """
     size, count = config.input_size, len(frames)
     method = flow_method or config.flow_method
@@ -182,27 +184,42 @@ def prepare_clip_inputs(
             if per_pair:
                 shared.images(pairs, lambda vectors: _render(flow_backend, vectors, config, len(vectors)))
             share["flow"] = (shared.milliseconds - spent) / len(clips)
-        for clip, read in zip(clips, reads):
+        uploads: list[torch.Tensor | None] = [None] * len(clips)
+        device_flows: list[object | None] = [None] * len(clips)
+        if on_device:
+            chunk_ms: dict[str, float] = {}
+            with stage_timer(chunk_ms, "preprocess", torch_device):
+                uploads = [_upload(memo.read_clip(read), torch_device) for read in reads]
+            if config.uses_flow:
+                with stage_timer(chunk_ms, "flow", torch_device):
+                    device_flows = list(flow_backend.flow_of_tensor_clips(uploads, method, device=torch_device, cancel=cancel, progress=None))
+            for stage, ms in chunk_ms.items():
+                share[stage] = share.get(stage, 0.0) + ms / len(clips)
+        for clip, read, uploaded, device_flow in zip(clips, reads, uploads, device_flows):
             yield _assemble(clip, read, memo, shared if not per_pair else None, shared if per_pair else None, maps[0], dict(share), config,
-                            flow_backend, method, torch_device, cancel, on_device)
+                            flow_backend, method, torch_device, cancel, uploaded, device_flow)
 
 
 def _assemble(clip: ClipIndices, read: tuple[int, ...], memo: FrameMemo, fields: PairFlow | None, rendered: PairFlow | None, cmap: CropMap,
               timings: dict[str, float], config: TransformerConfig, flow_backend: FlowBackend, method: str, device: torch.device,
-              cancel: CancelToken | None, on_device: bool = False) -> ClipInput:
-    """One window's :class:`ClipInput` from the remembered frames, and pairs' fields or images (else its own engine call)."""
-    clip_frames = None
-    with stage_timer(timings, "preprocess", device if on_device else None):
-        if on_device:  # one upload: the RGB frames are the flow's first T
-            clip_frames = _upload(memo.read_clip(read if config.uses_flow else clip.indices), device)
-            rgb = clip_frames[: len(clip.indices)] if config.uses_rgb else None
+              cancel: CancelToken | None, uploaded: torch.Tensor | None = None, device_flow: object | None = None) -> ClipInput:
+    """One window's :class:`ClipInput` from the remembered frames, and pairs' fields or images (else its own engine call);
+    on the device path from its uploaded frames (the RGB frames are the flow's first T) and its flow result."""
+    clip_frames = uploaded
+    with stage_timer(timings, "preprocess"):
+        if uploaded is not None:
+            rgb = uploaded[: len(clip.indices)] if config.uses_rgb else None
         else:
             rgb = np.ascontiguousarray(memo.read_clip(clip.indices)) if config.uses_rgb else None
     images, used, fell_back, note = None, None, False, ""
     pairs = list(zip(read[:-1], read[1:]))
     if config.uses_flow:
         with stage_timer(timings, "flow", device):
-            if rendered is not None:
+            if device_flow is not None:
+                images = _render_tensor(flow_backend, device_flow.forward, config, device)  # type: ignore[attr-defined]
+                used, fell_back = str(device_flow.method_used), bool(device_flow.fell_back)  # type: ignore[attr-defined]
+                note = str(getattr(device_flow, "note", "") or "")
+            elif rendered is not None:
                 images = rendered.images(pairs, lambda vectors: _render(flow_backend, vectors, config, len(vectors)))
                 used, fell_back, note = rendered.method_used, rendered.fell_back, rendered.note
             elif fields is not None:

@@ -11,7 +11,7 @@ from flow_helpers import sequence
 from core.errors import Cancelled, FlowError
 from core.flow import compute_flow
 from core.flow import raft as raft_module
-from core.flow.engine import compute_flow_clips
+from core.flow.engine import compute_flow_clips, compute_flow_clips_tensor, compute_flow_tensor
 from core.flow.raft import BATCHED_PAIRS_PER_STEP, RaftFlow, plan_geometry
 from core.flow.raft_weights import build_raft
 from core.progress import CancelToken
@@ -119,3 +119,23 @@ def test_the_engine_entry_checks_its_clips_and_cancel() -> None:
     cancel.cancel()
     with pytest.raises(Cancelled):
         compute_flow_clips([clip], "dis", cancel=cancel)
+
+
+@pytest.mark.parametrize("method", ["RAFT_small", "dis", "raft-large"])  # raft-large: no weights offline, the fallback
+def test_the_tensor_entry_gives_each_clips_own_device_flow(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Sliding windows on a GPU hand their uploaded clips over together: each flow must be what the clip's
+    own tensor call gives (on a CPU exactly), as a tensor where the frames were."""
+    raft = _raft()
+    real_load = raft_module.load_raft
+    monkeypatch.setattr(raft_module, "load_raft", lambda variant, **kwargs: raft if variant == "raft-small" else real_load(variant, **kwargs))
+    clips = [torch.from_numpy(clip) for clip in _clips()]
+    results = compute_flow_clips_tensor(clips, method, device="cpu", raft_iters=2)
+    for clip, result in zip(clips, results):
+        alone = compute_flow_tensor(clip, method, device="cpu", raft_iters=2)
+        assert isinstance(result.forward, torch.Tensor) and result.forward.device == clip.device
+        assert torch.equal(result.forward, alone.forward)
+        assert (result.method_used, result.fell_back, result.note) == (alone.method_used, alone.fell_back, alone.note)
+    with pytest.raises(FlowError, match="torch tensors, got ndarray"):
+        compute_flow_clips_tensor([clips[0], clips[1].numpy()], "dis")
+    with pytest.raises(FlowError, match="non-empty list"):
+        compute_flow_clips_tensor(clips[0], "dis")

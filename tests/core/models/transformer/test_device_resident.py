@@ -98,6 +98,42 @@ def test_device_path_gives_todays_logits_and_maps(encoding: dict, variant: str) 
             np.testing.assert_allclose(new.attention.rollout, old.attention.rollout, atol=1e-5)
 
 
+class BatchedKnownFlow(KnownFlow):
+    """:class:`KnownFlow` that also takes several clips' tensors in one call, as RAFT on a GPU does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def compute_clips_tensor(self, clips: list[torch.Tensor], method: str, **kwargs: object) -> list[SimpleNamespace]:
+        self.batches.append(len(clips))
+        return [KnownFlow.compute_tensor(self, clip, method) for clip in clips]
+
+    def backend(self) -> FlowBackend:
+        plain = super().backend()
+        return FlowBackend(plain.compute, plain.render, plain.compute_tensor, plain.render_tensor, compute_clips_tensor=self.compute_clips_tensor)
+
+
+def test_the_windows_of_a_batch_have_their_flow_computed_in_one_call() -> None:
+    """A whole video on a GPU: RAFT is launch-bound on one window, so a batch's windows go to the engine
+    together; each window still gets the flow of its own frames, so the results are the per-window ones."""
+    cfg, frames = config(ENCODINGS[0]), video()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    one_by_one, batched = KnownFlow(), BatchedKnownFlow()
+    starts = [0, 3, 7, 20, 27]
+    expected = TransformerClassifier(model, cfg, device="cpu", flow_backend=one_by_one.backend(), batch_size=2,
+                                     device_resident=True).predict_clips(frames, starts)
+    got = TransformerClassifier(model, cfg, device="cpu", flow_backend=batched.backend(), batch_size=2,
+                                device_resident=True).predict_clips(frames, starts)
+    assert one_by_one.calls["tensor"] == len(starts) and batched.calls["tensor"] == len(starts)
+    assert sum(batched.batches) == len(starts) and max(batched.batches) > 1
+    for old, new in zip(expected, got):
+        np.testing.assert_array_equal(new.logits, old.logits)
+        assert (new.frame_indices, new.flow_frame_indices) == (old.frame_indices, old.flow_frame_indices)
+        assert (new.flow_method, new.flow_note) == (old.flow_method, old.flow_note)
+
+
 def test_the_clip_is_uploaded_once_and_its_images_are_the_host_images() -> None:
     cfg, frames = config(ENCODINGS[1]), ArrayFrames(video())
     flow = KnownFlow().backend()
