@@ -166,23 +166,13 @@ def compute_flow_clips(
         raise FlowError(f"clips must be a list of (N, H, W, 3) uint8 arrays, got {type(clips).__name__}")
     if not clips:
         raise FlowError("compute_flow_clips needs at least one clip")
-    return _clips([check_frames(clip) for clip in clips], method, device=device, weights=raft_weights, iters=raft_iters,
+    return _clips([check_frames(clip) for clip in clips], method, device=device, raft_weights=raft_weights, raft_iters=raft_iters,
                   fallback=fallback, cancel=cancel, progress=progress, keep_on_device=False)
 
 
-def compute_flow_clips_tensor(
-    clips: Sequence[Any],
-    method: str,
-    *,
-    device: Any = "auto",
-    raft_weights: str | None = None,
-    raft_iters: int | None = None,
-    fallback: str = "dis",
-    cancel: Optional[CancelToken] = None,
-    progress: Optional[Callable[..., None]] = None,
-) -> list[FlowResult]:
+def compute_flow_clips_tensor(clips: Sequence[Any], method: str, **options: Any) -> list[FlowResult]:
     """:func:`compute_flow_clips` for clips in torch tensors (N_i, H, W, 3) uint8, each clip's flow a float32
-    tensor on its device.
+    tensor on its device; ``options`` are :func:`compute_flow_clips`'.
 
     Why: sliding windows over a video on a GPU (the windows of one batch) have their
     RAFT pairs updated side by side, as training's extraction does, instead of one
@@ -196,23 +186,23 @@ def compute_flow_clips_tensor(
         if not isinstance(clip, torch.Tensor):
             raise FlowError(f"clips must be torch tensors, got {type(clip).__name__}")
         _check_clip(tuple(clip.shape), clip.dtype == torch.uint8, clip.dtype)
-    results = _clips(list(clips), method, device=device, weights=raft_weights, iters=raft_iters, fallback=fallback, cancel=cancel,
-                     progress=progress, keep_on_device=True)
+    results = _clips(list(clips), method, keep_on_device=True, **options)
     return [dataclasses.replace(result, forward=torch.as_tensor(result.forward).to(clip.device)) for result, clip in zip(results, clips)]
 
 
-def _clips(clips: list[Any], method: str, *, device: Any, weights: str | None, iters: int | None, fallback: str,
-           cancel: Optional[CancelToken], progress: Optional[Callable[..., None]], keep_on_device: bool) -> list[FlowResult]:
+def _clips(clips: list[Any], method: str, *, device: Any = "auto", raft_weights: str | None = None, raft_iters: int | None = None,
+           fallback: str = "dis", cancel: Optional[CancelToken] = None, progress: Optional[Callable[..., None]] = None,
+           keep_on_device: bool) -> list[FlowResult]:
     """The checked clips' flow (arrays, or tensors with ``keep_on_device``): RAFT's pairs side by side, other methods clip by clip."""
     sizes = sorted({tuple(clip.shape[1:3]) for clip in clips})
     if len(sizes) > 1:
         raise FlowError(f"clips computed together must share one frame size, got {', '.join(f'{w}x{h}' for h, w in sizes)}")
     method = normalize_method(method)
-    fallback = _check_options(fallback, iters)
+    fallback = _check_options(fallback, raft_iters)
     total = sum(clip.shape[0] - 1 for clip in clips)
     check(cancel)
     if method in RAFT_METHODS:
-        return _raft_clips(clips, method, device=device, weights=weights, iters=iters, fallback=fallback, cancel=cancel,
+        return _raft_clips(clips, method, device=device, weights=raft_weights, iters=raft_iters, fallback=fallback, cancel=cancel,
                            progress=progress, total=total, keep_on_device=keep_on_device)
     return _one_by_one([_on_host(clip) for clip in clips], method, device=device, cancel=cancel, progress=progress, total=total)
 

@@ -46,25 +46,25 @@ class FlowBackend:
 
     def flow_of_clips(self, clips: Sequence[np.ndarray], method: str, **kwargs: Any) -> list[Any]:
         """One result per clip: ``compute_clips`` when the backend has it, else ``compute`` on each clip."""
-        if self.compute_clips is None:
-            return [self.compute(clip, method, **kwargs) for clip in clips]
-        results = list(self.compute_clips(list(clips), method, **kwargs))
-        if len(results) != len(clips):
-            raise ValueError(f"the flow backend's compute_clips returned {len(results)} results for {len(clips)} clips")
-        return results
-
+        return _per_clip("compute_clips", self.compute_clips, self.compute, clips, method, kwargs)
 
     def flow_of_tensor_clips(self, clips: Sequence[Any], method: str, **kwargs: Any) -> list[Any]:
         """One device result per clip in a tensor: ``compute_clips_tensor`` when the backend has it, else
         ``compute_tensor`` on each clip."""
         if self.compute_tensor is None:
             raise ValueError("the flow backend has no device path (compute_tensor)")
-        if self.compute_clips_tensor is None:
-            return [self.compute_tensor(clip, method, **kwargs) for clip in clips]
-        results = list(self.compute_clips_tensor(list(clips), method, **kwargs))
-        if len(results) != len(clips):
-            raise ValueError(f"the flow backend's compute_clips_tensor returned {len(results)} results for {len(clips)} clips")
-        return results
+        return _per_clip("compute_clips_tensor", self.compute_clips_tensor, self.compute_tensor, clips, method, kwargs)
+
+
+def _per_clip(name: str, together: Callable[..., Sequence[Any]] | None, alone: Callable[..., Any], clips: Sequence[Any], method: str,
+              kwargs: dict[str, Any]) -> list[Any]:
+    """``together(clips)`` checked to give one result per clip, or ``alone`` on each clip when there is no ``together``."""
+    if together is None:
+        return [alone(clip, method, **kwargs) for clip in clips]
+    results = list(together(list(clips), method, **kwargs))
+    if len(results) != len(clips):
+        raise ValueError(f"the flow backend's {name} returned {len(results)} results for {len(clips)} clips")
+    return results
 
 
 def default_flow_backend(*, raft_weights: str | os.PathLike[str] | None = None) -> FlowBackend:
