@@ -38,6 +38,7 @@ class Entry:
     part: str | None  # "train", "val", "test" or None (no split given)
     file: Path
     line: int
+    segment: tuple[float, float] | None = None  # the seconds annotated, used when only a whole video is found
 
 
 def part_name(value: str, file: Path, line: int) -> str:
@@ -127,10 +128,12 @@ def build_dataset(
     every entry, found or not: a class whose videos are all missing keeps its index).
 
     ``fallback_note``: what it means that an entry was found by a later reference than its first (for
-    Kinetics: the untrimmed video, not the annotated segment); such entries are listed in a note.
+    Kinetics: the untrimmed video, of which the sample keeps the entry's ``segment``); such entries are
+    listed in a note.
     """
     entries = list(entries)
     found: list[tuple[Entry, Path]] = []
+    whole: set[int] = set()  # entries found as the whole video their segment is part of (by id())
     missing: list[Entry] = []
     fallbacks: list[Entry] = []
     seen: dict[Path, Entry] = {}
@@ -149,6 +152,7 @@ def build_dataset(
             )
         if which > 0:
             fallbacks.append(entry)
+            whole.add(id(entry))
         seen[path] = entry
         found.append((entry, path))
     if not found:
@@ -162,7 +166,8 @@ def build_dataset(
             raise DatasetError(f"line {entry.line}: label {entry.label!r} is not one of the {len(names)} classes", entry.file)
     root = finder.root_of([p for _, p in found])
     order = sorted(found, key=lambda item: (index[item[0].label], item[1].relative_to(root).as_posix()))
-    samples = tuple(Sample(path=p, label_index=index[e.label], label_name=e.label, part=e.part) for e, p in order)
+    samples = tuple(Sample(path=p, label_index=index[e.label], label_name=e.label, part=e.part,
+                           segment=e.segment if id(e) in whole else None) for e, p in order)
     notes = []
     if missing:
         notes.append(f"{len(missing)} annotated videos are not on disk and are left out: {listed([_where(m) for m in missing])}")

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from core.errors import DatasetError
+
+if TYPE_CHECKING:
+    from core.video import Video
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v")
 CLASS_INDEX_NAME = "classInd.txt"
@@ -32,6 +35,13 @@ class Sample:
     label_index: int
     label_name: str
     part: str | None = None  # "train", "val" or "test" when annotation files give the split
+    segment: tuple[float, float] | None = None  # the annotated seconds of an untrimmed video (Kinetics), else the whole file
+
+    def open(self, **options: object) -> "Video":
+        """The sample's video: the annotated segment when there is one (:func:`core.video.open_segment`)."""
+        from core.video import open_segment
+
+        return open_segment(self.path, self.segment, **options)
 
 
 @dataclass(frozen=True)

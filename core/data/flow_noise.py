@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -61,35 +61,52 @@ def pair_noise_scores(
     raft_weights: str | None = None,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
+    pairs: tuple[int, int] | None = None,
 ) -> list[float]:
-    """The noise score of every frame pair of ``video`` (pair ``p``: frames ``p`` and ``p + 1``)."""
+    """The noise score of every frame pair of ``video`` (pair ``p``: frames ``p`` and ``p + 1``), or of pairs
+    ``pairs[0]`` up to ``pairs[1]`` (exclusive; an annotated segment), through the same chunks."""
     from core.flow import compute_flow_cached, pair_quality
 
     frame_count = len(video)
-    pairs = max(0, frame_count - 1)
+    first, stop = (0, max(0, frame_count - 1)) if pairs is None else (max(0, pairs[0]), min(pairs[1], frame_count - 1))
+    wanted = max(0, stop - first)
     scores: list[float] = []
-    for chunk in range((pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS):
+    for chunk in range(first // CHUNK_PAIRS, (stop + CHUNK_PAIRS - 1) // CHUNK_PAIRS):
         check(cancel)
         indices = chunk_indices(chunk, frame_count)
         frames = analysis_frames(video.read_clip(indices))
         result, _hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True,
                                            raft_weights=raft_weights, cancel=cancel)
         for k in range(result.pairs):
+            if not first <= indices[k] < stop:
+                continue
             check(cancel)
             backward = None if result.backward is None else result.backward[k]
             quality, _maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
             scores.append(quality.noise_score)
-        report(progress, len(scores), pairs, f"pair {len(scores)}/{pairs}")
+        report(progress, len(scores), wanted, f"pair {len(scores)}/{wanted}")
     return scores
 
 
 def survey_video(path: str | os.PathLike[str], method: str, *, device: str = "auto", raft_weights: str | None = None,
-                 cancel: CancelToken | None = None, progress: Callable[..., None] | None = None) -> FlowSummary:
-    """One video's flow-noise summary over all its pairs; an unreadable video is an :class:`InputError`."""
-    from core.video import open_video
+                 cancel: CancelToken | None = None, progress: Callable[..., None] | None = None,
+                 segment: tuple[float, float] | None = None) -> FlowSummary:
+    """One video's flow-noise summary over all its pairs (the pairs within its annotated ``segment`` when given,
+    named by the file's frames); an unreadable video is an :class:`InputError`."""
+    from core.video import open_segment
 
-    with open_video(path) as video:
-        return summarise_noise(pair_noise_scores(video, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=progress))
+    with open_segment(path, segment) as opened:
+        span = segment_pairs(opened)
+        video = getattr(opened, "source", opened)  # pairs through the file's own chunks: the viewer's flow cache entries
+        scores = pair_noise_scores(video, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=progress, pairs=span)
+        return summarise_noise(scores, first=0 if span is None else span[0])
+
+
+def segment_pairs(video: Video) -> tuple[int, int] | None:
+    """The pairs of the file a segment view covers (its frames' pairs, by the file's numbering); ``None`` for a whole file."""
+    from core.video import SegmentVideo
+
+    return (video.first, video.stop - 1) if isinstance(video, SegmentVideo) else None
 
 
 def survey_videos(
@@ -101,8 +118,10 @@ def survey_videos(
     store: FlowSurveyStore | None = None,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
+    segments: Mapping[Path, tuple[float, float]] | None = None,
 ) -> tuple[dict[Path, FlowSummary], list[tuple[Path, str]]]:
-    """Summaries of ``paths`` (keyed as given) and the videos that could not be surveyed (with why).
+    """Summaries of ``paths`` (keyed as given; of its annotated seconds for a path in ``segments``) and the
+    videos that could not be surveyed (with why).
 
     A video the survey store (default: the viewer's, for ``method``) already
     summarises is not opened; each new summary is put in it, and the store is
@@ -116,18 +135,20 @@ def survey_videos(
     try:
         for done, path in enumerate(paths):
             check(cancel)
-            summary = store.get(path)
+            segment = (segments or {}).get(path)
+            summary = store.get(path, segment)
             if summary is None:
                 def inner(pair: int, pairs: int, _message: str = "", name: str = Path(path).name, done: int = done) -> None:
                     report(progress, done, total, f"{name}: pair {pair}/{pairs}")
 
                 try:
-                    summary = survey_video(path, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=inner)
+                    summary = survey_video(path, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=inner,
+                                           segment=segment)
                 except InputError as err:  # listed, the rest go on
                     failed.append((path, err.problem))
                     report(progress, done + 1, total, f"{Path(path).name}: {err.problem}")
                     continue
-                store.put(path, summary)
+                store.put(path, summary, segment=segment)
                 if (done + 1) % SAVE_EVERY == 0:
                     store.save()
             summaries[path] = summary

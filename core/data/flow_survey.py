@@ -44,23 +44,26 @@ class FlowSummary:
         return summary if math.isfinite(summary.max_noise) and math.isfinite(summary.mean_noise) else None
 
 
-def summarise_noise(scores: Sequence[float], threshold: float = NOISY_SCORE) -> FlowSummary:
-    """The summary of one video's per-pair noise scores (NaN scores are left out)."""
-    valid = [(i, float(s)) for i, s in enumerate(scores) if not math.isnan(float(s))]
+def summarise_noise(scores: Sequence[float], threshold: float = NOISY_SCORE, first: int = 0) -> FlowSummary:
+    """The summary of one video's per-pair noise scores (NaN scores are left out); ``first``: the frame the
+    first score's pair starts on (a segment of a file: pairs are named by the file's frames)."""
+    valid = [(first + i, float(s)) for i, s in enumerate(scores) if not math.isnan(float(s))]
     if not valid:
-        return FlowSummary(len(scores), 0.0, 0.0, 0, 0)
+        return FlowSummary(len(scores), 0.0, 0.0, 0, first)
     worst = max(valid, key=lambda item: item[1])
     return FlowSummary(len(scores), worst[1], sum(s for _, s in valid) / len(valid), sum(1 for _, s in valid if s > threshold), worst[0])
 
 
-def video_key(path: str | os.PathLike[str]) -> str:
-    """Path, size and modification time: an edited video is a new entry."""
+def video_key(path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> str:
+    """Path, size and modification time: an edited video is a new entry; a ``segment`` of it (seconds) is
+    another entry than the whole file."""
     resolved = Path(path).resolve()
+    part = "" if segment is None else f"|{float(segment[0]):g}-{float(segment[1]):g}s"
     try:
         stat = resolved.stat()
     except OSError:
-        return str(resolved)
-    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+        return f"{resolved}{part}"
+    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}{part}"
 
 
 class FlowSurveyStore:
@@ -77,14 +80,14 @@ class FlowSurveyStore:
         if isinstance(data, dict) and isinstance(data.get("videos"), dict):
             self._entries = {k: v for k, v in data["videos"].items() if FlowSummary.from_dict(v) is not None}
 
-    def get(self, path: str | os.PathLike[str]) -> FlowSummary | None:
+    def get(self, path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> FlowSummary | None:
         with self._lock:
-            entry = self._entries.get(video_key(path))
+            entry = self._entries.get(video_key(path, segment))
         return None if entry is None else FlowSummary.from_dict(entry)
 
-    def put(self, path: str | os.PathLike[str], summary: FlowSummary) -> None:
+    def put(self, path: str | os.PathLike[str], summary: FlowSummary, segment: tuple[float, float] | None = None) -> None:
         with self._lock:
-            self._entries[video_key(path)] = summary.to_dict()
+            self._entries[video_key(path, segment)] = summary.to_dict()
 
     def save(self) -> None:
         from core.atomic import write_text

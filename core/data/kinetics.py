@@ -98,23 +98,25 @@ def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
         if not name:
             raise DatasetError(f"line {number}: empty label", file)
         part = part_name(row[split], file, number) if split is not None and row[split].strip() else file_part
-        yield Entry(_references(row, path, ident, start, end, file, number), name, part, file, number)
+        references, segment = _references(row, path, ident, start, end, file, number)
+        yield Entry(references, name, part, file, number, segment)
 
 
 def _references(row: list[str], path: int | None, ident: int | None, start: int | None, end: int | None,
-                file: Path, number: int) -> tuple[str, ...]:
+                file: Path, number: int) -> tuple[tuple[str, ...], tuple[float, float] | None]:
+    """The file names to look for, best first, and the annotated seconds (for the whole video, the last name)."""
     if path is not None and row[path].strip():
-        return (row[path].strip(),)
+        return (row[path].strip(),), None
     if ident is None or not row[ident].strip():
         raise DatasetError(f"line {number}: no video path or youtube id", file)
     video_id = row[ident].strip()
     if start is None or end is None or not row[start].strip() or not row[end].strip():
-        return (video_id,)
+        return (video_id,), None
     t0 = _seconds(row[start], "time_start", file, number)
     t1 = _seconds(row[end], "time_end", file, number)
     if t1 <= t0:
         raise DatasetError(f"line {number}: time_end {row[end]} is not after time_start {row[start]}", file)
-    return (f"{video_id}_{int(t0):06d}_{int(t1):06d}", video_id)
+    return (f"{video_id}_{int(t0):06d}_{int(t1):06d}", video_id), (t0, t1)
 
 
 def read_kinetics(source: Path, videos: Path | None = None):
@@ -131,7 +133,7 @@ def read_kinetics(source: Path, videos: Path | None = None):
         raise DatasetError("lists no labelled videos", source)
     _check_label_case(entries)
     dataset = build_dataset(entries, finder, classes=None, layout="kinetics", sources=files, where=source,
-                            fallback_note="were found only as the whole untrimmed video <id>.<ext>, used whole (not just the annotated segment)")
+                            fallback_note="were found only as the whole untrimmed video <id>.<ext>: only their annotated seconds are used")
     return dataset.with_notes(notes)
 
 

@@ -64,12 +64,13 @@ class Split:
         }
 
     def fingerprint(self, dataset: Dataset) -> str:
-        """A short hash of which video is in which part with which label: a
+        """A short hash of which video (or annotated segment of one) is in which part with which label: a
         resumed run or an evaluation can check it uses the same split."""
         digest = hashlib.sha256()
         for name, part in self.parts().items():
             for sample in sorted(part, key=lambda s: dataset.relative(s)):
-                digest.update(f"{name}\t{dataset.relative(sample)}\t{sample.label_index}\n".encode("utf-8"))
+                seconds = "" if sample.segment is None else f"\t{sample.segment[0]:g}-{sample.segment[1]:g}"
+                digest.update(f"{name}\t{dataset.relative(sample)}\t{sample.label_index}{seconds}\n".encode("utf-8"))
         return digest.hexdigest()[:16]
 
 

@@ -50,6 +50,7 @@ class VideoResult:
     flow_fell_back: bool
     flow_note: str
     clip_starts: tuple[int, ...] = ()  # each row's first frame (empty: not known, e.g. scored from cached token grids)
+    segment: tuple[float, float] | None = None  # the annotated seconds scored, of an untrimmed video (Kinetics)
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -244,7 +245,7 @@ def score_test_set(
     positions = Views(clips_per_video, crops).positions
 
     def score(sample: Any, rel: str, label: int) -> VideoResult:
-        return _score_video(classifier, sample.path, label, rel, clips_per_video, positions, cancel)
+        return _score_video(classifier, sample.path, label, rel, clips_per_video, positions, cancel, segment=sample.segment)
 
     return run_evaluation(checkpoint=checkpoint, config=classifier.config, device=classifier.device, dataset=dataset, test_set=test_set,
                           to_model=to_model, clips_per_video=clips_per_video, crops=crops, skipped=skipped, score_video=score,
@@ -311,13 +312,15 @@ def default_clips(config: Any) -> int:
 
 
 def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, positions: Sequence[float],
-                 cancel: CancelToken | None) -> VideoResult:
+                 cancel: CancelToken | None, *, segment: tuple[float, float] | None = None) -> VideoResult:
+    """One video's scores (only its annotated ``segment`` when it has one; clip starts numbered as in the file)."""
     from core.sampling import uniform_clip_starts
-    from core.video import open_video
+    from core.video import open_segment
+    from core.video.segment import file_index
 
     config = classifier.config
     predictions = []
-    with open_video(path) as video:
+    with open_segment(path, segment) as video:
         for position in positions:
             with classifier.at_crop(position):
                 if getattr(config, "joint_snippets", False):
@@ -329,6 +332,7 @@ def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, 
             if len(positions) > 1:
                 check_crop_position(view, position, families.family_of(config))
             predictions.extend(view)
+        clip_starts = tuple(file_index(video, int(p.start)) for p in predictions)
     return VideoResult(
         relative=rel,
         label=label,
@@ -336,7 +340,8 @@ def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, 
         flow_methods=tuple(sorted({p.flow_method for p in predictions if p.flow_method})),
         flow_fell_back=any(p.flow_fell_back for p in predictions),
         flow_note="; ".join(sorted({p.flow_note for p in predictions if p.flow_note})),
-        clip_starts=tuple(int(p.start) for p in predictions),
+        clip_starts=clip_starts,
+        segment=segment,
     )
 
 

@@ -24,21 +24,25 @@ from core.progress import CancelToken, check, report
 DEFAULT_PANEL_CLIPS = 3  # fewer than eval's 5: a browsing pass, said in the panel
 
 
-def score_video(classifier: Any, path: Path, relative: str, true_name: str, clips: int, cancel: CancelToken | None) -> VideoRecord:
-    """One video's record: mean softmax of ``clips`` clips and the worst clip's first frame."""
+def score_video(classifier: Any, path: Path, relative: str, true_name: str, clips: int, cancel: CancelToken | None,
+                segment: tuple[float, float] | None = None) -> VideoRecord:
+    """One video's record (of its annotated ``segment`` when given): mean softmax of ``clips`` clips and the
+    worst clip's first frame, numbered as in the file (the viewer opens the file)."""
     from core.sampling import uniform_clip_starts
-    from core.video import open_video
+    from core.video import open_segment
+    from core.video.segment import file_index
 
     config = classifier.config
     names = list(config.class_names)
     true_index = names.index(true_name)
-    with open_video(path) as video:
+    with open_segment(path, segment) as video:
         if getattr(config, "joint_snippets", False):
             outcome = classifier.predict_video(video, clips, top=1, cancel=cancel)
             predictions, starts = list(outcome.clips), [c.start for c in outcome.clips]
         else:
             starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)
             predictions = classifier.predict_clips(video, starts, top=1, cancel=cancel)
+        starts = [file_index(video, int(s)) for s in starts]
     per_clip = np.stack([np.asarray(p.probabilities, dtype=np.float64) for p in predictions])
     methods = sorted({p.flow_method for p in predictions if p.flow_method})
     flow = None if not config.uses_flow else {
@@ -51,29 +55,30 @@ def score_video(classifier: Any, path: Path, relative: str, true_name: str, clip
 
 def score_videos(
     classifier: Any,
-    videos: Sequence[tuple[Path, str, str]],
+    videos: Sequence[tuple[Path, str, str] | tuple[Path, str, str, tuple[float, float] | None]],
     cache: RecordCache,
     *,
     clips: int = DEFAULT_PANEL_CLIPS,
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
 ) -> tuple[list[VideoRecord], list[tuple[Path, str]]]:
-    """Records of ``(path, relative, true class)`` videos, cached ones first-hand; returns the
+    """Records of ``(path, relative, true class[, segment])`` videos, cached ones first-hand; returns the
     records and the videos that could not be read (with why)."""
     records: list[VideoRecord] = []
     failed: list[tuple[Path, str]] = []
     try:
-        for done, (path, relative, true_name) in enumerate(videos, start=1):
+        for done, (path, relative, true_name, *rest) in enumerate(videos, start=1):
             check(cancel)
-            record = cache.get(path)
+            segment = rest[0] if rest else None
+            record = cache.get(path, segment)
             if record is None:
                 try:
-                    record = score_video(classifier, path, relative, true_name, clips, cancel)
+                    record = score_video(classifier, path, relative, true_name, clips, cancel, segment)
                 except InputError as err:  # an unreadable video: listed, the rest go on
                     failed.append((path, err.problem))
                     report(progress, done, len(videos), f"{relative}: {err.problem}")
                     continue
-                cache.put(record)
+                cache.put(record, segment)
             records.append(record)
             if progress is not None:
                 progress(done, len(videos), relative, partial=record)

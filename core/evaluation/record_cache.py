@@ -50,15 +50,16 @@ class RecordCache:
                 self._records = {keys[r.path]: r for r in results.records if isinstance(keys.get(r.path), str)}
                 self._key_of = {r.path: key for key, r in self._records.items()}
 
-    def get(self, path: str | os.PathLike[str]) -> VideoRecord | None:
-        """The record of the video at ``path`` as it is now (``None`` when absent or edited since)."""
-        key = video_key(path)
+    def get(self, path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> VideoRecord | None:
+        """The record of the video at ``path`` (its ``segment`` when given) as it is now (``None`` when absent or
+        edited since)."""
+        key = video_key(path, segment)
         with self._lock:
             return self._records.get(key)
 
-    def put(self, record: VideoRecord) -> None:
-        """Keep ``record``, keyed by its video's identity now (the record was just scored from it)."""
-        key = video_key(record.path)
+    def put(self, record: VideoRecord, segment: tuple[float, float] | None = None) -> None:
+        """Keep ``record``, keyed by its video's identity now (the record was just scored from it, or from its ``segment``)."""
+        key = video_key(record.path, segment)
         with self._lock:
             stale = self._key_of.get(record.path)
             if stale is not None and stale != key:

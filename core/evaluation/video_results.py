@@ -155,8 +155,9 @@ def survey_noise(evaluation: Any, *, device: str = "auto", raft_weights: str | N
     from core.data.flow_noise import survey_videos
 
     paths = [Path(evaluation.dataset_root) / video.relative for video in evaluation.videos]
+    segments = {path: video.segment for path, video in zip(paths, evaluation.videos) if video.segment is not None}
     summaries, failed = survey_videos(paths, survey_method(evaluation), device=device, raft_weights=raft_weights,
-                                      cancel=cancel, progress=progress)
+                                      cancel=cancel, progress=progress, segments=segments)
 
     def lookup(path: Path) -> dict[str, Any] | None:
         summary = summaries.get(path)

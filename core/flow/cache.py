@@ -51,11 +51,18 @@ def default_cache_root() -> Path:
     return base / "twostream" / "flow"
 
 
-def video_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+def video_identity(path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> dict[str, Any]:
     """Resolved path, size and modification time: an edited or replaced file is a new video.  A folder of
     frames is its images' names, sizes and times: frames written again in place (``ffmpeg -y``,
-    ``cv2.imwrite``) change neither the folder's size nor its time, and must not get the old flow."""
-    resolved = Path(path).expanduser().resolve()
+    ``cv2.imwrite``) change neither the folder's size nor its time, and must not get the old flow.
+    ``segment``: the seconds of the file a sample is (its frames are numbered from the segment's start)."""
+    identity = _file_identity(Path(path).expanduser().resolve())
+    if segment is not None:
+        identity["segment"] = [float(segment[0]), float(segment[1])]
+    return identity
+
+
+def _file_identity(resolved: Path) -> dict[str, Any]:
     try:
         stat = resolved.stat()
         if resolved.is_dir():

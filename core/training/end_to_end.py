@@ -72,6 +72,7 @@ from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
 from core.training.state import SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path
+from core.video.segment import Segment
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
 WEIGHTS_HINT = "--backbone-weights"
@@ -127,7 +128,7 @@ class VideoPreparer:
         self.device = device
         self.memory_bytes = memory_bytes
         self.raft_weights = raft_weights
-        self._kept: OrderedDict[Path, PreparedVideo] = OrderedDict()
+        self._kept: OrderedDict[tuple[Path, Segment | None], PreparedVideo] = OrderedDict()
         self._bytes = 0
         self.flow_hits = self.flow_computed = 0
 
@@ -135,30 +136,33 @@ class VideoPreparer:
     def needs_flow(self) -> bool:
         return bool(families.family_record(self.config).needs_flow(self.config))
 
-    def get(self, path: Path, cancel: CancelToken | None = None) -> PreparedVideo:
-        """The prepared video; :class:`~core.errors.InputError` for an unreadable one."""
-        if path in self._kept:
-            self._kept.move_to_end(path)
-            return self._kept[path]
-        prepared = self._prepare(path, cancel)
+    def get(self, path: Path, cancel: CancelToken | None = None, segment: Segment | None = None) -> PreparedVideo:
+        """The prepared video (only its ``segment``'s frames when one is given); :class:`~core.errors.InputError`
+        for an unreadable one."""
+        key = (path, segment)
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        prepared = self._prepare(path, segment, cancel)
         if prepared.nbytes <= self.memory_bytes:
-            self._kept[path] = prepared
+            self._kept[key] = prepared
             self._bytes += prepared.nbytes
             while self._bytes > self.memory_bytes and self._kept:
                 _, dropped = self._kept.popitem(last=False)
                 self._bytes -= dropped.nbytes
         return prepared
 
-    def _prepare(self, path: Path, cancel: CancelToken | None) -> PreparedVideo:
+    def _prepare(self, path: Path, segment: Segment | None, cancel: CancelToken | None) -> PreparedVideo:
         from core.flow.cache import compute_flow_cached
         from core.sampling import resize_and_crop
-        from core.video import open_video
+        from core.video import SegmentVideo, open_segment
 
-        with open_video(path) as video:
+        with open_segment(path, segment) as video:
             count = len(video)
             if count < 1:
                 raise InputError("has no frames", path)
             raw = np.asarray(video.read_clip(list(range(count))))
+            first = video.first if isinstance(video, SegmentVideo) else 0  # the flow cache numbers the file's frames
         frames, _ = resize_and_crop(raw, self.config.input_size)
         if not self.needs_flow:
             return PreparedVideo(frames, None, None)
@@ -166,7 +170,7 @@ class VideoPreparer:
             empty = np.zeros((0, 2, *frames.shape[1:3]), np.float32)
             return PreparedVideo(frames, empty, empty if self.config.bidirectional else None, self.config.flow_method)
         result, hit = compute_flow_cached(
-            path, list(range(count)), self.config.flow_method, frames=frames, cache=self.flow_cache,
+            path, list(range(first, first + count)), self.config.flow_method, frames=frames, cache=self.flow_cache,
             device=str(self.device), backward=bool(self.config.bidirectional), raft_weights=self.raft_weights, cancel=cancel,
         )
         if result.fell_back:
@@ -300,7 +304,7 @@ class _FamilyRun:
             check(self.cancel)
             report(self.progress, n, len(samples), f"prepare: {self.dataset.relative(sample)}")
             try:
-                self.videos.get(sample.path, self.cancel)
+                self.videos.get(sample.path, self.cancel, sample.segment)
             except InputError as err:
                 self.skipped.add(sample.path, err.problem)
         report(self.progress, len(samples), len(samples), "prepare: done")
@@ -311,7 +315,7 @@ class _FamilyRun:
 
     def _sample(self, sample: Sample, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         """One training (``rng``: random) or validation (centred) sample of the video."""
-        prepared = self.videos.get(sample.path, self.cancel)
+        prepared = self.videos.get(sample.path, self.cancel, sample.segment)
         if self.record.training_inputs is not None:
             return self.record.training_inputs(self.config, prepared, rng, self.settings)
         return self.record.sample_inputs(self.config, ArrayFrames(prepared.frames), rng=rng)

@@ -7,5 +7,6 @@ order or by seeking, with rotation metadata applied.  Nothing is decoded whole.
 
 from core.video.base import Video, VideoInfo
 from core.video.opener import VIDEO_EXTENSIONS, IMAGE_EXTENSIONS, open_video
+from core.video.segment import Segment, SegmentVideo, open_segment
 
-__all__ = ["Video", "VideoInfo", "open_video", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS"]
+__all__ = ["Video", "VideoInfo", "open_video", "open_segment", "Segment", "SegmentVideo", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS"]

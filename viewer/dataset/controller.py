@@ -51,7 +51,7 @@ def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  #
     progress(1, 3, "splitting")
     split = make_split(dataset)
     part_of = {s.path: name for name, part in split.parts().items() for s in part}
-    rows = [Row(s.path, dataset.relative(s), s.label_name, part_of.get(s.path, "")) for s in dataset.samples]
+    rows = [Row(s.path, dataset.relative(s), s.label_name, part_of.get(s.path, ""), segment=s.segment) for s in dataset.samples]
     all_notes = split.notes  # the dataset's own, then the split's (classes too small for every part)
     notes = f"; {len(all_notes)} note{'' if len(all_notes) == 1 else 's'}: {all_notes[0]}" if all_notes else ""
     sizes = f"{len(split.train)} train, {len(split.val)} val, {len(split.test)} test"  # what the fractions gave
@@ -82,18 +82,31 @@ def write_table_csv(path: str, rows: list[Row], cancel, progress) -> None:  # no
 
 
 def read_metadata(rows: list[Row], cancel, progress) -> None:  # noqa: ANN001
-    """Frames and duration of each row from its headers (worker): handed over as partial results."""
+    """Frames and duration of each row from its headers, or of its annotated segment (worker): handed over
+    as partial results."""
     from core.data.metadata import header_metadata
     from core.errors import InputError
 
     for done, row in enumerate(rows, start=1):
         cancel.raise_if_cancelled()
         try:
-            frames, duration = header_metadata(row.path)
-            result = (row, frames, duration, "")
+            if row.segment is None:
+                result = (row, *header_metadata(row.path), "", 0)
+            else:
+                frames, duration, first = segment_metadata(row.path, row.segment)
+                result = (row, frames, duration, "", first)
         except InputError as err:
-            result = (row, None, None, err.problem)
+            result = (row, None, None, err.problem, 0)
         progress(done, len(rows), "", partial=result)
+
+
+def segment_metadata(path: Path, segment: tuple[float, float]) -> tuple[int, float, int]:
+    """An annotated segment's frames, duration and first frame in the file (its packets are indexed: no decoding
+    beyond the first frame)."""
+    from core.video import open_segment
+
+    with open_segment(path, segment) as video:
+        return len(video), float(video.info.duration_s), int(video.first)
 
 
 class DatasetController(QObject):
@@ -161,8 +174,8 @@ class DatasetController(QObject):
             on_error=lambda e, t: self.notifier.error("Reading video metadata failed", e, t), on_partial=self._metadata_arrived,
         )
 
-    def _metadata_arrived(self, result: tuple[Row, int | None, float | None, str]) -> None:
-        row, row.frames, row.duration, row.meta_error = result
+    def _metadata_arrived(self, result: tuple[Row, int | None, float | None, str, int]) -> None:
+        row, row.frames, row.duration, row.meta_error, row.first_frame = result
         self.model.row_changed(row)
 
     def _metadata_done(self) -> None:

@@ -114,7 +114,7 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
         else:
             progress(done, total, message)
 
-    records, failed = score_videos(classifier, [(r.path, r.relative, r.true) for r in scorable], cache,
+    records, failed = score_videos(classifier, [(r.path, r.relative, r.true, r.segment) for r in scorable], cache,
                                    cancel=cancel, progress=relay)
     return summary(records, failed, skipped=len(rows) - len(scorable), checkpoint=checkpoint, source=source, loaded=classifier.opened)
 

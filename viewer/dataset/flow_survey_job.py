@@ -17,8 +17,9 @@ SAVE_EVERY = 8  # videos between writes of the survey store
 
 def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> int:  # noqa: ANN001
     """Flow summaries of ``rows``, each handed over as ``(row, "noise", summary)``; returns how many."""
+    from core.data.flow_noise import segment_pairs
     from core.errors import InputError
-    from core.video import open_video
+    from core.video import open_segment
     from viewer.flow_controller import CHUNK_PAIRS, compute_chunk
 
     store = FlowSurveyStore(default_survey_root(), method)
@@ -27,18 +28,22 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
     try:
         for done, row in enumerate(rows, start=1):
             cancel.raise_if_cancelled()
-            summary = store.get(row.path)
+            summary = store.get(row.path, row.segment)
             if summary is None:
                 try:
-                    with open_video(row.path) as video:
-                        chunks = max(0, (len(video) - 1 + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
-                        scores = [f.quality.noise_score for c in range(chunks)
-                                  for f in compute_chunk(video, c, method, device=device, encoding=encoding, cancel=cancel)]
+                    with open_segment(row.path, row.segment) as opened:
+                        # pairs by the file's chunks (the viewer's flow cache entries), those of the segment only
+                        first, stop = segment_pairs(opened) or (0, len(opened) - 1)
+                        video = getattr(opened, "source", opened)
+                        chunks = range(first // CHUNK_PAIRS, (stop + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
+                        scores = [f.quality.noise_score for c in chunks
+                                  for k, f in enumerate(compute_chunk(video, c, method, device=device, encoding=encoding, cancel=cancel))
+                                  if first <= c * CHUNK_PAIRS + k < stop]
                 except InputError as err:
                     progress(done, len(rows), f"{row.relative}: {err.problem}")
                     continue
-                summary = summarise_noise(scores)
-                store.put(row.path, summary)
+                summary = summarise_noise(scores, first=first)
+                store.put(row.path, summary, segment=row.segment)
                 if done % SAVE_EVERY == 0:
                     store.save()
             surveyed += 1

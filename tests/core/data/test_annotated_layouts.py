@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,15 @@ def test_kinetics_folder_reads_labels_ids_and_split_and_lists_missing_videos(tmp
     missing, untrimmed = dataset.notes
     assert "1 annotated videos are not on disk" in missing and "gone_000001_000011 (train.csv line 6)" in missing
     assert untrimmed.startswith("1 annotations were found only as the whole untrimmed video") and "ddd_000000_000010 (validate.csv line 3)" in untrimmed
+    assert "only their annotated seconds are used" in untrimmed
+    # the whole video keeps its annotated seconds; trimmed downloads are their segment already
+    assert [s.segment for s in dataset.samples] == [None, None, None, None, None, (0.0, 10.0)]
     split = make_split(dataset, val_fraction=0.0)
     assert split.scheme == "annotations"  # auto picks the files' split
     assert sorted(s.path.stem for s in split.test) == ["ccc_000003_000013", "ddd"]  # no test list: validation is the test part
     assert len(split.train) == 4 and not split.val
+    whole = replace(split, test=tuple(replace(s, segment=None) for s in split.test))  # the untrimmed video used whole
+    assert whole.fingerprint(dataset) != split.fingerprint(dataset)  # a run made so is not resumed on the segment
     assert dataset.notes[0] in split.notes
 
 

@@ -62,3 +62,20 @@ def test_survey_store_persists_and_forgets_an_edited_video(tmp_path: Path):
     assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is None  # edited: surveyed again
     (tmp_path / "s" / "flow-survey-dis.json").write_text("{broken")
     assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is None  # a damaged store is a cache miss
+
+
+def test_a_segment_is_scored_cached_and_named_apart_from_its_whole_video(tmp_path: Path):
+    """An untrimmed Kinetics video: the panel scores its annotated seconds, names the worst clip by the file's
+    frames, and never hands the whole video's record for the segment (or the other way round)."""
+    synth, checkpoint = synth_with_checkpoint(tmp_path, clips_per_class=1)
+    sample = discover_dataset(synth).samples[0]
+    names = read_checkpoint_info(checkpoint).config.class_names
+    classifier = open_classifier(checkpoint, device="cpu")
+    cache = RecordCache(checkpoint, names, tmp_path / "c")
+    segment = (0.2, 0.44)  # frames 5..10 of the 12 at 25 fps
+    records, failed = panel_scoring.score_videos(classifier, [(sample.path, "v", sample.label_name, segment)], cache, clips=2)
+    assert not failed and 5 <= records[0].worst_frame <= 10
+    assert cache.get(sample.path, segment) == records[0] and cache.get(sample.path) is None
+    whole, _ = panel_scoring.score_videos(classifier, [(sample.path, "v", sample.label_name)], cache, clips=2)
+    assert whole[0].worst_frame == 2 and cache.get(sample.path) == whole[0]
+    assert cache.get(sample.path, segment) is None  # one record a video: the segment's went with the newer scoring

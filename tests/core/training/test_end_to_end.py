@@ -192,7 +192,7 @@ def test_prepared_videos_stay_within_the_memory_budget(synth):
     paths = sorted((synth / "RedBall").glob("*.mp4"))[:3]
     for path in paths:
         assert preparer.get(path).frames.shape == (12, 48, 48, 3)
-    assert list(preparer._kept) == paths[1:] and preparer._bytes == 2 * one
+    assert list(preparer._kept) == [(p, None) for p in paths[1:]] and preparer._bytes == 2 * one
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synth, tmp_path):

@@ -96,11 +96,11 @@ class StoppingStore(FlowSurveyStore):
     puts: list[str] = []
     go = threading.Event()
 
-    def put(self, path, summary) -> None:  # noqa: ANN001
+    def put(self, path, summary, segment=None) -> None:  # noqa: ANN001
         StoppingStore.puts.append(str(path))
         if len(StoppingStore.puts) == 3:
             assert StoppingStore.go.wait(WAIT_MS / 1000)
-        super().put(path, summary)
+        super().put(path, summary, segment)
 
 
 def test_a_flow_scan_cancelled_with_the_cancel_button_resumes_with_the_videos_it_had_not_scanned(qtbot, window, data, monkeypatch):  # noqa: ANN001

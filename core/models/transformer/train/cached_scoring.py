@@ -82,6 +82,7 @@ def score_on_cached_tokens(
             flow_methods=method,
             flow_fell_back=bool(flow and flow["fell_back"]),
             flow_note="" if flow is None else flow["note"],
+            segment=sample.segment,
         )
 
     evaluation = run_evaluation(checkpoint=checkpoint, config=config, device=torch_device, dataset=dataset, test_set=test_set,

@@ -99,6 +99,7 @@ class VideoJob:
     position: int
     path: Path
     wants: tuple[ClipWant, ...]
+    segment: tuple[float, float] | None = None  # the sample's annotated seconds (see core.video.segment)
 
 
 @dataclass
@@ -151,10 +152,10 @@ class ClipPreparer:
 
     def _prepare(self, job: VideoJob, cancel: CancelToken | None) -> list[PreparedClip]:
         from core.sampling import uniform_clip_starts
-        from core.video import open_video
+        from core.video import open_segment
 
         config = self.config
-        with open_video(job.path) as video:
+        with open_segment(job.path, job.segment) as video:
             starts = uniform_clip_starts(len(video), self.clips_per_video, config.clip_length, config.frame_stride)
             both = tuple(s for s, used in ((RGB, config.uses_rgb), (FLOW, config.uses_flow)) if used)
             can_share = self.share and (self.flow_device is not None or not config.uses_flow)

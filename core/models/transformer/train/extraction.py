@@ -213,7 +213,7 @@ class ClipExtractor:
         """The cache key of each stream of one clip view (the video must exist)."""
         from core.flow.cache import video_identity
 
-        video_id = video_identity(sample.path)
+        video_id = video_identity(sample.path, sample.segment)
         return {stream: self.key(video_id, ordinal, view, stream) for stream in self.streams}
 
     # -- extraction ---------------------------------------------------------------------------
@@ -251,7 +251,7 @@ class ClipExtractor:
                 skipped.add(request.sample.path, err)
                 continue
             if wants:
-                jobs[position] = VideoJob(position, request.sample.path, wants)
+                jobs[position] = VideoJob(position, request.sample.path, wants, request.sample.segment)
         workers = self.workers if self.share else 0
         with prepared_videos(list(jobs.values()), self._preparer(), workers=workers, cancel=cancel) as prepared:
             for done in range(total):
@@ -268,7 +268,7 @@ class ClipExtractor:
         """The clip views of a video some stream of which is not cached yet; the cached ones go to the store."""
         from core.flow.cache import video_identity
 
-        video_id = video_identity(request.sample.path)
+        video_id = video_identity(request.sample.path, request.sample.segment)
         missing: list[ClipWant] = []
         for ordinal in range(self.clips_per_video):
             for view in range(request.views):
@@ -349,7 +349,7 @@ class ClipExtractor:
         try:
             if prepared.error is not None:
                 raise prepared.error
-            video_id = video_identity(sample_path)
+            video_id = video_identity(sample_path, prepared.job.segment)
             items: list[tuple[str, str, np.ndarray, dict]] = []
             for clip in prepared.clips:
                 if clip.flow_fell_back:
