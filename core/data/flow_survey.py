@@ -58,7 +58,7 @@ def video_key(path: str | os.PathLike[str], segment: tuple[float, float] | None 
     """Path, size and modification time: an edited video is a new entry; a ``segment`` of it (seconds) is
     another entry than the whole file."""
     resolved = Path(path).resolve()
-    part = "" if segment is None else f"|{float(segment[0]):g}-{float(segment[1]):g}s"
+    part = "" if segment is None else f"|{float(segment[0])!r}-{float(segment[1])!r}s"
     try:
         stat = resolved.stat()
     except OSError:

@@ -69,7 +69,7 @@ class Split:
         digest = hashlib.sha256()
         for name, part in self.parts().items():
             for sample in sorted(part, key=lambda s: dataset.relative(s)):
-                seconds = "" if sample.segment is None else f"\t{sample.segment[0]:g}-{sample.segment[1]:g}"
+                seconds = "" if sample.segment is None else f"\t{float(sample.segment[0])!r}-{float(sample.segment[1])!r}"
                 digest.update(f"{name}\t{dataset.relative(sample)}\t{sample.label_index}{seconds}\n".encode("utf-8"))
         return digest.hexdigest()[:16]
 

@@ -96,9 +96,13 @@ def worst_clip_start(clip_probabilities: np.ndarray, true_index: int, starts: Se
     return int(starts[int(np.argmin(per_clip))])
 
 
-def records_of(evaluation: Any, flow_noise: Callable[[Path], dict[str, Any] | None] | None = None) -> list[VideoRecord]:
-    """The records of a :class:`core.evaluation.evaluate.Evaluation` (``flow_noise``: a video's
-    noise summary when known, e.g. from :func:`survey_noise` or the dataset panel's flow survey)."""
+NoiseLookup = Callable[[Path, "tuple[float, float] | None"], "dict[str, Any] | None"]  # (video path, its segment) -> summary
+
+
+def records_of(evaluation: Any, flow_noise: NoiseLookup | None = None) -> list[VideoRecord]:
+    """The records of a :class:`core.evaluation.evaluate.Evaluation` (``flow_noise``: a video's (or its
+    annotated segment's) noise summary when known, e.g. from :func:`survey_noise` or the dataset panel's
+    flow survey)."""
     out = []
     uses_flow = evaluation.requested_flow_method is not None
     for video in evaluation.videos:
@@ -106,7 +110,7 @@ def records_of(evaluation: Any, flow_noise: Callable[[Path], dict[str, Any] | No
         flow = {"method": ", ".join(video.flow_methods), "fell_back": video.flow_fell_back, "note": video.flow_note} if uses_flow else None
         worst = worst_clip_start(video.clip_probabilities, video.label, video.clip_starts, evaluation.crops)
         out.append(record_of(video.relative, path.resolve(), evaluation.class_names, video.label, video.probabilities.tolist(),
-                             flow, flow_noise(path) if flow_noise else None, worst))
+                             flow, flow_noise(path, video.segment) if flow_noise else None, worst))
     return out
 
 
@@ -120,7 +124,7 @@ def results_text(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[
 
 
 def write_video_results(path: str | os.PathLike[str], evaluation: Any,
-                        flow_noise: Callable[[Path], dict[str, Any] | None] | None = None, *, noise_method: str | None = None) -> Path:
+                        flow_noise: NoiseLookup | None = None, *, noise_method: str | None = None) -> Path:
     """Write ``evaluation``'s per-video results to ``path`` atomically.  ``flow_noise`` (with the
     flow method it surveyed, ``noise_method``: see :func:`survey_noise`); by default the summaries
     the dataset panel's flow survey stored for the model's flow method, when a video was surveyed
@@ -148,7 +152,7 @@ def survey_method(evaluation: Any) -> str:
 
 
 def survey_noise(evaluation: Any, *, device: str = "auto", raft_weights: str | None = None, cancel: CancelToken | None = None,
-                 progress: Callable[..., None] | None = None) -> tuple[Callable[[Path], dict[str, Any] | None], list[tuple[Path, str]]]:
+                 progress: Callable[..., None] | None = None) -> tuple[NoiseLookup, list[tuple[Path, str]]]:
     """Every scored video's flow-noise summary for :func:`write_video_results` (a lookup by the path
     :func:`records_of` asks with) and the videos that could not be surveyed.  One more pass over each
     video's pairs, through the flow cache and the viewer's survey store (see :mod:`core.data.flow_noise`)."""
@@ -159,21 +163,21 @@ def survey_noise(evaluation: Any, *, device: str = "auto", raft_weights: str | N
     summaries, failed = survey_videos(paths, survey_method(evaluation), device=device, raft_weights=raft_weights,
                                       cancel=cancel, progress=progress, segments=segments)
 
-    def lookup(path: Path) -> dict[str, Any] | None:
-        summary = summaries.get(path)
+    def lookup(path: Path, _segment: tuple[float, float] | None = None) -> dict[str, Any] | None:
+        summary = summaries.get(path)  # surveyed with the video's own segment above
         return None if summary is None else summary.to_dict()
 
     return lookup, failed
 
 
-def surveyed_noise(method: str) -> Callable[[Path], dict[str, Any] | None]:
-    """A lookup of the flow survey's stored summary of a video (``None`` when it was not surveyed)."""
+def surveyed_noise(method: str) -> NoiseLookup:
+    """A lookup of the flow survey's stored summary of a video or its segment (``None`` when it was not surveyed)."""
     from core.data.flow_survey import FlowSurveyStore, default_survey_root
 
     store = FlowSurveyStore(default_survey_root(), method)
 
-    def lookup(path: Path) -> dict[str, Any] | None:
-        summary = store.get(path)
+    def lookup(path: Path, segment: tuple[float, float] | None = None) -> dict[str, Any] | None:
+        summary = store.get(path, segment)
         return None if summary is None else summary.to_dict()
 
     return lookup

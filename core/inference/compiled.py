@@ -52,9 +52,10 @@ def compile_unavailable(device: torch.device) -> str | None:
 
         if not has_triton():
             return "Triton is not installed (it comes with PyTorch's CUDA wheels on Linux)"
-        compiler = os.environ.get("CC", "").strip() or "cc"
-        if not (shutil.which(compiler) or shutil.which("gcc") or shutil.which("clang")):
-            return "no C compiler on PATH (Triton builds its kernel launchers with one: install gcc)"
+        chosen = os.environ.get("CC", "").strip()  # Triton takes $CC as given, else gcc, else clang
+        if not (shutil.which(chosen) if chosen else shutil.which("gcc") or shutil.which("clang")):
+            where = f"$CC ({chosen}) is not on PATH" if chosen else "no C compiler (gcc or clang) on PATH"
+            return f"{where}: Triton builds its kernel launchers with one"
         return None
     if device.type == "cpu":
         compiler = os.environ.get("CXX", "").strip() or "c++"

@@ -133,31 +133,22 @@ def _grid_index(container: "av.container.InputContainer", stream: "av.video.stre
 
 
 def _build_index(path: str, container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex:
-    pts_list: list[int | None] = []
-    dts_list: list[int | None] = []
-    key_list: list[bool] = []
-    first_key = -1  # how many shown packets precede the first keyframe (an edit list may hide that keyframe)
+    packets: list[_Packet] = []
     try:
         for packet in container.demux(stream):
-            if packet.size and packet.is_keyframe and first_key < 0:
-                first_key = len(pts_list)
-            if packet.size == 0 or packet.is_discard:
-                continue  # the flush packet at the end; samples an edit list cuts (the decoder never presents them)
-            pts_list.append(packet.pts)
-            dts_list.append(packet.dts)
-            key_list.append(bool(packet.is_keyframe))
+            if packet.size:  # not the flush packet at the end
+                packets.append(_Packet(packet.pts, packet.dts, bool(packet.is_keyframe), bool(packet.is_discard)))
     except av.error.FFmpegError:
         pass  # a damaged tail: keep the packets read so far (checked on decode)
-    if not pts_list:
+    lost, first_key_pts = _lost_pictures(packets)
+    # samples an edit list cuts are never presented by the decoder; the lost ones need pictures the file lacks
+    shown = [p for n, p in enumerate(packets) if not p.discard and n not in lost]
+    if not shown:
         raise VideoError("has a video stream with no frames (empty or truncated file)", path)
-
-    starts_at_key = 0 < first_key < len(pts_list)
-    first_key_pts = pts_list[first_key] if starts_at_key else None
-    if starts_at_key:
-        # A file cut mid-GOP: the packets before its first keyframe need pictures it lost, and so do those after it
-        # that are shown before it (open-GOP B-frames); they decode to nothing or to garbage, so they are not frames.
-        kept = [n for n in range(first_key, len(pts_list)) if not _leading(pts_list[n], first_key_pts)]
-        pts_list, dts_list, key_list = ([values[n] for n in kept] for values in (pts_list, dts_list, key_list))
+    pts_list = [p.pts for p in shown]
+    dts_list = [p.dts for p in shown]
+    key_list = [p.key for p in shown]
+    starts_at_key = bool(lost)
 
     formats = set(container.format.name.split(","))
     have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
@@ -191,8 +182,35 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
                         first_key_pts=first_key_pts)
 
 
+@dataclass(frozen=True)
+class _Packet:
+    pts: int | None
+    dts: int | None
+    key: bool
+    discard: bool
+
+
+def _lost_pictures(packets: list[_Packet]) -> tuple[set[int], int | None]:
+    """The packets whose pictures need ones the file lacks, and the first keyframe's timestamp when there are any.
+
+    A file cut mid-GOP starts with packets that refer to pictures before the cut; and B-frames that follow the
+    first keyframe but are shown before it (an open GOP, also at a clean start such as one HLS segment) refer
+    to the GOP before it.  Decoders drop them or paint garbage, so they are not frames.  Only the first GOP is
+    looked at: timestamps that jump back later (concatenated recordings) are other pictures.  When an edit list
+    hides the first keyframe, the edit list decides what is shown.
+    """
+    keys = [n for n, p in enumerate(packets) if p.key]
+    if not keys or packets[keys[0]].discard:
+        return set(), None
+    first = keys[0]
+    key_pts = packets[first].pts
+    end = keys[1] if len(keys) > 1 else len(packets)
+    lost = set(range(first)) | {n for n in range(first + 1, end) if _leading(packets[n].pts, key_pts)}
+    return lost, (key_pts if lost else None)
+
+
 def _leading(pts: int | None, first_key_pts: int | None) -> bool:
-    """Whether a packet after a cut file's first keyframe is shown before it (and so needs a lost picture)."""
+    """Whether a packet of the first GOP is shown before its keyframe (and so needs a lost picture)."""
     return pts is not None and first_key_pts is not None and pts < first_key_pts
 
 
@@ -345,15 +363,18 @@ class ContainerVideo(Video):
     def _decoded(self) -> Iterator["av.VideoFrame"]:
         index = self._index
         waiting_for_key = index.starts_at_key
-        from_first_key = False  # decoding from a cut file's first keyframe: its leading pictures are skipped
+        in_first_gop = False  # decoding the first keyframe's GOP: its pictures shown before the keyframe are skipped
         for packet in self._container.demux(self._stream):
             if packet.size and waiting_for_key:
                 if not packet.is_keyframe:
                     continue  # before the file's first keyframe (the index left these out)
                 waiting_for_key = False
-                from_first_key = packet.pts == index.first_key_pts
-            elif packet.size and from_first_key and _leading(packet.pts, index.first_key_pts):
-                continue  # an open-GOP picture shown before that keyframe (left out too)
+                in_first_gop = packet.pts == index.first_key_pts
+            elif packet.size and in_first_gop:
+                if packet.is_keyframe:
+                    in_first_gop = False
+                elif _leading(packet.pts, index.first_key_pts):
+                    continue  # an open-GOP picture shown before that keyframe (left out too)
             yield from packet.decode()  # the final empty packet flushes the decoder
 
     def _restart(self, target: int, back: int = 0) -> None:

@@ -181,7 +181,10 @@ def test_compiling_on_cuda_needs_triton_and_a_c_compiler(monkeypatch: pytest.Mon
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/gcc" if name == "gcc" else None)
     assert compile_unavailable(cuda) is None
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert "no C compiler on PATH" in compile_unavailable(cuda)
+    assert "no C compiler (gcc or clang) on PATH" in compile_unavailable(cuda)
+    monkeypatch.setenv("CC", "my-cc")  # Triton takes $CC as given: gcc beside it does not help
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/gcc" if name == "gcc" else None)
+    assert "$CC (my-cc) is not on PATH" in compile_unavailable(cuda)
 
 
 def test_a_classifier_that_cannot_compile_says_why_and_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -202,6 +202,34 @@ def test_a_file_cut_mid_gop_starts_at_its_first_keyframe(tmp_path: Path, codec: 
     _check_every_frame(cut, list(range(12, N)))
 
 
+def test_a_cut_recording_followed_by_a_whole_one_keeps_every_frame_of_the_second(tmp_path: Path) -> None:
+    """Concatenated transport streams (recordings cut and joined): timestamps jump back at the join.  Only the
+    first GOP's pictures shown before its keyframe are lost ones; the second recording's frames all count."""
+    whole = write_video(tmp_path / "whole.ts", N, codec="mpeg2video", fmt="mpegts", options={"bf": "2", "g": "12", "qscale": "2"})
+    cut = _remux(whole, tmp_path / "cut.ts", "mpegts", skip=5)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(cut.read_bytes() + whole.read_bytes())
+    expected = list(range(12, N)) + list(range(N))
+    assert _presented(joined) == expected
+    _check_every_frame(joined, expected)
+
+
+def test_a_clean_start_on_an_open_gop_keyframe_leaves_out_the_pictures_before_it(tmp_path: Path) -> None:
+    """One segment of an open-GOP stream (as HLS cuts them): it starts on a keyframe, but the B-frames after it
+    that are shown before it refer to the GOP before; the decoder drops them, so they are not counted."""
+    whole = write_video(tmp_path / "whole.ts", N, fmt="mpegts",
+                        options={"x264-params": "open-gop=1:b-adapt=0:bframes=3:keyint=12:min-keyint=12", "bf": "3", "g": "12"})
+    cut = _remux(whole, tmp_path / "cut.ts", "mpegts", skip=11)  # packet 11 is the second keyframe, 12 a B-frame before it
+    import av
+
+    with av.open(str(cut)) as container:
+        first_packets = [p for p in container.demux(video=0) if p.size][:2]
+    assert first_packets[0].is_keyframe and first_packets[1].pts < first_packets[0].pts
+    expected = _presented(cut)
+    assert expected == list(range(expected[0], N))
+    _check_every_frame(cut, expected)
+
+
 def test_an_edit_list_that_trims_the_start_is_honoured(tmp_path: Path) -> None:
     """An MP4 edit list (as editors and cameras write) that starts 5 frames in: 55 frames, the first is frame 5."""
     import struct
