@@ -40,6 +40,12 @@ def chunk_indices(chunk: int, frame_count: int) -> list[int]:
     return list(range(first, min(first + CHUNK_PAIRS + 1, frame_count)))
 
 
+def chunks_covering(first_pair: int, stop_pair: int) -> range:
+    """The chunks holding pairs ``first_pair`` up to ``stop_pair`` (exclusive): the file's own chunk boundaries,
+    so a segment's pairs come from the same flow-cache entries as the whole file's."""
+    return range(first_pair // CHUNK_PAIRS, (stop_pair + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
+
+
 def analysis_frames(frames: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) frames, downscaled when their shorter side exceeds :data:`MAX_ANALYSIS_SIDE`."""
     import cv2
@@ -71,7 +77,7 @@ def pair_noise_scores(
     first, stop = (0, max(0, frame_count - 1)) if pairs is None else (max(0, pairs[0]), min(pairs[1], frame_count - 1))
     wanted = max(0, stop - first)
     scores: list[float] = []
-    for chunk in range(first // CHUNK_PAIRS, (stop + CHUNK_PAIRS - 1) // CHUNK_PAIRS):
+    for chunk in chunks_covering(first, stop):
         check(cancel)
         indices = chunk_indices(chunk, frame_count)
         frames = analysis_frames(video.read_clip(indices))
@@ -93,20 +99,13 @@ def survey_video(path: str | os.PathLike[str], method: str, *, device: str = "au
                  segment: tuple[float, float] | None = None) -> FlowSummary:
     """One video's flow-noise summary over all its pairs (the pairs within its annotated ``segment`` when given,
     named by the file's frames); an unreadable video is an :class:`InputError`."""
-    from core.video import open_segment
+    from core.video import file_span, open_segment
 
     with open_segment(path, segment) as opened:
-        span = segment_pairs(opened)
-        video = getattr(opened, "source", opened)  # pairs through the file's own chunks: the viewer's flow cache entries
-        scores = pair_noise_scores(video, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=progress, pairs=span)
-        return summarise_noise(scores, first=0 if span is None else span[0])
-
-
-def segment_pairs(video: Video) -> tuple[int, int] | None:
-    """The pairs of the file a segment view covers (its frames' pairs, by the file's numbering); ``None`` for a whole file."""
-    from core.video import SegmentVideo
-
-    return (video.first, video.stop - 1) if isinstance(video, SegmentVideo) else None
+        video, first, stop = file_span(opened)  # pairs through the file's own chunks: the viewer's flow cache entries
+        scores = pair_noise_scores(video, method, device=device, raft_weights=raft_weights, cancel=cancel, progress=progress,
+                                   pairs=(first, stop - 1))
+        return summarise_noise(scores, first=first)
 
 
 def survey_videos(

@@ -155,14 +155,14 @@ class VideoPreparer:
     def _prepare(self, path: Path, segment: Segment | None, cancel: CancelToken | None) -> PreparedVideo:
         from core.flow.cache import compute_flow_cached
         from core.sampling import resize_and_crop
-        from core.video import SegmentVideo, open_segment
+        from core.video import file_span, open_segment
 
         with open_segment(path, segment) as video:
             count = len(video)
             if count < 1:
                 raise InputError("has no frames", path)
             raw = np.asarray(video.read_clip(list(range(count))))
-            first = video.first if isinstance(video, SegmentVideo) else 0  # the flow cache numbers the file's frames
+            first = file_span(video)[1]  # the flow cache numbers the file's frames
         frames, _ = resize_and_crop(raw, self.config.input_size)
         if not self.needs_flow:
             return PreparedVideo(frames, None, None)

@@ -7,6 +7,7 @@ order or by seeking, with rotation metadata applied.  Nothing is decoded whole.
 
 from core.video.base import Video, VideoInfo
 from core.video.opener import VIDEO_EXTENSIONS, IMAGE_EXTENSIONS, open_video
-from core.video.segment import Segment, SegmentVideo, open_segment
+from core.video.segment import Segment, SegmentVideo, file_span, open_segment
 
-__all__ = ["Video", "VideoInfo", "open_video", "open_segment", "Segment", "SegmentVideo", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS"]
+__all__ = ["Video", "VideoInfo", "open_video", "open_segment", "file_span", "Segment", "SegmentVideo", "VIDEO_EXTENSIONS",
+           "IMAGE_EXTENSIONS"]

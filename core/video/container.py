@@ -28,6 +28,7 @@ switches the reader to the full packet index.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -76,8 +77,7 @@ class _StreamIndex:
         seek_ts = np.concatenate([[int(pts[0])], self.keyframe_seek_ts[later]])
         usable = keys >= 0
         usable[0] = True
-        return _StreamIndex(pts, keys[usable], seek_ts[usable], counting=False, reordered=self.reordered, grid=self.grid,
-                            starts_at_key=self.starts_at_key, first_key_pts=self.first_key_pts)
+        return dataclasses.replace(self, pts_sorted=pts, keyframe_indices=keys[usable], keyframe_seek_ts=seek_ts[usable])
 
     @property
     def first_gop_end(self) -> int:
@@ -145,11 +145,13 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     shown = [p for n, p in enumerate(packets) if not p.discard and n not in lost]
     if not shown:
         raise VideoError("has a video stream with no frames (empty or truncated file)", path)
-    pts_list = [p.pts for p in shown]
-    dts_list = [p.dts for p in shown]
-    key_list = [p.key for p in shown]
-    starts_at_key = bool(lost)
+    index = _positions(container, [p.pts for p in shown], [p.dts for p in shown], [p.key for p in shown])
+    return dataclasses.replace(index, starts_at_key=bool(lost), first_key_pts=first_key_pts)
 
+
+def _positions(container: "av.container.InputContainer", pts_list: list[int | None], dts_list: list[int | None],
+               key_list: list[bool]) -> _StreamIndex:
+    """The index of the packets that are frames: by their timestamps, or counted where those cannot be trusted."""
     formats = set(container.format.name.split(","))
     have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
     from_start = bool(formats & FROM_START_FORMATS)
@@ -164,8 +166,7 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
         reordered = bool(np.any(np.diff(pts) < 0))
         key_pts = pts[keys]
         key_index = np.searchsorted(order, key_pts)
-        return _StreamIndex(order, key_index, key_pts, counting=False, reordered=reordered, starts_at_key=starts_at_key,
-                            first_key_pts=first_key_pts)
+        return _StreamIndex(order, key_index, key_pts, counting=False, reordered=reordered)
 
     # Counting mode: timestamps are synthetic, positions are counted.
     known = [p for p in pts_list if p is not None]
@@ -176,10 +177,8 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     if reordered or from_start or np.any(seek_ts < 0):
         # only the stream's start is a restart point whose position we can trust
         return _StreamIndex(order, np.array([0]), np.array([int(seek_ts[0]) if seek_ts[0] >= 0 else 0]), counting=True,
-                            reordered=reordered, reopen=from_start, starts_at_key=starts_at_key,
-                            first_key_pts=first_key_pts)
-    return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False, starts_at_key=starts_at_key,
-                        first_key_pts=first_key_pts)
+                            reordered=reordered, reopen=from_start)
+    return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,14 @@ class SegmentVideo(Video):
         super().close()
 
 
+def file_span(video: Video) -> tuple[Video, int, int]:
+    """The file's own video and the frames ``(first, stop)`` of it that ``video`` shows (all of them for a
+    whole file): caches keyed by the file number its frames so."""
+    if isinstance(video, SegmentVideo):
+        return video.source, video.first, video.stop
+    return video, 0, len(video)
+
+
 def file_index(video: Video, index: int) -> int:
     """Frame ``index`` of ``video`` as the file numbers it (a segment's frames start at its first)."""
     return video.source_index(index) if isinstance(video, SegmentVideo) else int(index)

@@ -103,10 +103,10 @@ def read_metadata(rows: list[Row], cancel, progress) -> None:  # noqa: ANN001
 def segment_metadata(path: Path, segment: tuple[float, float]) -> tuple[int, float, int]:
     """An annotated segment's frames, duration and first frame in the file (its packets are indexed: no decoding
     beyond the first frame)."""
-    from core.video import open_segment
+    from core.video import file_span, open_segment
 
     with open_segment(path, segment) as video:
-        return len(video), float(video.info.duration_s), int(video.first)
+        return len(video), float(video.info.duration_s), file_span(video)[1]
 
 
 class DatasetController(QObject):

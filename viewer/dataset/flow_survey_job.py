@@ -17,9 +17,9 @@ SAVE_EVERY = 8  # videos between writes of the survey store
 
 def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> int:  # noqa: ANN001
     """Flow summaries of ``rows``, each handed over as ``(row, "noise", summary)``; returns how many."""
-    from core.data.flow_noise import segment_pairs
+    from core.data.flow_noise import chunks_covering
     from core.errors import InputError
-    from core.video import open_segment
+    from core.video import file_span, open_segment
     from viewer.flow_controller import CHUNK_PAIRS, compute_chunk
 
     store = FlowSurveyStore(default_survey_root(), method)
@@ -33,12 +33,10 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
                 try:
                     with open_segment(row.path, row.segment) as opened:
                         # pairs by the file's chunks (the viewer's flow cache entries), those of the segment only
-                        first, stop = segment_pairs(opened) or (0, len(opened) - 1)
-                        video = getattr(opened, "source", opened)
-                        chunks = range(first // CHUNK_PAIRS, (stop + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
-                        scores = [f.quality.noise_score for c in chunks
+                        video, first, stop = file_span(opened)
+                        scores = [f.quality.noise_score for c in chunks_covering(first, stop - 1)
                                   for k, f in enumerate(compute_chunk(video, c, method, device=device, encoding=encoding, cancel=cancel))
-                                  if first <= c * CHUNK_PAIRS + k < stop]
+                                  if first <= c * CHUNK_PAIRS + k < stop - 1]
                 except InputError as err:
                     progress(done, len(rows), f"{row.relative}: {err.problem}")
                     continue
