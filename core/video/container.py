@@ -12,8 +12,14 @@ frame in presentation order.  Two ways to reach it:
   carries no presentation timestamps (FFmpeg guesses them, and the guesses are
   shuffled for packed B-frames as in UCF101), so frames are counted as they
   leave the decoder.  Without frame reordering every keyframe is a safe
-  restart point; with it, decoding restarts from the stream's start for
-  backward jumps (exact, slower, only for long AVIs with B-frames).
+  restart point.  With it (B-frames), a keyframe's packet number is not its
+  picture's place: an open GOP's pictures shown before the keyframe follow it
+  in the file, and a decoder started there drops them.  When the packets'
+  timestamps name pictures one to one (H.264 in AVI, as NTU RGB+D), a
+  keyframe becomes a restart point once its picture has been counted on a
+  pass from the start, and a restart there counts from that picture.
+  Otherwise decoding restarts from the stream's start for backward jumps
+  (exact, slower, only for long AVIs with B-frames).
 
 Forward reads continue the running decoder instead of seeking, so a clip or
 playback costs one pass.
@@ -66,6 +72,23 @@ class _StreamIndex:
     reopen: bool = False  # the stream's start is reached by opening the file again, not by a seek
     starts_at_key: bool = False  # packets before the first keyframe are left out (a cut mid-GOP: no picture)
     first_key_pts: int | None = None  # when they are: that keyframe's timestamp; packets after it shown before it go too
+    # counting mode with B-frames: (packet pts, seek timestamp) of keyframes whose pictures' places are not known yet
+    unplaced_keys: tuple[tuple[int, int], ...] = ()
+    # counting mode: the packet pts of each restart point's picture (-1: the stream's start, counted from its first frame)
+    keyframe_pts: tuple[int, ...] = ()
+
+    def placed(self, pts: int, position: int) -> "_StreamIndex":
+        """The index with the keyframe whose picture has timestamp ``pts`` known to be shown at ``position``."""
+        seek_ts = dict(self.unplaced_keys)[pts]
+        at = int(np.searchsorted(self.keyframe_indices, position))
+        pts_of = list(self.keyframe_pts) or [-1] * len(self.keyframe_indices)
+        return dataclasses.replace(
+            self,
+            keyframe_indices=np.insert(self.keyframe_indices, at, position),
+            keyframe_seek_ts=np.insert(self.keyframe_seek_ts, at, seek_ts),
+            keyframe_pts=tuple(pts_of[:at] + [pts] + pts_of[at:]),
+            unplaced_keys=tuple(k for k in self.unplaced_keys if k[0] != pts),
+        )
 
     def presented_from(self, first_pts: int) -> "_StreamIndex":
         """The index without the frames before ``first_pts``, the first one the decoder presents (the ones
@@ -145,13 +168,17 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     shown = [p for n, p in enumerate(packets) if not p.discard and n not in lost]
     if not shown:
         raise VideoError("has a video stream with no frames (empty or truncated file)", path)
-    index = _positions(container, [p.pts for p in shown], [p.dts for p in shown], [p.key for p in shown])
+    may_reorder = bool(getattr(stream.codec_context, "has_b_frames", False))
+    index = _positions(container, [p.pts for p in shown], [p.dts for p in shown], [p.key for p in shown], may_reorder)
     return dataclasses.replace(index, starts_at_key=bool(lost), first_key_pts=first_key_pts)
 
 
 def _positions(container: "av.container.InputContainer", pts_list: list[int | None], dts_list: list[int | None],
-               key_list: list[bool]) -> _StreamIndex:
-    """The index of the packets that are frames: by their timestamps, or counted where those cannot be trusted."""
+               key_list: list[bool], may_reorder: bool = False) -> _StreamIndex:
+    """The index of the packets that are frames: by their timestamps, or counted where those cannot be trusted.
+
+    ``may_reorder``: the decoder holds pictures back (B-frames), so in counting mode a keyframe's packet number
+    need not be its picture's place (see the module's note)."""
     formats = set(container.format.name.split(","))
     have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
     from_start = bool(formats & FROM_START_FORMATS)
@@ -174,10 +201,15 @@ def _positions(container: "av.container.InputContainer", pts_list: list[int | No
     n = len(pts_list)
     order = np.arange(n, dtype=np.int64)
     seek_ts = np.array([dts_list[k] if dts_list[k] is not None else -1 for k in keys], dtype=np.int64)
-    if reordered or from_start or np.any(seek_ts < 0):
+    named = len(known) == len(pts_list) and len(set(known)) == len(known)  # each packet's pts names its picture
+    if reordered or from_start or np.any(seek_ts < 0) or (may_reorder and not named):
         # only the stream's start is a restart point whose position we can trust
         return _StreamIndex(order, np.array([0]), np.array([int(seek_ts[0]) if seek_ts[0] >= 0 else 0]), counting=True,
-                            reordered=reordered, reopen=from_start)
+                            reordered=reordered or may_reorder, reopen=from_start)
+    if may_reorder:  # keyframes other than the start are placed when a pass from the start counts their pictures
+        unplaced = tuple((int(pts_list[k]), int(seek_ts[n])) for n, k in enumerate(keys) if k > 0)  # type: ignore[arg-type]
+        return _StreamIndex(order, np.array([0]), seek_ts[:1], counting=True, reordered=True, unplaced_keys=unplaced,
+                            keyframe_pts=(-1,))
     return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
 
 
@@ -236,12 +268,15 @@ class ContainerVideo(Video):
             self._stream.thread_type = "AUTO"
             self._decoder: Iterator["av.VideoFrame"] | None = None
             self._next_index = -1  # presentation index of the next frame the running decoder yields
+            self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._rotation = 0
             if self._index.grid:
                 self._anchor_grid()
             first = None if self._index.grid or self._index.counting else self._first_presented()
             if first is None:
                 first = self._decode(0)  # proves the stream decodes, and tells the rotation
+                if self._trusts_keys_of_a_reordering_decoder():
+                    self._switch_to_packet_index()  # B-frames announced only by the first picture (no extradata)
             self.cache.put(0, first)
             self._info = self._make_info(first)
         except av.error.FFmpegError as err:  # while indexing or anchoring: the decoder refused the data
@@ -340,6 +375,11 @@ class ContainerVideo(Video):
         self._next_index = 1
         return self._to_array(first)
 
+    def _trusts_keys_of_a_reordering_decoder(self) -> bool:
+        idx = self._index
+        reorders = bool(getattr(self._stream.codec_context, "has_b_frames", False))
+        return idx.counting and not idx.reordered and len(idx.keyframe_indices) > 1 and reorders
+
     @property
     def info(self) -> VideoInfo:
         return self._info
@@ -396,6 +436,7 @@ class ContainerVideo(Video):
                         raise
                     self._from_the_start()  # no keyframe to seek to at the start (a file cut mid-GOP)
             self._next_index = int(idx.keyframe_indices[k])
+            self._awaited_pts = idx.keyframe_pts[k] if idx.keyframe_pts and idx.keyframe_pts[k] >= 0 else None
         elif idx.starts_at_key and target < idx.first_gop_end:
             self._from_the_start()  # a cut file's first keyframe: a seek to it lands past it (it is no sample 0)
             self._next_index = -1
@@ -424,6 +465,20 @@ class ContainerVideo(Video):
         except (ValueError, av.error.FFmpegError) as err:
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return apply_rotation(to_rgb(array), self._rotation)
+
+    def _counted(self, frame: "av.VideoFrame") -> bool:
+        """Whether a frame from the counting decoder is counted; places the keyframe whose picture it is.
+
+        After a restart at a placed keyframe, the frames before its picture are the open GOP's leading
+        pictures (the decoder may paint them from nothing): they are not counted."""
+        if self._awaited_pts is not None:
+            if frame.pts != self._awaited_pts:
+                return False
+            self._awaited_pts = None
+        idx = self._index
+        if idx.unplaced_keys and frame.pts is not None and any(frame.pts == k for k, _ in idx.unplaced_keys):
+            self._index = idx.placed(int(frame.pts), self._next_index)
+        return True
 
     def _from_the_start(self) -> None:
         """The decoder at the file's first packet, by opening it again (the one exact way back for streams that
@@ -468,6 +523,8 @@ class ContainerVideo(Video):
     def _advance_to(self, index: int) -> np.ndarray | None:
         assert self._decoder is not None
         for frame in self._decoder:
+            if self._index.counting and not self._counted(frame):
+                continue
             position = self._position_of(frame)
             self._next_index = position + 1
             if position > index:

@@ -18,6 +18,9 @@ CODECS = {
     "mpeg4-bframes-avi": ("v.avi", "mpeg4", "avi", {"bf": "2", "g": "12", "qscale": "2"}),
     "mpeg4-mp4": ("v4.mp4", "mpeg4", "mp4", {"bf": "2", "g": "10", "qscale": "2"}),
     "mjpeg-avi": ("m.avi", "mjpeg", "avi", {"qscale": "2"}),
+    # H.264 in AVI as NTU RGB+D stores it; open GOPs: some keyframes' pictures are shown after B-frames that follow them
+    "h264-opengop-avi": ("og.avi", "libx264", "avi", {"x264-params": "open-gop=1:b-adapt=0:bframes=3:keyint=12:min-keyint=12",
+                                                      "bf": "3", "g": "12"}),
     "vp8-webm": ("v.webm", "libvpx", "webm", {"g": "12", "crf": "10", "b": "1M"}),
     "vp9-mkv": ("v.mkv", "libvpx-vp9", "matroska", {"g": "12", "crf": "20", "b": "0"}),
     # program and transport streams seek by decode time and renumber timestamps after a seek: read from the start
@@ -249,3 +252,23 @@ def test_an_edit_list_that_trims_the_start_is_honoured(tmp_path: Path) -> None:
     trimmed.write_bytes(bytes(data))
     assert _presented(trimmed) == list(range(5, N))
     _check_every_frame(trimmed, list(range(5, N)))
+
+
+def test_an_open_gop_avi_restarts_at_keyframes_once_a_pass_has_counted_their_pictures(tmp_path: Path) -> None:
+    """AVI packets carry no presentation order: a keyframe's packet number is not its picture's place when B-frames
+    shown before it follow it.  Keyframes become restart points at the places a pass from the start counted, which
+    are where FFmpeg's own decoder presents its key pictures."""
+    import av
+
+    path = write_video(tmp_path / "og.avi", N, fmt="avi",
+                       options={"x264-params": "open-gop=1:b-adapt=0:bframes=3:keyint=12:min-keyint=12", "bf": "3", "g": "12"})
+    with av.open(str(path)) as container:
+        key_pictures = [i for i, f in enumerate(container.decode(video=0)) if f.key_frame]
+        container.seek(0)
+        key_packets = [i for i, p in enumerate(p for p in container.demux(video=0) if p.size) if p.is_keyframe]
+    assert key_pictures != key_packets  # the file has keyframes whose pictures are shown later than their packets
+    with open_video(path, cache_bytes=0) as video:
+        assert [decode_index(f) for _, f in video.iter_frames()] == list(range(N))
+        assert video._index.keyframe_indices.tolist() == key_pictures
+        for i in (N - 1, 40, 13, 12, 11, 33, 32, 25):  # backward jumps restart at the placed keyframes
+            assert decode_index(video.read(i)) == i
