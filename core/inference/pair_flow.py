@@ -11,11 +11,14 @@ so it is rendered once too (:meth:`PairFlow.images`); a per-clip scale is
 rendered per window from the shared fields.
 
 Only methods whose pair is computed from its two frames alone share pairs
-(:data:`PAIRWISE_METHODS`): OpenCV's DIS and Farneback solve one pair at a
-time.  TV-L1 stops iterating when the slowest pair of its batch settles, so a
-pair's flow depends on its batch; RAFT batches pairs through its encoders,
-whose kernels may round differently by batch size.  Their windows keep one
-engine call each, on exactly the frames they had before.
+(:func:`shares_pairs`): OpenCV's DIS and Farneback solve one pair at a time,
+and so does RAFT off CUDA (one frame encoded, one pair updated at a time, no
+warm starts here).  TV-L1 stops iterating when the slowest pair of its batch
+settles, so a pair's flow depends on its batch: its windows keep one engine
+call each, on exactly the frames they had before.  On CUDA RAFT batches pairs,
+whose kernels may round differently by batch size: the device path shares its
+pairs all the same (:func:`pairs_are_independent`), as it already batches the
+windows of a chunk together.
 """
 
 from __future__ import annotations
@@ -31,15 +34,30 @@ PAIRWISE_METHODS = ("dis", "farneback")
 Pair = tuple[int, int]
 
 
-def shares_pairs(method: str) -> bool:
-    """Whether ``method``'s flow of a pair is the same computed alone or among other pairs."""
+def _normalized(method: str) -> str | None:
     from core.errors import FlowError
     from core.flow.engine import normalize_method
 
     try:
-        return normalize_method(method) in PAIRWISE_METHODS
+        return normalize_method(method)
     except FlowError:
-        return False
+        return None
+
+
+def shares_pairs(method: str, device: Any = "cpu") -> bool:
+    """Whether ``method``'s flow of a pair on ``device`` is the same, bit for bit, computed alone or among other pairs."""
+    from core.flow.engine import RAFT_METHODS
+
+    name = _normalized(method)
+    on_cuda = str(device).startswith("cuda")
+    return name in PAIRWISE_METHODS or (name in RAFT_METHODS and not on_cuda)
+
+
+def pairs_are_independent(method: str) -> bool:
+    """Whether ``method`` computes a pair from its two frames alone (up to the rounding of batched kernels on a GPU)."""
+    from core.flow.engine import RAFT_METHODS
+
+    return _normalized(method) in (*PAIRWISE_METHODS, *RAFT_METHODS)
 
 
 def chains(pairs: Sequence[Pair]) -> list[list[int]]:

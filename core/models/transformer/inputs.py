@@ -27,7 +27,8 @@ from core.flow.render import FlowEncoding
 from core.inference.flow_backend import FlowBackend
 from core.inference.frame_memo import FrameMemo, starts_still_to_come
 from core.inference.frames import FrameSource
-from core.inference.pair_flow import PairFlow, shares_pairs
+from core.inference.pair_flow import PairFlow, pairs_are_independent, shares_pairs
+from core.inference.resident_frames import ResidentFrames
 from core.models.transformer.config import TransformerConfig
 from core.progress import CancelToken, check
 from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, resize_and_crop
@@ -144,9 +145,10 @@ def prepare_clip_inputs(
     engine call per window.  Only frames and pairs that windows still to come
     can use are kept.  Each clip's ``timings_ms`` has its share of the work done
     for its chunk.  ``on_device``: the backend's tensor path (see the module's
-    note): each window's frames uploaded once, and the flow of a chunk's windows
+    note): each frame uploaded once, and the flow of a chunk's windows
     in one engine call (:meth:`FlowBackend.flow_of_tensor_clips`: RAFT's pairs
-    side by side; each window's flow is still computed from its own frames).
+    side by side), each pair the windows share computed once
+    (:class:`~core.inference.resident_frames.ResidentFrames`).
     """
     size, count = config.input_size, len(frames)
     method = flow_method or config.flow_method
@@ -164,8 +166,9 @@ def prepare_clip_inputs(
 
     memo = FrameMemo(frames, crop)
     shared = None
-    if config.uses_flow and shares_pairs(method) and not on_device:
+    if config.uses_flow and shares_pairs(method, torch_device) and not on_device:
         shared = PairFlow(flow_backend, method, memo.read_clip, device=torch_device, cancel=cancel)
+    resident = ResidentFrames(memo.read_clip, torch_device)
     per_pair = shared is not None and FlowEncoding.from_dict(dict(config.flow_encoding)).normalization == "fixed"
     keep = starts_still_to_come(starts)
     for first in range(0, len(starts), max(1, chunk)):
@@ -188,11 +191,16 @@ def prepare_clip_inputs(
         device_flows: list[object | None] = [None] * len(clips)
         if on_device:
             chunk_ms: dict[str, float] = {}
+            resident.forget_before(keep[first])
             with stage_timer(chunk_ms, "preprocess", torch_device):
-                uploads = [_upload(memo.read_clip(read), torch_device) for read in reads]
+                uploads = [resident.clip(read) for read in reads]
             if config.uses_flow:
                 with stage_timer(chunk_ms, "flow", torch_device):
-                    device_flows = list(flow_backend.flow_of_tensor_clips(uploads, method, device=torch_device, cancel=cancel, progress=None))
+                    if pairs_are_independent(method):
+                        device_flows = list(resident.window_flows(flow_backend, reads, method, cancel))
+                    else:
+                        device_flows = list(flow_backend.flow_of_tensor_clips(uploads, method, device=torch_device, cancel=cancel,
+                                                                              progress=None))
             for stage, ms in chunk_ms.items():
                 share[stage] = share.get(stage, 0.0) + ms / len(clips)
         for clip, read, uploaded, device_flow in zip(clips, reads, uploads, device_flows):

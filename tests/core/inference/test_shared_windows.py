@@ -11,7 +11,7 @@ from core.errors import Cancelled
 from core.flow import compute_flow
 from core.inference import ArrayFrames, FlowBackend, default_flow_backend
 from core.inference.frame_memo import FrameMemo, starts_still_to_come
-from core.inference.pair_flow import chains, shares_pairs
+from core.inference.pair_flow import chains, pairs_are_independent, shares_pairs
 from core.models import build_model
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.predict import TransformerClassifier
@@ -148,8 +148,9 @@ def test_back_to_back_windows_at_stride_one_are_one_engine_call_per_chunk():
 
 
 def test_batch_dependent_methods_keep_one_engine_call_per_window():
-    assert not shares_pairs("tvl1") and not shares_pairs("raft-large") and not shares_pairs("no-such-method")
-    assert shares_pairs("DIS") and shares_pairs("farneback")
+    assert not shares_pairs("tvl1") and not shares_pairs("raft-large", "cuda") and not shares_pairs("no-such-method")
+    assert shares_pairs("DIS") and shares_pairs("farneback") and shares_pairs("raft-small", "cpu")
+    assert pairs_are_independent("raft-large") and pairs_are_independent("dis") and not pairs_are_independent("tvl1")
     cfg, frames = config("tvl1"), video(16)
     shared, shared_flow, own, own_flow = classifiers(cfg)
     source = CountingFrames(frames)
@@ -166,6 +167,32 @@ def test_a_pairs_flow_is_the_same_alone_and_in_a_sequence(method):
     sequence = compute_flow(frames, method).forward
     for k in range(len(frames) - 1):
         assert np.array_equal(compute_flow(frames[k : k + 2], method).forward[0], sequence[k])
+
+
+def test_raft_on_a_cpu_shares_pairs_and_scores_each_window_as_its_own_call_did(tmp_path):
+    """Off CUDA RAFT encodes one frame and updates one pair at a time (no warm starts here), so a pair's flow is
+    the same bits in a chain as in its window's own call: windows every 2 frames compute each pair once."""
+    from core.flow.raft import build_raft
+
+    torch.manual_seed(0)
+    weights = tmp_path / "raft_small_random.pth"
+    torch.save(build_raft("raft-small").state_dict(), weights)
+    cfg, frames = config("raft-small", "clip", stride=1), video(14)[:, :32, :32]
+
+    class Raft(CountingFlow):
+        def __init__(self) -> None:
+            super().__init__()
+            self.real = default_flow_backend(raft_weights=weights)
+
+    model = build_model(cfg).eval()
+    shared_flow, own_flow = Raft(), Raft()
+    shared = TransformerClassifier(model, cfg, device="cpu", flow_backend=shared_flow.backend())
+    own = TransformerClassifier(model, cfg, device="cpu", flow_backend=own_flow.backend())
+    own.share_windows = False
+    new, old = shared.predict_timeline(frames, step=2), own.predict_timeline(frames, step=2)
+    assert new.clips[0].flow_method == "raft-small" and not new.clips[0].flow_fell_back
+    assert_same_clips(new, old)
+    assert shared_flow.pairs == 14 < own_flow.pairs == 4 * len(new.clips)  # 0 -> 1 -> ... -> 13 -> 13, each pair once
 
 
 @pytest.mark.parametrize("wheel", ["middlebury", "legacy"])

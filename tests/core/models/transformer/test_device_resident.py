@@ -41,15 +41,18 @@ class KnownFlow:
     def __init__(self) -> None:
         self.real = default_flow_backend()
         self.calls = {"array": 0, "tensor": 0}
+        self.pairs = 0
 
     def compute(self, frames: np.ndarray, method: str, **kwargs: object) -> SimpleNamespace:
         self.calls["array"] += 1
+        self.pairs += len(frames) - 1
         forward = np.stack([np.stack(_field(frames[k], frames[k + 1])) for k in range(len(frames) - 1)])
         forward[:, :, 0, 0] = np.nan
         return SimpleNamespace(forward=forward, method_used=method, fell_back=False, note="known")
 
     def compute_tensor(self, frames: torch.Tensor, method: str, **kwargs: object) -> SimpleNamespace:
         self.calls["tensor"] += 1
+        self.pairs += len(frames) - 1
         forward = torch.stack([torch.stack(_field(frames[k], frames[k + 1])) for k in range(len(frames) - 1)])
         forward[:, :, 0, 0] = float("nan")
         return SimpleNamespace(forward=forward, method_used=method, fell_back=False, note="known")
@@ -87,7 +90,10 @@ def test_device_path_gives_todays_logits_and_maps(encoding: dict, variant: str) 
     got = resident.predict_clips(frames, starts, attention=True, target_class=1)
     expected.append(today.predict_clip(frames, 5))  # one clip alone: prepare_clip_input rather than the shared windows
     got.append(resident.predict_clip(frames, 5))
-    assert device_flow.calls == {"array": 0, "tensor": len(starts) + 1} and host_flow.calls == {"array": len(starts) + 1, "tensor": 0}
+    assert device_flow.calls["array"] == 0 and host_flow.calls["tensor"] == 0
+    # each pair once on either path: 4 + 4 + 2 (7 -> 9 -> 11 is window 3's) + 4 + 2 (27 -> 29, then 29 -> 29 at the end);
+    # the clip alone has its own 4
+    assert device_flow.pairs == 16 + 4 and host_flow.pairs == 16 + 4
     for old, new in zip(expected, got):
         np.testing.assert_allclose(new.logits, old.logits, atol=1e-5, rtol=0)
         placed = (new.frame_indices, new.flow_frame_indices, new.padded, new.crop_map)
@@ -115,23 +121,44 @@ class BatchedKnownFlow(KnownFlow):
 
 
 def test_the_windows_of_a_batch_have_their_flow_computed_in_one_call() -> None:
-    """A whole video on a GPU: RAFT is launch-bound on one window, so a batch's windows go to the engine
-    together; each window still gets the flow of its own frames, so the results are the per-window ones."""
+    """A whole video on a GPU: RAFT is launch-bound on one window, so a chunk's windows go to the engine
+    together, each pair they share once (linked into chains); each window gets the flow of its own pairs, so
+    the results are the per-window ones."""
     cfg, frames = config(ENCODINGS[0]), video()
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     one_by_one, batched = KnownFlow(), BatchedKnownFlow()
     starts = [0, 3, 7, 20, 27]
-    expected = TransformerClassifier(model, cfg, device="cpu", flow_backend=one_by_one.backend(), batch_size=2,
-                                     device_resident=True).predict_clips(frames, starts)
+    own = TransformerClassifier(model, cfg, device="cpu", flow_backend=one_by_one.backend(), batch_size=2, device_resident=True)
+    own.share_windows = False
+    expected = own.predict_clips(frames, starts)
     got = TransformerClassifier(model, cfg, device="cpu", flow_backend=batched.backend(), batch_size=2,
                                 device_resident=True).predict_clips(frames, starts)
-    assert one_by_one.calls["tensor"] == len(starts) and batched.calls["tensor"] == len(starts)
-    assert sum(batched.batches) == len(starts) and max(batched.batches) > 1
+    assert one_by_one.calls["tensor"] == len(starts) and one_by_one.pairs == 5 * 4
+    # one call for the chunk: chains 0-2-4-6-8, 3-5-...-15 (windows 3 and 7), 20-...-28, 27-29-29
+    assert batched.batches == [4] and batched.pairs == 16
     for old, new in zip(expected, got):
         np.testing.assert_array_equal(new.logits, old.logits)
         assert (new.frame_indices, new.flow_frame_indices) == (old.frame_indices, old.flow_frame_indices)
         assert (new.flow_method, new.flow_note) == (old.flow_method, old.flow_note)
+
+
+def test_a_timeline_on_the_device_path_computes_each_pair_once_across_chunks() -> None:
+    """Windows every frame: a chunk's pairs that the next chunk's windows need are kept, not recomputed."""
+    cfg, frames = config(ENCODINGS[2]), video(40)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    one_by_one, batched = KnownFlow(), BatchedKnownFlow()
+    own = TransformerClassifier(model, cfg, device="cpu", flow_backend=one_by_one.backend(), batch_size=2, device_resident=True)
+    own.share_windows = False
+    expected = own.predict_timeline(frames, step=1)
+    got = TransformerClassifier(model, cfg, device="cpu", flow_backend=batched.backend(), batch_size=2,
+                                device_resident=True).predict_timeline(frames, step=1)
+    assert len(got.clips) == 34 and len(batched.batches) == 5  # 8 windows a chunk
+    assert batched.pairs == 40  # each of the 38 pairs i -> i + 2 once, and at the end 38 -> 39 and 39 -> 39
+    assert one_by_one.pairs == 34 * 4
+    for old, new in zip(expected.clips, got.clips):
+        np.testing.assert_array_equal(new.logits, old.logits)
 
 
 def test_the_clip_is_uploaded_once_and_its_images_are_the_host_images() -> None:
