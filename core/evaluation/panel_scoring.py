@@ -50,7 +50,7 @@ def score_video(classifier: Any, path: Path, relative: str, true_name: str, clip
         "note": "; ".join(sorted({p.flow_note for p in predictions if p.flow_note})),
     }
     return record_of(relative, Path(path).resolve(), names, true_index, per_clip.mean(axis=0).tolist(), flow,
-                     worst_frame=worst_clip_start(per_clip, true_index, starts))
+                     worst_frame=worst_clip_start(per_clip, true_index, starts), segment=segment)
 
 
 def score_videos(

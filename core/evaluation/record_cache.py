@@ -5,8 +5,10 @@ checkpoint, named by a hash of the checkpoint's path, size and modification
 time (a retrained checkpoint starts afresh), under the cache folder.  Entries
 are keyed by the video's path, size and modification time
 (:func:`core.data.flow_survey.video_key`, kept in the file's header), so an
-edited or replaced video is scored again.  A damaged file, or one written
-before the header kept those keys, is a cache miss.
+edited or replaced video is scored again.  A video is its path and, for an
+untrimmed Kinetics video, its annotated segment: the whole file and a segment
+of it are two records.  A damaged file, or one written before the header kept
+those keys, is a cache miss.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from typing import Sequence
 from core.data.flow_survey import video_key
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
 
-KEYS_FIELD = "video_keys"  # header field: the record's absolute path -> its video_key when it was scored
+KEYS_FIELD = "video_keys"  # header field: the record's identity (:func:`_identity`) -> its video_key when it was scored
+Segment = tuple[float, float] | None
+
+
+def _identity(path: str, segment: Segment) -> str:
+    """Which video a record is of: its absolute path, and its segment's seconds when it has one."""
+    return path if segment is None else f"{path}#{segment[0]!r}-{segment[1]!r}"
 
 
 def default_record_root() -> Path:
@@ -39,7 +47,7 @@ class RecordCache:
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
         self._records: dict[str, VideoRecord] = {}  # video_key -> record
-        self._key_of: dict[str, str] = {}  # the record's path -> its video_key (one entry per video)
+        self._key_of: dict[str, str] = {}  # the record's identity -> its video_key (one entry per video)
         if self.file.is_file():
             try:
                 results = read_video_results(self.file)
@@ -47,25 +55,27 @@ class RecordCache:
                 return  # a damaged cache: scored again
             keys = results.header.get(KEYS_FIELD)
             if isinstance(keys, dict):
-                self._records = {keys[r.path]: r for r in results.records if isinstance(keys.get(r.path), str)}
-                self._key_of = {r.path: key for key, r in self._records.items()}
+                identities = {_identity(r.path, r.segment): r for r in results.records}
+                self._records = {keys[name]: r for name, r in identities.items() if isinstance(keys.get(name), str)}
+                self._key_of = {_identity(r.path, r.segment): key for key, r in self._records.items()}
 
-    def get(self, path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> VideoRecord | None:
+    def get(self, path: str | os.PathLike[str], segment: Segment = None) -> VideoRecord | None:
         """The record of the video at ``path`` (its ``segment`` when given) as it is now (``None`` when absent or
         edited since)."""
         key = video_key(path, segment)
         with self._lock:
             return self._records.get(key)
 
-    def put(self, record: VideoRecord, segment: tuple[float, float] | None = None) -> None:
+    def put(self, record: VideoRecord, segment: Segment = None) -> None:
         """Keep ``record``, keyed by its video's identity now (the record was just scored from it, or from its ``segment``)."""
         key = video_key(record.path, segment)
+        name = _identity(record.path, segment)
         with self._lock:
-            stale = self._key_of.get(record.path)
+            stale = self._key_of.get(name)
             if stale is not None and stale != key:
                 del self._records[stale]  # the video was edited: its old record goes
             self._records[key] = record
-            self._key_of[record.path] = key
+            self._key_of[name] = key
 
     def __len__(self) -> int:
         return len(self._records)

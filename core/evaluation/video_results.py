@@ -4,7 +4,8 @@
 checkpoint, dataset, the model's classes) then one line per scored video (its
 path relative to the dataset and absolute, true class, prediction, confidence,
 whether it is right, the top 5, the flow the model used, its flow-noise summary
-and the first frame of its worst clip).  The noise summary is the one the
+and the first frame of its worst clip, numbered as in the file; and for an untrimmed Kinetics
+video, the annotated seconds that were scored).  The noise summary is the one the
 viewer's flow survey stores (:mod:`core.data.flow_noise`: eval surveys every
 scored video unless told not to; then only videos surveyed on this machine have
 one), with the survey's flow method in the header.  The viewer's dataset panel
@@ -49,6 +50,7 @@ class VideoRecord:
     flow: dict[str, Any] | None = None  # method, fell_back, note (None: an RGB-only model)
     flow_noise: dict[str, Any] | None = None  # max, mean, noisy_pairs, noisiest_pair (None: not surveyed)
     worst_frame: int | None = None  # first frame of the clip that scored the true class lowest, when known
+    segment: tuple[float, float] | None = None  # the annotated seconds scored of an untrimmed video (Kinetics), else the whole file
 
     @property
     def correct(self) -> bool:
@@ -59,6 +61,8 @@ class VideoRecord:
         data["correct"] = self.correct
         data["top5"] = [{"label": label, "prob": round(prob, 6)} for label, prob in self.top5]
         data["confidence"] = round(self.confidence, 6)
+        if self.segment is None:
+            del data["segment"]  # files of whole videos read as before
         return data
 
 
@@ -72,17 +76,16 @@ class VideoResults:
     records: tuple[VideoRecord, ...]
     header: dict[str, Any] = field(default_factory=dict)
 
-    def by_path(self) -> dict[str, VideoRecord]:
-        return {os.path.normpath(r.path): r for r in self.records}
-
 
 def record_of(relative: str, path: Path, class_names: Sequence[str], true_index: int, probabilities: Sequence[float],
-              flow: dict[str, Any] | None, flow_noise: dict[str, Any] | None = None, worst_frame: int | None = None) -> VideoRecord:
-    """A record from one video's mean class probabilities (in the model's class order)."""
+              flow: dict[str, Any] | None, flow_noise: dict[str, Any] | None = None, worst_frame: int | None = None,
+              segment: tuple[float, float] | None = None) -> VideoRecord:
+    """A record from one video's (or its annotated ``segment``'s) mean class probabilities (in the model's class order)."""
     order = sorted(range(len(probabilities)), key=lambda i: -float(probabilities[i]))
     top = tuple((class_names[i], float(probabilities[i])) for i in order[:TOP])
+    span = None if segment is None else (float(segment[0]), float(segment[1]))
     return VideoRecord(video=relative, path=os.fspath(path), true=class_names[true_index], predicted=top[0][0],
-                       confidence=top[0][1], top5=top, flow=flow, flow_noise=flow_noise, worst_frame=worst_frame)
+                       confidence=top[0][1], top5=top, flow=flow, flow_noise=flow_noise, worst_frame=worst_frame, segment=span)
 
 
 def worst_clip_start(clip_probabilities: np.ndarray, true_index: int, starts: Sequence[int], crops: int = 1) -> int | None:
@@ -110,7 +113,7 @@ def records_of(evaluation: Any, flow_noise: NoiseLookup | None = None) -> list[V
         flow = {"method": ", ".join(video.flow_methods), "fell_back": video.flow_fell_back, "note": video.flow_note} if uses_flow else None
         worst = worst_clip_start(video.clip_probabilities, video.label, video.clip_starts, evaluation.crops)
         out.append(record_of(video.relative, path.resolve(), evaluation.class_names, video.label, video.probabilities.tolist(),
-                             flow, flow_noise(path, video.segment) if flow_noise else None, worst))
+                             flow, flow_noise(path, video.segment) if flow_noise else None, worst, video.segment))
     return out
 
 
@@ -240,4 +243,15 @@ def _record(data: Mapping[str, Any], number: int, file: Path, known: set[str]) -
     if worst is not None and (not isinstance(worst, int) or isinstance(worst, bool) or worst < 0):
         raise VideoResultsError(f"line {number}: worst_frame must be a frame index or null, got {worst!r}", file)
     return VideoRecord(data["video"], data["path"], data["true"], data["predicted"], float(confidence),
-                       tuple((t["label"], float(t["prob"])) for t in top), flow, noise, worst)
+                       tuple((t["label"], float(t["prob"])) for t in top), flow, noise, worst, _segment(data.get("segment"), number, file))
+
+
+def _segment(value: Any, number: int, file: Path) -> tuple[float, float] | None:
+    """A record's segment: absent or null for a whole video, else [start, end] seconds with 0 <= start < end."""
+    if value is None:
+        return None
+    numbers = value if isinstance(value, list) and len(value) == 2 else []
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers) or not numbers \
+            or not 0 <= numbers[0] < numbers[1]:
+        raise VideoResultsError(f"line {number}: segment must be [start, end] seconds with 0 <= start < end, got {value!r}", file)
+    return float(numbers[0]), float(numbers[1])

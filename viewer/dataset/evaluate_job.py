@@ -72,16 +72,19 @@ def chosen_rows(request: EvaluationRequest, extra: Mapping[str, Any]) -> tuple[l
         return [r for r in rows if request.part == "all" or r.split == request.part] or rows, "the listed videos", SplitChanges(())
     split_dir = recorded_split_dir(extra)
     test_set = select_test_set(request.dataset, extra, part=request.part, split_dir=split_dir)
-    by_path = {r.path: r for r in rows}
-    chosen = [by_path[s.path] for s in test_set.samples if s.path in by_path]
-    part_of: dict[Path, str] = {}
+    # a video is its path and its segment: a results file may add the whole file beside a Kinetics row's segment of it
+    by_video = {(r.path, r.segment): r for r in rows}
+    chosen = [by_video[(s.path, s.segment)] for s in test_set.samples if (s.path, s.segment) in by_video]
+    part_of: dict[tuple[Path, tuple[float, float] | None], str] = {}
     for part in SPLIT_PARTS:
         try:
-            part_of.update({s.path: part for s in select_test_set(request.dataset, extra, part=part, split_dir=split_dir).samples})
+            samples = select_test_set(request.dataset, extra, part=part, split_dir=split_dir).samples
         except DatasetError:
             continue  # an empty part (no validation videos, say)
-    listed = {s.path for s in request.dataset.samples}  # rows a results file added keep their own part
-    changes = tuple((r, part_of.get(r.path, "")) for r in rows if r.path in listed and r.split != part_of.get(r.path, ""))
+        part_of.update({(s.path, s.segment): part for s in samples})
+    listed = {(s.path, s.segment) for s in request.dataset.samples}  # rows a results file added keep their own part
+    changes = tuple((r, part_of.get((r.path, r.segment), "")) for r in rows
+                    if (r.path, r.segment) in listed and r.split != part_of.get((r.path, r.segment), ""))
     return chosen, test_set.summary(), SplitChanges(changes)
 
 

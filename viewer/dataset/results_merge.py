@@ -5,7 +5,9 @@ relative to the dataset root (the header's ``dataset``); on a laptop the same da
 lives elsewhere.  A record lands on the row with its absolute path, else the row with
 its relative path (the record's own, or its path under the header's root), else the
 one row whose last two path parts, or file name, are the record's; a row of another
-class than the record's is never its video.  A
+class than the record's, or of another segment (a Kinetics row is the annotated seconds
+of an untrimmed file; a record of the whole file, as files written before records kept
+their segment are, is not its result), is never its video.  A
 record that matches no row is a video the table does not list: it becomes a row of
 its own.  Plain Python, run in the worker (13,320 path resolutions).
 """
@@ -55,26 +57,30 @@ def _unique_tails(rows: Iterable[Row], length: int) -> dict[tuple[str, ...], Row
 
 def merge_results(rows: Sequence[Row], results: VideoResults) -> ResultsMerge:
     """Match ``results``' records to ``rows`` (see the module docstring); no row is ever added twice."""
-    by_path = {normalise(r.path): r for r in rows}
-    by_relative = {_parts(r.relative): r for r in rows}
+    by_path = {(normalise(r.path), r.segment): r for r in rows}
+    by_relative = {(_parts(r.relative), r.segment): r for r in rows}
     tails: list[dict[tuple[str, ...], Row]] | None = None  # made on the first record that needs them
+
+    def same_video(row: Row | None, record: VideoRecord) -> bool:
+        return row is not None and row.true == record.true and row.segment == record.segment
+
     chosen: dict[int, tuple[Row, VideoRecord, FlowSummary | None]] = {}
-    unmatched: dict[str, VideoRecord] = {}
+    unmatched: dict[tuple[str, tuple[float, float] | None], VideoRecord] = {}
     relative_matches = 0
     for record in results.records:
-        row = by_path.get(normalise(record.path))
+        row = by_path.get((normalise(record.path), record.segment))
         if row is None:
             ends, under = _parts(record.video), _under(record.path, results.dataset)
-            candidates = [by_relative.get(ends), by_relative.get(under) if under else None]
-            if not any(c is not None and c.true == record.true for c in candidates):
+            candidates = [by_relative.get((ends, record.segment)), by_relative.get((under, record.segment)) if under else None]
+            if not any(same_video(c, record) for c in candidates):
                 tails = tails if tails is not None else [_unique_tails(rows, 2), _unique_tails(rows, 1)]
                 candidates += [t.get(ends[-n:]) for n, t in zip((2, 1), tails) if len(ends) >= n]
-            row = next((c for c in candidates if c is not None and c.true == record.true), None)  # the same class, or not the same video
+            row = next((c for c in candidates if same_video(c, record)), None)  # the same class and seconds, or not the same video
             relative_matches += row is not None and id(row) not in chosen
         if row is None:
-            unmatched[normalise(record.path)] = record  # the same video twice in a file: one row
+            unmatched[(normalise(record.path), record.segment)] = record  # the same video twice in a file: one row
         else:
             chosen[id(row)] = (row, record, noise_of(record.flow_noise))
-    added = tuple(Row(Path(r.path), r.video, r.true, "test", noise=noise_of(r.flow_noise), record=r, noise_from_results=True)
-                  for r in unmatched.values())
+    added = tuple(Row(Path(r.path), r.video, r.true, "test", noise=noise_of(r.flow_noise), record=r, noise_from_results=True,
+                      segment=r.segment) for r in unmatched.values())
     return ResultsMerge(results, tuple(chosen.values()), added, {normalise(r.path): r.true for r in added}, relative_matches)

@@ -78,4 +78,7 @@ def test_a_segment_is_scored_cached_and_named_apart_from_its_whole_video(tmp_pat
     assert cache.get(sample.path, segment) == records[0] and cache.get(sample.path) is None
     whole, _ = panel_scoring.score_videos(classifier, [(sample.path, "v", sample.label_name)], cache, clips=2)
     assert whole[0].worst_frame == 2 and cache.get(sample.path) == whole[0]
-    assert cache.get(sample.path, segment) is None  # one record a video: the segment's went with the newer scoring
+    assert records[0].segment == segment and whole[0].segment is None
+    reread = RecordCache(checkpoint, names, tmp_path / "c")  # the whole file and its segment are two videos, kept both
+    kept = reread.get(sample.path, segment), reread.get(sample.path)
+    assert [(r.segment, r.worst_frame) for r in kept] == [(segment, records[0].worst_frame), (None, 2)]

@@ -55,6 +55,7 @@ def test_eval_writes_one_line_per_test_video_matching_metrics(evaluated, capsys)
         (lambda lines: lines[:1] + [lines[1].replace('"confidence": 0.', '"confidence": 7')], "line 2: confidence must be a probability"),
         (lambda lines: lines[:1] + [lines[1].replace(f'"predicted": "{FAVOURED}"', '"predicted": "Juggle"')], "line 2: predicted class 'Juggle'"),
         (lambda lines: [], "is empty"),
+        (lambda lines: lines[:1] + [lines[1].replace('"top5"', '"segment": [3, 1], "top5"')], r"line 2: segment must be \[start, end\]"),
     ],
 )
 def test_malformed_results_name_file_and_line(evaluated, tmp_path, edit, message):

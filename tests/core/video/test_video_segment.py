@@ -75,6 +75,13 @@ def test_evaluation_scores_the_segment_and_numbers_its_clips_as_the_file_does(un
     result = _score_video(classifier, untrimmed, 0, "untrimmed.mp4", 3, [0.5], None, segment=(2.0, 3.0))
     assert all(50 <= f < 75 for f in classifier.first_frames)  # the annotated second only
     assert list(result.clip_starts) == classifier.first_frames  # where the viewer, which opens the file, finds them
+    from types import SimpleNamespace
+
+    from core.evaluation.video_results import records_of
+
+    evaluation = SimpleNamespace(dataset_root=untrimmed.parent, videos=[result], class_names=["a", "b"], requested_flow_method=None, crops=1)
+    (record,) = records_of(evaluation)
+    assert record.segment == (2.0, 3.0) and record.worst_frame in classifier.first_frames  # the results file says which seconds
 
 
 def test_training_prepares_the_segment_and_caches_its_flow_under_the_files_frames(untrimmed: Path, tmp_path: Path) -> None:
