@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -82,6 +82,7 @@ class ClipClassifier:
     maps_kinds: tuple[str, ...] = ()  # what ``attention=True`` gives (set by the family)
     crop_position = CENTRE  # where a family's clip_sample crops along the longer side (see at_crop)
     share_windows = True  # False: every clip prepared on its own, as before clips shared work (benchmarks compare the two)
+    decode_ahead = True  # shared windows: the next chunk's frames read on a CPU thread while this chunk runs (where a family does)
     compilable: tuple[str, ...] = ()  # the model's submodules worth compiling (a family names its backbones)
 
     def __init__(
@@ -197,10 +198,11 @@ class ClipClassifier:
         """A video's samples: ``count`` clips spread uniformly (TSN)."""
         starts = uniform_clip_starts(len(frames), count, self.config.clip_length, self.config.frame_stride)
         samples, made = [], self.clip_samples(frames, starts, cancel)
-        for n, start in enumerate(starts):
-            check(cancel)
-            report(progress, n, len(starts), f"clip {n + 1}/{len(starts)} at frame {start}: decoding")
-            samples.append(next(made))
+        with closing(made):  # a sample source reading ahead stops before the caller closes the video
+            for n, start in enumerate(starts):
+                check(cancel)
+                report(progress, n, len(starts), f"clip {n + 1}/{len(starts)} at frame {start}: decoding")
+                samples.append(next(made))
         return samples
 
     def default_video_count(self) -> int:
@@ -216,6 +218,21 @@ class ClipClassifier:
     def predict_clips(self, source: FrameSource | np.ndarray, starts: Sequence[int], *, attention: bool = False, target_class: int | None = None,
                       top: int = 5, cancel: CancelToken | None = None, progress: Callable[..., None] | None = None) -> list[Prediction]:
         """Classify the clips at ``starts``, :attr:`batch_size` clips per forward pass."""
+        with closing(self.iter_clips(source, starts, attention=attention, target_class=target_class, top=top, cancel=cancel,
+                                     progress=progress)) as batches:
+            results = [prediction for batch in batches for prediction in batch]
+        report(progress, len(results), len(results), "done")
+        return results
+
+    def iter_clips(self, source: FrameSource | np.ndarray, starts: Sequence[int], *, attention: bool = False, target_class: int | None = None,
+                   top: int = 5, cancel: CancelToken | None = None, progress: Callable[..., None] | None = None) -> Iterator[list[Prediction]]:
+        """:meth:`predict_clips`' predictions a batch at a time, as each forward pass ends.
+
+        Why: a caller showing partial results (the viewer's whole-video timeline) keeps
+        one pass over the video (frames, flow pairs and reading ahead shared by every
+        window) instead of one call per batch.  Close it (``contextlib.closing``) when
+        stopping early: that waits for any read ahead before the video may be closed.
+        """
         frames = as_frame_source(source)
         if len(starts) == 0:
             raise ValueError("predict_clips needs at least one clip start")
@@ -223,19 +240,17 @@ class ClipClassifier:
         for start in starts:
             if not 0 <= int(start) < len(frames):
                 raise ValueError(f"clip start {start} is outside the video's {len(frames)} frames")
-        results: list[Prediction] = []
         total = len(starts)
         made = self.clip_samples(frames, [int(s) for s in starts], cancel)
-        for first in range(0, total, self.batch_size):
-            batch = []
-            for offset, start in enumerate(starts[first : first + self.batch_size]):
-                check(cancel)
-                report(progress, first + offset, total, f"clip at frame {start}: decoding and preparing")
-                batch.append(next(made))
-            report(progress, first + len(batch) - 1, total, "running the model")
-            results.extend(self._run_batched(batch, attention, target_class, top, cancel))
-        report(progress, total, total, "done")
-        return results
+        with closing(made):  # a sample source reading ahead stops before the caller closes the video
+            for first in range(0, total, self.batch_size):
+                batch = []
+                for offset, start in enumerate(starts[first : first + self.batch_size]):
+                    check(cancel)
+                    report(progress, first + offset, total, f"clip at frame {start}: decoding and preparing")
+                    batch.append(next(made))
+                report(progress, first + len(batch) - 1, total, "running the model")
+                yield self._run_batched(batch, attention, target_class, top, cancel)
 
     def predict_video(self, source: FrameSource | np.ndarray, num_clips: int | None = None, *, attention: bool = False, top: int = 5,
                       cancel: CancelToken | None = None, progress: Callable[..., None] | None = None) -> VideoPrediction:

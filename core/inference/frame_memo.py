@@ -12,6 +12,7 @@ byte bound caps the odd order that defeats that rule (a miss is only a second re
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -28,6 +29,16 @@ def starts_still_to_come(starts: Sequence[int]) -> list[int]:
         smallest = int(starts[n]) if smallest is None else min(smallest, int(starts[n]))
         out[n] = smallest
     return out
+
+
+@dataclass(frozen=True)
+class LoadedFrames:
+    """Frames read and prepared for a memo, with the time each step took."""
+
+    indices: tuple[int, ...]
+    frames: np.ndarray
+    decode_ms: float
+    preprocess_ms: float
 
 
 class FrameMemo:
@@ -62,22 +73,36 @@ class FrameMemo:
     def fetch(self, indices: Iterable[int]) -> None:
         """Read (in one call to the source, in increasing order) the frames of ``indices`` not remembered yet."""
         wanted = {int(i) for i in indices}
-        missing = sorted(wanted - self._frames.keys())
-        if not missing:
-            return
+        missing = self.missing(wanted)
+        if missing:
+            self.keep(self.load(missing), wanted)
+
+    def missing(self, indices: Iterable[int]) -> list[int]:
+        """The frames of ``indices`` not remembered, in increasing order."""
+        return sorted({int(i) for i in indices} - self._frames.keys())
+
+    def load(self, indices: Sequence[int]) -> "LoadedFrames":
+        """Read and prepare the frames at ``indices`` (increasing) without remembering them: the part of
+        :meth:`fetch` that may run on another thread (it touches the source, not the memo)."""
         began = time.perf_counter()
-        raw = read_frames(self.source, missing)
+        raw = read_frames(self.source, indices)
         decoded = time.perf_counter()
         frames = raw if self.prepare is None else self.prepare(raw)
-        self.timings_ms["decode"] += (decoded - began) * 1000.0
-        self.timings_ms["preprocess"] += (time.perf_counter() - decoded) * 1000.0
-        if len(frames) != len(missing):
-            raise ValueError(f"preparing {len(missing)} frames gave {len(frames)}")
-        self.reads += len(missing)
-        for index, frame in zip(missing, frames):
+        if len(frames) != len(indices):
+            raise ValueError(f"preparing {len(indices)} frames gave {len(frames)}")
+        return LoadedFrames(tuple(int(i) for i in indices), frames, (decoded - began) * 1000.0, (time.perf_counter() - decoded) * 1000.0)
+
+    def keep(self, loaded: "LoadedFrames", wanted: Iterable[int] = ()) -> None:
+        """Remember frames :meth:`load` gave, evicting the oldest others past the byte bound (never ``wanted``'s)."""
+        self.timings_ms["decode"] += loaded.decode_ms
+        self.timings_ms["preprocess"] += loaded.preprocess_ms
+        self.reads += len(loaded.indices)
+        for index, frame in zip(loaded.indices, loaded.frames):
+            if index in self._frames:
+                self._bytes -= self._frames[index].nbytes
             self._frames[index] = frame
             self._bytes += frame.nbytes
-        self._evict_oldest(keep=wanted)
+        self._evict_oldest(keep={*loaded.indices, *(int(i) for i in wanted)})
 
     def forget_before(self, index: int) -> None:
         """Drop every frame before ``index``: no window still to come reads it."""

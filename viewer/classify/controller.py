@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -370,24 +371,24 @@ class ClassifyController(QObject):
             starts = sliding_window_starts(len(video), config.clip_length, config.frame_stride, step)
             clips: list[Prediction] = []
             used, oom = device, False
-            while len(clips) < len(starts):
-                batch = starts[len(clips) : len(clips) + classifier.batch_size]
+            while len(clips) < len(starts):  # one pass over the video; after CUDA runs out of memory, the rest on the CPU
                 done = len(clips)
 
-                def batch_progress(i: int, _total: int, message: str = "", _done: int = done) -> None:
+                def window_progress(i: int, _total: int, message: str = "", _done: int = done) -> None:
                     progress(_done + i, len(starts), f"window {_done + i + 1}/{len(starts)}: {message}")
 
-                def run_on(dev: str) -> tuple[list[Prediction], float]:
-                    c, ms = holder.get(path, dev)
-                    return c.predict_clips(video, batch, cancel=cancel, progress=batch_progress), ms
-
-                (part, ms), used_now, oom_now = _with_cpu_fallback(run_on, used, holder)
-                load_ms += ms
-                if oom_now:
-                    used, oom = used_now, True
-                    classifier, _ = holder.get(path, used)
-                clips.extend(part)
-                progress(len(clips), len(starts), f"{len(clips)}/{len(starts)} windows", partial=video_prediction(clips))
+                try:
+                    with closing(classifier.iter_clips(video, starts[done:], cancel=cancel, progress=window_progress)) as batches:
+                        for part in batches:
+                            clips.extend(part)
+                            progress(len(clips), len(starts), f"{len(clips)}/{len(starts)} windows", partial=video_prediction(clips))
+                except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
+                    if used == CPU or not is_out_of_memory(error):
+                        raise
+                    _free_cuda(holder)
+                    used, oom = CPU, True
+                    classifier, ms = holder.get(path, CPU)
+                    load_ms += ms
             return ClassifyRun("video", device, used, oom, time.perf_counter() - began, load_ms, video_prediction(clips))
 
         return self._submit(VIDEO_CHANNEL, work, "classifying the whole video", on_partial=self.classify_state.set_timeline)
@@ -475,9 +476,14 @@ def _with_cpu_fallback(run_on: Callable[[str], Any], device: str, holder: ModelH
     except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
         if device == CPU or not is_out_of_memory(error):
             raise
+    _free_cuda(holder)
+    return run_on(CPU), CPU, True
+
+
+def _free_cuda(holder: ModelHolder) -> None:
+    """Drop the held model and CUDA's cached blocks after it ran out of memory."""
     holder.release()
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return run_on(CPU), CPU, True

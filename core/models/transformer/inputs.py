@@ -25,6 +25,7 @@ import torch
 
 from core.flow.render import FlowEncoding
 from core.inference.flow_backend import FlowBackend
+from core.inference.decode_ahead import DecodeAhead, SerialFrames
 from core.inference.frame_memo import FrameMemo, starts_still_to_come
 from core.inference.frames import FrameSource
 from core.inference.pair_flow import PairFlow, pairs_are_independent, shares_pairs
@@ -135,6 +136,7 @@ def prepare_clip_inputs(
     crop_position: float = CENTRE,
     chunk: int = 8,
     on_device: bool = False,
+    decode_ahead: bool = True,
 ) -> Iterator[ClipInput]:
     """The clips at ``starts``, in order, exactly as :func:`prepare_clip_input` makes them one by one.
 
@@ -148,9 +150,11 @@ def prepare_clip_inputs(
     note): each frame uploaded once, and the flow of a chunk's windows
     in one engine call (:meth:`FlowBackend.flow_of_tensor_clips`: RAFT's pairs
     side by side), each pair the windows share computed once
-    (:class:`~core.inference.resident_frames.ResidentFrames`).
+    (:class:`~core.inference.resident_frames.ResidentFrames`).  ``decode_ahead``:
+    the next chunk's frames are read on a CPU thread meanwhile
+    (:mod:`core.inference.decode_ahead`); closing the generator waits for it.
     """
-    size, count = config.input_size, len(frames)
+    size = config.input_size
     method = flow_method or config.flow_method
     torch_device = torch.device(device) if not isinstance(device, torch.device) else device
     _check_device_path(flow_backend, on_device)
@@ -164,21 +168,42 @@ def prepare_clip_inputs(
             maps.append(cmap)
         return cropped
 
-    memo = FrameMemo(frames, crop)
+    memo = FrameMemo(SerialFrames(frames) if decode_ahead else frames, crop)
+    ahead = DecodeAhead(memo) if decode_ahead else None
+    try:
+        yield from _chunks(frames, starts, config, memo, ahead, maps, flow_backend, method, torch_device, cancel, chunk, on_device)
+    finally:
+        if ahead is not None:
+            ahead.close()  # no read in flight once the caller has the video back
+
+
+def _chunks(frames: FrameSource, starts: Sequence[int], config: TransformerConfig, memo: FrameMemo, ahead: DecodeAhead | None,
+            maps: list[CropMap], flow_backend: FlowBackend, method: str, torch_device: torch.device, cancel: CancelToken | None,
+            chunk: int, on_device: bool) -> Iterator[ClipInput]:
+    """:func:`prepare_clip_inputs`' windows, ``chunk`` at a time (the next chunk's frames decoded ``ahead``)."""
+    count, step = len(frames), max(1, chunk)
+
+    def chunk_at(first: int) -> tuple[list[ClipIndices], list[tuple[int, ...]]]:
+        clips = [clip_indices(int(s), count, config.clip_length, config.frame_stride) for s in starts[first : first + step]]
+        return clips, [_flow_indices(c, count) if config.uses_flow else c.indices for c in clips]
+
     shared = None
     if config.uses_flow and shares_pairs(method, torch_device) and not on_device:
         shared = PairFlow(flow_backend, method, memo.read_clip, device=torch_device, cancel=cancel)
     resident = ResidentFrames(memo.read_clip, torch_device)
     per_pair = shared is not None and FlowEncoding.from_dict(dict(config.flow_encoding)).normalization == "fixed"
     keep = starts_still_to_come(starts)
-    for first in range(0, len(starts), max(1, chunk)):
+    for first in range(0, len(starts), step):
         check(cancel)
-        clips = [clip_indices(int(s), count, config.clip_length, config.frame_stride) for s in starts[first : first + max(1, chunk)]]
-        reads = [_flow_indices(c, count) if config.uses_flow else c.indices for c in clips]
+        clips, reads = chunk_at(first)
         memo.forget_before(keep[first])
         before = dict(memo.timings_ms)
+        if ahead is not None:
+            ahead.collect()
         memo.fetch(i for r in reads for i in r)
         share = {k: (memo.timings_ms[k] - before[k]) / len(clips) for k in before}
+        if ahead is not None and first + step < len(starts):
+            ahead.start(i for r in chunk_at(first + step)[1] for i in r)
         if shared is not None:
             shared.forget_before(keep[first])
             spent = shared.milliseconds

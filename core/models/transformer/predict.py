@@ -92,9 +92,12 @@ class TransformerClassifier(ClipClassifier):
             return
         clips = prepare_clip_inputs(frames, starts, self.config, flow_backend=self.flow_backend, flow_method=self.flow_method,
                                     device=self.device, cancel=cancel, crop_position=self.crop_position, chunk=max(8, self.batch_size),
-                                    on_device=self.device_resident)
-        for clip in clips:
-            yield self._sample_of(clip)
+                                    on_device=self.device_resident, decode_ahead=self.decode_ahead)
+        try:
+            for clip in clips:
+                yield self._sample_of(clip)
+        finally:
+            clips.close()  # waits for a read ahead in flight: the caller may close the video next
 
     def _sample_of(self, clip: ClipInput) -> Sample:
         timings = dict(clip.timings_ms)

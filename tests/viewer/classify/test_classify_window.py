@@ -289,6 +289,48 @@ def test_cuda_out_of_memory_reruns_on_the_cpu_and_says_so(qtbot, window: MainWin
     assert window.classify_ui.prediction_panel.predicted_label.text() in CLASSES
 
 
+def test_the_whole_video_is_one_pass_and_cuda_running_out_of_memory_midway_finishes_on_the_cpu(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
+    """Windows every 2 frames: one pass over the video (each frame read once, the timeline growing batch by batch);
+    when CUDA runs out of memory after the first batch, the windows still to do run on the CPU, the done ones kept."""
+    ready_window(qtbot, window, files)
+    calls: list[tuple[str, list[int]]] = []
+
+    class Watched:
+        """The real classifier on the CPU, its calls noted; as "cuda" it runs out of memory after one batch."""
+
+        def __init__(self, inner: ClipClassifier, device: str) -> None:
+            self.inner, self.device = inner, device
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.inner, name)
+
+        def iter_clips(self, video, starts, **kwargs):  # noqa: ANN001, ANN201
+            calls.append((self.device, list(starts)))
+            for n, batch in enumerate(self.inner.iter_clips(video, starts, **kwargs)):
+                if self.device == "cuda" and n == 1:
+                    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                yield batch
+
+    def loader(path: Path, device: str):  # noqa: ANN202
+        classifier = open_classifier(path, device="cpu")
+        classifier.batch_size = 4
+        return Watched(classifier, device)
+
+    window.classify.loader = loader
+    window.classify.device = "cuda"
+    window.classify_ui.prediction_panel.step_box.setValue(2)
+    partials: list[int] = []
+    window.classify.classify_state.timelineChanged.connect(lambda t: partials.append(len(t.clips)) if t is not None else None)
+    with qtbot.waitSignal(window.classify.runFinished, timeout=60000) as blocker:
+        window.classify_ui.prediction_panel.video_button.click()
+    run = blocker.args[0]
+    starts = sliding_window_starts(30, 8, 1, 2)
+    assert [c.start for c in run.result.clips] == starts and len(starts) == 12
+    assert calls == [("cuda", starts), ("cpu", starts[4:])]  # one pass each: the first batch kept, the rest on the CPU
+    assert run.device == "cpu" and run.cuda_out_of_memory
+    assert partials[:3] == [4, 8, 12]
+
+
 def test_a_missing_model_is_said_in_the_panel_and_nothing_runs(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     from viewer.jobs import JobRunner
     from viewer.notifier import Notifier
