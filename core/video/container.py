@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,8 +56,9 @@ CACHE_BEHIND = 4
 # Containers whose timestamps FFmpeg guesses (AVI): frames are counted as they leave the decoder.
 COUNTING_FORMATS = frozenset({"avi"})
 # MPEG program and transport streams: FFmpeg seeks them by decode time, landing past the keyframe, and a packet's
-# timestamps after a seek differ from the first pass: frames are counted from the file's start, reopened.
-FROM_START_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
+# timestamps after a seek differ from the first pass: frames are counted from the file's start, reopened.  So do ASF's
+# (WMV): after a seek its H.264 packets come without timestamps.
+FROM_START_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo", "asf"})
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,15 @@ class _OffGrid(Exception):
     """A decoded timestamp is not where the constant-rate grid put it."""
 
 
+class _Disordered(Exception):
+    """The decoder presents frames in another order than their timestamps say (a B-frame stream copied out of an
+    AVI keeps the AVI's decode-order guesses as timestamps): frames are counted instead."""
+
+
+# Frames a decoder may hold back (H.264's largest picture buffer): how far to look for a timestamp missing from a run.
+REORDER_PEEK = 16
+
+
 class ContainerVideo(Video):
     """A video file read through FFmpeg with exact random access."""
 
@@ -268,6 +279,7 @@ class ContainerVideo(Video):
             self._stream.thread_type = "AUTO"
             self._decoder: Iterator["av.VideoFrame"] | None = None
             self._next_index = -1  # presentation index of the next frame the running decoder yields
+            self._run_last: int | None = None  # timestamp mode: the position of the running decoder's last frame
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._rotation = 0
             if self._index.grid:
@@ -397,6 +409,7 @@ class ContainerVideo(Video):
         the seek happens now, so a refused one raises here."""
         if seek_ts is not None:
             self._container.seek(int(seek_ts), stream=self._stream, backward=True, any_frame=False)
+        self._run_last = None
         return self._decoded()
 
     def _decoded(self) -> Iterator["av.VideoFrame"]:
@@ -506,6 +519,9 @@ class ContainerVideo(Video):
             except _OffGrid:
                 self._switch_to_packet_index()
                 return self._decode(index)
+            except _Disordered:
+                self._switch_to_counting()
+                return self._decode(index)
             except av.error.FFmpegError as err:
                 self._decoder = None
                 raise VideoError(f"frame {index} cannot be decoded: {_first_line(err)}", self.path) from None
@@ -520,12 +536,37 @@ class ContainerVideo(Video):
         self._index = _build_index(self.path, self._container, self._stream)
         self._decoder, self._next_index = None, -1
 
+    def _switch_to_counting(self) -> None:
+        """Count frames from the file's start from now on (opened again for each backward jump): exact whatever
+        the timestamps say, slower for random access in long files; the frame count stays the packets'."""
+        idx = self._index
+        self._index = _StreamIndex(np.arange(idx.frames, dtype=np.int64), np.array([0]), np.array([0]), counting=True, reordered=True,
+                                   reopen=True, starts_at_key=idx.starts_at_key, first_key_pts=idx.first_key_pts)
+        self._decoder, self._next_index = None, -1
+        self.cache.clear()
+
+    def _check_order(self, frame: "av.VideoFrame", position: int) -> None:
+        """Timestamp mode: a run's frames come at consecutive positions.  A step back, or a gap that a frame the
+        decoder still holds fills (peeked at, then left to come), means the timestamps do not name the pictures."""
+        last, self._run_last = self._run_last, position
+        if last is None or position == last + 1:
+            return
+        if position <= last:
+            raise _Disordered()
+        assert self._decoder is not None
+        peeked = list(itertools.islice(self._decoder, REORDER_PEEK))
+        self._decoder = itertools.chain(peeked, self._decoder)
+        if any(f.pts is not None and frame.pts is not None and f.pts < frame.pts for f in peeked):
+            raise _Disordered()
+
     def _advance_to(self, index: int) -> np.ndarray | None:
         assert self._decoder is not None
-        for frame in self._decoder:
+        while (frame := next(self._decoder, None)) is not None:
             if self._index.counting and not self._counted(frame):
                 continue
             position = self._position_of(frame)
+            if not self._index.counting:
+                self._check_order(frame, position)
             self._next_index = position + 1
             if position > index:
                 return None

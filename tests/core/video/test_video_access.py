@@ -27,6 +27,9 @@ CODECS = {
     "h264-bframes-ts": ("v.ts", "libx264", "mpegts", {"bf": "2", "g": "12", "crf": "18"}),
     "mpeg2-bframes-ts": ("m2.ts", "mpeg2video", "mpegts", {"bf": "2", "g": "12", "qscale": "2"}),
     "mpeg2-bframes-mpg": ("m2.mpg", "mpeg2video", "mpeg", {"bf": "2", "g": "12", "qscale": "2"}),
+    # ASF after a seek gives H.264 packets without timestamps: counted from the start as well
+    "h264-bframes-asf": ("v.wmv", "libx264", "asf", {"bf": "2", "g": "12", "crf": "18"}),
+    "wmv2-asf": ("w.wmv", "wmv2", "asf", {"g": "12", "qscale": "2"}),
 }
 
 
@@ -272,3 +275,20 @@ def test_an_open_gop_avi_restarts_at_keyframes_once_a_pass_has_counted_their_pic
         assert video._index.keyframe_indices.tolist() == key_pictures
         for i in (N - 1, 40, 13, 12, 11, 33, 32, 25):  # backward jumps restart at the placed keyframes
             assert decode_index(video.read(i)) == i
+
+
+@pytest.mark.parametrize("fmt", ["matroska", "mp4"])
+@pytest.mark.parametrize("gop", ["closed", "open"])
+def test_b_frames_copied_out_of_an_avi_are_read_in_the_order_the_decoder_presents_them(tmp_path: Path, fmt: str, gop: str) -> None:
+    """An AVI's H.264 with B-frames stream-copied into MKV or MP4 (as converting NTU RGB+D with ``-c copy`` does) keeps
+    the AVI's timestamps, guessed in decode order: unique, but not the pictures' order.  FFmpeg presents every
+    frame in order; the timestamps once put frame 5's picture at frame 4's place, and frame 4 "ended early"."""
+    options = {"bf": "3", "g": "24"} if gop == "closed" else {
+        "x264-params": "open-gop=1:b-adapt=0:bframes=3:keyint=12:min-keyint=12", "bf": "3", "g": "12"}
+    avi = write_video(tmp_path / "source.avi", N, fmt="avi", options=options)
+    copied = _remux(avi, tmp_path / ("copied.mkv" if fmt == "matroska" else "copied.mp4"), fmt, skip=0)
+    assert _presented(copied) == list(range(N))
+    _check_every_frame(copied, list(range(N)))
+    order = np.random.default_rng(1).permutation(N).tolist()
+    with open_video(copied, cache_bytes=0) as video:  # random access first, before any pass
+        assert [decode_index(video.read(i)) for i in order] == order
