@@ -60,7 +60,7 @@ def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
         print("\n".join(infer._target_lines(r)))
     infer._print_clip_table(rows)
     infer._print_cold_table(rows)
-    infer._print_video_table([infer._VideoRow("mvit_v2_s", "cuda", "raft-large", "sample.mp4", 125, 16, 8, 300.0, 450.0)])
+    infer._print_video_table([infer._VideoRow("mvit_v2_s", "cuda", "raft-large", "sample.mp4", 125, 16, 8, 300.0, 400.0, 450.0)])
     out = capsys.readouterr().out
     assert "no attention maps, GPU < 60 ms: met (55 ms, auto, eager" in out
     assert "attention maps, GPU < 100 ms: NOT met (120 ms, auto, eager" in out
@@ -69,6 +69,8 @@ def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
     assert [row[-1] for row in compiled_rows] == ["0.73x", "0.75x"]  # against the eager row of the same run
     assert "<= 1.5x a warm one (eager): met (1.27x)" in out
     assert ">= 500 frames/s: NOT met (450 frames/s" in out
+    video_row = next(line.split() for line in out.splitlines() if line.startswith("mvit_v2_s") and "sample.mp4" in line)
+    assert video_row[-2:] == ["1.50x", "1.12x"]  # shared against per window; reading ahead against not
 
 
 def test_a_failed_cold_start_keeps_the_warm_rows_and_their_verdicts_are_printed_as_measured(small_video, tmp_path, monkeypatch, capsys):
