@@ -174,7 +174,9 @@ class ClipPreparer:
     def _centre_clips(self, video, starts: list[int], cancel: CancelToken | None) -> Iterator:  # noqa: ANN001 - a Video
         from core.models.transformer.inputs import prepare_clip_inputs
 
-        return prepare_clip_inputs(video, starts, self.config, flow_backend=self.flow_backend, device=self.flow_device, cancel=cancel)
+        # no reading ahead: the loader's workers already decode in parallel, and a video is closed as soon as its clips are made
+        return prepare_clip_inputs(video, starts, self.config, flow_backend=self.flow_backend, device=self.flow_device, cancel=cancel,
+                                   decode_ahead=False)
 
     def _one_clip(self, video, want: ClipWant, start: int, cancel: CancelToken | None) -> PreparedClip:  # noqa: ANN001 - a Video
         from core.models.transformer.inputs import prepare_clip_input
