@@ -84,7 +84,11 @@ class Dataset:
         as another layout than meant, e.g. an annotation folder's ``videos/`` taken for the one class)."""
         present = sorted({s.label_name for s in self.samples})
         if len(present) < 2:
-            raise DatasetError(f"has videos of one class only ({', '.join(present) or 'none'}): training needs at least two", self.root)
+            absent = [name for name in self.classes if name not in present]
+            why = f"; {listed(absent)}: no video on disk" if absent else ""
+            missing = next((note for note in self.notes if "not on disk" in note), "")  # names the annotation file and line
+            raise DatasetError(f"has videos of one class only ({', '.join(present) or 'none'}): training needs at least two{why}"
+                               + (f" ({missing})" if missing else ""), self.root)
 
     def counts(self) -> dict[str, int]:
         counts = {name: 0 for name in self.classes}

@@ -14,6 +14,7 @@ every row, found on disk or not (the official label map's order).
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Iterator
@@ -75,10 +76,10 @@ def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"cannot read the annotation file ({err})", file) from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    rows = _csv_rows(text, file)
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
         raise DatasetError("line 1: expected a header row (label and path, or label and youtube_id)", file)
-    header = rows[0]
+    header = rows[0][1]
     label, path, ident = _column(header, LABEL_COLUMNS), _column(header, PATH_COLUMNS), _column(header, ID_COLUMNS)
     start, end, split = _column(header, START_COLUMNS), _column(header, END_COLUMNS), _column(header, SPLIT_COLUMNS)
     file_part = part_from_file_name(file)
@@ -89,7 +90,7 @@ def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
         raise DatasetError(f"line 1: no label column (one of {', '.join(LABEL_COLUMNS)}) in the header {header}", file)
     if path is None and ident is None:
         raise DatasetError(f"line 1: no video column (one of {', '.join(PATH_COLUMNS + ID_COLUMNS)}) in the header {header}", file)
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -100,6 +101,20 @@ def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
         part = part_name(row[split], file, number) if split is not None and row[split].strip() else file_part
         references, segment = _references(row, path, ident, start, end, file, number)
         yield Entry(references, name, part, file, number, segment)
+
+
+def _csv_rows(text: str, file: Path) -> list[tuple[int, list[str]]]:
+    """Each CSV record with the line it starts on.  Only CR and LF end a line: a quoted field may hold one (the
+    label is then one line), and Unicode's other line breaks (U+2028 in a label) are characters, as for any CSV tool."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, line = [], 1
+    try:
+        for row in reader:
+            rows.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as err:
+        raise DatasetError(f"line {line}: not readable as CSV ({err})", file) from None
+    return rows
 
 
 def _references(row: list[str], path: int | None, ident: int | None, start: int | None, end: int | None,

@@ -22,11 +22,12 @@ from core.atomic import sweep_orphans, write_text
 from core.errors import DatasetError, InputError
 from core.progress import CancelToken, check, report
 from core.synth.render import APPEARANCE, MIN_SIZE, MOTION, SYNTH_CLASSES, render_clip
+from core.synth.writer import DEFAULT_CRF, DEFAULT_FPS, write_mp4
 
 MAX_SIZE = 4096
 MAX_FRAMES = 8192  # the video reader's own limit
 MAX_CLIP_BYTES = 2 * 2**30
-from core.synth.writer import DEFAULT_CRF, DEFAULT_FPS, write_mp4
+MAX_CLIPS_PER_CLASS = 10_000  # far past any real dataset's classes (UCF101: about 130 clips each); lists stay small
 
 MANIFEST_NAME = "synth.json"
 CLASS_INDEX_NAME = "classInd.txt"
@@ -48,8 +49,8 @@ class SynthSettings:
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the bad setting and its value."""
-        if self.clips_per_class < 1:
-            raise InputError(f"--clips-per-class must be at least 1, got {self.clips_per_class}")
+        if not 1 <= self.clips_per_class <= MAX_CLIPS_PER_CLASS:
+            raise InputError(f"--clips-per-class must be from 1 to {MAX_CLIPS_PER_CLASS}, got {self.clips_per_class}")
         if not MIN_SIZE <= self.size <= MAX_SIZE or self.size % 2:
             raise InputError(f"--size must be an even number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {self.size}")
         if not 2 <= self.frames <= MAX_FRAMES:

@@ -96,6 +96,29 @@ def test_bad_kinetics_rows_name_file_and_line(tmp_path: Path, text: str, message
     assert err.value.path == str(csv)
 
 
+def test_a_label_holding_a_line_break_is_one_label_and_later_lines_keep_their_numbers(tmp_path: Path):
+    """Only CR and LF end a CSV line: a quoted label may span two (one label, its break a space, as other stray
+    spaces), and U+2028 inside a label is a character (it was split into a row of one field)."""
+    for name in ("a", "b", "c"):
+        touch(tmp_path / f"{name}.mp4")
+    csv = tmp_path / "ann.csv"
+    csv.write_text('label,path\n"long\njump",a.mp4\nlong\u2028jump,b.mp4\nhigh jump,c.mp4\n', encoding="utf-8")
+    dataset = discover_dataset(csv)
+    assert dataset.classes == ("high jump", "long jump") and [s.label_name for s in dataset.samples] == ["high jump", "long jump", "long jump"]
+    csv.write_text('label,path\n"long\njump",a.mp4\nhigh jump,c.mp4,extra\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match="line 4: 3 fields, the header has 2"):  # the physical line
+        discover_dataset(csv)
+
+
+def test_a_class_whose_videos_are_all_missing_is_named_with_the_missing_files(tmp_path: Path):
+    touch(tmp_path / "a1.mp4")
+    touch(tmp_path / "a2.mp4")
+    csv = tmp_path / "ann.csv"
+    csv.write_text("label,path\nrun,a1.mp4\nrun,a2.mp4\nwalk,gone.mp4\n")
+    with pytest.raises(DatasetError, match=r"one class only \(run\).*; walk: no video on disk .*gone.mp4 \(ann.csv line 4\)"):
+        discover_dataset(csv).check_trainable()
+
+
 def test_kinetics_with_no_video_on_disk_is_an_error_naming_the_file(tmp_path: Path):
     (tmp_path / "train.csv").write_text("label,youtube_id\nx,nothere\n")
     with pytest.raises(DatasetError, match="none of the annotated videos is on disk .e.g. nothere, train.csv line 2"):

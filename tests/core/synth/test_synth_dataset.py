@@ -146,7 +146,8 @@ def test_refuses_a_foreign_folder_or_other_settings(tmp_path: Path):
         ({"size": 100000, "frames": 2}, "--size must be an even number of pixels from 32 to 4096, got 100000"),
         ({"frames": 9000}, "--frames must be from 2 .* to 8192"),
         ({"size": 4096, "frames": 100}, r"a clip of 100 frames of 4096x4096 takes 4.7 GiB in memory \(at most 2\)"),
-        ({"clips_per_class": 0}, "--clips-per-class must be at least 1"),
+        ({"clips_per_class": 0}, "--clips-per-class must be from 1 to 10000, got 0"),
+        ({"clips_per_class": 100_000_000}, "--clips-per-class must be from 1 to 10000, got 100000000"),  # ran out of memory
         ({"seed": -1}, "--seed must be >= 0"),
     ],
 )
