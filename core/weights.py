@@ -165,3 +165,6 @@ def check_state_dict_fits(
     for key, value in state.items():
         if tuple(value.shape) != tuple(own[key].shape):
             raise CheckpointError(f"{what}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}", path)
+        if own[key].is_floating_point() and not value.is_floating_point():  # loading would convert it without a word
+            kind = str(value.dtype).removeprefix("torch.")
+            raise CheckpointError(f"{what}: {key} holds {kind} values, expected floating-point weights", path)

@@ -195,9 +195,12 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
         raise CheckpointError("file is empty (0 bytes)", file)
     with open(file, "rb") as handle:
         head = handle.read(9)
-    pickled = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
-    if file.suffix.lower() in _PICKLE_SUFFIXES or (pickled and not _safetensors_header(head, file.stat().st_size)):
+    if _safetensors_header(head, file.stat().st_size):
+        return file  # whatever its name
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save's zip, or a bare pickle
         _refuse_pickle(file)
+    if file.suffix.lower() in _PICKLE_SUFFIXES:  # named as a pickle but not one (a text file, say)
+        raise CheckpointError(f"is not a checkpoint: neither a PyTorch file nor a {CHECKPOINT_SUFFIX} one (it starts with {head[:8]!r})", file)
     return file
 
 

@@ -150,6 +150,21 @@ def test_wrong_class_count_keys_and_shapes_are_named(tmp_path):
     with pytest.raises(CheckpointError, match=r"non-finite weights \(NaN or inf\) in space_embed"):
         load_checkpoint(nan)
 
+    whole = _rewrite(path, tmp_path / "int32.safetensors", tensors={"space_embed": torch.ones(4, 16, dtype=torch.int32)})
+    with pytest.raises(CheckpointError, match="space_embed holds int32 values, expected floating-point weights"):
+        load_checkpoint(whole)  # loading converted them without a word: every class came out at 1/N
+
+
+def test_a_file_named_as_a_pickle_is_said_to_be_neither_and_safetensors_under_any_name_loads(tmp_path):
+    text = tmp_path / "notes.pth"
+    text.write_text("hello, not weights\n")
+    with pytest.raises(CheckpointError, match="is not a checkpoint: neither a PyTorch file nor a .safetensors one"):
+        load_checkpoint(text)  # it was called a PyTorch pickle
+    good = save_checkpoint(tmp_path / "good.safetensors", build_model(tiny_config()))
+    renamed = tmp_path / "good.pth"
+    renamed.write_bytes(good.read_bytes())
+    assert load_checkpoint(renamed)[1].class_names == ("walk", "run", "jump")
+
 
 def test_bad_or_missing_config_metadata(tmp_path):
     from safetensors.torch import save_file
