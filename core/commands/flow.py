@@ -58,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
         if not 0 <= args.start < total_frames:
             raise InputError(f"--start {args.start} is outside the video's {total_frames} frames (0..{total_frames - 1})", args.video)
         count = total_frames - args.start if args.count is None else args.count
-        if count < 2:
+        if count < 2 and args.count is not None:
             raise InputError(f"--count must be at least 2 (flow needs a pair of frames), got {count}")
+        if count < 2:  # the video, or what is left of it after --start, is one frame
+            rest = "has 1 frame" if total_frames == 1 else f"has 1 frame from --start {args.start} on ({total_frames} in all)"
+            raise InputError(f"{rest}: flow needs a pair of frames", args.video)
         if args.start + count > total_frames:
             raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
         out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True)

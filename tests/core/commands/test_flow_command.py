@@ -72,6 +72,7 @@ def test_flow_command_falls_back_without_raft_weights_and_says_so(tmp_path: Path
     [
         (["--method", "dis", "--start", "9"], "--start 9 is outside the video's 3 frames"),
         (["--method", "dis", "--count", "1"], "--count must be at least 2"),
+        (["--method", "dis", "--start", "2"], "has 1 frame from --start 2 on (3 in all): flow needs a pair of frames"),  # --count was not given
         (["--method", "dis", "--start", "1", "--count", "5"], "run past the video's end"),
         (["--method", "sift"], "unknown flow method 'sift'"),
         (["--method", "dis", "--device", "banana"], "unknown device 'banana'"),  # OpenCV ignores the device; a typo is still an error
