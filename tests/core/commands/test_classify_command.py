@@ -97,6 +97,8 @@ def test_bad_input_is_one_error_line_and_exit_2(files, capsys, monkeypatch, tmp_
     pickled = tmp_path / "model.pt"
     torch.save({"w": torch.zeros(1)}, pickled)
     assert "PyTorch pickle" in fails(files.video, "--checkpoint", str(pickled))
+    missing = str(tmp_path / "raft.pth")  # the model's flow is no RAFT: the typo was ignored
+    assert f"{missing}: --raft-weights: no such file" in fails(files.video, "--checkpoint", files.checkpoint, "--raft-weights", missing)
     monkeypatch.setattr("core.resources.DEMO_CHECKPOINT", tmp_path / "demo_model.safetensors")
     assert "the bundled demo model is missing" in fails(files.video)
     assert fails(str(tmp_path / "missing.mp4"), "--checkpoint", files.checkpoint)
