@@ -9,12 +9,15 @@ prints one line and exits 1 (the traceback only with ``TWOSTREAM_DEBUG=1``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from types import ModuleType
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from core.errors import Cancelled, CoreError, InputError, WeightsUnavailable
 
@@ -22,6 +25,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
 class UsageError(InputError):
@@ -44,6 +48,33 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+class _Terminated(BaseException):
+    """SIGTERM (a scheduler or ``kill``): unwound like Ctrl-C, so staged outputs and temporaries are cleared."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a command runs in the main thread, SIGTERM raises :class:`_Terminated`; a forked child (a data
+    loader's worker) that inherited the handler ends as SIGTERM ends a process, without unwinding our stack."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _load(module_name: str) -> ModuleType:
@@ -74,7 +105,13 @@ def run_cli(argv: Sequence[str] | None, *, prog: str, description: str, command_
         if not args_list or (args_list[0] not in modules and args_list[0] not in {"-h", "--help", "--version"}):
             args_list = [default_command, *args_list]
         args = parser.parse_args(args_list)
-        return int(modules[args.command].run(args) or EXIT_OK)
+        if args.command == default_command:  # the viewer: Qt's event loop ends it on its own terms
+            return int(modules[args.command].run(args) or EXIT_OK)
+        with _sigterm_unwinds():
+            return int(modules[args.command].run(args) or EXIT_OK)
+    except _Terminated:
+        print("error: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -81,3 +81,22 @@ def test_every_command_has_help() -> None:
 def test_view_refuses_a_missing_file_before_opening_a_window(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main.main([str(tmp_path / "nope.mp4")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_sigterm_mid_run_exits_143_and_leaves_no_staged_output(tmp_path: Path) -> None:
+    """A scheduler's or ``kill``'s SIGTERM unwinds like Ctrl-C: one error line, and the half-written output
+    folder is cleared (it was left hidden beside the target until the next run)."""
+    import signal
+    import time
+
+    video = write_video(tmp_path / "long.mp4", 200, size=(256, 192))
+    out = tmp_path / "flow"
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "flow", str(video), "--method", "farneback", "--out", str(out)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and err.strip().splitlines()[-1] == "error: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
