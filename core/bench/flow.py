@@ -52,16 +52,31 @@ REFERENCE_RAFT_SMALL = {
     "Sintel alley_1 clean": 0.27, "Sintel alley_1 final": 0.27, "Sintel cave_2 clean": 1.17, "Sintel cave_2 final": 1.32,
     "Sintel market_5 clean": 4.43, "Sintel market_5 final": 5.16,
 }
+MIN_FRAMES = 3
+GENERATED_MAX_FRAMES = 300  # the generated clip is held at 480p in memory: about 1.2 MB a frame, and as long as the real one
 TARGETS = "targets (2-core CPU): DIS >= 200 pairs/s at 224x224; RAFT clip path >= 1.5x the naive way with EPE within 5%; TV-L1 per 320x240 pair >= 2x faster than OpenCV contrib's DualTVL1 and its EPE at or under DualTVL1's on every ground-truth pair (measured when the bench extra is installed)"
 
 
+def _clip_frames(text: str) -> int:
+    """The ``--frames`` type: at least :data:`MIN_FRAMES` (a smaller value used to become 3 without a word)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < MIN_FRAMES:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_FRAMES}, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from core.cli import positive_int
+
     parser.add_argument("--methods", default="dis,farneback,tvl1,raft-small,raft-large", help="comma-separated methods (default: all)")
     parser.add_argument("--device", default="all", choices=("all", "cpu", "cuda"), help="all: the CPU, and CUDA when present")
     parser.add_argument("--raft-weights", metavar="PATH", default=None,
                         help="weights for raft-small or raft-large (whichever they fit); default: the hub cache, and ../shared/weights/raft-small.pth for raft-small")
-    parser.add_argument("--frames", type=int, default=16, help="frames of the timed clip (default 16)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row after a warm-up; the best counts (default 3)")
+    parser.add_argument("--frames", type=_clip_frames, default=16, help=f"frames of the timed clip, {MIN_FRAMES} or more (default 16)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs per row after a warm-up; the best counts (default 3)")
     gt = parser.add_mutually_exclusive_group()
     gt.add_argument("--gt", dest="gt", action="store_true", default=None, help="also the EPE table on ../shared/data/flow_gt (default when present)")
     gt.add_argument("--no-gt", dest="gt", action="store_false", help="skip the EPE table")
@@ -75,20 +90,18 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from core.bench.timing import format_table
+    from core.bench.timing import flow_methods
     from core.errors import InputError
-    from core.flow.engine import METHODS, normalize_method
     from core.flow.groundtruth import ground_truth_available
 
-    methods = [normalize_method(m) for m in args.methods.split(",") if m.strip()]
-    if not methods:
-        raise InputError(f"--methods names no method; choose from {', '.join(METHODS)}")
+    methods = flow_methods(args.methods, "--methods")
     devices = ["cpu"] if args.device == "cpu" else ["cuda"] if args.device == "cuda" else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if "cuda" in devices and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but CUDA is not available")
-    frames_n = 6 if args.quick else max(3, args.frames)
-    repeats = 1 if args.quick else max(1, args.repeats)
+    frames_n = 6 if args.quick else args.frames
+    repeats = 1 if args.quick else args.repeats
+    clip_name, base_clip = _real_clip(frames_n)  # before the weights: a clip too short for --frames is refused at once
     weights = {m: _raft_weights(m, args.raft_weights) for m in methods if m.startswith("raft")}
-    clip_name, base_clip = _real_clip(frames_n)
     print(f"bench flow: {frames_n}-frame clip of {clip_name}; best of {repeats} run(s) after a warm-up; torch threads {torch.get_num_threads()}; timings under whatever load the machine has")
     print(TARGETS)
 
@@ -163,14 +176,20 @@ def _real_clip(frames: int):
     """(name, (N, H, W, 3) uint8): the shared real clip, else a generated camera motion."""
     import numpy as np
 
+    from core.errors import InputError
+
     if SHARED_CLIP.exists():
         from core.video import open_video
 
         with open_video(SHARED_CLIP) as video:
+            if frames > len(video):
+                raise InputError(f"--frames {frames} is more than the clip has: {SHARED_CLIP.name} has {len(video)} frames")
             start = min(100, max(0, len(video) - frames))
             return f"{SHARED_CLIP.name} (frames {start}..{start + frames - 1})", video.read_clip(list(range(start, start + frames)))
     from core.flow.synthetic import smooth_texture
 
+    if frames > GENERATED_MAX_FRAMES:
+        raise InputError(f"--frames {frames} is more than the generated clip makes (at most {GENERATED_MAX_FRAMES}; {SHARED_CLIP} is not there)")
     clip, _ = _camera_sequence(smooth_texture(600, 1000, seed=7), frames, (480, 854))
     return "a generated texture under camera motion", np.ascontiguousarray(clip)
 

@@ -45,13 +45,15 @@ SHARED_VIDEO = SHARED_DIR / "data" / "videos" / "v_ApplyEyeMakeup_g01_c01.avi"  
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from core.cli import positive_int
+
     parser.add_argument("--video", metavar="PATH", default=None, help="video to read clips from (default: the bundled sample)")
     parser.add_argument("--backbones", default="tiny,mvit_v2_s,swin3d_s", help="comma-separated backbones (default: all)")
     parser.add_argument("--device", default="all", choices=("all", "cpu", "cuda"), help="where to run (all: CPU, and CUDA when present)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row after one warm-up (default 3)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs per row after one warm-up (default 3)")
     parser.add_argument("--cpu-flow", default="dis", metavar="METHOD", help="flow method for CPU rows (default dis)")
     parser.add_argument("--cuda-flow", default="raft-large", metavar="METHOD", help="flow method for CUDA rows (default raft-large)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=positive_int, default=0, help="torch CPU threads (default: torch's choice)")  # 0: not given
     parser.add_argument("--whole-video", default="auto", metavar="BACKBONES",
                         help="backbones for the whole-video rows (default auto: tiny on the CPU, every backbone on CUDA; none: skip)")
     parser.add_argument("--steps", default="16,4", help="window steps of the whole-video rows, in frames (default 16,4)")
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--device cuda was asked for but CUDA is not available")
     video_path = _pick_video(args.video)
     steps = _steps(args.steps)
+    args.cpu_flow, args.cuda_flow = _flow_method(args.cpu_flow, "--cpu-flow"), _flow_method(args.cuda_flow, "--cuda-flow")
     for device in devices:
         _video_backbones(args.whole_video, device, names)  # a bad --whole-video fails before anything is measured
     print(f"bench infer: one {16}-frame clip of {video_path}, median of {args.repeats} runs after a warm-up; torch threads {torch.get_num_threads()}")
@@ -208,11 +211,25 @@ def _print_video_table(rows: list[_VideoRow]) -> None:
                   f"{'met' if r.fps_new >= fps else 'NOT met'} ({r.fps_new:.0f} frames/s, {r.video})")
 
 
+def _flow_method(text: str, option: str) -> str:
+    """One flow method, checked before any row: a bad name otherwise failed in the first model's config, after a cold child's traceback."""
+    from core.bench.timing import flow_methods
+    from core.errors import InputError
+
+    methods = flow_methods(text, option)
+    if len(methods) > 1:
+        raise InputError(f"{option} takes one flow method, got {text!r}")
+    return methods[0]
+
+
 def _pick_video(explicit: str | None) -> str:
     from core.errors import InputError
     from core.resources import SAMPLE_VIDEO
+    from core.video import open_video
 
     if explicit is not None:
+        with open_video(explicit):  # a missing or unreadable video is one error line here, not a cold child's traceback later
+            pass
         return explicit
     for candidate in (SAMPLE_VIDEO, SHARED_VIDEO):
         if Path(candidate).exists():
@@ -319,8 +336,10 @@ def _run_cold_child(arguments: list[Any]) -> dict[str, float]:
     code = "import json, sys; from core.bench.infer import cold_child; print(json.dumps(cold_child(*json.loads(sys.argv[1]))))"
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", code, json.dumps(arguments)], cwd=root, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise InputError(f"the cold-start run of {arguments[0]} on {arguments[1]} failed: {done.stderr.strip()[-500:]}")
+    if done.returncode != 0:  # its last line (the exception) says why; the traceback above it is the child's business
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        why = lines[-1][-300:] if lines else f"exit code {done.returncode}"
+        raise InputError(f"the cold-start run of {arguments[0]} on {arguments[1]} failed: {why}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -68,3 +68,25 @@ def positive_counts(text: str, option: str, what: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise InputError(f"{option} must be {what} of at least 1, got {text!r}")
     return counts
+
+
+def flow_methods(text: str, option: str) -> list[str]:
+    """``"dis,TV-L1"`` -> ``["dis", "tvl1"]``: a benchmark option's comma-separated flow methods, named as
+    :data:`core.flow.engine.METHODS` spells them; an unknown, missing or repeated name is an ``InputError``
+    naming ``option`` (checked before any model is built, so a typo never costs a run)."""
+    from core.errors import InputError
+    from core.flow.engine import METHODS, normalize_method
+
+    names = [n for n in text.split(",") if n.strip()]
+    if not names:
+        raise InputError(f"{option} names no flow method, got {text!r}: choose from {', '.join(METHODS)}")
+    methods = []
+    for name in names:
+        try:
+            method = normalize_method(name)
+        except InputError as error:
+            raise InputError(f"{option}: {error}") from None
+        if method in methods:
+            raise InputError(f"{option} names {method} twice, got {text!r}")
+        methods.append(method)
+    return methods

@@ -35,19 +35,44 @@ from typing import Any, Callable
 TARGET_MS = 16.0
 
 
+def _readable_video(text: str) -> str:
+    """An argparse type: a video that opens (a missing or unreadable one is one error line before any window)."""
+    from core.video import open_video
+
+    with open_video(text):
+        return text
+
+
+def _readable_checkpoint(text: str) -> str:
+    """An argparse type: a checkpoint this program reads (a bad one was timed as the stand-in model under its name)."""
+    from core.models.checkpoint import read_checkpoint_info
+
+    read_checkpoint_info(text)
+    return text
+
+
+def _flow_methods(text: str) -> str:
+    from core.bench.timing import flow_methods
+
+    return ",".join(flow_methods(text, "--flow-methods"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", metavar="PATH", default=None, help="video to open (default: the bundled sample)")
-    parser.add_argument("--checkpoint", metavar="PATH", default=None, help="model to classify with (default: the bundled demo model; a random tiny model stands in when it is missing)")
-    parser.add_argument("--flow-methods", default="dis,tvl1", help="comma-separated flow methods to scan the video with (default dis,tvl1)")
-    parser.add_argument("--interval-ms", type=float, default=4.0, help="heartbeat interval (default 4 ms)")
-    parser.add_argument("--idle-s", type=float, default=3.0, help="length of the idle baseline (default 3 s)")
-    parser.add_argument("--interact-s", type=float, default=4.0, help="length of the scrub and play scenarios (default 4 s)")
-    parser.add_argument("--limit-s", type=float, default=30.0, help="longest a compute scenario is measured before it is cancelled (default 30 s)")
+    from core.cli import non_negative_int, positive_float
+
+    parser.add_argument("--video", metavar="PATH", type=_readable_video, default=None, help="video to open (default: the bundled sample)")
+    parser.add_argument("--checkpoint", metavar="PATH", type=_readable_checkpoint, default=None,
+                        help="model to classify with (default: the bundled demo model; a random tiny model stands in when it is missing)")
+    parser.add_argument("--flow-methods", type=_flow_methods, default="dis,tvl1", help="comma-separated flow methods to scan the video with (default dis,tvl1)")
+    parser.add_argument("--interval-ms", type=positive_float, default=4.0, help="heartbeat interval (default 4 ms)")
+    parser.add_argument("--idle-s", type=positive_float, default=3.0, help="length of the idle baseline (default 3 s)")
+    parser.add_argument("--interact-s", type=positive_float, default=4.0, help="length of the scrub and play scenarios (default 4 s)")
+    parser.add_argument("--limit-s", type=positive_float, default=30.0, help="longest a compute scenario is measured before it is cancelled (default 30 s)")
     parser.add_argument("--show", action="store_true", help="use the real display instead of offscreen")
-    parser.add_argument("--switch-interval-ms", type=float, default=None, help="override the app's GIL switch interval (Python's default is 5 ms) to compare")
+    parser.add_argument("--switch-interval-ms", type=positive_float, default=None, help="override the app's GIL switch interval (Python's default is 5 ms) to compare")
     parser.add_argument("--worker-nice", type=int, default=None, help="override the app's worker-thread niceness (0: as nice as the GUI thread) to compare")
     parser.add_argument("--only-overlap", action="store_true", help="only the idle baseline and the TV-L1 view + scan overlap (with and without the thread budget)")
-    parser.add_argument("--overlap-busy", type=int, default=0, metavar="N", help="N processes spinning on a core each during the overlap rows (other work on the machine; default 0)")
+    parser.add_argument("--overlap-busy", type=non_negative_int, default=0, metavar="N", help="N processes spinning on a core each during the overlap rows (other work on the machine; default 0)")
     parser.add_argument("--explain", action="store_true", help="sample every thread's stack during stalls and print what the GUI thread and the workers were doing")
 
 
