@@ -117,7 +117,8 @@ def split_variants(text: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.commands.eval import MAX_CLIPS_PER_VIDEO
+    from core.commands.options import MAX_CLIPS_PER_VIDEO
+    from core.commands.options import check_cache_dir
     from core.commands.train import PhaseProgress, data_location
     from core.errors import InputError
     from core.evaluation.views import Views
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     views = Views.parse(args.views) if args.views is not None else Views(args.clips or 1)
     settings = ablation_settings(args)
     data = data_location(args)  # a bad --videos folder stops here, before any training
+    check_cache_dir(args.cache_dir)  # a file or a read-only folder: exit 2 now, not once extraction writes
     families = model_families(args)
     transformer_variants, family_variants = split_variants(args.variants or "")
     stray = sorted(set(family_variants) - set(families))

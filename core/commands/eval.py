@@ -16,8 +16,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from core.commands.options import MAX_CLIPS_PER_VIDEO
+
 NAME = "eval"
-MAX_CLIPS_PER_VIDEO = 250  # 10x the seeds' densest protocol (25 snippets a video); more only repeats clips
 HELP = "evaluate a checkpoint on a dataset: top-1/top-5, per-class, confusion matrix, metrics.json"
 DESCRIPTION = (
     "Score a checkpoint on the test part of a dataset (a folder of class sub-folders of videos). "
@@ -39,6 +40,7 @@ SPLITS_NAME = "splits.json"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from core.commands.train import VIDEOS_HELP
+    from core.cli import non_negative_int
     from core.data.splits import SCHEMES
     from core.evaluation.confusion_plot import MODES
     from core.evaluation.test_set import PARTS
@@ -50,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split = parser.add_argument_group("split (as train has them; default: the split recorded in the checkpoint)")
     split.add_argument("--split", dest="split_scheme", choices=SCHEMES, default=None, help="use this split scheme instead of the recorded split")
     split.add_argument("--split-number", dest="official_split", type=int, metavar="N", default=None, help="official split number (UCF101/HMDB51: 1-3)")
-    split.add_argument("--seed", type=int, default=None, help="seed of a seeded split (default: the checkpoint's training seed)")
+    split.add_argument("--seed", type=non_negative_int, default=None, help="seed of a seeded split (default: the checkpoint's training seed)")
     split.add_argument("--split-dir", metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
     split.add_argument("--splits", metavar="LIST", default=None,
                        help="official splits to average over, e.g. 1,2,3: one checkpoint per split (see above)")

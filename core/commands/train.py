@@ -12,7 +12,8 @@ import os
 import shlex
 import sys
 
-from core.cli import positive_int
+from core.cli import non_negative_int, positive_int
+from core.commands.options import check_cache_dir, clips_per_video, learning_rate, non_negative_float
 
 NAME = "train"
 HELP = "train a two-stream model (--model transformer|convnet|repflow); resumable"
@@ -95,14 +96,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, metavar="N", help="at most N epochs (default 200)")
     fit.add_argument("--batch-size", type=int, metavar="B", help="clips per step, per process (default 8)")
-    fit.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
-    fit.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
+    fit.add_argument("--lr", type=learning_rate, help="Adam learning rate (default 2e-4)")
+    fit.add_argument("--weight-decay", type=non_negative_float, help="Adam weight decay (default 0)")
     fit.add_argument("--patience", type=int, metavar="N", help="stop after N epochs without a better validation loss (default 10)")
     fit.add_argument("--augment", choices=("none", "flip", "crop", "flip+crop"),
                      help="fixed views per clip: mirrored, corner crops, both (default none); flipping swaps left and right")
-    fit.add_argument("--clips-per-video", type=int, metavar="K", help="training clips per video, spread uniformly (default 1)")
+    fit.add_argument("--clips-per-video", type=clips_per_video, metavar="K", help="training clips per video, spread uniformly (default 1, at most 250)")
     fit.add_argument("--finetune", action="store_true", help="train the backbones too, end to end on prepared clips (no token grids)")
-    fit.add_argument("--seed", type=int, help="seed of every random choice (default 0)")
+    fit.add_argument("--seed", type=non_negative_int, help="seed of every random choice (default 0)")
     fit.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
     split = parser.add_argument_group("split")
     split.add_argument("--split", dest="split_scheme", choices=("auto", "ucf101", "hmdb51", "stratified"), help="split scheme (default auto: official files when present)")
@@ -255,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     data = data_location(args)
+    check_cache_dir(args.cache_dir)  # a file or a read-only folder: exit 2 now, not once extraction writes
     is_main = int(os.environ.get("RANK", "0") or 0) == 0
     command = "python main.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
     progress = PhaseProgress(enabled=is_main)

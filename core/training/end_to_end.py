@@ -350,7 +350,7 @@ class _FamilyRun:
             batch, labels = self._batch(chosen, rng)
             loss, scores = self._losses(model, batch, labels)
             if not torch.isfinite(loss):
-                raise InputError(f"the training loss became {float(loss)} at epoch {epoch}: lower the learning rate (--lr)")
+                raise InputError(f"the training loss became {loss.item()} at epoch {epoch}: lower the learning rate (--lr)")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

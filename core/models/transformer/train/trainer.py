@@ -342,7 +342,7 @@ class _Run:
             logits = step_module(rgb, flow)
             loss = F.cross_entropy(logits, labels)
             if not torch.isfinite(loss):  # before the step: the saved state keeps the last good weights
-                raise InputError(f"the training loss became {float(loss)} at epoch {epoch}: lower the learning rate (--lr)")
+                raise InputError(f"the training loss became {loss.item()} at epoch {epoch}: lower the learning rate (--lr)")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -1,0 +1,85 @@
+"""Checks of the training and evaluation commands' options, shared by ``train``, ``ablate`` and ``eval``.
+
+The argparse types refuse a bad value while the command line is parsed (one
+``error: ... argument --lr: ...`` line, exit 2); :func:`check_cache_dir` probes
+``--cache-dir`` before any video is read.  Module-level imports stay light: the
+command line lists every command's help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import math
+import os
+from pathlib import Path
+
+# Clips per video, in training and in testing: 10x the seeds' densest protocol (25 snippets a video).  Clips are
+# spread uniformly over a video; past a few hundred they only repeat clips (a 20-frame video holds 13 different
+# 8-frame clips) while extraction and the token cache grow with each.
+MAX_CLIPS_PER_VIDEO = 250
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def learning_rate(text: str) -> float:
+    """An argparse type for ``--lr``: a finite number > 0 (nan, inf and 0 train nothing)."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type for ``--weight-decay``: a finite number >= 0."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def clips_per_video(text: str) -> int:
+    """An argparse type for ``--clips-per-video``: 1 to :data:`MAX_CLIPS_PER_VIDEO`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_CLIPS_PER_VIDEO:
+        raise argparse.ArgumentTypeError(
+            f"must be from 1 to {MAX_CLIPS_PER_VIDEO} (training clips per video; more only repeat the clips a "
+            f"video's frames hold), got {value}")
+    return value
+
+
+def check_cache_dir(path: str | os.PathLike[str] | None, option: str = "--cache-dir") -> None:
+    """An :class:`~core.errors.InputError` (exit 2) unless ``path`` is a folder that exists or can be
+    created, and can be written: it is created and probed with a temporary file, before any work."""
+    if path is None:
+        return
+    import tempfile
+
+    from core.errors import InputError
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} exists and is not a folder")
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        if folder.exists() and not folder.is_dir():
+            problem = "exists and is not a folder"
+        elif err.errno in (errno.EEXIST, errno.ENOTDIR):  # a file on the way to it
+            problem = "a file stands where a folder of its path should be"
+        else:
+            problem = err.strerror or str(err)
+        raise InputError(f"{option} {os.fspath(path)}: cannot be used as the cache folder: {problem}") from None
