@@ -56,9 +56,11 @@ CACHE_BEHIND = 4
 # Containers whose timestamps FFmpeg guesses (AVI): frames are counted as they leave the decoder.
 COUNTING_FORMATS = frozenset({"avi"})
 # MPEG program and transport streams: FFmpeg seeks them by decode time, landing past the keyframe, and a packet's
-# timestamps after a seek differ from the first pass: frames are counted from the file's start, reopened.  So do ASF's
-# (WMV): after a seek its H.264 packets come without timestamps.
-FROM_START_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo", "asf"})
+# timestamps after a seek differ from the first pass: frames are counted from the file's start, reopened.
+FROM_START_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
+# The same for these codecs in these containers: after a seek ASF gives H.264 and HEVC packets no timestamps
+# (its own WMV and VC-1 seek exactly).
+FROM_START_CODECS = {"asf": frozenset({"h264", "hevc"})}
 
 
 @dataclass(frozen=True)
@@ -171,19 +173,20 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     if not shown:
         raise VideoError("has a video stream with no frames (empty or truncated file)", path)
     may_reorder = bool(getattr(stream.codec_context, "has_b_frames", False))
-    index = _positions(container, [p.pts for p in shown], [p.dts for p in shown], [p.key for p in shown], may_reorder)
+    codec = str(getattr(stream.codec_context, "name", "") or "")
+    index = _positions(container, [p.pts for p in shown], [p.dts for p in shown], [p.key for p in shown], may_reorder, codec)
     return dataclasses.replace(index, starts_at_key=bool(lost), first_key_pts=first_key_pts)
 
 
 def _positions(container: "av.container.InputContainer", pts_list: list[int | None], dts_list: list[int | None],
-               key_list: list[bool], may_reorder: bool = False) -> _StreamIndex:
+               key_list: list[bool], may_reorder: bool = False, codec: str = "") -> _StreamIndex:
     """The index of the packets that are frames: by their timestamps, or counted where those cannot be trusted.
 
     ``may_reorder``: the decoder holds pictures back (B-frames), so in counting mode a keyframe's packet number
     need not be its picture's place (see the module's note)."""
     formats = set(container.format.name.split(","))
     have_pts = all(p is not None for p in pts_list) and len(set(pts_list)) == len(pts_list)
-    from_start = bool(formats & FROM_START_FORMATS)
+    from_start = bool(formats & FROM_START_FORMATS) or any(codec in FROM_START_CODECS.get(f, ()) for f in formats)
     counting = bool(formats & COUNTING_FORMATS) or from_start or not have_pts
     keys = np.flatnonzero(np.array(key_list))
     if len(keys) == 0 or keys[0] != 0:
@@ -280,6 +283,8 @@ class ContainerVideo(Video):
             self._decoder: Iterator["av.VideoFrame"] | None = None
             self._next_index = -1  # presentation index of the next frame the running decoder yields
             self._run_last: int | None = None  # timestamp mode: the position of the running decoder's last frame
+            self._may_reorder = bool(getattr(self._stream.codec_context, "has_b_frames", False))
+            self._closed = False
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._rotation = 0
             if self._index.grid:
@@ -504,6 +509,8 @@ class ContainerVideo(Video):
         self._decoder = self._frames_from(None)
 
     def _decode(self, index: int) -> np.ndarray:
+        if self._closed:
+            raise VideoError(f"frame {index} was asked for after the video was closed", self.path)
         ahead = 0 <= self._next_index <= index <= self._next_index + FORWARD_DECODE_LIMIT
         if self._decoder is not None and not ahead and self._index.counting and 0 <= self._next_index <= index:
             # a restart could only begin at a known restart point: go on decoding when none lies past the decoder
@@ -545,19 +552,50 @@ class ContainerVideo(Video):
         self._decoder, self._next_index = None, -1
         self.cache.clear()
 
-    def _check_order(self, frame: "av.VideoFrame", position: int) -> None:
+    def _check_order(self, frame: "av.VideoFrame", position: int, wanted: int) -> None:
         """Timestamp mode: a run's frames come at consecutive positions.  A step back, or a gap that a frame the
-        decoder still holds fills (peeked at, then left to come), means the timestamps do not name the pictures."""
+        decoder still holds fills (peeked at, then left to come), means the timestamps do not name the pictures.
+        A run's first frame has nothing before it: when it is the one ``wanted`` and the decoder may hold frames
+        back, the frames after it are peeked at too (a keyframe read at once is where such a file goes wrong)."""
         last, self._run_last = self._run_last, position
-        if last is None or position == last + 1:
+        if last is not None and position == last + 1:
             return
-        if position <= last:
+        if last is not None and position <= last:
             raise _Disordered()
+        if last is None and not (position == wanted and self._may_reorder):
+            return
+        places = [position] + [self._place_of(f.pts) for f in self._peek()]
+        known = [p for p in places if p is not None]
+        if any(b <= a for a, b in zip(known, known[1:])):  # a frame the decoder held back belongs before
+            raise _Disordered()
+
+    def _place_of(self, pts: int | None) -> int | None:
+        """The position the index gives a timestamp (``None`` when it has none)."""
+        if pts is None:
+            return None
+        idx = self._index
+        i = int(np.searchsorted(idx.pts_sorted, pts))
+        return i if i < idx.frames and idx.pts_sorted[i] == pts else None
+
+    def _peek(self) -> list["av.VideoFrame"]:
+        """The next frames of the running decoder, left to come; fewer when the stream ends or fails there (the
+        failure is met again, in its place, when the frames are read)."""
         assert self._decoder is not None
-        peeked = list(itertools.islice(self._decoder, REORDER_PEEK))
+        peeked: list[av.VideoFrame] = []
+        try:
+            for frame in self._decoder:
+                peeked.append(frame)
+                if len(peeked) == REORDER_PEEK:
+                    break
+        except av.error.FFmpegError:
+            self._decoder = itertools.chain(peeked, self._failing())
+            return peeked
         self._decoder = itertools.chain(peeked, self._decoder)
-        if any(f.pts is not None and frame.pts is not None and f.pts < frame.pts for f in peeked):
-            raise _Disordered()
+        return peeked
+
+    def _failing(self) -> Iterator["av.VideoFrame"]:
+        """A decoder that failed while peeked at: it ends where it failed (the read that needs more restarts)."""
+        return iter(())
 
     def _advance_to(self, index: int) -> np.ndarray | None:
         assert self._decoder is not None
@@ -566,7 +604,7 @@ class ContainerVideo(Video):
                 continue
             position = self._position_of(frame)
             if not self._index.counting:
-                self._check_order(frame, position)
+                self._check_order(frame, position, index)
             self._next_index = position + 1
             if position > index:
                 return None
@@ -580,6 +618,8 @@ class ContainerVideo(Video):
         return None
 
     def close(self) -> None:
-        super().close()
-        self._decoder = None
-        self._container.close()
+        with self._lock:  # a read in progress on another thread (a worker, reading ahead) finishes first
+            self._closed = True
+            super().close()
+            self._decoder = None
+            self._container.close()

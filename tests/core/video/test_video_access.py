@@ -292,3 +292,6 @@ def test_b_frames_copied_out_of_an_avi_are_read_in_the_order_the_decoder_present
     order = np.random.default_rng(1).permutation(N).tolist()
     with open_video(copied, cache_bytes=0) as video:  # random access first, before any pass
         assert [decode_index(video.read(i)) for i in order] == order
+    for i in range(N):  # each frame read first by a fresh reader: a seek may land on the very frame asked for
+        with open_video(copied, cache_bytes=0) as video:
+            assert decode_index(video.read(i)) == i, f"frame {i} read first"
