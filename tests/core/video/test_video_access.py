@@ -295,3 +295,35 @@ def test_b_frames_copied_out_of_an_avi_are_read_in_the_order_the_decoder_present
     for i in range(N):  # each frame read first by a fresh reader: a seek may land on the very frame asked for
         with open_video(copied, cache_bytes=0) as video:
             assert decode_index(video.read(i)) == i, f"frame {i} read first"
+
+
+def test_closing_a_video_while_another_thread_reads_it_waits_for_the_read_and_later_reads_fail_cleanly(tmp_path: Path) -> None:
+    """The viewer closes its video while a worker (or its read-ahead thread) may be decoding: the close waits for
+    that frame, and a read after it is a VideoError, never FFmpeg working on a closed file."""
+    import threading
+
+    from core.errors import VideoError
+
+    path = write_video(tmp_path / "v.mp4", N, options={"bf": "3", "g": "12"})
+    video = open_video(path, cache_bytes=0)
+    outcomes: list[str] = []
+    started = threading.Event()
+
+    def reader() -> None:
+        try:
+            for i in range(N - 1, -1, -3):  # backward: every read seeks and decodes
+                started.set()
+                assert decode_index(video.read(i)) == i
+            outcomes.append("all read")
+        except VideoError as err:
+            outcomes.append(err.problem)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    started.wait(5)
+    video.close()
+    thread.join(10)
+    assert not thread.is_alive() and len(outcomes) == 1
+    assert outcomes[0] == "all read" or "after the video was closed" in outcomes[0]
+    with pytest.raises(VideoError, match="after the video was closed"):
+        video.read(5)
