@@ -109,11 +109,11 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
     cache = RecordCache(checkpoint, info.config.class_names)
     classifier = ModelOnFirstUse(lambda: open_classifier(checkpoint, device=request.device, flow_backend=default_flow_backend(),
                                                          batch_size=DEFAULT_PANEL_CLIPS))
-    row_of = {Path(r.path).resolve(): r for r in scorable}
+    row_of = {(Path(r.path).resolve(), r.segment): r for r in scorable}  # a file's segment and the whole file are two rows
 
     def relay(done: int, total: int, message: str = "", partial=None) -> None:  # noqa: ANN001
         if partial is not None:
-            progress(done, total, message, partial=(row_of[Path(partial.path)], "record", partial))
+            progress(done, total, message, partial=(row_of[(Path(partial.path), partial.segment)], "record", partial))
         else:
             progress(done, total, message)
 

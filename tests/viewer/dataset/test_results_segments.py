@@ -39,3 +39,35 @@ def test_a_record_of_a_segment_finds_its_row_by_relative_path_on_another_machine
     merge = merge_results(rows, VideoResults("model.pt", "/srv/k", NAMES, records))
     assert [(row is rows[0], record.predicted) for row, record, _ in merge.matched] == [(True, "jump")]
     assert [(str(row.path), row.segment, row.record.predicted) for row in merge.added] == [(str(server), None, "run")]
+
+
+def test_the_panels_scoring_hands_each_record_to_the_row_of_its_own_seconds(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A table may list a file whole (a row a results file added) beside a Kinetics row of its segment: each
+    scored record goes to its own row (the segment's went to the whole file's row)."""
+    import types
+
+    import core.evaluation.panel_scoring as panel_scoring
+    import core.evaluation.record_cache as record_cache
+    import core.models.checkpoint as checkpoint
+    from viewer.dataset.evaluate_job import EvaluationRequest, evaluate_rows
+
+    video = tmp_path / "abc.mp4"
+    video.write_bytes(b"x")
+    monkeypatch.setattr(checkpoint, "read_checkpoint_info", lambda _path: types.SimpleNamespace(
+        config=types.SimpleNamespace(class_names=list(NAMES)), extra={}))
+    monkeypatch.setattr(record_cache, "RecordCache", lambda *_args, **_kwargs: None)
+
+    def score(_classifier, videos, _cache, cancel=None, progress=None):  # noqa: ANN001, ANN202
+        records = [record_of(relative, Path(path).resolve(), NAMES, 0, [0.9, 0.1], None, segment=segment)
+                   for path, relative, _true, segment in videos]
+        for n, record in enumerate(records, start=1):
+            progress(n, len(records), record.video, partial=record)
+        return records, []
+
+    monkeypatch.setattr(panel_scoring, "score_videos", score)
+    segment_row = Row(video, "abc.mp4", "jump", "test", segment=(2.0, 7.0))
+    whole_row = Row(video, "abc.mp4", "jump", "test")
+    handed: list[tuple[object, object]] = []
+    evaluate_rows(EvaluationRequest((segment_row, whole_row), "model.safetensors", "all", "cpu", None), None,
+                  lambda _done, _total, _message="", partial=None: partial and handed.append((partial[0].segment, partial[2].segment)))
+    assert handed == [((2.0, 7.0), (2.0, 7.0)), (None, None)]
