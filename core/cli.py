@@ -128,7 +128,7 @@ def run_cli(argv: Sequence[str] | None, *, prog: str, description: str, command_
         if not args_list or (args_list[0] not in modules and args_list[0] not in {"-h", "--help", "--version"}):
             args_list = [default_command, *args_list]
         args = parser.parse_args(args_list)
-        if args.command == default_command:  # the viewer: Qt's event loop ends it on its own terms
+        if args.command == default_command or getattr(args, "runs_qt", False):  # Qt's event loop ends these on its own terms
             return int(modules[args.command].run(args) or EXIT_OK)
         with _sigterm_unwinds():
             return int(modules[args.command].run(args) or EXIT_OK)

@@ -382,8 +382,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_settings()
         self.state.set_playing(False)
+        self.jobs.shutdown()  # cancel and wait for workers first: one may be reading the video (or reading ahead)
         self.video.close()
-        self.jobs.shutdown()
         super().closeEvent(event)
 
 

@@ -28,7 +28,7 @@ Segment = tuple[float, float] | None
 
 def _identity(path: str, segment: Segment) -> str:
     """Which video a record is of: its absolute path, and its segment's seconds when it has one."""
-    return path if segment is None else f"{path}#{segment[0]!r}-{segment[1]!r}"
+    return path if segment is None else f"{path}#{float(segment[0])!r}-{float(segment[1])!r}"
 
 
 def default_record_root() -> Path:

@@ -48,7 +48,7 @@ class ResidentFrames:
         self.computed = 0
         self._frames: dict[int, torch.Tensor] = {}
         self._fields: dict[Pair, torch.Tensor] = {}
-        self._ran: tuple[str, bool, str] | None = None
+        self._ran: dict[Pair, tuple[str, bool, str]] = {}  # what computed each pair: method used, fell back, note
 
     def clip(self, indices: Sequence[int]) -> torch.Tensor:
         """``(len(indices), H, W, 3)`` uint8 on the device, uploading the frames not there yet in one copy."""
@@ -73,13 +73,19 @@ class ResidentFrames:
                 expected = (len(link) - 1, 2)
                 if tuple(forward.shape[:2]) != expected:
                     raise ValueError(f"flow engine returned shape {tuple(forward.shape)} for {len(link)} frames")
-                self._fields.update(zip(zip(link[:-1], link[1:]), forward.unbind(0)))
+                pairs = list(zip(link[:-1], link[1:]))
+                self._fields.update(zip(pairs, forward.unbind(0)))
+                ran = (str(result.method_used), bool(result.fell_back), str(getattr(result, "note", "") or ""))
+                self._ran.update((pair, ran) for pair in pairs)
             self.computed += len(missing)
-            last = results[-1]
-            self._ran = (str(last.method_used), bool(last.fell_back), str(getattr(last, "note", "") or ""))
-        method_used, fell_back, note = self._ran or (method, False, "")
-        return [WindowFlow(torch.stack([self._fields[p] for p in zip(read[:-1], read[1:])]), method_used, fell_back, note)
-                for read in reads]
+        return [self._window(read) for read in reads]
+
+    def _window(self, read: tuple[int, ...]) -> WindowFlow:
+        """A window's flow, and what computed its pairs (a fallback in any of them is the window's)."""
+        pairs = list(zip(read[:-1], read[1:]))
+        ran = [self._ran[p] for p in pairs]
+        notes = "; ".join(dict.fromkeys(note for _, _, note in ran if note))
+        return WindowFlow(torch.stack([self._fields[p] for p in pairs]), ran[0][0], any(fell for _, fell, _ in ran), notes)
 
     def forget_before(self, index: int) -> None:
         """Drop frames and pairs starting before ``index``: no window still to come needs them."""
@@ -87,3 +93,4 @@ class ResidentFrames:
             del self._frames[frame]
         for pair in [p for p in self._fields if p[0] < index]:
             del self._fields[pair]
+            del self._ran[pair]

@@ -100,3 +100,18 @@ def test_sigterm_mid_run_exits_143_and_leaves_no_staged_output(tmp_path: Path) -
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143 and err.strip().splitlines()[-1] == "error: terminated"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_commands_that_run_qt_leave_sigterm_to_qt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raised inside a Qt slot, the unwinding exception would be printed and the event loop would go on."""
+    import importlib
+    import signal
+
+    seen: dict[str, object] = {}
+    for target, name in (("ui", "viewer.bench.ui"), ("flow", "core.bench.flow")):
+        module = importlib.import_module(name)
+        monkeypatch.setattr(module, "run", lambda _args, target=target: seen.__setitem__(target, signal.getsignal(signal.SIGTERM)) or 0)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main.main(["bench", "ui", "--limit-s", "5"]) == 0 and main.main(["bench", "flow", "--methods", "dis"]) == 0
+    assert seen["ui"] == before and seen["flow"] != before  # the flow bench unwinds on SIGTERM; the GUI's is Qt's
+    assert signal.getsignal(signal.SIGTERM) == before

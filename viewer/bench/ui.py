@@ -60,6 +60,7 @@ def _flow_methods(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from core.cli import non_negative_int, positive_float
 
+    parser.set_defaults(runs_qt=True)  # SIGTERM is left to Qt: raised in a slot it would be printed and the loop go on
     parser.add_argument("--video", metavar="PATH", type=_readable_video, default=None, help="video to open (default: the bundled sample)")
     parser.add_argument("--checkpoint", metavar="PATH", type=_readable_checkpoint, default=None,
                         help="model to classify with (default: the bundled demo model; a random tiny model stands in when it is missing)")

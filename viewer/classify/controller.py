@@ -377,6 +377,7 @@ class ClassifyController(QObject):
                 def window_progress(i: int, _total: int, message: str = "", _done: int = done) -> None:
                     progress(_done + i, len(starts), f"window {_done + i + 1}/{len(starts)}: {message}")
 
+                out_of_memory = False
                 try:
                     with closing(classifier.iter_clips(video, starts[done:], cancel=cancel, progress=window_progress)) as batches:
                         for part in batches:
@@ -385,8 +386,10 @@ class ClassifyController(QObject):
                 except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
                     if used == CPU or not is_out_of_memory(error):
                         raise
+                    out_of_memory = True
+                if out_of_memory:  # outside the handler, whose traceback holds the failed pass's CUDA tensors
+                    used, oom, classifier = CPU, True, None
                     _free_cuda(holder)
-                    used, oom = CPU, True
                     classifier, ms = holder.get(path, CPU)
                     load_ms += ms
             return ClassifyRun("video", device, used, oom, time.perf_counter() - began, load_ms, video_prediction(clips))

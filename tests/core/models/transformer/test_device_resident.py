@@ -204,3 +204,27 @@ def test_channels_last_backbones_give_the_same_logits() -> None:
     for old, new in zip(plain, last.predict_clips(frames, [0, 9], attention=True)):
         np.testing.assert_allclose(new.logits, old.logits, atol=1e-5, rtol=1e-5)
         np.testing.assert_allclose(new.attention.relevance, old.attention.relevance, atol=1e-5)
+
+
+def test_a_window_whose_pairs_came_from_an_earlier_call_says_what_computed_them() -> None:
+    """Pairs kept from the chunk before keep their call's word: a fallback there is the window's, whatever the
+    next call says."""
+
+    class FirstCallFellBack(BatchedKnownFlow):
+        def compute_clips_tensor(self, clips, method, **kwargs):  # noqa: ANN001, ANN201
+            results = super().compute_clips_tensor(clips, method, **kwargs)
+            first = len(self.batches) == 1
+            return [SimpleNamespace(forward=r.forward, method_used="dis" if first else method, fell_back=first,
+                                    note="no RAFT weights" if first else "") for r in results]
+
+    cfg, frames = config(ENCODINGS[0]), video(40)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    flow = FirstCallFellBack()
+    clips = TransformerClassifier(model, cfg, device="cpu", flow_backend=flow.backend(), batch_size=2,
+                                  device_resident=True).predict_timeline(frames, step=1).clips
+    assert len(flow.batches) == 5
+    ninth = clips[8]  # the next chunk's first window: its pairs 8 -> 10 and 10 -> 12 came from the first call
+    assert (ninth.flow_method, ninth.flow_fell_back, ninth.flow_note) == ("dis", True, "no RAFT weights")
+    last = clips[-1]
+    assert (last.flow_method, last.flow_fell_back, last.flow_note) == ("raft-small", False, "")
