@@ -20,7 +20,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 NAME = "classify"
@@ -53,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core import resources
+    from core.commands.options import check_file_option
     from core.device import resolve_device
     from core.errors import CheckpointError, InputError
     from core.inference import default_flow_backend
@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
             raise CheckpointError("the bundled demo model is missing; pass --checkpoint PATH to a trained .safetensors checkpoint", checkpoint)
     if args.model is not None:
         check_family(checkpoint, args.model)
-    if args.raft_weights is not None and not Path(args.raft_weights).is_file():  # even where the model's flow is no RAFT: a typo is said
-        raise InputError("--raft-weights: no such file", args.raft_weights)
+    check_file_option(args.raft_weights, "--raft-weights")
     device = resolve_device(args.device)
     flow_backend = default_flow_backend(raft_weights=args.raft_weights)
     began = time.perf_counter()

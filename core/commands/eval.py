@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.commands.options import MAX_CLIPS_PER_VIDEO
+from core.commands.options import MAX_CLIPS_PER_VIDEO, check_file_option
 
 NAME = "eval"
 HELP = "evaluate a checkpoint on a dataset: top-1/top-5, per-class, confusion matrix, metrics.json"
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from core.export.target import check_writable
 
     data = data_location(args)  # DATA with --videos, as the one reader takes it (a bad folder: exit 2 here)
+    check_file_option(args.raft_weights, "--raft-weights")
     if args.clips is not None and not 1 <= args.clips <= MAX_CLIPS_PER_VIDEO:
         raise InputError(f"--clips must be from 1 to {MAX_CLIPS_PER_VIDEO} (clips per video), got {args.clips}")
     if args.views is not None and args.clips is not None:

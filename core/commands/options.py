@@ -83,3 +83,12 @@ def check_cache_dir(path: str | os.PathLike[str] | None, option: str = "--cache-
         else:
             problem = err.strerror or str(err)
         raise InputError(f"{option} {os.fspath(path)}: cannot be used as the cache folder: {problem}") from None
+
+
+def check_file_option(path: str | os.PathLike[str] | None, option: str) -> None:
+    """An :class:`~core.errors.InputError` when a file option names no file, whether or not this run needs it
+    (``--raft-weights`` for a model whose flow is no RAFT: a typo is said, not ignored)."""
+    from core.errors import InputError
+
+    if path is not None and not Path(path).is_file():
+        raise InputError(f"{option}: no such file", path)

@@ -237,6 +237,8 @@ def test_bad_arguments_and_folders_exit_2(data, tmp_path, capsys):
     assert "dataset folder does not exist" in capsys.readouterr().err
     assert run_eval(data.synth, "--checkpoint", tmp_path / "missing.safetensors") == 2
     assert "missing.safetensors: file does not exist" in capsys.readouterr().err
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--raft-weights", tmp_path / "raft.pth") == 2  # was ignored
+    assert "raft.pth: --raft-weights: no such file" in capsys.readouterr().err
     with pytest.raises(DatasetError, match="part must be one of"):
         evaluate(data.synth, data.trained, part="holdout")
 
