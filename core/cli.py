@@ -18,7 +18,7 @@ import sys
 import threading
 import traceback
 from types import ModuleType
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from core.errors import Cancelled, CoreError, InputError, WeightsUnavailable
 
@@ -40,12 +40,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def parsed_number(text: str, kind: type[int] | type[float]) -> Any:
+    """``text`` as an int or a float for an argparse type, or the error that says which was expected."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+
+
 def positive_int(text: str) -> int:
     """An argparse type for sizes and counts: a whole number >= 1 (0 is no size, and never quietly "the default")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = parsed_number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -80,10 +85,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 def positive_float(text: str) -> float:
     """An argparse type for durations and intervals: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = parsed_number(text, float)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
     return value
@@ -91,10 +93,7 @@ def positive_float(text: str) -> float:
 
 def non_negative_int(text: str) -> int:
     """An argparse type for counts where 0 means none: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = parsed_number(text, int)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value

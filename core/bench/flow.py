@@ -59,10 +59,9 @@ TARGETS = "targets (2-core CPU): DIS >= 200 pairs/s at 224x224; RAFT clip path >
 
 def _clip_frames(text: str) -> int:
     """The ``--frames`` type: at least :data:`MIN_FRAMES` (a smaller value used to become 3 without a word)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    from core.cli import parsed_number
+
+    value = parsed_number(text, int)
     if value < MIN_FRAMES:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_FRAMES}, got {value}")
     return value

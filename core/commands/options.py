@@ -21,10 +21,9 @@ MAX_CLIPS_PER_VIDEO = 250
 
 
 def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    from core.cli import parsed_number
+
+    value = parsed_number(text, float)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
@@ -48,10 +47,9 @@ def non_negative_float(text: str) -> float:
 
 def clips_per_video(text: str) -> int:
     """An argparse type for ``--clips-per-video``: 1 to :data:`MAX_CLIPS_PER_VIDEO`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    from core.cli import parsed_number
+
+    value = parsed_number(text, int)
     if not 1 <= value <= MAX_CLIPS_PER_VIDEO:
         raise argparse.ArgumentTypeError(
             f"must be from 1 to {MAX_CLIPS_PER_VIDEO} (training clips per video; more only repeat the clips a "

@@ -85,7 +85,7 @@ class _StreamIndex:
         """The index with the keyframe whose picture has timestamp ``pts`` known to be shown at ``position``."""
         seek_ts = dict(self.unplaced_keys)[pts]
         at = int(np.searchsorted(self.keyframe_indices, position))
-        pts_of = list(self.keyframe_pts) or [-1] * len(self.keyframe_indices)
+        pts_of = list(self.keyframe_pts)  # placement mode starts it at (-1,): the stream's start
         return dataclasses.replace(
             self,
             keyframe_indices=np.insert(self.keyframe_indices, at, position),
@@ -587,15 +587,11 @@ class ContainerVideo(Video):
                 peeked.append(frame)
                 if len(peeked) == REORDER_PEEK:
                     break
-        except av.error.FFmpegError:
-            self._decoder = itertools.chain(peeked, self._failing())
+        except av.error.FFmpegError:  # the decoder ends where it failed: a read that needs more restarts
+            self._decoder = iter(peeked)
             return peeked
         self._decoder = itertools.chain(peeked, self._decoder)
         return peeked
-
-    def _failing(self) -> Iterator["av.VideoFrame"]:
-        """A decoder that failed while peeked at: it ends where it failed (the read that needs more restarts)."""
-        return iter(())
 
     def _advance_to(self, index: int) -> np.ndarray | None:
         assert self._decoder is not None
