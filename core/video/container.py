@@ -47,6 +47,7 @@ import numpy as np
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, apply_rotation, check_resolution, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
+from core.video.leading_pictures import PROBED_CODECS, starts_cleanly, undecodable_after_key
 from core.video.mp4_boxes import iso_damage
 
 # Reading forward up to this many frames beats a seek (which restarts at a keyframe).
@@ -161,13 +162,19 @@ def _grid_index(container: "av.container.InputContainer", stream: "av.video.stre
 
 def _build_index(path: str, container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex:
     packets: list[_Packet] = []
+    first_key_data = b""
     try:
         for packet in container.demux(stream):
             if packet.size:  # not the flush packet at the end
                 packets.append(_Packet(packet.pts, packet.dts, bool(packet.is_keyframe), bool(packet.is_discard)))
+                if packet.is_keyframe and not first_key_data:
+                    first_key_data = bytes(packet)
     except av.error.FFmpegError:
         pass  # a damaged tail: keep the packets read so far (checked on decode)
     lost, first_key_pts = _lost_pictures(packets)
+    lost |= _dropped_after_first_key(path, container, stream, packets, first_key_data)
+    if lost and first_key_pts is None:
+        first_key_pts = next(p.pts for p in packets if p.key)
     # samples an edit list cuts are never presented by the decoder; the lost ones need pictures the file lacks
     shown = [p for n, p in enumerate(packets) if not p.discard and n not in lost]
     if not shown:
@@ -216,6 +223,20 @@ def _positions(container: "av.container.InputContainer", pts_list: list[int | No
         return _StreamIndex(order, np.array([0]), seek_ts[:1], counting=True, reordered=True, unplaced_keys=unplaced,
                             keyframe_pts=(-1,))
     return _StreamIndex(order, keys.astype(np.int64), seek_ts, counting=True, reordered=False)
+
+
+def _dropped_after_first_key(path: str, container: "av.container.InputContainer", stream: "av.video.stream.VideoStream",
+                             packets: list["_Packet"], first_key_data: bytes) -> set[int]:
+    """In a counted container (AVI), the packets after the first keyframe that its decoder drops: an open GOP's
+    B-frames shown before a keyframe that starts the file (a cut), which AVI's timestamps cannot point out."""
+    codec = str(getattr(stream.codec_context, "name", "") or "")
+    pts = [p.pts for p in packets]
+    keys = [n for n, p in enumerate(packets) if p.key]
+    if (not set(container.format.name.split(",")) & COUNTING_FORMATS or codec not in PROBED_CODECS or not keys
+            or not getattr(stream.codec_context, "has_b_frames", False) or any(p is None for p in pts)
+            or len(set(pts)) != len(pts) or starts_cleanly(first_key_data, codec)):
+        return set()
+    return undecodable_after_key(path, stream.index, keys[0], pts)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

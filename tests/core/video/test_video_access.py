@@ -277,6 +277,37 @@ def test_an_open_gop_avi_restarts_at_keyframes_once_a_pass_has_counted_their_pic
             assert decode_index(video.read(i)) == i
 
 
+@pytest.mark.parametrize("skip", [5, 11, 23])
+def test_an_open_gop_avi_cut_mid_stream_counts_only_the_pictures_its_decoder_presents(tmp_path: Path, skip: int) -> None:
+    """Cut at (11, 23) or before (5) an open-GOP keyframe: the B-frames after it that are shown before it refer to
+    the lost GOP and the decoder drops them; AVI's timestamps cannot say which, so they were counted, and the
+    last frame "ended early"."""
+    whole = write_video(tmp_path / "whole.avi", N, fmt="avi", options={
+        "x264-params": "open-gop=1:b-adapt=0:bframes=3:keyint=12:min-keyint=12", "bf": "3", "g": "12"})
+    cut = _remux(whole, tmp_path / "cut.avi", "avi", skip=skip)
+    expected = _presented(cut)
+    assert expected == list(range(expected[0], N)) and len(expected) < N - skip
+    _check_every_frame(cut, expected)
+    order = np.random.default_rng(2).permutation(len(expected)).tolist()
+    with open_video(cut, cache_bytes=0) as video:
+        assert [decode_index(video.read(i)) for i in order] == [expected[i] for i in order]
+
+
+def test_an_avi_that_starts_on_an_idr_picture_is_not_decoded_ahead_at_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole recordings start cleanly: finding dropped pictures costs them nothing."""
+    from core.video import container
+
+    path = write_video(tmp_path / "og.avi", N, fmt="avi", options={
+        "x264-params": "open-gop=1:b-adapt=0:bframes=3:keyint=12:min-keyint=12", "bf": "3", "g": "12"})
+
+    def no_probe(*args: object) -> set[int]:
+        raise AssertionError("decoded ahead at open")
+
+    monkeypatch.setattr(container, "undecodable_after_key", no_probe)
+    with open_video(path) as video:
+        assert len(video) == N
+
+
 @pytest.mark.parametrize("fmt", ["matroska", "mp4"])
 @pytest.mark.parametrize("gop", ["closed", "open"])
 def test_b_frames_copied_out_of_an_avi_are_read_in_the_order_the_decoder_presents_them(tmp_path: Path, fmt: str, gop: str) -> None:
