@@ -55,15 +55,22 @@ def summarise_noise(scores: Sequence[float], threshold: float = NOISY_SCORE, fir
 
 
 def video_key(path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> str:
-    """Path, size and modification time: an edited video is a new entry; a ``segment`` of it (seconds) is
-    another entry than the whole file."""
-    resolved = Path(path).resolve()
+    """Path, size, modification time and the reader's version (:func:`file_key`): an edited video, or one whose
+    frames a reader fix renumbers, is a new entry; a ``segment`` of it (seconds) is another entry than the whole file."""
+    from core.video.base import READER_VERSION
+
     part = "" if segment is None else f"|{float(segment[0])!r}-{float(segment[1])!r}s"
+    return f"{file_key(path)}|reader{READER_VERSION}{part}"
+
+
+def file_key(path: str | os.PathLike[str]) -> str:
+    """Resolved path, size and modification time (the path alone when it cannot be read)."""
+    resolved = Path(path).resolve()
     try:
         stat = resolved.stat()
     except OSError:
-        return f"{resolved}{part}"
-    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}{part}"
+        return str(resolved)
+    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 class FlowSurveyStore:

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from core.data.flow_survey import video_key
+from core.data.flow_survey import file_key, video_key
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
 
 KEYS_FIELD = "video_keys"  # header field: the record's identity (:func:`_identity`) -> its video_key when it was scored
@@ -43,7 +43,7 @@ class RecordCache:
     def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None) -> None:
         self.checkpoint = Path(checkpoint)
         self.class_names = tuple(class_names)
-        digest = hashlib.sha256(video_key(checkpoint).encode("utf-8")).hexdigest()[:20]
+        digest = hashlib.sha256(file_key(checkpoint).encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
         self._records: dict[str, VideoRecord] = {}  # video_key -> record

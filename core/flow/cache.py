@@ -55,8 +55,11 @@ def video_identity(path: str | os.PathLike[str], segment: tuple[float, float] | 
     """Resolved path, size and modification time: an edited or replaced file is a new video.  A folder of
     frames is its images' names, sizes and times: frames written again in place (``ffmpeg -y``,
     ``cv2.imwrite``) change neither the folder's size nor its time, and must not get the old flow.
-    ``segment``: the seconds of the file a sample is (its frames are numbered from the segment's start)."""
-    identity = _file_identity(Path(path).expanduser().resolve())
+    ``segment``: the seconds of the file a sample is (its frames are numbered from the segment's start).
+    ``reader``: the version of the frame numbering (a reader fix that changes it is a new video)."""
+    from core.video.base import READER_VERSION
+
+    identity = {**_file_identity(Path(path).expanduser().resolve()), "reader": READER_VERSION}
     if segment is not None:
         identity["segment"] = [float(segment[0]), float(segment[1])]
     return identity

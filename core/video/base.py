@@ -15,6 +15,9 @@ from core.video.frame_cache import DEFAULT_CACHE_BYTES, FrameCache
 # One frame above this many pixels (8K is 33 Mpx) is refused: a clip of them
 # would not fit in memory, and no model here looks at more than 1080p anyway.
 MAX_PIXELS = 8192 * 8192
+# Which reader made a frame numbering: bump when a fix changes the picture some file's frame i is (2: cut and
+# open-GOP AVIs, AVI-copied MKV/MP4, ASF), so flow, tokens and scores cached from the old numbering are not reused.
+READER_VERSION = 2
 
 
 @dataclass(frozen=True)

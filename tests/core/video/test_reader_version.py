@@ -1,0 +1,52 @@
+"""A reader fix that renumbers some files' frames makes every cache built on the old numbering a miss:
+flow, tokens (keyed on the video's identity), flow-noise summaries and scored records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.data.flow_survey import FlowSurveyStore, summarise_noise
+from core.evaluation.record_cache import RecordCache
+from core.evaluation.video_results import VideoRecord
+from core.flow.cache import FlowCache, compute_flow_cached
+from core.video import base
+from media import write_video
+
+
+def _next_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "READER_VERSION", base.READER_VERSION + 1)
+
+
+def test_flow_cached_by_an_older_reader_is_computed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    video = write_video(tmp_path / "v.mp4", 4)
+    cache = FlowCache(tmp_path / "cache")
+    first, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache)
+    assert not hit and compute_flow_cached(video, [0, 1, 2], "dis", cache=cache)[1]
+    _next_reader(monkeypatch)
+    again, hit = compute_flow_cached(video, [0, 1, 2], "dis", cache=cache)
+    assert not hit
+    np.testing.assert_array_equal(again.forward, first.forward)  # the same frames here: the same flow, recomputed
+    assert compute_flow_cached(video, [0, 1, 2], "dis", cache=cache)[1]
+
+
+def test_noise_summaries_and_records_of_an_older_reader_are_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    video = write_video(tmp_path / "v.mp4", 4)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"weights")
+    store = FlowSurveyStore(tmp_path / "survey", "dis")
+    store.put(video, summarise_noise([0.1, 0.7]))
+    store.save()
+    records = RecordCache(checkpoint, ["a", "b"], root=tmp_path / "records")
+    record = VideoRecord(video="v.mp4", path=str(video), true="a", predicted="b", confidence=0.6, top5=(("b", 0.6), ("a", 0.4)))
+    records.put(record)
+    records.save()
+    assert FlowSurveyStore(tmp_path / "survey", "dis").get(video) is not None
+    assert RecordCache(checkpoint, ["a", "b"], root=tmp_path / "records").get(video) == record
+    _next_reader(monkeypatch)
+    assert FlowSurveyStore(tmp_path / "survey", "dis").get(video) is None
+    renewed = RecordCache(checkpoint, ["a", "b"], root=tmp_path / "records")
+    assert renewed.file == records.file  # the checkpoint's cache file stays the same: only its videos are new
+    assert renewed.get(video) is None
