@@ -81,6 +81,7 @@ class _StreamIndex:
     unplaced_keys: tuple[tuple[int, int], ...] = ()
     # counting mode: the packet pts of each restart point's picture (-1: the stream's start, counted from its first frame)
     keyframe_pts: tuple[int, ...] = ()
+    keyless: bool = False  # no packet is a keyframe (a file cut after its last one): nothing may decode
 
     def placed(self, pts: int, position: int) -> "_StreamIndex":
         """The index with the keyframe whose picture has timestamp ``pts`` known to be shown at ``position``."""
@@ -182,7 +183,7 @@ def _build_index(path: str, container: "av.container.InputContainer", stream: "a
     may_reorder = bool(getattr(stream.codec_context, "has_b_frames", False))
     codec = str(getattr(stream.codec_context, "name", "") or "")
     index = _positions(container, [p.pts for p in shown], [p.dts for p in shown], [p.key for p in shown], may_reorder, codec)
-    return dataclasses.replace(index, starts_at_key=bool(lost), first_key_pts=first_key_pts)
+    return dataclasses.replace(index, starts_at_key=bool(lost), first_key_pts=first_key_pts, keyless=not any(p.key for p in packets))
 
 
 def _positions(container: "av.container.InputContainer", pts_list: list[int | None], dts_list: list[int | None],
@@ -312,7 +313,7 @@ class ContainerVideo(Video):
                 self._anchor_grid()
             first = None if self._index.grid or self._index.counting else self._first_presented()
             if first is None:
-                first = self._decode(0)  # proves the stream decodes, and tells the rotation
+                first = self._first_decoded()
                 if self._trusts_keys_of_a_reordering_decoder():
                     self._switch_to_packet_index()  # B-frames announced only by the first picture (no extradata)
             self.cache.put(0, first)
@@ -412,6 +413,15 @@ class ContainerVideo(Video):
             self._index = self._index.presented_from(int(first.pts))
         self._next_index = 1
         return self._to_array(first)
+
+    def _first_decoded(self) -> np.ndarray:
+        """Frame 0 decoded: proves the stream decodes, and tells the rotation."""
+        try:
+            return self._decode(0)
+        except (VideoError, av.error.FFmpegError):  # a seek to a keyframe that is not there refuses too
+            if self._index.keyless:
+                raise VideoError("has no keyframe, so no picture can be decoded (a file cut after its last keyframe?)", self.path) from None
+            raise
 
     def _trusts_keys_of_a_reordering_decoder(self) -> bool:
         idx = self._index

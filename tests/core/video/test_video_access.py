@@ -293,6 +293,18 @@ def test_an_open_gop_avi_cut_mid_stream_counts_only_the_pictures_its_decoder_pre
         assert [decode_index(video.read(i)) for i in order] == [expected[i] for i in order]
 
 
+@pytest.mark.parametrize("fmt, name", [("avi", "cut.avi"), ("mp4", "cut.mp4"), ("matroska", "cut.mkv")])
+def test_a_file_cut_after_its_only_keyframe_says_it_has_none(tmp_path: Path, fmt: str, name: str) -> None:
+    """NTU RGB+D's clips have one keyframe: cut after it, nothing decodes (FFmpeg presents no frame either)."""
+    from core.errors import VideoError
+
+    whole = write_video(tmp_path / f"whole-{name}", N, fmt=fmt, options={"bf": "2", "g": "1000"})
+    cut = _remux(whole, tmp_path / name, fmt, skip=5)
+    assert _presented(cut) == []
+    with pytest.raises(VideoError, match=r"cut\.\w+: has no keyframe, so no picture can be decoded"):
+        open_video(cut)
+
+
 def test_an_avi_that_starts_on_an_idr_picture_is_not_decoded_ahead_at_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whole recordings start cleanly: finding dropped pictures costs them nothing."""
     from core.video import container
