@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from viewer.collector import install_gui_collector
@@ -47,9 +46,7 @@ def run_viewer(video: str | None, *, frame: int = 0, checkpoint: str | None = No
     if raft_weights:
         window.raft_weights_ui.load(raft_weights)  # checked in a worker, remembered, as Flow > Load RAFT weights...
     if video:
-        if frame or classify:
-            window.video.videoLoaded.connect(lambda _video: _start_at(window, frame, classify), Qt.ConnectionType.SingleShotConnection)
-        window.open_video(video)
+        window.open_video(video, (lambda _video: _start_at(window, frame, classify)) if frame or classify else None)
     if dataset:
         window.dataset.open_dataset(dataset, dataset_videos)  # listed in a worker, shown in the Dataset dock
     return app.exec()

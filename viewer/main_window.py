@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Video
 from core.flow import METHODS
 from viewer import settings as app_settings
 from viewer.classify.controller import ClassifyController
@@ -319,8 +320,9 @@ class MainWindow(QMainWindow):
         if path:
             self.open_video(path)
 
-    def open_video(self, path: str) -> None:
-        self.video.open(path)
+    def open_video(self, path: str, then: Callable[[Video], None] | None = None) -> None:
+        """Open ``path``; ``then`` runs once this open (and no other) has shown its video."""
+        self.video.open(path, then)
 
     def _on_video_opened(self, path: str) -> None:
         self.setWindowTitle(f"{Path(path).name} - Two-Stream Viewer")

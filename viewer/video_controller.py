@@ -9,6 +9,7 @@ video plays slower instead of piling up work.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -36,24 +37,45 @@ class VideoController(QObject):
         state.playingChanged.connect(self._on_playing)
 
     # -- opening ------------------------------------------------------------
-    def open(self, path: str) -> None:
-        """Open ``path`` in the background; errors go to the notifier."""
+    def open(self, path: str, then: Callable[[Video], None] | None = None) -> None:
+        """Open ``path`` in the background; errors go to the notifier.  ``then`` runs once this very
+        open has shown its video (a start frame, a classification): never after a failed open, nor
+        after an open that a later one replaced."""
         path = str(Path(path).expanduser())
         self.notifier.notice(f"Opening {path} ...")
 
         def work(cancel, progress):  # noqa: ANN001 - the JobFunction signature
-            return open_video(path)
+            video = open_video(path)
+            try:
+                return video, video.timestamps
+            except BaseException:
+                video.close()
+                raise
 
-        self.jobs.submit("open", work, self._on_opened, on_error=lambda e, t: self.notifier.error("Cannot open video", e, t))
+        self.jobs.submit("open", work, lambda opened: self._on_opened(*opened, then),
+                         on_error=lambda e, t: self.notifier.error("Cannot open video", e, t))
 
-    def _on_opened(self, video: Video) -> None:
+    @property
+    def opening(self) -> bool:
+        """Whether an open is in progress (its video will replace the one shown)."""
+        return self.jobs.is_busy("open")
+
+    def cancel_open(self) -> None:
+        """Drop the open in progress: the video shown stays."""
+        if self.opening:
+            self.jobs.cancel("open")
+            self.notifier.notice("Opening cancelled")
+
+    def _on_opened(self, video: Video, times: np.ndarray, then: Callable[[Video], None] | None = None) -> None:
         old, self.video = self.video, video
         if old is not None:
             self.jobs.cancel("frame")
         self.current_frame, self.shown_index = None, -1
-        self.state.set_video(video.info)  # frame 0 with it (decoded by the opening job, so shown at once)
+        self.state.set_video(video.info, times)  # frame 0 with it (decoded by the opening job, so shown at once)
         self.videoLoaded.emit(video)
         self.videoOpened.emit(video.path)
+        if then is not None:
+            then(video)
         # `old` is dropped here; a worker still reading it holds its own reference
 
     # -- frames -------------------------------------------------------------

@@ -127,12 +127,12 @@ class DatasetView:
         self.controller.evaluate(checkpoint, part=part, device=self.window.classify.device)
 
     def open_video_at(self, path: str, frame: int) -> None:
+        """Show ``path`` at ``frame``: at once when it is the video shown (an open in progress of another is
+        dropped: this is the later request), else once its own open has shown it."""
         window = self.window
         info = window.state.info
         if info is not None and Path(info.path).resolve() == Path(path).resolve():
-            window.state.set_frame(min(frame, max(0, window.state.frame_count - 1)))
+            window.video.cancel_open()
+            window.state.set_frame(frame)  # clamped to the video
             return
-        window.video.videoLoaded.connect(
-            lambda _video: window.state.set_frame(min(frame, max(0, window.state.frame_count - 1))), Qt.ConnectionType.SingleShotConnection
-        )
-        window.open_video(path)
+        window.open_video(path, lambda _video: window.state.set_frame(frame))
