@@ -23,6 +23,7 @@ class ViewerState(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.info: VideoInfo | None = None
+        self.times: np.ndarray | None = None  # each frame's presentation time in seconds (None: index / fps)
         self.frame_index = 0
         self.playing = False
         self.flow_noise = np.zeros(0, np.float32)  # per pair; NaN until scanned
@@ -33,8 +34,11 @@ class ViewerState(QObject):
     def frame_count(self) -> int:
         return self.info.frames if self.info is not None else 0
 
-    def set_video(self, info: VideoInfo | None) -> None:
+    def set_video(self, info: VideoInfo | None, times: np.ndarray | None = None) -> None:
+        """A new video (``None``: none); ``times``: its frames' timestamps, which a variable frame rate needs."""
         self.info = info
+        usable = info is not None and times is not None and len(times) == info.frames
+        self.times = np.asarray(times, np.float64) if usable else None
         self.frame_index = 0
         self.set_playing(False)
         self.videoChanged.emit(info)
@@ -47,6 +51,13 @@ class ViewerState(QObject):
         if index != self.frame_index:
             self.frame_index = index
             self.frameChanged.emit(index)
+
+    def seconds_at(self, index: int) -> float:
+        """Frame ``index``'s time from the first frame: its timestamp when known, else ``index / fps``."""
+        if self.times is not None and 0 <= index < len(self.times):
+            return float(self.times[index])
+        info = self.info
+        return index / info.fps if info is not None and info.fps else 0.0
 
     def step(self, delta: int) -> None:
         self.set_frame(self.frame_index + delta)

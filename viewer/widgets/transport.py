@@ -52,7 +52,7 @@ class TransportBar(QWidget):
         if info is None:
             self.readout.setText("no video")
             return
-        seconds = index / info.fps if info.fps else 0.0
+        seconds = self.state.seconds_at(index)
         self.readout.setText(f"frame {index} / {info.frames - 1}   {seconds:6.2f} s")
 
     def _on_playing(self, playing: bool) -> None:
