@@ -266,6 +266,17 @@ class ClassifyController(QObject):
 
         return self.jobs.submit(WARM_CHANNEL, work, warmed, on_error=failed, on_progress=lambda _done, _total, text: self.notifier.notice(text))
 
+    def choose_model(self, path: str | Path) -> None:
+        """The user picked ``path`` in the chooser: load it, or, when it is the model in use, keep it and drop
+        a load of another model still in progress (the last pick wins)."""
+        current = self.classify_state.model.path
+        if current is not None and Path(path).expanduser().absolute() == current.expanduser().absolute():
+            if self.jobs.is_busy(MODEL_CHANNEL):
+                self.jobs.cancel(MODEL_CHANNEL)
+                self.notifier.notice(f"Kept {current.name}")
+            return
+        self.load_checkpoint(path)
+
     def load_checkpoint(self, path: str | Path) -> None:
         """Load ``path`` fully in a worker; on success it replaces the model, on failure the old one stays."""
         path = Path(path).expanduser()

@@ -156,7 +156,7 @@ class ModelChooser(QWidget):
         if data == LOAD_OTHER:
             self._fill()  # the selection goes back to the current model until a file is loaded
             self.loadOtherRequested.emit()
-        elif data is not None and (self.current is None or not _same(Path(data), self.current)):
+        elif data is not None:  # the current model too: picked back while another loads, it must stay
             self.modelChosen.emit(str(data))
 
 

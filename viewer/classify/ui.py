@@ -69,7 +69,7 @@ class ClassifyUi(QObject):
         self.model_chooser = ModelChooser()
         self.prediction_panel.set_model_chooser(self.model_chooser)
         self.catalog = ModelCatalog(self.model_chooser, window.jobs, parent=self)
-        self.model_chooser.modelChosen.connect(controller.load_checkpoint)
+        self.model_chooser.modelChosen.connect(controller.choose_model)
         self.model_chooser.loadOtherRequested.connect(self.choose_checkpoint)
         controller.checkpointFailed.connect(lambda _path: self.model_chooser.set_current(state.model.path))
         state.modelChanged.connect(self.catalog.model_changed)

@@ -174,3 +174,32 @@ def test_a_checkpoint_that_fails_to_load_leaves_the_model_and_the_selection(qtbo
     assert win.classify_ui.model_chooser.box.currentText() == "Demo: two-stream transformer"
     assert str(broken) not in app_settings.recent_checkpoints()
     win.close()
+
+
+def test_picking_the_model_in_use_again_while_another_loads_keeps_it(qtbot, files, demos) -> None:  # noqa: ANN001
+    """The user picks the ConvNet, then, while it loads, the transformer in use: the last pick wins.  The ConvNet's
+    load once finished after and replaced it, since picking the model in use did nothing."""
+    import threading
+
+    from core.models.checkpoint import open_classifier
+    from viewer.classify.controller import MODEL_CHANNEL
+
+    win = open_window(qtbot, checkpoint=files.transformer)
+    chooser = win.classify_ui.model_chooser
+    qtbot.waitUntil(lambda: listed(win) and win.classify.checkpoint == files.transformer, timeout=15000)
+    release = threading.Event()
+
+    def slow_convnet(path: Path, device: str):  # noqa: ANN202
+        if path == files.convnet:
+            release.wait(20)
+        return open_classifier(path, device=device)
+
+    win.classify.loader = slow_convnet
+    chooser.choose(files.convnet)
+    assert win.classify.jobs.is_busy(MODEL_CHANNEL)
+    chooser.choose(files.transformer)
+    release.set()
+    qtbot.waitUntil(lambda: not win.classify.jobs.is_busy(MODEL_CHANNEL), timeout=15000)
+    settle(qtbot)
+    assert win.classify.checkpoint == files.transformer
+    assert chooser.box.currentData() == str(files.transformer)
