@@ -32,6 +32,7 @@ class VideoController(QObject):
         self.current_frame: np.ndarray | None = None
         self.shown_index = -1
         self._timer = QTimer(self)
+        self._timer.setSingleShot(True)  # each frame is due when its own time says (variable frame rates)
         self._timer.timeout.connect(self._tick)
         state.frameChanged.connect(self._request_frame)
         state.playingChanged.connect(self._on_playing)
@@ -102,18 +103,32 @@ class VideoController(QObject):
     # -- playback -----------------------------------------------------------
     def _on_playing(self, playing: bool) -> None:
         if playing and self.state.info is not None:
-            fps = self.state.info.fps or 25.0
-            self._timer.start(max(5, int(round(1000.0 / fps))))
+            self._timer.start(self._until_next_frame())
         else:
             self._timer.stop()
 
+    def _until_next_frame(self) -> int:
+        """Milliseconds from the current frame to the next: their timestamps' difference, else one frame at the
+        average rate (a gap in a variable-rate recording plays as long as it lasted)."""
+        state = self.state
+        index = state.frame_index
+        step = state.seconds_at(index + 1) - state.seconds_at(index) if state.times is not None and index + 1 < len(state.times) else 0.0
+        if step <= 0:
+            fps = state.info.fps if state.info is not None and state.info.fps else 25.0
+            step = 1.0 / fps
+        return max(5, int(round(1000.0 * step)))
+
     def _tick(self) -> None:
+        if not self.state.playing:
+            return
         if self.jobs.is_busy("frame"):
-            return  # the last frame is still decoding: drop this tick
+            self._timer.start(self._until_next_frame())  # the last frame is still decoding: skip this tick
+            return
         if self.state.frame_index >= self.state.frame_count - 1:
             self.state.set_playing(False)
             return
         self.state.step(1)
+        self._timer.start(self._until_next_frame())
 
     def close(self) -> None:
         self._timer.stop()

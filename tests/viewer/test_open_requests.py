@@ -95,3 +95,9 @@ def test_the_transport_reads_a_variable_frame_rate_frames_own_time(qtbot, window
     assert window.state.info is not None and window.state.info.variable_frame_rate
     window.state.set_frame(30)
     assert window.transport.readout.text().split() == ["frame", "30", "/", "39", "3.16", "s"]
+    window.state.set_frame(19)
+    window.state.set_playing(True)
+    try:
+        assert window.video._timer.interval() == 2000  # the 2 s pause plays as long as it lasted, not 40 ms
+    finally:
+        window.state.set_playing(False)
