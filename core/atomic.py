@@ -11,6 +11,7 @@ the same file does it, and the caches sweep their folders when opened).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -25,6 +26,21 @@ _TEMPORARY = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?(?P<random>[a-z
 UNNAMED_ORPHAN_AGE_S = 24 * 3600
 # ".<folder name>.<pid>.<random>.partial": a folder being written; ".old": the one it replaces
 _STAGED = re.compile(r"^\.(?P<target>.+?)\.(?P<pid>\d+)\.(?P<random>[a-z0-9_]{8})\.(?P<kind>partial|old)$")
+
+
+# A temporary's name holds its target's: a long target name is cut to this many bytes plus a hash, so the
+# temporary stays within the file system's 255 bytes a name.
+STAGED_NAME_BYTES = 150
+
+
+def staged_stem(name: str) -> str:
+    """The part of a temporary's or staging folder's name that names its target (``name``, or when long,
+    its first bytes and a hash of it: unique, and short enough for the rest of the temporary's name)."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= STAGED_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:12]
+    return os.fsdecode(encoded[: STAGED_NAME_BYTES - 16]) + "~" + digest  # a character cut in two stays bytes (surrogates)
 
 
 def _final_mode(target: Path, new: int = 0o666) -> int:
@@ -48,7 +64,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{staged_stem(target.name)}.{os.getpid()}.", suffix=f".tmp{target.suffix[:16]}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -84,7 +100,7 @@ def orphan_temporaries(folder: str | os.PathLike[str], name: str | None = None) 
     now = time.time()
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
-        if match is None or (name is not None and match["target"] != name) or not entry.is_file(follow_symlinks=False):
+        if match is None or (name is not None and match["target"] != staged_stem(name)) or not entry.is_file(follow_symlinks=False):
             continue
         if match["pid"] is not None:
             if not _writer_alive(int(match["pid"])):
@@ -109,11 +125,12 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; when the block succeeds it replaces ``path``
     whole, so ``path`` holds the old complete result or the new one, never a mix, and nothing an
     earlier, larger result left behind.  The swap is two renames: a crash between them leaves the
-    old folder staged aside, and the next call puts it back before anything else."""
-    target = Path(path)
+    old folder staged aside, and the next call puts it back before anything else.  A ``path`` that is
+    a symbolic link is written through: the folder it points to is replaced, the link stays."""
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_staged_folders(target.parent, target.name)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{staged_stem(target.name)}.{os.getpid()}.", suffix=".partial", dir=target.parent))
     try:
         yield staging
         os.chmod(staging, _final_mode(target, new=0o777))
@@ -121,12 +138,21 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
             old = staging.with_name(staging.name.removesuffix(".partial") + ".old")
             os.rename(target, old)
             os.rename(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
         else:
             os.rename(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder tree, or a file or link (which ``rmtree`` refuses), whatever is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def sweep_staged_folders(folder: str | os.PathLike[str], name: str) -> int:
@@ -139,7 +165,7 @@ def sweep_staged_folders(folder: str | os.PathLike[str], name: str) -> int:
         return 0
     for entry in entries:
         match = _STAGED.match(entry.name)
-        if match is None or match["target"] != name or _writer_alive(int(match["pid"])) or not entry.is_dir(follow_symlinks=False):
+        if match is None or match["target"] != staged_stem(name) or _writer_alive(int(match["pid"])) or not entry.is_dir(follow_symlinks=False):
             continue
         target = Path(folder) / name
         if match["kind"] == "old" and not target.exists():

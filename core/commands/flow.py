@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{rest}: flow needs a pair of frames", args.video)
         if args.start + count > total_frames:
             raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
-        out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True)
+        out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True, staged=True)
         check_replaceable(out, Path(args.video))
         with atomic_folder(out) as staging:  # the folder is the old result or the new one, never a mix
             records, metrics = _compute(args, video, method, encoding, count, staging)
@@ -213,12 +213,15 @@ def _write_pngs(out: Path, indices: list[int], forward, backward, encoding) -> N
 
 def _write_png(path: Path, flow, encoding) -> None:
     import cv2
+    import numpy as np
 
     from core.atomic import atomic_path
     from core.errors import FlowError
     from core.flow.render import flow_to_rgb
 
     rgb = flow_to_rgb(flow, encoding)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), rgb[:, :, ::-1]):
-            raise FlowError("could not write the PNG image", path)
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise FlowError("could not encode the PNG image", path)
+    with atomic_path(path) as tmp:  # Python writes the file: OpenCV's own file calls crash on names that are not UTF-8
+        tmp.write_bytes(data.tobytes())

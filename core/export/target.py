@@ -28,6 +28,9 @@ _PROBLEMS = {
 }
 
 
+NAME_MAX_BYTES = 255
+
+
 class ExportError(InputError):
     """An export could not be written; ``str(err)`` is ``"<path>: <problem>"``."""
 
@@ -40,13 +43,18 @@ def describe_os_error(error: OSError) -> str:
 
 
 def check_writable(path: str | os.PathLike[str], *, folder: bool, suffixes: tuple[str, ...] = (),
-                   inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
+                   inputs: Sequence[str | os.PathLike[str]] = (), staged: bool = False) -> Path:
     """Raise :class:`ExportError` unless ``path`` can be written: a folder to create or fill
     (``folder``), or a file of one of ``suffixes`` that is none of ``inputs`` (the files the
     export reads: writing over the video being exported loses it).  Checked before any work, so a
     command does not compute for minutes and then fail to save; nothing is created (the nearest
-    existing folder is probed with a temporary file that is removed at once)."""
+    existing folder is probed with a temporary file that is removed at once).  ``staged``: the
+    folder is written aside and swapped in (:func:`core.atomic.atomic_folder`), so the folder that
+    holds it must take new entries too."""
     target = Path(path)
+    if os.path.islink(target) and not target.exists():
+        raise ExportError(f"is a link to {os.readlink(target)}, which does not exist", target)
+    _check_name_length(target)
     if folder and target.exists() and not target.is_dir():
         raise ExportError("exists and is not a folder", target)
     if not folder and target.is_dir():
@@ -54,7 +62,16 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, suffixes: tupl
     _check_suffix(target, suffixes)
     if target.exists() and any(_same_file(target, Path(source)) for source in inputs):
         raise ExportError("is the video this export reads: choose another name", target)
-    existing = (target if folder else target.parent).absolute()
+    resolved = Path(os.path.realpath(target)) if os.path.islink(target) else target.absolute()  # a link is written through
+    _probe(resolved if folder else resolved.parent, target)
+    if folder and staged:
+        _probe(resolved.parent, target, " in the folder that holds it (the result is written beside it, then swapped in)")
+    return target
+
+
+def _probe(folder: Path, target: Path, where: str = "") -> None:
+    """Raise unless a file can be made in ``folder``, or in its nearest existing parent when it is not there yet."""
+    existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
@@ -63,8 +80,15 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, suffixes: tupl
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
-        raise ExportError(describe_os_error(err), target) from None
-    return target
+        raise ExportError(describe_os_error(err) + where, target) from None
+
+
+def _check_name_length(target: Path) -> None:
+    """Each part of the path within the file system's limit on a name (255 bytes on Linux, macOS and Windows)."""
+    for part in target.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX_BYTES:
+            raise ExportError(f"cannot write: the name {part[:40]}... is {size} bytes long (at most {NAME_MAX_BYTES})", target)
 
 
 def _check_suffix(target: Path, suffixes: tuple[str, ...]) -> None:

@@ -31,10 +31,21 @@ class FlowPair:
     valid: np.ndarray
 
 
+def _decoded(path: Path, flags: int) -> np.ndarray | None:
+    """An image file decoded by OpenCV from bytes Python read (``cv2.imread`` crashes on names that are not UTF-8)."""
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, flags) if data.size else None
+
+
 def _read_rgb(path: Path) -> np.ndarray:
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = _decoded(path, cv2.IMREAD_COLOR)
     if image is None:
         raise FlowError("cannot read image", path)
     return np.ascontiguousarray(image[:, :, ::-1])
@@ -43,7 +54,7 @@ def _read_rgb(path: Path) -> np.ndarray:
 def _read_mask(path: Path) -> np.ndarray:
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    image = _decoded(path, cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise FlowError("cannot read mask image", path)
     return image
