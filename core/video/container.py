@@ -309,6 +309,7 @@ class ContainerVideo(Video):
             self._closed = False
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._rotation = 0
+            self._size: tuple[int, int] | None = None  # the first decoded frame's, before rotation: every frame's
             if self._index.grid:
                 self._anchor_grid()
             first = None if self._index.grid or self._index.counting else self._first_presented()
@@ -412,7 +413,7 @@ class ContainerVideo(Video):
         if first.pts > self._index.pts_sorted[0]:
             self._index = self._index.presented_from(int(first.pts))
         self._next_index = 1
-        return self._to_array(first)
+        return self._to_array(first, 0)
 
     def _first_decoded(self) -> np.ndarray:
         """Frame 0 decoded: proves the stream decodes, and tells the rotation."""
@@ -506,9 +507,15 @@ class ContainerVideo(Video):
             raise VideoError(f"decoded a frame whose timestamp {pts} is not in the stream's index (damaged file)", self.path)
         return i
 
-    def _to_array(self, frame: "av.VideoFrame") -> np.ndarray:
+    def _to_array(self, frame: "av.VideoFrame", position: int) -> np.ndarray:
         if frame.rotation:
             self._rotation = int(-frame.rotation) % 360  # FFmpeg gives counter-clockwise degrees
+        size = (frame.width, frame.height)
+        if self._size is None:
+            self._size = size
+        elif size != self._size:  # joined recordings, adaptive streams: clips, flow and models need one size
+            raise VideoError(f"frame {position} is {size[0]}x{size[1]} but the video's first frame is {self._size[0]}x{self._size[1]} "
+                             "(a video whose size changes midway: re-encode it at one size)", self.path)
         try:
             array = frame.to_ndarray(format="rgb24")
         except (ValueError, av.error.FFmpegError) as err:
@@ -636,7 +643,7 @@ class ContainerVideo(Video):
             if position > index:
                 return None
             if position >= index - CACHE_BEHIND:
-                array = self._to_array(frame)
+                array = self._to_array(frame, position)
                 if position == index:
                     return array
                 self.cache.put(position, array)
