@@ -12,6 +12,7 @@ import os
 from fractions import Fraction
 
 from core.errors import VideoError
+from core.video.base import local_file
 
 
 def header_metadata(path: str | os.PathLike[str]) -> tuple[int, float]:
@@ -20,7 +21,7 @@ def header_metadata(path: str | os.PathLike[str]) -> tuple[int, float]:
 
     name = os.fspath(path)
     try:
-        with av.open(name, mode="r", metadata_errors="ignore") as container:
+        with av.open(local_file(name), mode="r", metadata_errors="ignore") as container:
             stream = next(iter(container.streams.video), None)
             if stream is None:
                 raise VideoError("has no video stream", name)

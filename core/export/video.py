@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from core.export.target import export_target
+from core.video.base import local_file
 from core.progress import CancelToken, check, report
 
 DEFAULT_CRF = 18  # visually lossless: overlays and flow colours stay faithful after 4:2:0
@@ -51,7 +52,7 @@ def write_mp4_stream(
     rate = Fraction(float(fps)).limit_denominator(1001)
     written, size = 0, (0, 0)
     with export_target(path, suffixes=(".mp4",)) as tmp:
-        with av.open(str(tmp), "w", format="mp4") as container:
+        with av.open(local_file(tmp), "w", format="mp4") as container:
             stream = None
             for frame in frames:
                 check(cancel)

@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from core.atomic import atomic_path
+from core.video.base import local_file
 
 DEFAULT_FPS = 25
 DEFAULT_CRF = 18
@@ -42,7 +43,7 @@ def write_mp4(
     if gop is not None:
         options["g"] = str(int(gop))
     with atomic_path(path) as tmp:
-        with av.open(str(tmp), "w", format="mp4") as container:
+        with av.open(local_file(tmp), "w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=Fraction(int(fps), 1), options=options)
             stream.width, stream.height = width, height
             stream.pix_fmt = "yuv420p"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import os
 import threading
 from dataclasses import asdict, dataclass
 from typing import Iterator, Sequence
@@ -11,6 +12,12 @@ import numpy as np
 
 from core.errors import VideoError
 from core.video.frame_cache import DEFAULT_CACHE_BYTES, FrameCache
+
+def local_file(path: str | os.PathLike[str]) -> str:
+    """``path`` as FFmpeg must be given a local file: absolute.  A relative name whose first part holds a colon
+    (``file:other.mp4``, ``clip:1.mp4``, ``pipe:1.mp4``) is otherwise an FFmpeg URL: another file, or none."""
+    return os.path.abspath(os.fspath(path))
+
 
 # One frame above this many pixels (8K is 33 Mpx) is refused: a clip of them
 # would not fit in memory, and no model here looks at more than 1080p anyway.

@@ -45,7 +45,7 @@ import av
 import numpy as np
 
 from core.errors import VideoError
-from core.video.base import MAX_PIXELS, Video, VideoInfo, apply_rotation, check_resolution, to_rgb
+from core.video.base import MAX_PIXELS, Video, VideoInfo, apply_rotation, check_resolution, local_file, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 from core.video.leading_pictures import PROBED_CODECS, starts_cleanly, undecodable_after_key
 from core.video.mp4_boxes import iso_damage
@@ -126,7 +126,7 @@ def _first_line(err: BaseException) -> str:
 
 def _open_container(path: str) -> "av.container.InputContainer":
     try:
-        return av.open(path, mode="r", metadata_errors="ignore")
+        return av.open(local_file(path), mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError:
         damage = iso_damage(path)  # an MP4 cut short before its index is a video, not "not a video"
         raise VideoError(damage or "is not a video file that FFmpeg can read (invalid data)", path) from None

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import av
 
+from core.video.base import local_file
+
 # Leading pictures come right after their keyframe; H.264 and HEVC allow at most 16 B-frames in a row.
 LEADING_WINDOW = 24
 _H264_IDR = 5
@@ -52,7 +54,7 @@ def undecodable_after_key(path: str, stream_index: int, key_number: int, pts_of_
     last = min(len(pts_of_packets), key_number + 1 + LEADING_WINDOW)
     presented: set[int] = set()
     try:
-        with av.open(path, mode="r", metadata_errors="ignore") as container:
+        with av.open(local_file(path), mode="r", metadata_errors="ignore") as container:
             stream = container.streams[stream_index]
             stream.thread_type = "NONE"  # a plain decoder: it presents or drops each picture as the reader's will
             number = -1

@@ -370,3 +370,22 @@ def test_closing_a_video_while_another_thread_reads_it_waits_for_the_read_and_la
     assert outcomes[0] == "all read" or "after the video was closed" in outcomes[0]
     with pytest.raises(VideoError, match="after the video was closed"):
         video.read(5)
+
+
+def test_a_relative_name_with_a_colon_is_the_local_file_not_an_ffmpeg_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``file:other.mp4`` was FFmpeg's ``file`` protocol opening ``other.mp4`` (another video, silently), and
+    ``clip:1.mp4`` an unknown protocol.  Files written under such names (exports, synthetic sets) too."""
+    from core.data.metadata import header_metadata
+    from core.synth.writer import write_mp4
+
+    monkeypatch.chdir(tmp_path)
+    write_video(tmp_path / "other.mp4", 40, size=(160, 96))
+    frames = np.stack([index_frame(i) for i in range(10)])
+    write_mp4("file:other.mp4", frames)
+    write_mp4("clip:1.mp4", frames[:6])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip:1.mp4", "file:other.mp4", "other.mp4"]
+    for name, count in (("file:other.mp4", 10), ("clip:1.mp4", 6)):
+        with open_video(name) as video:
+            assert len(video) == count and video.info.width == 128
+            assert decode_index(video.read(count - 1)) == count - 1
+        assert header_metadata(name)[0] == count
