@@ -22,7 +22,22 @@ class InputError(CoreError):
     def __init__(self, problem: str, path: str | os.PathLike[str] | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
         self.problem = " ".join(str(problem).split())  # always one line
-        super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
+        super().__init__(f"{shown_path(self.path)}: {self.problem}" if self.path else self.problem)
+
+
+def shown_path(path: str) -> str:
+    """``path`` as one line of text: control characters (a newline, a carriage return, an escape that would
+    recolour the terminal) and bytes that are not UTF-8 written as escapes; everything else as it is."""
+    if path.isprintable():
+        return path
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in path)
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 class VideoError(InputError):

@@ -48,6 +48,19 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.Ca
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("name, shown", [
+    ("bad\nname.mp4", "bad\\nname.mp4"),  # a newline made the error two lines
+    ("evil\rerror: all fine.mp4", "evil\\rerror: all fine.mp4"),  # a carriage return overwrote the line on a terminal
+    ("colour\x1b[31m.mp4", "colour\\x1b[31m.mp4"),  # an escape recoloured it
+    ("ünïcode name.mp4", "ünïcode name.mp4"),  # printable text is left as it is
+])
+def test_a_path_with_control_characters_is_named_in_one_escaped_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+                                                                     shown: str) -> None:
+    path = _write(tmp_path / name, b"not a video at all" * 10)
+    assert main.main(["info", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {tmp_path}/{shown}: is not a video file that FFmpeg can read (invalid data)"]
+
+
 def test_missing_argument_is_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main.main(["info"]) == 2
     err = capsys.readouterr().err
