@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
     from core.export.target import check_writable
     from core.flow.engine import normalize_method
+    from core.flow.engine import MIN_SIDE
     from core.flow.render import FlowEncoding
     from core.video import open_video
 
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{rest}: flow needs a pair of frames", args.video)
         if args.start + count > total_frames:
             raise InputError(f"frames {args.start}..{args.start + count - 1} run past the video's end (it has {total_frames} frames)", args.video)
+        width, height = video.info.width, video.info.height
+        if min(width, height) < MIN_SIDE:
+            raise InputError(f"frames of {width}x{height} are too small for flow (each side must be >= {MIN_SIDE} px)", args.video)
         out = check_writable(Path(args.out) if args.out else Path(f"flow_{Path(args.video).stem}_{method}"), folder=True, staged=True)
         check_replaceable(out, Path(args.video))
         with atomic_folder(out) as staging:  # the folder is the old result or the new one, never a mix

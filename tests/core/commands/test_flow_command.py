@@ -86,6 +86,17 @@ def test_flow_command_bad_arguments_are_one_line_errors(tmp_path: Path, capsys: 
     assert err.startswith("error: ") and problem in err and "\n" not in err
 
 
+def test_frames_too_small_for_flow_name_the_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.synth.writer import write_mp4
+
+    video = tmp_path / "tiny.mp4"
+    write_mp4(video, np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8))
+    assert main.main(["flow", str(video), "--method", "dis", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {video}: frames of 8x8 are too small for flow (each side must be >= 16 px)"]
+    assert not (tmp_path / "o").exists()
+
+
 def _listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
