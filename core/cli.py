@@ -91,6 +91,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def output_path(text: str) -> str:
+    """An argparse type for ``--out``: a name (an empty one silently meant the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a path, or leave the option out for the default")
+    return text
+
+
 def non_negative_int(text: str) -> int:
     """An argparse type for counts where 0 means none: a whole number >= 0."""
     value = parsed_number(text, int)

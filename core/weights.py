@@ -43,6 +43,8 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         raise CheckpointError("file does not exist", file)
     if file.is_dir():
         raise CheckpointError("is a directory, expected a weights file", file)
+    if not file.is_file():
+        raise CheckpointError("is not a regular file (a device, a pipe or a socket)", file)
     if file.stat().st_size == 0:
         raise CheckpointError("file is empty (0 bytes)", file)
     if file.suffix == ".safetensors":

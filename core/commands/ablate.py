@@ -21,6 +21,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from core.cli import output_path
+
 NAME = "ablate"
 SPLITS_NAME = "splits.json"
 HELP = "ablation: train and test each family's variants (--model transformer,convnet,repflow) on one split"
@@ -64,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", dest="models", default=None, metavar="LIST",
                         help="comma-separated model families: transformer (default), convnet, repflow, or any registered one; "
                              "each family's variants on the same split")
-    parser.add_argument("--out", metavar="DIR", default=None, help="folder for the variants' checkpoints and ablation.json (default: ablation-<DATA name>)")
+    parser.add_argument("--out", type=output_path, metavar="DIR", default=None, help="folder for the variants' checkpoints and ablation.json (default: ablation-<DATA name>)")
     parser.add_argument("--variant", nargs="?", action=_RefuseVariant, help=argparse.SUPPRESS)
     ablation = parser.add_argument_group("ablation")
     ablation.add_argument("--variants", default=None, metavar="LIST",

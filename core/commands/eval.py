@@ -16,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from core.cli import output_path
 from core.commands.options import MAX_CLIPS_PER_VIDEO, check_file_option
 
 NAME = "eval"
@@ -64,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the longer side), all softmaxes averaged; e.g. 5x3 (replaces --clips)")
     parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
-    parser.add_argument("--out", metavar="DIR", default=None, help="where metrics.json, confusion.png and videos.jsonl go")
+    parser.add_argument("--out", type=output_path, metavar="DIR", default=None, help="where metrics.json, confusion.png and videos.jsonl go")
     parser.add_argument("--confusion", choices=MODES, default="normalised", help="confusion colours: row-normalised (default) or counts")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-from core.cli import non_negative_int, positive_int
+from core.cli import non_negative_int, output_path, positive_int
 from core.commands.options import check_cache_dir, clips_per_video, learning_rate, non_negative_float
 
 NAME = "train"
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
                         "or a Something-Something folder (labels.json, train.json, validation.json)")
     parser.add_argument("--videos", metavar="DIR", help=VIDEOS_HELP)
-    parser.add_argument("--out", metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
+    parser.add_argument("--out", type=output_path, metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
     model.add_argument("--recipe", metavar="NAME",
                        help="a paper's configuration in one word: seed000 (MViTv2-S + RAFT-large + flow_to_image colours + the "

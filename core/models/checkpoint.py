@@ -191,6 +191,8 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
         raise CheckpointError("file does not exist", file)
     if file.is_dir():
         raise CheckpointError("is a directory, expected a .safetensors checkpoint", file)
+    if not file.is_file():
+        raise CheckpointError("is not a regular file (a device, a pipe or a socket)", file)
     if file.stat().st_size == 0:
         raise CheckpointError("file is empty (0 bytes)", file)
     with open(file, "rb") as handle:

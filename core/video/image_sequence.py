@@ -27,7 +27,10 @@ def _natural_key(path: Path) -> list[object]:
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+    """The frames of a folder, in natural order; hidden files are none (macOS leaves ``._frame_0001.png`` resource
+    forks on shared drives, editors their temporaries), as hidden videos are no dataset entries."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS),
+                  key=_natural_key)
 
 
 def image_size(path: Path, data: bytes | None = None) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -13,6 +14,18 @@ from core.video.image_sequence import IMAGE_EXTENSIONS, ImageSequenceVideo
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".ts", ".gif")
 
 
+def _missing(path: str) -> str:
+    """Why a path that does not exist as a file does not: a link to nothing, a loop of links, or nothing there."""
+    if not os.path.islink(path):
+        return "file does not exist"
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a loop of symbolic links"
+    return f"is a link to {os.readlink(path)}, which does not exist"
+
+
 def open_video(path: str | os.PathLike[str], *, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> Video:
     """Open a video file or a folder of frames; :class:`VideoError` says what is wrong."""
     text = os.fspath(path)
@@ -20,7 +33,7 @@ def open_video(path: str | os.PathLike[str], *, cache_bytes: int = DEFAULT_CACHE
         raise VideoError("no video path given")
     p = Path(text)
     if not p.exists():
-        raise VideoError("file does not exist", text)
+        raise VideoError(_missing(text), text)
     if p.is_dir():
         return ImageSequenceVideo(text, cache_bytes=cache_bytes, max_pixels=max_pixels)
     if not p.is_file():

@@ -129,3 +129,15 @@ def test_names_that_are_not_utf8_are_read_and_written(tmp_path: Path) -> None:
     written = sorted(os.listdir(out))
     assert written == [b"frame_000000.flo", b"frame_000000.png", b"frame_000001.flo", b"frame_000001.png", b"metrics.json"]
     assert sorted(os.listdir(folder)) == [b"caf\xe9.mp4", b"out_caf\xe9"]  # nothing staged left behind
+
+
+@pytest.mark.parametrize("command", ["flow", "eval", "train", "ablate"])
+def test_an_empty_out_is_refused_not_taken_for_the_default(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where a default output would go
+    argv = commands(tmp_path, tmp_path / "unused")[command]
+    argv[argv.index("--out") + 1] = ""
+    capsys.readouterr()
+    assert main.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("argument --out: is empty: give a path, or leave the option out for the default")

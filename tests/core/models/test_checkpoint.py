@@ -93,6 +93,14 @@ def test_bare_pytorch_weights_are_refused_for_lacking_a_config(tmp_path):
 def test_missing_empty_and_corrupt_files(tmp_path):
     with pytest.raises(CheckpointError, match="file does not exist"):
         load_checkpoint(tmp_path / "nope.safetensors")
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)  # once read as an empty file; a device such as /dev/zero as an endless one
+    with pytest.raises(CheckpointError, match=r"pipe.safetensors: is not a regular file"):
+        load_checkpoint(fifo)
+    from core.weights import load_state_dict_file
+
+    with pytest.raises(CheckpointError, match=r"pipe.safetensors: is not a regular file"):
+        load_state_dict_file(fifo)
     empty = tmp_path / "empty.safetensors"
     empty.write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"empty \(0 bytes\)"):

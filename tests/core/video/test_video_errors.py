@@ -29,6 +29,27 @@ def test_missing_path(tmp_path: Path) -> None:
     _one_line_naming(err, tmp_path / "nope.mp4")
 
 
+def test_links_that_lead_nowhere_say_so(tmp_path: Path) -> None:
+    dangling = tmp_path / "clip.mp4"
+    dangling.symlink_to("moved.mp4")
+    with pytest.raises(VideoError, match="clip.mp4: is a link to moved.mp4, which does not exist"):
+        open_video(dangling)
+    (tmp_path / "a.mp4").symlink_to("b.mp4")
+    (tmp_path / "b.mp4").symlink_to("a.mp4")
+    with pytest.raises(VideoError, match="a.mp4: is a loop of symbolic links"):
+        open_video(tmp_path / "a.mp4")
+
+
+def test_hidden_files_in_a_frame_folder_are_no_frames(tmp_path: Path) -> None:
+    """macOS leaves ``._frame_0001.png`` resource forks beside frames copied to a shared drive: they refused the
+    folder ("not a readable image"), and would have been frames."""
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"frame_{i:04d}.png"), index_frame(i)[:, :, ::-1])
+        (tmp_path / f"._frame_{i:04d}.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    with open_video(tmp_path) as video:
+        assert len(video) == 3 and [decode_index(video.read(i)) for i in range(3)] == [0, 1, 2]
+
+
 def test_folder_without_images(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(VideoError, match="folder with no images") as err:
