@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from core.data import Dataset, Sample, make_split, require_official
-from core.data.dataset import listed
+from core.data.dataset import file_identity, listed
 from core.errors import DatasetError
 
 PARTS = ("test", "val", "train", "all")
@@ -125,8 +125,8 @@ def select_test_set(
     if part not in PARTS:
         raise DatasetError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
     recorded = recorded_split(extra)
-    if part == "all":
-        return TestSet(dataset.samples, part, SOURCE_GIVEN, "all videos in the folder")
+    if part == "all":  # what reading left out (links to nothing, to one file twice) is said for every part
+        return TestSet(dataset.samples, part, SOURCE_GIVEN, "all videos in the folder", notes=dataset.notes)
     given = scheme is not None or official_split is not None or seed is not None
     if not given and recorded is not None:
         return _from_record(dataset, recorded, part)
@@ -145,12 +145,18 @@ def select_test_set(
     samples = split.parts()[part]
     if not samples:
         raise DatasetError(f"the {part} part of the split is empty ({split.description})", dataset.root)
-    seen: tuple[str, ...] = ()
-    if recorded is not None:
-        trained = set(recorded.get("train", [])) | set(recorded.get("val", []))
-        seen = tuple(rel for rel in (dataset.relative(s) for s in samples) if rel in trained)
+    seen = trained_on(dataset, recorded, samples) if recorded is not None else ()
     source = SOURCE_GIVEN if given else SOURCE_DEFAULT
     return TestSet(samples, part, source, split.description, split.fingerprint(dataset), seen_in_training=seen, notes=split.notes)
+
+
+def trained_on(dataset: Dataset, recorded: Mapping[str, Any], samples: Sequence[Sample]) -> tuple[str, ...]:
+    """Those of ``samples`` whose file the recorded split trained or validated on, by the file and not the name:
+    a link under another name (a checkpoint from before links were one sample) is the same video."""
+    listed_paths = [dataset.root / str(rel) for rel in [*recorded.get("train", []), *recorded.get("val", [])]]
+    by_path = {s.path: s for s in dataset.samples}
+    trained = {(file_identity(p), by_path[p].segment if p in by_path else None) for p in listed_paths if p.exists()}
+    return tuple(dataset.relative(s) for s in samples if (file_identity(s.path), s.segment) in trained)
 
 
 def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> TestSet:
@@ -164,12 +170,16 @@ def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> Te
     by_name: dict[str, Sample | None] = {}
     for s in dataset.samples:  # a file name shared by two videos matches neither
         by_name[s.path.name] = None if s.path.name in by_name else s
-    samples, missing = [], []
-    for rel in listed:  # the recorded relative path; else the same unique file name (the copy here is laid out otherwise)
-        sample = by_relative.get(str(rel)) or by_name.get(str(rel).rsplit("/", 1)[-1])
+    samples: list[Sample] = []
+    missing: list[str] = []
+    taken: set[Sample] = set()
+    for rel in listed:  # the recorded path (or the video it is a link to); else the same unique file name (laid out otherwise)
+        kept = dataset.left_out_as(str(rel))
+        sample = by_relative.get(str(rel) if kept is None else kept) or by_name.get(str(rel).rsplit("/", 1)[-1])
         if sample is None:
             missing.append(str(rel))
-        else:
+        elif sample not in taken:  # a video and a link to it, both recorded: one sample
+            taken.add(sample)
             samples.append(sample)
     if not samples:
         raise DatasetError(
@@ -185,5 +195,6 @@ def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> Te
         str(recorded.get("description", "recorded split")),
         str(fingerprint) if fingerprint else None,
         missing=tuple(missing),
+        seen_in_training=trained_on(dataset, recorded, samples),  # none, unless links made one file two videos then
         notes=tuple(dict.fromkeys([*(str(n) for n in recorded.get("notes", []) or []), *dataset.notes])),  # then, and now
     )
