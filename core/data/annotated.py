@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from core.data.dataset import Dataset, Sample, listed
+from core.data.dataset import Dataset, Sample, listed, one_sample_per_file
 from core.errors import DatasetError
 
 # Part names the files use, mapped to the split's parts.
@@ -168,6 +168,7 @@ def build_dataset(
     order = sorted(found, key=lambda item: (index[item[0].label], item[1].relative_to(root).as_posix()))
     samples = tuple(Sample(path=p, label_index=index[e.label], label_name=e.label, part=e.part,
                            segment=e.segment if id(e) in whole else None) for e, p in order)
+    samples, same_files, duplicates = one_sample_per_file(samples, root)  # rows naming links to one video file
     notes = []
     if missing:
         notes.append(f"{len(missing)} annotated videos are not on disk and are left out: {listed([_where(m) for m in missing])}")
@@ -177,4 +178,5 @@ def build_dataset(
             notes.append(f"{len(empty)} classes have no video on disk (kept, so class indices follow the annotations): {listed(empty)}")
     if fallbacks and fallback_note:
         notes.append(f"{len(fallbacks)} annotations {fallback_note}: {listed([_where(f) for f in fallbacks])}")
-    return Dataset(root=root, classes=names, samples=samples, layout=layout, annotation_files=tuple(sources), notes=tuple(notes))
+    return Dataset(root=root, classes=names, samples=samples, layout=layout, annotation_files=tuple(sources),
+                   notes=(*notes, *duplicates), same_files=same_files)

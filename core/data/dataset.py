@@ -6,12 +6,16 @@ Class order is alphabetical, or the order of a ``classInd.txt`` when there is
 one (``"1 ApplyEyeMakeup"``: 1-based, as UCF101 ships it), so label indices
 match the official ones.  Only the listing happens here; a video that cannot
 be decoded is the reader's business (the training loop skips and lists it).
+Entries that are one file (a symbolic or hard link to another entry's video) are
+one sample, the others left out with a note (:func:`one_sample_per_file`), so a
+linked video never lands in both the train and the test part.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -54,7 +58,8 @@ class Dataset:
     class_index_file: Path | None = None  # the classInd.txt the class order came from, if any
     layout: str = "folders"  # "folders", "kinetics" or "something-something"
     annotation_files: tuple[Path, ...] = ()  # the files an annotated layout was read from
-    notes: tuple[str, ...] = ()  # what reading left out (annotated videos not on disk)
+    notes: tuple[str, ...] = ()  # what reading left out (annotated videos not on disk, links to nothing or to another entry's file)
+    same_files: tuple[tuple[str, str], ...] = ()  # (entry left out, the video kept): relative paths of one file listed twice
 
     @property
     def given_parts(self) -> dict[str, tuple[Sample, ...]] | None:
@@ -78,6 +83,14 @@ class Dataset:
     def relative(self, sample: Sample) -> str:
         """``Class/video.avi``: the sample's path as the split files write it."""
         return sample.path.relative_to(self.root).as_posix()
+
+    def left_out_as(self, rel: str) -> str | None:
+        """The kept video whose file the entry ``rel`` is (a link left out: one file, one sample), else ``None``."""
+        return self._kept_for.get(rel.casefold())
+
+    @cached_property
+    def _kept_for(self) -> dict[str, str]:
+        return {dropped.casefold(): kept for dropped, kept in self.same_files}
 
     def check_trainable(self) -> None:
         """Training tells classes apart: videos of fewer than two classes are an error (often a folder read
@@ -115,6 +128,47 @@ def _videos_in(folder: Path) -> list[Path]:
 def _broken_links(folder: Path) -> list[Path]:
     """Video names in ``folder`` that are links to nothing (a moved or unmounted copy): said, not silently dropped."""
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_symlink() and not p.exists())
+
+
+def file_identity(path: Path) -> tuple[int, int] | str:
+    """The file an entry leads to: device and inode, so a symbolic or a hard link to a video is that video; the
+    resolved path where the file system numbers no inodes, or the file went since it was listed (the reader says so)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return os.path.realpath(path)
+    return (info.st_dev, info.st_ino) if info.st_ino else os.path.realpath(path)
+
+
+def one_sample_per_file(samples: Sequence[Sample], root: Path) -> tuple[tuple[Sample, ...], tuple[tuple[str, str], ...], list[str]]:
+    """``samples`` with each file once, the pairs (entry left out, video kept) and notes saying so.
+
+    Links are how datasets are built, but one file listed twice would weigh double in training and could land in
+    both train and test.  Of each file the entry that is no symbolic link is kept (the video where it lives), else
+    the first in order; the others are left out with a note, and a second note when one is under another class
+    (its label is ambiguous).  An annotated segment is a sample of its own: other seconds of one file are no duplicate.
+    """
+    by_file: dict[tuple[object, object], list[int]] = {}
+    for position, sample in enumerate(samples):
+        by_file.setdefault((file_identity(sample.path), sample.segment), []).append(position)
+    kept_for: dict[int, Sample] = {}  # position left out -> the sample kept
+    for positions in by_file.values():
+        if len(positions) == 1:
+            continue
+        kept = next((samples[p] for p in positions if not samples[p].path.is_symlink()), samples[positions[0]])
+        kept_for.update({p: kept for p in positions if samples[p] is not kept})
+    if not kept_for:
+        return tuple(samples), (), []
+    rel = lambda sample: sample.path.relative_to(root).as_posix()  # noqa: E731
+    pairs = tuple((rel(samples[p]), rel(kept)) for p, kept in sorted(kept_for.items()))
+    notes = [f"{len(pairs)} videos are the same file as another video (a link to it) and are left out, so that no file is "
+             "two samples: " + listed([f"{dropped} (same file as {kept})" for dropped, kept in pairs])]
+    other_class = [f"{rel(samples[p])} ({samples[p].label_name}; kept as {kept.label_name})"
+                   for p, kept in sorted(kept_for.items()) if samples[p].label_name != kept.label_name]
+    if other_class:
+        notes.append(f"{len(other_class)} of the videos left out as the same file are under another class than the video "
+                     "kept, so that file's label is ambiguous: " + listed(other_class))
+    return tuple(s for p, s in enumerate(samples) if p not in kept_for), pairs, notes
 
 
 def split_search_dirs(root: Path, split_dir: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -225,4 +279,6 @@ def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.
     broken = [link for name in classes for link in _broken_links(root_path / name)]
     notes = [f"{len(broken)} videos are links to missing files and are left out: "
              + listed([p.relative_to(root_path).as_posix() for p in broken])] if broken else []
-    return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index, notes=tuple(notes))
+    samples, same_files, duplicates = one_sample_per_file(samples, root_path)
+    return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index,
+                   notes=(*notes, *duplicates), same_files=same_files)

@@ -111,6 +111,12 @@ def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def _missing(path: Path, number: int, rel: str, dataset: Dataset) -> DatasetError:
+    """The error for a listed video that is not a sample: not in the folder, or a link to another entry's file
+    (one file is one sample: which class and part it is in must be said once)."""
+    kept = dataset.left_out_as(rel.replace("\\", "/").removeprefix("./"))
+    if kept is not None:
+        return DatasetError(f"line {number} names {rel}, which is the same file as {kept} (a link to it) and so is left "
+                            f"out: list the video once, as {kept}", path)
     return DatasetError(f"line {number} names {rel}, which is not in {dataset.root}", path)
 
 

@@ -10,7 +10,6 @@ GUI-thread stall over 16 ms).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,22 +20,20 @@ LIST_TARGET_S = 2.0
 
 
 def write_tree(root: Path, videos: int = UCF101_VIDEOS, classes: int = UCF101_CLASSES) -> Path:
-    """``root/Class000/v_Class000_gNN_cMM.mp4``..., every file a hard link to one 8-frame 32x32 video."""
+    """``root/Class000/v_Class000_gNN_cMM.mp4``..., every file a copy of one 8-frame 32x32 video (about 50 MB in all;
+    links to one file would be listed as one video)."""
     import numpy as np
 
     from core.synth.writer import write_mp4
 
     source = root.parent / "one-tiny-video.mp4"
     write_mp4(source, np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8))
+    data = source.read_bytes()
     for i in range(videos):
         name = f"Class{i % classes:03d}"
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"v_{name}_g{i // classes // 7 + 1:02d}_c{i // classes % 7 + 1:02d}.mp4"
-        try:
-            os.link(source, target)
-        except OSError:  # a file system without hard links
-            target.write_bytes(source.read_bytes())
+        (folder / f"v_{name}_g{i // classes // 7 + 1:02d}_c{i // classes % 7 + 1:02d}.mp4").write_bytes(data)
     return root
 
 
