@@ -178,6 +178,10 @@ class JobRunner(QObject):
     def is_busy(self, channel: str) -> bool:
         return channel in self._current
 
+    def current(self, channel: str) -> int | None:
+        """The id of the channel's job in progress (``None``: none): which request it is."""
+        return self._current.get(channel)
+
     def wait(self, wait_ms: int) -> bool:
         """Whether every job has ended within ``wait_ms`` (nothing is cancelled)."""
         try:

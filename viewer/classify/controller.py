@@ -167,6 +167,7 @@ class ClassifyController(QObject):
         self.device = available_device_names()[-1]  # CUDA when present
         self.last_run: ClassifyRun | None = None
         self._busy: set[str] = set()
+        self._explain_job: int | None = None  # the job explaining another class of the shown prediction, if any
         state.frameChanged.connect(self.classify_state.follow)
         self._read_model_info(Path(checkpoint) if checkpoint is not None else starting_checkpoint())
 
@@ -347,6 +348,7 @@ class ClassifyController(QObject):
             return -1
         maps = prediction.attention
         if maps is not None and int(maps.target_class) == class_index:
+            self._drop_explaining()  # picked back while another class was being explained: the last pick wins
             return -1  # already explained
         ready = self._ready()
         if ready is None:
@@ -365,7 +367,16 @@ class ClassifyController(QObject):
             return ClassifyRun("clip", device, used, oom, time.perf_counter() - began, load_ms, explained)
 
         name = prediction.class_names[class_index]
-        return self._submit(CLIP_CHANNEL, work, f"explaining {name} on frames {prediction.frame_indices[0]}-{prediction.frame_indices[-1]}")
+        self._explain_job = self._submit(CLIP_CHANNEL, work, f"explaining {name} on frames {prediction.frame_indices[0]}-{prediction.frame_indices[-1]}")
+        return self._explain_job
+
+    def _drop_explaining(self) -> None:
+        """Cancel the pass explaining another class, when one is the clip channel's job (not a new classification)."""
+        if self._explain_job is not None and self.jobs.current(CLIP_CHANNEL) == self._explain_job:
+            self.jobs.cancel(CLIP_CHANNEL)
+            self._idle(CLIP_CHANNEL)
+            self.progressChanged.emit(0, 0, "cancelled")
+        self._explain_job = None
 
     def classify_video(self, step: int | None = None) -> int:
         """Sliding windows over the whole video (``step`` frames apart, default one clip span)."""

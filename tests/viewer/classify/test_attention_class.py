@@ -123,3 +123,34 @@ def test_the_class_box_picks_the_class_of_a_convnet_cam(qtbot, files) -> None:  
     qtbot.wait(200)
     assert state.prediction is shown and controls.class_box.currentData() == chosen
     win.close()
+
+
+def test_picking_back_the_explained_class_while_another_is_explained_keeps_it(qtbot, files) -> None:  # noqa: ANN001
+    """The user picks the third class, then, before its pass ends, the class the maps explain: the last pick wins.
+    The third class's maps once arrived after and replaced them (picking the explained class did nothing)."""
+    import threading
+
+    from core.inference import FlowBackend, default_flow_backend
+    from core.progress import CancelToken
+
+    win = classified_window(qtbot, files.transformer)
+    state = win.classify.classify_state
+    first = state.prediction
+    shown = int(first.attention.target_class)
+    backend, release = default_flow_backend(), threading.Event()
+
+    def held_flow(frames, method, *, device=None, cancel: CancelToken | None = None, progress=None):  # noqa: ANN001, ANN202
+        while not release.wait(0.01):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+        return backend.compute(frames, method, device=device, cancel=cancel, progress=progress)
+
+    win.classify.loader = lambda path, device: open_classifier(path, device=device, flow_backend=FlowBackend(compute=held_flow, render=backend.render))
+    win.classify_ui.explain_class(CLASSES.index(first.top[2][0]))
+    assert win.classify.busy
+    win.classify_ui.explain_class(shown)
+    release.set()
+    qtbot.waitUntil(lambda: not win.classify.busy, timeout=15000)
+    settle(qtbot)
+    assert state.prediction is first and int(state.prediction.attention.target_class) == shown
+    assert win.classify_ui.attention_controls.class_box.currentData() == shown
