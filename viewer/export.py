@@ -15,7 +15,7 @@ Other features add their overlays to exported clips with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -72,7 +72,8 @@ class ExportController(QObject):
         self.video_prediction: Any = None  # the last sliding-window VideoPrediction
         self.checkpoint_path: Callable[[], str | None] = lambda: None  # the classifier's checkpoint, recorded in prediction exports
         self.clip_range: Callable[[], tuple[int, int] | None] = lambda: None  # (first, last) frame of the classify region
-        self.map_legend: Callable[[], list[LegendEntry]] = lambda: []  # the keys of the model's heat maps shown (classify feature)
+        # the keys of the model's heat maps drawn on some frames (None: the views'), from the classify feature
+        self.map_legend: Callable[[Sequence[int] | None], list[LegendEntry]] = lambda frames=None: []
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
@@ -186,7 +187,7 @@ class ExportController(QObject):
             encoding=self.flow.encoding,
             overlays=self.overlays.choice,
             extra=tuple(extra),
-            map_keys=tuple(self.map_legend()),
+            map_keys=tuple(self.map_legend(frames)),  # the frames exported, not the one on screen
             labels=self.label_track() if burn_in else None,
             raft_weights=self._raft_weights(),
         )

@@ -274,6 +274,45 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
     win.close()
 
 
+def test_an_mp4_carries_the_key_of_the_maps_it_draws_whatever_frame_is_shown(qtbot, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """Classified at frames 3-10, shown at frame 30 (no map on screen, no key under the views): an export of frames
+    3-12 draws the maps on 3-10 and so carries their key; it once had none.  Frames 11-12 alone draw none."""
+    import torch
+
+    from core.models import build_model, save_checkpoint
+    from core.models.transformer.config import TransformerConfig
+
+    torch.manual_seed(0)
+    config = TransformerConfig.create(backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64,
+                                      clip_length=8, fusion={"heads": 2, "head_dim": 8, "depth": 2})
+    win = MainWindow(show_dialogs=False, checkpoint=save_checkpoint(tmp_path / "tiny.safetensors", build_model(config)))
+    qtbot.addWidget(win)
+    win.show()
+    _open_at(qtbot, win, video_path, 3)
+    qtbot.waitUntil(lambda: win.classify.classify_state.model.config is not None, timeout=10000)
+    with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
+        win.classify.classify_clip(3)
+    settle(qtbot)
+    win.state.set_frame(30)
+    qtbot.waitUntil(lambda: win.video.shown_index == 30, timeout=10000)
+    settle(qtbot)
+    assert win.export.map_legend() == []  # nothing drawn on screen
+
+    def exported_height(name: str, frames: tuple[int, ...]) -> int:
+        with qtbot.waitSignal(win.export.exported, timeout=60000):
+            win.export.export_clip(str(tmp_path / name), frames)
+        with open_video(tmp_path / name) as video:
+            return video.info.height
+
+    from_afar = exported_height("from-frame-30.mp4", tuple(range(3, 13)))
+    assert exported_height("outside.mp4", (11, 12)) == 64
+    win.state.set_frame(5)  # inside the clip: the views draw the maps, and the legend under them keys them
+    qtbot.waitUntil(lambda: win.video.shown_index == 5, timeout=10000)
+    settle(qtbot)
+    assert win.export.map_legend() and from_afar == exported_height("from-frame-5.mp4", tuple(range(3, 13))) > 64
+    win.close()
+
+
 def test_whole_video_mp4_burns_in_frame_number_class_and_score(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
     """The range dialog's whole video is every frame; burned in: each frame's number and the class and score of the
     whole-video window covering it, top-left in the RGB panel; the rest of the picture is the plain export's."""

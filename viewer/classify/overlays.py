@@ -18,7 +18,7 @@ with a cross-stream matrix, where a token pair can be selected.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -136,11 +136,8 @@ class AttentionOverlays(QObject):
         """The legend's keys of the maps drawn, and the crop's shaded border on both views
         (both follow the "Show" box: hidden maps need no key, nor do frames outside the classified clip,
         where no map is drawn)."""
-        maps, overlay = self._maps(), self.classify_state.overlay
-        drawn = maps is not None and maps.crop_map is not None and overlay.enabled and any(
-            index is not None and clip_frame_for(index, maps.frame_indices or ()) is not None for index in self.shown.values())
-        legend = map_entries(maps, overlay.choice) if drawn else []
-        crop = self.model_crop() if overlay.enabled else None
+        legend = self.legend_for([index for index in self.shown.values() if index is not None])
+        crop = self.model_crop() if self.classify_state.overlay.enabled else None
         if (keys_of(legend), crop) == (keys_of(self.legend), self.crop):
             return  # nothing shown changed (a repeated selection or prediction): no relabelling, no relayout
         self.legend, self.crop = legend, crop
@@ -151,6 +148,14 @@ class AttentionOverlays(QObject):
         for view in self.views.values():
             view.set_region_mark(region, "" if crop is None else crop_note(crop))
         self.legendChanged.emit(self.legend, "" if crop is None else crop_note(crop))
+
+    def legend_for(self, frames: Sequence[int]) -> list:
+        """The keys of the maps drawn on any of ``frames`` (the views', or an export's): none when the maps are
+        hidden or the frames lie outside the classified clip."""
+        maps, overlay = self._maps(), self.classify_state.overlay
+        drawn = maps is not None and maps.crop_map is not None and overlay.enabled and any(
+            clip_frame_for(index, maps.frame_indices or ()) is not None for index in frames)
+        return map_entries(maps, overlay.choice) if drawn else []
 
     def _refresh_view(self, view_name: str) -> None:
         view = self.views.get(view_name)

@@ -9,7 +9,7 @@ attention layers on both frame views, and connects them to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -87,7 +87,7 @@ class ClassifyUi(QObject):
         # File > Export MP4 draws the heat maps as the views do
         for view in (RGB, FLOW):
             window.export.add_overlay_source(view, "attention", self.attention_overlays.export_snapshot(view))
-        window.export.map_legend = lambda: list(self.attention_overlays.legend)  # PNG and MP4 exports carry the maps' keys
+        window.export.map_legend = self._map_legend  # PNG and MP4 exports carry the keys of the maps they draw
 
         self.load_checkpoint_action = QAction("Load &Checkpoint...", window)
         self.load_checkpoint_action.setToolTip("Classify with another model (.safetensors saved by train)")
@@ -158,6 +158,11 @@ class ClassifyUi(QObject):
         job = self.controller.explain_class(class_index)
         self.attention_controls.sync_class()  # until the new maps arrive, the box says what is shown
         return job
+
+    def _map_legend(self, frames: Sequence[int] | None = None) -> list:
+        """The keys of the maps drawn on ``frames`` (``None``: the views', as the legend under them shows)."""
+        overlays = self.attention_overlays
+        return list(overlays.legend) if frames is None else overlays.legend_for(frames)
 
     def _show_run(self, run: ClassifyRun | None) -> None:
         device = DEVICE_LABELS.get(self.controller.device, self.controller.device)
