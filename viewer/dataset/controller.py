@@ -127,6 +127,7 @@ class DatasetController(QObject):
         self.classes: tuple[str, ...] = ()
         self.labels: dict[str, str] = {}  # normalised path -> true class, for the prediction panel; replaced, never changed in place
         self._pending: dict[int, Row] = {}
+        self._predictions_of: str | None = None  # the model the rows' predictions come from (a checkpoint's path)
         self._meta_timer = QTimer(self)
         self._meta_timer.setSingleShot(True)
         self._meta_timer.setInterval(30)
@@ -148,6 +149,7 @@ class DatasetController(QObject):
     def _listed(self, path: str, listing: Listing) -> None:
         self.source, self.classes, self.dataset = path, listing.classes, listing.dataset
         self._pending.clear()
+        self._predictions_of = None
         self.labels = listing.labels
         self.model.set_rows(listing.rows, listing.positions)
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
@@ -217,6 +219,7 @@ class DatasetController(QObject):
         """Score ``part`` of the split recorded in ``checkpoint`` (what ``eval`` scores), cached per video."""
         from viewer.dataset.evaluate_job import evaluate_rows
 
+        self._predictions_from(str(checkpoint))
         request = EvaluationRequest(tuple(self.rows), str(checkpoint), part, device, self.dataset)
         self.jobs.submit(
             "dataset-eval", lambda cancel, progress: evaluate_rows(request, cancel, progress),
@@ -226,6 +229,16 @@ class DatasetController(QObject):
             on_partial=self._evaluation_partial,
             on_cancelled=lambda: self.finished.emit("dataset-eval", "evaluation cancelled: results so far are kept"),
         )
+
+    def _predictions_from(self, checkpoint: str) -> None:
+        """The rows hold one model's predictions: another model's are cleared before this one's arrive (kept, the
+        table, the per-class accuracy and the confusion matrix counted two models' answers as one)."""
+        if self._predictions_of is not None and self._predictions_of != checkpoint:
+            for row in self.rows:
+                row.record = None
+            self.model.all_changed()
+            self.recordsChanged.emit()
+        self._predictions_of = checkpoint
 
     def _evaluation_partial(self, update: SplitChanges | tuple[Row, str, object]) -> None:
         if not isinstance(update, SplitChanges):
@@ -251,6 +264,7 @@ class DatasetController(QObject):
 
     def _results_read(self, merge: ResultsMerge) -> None:
         results = merge.results
+        self._predictions_from(str(results.checkpoint))
         for row, record, noise in merge.matched:
             row.record = record
             if noise is not None and (row.noise is None or row.noise_from_results):  # never over this panel's own survey

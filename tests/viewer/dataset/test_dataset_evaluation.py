@@ -74,3 +74,32 @@ def test_a_second_look_comes_from_the_cache_without_the_model_and_an_edited_vide
     message = finished(qtbot, window, "dataset-eval")
     assert message.startswith("evaluated 10 videos") and "all from the cache" not in message
     assert len(opened) == 1 and scored == [edited.relative]
+
+
+def test_another_models_evaluation_replaces_the_predictions_shown(qtbot, window, data, tmp_path):  # noqa: ANN001
+    """Every video scored by model A, then the test part by model B: the table, per-class accuracy and confusion
+    matrix hold B's predictions only (A's stayed on the rows B did not score, counted as one model's)."""
+    from core.synth import CLASS_NAMES
+
+    synth, model_a, _root = data
+    other = next(c for c in CLASS_NAMES if c != "Approach")
+    model_b = biased_checkpoint(tmp_path / "b.safetensors", favoured=other, extra=_recorded_split(synth))
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    controller.evaluate(model_a, part="all")
+    assert finished(qtbot, window, "dataset-eval").startswith(f"evaluated {len(controller.rows)} videos")
+    controller.evaluate(model_b, part="test")
+    message = finished(qtbot, window, "dataset-eval")
+    scored = [r for r in controller.rows if r.record is not None]
+    assert message.startswith(f"evaluated {len(scored)} videos with b.safetensors") and 0 < len(scored) < len(controller.rows)
+    assert {r.record.predicted for r in scored} == {other}
+    assert controller.confusion()[1].sum() == len(scored) == sum(n for _name, _share, n in controller.per_class_accuracy())
+    controller.evaluate(model_a, part="all")  # back to A: its predictions again, every row (from its cache)
+    finished(qtbot, window, "dataset-eval")
+    assert all(r.record is not None and r.record.predicted == "Approach" for r in controller.rows)
+
+
+def _recorded_split(synth) -> dict:  # noqa: ANN001
+    dataset = discover_dataset(synth)
+    split = make_split(dataset, **SPLIT)
+    return {EXTRA_SETTINGS: TrainSettings(**SPLIT).to_dict(), EXTRA_SPLIT: split.to_dict(dataset)}
