@@ -206,18 +206,39 @@ class AttentionOverlays(QObject):
 
         return snapshot
 
-    def _box_layer(self, maps: Any, stream: str, frame_index: int) -> np.ndarray | None:
-        """The selected token's box, on the frames its time slice covers and no others: the panel's
-        readout names those frames, and a box elsewhere would point at a token the model never saw
-        there (a flow token of frames 8-9 boxed on frame 6's flow)."""
-        selection = self.classify_state.selection
-        if selection is None or not has_cross_stream(maps):
-            return None
-        token = selection.rgb_token if stream == RGB else selection.flow_token
-        t, row, col = token_position(token, maps.grid_shape)
-        if clip_frame_for(frame_index, maps.frame_indices or ()) not in slice_frames(maps, t):
-            return None
-        crop = maps.crop_map
-        box = crop.token_box(row, col, maps.grid_shape[1], maps.grid_shape[2])
-        thickness = max(2, round(min(crop.src_height, crop.src_width) / 90))
-        return box_rgba(crop.src_height, crop.src_width, [(box, BOX_COLOURS[stream], thickness)])
+    def _box_layer(self, maps: Any, view: str, frame_index: int) -> np.ndarray | None:
+        return token_box_layer(maps, self.classify_state.selection, view, frame_index)
+
+    def export_box_snapshot(self, view: str) -> Callable[[], Callable[[int], np.ndarray | None] | None]:
+        """For File > Export MP4: the selected token pair's box on ``view``, frozen when the export starts
+        (``None``: no pair selected), drawn on the frames the views draw it on."""
+
+        def snapshot() -> Callable[[int], np.ndarray | None] | None:
+            maps, selection, frame_count = self._maps(), self.classify_state.selection, self.state.frame_count
+            if maps is None or maps.crop_map is None or selection is None or not has_cross_stream(maps):
+                return None
+
+            def layer(frame_index: int) -> np.ndarray | None:
+                index = min(int(frame_index), max(0, frame_count - 2)) if view == FLOW else int(frame_index)  # the pair shown
+                return token_box_layer(maps, selection, view, index)
+
+            return layer
+
+        return snapshot
+
+
+def token_box_layer(maps: Any, selection: TokenSelection | None, view: str, frame_index: int) -> np.ndarray | None:
+    """The selected token's box on ``view`` at ``frame_index``, on the frames its time slice covers and no others:
+    the panel's readout names those frames, and a box elsewhere would point at a token the model never saw there
+    (a flow token of frames 8-9 boxed on frame 6's flow)."""
+    if selection is None or maps.crop_map is None or not has_cross_stream(maps):
+        return None
+    token = selection.rgb_token if view == RGB else selection.flow_token
+    t, row, col = token_position(token, maps.grid_shape)
+    clip_frame = clip_frame_for(frame_index, maps.frame_indices or ())
+    if clip_frame is None or clip_frame not in slice_frames(maps, t):
+        return None
+    crop = maps.crop_map
+    box = crop.token_box(row, col, maps.grid_shape[1], maps.grid_shape[2])
+    thickness = max(2, round(min(crop.src_height, crop.src_width) / 90))
+    return box_rgba(crop.src_height, crop.src_width, [(box, BOX_COLOURS[view], thickness)])

@@ -87,6 +87,8 @@ class ClassifyUi(QObject):
         # File > Export MP4 draws the heat maps as the views do
         for view in (RGB, FLOW):
             window.export.add_overlay_source(view, "attention", self.attention_overlays.export_snapshot(view))
+        for view in (RGB, FLOW):  # over the heat maps, as in the views
+            window.export.add_overlay_source(view, "token box", self.attention_overlays.export_box_snapshot(view))
         window.export.map_legend = self._map_legend  # PNG and MP4 exports carry the keys of the maps they draw
 
         self.load_checkpoint_action = QAction("Load &Checkpoint...", window)

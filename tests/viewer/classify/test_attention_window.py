@@ -324,3 +324,37 @@ def test_a_selected_pair_is_read_off_whichever_matrix_is_shown(qtbot, window: Ma
     assert marked() == (2, 1) and "attention 0.2500" in panel.selection_label.text()
     selection = window.classify.classify_state.selection
     assert (selection.rgb_token, selection.flow_token) == (rgb_token, flow_token)  # the boxes on the frames stay
+
+
+def test_an_exported_clip_draws_the_selected_token_pair_as_the_views_do(qtbot, window: MainWindow, tmp_path) -> None:  # noqa: ANN001
+    """RGB token 21 covers frames 10-11 (row 1, col 1), flow token 42 frames 12-13 (row 2, col 2): the exported MP4
+    boxes them there and nowhere else; it once left the boxes out."""
+    from core.export.image import GAP
+    from core.video import open_video
+
+    window.classify.classify_state.set_overlay(enabled=False)  # the boxes alone: no heat map under them
+    window.classify_ui.cross_panel.click_cell(21, 42)
+    settle(qtbot)
+    frames = tuple(range(CLIP_START, CLIP_START + 8))
+
+    def export(name: str) -> list[np.ndarray]:
+        with qtbot.waitSignal(window.export.exported, timeout=60000):
+            window.export.export_clip(str(tmp_path / name), frames)
+        with open_video(tmp_path / name) as video:
+            return [video.read(k)[:64].astype(int) for k in range(len(frames))]
+
+    export("warm-up.mp4")  # the flow of these frames into the cache: both exports below read the same flow
+    boxed = export("boxed.mp4")
+    window.classify.classify_state.set_selection(None)
+    plain = export("plain.mp4")
+    ring = np.zeros((64, 128 + GAP + 128), bool)
+    for (y0, x0), left in (((16, CROP_X + 16), 0), ((32, CROP_X + 32), 128 + GAP)):  # the RGB box, the flow box
+        ring[y0:y0 + 16, left + x0:left + x0 + 16] = True
+        ring[y0 + 3:y0 + 13, left + x0 + 3:left + x0 + 13] = False  # the outline, 2-3 px wide
+    for k, frame in enumerate(frames):
+        diff = np.abs(boxed[k] - plain[k]).mean(axis=2)
+        rgb_ring, flow_ring = ring.copy(), ring.copy()
+        rgb_ring[:, 128:] = False
+        flow_ring[:, :128] = False
+        assert (diff[rgb_ring].mean() > 40) == (frame in (10, 11)), f"RGB box on frame {frame}: {diff[rgb_ring].mean():.1f}"
+        assert (diff[flow_ring].mean() > 40) == (frame in (12, 13)), f"flow box on frame {frame}: {diff[flow_ring].mean():.1f}"
