@@ -111,6 +111,8 @@ class FlowStatus(QObject):
             text = "Measuring the video's motion (a few pairs with DIS) to settle its colours"
         elif status.phase == "failed":
             text = f"No {status.method} flow for frames {status.pair}-{status.pair + 1}"
+            if self.window._shown_flow is None:  # the empty view's caption said it was computing
+                self.view.set_caption(f"no {status.method} flow for frames {status.pair}-{status.pair + 1}: it failed")
         else:
             text = f"Computing {status.method} flow for frames {status.pair}-{status.pair + 1}"
         if status.text:

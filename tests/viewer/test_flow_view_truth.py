@@ -210,3 +210,20 @@ def test_colour_scale_and_raft_weights_are_restored_at_start(qtbot, tmp_path: Pa
     qtbot.addWidget(other)
     assert other.flow.per_pair and other.flow.encoding.normalization == "clip" and not other.radius_box.isEnabled()
     assert other.flow.auto_radius and not other.colour_scale_ui.lock_action.isChecked()
+
+
+def test_a_failed_flow_job_says_so_under_the_view_too(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The panel over the empty view said "No dis flow", the caption under it still "computing dis flow"."""
+    import viewer.flow_controller as flow_controller
+    from core.errors import FlowError
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise FlowError("the weights are damaged")
+
+    monkeypatch.setattr(flow_controller, "compute_chunk", broken)
+    window.notifier.show_dialogs = False
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
+    panel = window.flow_status.panel
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.text().startswith("No "), timeout=30000)
+    assert panel.text() == "No dis flow for frames 0-1: the weights are damaged"
+    assert window.flow_view.caption.text() == "no dis flow for frames 0-1: it failed" and window.flow_view.current_image() is None
