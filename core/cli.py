@@ -159,6 +159,12 @@ def run_cli(argv: Sequence[str] | None, *, prog: str, description: str, command_
     except BrokenPipeError:
         return EXIT_OK
     except Exception as err:  # noqa: BLE001 - the last line of defence
+        from core.export.target import storage_failure
+
+        storage = storage_failure(err)  # a full disk under a cache, a checkpoint or an output: the user's to fix
+        if storage is not None:
+            print(f"error: {storage}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         if os.environ.get("TWOSTREAM_DEBUG"):
             traceback.print_exc()
         detail = " ".join(str(err).split())

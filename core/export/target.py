@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -29,6 +30,32 @@ _PROBLEMS = {
 
 
 NAME_MAX_BYTES = 255
+
+
+# Write failures that say nothing about the program, wherever they happen (a cache, a checkpoint, an output).
+_STORAGE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how Rust libraries (safetensors) quote the OS's error
+_AT_PATH = re.compile(r'at path "([^"]+)"')
+
+
+def storage_failure(error: BaseException) -> str | None:
+    """``"FOLDER-OR-FILE: cannot write: the disk is full"`` for a write that failed for want of room (or on a
+    read-only file system), anywhere in a command; ``None`` for any other failure.  A hidden temporary's name
+    is no name for the user: its folder is named instead."""
+    if isinstance(error, OSError):
+        code, name = error.errno, error.filename
+    else:
+        found = _OS_ERROR.search(str(error))
+        if found is None:
+            return None
+        code, at = int(found[1]), _AT_PATH.search(str(error))
+        name = at[1] if at else None
+    if code not in _STORAGE:
+        return None
+    if not name:
+        return _PROBLEMS[code]
+    path = Path(os.fsdecode(name))
+    return str(ExportError(_PROBLEMS[code], path.parent if path.name.startswith(".") else path))
 
 
 class ExportError(InputError):

@@ -128,3 +128,28 @@ def test_commands_that_run_qt_leave_sigterm_to_qt(monkeypatch: pytest.MonkeyPatc
     assert main.main(["bench", "ui", "--limit-s", "5"]) == 0 and main.main(["bench", "flow", "--methods", "dis"]) == 0
     assert seen["ui"] == before and seen["flow"] != before  # the flow bench unwinds on SIGTERM; the GUI's is Qt's
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("error, shown", [
+    (OSError(28, "No space left on device", "{out}/Approach/.clip_0001.mp4.4242.abcd1234.tmp.mp4"), "{out}/Approach: cannot write: the disk is full"),
+    (OSError(122, "Disk quota exceeded", "{out}/index.json"), "{out}/index.json: cannot write: the disk quota is exceeded"),
+    (RuntimeError('Error while serializing: I/O error: No space left on device (os error 28) at path "{out}/.tmpCYqjcS"'),
+     "{out}: cannot write: the disk is full"),  # how safetensors (Rust) reports it
+])
+def test_a_full_disk_anywhere_is_one_line_naming_where_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch, error: Exception, shown: str) -> None:
+    """A cache, a checkpoint or an output on a full disk was "unexpected failure: OSError ...", exit 1."""
+    import core.synth.dataset as synth_dataset
+
+    out = tmp_path / "synth"
+    if isinstance(error, OSError):
+        error = OSError(error.errno, error.strerror, error.filename.format(out=out))
+    else:
+        error = RuntimeError(str(error).format(out=out))
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(synth_dataset, "generate_dataset", full)
+    assert main.main(["synth", str(out), "--clips-per-class", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {shown.format(out=out)}"]
