@@ -154,3 +154,57 @@ def test_the_command_line_option_reaches_the_settings_and_a_negative_count_is_re
     assert settings_from_args(parser.parse_args(["data", "--out", "x.safetensors"])).extract_workers is None
     with pytest.raises(InputError, match="extract_workers must be 0 or more"):
         settings_from_args(parser.parse_args(["data", "--out", "x.safetensors", "--extract-workers", "-1"])).validate()
+
+
+WORKER_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from core.models.transformer.train.clip_loader import VideoJob, prepared_videos
+
+def held(job, cancel=None):  # a worker busy with a video when the training process is killed
+    Path({marks!r}, str(os.getpid())).touch()
+    time.sleep(600)
+
+with prepared_videos([VideoJob(i, Path("v.mp4"), ()) for i in range(4)], held, workers=2) as videos:
+    next(videos)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended (an init that does not reap leaves it)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or not clip_loader.can_fork(), reason="Linux: parent-death signal and /proc")
+def test_workers_end_when_the_training_process_is_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL (the OOM killer's) of the training process left its extraction workers running for good, orphaned."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from paths import REPO
+
+    marks = tmp_path / "workers"
+    marks.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT.format(repo=str(REPO), marks=str(marks))])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(p.name) for p in marks.iterdir()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers {left} outlived the killed training process"
