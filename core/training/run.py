@@ -13,6 +13,7 @@ from core.models.checkpoint import read_checkpoint_info
 from core.models.registry import family
 from core.progress import CancelToken
 from core.training.result import TrainResult
+from core.training.run_lock import training_lock
 from core.training.settings import TrainSettings
 
 
@@ -50,9 +51,10 @@ def train(
     """
     settings.validate()
     check_writable(out, folder=False)  # before any work: not after the first epoch
-    result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
-                                          cancel=cancel, log=log, command=command)
-    verify_checkpoint(result)
+    with training_lock(out):  # a second run into the same checkpoint is refused, not mixed in
+        result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
+                                              cancel=cancel, log=log, command=command)
+        verify_checkpoint(result)
     return result
 
 
