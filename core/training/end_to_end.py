@@ -71,7 +71,8 @@ from core.training import result as record
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path
+from core.training.state import (SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path,
+                                 videos_fingerprint)
 from core.video.segment import Segment
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
@@ -231,7 +232,7 @@ class _FamilyRun:
         settings = self.settings
         model = self._build().to(self.device)
         meta = {"settings": settings.to_dict(), "dataset_root": str(self.dataset.root.resolve()),
-                "split_fingerprint": self.split.fingerprint(self.dataset)}
+                "split_fingerprint": self.split.fingerprint(self.dataset), "videos": videos_fingerprint([s.path for s in self.dataset.samples])}
         state = resumable_state(self.state_file, self.settings, meta, SAME_DATA) if resume else None
         if not resume and self.state_file.exists():
             self.state_file.unlink()

@@ -12,8 +12,10 @@ Plain safetensors: loading runs no code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -91,6 +93,7 @@ def save_state(path: Path, state: TrainState) -> None:
     header = {
         "format": STATE_FORMAT,
         "version": STATE_VERSION,
+        "digest": tensors_digest(tensors),
         "epoch": state.epoch,
         "best_epoch": state.best_epoch,
         "best_monitor": state.best_monitor,
@@ -122,10 +125,39 @@ def load_state(path: Path) -> TrainState:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"the training state cannot be read ({' '.join(str(err).split())}); pass --fresh to start over", path) from None
+    if "digest" in header and header["digest"] != tensors_digest(tensors):  # states written before digests have none
+        raise CheckpointError("the training state is damaged (its weights do not match their checksum); pass --fresh to start over", path)
     try:
         return _state_from(header, tensors)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CheckpointError(f"the training state is damaged ({type(err).__name__}: {err}); pass --fresh to start over", path) from None
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """A SHA-256 over the tensors' names, types, shapes and bytes: a state whose weights a flipped bit changed
+    resumed silently into another model (its header and sizes still read)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}\n".encode("utf-8"))
+        if value.numel():
+            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def videos_fingerprint(paths: Sequence[Path]) -> str:
+    """A short hash of each video file's path, size and modification time: videos replaced or edited in place under
+    the same names (a dataset generated again, re-encoded) are other data, which a resumed run must not mix with
+    the epochs already trained (their best epoch was chosen on the old videos)."""
+    digest = hashlib.sha256()
+    for path in sorted({os.fspath(p) for p in paths}):
+        try:
+            stat = os.stat(path)
+            line = f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n"
+        except OSError:
+            line = f"{path}\tmissing\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:16]
 
 
 def _state_from(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> TrainState:
@@ -178,7 +210,9 @@ def begin_run(state: TrainState | None, meta: dict[str, Any], *, restore: Callab
 
 # Settings that may change between an interrupted run and its continuation.
 RESUMABLE_CHANGES = ("epochs", "patience", "device", "extract_workers", "flow_batch")
-SAME_DATA = (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)"))
+SAME_DATA = (("dataset_root", "dataset folder"), ("split_fingerprint", "split (videos added, removed or moved)"),
+             ("videos", "videos (files replaced or edited under the same names)"))
+KEYS_ADDED_LATER = frozenset({"videos"})  # absent from states written before: not compared
 
 
 def resumable_state(state_file: Path, settings: Any, meta: dict[str, Any], must_match: Sequence[tuple[str, str]] = SAME_DATA) -> TrainState | None:
@@ -200,8 +234,13 @@ def resumable_state(state_file: Path, settings: Any, meta: dict[str, Any], must_
     if changed:
         raise InputError(f"the training state beside this checkpoint was made with other settings ({', '.join(changed)} differ); pass --fresh to start over", state_file)
     for key, what in must_match:
+        if key in KEYS_ADDED_LATER and key not in state.meta:
+            continue
         if state.meta.get(key) != meta[key]:
             raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", state_file)
     if state.finished and state.epoch < settings.epochs and not state.stopped_early:
         state.finished = False  # more epochs were asked for: go on
+    if not state.finished and state.epoch > settings.epochs:
+        raise InputError(f"the interrupted run has trained {state.epoch} epochs already, more than --epochs {settings.epochs}: pass --epochs "
+                         f"{state.epoch} or more to go on, or --fresh to start over", state_file)
     return state

@@ -45,7 +45,8 @@ from core.models.transformer.train.model import build_training_model, trainable_
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path
+from core.training.state import (SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path,
+                                 videos_fingerprint)
 from core.models.transformer.train.token_cache import TokenCache
 
 
@@ -163,6 +164,7 @@ class _Run:
             "settings": settings.to_dict(),
             "dataset_root": str(self.dataset.root.resolve()),
             "split_fingerprint": self.split.fingerprint(self.dataset),
+            "videos": videos_fingerprint([s.path for s in self.dataset.samples]),
             "backbones": fingerprints,
         }
         state = resumable_state(self.state_file, self.settings, meta, SAME_DATA + (("backbones", "frozen backbone weights"),)) if resume else None
