@@ -197,25 +197,17 @@ def test_prediction_export_writes_the_last_prediction(qtbot, window: MainWindow,
     assert data["label"] == "B" and data["clips"][0]["frame_indices"] == [4, 5, 6, 7]
 
 
-def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    """With the attention overlay on, the exported clip carries the prediction's heat map on both
-    views, on the classified frames only: planted relevance peaks (one RGB token, one flow token,
-    every time slice) change exactly their token boxes; with the overlay off they do not."""
-    import dataclasses
-
+def _classified_at_3(qtbot, video_path: Path, tmp_path: Path) -> MainWindow:  # noqa: ANN001
+    """A window with a tiny transformer (random weights) that has classified the clip at frames 3-10."""
     import torch
 
     from core.models import build_model, save_checkpoint
     from core.models.transformer.config import TransformerConfig
-    from core.export.prediction_heat import heat_lut
 
     torch.manual_seed(0)
-    config = TransformerConfig.create(
-        backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64, clip_length=8,
-        fusion={"heads": 2, "head_dim": 8, "depth": 2},
-    )
-    checkpoint = save_checkpoint(tmp_path / "tiny.safetensors", build_model(config))
-    win = MainWindow(show_dialogs=False, checkpoint=checkpoint)
+    config = TransformerConfig.create(backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64,
+                                      clip_length=8, fusion={"heads": 2, "head_dim": 8, "depth": 2})
+    win = MainWindow(show_dialogs=False, checkpoint=save_checkpoint(tmp_path / "tiny.safetensors", build_model(config)))
     qtbot.addWidget(win)
     win.show()
     _open_at(qtbot, win, video_path, 3)
@@ -223,6 +215,18 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
     with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
         win.classify.classify_clip(3)
     settle(qtbot)
+    return win
+
+
+def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """With the attention overlay on, the exported clip carries the prediction's heat map on both
+    views, on the classified frames only: planted relevance peaks (one RGB token, one flow token,
+    every time slice) change exactly their token boxes; with the overlay off they do not."""
+    import dataclasses
+
+    from core.export.prediction_heat import heat_lut
+
+    win = _classified_at_3(qtbot, video_path, tmp_path)
     state = win.classify.classify_state
     prediction = state.prediction
     maps = prediction.attention
@@ -277,22 +281,7 @@ def test_mp4_export_draws_the_attention_heat_map_where_it_peaks(qtbot, video_pat
 def test_an_mp4_carries_the_key_of_the_maps_it_draws_whatever_frame_is_shown(qtbot, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
     """Classified at frames 3-10, shown at frame 30 (no map on screen, no key under the views): an export of frames
     3-12 draws the maps on 3-10 and so carries their key; it once had none.  Frames 11-12 alone draw none."""
-    import torch
-
-    from core.models import build_model, save_checkpoint
-    from core.models.transformer.config import TransformerConfig
-
-    torch.manual_seed(0)
-    config = TransformerConfig.create(backbone="tiny", class_names=["a", "b", "c"], backbone_options={"dim": 16}, input_size=64,
-                                      clip_length=8, fusion={"heads": 2, "head_dim": 8, "depth": 2})
-    win = MainWindow(show_dialogs=False, checkpoint=save_checkpoint(tmp_path / "tiny.safetensors", build_model(config)))
-    qtbot.addWidget(win)
-    win.show()
-    _open_at(qtbot, win, video_path, 3)
-    qtbot.waitUntil(lambda: win.classify.classify_state.model.config is not None, timeout=10000)
-    with qtbot.waitSignal(win.classify.predictionReady, timeout=30000):
-        win.classify.classify_clip(3)
-    settle(qtbot)
+    win = _classified_at_3(qtbot, video_path, tmp_path)
     win.state.set_frame(30)
     qtbot.waitUntil(lambda: win.video.shown_index == 30, timeout=10000)
     settle(qtbot)
