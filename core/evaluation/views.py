@@ -3,9 +3,12 @@
 ``CLIPSxCROPS`` as the papers write it: MViTv2 and Swin report Kinetics-400
 with 5x3 or 4x3 views (clips spread uniformly over the video, times three
 square crops along the longer side of frames whose shorter side was resized
-to the input size); seed 002 tests 25 snippets (25x1 here: its ten crops and
-flips are a training-time augmentation we do not repeat at test time).
-Crops are 1 (the centre, what inference sees) or 3 (start, centre, end).
+to the input size); seed 002 tests 25 snippets a video, and Simonyan & Zisserman's
+original protocol also ten crops of each (four corners and the centre, and their
+flips) of frames resized beyond the input size.  Here frames are resized so their
+shorter side is the input size, which leaves room along the longer side only:
+crops are 1 (the centre, what inference sees) or 3 (start, centre, end), and a
+25x1 score is not the original's 25x10 one (README says so).
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_le
 # Seed 002's two-stream ConvNet (its sections on stream design, flow and training): ResNet-50 streams
 # with ImageNet weights (the temporal one by cross-modality initialisation), L = 10 stacked TV-L1 fields
 # divided by 20 and clamped to +-1 with the mean displacement subtracted, late fusion by averaging,
-# SGD at lr 0.01 with momentum 0.9 and weight decay 5e-4, 25 test snippets.  The seed trains the
+# SGD at lr 0.01 with momentum 0.9 and weight decay 5e-4, one frame (snippet) per video a training step
+# ("Sample one frame per video": not TSN's consensus of 3), 25 test snippets.  The seed trains the
 # streams apart; this trainer trains them jointly with one loss per stream (see core.training.end_to_end).
 RECIPES = {
     "seed002": {
@@ -35,6 +36,7 @@ RECIPES = {
         "flow_bound": 1.0,
         "mean_subtraction": True,
         "variant": "late",
+        "snippets": 1,
         "optimizer": "sgd",
         "lr": 0.01,
         "momentum": 0.9,

@@ -70,6 +70,7 @@ def test_the_seed002_recipe_is_the_chapters_two_stream_convnet() -> None:
     settings = settings_of("--recipe", "seed002")
     assert (settings.model, settings.resnet, settings.flow_method, settings.variant) == ("convnet", "resnet50", "tvl1", "late")
     assert (settings.optimizer, settings.lr, settings.momentum, settings.weight_decay) == ("sgd", 0.01, 0.9, 5e-4)
+    assert settings.snippets == 1  # "sample one frame per video", not TSN's consensus of three snippets
     config = settings.model_config(["a", "b"])
     assert (config.flow_length, config.flow_scale, config.flow_bound, config.mean_subtraction, config.test_snippets) == (10, 20.0, 1.0, True, 25)
     assert config.input_size == 224 and config.flow_channels == 20
