@@ -17,7 +17,7 @@ from core.models.shared.resnet_config import resnet_settings
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
                  "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
-                 "rgb_convlstm")
+                 "rgb_convlstm", "augment")
 
 
 # Seed 002's two-stream ConvNet (its sections on stream design, flow and training): ResNet-50 streams
@@ -37,6 +37,7 @@ RECIPES = {
         "mean_subtraction": True,
         "variant": "late",
         "snippets": 1,
+        "augment": "flip",
         "optimizer": "sgd",
         "lr": 0.01,
         "momentum": 0.9,
@@ -46,6 +47,9 @@ RECIPES = {
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetConfig:
+    if settings.augment not in ("none", "flip"):
+        raise InputError(f"--augment {settings.augment}: the convnet family resizes each video to the input size once, which leaves "
+                         "no room for crops; it takes --augment flip (each training sample mirrored at random)")
     overrides = resnet_settings(settings)
     if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
         raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
@@ -71,9 +75,25 @@ def sample_inputs(config: ConvNetConfig, source: Any, *, starts: Sequence[int] |
 
 
 def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generator | None, settings: Any) -> dict[str, torch.Tensor]:
-    """One training (``rng``: random) or validation (centred) sample of a prepared video."""
+    """One training (``rng``: random) or validation (centred) sample of a prepared video; with ``--augment flip``
+    a training sample is mirrored half the time (as Simonyan & Zisserman train both streams)."""
     starts = snippet_starts(len(prepared.frames), settings.snippets, config, rng=rng)
-    return snippets_from_prepared(prepared, starts, config)
+    inputs = snippets_from_prepared(prepared, starts, config)
+    if rng is not None and settings.augment == "flip" and rng.random() < 0.5:
+        inputs = mirrored(inputs)
+    return inputs
+
+
+def mirrored(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A sample seen in a mirror: frames flipped left to right, and the flow stacks too, with their horizontal
+    components negated (motion to the right becomes motion to the left); vertical components stay."""
+    out = {}
+    for name, tensor in inputs.items():
+        flipped = torch.flip(tensor, dims=[-1])
+        if name == "flow":  # (S, 2L, H, W): channels u0, v0, u1, v1, ...
+            flipped[:, 0::2] = -flipped[:, 0::2]
+        out[name] = flipped
+    return out
 
 
 def snippets_from_prepared(prepared: Any, starts: list[int], config: ConvNetConfig) -> dict[str, torch.Tensor]:

@@ -137,3 +137,43 @@ def test_a_size_of_zero_is_refused_not_taken_for_the_default(tmp_path: Path, cap
     assert main.main(["train", str(tmp_path), "--out", str(tmp_path / "x.safetensors"), option, value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and problem in err[0]
+
+
+def test_convnet_flip_mirrors_frames_and_negates_horizontal_flow() -> None:
+    """``--augment flip`` for the ConvNet (seed 002's recipe sets it): a mirrored sample's motion to the right is
+    motion to the left; vertical motion stays; validation samples are never mirrored."""
+    import numpy as np
+    import torch
+
+    from core.models.convnet import train as convnet_train
+
+    rgb = torch.arange(2 * 3 * 2 * 4, dtype=torch.float32).reshape(2, 3, 2, 4)
+    flow = torch.zeros(2, 4, 2, 4)  # L = 2: u0, v0, u1, v1
+    flow[:, 0::2, :, 0] = 3.0  # the leftmost column moves right
+    flow[:, 1::2, :, 0] = -1.0  # and up
+    out = convnet_train.mirrored({"rgb": rgb, "flow": flow})
+    assert torch.equal(out["rgb"], rgb.flip(-1))
+    assert torch.equal(out["flow"][:, 0::2, :, 3], torch.full((2, 2, 2), -3.0)) and torch.equal(out["flow"][:, 1::2, :, 3], torch.full((2, 2, 2), -1.0))
+    assert torch.equal(out["flow"][:, :, :, :3], torch.zeros(2, 4, 2, 3))
+
+    settings = settings_of("--recipe", "seed002")
+    assert settings.augment == "flip"
+    sample = {"rgb": rgb, "flow": flow}
+    original = convnet_train.snippets_from_prepared
+    try:
+        convnet_train.snippets_from_prepared = lambda prepared, starts, config: sample
+        prepared = type("Prepared", (), {"frames": np.zeros((40, 2, 4, 3), np.uint8)})()
+        config = settings.model_config(["a", "b"])
+        rng = np.random.default_rng(0)
+        flips = [convnet_train.training_inputs(config, prepared, rng, settings)["rgb"] is not rgb for _ in range(200)]
+        assert 70 < sum(flips) < 130  # half of the training samples
+        assert all(convnet_train.training_inputs(config, prepared, None, settings)["rgb"] is rgb for _ in range(20))
+    finally:
+        convnet_train.snippets_from_prepared = original
+
+
+def test_convnet_crops_are_refused_with_the_reason() -> None:
+    from core.errors import InputError
+
+    with pytest.raises(InputError, match="takes --augment flip"):
+        settings_of("--model", "convnet", "--augment", "crop").model_config(["a", "b"])
