@@ -98,21 +98,32 @@ def measure_motion_scale(
     ``read_pair(p)`` returns frames ``p`` and ``p + 1`` as a (2, H, W, 3) uint8 array
     (at the size the flow will be computed at).  Seeking can be slow (a long-GOP 4K
     file decodes up to a GOP per pair): after ``budget_s`` seconds the pairs measured
-    so far decide (at least :data:`MIN_SAMPLED`), taken in :func:`spread_order`.
+    so far decide (at least :data:`MIN_SAMPLED`), taken in :func:`spread_order`.  A pair that cannot be read (a
+    damaged frame of a folder) is passed over: one bad frame must not leave the whole video without flow; when
+    no pair reads, the first error is raised.
     """
+    from core.errors import VideoError
     from core.flow.engine import compute_flow
 
     pairs = spread_order(sample_pairs(pair_count, count))
     measured, motions = [], []
+    unreadable: list[VideoError] = []
     start = clock()
     for pair in pairs:
         check(cancel)
         if len(measured) >= MIN_SAMPLED and clock() - start > budget_s:
             break
-        flow = compute_flow(read_pair(pair), SAMPLE_METHOD, device="cpu").forward[0]
+        try:
+            frames = read_pair(pair)
+        except VideoError as err:
+            unreadable.append(err)
+            continue
+        flow = compute_flow(frames, SAMPLE_METHOD, device="cpu").forward[0]
         measured.append(pair)
         motions.append(pair_motion(flow))
         report(progress, len(measured), len(pairs), f"motion sample {len(measured)}/{len(pairs)}")
+    if not measured and unreadable:
+        raise unreadable[0]
     radius = settled_radius(motions)
     order = np.argsort(measured)
     return MotionScale(tuple(int(measured[i]) for i in order), tuple(motions[i] for i in order), RADIUS_FLOOR if radius is None else radius)

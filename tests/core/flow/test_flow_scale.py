@@ -47,6 +47,29 @@ def test_measured_motion_scale_of_a_panning_clip_with_jumps() -> None:
     assert scale.radius == pytest.approx(3.0, abs=0.15)  # the pan, to the two digits it is given in; the max would say 11
 
 
+def test_an_unreadable_pair_is_passed_over_and_none_readable_raises() -> None:
+    """A damaged frame among the sampled pairs (a folder of frames) left the whole video without flow."""
+    from core.errors import VideoError
+
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (80, 400, 3)).astype(np.float32), (0, 0), 2.0)
+    texture = np.clip((texture - texture.mean()) * 4 + 128, 0, 255).astype(np.uint8)
+
+    def read_pair(p: int) -> np.ndarray:
+        if p == 11:
+            raise VideoError("is not a readable image", f"frame_{p + 1}.png")
+        return np.stack([texture[8:72, 3 * p + 40:3 * p + 168], texture[8:72, 3 * p + 43:3 * p + 171]])
+
+    scale = measure_motion_scale(read_pair, 40)
+    assert scale.pairs == (0, 6, 17, 22, 28, 33, 39) and scale.radius == pytest.approx(3.0, abs=0.15)
+
+    def unreadable(p: int) -> np.ndarray:
+        raise VideoError("is not a readable image", f"frame_{p}.png")
+
+    with pytest.raises(VideoError, match="frame_0.png: is not a readable image"):
+        measure_motion_scale(unreadable, 40)
+
+
 def test_cost_and_time_left() -> None:
     cost = FlowCost("tvl1", 0.5, 100)
     assert cost.seconds_for(16) == 16.0 and cost.whole_video_s == 100.0
