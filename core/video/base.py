@@ -123,15 +123,20 @@ class Video(abc.ABC):
         """Frame ``index`` as an (H, W, 3) uint8 RGB array (read-only; copy to modify)."""
         index = self._check_index(index)
         cached = self.cache.get(index)
-        if cached is not None:
+        if cached is not None and self._cached_is_current(index):
             return cached
         with self._lock:
             cached = self.cache.get(index)
-            if cached is not None:
+            if cached is not None and self._cached_is_current(index):
                 return cached
             frame = self._decode(index)
             self.cache.put(index, frame)
             return frame
+
+    def _cached_is_current(self, index: int) -> bool:
+        """Whether the cached frame ``index`` is still what the source holds (a file's frames cannot change under
+        an open reader; a folder's images can be written again in place)."""
+        return True
 
     def read_clip(self, indices: Sequence[int]) -> np.ndarray:
         """Frames at ``indices`` (any order, repeats allowed) as (T, H, W, 3) uint8.

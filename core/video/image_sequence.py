@@ -73,6 +73,14 @@ def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     return to_rgb(image)
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
 class ImageSequenceVideo(Video):
     """Frames are the folder's images in natural order; all must share one size."""
 
@@ -82,6 +90,7 @@ class ImageSequenceVideo(Video):
         if not self._files:
             raise VideoError(f"is a folder with no images ({', '.join(IMAGE_EXTENSIONS)}); expected a video file or a folder of frames", path)
         self._max_pixels = max_pixels
+        self._stamps: dict[int, tuple[int, int] | None] = {0: _stamp(self._files[0])}  # each decoded image's size and time
         first = _read_image(self._files[0], max_pixels)
         self._shape = first.shape
         self.cache.put(0, first)
@@ -107,7 +116,13 @@ class ImageSequenceVideo(Video):
     def timestamps(self) -> np.ndarray:
         return np.arange(len(self._files)) / self._info.fps
 
+    def _cached_is_current(self, index: int) -> bool:
+        """A frame written again in place since it was decoded (``ffmpeg -y``, ``cv2.imwrite``) is decoded again: the
+        flow cache keys on the images as they are now, and must not get flow of the old pictures under that key."""
+        return self._stamps.get(index) == _stamp(self._files[index])
+
     def _decode(self, index: int) -> np.ndarray:
+        self._stamps[index] = _stamp(self._files[index])  # before reading: a write after it makes the next read decode again
         frame = _read_image(self._files[index], self._max_pixels)
         if frame.shape != self._shape:
             raise VideoError(f"has size {frame.shape[1]}x{frame.shape[0]} but the sequence's first frame is {self._shape[1]}x{self._shape[0]}", self._files[index])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import av
@@ -48,6 +49,18 @@ def test_hidden_files_in_a_frame_folder_are_no_frames(tmp_path: Path) -> None:
         (tmp_path / f"._frame_{i:04d}.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
     with open_video(tmp_path) as video:
         assert len(video) == 3 and [decode_index(video.read(i)) for i in range(3)] == [0, 1, 2]
+
+
+def test_a_frame_written_again_in_place_is_read_anew(tmp_path: Path) -> None:
+    """``cv2.imwrite`` over a folder's frame while it is open: the reader's memory cache gave the old picture, and
+    flow of it went into the disk cache under the new images' key."""
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"frame_{i}.png"), index_frame(i)[:, :, ::-1])
+    with open_video(tmp_path) as video:
+        assert [decode_index(video.read(i)) for i in range(3)] == [0, 1, 2]
+        time.sleep(0.01)
+        cv2.imwrite(str(tmp_path / "frame_1.png"), index_frame(7)[:, :, ::-1])
+        assert decode_index(video.read(1)) == 7 and decode_index(video.read(2)) == 2
 
 
 def test_folder_without_images(tmp_path: Path) -> None:
