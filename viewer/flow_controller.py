@@ -366,10 +366,16 @@ class FlowController(QObject):
             "flow-scan",
             scan,
             lambda done: self._scan_finished(session, method, done),
-            on_error=lambda e, t: self.notifier.error("Flow scan failed", e, t),
+            on_error=lambda e, t: self._scan_failed(session, method, e, t),
             on_progress=on_progress,
             on_partial=self._on_scan_chunk,
         )
+
+    def _scan_failed(self, session: int, method: str, error: BaseException, trace: str) -> None:
+        """Said in the error sink and on the line under the timeline (it kept counting pairs, as if still running)."""
+        if session == self._session and method == self.method:
+            self.scanStatus.emit(f"flow scan ({method}) stopped: {' '.join(str(error).split()) or type(error).__name__}")
+        self.notifier.error("Flow scan failed", error, trace)
 
     def _on_scan_chunk(self, partial: tuple[int, ChunkQuality]) -> None:
         session, part = partial

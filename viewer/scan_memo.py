@@ -3,14 +3,14 @@
 Switching DIS -> TV-L1 -> DIS used to scan the whole video again: every pair's
 flow read back from the cache, coloured and scored (about a second for the
 125-frame sample, with both cores busy), although nothing had changed.  A scan
-that finished is kept here by what decides its numbers: the video file (path,
-size, modification time), the method, the device and the RAFT weights.  The
+that finished is kept here by what decides its numbers: the video (as the flow
+cache identifies it), the method, the device and the RAFT weights.  The
 colour encoding is not part of it: noise and magnitude do not depend on it.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from collections import OrderedDict
 from typing import Hashable
 
@@ -22,12 +22,17 @@ MAX_SCANS = 16  # each is a few floats per pair: ~2 KB for a 125-frame video
 
 
 def scan_key(path: str, method: str, device: str, raft_weights: str | None) -> Hashable | None:
-    """What a finished scan's numbers depend on; ``None`` when the file cannot be read (no memo then)."""
+    """What a finished scan's numbers depend on; ``None`` when the video cannot be read (no memo then).  The video
+    is what the flow cache calls it: a folder of frames by every image's name, size and time (frames written
+    again in place keep the folder's own size and time, and once brought back the old frames' curve)."""
+    from core.errors import FlowError
+    from core.flow.cache import video_identity
+
     try:
-        stat = os.stat(path)
-    except OSError:
+        identity = video_identity(path)
+    except (FlowError, OSError):
         return None
-    return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, method, device, raft_weights)
+    return (json.dumps(identity, sort_keys=True), method, device, raft_weights)
 
 
 def whole_scan(parts: list[ChunkQuality], pairs: int) -> ChunkQuality | None:

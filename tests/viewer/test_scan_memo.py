@@ -68,3 +68,38 @@ def test_a_scan_is_kept_only_when_every_pair_is_there(tmp_path: Path) -> None:
         memo.put(key, whole)
     assert memo.get(keys[0]) is None and memo.get(keys[2]) is whole  # the oldest went
     assert scan_key(str(video), "raft-small", "auto", "a.pth") != scan_key(str(video), "raft-small", "auto", "b.pth")
+
+
+def test_a_folder_whose_frames_were_written_again_is_another_video_for_the_memo(tmp_path: Path) -> None:
+    """The memo keyed a folder on its own size and time, which frames written again in place keep: reopening it
+    showed the old frames' curve."""
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"frame_{i}.png"), np.full((32, 32, 3), 40 * i, np.uint8))
+    before = scan_key(str(folder), "dis", "cpu", None)
+    times = os.stat(folder)
+    cv2.imwrite(str(folder / "frame_1.png"), np.full((32, 32, 3), 200, np.uint8))
+    os.utime(folder, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert before is not None and scan_key(str(folder), "dis", "cpu", None) != before
+    assert scan_key(str(tmp_path / "gone"), "dis", "cpu", None) is None
+
+
+def test_a_scan_that_fails_says_so_on_its_line(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The line under the timeline went on counting pairs ("32/63 pairs, about under a second left") for good."""
+    from core.errors import VideoError
+
+    real = flow_controller.compute_chunk
+
+    def damaged_second_chunk(video, chunk, method, **kwargs):  # noqa: ANN001, ANN202
+        if chunk == 1:
+            raise VideoError("is not a readable image", "frame_40.png")
+        return real(video, chunk, method, **kwargs)
+
+    monkeypatch.setattr(flow_controller, "compute_chunk", damaged_second_chunk)
+    window.notifier.show_dialogs = False
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 40)))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("flow-scan"), timeout=30000)
+    assert window.scan_label.text() == "flow scan (dis) stopped: frame_40.png: is not a readable image"
