@@ -37,6 +37,8 @@ from viewer.scan_memo import ScanMemo, scan_key, whole_scan
 from viewer.state import ViewerState
 
 MAX_STORED_PAIRS = 600
+# Flow pictures and quality maps kept for scrubbing back, by size too: 600 pairs of 854x480 held 2.7 GB.
+MAX_STORED_BYTES = 512 << 20
 DEFAULT_RADIUS = 5.0  # colours before a video has been measured
 SLOW_VIEW_S = 10.0  # a first picture later than this is not started unasked
 SLOW_SCAN_S = 180.0  # nor a whole-video scan longer than this
@@ -278,6 +280,13 @@ class FlowController(QObject):
         if self._is_current_video():
             self._status("computing", f"pairs {self._view_chunk_pairs()} both ways, {self._view_left.describe('steps')}")
 
+    def _trim_store(self, keep: int) -> None:
+        """Drop the least recently used pairs past :data:`MAX_STORED_PAIRS` or :data:`MAX_STORED_BYTES`, never the
+        ``keep`` that just arrived (the chunk on screen)."""
+        held = sum(_frame_bytes(f) for f in self._store.values())
+        while len(self._store) > keep and (len(self._store) > MAX_STORED_PAIRS or held > MAX_STORED_BYTES):
+            held -= _frame_bytes(self._store.popitem(last=False)[1])
+
     def _view_chunk_pairs(self) -> str:
         first = self.pair_of(self.state.frame_index, len(self.video)) // CHUNK_PAIRS * CHUNK_PAIRS
         return f"{first}-{min(first + CHUNK_PAIRS, len(self.video) - 1) - 1}"
@@ -291,8 +300,9 @@ class FlowController(QObject):
             held = self._store.get(key)
             if encoding == self.encoding or held is None or held.encoding != self.encoding:  # never current colours for old
                 self._store[key] = frame
-        while len(self._store) > MAX_STORED_PAIRS:
-            self._store.popitem(last=False)
+            if key in self._store:
+                self._store.move_to_end(key)  # just arrived: the last to go
+        self._trim_store(len(frames))
         if frames and method == self.method:
             self.fallbackNotice.emit(frames[0] if frames[0].fell_back else None)
             if self._scan_waiting:
@@ -402,3 +412,7 @@ class FlowController(QObject):
         if video is None:
             return None
         return scan_key(str(video.path), self.method, str(self.device), self.raft_weights_for(self.method))
+
+
+def _frame_bytes(frame: FlowFrame) -> int:
+    return frame.image.nbytes + frame.inconsistency.nbytes + frame.warp_error.nbytes

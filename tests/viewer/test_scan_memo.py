@@ -103,3 +103,18 @@ def test_a_scan_that_fails_says_so_on_its_line(qtbot, window: MainWindow, tmp_pa
     window.open_video(str(write_video(tmp_path / "clip.mp4", 40)))
     qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("flow-scan"), timeout=30000)
     assert window.scan_label.text() == "flow scan (dis) stopped: frame_40.png: is not a readable image"
+
+
+def test_flow_pictures_kept_for_scrubbing_stay_within_their_byte_budget(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The store was capped at 600 pairs whatever their size: 854x480 pairs took 2.7 GB.  Now its bytes are capped
+    too, and the chunk on screen always stays."""
+    from viewer.flow_chunks import CHUNK_PAIRS
+
+    monkeypatch.setattr(flow_controller, "MAX_STORED_BYTES", 1)  # any budget below one chunk: only the chunk shown stays
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 3 * CHUNK_PAIRS + 1)))
+    for frame in (0, CHUNK_PAIRS + 2, 2 * CHUNK_PAIRS + 5):
+        window.state.set_frame(frame)
+        qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=30000)
+        pairs = sorted(pair for _method, pair in window.flow._store)
+        first = frame // CHUNK_PAIRS * CHUNK_PAIRS
+        assert pairs == list(range(first, first + CHUNK_PAIRS)), (frame, pairs)
