@@ -61,6 +61,7 @@ class FlowController(QObject):
     scanProgress = Signal(int, int)  # chunks done, chunks in all
     scanStatus = Signal(str)  # what the scan is doing, in words (the toolbar)
     scanReset = Signal(int)  # pairs in the new video (or method)
+    scanActive = Signal(bool)  # the scan's job started (True) or ended: finished, failed or stopped (False)
     radiusChanged = Signal(float)  # the colour radius in use
     methodChanged = Signal(str)  # the controller chose the method (a slow one was not started)
     slowMethodOffer = Signal(object)  # SlowMethodOffer, or None when withdrawn
@@ -331,6 +332,7 @@ class FlowController(QObject):
         video = self.video
         if video is None or len(video) < 2:
             self.scanReset.emit(0)
+            self.scanActive.emit(False)
             return
         pairs = len(video) - 1
         self._scan_p95 = np.full(pairs, np.nan, np.float32)
@@ -380,11 +382,31 @@ class FlowController(QObject):
             on_progress=on_progress,
             on_partial=self._on_scan_chunk,
         )
+        self.scanActive.emit(True)
+
+    @property
+    def scanning(self) -> bool:
+        return self.jobs.is_busy("flow-scan")
+
+    def stop_scan(self) -> None:
+        """The user's Stop: the scan's job ends (a 30,000-frame video takes minutes); the pairs it scored stay on the
+        timeline, and :meth:`resume_scan` goes on (pairs already computed come from the flow cache)."""
+        if not self.scanning or self.video is None:
+            return
+        self.jobs.cancel("flow-scan")
+        done = int(np.isfinite(self._scan_p95).sum())
+        self.scanStatus.emit(f"flow scan ({self.method}) stopped at {done}/{len(self.video) - 1} pairs")
+        self.scanActive.emit(False)
+
+    def resume_scan(self) -> None:
+        if self.video is not None and not self.scanning:
+            self._restart_scan()
 
     def _scan_failed(self, session: int, method: str, error: BaseException, trace: str) -> None:
         """Said in the error sink and on the line under the timeline (it kept counting pairs, as if still running)."""
         if session == self._session and method == self.method:
             self.scanStatus.emit(f"flow scan ({method}) stopped: {' '.join(str(error).split()) or type(error).__name__}")
+            self.scanActive.emit(False)
         self.notifier.error("Flow scan failed", error, trace)
 
     def _on_scan_chunk(self, partial: tuple[int, ChunkQuality]) -> None:
@@ -406,6 +428,7 @@ class FlowController(QObject):
                 self._scans.put(self._scan_key(), whole)
         self.scanProgress.emit(chunks, chunks)
         self.scanStatus.emit(f"flow scan ({method}) complete" + (" (kept from before)" if kept else ""))
+        self.scanActive.emit(False)
 
     def _scan_key(self) -> Hashable | None:
         video = self.video

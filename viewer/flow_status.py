@@ -88,6 +88,22 @@ class FlowStatus(QObject):
         self.flow.slowMethodOffer.connect(lambda _offer: self._show_banner())
         self.flow.methodChanged.connect(self.window.method_box.setCurrentText)
         self.flow.scanStatus.connect(self.window.scan_label.setText)
+        self.scan_button = window.timeline.scan_button
+        self.scan_button.clicked.connect(self._scan_button_clicked)
+        self.flow.scanActive.connect(self._on_scan_active)
+
+    # -- the scan's Stop / Resume -------------------------------------------------
+    def _on_scan_active(self, active: bool) -> None:
+        self.scan_button.setText("Stop scan")
+        self.scan_button.setVisible(active)
+
+    def _scan_button_clicked(self) -> None:
+        if self.flow.scanning:
+            self.flow.stop_scan()
+            self.scan_button.setText("Resume scan")
+            self.scan_button.setVisible(True)
+        else:
+            self.flow.resume_scan()
 
     # -- the panel over the picture while its flow is computed ------------------
     def _on_pending(self, pair: int) -> None:

@@ -118,3 +118,31 @@ def test_flow_pictures_kept_for_scrubbing_stay_within_their_byte_budget(qtbot, w
         pairs = sorted(pair for _method, pair in window.flow._store)
         first = frame // CHUNK_PAIRS * CHUNK_PAIRS
         assert pairs == list(range(first, first + CHUNK_PAIRS)), (frame, pairs)
+
+
+def test_the_scan_can_be_stopped_and_resumed(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Long work can be cancelled: a 30,000-frame video's scan took minutes with nothing to stop it."""
+    import threading
+    import time
+
+    real = flow_controller.compute_chunk
+    held = threading.Event()
+
+    def slow_after_the_first(video, chunk, method, *, cancel, **kwargs):  # noqa: ANN001, ANN202
+        while chunk > 0 and not held.is_set():
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+        return real(video, chunk, method, cancel=cancel, **kwargs)
+
+    monkeypatch.setattr(flow_controller, "compute_chunk", slow_after_the_first)
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 40)))
+    button = window.timeline.scan_button
+    qtbot.waitUntil(lambda: button.isVisible() and window.flow.scanning, timeout=30000)
+    assert button.text() == "Stop scan"
+    button.click()
+    assert not window.flow.scanning and button.isVisible() and button.text() == "Resume scan"
+    assert window.scan_label.text().startswith("flow scan (dis) stopped at ") and window.scan_label.text().endswith("/39 pairs")
+    held.set()
+    button.click()
+    qtbot.waitUntil(lambda: _scanned(window, 39), timeout=30000)
+    assert window.scan_label.text() == "flow scan (dis) complete" and not button.isVisible()

@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from viewer.staging import post_later
 from viewer.state import ViewerState
@@ -107,10 +107,16 @@ class Timeline(QWidget):
         self.scan_label = SteadyLabel("", chars=52, alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
                                       colour="#5f6368")
         self.scan_label.setObjectName("scanStatus")
+        self.scan_button = QPushButton("Stop scan")  # Stop while the scan runs, Resume after a stop (wired by the flow status)
+        self.scan_button.setObjectName("scanButton")
+        self.scan_button.setFlat(True)
+        self.scan_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scan_button.setVisible(False)
         keys = QHBoxLayout()
         keys.setContentsMargins(0, 0, 0, 0)
         keys.addWidget(self.band_legend, 1)
         keys.addWidget(self.scan_label, 0, Qt.AlignmentFlag.AlignTop)
+        keys.addWidget(self.scan_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
