@@ -218,16 +218,7 @@ def _write_pngs(out: Path, indices: list[int], forward, backward, encoding) -> N
 
 
 def _write_png(path: Path, flow, encoding) -> None:
-    import cv2
-    import numpy as np
-
-    from core.atomic import atomic_path
-    from core.errors import FlowError
+    from core.export.image import write_png
     from core.flow.render import flow_to_rgb
 
-    rgb = flow_to_rgb(flow, encoding)
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
-    if not ok:
-        raise FlowError("could not encode the PNG image", path)
-    with atomic_path(path) as tmp:  # Python writes the file: OpenCV's own file calls crash on names that are not UTF-8
-        tmp.write_bytes(data.tobytes())
+    write_png(path, flow_to_rgb(flow, encoding))  # encoded by OpenCV, written by Python: OpenCV's file calls crash on non-UTF-8 names

@@ -149,14 +149,11 @@ def videos_fingerprint(paths: Sequence[Path]) -> str:
     """A short hash of each video file's path, size and modification time: videos replaced or edited in place under
     the same names (a dataset generated again, re-encoded) are other data, which a resumed run must not mix with
     the epochs already trained (their best epoch was chosen on the old videos)."""
+    from core.data.flow_survey import file_key
+
     digest = hashlib.sha256()
     for path in sorted({os.fspath(p) for p in paths}):
-        try:
-            stat = os.stat(path)
-            line = f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n"
-        except OSError:
-            line = f"{path}\tmissing\n"
-        digest.update(line.encode("utf-8", "surrogateescape"))
+        digest.update(f"{file_key(path)}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:16]
 
 

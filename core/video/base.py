@@ -13,6 +13,7 @@ import numpy as np
 from core.errors import VideoError
 from core.video.frame_cache import DEFAULT_CACHE_BYTES, FrameCache
 
+
 def local_file(path: str | os.PathLike[str]) -> str:
     """``path`` as FFmpeg must be given a local file: absolute.  A relative name whose first part holds a colon
     (``file:other.mp4``, ``clip:1.mp4``, ``pipe:1.mp4``) is otherwise an FFmpeg URL: another file, or none."""
