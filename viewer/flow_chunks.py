@@ -59,7 +59,7 @@ def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encodin
     """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker).
     ``cache_hit`` hears whether the flow came from the cache (a scan's time left leaves such chunks out)."""
     indices = chunk_indices(chunk, len(video))
-    frames = analysis_frames(video.read_clip(indices))
+    frames = analysis_frames(_read_frames(video, indices, cancel))
     result, hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel,
                                       progress=progress, raft_weights=raft_weights)
     if cache_hit is not None:
@@ -73,3 +73,13 @@ def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encodin
         out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back,
                              result.note, encoding, radii[k]))
     return out
+
+
+def _read_frames(video: Video, indices: list[int], cancel) -> np.ndarray:  # noqa: ANN001
+    """The chunk's frames, with a cancellation point before each: a 4K frame takes tens of milliseconds, a jump
+    seconds, and a job the user moved on from kept a worker decoding frames nobody would see."""
+    frames = []
+    for index in indices:
+        cancel.raise_if_cancelled()
+        frames.append(video.read(index))
+    return np.stack(frames)

@@ -29,6 +29,7 @@ from core.flow.engine import RAFT_METHODS
 from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
 from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, time_one_pair
 from core.video import Video
+from core.video.worker_readers import WorkerReaders
 from viewer.flow_chunks import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, ChunkQuality, FlowFrame, analysis_frames, chunk_indices, compute_chunk
 from viewer.flow_job import FAST_METHOD, FlowJobStatus, Prepared, SlowMethodOffer
 from viewer.jobs import JobRunner
@@ -70,6 +71,7 @@ class FlowController(QObject):
         super().__init__(parent)
         self.state, self.jobs, self.notifier = state, jobs, notifier
         self.video: Video | None = None
+        self._readers: WorkerReaders | None = None  # the flow jobs' own decoders: playback keeps the video's
         self.method = FAST_METHOD
         self.device = "auto"
         self.raft_weights: dict[str, str] = {}
@@ -87,6 +89,7 @@ class FlowController(QObject):
         self._scans = ScanMemo()
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._view_left = TimeLeft()
+        self._view_job: tuple[int, Hashable] | None = None  # the view's flow job in progress, and what it computes
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
@@ -97,6 +100,7 @@ class FlowController(QObject):
     def set_video(self, video: Video | None) -> None:
         self._session += 1
         self.video, self.scale, self._ready = video, None, False
+        self._readers = None if video is None else WorkerReaders(video)
         self._store.clear()
         for channel in ("flow", "flow-scan", "flow-prepare"):
             self.jobs.cancel(channel)
@@ -191,12 +195,12 @@ class FlowController(QObject):
 
     # -- opening a video: colours settled and the method's cost known before anything is drawn
     def _prepare(self) -> None:
-        video, session, method, device = self.video, self._session, self.method, self.device
+        video, readers, session, method, device = self.video, self._readers, self._session, self.method, self.device
         weights = self.raft_weights_for(method)
         pair = self.pair_of(self.state.frame_index, len(video))
 
         def read_pair(p: int) -> np.ndarray:
-            return analysis_frames(video.read_clip([p, p + 1]))
+            return analysis_frames(readers.reader("flow").read_clip([p, p + 1]))
 
         def work(cancel, progress):  # noqa: ANN001
             scale = measure_motion_scale(read_pair, len(video) - 1, cancel=cancel, progress=progress)
@@ -256,20 +260,23 @@ class FlowController(QObject):
             self._throttle.start()
 
     def _request(self) -> None:
-        video = self.video
+        video, readers = self.video, self._readers
         if not self._ready or not self._is_current_video() or self.current() is not None:
             return
         chunk = self.pair_of(self.state.frame_index, len(video)) // CHUNK_PAIRS
         session, method, device, encoding = self._session, self.method, self.device, self.encoding
         weights = self.raft_weights_for(method)
+        asked = (session, method, chunk, encoding, weights)
+        if self._view_job is not None and self._view_job == (self.jobs.current("flow"), asked):
+            return  # on its way: asking again restarted it at every frame of playback, and nothing was ever shown
 
         def work(cancel, progress):  # noqa: ANN001
-            frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
+            frames = compute_chunk(readers.reader("flow"), chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
             return session, method, encoding, frames
 
         self._view_left = TimeLeft()
-        self.jobs.submit("flow", work, self._on_chunk, on_error=self._failed,
-                         on_progress=self._on_view_progress)
+        job = self.jobs.submit("flow", work, self._on_chunk, on_error=self._failed, on_progress=self._on_view_progress)
+        self._view_job = (job, asked)
 
     def _failed(self, error: BaseException, trace: str) -> None:
         """A flow job of the view failed: said in the view (not left "computing") and in the error sink."""
@@ -329,7 +336,7 @@ class FlowController(QObject):
     def _restart_scan(self) -> None:
         self._scan_waiting = False
         self.jobs.cancel("flow-scan")
-        video = self.video
+        video, readers = self.video, self._readers
         if video is None or len(video) < 2:
             self.scanReset.emit(0)
             self.scanActive.emit(False)
@@ -350,6 +357,7 @@ class FlowController(QObject):
         self.scanStatus.emit(f"flow scan ({method}) started")
 
         def scan(cancel, progress):  # noqa: ANN001
+            reader = readers.reader("scan")  # its own decoder, read in order: the view's jumps with the user
             for chunk in range(chunks):
                 size = len(chunk_indices(chunk, len(video))) - 1
 
@@ -357,7 +365,7 @@ class FlowController(QObject):
                     progress(base + int(size * done / max(total, 1)), pairs, "")
 
                 hits: list[bool] = []
-                frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=inner, raft_weights=weights,
+                frames = compute_chunk(reader, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=inner, raft_weights=weights,
                                        cache_hit=hits.append)
                 part = ChunkQuality(
                     method,

@@ -129,11 +129,17 @@ def wait_for_all_jobs(timeout_ms: int) -> bool:
 class JobRunner(QObject):
     """Start, cancel and deliver background jobs; newest request per channel wins."""
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 5) -> None:
+    def __init__(self, parent: QObject | None = None, max_threads: int = 5, own_thread: tuple[str, ...] = ()) -> None:
+        """``own_thread``: channels that get a thread of their own, so their jobs never wait in the queue
+        behind long ones (a frame asked for while flow, a scan and a model held every shared thread)."""
         super().__init__(parent)
         _RUNNERS.add(self)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
+        self._own_pools: dict[str, QThreadPool] = {}
+        for channel in own_thread:
+            pool = self._own_pools[channel] = QThreadPool(self)
+            pool.setMaxThreadCount(1)
         self._relay = _Relay(self)
         self._relay.finished.connect(self._on_finished)
         self._relay.failed.connect(self._on_failed)
@@ -167,7 +173,7 @@ class JobRunner(QObject):
         self._handlers[job_id] = handlers
         self._channel_of[job_id] = channel
         self._current[channel] = job_id
-        self._pool.start(_Runnable(job_id, fn, handlers.token, self._relay))
+        self._own_pools.get(channel, self._pool).start(_Runnable(job_id, fn, handlers.token, self._relay))
         return job_id
 
     def cancel(self, channel: str) -> None:
@@ -185,9 +191,16 @@ class JobRunner(QObject):
     def wait(self, wait_ms: int) -> bool:
         """Whether every job has ended within ``wait_ms`` (nothing is cancelled)."""
         try:
-            return self._pool.waitForDone(wait_ms)
+            return self._wait_pools(wait_ms)
         except RuntimeError:  # the pool is gone with its window: Qt waited for its threads then
             return True
+
+    def _wait_pools(self, wait_ms: int) -> bool:
+        deadline = time.monotonic() + wait_ms / 1000.0
+        for pool in (self._pool, *self._own_pools.values()):
+            if not pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000))):
+                return False
+        return True
 
     def shutdown(self, wait_ms: int = 3000) -> bool:
         """Cancel everything, deliver nothing more, and wait for workers to stop."""
@@ -195,7 +208,7 @@ class JobRunner(QObject):
         for handlers in self._handlers.values():
             handlers.token.cancel()
         self._current.clear()
-        return self._pool.waitForDone(wait_ms)
+        return self._wait_pools(wait_ms)
 
     # -- delivery on the GUI thread -------------------------------------------------
     def _take(self, job_id: int) -> _Handlers | None:

@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.state = ViewerState(self)
         self.notifier = Notifier(self, show_dialogs=show_dialogs)
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner(self, own_thread=("frame",))  # the frame on screen never queues behind flow or a model
         self.video = VideoController(self.state, self.jobs, self.notifier, self)
         self.flow = FlowController(self.state, self.jobs, self.notifier, self)
         self.classify = ClassifyController(self.state, self.jobs, self.notifier, self, checkpoint=Path(checkpoint) if checkpoint else None)

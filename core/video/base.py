@@ -134,6 +134,11 @@ class Video(abc.ABC):
             self.cache.put(index, frame)
             return frame
 
+    def reopened(self, cache_bytes: int) -> "Video | None":
+        """Another reader of the same frames with a decoder of its own, for work on another thread that reads
+        elsewhere in the video; ``None`` where reading out of order costs nothing (sharing this one is as good)."""
+        return None
+
     def _cached_is_current(self, index: int) -> bool:
         """Whether the cached frame ``index`` is still what the source holds (a file's frames cannot change under
         an open reader; a folder's images can be written again in place)."""

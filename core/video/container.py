@@ -290,6 +290,7 @@ class ContainerVideo(Video):
 
     def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> None:
         super().__init__(path, cache_bytes)
+        self._max_pixels = max_pixels
         size = os.path.getsize(path)
         if size == 0:
             raise VideoError("file is empty (0 bytes)", path)
@@ -439,6 +440,15 @@ class ContainerVideo(Video):
             return np.arange(self._index.frames) / (self.info.fps or 25.0)
         pts = self._index.pts_sorted
         return ((pts - pts[0]) * float(self._stream.time_base)).astype(np.float64)
+
+    def reopened(self, cache_bytes: int) -> "ContainerVideo | None":
+        """The file opened again, its own decoder; ``None`` when it no longer holds the frames this reader
+        found (written again since), since a second reader must never show other pictures."""
+        other = ContainerVideo(self.path, cache_bytes=cache_bytes, max_pixels=self._max_pixels)
+        if other.info == self.info and np.array_equal(other.timestamps, self.timestamps):
+            return other
+        other.close()
+        return None
 
     # -- decoding --------------------------------------------------------------
     def _frames_from(self, seek_ts: int | None) -> Iterator["av.VideoFrame"]:

@@ -99,3 +99,30 @@ def test_partial_results_arrive_in_order_before_the_result(qtbot, runner: JobRun
     runner.submit("scan", scan, seen.append, on_partial=seen.append)
     qtbot.waitUntil(lambda: "done" in seen, timeout=5000)
     assert seen == [0, 1, 2, "done"]
+
+
+def test_a_channel_with_its_own_thread_never_waits_behind_the_shared_ones(qtbot) -> None:  # noqa: ANN001
+    """Cancelled flow jobs still decoding held every shared thread, and the frame asked for waited 19-32 s."""
+    jobs = JobRunner(max_threads=1, own_thread=("frame",))
+    release = threading.Event()
+    got: list[str] = []
+    try:
+        jobs.submit("flow", lambda c, p: release.wait(10) and "flow", got.append)
+        jobs.submit("scan", lambda c, p: "scan", got.append)  # queued behind the flow job: one shared thread
+        jobs.submit("frame", lambda c, p: "frame", got.append)
+        qtbot.waitUntil(lambda: got == ["frame"], timeout=5000)
+        release.set()
+        qtbot.waitUntil(lambda: sorted(got) == ["flow", "frame", "scan"], timeout=5000)
+    finally:
+        release.set()
+        assert jobs.shutdown(5000)
+
+
+def test_waiting_for_the_runner_waits_for_its_own_threads_too(qtbot) -> None:  # noqa: ANN001
+    jobs = JobRunner(own_thread=("frame",))
+    release = threading.Event()
+    jobs.submit("frame", lambda c, p: release.wait(10), lambda r: None)
+    assert not jobs.wait(100)
+    release.set()
+    assert jobs.wait(5000)
+    jobs.shutdown()

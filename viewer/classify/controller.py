@@ -30,6 +30,7 @@ from core.models import registry
 from core.models.checkpoint import open_classifier
 from core.sampling import sliding_window_starts
 from core.video import Video
+from core.video.worker_readers import WorkerReaders
 from viewer.classify.state import ClassifyState, ModelStatus
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
@@ -164,6 +165,7 @@ class ClassifyController(QObject):
         self.classify_state = ClassifyState(self)
         self.holder = ModelHolder()
         self.video: Video | None = None
+        self._readers: WorkerReaders | None = None
         self.device = available_device_names()[-1]  # CUDA when present
         self.last_run: ClassifyRun | None = None
         self._busy: set[str] = set()
@@ -186,6 +188,7 @@ class ClassifyController(QObject):
         self.cancel()
         self.progressChanged.emit(0, 1, "")  # "clip frames 0-15 done ..." was about the last video
         self.video = video
+        self._readers = None if video is None else WorkerReaders(video)  # playback keeps the video's own decoder
         self.classify_state.set_frame_count(len(video) if video is not None else 0)
         self.classify_state.follow(self.state.frame_index)
 
@@ -321,12 +324,12 @@ class ClassifyController(QObject):
         if start is None:
             start = self.classify_state.region_start
         start = min(max(0, int(start)), max(0, len(video) - 1))
-        holder, device = self.holder, self.device
+        holder, device, readers = self.holder, self.device, self._readers
 
         def work(cancel, progress):  # noqa: ANN001
             def run_on(dev: str) -> tuple[Prediction, float]:
                 classifier, load_ms = holder.get(path, dev)
-                return classifier.predict_clip(video, start, attention=True, cancel=cancel, progress=progress), load_ms
+                return classifier.predict_clip(readers.reader("classify"), start, attention=True, cancel=cancel, progress=progress), load_ms
 
             began = time.perf_counter()
             (prediction, load_ms), used, oom = _with_cpu_fallback(run_on, device, holder)
@@ -354,12 +357,12 @@ class ClassifyController(QObject):
         if ready is None:
             return -1
         path, video = ready
-        start, holder, device = prediction.start, self.holder, self.device
+        start, holder, device, readers = prediction.start, self.holder, self.device, self._readers
 
         def work(cancel, progress):  # noqa: ANN001
             def run_on(dev: str) -> tuple[Prediction, float]:
                 classifier, load_ms = holder.get(path, dev)
-                explained = classifier.predict_clip(video, start, attention=True, target_class=class_index, cancel=cancel, progress=progress)
+                explained = classifier.predict_clip(readers.reader("classify"), start, attention=True, target_class=class_index, cancel=cancel, progress=progress)
                 return explained, load_ms
 
             began = time.perf_counter()
@@ -384,10 +387,11 @@ class ClassifyController(QObject):
         if ready is None:
             return -1
         path, video = ready
-        holder, device = self.holder, self.device
+        holder, device, readers = self.holder, self.device, self._readers
 
         def work(cancel, progress):  # noqa: ANN001
             began = time.perf_counter()
+            video_reader = readers.reader("classify-video")  # read once in order, wherever the user is
             classifier, load_ms = holder.get(path, device)
             config = classifier.config
             starts = sliding_window_starts(len(video), config.clip_length, config.frame_stride, step)
@@ -401,7 +405,7 @@ class ClassifyController(QObject):
 
                 out_of_memory = False
                 try:
-                    with closing(classifier.iter_clips(video, starts[done:], cancel=cancel, progress=window_progress)) as batches:
+                    with closing(classifier.iter_clips(video_reader, starts[done:], cancel=cancel, progress=window_progress)) as batches:
                         for part in batches:
                             clips.extend(part)
                             progress(len(clips), len(starts), f"{len(clips)}/{len(starts)} windows", partial=video_prediction(clips))
