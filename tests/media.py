@@ -51,10 +51,12 @@ def write_video(
     options: dict[str, str] | None = None,
     pix_fmt: str = "yuv420p",
     rotation: int | None = None,
+    mirror: tuple[bool, bool] = (False, False),
     time_base_pts: list[int] | None = None,
 ) -> Path:
     """Write an index-encoded video.  ``time_base_pts`` gives explicit timestamps
-    (in 1/1000 s) for variable-frame-rate files."""
+    (in 1/1000 s) for variable-frame-rate files; ``rotation`` (counter-clockwise degrees) and
+    ``mirror`` (left-right, top-bottom after it) go into the display matrix."""
     width, height = size
     with av.open(str(path), "w", format=fmt) as out:
         stream = out.add_stream(codec, rate=fps)
@@ -68,7 +70,7 @@ def write_video(
             stream.time_base = Fraction(1, 1000)
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:
-            stream.set_display_rotation(rotation)
+            stream.set_display_rotation(rotation, hflip=mirror[0], vflip=mirror[1])
         for i in range(frames):
             img = index_frame(i, width, height)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")

@@ -337,7 +337,11 @@ class MainWindow(QMainWindow):
             return
         i = self.state.info
         assert i is not None
-        rot = f", rotated {i.rotation}°" if i.rotation else ""
+        for view in (self.rgb_view, self.flow_view):
+            view.set_pixel_aspect(i.sample_aspect_ratio)  # anamorphic video shown as a player shows it
+        rot = (f", rotated {i.rotation}°" if i.rotation else "") + (", mirrored" if i.mirrored else "")
+        if abs(i.sample_aspect_ratio - 1.0) > 0.01:
+            rot += f", pixels {i.sample_aspect_ratio:.3g}:1 (shown stretched; the model sees them as stored)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
         self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{rot}{vfr}")
 

@@ -24,8 +24,9 @@ def local_file(path: str | os.PathLike[str]) -> str:
 # would not fit in memory, and no model here looks at more than 1080p anyway.
 MAX_PIXELS = 8192 * 8192
 # Which reader made a frame numbering: bump when a fix changes the picture some file's frame i is (2: cut and
-# open-GOP AVIs, AVI-copied MKV/MP4, ASF), so flow, tokens and scores cached from the old numbering are not reused.
-READER_VERSION = 2
+# open-GOP AVIs, AVI-copied MKV/MP4, ASF; 3: mirroring display matrices, the stream a player picks among several),
+# so flow, tokens and scores cached from the old numbering are not reused.
+READER_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,12 @@ class VideoInfo:
 
     ``rotation`` is the clockwise rotation in degrees applied to show the frames
     upright (the convention of the classic ``rotate`` tag: 90 for a portrait
-    phone video).  ``variable_frame_rate`` is true when frame durations differ;
-    ``fps`` is then the average.
+    phone video); ``mirrored``: the frames are then flipped left to right (a
+    front camera's display matrix may ask for it).  ``variable_frame_rate`` is
+    true when frame durations differ; ``fps`` is then the average.
+    ``sample_aspect_ratio`` is a stored pixel's width over its height as shown
+    (32/27 for anamorphic 16:9 NTSC DVD): frames are given as stored, and a view
+    that shows them as a player does stretches them by it.
     """
 
     path: str
@@ -49,6 +54,8 @@ class VideoInfo:
     container: str
     pixel_format: str
     variable_frame_rate: bool
+    mirrored: bool = False
+    sample_aspect_ratio: float = 1.0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,14 +81,6 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
     elif frame.shape[2] == 4:
         frame = frame[:, :, :3]
     return np.ascontiguousarray(frame)
-
-
-def apply_rotation(frame: np.ndarray, rotation_cw: int) -> np.ndarray:
-    """Rotate a frame clockwise by a multiple of 90 degrees."""
-    turns = (rotation_cw // 90) % 4
-    if turns == 0:
-        return frame
-    return np.ascontiguousarray(np.rot90(frame, k=-turns))
 
 
 class Video(abc.ABC):

@@ -43,12 +43,14 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
 from core.errors import VideoError
-from core.video.base import MAX_PIXELS, Video, VideoInfo, apply_rotation, check_resolution, local_file, to_rgb
+from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, local_file, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 from core.video.leading_pictures import PROBED_CODECS, starts_cleanly, undecodable_after_key
 from core.video.mp4_boxes import iso_damage
+from core.video.orientation import UPRIGHT, OddOrientation, Orientation, from_display_matrix
 
 # Reading forward up to this many frames beats a seek (which restarts at a keyframe).
 FORWARD_DECODE_LIMIT = 48
@@ -117,6 +119,15 @@ class _StreamIndex:
     @property
     def frames(self) -> int:
         return len(self.pts_sorted)
+
+
+def _shown_pixel_aspect(stream: "av.video.stream.VideoStream", orientation: Orientation) -> float:
+    """A shown pixel's width over its height: the stream's sample aspect ratio (1 when it names none), inverted
+    when the frames are turned a quarter."""
+    sar = stream.sample_aspect_ratio or getattr(stream.codec_context, "sample_aspect_ratio", None)
+    if not sar or sar <= 0:
+        return 1.0
+    return round(float(1 / sar if orientation.rotation % 180 else sar), 6)
 
 
 def _first_line(err: BaseException) -> str:
@@ -281,6 +292,7 @@ class _Disordered(Exception):
     AVI keeps the AVI's decode-order guesses as timestamps): frames are counted instead."""
 
 
+DISPLAY_MATRIX = SideDataType.DISPLAYMATRIX
 # Frames a decoder may hold back (H.264's largest picture buffer): how far to look for a timestamp missing from a run.
 REORDER_PEEK = 16
 
@@ -300,6 +312,9 @@ class ContainerVideo(Video):
             ctx = self._stream.codec_context
             if ctx is None:
                 raise VideoError("has a video stream that no decoder here can read (an unknown codec, or a damaged header)", path)
+            if not ctx.width or not ctx.height:  # FFmpeg refused the header's size (too large to decode) or found none
+                raise VideoError("has a video stream whose frame size FFmpeg cannot use (a damaged header, or frames "
+                                 "too large to decode)", path)
             check_resolution(path, ctx.width, ctx.height, max_pixels)
             self._index = _grid_index(self._container, self._stream) or _build_index(path, self._container, self._stream)
             self._stream.thread_type = "AUTO"
@@ -309,8 +324,8 @@ class ContainerVideo(Video):
             self._may_reorder = bool(getattr(self._stream.codec_context, "has_b_frames", False))
             self._closed = False
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
-            self._rotation = 0
-            self._size: tuple[int, int] | None = None  # the first decoded frame's, before rotation: every frame's
+            self._orientation: Orientation = UPRIGHT
+            self._size: tuple[int, int] | None = None  # the first decoded frame's, before it is turned upright: every frame's
             if self._index.grid:
                 self._anchor_grid()
             first = None if self._index.grid or self._index.counting else self._first_presented()
@@ -334,11 +349,13 @@ class ContainerVideo(Video):
             kinds = sorted({s.type for s in streams})
             what = "audio only" if kinds == ["audio"] else ("no streams" if not kinds else "streams: " + ", ".join(kinds))
             raise VideoError(f"has no video stream ({what})", self.path)
-        # the first stream that is not a cover picture
-        for stream in streams.video:
-            if not stream.disposition & av.stream.Disposition.attached_pic:
-                return stream
-        raise VideoError("has no video stream (only an attached cover picture)", self.path)
+        moving = [s for s in streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not moving:
+            raise VideoError("has no video stream (only an attached cover picture)", self.path)
+        # the stream a player shows (FFmpeg's choice: the default one, with more than a still's frames, the
+        # highest bit rate): the first was a still image put before the film, or a small preview beside it
+        best = streams.best("video")
+        return best if best in moving else moving[0]
 
     def _make_info(self, first: np.ndarray) -> VideoInfo:
         stream = self._stream
@@ -372,7 +389,9 @@ class ContainerVideo(Video):
             height=int(first.shape[0]),
             duration_s=round(duration, 6),
             codec=ctx.name,
-            rotation=self._rotation,
+            rotation=self._orientation.rotation,
+            mirrored=self._orientation.mirrored,
+            sample_aspect_ratio=_shown_pixel_aspect(stream, self._orientation),
             container=self._container.format.name,
             pixel_format=str(ctx.pix_fmt or ""),
             variable_frame_rate=vfr,
@@ -417,7 +436,7 @@ class ContainerVideo(Video):
         return self._to_array(first, 0)
 
     def _first_decoded(self) -> np.ndarray:
-        """Frame 0 decoded: proves the stream decodes, and tells the rotation."""
+        """Frame 0 decoded: proves the stream decodes, and tells the orientation."""
         try:
             return self._decode(0)
         except (VideoError, av.error.FFmpegError):  # a seek to a keyframe that is not there refuses too
@@ -518,8 +537,13 @@ class ContainerVideo(Video):
         return i
 
     def _to_array(self, frame: "av.VideoFrame", position: int) -> np.ndarray:
-        if frame.rotation:
-            self._rotation = int(-frame.rotation) % 360  # FFmpeg gives counter-clockwise degrees
+        matrix = next((bytes(data) for data in frame.side_data if data.type == DISPLAY_MATRIX), None)
+        if matrix is not None:
+            try:
+                self._orientation = from_display_matrix(matrix)
+            except OddOrientation as odd:
+                raise VideoError(f"its display matrix turns the picture {odd}, not a multiple of 90; "
+                                 "re-encode it upright to read it", self.path) from None
         size = (frame.width, frame.height)
         if self._size is None:
             self._size = size
@@ -530,7 +554,7 @@ class ContainerVideo(Video):
             array = frame.to_ndarray(format="rgb24")
         except (ValueError, av.error.FFmpegError) as err:
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
-        return apply_rotation(to_rgb(array), self._rotation)
+        return self._orientation.apply(to_rgb(array))
 
     def _counted(self, frame: "av.VideoFrame") -> bool:
         """Whether a frame from the counting decoder is counted; places the keyframe whose picture it is.

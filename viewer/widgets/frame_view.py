@@ -128,6 +128,15 @@ class FrameView(QWidget):
             self.view_box.prepareForPaint()
         self.imageChanged.emit()
 
+    def set_pixel_aspect(self, ratio: float) -> None:
+        """Draw each image pixel ``ratio`` times as wide as it is tall (a video's sample aspect ratio: 32/27 for
+        anamorphic 16:9 DVD), as a player shows it; the image, hover positions and overlays stay in its own pixels.
+        The next frame is fitted whole."""
+        if not ratio > 0:
+            raise ValueError(f"a pixel aspect ratio must be positive, got {ratio}")
+        self.view_box.setAspectLocked(True, ratio=float(ratio))
+        self._fitted = None
+
     def refit(self) -> None:
         """Fit the next frame whole, whatever its size (another video: the zoom of the last one does not carry over)."""
         self._fitted = None

@@ -292,3 +292,26 @@ def test_a_corrupt_image_is_one_line_on_stderr_and_nothing_else(tmp_path: Path, 
     assert main.main(["info", str(folder)]) == 2
     err = capfd.readouterr().err.strip().splitlines()
     assert err == [f"error: {folder / 'frame_0.png'}: is not a readable image"]
+
+
+def test_a_frame_size_ffmpeg_refuses_is_named_not_called_0x0(tmp_path: Path) -> None:
+    # a 7 KB MJPEG AVI whose headers declare 20000x20000: FFmpeg leaves the size 0x0 ("an invalid frame size 0x0" before)
+    import struct
+
+    path = tmp_path / "huge.avi"
+    with av.open(str(path), "w", format="avi") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 100, np.uint8), format="rgb24")):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 20000, 20000)
+    strf = data.find(b"strf")
+    data[strf + 12 : strf + 20] = struct.pack("<ii", 20000, 20000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(VideoError, match="frame size FFmpeg cannot use") as err:
+        open_video(path)
+    _one_line_naming(err, path)

@@ -43,3 +43,15 @@ def test_a_frame_of_the_same_size_keeps_the_users_zoom(view: FrameView) -> None:
     view.set_frame(np.full((48, 64, 3), 200, np.uint8))
     assert view.view_box.viewRange() == zoomed
     assert int(view.current_image()[0, 0, 0]) == 200
+
+
+def test_non_square_pixels_are_drawn_at_their_aspect(qtbot, view: FrameView) -> None:  # noqa: ANN001
+    view.set_pixel_aspect(2.0)  # each pixel twice as wide as tall
+    view.set_frame(_frame(48, 64))
+    group = view.view_box.childGroup
+    width = group.mapToParent(QPointF(64, 0)).x() - group.mapToParent(QPointF(0, 0)).x()
+    height = group.mapToParent(QPointF(0, 48)).y() - group.mapToParent(QPointF(0, 0)).y()
+    assert abs(width / height - 128 / 48) < 0.02
+    assert view.image_size() == (48, 64)  # the image stays in its own pixels
+    with pytest.raises(ValueError, match="positive"):
+        view.set_pixel_aspect(0.0)

@@ -1,0 +1,111 @@
+"""The picture a player shows: display matrices that mirror, the video stream it picks, the pixel shape it states."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from core.errors import VideoError
+from core.video import open_video
+from core.video.orientation import OddOrientation, Orientation, from_display_matrix
+from media import decode_index, index_frame, write_video
+
+
+def _shown(stored: np.ndarray, ccw: int, hflip: bool, vflip: bool) -> np.ndarray:
+    """What FFmpeg shows for a display matrix set by ``set_display_rotation(ccw, hflip, vflip)``."""
+    shown = np.rot90(stored, k=(ccw // 90) % 4)
+    if hflip:
+        shown = shown[:, ::-1]
+    return shown[::-1] if vflip else shown
+
+
+@pytest.mark.parametrize("ccw,hflip,vflip", [(0, True, False), (0, False, True), (90, True, False), (270, False, True), (180, True, False)])
+def test_mirroring_display_matrix_is_applied(tmp_path: Path, ccw: int, hflip: bool, vflip: bool) -> None:
+    # frame.rotation alone read a left-right mirror as a half turn (upside down) and missed a top-bottom one
+    plain = write_video(tmp_path / "plain.mp4", 4, options={"crf": "0"}, pix_fmt="yuv444p")
+    turned = write_video(tmp_path / "turned.mp4", 4, options={"crf": "0"}, pix_fmt="yuv444p", rotation=ccw, mirror=(hflip, vflip))
+    with open_video(plain) as video:
+        stored = video.read(2)
+    with open_video(turned) as video:
+        frame = video.read(2)
+        info = video.info
+    want = _shown(stored, ccw, hflip, vflip)
+    assert frame.shape == want.shape and np.abs(frame.astype(int) - want).max() <= 2
+    assert Orientation(info.rotation, info.mirrored).apply(stored).shape == want.shape
+    assert info.mirrored != ((ccw // 90) % 2 == 0 and hflip and vflip) and (info.width, info.height) == (want.shape[1], want.shape[0])
+
+
+def test_display_matrix_at_an_odd_angle_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "tilted.mp4", 3, rotation=45)
+    with pytest.raises(VideoError, match="turns the picture 315 degrees clockwise, not a multiple of 90") as err:
+        open_video(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def _matrix(a: float, b: float, c: float, d: float) -> bytes:
+    return (np.array([a, b, 0, c, d, 0, 0, 0, 1]) * 65536).astype(np.int32).tobytes()
+
+
+def test_display_matrix_reading() -> None:
+    assert from_display_matrix(_matrix(1, 0, 0, 1)) == Orientation()
+    assert from_display_matrix(_matrix(-1, 0, 0, 1)) == Orientation(0, mirrored=True)
+    assert from_display_matrix(_matrix(1, 0, 0, -1)) == Orientation(180, mirrored=True)
+    assert from_display_matrix(_matrix(0, 1, -1, 0)) == Orientation(90)  # an iPhone held upright
+    assert from_display_matrix(_matrix(0, 2, -2, 0)) == Orientation(90)  # scale aside
+    assert from_display_matrix(_matrix(0.9995, 0.0314, -0.0314, 0.9995)) == Orientation()  # 1.8 degrees: upright
+    with pytest.raises(OddOrientation):
+        from_display_matrix(_matrix(0.866, 0.5, -0.5, 0.866))
+
+
+def _still_then_film(path: Path) -> Path:
+    """A one-frame picture as stream 0 (not marked as a cover), the 10-frame film as stream 1."""
+    with av.open(str(path), "w", format="matroska") as out:
+        still = out.add_stream("mjpeg", rate=1)
+        still.width, still.height, still.pix_fmt = 256, 256, "yuvj420p"
+        film = out.add_stream("libx264", rate=25)
+        film.width, film.height, film.pix_fmt = 128, 64, "yuv420p"
+        for packet in still.encode(av.VideoFrame.from_ndarray(np.full((256, 256, 3), 200, np.uint8), format="rgb24")):
+            out.mux(packet)
+        for packet in still.encode():
+            out.mux(packet)
+        for i in range(10):
+            for packet in film.encode(av.VideoFrame.from_ndarray(index_frame(i), format="rgb24")):
+                out.mux(packet)
+        for packet in film.encode():
+            out.mux(packet)
+    return path
+
+
+def test_the_stream_a_player_shows_is_read_not_a_still_before_it(tmp_path: Path) -> None:
+    with open_video(_still_then_film(tmp_path / "still_first.mkv")) as video:
+        assert (len(video), video.info.width, video.info.height) == (10, 128, 64)
+        assert [decode_index(video.read(i)) for i in (0, 9)] == [0, 9]
+
+
+def _anamorphic(path: Path, ccw: int | None = None) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(32, 27)
+        if ccw is not None:
+            stream.set_display_rotation(ccw)
+        for i in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(index_frame(i), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_non_square_pixels_are_stated_and_frames_stay_as_stored(tmp_path: Path) -> None:
+    with open_video(_anamorphic(tmp_path / "dvd.mp4")) as video:
+        assert video.info.sample_aspect_ratio == pytest.approx(32 / 27, abs=1e-6)
+        assert video.read(0).shape == (64, 128, 3)
+    with open_video(_anamorphic(tmp_path / "dvd_portrait.mp4", ccw=90)) as video:
+        assert video.info.sample_aspect_ratio == pytest.approx(27 / 32, abs=1e-6)  # turned: a shown pixel is tall
+    with open_video(write_video(tmp_path / "square.mp4", 3)) as video:
+        assert video.info.sample_aspect_ratio == 1.0
