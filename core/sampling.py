@@ -2,9 +2,10 @@
 
 Clips follow the seeds: T frames (default 16) at a stride from a start frame;
 K clips spread uniformly over the video (TSN) for video-level prediction; the
-shorter side resized to the model's input size, then a centre crop.  The
-:class:`CropMap` keeps the way back to original frame pixels, which the
-attention overlays need.
+shorter side resized to the model's input size, then a centre crop.  Test-time
+views (:class:`CropView`) may instead crop a corner of a larger resize, mirrored
+or not.  The :class:`CropMap` keeps the way back to original frame pixels, which
+the attention overlays need.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DEFAULT_CLIP_LENGTH = 16
 DEFAULT_INPUT_SIZE = 224
 CENTRE = 0.5  # crop position along the longer side: inference and training's view 0
 THREE_CROPS = (0.0, CENTRE, 1.0)  # the multi-view test protocol of MViTv2 and Swin: start, centre, end of the longer side
+TEN_CROP_SCALE = 256 / 224  # Simonyan & Zisserman test on 224 crops of frames whose shorter side is 256
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,55 @@ def time_slice_frames(frame_indices: tuple[int, ...] | list[int], num_slices: in
 
 
 @dataclass(frozen=True)
+class CropView:
+    """Where one square crop of a test view sits, as Simonyan & Zisserman's ten crops need it.
+
+    ``x`` and ``y`` place the square along each axis's spare pixels (0 left or top,
+    0.5 centre, 1 right or bottom); ``scale``: the shorter side is resized to
+    ``round(size * scale)`` first (1: to the crop size, so only the longer side has
+    room); ``flip``: the crop is mirrored left to right.  A plain float position is
+    ``CropView(p, p)``: the same place along the longer side, as it always was.
+    """
+
+    x: float = CENTRE
+    y: float = CENTRE
+    scale: float = 1.0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.x <= 1.0 and 0.0 <= self.y <= 1.0):
+            raise ValueError(f"crop position must be in [0, 1], got x={self.x}, y={self.y}")
+        if not self.scale >= 1.0:
+            raise ValueError(f"crop view scale must be >= 1 (the crop must fit in the resized frame), got {self.scale}")
+
+    def describe(self) -> str:
+        """A short name for messages: ``top-left``, ``centre``, ``bottom-right flipped``..."""
+        place = _PLACES.get((self.x, self.y), f"x={self.x:g}, y={self.y:g}")
+        return place + (" flipped" if self.flip else "")
+
+
+_PLACES = {(0.0, 0.0): "top-left", (1.0, 0.0): "top-right", (0.0, 1.0): "bottom-left", (1.0, 1.0): "bottom-right", (CENTRE, CENTRE): "centre"}
+
+
+def as_crop_view(position: float | CropView) -> CropView:
+    """A float position along the longer side, or a :class:`CropView`, as a :class:`CropView`."""
+    return position if isinstance(position, CropView) else CropView(float(position), float(position))
+
+
+TEN_CROPS = tuple(  # Simonyan & Zisserman's test crops: four corners and the centre of a larger resize, each also mirrored
+    CropView(x, y, TEN_CROP_SCALE, flip) for x, y in _PLACES for flip in (False, True)
+)
+
+
+@dataclass(frozen=True)
 class CropMap:
-    """The resize-then-centre-crop that made a model input, and its inverse.
+    """The resize-then-crop (and perhaps mirror) that made a model input, and its inverse.
 
     Coordinates are continuous pixel edges: the crop covers ``[0, size)`` on each
-    axis and maps to ``source_box()`` in the original frame.
+    axis and maps to ``source_box()`` in the original frame.  ``flipped``: the
+    crop was mirrored left to right after cropping, so crop column x shows frame
+    content from column ``size - x`` of the unmirrored crop (maps drawn on a
+    flipped view land mirrored back on the frame).
     """
 
     src_height: int
@@ -118,6 +164,7 @@ class CropMap:
     size: int
     offset_x: int
     offset_y: int
+    flipped: bool = False
 
     @property
     def scale_x(self) -> float:
@@ -128,23 +175,27 @@ class CropMap:
         return self.resized_height / self.src_height
 
     def to_source(self, x: float, y: float) -> tuple[float, float]:
-        """A point in crop pixels to the same point in original frame pixels."""
+        """A point in crop pixels (as the model saw them, mirrored when ``flipped``) to the same
+        point in original frame pixels."""
+        if self.flipped:
+            x = self.size - x
         return (x + self.offset_x) / self.scale_x, (y + self.offset_y) / self.scale_y
 
     def source_box(self) -> tuple[float, float, float, float]:
-        """``(x0, y0, x1, y1)`` of the crop in original frame pixels."""
-        x0, y0 = self.to_source(0, 0)
-        x1, y1 = self.to_source(self.size, self.size)
-        return x0, y0, x1, y1
+        """``(x0, y0, x1, y1)`` of the crop in original frame pixels (``x0 < x1``, flipped or not)."""
+        return self._box(0, 0, self.size, self.size)
+
+    def _box(self, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+        """The frame box of a crop box; a mirror swaps its left and right edges back into order."""
+        (a, top), (b, bottom) = self.to_source(x0, y0), self.to_source(x1, y1)
+        return min(a, b), top, max(a, b), bottom
 
     def token_box(self, row: int, col: int, grid_height: int, grid_width: int) -> tuple[float, float, float, float]:
         """The original-frame box covered by token ``(row, col)`` of a grid laid over the crop."""
         if not (0 <= row < grid_height and 0 <= col < grid_width):
             raise ValueError(f"token ({row}, {col}) is outside a {grid_height}x{grid_width} grid")
         cell_h, cell_w = self.size / grid_height, self.size / grid_width
-        x0, y0 = self.to_source(col * cell_w, row * cell_h)
-        x1, y1 = self.to_source((col + 1) * cell_w, (row + 1) * cell_h)
-        return x0, y0, x1, y1
+        return self._box(col * cell_w, row * cell_h, (col + 1) * cell_w, (row + 1) * cell_h)
 
     def grid_to_source(self, grid: np.ndarray, fill: float = 0.0, interpolation: int = cv2.INTER_NEAREST_EXACT) -> np.ndarray:
         """Paint a (h', w') map laid over the crop onto a (src_height, src_width) frame.
@@ -162,7 +213,8 @@ class CropMap:
         # the centre of each frame pixel in crop pixels, then in grid cells
         crop_x = (np.arange(self.src_width) + 0.5) * self.scale_x - self.offset_x
         crop_y = (np.arange(self.src_height) + 0.5) * self.scale_y - self.offset_y
-        cell_x = crop_x * (cols / self.size)
+        seen_x = self.size - crop_x if self.flipped else crop_x  # where the model saw that column
+        cell_x = seen_x * (cols / self.size)
         cell_y = crop_y * (rows / self.size)
         if interpolation in (cv2.INTER_NEAREST, cv2.INTER_NEAREST_EXACT):
             col = np.clip(np.floor(cell_x), 0, cols - 1).astype(np.intp)
@@ -203,28 +255,33 @@ def _fill_outside(out: np.ndarray, crop_y: np.ndarray, crop_x: np.ndarray, size:
         out[after] = fill
 
 
-def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE, position: float = CENTRE) -> CropMap:
+def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE, position: float | CropView = CENTRE) -> CropMap:
     """The map for resizing the shorter side of a (src_height, src_width) frame to ``size``.
 
     ``position`` places the square along the longer side: 0 at its start (left
     or top), 0.5 in the centre (the default, what inference sees), 1 at its end;
-    the three-crop test protocol of MViTv2 and Swin takes 0, 0.5 and 1.
+    the three-crop test protocol of MViTv2 and Swin takes 0, 0.5 and 1.  A
+    :class:`CropView` places it on both axes of a larger resize, perhaps mirrored
+    (Simonyan & Zisserman's ten crops, :data:`TEN_CROPS`).
     """
     if src_height < 1 or src_width < 1 or size < 1:
         raise ValueError(f"bad sizes: frame {src_height}x{src_width}, crop {size}")
-    if not 0.0 <= position <= 1.0:
+    if not isinstance(position, CropView) and not 0.0 <= position <= 1.0:
         raise ValueError(f"crop position must be in [0, 1], got {position}")
-    scale = size / min(src_height, src_width)
-    resized_h = max(size, int(round(src_height * scale)))
-    resized_w = max(size, int(round(src_width * scale)))
+    view = as_crop_view(position)
+    shorter = size if view.scale == 1.0 else int(round(size * view.scale))
+    scale = shorter / min(src_height, src_width)
+    resized_h = max(shorter, int(round(src_height * scale)))
+    resized_w = max(shorter, int(round(src_width * scale)))
     return CropMap(
         src_height=src_height,
         src_width=src_width,
         resized_height=resized_h,
         resized_width=resized_w,
         size=size,
-        offset_x=_offset(resized_w - size, position),
-        offset_y=_offset(resized_h - size, position),
+        offset_x=_offset(resized_w - size, view.x),
+        offset_y=_offset(resized_h - size, view.y),
+        flipped=view.flip,
     )
 
 
@@ -234,16 +291,22 @@ def _offset(room: int, position: float) -> int:
     return room // 2 if position == CENTRE else int(round(room * position))
 
 
-def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE, position: float = CENTRE) -> tuple[np.ndarray, CropMap]:
+def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE, position: float | CropView = CENTRE) -> tuple[np.ndarray, CropMap]:
     """Resize the shorter side of (T, H, W, C) frames to ``size`` and crop size x size at
-    ``position`` along the longer side (default the centre; see :func:`crop_map`).
+    ``position`` along the longer side (default the centre; see :func:`crop_map`), or
+    as a :class:`CropView` says (a larger resize, a corner, mirrored).
 
     Works for uint8 RGB and for float flow fields alike (flow values are not
-    rescaled here: flow callers scale vectors by ``CropMap.scale_x/scale_y``).
+    rescaled here: flow callers scale vectors by ``CropMap.scale_x/scale_y``).  A
+    flipped view mirrors pixels only, which is wrong for a flow field (its
+    horizontal component must change sign too): two-channel input is refused then.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4:
         raise ValueError(f"expected frames of shape (T, H, W, C), got {frames.shape}")
+    if isinstance(position, CropView) and position.flip and frames.shape[3] == 2:
+        raise ValueError("a flipped crop of a flow field (T, H, W, 2) would keep the sign of its horizontal motion: "
+                         "mirror the frames before computing flow, or negate u as well")
     cmap = crop_map(frames.shape[1], frames.shape[2], size, position)
     shrinking = cmap.resized_height < cmap.src_height
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
@@ -255,4 +318,6 @@ def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE, position
         if resized.ndim == 2:
             resized = resized[:, :, None]
         out[i] = resized[cmap.offset_y : cmap.offset_y + size, cmap.offset_x : cmap.offset_x + size]
+    if cmap.flipped:
+        out = np.ascontiguousarray(out[:, :, ::-1])
     return out, cmap

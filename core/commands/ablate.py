@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "(convnet/late) choose another family's (default: all of them)")
     ablation.add_argument("--clips", metavar="K", type=int, default=None, help="test clips per video, spread uniformly, softmax averaged (default 1)")
     ablation.add_argument("--views", metavar="CLIPSxCROPS", default=None,
-                          help="multi-view testing for every family, as eval --views (e.g. 5x3; replaces --clips)")
+                          help="multi-view testing for every family, as eval --views (e.g. 5x3 or 25x10; replaces --clips)")
     ablation.add_argument("--rgb-temporal", action="store_true", help="tiny backbone: keep the 3-D RGB stream (default: --frame-wise --rgb-time-pool)")
     ablation.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
 

@@ -28,7 +28,8 @@ DESCRIPTION = (
     "scored alone (clip level) and their softmaxes are averaged (video level, the headline figures). "
     "Writes metrics.json, confusion.png and videos.jsonl (each video's prediction, worst clip and flow-noise survey) to --out "
     "(default: CKPT_STEM-eval beside the checkpoint). "
-    "--views CLIPSxCROPS: multi-view testing (e.g. 5x3: 5 clips x 3 spatial crops, as MViTv2 and Swin report). "
+    "--views CLIPSxCROPS: multi-view testing (e.g. 5x3: 5 clips x 3 spatial crops, as MViTv2 and Swin report; "
+    "25x10: Simonyan & Zisserman's 25 snippets x 10 crops). "
     "--splits 1,2,3: the three-split protocol of UCF101/HMDB51: CKPT names one checkpoint per split "
     "(a {split} placeholder, else CKPT_STEM-splitN, as train --splits writes them), each scored on its own split; "
     "prints each split and the mean +- std, and writes splits.json beside a folder per split."
@@ -62,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clips per video, spread uniformly (default: the family's: transformer 5, convnet 25 snippets, repflow its test_clips)")
     parser.add_argument("--views", metavar="CLIPSxCROPS", default=None,
                         help="multi-view testing: CLIPS clips per video x CROPS spatial crops (1: centre; 3: start, centre, end of "
-                             "the longer side), all softmaxes averaged; e.g. 5x3 (replaces --clips)")
+                             "the longer side; 10: 4 corners + centre of frames resized to 256/224 of the input size, and their "
+                             "flips), all softmaxes averaged; e.g. 5x3, 25x10 (replaces --clips)")
     parser.add_argument("--model", metavar="FAMILY", default=None,
                         help="expected model family (optional: the checkpoint's family decides; a different one is an error)")
     parser.add_argument("--out", type=output_path, metavar="DIR", default=None, help="where metrics.json, confusion.png and videos.jsonl go")

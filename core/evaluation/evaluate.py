@@ -34,6 +34,7 @@ from core.evaluation.test_set import TestSet, class_mapping, recorded_settings, 
 from core.evaluation.views import Views
 import core.models.registry as families
 from core.progress import CancelToken, check, report
+from core.sampling import CropView
 
 DEFAULT_CLIPS_PER_VIDEO = 5
 MAX_BATCH = 8  # clips of one video per model call: K=5 fits in one batch
@@ -73,6 +74,7 @@ class Evaluation:
     seconds: float
     model: dict[str, Any] = field(default_factory=dict)
     crops: int = 1  # spatial crops per clip (multi-view testing): clip_probabilities has clips x crops rows
+    input_size: int | None = None  # the model's crop size (the ten crops' resize follows from it)
 
     # -- arrays -----------------------------------------------------------------------
 
@@ -111,6 +113,12 @@ class Evaluation:
             "note": "; ".join(notes),
         }
 
+    def _crop_protocol(self) -> dict[str, str]:
+        """The ten crops said in words (nothing for 1 or 3 crops, whose metrics stay as they were)."""
+        if self.crops != 10:
+            return {}
+        return {"crops": Views(self.clips_per_video, self.crops).crop_protocol(self.input_size)}
+
     def metrics(self) -> dict[str, Any]:
         """The metrics.json object: video-level figures at the top, clip-level beside them."""
         video_level = summarise(self.video_scores, self.video_labels, self.class_names)
@@ -122,7 +130,7 @@ class Evaluation:
             "mean_class_accuracy": video_level["mean_class_accuracy"],
             "per_class": video_level["per_class"],
             "video_level": {**video_level, "clips_per_video": self.clips_per_video, "crops_per_clip": self.crops,
-                            "views": f"{self.clips_per_video}x{self.crops}"},
+                            "views": f"{self.clips_per_video}x{self.crops}", **self._crop_protocol()},
             "clip_level": clip_level,
             "confusion": {
                 "level": "video",
@@ -172,7 +180,8 @@ def evaluate(
     """Score ``checkpoint`` on the chosen part of the dataset at ``dataset_root``.
 
     ``crops``: spatial crops per clip (1: centre; 3: start, centre and end of the
-    longer side, see :mod:`core.evaluation.views`); every view's softmax is averaged.
+    longer side; 10: four corners and the centre of a larger resize, and their flips,
+    see :mod:`core.evaluation.views`); every view's softmax is averaged.
 
     ``classifier`` replaces the one loaded from ``checkpoint`` (tests inject one
     with a stand-in flow).  Any model family: the checkpoint's decides
@@ -299,6 +308,7 @@ def run_evaluation(
         seconds=time.perf_counter() - started,
         model={"family": families.family_of(config), "backbone": config.backbone, "variant": config.variant, "classes": config.num_classes},
         crops=crops,
+        input_size=getattr(config, "input_size", None),
     )
 
 
@@ -311,7 +321,7 @@ def default_clips(config: Any) -> int:
     return DEFAULT_CLIPS_PER_VIDEO
 
 
-def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, positions: Sequence[float],
+def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, positions: Sequence[float | CropView],
                  cancel: CancelToken | None, *, segment: tuple[float, float] | None = None) -> VideoResult:
     """One video's scores (only its annotated ``segment`` when it has one; clip starts numbered as in the file)."""
     from core.sampling import uniform_clip_starts
@@ -345,16 +355,21 @@ def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, 
     )
 
 
-def check_crop_position(predictions: Sequence[Any], position: float, family: str) -> None:
+def check_crop_position(predictions: Sequence[Any], position: float | CropView, family: str) -> None:
     """Multi-view testing must not count one crop three times: each prediction's crop map
-    must sit at ``position`` (a family whose inputs ignore :meth:`ClipClassifier.at_crop` fails here)."""
+    must sit at ``position``, from the same resize and mirrored when it says so (a family
+    whose inputs ignore :meth:`ClipClassifier.at_crop` fails here)."""
     from core.sampling import crop_map
 
+    def placed(cmap: Any) -> tuple[Any, ...]:
+        return cmap.offset_x, cmap.offset_y, cmap.resized_height, cmap.resized_width, cmap.flipped
+
+    said = position.describe() if isinstance(position, CropView) else position
     for prediction in predictions:
         cmap = prediction.crop_map
         expected = crop_map(cmap.src_height, cmap.src_width, cmap.size, position)
-        if (cmap.offset_x, cmap.offset_y) != (expected.offset_x, expected.offset_y):
-            raise CoreError(f"the {family} family's inputs ignore the crop position ({position}): it cannot be tested with several crops")
+        if placed(cmap) != placed(expected):
+            raise CoreError(f"the {family} family's inputs ignore the crop position ({said}): it cannot be tested with several crops")
 
 
 def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
@@ -379,7 +394,7 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
     if flow is not None:
         lines.append(f"flow: {flow['method']}" + (f" (requested {flow['requested']}: {flow['note']})" if flow["fell_back"] else ""))
     lines.append(
-        f"video level ({Views(evaluation.clips_per_video, evaluation.crops).describe()}): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
+        f"video level ({Views(evaluation.clips_per_video, evaluation.crops).describe(evaluation.input_size)}): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
         f"mean class {_pct(video['mean_class_accuracy'])}  ({_count(video['count'], 'video')})"
     )
     lines.append(f"clip level (each clip alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({_count(clip['count'], 'clip')})")

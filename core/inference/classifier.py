@@ -39,7 +39,7 @@ from core.inference.frame_memo import FrameMemo, starts_still_to_come
 from core.inference.frames import ArrayFrames, FrameSource, as_frame_source
 from core.prediction import Prediction, VideoPrediction, aggregate_predictions, checked_probabilities, top_k
 from core.progress import CancelToken, check, report
-from core.sampling import CENTRE, CropMap, clip_span, sliding_window_starts, uniform_clip_starts
+from core.sampling import CENTRE, CropMap, CropView, clip_span, sliding_window_starts, uniform_clip_starts
 from core.timings import clip_timings, stage_timer
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -80,7 +80,7 @@ class ClipClassifier:
 
     cpu_batch_size = 1
     maps_kinds: tuple[str, ...] = ()  # what ``attention=True`` gives (set by the family)
-    crop_position = CENTRE  # where a family's clip_sample crops along the longer side (see at_crop)
+    crop_position: float | CropView = CENTRE  # where a family's clip_sample crops (see at_crop)
     share_windows = True  # False: every clip prepared on its own, as before clips shared work (benchmarks compare the two)
     decode_ahead = True  # shared windows: the next chunk's frames read on a CPU thread while this chunk runs (where a family does)
     compilable: tuple[str, ...] = ()  # the model's submodules worth compiling (a family names its backbones)
@@ -154,12 +154,13 @@ class ClipClassifier:
         return self._flow_backend
 
     @contextmanager
-    def at_crop(self, position: float) -> Iterator[None]:
+    def at_crop(self, position: float | CropView) -> Iterator[None]:
         """Samples made inside the block are cropped at ``position`` along the frames'
-        longer side (0 start, 0.5 centre, 1 end): multi-view testing's spatial crops."""
-        if not 0.0 <= position <= 1.0:
+        longer side (0 start, 0.5 centre, 1 end), or as a :class:`~core.sampling.CropView`
+        says (a corner of a larger resize, mirrored or not): multi-view testing's spatial crops."""
+        if not isinstance(position, CropView) and not 0.0 <= position <= 1.0:
             raise ValueError(f"crop position must be in [0, 1], got {position}")
-        before, self.crop_position = self.crop_position, float(position)
+        before, self.crop_position = self.crop_position, position if isinstance(position, CropView) else float(position)
         try:
             yield
         finally:

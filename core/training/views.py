@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-import cv2
 import numpy as np
 
-from core.sampling import CropMap, crop_map, resize_and_crop
+from core.sampling import TEN_CROP_SCALE, CropMap, CropView, resize_and_crop
 
-CORNER_SCALE = 8.0 / 7.0  # corner crops come from a resize this much larger (112 -> 128, 224 -> 256)
+CORNER_SCALE = TEN_CROP_SCALE  # corner crops come from a resize this much larger (112 -> 128, 224 -> 256)
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 
 
@@ -47,25 +46,9 @@ def view_crop(augment: str, view: int) -> Callable[[np.ndarray, int], tuple[np.n
 
 
 def corner_crop(frames: np.ndarray, size: int, corner: str) -> tuple[np.ndarray, CropMap]:
-    """Resize the shorter side to ``size * CORNER_SCALE`` and take the ``corner`` crop of ``size``."""
+    """Resize the shorter side to ``size * CORNER_SCALE`` and take the ``corner`` crop of ``size``
+    (the corners of the ten test crops, :data:`core.sampling.TEN_CROPS`, unmirrored)."""
     if corner not in CORNERS:
         raise ValueError(f"unknown corner {corner!r}: choose one of {', '.join(CORNERS)}")
-    frames = np.asarray(frames)
-    big = crop_map(frames.shape[1], frames.shape[2], int(round(size * CORNER_SCALE)))
-    right = corner.endswith("right")
-    bottom = corner.startswith("bottom")
-    cmap = CropMap(
-        src_height=big.src_height,
-        src_width=big.src_width,
-        resized_height=big.resized_height,
-        resized_width=big.resized_width,
-        size=size,
-        offset_x=big.resized_width - size if right else 0,
-        offset_y=big.resized_height - size if bottom else 0,
-    )
-    interpolation = cv2.INTER_AREA if cmap.resized_height < cmap.src_height else cv2.INTER_LINEAR
-    out = np.empty((frames.shape[0], size, size, frames.shape[3]), dtype=frames.dtype)
-    for i, frame in enumerate(frames):
-        resized = cv2.resize(frame, (cmap.resized_width, cmap.resized_height), interpolation=interpolation)
-        out[i] = resized.reshape(cmap.resized_height, cmap.resized_width, -1)[cmap.offset_y : cmap.offset_y + size, cmap.offset_x : cmap.offset_x + size]
-    return out, cmap
+    view = CropView(x=1.0 if corner.endswith("right") else 0.0, y=1.0 if corner.startswith("bottom") else 0.0, scale=CORNER_SCALE)
+    return resize_and_crop(frames, size, view)

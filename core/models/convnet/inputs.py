@@ -7,11 +7,14 @@ the flow of its L consecutive pairs as ``2L`` channels (x then y of each
 field), computed on the resized and centre-cropped frames, so displacements are
 in pixels of the model's input.  Test time spreads ``test_snippets`` (25)
 windows uniformly over the video (seed 002); training draws one window at
-random inside each of S equal segments (TSN).
+random inside each of S equal segments (TSN).  A mirrored view (a flipped test
+crop) is the unmirrored snippets seen in a mirror (:func:`mirrored`), as
+``--augment flip`` trains them: the flow's horizontal components change sign.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -23,7 +26,7 @@ from core.inference.frames import read_frames
 from core.models.convnet.config import ConvNetConfig
 from core.models.shared.inputs import normalise_frames
 from core.progress import CancelToken, check, report
-from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
+from core.sampling import CENTRE, ClipIndices, CropMap, CropView, as_crop_view, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
 from core.timings import stage_timer
 
 
@@ -72,6 +75,18 @@ def stack_flow(forward: np.ndarray, backward: np.ndarray | None, config: ConvNet
     return np.ascontiguousarray(fields.reshape(2 * length, *fields.shape[2:]), dtype=np.float32)
 
 
+def mirrored(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A sample seen in a mirror: frames flipped left to right, and the flow stacks too, with their horizontal
+    components negated (motion to the right becomes motion to the left); vertical components stay."""
+    out = {}
+    for name, tensor in inputs.items():
+        flipped = torch.flip(tensor, dims=[-1])
+        if name == "flow":  # (S, 2L, H, W): channels u0, v0, u1, v1, ...
+            flipped[:, 0::2] = -flipped[:, 0::2]
+        out[name] = flipped
+    return out
+
+
 @dataclass(eq=False)
 class PreparedSnippets:
     """One sample's snippets, ready for the model (no batch dimension).
@@ -110,7 +125,7 @@ def prepare_snippets(
     device: str | torch.device = "cpu",
     cancel: CancelToken | None = None,
     progress: Callable[..., None] | None = None,
-    crop_position: float = CENTRE,
+    crop_position: float | CropView = CENTRE,
 ) -> PreparedSnippets:
     """Decode, crop and (for the temporal stream) compute and stack flow for the windows at ``starts``.
 
@@ -118,7 +133,9 @@ def prepare_snippets(
     ``read_clip``.  ``flow_backend``: a :class:`core.inference.FlowBackend`
     (default: the flow engine); its ``compute`` gets the cropped frames of one
     window and ``backward=True`` for bi-directional input.  ``crop_position``:
-    where the square crop sits along the longer side (multi-view testing).
+    where the square crop sits along the longer side, or a :class:`~core.sampling.CropView`
+    (multi-view testing); a flipped view crops unmirrored, computes the flow there and
+    then mirrors the stacks with :func:`mirrored` (the flow computed once, as training's flip).
     """
     if len(starts) == 0:
         raise ValueError("prepare_snippets needs at least one snippet start")
@@ -134,6 +151,9 @@ def prepare_snippets(
     if config.uses_flow and flow_backend is None:
         flow_backend = default_flow_backend()
     method = flow_method or config.flow_method
+    view = as_crop_view(crop_position)
+    flip = view.flip
+    crop = dataclasses.replace(view, flip=False) if flip else crop_position
     for n, window in enumerate(windows):
         check(cancel)
         report(progress, n, len(windows), f"snippet {n + 1}/{len(windows)}: decoding" + (" and flow" if config.uses_flow else ""))
@@ -141,7 +161,7 @@ def prepare_snippets(
         with stage_timer(timings, "decode"):
             raw = read_frames(source, indices)
         with stage_timer(timings, "preprocess"):
-            cropped, cmap = resize_and_crop(raw, config.input_size, crop_position)
+            cropped, cmap = resize_and_crop(raw, config.input_size, crop)
         if config.uses_rgb:
             rgb_frames.append(cropped[config.centre_offset] if config.uses_flow else cropped[0])
         if config.uses_flow:
@@ -156,6 +176,10 @@ def prepare_snippets(
     with stage_timer(timings, "preprocess"):
         rgb = normalise_frames(np.stack(rgb_frames), config.mean, config.std) if rgb_frames else None
         flow = torch.from_numpy(np.stack(stacks)) if stacks else None
+        if flip:
+            seen = mirrored({name: value for name, value in (("rgb", rgb), ("flow", flow)) if value is not None})
+            rgb, flow = seen.get("rgb"), seen.get("flow")
+            cmap = dataclasses.replace(cmap, flipped=True)
     report(progress, len(windows), len(windows), "snippets ready")
     return PreparedSnippets(
         rgb=rgb,

@@ -11,7 +11,7 @@ import torch
 
 from core.errors import InputError
 from core.models.convnet.config import ConvNetConfig
-from core.models.convnet.inputs import prepare_snippets, snippet_starts, snippet_windows, stack_flow
+from core.models.convnet.inputs import mirrored, prepare_snippets, snippet_starts, snippet_windows, stack_flow
 from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet_config import resnet_settings
 
@@ -82,18 +82,6 @@ def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generat
     if rng is not None and settings.augment == "flip" and rng.random() < 0.5:
         inputs = mirrored(inputs)
     return inputs
-
-
-def mirrored(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A sample seen in a mirror: frames flipped left to right, and the flow stacks too, with their horizontal
-    components negated (motion to the right becomes motion to the left); vertical components stay."""
-    out = {}
-    for name, tensor in inputs.items():
-        flipped = torch.flip(tensor, dims=[-1])
-        if name == "flow":  # (S, 2L, H, W): channels u0, v0, u1, v1, ...
-            flipped[:, 0::2] = -flipped[:, 0::2]
-        out[name] = flipped
-    return out
 
 
 def snippets_from_prepared(prepared: Any, starts: list[int], config: ConvNetConfig) -> dict[str, torch.Tensor]:

@@ -16,7 +16,7 @@ from core.inference.frames import read_frames
 from core.models.shared.inputs import normalise_frames
 from core.timings import stage_timer
 from core.models.repflow.config import RepFlowConfig
-from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, resize_and_crop
+from core.sampling import CENTRE, ClipIndices, CropMap, CropView, clip_indices, resize_and_crop
 
 
 @dataclass(eq=False)
@@ -30,9 +30,10 @@ class PreparedClip:
         return {"rgb": self.rgb}
 
 
-def prepare_clip(source: Any, start: int, config: RepFlowConfig, crop_position: float = CENTRE) -> PreparedClip:
-    """Decode, crop (at ``crop_position`` along the longer side) and normalise the clip at
-    ``start`` (padded by repeating the last frame)."""
+def prepare_clip(source: Any, start: int, config: RepFlowConfig, crop_position: float | CropView = CENTRE) -> PreparedClip:
+    """Decode, crop (at ``crop_position`` along the longer side, or as a :class:`~core.sampling.CropView`
+    says: the model learns its flow from these frames, so a mirrored view is simply mirrored frames)
+    and normalise the clip at ``start`` (padded by repeating the last frame)."""
     clip = clip_indices(int(start), len(source), config.clip_length, config.frame_stride)
     timings: dict[str, float] = {}
     with stage_timer(timings, "decode"):

@@ -3,7 +3,10 @@
 T frames at the config's stride (padded by repeating the last), plus one more
 when flow is wanted: flow image k is the flow from frame k to frame k+1
 (``"t_plus_one"``), computed on the resized and centre-cropped frames and
-rendered in colour with the checkpoint's encoding.  Inference and training
+rendered in colour with the checkpoint's encoding.  A mirrored crop (training's
+flip view, or a flipped test view) is mirrored before its flow is computed, so
+its flow images show the mirrored video's motion (rightward motion rendered as
+leftward), never the mirrored picture of the unmirrored flow.  Inference and training
 (token extraction) prepare clips with the same function; many windows over one
 video (:func:`prepare_clip_inputs`) get the very same inputs with each frame
 read and cropped once and each flow pair computed once.
@@ -32,7 +35,7 @@ from core.inference.pair_flow import PairFlow, pairs_are_independent, shares_pai
 from core.inference.resident_frames import ResidentFrames
 from core.models.transformer.config import TransformerConfig
 from core.progress import CancelToken, check
-from core.sampling import CENTRE, ClipIndices, CropMap, clip_indices, resize_and_crop
+from core.sampling import CENTRE, ClipIndices, CropMap, CropView, clip_indices, resize_and_crop
 from core.timings import stage_timer
 
 CropFunction = Callable[[np.ndarray, int], tuple[np.ndarray, CropMap]]
@@ -133,7 +136,7 @@ def prepare_clip_inputs(
     flow_method: str | None = None,
     device: str | torch.device = "cpu",
     cancel: CancelToken | None = None,
-    crop_position: float = CENTRE,
+    crop_position: float | CropView = CENTRE,
     chunk: int = 8,
     on_device: bool = False,
     decode_ahead: bool = True,
@@ -145,7 +148,8 @@ def prepare_clip_inputs(
     (:func:`core.inference.pair_flow.shares_pairs`) each flow pair is computed
     once, ``chunk`` windows' missing pairs at a time; other methods keep one
     engine call per window.  Only frames and pairs that windows still to come
-    can use are kept.  Each clip's ``timings_ms`` has its share of the work done
+    can use are kept.  ``crop_position``: where the crop sits along the longer side, or a
+    :class:`~core.sampling.CropView` (multi-view testing).  Each clip's ``timings_ms`` has its share of the work done
     for its chunk.  ``on_device``: the backend's tensor path (see the module's
     note): each frame uploaded once, and the flow of a chunk's windows
     in one engine call (:meth:`FlowBackend.flow_of_tensor_clips`: RAFT's pairs
