@@ -27,6 +27,7 @@ COMMANDS = (
 
 
 bench.register_target("ui", "viewer.bench.ui", "longest GUI-thread stall of the real window while flow, classification and scrubbing run")
+bench.register_target("playback", "viewer.bench.playback", "frames shown per second while flow runs behind playback: one shared decoder against one per kind of work")
 
 
 def main(argv: list[str] | None = None) -> int:

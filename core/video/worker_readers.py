@@ -25,6 +25,8 @@ class WorkerReaders:
     and it goes when the last job lets go of it, as ``video`` does.
     """
 
+    share_one_decoder = False  # every kind of work through the video itself: the path before, for ``bench playback``
+
     def __init__(self, video: Video, cache_bytes: int = WORKER_CACHE_BYTES) -> None:
         self.video = video
         self._cache_bytes = cache_bytes
@@ -34,6 +36,8 @@ class WorkerReaders:
 
     def reader(self, work: str) -> Video:
         """The reader for ``work`` (``"flow"``, ``"scan"``...): its own where it pays, else the video itself."""
+        if self.share_one_decoder:
+            return self.video
         with self._lock:
             opening = self._opening.setdefault(work, threading.Lock())
         with opening:  # one open per kind of work; other kinds open theirs meanwhile
