@@ -84,7 +84,7 @@ class VideoController(QObject):
         video = self.video
         if video is None:
             return
-        cached = video.cache.get(index)
+        cached = video.cached(index)
         if cached is not None:  # already decoded: no round trip through a worker
             self.jobs.cancel("frame")
             self._show(index, cached)

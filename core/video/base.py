@@ -138,6 +138,12 @@ class Video(abc.ABC):
         elsewhere in the video; ``None`` where reading out of order costs nothing (sharing this one is as good)."""
         return None
 
+    def cached(self, index: int) -> np.ndarray | None:
+        """Frame ``index`` if it is decoded and still what the source holds, else ``None``: no decoding, so the
+        GUI thread may ask (a folder's image written again is not shown from before)."""
+        frame = self.cache.get(index)
+        return frame if frame is not None and self._cached_is_current(index) else None
+
     def _cached_is_current(self, index: int) -> bool:
         """Whether the cached frame ``index`` is still what the source holds (a file's frames cannot change under
         an open reader; a folder's images can be written again in place)."""
