@@ -44,6 +44,7 @@ from typing import Iterator
 import av
 import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
+from av.video.reformatter import VideoReformatter
 
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, local_file, to_rgb
@@ -537,24 +538,33 @@ class ContainerVideo(Video):
         return i
 
     def _to_array(self, frame: "av.VideoFrame", position: int) -> np.ndarray:
-        matrix = next((bytes(data) for data in frame.side_data if data.type == DISPLAY_MATRIX), None)
-        if matrix is not None:
-            try:
-                self._orientation = from_display_matrix(matrix)
-            except OddOrientation as odd:
-                raise VideoError(f"its display matrix turns the picture {odd}, not a multiple of 90; "
-                                 "re-encode it upright to read it", self.path) from None
         size = (frame.width, frame.height)
-        if self._size is None:
+        first = self._size is None
+        if first:
             self._size = size
+            self._orientation = self._orientation_of(frame)
         elif size != self._size:  # joined recordings, adaptive streams: clips, flow and models need one size
             raise VideoError(f"frame {position} is {size[0]}x{size[1]} but the video's first frame is {self._size[0]}x{self._size[1]} "
                              "(a video whose size changes midway: re-encode it at one size)", self.path)
         try:
-            array = frame.to_ndarray(format="rgb24")
+            # the first frame, now in a reference cycle (its side data), gets no swscale context of its own: one freed by
+            # the garbage collector in a forked DataLoader worker waited for ever on the parent's swscale threads
+            array = (VideoReformatter().reformat(frame, format="rgb24") if first else frame).to_ndarray(format="rgb24")
         except (ValueError, av.error.FFmpegError) as err:
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return self._orientation.apply(to_rgb(array))
+
+    def _orientation_of(self, frame: "av.VideoFrame") -> Orientation:
+        """The turn and mirror the display matrix asks for, read from the first frame only: a frame's side data
+        refers back to the frame, so every frame read this way would wait for the garbage collector to go."""
+        matrix = next((bytes(data) for data in frame.side_data if data.type == DISPLAY_MATRIX), None)
+        if matrix is None:
+            return UPRIGHT
+        try:
+            return from_display_matrix(matrix)
+        except OddOrientation as odd:
+            raise VideoError(f"its display matrix turns the picture {odd}, not a multiple of 90; "
+                             "re-encode it upright to read it", self.path) from None
 
     def _counted(self, frame: "av.VideoFrame") -> bool:
         """Whether a frame from the counting decoder is counted; places the keyframe whose picture it is.

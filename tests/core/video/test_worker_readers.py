@@ -58,3 +58,4 @@ def test_a_file_gone_since_it_was_opened_is_read_by_the_video_itself(tmp_path: P
         path.unlink()
         readers = WorkerReaders(video)
         assert readers.reader("flow") is video and np.array_equal(readers.reader("flow").read(19), video.read(19))
+
