@@ -14,6 +14,7 @@ Other features add their overlays to exported clips with
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,6 +29,7 @@ from core.export.target import check_writable
 from core.export.legend import LegendEntry, scale_entry
 from core.progress import CancelToken
 from core.video.base import Video
+from core.video.worker_readers import WorkerReaders
 from viewer import settings as app_settings
 from viewer.export_dialog import ExportRangeDialog
 from viewer.export_render import ClipExportRequest, FrameOverlay, flow_metrics_job, render_clip
@@ -193,7 +195,8 @@ class ExportController(QObject):
         )
 
         def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
-            write_mp4_stream(request.path, render_clip(request, cancel), total=len(request.frames), fps=request.fps, cancel=cancel, progress=progress)
+            own = replace(request, video=WorkerReaders(video).reader("export"))  # the user may play on meanwhile
+            write_mp4_stream(request.path, render_clip(own, cancel), total=len(request.frames), fps=request.fps, cancel=cancel, progress=progress)
             return request.path
 
         return self._start(f"Exporting frames {frames[0]}-{frames[-1]} to {Path(path).name}", work)
@@ -210,7 +213,7 @@ class ExportController(QObject):
         target = str(path)
 
         def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
-            rows = flow_metrics_job(video, method=method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
+            rows = flow_metrics_job(WorkerReaders(video).reader("export"), method=method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
             cancel.raise_if_cancelled()
             write_flow_metrics(target, rows, video=video.path, method=method)
             return target
