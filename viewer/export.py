@@ -151,7 +151,9 @@ class ExportController(QObject):
         if image is None:
             self.notifier.error("Nothing to export", "open a video first")
             return False
+        info = self.state.info
         try:
+            check_writable(path, folder=False, suffixes=(".png",), inputs=[] if info is None else [info.path])  # not a frame of the video
             write_png(path, image)
         except (ExportError, ValueError) as err:
             self.notifier.error("Export failed", err)

@@ -104,7 +104,7 @@ def check_replaceable(out: Path, source: Path) -> None:
     foreign = [name for name in names if not RESULT_FILE.match(name)]
     try:
         ours = "metrics.json" in names and "method_used" in json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):
         ours = False
     if foreign or not ours:
         example = foreign[0] if foreign else names[0]

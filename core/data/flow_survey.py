@@ -39,7 +39,7 @@ class FlowSummary:
         try:
             summary = FlowSummary(int(data["pairs"]), float(data["max_noise"]), float(data["mean_noise"]),
                                   int(data["noisy_pairs"]), int(data["noisiest_pair"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: Infinity or a 400-digit number
             return None
         return summary if math.isfinite(summary.max_noise) and math.isfinite(summary.mean_noise) else None
 
@@ -82,7 +82,7 @@ class FlowSurveyStore:
         self._entries: dict[str, dict[str, Any]] = {}
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             data = {}  # absent or damaged: a cache, rebuilt by surveying again
         if isinstance(data, dict) and isinstance(data.get("videos"), dict):
             self._entries = {k: v for k, v in data["videos"].items() if FlowSummary.from_dict(v) is not None}

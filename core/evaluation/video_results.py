@@ -190,7 +190,7 @@ def read_video_results(path: str | os.PathLike[str]) -> VideoResults:
     """Read a results file; any malformed line is a :class:`VideoResultsError` naming it."""
     file = Path(path)
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
+        lines = file.read_text(encoding="utf-8-sig").splitlines()  # a BOM: saved again by a Windows editor
     except (OSError, UnicodeDecodeError) as err:
         raise VideoResultsError(f"cannot read the per-video results ({err})", file) from None
     if not lines:
@@ -207,14 +207,17 @@ def read_video_results(path: str | os.PathLike[str]) -> VideoResults:
     records = []
     for number, text in enumerate(lines[1:], start=2):
         if text.strip():
-            records.append(_record(_json_line(text, number, file), number, file, known))
+            try:
+                records.append(_record(_json_line(text, number, file), number, file, known))
+            except OverflowError:  # a number of 400 digits where a probability or a second goes
+                raise VideoResultsError(f"line {number}: a number is too large", file) from None
     return VideoResults(str(head.get("checkpoint", "")), str(head.get("dataset", "")), tuple(names), tuple(records), head)
 
 
 def _json_line(text: str, number: int, file: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
+    except (ValueError, RecursionError) as err:  # ValueError: JSONDecodeError, or a number of more than 4300 digits
         raise VideoResultsError(f"line {number}: not valid JSON ({getattr(err, 'msg', err)})", file) from None
     if not isinstance(data, dict):
         raise VideoResultsError(f"line {number}: expected a JSON object", file)

@@ -73,7 +73,8 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, suffixes: tupl
                    inputs: Sequence[str | os.PathLike[str]] = (), staged: bool = False) -> Path:
     """Raise :class:`ExportError` unless ``path`` can be written: a folder to create or fill
     (``folder``), or a file of one of ``suffixes`` that is none of ``inputs`` (the files the
-    export reads: writing over the video being exported loses it).  Checked before any work, so a
+    export reads: writing over the video being exported loses it) nor an image in one of them that is a
+    folder of frames.  Checked before any work, so a
     command does not compute for minutes and then fail to save; nothing is created (the nearest
     existing folder is probed with a temporary file that is removed at once).  ``staged``: the
     folder is written aside and swapped in (:func:`core.atomic.atomic_folder`), so the folder that
@@ -88,7 +89,10 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, suffixes: tupl
         raise ExportError("is a folder, not a file name", target)
     _check_suffix(target, suffixes)
     if target.exists() and any(_same_file(target, Path(source)) for source in inputs):
-        raise ExportError("is the video this export reads: choose another name", target)
+        raise ExportError("is a file this export reads (the video, or the dataset's annotations): choose another name", target)
+    if any(_in_frames_folder(target, Path(source)) for source in inputs):
+        raise ExportError("is in the folder of frames this export reads (an image there replaces a frame or becomes one): "
+                          "choose another folder", target)
     resolved = Path(os.path.realpath(target)) if os.path.islink(target) else target.absolute()  # a link is written through
     _probe(resolved if folder else resolved.parent, target)
     if folder and staged:
@@ -121,6 +125,16 @@ def _check_name_length(target: Path) -> None:
 def _check_suffix(target: Path, suffixes: tuple[str, ...]) -> None:
     if suffixes and target.suffix.lower() not in suffixes:
         raise ExportError(f"unsupported file type {target.suffix or '(none)'!r}: use {' or '.join(suffixes)}", target)
+
+
+def _in_frames_folder(target: Path, source: Path) -> bool:
+    """Whether ``target`` is an image in ``source`` when that is a folder of frames: written there, it replaces one
+    of the video's frames, or is read as a new one next time."""
+    from core.video.image_sequence import IMAGE_EXTENSIONS
+
+    if target.suffix.lower() not in IMAGE_EXTENSIONS or target.name.startswith(".") or not source.is_dir():
+        return False
+    return _same_file(target.absolute().parent, source)
 
 
 def _same_file(a: Path, b: Path) -> bool:

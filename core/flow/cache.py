@@ -168,9 +168,10 @@ class FlowCache:
             shape = tuple(int(x) for x in header["shape"])
             has_backward = bool(header["backward"])
             digest = str(header["sha256"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            info = header.get("info", {})
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
             return None
-        if len(shape) != 4 or shape[1] != 2 or any(s <= 0 for s in shape):
+        if not isinstance(info, dict) or len(shape) != 4 or shape[1] != 2 or any(s <= 0 for s in shape):
             return None
         payload = memoryview(data)[start + header_len:]
         one = int(np.prod(shape)) * 2
@@ -178,7 +179,7 @@ class FlowCache:
             return None
         forward = np.frombuffer(payload[:one], dtype="<f2").reshape(shape).astype(np.float32)
         backward = np.frombuffer(payload[one:], dtype="<f2").reshape(shape).astype(np.float32) if has_backward else None
-        return CachedFlow(forward=forward, backward=backward, info=dict(header.get("info", {})))
+        return CachedFlow(forward=forward, backward=backward, info=dict(info))
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ def load_state(path: Path) -> TrainState:
             if header.get("version") != STATE_VERSION:
                 raise CheckpointError(f"training state version {header.get('version')!r} is not supported; pass --fresh", path)
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as err:
+    except (SafetensorError, OSError, ValueError, RecursionError) as err:
         raise CheckpointError(f"the training state cannot be read ({' '.join(str(err).split())}); pass --fresh to start over", path) from None
     if "digest" in header and header["digest"] != tensors_digest(tensors):  # states written before digests have none
         raise CheckpointError("the training state is damaged (its weights do not match their checksum); pass --fresh to start over", path)

@@ -160,8 +160,24 @@ def test_a_wrong_type_or_the_open_video_itself_is_refused_before_any_work(qtbot,
     assert window.export.export_clip(str(tmp_path / "clip.json"), (2, 3)) == -1
     assert "unsupported file type '.json': use .mp4" in window.notifier.last_error
     assert window.export.export_clip(str(video_path), (2, 3)) == -1
-    assert not window.export.busy and "is the video this export reads" in window.notifier.last_error
+    assert not window.export.busy and "is a file this export reads" in window.notifier.last_error
     assert video_path.read_bytes() == original and _files(tmp_path) == ["clip.mp4"]
+
+
+def test_a_png_is_never_written_among_the_frames_of_the_open_folder(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """A folder of frames is the video: the view's PNG written there replaced a frame, or became a new one."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    texture = cv2.GaussianBlur(np.random.default_rng(0).uniform(0, 255, (48, 120, 3)).astype(np.float32), (0, 0), 2).astype(np.uint8)
+    for i in range(40):
+        cv2.imwrite(str(frames / f"frame_{i:06d}.png"), np.ascontiguousarray(texture[:, i:i + 64]))
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    _open_at(qtbot, window, frames, 3)
+    for name in ("frame_000003.png", "view.png"):
+        assert not window.export.export_png(str(frames / name))
+        assert "is in the folder of frames this export reads" in window.notifier.last_error
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    assert window.export.export_png(str(tmp_path / "view.png"))  # anywhere else
 
 
 def test_flow_metrics_export_matches_the_timeline(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001

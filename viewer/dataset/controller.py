@@ -309,12 +309,13 @@ class DatasetController(QObject):
 
     # -- exports ----------------------------------------------------------------------
     def _writable(self, path: str) -> bool:
-        """Whether ``path`` can be written; if not, one line naming it (checked before any work)."""
+        """Whether ``path`` can be written and is none of the dataset's annotation files; if not, one line naming
+        it (checked before any work)."""
         from core.export.target import check_writable
         from core.errors import InputError
 
         try:
-            check_writable(path, folder=False)
+            check_writable(path, folder=False, inputs=self.dataset.annotation_files if self.dataset is not None else ())
         except InputError as err:
             self.notifier.error("Export failed", err)
             return False

@@ -162,6 +162,17 @@ def test_frames_named_as_an_extractor_names_them_are_never_taken_for_an_old_resu
     assert "--out is the input video's own folder" in capsys.readouterr().err
 
 
+def test_a_folder_whose_metrics_json_is_nested_too_deep_is_refused_not_a_crash(tmp_path: Path) -> None:
+    from core.commands.flow import check_replaceable
+    from core.errors import InputError
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "metrics.json").write_text("[" * 100000 + "]" * 100000)  # json.loads: RecursionError
+    with pytest.raises(InputError, match="not this command's flow result"):
+        check_replaceable(folder, tmp_path / "clip.mp4")
+
+
 def test_a_result_staged_aside_by_a_dead_run_is_put_back(tmp_path: Path) -> None:
     """Killed between the two renames of the swap: the next run finds the old result staged aside
     and the new one half written, restores the old and removes the other."""

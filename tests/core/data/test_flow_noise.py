@@ -82,3 +82,16 @@ def test_an_unreadable_video_is_listed_and_the_rest_surveyed(tmp_path: Path):
     summaries, failed = flow_noise.survey_videos([bad, good], "dis", device="cpu")
     assert list(summaries) == [good] and summaries[good].pairs == 5
     assert [path for path, _ in failed] == [bad] and failed[0][1]
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100000 + "]" * 100000,
+    '{"videos": {"k": {"pairs": Infinity, "max_noise": 1, "mean_noise": 1, "noisy_pairs": 1, "noisiest_pair": 1}}}',
+    '{"videos": {"k": {"pairs": 1, "max_noise": 1' + "0" * 400 + ', "mean_noise": 1, "noisy_pairs": 1, "noisiest_pair": 1}}}',
+], ids=["nested", "infinity", "400-digits"])
+def test_a_damaged_survey_store_is_surveyed_again_not_a_crash(tmp_path: Path, text: str) -> None:
+    """The store is a cache: JSON nested too deep (RecursionError) or numbers no int or float holds (OverflowError)
+    read as no entry."""
+    (tmp_path / "flow-survey-dis.json").write_text(text)
+    store = FlowSurveyStore(tmp_path, "dis")
+    assert store._entries == {}

@@ -67,6 +67,34 @@ def test_malformed_results_name_file_and_line(evaluated, tmp_path, edit, message
     assert err.value.path == str(bad)
 
 
+HEAD = '{"format": "twostream-video-results", "version": 1, "class_names": ["a", "b"]}'
+RECORD = '{"video": "a/v.mp4", "path": "/d/a/v.mp4", "true": "a", "predicted": "b", "confidence": %s}'
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (HEAD + "\n" + RECORD % ("1" + "0" * 400), "line 2: a number is too large"),  # float() overflowed
+        (HEAD + "\n" + RECORD % ("1" + "0" * 5000), "line 2: not valid JSON"),  # Python's limit on an int's digits: ValueError
+        (HEAD + "\n" + "[" * 100000, "line 2: not valid JSON"),
+    ],
+    ids=["400-digits", "5000-digits", "nested"],
+)
+def test_results_with_huge_numbers_or_deep_nesting_are_errors_naming_file_and_line(tmp_path, text, message):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(text)
+    with pytest.raises(VideoResultsError, match=message) as err:
+        read_video_results(bad)
+    assert err.value.path == str(bad)
+
+
+def test_a_results_file_saved_again_with_a_byte_order_mark_reads(tmp_path):
+    """A Windows editor saves UTF-8 with a BOM; the dataset files' readers accept it, so does this one."""
+    path = tmp_path / "videos.jsonl"
+    path.write_text("\ufeff" + HEAD + "\r\n" + RECORD % "0.5" + "\r\n", encoding="utf-8")
+    assert [r.predicted for r in read_video_results(path).records] == ["b"]
+
+
 def test_without_the_survey_flow_noise_comes_from_the_store_when_a_video_was_surveyed(evaluated, tmp_path):
     from core.data.flow_survey import FlowSurveyStore, default_survey_root, summarise_noise
 

@@ -245,3 +245,18 @@ def test_core_export_imports_without_qt() -> None:
     code = "import sys; sys.modules['PySide6'] = None; import core.export, core.export.video, core.export.tables; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_an_image_in_the_folder_of_frames_an_export_reads_is_refused(tmp_path: Path) -> None:
+    """A folder of frames is the video: a PNG written in it replaces one of its frames, or is read as a new one."""
+    from core.export.target import ExportError, check_writable
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "frame_000001.png").write_bytes(b"the user's frame")
+    for name in ("frame_000001.png", "view.PNG"):
+        with pytest.raises(ExportError, match="is in the folder of frames this export reads"):
+            check_writable(frames / name, folder=False, suffixes=(".png",), inputs=[frames])
+    assert (frames / "frame_000001.png").read_bytes() == b"the user's frame"
+    assert check_writable(frames / "clip.mp4", folder=False, inputs=[frames]) == frames / "clip.mp4"  # not an image: not a frame
+    assert check_writable(tmp_path / "view.png", folder=False, inputs=[frames]) == tmp_path / "view.png"

@@ -40,6 +40,14 @@ def test_a_state_field_of_the_wrong_type_is_a_one_line_error(tmp_path: Path, cha
     assert str(bad) in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_state_whose_header_is_nested_too_deep_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.state"
+    save_file({"w": torch.zeros(1)}, str(bad), metadata={"state": "[" * 100000 + "]" * 100000})  # json.loads: RecursionError
+    with pytest.raises(CheckpointError, match="the training state cannot be read") as caught:
+        load_state(bad)
+    assert str(bad) in str(caught.value) and "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("extra", [{"train_settings": {}, "history": "all good"}, {"train_settings": {}, "split": [1, 2]},
                                    {"train_settings": {}, "best_epoch": "3"}], ids=["history", "split", "best_epoch"])
 def test_a_training_record_of_the_wrong_shape_is_refused(extra: dict) -> None:

@@ -8,6 +8,7 @@ import io
 import threading
 
 from dataset_helpers import FAVOURED
+from media import write_video
 from dataset_panel_helpers import WAIT_MS, finished, open_listed
 
 
@@ -62,3 +63,17 @@ def test_an_export_that_cannot_be_written_is_one_line_naming_the_file(qtbot, win
     qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=WAIT_MS)
     assert window.notifier.last_error.startswith(f"{target}: ") and "\n" not in window.notifier.last_error
     assert not controller.jobs.is_busy("dataset-export")  # nothing was started
+
+
+def test_the_table_is_never_written_over_the_annotation_file_it_was_read_from(qtbot, window, tmp_path):  # noqa: ANN001
+    (tmp_path / "videos").mkdir()
+    write_video(tmp_path / "videos" / "a.mp4", 12)
+    annotations = tmp_path / "train.csv"
+    annotations.write_text("label,path\nx,videos/a.mp4\n")
+    original = annotations.read_bytes()
+    controller = window.dataset.controller
+    open_listed(qtbot, window, annotations)
+    controller.export_csv(str(annotations))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=WAIT_MS)
+    assert window.notifier.last_error.startswith(f"{annotations}: is a file this export reads")
+    assert not controller.jobs.is_busy("dataset-export") and annotations.read_bytes() == original

@@ -143,7 +143,9 @@ def _decode(data: bytes) -> tuple[np.ndarray, dict[str, Any]] | None:
         shape = tuple(int(n) for n in header["shape"])
         digest = str(header["sha256"])
         info = dict(header.get("info", {}))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        return None
+    if any(n < 0 for n in shape):
         return None
     payload = data[head + length :]
     if len(payload) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
