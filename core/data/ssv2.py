@@ -49,6 +49,25 @@ def _line_of(text: str, needle: str, start: int) -> tuple[int, int]:
     return text.count("\n", 0, at) + 1, at + 1
 
 
+class _LineCursor:
+    """Lines of successive entries of one file, each counted from the previous one's: counting from the
+    file's start for every entry was quadratic (Something-Something v2's train.json, 168,913 entries
+    in 30 MB, took about 15 minutes to list)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at = 0
+        self.line = 1
+
+    def next_line(self, needle: str) -> int:
+        """The line of ``needle``'s next occurrence (where the last one was, when there is none)."""
+        found = self.text.find(needle, self.at)
+        if found >= 0:
+            self.line += self.text.count("\n", self.at, found)
+            self.at = found + 1
+        return self.line
+
+
 def read_labels(file: Path) -> tuple[str, ...]:
     """Class names in index order."""
     data = _load(file)
@@ -78,11 +97,11 @@ def read_part(file: Path, part: str | None) -> list[Entry] | None:
         raise DatasetError("line 1: expected a list of {id, template} objects", file)
     if part == "test" and all(isinstance(i, dict) and "template" not in i and "label" not in i for i in data):
         return None
-    text = file.read_text(encoding="utf-8-sig")
-    entries, cursor = [], 0
+    cursor = _LineCursor(file.read_text(encoding="utf-8-sig"))
+    entries = []
     for item in data:
         ident = item.get("id") if isinstance(item, dict) else None
-        line, cursor = _line_of(text, json.dumps(str(ident)) if ident is not None else "{", cursor)
+        line = cursor.next_line(json.dumps(str(ident)) if ident is not None else "{")
         if not isinstance(item, dict) or not isinstance(ident, (str, int)) or not str(ident).strip():
             raise DatasetError(f"line {line}: expected an object with an id, got {json.dumps(item)[:60]}", file)
         template = item.get("template", item.get("label"))
