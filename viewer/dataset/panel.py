@@ -190,8 +190,10 @@ class DatasetPanel(QWidget):
         for name in self.controller.classes:
             self.class_box.addItem(name, name)
         self.class_box.blockSignals(False)
-        self._cell = ("", "")
-        self._apply_filter()
+        # the new rows come in listing order and a confusion cell of the last dataset filters nothing now: neither
+        # the header's sort arrow nor the cell's line and "show all" may go on claiming otherwise
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self._set_cell("", "")
 
     def _on_progress(self, channel: str, done: int, total: int, message: str) -> None:
         self.progress.setRange(0, max(1, total))
