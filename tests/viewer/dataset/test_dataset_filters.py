@@ -143,3 +143,17 @@ def test_another_dataset_drops_the_last_ones_confusion_cell_and_sort_order(qtbot
     assert panel.cell_label.text() == "" and not panel.clear_cell.isVisibleTo(panel)
     assert panel.table.horizontalHeader().sortIndicatorSection() == -1
     assert shown(window) == ["Blue/Blue_0.mp4", "Green/Green_0.mp4", "Red/Red_0.mp4"]  # listing order, all shown
+
+
+def test_a_scan_says_which_videos_it_could_not_read(qtbot, window, tmp_path):  # noqa: ANN001
+    """A video gone since the listing (a folder moved away) was said only in a passing progress line: the scan
+    ended on "flow survey complete: 2 videos", as if the table held two."""
+    from training_helpers import write_colour_dataset
+
+    root = write_colour_dataset(tmp_path / "colours", videos_per_class=1)
+    open_listed(qtbot, window, root)
+    (root / "Red" / "Red_0.mp4").unlink()
+    window.dataset.panel.scan_button.click()
+    message = finished(qtbot, window, "dataset-flow")
+    assert message.startswith("flow survey complete: 2 videos; 1 unreadable: Red/Red_0.mp4: ")
+    assert window.dataset.panel.status.text() == message

@@ -44,7 +44,7 @@ def test_the_panel_measures_surveys_and_opens_the_annotated_seconds(tmp_path: Pa
     summaries: dict[str, object] = {}
     surveyed = survey_rows([trimmed, whole], "dis", "cpu", CancelToken(),
                            lambda *a, partial=None, **k: partial and summaries.__setitem__(partial[0].relative, partial[2]))
-    assert surveyed == 2
+    assert surveyed.surveyed == 2 and not surveyed.unreadable
     noise = summaries["videos/bbb.mp4"]
     assert noise.pairs == 24 and 50 <= noise.noisiest_pair < 74  # the segment's pairs, named by the file's frames
     assert summaries["videos/aaa_000000_000010.mp4"].pairs == 29
