@@ -196,3 +196,21 @@ def test_shared_clips_labels_csv_opens_with_its_17_true_classes():
     assert truth["ntu_S001C001P001R001A001_rgb.avi"] == "drink water"
     assert truth["hmdb51_jump_Documentario_Le_Parkour_Londrina_jump_f_cm_np1_ri_bad_6.mp4"] == "jump"
     assert len(dataset.classes) == 16  # CricketShot twice (RGB and flow pictures)
+
+
+def test_video_look_ups_of_a_kinetics_sized_csv_make_no_path_objects_for_videos_not_on_disk(tmp_path: Path, monkeypatch):
+    """Kinetics-400's 246,534 training rows are as many look-ups, most of them for deleted YouTube videos: six Path
+    objects each made two thirds of a 7 s listing.  A name is a path, a file name or a bare id, as before."""
+    import core.data.annotated as annotated
+
+    touch(tmp_path / "train" / "abc_000001_000011.mp4")
+    touch(tmp_path / "train" / "x.y.MKV")
+    finder = annotated.VideoFinder(path_roots=[tmp_path], walk_roots=[tmp_path])
+    assert finder.find("abc_000001_000011") == tmp_path / "train" / "abc_000001_000011.mp4"  # an id: by stem, anywhere
+    assert finder.find("other/abc_000001_000011.avi") == tmp_path / "train" / "abc_000001_000011.mp4"
+    assert finder.find("train\\x.y.MKV") == tmp_path / "train" / "x.y.MKV"  # a path as Windows writes it
+    assert finder.find("x.y") == tmp_path / "train" / "x.y.MKV" and finder.find(".mp4") is None and finder.find(" ") is None
+    made = []
+    monkeypatch.setattr(annotated, "Path", lambda *parts: made.append(parts) or Path(*parts))
+    assert [finder.find(f"gone{i:06d}_000000_000010") for i in range(1000)] == [None] * 1000
+    assert made == []
