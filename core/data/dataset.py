@@ -242,6 +242,31 @@ def _class_folders(root: Path, ignore: Iterable[Path]) -> dict[str, list[Path]]:
     return folders
 
 
+def _folders_by_class(folders: dict[str, list[Path]], classes: Sequence[str],
+                      class_index: Path) -> tuple[dict[str, str], dict[str, list[Path]], list[str]]:
+    """Class -> folder name and class -> videos, with a class of ``classes`` found in the one folder whose name
+    differs from it only in case (UCF101's ``classInd.txt`` says ``HandstandPushups`` where copies named from
+    the videos, ``v_HandStandPushups_g01_c01.avi``, have ``HandStandPushups/``), and a note naming each such."""
+    folder_of = {name: name for name in folders}
+    by_case: dict[str, list[str]] = {}
+    for folder in folders:
+        by_case.setdefault(folder.casefold(), []).append(folder)
+    wanted = set(classes)
+    renamed = []
+    for name in classes:
+        if name in folders:
+            continue
+        others = [f for f in by_case.get(name.casefold(), []) if f not in wanted]
+        if len(others) == 1:
+            folder_of.pop(others[0])
+            folder_of[name] = others[0]
+            renamed.append(f"{name} is the folder {others[0]}")
+    if not renamed:
+        return folder_of, folders, []
+    notes = [f"{len(renamed)} classes of {class_index.name} are folders named with other upper/lower case: {listed(renamed)}"]
+    return folder_of, {name: folders[folder] for name, folder in folder_of.items()}, notes
+
+
 def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """List the videos under ``root/<class>/`` (:func:`core.data.layouts.discover_dataset` reads every layout).
 
@@ -254,9 +279,12 @@ def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.
     if not root_path.is_dir():
         raise DatasetError("is not a folder (a dataset is a folder of class sub-folders of videos)", root_path)
     folders = _class_folders(root_path, ignore=[] if split_dir is None else [Path(split_dir)])
+    folder_of = {name: name for name in folders}  # class -> its folder's name
+    notes: list[str] = []
     class_index = find_class_index(root_path, split_dir)
     if class_index is not None:
         classes = read_class_index(class_index)
+        folder_of, folders, notes = _folders_by_class(folders, classes, class_index)
         for name in classes:
             if name not in folders:
                 folder = root_path / name
@@ -276,9 +304,10 @@ def discover_class_folders(root: str | os.PathLike[str], *, split_dir: str | os.
         for index, name in enumerate(classes)
         for video in folders[name]
     )
-    broken = [link for name in classes for link in _broken_links(root_path / name)]
-    notes = [f"{len(broken)} videos are links to missing files and are left out: "
-             + listed([p.relative_to(root_path).as_posix() for p in broken])] if broken else []
+    broken = [link for name in classes for link in _broken_links(root_path / folder_of[name])]
+    if broken:
+        notes.append(f"{len(broken)} videos are links to missing files and are left out: "
+                     + listed([p.relative_to(root_path).as_posix() for p in broken]))
     samples, same_files, duplicates = one_sample_per_file(samples, root_path)
     return Dataset(root=root_path, classes=classes, samples=samples, class_index_file=class_index,
                    notes=(*notes, *duplicates), same_files=same_files)

@@ -191,7 +191,7 @@ class DatasetController(QObject):
         rows = list(self.proxy.visible_rows())
         self.jobs.submit(
             "dataset-flow", lambda cancel, progress: survey_rows(rows, method, device, cancel, progress),
-            lambda done: self.finished.emit("dataset-flow", f"flow survey complete: {done} videos"),
+            lambda done: self.finished.emit("dataset-flow", done.message()),
             on_error=self._job_failed("dataset-flow", "Flow survey failed"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-flow", d, n, m),
             on_partial=self._row_updated,

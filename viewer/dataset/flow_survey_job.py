@@ -8,6 +8,9 @@ cancelled survey resumes where it stopped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from core.data.dataset import listed
 from core.data.flow_survey import FlowSurveyStore, default_survey_root, summarise_noise
 from core.flow import FlowEncoding
 from viewer.dataset.rows import Row
@@ -15,8 +18,22 @@ from viewer.dataset.rows import Row
 SAVE_EVERY = 8  # videos between writes of the survey store
 
 
-def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> int:  # noqa: ANN001
-    """Flow summaries of ``rows``, each handed over as ``(row, "noise", summary)``; returns how many."""
+@dataclass
+class SurveyDone:
+    """How a survey ended: the videos summarised, and those that could not be read (``"Class/video.avi: why"``)."""
+
+    surveyed: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        """The status line: an unreadable video is said there, not only in a progress line that the next one replaces
+        (a dataset folder moved away while listed read as "flow survey complete: 0 videos")."""
+        failed = f"; {len(self.unreadable)} unreadable: {listed(self.unreadable, 3)}" if self.unreadable else ""
+        return f"flow survey complete: {self.surveyed} videos{failed}"
+
+
+def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> SurveyDone:  # noqa: ANN001
+    """Flow summaries of ``rows``, each handed over as ``(row, "noise", summary)``; returns how many, and which failed."""
     from core.data.flow_noise import chunks_covering
     from core.errors import InputError
     from core.video import file_span, open_segment
@@ -24,7 +41,7 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
 
     store = FlowSurveyStore(default_survey_root(), method)
     encoding = FlowEncoding("fixed", 5.0)  # colours are not looked at; quality does not depend on them
-    surveyed = 0
+    done_so_far = SurveyDone()
     try:
         for done, row in enumerate(rows, start=1):
             cancel.raise_if_cancelled()
@@ -38,14 +55,15 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
                                   for k, f in enumerate(compute_chunk(video, c, method, device=device, encoding=encoding, cancel=cancel))
                                   if first <= c * CHUNK_PAIRS + k < stop - 1]
                 except InputError as err:
+                    done_so_far.unreadable.append(f"{row.relative}: {err.problem}")
                     progress(done, len(rows), f"{row.relative}: {err.problem}")
                     continue
                 summary = summarise_noise(scores, first=first)
                 store.put(row.path, summary, segment=row.segment)
                 if done % SAVE_EVERY == 0:
                     store.save()
-            surveyed += 1
+            done_so_far.surveyed += 1
             progress(done, len(rows), f"flow {row.relative}", partial=(row, "noise", summary))
     finally:
         store.save()
-    return surveyed
+    return done_so_far

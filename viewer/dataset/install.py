@@ -7,7 +7,9 @@ to survey flow with the toolbar's method.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
@@ -17,6 +19,9 @@ from viewer import settings as app_settings
 from viewer.dataset.controller import DatasetController
 from viewer.dataset.panel import DatasetPanel
 from viewer.dataset.truth_badge import TruthBadge
+
+if TYPE_CHECKING:
+    from core.video import Video
 
 ANNOTATIONS_FILTER = "Annotations (*.csv *.json);;All files (*)"
 RESULTS_FILTER = "Per-video results (*.jsonl);;All files (*)"
@@ -52,6 +57,7 @@ class DatasetView:
         self.controller.listed.connect(lambda _s: self.badge.refresh())
         self.controller.recordsChanged.connect(self.badge.refresh)
         self.panel.openRequested.connect(self.open_video_at)
+        self.panel.openSegmentRequested.connect(self.open_segment_at)
         self.panel.evaluateRequested.connect(self.evaluate)
         self.panel.scanRequested.connect(lambda: self.controller.scan_flow(window.flow.method, device=window.classify.device))
         self.controller.finished.connect(lambda _c, message: window.statusBar().showMessage(message, 10000))
@@ -129,10 +135,20 @@ class DatasetView:
     def open_video_at(self, path: str, frame: int) -> None:
         """Show ``path`` at ``frame``: at once when it is the video shown (an open in progress of another is
         dropped: this is the later request), else once its own open has shown it."""
+        self._show_at(path, lambda _video: frame)
+
+    def open_segment_at(self, path: str, start_s: float) -> None:
+        """Show ``path`` at the first frame of an annotated segment starting at ``start_s``, found from the file's
+        timestamps as :func:`core.video.open_segment` finds it (a row opened before its metadata was read)."""
+        from core.video.segment import segment_frames
+
+        self._show_at(path, lambda video: segment_frames(video.timestamps, (start_s, math.inf))[0])
+
+    def _show_at(self, path: str, frame_of: Callable[[Video], int]) -> None:
         window = self.window
-        info = window.state.info
-        if info is not None and Path(info.path).resolve() == Path(path).resolve():
+        info, shown = window.state.info, window.video.video
+        if info is not None and shown is not None and Path(info.path).resolve() == Path(path).resolve():
             window.video.cancel_open()
-            window.state.set_frame(frame)  # clamped to the video
+            window.state.set_frame(frame_of(shown))  # clamped to the video
             return
-        window.open_video(path, lambda _video: window.state.set_frame(frame))
+        window.open_video(path, lambda video: window.state.set_frame(frame_of(video)))

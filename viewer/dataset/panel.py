@@ -42,6 +42,7 @@ def _threshold_box(name: str, off_text: str, prefix: str) -> QDoubleSpinBox:
 
 class DatasetPanel(QWidget):
     openRequested = Signal(str, int)  # video path, frame to show
+    openSegmentRequested = Signal(str, float)  # video path, the annotated segment's start (s): its first frame is not known yet
     evaluateRequested = Signal(str)  # "test" or "all"
     scanRequested = Signal()
 
@@ -190,8 +191,10 @@ class DatasetPanel(QWidget):
         for name in self.controller.classes:
             self.class_box.addItem(name, name)
         self.class_box.blockSignals(False)
-        self._cell = ("", "")
-        self._apply_filter()
+        # the new rows come in listing order and a confusion cell of the last dataset filters nothing now: neither
+        # the header's sort arrow nor the cell's line and "show all" may go on claiming otherwise
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self._set_cell("", "")
 
     def _on_progress(self, channel: str, done: int, total: int, message: str) -> None:
         self.progress.setRange(0, max(1, total))
@@ -212,4 +215,8 @@ class DatasetPanel(QWidget):
 
     def _open_row(self, index) -> None:  # noqa: ANN001 - a proxy index
         row = self.controller.model.rows[self.controller.proxy.mapToSource(index).row()]
-        self.openRequested.emit(str(row.path), row.start_frame())
+        frame = row.start_frame()
+        if frame is None and row.segment is not None:
+            self.openSegmentRequested.emit(str(row.path), float(row.segment[0]))
+        else:
+            self.openRequested.emit(str(row.path), frame or 0)

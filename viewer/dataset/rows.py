@@ -34,22 +34,27 @@ class Row:
     record: VideoRecord | None = None
     noise_from_results: bool = False  # the noise came with a results file, not from this panel's survey
     segment: tuple[float, float] | None = None  # the annotated seconds of an untrimmed video (Kinetics): all the panel uses
-    first_frame: int = 0  # the file's frame the segment starts on (known once its metadata is read)
+    first_frame: int | None = None  # the file's frame the segment starts on (None until its metadata is read)
 
     @property
     def correct(self) -> bool | None:
         return None if self.record is None else self.record.predicted == self.true
 
-    def start_frame(self) -> int:
+    def start_frame(self) -> int | None:
         """Where the viewer opens this video (frames as the file numbers them): the noisiest pair this panel's
         survey found, else the prediction's worst window, else the noisiest pair a results file names, else
-        the first frame (of the annotated segment, for an untrimmed video)."""
+        the first frame (of the annotated segment, for an untrimmed video: ``None`` while its metadata is
+        unread, so that the viewer finds it from the file's timestamps instead of showing the file's frame 0)."""
         noisy = self.noise is not None and self.noise.pairs > 0
         if noisy and not self.noise_from_results:
             return self.noise.noisiest_pair
         if self.record is not None and self.record.worst_frame is not None:
             return self.record.worst_frame
-        return self.noise.noisiest_pair if noisy else self.first_frame
+        if noisy:
+            return self.noise.noisiest_pair
+        if self.first_frame is None:
+            return 0 if self.segment is None else None
+        return self.first_frame
 
     def text(self, column: int) -> str:
         """What the cell shows."""

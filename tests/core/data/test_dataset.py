@@ -112,6 +112,35 @@ def test_class_index_and_folders_must_agree(tmp_path: Path):
         discover_dataset(tmp_path)
 
 
+def test_a_class_folder_named_with_other_case_than_class_ind_is_that_class_with_a_note(tmp_path: Path):
+    """UCF101's classInd.txt says HandstandPushups where its videos say v_HandStandPushups_...: a copy whose folders
+    are named from the videos stopped with "HandstandPushups: is listed in classInd.txt but does not exist"."""
+    from core.data import make_split
+
+    videos = make_tree(tmp_path / "UCF-101", {"ApplyEyeMakeup": [f"v_ApplyEyeMakeup_g0{g}_c01.avi" for g in (1, 8)],
+                                              "HandStandPushups": [f"v_HandStandPushups_g0{g}_c01.avi" for g in (1, 8)]})
+    lists = tmp_path / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_bytes(b"1 ApplyEyeMakeup\r\n2 HandstandPushups\r\n")
+    (lists / "trainlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\n"
+                                          "HandstandPushups/v_HandStandPushups_g08_c01.avi 2\n")
+    (lists / "testlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\nHandstandPushups/v_HandStandPushups_g01_c01.avi\n")
+    dataset = discover_dataset(videos)
+    assert dataset.classes == ("ApplyEyeMakeup", "HandstandPushups")
+    assert [(dataset.relative(s), s.label_index, s.label_name) for s in dataset.samples][2:] == [
+        ("HandStandPushups/v_HandStandPushups_g01_c01.avi", 1, "HandstandPushups"),
+        ("HandStandPushups/v_HandStandPushups_g08_c01.avi", 1, "HandstandPushups")]
+    assert dataset.notes == ("1 classes of classInd.txt are folders named with other upper/lower case: "
+                             "HandstandPushups is the folder HandStandPushups",)
+    split = make_split(dataset, val_fraction=0.0)
+    assert [dataset.relative(s) for s in split.test] == ["ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi",
+                                                         "HandStandPushups/v_HandStandPushups_g01_c01.avi"]
+    make_tree(videos, {"HandstandPushups": ["v_HandstandPushups_g02_c01.avi"]})  # both spellings: the exact one is the class
+    with pytest.raises(DatasetError, match="holds videos but is not a class of") as err:
+        discover_dataset(videos)
+    assert str(videos / "HandStandPushups") in str(err.value)
+
+
 @pytest.mark.parametrize(
     "layout, bad, message",
     [

@@ -35,7 +35,7 @@ def viewer_survey(path: Path, method: str) -> object:
     handed: list = []
     surveyed = survey_rows([Row(path, path.name, "x", "test")], method, "cpu", CancelToken(),
                            lambda done, total, message="", partial=None: handed.append(partial))
-    assert surveyed == 1
+    assert surveyed.surveyed == 1 and not surveyed.unreadable
     summary = handed[-1][2]
     assert FlowSurveyStore(default_survey_root(), method).get(path) == summary
     return summary

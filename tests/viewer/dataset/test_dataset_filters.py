@@ -11,7 +11,7 @@ from core.data.flow_survey import FlowSurveyStore
 from dataset_helpers import FAVOURED
 from dataset_panel_helpers import WAIT_MS, cell_text, finished, open_listed, record, shown, write_results
 from viewer.dataset import flow_survey_job
-from viewer.dataset.rows import COL_CONFIDENCE
+from viewer.dataset.rows import COL_CLASS, COL_CONFIDENCE
 
 SERVER = "/srv/gpu/datasets/synth"
 SCORED = [  # relative path, prediction, confidence, max noise (None: not surveyed)
@@ -125,3 +125,35 @@ def test_a_flow_scan_cancelled_with_the_cancel_button_resumes_with_the_videos_it
     assert finished(qtbot, window, "dataset-flow") == "flow survey complete: 30 videos"
     assert StoppingStore.puts == order[3:]  # the three stored before the cancel are not scanned again
     assert all(r.noise is not None and r.noise.pairs == 11 for r in controller.rows)
+
+
+def test_another_dataset_drops_the_last_ones_confusion_cell_and_sort_order(qtbot, window, data, tmp_path):  # noqa: ANN001
+    """The cell's line and "show all" button, and the header's sort arrow, stayed up over the next dataset's rows."""
+    from training_helpers import write_colour_dataset
+
+    panel = window.dataset.panel
+    open_listed(qtbot, window, data[0])
+    panel.confusion.cellChosen.emit("RedBall", FAVOURED)  # a click on a confusion cell
+    click_header(qtbot, window, COL_CLASS)
+    click_header(qtbot, window, COL_CLASS)  # descending
+    assert panel.cell_label.text() and panel.clear_cell.isVisibleTo(panel)
+    assert panel.table.horizontalHeader().sortIndicatorSection() == COL_CLASS
+
+    open_listed(qtbot, window, write_colour_dataset(tmp_path / "colours", videos_per_class=1))
+    assert panel.cell_label.text() == "" and not panel.clear_cell.isVisibleTo(panel)
+    assert panel.table.horizontalHeader().sortIndicatorSection() == -1
+    assert shown(window) == ["Blue/Blue_0.mp4", "Green/Green_0.mp4", "Red/Red_0.mp4"]  # listing order, all shown
+
+
+def test_a_scan_says_which_videos_it_could_not_read(qtbot, window, tmp_path):  # noqa: ANN001
+    """A video gone since the listing (a folder moved away) was said only in a passing progress line: the scan
+    ended on "flow survey complete: 2 videos", as if the table held two."""
+    from training_helpers import write_colour_dataset
+
+    root = write_colour_dataset(tmp_path / "colours", videos_per_class=1)
+    open_listed(qtbot, window, root)
+    (root / "Red" / "Red_0.mp4").unlink()
+    window.dataset.panel.scan_button.click()
+    message = finished(qtbot, window, "dataset-flow")
+    assert message.startswith("flow survey complete: 2 videos; 1 unreadable: Red/Red_0.mp4: ")
+    assert window.dataset.panel.status.text() == message
