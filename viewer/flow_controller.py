@@ -94,7 +94,7 @@ class FlowController(QObject):
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
         self._throttle.timeout.connect(self._request)
-        state.frameChanged.connect(self._on_frame)
+        self.frame_index = 0  # the frame the RGB view shows (see frame_shown)
 
     # -- inputs -------------------------------------------------------------
     def set_video(self, video: Video | None) -> None:
@@ -112,6 +112,7 @@ class FlowController(QObject):
             # the previous video's flow, caption and overlays must not stay beside this one's frame
             self.flowUnavailable.emit("" if video is None else "one frame: no pair of frames to compute flow between")
             return
+        self.frame_index = self.state.frame_index  # the new video's: its frame is shown, or on its way
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
         self.scanReset.emit(len(video) - 1)
         self.scanStatus.emit("flow scan: waits for the motion sample")
@@ -119,7 +120,14 @@ class FlowController(QObject):
         # (on 2 cores the GUI thread waited 14 ms of a 40 ms stall for one)
         session = self._session
         QTimer.singleShot(JOBS_AFTER_PAINT_MS, self, lambda: session == self._session and self._prepare())
-        self._on_frame(self.state.frame_index)
+        self._on_frame(self.frame_index)
+
+    def frame_shown(self, index: int) -> None:
+        """The RGB view now shows frame ``index``: the flow view follows the frame on screen, not the frame asked
+        for.  Following the request, a pair already stored was drawn at once beside the previous frame, still up
+        while the new one decoded (scrubbing, and every frame of playback)."""
+        self.frame_index = int(index)
+        self._on_frame(self.frame_index)
 
     def set_method(self, method: str) -> None:
         if method == self.method:
@@ -130,7 +138,7 @@ class FlowController(QObject):
         self.jobs.cancel("flow")
         if self._ready:
             self._scan_after_view()
-        self._on_frame(self.state.frame_index)
+        self._on_frame(self.frame_index)
 
     def set_raft_weights(self, variant: str, path: str) -> None:
         """Use the weights file ``path`` for ``variant`` from now on (recomputing its flow if shown)."""
@@ -141,7 +149,7 @@ class FlowController(QObject):
             self.jobs.cancel("flow")
             if self._ready:
                 self._scan_after_view()
-            self._on_frame(self.state.frame_index)
+            self._on_frame(self.frame_index)
 
     def set_radius(self, radius: float) -> None:
         """Colour radius in pixels, locked for every video; 0: each video's own (measured when it opens)."""
@@ -167,7 +175,7 @@ class FlowController(QObject):
             return
         self.encoding = encoding  # stored renderings are re-coloured as they are shown
         self.radiusChanged.emit(encoding.max_radius)
-        self._on_frame(self.state.frame_index)
+        self._on_frame(self.frame_index)
 
     @staticmethod
     def pair_of(frame_index: int, frame_count: int) -> int:
@@ -186,7 +194,7 @@ class FlowController(QObject):
         """The current frame's flow as the view shows it: maybe still in the previous colours."""
         if not self._is_current_video():
             return None
-        return self._store.get((self.method, self.pair_of(self.state.frame_index, len(self.video))))
+        return self._store.get((self.method, self.pair_of(self.frame_index, len(self.video))))
 
     def _is_current_video(self) -> bool:
         """A video of two frames or more that the state shows (between a new video's arrival in
@@ -197,7 +205,7 @@ class FlowController(QObject):
     def _prepare(self) -> None:
         video, readers, session, method, device = self.video, self._readers, self._session, self.method, self.device
         weights = self.raft_weights_for(method)
-        pair = self.pair_of(self.state.frame_index, len(video))
+        pair = self.pair_of(self.frame_index, len(video))
 
         def read_pair(p: int) -> np.ndarray:
             return analysis_frames(readers.reader("flow").read_clip([p, p + 1]))
@@ -229,7 +237,7 @@ class FlowController(QObject):
             self.methodChanged.emit(FAST_METHOD)
             self.slowMethodOffer.emit(self.offer)
         self._scan_after_view()
-        self._on_frame(self.state.frame_index)
+        self._on_frame(self.frame_index)
 
     def _withdraw_offer(self) -> None:
         if self.offer is not None:
@@ -239,7 +247,7 @@ class FlowController(QObject):
     # -- the current frame --------------------------------------------------
     def _status(self, phase: str, text: str = "") -> None:
         if self._is_current_video():
-            self.jobStatus.emit(FlowJobStatus(phase, self.method, self.pair_of(self.state.frame_index, len(self.video)), text))
+            self.jobStatus.emit(FlowJobStatus(phase, self.method, self.pair_of(self.frame_index, len(self.video)), text))
 
     def _on_frame(self, index: int) -> None:
         if not self._is_current_video():
@@ -263,7 +271,7 @@ class FlowController(QObject):
         video, readers = self.video, self._readers
         if not self._ready or not self._is_current_video() or self.current() is not None:
             return
-        chunk = self.pair_of(self.state.frame_index, len(video)) // CHUNK_PAIRS
+        chunk = self.pair_of(self.frame_index, len(video)) // CHUNK_PAIRS
         session, method, device, encoding = self._session, self.method, self.device, self.encoding
         weights = self.raft_weights_for(method)
         asked = (session, method, chunk, encoding, weights)
@@ -296,7 +304,7 @@ class FlowController(QObject):
             held -= _frame_bytes(self._store.popitem(last=False)[1])
 
     def _view_chunk_pairs(self) -> str:
-        first = self.pair_of(self.state.frame_index, len(self.video)) // CHUNK_PAIRS * CHUNK_PAIRS
+        first = self.pair_of(self.frame_index, len(self.video)) // CHUNK_PAIRS * CHUNK_PAIRS
         return f"{first}-{min(first + CHUNK_PAIRS, len(self.video) - 1) - 1}"
 
     def _on_chunk(self, result: tuple[int, str, FlowEncoding, list[FlowFrame]]) -> None:
@@ -320,7 +328,7 @@ class FlowController(QObject):
             self.flowReady.emit(current)
             self._status("ready")
         elif frames:
-            self._on_frame(self.state.frame_index)  # the user moved on, or the colours changed meanwhile: ask again
+            self._on_frame(self.frame_index)  # the user moved on, or the colours changed meanwhile: ask again
 
     # -- the whole-video scan -----------------------------------------------
     def _scan_after_view(self) -> None:

@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.colour_scale_ui = ColourScaleUi(self)  # lock / per pair beside the colour radius
         self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.video.frameReady.connect(self._show_frame)
+        self.video.frameReady.connect(lambda index, _frame: self.flow.frame_shown(index))  # the flow view keeps pace with it
         self.video.videoLoaded.connect(self.flow.set_video)
         self.flow.flowReady.connect(self._show_flow)
         self.flow.scanReset.connect(self.state.reset_scan)

@@ -227,3 +227,20 @@ def test_a_failed_flow_job_says_so_under_the_view_too(qtbot, window: MainWindow,
     qtbot.waitUntil(lambda: panel.isVisible() and panel.text().startswith("No "), timeout=30000)
     assert panel.text() == "No dis flow for frames 0-1: the weights are damaged"
     assert window.flow_view.caption.text() == "no dis flow for frames 0-1: it failed" and window.flow_view.current_image() is None
+
+
+def test_the_flow_view_keeps_pace_with_the_rgb_view_while_a_frame_decodes(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Pair 10's flow is stored, frame 10 is not decoded: asked for it, the flow view waits with the RGB view.
+    (It drew pair 10 at once, beside frame 0 still up while frame 10 decoded: scrubbing, and every frame of playback.)"""
+    window.overlay_actions["inconsistency"].setChecked(True)
+    window.overlays.set_target("rgb")
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 40, options={"g": "8", "bf": "2"})))
+    qtbot.waitUntil(lambda: _scan_complete(window) and window.flow.current() is not None, timeout=60000)
+    assert window.flow._store.get(("dis", 10)) is not None  # the first chunk's 16 pairs came with pair 0's
+    window.video.video.cache.clear()
+    window.state.set_frame(10)
+    assert window.rgb_view.caption.text() == "frame 0"  # frame 10 is on its way from a worker
+    assert window.flow_view.caption.text().startswith("flow 0 -> 1")
+    assert window.overlays.shown_pair == 0  # the inconsistency drawn over the RGB view is frame 0's
+    qtbot.waitUntil(lambda: window.rgb_view.caption.text() == "frame 10", timeout=10000)
+    assert window.flow_view.caption.text().startswith("flow 10 -> 11") and window.overlays.shown_pair == 10

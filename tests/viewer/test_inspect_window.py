@@ -186,10 +186,18 @@ def test_seeking_takes_the_old_arrows_and_readout_away_and_reads_the_new_frame(q
     _hover_centre_with_arrows(qtbot, window)
     assert window.inspect_ui.readout.text().startswith(_rgb_part(window) + " · flow u ")
     target = CHUNK_PAIRS + 1  # in the second chunk: its flow has not been asked for yet
+    seen: dict[str, object] = {}
+
+    def snapshot(index: int, _frame: object) -> None:  # the moment the new frame is up (the flow view keeps pace with it)
+        if index == target and not seen:
+            seen.update(image=window.flow_view.current_image(), arrows=window.flow_view.arrows.isVisible(), readout=window.inspect_ui.readout.text())
+
+    window.video.frameReady.connect(snapshot)
     window.state.set_frame(target)
-    assert window.flow_view.current_image() is None, "the second chunk's flow was already there: nothing to wait for"
-    assert not window.flow_view.arrows.isVisible(), "pair 0's arrows over the view that waits for another pair"
-    assert not any(word in window.inspect_ui.readout.text() for word in STALE), window.inspect_ui.readout.text()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    assert seen["image"] is None, "the second chunk's flow was already there: nothing to wait for"
+    assert not seen["arrows"], "pair 0's arrows over the view that waits for another pair"
+    assert not any(word in str(seen["readout"]) for word in STALE), seen["readout"]
     assert _wait_for_new_flow(qtbot, window, "dis", target) == []
     qtbot.waitUntil(lambda: window.rgb_view.caption.text() == f"frame {target}", timeout=10000)
     assert np.asarray(window.rgb_view.current_image())[CENTRE[1], CENTRE[0], 2] == blue_of(target, count)
