@@ -114,7 +114,7 @@ def test_flow_pictures_kept_for_scrubbing_stay_within_their_byte_budget(qtbot, w
     window.open_video(str(write_video(tmp_path / "clip.mp4", 3 * CHUNK_PAIRS + 1)))
     for frame in (0, CHUNK_PAIRS + 2, 2 * CHUNK_PAIRS + 5):
         window.state.set_frame(frame)
-        qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=30000)
+        qtbot.waitUntil(lambda: window.flow.frame_index == frame and window.flow.current() is not None, timeout=30000)  # the frame on screen's
         pairs = sorted(pair for _method, pair in window.flow._store)
         first = frame // CHUNK_PAIRS * CHUNK_PAIRS
         assert pairs == list(range(first, first + CHUNK_PAIRS)), (frame, pairs)
