@@ -4,8 +4,9 @@ Clips follow the seeds: T frames (default 16) at a stride from a start frame;
 K clips spread uniformly over the video (TSN) for video-level prediction; the
 shorter side resized to the model's input size, then a centre crop.  Test-time
 views (:class:`CropView`) may instead crop a corner of a larger resize, mirrored
-or not.  The :class:`CropMap` keeps the way back to original frame pixels, which
-the attention overlays need.
+or not; ConvNet training may crop anywhere in a larger resize (:func:`resize_for_crops`,
+:func:`crop_offsets`).  The :class:`CropMap` keeps the way back to original frame
+pixels, which the attention overlays need.
 """
 
 from __future__ import annotations
@@ -269,10 +270,7 @@ def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE, po
     if not isinstance(position, CropView) and not 0.0 <= position <= 1.0:
         raise ValueError(f"crop position must be in [0, 1], got {position}")
     view = as_crop_view(position)
-    shorter = size if view.scale == 1.0 else int(round(size * view.scale))
-    scale = shorter / min(src_height, src_width)
-    resized_h = max(shorter, int(round(src_height * scale)))
-    resized_w = max(shorter, int(round(src_width * scale)))
+    resized_h, resized_w = _resized_shape(src_height, src_width, size, view.scale)
     return CropMap(
         src_height=src_height,
         src_width=src_width,
@@ -283,6 +281,13 @@ def crop_map(src_height: int, src_width: int, size: int = DEFAULT_INPUT_SIZE, po
         offset_y=_offset(resized_h - size, view.y),
         flipped=view.flip,
     )
+
+
+def _resized_shape(src_height: int, src_width: int, size: int, scale: float) -> tuple[int, int]:
+    """(height, width) of a frame whose shorter side is resized to ``round(size * scale)``."""
+    shorter = size if scale == 1.0 else int(round(size * scale))
+    factor = shorter / min(src_height, src_width)
+    return max(shorter, int(round(src_height * factor))), max(shorter, int(round(src_width * factor)))
 
 
 def _offset(room: int, position: float) -> int:
@@ -308,16 +313,48 @@ def resize_and_crop(frames: np.ndarray, size: int = DEFAULT_INPUT_SIZE, position
         raise ValueError("a flipped crop of a flow field (T, H, W, 2) would keep the sign of its horizontal motion: "
                          "mirror the frames before computing flow, or negate u as well")
     cmap = crop_map(frames.shape[1], frames.shape[2], size, position)
-    shrinking = cmap.resized_height < cmap.src_height
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     out = np.empty((frames.shape[0], size, size, frames.shape[3]), dtype=frames.dtype)
     for i, frame in enumerate(frames):
-        resized = frame
-        if (cmap.resized_height, cmap.resized_width) != frame.shape[:2]:
-            resized = cv2.resize(frame, (cmap.resized_width, cmap.resized_height), interpolation=interpolation)
-        if resized.ndim == 2:
-            resized = resized[:, :, None]
+        resized = _resize(frame, cmap.resized_height, cmap.resized_width)
         out[i] = resized[cmap.offset_y : cmap.offset_y + size, cmap.offset_x : cmap.offset_x + size]
     if cmap.flipped:
         out = np.ascontiguousarray(out[:, :, ::-1])
     return out, cmap
+
+
+def resize_for_crops(frames: np.ndarray, size: int, scale: float) -> np.ndarray:
+    """(T, H, W, C) frames with the shorter side resized to ``round(size * scale)`` and nothing cropped:
+    the whole frame that random training crops of ``size`` are drawn from (Simonyan & Zisserman:
+    shorter side 256, 224 crops anywhere in the frame).  Its pixels are those
+    :func:`resize_and_crop` crops for a :class:`CropView` of this ``scale``, so a training crop
+    and the test view at the same place are the same array."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4:
+        raise ValueError(f"expected frames of shape (T, H, W, C), got {frames.shape}")
+    if not scale >= 1.0 or size < 1:
+        raise ValueError(f"crops of {size} px need a resize at least as large, got scale {scale}")
+    height, width = _resized_shape(frames.shape[1], frames.shape[2], size, scale)
+    out = np.empty((frames.shape[0], height, width, frames.shape[3]), dtype=frames.dtype)
+    for i, frame in enumerate(frames):
+        out[i] = _resize(frame, height, width)
+    return out
+
+
+def _resize(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """One (H, W, C) frame at (height, width): area averaging when it shrinks, linear when it grows."""
+    if (height, width) == frame.shape[:2]:
+        return frame
+    interpolation = cv2.INTER_AREA if height < frame.shape[0] else cv2.INTER_LINEAR
+    resized = cv2.resize(frame, (width, height), interpolation=interpolation)
+    return resized[:, :, None] if resized.ndim == 2 else resized
+
+
+def crop_offsets(height: int, width: int, size: int, rng: np.random.Generator | None = None) -> tuple[int, int]:
+    """``(top, left)`` of a ``size`` square in a (height, width) frame: with ``rng`` every position
+    equally likely (a random training crop, the top drawn first), without it the centre
+    (as :func:`crop_map` centres, ``room // 2``)."""
+    if not 1 <= size <= min(height, width):
+        raise ValueError(f"a {size} px crop does not fit a {height}x{width} frame")
+    if rng is None:
+        return (height - size) // 2, (width - size) // 2
+    return int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))

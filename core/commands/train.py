@@ -100,8 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--weight-decay", type=non_negative_float, help="Adam weight decay (default 0)")
     fit.add_argument("--patience", type=int, metavar="N", help="stop after N epochs without a better validation loss (default 10)")
     fit.add_argument("--augment", choices=("none", "flip", "crop", "flip+crop"),
-                     help="transformer: fixed views per clip (mirrored, corner crops, both); convnet: flip only, each training sample "
-                          "mirrored at random (default none); flipping swaps left and right")
+                     help="transformer: fixed views per clip (mirrored, corner crops, both); convnet: each training sample "
+                          "cropped at random from frames whose shorter side is 256/224 of the input size, mirrored at random, "
+                          "or both (default none); flipping swaps left and right")
     fit.add_argument("--clips-per-video", type=clips_per_video, metavar="K", help="training clips per video, spread uniformly (default 1, at most 250)")
     fit.add_argument("--finetune", action="store_true", help="train the backbones too, end to end on prepared clips (no token grids)")
     fit.add_argument("--seed", type=non_negative_int, help="seed of every random choice (default 0)")

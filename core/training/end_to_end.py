@@ -22,7 +22,11 @@ LRU of prepared videos under a byte budget keeps small datasets decoded; big
 ones are decoded again) and its optical flow is computed once for all epochs
 and runs: the flow of every consecutive frame pair of the cropped video goes
 through the on-disk flow cache (:func:`core.flow.cache.compute_flow_cached`),
-and each snippet's L fields are sliced from it.  Per pair this is the flow
+and each snippet's L fields are sliced from it.  A family whose
+``training_scale`` exceeds 1 (the ConvNet with ``--augment crop``) gets its
+training videos whole instead, the shorter side that many times the input size,
+their flow computed on those frames, and cuts a random crop of each sample from
+both; validation videos stay centre-cropped to the input size, as ``eval`` sees them.  Per pair this is the flow
 ``classify`` computes on the snippet's own window (every method but RAFT's
 warm starts computes each pair from its two frames alone), rounded through the
 cache's float16 (a test compares it with :func:`core.models.registry.sample_inputs`).
@@ -108,11 +112,12 @@ def train_family(
 
 @dataclass(frozen=True, eq=False)
 class PreparedVideo:
-    """One video resized and centre-cropped to the model's input, with the flow of every frame pair."""
+    """One video resized and centre-cropped to the model's input (or, kept for random crops, resized
+    larger and left whole), with the flow of every frame pair."""
 
-    frames: np.ndarray  # (T, S, S, 3) uint8
-    forward: np.ndarray | None  # (T-1, 2, S, S) float32: frame i -> i+1
-    backward: np.ndarray | None  # (T-1, 2, S, S) float32: frame i+1 -> i
+    frames: np.ndarray  # (T, H, W, 3) uint8: H = W = S, or the whole frame at a larger shorter side
+    forward: np.ndarray | None  # (T-1, 2, H, W) float32: frame i -> i+1
+    backward: np.ndarray | None  # (T-1, 2, H, W) float32: frame i+1 -> i
     flow_method: str | None = None
 
     @property
@@ -121,15 +126,24 @@ class PreparedVideo:
 
 
 class VideoPreparer:
-    """Decoded, cropped videos and their pair flow, kept in memory up to ``memory_bytes`` (LRU)."""
+    """Decoded, cropped videos and their pair flow, kept in memory up to ``memory_bytes`` (LRU).
 
-    def __init__(self, config: Any, *, flow_cache: Any, device: torch.device, memory_bytes: int, raft_weights: str | None) -> None:
+    ``training_scale`` > 1: a video asked for ``training`` is resized so its shorter side is
+    ``round(input_size * training_scale)`` and kept whole (room for random crops; its flow is
+    computed on those frames, a cache entry of its own since the frame size keys it).
+    """
+
+    def __init__(self, config: Any, *, flow_cache: Any, device: torch.device, memory_bytes: int, raft_weights: str | None,
+                 training_scale: float = 1.0) -> None:
+        if not training_scale >= 1.0:
+            raise ValueError(f"training_scale must be >= 1 (crops must fit the resize), got {training_scale}")
         self.config = config
+        self.training_scale = training_scale
         self.flow_cache = flow_cache
         self.device = device
         self.memory_bytes = memory_bytes
         self.raft_weights = raft_weights
-        self._kept: OrderedDict[tuple[Path, Segment | None], PreparedVideo] = OrderedDict()
+        self._kept: OrderedDict[tuple[Path, Segment | None, float], PreparedVideo] = OrderedDict()
         self._bytes = 0
         self.flow_hits = self.flow_computed = 0
 
@@ -137,14 +151,16 @@ class VideoPreparer:
     def needs_flow(self) -> bool:
         return bool(families.family_record(self.config).needs_flow(self.config))
 
-    def get(self, path: Path, cancel: CancelToken | None = None, segment: Segment | None = None) -> PreparedVideo:
-        """The prepared video (only its ``segment``'s frames when one is given); :class:`~core.errors.InputError`
-        for an unreadable one."""
-        key = (path, segment)
+    def get(self, path: Path, cancel: CancelToken | None = None, segment: Segment | None = None, *,
+            training: bool = False) -> PreparedVideo:
+        """The prepared video (only its ``segment``'s frames when one is given; ``training``: kept whole at
+        ``training_scale``); :class:`~core.errors.InputError` for an unreadable one."""
+        scale = self.training_scale if training else 1.0
+        key = (path, segment, scale)
         if key in self._kept:
             self._kept.move_to_end(key)
             return self._kept[key]
-        prepared = self._prepare(path, segment, cancel)
+        prepared = self._prepare(path, segment, cancel, scale)
         if prepared.nbytes <= self.memory_bytes:
             self._kept[key] = prepared
             self._bytes += prepared.nbytes
@@ -153,9 +169,9 @@ class VideoPreparer:
                 self._bytes -= dropped.nbytes
         return prepared
 
-    def _prepare(self, path: Path, segment: Segment | None, cancel: CancelToken | None) -> PreparedVideo:
+    def _prepare(self, path: Path, segment: Segment | None, cancel: CancelToken | None, scale: float) -> PreparedVideo:
         from core.flow.cache import compute_flow_cached
-        from core.sampling import resize_and_crop
+        from core.sampling import resize_and_crop, resize_for_crops
         from core.video import file_span, open_segment
 
         with open_segment(path, segment) as video:
@@ -164,7 +180,10 @@ class VideoPreparer:
                 raise InputError("has no frames", path)
             raw = np.asarray(video.read_clip(list(range(count))))
             first = file_span(video)[1]  # the flow cache numbers the file's frames
-        frames, _ = resize_and_crop(raw, self.config.input_size)
+        if scale > 1.0:
+            frames = resize_for_crops(raw, self.config.input_size, scale)
+        else:
+            frames, _ = resize_and_crop(raw, self.config.input_size)
         if not self.needs_flow:
             return PreparedVideo(frames, None, None)
         if count < 2:  # one frame: no motion at all
@@ -217,7 +236,7 @@ class _FamilyRun:
             raise InputError(f"the {self.family} family gives no training samples (its record has no sample_inputs): it cannot train end to end")
         flow_cache = FlowCache(Path(cache_dir) / "flow") if cache_dir is not None else None
         self.videos = VideoPreparer(self.config, flow_cache=flow_cache, device=self.device, memory_bytes=memory_bytes,
-                                    raft_weights=settings.raft_weights)
+                                    raft_weights=settings.raft_weights, training_scale=self.record.training_scale(settings))
         self.skipped = SkippedVideos()
         self.notes: list[str] = []
         self._sources = ""
@@ -300,12 +319,16 @@ class _FamilyRun:
         samples = list(self.split.train) + list(self.split.val)
         started = time.monotonic()
         what = "frames and flow" if self.videos.needs_flow else "frames"
-        self.log(f"preparing {what} of {len(samples)} videos ({self.config.input_size} px)")
+        size = self.config.input_size
+        room = ""
+        if self.videos.training_scale > 1.0:
+            room = f"; training videos whole at a shorter side of {int(round(size * self.videos.training_scale))} px for random crops"
+        self.log(f"preparing {what} of {len(samples)} videos ({size} px{room})")
         for n, sample in enumerate(samples):
             check(self.cancel)
             report(self.progress, n, len(samples), f"prepare: {self.dataset.relative(sample)}")
             try:
-                self.videos.get(sample.path, self.cancel, sample.segment)
+                self.videos.get(sample.path, self.cancel, sample.segment, training=n < len(self.split.train))
             except InputError as err:
                 self.skipped.add(sample.path, err.problem)
         report(self.progress, len(samples), len(samples), "prepare: done")
@@ -316,7 +339,7 @@ class _FamilyRun:
 
     def _sample(self, sample: Sample, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         """One training (``rng``: random) or validation (centred) sample of the video."""
-        prepared = self.videos.get(sample.path, self.cancel, sample.segment)
+        prepared = self.videos.get(sample.path, self.cancel, sample.segment, training=rng is not None)
         if self.record.training_inputs is not None:
             return self.record.training_inputs(self.config, prepared, rng, self.settings)
         return self.record.sample_inputs(self.config, ArrayFrames(prepared.frames), rng=rng)

@@ -79,7 +79,9 @@ class TrainSettings:
     002: lr 0.01, momentum 0.9, weight decay 5e-4) and take seed 004's RGB
     stream (``rgb_attention``: CAM spatial attention, ``rgb_convlstm``: a
     ConvLSTM of that many channels); convnet: ``flow_scale`` and ``flow_bound``
-    (seed 002 divides flow by 20 and clamps it to +-1).
+    (seed 002 divides flow by 20 and clamps it to +-1); convnet's ``augment``: ``crop`` draws each
+    training sample's square at random from frames whose shorter side is 256/224 of the input size,
+    ``flip`` mirrors it half the time (repflow takes none).
     ``variant`` left empty takes the family's default (fusion, late, flow).
     Settings saved before families existed load as a transformer's.
     """

@@ -20,7 +20,8 @@ from core.models.convnet.describe import describe, flow_statement
 from core.models.convnet.factory import build_convnet
 from core.models.convnet.model import TwoStreamConvNet
 from core.models.convnet.predict import ConvNetClassifier
-from core.models.convnet.train import RECIPES, TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs
+from core.models.convnet.train import (RECIPES, TRAIN_OPTIONS, config_from_settings, needs_flow, sample_inputs, training_inputs,
+                                       training_scale)
 from core.models.registry import Family, register_family
 from core.models.shared.resnet import resnet_family_fields
 from core.resources import DEMO_CONVNET
@@ -42,6 +43,7 @@ FAMILY = register_family(
         train_options=TRAIN_OPTIONS,
         sample_inputs=sample_inputs,
         training_inputs=training_inputs,
+        training_scale=training_scale,
         needs_flow=needs_flow,
         demo_checkpoint=DEMO_CONVNET,
         recipes=RECIPES,

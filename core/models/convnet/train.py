@@ -1,9 +1,18 @@
 """What the end-to-end trainer (:mod:`core.training.end_to_end`) needs from the two-stream ConvNet:
 its config from the run's settings, and training samples (TSN: ``snippets`` windows per video,
-one drawn at random inside each of equal segments; centred for validation)."""
+one drawn at random inside each of equal segments; centred for validation).
+
+``--augment crop`` follows Simonyan & Zisserman (section 6 of the paper seed 001 links): the
+videos are rescaled so the shorter side is 256 (for 224 inputs), and every training sample
+takes a 224 square at a random place anywhere in the whole frame, the same place for its frame
+and its flow stack (the flow computed on the whole rescaled frames, as theirs was, then cropped:
+displacements are in pixels of that rescale, which the crop keeps); ``flip`` then mirrors it
+half the time.  Validation, ``eval`` and ``classify`` keep their centre crop (or ``--views``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
@@ -14,18 +23,23 @@ from core.models.convnet.config import ConvNetConfig
 from core.models.convnet.inputs import mirrored, prepare_snippets, snippet_starts, snippet_windows, stack_flow
 from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet_config import resnet_settings
+from core.sampling import TEN_CROP_SCALE, crop_offsets
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
                  "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
                  "rgb_convlstm", "augment")
 
 
+CROP_SCALE = TEN_CROP_SCALE  # training crops come from frames whose shorter side is this much larger (224 -> 256)
+
 # Seed 002's two-stream ConvNet (its sections on stream design, flow and training): ResNet-50 streams
 # with ImageNet weights (the temporal one by cross-modality initialisation), L = 10 stacked TV-L1 fields
 # divided by 20 and clamped to +-1 with the mean displacement subtracted, late fusion by averaging,
 # SGD at lr 0.01 with momentum 0.9 and weight decay 5e-4, one frame (snippet) per video a training step
-# ("Sample one frame per video": not TSN's consensus of 3), 25 test snippets.  The seed trains the
-# streams apart; this trainer trains them jointly with one loss per stream (see core.training.end_to_end).
+# ("Sample one frame per video": not TSN's consensus of 3), 25 test snippets.  The augmentation is the
+# original paper's (seed 001): random 224 crops of frames rescaled to a shorter side of 256, then random
+# horizontal flips, for both streams.  The seed trains the streams apart; this trainer trains them
+# jointly with one loss per stream (see core.training.end_to_end).
 RECIPES = {
     "seed002": {
         "resnet": "resnet50",
@@ -37,7 +51,7 @@ RECIPES = {
         "mean_subtraction": True,
         "variant": "late",
         "snippets": 1,
-        "augment": "flip",
+        "augment": "flip+crop",
         "optimizer": "sgd",
         "lr": 0.01,
         "momentum": 0.9,
@@ -47,9 +61,6 @@ RECIPES = {
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetConfig:
-    if settings.augment not in ("none", "flip"):
-        raise InputError(f"--augment {settings.augment}: the convnet family resizes each video to the input size once, which leaves "
-                         "no room for crops; it takes --augment flip (each training sample mirrored at random)")
     overrides = resnet_settings(settings)
     if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
         raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
@@ -74,14 +85,43 @@ def sample_inputs(config: ConvNetConfig, source: Any, *, starts: Sequence[int] |
     return prepare_snippets(source, chosen, config, flow_backend=flow_backend, device=device).inputs()
 
 
+def training_scale(settings: Any) -> float:
+    """How much larger than the input size the trainer keeps a training video's shorter side, whole:
+    room for ``--augment crop``; 1 (resized and centre-cropped once) without it."""
+    return CROP_SCALE if "crop" in settings.augment else 1.0
+
+
 def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generator | None, settings: Any) -> dict[str, torch.Tensor]:
-    """One training (``rng``: random) or validation (centred) sample of a prepared video; with ``--augment flip``
-    a training sample is mirrored half the time (as Simonyan & Zisserman train both streams)."""
+    """One training (``rng``: random) or validation (centred) sample of a prepared video.
+
+    With ``--augment crop`` the sample is cut from a square at a random place of the video's
+    larger resize (:func:`cropped`; the centre without ``rng``); with ``flip`` it is mirrored half
+    the time (as Simonyan & Zisserman train both streams).  The draws come from ``rng`` in a
+    fixed order (snippet starts, crop, flip), so a seeded epoch repeats exactly; a run without
+    crops draws what it drew before crops existed.
+    """
     starts = snippet_starts(len(prepared.frames), settings.snippets, config, rng=rng)
+    if "crop" in settings.augment:
+        frames = prepared.frames
+        top, left = crop_offsets(frames.shape[1], frames.shape[2], config.input_size, rng)
+        prepared = cropped(prepared, top, left, config.input_size)
     inputs = snippets_from_prepared(prepared, starts, config)
-    if rng is not None and settings.augment == "flip" and rng.random() < 0.5:
+    if rng is not None and "flip" in settings.augment and rng.random() < 0.5:
         inputs = mirrored(inputs)
     return inputs
+
+
+def cropped(prepared: Any, top: int, left: int, size: int) -> Any:
+    """The prepared video seen through one ``size`` square at ``(top, left)``: its frames and its
+    pair flow cut at the same place (views, no copies), so a snippet's frame and flow stack align."""
+    window = (slice(top, top + size), slice(left, left + size))
+    if top < 0 or left < 0 or top + size > prepared.frames.shape[1] or left + size > prepared.frames.shape[2]:
+        raise ValueError(f"a {size} px crop at ({top}, {left}) falls outside frames of {prepared.frames.shape[1:3]}")
+    cut = {"frames": prepared.frames[(slice(None), *window)]}
+    for name in ("forward", "backward"):
+        flow = getattr(prepared, name)
+        cut[name] = None if flow is None else flow[(slice(None), slice(None), *window)]
+    return dataclasses.replace(prepared, **cut)
 
 
 def snippets_from_prepared(prepared: Any, starts: list[int], config: ConvNetConfig) -> dict[str, torch.Tensor]:

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from core.errors import InputError
 from core.models.repflow.config import RepFlowConfig
 from core.models.repflow.inputs import prepare_clip
 from core.models.shared.resnet_config import resnet_settings
@@ -39,6 +40,8 @@ RECIPES = {
 
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> RepFlowConfig:
+    if settings.augment != "none":
+        raise InputError(f"--augment {settings.augment}: the repflow family trains on plain centre-cropped clips (no flips or crops)")
     overrides = resnet_settings(settings)
     if settings.clip_length:
         overrides["clip_length"] = settings.clip_length

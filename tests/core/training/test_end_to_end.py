@@ -192,7 +192,7 @@ def test_prepared_videos_stay_within_the_memory_budget(synth):
     paths = sorted((synth / "RedBall").glob("*.mp4"))[:3]
     for path in paths:
         assert preparer.get(path).frames.shape == (12, 48, 48, 3)
-    assert list(preparer._kept) == [(p, None) for p in paths[1:]] and preparer._bytes == 2 * one
+    assert list(preparer._kept) == [(p, None, 1.0) for p in paths[1:]] and preparer._bytes == 2 * one
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synth, tmp_path):
@@ -204,6 +204,61 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synth, tmp_path):
     assert strip(resumed.history) == strip(whole.history)
     again = train(synth, small(epochs=3), tmp_path / "parts.safetensors")
     assert again.already_finished
+
+
+def test_convnet_trains_on_random_crops_and_flips_and_records_them(synth, tmp_path, capsys, monkeypatch):
+    """``--augment flip+crop``: training samples are cut at random from the training videos kept whole at
+    a shorter side of round(48 x 256/224) = 55 px, validation samples centred in the 48 px resize as
+    ``eval`` sees them; the checkpoint's training record says so."""
+    from core.models.convnet import train as convnet_train
+
+    drawn: list[tuple[int, int, bool]] = []
+    real = convnet_train.crop_offsets
+
+    def spy(height, width, size, rng=None):
+        drawn.append((height, width, rng is not None))
+        return real(height, width, size, rng)
+
+    monkeypatch.setattr(convnet_train, "crop_offsets", spy)
+    ckpt = tmp_path / "crops.safetensors"
+    assert main.main(["train", str(synth), "--out", str(ckpt), *CONVNET, "--epochs", "1", "--augment", "flip+crop"]) == 0
+    out = capsys.readouterr().out
+    assert "(48 px; training videos whole at a shorter side of 55 px for random crops)" in out and f"checkpoint: {ckpt}" in out
+    record = training_record(ckpt)
+    assert record.settings.augment == "flip+crop"
+    assert set(drawn) == {(55, 55, True), (48, 48, False)}  # random crops in training, the centre in validation
+    assert sum(random for _, _, random in drawn) == len(record.split["train"])  # one crop per training sample drawn
+
+
+def test_a_resumed_run_with_random_crops_draws_the_same_crops(synth, tmp_path):
+    crops = dict(augment="flip+crop", variant="late")
+    whole = train(synth, small(epochs=2, **crops), tmp_path / "whole.safetensors")
+    train(synth, small(epochs=1, **crops), tmp_path / "parts.safetensors")
+    resumed = train(synth, small(epochs=2, **crops), tmp_path / "parts.safetensors")
+    assert resumed.resumed_from_epoch == 1
+    strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
+    assert strip(resumed.history) == strip(whole.history)
+
+
+def test_training_videos_kept_for_crops_are_the_whole_larger_resize_with_its_own_flow(synth):
+    from core.flow.cache import FlowCache
+    from core.models.convnet.config import ConvNetConfig
+    from core.models.convnet.train import CROP_SCALE
+    from core.sampling import resize_for_crops
+    from core.training.end_to_end import VideoPreparer
+    from core.video import open_video
+
+    config = ConvNetConfig.create(backbone="tiny", class_names=["a", "b"], backbone_options={"width": 8}, input_size=48,
+                                  flow_length=4, variant="late")
+    path = next((synth / "MoveRight").glob("*.mp4"))
+    preparer = VideoPreparer(config, flow_cache=FlowCache(synth.parent / "cropflow"), device=torch.device("cpu"),
+                             memory_bytes=1 << 30, raft_weights=None, training_scale=CROP_SCALE)
+    roomy, plain = preparer.get(path, training=True), preparer.get(path)
+    with open_video(path) as video:
+        raw = video.read_clip(list(range(len(video))))
+    assert np.array_equal(roomy.frames, resize_for_crops(raw, 48, CROP_SCALE)) and roomy.frames.shape == (12, 55, 55, 3)
+    assert roomy.forward.shape == (11, 2, 55, 55) and plain.forward.shape == (11, 2, 48, 48)  # flow of each resize, cached apart
+    assert plain.frames.shape == (12, 48, 48, 3) and preparer.get(path, training=True) is roomy
 
 
 def test_unreadable_videos_are_skipped_and_listed(synth, tmp_path):

@@ -4,6 +4,7 @@ clean one-line failure naming the weight file and where to put it when the weigh
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def test_a_size_of_zero_is_refused_not_taken_for_the_default(tmp_path: Path, cap
 
 
 def test_convnet_flip_mirrors_frames_and_negates_horizontal_flow() -> None:
-    """``--augment flip`` for the ConvNet (seed 002's recipe sets it): a mirrored sample's motion to the right is
+    """``--augment flip`` for the ConvNet (seed 002's recipe sets it, with crops): a mirrored sample's motion to the right is
     motion to the left; vertical motion stays; validation samples are never mirrored."""
     import numpy as np
     import torch
@@ -156,8 +157,7 @@ def test_convnet_flip_mirrors_frames_and_negates_horizontal_flow() -> None:
     assert torch.equal(out["flow"][:, 0::2, :, 3], torch.full((2, 2, 2), -3.0)) and torch.equal(out["flow"][:, 1::2, :, 3], torch.full((2, 2, 2), -1.0))
     assert torch.equal(out["flow"][:, :, :, :3], torch.zeros(2, 4, 2, 3))
 
-    settings = settings_of("--recipe", "seed002")
-    assert settings.augment == "flip"
+    settings = settings_of("--model", "convnet", "--augment", "flip")
     sample = {"rgb": rgb, "flow": flow}
     original = convnet_train.snippets_from_prepared
     try:
@@ -172,8 +172,23 @@ def test_convnet_flip_mirrors_frames_and_negates_horizontal_flow() -> None:
         convnet_train.snippets_from_prepared = original
 
 
-def test_convnet_crops_are_refused_with_the_reason() -> None:
-    from core.errors import InputError
+def test_the_seed002_recipe_crops_and_flips_as_simonyan_and_zisserman_train() -> None:
+    """"A 224 x 224 sub-image is randomly cropped from the selected frame; it then undergoes random
+    horizontal flipping" (the paper seed 001 links, section 6), for both streams."""
+    settings = settings_of("--recipe", "seed002")
+    assert settings.augment == "flip+crop"
+    assert settings_of("--recipe", "seed002", "--augment", "flip").augment == "flip"  # an option beside the recipe changes it
 
-    with pytest.raises(InputError, match="takes --augment flip"):
-        settings_of("--model", "convnet", "--augment", "crop").model_config(["a", "b"])
+
+@pytest.mark.parametrize("augment", ["crop", "flip+crop"])
+def test_convnet_takes_crops_and_repflow_still_refuses_augmentation_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                                augment: str) -> None:
+    from core.models.convnet.config import ConvNetConfig
+    from core.training import TrainSettings
+
+    assert isinstance(settings_of("--model", "convnet", "--augment", augment).model_config(["a", "b"]), ConvNetConfig)
+    assert main.main(["train", str(tmp_path), "--out", str(tmp_path / "x.safetensors"), "--model", "repflow", "--augment", augment]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --augment is an option of the transformer and convnet families, not of --model repflow"]
+    with pytest.raises(InputError, match=re.escape(f"--augment {augment}: the repflow family trains on plain centre-cropped clips")):
+        TrainSettings(model="repflow", augment=augment).validate()
