@@ -4,6 +4,7 @@ which frame it returned (exact seeking), whatever the codec did to the pixels.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import av
 import numpy as np
@@ -81,3 +82,10 @@ def write_video(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def mux_pictures(out: "av.container.OutputContainer", stream: "av.video.stream.VideoStream", pictures: "Iterable[np.ndarray]") -> None:
+    """Encode each (H, W, 3) uint8 RGB picture into ``stream`` and flush the encoder: a file's whole stream."""
+    for picture in pictures:
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+    out.mux(stream.encode())

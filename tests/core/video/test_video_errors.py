@@ -14,7 +14,7 @@ import pytest
 from core.errors import VideoError
 from core.sampling import clip_indices
 from core.video import open_video
-from media import decode_index, index_frame, write_video
+from media import decode_index, index_frame, mux_pictures, write_video
 from paths import SHARED
 
 
@@ -302,10 +302,7 @@ def test_a_frame_size_ffmpeg_refuses_is_named_not_called_0x0(tmp_path: Path) -> 
     with av.open(str(path), "w", format="avi") as out:
         stream = out.add_stream("mjpeg", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
-        for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 100, np.uint8), format="rgb24")):
-            out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        mux_pictures(out, stream, [np.full((64, 64, 3), 100, np.uint8)])
     data = bytearray(path.read_bytes())
     sof = data.find(b"\xff\xc0")
     data[sof + 5 : sof + 9] = struct.pack(">HH", 20000, 20000)

@@ -12,7 +12,7 @@ import pytest
 from core.errors import VideoError
 from core.video import open_video
 from core.video.orientation import OddOrientation, Orientation, from_display_matrix
-from media import decode_index, index_frame, write_video
+from media import decode_index, index_frame, mux_pictures, write_video
 
 
 def _shown(stored: np.ndarray, ccw: int, hflip: bool, vflip: bool) -> np.ndarray:
@@ -68,15 +68,8 @@ def _still_then_film(path: Path) -> Path:
         still.width, still.height, still.pix_fmt = 256, 256, "yuvj420p"
         film = out.add_stream("libx264", rate=25)
         film.width, film.height, film.pix_fmt = 128, 64, "yuv420p"
-        for packet in still.encode(av.VideoFrame.from_ndarray(np.full((256, 256, 3), 200, np.uint8), format="rgb24")):
-            out.mux(packet)
-        for packet in still.encode():
-            out.mux(packet)
-        for i in range(10):
-            for packet in film.encode(av.VideoFrame.from_ndarray(index_frame(i), format="rgb24")):
-                out.mux(packet)
-        for packet in film.encode():
-            out.mux(packet)
+        mux_pictures(out, still, [np.full((256, 256, 3), 200, np.uint8)])
+        mux_pictures(out, film, (index_frame(i) for i in range(10)))
     return path
 
 
@@ -93,11 +86,7 @@ def _anamorphic(path: Path, ccw: int | None = None) -> Path:
         stream.codec_context.sample_aspect_ratio = Fraction(32, 27)
         if ccw is not None:
             stream.set_display_rotation(ccw)
-        for i in range(3):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(index_frame(i), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        mux_pictures(out, stream, (index_frame(i) for i in range(3)))
     return path
 
 
