@@ -184,6 +184,11 @@ class JobRunner(QObject):
     def is_busy(self, channel: str) -> bool:
         return channel in self._current
 
+    @property
+    def busy_channels(self) -> tuple[str, ...]:
+        """The channels with a job that matters in progress (none: the viewer is idle)."""
+        return tuple(self._current)
+
     def current(self, channel: str) -> int | None:
         """The id of the channel's job in progress (``None``: none): which request it is."""
         return self._current.get(channel)

@@ -244,7 +244,7 @@ def check_always(window: MainWindow, refs: References) -> list[str]:
 
 def is_idle(window: MainWindow) -> bool:
     """No job in flight, nothing posted for a later turn, no throttled request, not playing."""
-    return (not window.jobs._current and not turns().pending() and not window.flow._throttle.isActive()
+    return (not window.jobs.busy_channels and not turns().pending() and not window.flow._throttle.isActive()
             and not window.state.playing and not window.export.busy)
 
 

@@ -126,3 +126,18 @@ def test_waiting_for_the_runner_waits_for_its_own_threads_too(qtbot) -> None:  #
     release.set()
     assert jobs.wait(5000)
     jobs.shutdown()
+
+
+def test_busy_channels_name_the_jobs_in_progress_and_none_once_they_end(qtbot) -> None:  # noqa: ANN001
+    jobs = JobRunner()
+    release = threading.Event()
+    try:
+        jobs.submit("flow", lambda c, p: release.wait(10), lambda r: None)
+        jobs.submit("frame", lambda c, p: 1, lambda r: None)
+        assert set(jobs.busy_channels) == {"flow", "frame"}
+        qtbot.waitUntil(lambda: jobs.busy_channels == ("flow",), timeout=5000)
+        release.set()
+        qtbot.waitUntil(lambda: jobs.busy_channels == (), timeout=5000)
+    finally:
+        release.set()
+        jobs.shutdown()
