@@ -343,6 +343,8 @@ class MainWindow(QMainWindow):
         rot = (f", rotated {i.rotation}°" if i.rotation else "") + (", mirrored" if i.mirrored else "")
         if abs(i.sample_aspect_ratio - 1.0) > 0.01:
             rot += f", pixels {i.sample_aspect_ratio:.3g}:1 (shown stretched; the model sees them as stored)"
+        if i.interlaced:
+            rot += ", interlaced (fields woven: moving edges comb, and flow shows it as noise)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
         self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{rot}{vfr}")
 

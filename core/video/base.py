@@ -40,7 +40,9 @@ class VideoInfo:
     true when frame durations differ; ``fps`` is then the average.
     ``sample_aspect_ratio`` is a stored pixel's width over its height as shown
     (32/27 for anamorphic 16:9 NTSC DVD): frames are given as stored, and a view
-    that shows them as a player does stretches them by it.
+    that shows them as a player does stretches them by it.  ``interlaced``: each
+    frame holds two fields woven together, given as stored (moving edges comb,
+    which optical flow shows as noise).
     """
 
     path: str
@@ -56,6 +58,7 @@ class VideoInfo:
     variable_frame_rate: bool
     mirrored: bool = False
     sample_aspect_ratio: float = 1.0
+    interlaced: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -326,6 +326,7 @@ class ContainerVideo(Video):
             self._closed = False
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._orientation: Orientation = UPRIGHT
+            self._interlaced = False  # the first frame's flag, as its orientation
             self._size: tuple[int, int] | None = None  # the first decoded frame's, before it is turned upright: every frame's
             if self._index.grid:
                 self._anchor_grid()
@@ -393,6 +394,7 @@ class ContainerVideo(Video):
             rotation=self._orientation.rotation,
             mirrored=self._orientation.mirrored,
             sample_aspect_ratio=_shown_pixel_aspect(stream, self._orientation),
+            interlaced=self._interlaced,
             container=self._container.format.name,
             pixel_format=str(ctx.pix_fmt or ""),
             variable_frame_rate=vfr,
@@ -543,6 +545,7 @@ class ContainerVideo(Video):
         if first:
             self._size = size
             self._orientation = self._orientation_of(frame)
+            self._interlaced = bool(frame.interlaced_frame)
         elif size != self._size:  # joined recordings, adaptive streams: clips, flow and models need one size
             raise VideoError(f"frame {position} is {size[0]}x{size[1]} but the video's first frame is {self._size[0]}x{self._size[1]} "
                              "(a video whose size changes midway: re-encode it at one size)", self.path)

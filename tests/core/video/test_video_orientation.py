@@ -98,3 +98,12 @@ def test_non_square_pixels_are_stated_and_frames_stay_as_stored(tmp_path: Path) 
         assert video.info.sample_aspect_ratio == pytest.approx(27 / 32, abs=1e-6)  # turned: a shown pixel is tall
     with open_video(write_video(tmp_path / "square.mp4", 3)) as video:
         assert video.info.sample_aspect_ratio == 1.0
+
+
+def test_an_interlaced_file_says_so_and_a_progressive_one_does_not(tmp_path: Path) -> None:
+    """Woven fields comb on motion, which the flow view shows as noise: the user is told why."""
+    woven = write_video(tmp_path / "tff.mp4", 4, size=(128, 64), options={"x264-params": "interlaced=1:tff=1", "crf": "10"})
+    with open_video(woven) as video:
+        assert video.info.interlaced and [decode_index(video.read(i)) for i in (0, 3)] == [0, 3]
+    with open_video(write_video(tmp_path / "progressive.mp4", 4)) as video:
+        assert not video.info.interlaced
