@@ -20,7 +20,7 @@ DEFAULT_CLIP_LENGTH = 16
 DEFAULT_INPUT_SIZE = 224
 CENTRE = 0.5  # crop position along the longer side: inference and training's view 0
 THREE_CROPS = (0.0, CENTRE, 1.0)  # the multi-view test protocol of MViTv2 and Swin: start, centre, end of the longer side
-TEN_CROP_SCALE = 256 / 224  # Simonyan & Zisserman test on 224 crops of frames whose shorter side is 256
+CROP_ROOM_SCALE = 256 / 224  # room for crops: Simonyan & Zisserman train and test on 224 crops of frames whose shorter side is 256
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def as_crop_view(position: float | CropView) -> CropView:
 
 
 TEN_CROPS = tuple(  # Simonyan & Zisserman's test crops: four corners and the centre of a larger resize, each also mirrored
-    CropView(x, y, TEN_CROP_SCALE, flip) for x, y in _PLACES for flip in (False, True)
+    CropView(x, y, CROP_ROOM_SCALE, flip) for x, y in _PLACES for flip in (False, True)
 )
 
 

@@ -340,13 +340,13 @@ class MainWindow(QMainWindow):
         assert i is not None
         for view in (self.rgb_view, self.flow_view):
             view.set_pixel_aspect(i.sample_aspect_ratio)  # anamorphic video shown as a player shows it
-        rot = (f", rotated {i.rotation}°" if i.rotation else "") + (", mirrored" if i.mirrored else "")
+        shown_as = (f", rotated {i.rotation}°" if i.rotation else "") + (", mirrored" if i.mirrored else "")
         if abs(i.sample_aspect_ratio - 1.0) > 0.01:
-            rot += f", pixels {i.sample_aspect_ratio:.3g}:1 (shown stretched; the model sees them as stored)"
+            shown_as += f", pixels {i.sample_aspect_ratio:.3g}:1 (shown stretched; the model sees them as stored)"
         if i.interlaced:
-            rot += ", interlaced (fields woven: moving edges comb, and flow shows it as noise)"
+            shown_as += ", interlaced (fields woven: moving edges comb, and flow shows it as noise)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
-        self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{rot}{vfr}")
+        self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{shown_as}{vfr}")
 
     def _show_flow(self, flow: FlowFrame) -> None:
         self.flow_view.set_frame(flow.image)

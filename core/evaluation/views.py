@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from core.errors import InputError
-from core.sampling import CENTRE, TEN_CROP_SCALE, TEN_CROPS, THREE_CROPS, CropView
+from core.sampling import CENTRE, CROP_ROOM_SCALE, TEN_CROPS, THREE_CROPS, CropView
 
 CROP_POSITIONS: dict[int, tuple[float | CropView, ...]] = {1: (CENTRE,), 3: THREE_CROPS, 10: TEN_CROPS}
 MAX_CLIPS = 250  # 10x the seeds' densest protocol (25 snippets a video); more only repeats clips
@@ -62,7 +62,7 @@ class Views:
         """What the ten crops are, for reports (``None`` for 1 or 3 crops, which say it in their count)."""
         if self.crops != 10:
             return None
-        shorter = f"shorter side {int(round(input_size * TEN_CROP_SCALE))}" if input_size else "shorter side 256/224 of the input size"
+        shorter = f"shorter side {int(round(input_size * CROP_ROOM_SCALE))}" if input_size else "shorter side 256/224 of the input size"
         return f"4 corners + centre, and their flips, {shorter}"
 
     def describe(self, input_size: int | None = None) -> str:

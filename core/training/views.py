@@ -16,9 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from core.sampling import TEN_CROP_SCALE, CropMap, CropView, resize_and_crop
+from core.sampling import CROP_ROOM_SCALE, CropMap, CropView, resize_and_crop
 
-CORNER_SCALE = TEN_CROP_SCALE  # corner crops come from a resize this much larger (112 -> 128, 224 -> 256)
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 
 
@@ -46,9 +45,9 @@ def view_crop(augment: str, view: int) -> Callable[[np.ndarray, int], tuple[np.n
 
 
 def corner_crop(frames: np.ndarray, size: int, corner: str) -> tuple[np.ndarray, CropMap]:
-    """Resize the shorter side to ``size * CORNER_SCALE`` and take the ``corner`` crop of ``size``
+    """Resize the shorter side to ``size * CROP_ROOM_SCALE`` and take the ``corner`` crop of ``size``
     (the corners of the ten test crops, :data:`core.sampling.TEN_CROPS`, unmirrored)."""
     if corner not in CORNERS:
         raise ValueError(f"unknown corner {corner!r}: choose one of {', '.join(CORNERS)}")
-    view = CropView(x=1.0 if corner.endswith("right") else 0.0, y=1.0 if corner.startswith("bottom") else 0.0, scale=CORNER_SCALE)
+    view = CropView(x=1.0 if corner.endswith("right") else 0.0, y=1.0 if corner.startswith("bottom") else 0.0, scale=CROP_ROOM_SCALE)
     return resize_and_crop(frames, size, view)

@@ -125,12 +125,12 @@ class Video(abc.ABC):
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` as an (H, W, 3) uint8 RGB array (read-only; copy to modify)."""
         index = self._check_index(index)
-        cached = self.cache.get(index)
-        if cached is not None and self._cached_is_current(index):
+        cached = self.cached(index)
+        if cached is not None:
             return cached
         with self._lock:
-            cached = self.cache.get(index)
-            if cached is not None and self._cached_is_current(index):
+            cached = self.cached(index)
+            if cached is not None:
                 return cached
             frame = self._decode(index)
             self.cache.put(index, frame)

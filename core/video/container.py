@@ -298,13 +298,41 @@ DISPLAY_MATRIX = SideDataType.DISPLAYMATRIX
 REORDER_PEEK = 16
 
 
+def _file_stamp(path: str) -> tuple[int, int, int, int]:
+    """Device, inode, size and modification time: the same file, unchanged, while these are."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _decoded_frames(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream",
+                    index: _StreamIndex) -> Iterator["av.VideoFrame"]:
+    """The frames decoded from where the demuxer is, without the pictures the index left out.  A function, not a
+    method: a generator of the reader's own held the reader in a cycle, so a dropped reader (its decoder threads,
+    file and frames) waited for the garbage collector, and one collected in a forked worker hung it."""
+    waiting_for_key = index.starts_at_key
+    in_first_gop = False  # decoding the first keyframe's GOP: its pictures shown before the keyframe are skipped
+    for packet in container.demux(stream):
+        if packet.size and waiting_for_key:
+            if not packet.is_keyframe:
+                continue  # before the file's first keyframe (the index left these out)
+            waiting_for_key = False
+            in_first_gop = packet.pts == index.first_key_pts
+        elif packet.size and in_first_gop:
+            if packet.is_keyframe:
+                in_first_gop = False
+            elif _leading(packet.pts, index.first_key_pts):
+                continue  # an open-GOP picture shown before that keyframe (left out too)
+        yield from packet.decode()  # the final empty packet flushes the decoder
+
+
 class ContainerVideo(Video):
     """A video file read through FFmpeg with exact random access."""
 
     def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> None:
         super().__init__(path, cache_bytes)
         self._max_pixels = max_pixels
-        size = os.path.getsize(path)
+        self._file_stamp = _file_stamp(path)  # which file this reader holds open: the path may name another later
+        size = self._file_stamp[2]
         if size == 0:
             raise VideoError("file is empty (0 bytes)", path)
         self._container = _open_container(path)
@@ -464,8 +492,11 @@ class ContainerVideo(Video):
         return ((pts - pts[0]) * float(self._stream.time_base)).astype(np.float64)
 
     def reopened(self, cache_bytes: int) -> "ContainerVideo | None":
-        """The file opened again, its own decoder; ``None`` when it no longer holds the frames this reader
-        found (written again since), since a second reader must never show other pictures."""
+        """The file opened again, its own decoder; ``None`` when the path no longer names the file this reader
+        holds (written again or replaced since, even with the same frame count and rate), since a second reader
+        must never show other pictures."""
+        if _file_stamp(self.path) != self._file_stamp:
+            return None
         other = ContainerVideo(self.path, cache_bytes=cache_bytes, max_pixels=self._max_pixels)
         if other.info == self.info and np.array_equal(other.timestamps, self.timestamps):
             return other
@@ -482,21 +513,7 @@ class ContainerVideo(Video):
         return self._decoded()
 
     def _decoded(self) -> Iterator["av.VideoFrame"]:
-        index = self._index
-        waiting_for_key = index.starts_at_key
-        in_first_gop = False  # decoding the first keyframe's GOP: its pictures shown before the keyframe are skipped
-        for packet in self._container.demux(self._stream):
-            if packet.size and waiting_for_key:
-                if not packet.is_keyframe:
-                    continue  # before the file's first keyframe (the index left these out)
-                waiting_for_key = False
-                in_first_gop = packet.pts == index.first_key_pts
-            elif packet.size and in_first_gop:
-                if packet.is_keyframe:
-                    in_first_gop = False
-                elif _leading(packet.pts, index.first_key_pts):
-                    continue  # an open-GOP picture shown before that keyframe (left out too)
-            yield from packet.decode()  # the final empty packet flushes the decoder
+        return _decoded_frames(self._container, self._stream, self._index)
 
     def _restart(self, target: int, back: int = 0) -> None:
         """Point the decoder at a keyframe at or before ``target - back``.

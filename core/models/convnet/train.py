@@ -23,14 +23,11 @@ from core.models.convnet.config import ConvNetConfig
 from core.models.convnet.inputs import mirrored, prepare_snippets, snippet_starts, snippet_windows, stack_flow
 from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet_config import resnet_settings
-from core.sampling import TEN_CROP_SCALE, crop_offsets
+from core.sampling import CROP_ROOM_SCALE, crop_offsets
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
                  "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
                  "rgb_convlstm", "augment")
-
-
-CROP_SCALE = TEN_CROP_SCALE  # training crops come from frames whose shorter side is this much larger (224 -> 256)
 
 # Seed 002's two-stream ConvNet (its sections on stream design, flow and training): ResNet-50 streams
 # with ImageNet weights (the temporal one by cross-modality initialisation), L = 10 stacked TV-L1 fields
@@ -88,7 +85,7 @@ def sample_inputs(config: ConvNetConfig, source: Any, *, starts: Sequence[int] |
 def training_scale(settings: Any) -> float:
     """How much larger than the input size the trainer keeps a training video's shorter side, whole:
     room for ``--augment crop``; 1 (resized and centre-cropped once) without it."""
-    return CROP_SCALE if "crop" in settings.augment else 1.0
+    return CROP_ROOM_SCALE if "crop" in settings.augment else 1.0
 
 
 def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generator | None, settings: Any) -> dict[str, torch.Tensor]:

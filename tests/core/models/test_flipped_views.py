@@ -27,11 +27,11 @@ from core.models.repflow import RepFlowConfig
 from core.models.repflow.inputs import prepare_clip
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.inputs import prepare_clip_input, prepare_clip_inputs
-from core.sampling import TEN_CROP_SCALE, TEN_CROPS, CropView, resize_and_crop
+from core.sampling import CROP_ROOM_SCALE, TEN_CROPS, CropView, resize_and_crop
 
 SIZE = 56  # round(56 * 256 / 224) = 64: the frames' own size (the transformer's: 112 and 128)
 TOP_LEFT, TOP_LEFT_FLIPPED = TEN_CROPS[0], TEN_CROPS[1]
-TOP_RIGHT = CropView(1.0, 0.0, TEN_CROP_SCALE)  # the top-left crop of a mirrored frame is the mirror of this one
+TOP_RIGHT = CropView(1.0, 0.0, CROP_ROOM_SCALE)  # the top-left crop of a mirrored frame is the mirror of this one
 INNER = (slice(None), slice(10, -10), slice(10, -10))
 
 

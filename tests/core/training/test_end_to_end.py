@@ -243,7 +243,7 @@ def test_a_resumed_run_with_random_crops_draws_the_same_crops(synth, tmp_path):
 def test_training_videos_kept_for_crops_are_the_whole_larger_resize_with_its_own_flow(synth):
     from core.flow.cache import FlowCache
     from core.models.convnet.config import ConvNetConfig
-    from core.models.convnet.train import CROP_SCALE
+    from core.sampling import CROP_ROOM_SCALE
     from core.sampling import resize_for_crops
     from core.training.end_to_end import VideoPreparer
     from core.video import open_video
@@ -252,11 +252,11 @@ def test_training_videos_kept_for_crops_are_the_whole_larger_resize_with_its_own
                                   flow_length=4, variant="late")
     path = next((synth / "MoveRight").glob("*.mp4"))
     preparer = VideoPreparer(config, flow_cache=FlowCache(synth.parent / "cropflow"), device=torch.device("cpu"),
-                             memory_bytes=1 << 30, raft_weights=None, training_scale=CROP_SCALE)
+                             memory_bytes=1 << 30, raft_weights=None, training_scale=CROP_ROOM_SCALE)
     roomy, plain = preparer.get(path, training=True), preparer.get(path)
     with open_video(path) as video:
         raw = video.read_clip(list(range(len(video))))
-    assert np.array_equal(roomy.frames, resize_for_crops(raw, 48, CROP_SCALE)) and roomy.frames.shape == (12, 55, 55, 3)
+    assert np.array_equal(roomy.frames, resize_for_crops(raw, 48, CROP_ROOM_SCALE)) and roomy.frames.shape == (12, 55, 55, 3)
     assert roomy.forward.shape == (11, 2, 55, 55) and plain.forward.shape == (11, 2, 48, 48)  # flow of each resize, cached apart
     assert plain.frames.shape == (12, 48, 48, 3) and preparer.get(path, training=True) is roomy
 

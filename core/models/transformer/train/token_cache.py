@@ -145,7 +145,7 @@ def _decode(data: bytes) -> tuple[np.ndarray, dict[str, Any]] | None:
         info = dict(header.get("info", {}))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         return None
-    if any(n < 0 for n in shape):
+    if any(n < 0 or n >= 2**62 for n in shape):  # sizes numpy cannot multiply (a damaged or hostile header)
         return None
     payload = data[head + length :]
     if len(payload) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:

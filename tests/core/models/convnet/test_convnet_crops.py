@@ -10,9 +10,9 @@ import torch
 
 from core.models.convnet.config import ConvNetConfig
 from core.models.convnet.inputs import stack_flow
-from core.models.convnet.train import CROP_SCALE, training_inputs
+from core.models.convnet.train import training_inputs
 from core.models.shared.inputs import normalise_frames
-from core.sampling import CropView, crop_offsets, resize_and_crop, resize_for_crops
+from core.sampling import CROP_ROOM_SCALE, CropView, crop_offsets, resize_and_crop, resize_for_crops
 from core.training import TrainSettings
 from core.training.end_to_end import PreparedVideo
 
@@ -101,8 +101,8 @@ def test_the_training_resize_keeps_the_whole_frame_and_is_the_test_views_pixels(
     """Shorter side round(16 x 256/224) = 18: a 30 x 40 video becomes 18 x 24, nothing cut off; the
     crop at any place is exactly ``eval --views``' crop view there (the same resize, the same pixels)."""
     raw = np.random.default_rng(2).integers(0, 256, size=(3, 30, 40, 3), dtype=np.uint8)
-    whole = resize_for_crops(raw, SIZE, CROP_SCALE)
+    whole = resize_for_crops(raw, SIZE, CROP_ROOM_SCALE)
     assert whole.shape == (3, 18, 24, 3)
     for top, left in [(0, 0), (2, 8), (1, 3)]:
-        view = CropView(x=left / 8, y=top / 2, scale=CROP_SCALE)
+        view = CropView(x=left / 8, y=top / 2, scale=CROP_ROOM_SCALE)
         assert np.array_equal(whole[:, top : top + SIZE, left : left + SIZE], resize_and_crop(raw, SIZE, view)[0])

@@ -49,7 +49,8 @@ def test_a_damaged_entry_reads_as_missing_and_is_removed(tmp_path, damage):
     assert not path.exists()
 
 
-@pytest.mark.parametrize("header", [{"shape": [-2, -2, 16]}, b"[" * 100000 + b"]" * 100000], ids=["negative-shape", "nested"])
+@pytest.mark.parametrize("header", [{"shape": [-2, -2, 16]}, {"shape": [2**70, 0]}, b"[" * 100000 + b"]" * 100000],
+                         ids=["negative-shape", "huge-shape", "nested"])
 def test_an_entry_whose_header_is_malformed_reads_as_missing_not_a_crash(tmp_path, header):
     """The checksum covers the payload only: a shape of negative sizes (reshape raised) or JSON nested too deep
     (RecursionError) in the header is a damaged entry."""
