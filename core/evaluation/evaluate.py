@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -217,6 +217,9 @@ def evaluate(
         )
     except (TypeError, ValueError, AttributeError, KeyError) as err:
         raise CheckpointError(f"the checkpoint's training record is damaged ({type(err).__name__}: {err})", info.path) from None
+    scale_note = trained_scale_note(family, recorded_settings(info.extra).get("augment"), crops)
+    if scale_note:
+        test_set = replace(test_set, notes=(*test_set.notes, scale_note))
     if classifier is None:
         classifier = open_classifier(
             info.path,
@@ -229,6 +232,16 @@ def evaluate(
         skipped.add(dataset.root / rel, "listed in the checkpoint's split but not in the folder")
     return score_test_set(classifier, checkpoint=info.path, dataset=dataset, test_set=test_set, to_model=to_model,
                           clips_per_video=clips_per_video, crops=crops, skipped=skipped, cancel=cancel, progress=progress)
+
+
+def trained_scale_note(family: str, augment: Any, crops: int) -> str | None:
+    """What a reported number must say when a ConvNet trained on random crops of a larger resize is tested on
+    views of the input-size resize: everything it sees is 224/256 the size it learned on."""
+    if family != "convnet" or not isinstance(augment, str) or "crop" not in augment or crops == 10:
+        return None
+    return ("the model trained on random crops of frames whose shorter side was 256/224 of the input size; these views "
+            "resize it to the input size, so objects and motion look 12.5% smaller than in training (--views Nx10 tests "
+            "at the training scale)")
 
 
 VideoScorer = Callable[[Any, str, int], "VideoResult"]  # (data sample, its relative path, its label in the model's classes)

@@ -228,6 +228,10 @@ def test_convnet_trains_on_random_crops_and_flips_and_records_them(synth, tmp_pa
     assert record.settings.augment == "flip+crop"
     assert set(drawn) == {(55, 55, True), (48, 48, False)}  # random crops in training, the centre in validation
     assert sum(random for _, _, random in drawn) == len(record.split["train"])  # one crop per training sample drawn
+    for views, noted in ((["--clips", "1"], True), (["--views", "1x10"], False)):  # the scale it trained at, or not
+        assert main.main(["eval", str(synth), "--checkpoint", str(ckpt), *views, "--out", str(tmp_path / "eval"), "--device", "cpu"]) == 0
+        said = "note: the model trained on random crops of frames whose shorter side was 256/224" in capsys.readouterr().out
+        assert said == noted
 
 
 def test_a_resumed_run_with_random_crops_draws_the_same_crops(synth, tmp_path):
