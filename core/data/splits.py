@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.data.dataset import Dataset, Sample, split_search_dirs
+from core.data.dataset import Dataset, Sample, listed, split_search_dirs
 from core.errors import DatasetError, InputError
 from core.gil import let_waiting_threads_in
 
@@ -194,7 +194,7 @@ def _hmdb51(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | N
         if path is None:
             where = split_search_dirs(dataset.root, split_dir)[0]
             raise DatasetError(f"HMDB51 split {number} needs a split file for class {name!r}, which is missing", where / file_name)
-        listed = 0
+        entries = 0
         flags: dict[Path, tuple[int, int]] = {}  # video -> (flag, line): one video, one state
         for line_number, fields in _read_lines(path):
             if len(fields) != 2 or fields[1] not in {"0", "1", "2"}:
@@ -212,8 +212,8 @@ def _hmdb51(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | N
                 train.append(sample)
             elif flag == HMDB_TEST:
                 test.append(sample)
-            listed += 1
-        if not listed:
+            entries += 1
+        if not entries:
             raise DatasetError("lists no videos", path)
     return _unique(train), _unique(test), f"HMDB51 official split {number} (<class>_test_split{number}.txt)"
 
@@ -335,12 +335,25 @@ def make_split(
         reader = _ucf101 if scheme == "ucf101" else _hmdb51
         official_train, test, description = reader(dataset, official_split, split_dir)
         (val, train), notes = _carve(official_train, [val_fraction], seed, dataset)
+        notes = [*notes, *_in_no_part(dataset, [*official_train, *test], scheme, description)]
         description += f"; validation {val_fraction:g} of train, seed {seed}"
     if not train:
         raise DatasetError(f"the split leaves no videos to train on ({description})", dataset.root)
     order = {s.path: i for i, s in enumerate(dataset.samples)}
     ordered = lambda part: tuple(sorted(part, key=lambda s: order[s.path]))  # noqa: E731
     return Split(ordered(train), ordered(val), ordered(test), scheme, description, (*dataset.notes, *notes))
+
+
+def _in_no_part(dataset: Dataset, placed: list[Sample], scheme: str, description: str) -> list[str]:
+    """A note naming the videos of the folder that an official split puts in no part (HMDB51 marks about a third
+    of each class 0, unused; a video missing from UCF101's lists): trained and tested on by nobody, said once."""
+    placed_paths = {s.path for s in placed}
+    left = [dataset.relative(s) for s in dataset.samples if s.path not in placed_paths]
+    if not left:
+        return []
+    why = "their split files mark them 0, unused" if scheme == "hmdb51" else "its lists name them nowhere"
+    count = f"{len(left)} videos are" if len(left) != 1 else "1 video is"
+    return [f"{count} in no part of {description.split(' (')[0]} ({why}): {listed(left)}"]
 
 
 def require_official(split: Split, number: int, dataset: Dataset) -> str:

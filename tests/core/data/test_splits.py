@@ -76,6 +76,15 @@ def rel(dataset: Dataset, part: tuple[Sample, ...]) -> list[str]:
 # ----------------------------------------------------------------------------- UCF101
 
 
+def test_a_ucf101_video_its_lists_name_nowhere_is_said_to_be_in_no_part(tmp_path: Path):
+    root = ucf101(tmp_path)
+    stray = next(p for p in sorted(root.iterdir()) if p.is_dir())
+    (stray / f"v_{stray.name}_g99_c01.avi").write_bytes(b"")
+    split = make_split(discover_dataset(root), val_fraction=0.0)
+    assert any(note.startswith("1 video is in no part of UCF101") and note.endswith(f"{stray.name}/v_{stray.name}_g99_c01.avi")
+               for note in split.notes), split.notes
+
+
 def test_ucf101_official_split_with_validation_carved_by_group(tmp_path: Path):
     dataset = discover_dataset(ucf101(tmp_path))
     assert dataset.classes == UCF_CLASSES
@@ -168,7 +177,9 @@ def test_hmdb51_official_split_train_test_and_unused(tmp_path: Path):
         "brush_hair/Brushing_Hair_with_Beth_brush_hair_h_nm_np1_le_goo_0.avi",
         "cartwheel/(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi",
     ]
-    assert split.val == ()  # flag 0 (Aussie_Brush_hair...) is in no part
+    assert split.val == ()  # flag 0 (Aussie_Brush_hair...) is in no part, and a note says so
+    assert "1 video is in no part of HMDB51 official split 1 (their split files mark them 0, unused): " \
+           "brush_hair/Aussie_Brush_hair_brush_hair_u_cm_np1_fr_goo_0.avi" in split.notes
     with_val = make_split(dataset, val_fraction=0.3)
     assert len(with_val.val) == 2 and len(with_val.train) == 2  # one per class, each class keeps one to train
     assert set(with_val.val) | set(with_val.train) == set(split.train)
