@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -217,7 +218,7 @@ def evaluate(
         )
     except (TypeError, ValueError, AttributeError, KeyError) as err:
         raise CheckpointError(f"the checkpoint's training record is damaged ({type(err).__name__}: {err})", info.path) from None
-    scale_note = trained_scale_note(family, recorded_settings(info.extra).get("augment"), crops)
+    scale_note = trained_scale_note(families.family_record(info.config), recorded_settings(info.extra).get("augment"), crops)
     if scale_note:
         test_set = replace(test_set, notes=(*test_set.notes, scale_note))
     if classifier is None:
@@ -234,14 +235,18 @@ def evaluate(
                           clips_per_video=clips_per_video, crops=crops, skipped=skipped, cancel=cancel, progress=progress)
 
 
-def trained_scale_note(family: str, augment: Any, crops: int) -> str | None:
-    """What a reported number must say when a ConvNet trained on random crops of a larger resize is tested on
-    views of the input-size resize: everything it sees is 224/256 the size it learned on."""
-    if family != "convnet" or not isinstance(augment, str) or "crop" not in augment or crops == 10:
+def trained_scale_note(family: Any, augment: Any, crops: int) -> str | None:
+    """What a reported number must say when a model trained on crops of a larger resize (the family's
+    ``training_scale``: the ConvNet's ``--augment crop``) is tested on views of the input-size resize:
+    everything it sees is smaller than what it learned on."""
+    if not isinstance(augment, str) or crops == 10:
         return None
-    return ("the model trained on random crops of frames whose shorter side was 256/224 of the input size; these views "
-            "resize it to the input size, so objects and motion look 12.5% smaller than in training (--views Nx10 tests "
-            "at the training scale)")
+    scale = float(family.training_scale(SimpleNamespace(augment=augment)))
+    if scale <= 1.0:
+        return None
+    return (f"the model trained on random crops of frames whose shorter side was {scale:.4g}x the input size; these views "
+            f"resize it to the input size, so objects and motion look {100 * (1 - 1 / scale):.1f}% smaller than in training "
+            "(--views Nx10 tests at the training scale)")
 
 
 VideoScorer = Callable[[Any, str, int], "VideoResult"]  # (data sample, its relative path, its label in the model's classes)

@@ -230,7 +230,8 @@ def test_convnet_trains_on_random_crops_and_flips_and_records_them(synth, tmp_pa
     assert sum(random for _, _, random in drawn) == len(record.split["train"])  # one crop per training sample drawn
     for views, noted in ((["--clips", "1"], True), (["--views", "1x10"], False)):  # the scale it trained at, or not
         assert main.main(["eval", str(synth), "--checkpoint", str(ckpt), *views, "--out", str(tmp_path / "eval"), "--device", "cpu"]) == 0
-        said = "note: the model trained on random crops of frames whose shorter side was 256/224" in capsys.readouterr().out
+        said = "note: the model trained on random crops of frames whose shorter side was 1.143x the input size; these views " \
+               "resize it to the input size, so objects and motion look 12.5% smaller" in capsys.readouterr().out
         assert said == noted
 
 
