@@ -192,12 +192,27 @@ def find_class_index(root: Path, split_dir: str | os.PathLike[str] | None = None
     return None
 
 
+# The largest lists published (Kinetics-700's CSV, Something-Something's train.json) are about 30 MB: a file past this
+# is a video or an archive picked by mistake, which was read whole into memory before its text was found wanting.
+MAX_ANNOTATION_BYTES = 512 * 1024 * 1024
+
+
+def read_annotation_text(path: Path, what: str) -> str:
+    """The text of an annotation, split or class-index file (``what`` names it in errors); a :class:`DatasetError`
+    naming the file for one that cannot be read or is too large to be one."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_ANNOTATION_BYTES:
+            raise DatasetError(f"is {size / 2**20:,.0f} MB: too large for {what} (the largest published lists are about "
+                               "30 MB); is it the right file?", path)
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read {what} ({err})", path) from None
+
+
 def read_class_index(path: Path) -> tuple[str, ...]:
     """Class names in label order from ``"<1-based index> <name>"`` lines."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"cannot read the class index ({err})", path) from None
+    text = read_annotation_text(path, "the class index")
     by_index: dict[int, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()

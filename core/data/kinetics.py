@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from core.data.annotated import Entry, VideoFinder, build_dataset, part_from_file_name, part_name
+from core.data.dataset import read_annotation_text
 from core.errors import DatasetError
 
 LABEL_COLUMNS = ("label", "class", "action", "class_name")
@@ -29,6 +30,7 @@ START_COLUMNS = ("time_start", "start", "start_s")
 END_COLUMNS = ("time_end", "end", "end_s")
 SPLIT_COLUMNS = ("split", "subset", "part")
 SPLIT_FILE_STEMS = ("train", "val", "validate", "validation", "test")
+HEADER_LIMIT = 64 * 1024  # characters of a CSV's first line read to find its header
 
 
 def split_files(folder: Path) -> list[Path]:
@@ -49,7 +51,7 @@ def split_files(folder: Path) -> list[Path]:
 def _has_annotation_header(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
-            header = next(csv.reader([handle.readline()]), [])
+            header = next(csv.reader([handle.readline(HEADER_LIMIT)]), [])  # a video named .csv has no line to end
     except OSError:
         return False
     return _column(header, LABEL_COLUMNS) is not None or _column(header, ID_COLUMNS) is not None
@@ -72,10 +74,7 @@ def _seconds(value: str, what: str, file: Path, line: int) -> float:
 
 def read_entries(file: Path, notes: list[str]) -> Iterator[Entry]:
     """The rows of one annotation CSV as :class:`Entry` objects (``notes`` gets what was left out)."""
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"cannot read the annotation file ({err})", file) from None
+    text = read_annotation_text(file, "the annotation file")
     rows = _csv_rows(text, file)
     if not rows or not any(cell.strip() for cell in rows[0][1]):
         raise DatasetError("line 1: expected a header row (label and path, or label and youtube_id)", file)

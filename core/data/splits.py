@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.data.dataset import Dataset, Sample, listed, split_search_dirs
+from core.data.dataset import Dataset, Sample, listed, read_annotation_text, split_search_dirs
 from core.errors import DatasetError, InputError
 from core.gil import let_waiting_threads_in
 
@@ -103,10 +103,7 @@ class _Index:
 
 
 def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"cannot read the split file ({err})", path) from None
+    text = read_annotation_text(path, "the split file")
     return [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 

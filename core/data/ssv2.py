@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data.annotated import Entry, VideoFinder, build_dataset
+from core.data.dataset import read_annotation_text
 from core.errors import DatasetError
 
 LABEL_FILE_NAMES = ("labels.json", "something-something-v2-labels.json")
@@ -34,10 +35,9 @@ def label_file(folder: Path) -> Path | None:
 
 
 def _load(file: Path) -> Any:
+    text = read_annotation_text(file, "the annotation file")
     try:
-        return json.loads(file.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"cannot read the annotation file ({err})", file) from None
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise DatasetError(f"line {err.lineno}: not valid JSON ({err.msg})", file) from None
     except RecursionError:

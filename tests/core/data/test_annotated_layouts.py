@@ -230,3 +230,31 @@ def test_video_look_ups_of_a_kinetics_sized_csv_make_no_path_objects_for_videos_
     monkeypatch.setattr(annotated, "Path", lambda *parts: made.append(parts) or Path(*parts))
     assert [finder.find(f"gone{i:06d}_000000_000010") for i in range(1000)] == [None] * 1000
     assert made == []
+
+
+def test_an_annotation_file_too_large_to_be_one_is_refused_before_it_is_read(tmp_path: Path):
+    """A video or archive picked by mistake was read whole into memory before its text was found wanting."""
+    from core.data.dataset import MAX_ANNOTATION_BYTES
+    from core.data.kinetics import read_entries
+
+    huge = tmp_path / "train.csv"
+    with huge.open("wb") as file:
+        file.truncate(MAX_ANNOTATION_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(DatasetError, match=r"MB: too large for the annotation file .*is it the right file\?") as err:
+        list(read_entries(huge, []))
+    assert err.value.path == str(huge)
+
+
+def test_a_csv_without_line_ends_is_not_read_whole_to_find_its_header(tmp_path: Path):
+    import tracemalloc
+
+    from core.data.kinetics import split_files
+
+    with (tmp_path / "kinetics_val.csv").open("wb") as file:
+        file.truncate(256 * 1024 * 1024)  # sparse, one "line" of NUL bytes
+    tracemalloc.start()
+    try:
+        assert split_files(tmp_path) == []
+        assert tracemalloc.get_traced_memory()[1] < 16 * 1024 * 1024
+    finally:
+        tracemalloc.stop()
