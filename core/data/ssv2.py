@@ -34,10 +34,11 @@ def label_file(folder: Path) -> Path | None:
     return labels if labels is not None and has_part else None
 
 
-def _load(file: Path) -> Any:
+def _load(file: Path) -> tuple[Any, str]:
+    """The file's JSON and its text (which error messages search for an entry's line)."""
     text = read_annotation_text(file, "the annotation file")
     try:
-        return json.loads(text)
+        return json.loads(text), text
     except json.JSONDecodeError as err:
         raise DatasetError(f"line {err.lineno}: not valid JSON ({err.msg})", file) from None
     except RecursionError:
@@ -65,14 +66,14 @@ class _Lines:
 
 def read_labels(file: Path) -> tuple[str, ...]:
     """Class names in index order."""
-    data = _load(file)
+    data, text = _load(file)
     if not isinstance(data, dict) or not data:
         raise DatasetError("line 1: expected an object of class name -> index", file)
     by_index: dict[int, str] = {}
     for name, value in data.items():
         text = str(value)
         if not text.isdigit() or int(text) in by_index:
-            line = _Lines(file.read_text(encoding="utf-8-sig")).next(json.dumps(name))
+            line = _Lines(text).next(json.dumps(name))
             raise DatasetError(f"line {line}: class {name!r} has index {value!r}: expected a distinct number", file)
         by_index[int(text)] = " ".join(str(name).split())
     if sorted(by_index) != list(range(len(by_index))):
@@ -87,12 +88,12 @@ def template_class(template: str) -> str:
 
 def read_part(file: Path, part: str | None) -> list[Entry] | None:
     """The labelled videos of one part file; ``None`` for an unlabelled test list (ids only)."""
-    data = _load(file)
+    data, text = _load(file)
     if not isinstance(data, list):
         raise DatasetError("line 1: expected a list of {id, template} objects", file)
     if part == "test" and all(isinstance(i, dict) and "template" not in i and "label" not in i for i in data):
         return None
-    lines = _Lines(file.read_text(encoding="utf-8-sig"))
+    lines = _Lines(text)
     entries = []
     for item in data:
         ident = item.get("id") if isinstance(item, dict) else None

@@ -236,19 +236,13 @@ NESTED = b"[" * 100000 + b"]" * 100000  # json.loads raises RecursionError, not 
 @pytest.mark.parametrize("header", [{"info": [1, 2]}, {"info": "abc"}, NESTED], ids=["info-list", "info-text", "nested"])
 def test_an_entry_whose_header_is_malformed_is_a_miss_not_a_crash(tmp_path: Path, header) -> None:  # noqa: ANN001
     """The checksum covers the payload only: a header gone bad (or written by hand) must not raise out of ``get``."""
-    import json
-    import struct
+    from framed_files import replace_header
 
     from core.flow.cache import MAGIC
 
     cache = FlowCache(tmp_path)
     key = cache.key({"x": 1})
     path = cache.put(key, _flow(3))
-    data = path.read_bytes()
-    (length,) = struct.unpack_from("<I", data, len(MAGIC))
-    start = len(MAGIC) + 4
-    if isinstance(header, dict):
-        header = json.dumps({**json.loads(data[start:start + length]), **header}).encode()
-    path.write_bytes(MAGIC + struct.pack("<I", len(header)) + header + data[start + length:])
+    replace_header(path, MAGIC, header)
     assert cache.get(key) is None
     assert not path.exists()

@@ -54,20 +54,14 @@ def test_a_damaged_entry_reads_as_missing_and_is_removed(tmp_path, damage):
 def test_an_entry_whose_header_is_malformed_reads_as_missing_not_a_crash(tmp_path, header):
     """The checksum covers the payload only: a shape of negative sizes (reshape raised) or JSON nested too deep
     (RecursionError) in the header is a damaged entry."""
-    import json
-    import struct
+    from framed_files import replace_header
 
     from core.models.transformer.train.token_cache import MAGIC
 
     cache = TokenCache(tmp_path)
     key = TokenCache.key({"clip": 1})
     path = cache.put(key, np.arange(64, dtype=np.float16).reshape(4, 16))
-    data = path.read_bytes()
-    (length,) = struct.unpack_from("<I", data, len(MAGIC))
-    start = len(MAGIC) + 4
-    if isinstance(header, dict):
-        header = json.dumps({**json.loads(data[start:start + length]), **header}).encode()
-    path.write_bytes(MAGIC + struct.pack("<I", len(header)) + header + data[start + length:])
+    replace_header(path, MAGIC, header)
     assert cache.info(key) is None
     assert cache.get(key) is None
     assert not path.exists()
