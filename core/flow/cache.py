@@ -10,8 +10,9 @@ a truncated or corrupt entry is detected, removed and reported as a miss.
 Writes are atomic; the least recently used entries go when the total size
 passes ``max_bytes``.
 
-File layout: ``MAGIC``, a little-endian uint32 header length, a JSON header,
-then the forward flow and (optionally) the backward flow as float16.
+File layout (:mod:`core.framed_file`): ``MAGIC``, a little-endian uint32 header
+length, a JSON header, then the forward flow and (optionally) the backward flow
+as float16.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from core.atomic import atomic_open, sweep_orphans
+from core.atomic import sweep_orphans
 from core.errors import FlowError
 from core.flow.keyed_lock import KeyedLock
+from core.framed_file import DIGEST_KEY, FramedFileError, payload_digest, read_framed, write_framed
 from core.progress import CancelToken
 
 MAGIC = b"TSFLOWC1"
@@ -157,25 +158,16 @@ class FlowCache:
 
     @staticmethod
     def _decode(data: bytes) -> CachedFlow | None:
-        if len(data) < len(MAGIC) + 4 or not data.startswith(MAGIC):
-            return None
-        (header_len,) = struct.unpack_from("<I", data, len(MAGIC))
-        start = len(MAGIC) + 4
-        if header_len > len(data) - start:
-            return None
         try:
-            header = json.loads(data[start: start + header_len].decode("utf-8"))
-            shape = tuple(int(x) for x in header["shape"])
-            has_backward = bool(header["backward"])
-            digest = str(header["sha256"])
-            info = header.get("info", {})
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
-            return None
-        if not isinstance(info, dict) or len(shape) != 4 or shape[1] != 2 or any(s <= 0 for s in shape):
-            return None
-        payload = memoryview(data)[start + header_len:]
-        one = int(np.prod(shape)) * 2
-        if len(payload) != one * (2 if has_backward else 1) or hashlib.sha256(payload).hexdigest() != digest:
+            framed = read_framed(data, MAGIC)
+            shape = tuple(int(x) for x in framed.header["shape"])
+            has_backward = bool(framed.header["backward"])
+            info = framed.header.get("info", {})
+            if not isinstance(info, dict) or len(shape) != 4 or shape[1] != 2 or any(s <= 0 for s in shape):
+                return None
+            one = int(np.prod(shape)) * 2
+            payload = framed.checked_payload(one * (2 if has_backward else 1))
+        except (FramedFileError, ValueError, KeyError, TypeError):
             return None
         forward = np.frombuffer(payload[:one], dtype="<f2").reshape(shape).astype(np.float32)
         backward = np.frombuffer(payload[one:], dtype="<f2").reshape(shape).astype(np.float32) if has_backward else None
@@ -194,19 +186,10 @@ class FlowCache:
         if backward is not None:
             parts.append(np.ascontiguousarray(backward, dtype="<f2").tobytes())
         payload = b"".join(parts)
-        header = json.dumps({
-            "shape": list(forward.shape),
-            "backward": backward is not None,
-            "sha256": hashlib.sha256(payload).hexdigest(),
-            "info": info or {},
-        }, default=str).encode("utf-8")
+        header = {"shape": list(forward.shape), "backward": backward is not None, DIGEST_KEY: payload_digest(payload), "info": info or {}}
         path = self.path_for(key)
         with self._lock:
-            with atomic_open(path, "wb") as handle:
-                handle.write(MAGIC)
-                handle.write(struct.pack("<I", len(header)))
-                handle.write(header)
-                handle.write(payload)
+            write_framed(path, MAGIC, header, payload, default=str)
             self._evict(keep=path)
         return path
 

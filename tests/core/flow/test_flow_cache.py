@@ -246,3 +246,41 @@ def test_an_entry_whose_header_is_malformed_is_a_miss_not_a_crash(tmp_path: Path
     replace_header(path, MAGIC, header)
     assert cache.get(key) is None
     assert not path.exists()
+
+
+def test_an_entry_written_before_the_caches_shared_their_framing_still_reads(tmp_path: Path) -> None:
+    """Caches on users' disks keep their entries: the bytes the cache wrote itself before
+    :mod:`core.framed_file` (spelled out here) read back, and a new entry is those same bytes."""
+    import hashlib
+    import json
+    import struct
+
+    forward, backward = _flow(5), _flow(6)
+    payload = forward.astype("<f2").tobytes() + backward.astype("<f2").tobytes()
+    info = {"method_used": "dis", "fell_back": False, "note": "", "weights_source": None, "device": "cpu"}
+    header = json.dumps({"shape": list(forward.shape), "backward": True, "sha256": hashlib.sha256(payload).hexdigest(),
+                         "info": info}, default=str).encode("utf-8")
+    old = b"TSFLOWC1" + struct.pack("<I", len(header)) + header + payload
+    cache = FlowCache(tmp_path)
+    key = cache.key({"old": 1})
+    cache.path_for(key).write_bytes(old)
+    entry = cache.get(key, need_backward=True)
+    assert entry is not None and entry.info == info
+    np.testing.assert_array_equal(entry.forward, forward.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(entry.backward, backward.astype(np.float16).astype(np.float32))
+    assert cache.put(cache.key({"new": 1}), forward, backward, info=info).read_bytes() == old
+
+
+@pytest.mark.parametrize("shape", [b"[Infinity, 2, 16, 24]", b"[1e400, 2, 16, 24]"], ids=["infinity", "overflowing-float"])
+def test_an_entry_whose_shape_is_not_finite_is_a_miss_not_a_crash(tmp_path: Path, shape: bytes) -> None:
+    """``int()`` of an infinite size raised OverflowError out of ``get``."""
+    from framed_files import replace_header
+
+    from core.flow.cache import MAGIC
+
+    cache = FlowCache(tmp_path)
+    key = cache.key({"x": 1})
+    path = cache.put(key, _flow(3))
+    replace_header(path, MAGIC, b'{"shape": ' + shape + b', "backward": false, "sha256": "-"}')
+    assert cache.get(key) is None
+    assert not path.exists()

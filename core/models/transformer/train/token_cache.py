@@ -17,8 +17,8 @@ are atomic; each file carries a SHA-256 of its payload, so a truncated or
 corrupt entry is detected, removed and recomputed.  An interrupted extraction
 leaves only whole entries behind, so rerunning continues where it stopped.
 
-File layout: ``MAGIC``, a little-endian uint32 header length, a JSON header
-(dtype, shape, digest, info), then the array's bytes.
+File layout (:mod:`core.framed_file`): ``MAGIC``, a little-endian uint32 header
+length, a JSON header (dtype, shape, digest, info), then the array's bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,7 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.atomic import atomic_open, sweep_orphans
+from core.atomic import sweep_orphans
+from core.framed_file import DIGEST_KEY, FramedFileError, payload_digest, read_framed, write_framed
 
 MAGIC = b"TSTOKEN1"
 SUFFIX = ".tokens"
@@ -112,17 +112,8 @@ class TokenCache:
         if dtype not in _DTYPES:
             raise ValueError(f"token cache stores float16, uint8 or float32 arrays, got {dtype}")
         payload = array.tobytes()
-        header = json.dumps(
-            {"dtype": dtype, "shape": list(array.shape), "sha256": hashlib.sha256(payload).hexdigest(), "info": dict(info or {})},
-            sort_keys=True,
-        ).encode("utf-8")
-        path = self.path_for(key)
-        with atomic_open(path, "wb") as handle:
-            handle.write(MAGIC)
-            handle.write(struct.pack("<I", len(header)))
-            handle.write(header)
-            handle.write(payload)
-        return path
+        header = {"dtype": dtype, "shape": list(array.shape), DIGEST_KEY: payload_digest(payload), "info": dict(info or {})}
+        return write_framed(self.path_for(key), MAGIC, header, payload, sort_keys=True)
 
     def entries(self) -> list[Path]:
         """Every entry file (for tests and clean-up)."""
@@ -133,23 +124,14 @@ class TokenCache:
 
 def _decode(data: bytes) -> tuple[np.ndarray, dict[str, Any]] | None:
     """Parse and verify one entry; ``None`` for anything malformed."""
-    head = len(MAGIC) + 4
-    if len(data) < head or data[: len(MAGIC)] != MAGIC:
-        return None
-    (length,) = struct.unpack("<I", data[len(MAGIC) : head])
     try:
-        header = json.loads(data[head : head + length].decode("utf-8"))
-        dtype = _DTYPES[header["dtype"]]
-        shape = tuple(int(n) for n in header["shape"])
-        digest = str(header["sha256"])
-        info = dict(header.get("info", {}))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
-        return None
-    if any(n < 0 or n >= 2**62 for n in shape):  # sizes numpy cannot multiply (a damaged or hostile header)
-        return None
-    payload = data[head + length :]
-    if len(payload) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
-        return None
-    if hashlib.sha256(payload).hexdigest() != digest:
+        framed = read_framed(data, MAGIC)
+        dtype = _DTYPES[framed.header["dtype"]]
+        shape = tuple(int(n) for n in framed.header["shape"])
+        info = dict(framed.header.get("info", {}))
+        if any(n < 0 or n >= 2**62 for n in shape):  # sizes numpy cannot multiply (a damaged or hostile header)
+            return None
+        payload = framed.checked_payload(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+    except (FramedFileError, ValueError, KeyError, TypeError):
         return None
     return np.frombuffer(payload, dtype=dtype).reshape(shape).copy(), info

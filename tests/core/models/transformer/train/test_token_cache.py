@@ -67,6 +67,46 @@ def test_an_entry_whose_header_is_malformed_reads_as_missing_not_a_crash(tmp_pat
     assert not path.exists()
 
 
+def test_an_entry_written_before_the_caches_shared_their_framing_still_reads(tmp_path):
+    """Token caches on users' disks keep their entries: the bytes the cache wrote itself before
+    :mod:`core.framed_file` (spelled out here) read back, and a new entry is those same bytes."""
+    import hashlib
+    import json
+    import struct
+
+    tokens = np.arange(96, dtype=np.float16).reshape(2, 3, 16)
+    payload = tokens.tobytes()
+    header = json.dumps({"dtype": "float16", "shape": [2, 3, 16], "sha256": hashlib.sha256(payload).hexdigest(),
+                         "info": {"video": "/v/a.mp4", "start": 4, "view": "centre", "stream": "rgb", "rank": 0}},
+                        sort_keys=True).encode("utf-8")
+    old = b"TSTOKEN1" + struct.pack("<I", len(header)) + header + payload
+    cache = TokenCache(tmp_path)
+    key = TokenCache.key({"old": 1})
+    cache.path_for(key).parent.mkdir(parents=True)
+    cache.path_for(key).write_bytes(old)
+    np.testing.assert_array_equal(cache.get(key), tokens)
+    assert cache.info(key) == {"video": "/v/a.mp4", "start": 4, "view": "centre", "stream": "rgb", "rank": 0}
+    new = cache.put(TokenCache.key({"new": 1}), tokens, cache.info(key))
+    assert new.read_bytes() == old
+
+
+@pytest.mark.parametrize("shape", [[float("inf"), 16], b'{"dtype": "float16", "shape": [1e400], "sha256": "-"}'],
+                         ids=["infinity", "overflowing-float"])
+def test_an_entry_whose_shape_is_not_finite_reads_as_missing_not_a_crash(tmp_path, shape):
+    """``int()`` of an infinite size raised OverflowError out of ``get`` and ``info``."""
+    from framed_files import replace_header
+
+    from core.models.transformer.train.token_cache import MAGIC
+
+    cache = TokenCache(tmp_path)
+    key = TokenCache.key({"clip": 1})
+    path = cache.put(key, np.arange(64, dtype=np.float16).reshape(4, 16))
+    replace_header(path, MAGIC, {"shape": shape} if isinstance(shape, list) else shape)
+    assert cache.info(key) is None
+    assert cache.get(key) is None
+    assert not path.exists()
+
+
 def test_backbone_fingerprint_follows_the_weights():
     torch.manual_seed(0)
     a = build_backbone("tiny", pretrained=False, dim=16)
