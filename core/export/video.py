@@ -47,6 +47,8 @@ def write_mp4_stream(
     """
     import av
 
+    from core.video.colour import PlayerYuv  # PyAV only when a video is written
+
     if not fps or fps <= 0 or not np.isfinite(fps):
         raise ValueError(f"fps must be positive, got {fps}")
     rate = Fraction(float(fps)).limit_denominator(1001)
@@ -65,9 +67,11 @@ def write_mp4_stream(
                     stream = container.add_stream("libx264", rate=rate, options={"crf": str(int(crf)), "preset": "veryfast"})
                     stream.height, stream.width = size
                     stream.pix_fmt = "yuv420p"
+                    to_yuv = PlayerYuv(size[1], size[0])
+                    to_yuv.tag(stream)
                 elif frame.shape[:2] != size:
                     raise ValueError(f"frame {written} is {frame.shape[1]}x{frame.shape[0]}, the first was {size[1]}x{size[0]}: all frames must have one size")
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                for packet in stream.encode(to_yuv.frame(frame)):
                     container.mux(packet)
                 written += 1
                 report(progress, written, total, f"encoded frame {written}/{total}")

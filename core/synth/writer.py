@@ -14,6 +14,7 @@ import numpy as np
 
 from core.atomic import atomic_path
 from core.video.base import local_file
+from core.video.colour import PlayerYuv
 
 DEFAULT_FPS = 25
 DEFAULT_CRF = 18
@@ -47,9 +48,10 @@ def write_mp4(
             stream = container.add_stream("libx264", rate=Fraction(int(fps), 1), options=options)
             stream.width, stream.height = width, height
             stream.pix_fmt = "yuv420p"
+            to_yuv = PlayerYuv(width, height)
+            to_yuv.tag(stream)
             for image in frames:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                for packet in stream.encode(frame):
+                for packet in stream.encode(to_yuv.frame(np.ascontiguousarray(image))):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)

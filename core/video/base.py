@@ -24,9 +24,10 @@ def local_file(path: str | os.PathLike[str]) -> str:
 # would not fit in memory, and no model here looks at more than 1080p anyway.
 MAX_PIXELS = 8192 * 8192
 # Which reader made a frame numbering: bump when a fix changes the picture some file's frame i is (2: cut and
-# open-GOP AVIs, AVI-copied MKV/MP4, ASF; 3: mirroring display matrices, the stream a player picks among several),
+# open-GOP AVIs, AVI-copied MKV/MP4, ASF; 3: mirroring display matrices, the stream a player picks among several;
+# 4: untagged HD video converted with BT.709 as players do, not BT.601, and EXIF orientation of a folder's images),
 # so flow, tokens and scores cached from the old numbering are not reused.
-READER_VERSION = 3
+READER_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from av.video.reformatter import VideoReformatter
 
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, local_file, to_rgb
+from core.video.colour import rgb_conversion
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 from core.video.leading_pictures import PROBED_CODECS, starts_cleanly, undecodable_after_key
 from core.video.mp4_boxes import iso_damage
@@ -567,9 +568,11 @@ class ContainerVideo(Video):
             raise VideoError(f"frame {position} is {size[0]}x{size[1]} but the video's first frame is {self._size[0]}x{self._size[1]} "
                              "(a video whose size changes midway: re-encode it at one size)", self.path)
         try:
+            convert = rgb_conversion(frame)  # the stream's matrix and range, or a player's guess
             # the first frame, now in a reference cycle (its side data), gets no swscale context of its own: one freed by
             # the garbage collector in a forked DataLoader worker waited for ever on the parent's swscale threads
-            array = (VideoReformatter().reformat(frame, format="rgb24") if first else frame).to_ndarray(format="rgb24")
+            rgb = VideoReformatter().reformat(frame, format="rgb24", **convert) if first else frame.reformat(format="rgb24", **convert)
+            array = rgb.to_ndarray(format="rgb24")
         except (ValueError, av.error.FFmpegError) as err:
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return self._orientation.apply(to_rgb(array))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -13,12 +15,17 @@ import numpy as np
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
+from core.video.orientation import UPRIGHT, Orientation, from_exif
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PillowImage
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # OpenCV's decoders log their complaints on stderr ("PNG input buffer is incomplete"): this module
 # says what failed itself, in one line naming the file, so theirs stay silent.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 DEFAULT_SEQUENCE_FPS = 25.0
+EXIF_ORIENTATION = 0x0112  # the Orientation tag (274)
 
 
 def _natural_key(path: Path) -> list[object]:
@@ -33,35 +40,49 @@ def list_images(folder: Path) -> list[Path]:
                   key=_natural_key)
 
 
-def image_size(path: Path, data: bytes | None = None) -> tuple[int, int]:
-    """``(width, height)`` read from the file's header, without decoding a pixel: a small file can
-    declare an enormous image (a 0.9 MB PNG of 30000x30000 decodes to 3.5 GB).  A PNG's chunk
-    checksums are verified too (still without decoding): libpng prints its complaint about a
-    corrupt one on stderr, beside our own one-line error.  ``data``: the file's bytes when they are
-    read already (the frame reader has them: the file is not read twice)."""
+def image_header(path: Path, data: bytes | None = None) -> tuple[int, int, Orientation]:
+    """``(width, height, orientation)`` read from the file's header, without decoding a pixel: a small file can
+    declare an enormous image (a 0.9 MB PNG of 30000x30000 decodes to 3.5 GB).  The size is as stored; the
+    orientation is the EXIF one that image viewers apply (a camera held upright stores its JPEGs sideways and
+    says so there).  A PNG's chunk checksums are verified too (still without decoding): libpng prints its
+    complaint about a corrupt one on stderr, beside our own one-line error.  ``data``: the file's bytes when
+    they are read already (the frame reader has them: the file is not read twice)."""
     from PIL import Image, UnidentifiedImageError  # header parsing only (Pillow comes with matplotlib)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data) if data is not None else path) as image:
-                size = int(image.size[0]), int(image.size[1])
+                width, height = int(image.size[0]), int(image.size[1])
+                orientation = _exif_orientation(image)
                 if image.format == "PNG":
                     image.verify()
-                return size
+                return width, height, orientation
         except Image.DecompressionBombError:
             raise VideoError(f"declares an image far larger than the supported {MAX_PIXELS / 1e6:.0f} Mpx (not decoded)", path) from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
             raise VideoError("is not a readable image", path) from None
 
 
+def _exif_orientation(image: "PillowImage") -> Orientation:
+    """The EXIF orientation of an opened image, from what its header holds: a PNG's EXIF after its pixels would
+    need them decoded (Pillow's ``getexif`` does so), and such a PNG is shown as stored.  A damaged EXIF block
+    is ignored, as viewers ignore it."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return UPRIGHT
+    try:
+        return from_exif(image.getexif().get(EXIF_ORIENTATION))
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, KeyError, TypeError):
+        return UPRIGHT
+
+
 def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
     if data.size == 0:
         raise VideoError("image file is empty (0 bytes)", path)
-    width, height = image_size(path, data.tobytes())
+    width, height, orientation = image_header(path, data.tobytes())
     check_resolution(str(path), width, height, max_pixels)  # before decoding: the header's word, checked
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha and 16 bits, but applies no EXIF orientation
     if image is None:
         raise VideoError("is not a readable image", path)
     if image.dtype != np.uint8:  # 16-bit PNG/TIFF: keep the top 8 bits
@@ -70,7 +91,7 @@ def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     elif image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return to_rgb(image)
+    return orientation.apply(to_rgb(image))
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

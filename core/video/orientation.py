@@ -1,4 +1,5 @@
-"""A display matrix read as the picture a player shows: a right-angle turn, perhaps mirrored.
+"""A display matrix, or an image's EXIF orientation, read as the picture a player shows: a right-angle turn, perhaps
+mirrored.
 
 Why: phone cameras store frames sideways and say in a 3x3 display matrix how to show them; a front
 camera's matrix may mirror them too.  The matrix's rotation angle alone (what ``VideoFrame.rotation``
@@ -42,6 +43,16 @@ class Orientation:
 
 UPRIGHT = Orientation()
 _ALL = tuple(Orientation(r, m) for m in (False, True) for r in (0, 90, 180, 270))
+# EXIF's Orientation tag (TIFF tag 274): 1 upright, 2 mirrored, 3 half turn, 4 flipped top to bottom, 5 transposed,
+# 6 a quarter turn clockwise to show (a camera held upright), 7 transverse, 8 a quarter turn anticlockwise.
+_EXIF = {1: UPRIGHT, 2: Orientation(0, True), 3: Orientation(180), 4: Orientation(180, True),
+         5: Orientation(90, True), 6: Orientation(90), 7: Orientation(270, True), 8: Orientation(270)}
+
+
+def from_exif(value: object) -> Orientation:
+    """The orientation an image's EXIF Orientation tag asks for, as image viewers apply it; upright for a value
+    outside 1..8 (a damaged tag), which they show as stored."""
+    return _EXIF.get(value, UPRIGHT) if isinstance(value, int) else UPRIGHT
 
 
 def from_display_matrix(data: bytes) -> Orientation:

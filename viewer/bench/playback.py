@@ -80,15 +80,18 @@ def upscaled_copy(source: Path, size: tuple[int, int], frames: int, folder: Path
     import cv2
 
     from core.video import open_video
+    from core.video.colour import PlayerYuv
 
     target = folder / f"{source.stem}_{size[0]}x{size[1]}.mp4"
     with open_video(source) as video, av.open(str(target), "w") as out:
         stream = out.add_stream("libx264", rate=max(1, round(video.info.fps or 25)))
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "20", "bframes": "3", "keyint": "250"}
+        to_yuv = PlayerYuv(*size)
+        to_yuv.tag(stream)
         for index in range(min(frames, len(video))):
             picture = cv2.resize(video.read(index), size, interpolation=cv2.INTER_CUBIC)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+            out.mux(stream.encode(to_yuv.frame(picture)))
         out.mux(stream.encode())
     return target
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -107,3 +109,65 @@ def test_an_interlaced_file_says_so_and_a_progressive_one_does_not(tmp_path: Pat
         assert video.info.interlaced and [decode_index(video.read(i)) for i in (0, 3)] == [0, 3]
     with open_video(write_video(tmp_path / "progressive.mp4", 4)) as video:
         assert not video.info.interlaced
+
+
+def _with_exif_orientation(jpeg: bytes, value: int) -> bytes:
+    """``jpeg`` with an EXIF APP1 segment put after its SOI marker, as cameras write it: a big-endian TIFF header
+    and one IFD holding a single entry, Orientation (tag 274, one SHORT) = ``value``."""
+    entry = struct.pack(">HHIHH", 0x0112, 3, 1, value, 0)  # the value left-justified in the 4-byte field
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry + struct.pack(">I", 0)
+    payload = b"Exif\x00\x00" + tiff
+    assert jpeg[:2] == b"\xff\xd8"
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", 2 + len(payload)) + payload + jpeg[2:]
+
+
+def _camera_jpeg(width: int = 64, height: int = 48) -> bytes:
+    """A landscape JPEG as stored, with a red block in its top left corner (BGR for OpenCV's encoder)."""
+    picture = np.full((height, width, 3), 90, np.uint8)
+    picture[:12, :16] = (0, 0, 255)
+    ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return encoded.tobytes()
+
+
+def _folder(root: Path, name: str, images: list[bytes]) -> Path:
+    folder = root / name
+    folder.mkdir()
+    for n, data in enumerate(images):
+        (folder / f"frame_{n:04d}.jpg").write_bytes(data)
+    return folder
+
+
+def _stored(root: Path, jpeg: bytes) -> np.ndarray:
+    with open_video(_folder(root, "plain", [jpeg])) as video:
+        return video.read(0)
+
+
+def test_a_camera_jpeg_with_exif_orientation_6_is_shown_upright(tmp_path: Path) -> None:
+    # cv2.imdecode(IMREAD_UNCHANGED) applies no EXIF orientation: a phone's portrait photos were shown lying down
+    jpeg = _camera_jpeg()
+    stored = _stored(tmp_path, jpeg)
+    with open_video(_folder(tmp_path, "camera", [_with_exif_orientation(jpeg, 6), _with_exif_orientation(jpeg, 6)])) as video:
+        shown = video.read(1)
+        assert (video.info.width, video.info.height) == (48, 64)
+    np.testing.assert_array_equal(shown, np.rot90(stored, k=-1))  # a quarter turn clockwise
+    assert shown[:16, -12:, 0].mean() > 200 and shown[:16, -12:, 1:].mean() < 60  # the red corner is now top right
+
+
+@pytest.mark.parametrize("value", range(1, 9))
+def test_every_exif_orientation_is_applied_as_the_standard_says(tmp_path: Path, value: int) -> None:
+    jpeg = _camera_jpeg()
+    stored = _stored(tmp_path, jpeg)
+    want = {1: stored, 2: stored[:, ::-1], 3: stored[::-1, ::-1], 4: stored[::-1], 5: stored.transpose(1, 0, 2),
+            6: np.rot90(stored, k=-1), 7: stored[::-1, ::-1].transpose(1, 0, 2), 8: np.rot90(stored, k=1)}[value]
+    with open_video(_folder(tmp_path, "tagged", [_with_exif_orientation(jpeg, value)])) as video:
+        np.testing.assert_array_equal(video.read(0), want)
+
+
+def test_frames_of_a_folder_agree_on_their_size_as_shown(tmp_path: Path) -> None:
+    jpeg = _camera_jpeg()
+    portrait = _camera_jpeg(48, 64)  # stored upright already: the same size as the tagged one shown
+    with open_video(_folder(tmp_path, "mixed", [_with_exif_orientation(jpeg, 6), portrait, jpeg])) as video:
+        assert video.read(1).shape == (64, 48, 3)
+        with pytest.raises(VideoError, match="has size 64x48 but the sequence's first frame is 48x64"):
+            video.read(2)
