@@ -103,16 +103,20 @@ def clip_frame_for(frame_index: int, clip_frame_indices: Sequence[int]) -> int |
 
 @lru_cache(maxsize=32)
 def token_lookup(crop_map: "CropMap", grid_height: int, grid_width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame row and per frame column, the grid row / column covering it (-1 outside the crop)."""
+    """Per frame row and per frame column, the grid row / column covering it (-1 outside the crop).
 
-    def axis(length: int, scale: float, offset: int, cells: int) -> np.ndarray:
+    A mirrored crop (a flipped test view) showed the model frame column x at crop column
+    ``size - x``, so its grid columns are looked up mirrored, as :meth:`CropMap.grid_to_source` does."""
+
+    def axis(length: int, scale: float, offset: int, cells: int, mirrored: bool) -> np.ndarray:
         centres = (np.arange(length, dtype=np.float64) + 0.5) * scale - offset  # crop pixel coordinates
-        index = np.floor(centres * cells / crop_map.size).astype(np.int64)
+        seen = crop_map.size - centres if mirrored else centres  # where the model saw them
+        index = np.clip(np.floor(seen * cells / crop_map.size), 0, cells - 1).astype(np.int64)
         index[(centres < 0) | (centres >= crop_map.size)] = -1
         return index
 
-    rows = axis(crop_map.src_height, crop_map.scale_y, crop_map.offset_y, grid_height)
-    cols = axis(crop_map.src_width, crop_map.scale_x, crop_map.offset_x, grid_width)
+    rows = axis(crop_map.src_height, crop_map.scale_y, crop_map.offset_y, grid_height, False)
+    cols = axis(crop_map.src_width, crop_map.scale_x, crop_map.offset_x, grid_width, crop_map.flipped)
     rows.setflags(write=False)
     cols.setflags(write=False)
     return rows, cols

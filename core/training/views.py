@@ -36,18 +36,18 @@ def view_crop(augment: str, view: int) -> Callable[[np.ndarray, int], tuple[np.n
     crop, _, flip = names[view].partition("+")
 
     def apply(frames: np.ndarray, size: int) -> tuple[np.ndarray, CropMap]:
-        out, cmap = resize_and_crop(frames, size) if crop == "centre" else corner_crop(frames, size, crop)
-        if flip:
-            out = np.ascontiguousarray(out[:, :, ::-1])
-        return out, cmap
+        if crop == "centre":  # a mirrored view's map says so, as a flipped test view's does
+            return resize_and_crop(frames, size, CropView(flip=True)) if flip else resize_and_crop(frames, size)
+        return corner_crop(frames, size, crop, flip=flip)
 
     return apply
 
 
-def corner_crop(frames: np.ndarray, size: int, corner: str) -> tuple[np.ndarray, CropMap]:
+def corner_crop(frames: np.ndarray, size: int, corner: str, *, flip: bool = False) -> tuple[np.ndarray, CropMap]:
     """Resize the shorter side to ``size * CROP_ROOM_SCALE`` and take the ``corner`` crop of ``size``
-    (the corners of the ten test crops, :data:`core.sampling.TEN_CROPS`, unmirrored)."""
+    (the corners of the ten test crops, :data:`core.sampling.TEN_CROPS`), mirrored when ``flip``."""
     if corner not in CORNERS:
         raise ValueError(f"unknown corner {corner!r}: choose one of {', '.join(CORNERS)}")
-    view = CropView(x=1.0 if corner.endswith("right") else 0.0, y=1.0 if corner.startswith("bottom") else 0.0, scale=CROP_ROOM_SCALE)
+    view = CropView(x=1.0 if corner.endswith("right") else 0.0, y=1.0 if corner.startswith("bottom") else 0.0, scale=CROP_ROOM_SCALE,
+                    flip=flip)
     return resize_and_crop(frames, size, view)

@@ -32,8 +32,9 @@ CONV_FUSION_KERNELS = ("1x1", "3d")
 class ConvNetConfig(ResNetFamilyConfig):
     """Everything needed to rebuild, feed and read a two-stream ConvNet.
 
-    ``flow_bound``: flow fields are raw x/y displacements in pixels of the
-    ``input_size`` crop, clamped to +-``flow_bound`` (0: no clamp).
+    ``flow_bound``: flow fields are x/y displacements in pixels of the
+    ``input_size`` crop divided by ``flow_scale``, then clamped to +-``flow_bound``
+    in those units (+-``flow_bound * flow_scale`` pixels; 0: no clamp).
     ``mean_subtraction``: each field's mean displacement is subtracted (a crude
     camera-motion compensation, seed 001).  ``bidirectional``: the first L/2
     fields are backward flow of the pairs before the centre frame, the last L/2

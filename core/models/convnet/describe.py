@@ -32,10 +32,13 @@ def flow_statement(config: ConvNetConfig) -> str:
     if not config.uses_flow:
         return "This checkpoint uses no optical flow (RGB only)."
     steps = [f"{config.flow_length} stacked fields"]
-    if config.flow_bound > 0:
-        steps.append(f"clamped to ±{config.flow_bound:g} px")
-    if config.mean_subtraction:
-        steps.append("mean subtracted")
     if config.bidirectional:
         steps.append("half backward, half forward")
+    if config.mean_subtraction:
+        steps.append("mean subtracted")
+    scale, bound = config.flow_scale, config.flow_bound
+    if scale != 1.0:
+        steps.append(f"divided by {scale:g}")
+    if bound > 0:  # the clamp applies after the division: in pixels it is bound x scale
+        steps.append(f"clamped to ±{bound * scale:g} px" + (f" (±{bound:g} after the division)" if scale != 1.0 else ""))
     return f"Classification computes {config.flow_method.upper()} flow ({', '.join(steps)}), as the checkpoint was trained, whatever the flow view shows."

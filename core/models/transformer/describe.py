@@ -20,5 +20,9 @@ def flow_statement(config: TransformerConfig) -> str:
     encoding = dict(config.flow_encoding)
     norm = encoding.get("normalization", "fixed")
     radius = float(encoding.get("max_radius", 0.0))
-    colours = f"a fixed colour radius of {radius:g} px" if norm == "fixed" else f"a per-clip colour scale (at least {radius:g} px)"
+    colours = {
+        "fixed": f"a fixed colour radius of {radius:g} px",
+        "clip": f"a per-clip colour scale (at least {radius:g} px)",
+        "max": "each clip's largest motion as its colour scale, however small (flow_to_image)",
+    }.get(norm, f"the {norm} colour scale")
     return f"Classification computes {config.flow_method.upper()} flow with {colours}, as the checkpoint was trained, whatever the flow view shows."

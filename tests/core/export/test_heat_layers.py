@@ -81,3 +81,19 @@ def test_box_layer_outlines_the_box() -> None:
     thick = layer[20:30, 30:40, 3] > 0  # three pixels wide, inside the box only
     assert thick[:3].all() and thick[-3:].all() and thick[:, :3].all() and not thick[3:-3, 3:-3].any()
     assert not layer[19, 30:40, 3].any() and not layer[20:30, 29, 3].any()
+
+
+def test_a_mirrored_crop_paints_its_cells_where_the_core_heatmap_does() -> None:
+    """A flipped view's map (ten-crop testing) shows the mirrored frame: its left grid column
+    covers the right of the original frame, as heatmap_for_frame and the token box say."""
+    from core.sampling import CropView
+
+    cmap = crop_map(60, 80, 32, CropView(0.5, 0.5, 1.0, True))
+    grid = np.zeros((2, 4), np.float32)
+    grid[0, 0] = 1.0
+    layer = grid_rgba(grid, cmap)
+    hot = layer[..., 3] == 255
+    expected = cmap.grid_to_source(grid) == 1.0
+    x0, y0, x1, y1 = cmap.token_box(0, 0, 2, 4)
+    assert x0 > 40  # the mirrored left column lies right of the frame's centre
+    assert hot.any() and np.array_equal(hot, expected)

@@ -137,3 +137,16 @@ def test_views_are_the_centre_crop_its_mirror_and_corner_crops():
     assert (cmap.offset_x, cmap.offset_y) == (49 - 32, 37 - 32)
     with pytest.raises(ValueError, match="views 0..1, got 2"):
         view_crop("flip", 2)
+
+
+@pytest.mark.parametrize("augment,view", [("flip", 1), ("flip+crop", 3)])
+def test_a_mirrored_view_returns_the_map_of_what_it_shows(augment: str, view: int):
+    """A mirrored training view's crop map says it is mirrored: a frame pixel lands in the crop where the map puts it."""
+    frames = np.zeros((1, 48, 64, 3), np.uint8)
+    frames[0, 20:28, 8:16] = 255  # a patch left of centre
+    assert view_names(augment)[view].endswith("+flip")
+    out, cmap = view_crop(augment, view)(frames, 32)
+    assert cmap.flipped
+    ys, xs = np.nonzero(out[0, :, :, 0] > 128)
+    centre_x, _ = cmap.to_source(float(xs.mean()) + 0.5, float(ys.mean()) + 0.5)
+    assert abs(centre_x - 12.0) < 2.0
