@@ -11,6 +11,7 @@ clip that scored the true class lowest: where to look first in the viewer.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -53,6 +54,14 @@ def score_video(classifier: Any, path: Path, relative: str, true_name: str, clip
                      worst_frame=worst_clip_start(per_clip, true_index, starts), segment=segment)
 
 
+def _reusable(record: VideoRecord | None, relative: str, true_name: str) -> VideoRecord | None:
+    """A cached record as this listing names its video, or ``None`` when it was scored against another true
+    class (its correctness and worst clip answer that class; a relabelled video is scored again)."""
+    if record is None or record.true != true_name:
+        return None
+    return record if record.video == relative else replace(record, video=relative)
+
+
 def score_videos(
     classifier: Any,
     videos: Sequence[tuple[Path, str, str] | tuple[Path, str, str, tuple[float, float] | None]],
@@ -70,7 +79,7 @@ def score_videos(
         for done, (path, relative, true_name, *rest) in enumerate(videos, start=1):
             check(cancel)
             segment = rest[0] if rest else None
-            record = cache.get(path, segment)
+            record = _reusable(cache.get(path, segment), relative, true_name)
             if record is None:
                 try:
                     record = score_video(classifier, path, relative, true_name, clips, cancel, segment)

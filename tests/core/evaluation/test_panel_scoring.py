@@ -82,3 +82,24 @@ def test_a_segment_is_scored_cached_and_named_apart_from_its_whole_video(tmp_pat
     reread = RecordCache(checkpoint, names, tmp_path / "c")  # the whole file and its segment are two videos, kept both
     kept = reread.get(sample.path, segment), reread.get(sample.path)
     assert [(r.segment, r.worst_frame) for r in kept] == [(segment, records[0].worst_frame), (None, 2)]
+
+
+def test_a_video_listed_again_under_another_class_or_name_is_not_handed_its_old_verdict(tmp_path: Path, monkeypatch):
+    """The cache is keyed by checkpoint and file: a video moved to another class in the annotation is scored
+    against its new class (its worst clip answers that class); one listed under another name keeps its scores."""
+    synth, checkpoint = synth_with_checkpoint(tmp_path, clips_per_class=1)
+    sample = discover_dataset(synth).samples[0]
+    names = read_checkpoint_info(checkpoint).config.class_names
+    classifier = open_classifier(checkpoint, device="cpu")
+    cache = RecordCache(checkpoint, names, tmp_path / "c")
+    first, _ = panel_scoring.score_videos(classifier, [(sample.path, "a/v.mp4", FAVOURED)], cache, clips=2)
+    assert first[0].true == FAVOURED and first[0].correct
+    other = next(n for n in names if n != FAVOURED)
+    scored = []
+    real = panel_scoring.score_video
+    monkeypatch.setattr(panel_scoring, "score_video", lambda *a, **k: scored.append(a[3]) or real(*a, **k))
+    relabelled, _ = panel_scoring.score_videos(classifier, [(sample.path, "a/v.mp4", other)], cache, clips=2)
+    assert scored == [other] and relabelled[0].true == other and not relabelled[0].correct
+    renamed, _ = panel_scoring.score_videos(classifier, [(sample.path, "b/v.mp4", other)], cache, clips=2)
+    assert scored == [other]  # the same file and class under another name: its scores are reused
+    assert renamed[0].video == "b/v.mp4" and renamed[0].predicted == relabelled[0].predicted
