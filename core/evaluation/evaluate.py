@@ -415,7 +415,8 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
         f"video level ({Views(evaluation.clips_per_video, evaluation.crops).describe(evaluation.input_size)}): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
         f"mean class {_pct(video['mean_class_accuracy'])}  ({_count(video['count'], 'video')})"
     )
-    lines.append(f"clip level (each clip alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({_count(clip['count'], 'clip')})")
+    unit = "clip" if evaluation.crops == 1 else "view"  # with several crops each row is one crop of one clip
+    lines.append(f"{unit} level (each {unit} alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({_count(clip['count'], unit)})")
     width = max(len(n) for n in evaluation.class_names)
     lines.append("per class (video level):")
     for name in evaluation.class_names:

@@ -9,7 +9,7 @@ import torch
 
 from core.data import discover_dataset
 from core.errors import CoreError, InputError
-from core.evaluation.evaluate import check_crop_position, evaluate
+from core.evaluation.evaluate import check_crop_position, evaluate, text_report
 from core.evaluation.views import Views
 from core.inference.frames import ArrayFrames
 from core.models import save_checkpoint
@@ -111,3 +111,4 @@ def test_evaluation_averages_clips_times_crops_views(tmp_path):
     np.testing.assert_allclose(result.probabilities, np.mean(expected, axis=0), atol=1e-6)
     metrics = evaluation.metrics()
     assert metrics["video_level"]["views"] == "2x3" and metrics["clip_level"]["count"] == 18
+    assert "view level (each view alone):" in text_report(evaluation) and "(18 views)" in text_report(evaluation)
