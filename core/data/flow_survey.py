@@ -5,11 +5,14 @@ pairs the viewer already computed cost nothing) and keeps, per video and flow
 method, the largest and mean noise score, how many pairs are noisy and which
 pair is the noisiest.  :class:`FlowSurveyStore` holds those summaries in one
 JSON file per method, written atomically; a video's entry is keyed by its
-path, size and modification time, so an edited video is surveyed again.
+path, size and modification time, so an edited video is surveyed again, and by
+the flow engine's version and the method's settings
+(:func:`core.flow.settings.flow_identity`), so a changed method is too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -78,6 +81,7 @@ class FlowSurveyStore:
 
     def __init__(self, root: str | os.PathLike[str], method: str) -> None:
         self.file = Path(root) / f"flow-survey-{method}.json"
+        self._flow = _flow_digest(method)
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, Any]] = {}
         try:
@@ -89,12 +93,15 @@ class FlowSurveyStore:
 
     def get(self, path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> FlowSummary | None:
         with self._lock:
-            entry = self._entries.get(video_key(path, segment))
+            entry = self._entries.get(self._key(path, segment))
         return None if entry is None else FlowSummary.from_dict(entry)
 
     def put(self, path: str | os.PathLike[str], summary: FlowSummary, segment: tuple[float, float] | None = None) -> None:
         with self._lock:
-            self._entries[video_key(path, segment)] = summary.to_dict()
+            self._entries[self._key(path, segment)] = summary.to_dict()
+
+    def _key(self, path: str | os.PathLike[str], segment: tuple[float, float] | None) -> str:
+        return f"{video_key(path, segment)}|flow{self._flow}"
 
     def save(self) -> None:
         from core.atomic import write_text
@@ -103,6 +110,20 @@ class FlowSurveyStore:
             text = json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
         self.file.parent.mkdir(parents=True, exist_ok=True)
         write_text(self.file, text)
+
+
+def _flow_digest(method: str) -> str:
+    """The flow engine's version and ``method``'s settings, hashed: noise summaries of flow that
+    older settings made are misses (a name the engine does not know is keyed by itself alone)."""
+    from core.errors import FlowError
+    from core.flow.engine import normalize_method
+    from core.flow.settings import flow_identity
+
+    try:
+        identity: Any = flow_identity(normalize_method(method))
+    except FlowError:
+        identity = method
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
 
 
 def default_survey_root() -> Path:

@@ -2,7 +2,8 @@
 
 Entries are keyed by everything that decides the flow: the video's identity
 (resolved path, size, modification time), the frame indices, the frame size,
-the method asked for, the weights that method would load (so adding RAFT
+the method asked for and its settings (:func:`core.flow.settings.method_settings`:
+a changed default recomputes), the weights that method would load (so adding RAFT
 weights after a fallback recomputes), RAFT's update count, the fallback method
 and the engine version.  Flow is stored as float16 (about 0.06 px resolution
 for motions up to 128 px, 0.5 px beyond 512 px), with a SHA-256 of the payload:
@@ -31,12 +32,12 @@ import numpy as np
 from core.atomic import sweep_orphans
 from core.errors import FlowError
 from core.flow.keyed_lock import KeyedLock
+from core.flow.settings import ENGINE_VERSION, method_settings
 from core.framed_file import DIGEST_KEY, FramedFileError, payload_digest, read_framed, write_framed
 from core.progress import CancelToken
 
 MAGIC = b"TSFLOWC1"
 SUFFIX = ".flowc"
-ENGINE_VERSION = 2  # bump when a method's defaults change its output (2: RAFT clip path without warm starts)
 DEFAULT_MAX_BYTES = 2 << 30
 CACHE_ENV = "TWOSTREAM_CACHE_DIR"
 COMPUTING = KeyedLock()  # entries being computed in this process: a second asker waits and reads the first's result
@@ -244,6 +245,7 @@ def flow_cache_key(
         "indices": [int(i) for i in indices],
         "size": [int(size[0]), int(size[1])],
         "method": method,
+        "settings": method_settings(method),
         "weights": weights_identity(method, raft_weights),
         "raft_iters": raft_iters if is_raft else None,
         "raft_warm_start": bool(raft_warm_start) if is_raft else None,

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 
 FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
+DIS_PRESET = "MEDIUM"  # cv2.DISOPTICAL_FLOW_PRESET_<this>
 DIS_PATCH_STRIDE = 4
 
 
@@ -32,7 +33,7 @@ class _DIS:
     def __init__(self) -> None:
         import cv2
 
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{DIS_PRESET}"))
         self._dis.setPatchStride(DIS_PATCH_STRIDE)
 
     def __call__(self, gray0: np.ndarray, gray1: np.ndarray) -> np.ndarray:

@@ -76,10 +76,13 @@ class TVL1Settings:
     min_side: int = 16
 
 
+DEFAULT_SETTINGS = TVL1Settings()  # what the flow engine runs (and what flow caches key on)
+
+
 def tvl1_flow(
     image0: Tensor,
     image1: Tensor,
-    settings: TVL1Settings = TVL1Settings(),
+    settings: TVL1Settings = DEFAULT_SETTINGS,
     *,
     cancel_check: Optional[Callable[[], None]] = None,
 ) -> Tensor:
@@ -306,14 +309,14 @@ def tvl1_clip_flow(
     *,
     device: torch.device,
     backward: bool = False,
-    settings: TVL1Settings = TVL1Settings(),
+    settings: TVL1Settings | None = None,
     batch_pixels: int | None = None,
     cancel_check: Optional[Callable[[], None]] = None,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """TV-L1 flow of each consecutive pair of (N, H, W, 3) uint8 RGB ``frames``.
 
-    Pairs (and the swapped pairs for backward flow) run in batches of about
+    ``settings``: :data:`DEFAULT_SETTINGS` unless given.  Pairs (and the swapped pairs for backward flow) run in batches of about
     ``batch_pixels`` pixels.  Returns float32 ``(N-1, 2, H, W)`` arrays.
 
     On the CPU the batches run side by side, one per thread, each thread's
@@ -327,6 +330,7 @@ def tvl1_clip_flow(
     """
     from core.flow.classical import to_gray
 
+    settings = DEFAULT_SETTINGS if settings is None else settings
     gray = torch.from_numpy(to_gray(frames)).to(device=device, dtype=torch.float32).unsqueeze(1)  # (N, 1, H, W)
     pairs = gray.shape[0] - 1
     jobs = [(i, i + 1) for i in range(pairs)] + ([(i + 1, i) for i in range(pairs)] if backward else [])

@@ -3,8 +3,9 @@
 The text is built by a plain function from what the views show (the frame, the
 flow field and the flow's quality maps), so a test can check it against known
 pixels.  Positions are given as fractions of the frame, so the same point is
-read in both views whatever their image sizes; flow vectors are stated in the
-video's pixels (the flow may be computed at a smaller analysis size).
+read in both views whatever their image sizes; flow vectors, and noise measured
+in pixels (the forward-backward inconsistency), are stated in the video's
+pixels (the flow may be computed at a smaller analysis size).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.nd
         parts.append(f"flow u {u:+.2f}, v {v:+.2f}, |w| {np.hypot(u, v):.2f} px")
     for name, (values, unit) in (noise or {}).items():
         nrow, ncol = _at(values, fx, fy)
-        parts.append(f"{name} {float(values[nrow, ncol]):.2f} {unit}")
+        value = float(values[nrow, ncol])
+        if unit == "px":  # a length measured at the analysis size, stated in frame pixels as the flow is
+            value *= (frame.shape[1] / values.shape[1] + frame.shape[0] / values.shape[0]) / 2
+        parts.append(f"{name} {value:.2f} {unit}")
     return " · ".join(parts)
 
 

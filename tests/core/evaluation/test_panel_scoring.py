@@ -64,6 +64,19 @@ def test_survey_store_persists_and_forgets_an_edited_video(tmp_path: Path):
     assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is None  # a damaged store is a cache miss
 
 
+def test_survey_store_forgets_summaries_of_a_method_whose_settings_changed(tmp_path: Path, monkeypatch):
+    """Noise scores come from the method's flow: a summary made before its defaults changed is surveyed again."""
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    store = FlowSurveyStore(tmp_path / "s", "dis")
+    store.put(video, summarise_noise([0.2, 0.9]))
+    store.save()
+    monkeypatch.setattr("core.flow.classical.DIS_PATCH_STRIDE", 8)
+    assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is None
+    monkeypatch.undo()
+    assert FlowSurveyStore(tmp_path / "s", "dis").get(video) is not None
+
+
 def test_a_segment_is_scored_cached_and_named_apart_from_its_whole_video(tmp_path: Path):
     """An untrimmed Kinetics video: the panel scores its annotated seconds, names the worst clip by the file's
     frames, and never hands the whole video's record for the segment (or the other way round)."""

@@ -121,6 +121,40 @@ def test_compute_flow_cached_hits_without_decoding_and_keys_on_the_video(tmp_pat
         flow_cache_key(video=identity, indices=[0, 1, 2], size=(64, 64), method="dis")
 
 
+@pytest.mark.parametrize("method, module, name, changed", [
+    ("farneback", "core.flow.classical", "FARNEBACK_PARAMS",
+     dict(pyr_scale=0.5, levels=1, winsize=5, iterations=1, poly_n=5, poly_sigma=1.1, flags=0)),
+    ("dis", "core.flow.classical", "DIS_PATCH_STRIDE", 8),
+])
+def test_a_changed_method_default_recomputes_instead_of_serving_the_old_flow(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, module: str, name: str, changed: object) -> None:
+    """TV-L1's defaults changed twice while the cache's engine version stayed the same: the old
+    flow came back as the new method's.  A method's settings are part of the key."""
+    from core.flow.engine import compute_flow
+
+    frames, _ = sequence("translate", frames=3, size=64)
+    video = _write_frames(tmp_path / "clip", frames)
+    cache = FlowCache(tmp_path / "cache")
+    before, _ = compute_flow_cached(video, [0, 1, 2], method, cache=cache)
+    monkeypatch.setattr(f"{module}.{name}", changed)
+    now = compute_flow(frames, method).forward.astype(np.float16).astype(np.float32)
+    assert np.abs(now - before.forward).max() > 0.01  # the setting changes the flow
+    after, hit = compute_flow_cached(video, [0, 1, 2], method, cache=cache)
+    assert not hit
+    np.testing.assert_array_equal(after.forward, now)
+
+
+def test_tvl1_keys_on_the_settings_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from core.flow import tvl1_image
+
+    video = {"path": "/v.mp4", "size": 1, "mtime_ns": 1}
+    before = flow_cache_key(video=video, indices=[0, 1], size=(64, 64), method="tvl1")
+    monkeypatch.setattr(tvl1_image, "DEFAULT_SETTINGS", dataclasses.replace(tvl1_image.DEFAULT_SETTINGS, warps=5))
+    assert flow_cache_key(video=video, indices=[0, 1], size=(64, 64), method="tvl1") != before
+
+
 def test_frames_written_again_in_place_are_a_new_video(tmp_path: Path) -> None:
     """``ffmpeg -y`` over a frame folder keeps its names, and the folder's own size and time: the cache
     must still see new frames (it once gave the old motion back, reversed)."""

@@ -185,8 +185,10 @@ class ClipExtractor:
         self._waiting: list[PreparedVideo] = []  # prepared videos, in order, whose flow (or an earlier video's) is not in yet
         self._stats = ExtractionStats()
         from core.flow.cache import weights_identity
+        from core.flow.settings import flow_identity
 
         self._flow_weights = weights_identity(config.flow_method, raft_weights)  # None for classical methods
+        self._flow_engine = flow_identity(config.flow_method)  # flow from changed method settings makes other tokens
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -205,6 +207,7 @@ class ClipExtractor:
             material["backbone"] = [config.backbone, dict(config.backbone_options), self.backbone_ids[stream]]
         if stream == FLOW:
             material["flow"] = [config.flow_method, dict(config.flow_encoding), config.flow_frames]
+            material["flow_engine"] = self._flow_engine
             if self._flow_weights is not None:  # RAFT: which weights file made the flow
                 material["flow_weights"] = self._flow_weights
         return TokenCache.key(material)

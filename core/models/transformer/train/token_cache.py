@@ -12,7 +12,8 @@ Its key covers everything that decides the array: the video's identity
 spread uniformly, with clip length and frame stride: together they fix the
 start frame for a given file), the augmentation view, the stream, the input
 size, the normalisation, the backbone (name, options and a hash of its frozen
-weights) and, for the flow stream, the flow method and colour encoding.  Writes
+weights) and, for the flow stream, the flow method, its settings and the flow
+engine's version (:func:`core.flow.settings.flow_identity`) and the colour encoding.  Writes
 are atomic; each file carries a SHA-256 of its payload, so a truncated or
 corrupt entry is detected, removed and recomputed.  An interrupted extraction
 leaves only whole entries behind, so rerunning continues where it stopped.

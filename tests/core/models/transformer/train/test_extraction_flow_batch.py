@@ -145,3 +145,13 @@ def test_the_command_line_option_reaches_the_settings_and_a_bad_count_is_a_one_l
     assert "--flow-batch is an option of the transformer family" in capsys.readouterr().err
     assert main.main(["ablate", str(dataset), "--out", str(tmp_path / "ablation"), "--flow-batch", "-1"]) == 2
     assert "flow_batch must be a positive integer, got -1" in capsys.readouterr().err
+
+
+def test_flow_tokens_are_keyed_on_the_flow_method_s_settings(dataset, tmp_path, monkeypatch):
+    """Token grids made from a method's flow are not that method's any more once its defaults change:
+    the flow stream's key changes with them, the RGB stream's does not."""
+    sample = discover_dataset(dataset).samples[0]
+    before = _extractor(tmp_path / "tokens", default_flow_backend()).keys_for(sample, 0, 0)
+    monkeypatch.setattr("core.flow.classical.DIS_PATCH_STRIDE", 8)
+    after = _extractor(tmp_path / "tokens", default_flow_backend()).keys_for(sample, 0, 0)
+    assert after["rgb"] == before["rgb"] and after["flow"] != before["flow"]
