@@ -2,7 +2,9 @@
 
 One per-video results file (:mod:`core.evaluation.video_results`' format) per
 checkpoint, named by a hash of the checkpoint's path, size and modification
-time (a retrained checkpoint starts afresh), under the cache folder.  Entries
+time (a retrained checkpoint starts afresh) and of the flow engine's identity
+for the checkpoint's flow method (a changed flow default scores afresh, as the
+flow and token caches recompute), under the cache folder.  Entries
 are keyed by the video's path, size and modification time
 (:func:`core.data.flow_survey.video_key`, kept in the file's header), so an
 edited or replaced video is scored again.  A video is its path and, for an
@@ -14,6 +16,7 @@ those keys, is a cache miss.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -31,6 +34,18 @@ def _identity(path: str, segment: Segment) -> str:
     return path if segment is None else f"{path}#{float(segment[0])!r}-{float(segment[1])!r}"
 
 
+def flow_key(flow_method: str | None) -> str:
+    """The flow engine's identity of ``flow_method`` (nothing for a model that reads no precomputed flow)."""
+    if flow_method is None:
+        return ""
+    from core.flow.settings import flow_identity
+
+    try:
+        return json.dumps(flow_identity(flow_method), sort_keys=True)
+    except ValueError:  # a method without known settings: its name
+        return flow_method
+
+
 def default_record_root() -> Path:
     from core.flow.cache import default_cache_root
 
@@ -40,10 +55,11 @@ def default_record_root() -> Path:
 class RecordCache:
     """The cached records of one checkpoint; safe to share between threads."""
 
-    def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None,
+                 flow_method: str | None = None) -> None:
         self.checkpoint = Path(checkpoint)
         self.class_names = tuple(class_names)
-        digest = hashlib.sha256(file_key(checkpoint).encode("utf-8")).hexdigest()[:20]
+        digest = hashlib.sha256(f"{file_key(checkpoint)}|{flow_key(flow_method)}".encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
         self._records: dict[str, VideoRecord] = {}  # video_key -> record

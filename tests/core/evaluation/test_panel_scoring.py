@@ -116,3 +116,20 @@ def test_a_video_listed_again_under_another_class_or_name_is_not_handed_its_old_
     renamed, _ = panel_scoring.score_videos(classifier, [(sample.path, "b/v.mp4", other)], cache, clips=2)
     assert scored == [other]  # the same file and class under another name: its scores are reused
     assert renamed[0].video == "b/v.mp4" and renamed[0].predicted == relabelled[0].predicted
+
+
+def test_records_scored_with_other_flow_settings_are_not_reused(tmp_path: Path, monkeypatch):
+    """A flow default that changes (as TV-L1's did twice) changes every score made from that flow: the panel's
+    records are kept per flow identity, as the flow and token caches are."""
+    synth, checkpoint = synth_with_checkpoint(tmp_path, clips_per_class=1)
+    sample = discover_dataset(synth).samples[0]
+    names = read_checkpoint_info(checkpoint).config.class_names
+    classifier = open_classifier(checkpoint, device="cpu")
+    cache = RecordCache(checkpoint, names, tmp_path / "c", flow_method="dis")
+    panel_scoring.score_videos(classifier, [(sample.path, "v", sample.label_name)], cache, clips=2)
+    assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="dis").get(sample.path) is not None
+    from core.flow import classical
+
+    monkeypatch.setattr(classical, "DIS_PRESET", "another")
+    assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="dis").get(sample.path) is None
+    assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="farneback").get(sample.path) is None
