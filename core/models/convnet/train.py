@@ -66,6 +66,8 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetCo
     overrides = resnet_settings(settings)
     if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
         raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
+    if overrides["variant"] == "conv":  # the fusion reads its training samples' snippets together: test in groups of that many
+        overrides["fusion_snippets"] = settings.snippets
     return ConvNetConfig.create(
         class_names=list(class_names), flow_length=settings.flow_length,
         bidirectional=settings.bidirectional, mean_subtraction=settings.mean_subtraction,

@@ -374,12 +374,16 @@ def test_ablate_with_the_convnet_family_shows_its_rows(synth, tmp_path, capsys):
     dict(model="repflow", variant="learned", clip_length=6, iterations=3),
 ], ids=["convnet-conv", "convnet-weighted", "repflow-learned"])
 def test_every_kind_of_fusion_trains_and_evaluates(synth, tmp_path, settings):
-    """Joint-snippet models (conv fusion) are scored with a video's K snippets as one sample."""
+    """The conv fusion, trained on samples of 2 snippets (``small``), is scored on groups of 2 spaced as in
+    training: 3 snippets asked make 2 samples of 2 (4 snippets), which the report notes; the others 3 clips."""
     from core.evaluation.evaluate import evaluate
 
     result = train(synth, small(epochs=1, **settings), tmp_path / "m.safetensors")
     assert result.history[0]["train_loss"] > 0 and result.config.variant == settings["variant"]
     evaluation = evaluate(synth, result.checkpoint, clips_per_video=3, device="cpu")
-    per_video = 1 if settings["variant"] == "conv" else 3
+    per_video = 2 if settings["variant"] == "conv" else 3
     assert {len(v.clip_probabilities) for v in evaluation.videos} == {per_video}
+    noted = [n for n in evaluation.test_set.notes if n.startswith("conv fusion:")]
+    assert noted == (["conv fusion: each video is scored as 2 samples of 2 snippets spaced as in training (4 snippets, a clip "
+                      "below is one sample), their softmax averaged"] if settings["variant"] == "conv" else [])
     assert len(evaluation.videos) == 10
