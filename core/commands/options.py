@@ -45,6 +45,17 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def augmentation(text: str) -> str:
+    """An argparse type for ``--augment``: ``none`` or parts of flip, crop and jitter joined by ``+`` in any order,
+    returned in the canonical order (``jitter+flip`` -> ``flip+jitter``), so a resumed run compares equal."""
+    from core.training.settings import canonical_augment
+
+    try:
+        return canonical_augment(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def clips_per_video(text: str) -> int:
     """An argparse type for ``--clips-per-video``: 1 to :data:`MAX_CLIPS_PER_VIDEO`."""
     from core.cli import parsed_number

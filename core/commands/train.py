@@ -13,7 +13,7 @@ import shlex
 import sys
 
 from core.cli import non_negative_int, output_path, positive_int
-from core.commands.options import check_cache_dir, clips_per_video, learning_rate, non_negative_float
+from core.commands.options import augmentation, check_cache_dir, clips_per_video, learning_rate, non_negative_float
 
 NAME = "train"
 HELP = "train a two-stream model (--model transformer|convnet|repflow); resumable"
@@ -99,10 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--lr", type=learning_rate, help="Adam learning rate (default 2e-4)")
     fit.add_argument("--weight-decay", type=non_negative_float, help="Adam weight decay (default 0)")
     fit.add_argument("--patience", type=int, metavar="N", help="stop after N epochs without a better validation loss (default 10)")
-    fit.add_argument("--augment", choices=("none", "flip", "crop", "flip+crop"),
-                     help="transformer: fixed views per clip (mirrored, corner crops, both); convnet: each training sample "
-                          "cropped at random from frames whose shorter side is 256/224 of the input size, mirrored at random, "
-                          "or both (default none); flipping swaps left and right")
+    fit.add_argument("--augment", type=augmentation, metavar="PARTS",
+                     help="none (default) or flip, crop, jitter joined by '+' (flip+crop+jitter). transformer: fixed views per "
+                          "clip (mirrored, corner crops); convnet: each training sample cropped at random from frames whose shorter "
+                          "side is 256/224 of the input size, mirrored at random, its RGB jittered along the training frames' colour "
+                          "PCA (Krizhevsky et al.; convnet only); flipping swaps left and right")
     fit.add_argument("--clips-per-video", type=clips_per_video, metavar="K", help="training clips per video, spread uniformly (default 1, at most 250)")
     fit.add_argument("--finetune", action="store_true", help="train the backbones too, end to end on prepared clips (no token grids)")
     fit.add_argument("--seed", type=non_negative_int, help="seed of every random choice (default 0)")

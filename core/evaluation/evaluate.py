@@ -228,6 +228,10 @@ def evaluate(
             flow_backend=default_flow_backend(raft_weights=raft_weights),
             batch_size=min(clips_per_video, MAX_BATCH),
         )
+    sampling_note = getattr(classifier, "video_sampling_note", None)
+    said = sampling_note(clips_per_video) if callable(sampling_note) else None
+    if said:
+        test_set = replace(test_set, notes=(*test_set.notes, said))
     skipped = SkippedVideos()
     for rel in test_set.missing:
         skipped.add(dataset.root / rel, "listed in the checkpoint's split but not in the folder")

@@ -45,7 +45,9 @@ class Family:
       prepared_video, rng, settings)`` when given (else ``sample_inputs`` over the prepared
       frames), ``needs_flow(config)``, ``has_pretrained_weights(config)`` and
       ``training_scale(settings)``: a training video's shorter side is kept whole at that many
-      times the input size, room for the family's random crops (1: resized and centre-cropped).
+      times the input size, room for the family's random crops (1: resized and centre-cropped);
+      ``colour_jitter``: its ``training_inputs`` takes ``colour_pca=`` (a
+      :class:`core.training.colour_pca.ColourPCA` of the training frames) for ``--augment jitter``.
     - ``describe(config)``, ``flow_statement(config)``: what the viewer says about a checkpoint;
       ``stage_labels`` rename timed stages (representation flow's ``flow_backbone`` is its flow
       net); ``motion_stage``: the stage that computes motion; ``optical_flow``: False for a family
@@ -72,6 +74,7 @@ class Family:
     needs_flow: Callable[[Any], bool] = lambda config: False
     has_pretrained_weights: Callable[[Any], bool] = lambda config: False
     training_scale: Callable[[Any], float] = lambda settings: 1.0
+    colour_jitter: bool = False
     stage_labels: Mapping[str, str] = field(default_factory=dict)
     motion_stage: str = "flow"
     optical_flow: bool = True  # False: the flow stream learns its own motion from RGB (representation flow)

@@ -26,7 +26,11 @@ and each snippet's L fields are sliced from it.  A family whose
 ``training_scale`` exceeds 1 (the ConvNet with ``--augment crop``) gets its
 training videos whole instead, the shorter side that many times the input size,
 their flow computed on those frames, and cuts a random crop of each sample from
-both; validation videos stay centre-cropped to the input size, as ``eval`` sees them.  Per pair this is the flow
+both; validation videos stay centre-cropped to the input size, as ``eval`` sees them.  A family
+taking ``--augment jitter`` (its record's ``colour_jitter``) gets the colour PCA of the training
+videos' prepared frames, every pixel of every frame (:mod:`core.training.colour_pca`), computed
+while they are prepared, recorded in the training state (a resumed run reuses it) and in the
+checkpoint.  Per pair this is the flow
 ``classify`` computes on the snippet's own window (every method but RAFT's
 warm starts computes each pair from its two frames alone), rounded through the
 cache's float16 (a test compares it with :func:`core.models.registry.sample_inputs`).
@@ -72,14 +76,16 @@ from core.inference.frames import ArrayFrames
 import core.models.registry as families
 from core.progress import CancelToken, check, report
 from core.training import result as record
+from core.training.colour_pca import ColourPCA, ColourStatistics
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
-from core.training.settings import TrainSettings
+from core.training.settings import TrainSettings, augment_parts
 from core.training.state import (SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path,
                                  videos_fingerprint)
 from core.video.segment import Segment
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
+COLOUR_PCA = record.EXTRA_COLOUR_PCA  # also the training state's meta key of --augment jitter's components
 WEIGHTS_HINT = "--backbone-weights"
 
 LogFunction = Callable[[str], None]
@@ -240,6 +246,7 @@ class _FamilyRun:
         self.skipped = SkippedVideos()
         self.notes: list[str] = []
         self._sources = ""
+        self.colour_pca: ColourPCA | None = None
 
     def log(self, line: str) -> None:
         if self._log is not None:
@@ -262,7 +269,13 @@ class _FamilyRun:
 
         # missing RAFT weights stop the run here, before any frame is prepared (after the backbones' own weights)
         require_raft_weights(getattr(self.config, "flow_method", None) if getattr(self.config, "uses_flow", True) else None, settings.raft_weights)
-        self._prepare_all()
+        if "jitter" in augment_parts(settings.augment) and not getattr(self.config, "uses_rgb", True):
+            self.notes.append(f"--augment {settings.augment}: the {self.config.variant} variant has no RGB stream, so nothing is jittered")
+            self.log(f"note: {self.notes[-1]}")
+        self.colour_pca = self._recorded_colour_pca(state)
+        self._prepare_all(colour_statistics=self._wants_colour_pca and self.colour_pca is None)
+        if self.colour_pca is not None:
+            meta[COLOUR_PCA] = self.colour_pca.to_dict()
         train_items = [s for s in self.split.train if s.path not in self.skipped]
         val_items = [s for s in self.split.val if s.path not in self.skipped]
         if not train_items:
@@ -314,9 +327,26 @@ class _FamilyRun:
                 self.log(f"note: {self.notes[-1]}")
         return model
 
-    def _prepare_all(self) -> None:
-        """Decode every video and fill the flow cache once; unreadable videos are skipped."""
+    @property
+    def _wants_colour_pca(self) -> bool:
+        """``--augment jitter`` for a family that takes it, on a variant with an RGB stream."""
+        return "jitter" in augment_parts(self.settings.augment) and self.record.colour_jitter and bool(getattr(self.config, "uses_rgb", True))
+
+    def _recorded_colour_pca(self, state: TrainState | None) -> ColourPCA | None:
+        """The colour PCA the interrupted run drew its jitter with (None for a fresh run): the same
+        components, so a resumed run draws the same offsets."""
+        if state is None or not self._wants_colour_pca or COLOUR_PCA not in state.meta:
+            return None
+        try:
+            return ColourPCA.from_dict(state.meta[COLOUR_PCA])
+        except ValueError as err:
+            raise CheckpointError(f"the training state's {err}; pass --fresh to start over", self.state_file) from None
+
+    def _prepare_all(self, *, colour_statistics: bool = False) -> None:
+        """Decode every video and fill the flow cache once; unreadable videos are skipped.
+        ``colour_statistics``: also compute the colour PCA of the training videos' frames."""
         samples = list(self.split.train) + list(self.split.val)
+        statistics = ColourStatistics() if colour_statistics else None
         started = time.monotonic()
         what = "frames and flow" if self.videos.needs_flow else "frames"
         size = self.config.input_size
@@ -327,21 +357,31 @@ class _FamilyRun:
         for n, sample in enumerate(samples):
             check(self.cancel)
             report(self.progress, n, len(samples), f"prepare: {self.dataset.relative(sample)}")
+            training = n < len(self.split.train)
             try:
-                self.videos.get(sample.path, self.cancel, sample.segment, training=n < len(self.split.train))
+                prepared = self.videos.get(sample.path, self.cancel, sample.segment, training=training)
             except InputError as err:
                 self.skipped.add(sample.path, err.problem)
+                continue
+            if statistics is not None and training:
+                statistics.add(prepared.frames)
         report(self.progress, len(samples), len(samples), "prepare: done")
         flow = f", flow of {self.videos.flow_computed} computed and {self.videos.flow_hits} from the cache" if self.videos.needs_flow else ""
         self.log(f"prepared {len(samples) - len(self.skipped)} videos in {time.monotonic() - started:.1f} s{flow}")
         if self.skipped:
             self.log(self.skipped.summary())
+        if statistics is not None and statistics.count:
+            whole = f"whole frames at a shorter side of {int(round(size * self.videos.training_scale))} px" if self.videos.training_scale > 1.0 else f"{size} px centre crops"
+            self.colour_pca = statistics.pca(f"every pixel of every frame of the {statistics.videos} training videos as prepared for training ({whole}); validation videos left out")
+            values = ", ".join(f"{v:.4g}" for v in self.colour_pca.eigenvalues)
+            self.log(f"RGB jittering: colour PCA of {statistics.count} pixels of {statistics.videos} training videos, eigenvalues {values} (RGB in [0, 1])")
 
     def _sample(self, sample: Sample, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         """One training (``rng``: random) or validation (centred) sample of the video."""
         prepared = self.videos.get(sample.path, self.cancel, sample.segment, training=rng is not None)
         if self.record.training_inputs is not None:
-            return self.record.training_inputs(self.config, prepared, rng, self.settings)
+            extra = {"colour_pca": self.colour_pca} if self.colour_pca is not None else {}
+            return self.record.training_inputs(self.config, prepared, rng, self.settings, **extra)
         return self.record.sample_inputs(self.config, ArrayFrames(prepared.frames), rng=rng)
 
     def _batch(self, samples: list[Sample], rng: np.random.Generator | None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -412,6 +452,7 @@ class _FamilyRun:
         extra = record.checkpoint_extra(
             settings=self.settings, dataset=self.dataset, split=self.split, best_epoch=state.best_epoch, history=state.history,
             command=self.command, skipped=self.skipped, weights_sources={"resnet": self._sources},
+            colour_pca=None if self.colour_pca is None else self.colour_pca.to_dict(),
         )
         save_checkpoint(self.out, model, self.config, extra=extra)
 

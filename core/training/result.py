@@ -28,15 +28,17 @@ EXTRA_HISTORY = "history"
 EXTRA_COMMAND = "command"
 EXTRA_SKIPPED = "skipped"
 EXTRA_BACKBONE_WEIGHTS = "backbone_weights"  # per stream: where its weights came from
+EXTRA_COLOUR_PCA = "colour_pca"  # --augment jitter: the training frames' RGB components (core.training.colour_pca)
 
 
 def checkpoint_extra(
     *, settings: TrainSettings, dataset: Any, split: Split, best_epoch: int, history: list[dict[str, Any]],
-    command: str | None, skipped: SkippedVideos, weights_sources: Any,
+    command: str | None, skipped: SkippedVideos, weights_sources: Any, colour_pca: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What every trainer records in its best checkpoint, so that ``eval`` can rebuild the test set
-    and a reader can tell how the model was made."""
-    return {
+    and a reader can tell how the model was made (``colour_pca``: ``--augment jitter``'s components
+    and how they were computed, under :data:`EXTRA_COLOUR_PCA`; left out without it)."""
+    extra = {
         EXTRA_SETTINGS: settings.to_dict(),
         EXTRA_DATASET_ROOT: str(dataset.root.resolve()),
         EXTRA_SPLIT: split.to_dict(dataset),
@@ -48,6 +50,9 @@ def checkpoint_extra(
         EXTRA_BACKBONE_WEIGHTS: weights_sources,
         EXTRA_DOMAIN: domain_record(dataset, dataset.classes),
     }
+    if colour_pca is not None:
+        extra[EXTRA_COLOUR_PCA] = dict(colour_pca)
+    return extra
 
 
 def add_recorded_skips(checkpoint: Path, skipped: SkippedVideos) -> None:

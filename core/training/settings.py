@@ -18,13 +18,32 @@ from core.errors import InputError
 from core.flow.render import FlowEncoding
 from core.models.registry import default_family, family, family_names
 
-AUGMENTATIONS = ("none", "flip", "crop", "flip+crop")
+AUGMENT_PARTS = ("flip", "crop", "jitter")  # in the order a setting spells them
+# Every combination, spelt canonically ("none" alone; parts joined by "+" in AUGMENT_PARTS' order).
+AUGMENTATIONS = ("none", "flip", "crop", "flip+crop", "jitter", "flip+jitter", "crop+jitter", "flip+crop+jitter")
 # Fields the default family (the transformer) does not read: its to_dict leaves them out, so its
 # settings read exactly as they did before families existed.
 FAMILY_FIELDS = ("model", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional", "mean_subtraction",
                  "conv_fusion", "flow_layers", "iterations", "optimizer", "momentum", "flow_scale", "flow_bound", "rgb_attention",
                  "rgb_convlstm")
 OPTIMIZERS = ("adam", "sgd")
+
+
+def canonical_augment(text: str) -> str:
+    """An ``--augment`` value in its canonical spelling (``"jitter+crop+flip"`` -> ``"flip+crop+jitter"``);
+    ``ValueError`` for an unknown or repeated part."""
+    parts = [p.strip() for p in str(text).split("+")]
+    if parts == ["none"]:
+        return "none"
+    unknown = [p for p in parts if p not in AUGMENT_PARTS]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(f"unknown augmentation {text!r}: none, or parts of {', '.join(AUGMENT_PARTS)} joined by '+' (each once)")
+    return "+".join(p for p in AUGMENT_PARTS if p in parts)
+
+
+def augment_parts(augment: str) -> frozenset[str]:
+    """The parts of a canonical ``augment`` setting (empty for ``"none"``)."""
+    return frozenset() if augment == "none" else frozenset(augment.split("+"))
 
 
 def default_flow_encoding() -> dict[str, Any]:
@@ -81,7 +100,8 @@ class TrainSettings:
     ConvLSTM of that many channels); convnet: ``flow_scale`` and ``flow_bound``
     (seed 002 divides flow by 20 and clamps it to +-1); convnet's ``augment``: ``crop`` draws each
     training sample's square at random from frames whose shorter side is 256/224 of the input size,
-    ``flip`` mirrors it half the time (repflow takes none).
+    ``flip`` mirrors it half the time, ``jitter`` adds Krizhevsky et al.'s PCA colour offset to its RGB
+    (:mod:`core.training.colour_pca`; repflow takes none).
     ``variant`` left empty takes the family's default (fusion, late, flow).
     Settings saved before families existed load as a transformer's.
     """
@@ -179,6 +199,9 @@ class TrainSettings:
             raise InputError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.augment not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+        if "jitter" in augment_parts(self.augment) and not family(self.model).colour_jitter:
+            takers = ", ".join(n for n in family_names() if family(n).colour_jitter) or "none"
+            raise InputError(f"--augment {self.augment}: RGB jittering is for the spatial stream of these families only: {takers} (not {self.model})")
         if not self.lr > 0 or self.weight_decay < 0:
             raise InputError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, weight_decay={self.weight_decay}")
         if self.extract_workers is not None and self.extract_workers < 0:

@@ -44,6 +44,7 @@ FAMILY = register_family(
         sample_inputs=sample_inputs,
         training_inputs=training_inputs,
         training_scale=training_scale,
+        colour_jitter=True,
         needs_flow=needs_flow,
         demo_checkpoint=DEMO_CONVNET,
         recipes=RECIPES,

@@ -9,7 +9,9 @@ A "snippet" is one sample of the video: ``flow_length + 1`` frames at
 ``frame_stride`` (the window), the flow of its L consecutive pairs stacked as
 ``2L`` channels, and the window's centre frame for the spatial stream.  At
 test time ``test_snippets`` (25, seed 002) are spread over the video and their
-scores averaged.
+scores averaged; the conv fusion, whose 3-D kernel reads snippets together, reads
+them in groups of its training snippet count (``fusion_snippets``), each group
+spaced as training spaces its snippets.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class ConvNetConfig(ResNetFamilyConfig):
     snippets in time order).  ``conv_fusion``: ``1x1`` is the bank of 1x1
     filters over the stacked maps, ``3d`` a 3x3x3 convolution over (snippet,
     y, x); either is followed by 3-D average pooling and a linear classifier.
+    ``fusion_snippets`` (conv fusion only): the snippets per training sample, which the fusion
+    reads together; at test time the video's snippets go through it in groups of that many,
+    spaced as in training (:func:`core.models.convnet.inputs.fusion_groups`).  0: all the test
+    snippets as one sample (checkpoints made before it; left out of their JSON).
     """
 
     backbone: str
@@ -64,6 +70,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     rgb_attention: bool = False
     rgb_convlstm: int = 0
     conv_fusion: str = "3d"
+    fusion_snippets: int = 0
     fusion_rgb_weight: float = 0.5
     dropout: float = 0.5
     family: str = FAMILY_CONVNET
@@ -82,6 +89,7 @@ class ConvNetConfig(ResNetFamilyConfig):
         "flow_method": Text(),
         "test_snippets": Whole(1, 250),
         "conv_fusion": Text(),
+        "fusion_snippets": Whole(0, 250),
         "fusion_rgb_weight": Real(0.0, 1.0, open_low=True, open_high=True),
     }
 
@@ -120,8 +128,17 @@ class ConvNetConfig(ResNetFamilyConfig):
             raise ValueError(f"bi-directional flow needs an even flow_length (L/2 backward + L/2 forward fields), got {self.flow_length}")
         if self.conv_fusion not in CONV_FUSION_KERNELS:
             raise ValueError(f"unknown conv_fusion {self.conv_fusion!r}: choose one of {', '.join(CONV_FUSION_KERNELS)}")
+        if self.fusion_snippets and self.variant != "conv":
+            raise ValueError(f"fusion_snippets is the conv fusion's (variant 'conv'), got {self.fusion_snippets} for variant {self.variant!r}")
         from core.flow.engine import METHODS
 
         if self.flow_method not in METHODS:
             raise ValueError(f"unknown flow_method {self.flow_method!r}: choose one of {', '.join(METHODS)}")
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields; ``fusion_snippets`` only when set, so every other config reads (and a checkpoint
+        stores it) exactly as before the field existed."""
+        data = super().to_dict()
+        if not self.fusion_snippets:
+            data.pop("fusion_snippets")
+        return data

@@ -17,6 +17,8 @@ FUSION_WORDS = {
 def describe(config: ConvNetConfig) -> str:
     """One line on what the checkpoint is."""
     fusion = f"conv fusion ({config.conv_fusion})" if config.variant == "conv" else FUSION_WORDS.get(config.variant, f"{config.variant} variant")
+    if config.variant == "conv" and config.fusion_snippets:
+        fusion = f"conv fusion ({config.conv_fusion}, {config.fusion_snippets} snippets a sample, tested alike)"
     extras = "".join([
         ", CAM spatial attention" if config.rgb_attention and config.uses_rgb else "",
         f", ConvLSTM ({config.rgb_convlstm} channels)" if config.rgb_convlstm and config.uses_rgb else "",

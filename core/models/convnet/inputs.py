@@ -7,7 +7,9 @@ the flow of its L consecutive pairs as ``2L`` channels (x then y of each
 field), computed on the resized and centre-cropped frames, so displacements are
 in pixels of the model's input.  Test time spreads ``test_snippets`` (25)
 windows uniformly over the video (seed 002); training draws one window at
-random inside each of S equal segments (TSN).  A mirrored view (a flipped test
+random inside each of S equal segments (TSN).  The conv fusion, which reads a
+sample's snippets together, is tested on groups of S spaced as in training
+(:func:`fusion_groups`).  A mirrored view (a flipped test
 crop) is the unmirrored snippets seen in a mirror (:func:`mirrored`), as
 ``--augment flip`` trains them: the flow's horizontal components change sign.
 """
@@ -41,6 +43,30 @@ def snippet_starts(num_frames: int, count: int, config: ConvNetConfig, *, rng: n
         return starts
     bounds = np.linspace(0, room + 1, count + 1)
     return [int(rng.integers(int(a), max(int(a) + 1, int(b)))) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def fusion_group_count(count: int, config: ConvNetConfig) -> int:
+    """How many groups of ``fusion_snippets`` hold at least ``count`` test snippets."""
+    return -(-int(count) // int(config.fusion_snippets))
+
+
+def fusion_groups(num_frames: int, count: int, config: ConvNetConfig) -> list[list[int]]:
+    """The conv fusion's test samples: ``ceil(count / S)`` groups of S = ``config.fusion_snippets``
+    window starts, each group spaced as training spaces a sample's S snippets (one in each of S
+    equal segments, at the same place in each, so a segment's length apart: training draws them
+    anywhere in their segments, as far apart on average).
+
+    Together the G x S starts are :func:`core.sampling.uniform_clip_starts`' G x S (the n-th
+    centred at ``(n + 0.5) / (G S)`` of the room), group k taking every G-th from the k-th:
+    start ``j G + k`` is centred at ``(j + (k + 0.5) / G) / S``, in segment j of S.  For an odd G
+    the middle group is what validation scores (:func:`snippet_starts` without a generator).
+    """
+    per = int(config.fusion_snippets)
+    if per < 1:
+        raise ValueError(f"fusion_groups needs the config's fusion_snippets (>= 1), got {per}")
+    groups = fusion_group_count(count, config)
+    starts = uniform_clip_starts(num_frames, groups * per, config.clip_length, config.frame_stride)
+    return [starts[k::groups] for k in range(groups)]
 
 
 def snippet_windows(num_frames: int, starts: Sequence[int], config: ConvNetConfig) -> list[ClipIndices]:

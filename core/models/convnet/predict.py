@@ -3,8 +3,12 @@
 A clip is one snippet (its window of L + 1 frames); a video is
 ``test_snippets`` snippets (25, seed 002) spread uniformly, scored together when
 the model combines them (ConvLSTM, conv fusion) and one by one with their
-softmax averaged otherwise.  With ``attention`` each prediction carries
-:class:`~core.models.shared.cam_maps.CamMaps` on the frames each snippet saw.
+softmax averaged otherwise.  A conv fusion that records its training snippet
+count (``fusion_snippets``) reads them in groups of that many spaced as in
+training (:func:`~core.models.convnet.inputs.fusion_groups`), the groups' softmax
+averaged: its 3-D kernel sees snippets as far apart as it learnt on.  With
+``attention`` each prediction carries :class:`~core.models.shared.cam_maps.CamMaps`
+on the frames each snippet saw.
 Batching, precision and cancelling are :class:`core.inference.ClipClassifier`'s.
 """
 
@@ -15,7 +19,7 @@ from typing import Callable, Sequence
 
 from core.inference.classifier import Sample
 from core.inference.frames import FrameSource
-from core.models.convnet.inputs import PreparedSnippets, prepare_snippets, snippet_starts
+from core.models.convnet.inputs import PreparedSnippets, fusion_group_count, fusion_groups, prepare_snippets, snippet_starts
 from core.models.shared.streams_classifier import StreamsClassifier
 from core.progress import CancelToken
 
@@ -25,6 +29,16 @@ class ConvNetClassifier(StreamsClassifier):
 
     def default_video_count(self) -> int:
         return int(self.config.test_snippets)
+
+    def video_sampling_note(self, count: int) -> str | None:
+        """What ``eval`` says when a video's ``count`` snippets are not scored as ``count`` samples: the conv
+        fusion's groups spaced as in training."""
+        per = int(self.config.fusion_snippets)
+        if not (self.config.joint_snippets and per):
+            return None
+        groups = fusion_group_count(count, self.config)
+        return (f"conv fusion: each video is scored as {groups} samples of {per} snippets spaced as in training "
+                f"({groups * per} snippets, a clip below is one sample), their softmax averaged")
 
     def _prepare(self, frames: FrameSource, starts: Sequence[int], cancel: CancelToken | None, progress: Callable[..., None] | None = None) -> PreparedSnippets:
         return prepare_snippets(
@@ -60,6 +74,11 @@ class ConvNetClassifier(StreamsClassifier):
         return self._sample(self._prepare(frames, [start], cancel))
 
     def video_samples(self, frames: FrameSource, count: int, cancel: CancelToken | None, progress: Callable[..., None] | None) -> list[Sample]:
+        if self.config.joint_snippets and self.config.fusion_snippets:
+            groups = fusion_groups(len(frames), count, self.config)
+            starts = sorted(s for group in groups for s in group)  # the video read once, in order
+            prepared = self._prepare(frames, starts, cancel, progress)
+            return [self._sample(_group(prepared, list(range(k, len(starts), len(groups))))) for k in range(len(groups))]
         starts = snippet_starts(len(frames), count, self.config)
         prepared = self._prepare(frames, starts, cancel, progress)
         if self.config.joint_snippets:
@@ -76,4 +95,16 @@ def _one_snippet(prepared: PreparedSnippets, index: int) -> PreparedSnippets:
         flow=None if prepared.flow is None else prepared.flow[index : index + 1],
         windows=[prepared.windows[index]],
         timings_ms={k: v / count for k, v in prepared.timings_ms.items()},
+    )
+
+
+def _group(prepared: PreparedSnippets, indices: list[int]) -> PreparedSnippets:
+    """Snippets ``indices`` of prepared snippets as one sample of their own (timings split by their share)."""
+    share = len(indices) / len(prepared.windows)
+    return dataclasses.replace(
+        prepared,
+        rgb=None if prepared.rgb is None else prepared.rgb[indices],
+        flow=None if prepared.flow is None else prepared.flow[indices],
+        windows=[prepared.windows[i] for i in indices],
+        timings_ms={k: v * share for k, v in prepared.timings_ms.items()},
     )

@@ -7,7 +7,10 @@ videos are rescaled so the shorter side is 256 (for 224 inputs), and every train
 takes a 224 square at a random place anywhere in the whole frame, the same place for its frame
 and its flow stack (the flow computed on the whole rescaled frames, as theirs was, then cropped:
 displacements are in pixels of that rescale, which the crop keeps); ``flip`` then mirrors it
-half the time.  Validation, ``eval`` and ``classify`` keep their centre crop (or ``--views``).
+half the time; ``jitter`` adds to every RGB pixel of the sample (all its snippets) one colour offset
+along the principal components of the training frames' RGB values (Krizhevsky et al.'s PCA
+colour augmentation, which Simonyan & Zisserman add to the spatial stream; never to flow).
+Validation, ``eval`` and ``classify`` keep their centre crop (or ``--views``) and true colours.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from core.models.convnet.inputs import mirrored, prepare_snippets, snippet_start
 from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet_config import resnet_settings
 from core.sampling import CROP_ROOM_SCALE, crop_offsets
+from core.training.colour_pca import ColourPCA, draw_alpha
+from core.training.settings import augment_parts
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
                  "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
@@ -35,7 +40,7 @@ TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_le
 # SGD at lr 0.01 with momentum 0.9 and weight decay 5e-4, one frame (snippet) per video a training step
 # ("Sample one frame per video": not TSN's consensus of 3), 25 test snippets.  The augmentation is the
 # original paper's (seed 001): random 224 crops of frames rescaled to a shorter side of 256, then random
-# horizontal flips, for both streams.  The seed trains the streams apart; this trainer trains them
+# horizontal flips, for both streams, and RGB jittering for the spatial stream.  The seed trains the streams apart; this trainer trains them
 # jointly with one loss per stream (see core.training.end_to_end).
 RECIPES = {
     "seed002": {
@@ -48,7 +53,7 @@ RECIPES = {
         "mean_subtraction": True,
         "variant": "late",
         "snippets": 1,
-        "augment": "flip+crop",
+        "augment": "flip+crop+jitter",
         "optimizer": "sgd",
         "lr": 0.01,
         "momentum": 0.9,
@@ -61,6 +66,8 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetCo
     overrides = resnet_settings(settings)
     if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
         raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
+    if overrides["variant"] == "conv":  # the fusion reads its training samples' snippets together: test in groups of that many
+        overrides["fusion_snippets"] = settings.snippets
     return ConvNetConfig.create(
         class_names=list(class_names), flow_length=settings.flow_length,
         bidirectional=settings.bidirectional, mean_subtraction=settings.mean_subtraction,
@@ -88,24 +95,39 @@ def training_scale(settings: Any) -> float:
     return CROP_ROOM_SCALE if "crop" in settings.augment else 1.0
 
 
-def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generator | None, settings: Any) -> dict[str, torch.Tensor]:
+def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generator | None, settings: Any, *,
+                    colour_pca: ColourPCA | None = None) -> dict[str, torch.Tensor]:
     """One training (``rng``: random) or validation (centred) sample of a prepared video.
 
     With ``--augment crop`` the sample is cut from a square at a random place of the video's
     larger resize (:func:`cropped`; the centre without ``rng``); with ``flip`` it is mirrored half
-    the time (as Simonyan & Zisserman train both streams).  The draws come from ``rng`` in a
-    fixed order (snippet starts, crop, flip), so a seeded epoch repeats exactly; a run without
-    crops draws what it drew before crops existed.
+    the time (as Simonyan & Zisserman train both streams); with ``jitter`` its RGB gets
+    ``colour_pca``'s offset for one draw of alpha (:func:`jittered`; flow stacks untouched).  The
+    draws come from ``rng`` in a fixed order (snippet starts, crop, flip, the three alphas), so a
+    seeded epoch repeats exactly; a run without one of them draws what it drew before it existed.
     """
+    parts = augment_parts(settings.augment)
     starts = snippet_starts(len(prepared.frames), settings.snippets, config, rng=rng)
-    if "crop" in settings.augment:
+    if "crop" in parts:
         frames = prepared.frames
         top, left = crop_offsets(frames.shape[1], frames.shape[2], config.input_size, rng)
         prepared = cropped(prepared, top, left, config.input_size)
     inputs = snippets_from_prepared(prepared, starts, config)
-    if rng is not None and "flip" in settings.augment and rng.random() < 0.5:
+    if rng is not None and "flip" in parts and rng.random() < 0.5:
         inputs = mirrored(inputs)
+    if rng is not None and "jitter" in parts and "rgb" in inputs:
+        if colour_pca is None:
+            raise ValueError("--augment jitter needs the colour PCA of the training frames (colour_pca)")
+        inputs["rgb"] = jittered(inputs["rgb"], colour_pca.offset(draw_alpha(rng)), config)
     return inputs
+
+
+def jittered(rgb: torch.Tensor, offset: np.ndarray, config: ConvNetConfig) -> torch.Tensor:
+    """Normalised frames ``(..., 3, H, W)`` with ``offset`` (3,) added to their [0, 1] pixel values:
+    after the normalisation that is ``offset / std`` per channel.  No clamp: the offset is a shift of
+    the illumination's colour, as Krizhevsky et al. add it."""
+    shift = torch.as_tensor(np.asarray(offset, np.float64) / np.asarray(config.std, np.float64), dtype=rgb.dtype)
+    return rgb + shift.view(3, 1, 1)
 
 
 def cropped(prepared: Any, top: int, left: int, size: int) -> Any:

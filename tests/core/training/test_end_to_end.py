@@ -245,6 +245,39 @@ def test_a_resumed_run_with_random_crops_draws_the_same_crops(synth, tmp_path):
     assert strip(resumed.history) == strip(whole.history)
 
 
+def test_rgb_jitter_uses_the_training_frames_colour_pca_records_it_and_a_resumed_run_draws_the_same(synth, tmp_path, monkeypatch):
+    """``--augment flip+crop+jitter``: the colour PCA is computed from every pixel of the training videos as the
+    trainer holds them (whole at 55 px for the crops; validation videos left out), recorded in the checkpoint and in
+    the training state; a resumed run takes the recorded one (it computes none) and repeats the whole run's epochs."""
+    from core.sampling import CROP_ROOM_SCALE, resize_for_crops
+    from core.training.colour_pca import ColourPCA, ColourStatistics
+    from core.training.state import load_state, state_path
+    from core.video import open_video
+
+    jitter = dict(augment="flip+crop+jitter", variant="late")
+    whole = train(synth, small(epochs=2, **jitter), tmp_path / "whole.safetensors")
+    recorded = ColourPCA.from_dict(read_checkpoint_info(whole.checkpoint).extra["colour_pca"])
+    expected = ColourStatistics()
+    for sample in whole.split.train:
+        with open_video(sample.path) as video:
+            frames = video.read_clip(list(range(len(video))))
+        expected.add(resize_for_crops(np.asarray(frames), 48, CROP_ROOM_SCALE))
+    assert recorded == expected.pca(recorded.source) and recorded.videos == len(whole.split.train)
+    assert "training videos as prepared for training (whole frames at a shorter side of 55 px)" in recorded.source
+    assert ColourPCA.from_dict(load_state(state_path(whole.checkpoint)).meta["colour_pca"]) == recorded
+
+    plain = train(synth, small(epochs=2, augment="flip+crop", variant="late"), tmp_path / "plain.safetensors")
+    assert plain.history[0]["train_loss"] != whole.history[0]["train_loss"]  # the jitter changed what the network saw
+    assert "colour_pca" not in read_checkpoint_info(plain.checkpoint).extra
+
+    train(synth, small(epochs=1, **jitter), tmp_path / "parts.safetensors")
+    monkeypatch.setattr(ColourStatistics, "add", lambda self, frames: pytest.fail("a resumed run computed the colour PCA again"))
+    resumed = train(synth, small(epochs=2, **jitter), tmp_path / "parts.safetensors")
+    assert resumed.resumed_from_epoch == 1
+    strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
+    assert strip(resumed.history) == strip(whole.history)
+
+
 def test_training_videos_kept_for_crops_are_the_whole_larger_resize_with_its_own_flow(synth):
     from core.flow.cache import FlowCache
     from core.models.convnet.config import ConvNetConfig
@@ -341,12 +374,16 @@ def test_ablate_with_the_convnet_family_shows_its_rows(synth, tmp_path, capsys):
     dict(model="repflow", variant="learned", clip_length=6, iterations=3),
 ], ids=["convnet-conv", "convnet-weighted", "repflow-learned"])
 def test_every_kind_of_fusion_trains_and_evaluates(synth, tmp_path, settings):
-    """Joint-snippet models (conv fusion) are scored with a video's K snippets as one sample."""
+    """The conv fusion, trained on samples of 2 snippets (``small``), is scored on groups of 2 spaced as in
+    training: 3 snippets asked make 2 samples of 2 (4 snippets), which the report notes; the others 3 clips."""
     from core.evaluation.evaluate import evaluate
 
     result = train(synth, small(epochs=1, **settings), tmp_path / "m.safetensors")
     assert result.history[0]["train_loss"] > 0 and result.config.variant == settings["variant"]
     evaluation = evaluate(synth, result.checkpoint, clips_per_video=3, device="cpu")
-    per_video = 1 if settings["variant"] == "conv" else 3
+    per_video = 2 if settings["variant"] == "conv" else 3
     assert {len(v.clip_probabilities) for v in evaluation.videos} == {per_video}
+    noted = [n for n in evaluation.test_set.notes if n.startswith("conv fusion:")]
+    assert noted == (["conv fusion: each video is scored as 2 samples of 2 snippets spaced as in training (4 snippets, a clip "
+                      "below is one sample), their softmax averaged"] if settings["variant"] == "conv" else [])
     assert len(evaluation.videos) == 10

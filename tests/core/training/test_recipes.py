@@ -172,11 +172,12 @@ def test_convnet_flip_mirrors_frames_and_negates_horizontal_flow() -> None:
         convnet_train.snippets_from_prepared = original
 
 
-def test_the_seed002_recipe_crops_and_flips_as_simonyan_and_zisserman_train() -> None:
+def test_the_seed002_recipe_crops_flips_and_jitters_as_simonyan_and_zisserman_train() -> None:
     """"A 224 x 224 sub-image is randomly cropped from the selected frame; it then undergoes random
-    horizontal flipping" (the paper seed 001 links, section 6), for both streams."""
+    horizontal flipping and RGB jittering" (the paper seed 001 links, section 6): crops and flips for
+    both streams, the jitter for the spatial stream's RGB."""
     settings = settings_of("--recipe", "seed002")
-    assert settings.augment == "flip+crop"
+    assert settings.augment == "flip+crop+jitter"
     assert settings_of("--recipe", "seed002", "--augment", "flip").augment == "flip"  # an option beside the recipe changes it
 
 
@@ -192,3 +193,24 @@ def test_convnet_takes_crops_and_repflow_still_refuses_augmentation_in_one_line(
     assert err == ["error: --augment is an option of the transformer and convnet families, not of --model repflow"]
     with pytest.raises(InputError, match=re.escape(f"--augment {augment}: the repflow family trains on plain centre-cropped clips")):
         TrainSettings(model="repflow", augment=augment).validate()
+
+
+def test_augment_parts_combine_in_any_order_and_are_recorded_canonically(capsys: pytest.CaptureFixture[str]) -> None:
+    assert settings_of("--model", "convnet", "--augment", "jitter+crop+flip").augment == "flip+crop+jitter"
+    assert settings_of("--model", "convnet", "--augment", "jitter").augment == "jitter"
+    assert settings_of("--model", "convnet", "--augment", "crop+jitter").augment == "crop+jitter"
+    for bad in ("flip+flip", "jitter+blur", "none+flip", ""):
+        with pytest.raises(SystemExit) as caught:
+            settings_of("--model", "convnet", "--augment", bad)
+        assert caught.value.code == 2
+        assert f"argument --augment: unknown augmentation {bad!r}: none, or parts of flip, crop, jitter joined by '+'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["transformer", "repflow"])
+def test_rgb_jittering_is_refused_for_the_families_that_do_not_draw_it(model: str) -> None:
+    """The transformer trains on fixed cached views (a fresh colour each epoch would need the backbones each
+    epoch) and repflow on plain clips: ``jitter`` is the ConvNet's, said in one line."""
+    from core.training import TrainSettings
+
+    with pytest.raises(InputError, match=re.escape(f"--augment flip+jitter: RGB jittering is for the spatial stream of these families only: convnet (not {model})")):
+        TrainSettings(model=model, augment="flip+jitter").validate()
