@@ -1,7 +1,8 @@
 """Opening videos and fetching frames in the background; playback timing.
 
-The GUI thread never decodes: it asks for frame ``i`` and shows it when it
-arrives.  Scrubbing fires many requests; the newest wins and stale frames are
+The GUI thread never decodes, nor touches the disk: it asks for frame ``i``
+and shows it when it arrives (a decoded frame at once, unless knowing it is
+still current needs a stat: a folder's images, checked by the worker).  Scrubbing fires many requests; the newest wins and stale frames are
 dropped.  Playback skips a tick while a frame is still decoding, so a slow
 video plays slower instead of piling up work.
 """
@@ -84,8 +85,8 @@ class VideoController(QObject):
         video = self.video
         if video is None:
             return
-        cached = video.cached(index)
-        if cached is not None:  # already decoded: no round trip through a worker
+        cached = video.cached_in_memory(index)
+        if cached is not None:  # already decoded: no round trip through a worker (a folder's frame is checked there)
             self.jobs.cancel("frame")
             self._show(index, cached)
             return

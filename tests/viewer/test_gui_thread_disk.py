@@ -1,0 +1,50 @@
+"""The GUI thread asks the file system nothing while a video is scrubbed or scanned: a stat of a frame
+image, or a listing of a folder of frames, can stall for seconds on a network drive."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from media import decode_index, index_frame
+from viewer.main_window import MainWindow
+
+
+def _frame_folder(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), index_frame(i, 64, 32)[:, :, ::-1])
+    return folder
+
+
+def _record_gui_thread_calls(monkeypatch, owner: object, name: str) -> list[str]:  # noqa: ANN001
+    calls: list[str] = []
+    real = getattr(owner, name)
+
+    def watched(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if threading.current_thread() is threading.main_thread():
+            calls.append("".join(traceback.format_stack(limit=6)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, watched)
+    return calls
+
+
+def test_scrubbing_a_folder_of_frames_stats_no_image_on_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Video.cached checked a decoded folder frame's file stamp (a stat) on the GUI thread at every scrub step."""
+    import core.video.image_sequence as image_sequence
+
+    folder = _frame_folder(tmp_path, 6)
+    window.open_video(str(folder))
+    qtbot.waitUntil(lambda: window.video.shown_index == 0, timeout=10000)
+    calls = _record_gui_thread_calls(monkeypatch, image_sequence, "_stamp")
+    for frame in (1, 2, 1, 0, 2):  # back to frames already decoded: their pictures sit in the cache
+        window.state.set_frame(frame)
+        qtbot.waitUntil(lambda: window.video.shown_index == frame, timeout=10000)
+        assert decode_index(window.video.current_frame) == frame
+    assert calls == [], calls[0]
