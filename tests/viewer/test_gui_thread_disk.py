@@ -48,3 +48,27 @@ def test_scrubbing_a_folder_of_frames_stats_no_image_on_the_gui_thread(qtbot, wi
         qtbot.waitUntil(lambda: window.video.shown_index == frame, timeout=10000)
         assert decode_index(window.video.current_frame) == frame
     assert calls == [], calls[0]
+
+
+def test_the_flow_scan_of_a_folder_lists_no_folder_on_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The scan memo's key (every image of the folder listed and stat'ed) was computed on the GUI thread when a scan
+    started and when it finished."""
+    import core.flow.cache as flow_cache
+
+    calls = _record_gui_thread_calls(monkeypatch, flow_cache, "video_identity")
+    window.method_box.setCurrentText("dis")
+    window.open_video(str(_frame_folder(tmp_path, 8)))
+
+    def scanned(method: str) -> bool:
+        noise = window.state.flow_noise
+        return (window.flow.method == method and noise.size == 7 and bool(np.isfinite(noise).all())
+                and not window.jobs.is_busy("flow-scan") and window.flow.current() is not None)
+
+    qtbot.waitUntil(lambda: scanned("dis"), timeout=30000)
+    dis_noise = window.state.flow_noise.copy()
+    window.method_box.setCurrentText("farneback")
+    qtbot.waitUntil(lambda: scanned("farneback"), timeout=30000)
+    window.method_box.setCurrentText("dis")  # scanned before: the memo's numbers
+    qtbot.waitUntil(lambda: scanned("dis") and "kept from before" in window.scan_label.text(), timeout=30000)
+    assert np.array_equal(window.state.flow_noise, dis_noise)
+    assert calls == [], calls[0]
