@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated, in every frame of the video. "
                                    "auto: the video's own scale (95th-percentile motion of its pairs, from the flow scan)")
         self.radius_box.valueChanged.connect(self.flow.set_radius)
+        # locking (or unlocking) the radius in use redraws no picture: the caption's "(auto)"/"(locked)" follows here
+        self.radius_box.valueChanged.connect(lambda _radius: self._show_flow_caption())
         bar.addWidget(self.radius_box)
         bar.addSeparator()
         self.next_noisy_action = QAction("Next noisy frame", self)
