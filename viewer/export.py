@@ -79,6 +79,7 @@ class ExportController(QObject):
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
+        self.running: str = ""  # what the export in progress writes, in words ("" when none)
 
     # -- hooks for other features ---------------------------------------------------
     def add_overlay_source(self, view: str, name: str, snapshot: OverlaySnapshot) -> None:
@@ -102,6 +103,10 @@ class ExportController(QObject):
     @property
     def busy(self) -> bool:
         return self.jobs.is_busy(CHANNEL)
+
+    def in_progress(self) -> str:
+        """What the export in progress writes, in words; "" when none runs (closing the window asks first)."""
+        return self.running if self.busy else ""
 
     def cancel(self) -> None:
         if self.busy:
@@ -259,6 +264,7 @@ class ExportController(QObject):
         dialog.setAutoReset(False)
         dialog.canceled.connect(self.cancel)
         self.progress_dialog = dialog
+        self.running = title
         self.notifier.notice(title + " ...")
         job = self.jobs.submit(
             CHANNEL,

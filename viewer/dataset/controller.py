@@ -340,6 +340,10 @@ class DatasetController(QObject):
         title = f"{Path(self.source or '').name}: {int(np.trace(matrix))}/{int(matrix.sum())} right"
         self._export(lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")
 
+    def exports_in_progress(self) -> int:
+        """Exports being written or waiting their turn (closing the window asks first)."""
+        return len(self._exports) + int(self.jobs.is_busy("dataset-export"))
+
     def _export(self, work: Callable[..., Any], message: str) -> None:
         """Exports wait their turn: a second one never cancels the first."""
         self._exports.append((work, message))
