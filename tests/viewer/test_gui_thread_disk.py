@@ -72,3 +72,21 @@ def test_the_flow_scan_of_a_folder_lists_no_folder_on_the_gui_thread(qtbot, wind
     qtbot.waitUntil(lambda: scanned("dis") and "kept from before" in window.scan_label.text(), timeout=30000)
     assert np.array_equal(window.state.flow_noise, dis_noise)
     assert calls == [], calls[0]
+
+
+def test_a_folder_opened_after_a_video_shows_its_own_first_frame_with_it(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """The folder's first frame comes with its opening (read by the opening job): the previous video's frame is
+    never left beside the new video's title, timeline and emptied flow view while a worker fetches it."""
+    from media import write_video
+
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
+    qtbot.waitUntil(lambda: window.video.shown_index == 0 and window.state.frame_count == 12, timeout=10000)
+    window.state.set_frame(7)
+    qtbot.waitUntil(lambda: window.video.shown_index == 7, timeout=10000)
+    folder = _frame_folder(tmp_path, 5)
+    seen: list[tuple[tuple[int, ...], int]] = []
+    window.video.videoOpened.connect(lambda _path: seen.append((window.rgb_view.current_image().shape, window.video.shown_index)))
+    window.open_video(str(folder))
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    assert seen == [((32, 64, 3), 0)]
+    assert decode_index(window.rgb_view.current_image()) == 0 and window.rgb_view.caption.text() == "frame 0"
