@@ -14,6 +14,7 @@ Other features add their overlays to exported clips with
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -46,6 +47,7 @@ DEFAULT_CLIP_FRAMES = 16  # a model clip when no classify region is set
 CHANNEL = "export"
 
 OverlaySnapshot = Callable[[], FrameOverlay | None]  # called on the GUI thread when an export starts
+ExportWork = Callable[[CancelToken, Callable[..., None]], str]  # the job: writes the file, returns its path
 
 
 class ExportController(QObject):
@@ -80,6 +82,7 @@ class ExportController(QObject):
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
         self.running: str = ""  # what the export in progress writes, in words ("" when none)
+        self._waiting: deque[tuple[str, ExportWork]] = deque()  # exports asked for meanwhile: a second never cancels the first
 
     # -- hooks for other features ---------------------------------------------------
     def add_overlay_source(self, view: str, name: str, snapshot: OverlaySnapshot) -> None:
@@ -105,10 +108,12 @@ class ExportController(QObject):
         return self.jobs.is_busy(CHANNEL)
 
     def in_progress(self) -> str:
-        """What the export in progress writes, in words; "" when none runs (closing the window asks first)."""
-        return self.running if self.busy else ""
+        """What the export in progress and those waiting their turn write, in words; "" when none (closing the
+        window asks first)."""
+        return "; ".join(([self.running] if self.busy else []) + [title for title, _work in self._waiting])
 
     def cancel(self) -> None:
+        """The progress dialog's Cancel: the export it shows stops; those waiting their turn follow."""
         if self.busy:
             self.jobs.cancel(CHANNEL)
 
@@ -253,7 +258,26 @@ class ExportController(QObject):
             return False
         return True
 
-    def _start(self, title: str, work: Callable[[CancelToken, Callable[..., None]], str]) -> int:
+    def _start(self, title: str, work: ExportWork) -> int:
+        """Run the export now, or after the ones before it (the job channel's newest job wins, which dropped an MP4
+        being written when flow metrics were asked for).  Returns the job id; 0 when it waits its turn."""
+        if self.busy or self._waiting:
+            self._waiting.append((title, work))
+            self.notifier.notice(f"{title}: after the export in progress")
+            return 0
+        job = self._run(title, work)
+        if job >= 0:
+            self.busyChanged.emit(True)
+        return job
+
+    def _next(self) -> None:
+        """The next export waiting its turn, if any; else the exports are done."""
+        if self._waiting:
+            self._run(*self._waiting.popleft())
+        else:
+            self.busyChanged.emit(False)
+
+    def _run(self, title: str, work: ExportWork) -> int:
         self._close_dialog()
         dialog = QProgressDialog(title, "Cancel", 0, 0, self._parent)
         dialog.setObjectName("exportProgress")
@@ -274,7 +298,6 @@ class ExportController(QObject):
             on_progress=self._on_progress,
             on_cancelled=self._on_cancelled,
         )
-        self.busyChanged.emit(True)
         return job
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
@@ -285,18 +308,18 @@ class ExportController(QObject):
 
     def _on_finished(self, path: str) -> None:
         self._close_dialog()
-        self.busyChanged.emit(False)
         self._done(path)
+        self._next()
 
     def _on_error(self, error: BaseException, trace: str) -> None:
         self._close_dialog()
-        self.busyChanged.emit(False)
         self.notifier.error("Export failed", error, trace)
+        self._next()
 
     def _on_cancelled(self) -> None:
         self._close_dialog()
-        self.busyChanged.emit(False)
         self.notifier.notice("Export cancelled; nothing was written")
+        self._next()
 
     def _close_dialog(self) -> None:
         if self.progress_dialog is not None:

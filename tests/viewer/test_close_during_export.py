@@ -96,3 +96,34 @@ def test_closing_while_a_dataset_table_is_written_asks_too(qtbot, tmp_path: Path
     qtbot.waitUntil(lambda: not win.jobs.is_busy("dataset-export"), timeout=20000)
     assert (tmp_path / "table.csv").exists()
     assert win.close() and len(asked) == 1
+
+
+def test_a_second_export_waits_for_the_first_instead_of_cancelling_it(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Exports shared one job channel, whose newest job wins: flow metrics asked for during an MP4 export dropped the
+    MP4 without a word (the dataset's exports already queued)."""
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
+    qtbot.waitUntil(lambda: win.state.frame_count == 12 and win.video.shown_index == 0, timeout=10000)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(index: int) -> None:
+        started.set()
+        release.wait(10)
+        return None
+
+    win.export.add_overlay_source("flow", "test.slow", lambda: slow)
+    clip, metrics = tmp_path / "first.mp4", tmp_path / "second.csv"
+    exported: list[str] = []
+    win.export.exported.connect(exported.append)
+    assert win.export.export_clip(str(clip), (0, 1, 2)) >= 0
+    assert started.wait(20)
+    assert win.export.export_flow_metrics(str(metrics)) >= 0  # waits its turn
+    assert "first.mp4" in win.export.in_progress() and "second.csv" in win.export.in_progress()
+    release.set()
+    qtbot.waitUntil(lambda: len(exported) == 2, timeout=60000)
+    assert exported == [str(clip), str(metrics)]
+    assert len(open_video(clip)) == 3 and len(metrics.read_text().splitlines()) == 12  # a header and 11 pairs
+    assert not win.export.busy and win.export.progress_dialog is None and win.export.in_progress() == ""
+    win.close()
