@@ -90,3 +90,35 @@ def test_a_folder_opened_after_a_video_shows_its_own_first_frame_with_it(qtbot, 
     qtbot.waitUntil(lambda: bool(seen), timeout=10000)
     assert seen == [((32, 64, 3), 0)]
     assert decode_index(window.rgb_view.current_image()) == 0 and window.rgb_view.caption.text() == "frame 0"
+
+
+def test_png_and_prediction_exports_write_nothing_on_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The view's PNG and a prediction were checked (a probe file made in the target folder) and written on the GUI
+    thread: a slow or network drive froze the window for as long as the write took."""
+    import json
+
+    import viewer.export as export
+    from core.export.image import GAP
+
+    from core.inference import Prediction
+    from core.sampling import CropMap
+    from media import write_video
+
+    on_gui = {name: _record_gui_thread_calls(monkeypatch, export, name) for name in ("check_writable", "write_png", "write_predictions")}
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
+    qtbot.waitUntil(lambda: window.state.frame_count == 12 and window.video.shown_index == 0, timeout=10000)
+
+    with qtbot.waitSignal(window.export.exported, timeout=20000):
+        assert window.export.export_png(str(tmp_path / "out" / "view.png"))
+    assert cv2.imread(str(tmp_path / "out" / "view.png")).shape[:2] == (64, 128 + GAP + 128)
+
+    window.export.set_prediction(Prediction(
+        class_names=("A", "B"), logits=np.zeros(2, np.float32), probabilities=np.array([0.25, 0.75], np.float32),
+        top=[("B", 0.75), ("A", 0.25)], start=4, frame_indices=(4, 5, 6, 7), flow_frame_indices=None, padded=0,
+        crop_map=CropMap(64, 128, 64, 128, 64, 32, 0), flow_method="dis", flow_fell_back=False, flow_note="",
+        timings_ms={"total": 3.0},
+    ))
+    with qtbot.waitSignal(window.export.exported, timeout=20000):
+        assert window.export.export_predictions(str(tmp_path / "out" / "p.json"))
+    assert json.loads((tmp_path / "out" / "p.json").read_text())["label"] == "B"
+    assert {name: len(stacks) for name, stacks in on_gui.items()} == {"check_writable": 0, "write_png": 0, "write_predictions": 0}
