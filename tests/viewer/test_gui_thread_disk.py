@@ -122,3 +122,19 @@ def test_png_and_prediction_exports_write_nothing_on_the_gui_thread(qtbot, windo
         assert window.export.export_predictions(str(tmp_path / "out" / "p.json"))
     assert json.loads((tmp_path / "out" / "p.json").read_text())["label"] == "B"
     assert {name: len(stacks) for name, stacks in on_gui.items()} == {"check_writable": 0, "write_png": 0, "write_predictions": 0}
+
+
+def test_a_dataset_export_checks_its_target_off_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The dataset table's target was checked (a probe file made in its folder) on the GUI thread."""
+    import core.export.target as target
+
+    on_gui = _record_gui_thread_calls(monkeypatch, target, "check_writable")
+    messages: list[str] = []
+    window.dataset.controller.finished.connect(lambda channel, message: messages.append(message))
+    window.dataset.controller.export_csv(str(tmp_path / "table.csv"))
+    qtbot.waitUntil(lambda: bool(messages), timeout=20000)
+    assert messages == [f"table written to {tmp_path / 'table.csv'}"] and (tmp_path / "table.csv").exists()
+    assert on_gui == []
+    window.dataset.controller.export_csv(str(tmp_path))  # a folder: refused, in one line naming it
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=20000)
+    assert window.notifier.last_error == f"{tmp_path}: is a folder, not a file name" and on_gui == []

@@ -308,24 +308,9 @@ class DatasetController(QObject):
         return [(name, right[name] / scored[name], scored[name]) for name in order]
 
     # -- exports ----------------------------------------------------------------------
-    def _writable(self, path: str) -> bool:
-        """Whether ``path`` can be written and is none of the dataset's annotation files; if not, one line naming
-        it (checked before any work)."""
-        from core.export.target import check_writable
-        from core.errors import InputError
-
-        try:
-            check_writable(path, folder=False, inputs=self.dataset.annotation_files if self.dataset is not None else ())
-        except InputError as err:
-            self.notifier.error("Export failed", err)
-            return False
-        return True
-
     def export_csv(self, path: str) -> None:
-        if not self._writable(path):
-            return
         rows = snapshot(self.proxy.visible_rows())  # the table as shown now; formatted in the worker
-        self._export(lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
+        self._export(path, lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
 
     def export_confusion(self, path: str) -> None:
         from core.atomic import write_bytes
@@ -335,17 +320,25 @@ class DatasetController(QObject):
         if not names:
             self.notifier.error("Nothing to export", "no video has a prediction yet: evaluate first, or open a results file")
             return
-        if not self._writable(path):
-            return
         title = f"{Path(self.source or '').name}: {int(np.trace(matrix))}/{int(matrix.sum())} right"
-        self._export(lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")
+        self._export(path, lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")
 
     def exports_in_progress(self) -> int:
         """Exports being written or waiting their turn (closing the window asks first)."""
         return len(self._exports) + int(self.jobs.is_busy("dataset-export"))
 
-    def _export(self, work: Callable[..., Any], message: str) -> None:
-        """Exports wait their turn: a second one never cancels the first."""
+    def _export(self, path: str, write: Callable[..., Any], message: str) -> None:
+        """Exports wait their turn: a second one never cancels the first.  Each job checks its target first, before
+        any work: whether it can be written and is none of the dataset's annotation files (a one-line error naming
+        it); in the worker, since the check probes the folder with a temporary file (a network drive may stall)."""
+        from core.export.target import check_writable
+
+        annotations = self.dataset.annotation_files if self.dataset is not None else ()
+
+        def work(cancel, progress):  # noqa: ANN001, ANN202
+            check_writable(path, folder=False, inputs=annotations)
+            return write(cancel, progress)
+
         self._exports.append((work, message))
         if not self.jobs.is_busy("dataset-export"):
             self._next_export()
