@@ -110,7 +110,10 @@ class _Runnable(QRunnable):
         except Cancelled:
             relay.cancelled.emit(job_id)
         except BaseException as err:  # noqa: BLE001 - every error goes to the user
-            relay.failed.emit(job_id, err, traceback.format_exc())
+            if token.cancelled:  # what a cancelled job raised on its way out: it was cancelled (its result would be dropped)
+                relay.cancelled.emit(job_id)
+            else:
+                relay.failed.emit(job_id, err, traceback.format_exc())
 
 
 _RUNNERS: "weakref.WeakSet[JobRunner]" = weakref.WeakSet()

@@ -142,8 +142,9 @@ class DatasetController(QObject):
         self.jobs.submit(
             "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress),
             lambda listing: self._listed(path, listing),
-            on_error=lambda e, t: self.notifier.error("Cannot open the dataset", e, t),
+            on_error=self._job_failed("dataset-open", "Cannot open the dataset"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-open", d, n, m),
+            on_cancelled=lambda: self.finished.emit("dataset-open", "listing cancelled"),
         )
 
     def _listed(self, path: str, listing: Listing) -> None:
@@ -259,7 +260,8 @@ class DatasetController(QObject):
         rows = list(self.rows)  # matched in the worker; a new listing cancels this job
         self.jobs.submit(
             "dataset-results", lambda cancel, progress: read_results(path, rows, cancel, progress), self._results_read,
-            on_error=lambda e, t: self.notifier.error("Cannot open the per-video results", e, t),
+            on_error=self._job_failed("dataset-results", "Cannot open the per-video results"),
+            on_cancelled=lambda: self.finished.emit("dataset-results", "reading the per-video results cancelled"),
         )
 
     def _results_read(self, merge: ResultsMerge) -> None:
