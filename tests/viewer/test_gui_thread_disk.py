@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from media import decode_index, index_frame
+from media import decode_index, index_frame, write_video
 from viewer.main_window import MainWindow
 
 
@@ -77,7 +77,6 @@ def test_the_flow_scan_of_a_folder_lists_no_folder_on_the_gui_thread(qtbot, wind
 def test_a_folder_opened_after_a_video_shows_its_own_first_frame_with_it(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
     """The folder's first frame comes with its opening (read by the opening job): the previous video's frame is
     never left beside the new video's title, timeline and emptied flow view while a worker fetches it."""
-    from media import write_video
 
     window.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
     qtbot.waitUntil(lambda: window.video.shown_index == 0 and window.state.frame_count == 12, timeout=10000)
@@ -102,7 +101,6 @@ def test_png_and_prediction_exports_write_nothing_on_the_gui_thread(qtbot, windo
 
     from core.inference import Prediction
     from core.sampling import CropMap
-    from media import write_video
 
     on_gui = {name: _record_gui_thread_calls(monkeypatch, export, name) for name in ("check_writable", "write_png", "write_predictions")}
     window.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
@@ -138,3 +136,34 @@ def test_a_dataset_export_checks_its_target_off_the_gui_thread(qtbot, window: Ma
     window.dataset.controller.export_csv(str(tmp_path))  # a folder: refused, in one line naming it
     qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=20000)
     assert window.notifier.last_error == f"{tmp_path}: is a folder, not a file name" and on_gui == []
+
+
+def test_the_true_class_badge_reads_no_file_on_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The badge under the model line read the checkpoint's header, the video's sidecar and looked for a synthetic
+    dataset's manifest on the GUI thread at every model change and video opened."""
+    import shutil
+
+    import core.models.checkpoint as checkpoint
+    import core.models.domain as domain
+
+    from core.resources import SAMPLE_VIDEO
+
+    on_gui = {name: _record_gui_thread_calls(monkeypatch, owner, name)
+              for owner, name in ((checkpoint, "read_checkpoint_info"), (domain, "synthetic_sidecar_class"), (domain, "in_synthetic_dataset"))}
+    badge = window.dataset.badge
+    qtbot.waitUntil(lambda: window.classify.classify_state.model.config is not None, timeout=20000)
+    qtbot.waitUntil(lambda: badge.domain_label.text().startswith("Trained on synthetic shapes"), timeout=20000)
+    video = tmp_path / "clip.mp4"
+    shutil.copy(SAMPLE_VIDEO, video)
+    shutil.copy(SAMPLE_VIDEO.with_suffix(".json"), video.with_suffix(".json"))  # its sidecar: the class it was rendered from
+    window.open_video(str(video))
+    qtbot.waitUntil(lambda: "(from the sample description)" in badge.truth_label.text(), timeout=20000)
+    assert not badge.note_label.isVisible()  # a rendered clip: no caveat
+    window.open_video(str(write_video(tmp_path / "real.mp4", 12)))  # no sidecar, nowhere near a synthetic dataset
+    qtbot.waitUntil(lambda: badge.note_label.isVisible() and "are not real actions" in badge.note_label.text(), timeout=20000)
+    assert not badge.truth_label.isVisible()
+    other = SAMPLE_VIDEO.parent / "demo_convnet.safetensors"  # another model: its header is read for the badge
+    window.classify.load_checkpoint(other)
+    qtbot.waitUntil(lambda: window.classify.checkpoint == other and badge.domain_label.text() != "", timeout=20000)
+    assert badge.domain_label.text().startswith("Trained on synthetic shapes") and badge.note_label.isVisible()
+    assert {name: len(calls) for name, calls in on_gui.items()} == dict.fromkeys(on_gui, 0)

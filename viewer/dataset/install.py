@@ -51,7 +51,7 @@ class DatasetView:
         self.dock.hide()
         self._sized = False
         self.dock.visibilityChanged.connect(self._size_when_first_shown)
-        self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels)
+        self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels, window.jobs, window.notifier)
         panel = window.classify_ui.prediction_panel
         panel.layout().insertWidget(panel.layout().indexOf(panel.model_label) + 1, self.badge)  # under the model line
         self.controller.listed.connect(lambda _s: self.badge.refresh())
