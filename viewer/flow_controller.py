@@ -288,8 +288,12 @@ class FlowController(QObject):
         self._view_job = (job, asked)
 
     def _failed(self, error: BaseException, trace: str) -> None:
-        """A flow job of the view failed: said in the view (not left "computing") and in the error sink."""
-        self._status("failed", " ".join(str(error).split()) or type(error).__name__)
+        """A flow job of the view failed: said in the view (not left "computing"), in the error sink, and under the
+        timeline when the scan waited for it (the line said it waited, for good)."""
+        text = " ".join(str(error).split()) or type(error).__name__
+        self._status("failed", text)
+        if self._is_current_video() and (self._scan_waiting or not self._ready):
+            self.scanStatus.emit(f"flow scan ({self.method}): not started: {text}")
         self.notifier.error("Optical flow failed", error, trace)
 
     def _on_view_progress(self, done: int, total: int, _message: str) -> None:
