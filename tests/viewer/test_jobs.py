@@ -161,3 +161,18 @@ def test_a_cancelled_job_that_then_fails_reports_cancelled(qtbot, runner: JobRun
     release.set()
     qtbot.waitUntil(lambda: bool(ended), timeout=5000)
     assert ended == ["cancelled"]
+
+
+def test_an_error_of_a_job_without_a_handler_reaches_the_error_sink(qtbot, runner: JobRunner, monkeypatch) -> None:  # noqa: ANN001
+    """A job submitted without ``on_error`` (the model chooser's scan) failed in silence: nothing is swallowed."""
+    import sys
+
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: seen.append(value))
+
+    def broken(cancel, progress):  # noqa: ANN001, ANN202
+        raise RuntimeError("header parser broke")
+
+    runner.submit("classify-catalog", broken, lambda r: pytest.fail("a failed job delivered a result"))
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert isinstance(seen[0], RuntimeError) and str(seen[0]) == "header parser broke"
