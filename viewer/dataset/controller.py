@@ -128,6 +128,7 @@ class DatasetController(QObject):
         self.labels: dict[str, str] = {}  # normalised path -> true class, for the prediction panel; replaced, never changed in place
         self._pending: dict[int, Row] = {}
         self._predictions_of: str | None = None  # the model the rows' predictions come from (a checkpoint's path)
+        self._evaluating: str | None = None  # the checkpoint the last evaluation started scores with
         self._meta_timer = QTimer(self)
         self._meta_timer.setSingleShot(True)
         self._meta_timer.setInterval(30)
@@ -222,14 +223,22 @@ class DatasetController(QObject):
 
         self._predictions_from(str(checkpoint))
         request = EvaluationRequest(tuple(self.rows), str(checkpoint), part, device, self.dataset)
+        self._evaluating = str(checkpoint)
         self.jobs.submit(
             "dataset-eval", lambda cancel, progress: evaluate_rows(request, cancel, progress),
             lambda message: self.finished.emit("dataset-eval", message),
             on_error=self._job_failed("dataset-eval", "Evaluation failed"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-eval", d, n, m),
             on_partial=self._evaluation_partial,
-            on_cancelled=lambda: self.finished.emit("dataset-eval", "evaluation cancelled: results so far are kept"),
+            on_cancelled=self._evaluation_cancelled,
         )
+
+    def _evaluation_cancelled(self) -> None:
+        if self._evaluating is not None and self._predictions_of != self._evaluating:
+            self.finished.emit("dataset-eval", f"evaluation with {Path(self._evaluating).name} stopped: the table holds another "
+                                               "model's predictions now")
+        else:
+            self.finished.emit("dataset-eval", "evaluation cancelled: results so far are kept")
 
     def _predictions_from(self, checkpoint: str) -> None:
         """The rows hold one model's predictions: another model's are cleared before this one's arrive (kept, the
@@ -240,6 +249,8 @@ class DatasetController(QObject):
             self.model.all_changed()
             self.recordsChanged.emit()
         self._predictions_of = checkpoint
+        if self.jobs.is_busy("dataset-eval") and self._evaluating != checkpoint:  # its records would land among this model's
+            self.jobs.cancel("dataset-eval")
 
     def _evaluation_partial(self, update: SplitChanges | tuple[Row, str, object]) -> None:
         if not isinstance(update, SplitChanges):
