@@ -167,3 +167,40 @@ def test_the_true_class_badge_reads_no_file_on_the_gui_thread(qtbot, window: Mai
     qtbot.waitUntil(lambda: window.classify.checkpoint == other and badge.domain_label.text() != "", timeout=20000)
     assert badge.domain_label.text().startswith("Trained on synthetic shapes") and badge.note_label.isVisible()
     assert {name: len(calls) for name, calls in on_gui.items()} == dict.fromkeys(on_gui, 0)
+
+
+def _record_viewer_stats(monkeypatch) -> list[str]:  # noqa: ANN001
+    """``os.stat``/``os.lstat`` calls made on the GUI thread from the viewer's own code (a path resolved, a file checked)."""
+    import os
+    import sys
+
+    viewer_dir = str(Path(__file__).resolve().parents[2] / "viewer") + os.sep
+    calls: list[str] = []
+    for name in ("stat", "lstat"):
+        real = getattr(os, name)
+
+        def watched(*args, _real=real, _name=name, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if threading.current_thread() is threading.main_thread():
+                frame = sys._getframe(1)
+                while frame is not None and not frame.f_code.co_filename.startswith(viewer_dir):
+                    frame = frame.f_back
+                if frame is not None:
+                    calls.append(f"{_name} from {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, watched)
+    return calls
+
+
+def test_opening_a_video_and_a_dataset_row_of_it_resolves_no_path_on_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The recent-files entry and the dataset's "is this row the video shown?" resolved paths (a stat per part of the path)
+    on the GUI thread."""
+    from viewer import settings as app_settings
+
+    video = write_video(tmp_path / "clip.mp4", 12)
+    calls = _record_viewer_stats(monkeypatch)
+    window.open_video(str(video))
+    qtbot.waitUntil(lambda: str(video) in app_settings.recent_files() and window.video.shown_index == 0, timeout=10000)
+    window.dataset.open_video_at(str(tmp_path / "." / "clip.mp4"), 5)  # the video shown, however spelt: no reopening
+    assert window.state.frame_index == 5 and not window.video.opening
+    assert calls == [], calls
