@@ -13,20 +13,26 @@ from media import write_video
 from viewer.main_window import MainWindow
 
 
-def test_closing_during_an_export_asks_and_no_keeps_it_running(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    win = MainWindow(show_dialogs=True)
+def _window_with_a_held_export_overlay(qtbot, tmp_path: Path, *, show_dialogs: bool) -> tuple[MainWindow, threading.Event, threading.Event]:  # noqa: ANN001
+    """A window on a 12-frame video whose exports draw an overlay that waits for ``release`` (``started``: one waits)."""
+    win = MainWindow(show_dialogs=show_dialogs)
     qtbot.addWidget(win)
     win.show()
     win.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
     qtbot.waitUntil(lambda: win.state.frame_count == 12 and win.video.shown_index == 0, timeout=10000)
     started, release = threading.Event(), threading.Event()
 
-    def slow(index: int) -> None:
+    def held(index: int) -> None:
         started.set()
         release.wait(10)
         return None
 
-    win.export.add_overlay_source("flow", "test.slow", lambda: slow)
+    win.export.add_overlay_source("flow", "test.held", lambda: held)
+    return win, started, release
+
+
+def test_closing_during_an_export_asks_and_no_keeps_it_running(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    win, started, release = _window_with_a_held_export_overlay(qtbot, tmp_path, show_dialogs=True)
     out = tmp_path / "exports" / "kept.mp4"
     win.export.export_clip(str(out), (0, 1, 2))
     assert started.wait(20)
@@ -52,18 +58,8 @@ def test_closing_during_an_export_asks_and_no_keeps_it_running(qtbot, tmp_path: 
 
 
 def test_closing_during_an_export_and_answering_yes_quits_and_leaves_nothing(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    win = MainWindow(show_dialogs=True)
-    qtbot.addWidget(win)
-    win.show()
-    win.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
-    qtbot.waitUntil(lambda: win.state.frame_count == 12 and win.video.shown_index == 0, timeout=10000)
-    started = threading.Event()
-
-    def slow(index: int) -> None:
-        started.set()
-        return None
-
-    win.export.add_overlay_source("flow", "test.slow", lambda: slow)
+    win, _started, release = _window_with_a_held_export_overlay(qtbot, tmp_path, show_dialogs=True)
+    release.set()  # frames drawn at once: the export is cancelled wherever it is
     out = tmp_path / "exports" / "dropped.mp4"
     win.export.export_clip(str(out), tuple(range(12)))
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
@@ -101,19 +97,7 @@ def test_closing_while_a_dataset_table_is_written_asks_too(qtbot, tmp_path: Path
 def test_a_second_export_waits_for_the_first_instead_of_cancelling_it(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     """Exports shared one job channel, whose newest job wins: flow metrics asked for during an MP4 export dropped the
     MP4 without a word (the dataset's exports already queued)."""
-    win = MainWindow(show_dialogs=False)
-    qtbot.addWidget(win)
-    win.show()
-    win.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
-    qtbot.waitUntil(lambda: win.state.frame_count == 12 and win.video.shown_index == 0, timeout=10000)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(index: int) -> None:
-        started.set()
-        release.wait(10)
-        return None
-
-    win.export.add_overlay_source("flow", "test.slow", lambda: slow)
+    win, started, release = _window_with_a_held_export_overlay(qtbot, tmp_path, show_dialogs=False)
     clip, metrics = tmp_path / "first.mp4", tmp_path / "second.csv"
     exported: list[str] = []
     win.export.exported.connect(exported.append)
