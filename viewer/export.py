@@ -82,7 +82,7 @@ class ExportController(QObject):
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
-        self.running: str = ""  # what the export in progress writes, in words ("" when none)
+        self._running: str = ""  # what the export in progress writes, in words ("" when none)
         self._waiting: deque[tuple[str, ExportWork]] = deque()  # exports asked for meanwhile: a second never cancels the first
 
     # -- hooks for other features ---------------------------------------------------
@@ -111,7 +111,7 @@ class ExportController(QObject):
     def in_progress(self) -> str:
         """What the export in progress and those waiting their turn write, in words; "" when none (closing the
         window asks first)."""
-        return "; ".join(([self.running] if self.busy else []) + [title for title, _work in self._waiting])
+        return "; ".join(([self._running] if self.busy else []) + [title for title, _work in self._waiting])
 
     def cancel(self) -> None:
         """The progress dialog's Cancel: the export it shows stops; those waiting their turn follow."""
@@ -267,7 +267,7 @@ class ExportController(QObject):
         dialog.setAutoReset(False)
         dialog.canceled.connect(self.cancel)
         self.progress_dialog = dialog
-        self.running = title
+        self._running = title
         self.notifier.notice(title + " ...")
         job = self.jobs.submit(
             CHANNEL,

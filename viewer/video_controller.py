@@ -2,9 +2,10 @@
 
 The GUI thread never decodes, nor touches the disk: it asks for frame ``i``
 and shows it when it arrives (a decoded frame at once, unless knowing it is
-still current needs a stat: a folder's images, checked by the worker).  Scrubbing fires many requests; the newest wins and stale frames are
-dropped.  Playback skips a tick while a frame is still decoding, so a slow
-video plays slower instead of piling up work.
+still current needs a stat: a folder's images, checked by the worker).
+Scrubbing fires many requests; the newest wins and stale frames are dropped.
+Playback skips a tick while a frame is still decoding, so a slow video plays
+slower instead of piling up work.
 """
 
 from __future__ import annotations
