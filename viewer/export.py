@@ -1,12 +1,14 @@
 """File > Export: the composite view as PNG, a clip with overlays as MP4, metrics and predictions as CSV/JSON.
 
 A PNG is the one frame on screen, taken from the views (``FrameView.composite``,
-so it is exactly what is shown) on the GUI thread.  Anything longer runs in the
-job runner's "export" channel: the GUI thread builds an immutable request (the
-video, the frames, the flow method and encoding, the overlay choice, snapshots
-of other features' overlays) and the worker reads nothing else.  Progress goes
-to a dialog with Cancel; a failure (full disk, unwritable folder) is a dialog
-naming the file; the writers are atomic, so nothing half-written is left.
+so it is exactly what is shown) on the GUI thread.  Every file is checked and
+written in the job runner's "export" channel (a network drive may stall the
+GUI thread on either): the GUI thread builds an immutable request (the picture;
+the video, the frames, the flow method and encoding, the overlay choice,
+snapshots of other features' overlays) and the worker reads nothing else.
+Exports run one at a time, a second waiting its turn.  Progress goes to a
+dialog with Cancel; a failure (full disk, unwritable folder) is a dialog naming
+the file; the writers are atomic, so nothing half-written is left.
 
 Other features add their overlays to exported clips with
 :meth:`ExportController.add_overlay_source`.
@@ -14,6 +16,7 @@ Other features add their overlays to exported clips with
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -22,13 +25,12 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
-from core.export import ExportError, legend_rows, side_by_side, write_flow_metrics, write_mp4_stream, write_png, write_predictions
+from core.export import legend_rows, side_by_side, write_flow_metrics, write_mp4_stream, write_png, write_predictions
 from core.export.burn_in import LabelTrack
 from core.export.tables import SUFFIXES as TABLE_SUFFIXES
 from core.export.target import check_writable
 from core.export.legend import LegendEntry, scale_entry
 from core.progress import CancelToken
-from core.video.base import Video
 from core.video.worker_readers import WorkerReaders
 from viewer import settings as app_settings
 from viewer.export_dialog import ExportRangeDialog
@@ -46,6 +48,7 @@ DEFAULT_CLIP_FRAMES = 16  # a model clip when no classify region is set
 CHANNEL = "export"
 
 OverlaySnapshot = Callable[[], FrameOverlay | None]  # called on the GUI thread when an export starts
+ExportWork = Callable[[CancelToken, Callable[..., None]], str]  # the job: writes the file, returns its path
 
 
 class ExportController(QObject):
@@ -79,6 +82,8 @@ class ExportController(QObject):
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
+        self._running: str = ""  # what the export in progress writes, in words ("" when none)
+        self._waiting: deque[tuple[str, ExportWork]] = deque()  # exports asked for meanwhile: a second never cancels the first
 
     # -- hooks for other features ---------------------------------------------------
     def add_overlay_source(self, view: str, name: str, snapshot: OverlaySnapshot) -> None:
@@ -103,7 +108,13 @@ class ExportController(QObject):
     def busy(self) -> bool:
         return self.jobs.is_busy(CHANNEL)
 
+    def in_progress(self) -> str:
+        """What the export in progress and those waiting their turn write, in words; "" when none (closing the
+        window asks first)."""
+        return "; ".join(([self._running] if self.busy else []) + [title for title, _work in self._waiting])
+
     def cancel(self) -> None:
+        """The progress dialog's Cancel: the export it shows stops; those waiting their turn follow."""
         if self.busy:
             self.jobs.cancel(CHANNEL)
 
@@ -146,19 +157,15 @@ class ExportController(QObject):
 
     # -- exports ---------------------------------------------------------------------
     def export_png(self, path: str) -> bool:
-        """Write the composite view (one frame: done here, on the GUI thread)."""
+        """Write the composite view: taken here (it is the views), written in the background (a network drive may
+        stall).  ``False``: nothing to export; else :attr:`exported` or an error says how it went."""
         image = self.composite()
         if image is None:
             self.notifier.error("Nothing to export", "open a video first")
             return False
-        info = self.state.info
-        try:
-            check_writable(path, folder=False, suffixes=(".png",), inputs=[] if info is None else [info.path])  # not a frame of the video
-            write_png(path, image)
-        except (ExportError, ValueError) as err:
-            self.notifier.error("Export failed", err)
-            return False
-        self._done(path)
+        info = self.state.info  # not a frame of the video
+        work = _checked(path, (".png",), [] if info is None else [info.path], lambda _cancel, _progress: write_png(path, image))
+        self._start(f"Exporting the view to {Path(path).name}", work)
         return True
 
     def export_clip(self, path: str, frames: tuple[int, ...] | None = None, *, burn_in: bool = False) -> int:
@@ -167,8 +174,6 @@ class ExportController(QObject):
         video = self.video.video
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
-            return -1
-        if not self._writable(path, (".mp4",), video):
             return -1
         frames = tuple(frames) if frames is not None else self.clip_frames()
         bad = [i for i in frames if not 0 <= i < len(video)]
@@ -196,12 +201,11 @@ class ExportController(QObject):
             raft_weights=self._raft_weights(),
         )
 
-        def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
+        def write(cancel: CancelToken, progress: Callable[..., None]) -> None:
             own = replace(request, video=WorkerReaders(video).reader("export"))  # the user may play on meanwhile
             write_mp4_stream(request.path, render_clip(own, cancel), total=len(request.frames), fps=request.fps, cancel=cancel, progress=progress)
-            return request.path
 
-        return self._start(f"Exporting frames {frames[0]}-{frames[-1]} to {Path(path).name}", work)
+        return self._start(f"Exporting frames {frames[0]}-{frames[-1]} to {Path(path).name}", _checked(path, (".mp4",), [video.path], write))
 
     def export_flow_metrics(self, path: str) -> int:
         """Every pair's flow quality measures as CSV or JSON, computed in the background (cached flow when scanned)."""
@@ -209,18 +213,14 @@ class ExportController(QObject):
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
             return -1
-        if not self._writable(path, TABLE_SUFFIXES, video):
-            return -1
         method, device, encoding, weights = self.flow.method, self.flow.device, self.flow.encoding, self._raft_weights()
-        target = str(path)
 
-        def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
+        def write(cancel: CancelToken, progress: Callable[..., None]) -> None:
             rows = flow_metrics_job(WorkerReaders(video).reader("export"), method=method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
             cancel.raise_if_cancelled()
-            write_flow_metrics(target, rows, video=video.path, method=method)
-            return target
+            write_flow_metrics(path, rows, video=video.path, method=method)
 
-        return self._start(f"Exporting {method} flow metrics to {Path(path).name}", work)
+        return self._start(f"Exporting {method} flow metrics to {Path(path).name}", _checked(path, TABLE_SUFFIXES, [video.path], write))
 
     def export_predictions(self, path: str, *, timeline: bool = False) -> bool:
         """The last clip prediction (or, with ``timeline``, the sliding-window one) as JSON or CSV."""
@@ -229,26 +229,34 @@ class ExportController(QObject):
             self.notifier.error("Nothing to export", "classify a clip first" if not timeline else "classify the whole video first")
             return False
         info = self.state.info
-        try:
-            write_predictions(path, prediction, video=None if info is None else info.path, checkpoint=self.checkpoint_path())
-        except (ExportError, ValueError) as err:
-            self.notifier.error("Export failed", err)
-            return False
-        self._done(path)
+        video, checkpoint = None if info is None else info.path, self.checkpoint_path()
+        work = _checked(path, TABLE_SUFFIXES, [] if video is None else [video],
+                        lambda _cancel, _progress: write_predictions(path, prediction, video=video, checkpoint=checkpoint))
+        self._start(f"Exporting the {'timeline' if timeline else 'prediction'} to {Path(path).name}", work)
         return True
 
     # -- the job and its dialog -----------------------------------------------------------
-    def _writable(self, path: str, suffixes: tuple[str, ...], video: Video) -> bool:
-        """A background export's target checked before its work (the wrong type, an unwritable folder, the
-        open video itself): said at once, not after minutes of flow."""
-        try:
-            check_writable(path, folder=False, suffixes=suffixes, inputs=[video.path])
-        except ExportError as err:
-            self.notifier.error("Export failed", err)
-            return False
-        return True
 
-    def _start(self, title: str, work: Callable[[CancelToken, Callable[..., None]], str]) -> int:
+    def _start(self, title: str, work: ExportWork) -> int:
+        """Run the export now, or after the ones before it (the job channel's newest job wins, which dropped an MP4
+        being written when flow metrics were asked for).  Returns the job id; 0 when it waits its turn."""
+        if self.busy or self._waiting:
+            self._waiting.append((title, work))
+            self.notifier.notice(f"{title}: after the export in progress")
+            return 0
+        job = self._run(title, work)
+        if job >= 0:
+            self.busyChanged.emit(True)
+        return job
+
+    def _next(self) -> None:
+        """The next export waiting its turn, if any; else the exports are done."""
+        if self._waiting:
+            self._run(*self._waiting.popleft())
+        else:
+            self.busyChanged.emit(False)
+
+    def _run(self, title: str, work: ExportWork) -> int:
         self._close_dialog()
         dialog = QProgressDialog(title, "Cancel", 0, 0, self._parent)
         dialog.setObjectName("exportProgress")
@@ -259,6 +267,7 @@ class ExportController(QObject):
         dialog.setAutoReset(False)
         dialog.canceled.connect(self.cancel)
         self.progress_dialog = dialog
+        self._running = title
         self.notifier.notice(title + " ...")
         job = self.jobs.submit(
             CHANNEL,
@@ -268,7 +277,6 @@ class ExportController(QObject):
             on_progress=self._on_progress,
             on_cancelled=self._on_cancelled,
         )
-        self.busyChanged.emit(True)
         return job
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
@@ -279,18 +287,18 @@ class ExportController(QObject):
 
     def _on_finished(self, path: str) -> None:
         self._close_dialog()
-        self.busyChanged.emit(False)
         self._done(path)
+        self._next()
 
     def _on_error(self, error: BaseException, trace: str) -> None:
         self._close_dialog()
-        self.busyChanged.emit(False)
         self.notifier.error("Export failed", error, trace)
+        self._next()
 
     def _on_cancelled(self) -> None:
         self._close_dialog()
-        self.busyChanged.emit(False)
         self.notifier.notice("Export cancelled; nothing was written")
+        self._next()
 
     def _close_dialog(self) -> None:
         if self.progress_dialog is not None:
@@ -301,7 +309,7 @@ class ExportController(QObject):
 
     def _done(self, path: str) -> None:
         self.last_path = str(path)
-        app_settings.set_last_folder(str(Path(path).resolve().parent))
+        app_settings.set_last_folder(str(Path(path).absolute().parent))  # no resolve(): no file system on the GUI thread
         self.notifier.notice(f"Exported {path}")
         self.exported.emit(str(path))
 
@@ -349,3 +357,16 @@ class ExportController(QObject):
         path = self._ask("Export predictions", name, "JSON (*.json);;CSV table (*.csv)")
         if path:
             self.export_predictions(path, timeline=timeline)
+
+
+def _checked(path: str, suffixes: tuple[str, ...], inputs: Sequence[str], write: Callable[[CancelToken, Callable[..., None]], None]) -> ExportWork:
+    """An export's job: the target checked first (the wrong type, an unwritable folder, a file the export reads),
+    before any work, then ``write``; all in the worker, since checking probes the folder with a temporary file and
+    a network drive can stall the GUI thread on either."""
+
+    def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
+        check_writable(path, folder=False, suffixes=suffixes, inputs=inputs)
+        write(cancel, progress)
+        return str(path)
+
+    return work

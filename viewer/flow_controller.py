@@ -18,6 +18,7 @@ nothing of a previous video or method is ever shown as current.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Hashable
 
 import numpy as np
@@ -287,8 +288,12 @@ class FlowController(QObject):
         self._view_job = (job, asked)
 
     def _failed(self, error: BaseException, trace: str) -> None:
-        """A flow job of the view failed: said in the view (not left "computing") and in the error sink."""
-        self._status("failed", " ".join(str(error).split()) or type(error).__name__)
+        """A flow job of the view failed: said in the view (not left "computing"), in the error sink, and under the
+        timeline when the scan waited for it (the line said it waited, for good)."""
+        text = " ".join(str(error).split()) or type(error).__name__
+        self._status("failed", text)
+        if self._is_current_video() and (self._scan_waiting or not self._ready):
+            self.scanStatus.emit(f"flow scan ({self.method}): not started: {text}")
         self.notifier.error("Optical flow failed", error, trace)
 
     def _on_view_progress(self, done: int, total: int, _message: str) -> None:
@@ -355,16 +360,17 @@ class FlowController(QObject):
         self.scanReset.emit(pairs)
         chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
         session, method, device, encoding = self._session, self.method, self.device, self.encoding
-        weights = self.raft_weights_for(method)
-        kept = self._scans.get(self._scan_key())
-        if kept is not None:  # this video was scanned with this method before: its numbers, with no job
-            self._on_scan_chunk((session, kept))
-            self._scan_finished(session, method, chunks, kept=True)
-            return
+        weights, memo, path = self.raft_weights_for(method), self._scans, str(video.path)
         left = TimeLeft()
         self.scanStatus.emit(f"flow scan ({method}) started")
 
         def scan(cancel, progress):  # noqa: ANN001
+            # the memo's key stats the file, or lists and stats every image of a folder: here, not on the GUI thread
+            key = scan_key(path, method, str(device), weights)
+            kept = memo.get(key)
+            if kept is not None:  # this video was scanned with this method before: its numbers, no flow computed
+                progress(pairs, pairs, CACHED, partial=(session, kept))
+                return ScanDone(chunks, key, kept=True)
             reader = readers.reader("scan")  # its own decoder, read in order: the view's jumps with the user
             for chunk in range(chunks):
                 size = len(chunk_indices(chunk, len(video))) - 1
@@ -383,7 +389,7 @@ class FlowController(QObject):
                     np.array([f.quality.magnitude_p95 for f in frames], np.float32),
                 )
                 progress(chunk * CHUNK_PAIRS + size, pairs, CACHED if hits and hits[0] else "", partial=(session, part))
-            return chunks
+            return ScanDone(chunks, key)
 
         def on_progress(done: int, total: int, message: str) -> None:
             left.update(done, total, free=message == CACHED)
@@ -435,22 +441,26 @@ class FlowController(QObject):
         self.scanUpdated.emit(part)
         self.scanProgress.emit(part.first_pair // CHUNK_PAIRS + 1, (len(self._scan_p95) + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
 
-    def _scan_finished(self, session: int, method: str, chunks: int, *, kept: bool = False) -> None:
+    def _scan_finished(self, session: int, method: str, done: ScanDone) -> None:
         if session != self._session or method != self.method:
             return
-        if not kept and self.video is not None:
+        if not done.kept and self.video is not None:
             whole = whole_scan(self._scan_parts, len(self.video) - 1)
             if whole is not None:
-                self._scans.put(self._scan_key(), whole)
-        self.scanProgress.emit(chunks, chunks)
-        self.scanStatus.emit(f"flow scan ({method}) complete" + (" (kept from before)" if kept else ""))
+                self._scans.put(done.key, whole)
+        self.scanProgress.emit(done.chunks, done.chunks)
+        self.scanStatus.emit(f"flow scan ({method}) complete" + (" (kept from before)" if done.kept else ""))
         self.scanActive.emit(False)
 
-    def _scan_key(self) -> Hashable | None:
-        video = self.video
-        if video is None:
-            return None
-        return scan_key(str(video.path), self.method, str(self.device), self.raft_weights_for(self.method))
+
+@dataclass(frozen=True)
+class ScanDone:
+    """What a finished scan job hands back: its chunks, the memo key of the video as the job found it, and
+    whether its numbers came from the memo."""
+
+    chunks: int
+    key: Hashable | None
+    kept: bool = False
 
 
 def _frame_bytes(frame: FlowFrame) -> int:

@@ -110,7 +110,10 @@ class _Runnable(QRunnable):
         except Cancelled:
             relay.cancelled.emit(job_id)
         except BaseException as err:  # noqa: BLE001 - every error goes to the user
-            relay.failed.emit(job_id, err, traceback.format_exc())
+            if token.cancelled:  # what a cancelled job raised on its way out: it was cancelled (its result would be dropped)
+                relay.cancelled.emit(job_id)
+            else:
+                relay.failed.emit(job_id, err, traceback.format_exc())
 
 
 _RUNNERS: "weakref.WeakSet[JobRunner]" = weakref.WeakSet()
@@ -235,8 +238,12 @@ class JobRunner(QObject):
     @Slot(int, object, str)
     def _on_failed(self, job_id: int, error: BaseException, trace: str) -> None:
         handlers = self._take(job_id)
-        if handlers is not None and handlers.on_error is not None:
+        if handlers is None:
+            return
+        if handlers.on_error is not None:
             handlers.on_error(error, trace)
+        else:  # no handler of its own: the application's error sink (viewer.app routes the excepthook to the notifier)
+            sys.excepthook(type(error), error, error.__traceback__)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:

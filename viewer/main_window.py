@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated, in every frame of the video. "
                                    "auto: the video's own scale (95th-percentile motion of its pairs, from the flow scan)")
         self.radius_box.valueChanged.connect(self.flow.set_radius)
+        # locking (or unlocking) the radius in use redraws no picture: the caption's "(auto)"/"(locked)" follows here
+        self.radius_box.valueChanged.connect(lambda _radius: self._show_flow_caption())
         bar.addWidget(self.radius_box)
         bar.addSeparator()
         self.next_noisy_action = QAction("Next noisy frame", self)
@@ -388,7 +390,30 @@ class MainWindow(QMainWindow):
             self.open_video(urls[0])
             event.acceptProposedAction()
 
+    def unfinished_exports(self) -> list[str]:
+        """The exports that closing now would drop, in words."""
+        unfinished = [self.export.in_progress()] if self.export.in_progress() else []
+        tables = self.dataset.controller.exports_in_progress()
+        if tables:
+            unfinished.append(f"{tables} dataset export{'s' if tables > 1 else ''} (table or confusion matrix)")
+        return unfinished
+
+    def _may_close(self) -> bool:
+        """Closing cancels every job: an export still being written is lost, so the user says whether to quit."""
+        unfinished = self.unfinished_exports()
+        if not unfinished or not self.notifier.show_dialogs:
+            return True
+        answer = QMessageBox.question(
+            self, "Quit while exporting?",
+            "Still being written: " + "; ".join(unfinished) + ".\nQuitting now cancels it and writes nothing. Quit anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._may_close():
+            event.ignore()
+            return
         self.save_settings()
         self.state.set_playing(False)
         self.jobs.shutdown()  # cancel and wait for workers first: one may be reading the video (or reading ahead)

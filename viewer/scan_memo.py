@@ -11,6 +11,7 @@ colour encoding is not part of it: noise and magnitude do not depend on it.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from typing import Hashable
 
@@ -54,22 +55,26 @@ def whole_scan(parts: list[ChunkQuality], pairs: int) -> ChunkQuality | None:
 
 
 class ScanMemo:
-    """The last :data:`MAX_SCANS` finished scans, least recently used dropped first."""
+    """The last :data:`MAX_SCANS` finished scans, least recently used dropped first.  Thread-safe: the scan's job
+    looks its key up (the key lists a folder's images, file-system work kept off the GUI thread), the GUI thread puts."""
 
     def __init__(self, capacity: int = MAX_SCANS) -> None:
         self.capacity = capacity
         self._scans: OrderedDict[Hashable, ChunkQuality] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: Hashable | None) -> ChunkQuality | None:
-        if key is None or key not in self._scans:
-            return None
-        self._scans.move_to_end(key)
-        return self._scans[key]
+        with self._lock:
+            if key is None or key not in self._scans:
+                return None
+            self._scans.move_to_end(key)
+            return self._scans[key]
 
     def put(self, key: Hashable | None, scan: ChunkQuality) -> None:
         if key is None:
             return
-        self._scans[key] = scan
-        self._scans.move_to_end(key)
-        while len(self._scans) > self.capacity:
-            self._scans.popitem(last=False)
+        with self._lock:
+            self._scans[key] = scan
+            self._scans.move_to_end(key)
+            while len(self._scans) > self.capacity:
+                self._scans.popitem(last=False)

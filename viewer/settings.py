@@ -12,6 +12,7 @@ older version) gives the defaults for what it spells wrong, never a crash.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def recent_files() -> list[str]:
 
 
 def add_recent_file(path: str) -> list[str]:
-    path = str(Path(path).resolve())
+    path = os.path.abspath(path)  # not resolve(): it stats every part of the path, on the GUI thread (a network drive stalls)
     files = [path] + [f for f in recent_files() if f != path]
     files = files[:MAX_RECENT]
     store = settings()

@@ -1,9 +1,11 @@
 """Opening videos and fetching frames in the background; playback timing.
 
-The GUI thread never decodes: it asks for frame ``i`` and shows it when it
-arrives.  Scrubbing fires many requests; the newest wins and stale frames are
-dropped.  Playback skips a tick while a frame is still decoding, so a slow
-video plays slower instead of piling up work.
+The GUI thread never decodes, nor touches the disk: it asks for frame ``i``
+and shows it when it arrives (a decoded frame at once, unless knowing it is
+still current needs a stat: a folder's images, checked by the worker).
+Scrubbing fires many requests; the newest wins and stale frames are dropped.
+Playback skips a tick while a frame is still decoding, so a slow video plays
+slower instead of piling up work.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class VideoController(QObject):
         self.video: Video | None = None
         self.current_frame: np.ndarray | None = None
         self.shown_index = -1
+        self._first_frame: np.ndarray | None = None  # frame 0 as the opening job read it, until it is shown
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)  # each frame is due when its own time says (variable frame rates)
         self._timer.timeout.connect(self._tick)
@@ -48,7 +51,7 @@ class VideoController(QObject):
         def work(cancel, progress):  # noqa: ANN001 - the JobFunction signature
             video = open_video(path)
             try:
-                return video, video.timestamps
+                return video, video.timestamps, video.read(0)  # frame 0 is shown with the video: no round trip
             except BaseException:
                 video.close()
                 raise
@@ -67,12 +70,13 @@ class VideoController(QObject):
             self.jobs.cancel("open")
             self.notifier.notice("Opening cancelled")
 
-    def _on_opened(self, video: Video, times: np.ndarray, then: Callable[[Video], None] | None = None) -> None:
+    def _on_opened(self, video: Video, times: np.ndarray, first: np.ndarray, then: Callable[[Video], None] | None = None) -> None:
         old, self.video = self.video, video
         if old is not None:
             self.jobs.cancel("frame")
         self.current_frame, self.shown_index = None, -1
-        self.state.set_video(video.info, times)  # frame 0 with it (decoded by the opening job, so shown at once)
+        self._first_frame = first
+        self.state.set_video(video.info, times)  # frame 0 with it (read by the opening job, so shown at once)
         self.videoLoaded.emit(video)
         self.videoOpened.emit(video.path)
         if then is not None:
@@ -84,8 +88,9 @@ class VideoController(QObject):
         video = self.video
         if video is None:
             return
-        cached = video.cached(index)
-        if cached is not None:  # already decoded: no round trip through a worker
+        first, self._first_frame = self._first_frame, None  # the opening's frame 0: for the request the opening makes
+        cached = first if index == 0 and first is not None else video.cached_in_memory(index)
+        if cached is not None:  # already decoded: no round trip through a worker (a folder's frame is checked there)
             self.jobs.cancel("frame")
             self._show(index, cached)
             return

@@ -143,10 +143,20 @@ class Video(abc.ABC):
         return None
 
     def cached(self, index: int) -> np.ndarray | None:
-        """Frame ``index`` if it is decoded and still what the source holds, else ``None``: no decoding, so the
-        GUI thread may ask (a folder's image written again is not shown from before)."""
+        """Frame ``index`` if it is decoded and still what the source holds, else ``None``: no decoding (a folder's
+        image written again is not given from before); knowing that may ask the file system (see
+        :meth:`cached_in_memory`)."""
         frame = self.cache.get(index)
         return frame if frame is not None and self._cached_is_current(index) else None
+
+    # Whether knowing a decoded frame is still current asks the file system (a folder's images can be written
+    # again in place: each is stat'ed, which can stall for seconds on a network drive).
+    cache_check_reads_disk = False
+
+    def cached_in_memory(self, index: int) -> np.ndarray | None:
+        """:meth:`cached` where it touches no file, else ``None`` (ask a worker's :meth:`read`): what the GUI thread
+        may ask."""
+        return None if self.cache_check_reads_disk else self.cached(index)
 
     def _cached_is_current(self, index: int) -> bool:
         """Whether the cached frame ``index`` is still what the source holds (a file's frames cannot change under

@@ -105,6 +105,8 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 class ImageSequenceVideo(Video):
     """Frames are the folder's images in natural order; all must share one size."""
 
+    cache_check_reads_disk = True  # each cached frame's image is stat'ed before it is given again
+
     def __init__(self, path: str, fps: float = DEFAULT_SEQUENCE_FPS, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> None:
         super().__init__(path, cache_bytes)
         self._files = list_images(Path(path))

@@ -64,7 +64,8 @@ def test_png_is_the_composite_view_at_frame_pixels(qtbot, window: MainWindow, vi
     assert np.array_equal(image[:, 128 + GAP :], window.flow_view.current_image())
 
     window.overlay_actions["warp_error"].setChecked(True)  # with an overlay: as shown, plus its legend
-    assert window.export.export_png(str(out))
+    with qtbot.waitSignal(window.export.exported, timeout=5000):
+        assert window.export.export_png(str(out))
     image = _read_png(out)
     assert image.shape == (64 + LEGEND_HEIGHT, 128 + GAP + 128, 3)
     assert np.array_equal(image[:64, 128 + GAP :], window.flow_view.composite())
@@ -146,22 +147,33 @@ def test_unwritable_target_is_a_dialog_and_nothing_is_left(qtbot, video_path: Pa
     text = win.findChild(QMessageBox, "errorDialog").text()
     assert str(blocker / "clip.mp4") in text and "is a file, not a folder" in text
     assert not win.export.busy and win.export.progress_dialog is None
-    assert win.export.export_png(str(tmp_path / "view.png"))  # the app keeps working
+    with qtbot.waitSignal(win.export.exported, timeout=5000):
+        assert win.export.export_png(str(tmp_path / "view.png"))  # the app keeps working
     assert _files(tmp_path) == ["a_file", "clip.mp4", "view.png"]
     win.close()
 
 
-def test_a_wrong_type_or_the_open_video_itself_is_refused_before_any_work(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def _refused(qtbot, win: MainWindow, start) -> str:  # noqa: ANN001
+    """The error an export's target check gave (in its job, before any work), once the export has ended."""
+    win.notifier.last_error = None
+    start()
+    qtbot.waitUntil(lambda: not win.export.busy and win.notifier.last_error is not None, timeout=20000)
+    return win.notifier.last_error
+
+
+def test_a_wrong_type_or_the_open_video_itself_is_refused_before_any_work(qtbot, window: MainWindow, video_path: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """Flow metrics to .mp4 were refused only after the whole video's flow; a clip over the open video replaced it."""
+    import viewer.export as export
+
     _open_at(qtbot, window, video_path, 2)
     original = video_path.read_bytes()
-    assert window.export.export_flow_metrics(str(tmp_path / "metrics.mp4")) == -1
-    assert not window.export.busy and "unsupported file type '.mp4': use .csv or .json" in window.notifier.last_error
-    assert window.export.export_clip(str(tmp_path / "clip.json"), (2, 3)) == -1
-    assert "unsupported file type '.json': use .mp4" in window.notifier.last_error
-    assert window.export.export_clip(str(video_path), (2, 3)) == -1
-    assert not window.export.busy and "is a file this export reads" in window.notifier.last_error
-    assert video_path.read_bytes() == original and _files(tmp_path) == ["clip.mp4"]
+    worked: list[str] = []
+    monkeypatch.setattr(export, "flow_metrics_job", lambda *a, **k: worked.append("flow metrics"))
+    monkeypatch.setattr(export, "render_clip", lambda *a, **k: worked.append("clip"))
+    assert "unsupported file type '.mp4': use .csv or .json" in _refused(qtbot, window, lambda: window.export.export_flow_metrics(str(tmp_path / "metrics.mp4")))
+    assert "unsupported file type '.json': use .mp4" in _refused(qtbot, window, lambda: window.export.export_clip(str(tmp_path / "clip.json"), (2, 3)))
+    assert "is a file this export reads" in _refused(qtbot, window, lambda: window.export.export_clip(str(video_path), (2, 3)))
+    assert worked == [] and video_path.read_bytes() == original and _files(tmp_path) == ["clip.mp4"]
 
 
 def test_a_png_is_never_written_among_the_frames_of_the_open_folder(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
@@ -174,10 +186,10 @@ def test_a_png_is_never_written_among_the_frames_of_the_open_folder(qtbot, windo
     before = {p.name: p.read_bytes() for p in frames.iterdir()}
     _open_at(qtbot, window, frames, 3)
     for name in ("frame_000003.png", "view.png"):
-        assert not window.export.export_png(str(frames / name))
-        assert "is in the folder of frames this export reads" in window.notifier.last_error
+        assert "is in the folder of frames this export reads" in _refused(qtbot, window, lambda: window.export.export_png(str(frames / name)))
     assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
-    assert window.export.export_png(str(tmp_path / "view.png"))  # anywhere else
+    with qtbot.waitSignal(window.export.exported, timeout=5000):
+        assert window.export.export_png(str(tmp_path / "view.png"))  # anywhere else
 
 
 def test_flow_metrics_export_matches_the_timeline(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -208,7 +220,8 @@ def test_prediction_export_writes_the_last_prediction(qtbot, window: MainWindow,
         timings_ms={"total": 3.0},
     )
     window.export.set_prediction(prediction)
-    assert window.export.export_predictions(str(tmp_path / "p.json"))
+    with qtbot.waitSignal(window.export.exported, timeout=5000):
+        assert window.export.export_predictions(str(tmp_path / "p.json"))
     data = json.loads((tmp_path / "p.json").read_text())
     assert data["label"] == "B" and data["clips"][0]["frame_indices"] == [4, 5, 6, 7]
 

@@ -141,3 +141,38 @@ def test_busy_channels_name_the_jobs_in_progress_and_none_once_they_end(qtbot) -
     finally:
         release.set()
         jobs.shutdown()
+
+
+def test_a_cancelled_job_that_then_fails_reports_cancelled(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    """A job cancelled while it ran, which then raised on its way out (not Cancelled: a reader closed under it, a
+    check that failed), was dropped as stale with neither handler called: its panel's line kept its progress."""
+    started, release = threading.Event(), threading.Event()
+    ended: list[str] = []
+
+    def job(cancel, progress):  # noqa: ANN001
+        started.set()
+        release.wait(5)
+        raise VideoError("is not a readable image", "frame_7.png")
+
+    runner.submit("dataset-open", job, lambda r: ended.append("result"), on_error=lambda e, t: ended.append("error"),
+                  on_cancelled=lambda: ended.append("cancelled"))
+    assert started.wait(5)
+    runner.cancel("dataset-open")
+    release.set()
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    assert ended == ["cancelled"]
+
+
+def test_an_error_of_a_job_without_a_handler_reaches_the_error_sink(qtbot, runner: JobRunner, monkeypatch) -> None:  # noqa: ANN001
+    """A job submitted without ``on_error`` (the model chooser's scan) failed in silence: nothing is swallowed."""
+    import sys
+
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: seen.append(value))
+
+    def broken(cancel, progress):  # noqa: ANN001, ANN202
+        raise RuntimeError("header parser broke")
+
+    runner.submit("classify-catalog", broken, lambda r: pytest.fail("a failed job delivered a result"))
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert isinstance(seen[0], RuntimeError) and str(seen[0]) == "header parser broke"

@@ -132,6 +132,15 @@ def starting_checkpoint() -> Path | None:
     return registry.family(registry.default_family()).demo_checkpoint
 
 
+def stands_in(start: Path | None) -> bool:
+    """Whether ``start`` (from :func:`starting_checkpoint`) stands in for a model chosen before whose file is missing
+    at this start (a drive not mounted): used for now, but not recorded as the choice, or the choice is lost for good."""
+    from viewer import settings as app_settings
+
+    chosen = app_settings.chosen_checkpoint()
+    return start is not None and chosen is not None and str(start.expanduser().absolute()) != chosen
+
+
 def is_bundled_demo(path: Path) -> bool:
     """Whether ``path`` is some family's bundled demo (the panel then says the demo is missing)."""
     return any(record.demo_checkpoint == path for record in registry.families())
@@ -171,7 +180,11 @@ class ClassifyController(QObject):
         self._busy: set[str] = set()
         self._explain_job: int | None = None  # the job explaining another class of the shown prediction, if any
         state.frameChanged.connect(self.classify_state.follow)
-        self._read_model_info(Path(checkpoint) if checkpoint is not None else starting_checkpoint())
+        if checkpoint is not None:
+            self._read_model_info(Path(checkpoint))
+        else:
+            start = starting_checkpoint()
+            self._read_model_info(start, chosen=not stands_in(start))
 
     # -- inputs ------------------------------------------------------------------------
     @property
@@ -211,8 +224,9 @@ class ClassifyController(QObject):
         return bool(self._busy)
 
     # -- the model -----------------------------------------------------------------------
-    def _read_model_info(self, path: Path | None) -> None:
-        """Read the checkpoint's config (header only) in a worker; the weights load with the first job."""
+    def _read_model_info(self, path: Path | None, *, chosen: bool = True) -> None:
+        """Read the checkpoint's config (header only) in a worker; the weights load with the first job.  ``chosen``:
+        see :attr:`ModelStatus.chosen`."""
         if path is None:
             problem = "no bundled demo model: load a checkpoint with File > Load checkpoint... (classification is unavailable until then)"
             self.classify_state.set_model(ModelStatus(path=None, problem=problem))
@@ -222,7 +236,7 @@ class ClassifyController(QObject):
             problem = f"{where} {path} is missing: load a checkpoint with File > Load checkpoint... (classification is unavailable until then)"
             self.classify_state.set_model(ModelStatus(path=None, problem=problem))
             return
-        self.classify_state.set_model(ModelStatus(path=path))  # usable at once; the config follows
+        self.classify_state.set_model(ModelStatus(path=path, chosen=chosen))  # usable at once; the config follows
 
         def work(cancel, progress):  # noqa: ANN001 - the JobFunction signature
             from core.models.checkpoint import read_checkpoint_info
@@ -234,7 +248,7 @@ class ClassifyController(QObject):
             self.notifier.error("Cannot read the checkpoint", error, trace)
 
         def read(config: object) -> None:
-            self.classify_state.set_model(ModelStatus(path=path, config=config))  # type: ignore[arg-type]
+            self.classify_state.set_model(ModelStatus(path=path, config=config, chosen=chosen))  # type: ignore[arg-type]
             self.warm_up()
 
         self.jobs.submit(MODEL_CHANNEL, work, read, on_error=failed)

@@ -180,7 +180,7 @@ class ModelCatalog(QObject):
 
     def model_changed(self, status: ModelStatus) -> None:
         self.chooser.set_current(status.path)
-        if status.ready and status.config is not None and status.path is not None and status.path != self._recorded:
+        if status.ready and status.chosen and status.config is not None and status.path is not None and status.path != self._recorded:
             self._recorded = status.path
             app_settings.set_chosen_checkpoint(status.path)
             if not any(_same(status.path, Path(p)) for p in self.demos().values()):

@@ -30,6 +30,7 @@ class ModelStatus:
     path: Path | None
     config: Any | None = None  # the config of the checkpoint's family (its registry record's config_class)
     problem: str = ""  # non-empty: no usable model (the demo file is missing, ...)
+    chosen: bool = True  # False: a demo standing in for the model chosen last, missing at this start (not recorded as chosen)
 
     @property
     def ready(self) -> bool:

@@ -128,6 +128,7 @@ class DatasetController(QObject):
         self.labels: dict[str, str] = {}  # normalised path -> true class, for the prediction panel; replaced, never changed in place
         self._pending: dict[int, Row] = {}
         self._predictions_of: str | None = None  # the model the rows' predictions come from (a checkpoint's path)
+        self._evaluating: str | None = None  # the checkpoint the last evaluation started scores with
         self._meta_timer = QTimer(self)
         self._meta_timer.setSingleShot(True)
         self._meta_timer.setInterval(30)
@@ -142,8 +143,9 @@ class DatasetController(QObject):
         self.jobs.submit(
             "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress),
             lambda listing: self._listed(path, listing),
-            on_error=lambda e, t: self.notifier.error("Cannot open the dataset", e, t),
+            on_error=self._job_failed("dataset-open", "Cannot open the dataset"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-open", d, n, m),
+            on_cancelled=lambda: self.finished.emit("dataset-open", "listing cancelled"),
         )
 
     def _listed(self, path: str, listing: Listing) -> None:
@@ -221,14 +223,22 @@ class DatasetController(QObject):
 
         self._predictions_from(str(checkpoint))
         request = EvaluationRequest(tuple(self.rows), str(checkpoint), part, device, self.dataset)
+        self._evaluating = str(checkpoint)
         self.jobs.submit(
             "dataset-eval", lambda cancel, progress: evaluate_rows(request, cancel, progress),
             lambda message: self.finished.emit("dataset-eval", message),
             on_error=self._job_failed("dataset-eval", "Evaluation failed"),
             on_progress=lambda d, n, m: self.progressed.emit("dataset-eval", d, n, m),
             on_partial=self._evaluation_partial,
-            on_cancelled=lambda: self.finished.emit("dataset-eval", "evaluation cancelled: results so far are kept"),
+            on_cancelled=self._evaluation_cancelled,
         )
+
+    def _evaluation_cancelled(self) -> None:
+        if self._evaluating is not None and self._predictions_of != self._evaluating:
+            self.finished.emit("dataset-eval", f"evaluation with {Path(self._evaluating).name} stopped: the table holds another "
+                                               "model's predictions now")
+        else:
+            self.finished.emit("dataset-eval", "evaluation cancelled: results so far are kept")
 
     def _predictions_from(self, checkpoint: str) -> None:
         """The rows hold one model's predictions: another model's are cleared before this one's arrive (kept, the
@@ -239,6 +249,8 @@ class DatasetController(QObject):
             self.model.all_changed()
             self.recordsChanged.emit()
         self._predictions_of = checkpoint
+        if self.jobs.is_busy("dataset-eval") and self._evaluating != checkpoint:  # its records would land among this model's
+            self.jobs.cancel("dataset-eval")
 
     def _evaluation_partial(self, update: SplitChanges | tuple[Row, str, object]) -> None:
         if not isinstance(update, SplitChanges):
@@ -259,7 +271,8 @@ class DatasetController(QObject):
         rows = list(self.rows)  # matched in the worker; a new listing cancels this job
         self.jobs.submit(
             "dataset-results", lambda cancel, progress: read_results(path, rows, cancel, progress), self._results_read,
-            on_error=lambda e, t: self.notifier.error("Cannot open the per-video results", e, t),
+            on_error=self._job_failed("dataset-results", "Cannot open the per-video results"),
+            on_cancelled=lambda: self.finished.emit("dataset-results", "reading the per-video results cancelled"),
         )
 
     def _results_read(self, merge: ResultsMerge) -> None:
@@ -308,24 +321,9 @@ class DatasetController(QObject):
         return [(name, right[name] / scored[name], scored[name]) for name in order]
 
     # -- exports ----------------------------------------------------------------------
-    def _writable(self, path: str) -> bool:
-        """Whether ``path`` can be written and is none of the dataset's annotation files; if not, one line naming
-        it (checked before any work)."""
-        from core.export.target import check_writable
-        from core.errors import InputError
-
-        try:
-            check_writable(path, folder=False, inputs=self.dataset.annotation_files if self.dataset is not None else ())
-        except InputError as err:
-            self.notifier.error("Export failed", err)
-            return False
-        return True
-
     def export_csv(self, path: str) -> None:
-        if not self._writable(path):
-            return
         rows = snapshot(self.proxy.visible_rows())  # the table as shown now; formatted in the worker
-        self._export(lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
+        self._export(path, lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
 
     def export_confusion(self, path: str) -> None:
         from core.atomic import write_bytes
@@ -335,13 +333,25 @@ class DatasetController(QObject):
         if not names:
             self.notifier.error("Nothing to export", "no video has a prediction yet: evaluate first, or open a results file")
             return
-        if not self._writable(path):
-            return
         title = f"{Path(self.source or '').name}: {int(np.trace(matrix))}/{int(matrix.sum())} right"
-        self._export(lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")
+        self._export(path, lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")
 
-    def _export(self, work: Callable[..., Any], message: str) -> None:
-        """Exports wait their turn: a second one never cancels the first."""
+    def exports_in_progress(self) -> int:
+        """Exports being written or waiting their turn (closing the window asks first)."""
+        return len(self._exports) + int(self.jobs.is_busy("dataset-export"))
+
+    def _export(self, path: str, write: Callable[..., Any], message: str) -> None:
+        """Exports wait their turn: a second one never cancels the first.  Each job checks its target first, before
+        any work: whether it can be written and is none of the dataset's annotation files (a one-line error naming
+        it); in the worker, since the check probes the folder with a temporary file (a network drive may stall)."""
+        from core.export.target import check_writable
+
+        annotations = self.dataset.annotation_files if self.dataset is not None else ()
+
+        def work(cancel, progress):  # noqa: ANN001, ANN202
+            check_writable(path, folder=False, inputs=annotations)
+            return write(cancel, progress)
+
         self._exports.append((work, message))
         if not self.jobs.is_busy("dataset-export"):
             self._next_export()

@@ -8,7 +8,7 @@ to survey flow with the toolbar's method.
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt
@@ -51,7 +51,7 @@ class DatasetView:
         self.dock.hide()
         self._sized = False
         self.dock.visibilityChanged.connect(self._size_when_first_shown)
-        self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels)
+        self.badge = TruthBadge(window.classify.classify_state, window.state, lambda: self.controller.labels, window.jobs, window.notifier)
         panel = window.classify_ui.prediction_panel
         panel.layout().insertWidget(panel.layout().indexOf(panel.model_label) + 1, self.badge)  # under the model line
         self.controller.listed.connect(lambda _s: self.badge.refresh())
@@ -147,7 +147,8 @@ class DatasetView:
     def _show_at(self, path: str, frame_of: Callable[[Video], int]) -> None:
         window = self.window
         info, shown = window.state.info, window.video.video
-        if info is not None and shown is not None and Path(info.path).resolve() == Path(path).resolve():
+        # the same spelling of the path (a link to it reopens it): resolving stats every part, on the GUI thread
+        if info is not None and shown is not None and os.path.abspath(info.path) == os.path.abspath(path):
             window.video.cancel_open()
             window.state.set_frame(frame_of(shown))  # clamped to the video
             return

@@ -262,7 +262,8 @@ def test_png_export_carries_the_heat_maps_keys(qtbot, window: MainWindow, tmp_pa
     window.overlay_actions["warp_error"].setChecked(True)
     qtbot.waitUntil(lambda: window.overlays.shown_pair == CLIP_START, timeout=20000)
     out = tmp_path / "view.png"
-    assert window.export.export_png(str(out))
+    with qtbot.waitSignal(window.export.exported, timeout=10000):
+        assert window.export.export_png(str(out))
     image = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
     entries = window.export.legend_entries()
     assert [e.label.split(":")[0] for e in entries] == ["RGB view", "flow view", "warp error"]  # both map keys, the overlay's

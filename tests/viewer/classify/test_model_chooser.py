@@ -203,3 +203,23 @@ def test_picking_the_model_in_use_again_while_another_loads_keeps_it(qtbot, file
     settle(qtbot)
     assert win.classify.checkpoint == files.transformer
     assert chooser.box.currentData() == str(files.transformer)
+
+
+def test_a_remembered_model_missing_at_start_stays_remembered(qtbot, files, demos, tmp_path: Path) -> None:  # noqa: ANN001
+    """The model chosen last lives on a drive that is not mounted at this start: the window falls back to a demo for
+    now, and the next start (drive back) uses the chosen model again.  The fallback used to be recorded as the user's
+    choice, so the chosen model was forgotten for good."""
+    chosen = tmp_path / "drive" / "mine.safetensors"
+    app_settings.set_chosen_checkpoint(chosen)  # chosen before; its drive is gone now
+    win = open_window(qtbot)
+    qtbot.waitUntil(lambda: listed(win), timeout=15000)
+    assert win.classify.checkpoint == files.transformer  # the first demo, for this run
+    win.close()
+    assert app_settings.chosen_checkpoint() == str(chosen)
+
+    chosen.parent.mkdir()
+    chosen.write_bytes(files.convnet.read_bytes())  # the drive is back
+    again = open_window(qtbot)
+    qtbot.waitUntil(lambda: listed(again), timeout=15000)
+    assert again.classify.checkpoint == chosen
+    again.close()

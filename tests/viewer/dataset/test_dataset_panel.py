@@ -71,7 +71,7 @@ def test_evaluate_filter_wrong_click_a_confusion_cell_and_open_the_row(qtbot, wi
     assert float(np.max(window.state.flow_noise)) == pytest.approx(row.noise.max_noise, abs=1e-6)
     # the prediction panel knows the true class (from the dataset) and says whose the classes are
     badge = window.dataset.badge
-    assert "true: <b>RedBall</b>" in badge.truth_label.text() and badge.truth_label.isVisible()
+    qtbot.waitUntil(lambda: "true: <b>RedBall</b>" in badge.truth_label.text() and badge.truth_label.isVisible(), timeout=WAIT_MS)
     assert badge.domain_label.text().startswith("Trained on synthetic shapes (10 classes")
     assert not badge.note_label.isVisible()  # a clip of its own dataset
 
@@ -112,7 +112,7 @@ def test_a_results_file_written_by_eval_fills_the_table_without_recomputing(qtbo
     controller.open_results(str(out / RESULTS_NAME))  # no dataset open: the file alone lists its videos
     finished(qtbot, window, "dataset-results")
     assert len(controller.rows) == 10 and sum(r.correct for r in controller.rows) == 1
-    assert "(from the dataset)" in badge.truth_label.text()  # the file's labels replaced the mapping the badge had read
+    qtbot.waitUntil(lambda: "(from the dataset)" in badge.truth_label.text(), timeout=WAIT_MS)  # the file's labels replaced the mapping it read
     window.dataset.panel.wrong_box.setChecked(True)
     assert controller.proxy.rowCount() == 9
     window.dataset.panel.wrong_box.setChecked(False)

@@ -1,0 +1,39 @@
+"""A video whose current frame's flow fails (a damaged image among a folder's frames) says so under the timeline: the
+scan waits for that flow, and its line kept saying so, for good."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+
+from media import index_frame
+from viewer.main_window import MainWindow
+
+
+def test_a_scan_waiting_for_a_flow_that_failed_says_so_on_its_line(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), index_frame(i, 64, 32))
+    (folder / "0005.png").write_bytes(b"\x89PNG\r\n\x1a\n damaged")  # in the first chunk: the current frame's
+    window.open_video(str(folder))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("flow-prepare"), timeout=30000)
+    assert "0005.png" in window.notifier.last_error
+    line = window.scan_label.text()
+    assert "waits" not in line and line.startswith("flow scan (dis): not started: ") and "0005.png" in line, line
+
+
+def test_a_motion_sample_that_fails_says_so_on_the_scan_line(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The line said "waits for the motion sample" for good when the sample's job failed (the file gone meanwhile)."""
+    import viewer.flow_controller as flow_controller
+    from core.errors import VideoError
+    from media import write_video
+
+    def gone(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise VideoError("cannot be read: the file is gone", tmp_path / "clip.mp4")
+
+    monkeypatch.setattr(flow_controller, "measure_motion_scale", gone)
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("flow-prepare"), timeout=30000)
+    assert window.scan_label.text() == f"flow scan (dis): not started: {tmp_path / 'clip.mp4'}: cannot be read: the file is gone"
