@@ -172,10 +172,6 @@ def add_recent_checkpoint(path: str | Path) -> list[str]:
     return files
 
 
-def set_recent_checkpoints(paths: list[str]) -> None:
-    """Replace the list (a scan found some of them gone)."""
-    settings().setValue("models/recent", [str(p) for p in paths][:MAX_RECENT])
-
 
 def chosen_checkpoint() -> str | None:
     """The checkpoint the user chose last (loaded at start when no other is given), or ``None``."""

@@ -162,7 +162,8 @@ class ModelChooser(QWidget):
 
 class ModelCatalog(QObject):
     """Keeps the chooser's list up to date: rescans (in a worker) when the loaded model changes,
-    records the loaded model as chosen and recent, and drops recent files that are gone."""
+    records the loaded model as chosen and recent.  A recent file that is gone is not offered but stays
+    remembered (the list is capped): a drive not mounted at one start must not empty the list for good."""
 
     def __init__(
         self,
@@ -197,13 +198,9 @@ class ModelCatalog(QObject):
         def work(cancel, progress):  # noqa: ANN001 - the JobFunction signature
             return scan_models(demos, recent, cancel)
 
-        return self.jobs.submit(CATALOG_CHANNEL, work, lambda entries: self._scanned(entries, recent))
+        return self.jobs.submit(CATALOG_CHANNEL, work, self._scanned)
 
-    def _scanned(self, entries: list[ModelEntry], recent: list[str]) -> None:
-        listed = [str(e.path) for e in entries if not e.bundled]
-        kept = [p for p in recent if p in listed]
-        if kept != recent:
-            app_settings.set_recent_checkpoints(kept)
+    def _scanned(self, entries: list[ModelEntry]) -> None:
         self.chooser.set_entries(entries)
         self.scans += 1
 

@@ -1,5 +1,5 @@
 """The model chooser on the real window: bundled demos per family (only those whose file exists),
-recent checkpoints (missing ones dropped, unreadable ones named), choosing an entry loads it and
+recent checkpoints (missing ones not offered but remembered, unreadable ones named), choosing an entry loads it and
 clears the old prediction, the choice persists between runs; each family's timing names its motion
 stage (the optical flow method, or the learnt flow layers of representation flow)."""
 
@@ -107,7 +107,7 @@ def test_scan_lists_existing_demos_then_recent_files(files, tmp_path: Path) -> N
 
 def test_choose_a_model_classify_and_the_choice_persists(qtbot, files, demos) -> None:  # noqa: ANN001
     app_settings.add_recent_checkpoint(files.junk)
-    app_settings.add_recent_checkpoint(files.video.parent / "deleted_run.safetensors")  # gone since: dropped
+    app_settings.add_recent_checkpoint(files.video.parent / "deleted_run.safetensors")  # gone since: not offered
     app_settings.add_recent_checkpoint(files.repflow)
     win = open_window(qtbot, checkpoint=files.transformer)
     catalog, chooser = win.classify_ui.catalog, win.classify_ui.model_chooser
@@ -123,7 +123,9 @@ def test_choose_a_model_classify_and_the_choice_persists(qtbot, files, demos) ->
     box = chooser.box
     assert box.currentIndex() == 0 and box.itemData(box.count() - 1) == LOAD_OTHER
     assert not box.model().item(3).isEnabled()  # an unreadable file cannot be chosen
-    assert app_settings.recent_checkpoints() == [str(files.repflow), str(files.junk)]  # the missing one is gone
+    gone = str((files.video.parent / "deleted_run.safetensors").absolute())
+    # the missing one is not offered but stays remembered: its drive may only be unmounted
+    assert app_settings.recent_checkpoints() == [str(files.repflow), gone, str(files.junk)]
 
     win.open_video(str(files.video))
     qtbot.waitUntil(lambda: win.state.frame_count == 24, timeout=10000)
@@ -211,6 +213,8 @@ def test_a_remembered_model_missing_at_start_stays_remembered(qtbot, files, demo
     choice, so the chosen model was forgotten for good."""
     chosen = tmp_path / "drive" / "mine.safetensors"
     app_settings.set_chosen_checkpoint(chosen)  # chosen before; its drive is gone now
+    earlier = tmp_path / "drive" / "earlier.safetensors"
+    app_settings.add_recent_checkpoint(earlier)  # loaded before, on the same drive
     win = open_window(qtbot)
     qtbot.waitUntil(lambda: listed(win), timeout=15000)
     assert win.classify.checkpoint == files.transformer  # the first demo, for this run
@@ -219,7 +223,8 @@ def test_a_remembered_model_missing_at_start_stays_remembered(qtbot, files, demo
 
     chosen.parent.mkdir()
     chosen.write_bytes(files.convnet.read_bytes())  # the drive is back
+    earlier.write_bytes(files.repflow.read_bytes())
     again = open_window(qtbot)
-    qtbot.waitUntil(lambda: listed(again), timeout=15000)
+    qtbot.waitUntil(lambda: listed(again) and earlier in again.classify_ui.model_chooser.entry_paths(), timeout=15000)
     assert again.classify.checkpoint == chosen
     again.close()
