@@ -5,7 +5,10 @@ of its pairs before its first flow picture and kept while it is open.  Lock
 keeps the radius in use for every video from then on (the same motion, the
 same colour, across videos); per pair colours each pair on its own largest
 motion (every picture uses the whole wheel; colours are not comparable between
-pairs).  The choice persists.
+pairs).  The choice persists.  The radius is in the video's pixels, whatever
+size its flow is computed at: a locked radius colours the same on-screen
+motion alike on every video (settings saved before this held analysis pixels
+and are read as video pixels).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class ColourScaleUi(QObject):
         bar.insertAction(before, self.per_pair_action)
 
     def _on_lock(self, locked: bool) -> None:
-        self.box.setValue(self.flow.encoding.max_radius if locked else 0.0)  # locked: the radius in use, for every video
+        self.box.setValue(self.flow.radius_in_use() if locked else 0.0)  # locked: the radius in use, for every video
 
     def _on_radius(self, value: float) -> None:
         with QSignalBlocker(self.lock_action):

@@ -25,13 +25,13 @@ class FlowFrame:
     pair: int
     image: np.ndarray  # (h, w, 3) uint8 colour rendering
     quality: PairQuality
-    inconsistency: np.ndarray  # (h, w) float32 pixels, forward-backward
+    inconsistency: np.ndarray  # (h, w) float32 analysis pixels, forward-backward
     warp_error: np.ndarray  # (h, w) float32 grey levels
     method_used: str
     fell_back: bool
     note: str
     encoding: FlowEncoding  # the colours of ``image``
-    radius: float = 0.0  # the motion (px) drawn fully saturated in ``image``: the encoding's, or this pair's own
+    radius: float = 0.0  # the motion (analysis px) drawn fully saturated in ``image``: the encoding's, or this pair's own
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.flow import FlowEncoding
+from core.flow.analysis_size import video_pixels_per_analysis_pixel
 from core.flow.cache import is_cached
 from core.flow.engine import RAFT_METHODS
 from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
@@ -64,7 +65,7 @@ class FlowController(QObject):
     scanStatus = Signal(str)  # what the scan is doing, in words (the toolbar)
     scanReset = Signal(int)  # pairs in the new video (or method)
     scanActive = Signal(bool)  # the scan's job started (True) or ended: finished, failed or stopped (False)
-    radiusChanged = Signal(float)  # the colour radius in use
+    radiusChanged = Signal(float)  # the colour radius in use, in the video's pixels
     methodChanged = Signal(str)  # the controller chose the method (a slow one was not started)
     slowMethodOffer = Signal(object)  # SlowMethodOffer, or None when withdrawn
 
@@ -78,7 +79,8 @@ class FlowController(QObject):
         self.raft_weights: dict[str, str] = {}
         self.encoding = FlowEncoding("fixed", DEFAULT_RADIUS)
         self.auto_radius = True  # each video's own radius (else a locked one)
-        self.locked_radius = 0.0
+        self.locked_radius = 0.0  # video pixels: the same on-screen motion, the same colour, on every video
+        self.video_pixels = 1.0  # the open video's pixels per pixel of its flow (computed smaller on a large video)
         self.per_pair = False
         self.scale: MotionScale | None = None
         self.offer: SlowMethodOffer | None = None
@@ -101,6 +103,10 @@ class FlowController(QObject):
     def set_video(self, video: Video | None) -> None:
         self._session += 1
         self.video, self.scale, self._ready = video, None, False
+        self.video_pixels = 1.0 if video is None else video_pixels_per_analysis_pixel((video.info.height, video.info.width))
+        wanted = self._wanted_encoding()
+        if wanted is not None:  # a lock (or per pair's floor) at this video's analysis size; nothing is drawn yet
+            self.encoding = wanted
         self._readers = None if video is None else WorkerReaders(video)
         self._store.clear()
         for channel in ("flow", "flow-scan", "flow-prepare"):
@@ -153,29 +159,41 @@ class FlowController(QObject):
             self._on_frame(self.frame_index)
 
     def set_radius(self, radius: float) -> None:
-        """Colour radius in pixels, locked for every video; 0: each video's own (measured when it opens)."""
+        """Colour radius in the video's pixels, locked for every video; 0: each video's own (measured when it opens)."""
         self.auto_radius = radius <= 0
         self.locked_radius = 0.0 if self.auto_radius else float(radius)
-        if self.per_pair:
-            return
-        if not self.auto_radius:
-            self._use_encoding(FlowEncoding("fixed", self.locked_radius))
-        elif self.scale is not None:
-            self._use_encoding(FlowEncoding("fixed", self.scale.radius))
+        self._use_encoding(self._wanted_encoding())
 
     def set_per_pair(self, per_pair: bool) -> None:
         """Each pair coloured on its own largest motion (``True``), or one radius for the video."""
         self.per_pair = bool(per_pair)
+        self._use_encoding(self._wanted_encoding())
+
+    @property
+    def radius(self) -> float | None:
+        """The colour radius asked for, in the video's pixels: the lock, or the video's own once measured (else None)."""
+        if not self.auto_radius:
+            return self.locked_radius
+        return None if self.scale is None else self.scale.radius
+
+    def radius_in_use(self) -> float:
+        """The radius the pictures are coloured at now, in the video's pixels (what Lock keeps)."""
+        radius = None if self.per_pair else self.radius
+        return self.encoding.max_radius * self.video_pixels if radius is None else radius
+
+    def _wanted_encoding(self) -> FlowEncoding | None:
+        """The encoding the colour choice asks for, at the flow's analysis size, where it is applied: one boundary
+        between the video's pixels the user reads and types and the analysis pixels (None: not measured yet)."""
         if self.per_pair:
-            self._use_encoding(FlowEncoding("clip", RADIUS_FLOOR))
-        else:
-            self.set_radius(self.locked_radius)
+            return FlowEncoding("clip", RADIUS_FLOOR / self.video_pixels)
+        radius = self.radius
+        return None if radius is None else FlowEncoding("fixed", radius / self.video_pixels)
 
     def _use_encoding(self, encoding: FlowEncoding | None) -> None:
         if encoding is None or encoding == self.encoding:
             return
         self.encoding = encoding  # stored renderings are re-coloured as they are shown
-        self.radiusChanged.emit(encoding.max_radius)
+        self.radiusChanged.emit(encoding.max_radius * self.video_pixels)
         self._on_frame(self.frame_index)
 
     @staticmethod
@@ -205,6 +223,7 @@ class FlowController(QObject):
     # -- opening a video: colours settled and the method's cost known before anything is drawn
     def _prepare(self) -> None:
         video, readers, session, method, device = self.video, self._readers, self._session, self.method, self.device
+        video_pixels = self.video_pixels
         weights = self.raft_weights_for(method)
         pair = self.pair_of(self.frame_index, len(video))
 
@@ -212,7 +231,7 @@ class FlowController(QObject):
             return analysis_frames(readers.reader("flow").read_clip([p, p + 1]))
 
         def work(cancel, progress):  # noqa: ANN001
-            scale = measure_motion_scale(read_pair, len(video) - 1, cancel=cancel, progress=progress)
+            scale = measure_motion_scale(read_pair, len(video) - 1, video_pixels=video_pixels, cancel=cancel, progress=progress)
             cost = None
             if method not in FAST_METHODS:
                 frames = read_pair(pair)
@@ -229,8 +248,7 @@ class FlowController(QObject):
         if prepared.session != self._session:
             return
         self.scale, self._ready = prepared.scale, True
-        if not self.per_pair and self.auto_radius:
-            self._use_encoding(FlowEncoding("fixed", prepared.scale.radius))
+        self._use_encoding(self._wanted_encoding())
         cost = prepared.cost
         if cost is not None and prepared.method == self.method and (cost.seconds_for(CHUNK_PAIRS) > SLOW_VIEW_S or cost.whole_video_s > SLOW_SCAN_S):
             self.offer = SlowMethodOffer(self.method, cost)

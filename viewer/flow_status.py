@@ -35,12 +35,14 @@ def fallback_text(frame: FlowFrame, asked: str) -> str:
 
 
 def flow_caption(flow: FlowFrame, controller: FlowController) -> str:
-    """The flow view's caption: the pair, the method that made the picture, and its colour scale."""
+    """The flow view's caption: the pair, the method that made the picture, and its colour scale, in the video's
+    pixels (the picture's radius is at the flow's analysis size, smaller on a large video)."""
     used = flow.method_used + (f" (fell back from {controller.method})" if flow.fell_back else "")
     if flow.encoding.normalization != "fixed":
-        colours = f"colours per pair: this one saturates at {flow.radius:.2g} px"
+        colours = f"colours per pair: this one saturates at {flow.radius * controller.video_pixels:.2g} px"
     else:
-        colours = f"colours saturate at {flow.encoding.max_radius:g} px" + (" (auto)" if controller.auto_radius else " (locked)")
+        radius = flow.encoding.max_radius * controller.video_pixels
+        colours = f"colours saturate at {radius:g} px" + (" (auto)" if controller.auto_radius else " (locked)")
     return f"flow {flow.pair} -> {flow.pair + 1}, {used}; {colours}"
 
 

@@ -142,9 +142,10 @@ class MainWindow(QMainWindow):
         self.radius_box.setRange(0.0, 200.0)
         self.radius_box.setSingleStep(0.5)
         self.radius_box.setSpecialValueText("auto")  # 0: the video's own motion scale
-        self.radius_box.setValue(0.0 if self.flow.auto_radius else self.flow.encoding.max_radius)
-        self.radius_box.setToolTip("A motion of this many pixels per frame is fully saturated, in every frame of the video. "
-                                   "auto: the video's own scale (95th-percentile motion of its pairs, from the flow scan)")
+        self.radius_box.setValue(0.0 if self.flow.auto_radius else self.flow.locked_radius)
+        self.radius_box.setToolTip("A motion of this many of the video's pixels per frame is fully saturated, in every frame "
+                                   "(and, locked, on every video, whatever size its flow is computed at). auto: the video's own "
+                                   "scale, from the motion of a sample of its pairs")
         self.radius_box.valueChanged.connect(self.flow.set_radius)
         # locking (or unlocking) the radius in use redraws no picture: the caption's "(auto)"/"(locked)" follows here
         self.radius_box.valueChanged.connect(lambda _radius: self._show_flow_caption())

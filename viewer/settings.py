@@ -206,7 +206,9 @@ def set_raft_weights(variant: str, path: str | Path) -> None:
 
 
 def colour_scale() -> tuple[str, float]:
-    """``(scale, radius)``: "video" or "pair", and the locked radius in pixels (0: each video's own)."""
+    """``(scale, radius)``: "video" or "pair", and the locked radius in the video's pixels (0: each video's own).
+    A radius saved before it was in the video's pixels (it was in the flow's analysis pixels, smaller on a video
+    over 480 lines) is read as video pixels: the same number, the same colours on videos up to 480 lines."""
     scale = str(settings().value("flow/colour_scale", COLOUR_SCALES[0]))
     radius = _as_float(settings().value("flow/locked_radius"), 0.0, 0.0, 200.0)
     return (scale if scale in COLOUR_SCALES else COLOUR_SCALES[0]), radius

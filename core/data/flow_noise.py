@@ -23,13 +23,13 @@ import numpy as np
 
 from core.data.flow_survey import FlowSummary, FlowSurveyStore, default_survey_root, summarise_noise
 from core.errors import InputError
+from core.flow.analysis_size import MAX_ANALYSIS_SIDE, analysis_frames  # noqa: F401 - the viewer and eval take them from here
 from core.progress import CancelToken, check, report
 
 if TYPE_CHECKING:
     from core.video import Video
 
 CHUNK_PAIRS = 16  # the viewer's unit of flow work; its boundaries decide the flow cache's keys
-MAX_ANALYSIS_SIDE = 480  # a shorter side above this is downscaled for flow (cost grows with pixels)
 DEFAULT_SURVEY_METHOD = "dis"  # the dataset panel's Scan flow, for a model that computes no flow
 SAVE_EVERY = 8  # videos between writes of the survey store
 
@@ -44,19 +44,6 @@ def chunks_covering(first_pair: int, stop_pair: int) -> range:
     """The chunks holding pairs ``first_pair`` up to ``stop_pair`` (exclusive): the file's own chunk boundaries,
     so a segment's pairs come from the same flow-cache entries as the whole file's."""
     return range(first_pair // CHUNK_PAIRS, (stop_pair + CHUNK_PAIRS - 1) // CHUNK_PAIRS)
-
-
-def analysis_frames(frames: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) frames, downscaled when their shorter side exceeds :data:`MAX_ANALYSIS_SIDE`."""
-    import cv2
-
-    height, width = frames.shape[1:3]
-    short = min(height, width)
-    if short <= MAX_ANALYSIS_SIDE:
-        return frames
-    scale = MAX_ANALYSIS_SIDE / short
-    size = (int(round(width * scale)), int(round(height * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def pair_noise_scores(

@@ -9,6 +9,11 @@ pairs' own 95th-percentile motions: a few large-motion pairs do not set it.
 The sample uses DIS (milliseconds a pair) whatever method the view shows:
 methods agree on how far things move far better than on the fine detail, and
 the scale then does not change when the user changes method.
+
+Motions, the radius and its floor are in the video's pixels: a large video's
+pairs are measured at the flow's smaller analysis size and scaled back
+(``video_pixels``), so "auto" settles the same radius for the same on-screen
+motion whatever the video's size.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ SAMPLE_PAIRS = 8
 SAMPLE_METHOD = "dis"
 RADIUS_PERCENTILE = 75  # of the sampled pairs' 95th-percentile motions: two pairs in eight can be wild
 PAIR_PERCENTILE = 95  # of one pair's pixel motions: a few mismatched pixels do not count
-RADIUS_FLOOR = 0.5  # a still video's sub-pixel noise is not blown up to full colour
+RADIUS_FLOOR = 0.5  # video pixels: a still video's sub-pixel noise is not blown up to full colour
 SAMPLE_BUDGET_S = 3.0  # the first picture waits for the sample: no longer than this (after MIN_SAMPLED pairs)
 MIN_SAMPLED = 3
 
@@ -89,6 +94,7 @@ def measure_motion_scale(
     *,
     count: int = SAMPLE_PAIRS,
     budget_s: float = SAMPLE_BUDGET_S,
+    video_pixels: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
@@ -96,7 +102,9 @@ def measure_motion_scale(
     """Sample up to ``count`` pairs of a video of ``pair_count`` pairs and settle its colour radius.
 
     ``read_pair(p)`` returns frames ``p`` and ``p + 1`` as a (2, H, W, 3) uint8 array
-    (at the size the flow will be computed at).  Seeking can be slow (a long-GOP 4K
+    (at the size the flow will be computed at); ``video_pixels`` is how many of the video's pixels one of
+    theirs spans (:func:`core.flow.analysis_size.video_pixels_per_analysis_pixel`): the motions and the
+    radius are stated in the video's pixels.  Seeking can be slow (a long-GOP 4K
     file decodes up to a GOP per pair): after ``budget_s`` seconds the pairs measured
     so far decide (at least :data:`MIN_SAMPLED`), taken in :func:`spread_order`.  A pair that cannot be read (a
     damaged frame of a folder) is passed over: one bad frame must not leave the whole video without flow; when
@@ -120,7 +128,7 @@ def measure_motion_scale(
             continue
         flow = compute_flow(frames, SAMPLE_METHOD, device="cpu").forward[0]
         measured.append(pair)
-        motions.append(pair_motion(flow))
+        motions.append(pair_motion(flow) * video_pixels)
         report(progress, len(measured), len(pairs), f"motion sample {len(measured)}/{len(pairs)}")
     if not measured and unreadable:
         raise unreadable[0]

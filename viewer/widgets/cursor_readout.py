@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QLabel, QWidget
 
+from core.flow.analysis_size import video_pixels_per_analysis_pixel
+
 IDLE_TEXT = "hover a view: pixel value, flow and noise"
 READOUT_WIDTH = 720
 
@@ -39,14 +41,14 @@ def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.nd
         parts.append(flow_note)
     if field is not None:
         frow, fcol = _at(field, fx, fy)
-        to_frame = frame.shape[1] / field.shape[1], frame.shape[0] / field.shape[0]  # analysis pixels -> frame pixels
-        u, v = float(field[frow, fcol, 0]) * to_frame[0], float(field[frow, fcol, 1]) * to_frame[1]
+        to_frame = video_pixels_per_analysis_pixel(frame.shape, field.shape)
+        u, v = float(field[frow, fcol, 0]) * to_frame, float(field[frow, fcol, 1]) * to_frame
         parts.append(f"flow u {u:+.2f}, v {v:+.2f}, |w| {np.hypot(u, v):.2f} px")
     for name, (values, unit) in (noise or {}).items():
         nrow, ncol = _at(values, fx, fy)
         value = float(values[nrow, ncol])
         if unit == "px":  # a length measured at the analysis size, stated in frame pixels as the flow is
-            value *= (frame.shape[1] / values.shape[1] + frame.shape[0] / values.shape[0]) / 2
+            value *= video_pixels_per_analysis_pixel(frame.shape, values.shape)
         parts.append(f"{name} {value:.2f} {unit}")
     return " · ".join(parts)
 

@@ -47,6 +47,24 @@ def test_measured_motion_scale_of_a_panning_clip_with_jumps() -> None:
     assert scale.radius == pytest.approx(3.0, abs=0.15)  # the pan, to the two digits it is given in; the max would say 11
 
 
+def test_motions_and_radius_are_in_the_videos_pixels_floor_included() -> None:
+    """Pairs read at a large video's analysis size (half its size here): 3 analysis px of pan are 6 of the
+    video's, and a still video's floor is 0.5 video px (not 0.5 analysis px, a full pixel on screen)."""
+    rng = np.random.default_rng(4)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (80, 400, 3)).astype(np.float32), (0, 0), 2.0)
+    texture = np.clip((texture - texture.mean()) * 4 + 128, 0, 255).astype(np.uint8)
+
+    def panning(p: int) -> np.ndarray:
+        return np.stack([texture[8:72, 3 * p + 40:3 * p + 168], texture[8:72, 3 * p + 43:3 * p + 171]])
+
+    def still(p: int) -> np.ndarray:
+        return np.stack([texture[8:72, 40:168]] * 2)
+
+    scale = measure_motion_scale(panning, 20, video_pixels=2.0)
+    assert scale.radius == pytest.approx(6.0, abs=0.3) and min(scale.pair_p95) > 5.0, scale
+    assert measure_motion_scale(still, 20, video_pixels=2.0).radius == RADIUS_FLOOR
+
+
 def test_an_unreadable_pair_is_passed_over_and_none_readable_raises() -> None:
     """A damaged frame among the sampled pairs (a folder of frames) left the whole video without flow."""
     from core.errors import VideoError
