@@ -1,5 +1,6 @@
 """Videos made by the tests: every frame carries its own index, so a read proves
-which frame it returned (exact seeking), whatever the codec did to the pixels."""
+which frame it returned (exact seeking), whatever the codec did to the pixels;
+and a folder of frames panning by a known motion, for lengths the flow states."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 import av
+import cv2
 import numpy as np
 
 BITS = 10  # frame indices up to 1023
@@ -89,3 +91,20 @@ def mux_pictures(out: "av.container.OutputContainer", stream: "av.video.stream.V
     for picture in pictures:
         out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
     out.mux(stream.encode())
+
+
+def panning_frames(folder: Path, side: int, step: float, frames: int = 5) -> Path:
+    """PNG frames (side x side) of a smooth texture moving ``step`` video px right a frame: the same picture at
+    every size (its grain scales with the frame), so a video over 480 lines, analysed smaller, has the same flow
+    at the analysis size as one of 480 (960 at 480: each length half)."""
+    rng = np.random.default_rng(3)
+    grain = side / 240  # blur in pixels: one look whatever the size
+    width = side + int(step * frames) + 8
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (side, width)).astype(np.float32), (0, 0), 2.0 * grain)
+    texture = np.clip((texture - texture.mean()) * 5 + 128, 0, 255).astype(np.uint8)
+    folder.mkdir()
+    for i in range(frames):
+        x = int(round(i * step))
+        frame = texture[:, width - side - x: width - x]  # the content moves right by ``step`` a frame
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.repeat(frame[..., None], 3, axis=2))
+    return folder

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from media import panning_frames
 from viewer.main_window import MainWindow
 
 STEP = 4.0  # video pixels a frame, rightwards, on both videos
 FRAMES = 5
 
 
-def _panning_frames(folder: Path, side: int, step: float = STEP) -> Path:
-    """PNG frames (side x side) of a smooth texture moving ``step`` video px right a frame: the same picture at
-    every size (its grain scales with the frame), so the flow at the analysis size is the same on both videos."""
-    rng = np.random.default_rng(3)
-    grain = side / 240  # blur in pixels: one look whatever the size
-    width = side + int(step * FRAMES) + 8
-    texture = cv2.GaussianBlur(rng.integers(0, 256, (side, width)).astype(np.float32), (0, 0), 2.0 * grain)
-    texture = np.clip((texture - texture.mean()) * 5 + 128, 0, 255).astype(np.uint8)
-    folder.mkdir()
-    for i in range(FRAMES):
-        x = int(round(i * step))
-        frame = texture[:, width - side - x: width - x]  # the content moves right by ``step`` a frame
-        cv2.imwrite(str(folder / f"{i:03d}.png"), np.repeat(frame[..., None], 3, axis=2))
-    return folder
+def _panning_frames(folder: Path, side: int) -> Path:
+    return panning_frames(folder, side, STEP, FRAMES)
 
 
 def _open(qtbot, window: MainWindow, folder: Path) -> None:  # noqa: ANN001
@@ -80,3 +68,4 @@ def test_a_locked_radius_colours_the_same_on_screen_motion_alike_on_every_video(
 
     _open(qtbot, window, big)  # the lock goes back to R / 2 on the big video
     assert window.flow.encoding.max_radius == STEP / 2
+
