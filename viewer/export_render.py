@@ -101,13 +101,14 @@ def render_clip(request: ClipExportRequest, cancel: CancelToken) -> Iterator[np.
 
 def flow_metrics_job(video: Video, *, method: str, device: str, encoding: FlowEncoding, cancel: CancelToken, progress: Callable[..., None],
                      raft_weights: str | None = None) -> list[dict[str, Any]]:
-    """Every pair's quality measures for the whole video (flow from the cache when the scan has run)."""
+    """Every pair's quality measures for the whole video (flow from the cache when the scan has run), lengths in the
+    video's pixels (the flow of a large video is computed smaller)."""
     pairs = len(video) - 1
     chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
     options = {} if raft_weights is None else {"raft_weights": raft_weights}
     rows: list[dict[str, Any]] = []
     for chunk in range(chunks):
         frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, **options)
-        rows += flow_metric_rows([f.quality for f in frames], first_pair=frames[0].pair if frames else chunk * CHUNK_PAIRS, method_used=[f.method_used for f in frames])
+        rows += flow_metric_rows([f.quality.in_video_pixels(f.video_pixels) for f in frames], first_pair=frames[0].pair if frames else chunk * CHUNK_PAIRS, method_used=[f.method_used for f in frames])
         progress(chunk + 1, chunks, f"flow metrics {chunk + 1}/{chunks} chunks")
     return rows

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.data.flow_noise import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, analysis_frames, chunk_indices  # noqa: F401 - one copy, shared with eval's survey
 from core.flow import FlowEncoding, PairQuality, compute_flow_cached, flow_to_rgb, pair_quality, render_flow
+from core.flow.analysis_size import video_pixels_per_analysis_pixel
 from core.video import Video
 
 
@@ -32,11 +33,13 @@ class FlowFrame:
     note: str
     encoding: FlowEncoding  # the colours of ``image``
     radius: float = 0.0  # the motion (analysis px) drawn fully saturated in ``image``: the encoding's, or this pair's own
+    video_pixels: float = 1.0  # the video's pixels per analysis pixel: what states ``quality`` and the maps' lengths on screen
 
 
 @dataclass(frozen=True)
 class ChunkQuality:
-    """A finished chunk of the scan: per-pair noise scores and mean magnitudes."""
+    """A finished chunk of the scan: per-pair noise scores and mean magnitudes (the mean and 95th percentile, in
+    analysis pixels as measured: the timeline states them in the video's pixels, the memo of scans keeps these)."""
 
     method: str
     first_pair: int
@@ -59,7 +62,9 @@ def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encodin
     """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker).
     ``cache_hit`` hears whether the flow came from the cache (a scan's time left leaves such chunks out)."""
     indices = chunk_indices(chunk, len(video))
-    frames = analysis_frames(_read_frames(video, indices, cancel))
+    read = _read_frames(video, indices, cancel)
+    frames = analysis_frames(read)
+    video_pixels = video_pixels_per_analysis_pixel(read.shape[1:3], frames.shape[1:3])
     result, hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel,
                                       progress=progress, raft_weights=raft_weights)
     if cache_hit is not None:
@@ -71,7 +76,7 @@ def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encodin
         backward = None if result.backward is None else result.backward[k]
         quality, maps = pair_quality(frames[k], frames[k + 1], result.forward[k], backward)
         out.append(FlowFrame(indices[k], images[k], quality, maps.inconsistency, maps.warp_error, result.method_used, result.fell_back,
-                             result.note, encoding, radii[k]))
+                             result.note, encoding, radii[k], video_pixels))
     return out
 
 

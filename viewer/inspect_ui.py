@@ -84,7 +84,8 @@ class InspectUi(QObject):
         view = self.window.flow_view
         arrows = None if not self.arrows_action.isChecked() or self._flow_frame is None else self.fields.arrows(self._flow_frame.pair)
         view.set_segments(None if arrows is None else arrows.segments)
-        view.arrows.setToolTip("" if arrows is None else f"flow arrows: each {arrows.step} px cell's mean motion, drawn {arrows.scale:.2g}x its length")
+        cell = 0.0 if arrows is None else arrows.step * self._flow_frame.video_pixels  # laid out at the analysis size
+        view.arrows.setToolTip("" if arrows is None else f"flow arrows: each {cell:g} px cell's mean motion, drawn {arrows.scale:.2g}x its length")
 
     # -- what the views show ------------------------------------------------------------------------------
     def _flow_pending(self, pair: int) -> None:

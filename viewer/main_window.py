@@ -28,7 +28,7 @@ from viewer.classify.controller import ClassifyController
 from viewer.classify.ui import ClassifyUi
 from viewer.colour_scale_ui import ColourScaleUi
 from viewer.export import ExportController
-from viewer.flow_controller import FlowController, FlowFrame
+from viewer.flow_controller import ChunkQuality, FlowController, FlowFrame
 from viewer.flow_status import FlowStatus, flow_caption
 from viewer.inspect_ui import InspectUi
 from viewer.jobs import JobRunner
@@ -118,11 +118,16 @@ class MainWindow(QMainWindow):
         self.video.videoLoaded.connect(self.flow.set_video)
         self.flow.flowReady.connect(self._show_flow)
         self.flow.scanReset.connect(self.state.reset_scan)
-        self.flow.scanUpdated.connect(lambda part: self.state.update_scan(part.first_pair, part.noise, part.magnitude))
+        self.flow.scanUpdated.connect(self._scan_part)
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
         self._restore_settings()
+
+    def _scan_part(self, part: ChunkQuality) -> None:
+        """A scanned chunk onto the timeline, its mean motion in the video's pixels: the scan (and the memo of finished
+        scans) keeps the analysis size's, smaller on a video over 480 lines."""
+        self.state.update_scan(part.first_pair, part.noise, part.magnitude * self.flow.video_pixels)
 
     # -- controls -----------------------------------------------------------
     def _build_toolbar(self) -> None:

@@ -3,7 +3,9 @@
 The maps come with every :class:`~viewer.flow_controller.FlowFrame` (the flow
 controller computes them in its worker); here they only become colour through
 fixed-scale lookup tables (:mod:`core.export.heatmap`), a few milliseconds on
-the GUI thread.  The choice of overlays is a small immutable
+the GUI thread.  The inconsistency is measured at the flow's analysis size and
+coloured in the video's pixels (its scale saturates at 2 px of the frame the
+user sees, on a 1080p video as on a 240p one).  The choice of overlays is a small immutable
 :class:`OverlayChoice`, so an export job renders exactly what the view shows
 without reading the widgets.
 """
@@ -41,7 +43,8 @@ class OverlayChoice:
         maps = {"inconsistency": frame.inconsistency, "warp_error": frame.warp_error}
         opacity = self.opacity if bake_opacity else 1.0
         ordered = sorted(self.names, key=lambda name: LAYER_Z[name])
-        return {name: heat_rgba(maps[name], QUALITY_SCALES[name], opacity=opacity) for name in ordered}
+        to_unit = {"inconsistency": frame.video_pixels, "warp_error": 1.0}  # a length at the analysis size; grey levels
+        return {name: heat_rgba(maps[name], QUALITY_SCALES[name], opacity=opacity, to_scale_unit=to_unit[name]) for name in ordered}
 
 
 class QualityOverlayController(QObject):

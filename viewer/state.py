@@ -27,7 +27,7 @@ class ViewerState(QObject):
         self.frame_index = 0
         self.playing = False
         self.flow_noise = np.zeros(0, np.float32)  # per pair; NaN until scanned
-        self.flow_magnitude = np.zeros(0, np.float32)
+        self.flow_magnitude = np.zeros(0, np.float32)  # per pair, the mean motion in the video's pixels; NaN until scanned
         self.noise_threshold = 0.35
 
     @property

@@ -5,7 +5,9 @@ export colour a map the same way.
 
 Flow quality (forward-backward inconsistency, warp error) uses a fixed scale
 (never "the largest value of this frame"), so the same inconsistency has the
-same colour on every frame and in every export.  Values near zero are
+same colour on every frame and in every export; the inconsistency's is in the
+video's pixels (2 px of the frame the user sees), whatever size the flow was
+computed at.  Values near zero are
 transparent, so a clean flow field shows through; the colour saturates at the
 scale's maximum.  A 256-entry RGBA lookup table keeps the rendering to one
 index computation and one gather: a few milliseconds for a 480p map, cheap
@@ -81,17 +83,21 @@ def _lut(scale: HeatScale) -> np.ndarray:
     return table
 
 
-def heat_rgba(values: np.ndarray, scale: HeatScale, *, opacity: float = 1.0) -> np.ndarray:
+def heat_rgba(values: np.ndarray, scale: HeatScale, *, opacity: float = 1.0, to_scale_unit: float = 1.0) -> np.ndarray:
     """An (H, W) map of ``scale``'s measure as an (H, W, 4) uint8 RGBA overlay.
 
     ``opacity`` (0..1) multiplies the alpha, so the result can be blended as is
     (an export) or shown with the opacity left to the view (``opacity=1``).
+    ``to_scale_unit`` is the scale's units per unit of ``values``: a length
+    measured at the flow's analysis size is coloured in the video's pixels
+    (:func:`core.flow.analysis_size.video_pixels_per_analysis_pixel`), as the
+    legend states it, with no pass over the map of its own.
     NaN counts as 0 (nothing known, nothing drawn).
     """
     values = np.asarray(values)
     if values.ndim != 2 or values.size == 0:
         raise ValueError(f"a quality map must be a non-empty (H, W) array, got shape {values.shape}")
-    scaled = values.astype(np.float32) * np.float32(255.0 / scale.maximum)  # +inf stays +inf: the top colour
+    scaled = values.astype(np.float32) * np.float32(255.0 * to_scale_unit / scale.maximum)  # +inf stays +inf: the top colour
     np.minimum(scaled, 255.0, out=scaled)
     scaled[~(scaled >= 0.0)] = 0.0  # NaN and negatives
     table = _lut(scale)

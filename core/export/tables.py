@@ -3,6 +3,9 @@
 Rows are plain dicts with fixed field orders, so both formats carry the same
 numbers; NaN (a measure that does not exist, e.g. consistency without backward
 flow) becomes an empty CSV cell and a JSON ``null``, never the string "nan".
+Flow metrics' lengths (motion, forward-backward error) are in the video's
+pixels, also where the flow was computed smaller: the JSON's ``units`` says so
+and README for the CSV (a comment line would break spreadsheets).
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from dataclasses import fields
 from typing import Any, Iterable, Mapping, Sequence
 
 from core.export.target import export_target
-from core.flow.quality import PairQuality
+from core.flow.quality import LENGTH_FIELDS, PairQuality
 
 SUFFIXES = (".csv", ".json")
 QUALITY_FIELDS = tuple(f.name for f in fields(PairQuality))
 FLOW_METRIC_FIELDS = ("pair", "frame", "next_frame", *QUALITY_FIELDS, "method_used")
+FLOW_METRIC_UNITS = {**{name: "video pixels" for name in LENGTH_FIELDS}, "warp_error_mean": "grey levels (0-255)"}
 
 
 def _clean(value: Any) -> Any:
@@ -32,7 +36,9 @@ def _clean(value: Any) -> Any:
 
 
 def flow_metric_rows(qualities: Sequence[PairQuality], *, first_pair: int = 0, method_used: Sequence[str] | str = "") -> list[dict[str, Any]]:
-    """One row per pair: its index, the two frames, every :class:`PairQuality` measure, the method used."""
+    """One row per pair: its index, the two frames, every :class:`PairQuality` measure, the method used.  The
+    lengths are written as given: give them in the video's pixels (:meth:`PairQuality.in_video_pixels`), as the
+    file says (:data:`FLOW_METRIC_UNITS`)."""
     methods = [method_used] * len(qualities) if isinstance(method_used, str) else list(method_used)
     if len(methods) != len(qualities):
         raise ValueError(f"{len(qualities)} pairs need as many method names, got {len(methods)}")
@@ -116,7 +122,7 @@ def write_flow_metrics(path: str | os.PathLike[str], rows: list[dict[str, Any]],
     """Rows from :func:`flow_metric_rows` as ``.csv`` or ``.json`` (by the suffix), atomically."""
     suffix = os.fspath(path).lower().rsplit(".", 1)[-1]
     if suffix == "json":
-        _write_text(path, _json_text({"video": video, "method": method, "fields": list(FLOW_METRIC_FIELDS), "pairs": [{k: _clean(r.get(k)) for k in FLOW_METRIC_FIELDS} for r in rows]}))
+        _write_text(path, _json_text({"video": video, "method": method, "fields": list(FLOW_METRIC_FIELDS), "units": FLOW_METRIC_UNITS, "pairs": [{k: _clean(r.get(k)) for k in FLOW_METRIC_FIELDS} for r in rows]}))
     else:
         _write_csv(path, rows, FLOW_METRIC_FIELDS)
 

@@ -8,6 +8,12 @@
   frame t at ``x`` (mean absolute difference over RGB, in grey levels 0..255).
 * Magnitude statistics: mean, 95th percentile, maximum (pixels).
 
+Lengths are in the pixels of the frames given.  The viewer gives frames shrunk
+to their analysis size (:mod:`core.flow.analysis_size`) and states the lengths
+(:data:`LENGTH_FIELDS`) in the video's pixels through
+:meth:`PairQuality.in_video_pixels`; the shares and the noise score are judged
+at the size the flow was computed at and stay as they are.
+
 Pixels whose flow leaves the frame have nothing to compare with; they are left
 out of the measures (``outside_share`` counts them) and are 0 in the maps.
 
@@ -26,7 +32,7 @@ checking a method against a benchmark.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Optional
 
 import numpy as np
@@ -40,6 +46,7 @@ FB_ALPHA = 0.01
 FB_BETA = 0.5
 FB_SCALE_PX = 1.0
 WARP_SCALE_GREY = 20.0
+LENGTH_FIELDS = ("fb_error_mean", "magnitude_mean", "magnitude_p95", "magnitude_max")  # pixels: scale with the frame
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,14 @@ class PairQuality:
     magnitude_max: float
     outside_share: float
     noise_score: float
+
+    def in_video_pixels(self, video_pixels: float) -> PairQuality:
+        """These measures with their lengths (:data:`LENGTH_FIELDS`) times ``video_pixels``, the video's pixels per
+        pixel of the frames measured (:func:`core.flow.analysis_size.video_pixels_per_analysis_pixel`): what a user
+        reads against the frame they see.  Itself at 1.0 (a video analysed at its own size: the same numbers)."""
+        if video_pixels == 1.0:
+            return self
+        return replace(self, **{name: getattr(self, name) * video_pixels for name in LENGTH_FIELDS})
 
     def to_dict(self) -> dict[str, float | None]:
         """JSON-ready: NaN becomes None."""

@@ -1,14 +1,21 @@
-"""The colour radius is in the video's pixels: a video over 480 lines has its flow computed smaller (960x960 at
-480x480, a factor 2), yet the caption, the spin box and a lock all mean motion in the frame the user sees."""
+"""Every flow length the viewer states is in the video's pixels: a video over 480 lines has its flow computed
+smaller (960x960 at 480x480, a factor 2), yet the colour radius (caption, spin box, lock), the timeline's mean
+motion, the flow-metrics export and the inconsistency overlay's fixed scale all mean lengths in the frame the user
+sees, so the same on-screen motion reads the same on a 960 and a 480 video."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 
+from core.export.heatmap import INCONSISTENCY_SCALE, TOP_ALPHA
 from media import panning_frames
 from viewer.main_window import MainWindow
+from viewer.quality_overlay import OverlayChoice
 
 STEP = 4.0  # video pixels a frame, rightwards, on both videos
 FRAMES = 5
@@ -69,3 +76,77 @@ def test_a_locked_radius_colours_the_same_on_screen_motion_alike_on_every_video(
     _open(qtbot, window, big)  # the lock goes back to R / 2 on the big video
     assert window.flow.encoding.max_radius == STEP / 2
 
+
+def _scanned(qtbot, window: MainWindow, folder: Path) -> np.ndarray:  # noqa: ANN001
+    """Open ``folder``, let the scan finish and return the mean motions the timeline plots."""
+    _open(qtbot, window, folder)
+    qtbot.waitUntil(lambda: np.isfinite(window.state.flow_magnitude).all(), timeout=60000)
+    curve = window.timeline.magnitude_curve
+    qtbot.waitUntil(lambda: curve.getData()[1] is not None and np.isfinite(curve.getData()[1]).all(), timeout=10000)
+    return np.asarray(curve.getData()[1], np.float64)
+
+
+def test_the_timelines_mean_motion_is_in_the_videos_pixels(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """A 4 px/frame pan plots ~4 on both videos: the big one's curve was the analysis size's 2."""
+    big = _scanned(qtbot, window, _panning_frames(tmp_path / "big", 960))
+    assert window.flow.video_pixels == 2.0 and len(big) == FRAMES - 1
+    small = _scanned(qtbot, window, _panning_frames(tmp_path / "small", 480))
+    assert window.flow.video_pixels == 1.0
+    assert np.all(np.abs(big - STEP) < 0.5) and np.all(np.abs(small - STEP) < 0.5), (big, small)
+    assert np.allclose(big, small, rtol=0.1, atol=0), (big, small)
+
+
+def _exported(qtbot, window: MainWindow, folder: Path, out: Path) -> tuple[list[dict[str, str]], dict]:  # noqa: ANN001
+    """The flow metrics of ``folder``'s video as CSV rows and as the JSON document."""
+    _open(qtbot, window, folder)
+    out.mkdir()
+    for name in ("metrics.csv", "metrics.json"):
+        with qtbot.waitSignal(window.export.exported, timeout=60000):
+            window.export.export_flow_metrics(str(out / name))
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return rows, json.loads((out / "metrics.json").read_text())
+
+
+def test_the_flow_metrics_export_states_lengths_in_the_videos_pixels(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Mean, 95th percentile and largest motion read ~4 for a 4 px/frame pan on both videos, the big one's
+    forward-backward error is its analysis size's doubled, and the JSON says the unit."""
+    big_rows, big_json = _exported(qtbot, window, _panning_frames(tmp_path / "big", 960), tmp_path / "big_out")
+    analysis_fb = window.flow.current().quality.fb_error_mean  # pair 0, measured at 480x480
+    small_rows, small_json = _exported(qtbot, window, _panning_frames(tmp_path / "small", 480), tmp_path / "small_out")
+    for column in ("magnitude_mean", "magnitude_p95"):
+        big, small = (np.array([float(r[column]) for r in rows]) for rows in (big_rows, small_rows))
+        assert np.all(np.abs(big - STEP) < 0.5) and np.allclose(big, small, rtol=0.1, atol=0), (column, big, small)
+    assert all(float(r["magnitude_max"]) >= STEP - 0.5 for r in big_rows), [r["magnitude_max"] for r in big_rows]
+    # the export reads the flow back from the disk cache (float16): close to the view's own measure, not bitwise
+    assert abs(float(big_rows[0]["fb_error_mean"]) - 2 * analysis_fb) <= 0.02 + 0.1 * analysis_fb, (big_rows[0], analysis_fb)
+    assert [p["magnitude_mean"] for p in big_json["pairs"]] == [float(r["magnitude_mean"]) for r in big_rows]
+    for data in (big_json, small_json):
+        assert data["units"]["magnitude_mean"] == data["units"]["fb_error_mean"] == "video pixels", data["units"]
+
+
+def test_the_inconsistency_overlay_saturates_at_2_of_the_videos_pixels(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """The same on-screen inconsistency (a ramp of 0 to 3 video px) takes the same colours on both videos: on the
+    big one it is measured as half that, and was coloured as half (2 video px drawn as 1 on a 2 px scale)."""
+    on_screen = np.tile(np.linspace(0.0, 3.0, 480, dtype=np.float32), (480, 1))
+    choice = OverlayChoice(("inconsistency",))
+    layers = {}
+    for side in (960, 480):
+        _open(qtbot, window, _panning_frames(tmp_path / str(side), side))
+        shown = window.flow.current()
+        assert shown.inconsistency.shape == (480, 480)
+        measured = on_screen / window.flow.video_pixels  # what the flow at 480x480 measures of it
+        layers[side] = choice.layers(dataclasses.replace(shown, inconsistency=measured))["inconsistency"]
+    assert np.abs(layers[960].astype(int) - layers[480].astype(int)).max() <= 1  # float rounding at a level's edge
+    saturated = on_screen >= INCONSISTENCY_SCALE.maximum
+    assert INCONSISTENCY_SCALE.maximum == 2.0 and np.all(layers[960][saturated, 3] == TOP_ALPHA)
+    assert np.array_equal(layers[960][saturated][:, :3], np.broadcast_to(layers[960][saturated][0, :3], (int(saturated.sum()), 3)))
+
+
+def test_the_arrows_cell_is_stated_in_the_videos_pixels(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """The arrows are laid out every 16 analysis px: a 32 px cell of the 960 video's frame (it said 16 px)."""
+    window.inspect_ui.arrows_action.setChecked(True)
+    for side, cell in ((960, 32), (480, 16)):
+        _open(qtbot, window, _panning_frames(tmp_path / str(side), side))
+        qtbot.waitUntil(lambda: window.flow_view.arrows.isVisible() and bool(window.flow_view.arrows.toolTip()), timeout=60000)
+        assert f"each {cell} px cell's mean motion" in window.flow_view.arrows.toolTip(), window.flow_view.arrows.toolTip()

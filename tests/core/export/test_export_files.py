@@ -67,6 +67,15 @@ def test_heat_map_scale_is_fixed_not_normalised_per_frame() -> None:
         heat_rgba(np.zeros((2, 2, 2)), WARP_ERROR_SCALE)
 
 
+def test_a_map_measured_smaller_is_coloured_in_the_scales_unit() -> None:
+    """An inconsistency of 1 analysis px on a video analysed at half size is 2 video px: coloured as 2 is, at the top
+    of the 2 px scale; at a factor of 1 the colours are exactly those of no factor."""
+    values = np.linspace(0.0, 1.5, 200, dtype=np.float32).reshape(10, 20)
+    assert np.array_equal(heat_rgba(values, INCONSISTENCY_SCALE, to_scale_unit=1.0), heat_rgba(values, INCONSISTENCY_SCALE))
+    assert np.array_equal(heat_rgba(values, INCONSISTENCY_SCALE, to_scale_unit=2.0), heat_rgba(values * 2, INCONSISTENCY_SCALE))
+    assert np.array_equal(heat_rgba(np.ones((2, 2), np.float32), INCONSISTENCY_SCALE, to_scale_unit=2.0)[0, 0], INCONSISTENCY_SCALE.lut()[255])
+
+
 def test_blend_stretches_a_small_layer_over_the_frame() -> None:
     base = np.zeros((8, 8, 3), np.uint8)
     layer = np.zeros((2, 2, 4), np.uint8)
@@ -191,6 +200,8 @@ def test_flow_metrics_round_trip_through_csv_and_json(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "m.json").read_text())
     assert data["video"] == "v.mp4" and data["method"] == "dis" and len(data["pairs"]) == 3
     assert data["pairs"][1]["magnitude_p95"] == 4.0 and data["pairs"][2]["inconsistent_share"] is None
+    assert data["units"] == {"fb_error_mean": "video pixels", "magnitude_mean": "video pixels", "magnitude_p95": "video pixels",
+                             "magnitude_max": "video pixels", "warp_error_mean": "grey levels (0-255)"}
     with pytest.raises(ExportError, match=r"m.txt: unsupported file type '.txt'"):
         write_flow_metrics(tmp_path / "m.txt", rows)
     with pytest.raises(ValueError, match="3 pairs need as many method names, got 2"):

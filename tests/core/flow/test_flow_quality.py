@@ -67,3 +67,16 @@ def test_clip_quality_checks_shapes_and_cancels() -> None:
     token.cancel()
     with pytest.raises(Cancelled):
         clip_quality(frames, truth, cancel=token)
+
+
+def test_in_video_pixels_scales_the_lengths_only_and_is_itself_at_a_factor_of_1() -> None:
+    """A 960x960 video's flow measured at 480x480: its lengths double in the video's pixels; shares, grey levels and
+    the noise score stay (judged at the analysis size); a video analysed at its own size keeps every number."""
+    frames, truth = sequence("translate", frames=2, size=96)
+    quality, _maps = pair_quality(frames[0], frames[1], truth[0], -truth[0])
+    assert quality.in_video_pixels(1.0) is quality
+    doubled = quality.in_video_pixels(2.0)
+    for name in ("fb_error_mean", "magnitude_mean", "magnitude_p95", "magnitude_max"):
+        assert getattr(doubled, name) == 2.0 * getattr(quality, name), name
+    for name in ("inconsistent_share", "warp_error_mean", "outside_share", "noise_score"):
+        assert getattr(doubled, name) == getattr(quality, name), name
