@@ -122,7 +122,10 @@ def _pairs_of_mixed_difficulty() -> tuple[Tensor, Tensor]:
     from core.flow.synthetic import smooth_texture
 
     texture = torch.from_numpy(to_gray(smooth_texture(80, 100, seed=7)[None])).float()  # (1, 80, 100)
-    crop = lambda dy, dx: texture[:, 10 + dy: 58 + dy, 12 + dx: 76 + dx]  # noqa: E731
+
+    def crop(dy: int, dx: int) -> Tensor:
+        return texture[:, 10 + dy: 58 + dy, 12 + dx: 76 + dx]
+
     first = torch.stack((crop(0, 0), crop(0, 0), crop(0, 0)))
     second = torch.stack((crop(0, 0), crop(-5, 9), crop(1, 0)))
     return first, second
@@ -148,7 +151,7 @@ def test_clip_flow_does_not_depend_on_the_batch_size() -> None:
     from core.flow.tvl1_image import tvl1_clip_flow
 
     texture = smooth_texture(80, 110, seed=5)
-    offsets = [0, 0, 8, 8, 9, 9, 2]  # still pairs next to an 8 px jump and 1 px steps
+    offsets = [0, 0, 8, 8, 9, 9, 2]  # still pairs beside jumps of 8 and 7 px and a 1 px step
     frames = np.stack([texture[10:58, 20 + x: 84 + x] for x in offsets])
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: batch_pixels alone decides the batches
