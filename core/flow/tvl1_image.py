@@ -147,17 +147,15 @@ def _solve_warp(state: "_DualState", data: "_Linearised", s: TVL1Settings, cance
             active.state.iterate(active.data)
             if check:
                 change = active.before.sub_(active.state.u).square_().sum(dim=(1, 2, 3)) / (height * width)
-                settled = (change < limit).tolist()
-                if any(settled):
-                    active.drop(settled)
-                    if active.done:
-                        break
+                active.settle((change < limit).tolist())
+                if active.done:
+                    break
     active.finish()
 
 
 class _DualState:
     """The dual variables of one scale and the scratch buffers of its iterations, allocated once
-    (and once more for the pairs still moving each time others settle: :class:`_ActivePairs`).
+    (and again for the pairs still moving once half a batch has settled: :class:`_ActivePairs`).
 
     Every array is flat and contiguous so each step is a plain pass over memory:
     the dual variables carry ``width`` leading zeros, so that "the neighbour
@@ -221,45 +219,70 @@ class _ActivePairs:
     Why: a pair must stop on its own test, exactly as if it ran alone, or its
     flow would depend on the pairs batched with it (training and evaluation
     batch a video's pairs differently, the viewer by chunk, the engine by
-    ``batch_pixels`` and threads).  While every pair moves they run on the
-    scale's own state, with no copies; once some settle, the others go on in a
-    compacted batch of their own (flow, dual variables and linearised data),
-    and the settled ones are written back, as are the rest when the warp ends:
-    the dual variables carry over to the next warp of the scale.
+    ``batch_pixels`` and threads).  Pairs never interact within a step, so a
+    settled pair's flow and dual variables are kept aside (a small copy) and it
+    may go on iterating as dead weight, restored when the warp ends.  Once half
+    the batch is dead weight, the pairs still moving go on in a compacted batch
+    of their own (flow, dual variables, linearised data): a copy of the whole
+    state costs about a step, worth it only when it saves half of every step
+    after it (similar pairs settle a few checks apart: copying at each would
+    cost more than it saves).  The dual variables carry over to the next warp
+    of the scale, so the warp's end writes everything back.
     """
 
     def __init__(self, full: "_DualState", data: "_Linearised", s: TVL1Settings) -> None:
         self.full, self.state, self.data, self.settings = full, full, data, s
-        self.indices: Tensor | None = None  # the active pairs' places in the full batch; None: all of them
+        self.places: Tensor | None = None  # each row's place in the full batch; None: the rows are the full batch
+        self.moving = [True] * full.u.shape[0]  # per row of ``state``
+        self.kept: list[tuple[Tensor, list[Tensor]]] = []  # (places, flow and duals) of the pairs settled so far
         self.before = torch.empty_like(full.u)
-        self.done = False
 
-    def drop(self, settled: list[bool]) -> None:
-        """Stop the pairs ``settled`` marks (their flow and duals are final for this warp); go on with the rest."""
-        rows = [[row for row, flag in enumerate(settled) if flag == wanted] for wanted in (True, False)]
-        stopped, moving = (torch.tensor(r, dtype=torch.long, device=self.before.device) for r in rows)
-        self._write_back(stopped)
-        if moving.numel() == 0:
-            self.done = True
+    @property
+    def done(self) -> bool:
+        return not any(self.moving)
+
+    def settle(self, settled: list[bool]) -> None:
+        """Stop the rows ``settled`` marks (their flow and duals are final for this warp); the rest go on."""
+        rows = [row for row, (moving, now) in enumerate(zip(self.moving, settled)) if moving and now]
+        if not rows:
             return
-        state = _DualState(self.state.u.index_select(0, moving), self.settings)
-        state.p_x_grid.copy_(self.state.p_x_grid.index_select(0, moving))
-        state.p_y_grid.copy_(self.state.p_y_grid.index_select(0, moving))
-        self.state, self.data = state, self.data.select(moving)
-        self.indices = moving if self.indices is None else self.indices[moving]
-        self.before = torch.empty_like(state.u)
+        index = self._index(rows)
+        self.kept.append((self._places(index), [getattr(self.state, name).index_select(0, index) for name in _CARRIED]))
+        for row in rows:
+            self.moving[row] = False
+        if not self.done and 2 * self.moving.count(False) >= len(self.moving):
+            self._compact()
 
     def finish(self) -> None:
-        """Write the pairs still active at the warp's end back into the full batch."""
-        if not self.done:
-            self._write_back(torch.arange(self.state.u.shape[0], device=self.before.device))
+        """Write the warp's flow and duals back into the full batch: the rows still moving, then the settled ones."""
+        rows = [row for row, moving in enumerate(self.moving) if moving]
+        if self.places is not None and rows:
+            index = self._index(rows)
+            self._write(self._places(index), [getattr(self.state, name).index_select(0, index) for name in _CARRIED])
+        for places, values in self.kept:
+            self._write(places, values)
 
-    def _write_back(self, rows: Tensor) -> None:
-        if self.indices is None:
-            return  # the active pairs iterate on the full batch's own buffers
-        places = self.indices[rows]
-        for name in ("u", "p_x_grid", "p_y_grid"):
-            getattr(self.full, name).index_copy_(0, places, getattr(self.state, name).index_select(0, rows))
+    def _compact(self) -> None:
+        index = self._index([row for row, moving in enumerate(self.moving) if moving])
+        state = _DualState(self.state.u.index_select(0, index), self.settings)
+        state.p_x_grid.copy_(self.state.p_x_grid.index_select(0, index))
+        state.p_y_grid.copy_(self.state.p_y_grid.index_select(0, index))
+        self.places, self.state, self.data = self._places(index), state, self.data.select(index)
+        self.moving = [True] * index.numel()
+        self.before = torch.empty_like(state.u)
+
+    def _index(self, rows: list[int]) -> Tensor:
+        return torch.tensor(rows, dtype=torch.long, device=self.before.device)
+
+    def _places(self, index: Tensor) -> Tensor:
+        return index if self.places is None else self.places[index]
+
+    def _write(self, places: Tensor, values: list[Tensor]) -> None:
+        for name, value in zip(_CARRIED, values):
+            getattr(self.full, name).index_copy_(0, places, value)
+
+
+_CARRIED = ("u", "p_x_grid", "p_y_grid")  # what a pair carries from step to step (and its duals from warp to warp)
 
 
 @dataclass
