@@ -5,7 +5,7 @@ Bischof 2007; Sanchez, Meinhardt-Llopis & Facciolo, IPOL 2013), laid out as
 OpenCV contrib's ``DualTVL1OpticalFlow`` runs them (the reference people
 compare against): a pyramid of ``scale_step`` 0.8, bicubic warps,
 up to ``outer`` x ``inner`` iterations a warp that stop when the flow no longer
-moves (``epsilon``), the dual variables kept from warp to warp within a scale,
+moves (``epsilon``; each pair of a batch on its own, as if alone), the dual variables kept from warp to warp within a scale,
 a median filter of the flow before every block of ``inner`` iterations.
 
 What differs, each measured on the 14 Middlebury and Sintel pairs beside the
@@ -30,7 +30,7 @@ learning stays :func:`core.flow.tvl1.tvl1_iterations`.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Iterator, Optional
 
 import numpy as np
@@ -52,7 +52,8 @@ class TVL1Settings:
     ``outer`` blocks of ``inner`` primal-dual steps per warp, a median filter of
     size ``median`` (0 = none) before each block; the steps stop once the squared
     change of the flow per step, per pixel, falls under ``epsilon**2`` (checked
-    every ``check_every`` steps, for the slowest pair of a batch);
+    every ``check_every`` steps, for each pair on its own: a pair's flow does
+    not depend on the pairs batched with it);
     ``interpolation``: warping ("bicubic" or "bilinear"); ``ignore_outside``: no
     data term where the flow leaves the frame; ``texture``: weight of the blurred
     image subtracted before matching (structure-texture split; 0 = off).
@@ -119,37 +120,42 @@ def _fuse(first: Tensor, second: Tensor, i0: Tensor, i1: Tensor, s: TVL1Settings
 
 def _solve_scale(i0: Tensor, i1: Tensor, u: Tensor, s: TVL1Settings, cancel_check: Optional[Callable[[], None]]) -> Tensor:
     """All warps of one scale; ``u`` (B, 2, H, W) is updated in place and returned."""
-    height, width = i0.shape[-2:]
     gx, gy = central_gradient(i1)
     stacked = torch.cat((i1, gx, gy), dim=1)
     state = _DualState(u, s)
-    limit = s.epsilon * s.epsilon  # OpenCV's: the squared change of both components, summed, per pixel
-    before = torch.empty_like(u)
     for _ in range(s.warps):
-        data = _linearise(i0, stacked, u, s.interpolation, s.ignore_outside)
-        moving = True
-        for _ in range(s.outer):
-            if not moving:
-                break
-            if cancel_check is not None:
-                cancel_check()
-            if s.median > 1:
-                u.copy_(median_filter(u, s.median))
-            for step in range(1, s.inner + 1):
-                check = s.epsilon > 0 and (step % s.check_every == 0 or step == s.inner)
-                if check:
-                    before.copy_(u)
-                state.iterate(data)
-                if check:
-                    change = before.sub_(u).square_().sum(dim=(1, 2, 3)).max() / (height * width)
-                    if float(change) < limit:
-                        moving = False
-                        break
+        _solve_warp(state, _linearise(i0, stacked, u, s.interpolation, s.ignore_outside), s, cancel_check)
     return u
 
 
+def _solve_warp(state: "_DualState", data: "_Linearised", s: TVL1Settings, cancel_check: Optional[Callable[[], None]]) -> None:
+    """Up to ``outer`` x ``inner`` steps of one warp, each pair stopping on its own test (see :class:`_ActivePairs`)."""
+    height, width = state.u.shape[-2:]
+    limit = s.epsilon * s.epsilon  # OpenCV's: the squared change of both components, summed, per pixel
+    active = _ActivePairs(state, data, s)
+    for _ in range(s.outer):
+        if active.done:
+            break
+        if cancel_check is not None:
+            cancel_check()
+        if s.median > 1:
+            active.state.u.copy_(median_filter(active.state.u, s.median))
+        for step in range(1, s.inner + 1):
+            check = s.epsilon > 0 and (step % s.check_every == 0 or step == s.inner)
+            if check:
+                active.before.copy_(active.state.u)
+            active.state.iterate(active.data)
+            if check:
+                change = active.before.sub_(active.state.u).square_().sum(dim=(1, 2, 3)) / (height * width)
+                active.settle((change < limit).tolist())
+                if active.done:
+                    break
+    active.finish()
+
+
 class _DualState:
-    """The dual variables of one scale and the scratch buffers of its iterations, allocated once.
+    """The dual variables of one scale and the scratch buffers of its iterations, allocated once
+    (and again for the pairs still moving once half a batch has settled: :class:`_ActivePairs`).
 
     Every array is flat and contiguous so each step is a plain pass over memory:
     the dual variables carry ``width`` leading zeros, so that "the neighbour
@@ -207,6 +213,78 @@ class _DualState:
         self.p_y_grid.add_(u_y, alpha=self.theta).div_(norm)
 
 
+class _ActivePairs:
+    """The pairs of a batch still iterating in one warp, and the state and data they iterate on.
+
+    Why: a pair must stop on its own test, exactly as if it ran alone, or its
+    flow would depend on the pairs batched with it (training and evaluation
+    batch a video's pairs differently, the viewer by chunk, the engine by
+    ``batch_pixels`` and threads).  Pairs never interact within a step, so a
+    settled pair's flow and dual variables are kept aside (a small copy) and it
+    may go on iterating as dead weight, restored when the warp ends.  Once half
+    the batch is dead weight, the pairs still moving go on in a compacted batch
+    of their own (flow, dual variables, linearised data): a copy of the whole
+    state costs about a step, worth it only when it saves half of every step
+    after it (similar pairs settle a few checks apart: copying at each would
+    cost more than it saves).  The dual variables carry over to the next warp
+    of the scale, so the warp's end writes everything back.
+    """
+
+    def __init__(self, full: "_DualState", data: "_Linearised", s: TVL1Settings) -> None:
+        self.full, self.state, self.data, self.settings = full, full, data, s
+        self.places: Tensor | None = None  # each row's place in the full batch; None: the rows are the full batch
+        self.moving = [True] * full.u.shape[0]  # per row of ``state``
+        self.kept: list[tuple[Tensor, list[Tensor]]] = []  # (places, flow and duals) of the pairs settled so far
+        self.before = torch.empty_like(full.u)
+
+    @property
+    def done(self) -> bool:
+        return not any(self.moving)
+
+    def settle(self, settled: list[bool]) -> None:
+        """Stop the rows ``settled`` marks (their flow and duals are final for this warp); the rest go on."""
+        rows = [row for row, (moving, now) in enumerate(zip(self.moving, settled)) if moving and now]
+        if not rows:
+            return
+        index = self._index(rows)
+        self.kept.append((self._places(index), [getattr(self.state, name).index_select(0, index) for name in _CARRIED]))
+        for row in rows:
+            self.moving[row] = False
+        if not self.done and 2 * self.moving.count(False) >= len(self.moving):
+            self._compact()
+
+    def finish(self) -> None:
+        """Write the warp's flow and duals back into the full batch: the rows still moving, then the settled ones."""
+        rows = [row for row, moving in enumerate(self.moving) if moving]
+        if self.places is not None and rows:
+            index = self._index(rows)
+            self._write(self._places(index), [getattr(self.state, name).index_select(0, index) for name in _CARRIED])
+        for places, values in self.kept:
+            self._write(places, values)
+
+    def _compact(self) -> None:
+        index = self._index([row for row, moving in enumerate(self.moving) if moving])
+        state = _DualState(self.state.u.index_select(0, index), self.settings)
+        state.p_x_grid.copy_(self.state.p_x_grid.index_select(0, index))
+        state.p_y_grid.copy_(self.state.p_y_grid.index_select(0, index))
+        self.places, self.state, self.data = self._places(index), state, self.data.select(index)
+        self.moving = [True] * index.numel()
+        self.before = torch.empty_like(state.u)
+
+    def _index(self, rows: list[int]) -> Tensor:
+        return torch.tensor(rows, dtype=torch.long, device=self.before.device)
+
+    def _places(self, index: Tensor) -> Tensor:
+        return index if self.places is None else self.places[index]
+
+    def _write(self, places: Tensor, values: list[Tensor]) -> None:
+        for name, value in zip(_CARRIED, values):
+            getattr(self.full, name).index_copy_(0, places, value)
+
+
+_CARRIED = ("u", "p_x_grid", "p_y_grid")  # what a pair carries from step to step (and its duals from warp to warp)
+
+
 @dataclass
 class _Linearised:
     """The data term linearised around the flow of one warp (see :func:`core.flow.tvl1.linearise`)."""
@@ -216,6 +294,10 @@ class _Linearised:
     grad_y: Tensor
     rho_c: Tensor  # the residual's constant part
     neg_inv: Tensor  # -1 / |grad|^2, 0 where the image is flat
+
+    def select(self, pairs: Tensor) -> "_Linearised":
+        """The data of the pairs at ``pairs`` (indices into the batch), each array contiguous."""
+        return _Linearised(*(getattr(self, f.name).index_select(0, pairs) for f in fields(self)))
 
 
 def _linearise(i0: Tensor, stacked: Tensor, u: Tensor, interpolation: str, ignore_outside: bool) -> _Linearised:

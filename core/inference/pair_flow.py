@@ -13,9 +13,11 @@ rendered per window from the shared fields.
 Only methods whose pair is computed from its two frames alone share pairs
 (:func:`shares_pairs`): OpenCV's DIS and Farneback solve one pair at a time,
 and so does RAFT off CUDA (one frame encoded, one pair updated at a time, no
-warm starts here).  TV-L1 stops iterating when the slowest pair of its batch
-settles, so a pair's flow depends on its batch: its windows keep one engine
-call each, on exactly the frames they had before.  On CUDA RAFT batches pairs,
+warm starts here).  TV-L1's windows keep one engine call each, on exactly
+the frames they had before: its batches used to iterate until their slowest
+pair settled, so a pair's flow depended on its batch.  Each pair now stops on
+its own test (:mod:`core.flow.tvl1_image`), so sharing its pairs is open to a
+later change.  On CUDA RAFT batches pairs,
 whose kernels may round differently by batch size: the device path shares its
 pairs all the same (:func:`pairs_are_independent`), as it already batches the
 windows of a chunk together.

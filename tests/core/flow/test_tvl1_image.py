@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 from paths import SHARED
 
 from core.flow.classical import to_gray
@@ -114,3 +115,51 @@ def test_cancel_inside_a_worker_reaches_the_caller() -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def _pairs_of_mixed_difficulty() -> tuple[Tensor, Tensor]:
+    """Three (1, 48, 64) pairs: still (settles at the first check), a large textured motion, a small one."""
+    from core.flow.synthetic import smooth_texture
+
+    texture = torch.from_numpy(to_gray(smooth_texture(80, 100, seed=7)[None])).float()  # (1, 80, 100)
+
+    def crop(dy: int, dx: int) -> Tensor:
+        return texture[:, 10 + dy: 58 + dy, 12 + dx: 76 + dx]
+
+    first = torch.stack((crop(0, 0), crop(0, 0), crop(0, 0)))
+    second = torch.stack((crop(0, 0), crop(-5, 9), crop(1, 0)))
+    return first, second
+
+
+def test_a_pairs_flow_does_not_depend_on_the_pairs_beside_it() -> None:
+    """Each pair stops on its own test: its flow in a batch of easy and hard pairs is its flow alone, to the bit."""
+    first, second = _pairs_of_mixed_difficulty()
+    batched = tvl1_flow(first, second)
+    for k in range(first.shape[0]):
+        alone = tvl1_flow(first[k: k + 1], second[k: k + 1])
+        assert torch.equal(batched[k: k + 1], alone), f"pair {k}: max difference {float((batched[k] - alone[0]).abs().max())}"
+    reordered = tvl1_flow(first.flip(0), second.flip(0))  # and its place in the batch does not matter either
+    assert torch.equal(reordered.flip(0), batched)
+    inner = batched[1, :, 12:-12, 16:-16]
+    assert abs(float(inner[0].mean()) + 9.0) < 0.1 and abs(float(inner[1].mean()) - 5.0) < 0.1  # the large motion is found
+    assert float(batched[0].abs().max()) < 0.05  # the still pair stays still
+
+
+def test_clip_flow_does_not_depend_on_the_batch_size() -> None:
+    """Any ``batch_pixels`` gives the same flows: still, large and small motions in one clip."""
+    from core.flow.synthetic import smooth_texture
+    from core.flow.tvl1_image import tvl1_clip_flow
+
+    texture = smooth_texture(80, 110, seed=5)
+    offsets = [0, 0, 8, 8, 9, 9, 2]  # still pairs beside jumps of 8 and 7 px and a 1 px step
+    frames = np.stack([texture[10:58, 20 + x: 84 + x] for x in offsets])
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: batch_pixels alone decides the batches
+    try:
+        flows = [tvl1_clip_flow(frames, device=torch.device("cpu"), batch_pixels=pixels, backward=True)
+                 for pixels in (1, 3 * 48 * 64, 100 * 48 * 64)]
+    finally:
+        torch.set_num_threads(before)
+    for forward, backward in flows[1:]:
+        np.testing.assert_array_equal(forward, flows[0][0])
+        np.testing.assert_array_equal(backward, flows[0][1])
