@@ -67,6 +67,16 @@ def test_lr_must_be_finite_and_positive(command, value, data, tmp_path, capsys):
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("option", ["--lr", "--weight-decay"])
+def test_a_finite_value_past_float32_is_refused_before_any_work(command, option, data, tmp_path, capsys):
+    """1e39 is finite but no float32: torch failed at the first optimiser step ("value cannot be converted to
+    type float without overflow", exit 1) after the tokens were extracted."""
+    line = refused(command_line(command, data, tmp_path, f"{option}=1e39", "--cache-dir", str(tmp_path / "c")), capsys)
+    assert line.endswith(f"argument {option}: must be at most 3.4e+38 (the optimiser computes in float32), got 1e39")
+    assert not (tmp_path / "c").exists()
+
+
 def test_weight_decay_zero_and_a_small_lr_are_accepted():
     args = train_command._train_parser().parse_args(["data", "--out", "x.safetensors", "--lr", "1e-3", "--weight-decay", "0"])
     assert (args.lr, args.weight_decay) == (1e-3, 0.0)
