@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--backbone-weights", metavar="PATH", help="Kinetics-400 weights file for both streams (else the torch hub cache, else download)")
     resnets = parser.add_argument_group("convnet and repflow")
     resnets.add_argument("--resnet", help="ResNet of both streams: tiny (default), resnet18, resnet34 or resnet50 (ImageNet weights unless --no-pretrained)")
-    resnets.add_argument("--tiny-width", type=int, metavar="C", help="width of the tiny ResNet's first stage (default 16)")
+    resnets.add_argument("--tiny-width", type=positive_int, metavar="C", help="width of the tiny ResNet's first stage (default 16)")
     resnets.add_argument("--flow-length", type=int, metavar="L", help="convnet: stacked flow fields per snippet (default 10)")
     resnets.add_argument("--snippets", type=int, metavar="S", help="convnet: training snippets per video, one per segment (TSN; default 3)")
     resnets.add_argument("--bidirectional", action="store_true", help="convnet: L/2 backward fields before the centre frame, L/2 forward after it")

@@ -77,6 +77,26 @@ def test_a_finite_value_past_float32_is_refused_before_any_work(command, option,
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_convnet_snippets_have_the_test_bound(command, data, tmp_path, capsys):
+    """--snippets 100000 was taken: each training sample stacked that many windows (the run never came back)."""
+    out = tmp_path / ("model.safetensors" if command == "train" else "ablation")
+    argv = [command, str(data.synth), "--out", str(out), "--model", "convnet", "--epochs", "1", "--device", "cpu",
+            "--snippets", "100000", "--cache-dir", str(tmp_path / "c")]
+    assert refused(argv, capsys).endswith("snippets must be an integer from 1 to 250, got 100000")
+    no_work_done(tmp_path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_tiny_width_of_0_is_refused_not_taken_for_the_default(command, data, tmp_path, capsys):
+    """--tiny-width 0 silently trained the default width (16) while -1 was refused."""
+    out = tmp_path / ("model.safetensors" if command == "train" else "ablation")
+    argv = [command, str(data.synth), "--out", str(out), "--model", "convnet", "--epochs", "1", "--device", "cpu",
+            "--tiny-width", "0", "--cache-dir", str(tmp_path / "c")]
+    assert refused(argv, capsys).endswith("argument --tiny-width: must be at least 1, got 0")
+    no_work_done(tmp_path)
+
+
 def test_weight_decay_zero_and_a_small_lr_are_accepted():
     args = train_command._train_parser().parse_args(["data", "--out", "x.safetensors", "--lr", "1e-3", "--weight-decay", "0"])
     assert (args.lr, args.weight_decay) == (1e-3, 0.0)
