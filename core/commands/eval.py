@@ -38,6 +38,7 @@ DESCRIPTION = (
 METRICS_NAME = "metrics.json"
 CONFUSION_NAME = "confusion.png"
 SPLITS_NAME = "splits.json"
+MAX_METRICS_BYTES = 64 << 20  # an eval's metrics.json lists each scored video: a few MB for Kinetics-400's 20,000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +80,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(less for pairs already in the flow cache, none for videos already surveyed)")
 
 
+def check_own_metrics(out_dir: Path) -> Path:
+    """``out_dir`` unless it holds a ``metrics.json`` that no eval wrote: ``flow --out`` writes one of that name, and
+    a user may keep their own; either is refused rather than overwritten (an earlier eval's is replaced)."""
+    from core.errors import InputError
+
+    path = out_dir / METRICS_NAME
+    if not path.exists():
+        return out_dir
+    try:
+        ours = path.stat().st_size <= MAX_METRICS_BYTES and _is_eval_metrics(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON: not an eval's
+        ours = False
+    if not ours:
+        raise InputError(f"holds a {METRICS_NAME} that eval did not write (another command's result, or your own file), "
+                         "which eval would overwrite: give another --out", out_dir)
+    return out_dir
+
+
+def _is_eval_metrics(data: object) -> bool:
+    return isinstance(data, dict) and {"top1", "video_level", "clip_level"} <= data.keys()
+
+
 def default_out_dir(checkpoint: str) -> Path:
     path = Path(checkpoint)
     return path.with_name(f"{path.stem}-eval")
@@ -98,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--views CLIPSxCROPS already says the clips per video: drop --clips")
     views = Views.parse(args.views) if args.views is not None else None
     if args.splits is None:
-        out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True)
+        out_dir = check_own_metrics(check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True))
         evaluation, metrics, files = _score(args, data, args.checkpoint, out_dir, views, official_split=args.official_split)
         if args.json:
             sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
@@ -190,10 +213,10 @@ def _run_splits(args: argparse.Namespace, data: str | os.PathLike[str], views, c
         check_official(dataset, n, args.split_dir)
     base = default_out_dir(str(args.checkpoint).replace(PLACEHOLDER, "N"))
     out_dir = check_writable(Path(args.out) if args.out else base, folder=True)
+    folders = {n: check_own_metrics(check_writable(split_folder(out_dir, n), folder=True)) for n in numbers}  # all, before any work
     results, lines = {}, []
     for n in numbers:
-        folder = check_writable(split_folder(out_dir, n), folder=True)
-        evaluation, metrics, _ = _score(args, data, checkpoints[n], folder, views, official_split=n)
+        evaluation, metrics, _ = _score(args, data, checkpoints[n], folders[n], views, official_split=n)
         seen = evaluation.test_set.seen_in_training
         if seen:
             raise InputError(f"{checkpoints[n]} trained on {len(seen)} of split {n}'s test videos (e.g. {seen[0]}): "
