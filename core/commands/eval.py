@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.cli import output_path
+from core.cli import output_path, path_option
 from core.commands.options import MAX_CLIPS_PER_VIDEO, check_file_option
 
 NAME = "eval"
@@ -50,13 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
                         "or a Something-Something folder (labels.json, train.json, validation.json)")
-    parser.add_argument("--videos", metavar="DIR", help=VIDEOS_HELP)
-    parser.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .safetensors checkpoint saved by train")
+    parser.add_argument("--videos", type=path_option, metavar="DIR", help=VIDEOS_HELP)
+    parser.add_argument("--checkpoint", type=path_option, metavar="CKPT", required=True, help="a .safetensors checkpoint saved by train")
     split = parser.add_argument_group("split (as train has them; default: the split recorded in the checkpoint)")
     split.add_argument("--split", dest="split_scheme", choices=SCHEMES, default=None, help="use this split scheme instead of the recorded split")
     split.add_argument("--split-number", dest="official_split", type=int, metavar="N", default=None, help="official split number (UCF101/HMDB51: 1-3)")
     split.add_argument("--seed", type=non_negative_int, default=None, help="seed of a seeded split (default: the checkpoint's training seed)")
-    split.add_argument("--split-dir", metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
+    split.add_argument("--split-dir", type=path_option, metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
     split.add_argument("--splits", metavar="LIST", default=None,
                        help="official splits to average over, e.g. 1,2,3: one checkpoint per split (see above)")
     parser.add_argument("--part", choices=PARTS, default="test", help="which part of the split to score (default test; all: every video)")
@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confusion", choices=MODES, default="normalised", help="confusion colours: row-normalised (default) or counts")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
+    parser.add_argument("--raft-weights", type=path_option, metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
     parser.add_argument("--no-flow-survey", dest="flow_survey", action="store_false",
                         help="skip the flow survey: by default every scored video's flow noise is summarised for videos.jsonl, "
                              "as the viewer's Scan flow does (the checkpoint's flow method, DIS for an RGB-only model), which "
