@@ -118,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--test-fraction", type=float, help="test share of a seeded split (default 0.2)")
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--cache-dir", type=path_option, metavar="DIR", help="token cache folder (default: $TWOSTREAM_CACHE_DIR/tokens or ~/.cache/twostream/tokens)")
-    run_group.add_argument("--fresh", action="store_true", help="start over instead of resuming the run beside --out")
+    run_group.add_argument("--fresh", action="store_true", help="start over instead of resuming the run beside --out (a checkpoint at --out with no run beside it is replaced)")
     run_group.add_argument("--extract-workers", type=int, metavar="N",
                            help="transformer: processes preparing clips ahead of the backbones during token extraction "
                                 "(0: in process; default: 0 on a CPU, min(4, cores) on CUDA)")

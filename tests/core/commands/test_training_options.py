@@ -78,22 +78,17 @@ def test_a_finite_value_past_float32_is_refused_before_any_work(command, option,
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_convnet_snippets_have_the_test_bound(command, data, tmp_path, capsys):
-    """--snippets 100000 was taken: each training sample stacked that many windows (the run never came back)."""
+@pytest.mark.parametrize("option, value, problem", [
+    # 100000 was taken: each training sample stacked that many windows (the run never came back)
+    ("--snippets", "100000", "snippets must be an integer from 1 to 250, got 100000"),
+    # 0 silently trained the default width (16) while -1 was refused
+    ("--tiny-width", "0", "argument --tiny-width: must be at least 1, got 0"),
+])
+def test_convnet_counts_out_of_range_are_refused(command, option, value, problem, data, tmp_path, capsys):
     out = tmp_path / ("model.safetensors" if command == "train" else "ablation")
     argv = [command, str(data.synth), "--out", str(out), "--model", "convnet", "--epochs", "1", "--device", "cpu",
-            "--snippets", "100000", "--cache-dir", str(tmp_path / "c")]
-    assert refused(argv, capsys).endswith("snippets must be an integer from 1 to 250, got 100000")
-    no_work_done(tmp_path)
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_a_tiny_width_of_0_is_refused_not_taken_for_the_default(command, data, tmp_path, capsys):
-    """--tiny-width 0 silently trained the default width (16) while -1 was refused."""
-    out = tmp_path / ("model.safetensors" if command == "train" else "ablation")
-    argv = [command, str(data.synth), "--out", str(out), "--model", "convnet", "--epochs", "1", "--device", "cpu",
-            "--tiny-width", "0", "--cache-dir", str(tmp_path / "c")]
-    assert refused(argv, capsys).endswith("argument --tiny-width: must be at least 1, got 0")
+            option, value, "--cache-dir", str(tmp_path / "c")]
+    assert refused(argv, capsys).endswith(problem)
     no_work_done(tmp_path)
 
 
@@ -187,3 +182,17 @@ def test_a_negative_seed_names_the_option(command, data, checkpoint, tmp_path, c
     line = refused([*argv, "--seed", "-1"], capsys)
     assert "--seed" in line and "must be 0 or more, got -1" in line and "checkpoint" not in line
     assert not (tmp_path / "eval").exists()
+
+
+def test_a_checkpoint_with_no_training_state_beside_it_is_not_overwritten(data, tmp_path, capsys):
+    """train --out naming a checkpoint kept on its own (a copy of the demo model, another run's best epoch) overwrote
+    it after the first epoch; it is refused before any work, and --fresh replaces it."""
+    out = tmp_path / "model.safetensors"
+    kept = (REPO / "resources" / "demo_model.safetensors").read_bytes()
+    out.write_bytes(kept)
+    argv = command_line("train", data, tmp_path, "--cache-dir", str(tmp_path / "c"))
+    assert refused(argv, capsys) == (f"error: {out}: exists, with no training state beside it (model.train-state.safetensors) to "
+                                     "resume: training would overwrite it; give another --out, or pass --fresh to replace it")
+    assert out.read_bytes() == kept
+    assert main.main([*argv, "--fresh"]) == 0
+    assert out.read_bytes() != kept and (tmp_path / "model.train-state.safetensors").is_file()
