@@ -91,11 +91,15 @@ def positive_float(text: str) -> float:
     return value
 
 
-def output_path(text: str) -> str:
-    """An argparse type for ``--out``: a name (an empty one silently meant the default)."""
+def path_option(text: str) -> str:
+    """An argparse type for a path option (``--out``, ``--checkpoint``, ``--cache-dir``...): a name.  An empty one
+    silently meant the default, or the current folder (``--cache-dir ''`` filled it with the token cache)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty: give a path, or leave the option out for the default")
     return text
+
+
+output_path = path_option  # --out
 
 
 def non_negative_int(text: str) -> int:

@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any
 
+from core.cli import path_option
+
 NAME = "classify"
 HELP = "classify a video with a two-stream model: top 5 labels (or --json)"
 DESCRIPTION = (
@@ -33,11 +35,11 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", metavar="VIDEO", help="a video file or a folder of frames")
-    parser.add_argument("--checkpoint", metavar="PATH", default=None, help="a .safetensors checkpoint (default: resources/demo_model.safetensors)")
+    parser.add_argument("--checkpoint", type=path_option, metavar="PATH", default=None, help="a .safetensors checkpoint (default: resources/demo_model.safetensors)")
     parser.add_argument("--start", metavar="N", type=int, default=None, help="first frame of the clip (default: the centred clip)")
     parser.add_argument("--windows", metavar="K", type=int, default=None, help="classify K clips spread uniformly over the video and average them")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
+    parser.add_argument("--raft-weights", type=path_option, metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: half precision on CUDA, float32 on a CPU")
     parser.add_argument("--top", metavar="K", type=int, default=5, help="how many labels to print (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")

@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.cli import output_path
+from core.cli import output_path, path_option
 from core.commands.options import MAX_CLIPS_PER_VIDEO, check_file_option
 
 NAME = "eval"
@@ -38,6 +38,7 @@ DESCRIPTION = (
 METRICS_NAME = "metrics.json"
 CONFUSION_NAME = "confusion.png"
 SPLITS_NAME = "splits.json"
+MAX_METRICS_BYTES = 64 << 20  # an eval's metrics.json lists each scored video: a few MB for Kinetics-400's 20,000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
                         "or a Something-Something folder (labels.json, train.json, validation.json)")
-    parser.add_argument("--videos", metavar="DIR", help=VIDEOS_HELP)
-    parser.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .safetensors checkpoint saved by train")
+    parser.add_argument("--videos", type=path_option, metavar="DIR", help=VIDEOS_HELP)
+    parser.add_argument("--checkpoint", type=path_option, metavar="CKPT", required=True, help="a .safetensors checkpoint saved by train")
     split = parser.add_argument_group("split (as train has them; default: the split recorded in the checkpoint)")
     split.add_argument("--split", dest="split_scheme", choices=SCHEMES, default=None, help="use this split scheme instead of the recorded split")
     split.add_argument("--split-number", dest="official_split", type=int, metavar="N", default=None, help="official split number (UCF101/HMDB51: 1-3)")
     split.add_argument("--seed", type=non_negative_int, default=None, help="seed of a seeded split (default: the checkpoint's training seed)")
-    split.add_argument("--split-dir", metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
+    split.add_argument("--split-dir", type=path_option, metavar="DIR", default=None, help="folder of classInd.txt and the split files, when not in DATA")
     split.add_argument("--splits", metavar="LIST", default=None,
                        help="official splits to average over, e.g. 1,2,3: one checkpoint per split (see above)")
     parser.add_argument("--part", choices=PARTS, default="test", help="which part of the split to score (default test; all: every video)")
@@ -71,12 +72,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confusion", choices=MODES, default="normalised", help="confusion colours: row-normalised (default) or counts")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
+    parser.add_argument("--raft-weights", type=path_option, metavar="PATH", default=None, help="RAFT weights file, for checkpoints whose flow method is RAFT")
     parser.add_argument("--no-flow-survey", dest="flow_survey", action="store_false",
                         help="skip the flow survey: by default every scored video's flow noise is summarised for videos.jsonl, "
                              "as the viewer's Scan flow does (the checkpoint's flow method, DIS for an RGB-only model), which "
                              "costs one more pass computing forward and backward flow for every frame pair of each video "
                              "(less for pairs already in the flow cache, none for videos already surveyed)")
+
+
+def check_own_metrics(out_dir: Path) -> Path:
+    """``out_dir`` unless it holds a ``metrics.json`` that no eval wrote: ``flow --out`` writes one of that name, and
+    a user may keep their own; either is refused rather than overwritten (an earlier eval's is replaced)."""
+    from core.errors import InputError
+
+    path = out_dir / METRICS_NAME
+    if not path.exists():
+        return out_dir
+    try:
+        ours = path.stat().st_size <= MAX_METRICS_BYTES and _is_eval_metrics(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON: not an eval's
+        ours = False
+    if not ours:
+        raise InputError(f"holds a {METRICS_NAME} that eval did not write (another command's result, or your own file), "
+                         "which eval would overwrite: give another --out", out_dir)
+    return out_dir
+
+
+def _is_eval_metrics(data: object) -> bool:
+    return isinstance(data, dict) and {"top1", "video_level", "clip_level"} <= data.keys()
 
 
 def default_out_dir(checkpoint: str) -> Path:
@@ -98,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--views CLIPSxCROPS already says the clips per video: drop --clips")
     views = Views.parse(args.views) if args.views is not None else None
     if args.splits is None:
-        out_dir = check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True)
+        out_dir = check_own_metrics(check_writable(Path(args.out) if args.out else default_out_dir(args.checkpoint), folder=True))
         evaluation, metrics, files = _score(args, data, args.checkpoint, out_dir, views, official_split=args.official_split)
         if args.json:
             sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
@@ -190,10 +213,10 @@ def _run_splits(args: argparse.Namespace, data: str | os.PathLike[str], views, c
         check_official(dataset, n, args.split_dir)
     base = default_out_dir(str(args.checkpoint).replace(PLACEHOLDER, "N"))
     out_dir = check_writable(Path(args.out) if args.out else base, folder=True)
+    folders = {n: check_own_metrics(check_writable(split_folder(out_dir, n), folder=True)) for n in numbers}  # all, before any work
     results, lines = {}, []
     for n in numbers:
-        folder = check_writable(split_folder(out_dir, n), folder=True)
-        evaluation, metrics, _ = _score(args, data, checkpoints[n], folder, views, official_split=n)
+        evaluation, metrics, _ = _score(args, data, checkpoints[n], folders[n], views, official_split=n)
         seen = evaluation.test_set.seen_in_training
         if seen:
             raise InputError(f"{checkpoints[n]} trained on {len(seen)} of split {n}'s test videos (e.g. {seen[0]}): "

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.cli import output_path
+from core.cli import output_path, path_option
 
 NAME = "flow"
 HELP = "compute optical flow of a frame range: .flo files, colour PNGs and per-pair quality (metrics.json)"
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", metavar="N", type=int, default=None, help="number of frames, at least 2 (default: to the end of the video)")
     parser.add_argument("--out", type=output_path, metavar="DIR", default=None, help="output folder (default: ./flow_<video name>_<method>)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]; OpenCV methods always use the CPU")
-    parser.add_argument("--raft-weights", metavar="PATH", default=None, help="RAFT weights: torchvision's file or the original release's raft-things.pth / raft-small.pth")
+    parser.add_argument("--raft-weights", type=path_option, metavar="PATH", default=None, help="RAFT weights: torchvision's file or the original release's raft-things.pth / raft-small.pth")
     parser.add_argument("--backward", action="store_true", help="also write the backward flow (backward_XXXXXX.flo and .png)")
     parser.add_argument("--no-consistency", action="store_true", help="skip backward flow: faster, but metrics lack the consistency measures")
     parser.add_argument("--warm-start", action="store_true",

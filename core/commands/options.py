@@ -18,14 +18,20 @@ from pathlib import Path
 # spread uniformly over a video; past a few hundred they only repeat clips (a 20-frame video holds 13 different
 # 8-frame clips) while extraction and the token cache grow with each.
 MAX_CLIPS_PER_VIDEO = 250
+# The optimisers hold --lr and --weight-decay as float32 scalars: a finite value past float32's range (1e39) made
+# torch raise "value cannot be converted to type float without overflow" at the first step, after extraction.
+MAX_OPTIMISER_VALUE = 3.4028234663852886e38
 
 
 def _number(text: str) -> float:
+    """An optimiser's setting: a finite number that float32 holds."""
     from core.cli import parsed_number
 
     value = parsed_number(text, float)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    if abs(value) > MAX_OPTIMISER_VALUE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_OPTIMISER_VALUE:.3g} (the optimiser computes in float32), got {text}")
     return value
 
 

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-from core.cli import non_negative_int, output_path, positive_int
+from core.cli import non_negative_int, output_path, path_option, positive_int
 from core.commands.options import augmentation, check_cache_dir, clips_per_video, learning_rate, non_negative_float
 
 NAME = "train"
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # commands' help must not import torch.
     parser.add_argument("data", metavar="DATA", help="dataset: a folder DATA/<class>/<video>, a Kinetics-style CSV (or a folder of train/val/test.csv) "
                         "or a Something-Something folder (labels.json, train.json, validation.json)")
-    parser.add_argument("--videos", metavar="DIR", help=VIDEOS_HELP)
+    parser.add_argument("--videos", type=path_option, metavar="DIR", help=VIDEOS_HELP)
     parser.add_argument("--out", type=output_path, metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
     model.add_argument("--recipe", metavar="NAME",
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--variant", help="transformer: rgb, flow, concat, fusion (default); convnet: rgb, flow, late (default), weighted, "
                        "learned, feature, conv; repflow: rgb, flow (default), late, learned")
     model.add_argument("--flow", dest="flow_method", metavar="M", help="flow method: dis (default), farneback, tvl1, raft-small, raft-large")
-    model.add_argument("--raft-weights", metavar="PATH", help="RAFT weights file when --flow is raft-small or raft-large")
+    model.add_argument("--raft-weights", type=path_option, metavar="PATH", help="RAFT weights file when --flow is raft-small or raft-large")
     model.add_argument("--flow-radius", type=float, metavar="PX",
                        help="flow colours: motion drawn fully saturated, in pixels (default 10); small motions need a small radius")
     model.add_argument("--flow-normalization", choices=("fixed", "clip", "max"),
@@ -76,10 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--input-size", type=positive_int, metavar="S", help="crop size in pixels (default: the backbone's)")
     model.add_argument("--clip-length", type=positive_int, metavar="T", help="frames per clip (default: the backbone's)")
     model.add_argument("--no-pretrained", action="store_true", help="random backbone weights instead of Kinetics-400 (the tiny backbone has none anyway)")
-    model.add_argument("--backbone-weights", metavar="PATH", help="Kinetics-400 weights file for both streams (else the torch hub cache, else download)")
+    model.add_argument("--backbone-weights", type=path_option, metavar="PATH", help="Kinetics-400 weights file for both streams (else the torch hub cache, else download)")
     resnets = parser.add_argument_group("convnet and repflow")
     resnets.add_argument("--resnet", help="ResNet of both streams: tiny (default), resnet18, resnet34 or resnet50 (ImageNet weights unless --no-pretrained)")
-    resnets.add_argument("--tiny-width", type=int, metavar="C", help="width of the tiny ResNet's first stage (default 16)")
+    resnets.add_argument("--tiny-width", type=positive_int, metavar="C", help="width of the tiny ResNet's first stage (default 16)")
     resnets.add_argument("--flow-length", type=int, metavar="L", help="convnet: stacked flow fields per snippet (default 10)")
     resnets.add_argument("--snippets", type=int, metavar="S", help="convnet: training snippets per video, one per segment (TSN; default 3)")
     resnets.add_argument("--bidirectional", action="store_true", help="convnet: L/2 backward fields before the centre frame, L/2 forward after it")
@@ -111,15 +111,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split = parser.add_argument_group("split")
     split.add_argument("--split", dest="split_scheme", choices=("auto", "ucf101", "hmdb51", "stratified"), help="split scheme (default auto: official files when present)")
     split.add_argument("--split-number", dest="official_split", type=int, metavar="N", help="official split number (default 1)")
-    split.add_argument("--split-dir", metavar="DIR", help="folder of classInd.txt and the split files, when not in or beside DATA")
+    split.add_argument("--split-dir", type=path_option, metavar="DIR", help="folder of classInd.txt and the split files, when not in or beside DATA")
     split.add_argument("--splits", metavar="LIST",
                        help="official splits, e.g. 1,2,3: one run per split (checkpoints named by a {split} placeholder in --out, "
                             "else OUT_STEM-splitN), as the UCF101/HMDB51 protocol averages them")
     split.add_argument("--val-fraction", type=float, help="share of the training part held out for validation (default 0.1)")
     split.add_argument("--test-fraction", type=float, help="test share of a seeded split (default 0.2)")
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--cache-dir", metavar="DIR", help="token cache folder (default: $TWOSTREAM_CACHE_DIR/tokens or ~/.cache/twostream/tokens)")
-    run_group.add_argument("--fresh", action="store_true", help="start over instead of resuming the run beside --out")
+    run_group.add_argument("--cache-dir", type=path_option, metavar="DIR", help="token cache folder (default: $TWOSTREAM_CACHE_DIR/tokens or ~/.cache/twostream/tokens)")
+    run_group.add_argument("--fresh", action="store_true", help="start over instead of resuming the run beside --out (a checkpoint at --out with no run beside it is replaced)")
     run_group.add_argument("--extract-workers", type=int, metavar="N",
                            help="transformer: processes preparing clips ahead of the backbones during token extraction "
                                 "(0: in process; default: 0 on a CPU, min(4, cores) on CUDA)")

@@ -15,6 +15,7 @@ from core.progress import CancelToken
 from core.training.result import TrainResult
 from core.training.run_lock import training_lock
 from core.training.settings import TrainSettings
+from core.training.state import state_path
 
 
 def train(
@@ -51,11 +52,22 @@ def train(
     """
     settings.validate()
     check_writable(out, folder=False)  # before any work: not after the first epoch
+    if resume:
+        check_not_another_checkpoint(Path(out))
     with training_lock(out):  # a second run into the same checkpoint is refused, not mixed in
         result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
                                               cancel=cancel, log=log, command=command)
         verify_checkpoint(result)
     return result
+
+
+def check_not_another_checkpoint(out: Path) -> None:
+    """A file at ``out`` with no training state beside it is no run to resume: a checkpoint copied or kept on its
+    own (the bundled demo model, another run's best epoch) that the first epoch would overwrite.  Refused unless
+    the run starts over (``resume=False``, ``--fresh``)."""
+    if out.is_file() and not state_path(out).exists():
+        raise CheckpointError(f"exists, with no training state beside it ({state_path(out).name}) to resume: training would "
+                              "overwrite it; give another --out, or pass --fresh to replace it", out)
 
 
 def verify_checkpoint(result: TrainResult) -> None:

@@ -64,8 +64,10 @@ RECIPES = {
 
 def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetConfig:
     overrides = resnet_settings(settings)
-    if isinstance(settings.snippets, bool) or not isinstance(settings.snippets, int) or settings.snippets < 1:
-        raise InputError(f"snippets must be a positive integer, got {settings.snippets!r}")
+    try:  # as many as a test may take (250): --snippets 100000 stacked that many windows into each sample
+        ConvNetConfig.RULES["test_snippets"].check("snippets", settings.snippets)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     if overrides["variant"] == "conv":  # the fusion reads its training samples' snippets together: test in groups of that many
         overrides["fusion_snippets"] = settings.snippets
     return ConvNetConfig.create(

@@ -274,3 +274,23 @@ def test_a_damaged_training_record_is_one_line_and_exit_2(data, tmp_path, capsys
     assert run_eval(data.synth, "--checkpoint", path, "--clips", "1", "--out", tmp_path / "o") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {path}: ") and ("training record" in err[0] or "recorded split" in err[0])
+
+
+def test_a_metrics_json_that_eval_did_not_write_is_refused_not_overwritten(data, tmp_path, capsys):
+    """``flow --out results`` then ``eval --out results``: eval replaced flow's metrics.json (and a user's own file
+    of that name) without a word; it is refused before any work, and an earlier eval's is replaced."""
+    out = tmp_path / "results"
+    out.mkdir()
+    flows = json.dumps({"method": "dis", "method_used": "dis", "pairs": []})
+    (out / "metrics.json").write_text(flows)
+    capsys.readouterr()
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out, "--no-flow-survey") == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {out}: holds a metrics.json that eval did not write (another command's result, or your own file), "
+        "which eval would overwrite: give another --out"]
+    assert (out / "metrics.json").read_text() == flows and sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+
+    (out / "metrics.json").unlink()
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out, "--no-flow-survey") == 0
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "2", "--out", out, "--no-flow-survey") == 0  # its own: replaced
+    assert json.loads((out / "metrics.json").read_text())["video_level"]["clips_per_video"] == 2

@@ -141,3 +141,27 @@ def test_an_empty_out_is_refused_not_taken_for_the_default(tmp_path: Path, capsy
     assert main.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith("argument --out: is empty: give a path, or leave the option out for the default")
+
+
+@pytest.mark.parametrize("command, option", [
+    ("train", "--cache-dir"),  # the token cache went into the current folder: dozens of hash-named folders there
+    ("ablate", "--cache-dir"),
+    ("train", "--split-dir"),  # split files were looked for in the current folder
+    ("eval", "--split-dir"),
+    ("eval", "--checkpoint"),  # ".: is a directory"
+    ("classify", "--checkpoint"),
+    ("train", "--videos"),
+    ("train", "--backbone-weights"),
+    ("flow", "--raft-weights"),
+])
+def test_an_empty_path_option_is_refused_not_taken_for_the_current_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                          monkeypatch: pytest.MonkeyPatch, command: str, option: str) -> None:
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = {**commands(tmp_path, tmp_path / "unused"), "classify": ["classify", str(tmp_path / "clip.mp4")]}[command]
+    capsys.readouterr()
+    assert main.main([*argv, option, ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(f"argument {option}: is empty: give a path, or leave the option out for the default")
+    assert list(work.iterdir()) == [] and not (tmp_path / "unused").exists()

@@ -67,6 +67,31 @@ def test_lr_must_be_finite_and_positive(command, value, data, tmp_path, capsys):
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("option", ["--lr", "--weight-decay"])
+def test_a_finite_value_past_float32_is_refused_before_any_work(command, option, data, tmp_path, capsys):
+    """1e39 is finite but no float32: torch failed at the first optimiser step ("value cannot be converted to
+    type float without overflow", exit 1) after the tokens were extracted."""
+    line = refused(command_line(command, data, tmp_path, f"{option}=1e39", "--cache-dir", str(tmp_path / "c")), capsys)
+    assert line.endswith(f"argument {option}: must be at most 3.4e+38 (the optimiser computes in float32), got 1e39")
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("option, value, problem", [
+    # 100000 was taken: each training sample stacked that many windows (the run never came back)
+    ("--snippets", "100000", "snippets must be an integer from 1 to 250, got 100000"),
+    # 0 silently trained the default width (16) while -1 was refused
+    ("--tiny-width", "0", "argument --tiny-width: must be at least 1, got 0"),
+])
+def test_convnet_counts_out_of_range_are_refused(command, option, value, problem, data, tmp_path, capsys):
+    out = tmp_path / ("model.safetensors" if command == "train" else "ablation")
+    argv = [command, str(data.synth), "--out", str(out), "--model", "convnet", "--epochs", "1", "--device", "cpu",
+            option, value, "--cache-dir", str(tmp_path / "c")]
+    assert refused(argv, capsys).endswith(problem)
+    no_work_done(tmp_path)
+
+
 def test_weight_decay_zero_and_a_small_lr_are_accepted():
     args = train_command._train_parser().parse_args(["data", "--out", "x.safetensors", "--lr", "1e-3", "--weight-decay", "0"])
     assert (args.lr, args.weight_decay) == (1e-3, 0.0)
@@ -157,3 +182,17 @@ def test_a_negative_seed_names_the_option(command, data, checkpoint, tmp_path, c
     line = refused([*argv, "--seed", "-1"], capsys)
     assert "--seed" in line and "must be 0 or more, got -1" in line and "checkpoint" not in line
     assert not (tmp_path / "eval").exists()
+
+
+def test_a_checkpoint_with_no_training_state_beside_it_is_not_overwritten(data, tmp_path, capsys):
+    """train --out naming a checkpoint kept on its own (a copy of the demo model, another run's best epoch) overwrote
+    it after the first epoch; it is refused before any work, and --fresh replaces it."""
+    out = tmp_path / "model.safetensors"
+    kept = (REPO / "resources" / "demo_model.safetensors").read_bytes()
+    out.write_bytes(kept)
+    argv = command_line("train", data, tmp_path, "--cache-dir", str(tmp_path / "c"))
+    assert refused(argv, capsys) == (f"error: {out}: exists, with no training state beside it (model.train-state.safetensors) to "
+                                     "resume: training would overwrite it; give another --out, or pass --fresh to replace it")
+    assert out.read_bytes() == kept
+    assert main.main([*argv, "--fresh"]) == 0
+    assert out.read_bytes() != kept and (tmp_path / "model.train-state.safetensors").is_file()
