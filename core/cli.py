@@ -102,6 +102,14 @@ def path_option(text: str) -> str:
 output_path = path_option  # --out
 
 
+def name_option(text: str) -> str:
+    """An argparse type for a named choice (``--recipe``, ``--model``, ``--variant``...): an empty one silently
+    meant the default, as if the option were left out."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a name, or leave the option out for the default")
+    return text
+
+
 def non_negative_int(text: str) -> int:
     """An argparse type for counts where 0 means none: a whole number >= 0."""
     value = parsed_number(text, int)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli import path_option
+
 NAME = "view"
 HELP = "open the viewer (the default: `main.py VIDEO` is `main.py view VIDEO`)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", nargs="?", metavar="VIDEO", help="video file or folder of frames (default: the bundled sample)")
+    parser.add_argument("video", nargs="?", type=path_option, metavar="VIDEO", help="video file or folder of frames (default: the bundled sample)")
     parser.add_argument("--frame", type=int, default=0, metavar="N", help="start at frame N (default 0)")
-    parser.add_argument("--checkpoint", metavar="PATH", help="classify with this checkpoint (default: the bundled demo model)")
+    parser.add_argument("--checkpoint", type=path_option, metavar="PATH", help="classify with this checkpoint (default: the bundled demo model)")
     parser.add_argument("--classify", action="store_true", help="classify the clip at the start frame as soon as the video is open")
-    parser.add_argument("--dataset", metavar="PATH", help="open a dataset in the Dataset panel: a folder of class folders, "
+    parser.add_argument("--dataset", type=path_option, metavar="PATH", help="open a dataset in the Dataset panel: a folder of class folders, "
                         "a Kinetics-style CSV (or a folder of train/val/test.csv), or a Something-Something folder")
-    parser.add_argument("--dataset-videos", metavar="DIR", help="where the --dataset annotations' videos are, when not beside them")
-    parser.add_argument("--raft-weights", metavar="PATH", help="RAFT weights file for RAFT flow (torchvision's or the original release's; "
+    parser.add_argument("--dataset-videos", type=path_option, metavar="DIR", help="where the --dataset annotations' videos are, when not beside them")
+    parser.add_argument("--raft-weights", type=path_option, metavar="PATH", help="RAFT weights file for RAFT flow (torchvision's or the original release's; "
                         "its size is read from it; remembered, like Flow > Load RAFT weights...)")
 
 

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-from core.cli import non_negative_int, output_path, path_option, positive_int
+from core.cli import name_option, non_negative_int, output_path, path_option, positive_int
 from core.commands.options import augmentation, check_cache_dir, clips_per_video, learning_rate, non_negative_float
 
 NAME = "train"
@@ -48,19 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--videos", type=path_option, metavar="DIR", help=VIDEOS_HELP)
     parser.add_argument("--out", type=output_path, metavar="CKPT", required=True, help="checkpoint to write (.safetensors); its training state goes beside it")
     model = parser.add_argument_group("model")
-    model.add_argument("--recipe", metavar="NAME",
+    model.add_argument("--recipe", type=name_option, metavar="NAME",
                        help="a paper's configuration in one word: seed000 (MViTv2-S + RAFT-large + flow_to_image colours + the "
                             "seed's fusion and optimiser), seed002 (two-stream ResNet-50, TV-L1 / 20, SGD), seed004 (representation "
                             "flow, ResNet-34, CAM attention + ConvLSTM); options given beside it change it")
-    model.add_argument("--model", metavar="FAMILY",
+    model.add_argument("--model", type=name_option, metavar="FAMILY",
                        help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003), "
                        "repflow (representation flow, seed 004), or any other registered family")
-    model.add_argument("--backbone", help="transformer: tiny (default), mvit_v2_s or swin3d_s")
+    model.add_argument("--backbone", type=name_option, help="transformer: tiny (default), mvit_v2_s or swin3d_s")
     model.add_argument("--tiny-dim", type=int, metavar="C", help="token width of the tiny backbone (default 96)")
     model.add_argument("--frame-wise", action="store_true", help="tiny backbone: encode each frame alone (no frame order in its tokens)")
-    model.add_argument("--variant", help="transformer: rgb, flow, concat, fusion (default); convnet: rgb, flow, late (default), weighted, "
+    model.add_argument("--variant", type=name_option, help="transformer: rgb, flow, concat, fusion (default); convnet: rgb, flow, late (default), weighted, "
                        "learned, feature, conv; repflow: rgb, flow (default), late, learned")
-    model.add_argument("--flow", dest="flow_method", metavar="M", help="flow method: dis (default), farneback, tvl1, raft-small, raft-large")
+    model.add_argument("--flow", type=name_option, dest="flow_method", metavar="M", help="flow method: dis (default), farneback, tvl1, raft-small, raft-large")
     model.add_argument("--raft-weights", type=path_option, metavar="PATH", help="RAFT weights file when --flow is raft-small or raft-large")
     model.add_argument("--flow-radius", type=float, metavar="PX",
                        help="flow colours: motion drawn fully saturated, in pixels (default 10); small motions need a small radius")

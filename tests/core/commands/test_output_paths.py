@@ -165,3 +165,27 @@ def test_an_empty_path_option_is_refused_not_taken_for_the_current_folder(tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith(f"argument {option}: is empty: give a path, or leave the option out for the default")
     assert list(work.iterdir()) == [] and not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["view", "--checkpoint", ""], "--checkpoint"),  # said "error: file does not exist" and named no file
+    (["view", "--raft-weights", ""], "--raft-weights"),
+    (["view", "--dataset", ""], "--dataset"),  # the current folder listed as a dataset
+    (["view", ""], "VIDEO"),  # the current folder opened as a folder of frames
+    ([""], "VIDEO"),  # `main.py ""` is `main.py view ""`
+])
+def test_the_viewer_refuses_an_empty_path_before_a_window_opens(capsys: pytest.CaptureFixture[str], argv: list[str], option: str) -> None:
+    capsys.readouterr()
+    assert main.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(f"argument {option}: is empty: give a path, or leave the option out for the default")
+
+
+@pytest.mark.parametrize("option", ["--recipe", "--model", "--backbone", "--variant", "--flow"])
+def test_an_empty_named_choice_is_refused_not_taken_for_the_default(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str) -> None:
+    argv = commands(tmp_path, tmp_path / "unused")["train"]
+    capsys.readouterr()
+    assert main.main([*argv, option, ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(f"argument {option}: is empty: give a name, or leave the option out for the default")
+    assert not (tmp_path / "unused").exists()
