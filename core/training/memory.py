@@ -17,7 +17,7 @@ GB = 1e9
 @dataclass(frozen=True)
 class PeakMemory:
     """``resident_bytes``: the process's peak resident set (``None`` where the OS does not say);
-    ``cuda_bytes``: the most CUDA memory torch held for tensors (``None`` when CUDA was not used)."""
+    ``cuda_bytes``: the most CUDA memory torch held for tensors on any one device (``None`` when CUDA was not used)."""
 
     resident_bytes: int | None
     cuda_bytes: int | None = None
@@ -48,4 +48,6 @@ def _peak_cuda_bytes() -> int | None:
     torch = sys.modules.get("torch")  # a run that never imported torch used no CUDA
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
         return None
-    return int(torch.cuda.max_memory_allocated())
+    # every device's, not the current one's: --device cuda:1 trains on device 1 while the current device stays 0
+    # (the allocator's statistics are read without a context being made on a device the run never used)
+    return max(int(torch.cuda.max_memory_allocated(index)) for index in range(torch.cuda.device_count()))
