@@ -59,8 +59,8 @@ def train(
 
 
 def verify_checkpoint(result: TrainResult) -> None:
-    """The checkpoint a run reports exists and reads as a checkpoint of the run's config: a state
-    file saying "finished" beside a deleted or damaged checkpoint must not end in "done"."""
+    """The checkpoint a run reports exists and reads as a checkpoint of the run's config at its best epoch: a state
+    file saying "finished" beside a deleted, damaged or other checkpoint must not end in "done"."""
     path = Path(result.checkpoint)
     if not path.is_file():
         what = "the run's state says it finished, but" if result.already_finished else "training ended, but"
@@ -71,3 +71,7 @@ def verify_checkpoint(result: TrainResult) -> None:
         raise CheckpointError(f"the run's checkpoint is unreadable ({err.problem}); rerun with --fresh to train again", path) from None
     if info.config != result.config:
         raise CheckpointError("the checkpoint beside the run's state holds another model; rerun with --fresh to train again", path)
+    recorded = info.extra.get("best_epoch")
+    if result.best_epoch and recorded != result.best_epoch:
+        raise CheckpointError(f"the checkpoint holds epoch {recorded}, not the run's best epoch {result.best_epoch}; rerun with --fresh "
+                              "to train again", path)
