@@ -73,8 +73,9 @@ class TrainResult:
     earlier ones): ``epoch`` (1-based), ``train_loss``, ``train_acc``,
     ``val_loss``, ``val_acc`` (``None`` without a validation part) and
     ``seconds``.  ``already_finished`` is True when the call found a finished
-    run and trained nothing.  ``peak`` is the process's peak memory when the result was
-    made, i.e. at the end of the run (measured here, so that every trainer reports it).
+    run and trained nothing.  ``peak`` is the run's peak memory, read when the result was
+    made, i.e. at the end of the run (measured here, so that every trainer reports it;
+    :func:`core.training.train` starts the peaks afresh).
     """
 
     checkpoint: Path

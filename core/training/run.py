@@ -12,6 +12,7 @@ from core.export.target import check_writable
 from core.models.checkpoint import read_checkpoint_info
 from core.models.registry import family
 from core.progress import CancelToken
+import core.training.memory as memory
 from core.training.result import TrainResult
 from core.training.run_lock import training_lock
 from core.training.settings import TrainSettings
@@ -51,6 +52,7 @@ def train(
     """
     settings.validate()
     check_writable(out, folder=False)  # before any work: not after the first epoch
+    memory.reset_peaks()  # the result's peak is this run's, not an earlier one's in this process (--splits)
     with training_lock(out):  # a second run into the same checkpoint is refused, not mixed in
         result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
                                               cancel=cancel, log=log, command=command)
