@@ -281,6 +281,10 @@ class _FamilyRun:
         val_items = [s for s in self.split.val if s.path not in self.skipped]
         if not train_items:
             raise DatasetError("no readable training videos are left (see the skipped list)", self.dataset.root)
+        untrained = record.untrained_classes_note(self.config.class_names, train_items)
+        if untrained is not None:
+            self.notes.append(untrained)
+            self.log(f"note: {untrained}")
         if not val_items:
             self.notes.append("no validation videos: early stopping and the best checkpoint follow the training loss")
             self.log(f"note: {self.notes[-1]}")

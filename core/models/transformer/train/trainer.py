@@ -181,6 +181,10 @@ class _Run:
         train_items, val_items = self._items()
         if not train_items:
             raise DatasetError("no readable training videos are left (see the skipped list)", self.dataset.root)
+        untrained = record.untrained_classes_note(self.config.class_names, [item.sample for item in train_items])
+        if untrained is not None:
+            self.notes.append(untrained)
+            self.log(f"note: {untrained}")
         if not val_items:
             self.notes.append("no validation clips: early stopping and the best checkpoint follow the training loss")
             self.log(f"note: {self.notes[-1]}")
