@@ -16,6 +16,7 @@ import core.training.memory as memory
 from core.training.result import TrainResult
 from core.training.run_lock import training_lock
 from core.training.settings import TrainSettings
+from core.training.state import STATE_SUFFIX
 
 
 def train(
@@ -51,6 +52,9 @@ def train(
     last finished epoch stays on disk).
     """
     settings.validate()
+    if Path(out).name.endswith(STATE_SUFFIX):  # m.train-state.safetensors: the new checkpoint would replace run m's state
+        raise CheckpointError(f"is the name of a training state (the one beside {Path(out).name.removesuffix(STATE_SUFFIX)}.safetensors), "
+                              "not of a checkpoint: give the checkpoint's own name", out)
     check_writable(out, folder=False)  # before any work: not after the first epoch
     memory.reset_peaks()  # the result's peak is this run's, not an earlier one's in this process (--splits)
     with training_lock(out):  # a second run into the same checkpoint is refused, not mixed in

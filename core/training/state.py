@@ -95,7 +95,7 @@ class TrainState:
 
 def finished_line(checkpoint: Path, state: TrainState, patience: int) -> str:
     """The log line of a rerun that finds its run finished."""
-    how = f", stopped early: no better loss in its last {state.bad_epochs} (--patience {patience})" if state.stopped_early else ""
+    how = f", stopped early: no better loss in its last {state.bad_epochs} epochs, --patience {patience}" if state.stopped_early else ""
     return f"{checkpoint}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}{how}); pass --fresh to train again"
 
 

@@ -219,3 +219,15 @@ def test_a_checkpoint_replaced_by_another_runs_is_refused_before_training(colour
     out.unlink()
     with pytest.raises(InputError, match=r"m\.safetensors: .*checkpoint of best epoch 1 is missing.*pass --fresh"):
         train(colours, small_settings(epochs=4), out)
+
+
+def test_an_out_naming_another_runs_training_state_is_refused(colours, tmp_path):
+    """``--out m.train-state.safetensors`` (the name beside ``m.safetensors`` that tab completion offers) trained a new
+    model into run m's training state: m could only start over (--fresh) after that."""
+    out = tmp_path / "m.safetensors"
+    train(colours, small_settings(epochs=1), out)
+    state = state_path(out).read_bytes()
+    with pytest.raises(InputError, match=r"m\.train-state\.safetensors: is the name of a training state .*give the checkpoint"):
+        train(colours, small_settings(epochs=1), state_path(out))
+    assert state_path(out).read_bytes() == state
+    assert train(colours, small_settings(epochs=2), out).epochs_run == 2
