@@ -7,9 +7,11 @@
 * Otherwise a seeded split, stratified by class.
 
 The official splits have no validation set; early stopping needs one, so it is
-carved out of the training part, stratified by class and, for UCF101-style
-names (``v_<Class>_g08_c01``), by group: clips of one group come from one long
-video, and splitting a group would leak near-duplicates into validation.
+carved out of the training part, stratified by class and by source video: clips
+of one UCF101 group (``v_<Class>_g08_c01``) come from one long video, as do
+HMDB51 clips named ``<source>_<action>_<body>_<camera>_<people>_<view>_<quality>_<n>``
+with the same source (HMDB51's own splits keep them on one side), and splitting
+them would leak near-duplicates into validation.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from core.gil import let_waiting_threads_in
 
 SCHEMES = ("auto", "ucf101", "hmdb51", "stratified", "annotations")
 _UCF_GROUP = re.compile(r"_g(\d+)_c\d+$", re.IGNORECASE)
+# HMDB51's meta tags after the source video and action: visible body part, camera motion, people, viewpoint, quality, clip
+_HMDB_CLIP = re.compile(r"^(?P<source>.+)_[fhul]_(?:cm|nm)_np\d+_(?:fr|ba|le|ri)_(?:bad|med|goo)_\d+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -229,14 +233,19 @@ def _unique(samples: Sequence[Sample]) -> list[Sample]:
 
 
 def group_key(sample: Sample) -> str | None:
-    """``"g08"`` for UCF101-style names (``v_Class_g08_c01``), else ``None``."""
+    """The source video a clip was cut from, when its name says: ``"g08"`` for UCF101-style names
+    (``v_Class_g08_c01``), the source and action for HMDB51-style ones
+    (``April_09_brush_hair_u_nm_np1_ba_goo_0`` -> ``"April_09_brush_hair"``); else ``None``."""
     match = _UCF_GROUP.search(sample.path.stem)
-    return f"g{int(match.group(1)):02d}" if match else None
+    if match:
+        return f"g{int(match.group(1)):02d}"
+    match = _HMDB_CLIP.match(sample.path.stem)
+    return match.group("source") if match else None
 
 
 def _units(samples: Sequence[Sample]) -> list[list[Sample]]:
-    """Clips that must stay together: each UCF101 group is one unit (even a class's only group:
-    its clips are never split), every clip without a group name a unit of its own."""
+    """Clips that must stay together: each UCF101 group or HMDB51 source video is one unit (even a class's
+    only one: its clips are never split), every clip without such a name a unit of its own."""
     groups: dict[str, list[Sample]] = {}
     singles: list[list[Sample]] = []
     for sample in samples:

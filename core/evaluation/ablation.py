@@ -169,13 +169,16 @@ class Ablation:
         return next(iter(self.variants.values())).evaluation.class_names
 
     def gains(self) -> dict[str, dict[str, float | None]]:
-        """Fusion minus every other variant, in accuracy (0.05 = 5 points); empty without fusion."""
+        """The seed's: attention fusion minus each other variant of its family (the transformer's rgb, flow,
+        concat), in accuracy (0.05 = 5 points); empty without fusion.  Other families' rows have their own
+        fused-minus-better-stream figure (:meth:`fusion_gains`), not the transformer's fusion minus theirs."""
         if "fusion" not in self.variants:
             return {}
         fusion = self.variants["fusion"].evaluation.metrics()
+        family = self.variants["fusion"].family
         out = {}
         for name, outcome in self.variants.items():
-            if name == "fusion":
+            if name == "fusion" or outcome.family != family:
                 continue
             other = outcome.evaluation.metrics()
             out[name] = {key: _difference(fusion[key], other[key]) for key in ("top1", "top5")}

@@ -80,8 +80,8 @@ from core.training.colour_pca import ColourPCA, ColourStatistics
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings, augment_parts
-from core.training.state import (SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path,
-                                 videos_fingerprint)
+from core.training.state import (SAME_DATA, TrainState, begin_run, checkpoint_to_rewrite, epoch_line, finished_line, resumable_state,
+                                 save_epoch, state_path, videos_fingerprint)
 from core.video.segment import Segment
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # prepared videos kept decoded in memory
@@ -262,9 +262,10 @@ class _FamilyRun:
         state = resumable_state(self.state_file, self.settings, meta, SAME_DATA) if resume else None
         if not resume and self.state_file.exists():
             self.state_file.unlink()
-        if state is not None and state.finished:
+        rewrite = state is not None and checkpoint_to_rewrite(self.out, state, self.config)  # before any work
+        if state is not None and state.finished and not rewrite:
             self._skipped_from_checkpoint()
-            self.log(f"{self.out}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}); pass --fresh to train again")
+            self.log(finished_line(self.out, state, settings.patience))
             return self._result(state, resumed_from=state.epoch, already_finished=True)
 
         # missing RAFT weights stop the run here, before any frame is prepared (after the backbones' own weights)
@@ -280,6 +281,10 @@ class _FamilyRun:
         val_items = [s for s in self.split.val if s.path not in self.skipped]
         if not train_items:
             raise DatasetError("no readable training videos are left (see the skipped list)", self.dataset.root)
+        untrained = record.untrained_classes_note(self.config.class_names, train_items)
+        if untrained is not None:
+            self.notes.append(untrained)
+            self.log(f"note: {untrained}")
         if not val_items:
             self.notes.append("no validation videos: early stopping and the best checkpoint follow the training loss")
             self.log(f"note: {self.notes[-1]}")
@@ -291,6 +296,12 @@ class _FamilyRun:
             optimizer = torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
         state = begin_run(state, meta, restore=lambda resumed: self._restore(model, optimizer, resumed), log=self.log, state_file=self.state_file)
         resumed_from = state.epoch
+        if rewrite:  # the run stopped between the state and the checkpoint of its best (and last) epoch
+            self._save_checkpoint(model, state)
+            self.log(f"wrote the checkpoint of best epoch {state.best_epoch} from the training state (the run had stopped before writing it)")
+            if state.finished:
+                self.log(finished_line(self.out, state, settings.patience))
+                return self._result(state, resumed_from=resumed_from, already_finished=True)
         for epoch in range(state.epoch + 1, settings.epochs + 1):
             started = time.monotonic()
             train_loss, train_acc = self._train_epoch(epoch, model, optimizer, train_items)
@@ -299,11 +310,9 @@ class _FamilyRun:
                      "val_acc": val_acc, "seconds": round(time.monotonic() - started, 3)}
             improved = state.record_epoch(entry, epochs=settings.epochs, patience=settings.patience)
             self.log(epoch_line(entry, settings.epochs, improved))
-            if improved:
-                self._save_checkpoint(model, state)
             state.model_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             state.optimizer_state = optimizer.state_dict()
-            save_state(self.state_file, state)
+            save_epoch(self.state_file, state, improved=improved, write_checkpoint=lambda: self._save_checkpoint(model, state))
             if state.stopped_early:
                 self.log(f"early stop: the {'validation' if val_items else 'training'} loss has not improved for {settings.patience} epochs")
                 break

@@ -2,8 +2,10 @@
 
 The resident peak is the process's (``getrusage``'s ``ru_maxrss``), not a sum of tensor sizes:
 it includes the allocator's slack and everything else the run held at once, which is what
-decides whether a machine runs out.  It is the process's peak so far, so a second run in
-the same process (``--splits``) reports at least the first one's.
+decides whether a machine runs out.  A run starts the peaks afresh (:func:`reset_peaks`), so a
+second run in the same process (``--splits``, the ablation's variants) reports its own peak, not
+the first one's; where the system cannot reset the resident peak (not Linux), it is the
+process's peak so far.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ GB = 1e9
 @dataclass(frozen=True)
 class PeakMemory:
     """``resident_bytes``: the process's peak resident set (``None`` where the OS does not say);
-    ``cuda_bytes``: the most CUDA memory torch held for tensors (``None`` when CUDA was not used)."""
+    ``cuda_bytes``: the most CUDA memory torch held for tensors on any one device (``None`` when CUDA was not used)."""
 
     resident_bytes: int | None
     cuda_bytes: int | None = None
@@ -28,6 +30,20 @@ class PeakMemory:
         if self.cuda_bytes is not None:
             parts.append(f"{self.cuda_bytes / GB:.1f} GB CUDA")
         return "peak memory: " + ", ".join(parts)
+
+
+def reset_peaks() -> None:
+    """Start the peaks afresh, so that :func:`peak_memory` gives what comes after: Linux's resident high-water mark
+    (``/proc/self/clear_refs``; ``ru_maxrss`` follows it) and the CUDA allocator's peaks of every device."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")  # 5: reset the peak resident set size to the current one (Linux 4.0 and later)
+    except OSError:  # not Linux, or not allowed: the peak stays the process's
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        for index in range(torch.cuda.device_count()):
+            torch.cuda.reset_peak_memory_stats(index)
 
 
 def peak_memory() -> PeakMemory:
@@ -48,4 +64,6 @@ def _peak_cuda_bytes() -> int | None:
     torch = sys.modules.get("torch")  # a run that never imported torch used no CUDA
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
         return None
-    return int(torch.cuda.max_memory_allocated())
+    # every device's, not the current one's: --device cuda:1 trains on device 1 while the current device stays 0
+    # (the allocator's statistics are read without a context being made on a device the run never used)
+    return max(int(torch.cuda.max_memory_allocated(index)) for index in range(torch.cuda.device_count()))

@@ -55,6 +55,22 @@ def checkpoint_extra(
     return extra
 
 
+def untrained_classes_note(class_names: tuple[str, ...] | list[str], trained: list[Any]) -> str | None:
+    """The note for the classes none of whose videos the run trains on (``trained``: the samples it does, readable),
+    or None: the model keeps their outputs, cannot learn them, and their validation and test videos only count
+    as errors, which a reader of the accuracy must be told."""
+    from core.data.dataset import listed
+
+    present = {sample.label_index for sample in trained}
+    missing = [name for index, name in enumerate(class_names) if index not in present]
+    if not missing:
+        return None
+    which = f"class {missing[0]} has" if len(missing) == 1 else f"{len(missing)} classes have"
+    return (f"{which} no training video (none in the training part, or none readable): the model cannot learn "
+            f"{'it' if len(missing) == 1 else 'them'}, and {'its' if len(missing) == 1 else 'their'} validation and test "
+            f"videos count as errors{'' if len(missing) == 1 else ': ' + listed(missing)}")
+
+
 def add_recorded_skips(checkpoint: Path, skipped: SkippedVideos) -> None:
     """A finished run's skipped videos, as its checkpoint recorded them, added to ``skipped``."""
     from core.models.checkpoint import read_checkpoint_info
@@ -73,8 +89,9 @@ class TrainResult:
     earlier ones): ``epoch`` (1-based), ``train_loss``, ``train_acc``,
     ``val_loss``, ``val_acc`` (``None`` without a validation part) and
     ``seconds``.  ``already_finished`` is True when the call found a finished
-    run and trained nothing.  ``peak`` is the process's peak memory when the result was
-    made, i.e. at the end of the run (measured here, so that every trainer reports it).
+    run and trained nothing.  ``peak`` is the run's peak memory, read when the result was
+    made, i.e. at the end of the run (measured here, so that every trainer reports it;
+    :func:`core.training.train` starts the peaks afresh).
     """
 
     checkpoint: Path

@@ -12,10 +12,11 @@ from core.export.target import check_writable
 from core.models.checkpoint import read_checkpoint_info
 from core.models.registry import family
 from core.progress import CancelToken
+import core.training.memory as memory
 from core.training.result import TrainResult
 from core.training.run_lock import training_lock
 from core.training.settings import TrainSettings
-from core.training.state import state_path
+from core.training.state import STATE_SUFFIX, state_path
 
 
 def train(
@@ -51,9 +52,13 @@ def train(
     last finished epoch stays on disk).
     """
     settings.validate()
+    if Path(out).name.endswith(STATE_SUFFIX):  # m.train-state.safetensors: the new checkpoint would replace run m's state
+        raise CheckpointError(f"is the name of a training state (the one beside {Path(out).name.removesuffix(STATE_SUFFIX)}.safetensors), "
+                              "not of a checkpoint: give the checkpoint's own name", out)
     check_writable(out, folder=False)  # before any work: not after the first epoch
     if resume:
         check_not_another_checkpoint(Path(out))
+    memory.reset_peaks()  # the result's peak is this run's, not an earlier one's in this process (--splits)
     with training_lock(out):  # a second run into the same checkpoint is refused, not mixed in
         result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
                                               cancel=cancel, log=log, command=command)
@@ -71,8 +76,8 @@ def check_not_another_checkpoint(out: Path) -> None:
 
 
 def verify_checkpoint(result: TrainResult) -> None:
-    """The checkpoint a run reports exists and reads as a checkpoint of the run's config: a state
-    file saying "finished" beside a deleted or damaged checkpoint must not end in "done"."""
+    """The checkpoint a run reports exists and reads as a checkpoint of the run's config at its best epoch: a state
+    file saying "finished" beside a deleted, damaged or other checkpoint must not end in "done"."""
     path = Path(result.checkpoint)
     if not path.is_file():
         what = "the run's state says it finished, but" if result.already_finished else "training ended, but"
@@ -83,3 +88,7 @@ def verify_checkpoint(result: TrainResult) -> None:
         raise CheckpointError(f"the run's checkpoint is unreadable ({err.problem}); rerun with --fresh to train again", path) from None
     if info.config != result.config:
         raise CheckpointError("the checkpoint beside the run's state holds another model; rerun with --fresh to train again", path)
+    recorded = info.extra.get("best_epoch")
+    if result.best_epoch and recorded != result.best_epoch:
+        raise CheckpointError(f"the checkpoint holds epoch {recorded}, not the run's best epoch {result.best_epoch}; rerun with --fresh "
+                              "to train again", path)

@@ -8,17 +8,28 @@ history, the settings and the split fingerprint.  Randomness needs no saved
 state: every epoch draws from generators seeded by ``(seed, epoch)``, so a
 resumed run repeats exactly what an uninterrupted one would have done.
 Plain safetensors: loading runs no code.
+
+An epoch that improved writes two files, the state and the best checkpoint
+(:func:`save_epoch`): the state first, with SIGINT and SIGTERM held until both
+are written.  A crash between them (SIGKILL, power) leaves a state whose last
+epoch is its best, so the resumed run writes the checkpoint from the state's
+weights (:func:`checkpoint_to_rewrite`) instead of training that epoch again,
+which on a GPU or another device may come out otherwise and leave the file
+holding weights of an epoch the run does not report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -67,9 +78,25 @@ class TrainState:
             self.best_monitor, self.best_epoch, self.bad_epochs = monitor, self.epoch, 0
         else:
             self.bad_epochs += 1
-        self.stopped_early = self.bad_epochs >= patience and self.epoch < epochs
-        self.finished = self.stopped_early or self.epoch == epochs
+        self.settle(epochs=epochs, patience=patience)
         return improved
+
+    def settle(self, *, epochs: int, patience: int) -> None:
+        """Whether the run is done after its last epoch under these ``epochs`` and ``patience`` (both may change
+        between an interrupted run and its continuation): what an uninterrupted run with them decided there.
+        Patience that ran out on the last of fewer epochs stops a run given more; more patience after an early
+        stop goes on; a run with fewer epochs than it trained stays as it was (:func:`resumable_state` refuses
+        one that had not finished)."""
+        if 1 <= self.epoch < epochs:
+            self.stopped_early = self.finished = self.bad_epochs >= patience
+        elif self.epoch == epochs:
+            self.finished = True
+
+
+def finished_line(checkpoint: Path, state: TrainState, patience: int) -> str:
+    """The log line of a rerun that finds its run finished."""
+    how = f", stopped early: no better loss in its last {state.bad_epochs} epochs, --patience {patience}" if state.stopped_early else ""
+    return f"{checkpoint}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}{how}); pass --fresh to train again"
 
 
 def epoch_line(entry: dict[str, Any], epochs: int, improved: bool) -> str:
@@ -109,6 +136,87 @@ def save_state(path: Path, state: TrainState) -> None:
     sweep_orphans(path.parent, path.name)  # what an earlier save killed mid-write left behind
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"state": json.dumps(header, sort_keys=True)})
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive while the block runs act when it ends (their own handlers, then: Ctrl-C's
+    KeyboardInterrupt, the command line's unwinding, or the default ending of the process), so files written
+    together are never left one new and one old by them.  Outside the main thread (where handlers cannot be set)
+    the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held: dict[int, Any] = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is None:  # a handler set outside Python: left as it is
+            continue
+        held[number] = signal.signal(number, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in held.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(caught):
+            signal.raise_signal(number)
+
+
+def save_epoch(state_file: Path, state: TrainState, *, improved: bool, write_checkpoint: Callable[[], None]) -> None:
+    """The files a finished epoch writes: the training state, then, when the epoch improved, its best checkpoint
+    (``write_checkpoint``), with SIGINT and SIGTERM held until both are written.  The state goes first: a crash
+    between the two leaves a state whose last epoch (its weights) is the best one, from which a resumed run writes
+    the checkpoint (:func:`checkpoint_to_rewrite`)."""
+    with deferred_signals():
+        save_state(state_file, state)
+        if improved:
+            write_checkpoint()
+
+
+def checkpoint_to_rewrite(checkpoint: Path, state: TrainState, config: Any) -> bool:
+    """Whether a resumed run must write its best checkpoint again from the state's weights before going on.
+
+    The checkpoint beside the state must be this run's (its model config, and its recorded history the
+    state's) at the state's best epoch.  When it is not (missing, unreadable, another run's, an earlier epoch's:
+    a crash between the two files of :func:`save_epoch`) and the state's last epoch is its best, the state holds
+    the best weights: True.  A checkpoint one epoch ahead of the state (written first by earlier versions) is
+    left to the epoch trained again.  Otherwise the best epoch's weights are gone, and going on would report a
+    best epoch the file does not hold: an :class:`~core.errors.InputError`, before any work.
+    """
+    from core.errors import InputError
+
+    if state.best_epoch == 0:  # no epoch has improved yet: there is no best checkpoint to have
+        return False
+    recorded = _recorded_best_epoch(checkpoint, state, config)
+    if recorded == state.best_epoch:
+        return False
+    if state.best_epoch == state.epoch:
+        return True
+    if recorded == state.epoch + 1:
+        return False
+    if not checkpoint.exists():
+        raise InputError(f"cannot resume: the checkpoint of best epoch {state.best_epoch} is missing (the training state holds the "
+                         f"weights of epoch {state.epoch} only); put it back or pass --fresh to start over", checkpoint)
+    found = "another run's checkpoint" if recorded is None else f"epoch {recorded}'s"
+    raise InputError(f"cannot resume: the checkpoint here is not this run's best epoch {state.best_epoch} ({found}); put it "
+                     "back or pass --fresh to start over", checkpoint)
+
+
+def _recorded_best_epoch(checkpoint: Path, state: TrainState, config: Any) -> int | None:
+    """The best epoch a checkpoint records when it is this run's (``config``, and a history agreeing with the
+    state's on their common epochs, every loss to the last bit); None for a missing, unreadable or foreign one."""
+    from core.models.checkpoint import read_checkpoint_info
+
+    try:
+        info = read_checkpoint_info(checkpoint)
+    except (CheckpointError, OSError):
+        return None
+    best, history = info.extra.get("best_epoch"), info.extra.get("history")
+    if info.config != config or isinstance(best, bool) or not isinstance(best, int) or not isinstance(history, list) or len(history) != best:
+        return None
+    common = min(len(history), len(state.history))
+    same = json.dumps(history[:common], sort_keys=True) == json.dumps(state.history[:common], sort_keys=True)
+    return best if same else None
 
 
 def load_state(path: Path) -> TrainState:
@@ -235,8 +343,7 @@ def resumable_state(state_file: Path, settings: Any, meta: dict[str, Any], must_
             continue
         if state.meta.get(key) != meta[key]:
             raise InputError(f"cannot resume: the {what} differs from the interrupted run's; pass --fresh to start over", state_file)
-    if state.finished and state.epoch < settings.epochs and not state.stopped_early:
-        state.finished = False  # more epochs were asked for: go on
+    state.settle(epochs=settings.epochs, patience=settings.patience)  # as an uninterrupted run with these would stand
     if not state.finished and state.epoch > settings.epochs:
         raise InputError(f"the interrupted run has trained {state.epoch} epochs already, more than --epochs {settings.epochs}: pass --epochs "
                          f"{state.epoch} or more to go on, or --fresh to start over", state_file)

@@ -181,8 +181,29 @@ def test_hmdb51_official_split_train_test_and_unused(tmp_path: Path):
     assert "1 video is in no part of HMDB51 official split 1 (their split files mark them 0, unused): " \
            "brush_hair/Aussie_Brush_hair_brush_hair_u_cm_np1_fr_goo_0.avi" in split.notes
     with_val = make_split(dataset, val_fraction=0.3)
-    assert len(with_val.val) == 2 and len(with_val.train) == 2  # one per class, each class keeps one to train
+    # brush_hair's two training clips are of one source video (April_09): they stay together, in training; each
+    # of cartwheel's is of its own video, and one goes to validation
+    assert rel(dataset, with_val.val) == ["cartwheel/Acrobacias_de_un_fenomeno_cartwheel_f_cm_np1_ba_bad_8.avi"]
     assert set(with_val.val) | set(with_val.train) == set(split.train)
+    assert "class brush_hair has too few groups (1) to appear in every part" in with_val.notes
+
+
+def test_validation_carved_from_hmdb51_keeps_the_clips_of_one_source_video_together(tmp_path: Path):
+    """HMDB51 names a clip ``<source video>_<action>_<body>_<camera>_<people>_<view>_<quality>_<n>``, and its official
+    splits keep a source video's clips on one side; validation carved from training split them, so the best epoch
+    was chosen on near-copies of training clips (as UCF101's gNN groups would be, which were kept together)."""
+    tags = ["u_nm_np1_ba_goo", "h_cm_np1_fr_med", "f_nm_np2_le_bad"]
+    for name in ("brush_hair", "cartwheel"):
+        for source in ("April_09", "Beth_at_home", "Chris", "Dana_films", "Eve"):
+            for n in range(3):
+                (tmp_path / "hmdb" / name).mkdir(parents=True, exist_ok=True)
+                (tmp_path / "hmdb" / name / f"{source}_{name}_{tags[n]}_{n}.avi").write_bytes(b"")
+    dataset = discover_dataset(tmp_path / "hmdb")
+    assert group_key(dataset.samples[0]) == "April_09_brush_hair"
+    split = make_split(dataset, val_fraction=0.2, test_fraction=0.2, seed=3)
+    parts = [{group_key(s) for s in part} for part in (split.train, split.val, split.test)]
+    assert [len(p) for p in parts] == [6, 2, 2]  # of the 10 source videos, one per class in each held-out part
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
 
 
 @pytest.mark.parametrize(

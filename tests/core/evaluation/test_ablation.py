@@ -155,3 +155,29 @@ def test_unavailable_flow_weights_stop_before_any_training(ablation, tmp_path, c
     err = capsys.readouterr().err
     assert "asked for raft-small flow, which is unavailable" in err and "--raft-weights PATH" in err
     assert not out.exists()
+
+
+def test_the_fusion_gain_column_compares_the_transformers_fusion_with_its_own_variants_only():
+    """``--model transformer,convnet``: the transformer fusion's top-1 minus ``convnet/rgb``'s and ``convnet/late``'s
+    filled the seed's "fusion gain" column of the ConvNet rows, a cross-family difference read as their fusion gain
+    (their own is the "vs better stream" column)."""
+    from core.evaluation.ablation import Ablation, VariantOutcome
+
+    def outcome(family: str, variant: str, top1: float) -> VariantOutcome:
+        evaluation = SimpleNamespace(metrics=lambda: {"top1": top1, "top5": 1.0, "mean_class_accuracy": top1}, class_names=("a", "b"),
+                                     clips_per_video=1)
+        return VariantOutcome(variant, SimpleNamespace(), evaluation, {}, 0.0, family=family)
+
+    rows = {"rgb": outcome("transformer", "rgb", 0.5), "flow": outcome("transformer", "flow", 0.6),
+            "fusion": outcome("transformer", "fusion", 0.9), "convnet/rgb": outcome("convnet", "rgb", 0.4),
+            "convnet/flow": outcome("convnet", "flow", 0.7), "convnet/late": outcome("convnet", "late", 1.0)}
+    ablation = Ablation(dataset_root=Path("data"), out_dir=Path("out"), settings=None, variants=rows, groups=(),
+                        test_set=SimpleNamespace(summary=lambda: "10 videos"), clips_per_video=1, flow=None, skipped=[],
+                        split_counts={}, seconds=0.0)
+    assert set(ablation.gains()) == {"rgb", "flow"}
+    assert ablation.fusion_gains() == {"transformer": {"fusion": pytest.approx(0.3)}, "convnet": {"convnet/late": pytest.approx(0.3)}}
+    lines = ablation.table().splitlines()
+    column = lines[1].index("fusion gain (top-1)")
+    gain = {line.split()[0]: line[column : column + len("fusion gain (top-1)")].strip() for line in lines[3:9]}
+    assert gain == {"transformer/rgb": "+40.0", "transformer/flow": "+30.0", "transformer/fusion": "", "convnet/rgb": "",
+                    "convnet/flow": "", "convnet/late": ""}

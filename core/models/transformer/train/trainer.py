@@ -45,8 +45,8 @@ from core.models.transformer.train.model import build_training_model, trainable_
 from core.training.seeds import derive_seed
 from core.training.result import TrainResult
 from core.training.settings import TrainSettings
-from core.training.state import (SAME_DATA, TrainState, begin_run, epoch_line, resumable_state, save_state, state_path,
-                                 videos_fingerprint)
+from core.training.state import (SAME_DATA, TrainState, begin_run, checkpoint_to_rewrite, epoch_line, finished_line, resumable_state,
+                                 save_epoch, state_path, videos_fingerprint)
 from core.models.transformer.train.token_cache import TokenCache
 
 
@@ -171,15 +171,20 @@ class _Run:
         if not resume and self.context.is_main and self.state_file.exists():
             self.state_file.unlink()
         self._sources = built.weights_sources
-        if state is not None and state.finished:
+        rewrite = state is not None and checkpoint_to_rewrite(self.out, state, self.config)  # before any work
+        if state is not None and state.finished and not rewrite:
             self._skipped_from_checkpoint()
-            self.log(f"{self.out}: this run already finished ({state.epoch} epochs, best epoch {state.best_epoch}); pass --fresh to train again")
+            self.log(finished_line(self.out, state, settings.patience))
             return self._result(state, resumed_from=state.epoch, already_finished=True)
 
         extractor, store = self._extract(model)
         train_items, val_items = self._items()
         if not train_items:
             raise DatasetError("no readable training videos are left (see the skipped list)", self.dataset.root)
+        untrained = record.untrained_classes_note(self.config.class_names, [item.sample for item in train_items])
+        if untrained is not None:
+            self.notes.append(untrained)
+            self.log(f"note: {untrained}")
         if not val_items:
             self.notes.append("no validation clips: early stopping and the best checkpoint follow the training loss")
             self.log(f"note: {self.notes[-1]}")
@@ -188,6 +193,14 @@ class _Run:
         optimizer = torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
         state = begin_run(state, meta, restore=lambda resumed: self._restore(model, optimizer, resumed), log=self.log, state_file=self.state_file)
         resumed_from = state.epoch
+        if rewrite:  # the run stopped between the state and the checkpoint of its best (and last) epoch
+            if self.context.is_main:
+                self._save_checkpoint(model, state)
+            self.log(f"wrote the checkpoint of best epoch {state.best_epoch} from the training state (the run had stopped before writing it)")
+            if state.finished:
+                self.log(finished_line(self.out, state, settings.patience))
+                self.context.barrier()
+                return self._result(state, resumed_from=resumed_from, already_finished=True)
         step_module: nn.Module = _StepModule(model, from_tokens=not settings.finetune_backbones)
         if self.context.active:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
@@ -208,11 +221,9 @@ class _Run:
             improved = state.record_epoch(entry, epochs=settings.epochs, patience=settings.patience)
             self.log(epoch_line(entry, settings.epochs, improved))
             if self.context.is_main:
-                if improved:
-                    self._save_checkpoint(model, state)
                 state.model_state = trainable_state(model, settings.finetune_backbones)
                 state.optimizer_state = optimizer.state_dict()
-                save_state(self.state_file, state)
+                save_epoch(self.state_file, state, improved=improved, write_checkpoint=lambda: self._save_checkpoint(model, state))
             if state.stopped_early:
                 self.log(f"early stop: the {'validation' if val_items else 'training'} loss has not improved for {settings.patience} epochs")
                 break

@@ -240,9 +240,13 @@ def test_command_line_trains_and_refuses_a_missing_folder(dataset, tmp_path, cap
     assert training_record(out).settings.backbone_options == {"dim": 16, "frame_wise": True}
     assert main.main(args) == 0
     assert "already finished" in capsys.readouterr().out
-    out.unlink()  # the state file still says "finished": the missing checkpoint is named, not reported as done
-    assert main.main(args) == 2
-    assert capsys.readouterr().err.strip() == f"error: {out}: the run's state says it finished, but its checkpoint is missing; rerun with --fresh to train again"
+    written, info = tensors(out), read_checkpoint_info(out)
+    out.unlink()  # the state holds its best (and last) epoch's weights: the checkpoint is written from them again
+    assert main.main(args) == 0
+    assert "wrote the checkpoint of best epoch 2 from the training state" in capsys.readouterr().out
+    again = tensors(out)
+    assert again.keys() == written.keys() and all(torch.equal(again[k], written[k]) for k in written)
+    assert (read_checkpoint_info(out).config, read_checkpoint_info(out).extra) == (info.config, info.extra)
 
     missing = tmp_path / "nowhere"
     assert main.main(["train", str(missing), "--out", str(tmp_path / "x.safetensors")]) == 2
