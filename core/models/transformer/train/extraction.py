@@ -205,6 +205,9 @@ class ClipExtractor:
         if self.payload == TOKENS:
             material["normalisation"] = [list(config.mean), list(config.std)]
             material["backbone"] = [config.backbone, dict(config.backbone_options), self.backbone_ids[stream]]
+            precision = backbone_precision(self.device)
+            if precision != "float32":  # a GPU's half-precision tokens are not the CPU's (fp32 keys stay as they were)
+                material["precision"] = precision
         if stream == FLOW:
             material["flow"] = [config.flow_method, dict(config.flow_encoding), config.flow_frames]
             material["flow_engine"] = self._flow_engine
@@ -399,9 +402,17 @@ class ClipExtractor:
         self._stats.computed += len(pending)
 
 
+def backbone_precision(device: torch.device) -> str:
+    """The dtype the backbones compute in on ``device`` during extraction (:func:`_autocast`)."""
+    if device.type != "cuda":
+        return "float32"
+    return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+
+
 def _autocast(device: torch.device):
     from contextlib import nullcontext
 
-    if device.type != "cuda":
+    precision = backbone_precision(device)
+    if precision == "float32":
         return nullcontext()
-    return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    return torch.autocast("cuda", dtype=getattr(torch, precision))

@@ -155,3 +155,16 @@ def test_flow_tokens_are_keyed_on_the_flow_method_s_settings(dataset, tmp_path, 
     monkeypatch.setattr("core.flow.classical.DIS_PATCH_STRIDE", 8)
     after = _extractor(tmp_path / "tokens", default_flow_backend()).keys_for(sample, 0, 0)
     assert after["rgb"] == before["rgb"] and after["flow"] != before["flow"]
+
+
+def test_tokens_computed_in_half_precision_are_keyed_apart_from_float32_ones(dataset, tmp_path, monkeypatch):
+    """A GPU extracts under bf16/fp16 autocast: its token grids differ from the CPU's float32 ones, so a cache shared
+    between machines must not hand one for the other.  float32 keys stay as they were."""
+    from core.models.transformer.train import extraction
+
+    assert extraction.backbone_precision(torch.device("cpu")) == "float32"
+    sample = discover_dataset(dataset).samples[0]
+    cpu = _extractor(tmp_path / "tokens", default_flow_backend()).keys_for(sample, 0, 0)
+    monkeypatch.setattr(extraction, "backbone_precision", lambda device: "bfloat16")
+    half = _extractor(tmp_path / "tokens", default_flow_backend()).keys_for(sample, 0, 0)
+    assert half["rgb"] != cpu["rgb"] and half["flow"] != cpu["flow"]
