@@ -132,7 +132,8 @@ def test_choose_a_model_classify_and_the_choice_persists(qtbot, files, demos) ->
     first = classify(qtbot, win)
     assert isinstance(first.attention, AttentionMaps)
     panel = win.classify_ui.prediction_panel
-    assert "DIS flow" in panel.timings_label.text() and "flow-stream net" in panel.timings_label.text()
+    # the flow-stream net is timed; the label lists stages of 0.5 ms or more (the tiny net can be quicker)
+    assert "DIS flow" in panel.timings_label.text() and "flow_backbone" in first.timings_ms
     assert "(DIS flow " in win.classify_ui.status_label.text()
 
     chooser.choose(files.convnet)  # the ConvNet: loaded in a worker, the old prediction cleared
