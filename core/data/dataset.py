@@ -215,12 +215,12 @@ def read_class_index(path: Path) -> tuple[str, ...]:
     text = read_annotation_text(path, "the class index")
     by_index: dict[int, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
+        fields = line.split(None, 1)  # a class folder's name may hold spaces
         if not fields:
             continue
         if len(fields) != 2 or not fields[0].isdigit():
             raise DatasetError(f"line {number}: expected '<index> <class name>', got {line.strip()!r}", path)
-        index, name = int(fields[0]), fields[1]
+        index, name = int(fields[0]), fields[1].strip()
         if index in by_index:
             raise DatasetError(f"line {number}: index {index} appears twice", path)
         if name in by_index.values():
