@@ -155,20 +155,22 @@ class DatasetPanel(QWidget):
         controller.progressed.connect(self._on_progress)
         controller.finished.connect(lambda _channel, message: self._finish(message))
         controller.recordsChanged.connect(self._figures_timer.start)
+        controller.proxy.modelReset.connect(self._figures_timer.start)  # new rows, or a row's split changed
 
     # -- filters ----------------------------------------------------------------------
     def _apply_filter(self) -> None:
         true_class, predicted = self._cell
         self.controller.proxy.set_filter(RowFilter(
             text=self.search.text().strip(),
-            true_class=true_class or (self.class_box.currentData() or ""),
+            true_class=self.class_box.currentData() or "",
             split=self.split_box.currentData() or "",
             wrong_only=self.wrong_box.isChecked(),
             max_confidence=self.low_box.value() or None,
             min_noise=self.noise_box.value() or None,
-            predicted=predicted,
+            cell=(true_class, predicted) if true_class else None,
         ))
         self._show_count()
+        self._figures_timer.start()  # the figures count the rows the filters show
 
     def _set_cell(self, true_class: str, predicted: str) -> None:
         self._cell = (true_class, predicted)
@@ -209,9 +211,10 @@ class DatasetPanel(QWidget):
         self.status.setText(message)
 
     def _refresh_figures(self) -> None:
-        names, matrix = self.controller.confusion()
+        rows = self.controller.figure_rows()
+        names, matrix = self.controller.confusion(rows)
         self.confusion.set_matrix(names, matrix)
-        self.accuracy.set_rows(self.controller.per_class_accuracy())
+        self.accuracy.set_rows(self.controller.per_class_accuracy(rows))
 
     def _open_row(self, index) -> None:  # noqa: ANN001 - a proxy index
         row = self.controller.model.rows[self.controller.proxy.mapToSource(index).row()]
