@@ -133,3 +133,24 @@ def test_records_scored_with_other_flow_settings_are_not_reused(tmp_path: Path, 
     monkeypatch.setattr(classical, "DIS_PRESET", "another")
     assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="dis").get(sample.path) is None
     assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="farneback").get(sample.path) is None
+
+
+def test_records_reach_the_disk_while_the_scoring_runs_not_only_at_its_end(tmp_path: Path, monkeypatch):
+    """The cache was written once, when the job ended: a viewer killed (or a machine that went down) hours into a
+    dataset's scoring lost every record of the run."""
+    from core.evaluation.video_results import record_of
+
+    names = ("a", "b")
+    videos = [(tmp_path / f"{i}.mp4", f"a/{i}.mp4", "a") for i in range(4)]
+    for path, _relative, _true in videos:
+        path.write_bytes(b"x")
+    monkeypatch.setattr(panel_scoring, "score_video", lambda _c, path, relative, true, *_a, **_k:
+                        record_of(relative, Path(path).resolve(), names, names.index(true), [0.8, 0.2], None))
+    monkeypatch.setattr(panel_scoring, "SAVE_EVERY_S", 0.0)
+    on_disk = []
+
+    def progress(done, total, message="", partial=None):  # noqa: ANN001
+        on_disk.append(len(RecordCache("model.safetensors", names, tmp_path / "c")))  # what a killed viewer would find
+
+    panel_scoring.score_videos(None, videos, RecordCache("model.safetensors", names, tmp_path / "c"), progress=progress)
+    assert on_disk == [1, 2, 3, 4]
