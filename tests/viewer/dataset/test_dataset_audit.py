@@ -209,3 +209,20 @@ def test_the_table_is_never_written_over_the_results_file_or_class_index_it_was_
         qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=WAIT_MS)
         assert window.notifier.last_error.startswith(f"{target}: is a file this export reads")
         assert target.read_bytes() == original
+
+
+def test_a_dataset_class_the_model_lacks_is_never_marked_wrong(qtbot, window, tmp_path):  # noqa: ANN001
+    """The open dataset's label of a video was judged against the prediction even when the model has no such class:
+    'true: Red ✘ wrong' for a model that could never say Red (the panel's evaluation leaves such videos out)."""
+    from training_helpers import write_colour_dataset
+
+    open_listed(qtbot, window, write_colour_dataset(tmp_path / "colours", videos_per_class=1))
+    video = next(r.path for r in window.dataset.controller.rows if r.true == "Red")
+    with qtbot.waitSignal(window.video.videoLoaded, timeout=WAIT_MS):
+        window.open_video(str(video))
+    qtbot.waitUntil(lambda: window.classify.classify_state.model.config is not None, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.classify.classify_state.predictionChanged, timeout=WAIT_MS, check_params_cb=lambda p: p is not None):
+        window.classify.classify_clip()
+    badge = window.dataset.badge
+    qtbot.waitUntil(lambda: "true: <b>Red</b>" in badge.truth_label.text(), timeout=WAIT_MS)
+    assert "not one of the model's classes" in badge.truth_label.text() and "✘" not in badge.truth_label.text()
