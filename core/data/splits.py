@@ -18,7 +18,6 @@ import hashlib
 import math
 import os
 import re
-import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.data.dataset import Dataset, Sample, listed, read_annotation_text, split_search_dirs
+from core.data.dataset import Dataset, Sample, folded, listed, read_annotation_text, split_search_dirs
 from core.errors import DatasetError, InputError
 from core.gil import let_waiting_threads_in
 
@@ -78,12 +77,6 @@ class Split:
 # ----------------------------------------------------------------------------- lookup of listed videos
 
 
-def _folded(text: str) -> str:
-    """``text`` compared without case and whatever Unicode form spells it (a copy unpacked on macOS names 'é' as e and
-    a combining accent, the split files as one letter)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
-
-
 class _Index:
     """Finds the sample a split file names: exact path, then case-insensitive (and in any Unicode form),
     then the same name with another video extension (re-encoded datasets)."""
@@ -91,21 +84,21 @@ class _Index:
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
         self.exact: dict[str, Sample] = {}
-        self.folded: dict[str, Sample] = {}
+        self.by_folded: dict[str, Sample] = {}
         self.stems: dict[str, list[Sample]] = {}
         for sample in dataset.samples:
             rel = dataset.relative(sample)
             self.exact[rel] = sample
-            self.folded[_folded(rel)] = sample
-            self.stems.setdefault(_folded(rel.rsplit(".", 1)[0]), []).append(sample)
+            self.by_folded[folded(rel)] = sample
+            self.stems.setdefault(folded(rel.rsplit(".", 1)[0]), []).append(sample)
 
     def find(self, rel: str) -> Sample | None:
         rel = rel.replace("\\", "/")
         rel = rel[2:] if rel.startswith("./") else rel
-        hit = self.exact.get(rel) or self.folded.get(_folded(rel))
+        hit = self.exact.get(rel) or self.by_folded.get(folded(rel))
         if hit is not None:
             return hit
-        same_stem = self.stems.get(_folded(rel.rsplit(".", 1)[0]), [])
+        same_stem = self.stems.get(folded(rel.rsplit(".", 1)[0]), [])
         return same_stem[0] if len(same_stem) == 1 else None
 
 

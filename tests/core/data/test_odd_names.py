@@ -192,3 +192,11 @@ def test_a_recorded_test_video_gone_from_disk_is_not_replaced_by_a_trained_video
     chosen = select_test_set(discover_dataset(tmp_path), {"split": recorded})
     assert rel(dataset, chosen.samples) == ["Archery/c.mp4", "Bowling/c.mp4"]
     assert chosen.missing == ("Bowling/a.mp4",) and chosen.seen_in_training == ()
+
+
+def test_a_class_index_name_in_another_unicode_form_than_its_folder_is_that_folder(tmp_path: Path):
+    for name in (unicodedata.normalize("NFD", "Café"), "Tea"):
+        touch(tmp_path / "data" / name / "a.avi")
+    (tmp_path / "data" / "classInd.txt").write_text("1 Tea\n2 Café\n", encoding="utf-8")  # as one letter
+    dataset = discover_dataset(tmp_path / "data")
+    assert dataset.classes == ("Tea", "Café") and [s.label_index for s in dataset.samples] == [0, 1]
