@@ -134,14 +134,14 @@ class DatasetController(QObject):
         self._meta_timer.setInterval(30)
         self._meta_timer.timeout.connect(self._read_pending_metadata)
         self._exports: deque[tuple[Callable[..., Any], str]] = deque()  # waiting their turn on the export channel
-        self._results_waiting: str | None = None  # a results file opened while a dataset is listed: read on its rows
+        self._after_listing: list[Callable[[], None]] = []  # asked for while a dataset is listed: done on its rows
         self._results_files: list[str] = []  # the results files read: no export is written over one
 
     # -- listing ----------------------------------------------------------------------
     def open_dataset(self, path: str, videos: str | None = None) -> None:
         """List ``path`` in a worker; the jobs on the last listing's rows stop (exports asked for are written:
         each holds what it writes)."""
-        self._results_waiting = None
+        self._after_listing.clear()
         for channel in CHANNELS:
             if channel != "dataset-export":
                 self.jobs.cancel(channel)
@@ -149,7 +149,7 @@ class DatasetController(QObject):
 
         def not_listed(error: BaseException, trace: str) -> None:
             failed(error, trace)
-            self._open_waiting_results()  # on the rows the table still holds
+            self._run_after_listing()  # on the rows the table still holds
 
         self.jobs.submit(
             "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress),
@@ -167,7 +167,21 @@ class DatasetController(QObject):
         self.model.set_rows(listing.rows, listing.positions)
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
-        self._open_waiting_results()
+        self._run_after_listing()
+
+    def _when_listed(self, action: Callable[[], None]) -> bool:
+        """Whether ``action`` waits for the listing in progress, to be done on its rows once they are in: done on
+        the rows of then, a scan's or an evaluation's results landed on rows the listing then replaced (lost), and a
+        results file's records were added beside the listing's rows (each video twice)."""
+        if not self.jobs.is_busy("dataset-open"):
+            return False
+        self._after_listing.append(action)
+        return True
+
+    def _run_after_listing(self) -> None:
+        waiting, self._after_listing = self._after_listing, []
+        for action in waiting:
+            action()
 
     @property
     def rows(self) -> list[Row]:
@@ -202,6 +216,8 @@ class DatasetController(QObject):
     def scan_flow(self, method: str = "dis", device: str = "cpu") -> None:
         from viewer.dataset.flow_survey_job import survey_rows
 
+        if self._when_listed(lambda: self.scan_flow(method, device)):
+            return
         rows = list(self.proxy.visible_rows())
         self.jobs.submit(
             "dataset-flow", lambda cancel, progress: survey_rows(rows, method, device, cancel, progress),
@@ -233,6 +249,8 @@ class DatasetController(QObject):
         """Score ``part`` of the split recorded in ``checkpoint`` (what ``eval`` scores), cached per video."""
         from viewer.dataset.evaluate_job import evaluate_rows
 
+        if self._when_listed(lambda: self.evaluate(checkpoint, part=part, device=device)):
+            return
         self._predictions_from(str(checkpoint))
         request = EvaluationRequest(tuple(self.rows), str(checkpoint), part, device, self.dataset)
         self._evaluating = str(checkpoint)
@@ -275,17 +293,15 @@ class DatasetController(QObject):
 
     def cancel(self) -> None:
         self._exports.clear()
-        self._results_waiting = None
+        self._after_listing.clear()
         for channel in ("dataset-flow", "dataset-eval", "dataset-open", "dataset-results", "dataset-export"):
             self.jobs.cancel(channel)
 
     # -- a per-video results file -----------------------------------------------------
     def open_results(self, path: str) -> None:
-        """Put a per-video results file's records on the rows (matched in a worker).  While a dataset is being listed
-        the file waits for its rows: matched against the rows of then, its records were added beside the listing's
-        (each video twice) or dropped with the rows they landed on."""
-        if self.jobs.is_busy("dataset-open"):
-            self._results_waiting = path
+        """Put a per-video results file's records on the rows (matched in a worker; while a dataset is being listed,
+        on its rows once they are in)."""
+        if self._when_listed(lambda: self.open_results(path)):
             return
         self._results_files = [*dict.fromkeys([*self._results_files, path])]
         rows = list(self.rows)  # matched in the worker; a new listing cancels this job
@@ -294,11 +310,6 @@ class DatasetController(QObject):
             on_error=self._job_failed("dataset-results", "Cannot open the per-video results"),
             on_cancelled=lambda: self.finished.emit("dataset-results", "reading the per-video results cancelled"),
         )
-
-    def _open_waiting_results(self) -> None:
-        path, self._results_waiting = self._results_waiting, None
-        if path is not None:
-            self.open_results(path)
 
     def _results_read(self, merge: ResultsMerge) -> None:
         results = merge.results

@@ -109,6 +109,31 @@ def test_a_results_file_opened_while_the_dataset_is_listed_lands_on_its_rows(qtb
     assert [r.relative for r in controller.rows].count("RedBall/RedBall_0001.mp4") == 1
 
 
+def test_an_evaluation_and_a_scan_asked_for_while_the_dataset_is_listed_fill_its_rows(qtbot, window, data, monkeypatch):  # noqa: ANN001
+    """Asked for before the listing came in, they ran on the rows of then (the last dataset's, or none) and their
+    results landed on rows the listing replaced: an evaluation said 'evaluated 10 videos' over a table with none."""
+    synth, _checkpoint, _root = data
+    controller, panel = window.dataset.controller, window.dataset.panel
+    open_listed(qtbot, window, synth)
+    release = threading.Event()
+    real = controller_module.list_dataset
+
+    def slow_listing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        assert release.wait(WAIT_MS / 1000)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(controller_module, "list_dataset", slow_listing)
+    window.dataset.open_dataset(str(synth))  # listed again (videos added, say)
+    panel.eval_button.click()
+    panel.search.setText("RedBall_0001")
+    panel.scan_button.click()
+    release.set()
+    jobs = window.jobs
+    qtbot.waitUntil(lambda: not any(jobs.is_busy(c) for c in ("dataset-open", "dataset-eval", "dataset-flow")), timeout=WAIT_MS)
+    assert sum(r.record is not None for r in controller.rows) == 10  # the test part, on the rows shown
+    assert [r.relative for r in controller.rows if r.noise is not None] == ["RedBall/RedBall_0001.mp4"]
+
+
 def test_opening_another_dataset_does_not_drop_an_export_asked_for(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
     synth, _checkpoint, _root = data
     controller = window.dataset.controller
