@@ -71,14 +71,17 @@ def merge_results(rows: Sequence[Row], results: VideoResults) -> ResultsMerge:
     unmatched: dict[tuple[str, tuple[float, float] | None], VideoRecord] = {}
     relative_matches = 0
     other_class = 0
+    known = set(results.class_names)
     for record in results.records:
         row = by_path.get((normalise(record.path), record.segment))
         if row is None:
             ends, under = _parts(record.video), _under(record.path, results.dataset)
             candidates = [by_relative.get((ends, record.segment)), by_relative.get((under, record.segment)) if under else None]
             if not any(same_video(c, record) for c in candidates):
-                named = next((c for c in candidates if c is not None), None)  # the video's own path, under another label
-                if named is not None:
+                # the video's own path in the dataset, labelled with another of the file's classes (of a class the
+                # file does not know, the row is of another dataset laid out alike: the record is a video of its own)
+                named = next((c for c in candidates if c is not None), None)
+                if named is not None and named.true in known:
                     other_class += 1
                     continue
                 tails = tails if tails is not None else [_unique_tails(rows, 2), _unique_tails(rows, 1)]

@@ -8,6 +8,7 @@ import csv
 import io
 import threading
 import time
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -251,3 +252,17 @@ def test_a_dataset_class_the_model_lacks_is_never_marked_wrong(qtbot, window, tm
     badge = window.dataset.badge
     qtbot.waitUntil(lambda: "true: <b>Red</b>" in badge.truth_label.text(), timeout=WAIT_MS)
     assert "not one of the model's classes" in badge.truth_label.text() and "✘" not in badge.truth_label.text()
+
+
+def test_a_record_of_a_relabelled_video_written_on_another_machine_is_left_out_not_added(tmp_path):  # noqa: ANN001
+    from core.evaluation.video_results import VideoResults, record_of
+    from viewer.dataset.results_merge import merge_results
+
+    rows = [Row(tmp_path / "k" / "train" / "abc.mp4", "train/abc.mp4", "jump", "test"),
+            Row(tmp_path / "k" / "train" / "xyz.mp4", "train/xyz.mp4", "swim", "test")]
+    server = Path("/srv/k/train")
+    relabelled = record_of("train/abc.mp4", server / "abc.mp4", ("jump", "run"), 1, [0.3, 0.7], None)  # scored as run
+    other_dataset = record_of("train/xyz.mp4", server / "xyz.mp4", ("jump", "run"), 0, [0.6, 0.4], None)  # 'swim' is none of its classes
+    merge = merge_results(rows, VideoResults("model.pt", "/srv/k", ("jump", "run"), (relabelled, other_dataset)))
+    assert merge.matched == () and merge.other_class == 1
+    assert [(r.relative, r.true) for r in merge.added] == [("train/xyz.mp4", "jump")]  # a video of its own, as before
