@@ -154,3 +154,19 @@ def test_records_reach_the_disk_while_the_scoring_runs_not_only_at_its_end(tmp_p
 
     panel_scoring.score_videos(None, videos, RecordCache("model.safetensors", names, tmp_path / "c"), progress=progress)
     assert on_disk == [1, 2, 3, 4]
+
+
+def test_two_writers_of_one_survey_store_keep_each_others_summaries(tmp_path: Path):
+    """The viewer's scan and eval's survey share the store's file; each saved its own copy over it, so the summaries
+    the other had saved since it was read were lost."""
+    videos = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c")]
+    for video in videos:
+        video.write_bytes(b"x")
+    viewer, command = FlowSurveyStore(tmp_path / "s", "dis"), FlowSurveyStore(tmp_path / "s", "dis")
+    viewer.put(videos[0], summarise_noise([0.1]))
+    command.put(videos[1], summarise_noise([0.2]))
+    command.save()
+    viewer.put(videos[2], summarise_noise([0.3]))
+    viewer.save()
+    stored = FlowSurveyStore(tmp_path / "s", "dis")
+    assert [stored.get(v).max_noise for v in videos] == [0.1, 0.2, 0.3]
