@@ -140,7 +140,9 @@ class DatasetPanel(QWidget):
         layout.addLayout(cell)
         layout.addWidget(split, 1)
 
-        self._figures_timer = QTimer(self)  # a burst of predictions redraws the figures once
+        # a burst of predictions redraws the figures at most every 250 ms; started only when idle, so that records
+        # arriving faster than that (a GPU, the cache) still redraw them as they come, not once at the end
+        self._figures_timer = QTimer(self)
         self._figures_timer.setSingleShot(True)
         self._figures_timer.setInterval(250)
         self._figures_timer.timeout.connect(self._refresh_figures)
@@ -154,8 +156,8 @@ class DatasetPanel(QWidget):
         controller.listed.connect(self._on_listed)
         controller.progressed.connect(self._on_progress)
         controller.finished.connect(lambda _channel, message: self._finish(message))
-        controller.recordsChanged.connect(self._figures_timer.start)
-        controller.proxy.modelReset.connect(self._figures_timer.start)  # new rows, or a row's split changed
+        controller.recordsChanged.connect(self._figures_soon)
+        controller.proxy.modelReset.connect(self._figures_soon)  # new rows, or a row's split changed
 
     # -- filters ----------------------------------------------------------------------
     def _apply_filter(self) -> None:
@@ -170,7 +172,7 @@ class DatasetPanel(QWidget):
             cell=(true_class, predicted) if true_class else None,
         ))
         self._show_count()
-        self._figures_timer.start()  # the figures count the rows the filters show
+        self._figures_soon()  # the figures count the rows the filters show
 
     def _set_cell(self, true_class: str, predicted: str) -> None:
         self._cell = (true_class, predicted)
@@ -209,6 +211,10 @@ class DatasetPanel(QWidget):
         self.controller.proxy.refilter()
         self._show_count()
         self.status.setText(message)
+
+    def _figures_soon(self) -> None:
+        if not self._figures_timer.isActive():
+            self._figures_timer.start()
 
     def _refresh_figures(self) -> None:
         rows = self.controller.figure_rows()
