@@ -58,15 +58,25 @@ def part_from_file_name(file: Path) -> str | None:
     return None
 
 
+def _folder_key(name: str) -> str:
+    """A label as a folder name spells it, whichever way (``arm_wrestling``, ``Arm wrestling``)."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
 class VideoFinder:
     """Finds an annotation's video: a relative path under one of ``path_roots`` first, then by
     file stem anywhere below ``walk_roots`` (indexed once, on the first stem lookup; the walk
-    is kept to folders the user named or the annotations' own, never their parents)."""
+    is kept to folders the user named or the annotations' own, never their parents).  A stem
+    found more than once is the file in a folder named as the annotation's label (the downloaders'
+    ``<split>/<label>/<clip>``), else the first in the walk, and the reference is kept in
+    :attr:`ambiguous` with every file of its name, for the dataset's notes."""
 
     def __init__(self, path_roots: Sequence[Path], walk_roots: Sequence[Path]) -> None:
         self.path_roots = [f for f in dict.fromkeys(path_roots) if f.is_dir()]
         self.folders = [f for f in dict.fromkeys(walk_roots) if f.is_dir()]
         self._stems: dict[str, Path] | None = None
+        self._more: dict[str, list[Path]] = {}  # stem -> the other files of that stem, in walk order
+        self.ambiguous: dict[str, tuple[Path, ...]] = {}  # reference -> its files (the one used first)
 
     def root_of(self, videos: Sequence[Path]) -> Path:
         """The folder that recorded paths are relative to: the first of the roots given (videos folder, the
@@ -77,7 +87,8 @@ class VideoFinder:
                 return folder
         return Path(os.path.commonpath([str(p.parent) for p in videos]))
 
-    def find(self, reference: str) -> Path | None:
+    def find(self, reference: str, label: str | None = None) -> Path | None:
+        """The file ``reference`` names (``label``: the annotation's class, which picks among files of one name)."""
         # string operations, no Path objects, until a file is found: Kinetics-400's 246,534 training rows, most of
         # them not on disk, are that many look-ups (their Path objects were two thirds of a 7 s listing)
         ref = reference.replace("\\", "/").strip()
@@ -91,7 +102,18 @@ class VideoFinder:
                 candidate = folder / ref
                 if candidate.is_file():
                     return candidate
-        return self._stem_index().get(stem if is_video else name)
+        key = stem if is_video else name
+        first = self._stem_index().get(key)
+        more = self._more.get(key) if first is not None else None
+        if not more:
+            return first
+        files = [first, *more]
+        if label is not None:
+            own = [f for f in files if _folder_key(f.parent.name) == _folder_key(label)]
+            if len(own) == 1:
+                return own[0]
+        self.ambiguous[reference] = tuple(files)
+        return first
 
     def _stem_index(self) -> dict[str, Path]:
         if self._stems is None:
@@ -108,9 +130,14 @@ class VideoFinder:
                     for name in sorted(files):
                         path = Path(base, name)
                         if not name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES:
-                            stems.setdefault(path.stem, path)
+                            if stems.setdefault(path.stem, path) is not path:
+                                self._more.setdefault(path.stem, []).append(path)
             self._stems = stems
         return self._stems
+
+
+def _shown(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def _where(entry: Entry) -> str:
@@ -141,7 +168,7 @@ def build_dataset(
     fallbacks: list[Entry] = []
     seen: dict[Path, Entry] = {}
     for entry in entries:
-        hits = ((n, p) for n, p in enumerate(map(finder.find, entry.references)) if p is not None)
+        hits = ((n, p) for n, p in enumerate(finder.find(ref, entry.label) for ref in entry.references) if p is not None)
         which, path = next(hits, (0, None))
         if path is None:
             missing.append(entry)
@@ -181,5 +208,14 @@ def build_dataset(
             notes.append(f"{len(empty)} classes have no video on disk (kept, so class indices follow the annotations): {listed(empty)}")
     if fallbacks and fallback_note:
         notes.append(f"{len(fallbacks)} annotations {fallback_note}: {listed([_where(f) for f in fallbacks])}")
+    twice = []
+    for entry, path in found:
+        files = next((finder.ambiguous[ref] for ref in entry.references if path in finder.ambiguous.get(ref, ())), ())
+        if files:
+            others = ", ".join(_shown(f, root) for f in files if f != path)
+            twice.append(f"{_where(entry)}: {_shown(path, root)}, not {others}")
+    if twice:
+        notes.append(f"{len(twice)} annotated videos have more than one file of their name, none of them in a folder named as "
+                     f"their label; the first found is used: {listed(twice)}")
     return Dataset(root=root, classes=names, samples=samples, layout=layout, annotation_files=tuple(sources),
                    notes=(*notes, *duplicates), same_files=same_files)

@@ -14,6 +14,7 @@ linked video never lands in both the train and the test part.
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -108,6 +109,12 @@ class Dataset:
         for sample in self.samples:
             counts[sample.label_name] += 1
         return counts
+
+
+def folded(text: str) -> str:
+    """``text`` compared without case and whatever Unicode form spells it (a copy unpacked on macOS names 'é' as e and
+    a combining accent, the split files and class lists as one letter)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
 
 def listed(names: Sequence[str], limit: int = 5) -> str:
@@ -215,12 +222,12 @@ def read_class_index(path: Path) -> tuple[str, ...]:
     text = read_annotation_text(path, "the class index")
     by_index: dict[int, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
+        fields = line.split(None, 1)  # a class folder's name may hold spaces
         if not fields:
             continue
         if len(fields) != 2 or not fields[0].isdigit():
             raise DatasetError(f"line {number}: expected '<index> <class name>', got {line.strip()!r}", path)
-        index, name = int(fields[0]), fields[1]
+        index, name = int(fields[0]), fields[1].strip()
         if index in by_index:
             raise DatasetError(f"line {number}: index {index} appears twice", path)
         if name in by_index.values():
@@ -261,17 +268,18 @@ def _folders_by_class(folders: dict[str, list[Path]], classes: Sequence[str],
                       class_index: Path) -> tuple[dict[str, str], dict[str, list[Path]], list[str]]:
     """Class -> folder name and class -> videos, with a class of ``classes`` found in the one folder whose name
     differs from it only in case (UCF101's ``classInd.txt`` says ``HandstandPushups`` where copies named from
-    the videos, ``v_HandStandPushups_g01_c01.avi``, have ``HandStandPushups/``), and a note naming each such."""
+    the videos, ``v_HandStandPushups_g01_c01.avi``, have ``HandStandPushups/``) or Unicode form, and a note
+    naming each such."""
     folder_of = {name: name for name in folders}
     by_case: dict[str, list[str]] = {}
     for folder in folders:
-        by_case.setdefault(folder.casefold(), []).append(folder)
+        by_case.setdefault(folded(folder), []).append(folder)
     wanted = set(classes)
     renamed = []
     for name in classes:
         if name in folders:
             continue
-        others = [f for f in by_case.get(name.casefold(), []) if f not in wanted]
+        others = [f for f in by_case.get(folded(name), []) if f not in wanted]
         if len(others) == 1:
             folder_of.pop(others[0])
             folder_of[name] = others[0]

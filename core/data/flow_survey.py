@@ -77,19 +77,24 @@ def file_key(path: str | os.PathLike[str]) -> str:
 
 
 class FlowSurveyStore:
-    """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads."""
+    """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads.  One file
+    for the viewer's survey and ``eval``'s: a save keeps what another writer saved meanwhile."""
 
     def __init__(self, root: str | os.PathLike[str], method: str) -> None:
         self.file = Path(root) / f"flow-survey-{method}.json"
         self._flow = _flow_digest(method)
         self._lock = threading.Lock()
-        self._entries: dict[str, dict[str, Any]] = {}
+        self._entries = self._on_disk()
+        self._new: set[str] = set()  # the keys put here since the store was read
+
+    def _on_disk(self) -> dict[str, dict[str, Any]]:
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             data = {}  # absent or damaged: a cache, rebuilt by surveying again
         if isinstance(data, dict) and isinstance(data.get("videos"), dict):
-            self._entries = {k: v for k, v in data["videos"].items() if FlowSummary.from_dict(v) is not None}
+            return {k: v for k, v in data["videos"].items() if FlowSummary.from_dict(v) is not None}
+        return {}
 
     def get(self, path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> FlowSummary | None:
         with self._lock:
@@ -97,16 +102,22 @@ class FlowSurveyStore:
         return None if entry is None else FlowSummary.from_dict(entry)
 
     def put(self, path: str | os.PathLike[str], summary: FlowSummary, segment: tuple[float, float] | None = None) -> None:
+        key = self._key(path, segment)
         with self._lock:
-            self._entries[self._key(path, segment)] = summary.to_dict()
+            self._entries[key] = summary.to_dict()
+            self._new.add(key)
 
     def _key(self, path: str | os.PathLike[str], segment: tuple[float, float] | None) -> str:
         return f"{video_key(path, segment)}|flow{self._flow}"
 
     def save(self) -> None:
+        """Write the summaries put here over the file as it is now: another writer's (a viewer's scan while ``eval``
+        surveys, say) are kept, where writing this store's own copy lost every summary saved since it was read."""
         from core.atomic import write_text
 
+        on_disk = self._on_disk()
         with self._lock:
+            self._entries = {**self._entries, **on_disk, **{key: self._entries[key] for key in self._new}}
             text = json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
         self.file.parent.mkdir(parents=True, exist_ok=True)
         write_text(self.file, text)

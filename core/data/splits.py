@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.data.dataset import Dataset, Sample, listed, read_annotation_text, split_search_dirs
+from core.data.dataset import Dataset, Sample, folded, listed, read_annotation_text, split_search_dirs
 from core.errors import DatasetError, InputError
 from core.gil import let_waiting_threads_in
 
@@ -82,33 +82,41 @@ class Split:
 
 
 class _Index:
-    """Finds the sample a split file names: exact path, then case-insensitive,
+    """Finds the sample a split file names: exact path, then case-insensitive (and in any Unicode form),
     then the same name with another video extension (re-encoded datasets)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
         self.exact: dict[str, Sample] = {}
-        self.folded: dict[str, Sample] = {}
+        self.by_folded: dict[str, Sample] = {}
         self.stems: dict[str, list[Sample]] = {}
         for sample in dataset.samples:
             rel = dataset.relative(sample)
             self.exact[rel] = sample
-            self.folded[rel.casefold()] = sample
-            self.stems.setdefault(rel.rsplit(".", 1)[0].casefold(), []).append(sample)
+            self.by_folded[folded(rel)] = sample
+            self.stems.setdefault(folded(rel.rsplit(".", 1)[0]), []).append(sample)
 
     def find(self, rel: str) -> Sample | None:
         rel = rel.replace("\\", "/")
         rel = rel[2:] if rel.startswith("./") else rel
-        hit = self.exact.get(rel) or self.folded.get(rel.casefold())
+        hit = self.exact.get(rel) or self.by_folded.get(folded(rel))
         if hit is not None:
             return hit
-        same_stem = self.stems.get(rel.rsplit(".", 1)[0].casefold(), [])
+        same_stem = self.stems.get(folded(rel.rsplit(".", 1)[0]), [])
         return same_stem[0] if len(same_stem) == 1 else None
 
 
-def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """The file's non-blank lines, stripped, with their numbers."""
     text = read_annotation_text(path, "the split file")
-    return [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _last_field(line: str) -> tuple[str, str]:
+    """``"Class/my video.avi 1"`` -> ``("Class/my video.avi", "1")``: a name may hold spaces (a copy renamed, HMDB51's
+    titles), the number after it never does (``("line", "")`` for a line of one field)."""
+    fields = line.rsplit(None, 1)
+    return (fields[0], fields[1]) if len(fields) == 2 else (line, "")
 
 
 def _missing(path: Path, number: int, rel: str, dataset: Dataset) -> DatasetError:
@@ -134,24 +142,26 @@ def _find_file(dataset: Dataset, name: str, split_dir: str | os.PathLike[str] | 
 def _ucf_list(path: Path, dataset: Dataset, index: _Index, labelled: bool) -> list[Sample]:
     samples: list[Sample] = []
     expected = "'Class/video.avi LABEL'" if labelled else "'Class/video.avi'"
-    for number, fields in _read_lines(path):
-        if len(fields) not in ((2,) if labelled else (1, 2)) or "/" not in fields[0].replace("\\", "/"):
-            raise DatasetError(f"line {number}: expected {expected}, got {' '.join(fields)!r}", path)
-        rel = fields[0]
+    for number, line in _read_lines(path):
+        rel, label = _last_field(line)
+        if not labelled and not label.isdigit():  # a test list names the video alone (its name may hold spaces)
+            rel, label = line, ""
+        if (labelled and not label) or "/" not in rel.replace("\\", "/"):
+            raise DatasetError(f"line {number}: expected {expected}, got {line!r}", path)
         sample = index.find(rel)
         if sample is None:
             raise _missing(path, number, rel, dataset)
-        if len(fields) == 2:
-            if not fields[1].isdigit() or not 1 <= int(fields[1]) <= dataset.num_classes:
+        if label:
+            if not label.isdigit() or not 1 <= int(label) <= dataset.num_classes:
                 raise DatasetError(
-                    f"line {number}: label {fields[1]!r} is not a class index 1..{dataset.num_classes}", path
+                    f"line {number}: label {label!r} is not a class index 1..{dataset.num_classes}", path
                 )
-            if int(fields[1]) - 1 != sample.label_index:
+            if int(label) - 1 != sample.label_index:
                 hint = "" if dataset.class_index_file is not None else (
                     f"; without a classInd.txt the classes are numbered in sorted order, which is not UCF101's:"
                     f" put the dataset's classInd.txt beside {path.name}")
                 raise DatasetError(
-                    f"line {number}: label {fields[1]} ({dataset.classes[int(fields[1]) - 1]}) contradicts "
+                    f"line {number}: label {label} ({dataset.classes[int(label) - 1]}) contradicts "
                     f"the folder of {rel} ({sample.label_name}){hint}",
                     path,
                 )
@@ -197,17 +207,18 @@ def _hmdb51(dataset: Dataset, number: int, split_dir: str | os.PathLike[str] | N
             raise DatasetError(f"HMDB51 split {number} needs a split file for class {name!r}, which is missing", where / file_name)
         entries = 0
         flags: dict[Path, tuple[int, int]] = {}  # video -> (flag, line): one video, one state
-        for line_number, fields in _read_lines(path):
-            if len(fields) != 2 or fields[1] not in {"0", "1", "2"}:
-                raise DatasetError(f"line {line_number}: expected '<video>.avi <0|1|2>', got {' '.join(fields)!r}", path)
-            rel = f"{name}/{fields[0]}"
+        for line_number, line in _read_lines(path):
+            video, flag_text = _last_field(line)
+            if flag_text not in {"0", "1", "2"}:
+                raise DatasetError(f"line {line_number}: expected '<video>.avi <0|1|2>', got {line!r}", path)
+            rel = f"{name}/{video}"
             sample = index.find(rel)
             if sample is None:
                 raise _missing(path, line_number, rel, dataset)
-            flag = int(fields[1])
+            flag = int(flag_text)
             earlier = flags.setdefault(sample.path, (flag, line_number))
             if earlier[0] != flag:
-                raise DatasetError(f"line {line_number}: {fields[0]} is marked {flag} here but {earlier[0]} at line {earlier[1]}"
+                raise DatasetError(f"line {line_number}: {video} is marked {flag} here but {earlier[0]} at line {earlier[1]}"
                                    " (a video is in one state per split: 1 train, 2 test, 0 unused)", path)
             if flag == HMDB_TRAIN:
                 train.append(sample)

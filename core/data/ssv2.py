@@ -65,17 +65,23 @@ class _Lines:
 
 
 def read_labels(file: Path) -> tuple[str, ...]:
-    """Class names in index order."""
+    """Class names in index order, as :func:`template_class` writes them: a label list in the templates' own form
+    (``"Pushing [something] from left to right"``) names the same classes as the released one."""
     data, text = _load(file)
     if not isinstance(data, dict) or not data:
         raise DatasetError("line 1: expected an object of class name -> index", file)
     by_index: dict[int, str] = {}
+    index_of: dict[str, int] = {}
     for name, value in data.items():
-        text = str(value)
-        if not text.isdigit() or int(text) in by_index:
+        number = str(value)
+        if not number.isdigit() or int(number) in by_index:
             line = _Lines(text).next(json.dumps(name))
             raise DatasetError(f"line {line}: class {name!r} has index {value!r}: expected a distinct number", file)
-        by_index[int(text)] = " ".join(str(name).split())
+        label = template_class(name)
+        if label in index_of:
+            line = _Lines(text).next(json.dumps(name))
+            raise DatasetError(f"line {line}: class {name!r} is class {index_of[label]} {by_index[index_of[label]]!r} again", file)
+        by_index[int(number)], index_of[label] = label, int(number)
     if sorted(by_index) != list(range(len(by_index))):
         raise DatasetError(f"class indices must run 0..{len(by_index) - 1} without gaps", file)
     return tuple(by_index[i] for i in range(len(by_index)))

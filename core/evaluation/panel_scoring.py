@@ -4,13 +4,15 @@ Plain Python for a worker: each video is looked up in the checkpoint's
 :class:`~core.evaluation.record_cache.RecordCache` first and scored only when
 absent (K clips spread over it, softmax averaged, as ``eval`` does).  Each
 record is handed to ``progress(..., partial=record)`` as soon as it exists, so
-the table fills while the job runs; the cache is saved on the way out, also
-when cancelled, so a second run resumes.  The record keeps the start of the
+the table fills while the job runs; the cache is saved every :data:`SAVE_EVERY_S`
+seconds and on the way out, also when cancelled, so a second run resumes (and a
+viewer killed mid-run keeps all but its last seconds of scoring).  The record keeps the start of the
 clip that scored the true class lowest: where to look first in the viewer.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,6 +25,7 @@ from core.evaluation.video_results import VideoRecord, record_of, worst_clip_sta
 from core.progress import CancelToken, check, report
 
 DEFAULT_PANEL_CLIPS = 3  # fewer than eval's 5: a browsing pass, said in the panel
+SAVE_EVERY_S = 20.0  # the cache is rewritten whole: by time, not per video (13,320 records are megabytes)
 
 
 def score_video(classifier: Any, path: Path, relative: str, true_name: str, clips: int, cancel: CancelToken | None,
@@ -75,6 +78,7 @@ def score_videos(
     records and the videos that could not be read (with why)."""
     records: list[VideoRecord] = []
     failed: list[tuple[Path, str]] = []
+    saved = time.monotonic()
     try:
         for done, (path, relative, true_name, *rest) in enumerate(videos, start=1):
             check(cancel)
@@ -88,6 +92,9 @@ def score_videos(
                     report(progress, done, len(videos), f"{relative}: {err.problem}")
                     continue
                 cache.put(record, segment)
+                if time.monotonic() - saved >= SAVE_EVERY_S:  # a viewer killed mid-run keeps what it scored
+                    cache.save()
+                    saved = time.monotonic()
             records.append(record)
             if progress is not None:
                 progress(done, len(videos), relative, partial=record)

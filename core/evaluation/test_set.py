@@ -167,9 +167,13 @@ def _from_record(dataset: Dataset, recorded: Mapping[str, Any], part: str) -> Te
         raise DatasetError(f"the {part} part of the split recorded in the checkpoint is empty (a training run with no {part} "
                            "fraction): choose another with --part, --split or --split-number", dataset.root)
     by_relative = {dataset.relative(s): s for s in dataset.samples}
+    # a video the split records under its own path (in any part) is that video, never another's stand-in: a test video
+    # gone from disk was matched by name to a trained one of another class
+    recorded_here = {str(rel) for name in ("train", "val", "test") for rel in recorded.get(name) or []} & set(by_relative)
     by_name: dict[str, Sample | None] = {}
-    for s in dataset.samples:  # a file name shared by two videos matches neither
-        by_name[s.path.name] = None if s.path.name in by_name else s
+    for rel, s in by_relative.items():  # a file name shared by two videos matches neither
+        if rel not in recorded_here:
+            by_name[s.path.name] = None if s.path.name in by_name else s
     samples: list[Sample] = []
     missing: list[str] = []
     taken: set[Sample] = set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -23,7 +23,7 @@ from viewer.collector import exempt_long_lived
 from viewer.dataset.evaluate_job import EvaluationRequest, SplitChanges
 from viewer.dataset.results_merge import ResultsMerge
 from viewer.dataset.rows import Row, snapshot, table_csv
-from viewer.dataset.table_model import DatasetFilterProxy, DatasetTableModel
+from viewer.dataset.table_model import DatasetFilterProxy, DatasetTableModel, RowFilter
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 
@@ -73,12 +73,12 @@ def read_results(path: str, rows: list[Row], cancel, progress) -> ResultsMerge: 
 
 
 def write_table_csv(path: str, rows: list[Row], cancel, progress) -> None:  # noqa: ANN001
-    """Format a snapshot of the shown rows and write it atomically (worker: 118 ms for 13,320 rows)."""
-    from core.atomic import write_text
+    """Format a snapshot of the shown rows and write it atomically, byte for byte (worker: 118 ms for 13,320 rows)."""
+    from core.atomic import write_bytes
 
     text = table_csv(rows)
     cancel.raise_if_cancelled()
-    write_text(path, text)
+    write_bytes(path, text.encode("utf-8"))
 
 
 def read_metadata(rows: list[Row], cancel, progress) -> None:  # noqa: ANN001
@@ -134,16 +134,27 @@ class DatasetController(QObject):
         self._meta_timer.setInterval(30)
         self._meta_timer.timeout.connect(self._read_pending_metadata)
         self._exports: deque[tuple[Callable[..., Any], str]] = deque()  # waiting their turn on the export channel
+        self._after_listing: list[Callable[[], None]] = []  # asked for while a dataset is listed: done on its rows
+        self._results_files: list[str] = []  # the results files read: no export is written over one
 
     # -- listing ----------------------------------------------------------------------
     def open_dataset(self, path: str, videos: str | None = None) -> None:
-        self._exports.clear()
+        """List ``path`` in a worker; the jobs on the last listing's rows stop (exports asked for are written:
+        each holds what it writes)."""
+        self._after_listing.clear()
         for channel in CHANNELS:
-            self.jobs.cancel(channel)
+            if channel != "dataset-export":
+                self.jobs.cancel(channel)
+        failed = self._job_failed("dataset-open", "Cannot open the dataset")
+
+        def not_listed(error: BaseException, trace: str) -> None:
+            failed(error, trace)
+            self._run_after_listing()  # on the rows the table still holds
+
         self.jobs.submit(
             "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress),
             lambda listing: self._listed(path, listing),
-            on_error=self._job_failed("dataset-open", "Cannot open the dataset"),
+            on_error=not_listed,
             on_progress=lambda d, n, m: self.progressed.emit("dataset-open", d, n, m),
             on_cancelled=lambda: self.finished.emit("dataset-open", "listing cancelled"),
         )
@@ -156,6 +167,21 @@ class DatasetController(QObject):
         self.model.set_rows(listing.rows, listing.positions)
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
+        self._run_after_listing()
+
+    def _when_listed(self, action: Callable[[], None]) -> bool:
+        """Whether ``action`` waits for the listing in progress, to be done on its rows once they are in: done on
+        the rows of then, a scan's or an evaluation's results landed on rows the listing then replaced (lost), and a
+        results file's records were added beside the listing's rows (each video twice)."""
+        if not self.jobs.is_busy("dataset-open"):
+            return False
+        self._after_listing.append(action)
+        return True
+
+    def _run_after_listing(self) -> None:
+        waiting, self._after_listing = self._after_listing, []
+        for action in waiting:
+            action()
 
     @property
     def rows(self) -> list[Row]:
@@ -190,6 +216,8 @@ class DatasetController(QObject):
     def scan_flow(self, method: str = "dis", device: str = "cpu") -> None:
         from viewer.dataset.flow_survey_job import survey_rows
 
+        if self._when_listed(lambda: self.scan_flow(method, device)):
+            return
         rows = list(self.proxy.visible_rows())
         self.jobs.submit(
             "dataset-flow", lambda cancel, progress: survey_rows(rows, method, device, cancel, progress),
@@ -221,6 +249,8 @@ class DatasetController(QObject):
         """Score ``part`` of the split recorded in ``checkpoint`` (what ``eval`` scores), cached per video."""
         from viewer.dataset.evaluate_job import evaluate_rows
 
+        if self._when_listed(lambda: self.evaluate(checkpoint, part=part, device=device)):
+            return
         self._predictions_from(str(checkpoint))
         request = EvaluationRequest(tuple(self.rows), str(checkpoint), part, device, self.dataset)
         self._evaluating = str(checkpoint)
@@ -263,11 +293,17 @@ class DatasetController(QObject):
 
     def cancel(self) -> None:
         self._exports.clear()
+        self._after_listing.clear()
         for channel in ("dataset-flow", "dataset-eval", "dataset-open", "dataset-results", "dataset-export"):
             self.jobs.cancel(channel)
 
     # -- a per-video results file -----------------------------------------------------
     def open_results(self, path: str) -> None:
+        """Put a per-video results file's records on the rows (matched in a worker; while a dataset is being listed,
+        on its rows once they are in)."""
+        if self._when_listed(lambda: self.open_results(path)):
+            return
+        self._results_files = [*dict.fromkeys([*self._results_files, path])]
         rows = list(self.rows)  # matched in the worker; a new listing cancels this job
         self.jobs.submit(
             "dataset-results", lambda cancel, progress: read_results(path, rows, cancel, progress), self._results_read,
@@ -286,8 +322,9 @@ class DatasetController(QObject):
         if merge.added:  # videos the table does not list (no dataset open, or another one)
             if fresh:
                 self.source, self.classes, self.dataset = results.dataset, results.class_names, None
-            self.labels = {**self.labels, **merge.labels}  # a new mapping, never changed in place: readers notice by identity
-            self.model.set_rows(self.rows + list(merge.added))
+            # a new mapping, never changed in place (readers notice by identity); what the table knew stays
+            self.labels = {**merge.labels, **self.labels}
+            self.model.add_rows(list(merge.added))
         if fresh and merge.added:
             self.listed.emit(f"{len(merge.added)} videos from the results file of {results.dataset or 'an unnamed dataset'}")
         self.proxy.refilter()
@@ -295,12 +332,22 @@ class DatasetController(QObject):
         self.recordsChanged.emit()
         elsewhere = f"; {merge.by_relative} matched by their path in the dataset" if merge.by_relative else ""
         added = f"; {len(merge.added)} not in the table, added" if merge.added and not fresh else ""
-        self.finished.emit("dataset-results", f"{len(results.records)} predictions read from the results file ({results.checkpoint}){elsewhere}{added}")
+        relabelled = f"; {merge.other_class} of another class than its row (relabelled since it was scored?), left out" if merge.other_class else ""
+        self.finished.emit("dataset-results", f"{len(results.records)} predictions read from the results file ({results.checkpoint})"
+                                              f"{elsewhere}{added}{relabelled}")
 
     # -- figures ----------------------------------------------------------------------
-    def confusion(self) -> tuple[list[str], np.ndarray]:
-        """Class names (true or predicted by a scored row) and the counts, rows true, columns predicted (one pass)."""
-        pairs = [(r.true, r.record.predicted) for r in self.rows if r.record is not None]
+    def figure_rows(self) -> list[Row]:
+        """The rows the confusion matrix and per-class accuracy count: those the table's filters let through, the
+        confusion cell's aside (a click on a cell lists exactly its count).  Judged afresh, not from the table's
+        verdicts, which wait for the end of a job to take in its new predictions."""
+        criteria = self.proxy.criteria.without_cell()
+        return list(self.rows) if criteria == RowFilter() else [r for r in self.rows if criteria.accepts(r)]
+
+    def confusion(self, rows: Sequence[Row] | None = None) -> tuple[list[str], np.ndarray]:
+        """Class names (true or predicted by a scored row) and the counts, rows true, columns predicted (one pass);
+        of ``rows``, by default :meth:`figure_rows`."""
+        pairs = [(r.true, r.record.predicted) for r in (self.figure_rows() if rows is None else rows) if r.record is not None]
         seen = {name for pair in pairs for name in pair}
         names = [c for c in self.classes if c in seen] + sorted(seen - set(self.classes))
         index = {n: i for i, n in enumerate(names)}
@@ -309,11 +356,11 @@ class DatasetController(QObject):
             matrix[index[true], index[predicted]] += 1
         return names, matrix
 
-    def per_class_accuracy(self) -> list[tuple[str, float, int]]:
-        """(class, share right, videos scored) in class order (one pass)."""
+    def per_class_accuracy(self, rows: Sequence[Row] | None = None) -> list[tuple[str, float, int]]:
+        """(class, share right, videos scored) in class order (one pass), of ``rows`` (by default :meth:`figure_rows`)."""
         right: dict[str, int] = {}
         scored: dict[str, int] = {}
-        for r in self.rows:
+        for r in (self.figure_rows() if rows is None else rows):
             if r.record is not None:
                 scored[r.true] = scored.get(r.true, 0) + 1
                 right[r.true] = right.get(r.true, 0) + int(r.record.predicted == r.true)
@@ -342,14 +389,17 @@ class DatasetController(QObject):
 
     def _export(self, path: str, write: Callable[..., Any], message: str) -> None:
         """Exports wait their turn: a second one never cancels the first.  Each job checks its target first, before
-        any work: whether it can be written and is none of the dataset's annotation files (a one-line error naming
-        it); in the worker, since the check probes the folder with a temporary file (a network drive may stall)."""
+        any work: whether it can be written and is none of the files the table was read from (the dataset's
+        annotations or class index, a results file: a one-line error naming it); in the worker, since the check
+        probes the folder with a temporary file (a network drive may stall)."""
         from core.export.target import check_writable
 
-        annotations = self.dataset.annotation_files if self.dataset is not None else ()
+        read_from = list(self._results_files)
+        if self.dataset is not None:
+            read_from += [*self.dataset.annotation_files, *([self.dataset.class_index_file] if self.dataset.class_index_file else [])]
 
         def work(cancel, progress):  # noqa: ANN001, ANN202
-            check_writable(path, folder=False, inputs=annotations)
+            check_writable(path, folder=False, inputs=read_from)
             return write(cancel, progress)
 
         self._exports.append((work, message))

@@ -140,7 +140,9 @@ class DatasetPanel(QWidget):
         layout.addLayout(cell)
         layout.addWidget(split, 1)
 
-        self._figures_timer = QTimer(self)  # a burst of predictions redraws the figures once
+        # a burst of predictions redraws the figures at most every 250 ms; started only when idle, so that records
+        # arriving faster than that (a GPU, the cache) still redraw them as they come, not once at the end
+        self._figures_timer = QTimer(self)
         self._figures_timer.setSingleShot(True)
         self._figures_timer.setInterval(250)
         self._figures_timer.timeout.connect(self._refresh_figures)
@@ -154,21 +156,23 @@ class DatasetPanel(QWidget):
         controller.listed.connect(self._on_listed)
         controller.progressed.connect(self._on_progress)
         controller.finished.connect(lambda _channel, message: self._finish(message))
-        controller.recordsChanged.connect(self._figures_timer.start)
+        controller.recordsChanged.connect(self._figures_soon)
+        controller.proxy.modelReset.connect(self._figures_soon)  # new rows, or a row's split changed
 
     # -- filters ----------------------------------------------------------------------
     def _apply_filter(self) -> None:
         true_class, predicted = self._cell
         self.controller.proxy.set_filter(RowFilter(
             text=self.search.text().strip(),
-            true_class=true_class or (self.class_box.currentData() or ""),
+            true_class=self.class_box.currentData() or "",
             split=self.split_box.currentData() or "",
             wrong_only=self.wrong_box.isChecked(),
             max_confidence=self.low_box.value() or None,
             min_noise=self.noise_box.value() or None,
-            predicted=predicted,
+            cell=(true_class, predicted) if true_class else None,
         ))
         self._show_count()
+        self._figures_soon()  # the figures count the rows the filters show
 
     def _set_cell(self, true_class: str, predicted: str) -> None:
         self._cell = (true_class, predicted)
@@ -208,10 +212,15 @@ class DatasetPanel(QWidget):
         self._show_count()
         self.status.setText(message)
 
+    def _figures_soon(self) -> None:
+        if not self._figures_timer.isActive():
+            self._figures_timer.start()
+
     def _refresh_figures(self) -> None:
-        names, matrix = self.controller.confusion()
+        rows = self.controller.figure_rows()
+        names, matrix = self.controller.confusion(rows)
         self.confusion.set_matrix(names, matrix)
-        self.accuracy.set_rows(self.controller.per_class_accuracy())
+        self.accuracy.set_rows(self.controller.per_class_accuracy(rows))
 
     def _open_row(self, index) -> None:  # noqa: ANN001 - a proxy index
         row = self.controller.model.rows[self.controller.proxy.mapToSource(index).row()]

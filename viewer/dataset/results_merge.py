@@ -7,7 +7,9 @@ its relative path (the record's own, or its path under the header's root), else 
 one row whose last two path parts, or file name, are the record's; a row of another
 class than the record's, or of another segment (a Kinetics row is the annotated seconds
 of an untrimmed file; a record of the whole file, as files written before records kept
-their segment are, is not its result), is never its video.  A
+their segment are, is not its result), is never its video.  A record of a row's own
+path (absolute, or in the dataset) scored as another class is of a video relabelled
+since: its prediction answers the old label, and it is left out (counted).  A
 record that matches no row is a video the table does not list: it becomes a row of
 its own.  Plain Python, run in the worker (13,320 path resolutions).
 """
@@ -33,6 +35,7 @@ class ResultsMerge:
     added: tuple[Row, ...]  # rows for the records no row matched
     labels: dict[str, str]  # normalised path -> true class of the added rows
     by_relative: int  # how many matched by a relative path or a tail, not by the absolute path
+    other_class: int = 0  # records of a row's video (its path, absolute or in the dataset) scored as another class: left out
 
 
 def _parts(path: str) -> tuple[str, ...]:
@@ -67,20 +70,32 @@ def merge_results(rows: Sequence[Row], results: VideoResults) -> ResultsMerge:
     chosen: dict[int, tuple[Row, VideoRecord, FlowSummary | None]] = {}
     unmatched: dict[tuple[str, tuple[float, float] | None], VideoRecord] = {}
     relative_matches = 0
+    other_class = 0
+    known = set(results.class_names)
     for record in results.records:
         row = by_path.get((normalise(record.path), record.segment))
         if row is None:
             ends, under = _parts(record.video), _under(record.path, results.dataset)
             candidates = [by_relative.get((ends, record.segment)), by_relative.get((under, record.segment)) if under else None]
             if not any(same_video(c, record) for c in candidates):
+                # the video's own path in the dataset, labelled with another of the file's classes (of a class the
+                # file does not know, the row is of another dataset laid out alike: the record is a video of its own)
+                named = next((c for c in candidates if c is not None), None)
+                if named is not None and named.true in known:
+                    other_class += 1
+                    continue
                 tails = tails if tails is not None else [_unique_tails(rows, 2), _unique_tails(rows, 1)]
                 candidates += [t.get(ends[-n:]) for n, t in zip((2, 1), tails) if len(ends) >= n]
             row = next((c for c in candidates if same_video(c, record)), None)  # the same class and seconds, or not the same video
             relative_matches += row is not None and id(row) not in chosen
+        elif not same_video(row, record):  # the row's own file, scored when it had another label (corrected since)
+            other_class += 1
+            continue
         if row is None:
             unmatched[(normalise(record.path), record.segment)] = record  # the same video twice in a file: one row
         else:
             chosen[id(row)] = (row, record, noise_of(record.flow_noise))
     added = tuple(Row(Path(r.path), r.video, r.true, "test", noise=noise_of(r.flow_noise), record=r, noise_from_results=True,
                       segment=r.segment) for r in unmatched.values())
-    return ResultsMerge(results, tuple(chosen.values()), added, {normalise(r.path): r.true for r in added}, relative_matches)
+    return ResultsMerge(results, tuple(chosen.values()), added, {normalise(r.path): r.true for r in added}, relative_matches,
+                        other_class)

@@ -122,12 +122,14 @@ def snapshot(rows: Sequence[Row]) -> list[Row]:
 
 
 def table_csv(rows: Sequence[Row]) -> str:
-    """The table as CSV text, every column, in the given row order."""
+    """The table as CSV text, every column, in the given row order.  Records end in CRLF (RFC 4180), so that a field
+    holding either line-break character is quoted (with LF alone, a bare CR in a file name split its row in two);
+    write the text as bytes (:func:`write_table_csv`), or newline translation changes the line breaks inside fields."""
     import csv
     import io
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*COLUMNS, "Noisiest pair", "Worst window", "Path"])
     for row in rows:
         noisiest = "" if row.noise is None else row.noise.noisiest_pair

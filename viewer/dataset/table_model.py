@@ -28,9 +28,22 @@ class DatasetTableModel(QAbstractTableModel):
         self.generation = 0  # bumped by every new row list: the proxy's cached verdicts are for one generation
         self._position: dict[int, int] = {}
         self.metadata_wanted: Callable[[Row], None] = lambda _row: None
+        self.sorted_by: tuple[int, Qt.SortOrder] | None = None  # the column and order of the last sort, until new rows
 
     def set_rows(self, rows: list[Row], positions: dict[int, int] | None = None) -> None:
-        """``positions`` (``id(row)`` -> index) when the caller made it already, off the GUI thread."""
+        """New rows, in their own order.  ``positions`` (``id(row)`` -> index) when the caller made it already, off
+        the GUI thread."""
+        self.sorted_by = None
+        self._replace_rows(rows, positions)
+
+    def add_rows(self, rows: list[Row]) -> None:
+        """``rows`` after those shown, or in their place in the table's order when it is sorted."""
+        sorted_by = self.sorted_by
+        self._replace_rows(self.rows + rows)
+        if sorted_by is not None:
+            self.sort(*sorted_by)
+
+    def _replace_rows(self, rows: list[Row], positions: dict[int, int] | None = None) -> None:
         self.beginResetModel()
         self.rows = rows
         self.generation += 1
@@ -79,12 +92,14 @@ class DatasetTableModel(QAbstractTableModel):
         keyed = [(row.sort_key(column), row) for row in self.rows]
         known = sorted((item for item in keyed if item[0][0] == 0), key=lambda item: item[0],
                        reverse=order == Qt.SortOrder.DescendingOrder)
-        self.set_rows([row for _key, row in known] + [row for key, row in keyed if key[0] != 0])
+        self._replace_rows([row for _key, row in known] + [row for key, row in keyed if key[0] != 0])
+        self.sorted_by = (column, order)
 
 
 @dataclass(frozen=True)
 class RowFilter:
-    """What the table shows; empty fields filter nothing."""
+    """What the table shows; empty fields filter nothing.  The confusion matrix and per-class accuracy count the
+    rows of :meth:`without_cell`, so a click on a cell lists exactly the rows the cell counts."""
 
     text: str = ""
     true_class: str = ""
@@ -92,7 +107,7 @@ class RowFilter:
     wrong_only: bool = False
     max_confidence: float | None = None  # show predictions below this confidence
     min_noise: float | None = None  # show videos whose max noise score is above this
-    predicted: str = ""  # a confusion cell: rows predicted as this class
+    cell: tuple[str, str] | None = None  # a confusion cell (true class, predicted class): its rows only
 
     def accepts(self, row: Row) -> bool:
         if self.text and self.text.casefold() not in row.relative.casefold() and self.text.casefold() not in row.true.casefold():
@@ -101,11 +116,15 @@ class RowFilter:
             return False
         if self.wrong_only and row.correct is not False:
             return False
-        if self.predicted and (row.record is None or row.record.predicted != self.predicted):
+        if self.cell is not None and (row.true != self.cell[0] or row.record is None or row.record.predicted != self.cell[1]):
             return False
         if self.max_confidence is not None and (row.record is None or row.record.confidence >= self.max_confidence):
             return False
         return self.min_noise is None or (row.noise is not None and row.noise.max_noise > self.min_noise)
+
+    def without_cell(self) -> "RowFilter":
+        """The rows the figures count: these criteria but the confusion cell's."""
+        return self if self.cell is None else replace(self, cell=None)
 
     def changed(self, **fields: Any) -> "RowFilter":
         return replace(self, **fields)

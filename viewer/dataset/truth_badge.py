@@ -125,7 +125,10 @@ class TruthBadge(QWidget):
             return
         prediction = self.classify_state.prediction
         name = html.escape(truth.name)
-        if prediction is None:
+        if domain is not None and truth.name not in domain.classes:  # a dataset's class the model never learnt
+            self.truth_label.setText(f"true: <b>{name}</b> <span style='color:#5f6368'>(from the {truth.source}; not one of the "
+                                     "model's classes: neither right nor wrong)</span>")
+        elif prediction is None:
             self.truth_label.setText(f"true: <b>{name}</b> <span style='color:#5f6368'>(from the {truth.source})</span>")
         elif prediction.label == truth.name:
             self.truth_label.setText(f"true: <b>{name}</b> <span style='color:#1a7f37'>✔ right</span>")

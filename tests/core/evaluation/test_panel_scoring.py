@@ -133,3 +133,40 @@ def test_records_scored_with_other_flow_settings_are_not_reused(tmp_path: Path, 
     monkeypatch.setattr(classical, "DIS_PRESET", "another")
     assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="dis").get(sample.path) is None
     assert RecordCache(checkpoint, names, tmp_path / "c", flow_method="farneback").get(sample.path) is None
+
+
+def test_records_reach_the_disk_while_the_scoring_runs_not_only_at_its_end(tmp_path: Path, monkeypatch):
+    """The cache was written once, when the job ended: a viewer killed (or a machine that went down) hours into a
+    dataset's scoring lost every record of the run."""
+    from core.evaluation.video_results import record_of
+
+    names = ("a", "b")
+    videos = [(tmp_path / f"{i}.mp4", f"a/{i}.mp4", "a") for i in range(4)]
+    for path, _relative, _true in videos:
+        path.write_bytes(b"x")
+    monkeypatch.setattr(panel_scoring, "score_video", lambda _c, path, relative, true, *_a, **_k:
+                        record_of(relative, Path(path).resolve(), names, names.index(true), [0.8, 0.2], None))
+    monkeypatch.setattr(panel_scoring, "SAVE_EVERY_S", 0.0)
+    on_disk = []
+
+    def progress(done, total, message="", partial=None):  # noqa: ANN001
+        on_disk.append(len(RecordCache("model.safetensors", names, tmp_path / "c")))  # what a killed viewer would find
+
+    panel_scoring.score_videos(None, videos, RecordCache("model.safetensors", names, tmp_path / "c"), progress=progress)
+    assert on_disk == [1, 2, 3, 4]
+
+
+def test_two_writers_of_one_survey_store_keep_each_others_summaries(tmp_path: Path):
+    """The viewer's scan and eval's survey share the store's file; each saved its own copy over it, so the summaries
+    the other had saved since it was read were lost."""
+    videos = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c")]
+    for video in videos:
+        video.write_bytes(b"x")
+    viewer, command = FlowSurveyStore(tmp_path / "s", "dis"), FlowSurveyStore(tmp_path / "s", "dis")
+    viewer.put(videos[0], summarise_noise([0.1]))
+    command.put(videos[1], summarise_noise([0.2]))
+    command.save()
+    viewer.put(videos[2], summarise_noise([0.3]))
+    viewer.save()
+    stored = FlowSurveyStore(tmp_path / "s", "dis")
+    assert [stored.get(v).max_noise for v in videos] == [0.1, 0.2, 0.3]

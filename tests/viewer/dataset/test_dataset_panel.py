@@ -44,11 +44,12 @@ def test_evaluate_filter_wrong_click_a_confusion_cell_and_open_the_row(qtbot, wi
     assert {cell_text(window, i, COL_CLASS) for i in range(9)} == {r.true for r in scored} - {FAVOURED}
     panel.wrong_box.setChecked(False)
 
-    qtbot.waitUntil(lambda: panel.confusion.rowCount() == 10, timeout=5000)
+    matrix = panel.confusion.model()
+    qtbot.waitUntil(lambda: matrix.rowCount() == 10, timeout=5000)
     names = panel.confusion.names
     r, c = names.index("RedBall"), names.index(FAVOURED)
-    assert panel.confusion.item(r, c).text() == "1" and panel.confusion.item(r, r).text() == ""
-    rect = panel.confusion.visualItemRect(panel.confusion.item(r, c))
+    assert matrix.index(r, c).data() == "1" and matrix.index(r, r).data() == ""
+    rect = panel.confusion.visualRect(matrix.index(r, c))
     qtbot.mouseClick(panel.confusion.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert controller.proxy.rowCount() == 1 and cell_text(window, 0, COL_CLASS) == "RedBall"
     assert panel.cell_label.text() == f"Confusion cell: true RedBall, predicted {FAVOURED}"
