@@ -84,11 +84,8 @@ def test_the_confusion_matrix_of_many_classes_is_drawn_without_stalling_the_wind
     assert chosen == [("class number 0", "class number 1")]
 
 
-def test_a_results_file_opened_while_the_dataset_is_listed_lands_on_its_rows(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
-    """Opened before the listing came in, its records were matched against the rows then (none): added as rows of
-    their own beside the listing's (each video twice), or dropped when the listing replaced them."""
-    synth, _checkpoint, _root = data
-    controller = window.dataset.controller
+def hold_listing(monkeypatch) -> threading.Event:  # noqa: ANN001
+    """Make the next dataset listings wait until the returned event is set (a slow disk, a large folder)."""
     release = threading.Event()
     real = controller_module.list_dataset
 
@@ -97,6 +94,15 @@ def test_a_results_file_opened_while_the_dataset_is_listed_lands_on_its_rows(qtb
         return real(*args, **kwargs)
 
     monkeypatch.setattr(controller_module, "list_dataset", slow_listing)
+    return release
+
+
+def test_a_results_file_opened_while_the_dataset_is_listed_lands_on_its_rows(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
+    """Opened before the listing came in, its records were matched against the rows then (none): added as rows of
+    their own beside the listing's (each video twice), or dropped when the listing replaced them."""
+    synth, _checkpoint, _root = data
+    controller = window.dataset.controller
+    release = hold_listing(monkeypatch)
     results = write_results(tmp_path / "videos.jsonl", [record("RedBall/RedBall_0001.mp4", "RedBall", 0.9, root=SERVER),
                                                         record("Recede/Recede_0009.mp4", FAVOURED, 0.6, root=SERVER)], root=SERVER)
     window.dataset.open_dataset(str(synth))
@@ -117,14 +123,7 @@ def test_an_evaluation_and_a_scan_asked_for_while_the_dataset_is_listed_fill_its
     synth, _checkpoint, _root = data
     controller, panel = window.dataset.controller, window.dataset.panel
     open_listed(qtbot, window, synth)
-    release = threading.Event()
-    real = controller_module.list_dataset
-
-    def slow_listing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        assert release.wait(WAIT_MS / 1000)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(controller_module, "list_dataset", slow_listing)
+    release = hold_listing(monkeypatch)
     window.dataset.open_dataset(str(synth))  # listed again (videos added, say)
     panel.eval_button.click()
     panel.search.setText("RedBall_0001")
