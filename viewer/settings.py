@@ -172,7 +172,6 @@ def add_recent_checkpoint(path: str | Path) -> list[str]:
     return files
 
 
-
 def chosen_checkpoint() -> str | None:
     """The checkpoint the user chose last (loaded at start when no other is given), or ``None``."""
     value = settings().value("models/chosen", "")

@@ -90,7 +90,7 @@ def check_own_metrics(out_dir: Path) -> Path:
         return out_dir
     try:
         ours = path.stat().st_size <= MAX_METRICS_BYTES and _is_eval_metrics(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON: not an eval's
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON, nested past reading: not an eval's
         ours = False
     if not ours:
         raise InputError(f"holds a {METRICS_NAME} that eval did not write (another command's result, or your own file), "

@@ -280,6 +280,11 @@ def run(args: argparse.Namespace) -> int:
         from core.evaluation.over_splits import check_official
 
         check_official(discover_dataset(data, split_dir=settings.split_dir), args.official_split, settings.split_dir)  # never a silent seeded split
+    if len(runs) > 1:  # every split's checkpoint before the first trains: not hours later, at split 3
+        from core.training.run import check_output
+
+        for _settings, out in runs:
+            check_output(out, resume=not args.fresh)
     for run_settings, out in runs:
         if len(runs) > 1:
             log(f"split {run_settings.official_split}: {out}")

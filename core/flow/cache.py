@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -166,7 +167,7 @@ class FlowCache:
             info = framed.header.get("info", {})
             if not isinstance(info, dict) or len(shape) != 4 or shape[1] != 2 or any(s <= 0 for s in shape):
                 return None
-            one = int(np.prod(shape)) * 2
+            one = math.prod(shape) * 2  # exact: numpy's product wraps past int64, and a damaged header can say so
             payload = framed.checked_payload(one * (2 if has_backward else 1))
         except (FramedFileError, ValueError, KeyError, TypeError):
             return None

@@ -14,17 +14,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# bump when a method's output changes other than by a setting below (2: RAFT clip path without warm
-# starts; 3: these settings in the keys, so flow cached under 2 by older TV-L1 defaults is dropped;
-# 4: TV-L1 stops each pair of a batch on its own test, so flow batched under 3 differs slightly)
-ENGINE_VERSION = 4
+# bump when every method's output changes other than by a setting below (2: RAFT clip path without warm
+# starts; 3: these settings in the keys, so flow cached under 2 by older TV-L1 defaults is dropped); a change
+# of one method's algorithm is a revision in its own settings (TV-L1's "stopping"), so the others' caches stay
+ENGINE_VERSION = 3
+# TV-L1 stops each pair of a batch on its own test (it stopped when the batch's slowest pair settled, so a
+# pair's flow depended on its batch): flow cached before differs slightly and is not this
+TVL1_STOPPING = "per pair"
+
 
 def method_settings(method: str) -> dict[str, Any]:
     """The JSON-able settings that decide ``method``'s flow (a name as :data:`core.flow.engine.METHODS` spells it)."""
     if method == "tvl1":
         from core.flow.tvl1_image import DEFAULT_SETTINGS
 
-        return dataclasses.asdict(DEFAULT_SETTINGS)
+        return {**dataclasses.asdict(DEFAULT_SETTINGS), "stopping": TVL1_STOPPING}
     if method == "dis":
         from core.flow.classical import DIS_PATCH_STRIDE, DIS_PRESET
 

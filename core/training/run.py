@@ -52,18 +52,24 @@ def train(
     last finished epoch stays on disk).
     """
     settings.validate()
-    if Path(out).name.endswith(STATE_SUFFIX):  # m.train-state.safetensors: the new checkpoint would replace run m's state
-        raise CheckpointError(f"is the name of a training state (the one beside {Path(out).name.removesuffix(STATE_SUFFIX)}.safetensors), "
-                              "not of a checkpoint: give the checkpoint's own name", out)
-    check_writable(out, folder=False)  # before any work: not after the first epoch
-    if resume:
-        check_not_another_checkpoint(Path(out))
+    check_output(out, resume=resume)
     memory.reset_peaks()  # the result's peak is this run's, not an earlier one's in this process (--splits)
     with training_lock(out):  # a second run into the same checkpoint is refused, not mixed in
         result = family(settings.model).train(dataset_root, settings, out, resume=resume, cache_dir=cache_dir, progress=progress,
                                               cancel=cancel, log=log, command=command)
         verify_checkpoint(result)
     return result
+
+
+def check_output(out: str | os.PathLike[str], *, resume: bool) -> None:
+    """Refuse, before any work, a checkpoint path a run must not write: a training state's name, an unwritable
+    place, or (resuming) a checkpoint with no state beside it.  ``train --splits`` checks every split's first."""
+    if Path(out).name.endswith(STATE_SUFFIX):  # m.train-state.safetensors: the new checkpoint would replace run m's state
+        raise CheckpointError(f"is the name of a training state (the one beside {Path(out).name.removesuffix(STATE_SUFFIX)}.safetensors), "
+                              "not of a checkpoint: give the checkpoint's own name", out)
+    check_writable(out, folder=False)  # before any work: not after the first epoch
+    if resume:
+        check_not_another_checkpoint(Path(out))
 
 
 def check_not_another_checkpoint(out: Path) -> None:

@@ -290,6 +290,10 @@ def test_a_metrics_json_that_eval_did_not_write_is_refused_not_overwritten(data,
         "which eval would overwrite: give another --out"]
     assert (out / "metrics.json").read_text() == flows and sorted(p.name for p in out.iterdir()) == ["metrics.json"]
 
+    (out / "metrics.json").write_bytes(b"[" * 100000 + b"]" * 100000)  # nested past json's reach: RecursionError, exit 1
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out, "--no-flow-survey") == 2
+    assert "eval did not write" in capsys.readouterr().err
+
     (out / "metrics.json").unlink()
     assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out, "--no-flow-survey") == 0
     assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "2", "--out", out, "--no-flow-survey") == 0  # its own: replaced

@@ -138,3 +138,17 @@ def test_split_names_parsing_and_the_summary_arithmetic():
     assert summary["top1"] == {"mean": pytest.approx(0.6), "std": pytest.approx(np.sqrt(0.02)), "count": 2}
     assert summary["mean_class_accuracy"]["count"] == 1
     assert "60.0 ± 14.1%" in splits_table(summary)
+
+
+def test_train_splits_refuses_a_later_split_s_checkpoint_before_the_first_split_trains(trained, tmp_path, capsys):
+    """Split 2's checkpoint is a copy kept on its own (no training state beside it): refused at once, not after
+    split 1 has trained (hours on UCF101)."""
+    out = tmp_path / "runs" / "model.safetensors"
+    kept = split_checkpoint(out, 2)
+    kept.parent.mkdir(parents=True)
+    shutil.copy(trained.root / "runs" / "model-split2.safetensors", kept)
+    capsys.readouterr()
+    assert main.main(["train", str(trained.data), "--splits", "1,2", "--out", str(out), "--cache-dir", str(trained.root / "cache"), *SMALL]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(kept) in err[0] and "no training state beside it" in err[0]
+    assert not split_checkpoint(out, 1).exists()

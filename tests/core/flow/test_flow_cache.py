@@ -318,3 +318,20 @@ def test_an_entry_whose_shape_is_not_finite_is_a_miss_not_a_crash(tmp_path: Path
     replace_header(path, MAGIC, b'{"shape": ' + shape + b', "backward": false, "sha256": "-"}')
     assert cache.get(key) is None
     assert not path.exists()
+
+
+def test_an_entry_whose_shape_overflows_int64_is_a_miss_not_a_crash(tmp_path: Path) -> None:
+    """numpy's product of a shape wraps past int64: [2**62, 2, 2, 1] multiplied to 0, matched an empty payload's
+    size and checksum, and the reshape raised ValueError out of ``get``."""
+    import hashlib
+    import json
+    import struct
+
+    from core.flow.cache import MAGIC
+
+    header = json.dumps({"shape": [2**62, 2, 2, 1], "backward": False, "sha256": hashlib.sha256(b"").hexdigest(), "info": {}})
+    cache = FlowCache(tmp_path)
+    key = cache.key({"huge": 1})
+    cache.path_for(key).parent.mkdir(parents=True, exist_ok=True)
+    cache.path_for(key).write_bytes(MAGIC + struct.pack("<I", len(header)) + header.encode("utf-8"))
+    assert cache.get(key) is None
