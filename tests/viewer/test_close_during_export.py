@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from core.video import open_video
+from held_export import hold_exports
 from media import write_video
 from viewer.main_window import MainWindow
 
@@ -20,14 +21,7 @@ def _window_with_a_held_export_overlay(qtbot, tmp_path: Path, *, show_dialogs: b
     win.show()
     win.open_video(str(write_video(tmp_path / "clip.mp4", 12)))
     qtbot.waitUntil(lambda: win.state.frame_count == 12 and win.video.shown_index == 0, timeout=10000)
-    started, release = threading.Event(), threading.Event()
-
-    def held(index: int) -> None:
-        started.set()
-        release.wait(10)
-        return None
-
-    win.export.add_overlay_source("flow", "test.held", lambda: held)
+    started, release = hold_exports(win, "test.held", 10)
     return win, started, release
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 from pathlib import Path
 
 import cv2
@@ -17,6 +16,7 @@ from core.export.image import GAP
 from core.inference import Prediction
 from core.sampling import CropMap
 from core.video import open_video
+from held_export import hold_exports
 from media import decode_index, write_video
 from viewer.main_window import MainWindow
 from staging_helpers import settle
@@ -116,14 +116,7 @@ def test_mp4_export_default_clip_and_an_extra_overlay_source(qtbot, window: Main
 
 def test_cancelled_export_leaves_nothing(qtbot, window: MainWindow, video_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
     _open_at(qtbot, window, video_path, 0)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(index: int) -> None:
-        started.set()
-        release.wait(5)
-        return None
-
-    window.export.add_overlay_source("flow", "test.slow", lambda: slow)
+    started, release = hold_exports(window, "test.slow", 5)
     out = tmp_path / "exports" / "cancelled.mp4"
     window.export.export_clip(str(out), tuple(range(0, 30)))
     assert window.export.busy
