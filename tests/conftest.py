@@ -6,6 +6,7 @@ import os
 import threading
 
 import pytest
+import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["TWOSTREAM_OFFLINE"] = "1"  # no test may reach for the network
@@ -34,3 +35,13 @@ def _no_leaked_threads() -> None:
         thread.join(timeout=5)
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"threads left running: {still}"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: small training runs and backbones round their float sums the same way in every run
+    (with two threads reductions round otherwise, and exact figures land elsewhere)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

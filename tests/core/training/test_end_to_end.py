@@ -30,14 +30,7 @@ REPFLOW = ["--model", "repflow", "--tiny-width", "8", "--input-size", "48", "--c
            "--lr", "3e-3", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    """Exact training figures depend on the thread count (float reductions): pinned to one."""
-    monkeypatch.setenv("TWOSTREAM_OFFLINE", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+import pytest
 
 from core.training import TrainSettings, train
 from training_helpers import small_settings, write_colour_dataset
@@ -27,8 +27,8 @@ def test_a_class_the_split_trains_none_of_is_named_in_a_note(tmp_path: Path):
     assert any(line.startswith("note: ") and NOTE in line for line in lines)
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_a_class_whose_training_videos_are_all_unreadable_is_named_in_a_note(tmp_path: Path):
-    torch.set_num_threads(1)
     data = write_colour_dataset(tmp_path / "data", videos_per_class=4)
     for video in (data / "Green").glob("*.mp4"):
         video.write_bytes(b"not a video")

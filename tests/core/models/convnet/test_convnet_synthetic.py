@@ -31,14 +31,7 @@ CLASSES = ["MoveLeft", "MoveRight", "RedBall", "GreenBall"]
 SIZE = 48
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Pinned to one thread: with two, float reductions round differently and this small
-    training run lands elsewhere (the RGB stream learned colour less well in CI)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -42,14 +42,7 @@ class Log(list):
         return int(computed), int(cached)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small training runs land on exact figures only with a fixed thread count: with two
-    threads float reductions round differently (CI saw 8 of 9 right after 15 epochs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tensors(path: Path) -> dict[str, torch.Tensor]:
