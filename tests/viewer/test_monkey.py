@@ -17,7 +17,8 @@ from core.models import build_model, save_checkpoint
 from core.models.transformer.config import TransformerConfig
 from dataset_helpers import synth_with_checkpoint
 from media import index_frame, write_video
-from monkey_helpers import MonkeyFiles, run_monkey, small_frame_caches
+from monkey_helpers import MonkeyFiles, run_monkey
+from monkey_watch import small_frame_caches
 from viewer.jobs import wait_for_all_jobs
 from viewer.main_window import MainWindow
 
