@@ -82,7 +82,7 @@ class ExportController(QObject):
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
-        self._running: str = ""  # what the export in progress writes, in words ("" when none)
+        self._running: str = ""  # what the export job writes, in words, until its end is heard ("" when none)
         self._waiting: deque[tuple[str, ExportWork]] = deque()  # exports asked for meanwhile: a second never cancels the first
 
     # -- hooks for other features ---------------------------------------------------
@@ -239,8 +239,9 @@ class ExportController(QObject):
 
     def _start(self, title: str, work: ExportWork) -> int:
         """Run the export now, or after the ones before it (the job channel's newest job wins, which dropped an MP4
-        being written when flow metrics were asked for).  Returns the job id; 0 when it waits its turn."""
-        if self.busy or self._waiting:
+        being written when flow metrics were asked for).  Returns the job id; 0 when it waits its turn, also behind
+        an export cancelled but not ended yet (its file may be written all the same, and is then reported)."""
+        if self._running or self._waiting:
             self._waiting.append((title, work))
             self.notifier.notice(f"{title}: after the export in progress")
             return 0
@@ -276,7 +277,10 @@ class ExportController(QObject):
             on_error=self._on_error,
             on_progress=self._on_progress,
             on_cancelled=self._on_cancelled,
+            keep_completed=True,  # Cancel pressed after the file was written (atomically): it was exported, and says so
         )
+        if job < 0:  # the window is closing
+            self._running = ""
         return job
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
@@ -286,19 +290,26 @@ class ExportController(QObject):
             self.progress_dialog.setLabelText(message)
 
     def _on_finished(self, path: str) -> None:
-        self._close_dialog()
+        self._job_ended()
         self._done(path)
         self._next()
 
     def _on_error(self, error: BaseException, trace: str) -> None:
-        self._close_dialog()
+        self._job_ended()
         self.notifier.error("Export failed", error, trace)
         self._next()
 
     def _on_cancelled(self) -> None:
-        self._close_dialog()
+        """The job stopped before its file was renamed into place (the writers are atomic; one that got that far is
+        reported exported), or failed after the cancel: either way no file."""
+        self._job_ended()
         self.notifier.notice("Export cancelled; nothing was written")
         self._next()
+
+    def _job_ended(self) -> None:
+        """The export job's one end (result, error or cancel) arrived: its dialog goes, the next export may start."""
+        self._running = ""
+        self._close_dialog()
 
     def _close_dialog(self) -> None:
         if self.progress_dialog is not None:

@@ -5,8 +5,14 @@ A job is a plain function ``fn(cancel, progress) -> result`` from ``core``;
 result (a chunk of a long scan) to show before the job ends.  Jobs
 run on a thread pool; each *channel* ("frame", "flow", "classify") has at most
 one job that matters: submitting a new one cancels the old one, and results
-carry a request id so a stale result is dropped, never shown.  After
-:meth:`JobRunner.shutdown` (the window closing) nothing is delivered at all.
+carry a request id so a stale result is dropped, never shown.  A job its owner
+cancelled still ends with exactly one call to it, however late its end arrives
+(an owner waiting for it, an export queue, would otherwise wait for ever):
+``on_cancelled``, or ``on_result`` when the function returned and the owner keeps
+completed results (an export whose file was written).  Only a job superseded by
+a newer request on its channel ends in silence: its owner hears from the newer
+one.  After :meth:`JobRunner.shutdown` (the window closing) nothing is delivered
+at all.
 
 Jobs running at once share the cores (:data:`core.thread_budget.WORKER_BUDGET`):
 each gets an even share of torch threads, re-read at every progress report, and
@@ -69,6 +75,7 @@ class _Handlers:
     on_progress: Callable[[int, int, str], None] | None
     on_cancelled: Callable[[], None] | None
     on_partial: Callable[[Any], None] | None = None
+    keep_completed: bool = False  # a result that arrives after a cancel is delivered, not turned into on_cancelled
     token: CancelToken = field(default_factory=CancelToken)
 
 
@@ -103,17 +110,11 @@ class _Runnable(QRunnable):
             token.raise_if_cancelled()
             with WORKER_BUDGET.job():
                 result = self._fn(token, progress)
-            if token.cancelled:
-                relay.cancelled.emit(job_id)
-            else:
-                relay.finished.emit(job_id, result)
+            relay.finished.emit(job_id, result)  # cancelled meanwhile or not: the GUI thread, which cancels, decides
         except Cancelled:
             relay.cancelled.emit(job_id)
         except BaseException as err:  # noqa: BLE001 - every error goes to the user
-            if token.cancelled:  # what a cancelled job raised on its way out: it was cancelled (its result would be dropped)
-                relay.cancelled.emit(job_id)
-            else:
-                relay.failed.emit(job_id, err, traceback.format_exc())
+            relay.failed.emit(job_id, err, traceback.format_exc())
 
 
 _RUNNERS: "weakref.WeakSet[JobRunner]" = weakref.WeakSet()
@@ -150,7 +151,8 @@ class JobRunner(QObject):
         self._relay.progressed.connect(self._on_progress)
         self._relay.partial.connect(self._on_partial)
         self._ids = itertools.count(1)
-        self._current: dict[str, int] = {}
+        self._current: dict[str, int] = {}  # the job in progress of each channel (none once cancelled)
+        self._latest: dict[str, int] = {}  # the newest job asked for on each channel: only its end reaches its owner
         self._handlers: dict[int, _Handlers] = {}
         self._channel_of: dict[int, str] = {}
         self._closed = False
@@ -166,16 +168,20 @@ class JobRunner(QObject):
         on_progress: Callable[[int, int, str], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
         on_partial: Callable[[Any], None] | None = None,
+        keep_completed: bool = False,
     ) -> int:
-        """Run ``fn`` in the background; cancels the channel's previous job."""
+        """Run ``fn`` in the background; cancels the channel's previous job.  ``keep_completed``: when ``fn`` returned
+        though the job was cancelled meanwhile (a cancel too late to stop it), ``on_result`` still gets its result
+        (an export: the file was written) instead of ``on_cancelled``."""
         if self._closed:
             return -1
         self.cancel(channel)
         job_id = next(self._ids)
-        handlers = _Handlers(on_result, on_error, on_progress, on_cancelled, on_partial)
+        handlers = _Handlers(on_result, on_error, on_progress, on_cancelled, on_partial, keep_completed)
         self._handlers[job_id] = handlers
         self._channel_of[job_id] = channel
         self._current[channel] = job_id
+        self._latest[channel] = job_id
         self._own_pools.get(channel, self._pool).start(_Runnable(job_id, fn, handlers.token, self._relay))
         return job_id
 
@@ -219,41 +225,44 @@ class JobRunner(QObject):
         return self._wait_pools(wait_ms)
 
     # -- delivery on the GUI thread -------------------------------------------------
-    def _take(self, job_id: int) -> _Handlers | None:
+    def _ended(self, job_id: int) -> _Handlers | None:
+        """The handlers of a job that ended, whose owner hears how: ``None`` after shutdown, or when a newer request
+        on its channel superseded it (the owner hears from that one)."""
         handlers = self._handlers.pop(job_id, None)
-        channel = self._channel_of.pop(job_id, None)
-        if handlers is None or self._closed:
-            return None
-        if channel is not None and self._current.get(channel) == job_id:
+        channel = self._channel_of.pop(job_id, "")
+        if self._current.get(channel) == job_id:
             del self._current[channel]
-            return handlers
-        return None  # stale: a newer job replaced it
+        if handlers is None or self._closed or self._latest.get(channel) != job_id:
+            return None
+        return handlers
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, result: object) -> None:
-        handlers = self._take(job_id)
-        if handlers is not None:
+        handlers = self._ended(job_id)
+        if handlers is None:
+            return
+        if handlers.token.cancelled and not handlers.keep_completed:  # cancelled too late to stop it
+            _report_cancelled(handlers)
+        else:
             handlers.on_result(result)
 
     @Slot(int, object, str)
     def _on_failed(self, job_id: int, error: BaseException, trace: str) -> None:
-        handlers = self._take(job_id)
+        handlers = self._ended(job_id)
         if handlers is None:
             return
-        if handlers.on_error is not None:
+        if handlers.token.cancelled:  # what a cancelled job raised on its way out, or just before: it was cancelled
+            _report_cancelled(handlers)
+        elif handlers.on_error is not None:
             handlers.on_error(error, trace)
         else:  # no handler of its own: the application's error sink (viewer.app routes the excepthook to the notifier)
             sys.excepthook(type(error), error, error.__traceback__)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
-        handlers = self._handlers.pop(job_id, None)
-        channel = self._channel_of.pop(job_id, "")
-        if self._current.get(channel) == job_id:
-            del self._current[channel]  # it stopped by itself (the function saw the token)
-        superseded = channel in self._current  # a newer job took the channel: stay quiet
-        if handlers is not None and not self._closed and not superseded and handlers.on_cancelled is not None:
-            handlers.on_cancelled()
+        handlers = self._ended(job_id)  # cancelled, or it stopped by itself (the function raised Cancelled)
+        if handlers is not None:
+            _report_cancelled(handlers)
 
     def _live(self, job_id: int) -> _Handlers | None:
         """The handlers of a job that is still the current one of its channel."""
@@ -274,3 +283,8 @@ class JobRunner(QObject):
         handlers = self._live(job_id)
         if handlers is not None and handlers.on_partial is not None:
             handlers.on_partial(partial)
+
+
+def _report_cancelled(handlers: _Handlers) -> None:
+    if handlers.on_cancelled is not None:
+        handlers.on_cancelled()

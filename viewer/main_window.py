@@ -32,6 +32,7 @@ from viewer.flow_controller import ChunkQuality, FlowController, FlowFrame
 from viewer.flow_status import FlowStatus, flow_caption
 from viewer.inspect_ui import InspectUi
 from viewer.jobs import JobRunner
+from viewer.layout_autosave import LayoutAutosave
 from viewer.notifier import Notifier
 from viewer.quality_overlay import QualityOverlayController
 from viewer.raft_weights_ui import RaftWeightsUi
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
         self._restore_settings()
+        self.layout_autosave = LayoutAutosave(self)  # the layout is saved as it changes too: a crash does not lose it
 
     def _scan_part(self, part: ChunkQuality) -> None:
         """A scanned chunk onto the timeline, its mean motion in the video's pixels: the scan (and the memo of finished
@@ -270,8 +272,9 @@ class MainWindow(QMainWindow):
         )
 
     def save_settings(self) -> None:
-        """Preferences and the window's layout (preferences are also saved shortly after each change)."""
+        """Preferences and the window's layout (both are also saved shortly after each change)."""
         self._save_timer.stop()
+        self.layout_autosave.stop()  # the window closing: its hidden docks are not the user's layout
         app_settings.save_preferences(self.preferences())
         app_settings.save_window_layout(self.saveGeometry(), self.saveState())
 

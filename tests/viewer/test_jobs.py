@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from core.errors import VideoError
 from viewer.jobs import JobRunner
@@ -176,3 +177,82 @@ def test_an_error_of_a_job_without_a_handler_reaches_the_error_sink(qtbot, runne
     runner.submit("classify-catalog", broken, lambda r: pytest.fail("a failed job delivered a result"))
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
     assert isinstance(seen[0], RuntimeError) and str(seen[0]) == "header parser broke"
+
+
+def _ended_recorder() -> tuple[list[str], dict]:
+    """``(ended, handlers)``: the handlers append each terminal call to ``ended``."""
+    ended: list[str] = []
+    handlers = dict(on_result=lambda r: ended.append(f"result {r}"), on_error=lambda e, t: ended.append(f"error {e}"),
+                    on_cancelled=lambda: ended.append("cancelled"))
+    return ended, handlers
+
+
+@pytest.mark.parametrize(("keep_completed", "expected"), [(False, ["cancelled"]), (True, ["result done"])])
+def test_a_job_that_ended_just_before_its_cancel_still_ends_once(qtbot, runner: JobRunner, keep_completed: bool, expected: list[str]) -> None:  # noqa: ANN001
+    """The job returned (its result queued to the GUI thread), then the owner cancelled it: the late result was dropped
+    as stale and the owner heard nothing at all (an export queue waited for ever)."""
+    ended, handlers = _ended_recorder()
+    runner.submit("export", lambda c, p: "done", keep_completed=keep_completed, **handlers)
+    assert runner.wait(5000)  # ended, and the GUI thread has not taken its result yet
+    runner.cancel("export")
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    QCoreApplication.processEvents()
+    assert ended == expected and not runner.is_busy("export")
+
+
+@pytest.mark.parametrize(("keep_completed", "expected"), [(False, ["cancelled"]), (True, ["result done"])])
+def test_a_job_cancelled_while_it_ran_to_the_end_reports_as_its_owner_asked(qtbot, runner: JobRunner, keep_completed: bool, expected: list[str]) -> None:  # noqa: ANN001
+    """An export cancelled after its file was written (the function returned normally): by default the owner hears
+    "cancelled"; an owner that keeps completed results hears the result (the file is there)."""
+    started, release = threading.Event(), threading.Event()
+    ended, handlers = _ended_recorder()
+
+    def job(cancel, progress):  # noqa: ANN001, ANN202
+        started.set()
+        release.wait(5)
+        return "done"
+
+    runner.submit("export", job, keep_completed=keep_completed, **handlers)
+    assert started.wait(5)
+    runner.cancel("export")
+    release.set()
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    assert runner.wait(5000)
+    QCoreApplication.processEvents()
+    assert ended == expected
+
+
+def test_a_job_that_failed_just_before_its_cancel_reports_cancelled(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    ended, handlers = _ended_recorder()
+
+    def bad(cancel, progress):  # noqa: ANN001, ANN202
+        raise VideoError("is not a video", "/x/y.mp4")
+
+    runner.submit("open", bad, **handlers)
+    assert runner.wait(5000)
+    runner.cancel("open")
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    QCoreApplication.processEvents()
+    assert ended == ["cancelled"]
+
+
+def test_a_cancelled_job_ending_after_a_newer_one_on_its_channel_stays_quiet(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    """The owner cancelled a job, asked for another, and heard that one's result: the first one's end, arriving after,
+    reached the owner as well (a second terminal call, about a request it had replaced)."""
+    started, release = threading.Event(), threading.Event()
+    ended, handlers = _ended_recorder()
+
+    def old(cancel, progress):  # noqa: ANN001, ANN202
+        started.set()
+        release.wait(5)
+        cancel.raise_if_cancelled()
+
+    runner.submit("dataset-open", old, **handlers)
+    assert started.wait(5)
+    runner.cancel("dataset-open")
+    runner.submit("dataset-open", lambda c, p: "new", **handlers)
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    release.set()
+    assert runner.wait(5000)
+    QCoreApplication.processEvents()
+    assert ended == ["result new"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QToolBar
 
 from viewer import settings as app_settings
@@ -74,3 +77,29 @@ def test_device_choice_is_saved_and_an_absent_device_reads_as_the_default() -> N
     app_settings.save_preference("device", "cuda")
     assert app_settings.load_preferences(devices=["cpu"]).device == "auto"
     assert app_settings.load_preferences(devices=["cpu", "cuda"]).device == "cuda"
+
+
+def test_the_layout_is_saved_as_it_changes_not_only_on_close(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """The layout was saved on close only: a viewer killed or crashed lost the docks, toolbars and size the user had
+    arranged.  Read here from the file on disk (a copy: Qt shares a settings file's values within a process) and by a
+    second window, while the first is still open."""
+    first = _window(qtbot)
+    first.findChild(QToolBar, "inspectToolbar").setVisible(False)
+    first.classify_ui.attention_dock.hide()
+    first.resize(760, 700)  # inside the offscreen screen (800x800)
+    copies = itertools.count()
+
+    def on_disk() -> bool:
+        if not app_settings.settings_path().is_file():
+            return False
+        copy = shutil.copyfile(app_settings.settings_path(), tmp_path / f"copy{next(copies)}.ini")
+        saved = QSettings(str(copy), QSettings.Format.IniFormat)
+        return saved.value("window/state") == first.saveState() and saved.value("window/geometry") == first.saveGeometry()
+
+    qtbot.waitUntil(on_disk, timeout=10000)
+    second = _window(qtbot)
+    assert not second.findChild(QToolBar, "inspectToolbar").isVisibleTo(second)
+    assert not second.classify_ui.attention_dock.isVisibleTo(second) and second.classify_ui.results_dock.isVisibleTo(second)
+    assert (second.width(), second.height()) == (760, 700)
+    second.close()
+    first.close()

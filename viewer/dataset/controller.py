@@ -134,6 +134,7 @@ class DatasetController(QObject):
         self._meta_timer.setInterval(30)
         self._meta_timer.timeout.connect(self._read_pending_metadata)
         self._exports: deque[tuple[Callable[..., Any], str]] = deque()  # waiting their turn on the export channel
+        self._export_open = False  # an export job whose end is not heard yet (cancelled ones too: it may be written)
         self._after_listing: list[Callable[[], None]] = []  # asked for while a dataset is listed: done on its rows
         self._results_files: list[str] = []  # the results files read: no export is written over one
 
@@ -403,21 +404,25 @@ class DatasetController(QObject):
             return write(cancel, progress)
 
         self._exports.append((work, message))
-        if not self.jobs.is_busy("dataset-export"):
+        if not self._export_open:  # behind a cancelled export too: a newer job would silence its end
             self._next_export()
 
     def _next_export(self) -> None:
+        self._export_open = False
         if not self._exports:
             return
         work, message = self._exports.popleft()
+
+        def ended(text: str) -> None:
+            self.finished.emit("dataset-export", text)
+            self._next_export()
 
         def failed(error: BaseException, trace: str) -> None:
             self.notifier.error("Export failed", error, trace)
             self._next_export()
 
-        def written(_none: None) -> None:
-            self.finished.emit("dataset-export", message)
-            self._next_export()
-
-        self.jobs.submit("dataset-export", work, written, on_error=failed,
-                         on_cancelled=lambda: self.finished.emit("dataset-export", "export cancelled"))
+        self._export_open = self.jobs.submit(
+            "dataset-export", work, lambda _none: ended(message), on_error=failed,
+            on_cancelled=lambda: ended("export cancelled"),
+            keep_completed=True,  # written before a Stop took effect: it says so
+        ) >= 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,6 +19,33 @@ def finished(qtbot, window, channel: str) -> str:  # noqa: ANN001
     with qtbot.waitSignal(window.dataset.controller.finished, timeout=WAIT_MS, check_params_cb=lambda c, _m: c == channel) as blocker:
         pass
     return blocker.args[1]
+
+
+def export_messages(controller) -> list[str]:  # noqa: ANN001
+    """The messages of the dataset exports that end from now on, in the order they end."""
+    messages: list[str] = []
+    controller.finished.connect(lambda channel, message: channel == "dataset-export" and messages.append(message))
+    return messages
+
+
+def hold_table_writes(monkeypatch, *, written_first: bool = False) -> tuple[threading.Event, threading.Event]:  # noqa: ANN001
+    """Hold every dataset table export at its writer; ``(reached, release)``: ``reached`` is set when one gets there
+    (with ``written_first``, once it has written its file), which then waits for ``release``."""
+    import viewer.dataset.controller as controller_module
+
+    reached, release = threading.Event(), threading.Event()
+    real = controller_module.write_table_csv
+
+    def held(path, rows, cancel, progress):  # noqa: ANN001, ANN202
+        if written_first:
+            real(path, rows, cancel, progress)
+        reached.set()
+        assert release.wait(WAIT_MS / 1000)
+        if not written_first:
+            real(path, rows, cancel, progress)
+
+    monkeypatch.setattr(controller_module, "write_table_csv", held)
+    return reached, release
 
 
 def open_listed(qtbot, window, path, videos=None) -> None:  # noqa: ANN001

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 
 import viewer.dataset.controller as controller_module
 from dataset_helpers import FAVOURED
-from dataset_panel_helpers import WAIT_MS, finished, open_listed, record, shown, write_results
+from dataset_panel_helpers import WAIT_MS, export_messages, finished, hold_table_writes, open_listed, record, shown, write_results
 from viewer.dataset.confusion_view import ConfusionMatrixView
 from viewer.dataset.rows import COL_VIDEO, Row, table_csv
 
@@ -139,17 +139,8 @@ def test_opening_another_dataset_does_not_drop_an_export_asked_for(qtbot, window
     synth, _checkpoint, _root = data
     controller = window.dataset.controller
     open_listed(qtbot, window, synth)
-    started, release = threading.Event(), threading.Event()
-    real = controller_module.write_table_csv
-
-    def slow(path, rows, cancel, progress):  # noqa: ANN001, ANN202
-        started.set()
-        assert release.wait(WAIT_MS / 1000)
-        return real(path, rows, cancel, progress)
-
-    monkeypatch.setattr(controller_module, "write_table_csv", slow)
-    messages = []
-    controller.finished.connect(lambda channel, message: channel == "dataset-export" and messages.append(message))
+    started, release = hold_table_writes(monkeypatch)
+    messages = export_messages(controller)
     controller.export_csv(str(tmp_path / "first.csv"))
     controller.export_csv(str(tmp_path / "second.csv"))  # waits its turn
     assert started.wait(30)

@@ -9,7 +9,7 @@ import threading
 
 from dataset_helpers import FAVOURED
 from media import write_video
-from dataset_panel_helpers import WAIT_MS, finished, open_listed
+from dataset_panel_helpers import WAIT_MS, export_messages, finished, hold_table_writes, open_listed
 
 
 def test_the_csv_is_formatted_off_the_gui_thread_from_the_rows_as_they_were_asked_for(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
@@ -77,3 +77,49 @@ def test_the_table_is_never_written_over_the_annotation_file_it_was_read_from(qt
     qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=WAIT_MS)
     assert window.notifier.last_error.startswith(f"{annotations}: is a file this export reads")
     assert not controller.jobs.is_busy("dataset-export") and annotations.read_bytes() == original
+
+
+def test_a_table_written_before_the_panels_cancel_is_reported_written(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
+    """Cancel pressed after the table was written (atomically), before its job returned: the panel said "export
+    cancelled" beside the file it had written."""
+    synth, _checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    written, release = hold_table_writes(monkeypatch, written_first=True)
+    target = tmp_path / "table.csv"
+    controller.export_csv(str(target))
+    assert written.wait(WAIT_MS / 1000)
+    controller.cancel()
+    release.set()
+    assert finished(qtbot, window, "dataset-export") == f"table written to {target}"
+    assert len(list(csv.DictReader(io.StringIO(target.read_text())))) == 30
+
+
+def test_an_export_asked_for_after_a_cancel_waits_for_the_cancelled_one_to_end(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
+    """The cancelled export, still running, was superseded on the job channel by the next one: its end went unheard."""
+    import viewer.dataset.controller as controller_module
+
+    synth, _checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    started, release = threading.Event(), threading.Event()
+    real = controller_module.table_csv
+
+    def held_once(rows):  # noqa: ANN001, ANN202
+        if not started.is_set():
+            started.set()
+            release.wait(10)
+        return real(rows)
+
+    monkeypatch.setattr(controller_module, "table_csv", held_once)
+    messages = export_messages(controller)
+    cancelled, kept = tmp_path / "cancelled.csv", tmp_path / "kept.csv"
+    controller.export_csv(str(cancelled))
+    assert started.wait(WAIT_MS / 1000)
+    controller.cancel()
+    controller.export_csv(str(kept))
+    assert controller.exports_in_progress() == 1  # waiting its turn
+    release.set()
+    qtbot.waitUntil(lambda: len(messages) == 2, timeout=WAIT_MS)
+    assert messages == ["export cancelled", f"table written to {kept}"]
+    assert not cancelled.exists() and kept.is_file()

@@ -1,0 +1,58 @@
+"""The window's layout (geometry, docks, toolbars) saved shortly after the user changes it, not only on close:
+a viewer killed or crashed keeps the layout the user arranged.
+
+Moving or resizing the window, a dock or a toolbar, or showing or hiding one, restarts a single-shot timer; when
+it fires, the layout is saved once (a drag of a dock's edge is one write, not one per step), and only if it
+differs from the last one saved.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+
+from viewer import settings as app_settings
+
+LAYOUT_SAVE_DELAY_MS = 1000
+_LAYOUT_EVENTS = frozenset({QEvent.Type.Resize, QEvent.Type.Move, QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.WindowStateChange})
+
+
+class LayoutAutosave(QObject):
+    """Watches ``window`` and its docks and toolbars (those it has when this is made) and saves their layout
+    :data:`LAYOUT_SAVE_DELAY_MS` after the last change, until :meth:`stop`."""
+
+    def __init__(self, window: QMainWindow, delay_ms: int = LAYOUT_SAVE_DELAY_MS) -> None:
+        super().__init__(window)
+        self._window = window
+        self._saved: tuple[QByteArray, QByteArray] | None = None
+        self._stopped = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self.save)
+        for watched in (window, *window.findChildren(QDockWidget), *window.findChildren(QToolBar)):
+            watched.installEventFilter(self)
+        for dock in window.findChildren(QDockWidget):
+            dock.dockLocationChanged.connect(self._changed)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() in _LAYOUT_EVENTS:
+            self._changed()
+        return False
+
+    def _changed(self) -> None:
+        if not self._stopped and self._window.isVisible():  # a window closing hides everything: not the user's layout
+            self._timer.start()
+
+    def save(self) -> None:
+        """Save the layout now (when it changed since the last save)."""
+        self._timer.stop()
+        layout = (self._window.saveGeometry(), self._window.saveState())
+        if layout != self._saved:
+            app_settings.save_window_layout(*layout)
+            self._saved = layout
+
+    def stop(self) -> None:
+        """No more saves (the window closing saves its layout itself)."""
+        self._stopped = True
+        self._timer.stop()
