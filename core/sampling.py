@@ -1,7 +1,8 @@
 """Which frames make a clip, and how model-input pixels map back to frame pixels.
 
 Clips follow the seeds: T frames (default 16) at a stride from a start frame;
-K clips spread uniformly over the video (TSN) for video-level prediction; the
+K clips spread uniformly over the video (TSN) for video-level prediction, or
+clips at several temporal strides (seed 003, :func:`strided_clips`); the
 shorter side resized to the model's input size, then a centre crop.  Test-time
 views (:class:`CropView`) may instead crop a corner of a larger resize, mirrored
 or not; ConvNet training may crop anywhere in a larger resize (:func:`resize_for_crops`,
@@ -12,6 +13,7 @@ pixels, which the attention overlays need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -77,6 +79,26 @@ def uniform_clip_starts(num_frames: int, num_clips: int, length: int = DEFAULT_C
         return [0] * num_clips
     centres = (np.arange(num_clips) + 0.5) * (room + 1) / num_clips
     return [int(s) for s in np.clip(np.floor(centres), 0, room)]
+
+
+def strided_clips(num_positions: int, length: int, strides: Sequence[int], clips_per_stride: int) -> list[tuple[int, ...]]:
+    """Seed 003's multi-stride test clips over ``num_positions`` positions (frames, or snippet starts):
+    for each stride in order, ``clips_per_stride`` clips of ``length`` positions that far apart, centred
+    in equal segments (:func:`uniform_clip_starts`); past the end a clip repeats the last position
+    (:func:`clip_indices`), as a clip longer than its video does."""
+    return [clip_indices(start, num_positions, length, int(stride)).indices
+            for stride in strides for start in uniform_clip_starts(num_positions, clips_per_stride, length, int(stride))]
+
+
+def random_strided_clip(num_positions: int, length: int, strides: Sequence[int], rng: np.random.Generator) -> tuple[int, ...]:
+    """One training clip of seed 003's multi-stride sampling: a stride drawn uniformly from ``strides``,
+    then a start drawn uniformly among those where the whole clip fits (0 when none does: it repeats
+    the last position), in that order from ``rng``."""
+    if not strides:
+        raise ValueError("multi-stride sampling needs at least one stride")
+    stride = int(strides[int(rng.integers(len(strides)))])
+    room = max(num_positions - clip_span(length, stride), 0)
+    return clip_indices(int(rng.integers(0, room + 1)), num_positions, length, stride).indices
 
 
 def sliding_window_starts(num_frames: int, length: int = DEFAULT_CLIP_LENGTH, stride: int = 1, step: int | None = None) -> list[int]:
