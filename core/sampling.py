@@ -1,7 +1,8 @@
 """Which frames make a clip, and how model-input pixels map back to frame pixels.
 
 Clips follow the seeds: T frames (default 16) at a stride from a start frame;
-K clips spread uniformly over the video (TSN) for video-level prediction; the
+K clips spread uniformly over the video (TSN) for video-level prediction, or
+clips at several temporal strides (seed 003, :func:`strided_clips`); the
 shorter side resized to the model's input size, then a centre crop.  Test-time
 views (:class:`CropView`) may instead crop a corner of a larger resize, mirrored
 or not; ConvNet training may crop anywhere in a larger resize (:func:`resize_for_crops`,
@@ -12,6 +13,7 @@ pixels, which the attention overlays need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -77,6 +79,26 @@ def uniform_clip_starts(num_frames: int, num_clips: int, length: int = DEFAULT_C
         return [0] * num_clips
     centres = (np.arange(num_clips) + 0.5) * (room + 1) / num_clips
     return [int(s) for s in np.clip(np.floor(centres), 0, room)]
+
+
+def strided_clips(num_positions: int, length: int, strides: Sequence[int], clips_per_stride: int) -> list[tuple[int, ...]]:
+    """Seed 003's multi-stride test clips over ``num_positions`` positions (frames, or snippet starts):
+    for each stride in order, ``clips_per_stride`` clips of ``length`` positions that far apart, centred
+    in equal segments (:func:`uniform_clip_starts`); past the end a clip repeats the last position
+    (:func:`clip_indices`), as a clip longer than its video does."""
+    return [clip_indices(start, num_positions, length, int(stride)).indices
+            for stride in strides for start in uniform_clip_starts(num_positions, clips_per_stride, length, int(stride))]
+
+
+def random_strided_clip(num_positions: int, length: int, strides: Sequence[int], rng: np.random.Generator) -> tuple[int, ...]:
+    """One training clip of seed 003's multi-stride sampling: a stride drawn uniformly from ``strides``,
+    then a start drawn uniformly among those where the whole clip fits (0 when none does: it repeats
+    the last position), in that order from ``rng``."""
+    if not strides:
+        raise ValueError("multi-stride sampling needs at least one stride")
+    stride = int(strides[int(rng.integers(len(strides)))])
+    room = max(num_positions - clip_span(length, stride), 0)
+    return clip_indices(int(rng.integers(0, room + 1)), num_positions, length, stride).indices
 
 
 def sliding_window_starts(num_frames: int, length: int = DEFAULT_CLIP_LENGTH, stride: int = 1, step: int | None = None) -> list[int]:
@@ -191,32 +213,52 @@ class CropMap:
         (a, top), (b, bottom) = self.to_source(x0, y0), self.to_source(x1, y1)
         return min(a, b), top, max(a, b), bottom
 
-    def token_box(self, row: int, col: int, grid_height: int, grid_width: int) -> tuple[float, float, float, float]:
-        """The original-frame box covered by token ``(row, col)`` of a grid laid over the crop."""
+    def cell_sizes(self, grid_height: int, grid_width: int, cell: int | None = None) -> tuple[float, float]:
+        """Crop pixels per grid cell (height, width): ``cell`` for a conv trunk's grid (its total stride:
+        with padding, cell i covers crop pixels ``[i * cell, (i + 1) * cell)``, the last cut by the crop's
+        edge when the size is not a multiple), else an even tiling of the crop (a transformer's tokens)."""
+        if cell is not None:
+            if cell < 1 or (grid_height - 1) * cell >= self.size or (grid_width - 1) * cell >= self.size:
+                raise ValueError(f"a {grid_height}x{grid_width} grid of {cell} px cells does not fit a {self.size} px crop")
+            return float(cell), float(cell)
+        return self.size / grid_height, self.size / grid_width
+
+    def cells_per_pixel(self, grid_height: int, grid_width: int, cell: int | None = None) -> tuple[float, float]:
+        """Grid cells per crop pixel (height, width), the factor a pixel position is looked up with
+        (``cells / size`` for an even tiling, as it always was, to the bit)."""
+        if cell is None:
+            return grid_height / self.size, grid_width / self.size
+        cell_h, cell_w = self.cell_sizes(grid_height, grid_width, cell)
+        return 1.0 / cell_h, 1.0 / cell_w
+
+    def token_box(self, row: int, col: int, grid_height: int, grid_width: int, cell: int | None = None) -> tuple[float, float, float, float]:
+        """The original-frame box covered by token ``(row, col)`` of a grid laid over the crop
+        (``cell``: see :meth:`cell_sizes`; a box is cut at the crop's edge)."""
         if not (0 <= row < grid_height and 0 <= col < grid_width):
             raise ValueError(f"token ({row}, {col}) is outside a {grid_height}x{grid_width} grid")
-        cell_h, cell_w = self.size / grid_height, self.size / grid_width
-        return self._box(col * cell_w, row * cell_h, (col + 1) * cell_w, (row + 1) * cell_h)
+        cell_h, cell_w = self.cell_sizes(grid_height, grid_width, cell)
+        return self._box(col * cell_w, row * cell_h, min((col + 1) * cell_w, self.size), min((row + 1) * cell_h, self.size))
 
-    def grid_to_source(self, grid: np.ndarray, fill: float = 0.0, interpolation: int = cv2.INTER_NEAREST_EXACT) -> np.ndarray:
+    def grid_to_source(self, grid: np.ndarray, fill: float = 0.0, interpolation: int = cv2.INTER_NEAREST_EXACT, cell: int | None = None) -> np.ndarray:
         """Paint a (h', w') map laid over the crop onto a (src_height, src_width) frame.
 
         Each frame pixel is looked up once, at its centre's place in the grid (no
         resize of a resize), so a cell covers exactly the pixel centres inside its
-        :meth:`token_box`.  Pixels outside the crop get ``fill``.  Nearest (either
-        flavour) paints crisp cells; ``cv2.INTER_LINEAR`` interpolates between cell
-        centres for a smooth heat map.
+        :meth:`token_box` (``cell``: a conv trunk's stride, see :meth:`cell_sizes`).
+        Pixels outside the crop get ``fill``.  Nearest (either flavour) paints crisp
+        cells; ``cv2.INTER_LINEAR`` interpolates between cell centres for a smooth heat map.
         """
         grid = np.asarray(grid, dtype=np.float32)
         if grid.ndim != 2 or grid.shape[0] < 1 or grid.shape[1] < 1:
             raise ValueError(f"expected a non-empty 2-D token grid, got shape {grid.shape}")
         rows, cols = grid.shape
+        per_y, per_x = self.cells_per_pixel(rows, cols, cell)
         # the centre of each frame pixel in crop pixels, then in grid cells
         crop_x = (np.arange(self.src_width) + 0.5) * self.scale_x - self.offset_x
         crop_y = (np.arange(self.src_height) + 0.5) * self.scale_y - self.offset_y
         seen_x = self.size - crop_x if self.flipped else crop_x  # where the model saw that column
-        cell_x = seen_x * (cols / self.size)
-        cell_y = crop_y * (rows / self.size)
+        cell_x = seen_x * per_x
+        cell_y = crop_y * per_y
         if interpolation in (cv2.INTER_NEAREST, cv2.INTER_NEAREST_EXACT):
             col = np.clip(np.floor(cell_x), 0, cols - 1).astype(np.intp)
             row = np.clip(np.floor(cell_y), 0, rows - 1).astype(np.intp)

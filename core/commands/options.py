@@ -74,6 +74,17 @@ def clips_per_video(text: str) -> int:
     return value
 
 
+def stride_set(text: str) -> tuple[int, ...]:
+    """An argparse type for ``--fusion-strides``: whole numbers of frames from 1 to 1000 joined by commas
+    (``1,5,10``), each once, returned in increasing order (so a resumed run compares equal)."""
+    from core.cli import parsed_number
+
+    values = [parsed_number(part.strip(), int) for part in text.split(",")]
+    if not 1 <= len(values) <= 16 or not all(1 <= v <= 1000 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"must be 1 to 16 different whole numbers of frames from 1 to 1000 joined by commas, got {text!r}")
+    return tuple(sorted(values))
+
+
 def check_cache_dir(path: str | os.PathLike[str] | None, option: str = "--cache-dir") -> None:
     """An :class:`~core.errors.InputError` (exit 2) unless ``path`` is a folder that exists or can be
     created, and can be written: it is created and probed with a temporary file, before any work."""

@@ -13,7 +13,7 @@ import shlex
 import sys
 
 from core.cli import name_option, non_negative_int, output_path, path_option, positive_int
-from core.commands.options import augmentation, check_cache_dir, clips_per_video, learning_rate, non_negative_float
+from core.commands.options import augmentation, check_cache_dir, clips_per_video, learning_rate, non_negative_float, stride_set
 
 NAME = "train"
 HELP = "train a two-stream model (--model transformer|convnet|repflow); resumable"
@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--recipe", type=name_option, metavar="NAME",
                        help="a paper's configuration in one word: seed000 (MViTv2-S + RAFT-large + flow_to_image colours + the "
-                            "seed's fusion and optimiser), seed002 (two-stream ResNet-50, TV-L1 / 20, SGD), seed004 (representation "
+                            "seed's fusion and optimiser), seed002 (two-stream ResNet-50, TV-L1 / 20, SGD), seed003 (conv fusion by 1x1 "
+                            "filters and temporal pooling on clips at strides 1, 5 and 10), seed004 (representation "
                             "flow, ResNet-34, CAM attention + ConvLSTM); options given beside it change it")
     model.add_argument("--model", type=name_option, metavar="FAMILY",
                        help="model family: transformer (default; seed 000), convnet (two-stream ResNets, seeds 001-003), "
@@ -85,6 +86,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resnets.add_argument("--bidirectional", action="store_true", help="convnet: L/2 backward fields before the centre frame, L/2 forward after it")
     resnets.add_argument("--no-mean-subtraction", action="store_true", help="convnet: keep each flow field's mean displacement (default: subtracted)")
     resnets.add_argument("--conv-fusion", choices=("1x1", "3d"), help="convnet --variant conv: fusion kernel (default 3d)")
+    resnets.add_argument("--fusion-strides", type=stride_set, metavar="LIST",
+                         help="convnet --variant conv: seed 003's multi-stride clips: each training sample is --snippets snippets "
+                              "at one of these strides (frames between them, e.g. 1,5,10), tested at every one "
+                              "(default: one snippet per segment, TSN; --recipe seed003: 1,5,10)")
     resnets.add_argument("--flow-scale", type=float, metavar="S", help="convnet: flow divided by S before the clamp (seed 002: 20; default 1)")
     resnets.add_argument("--flow-bound", type=float, metavar="B", help="convnet: flow clamped to +-B after scaling (seed 002: 1; default 20, 0: none)")
     resnets.add_argument("--optimizer", choices=("adam", "sgd"), help="adam (default) or sgd with --momentum (seed 002: --lr 0.01 --weight-decay 5e-4)")
@@ -134,7 +139,7 @@ _PLAIN_OPTIONS = (
     "backbone", "variant", "flow_method", "depth", "heads", "head_dim", "spatial_pool", "head_layers", "input_size",
     "clip_length", "backbone_weights", "epochs", "batch_size", "lr", "weight_decay", "patience", "augment",
     "clips_per_video", "raft_weights", "extract_workers", "flow_batch", "split_scheme", "official_split", "split_dir", "val_fraction", "test_fraction", "seed", "device",
-    "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_convlstm",
+    "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_convlstm", "fusion_strides",
 )
 
 

@@ -356,7 +356,7 @@ def _score_video(classifier: Any, path: Path, label: int, rel: str, clips: int, 
         for position in positions:
             with classifier.at_crop(position):
                 if getattr(config, "joint_snippets", False):
-                    # ConvLSTM / conv fusion read a video's snippets together: one sample of K snippets
+                    # ConvLSTM / conv fusion read a sample's snippets together: groups as they trained (older checkpoints: one of K)
                     view = classifier.predict_video(video, clips, top=1, cancel=cancel).clips
                 else:
                     starts = uniform_clip_starts(len(video), clips, config.clip_length, config.frame_stride)

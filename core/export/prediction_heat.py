@@ -102,28 +102,33 @@ def clip_frame_for(frame_index: int, clip_frame_indices: Sequence[int]) -> int |
 
 
 @lru_cache(maxsize=32)
-def token_lookup(crop_map: "CropMap", grid_height: int, grid_width: int) -> tuple[np.ndarray, np.ndarray]:
+def token_lookup(crop_map: "CropMap", grid_height: int, grid_width: int, cell: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame row and per frame column, the grid row / column covering it (-1 outside the crop).
 
     A mirrored crop (a flipped test view) showed the model frame column x at crop column
-    ``size - x``, so its grid columns are looked up mirrored, as :meth:`CropMap.grid_to_source` does."""
+    ``size - x``, so its grid columns are looked up mirrored, as :meth:`CropMap.grid_to_source` does.
+    ``cell``: a conv trunk's stride, whose cell i covers crop pixels ``[i * cell, (i + 1) * cell)``
+    (:meth:`CropMap.cell_sizes`); ``None``: the grid tiles the crop evenly (a transformer's tokens)."""
+    per_row, per_col = crop_map.cells_per_pixel(grid_height, grid_width, cell)
 
-    def axis(length: int, scale: float, offset: int, cells: int, mirrored: bool) -> np.ndarray:
+    def axis(length: int, scale: float, offset: int, cells: int, per_pixel: float, mirrored: bool) -> np.ndarray:
         centres = (np.arange(length, dtype=np.float64) + 0.5) * scale - offset  # crop pixel coordinates
         seen = crop_map.size - centres if mirrored else centres  # where the model saw them
-        index = np.clip(np.floor(seen * cells / crop_map.size), 0, cells - 1).astype(np.int64)
+        looked_up = seen * cells / crop_map.size if cell is None else seen * per_pixel  # the even tiling's, to the bit
+        index = np.clip(np.floor(looked_up), 0, cells - 1).astype(np.int64)
         index[(centres < 0) | (centres >= crop_map.size)] = -1
         return index
 
-    rows = axis(crop_map.src_height, crop_map.scale_y, crop_map.offset_y, grid_height, False)
-    cols = axis(crop_map.src_width, crop_map.scale_x, crop_map.offset_x, grid_width, crop_map.flipped)
+    rows = axis(crop_map.src_height, crop_map.scale_y, crop_map.offset_y, grid_height, per_row, False)
+    cols = axis(crop_map.src_width, crop_map.scale_x, crop_map.offset_x, grid_width, per_col, crop_map.flipped)
     rows.setflags(write=False)
     cols.setflags(write=False)
     return rows, cols
 
 
-def grid_rgba(grid01: np.ndarray, crop_map: "CropMap", lut: np.ndarray | None = None) -> np.ndarray:
-    """A ``(H', W')`` grid of values in [0, 1] coloured and spread over the frame: ``(src_h, src_w, 4)`` uint8."""
+def grid_rgba(grid01: np.ndarray, crop_map: "CropMap", lut: np.ndarray | None = None, cell: int | None = None) -> np.ndarray:
+    """A ``(H', W')`` grid of values in [0, 1] coloured and spread over the frame: ``(src_h, src_w, 4)`` uint8
+    (``cell``: see :func:`token_lookup`)."""
     grid01 = np.asarray(grid01, dtype=np.float32)
     if grid01.ndim != 2:
         raise ValueError(f"expected a (H', W') token grid, got shape {grid01.shape}")
@@ -131,7 +136,7 @@ def grid_rgba(grid01: np.ndarray, crop_map: "CropMap", lut: np.ndarray | None = 
     codes = np.rint(np.clip(np.nan_to_num(grid01), 0.0, 1.0) * 255.0).astype(np.uint8)
     coloured = np.zeros((grid01.shape[0] + 1, grid01.shape[1] + 1, 4), np.uint8)  # last row/column: transparent (index -1)
     coloured[:-1, :-1] = table[codes]
-    rows, cols = token_lookup(crop_map, grid01.shape[0], grid01.shape[1])
+    rows, cols = token_lookup(crop_map, grid01.shape[0], grid01.shape[1], cell)
     return np.ascontiguousarray(coloured.take(rows, axis=0).take(cols, axis=1))
 
 
@@ -176,7 +181,7 @@ def cam_rgba(maps: Any, stream: str, frame_index: int, *, volume01: np.ndarray |
     if not chosen:
         return None
     volume = cam_volume(maps, stream) if volume01 is None else volume01
-    return grid_rgba(volume[chosen].mean(axis=0), maps.crop_map)
+    return grid_rgba(volume[chosen].mean(axis=0), maps.crop_map, cell=getattr(maps, "cell_size", None))
 
 
 def _check_view(view: str) -> None:

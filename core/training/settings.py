@@ -25,7 +25,7 @@ AUGMENTATIONS = ("none", "flip", "crop", "flip+crop", "jitter", "flip+jitter", "
 # settings read exactly as they did before families existed.
 FAMILY_FIELDS = ("model", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional", "mean_subtraction",
                  "conv_fusion", "flow_layers", "iterations", "optimizer", "momentum", "flow_scale", "flow_bound", "rgb_attention",
-                 "rgb_convlstm")
+                 "rgb_convlstm", "fusion_strides")
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -101,7 +101,9 @@ class TrainSettings:
     (seed 002 divides flow by 20 and clamps it to +-1); convnet's ``augment``: ``crop`` draws each
     training sample's square at random from frames whose shorter side is 256/224 of the input size,
     ``flip`` mirrors it half the time, ``jitter`` adds Krizhevsky et al.'s PCA colour offset to its RGB
-    (:mod:`core.training.colour_pca`; repflow takes none).
+    (:mod:`core.training.colour_pca`; repflow takes none); convnet's ``fusion_strides`` (conv fusion,
+    seed 003): each training sample a clip of ``snippets`` snippets at one of these strides (frames
+    between them), tested at every one (empty: TSN's one snippet per segment).
     ``variant`` left empty takes the family's default (fusion, late, flow).
     Settings saved before families existed load as a transformer's.
     """
@@ -156,8 +158,11 @@ class TrainSettings:
     flow_bound: float = 20.0
     rgb_attention: bool = False
     rgb_convlstm: int = 0
+    fusion_strides: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:  # frozen dataclass: the defaults that depend on the family are set once, here
+        if not isinstance(self.fusion_strides, tuple):  # a JSON list read back
+            object.__setattr__(self, "fusion_strides", tuple(self.fusion_strides))
         if not self.model:
             object.__setattr__(self, "model", default_family())
         if not self.variant and self.model in family_names():
@@ -226,6 +231,10 @@ class TrainSettings:
         if self.model == default_family():
             for name in FAMILY_FIELDS:
                 data.pop(name)
+        elif not self.fusion_strides:  # left out unless set: settings recorded before it read as they did
+            data.pop("fusion_strides")
+        else:
+            data["fusion_strides"] = list(self.fusion_strides)
         data["backbone_options"] = dict(self.backbone_options)
         data["flow_encoding"] = dict(self.flow_encoding)
         return data

@@ -9,9 +9,11 @@ A "snippet" is one sample of the video: ``flow_length + 1`` frames at
 ``frame_stride`` (the window), the flow of its L consecutive pairs stacked as
 ``2L`` channels, and the window's centre frame for the spatial stream.  At
 test time ``test_snippets`` (25, seed 002) are spread over the video and their
-scores averaged; the conv fusion, whose 3-D kernel reads snippets together, reads
-them in groups of its training snippet count (``fusion_snippets``), each group
-spaced as training spaces its snippets.
+scores averaged; a network that reads a sample's snippets together (the conv
+fusion, the ConvLSTM) reads them in groups of its training snippet count
+(``fusion_snippets``), each group spaced as training spaces its snippets: one per
+equal segment (TSN), or, with ``fusion_strides`` (seed 003's multi-stride clips),
+a clip of S snippets a stride apart, at each of those strides.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from core.models.shared.streams import SCORE_FUSIONS
-from core.models.shared.field_rules import Flag, Real, Rule, Text, Whole
+from core.models.shared.field_rules import Ascending, Flag, Real, Rule, Text, Whole
 from core.models.shared.resnet_config import ResNetFamilyConfig
 
 FAMILY_CONVNET = "convnet"
@@ -46,10 +48,15 @@ class ConvNetConfig(ResNetFamilyConfig):
     snippets in time order).  ``conv_fusion``: ``1x1`` is the bank of 1x1
     filters over the stacked maps, ``3d`` a 3x3x3 convolution over (snippet,
     y, x); either is followed by 3-D average pooling and a linear classifier.
-    ``fusion_snippets`` (conv fusion only): the snippets per training sample, which the fusion
-    reads together; at test time the video's snippets go through it in groups of that many,
-    spaced as in training (:func:`core.models.convnet.inputs.fusion_groups`).  0: all the test
-    snippets as one sample (checkpoints made before it; left out of their JSON).
+    ``fusion_snippets`` (conv fusion or ConvLSTM, :attr:`joint_snippets`): the snippets per
+    training sample, which the network reads together; at test time the video's snippets go
+    through it in groups of that many, spaced as in training
+    (:func:`core.models.convnet.inputs.fusion_groups`).  0: all the test snippets as one sample
+    (checkpoints made before it; left out of their JSON).  ``fusion_strides`` (conv fusion only,
+    seed 003): frames between consecutive window starts of a sample's snippets; training draws
+    one stride and a place per sample, test scores clips at every stride
+    (:func:`core.models.convnet.inputs.stride_clips`).  Empty: TSN's one snippet per segment
+    (left out of the JSON, so older checkpoints read as they did).
     """
 
     backbone: str
@@ -71,6 +78,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     rgb_convlstm: int = 0
     conv_fusion: str = "3d"
     fusion_snippets: int = 0
+    fusion_strides: tuple[int, ...] = ()
     fusion_rgb_weight: float = 0.5
     dropout: float = 0.5
     family: str = FAMILY_CONVNET
@@ -80,6 +88,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     FORMAT_VERSION: ClassVar[int] = CONVNET_FORMAT_VERSION
     VARIANTS: ClassVar[tuple[str, ...]] = CONVNET_VARIANTS
     KIND: ClassVar[str] = "a ConvNet config"
+    TUPLES: ClassVar[tuple[str, ...]] = ("class_names", "mean", "std", "fusion_strides")
     RULES: ClassVar[Mapping[str, Rule]] = {
         "flow_length": Whole(1, 64),
         "bidirectional": Flag(),
@@ -90,6 +99,7 @@ class ConvNetConfig(ResNetFamilyConfig):
         "test_snippets": Whole(1, 250),
         "conv_fusion": Text(),
         "fusion_snippets": Whole(0, 250),
+        "fusion_strides": Ascending(1, 1000, 16),
         "fusion_rgb_weight": Real(0.0, 1.0, open_low=True, open_high=True),
     }
 
@@ -128,17 +138,25 @@ class ConvNetConfig(ResNetFamilyConfig):
             raise ValueError(f"bi-directional flow needs an even flow_length (L/2 backward + L/2 forward fields), got {self.flow_length}")
         if self.conv_fusion not in CONV_FUSION_KERNELS:
             raise ValueError(f"unknown conv_fusion {self.conv_fusion!r}: choose one of {', '.join(CONV_FUSION_KERNELS)}")
-        if self.fusion_snippets and self.variant != "conv":
-            raise ValueError(f"fusion_snippets is the conv fusion's (variant 'conv'), got {self.fusion_snippets} for variant {self.variant!r}")
+        if self.fusion_snippets and not self.joint_snippets:
+            raise ValueError(f"fusion_snippets is the conv fusion's (variant 'conv') or the ConvLSTM's (rgb_convlstm), "
+                             f"got {self.fusion_snippets} for variant {self.variant!r} without a ConvLSTM")
+        if self.fusion_strides and (self.variant != "conv" or not self.fusion_snippets):
+            raise ValueError(f"fusion_strides are the conv fusion's multi-stride clips (variant 'conv' with fusion_snippets), "
+                             f"got {list(self.fusion_strides)} for variant {self.variant!r} with fusion_snippets {self.fusion_snippets}")
         from core.flow.engine import METHODS
 
         if self.flow_method not in METHODS:
             raise ValueError(f"unknown flow_method {self.flow_method!r}: choose one of {', '.join(METHODS)}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able fields; ``fusion_snippets`` only when set, so every other config reads (and a checkpoint
-        stores it) exactly as before the field existed."""
+        """JSON-able fields; ``fusion_snippets`` and ``fusion_strides`` only when set, so every other config
+        reads (and a checkpoint stores it) exactly as before the fields existed."""
         data = super().to_dict()
         if not self.fusion_snippets:
             data.pop("fusion_snippets")
+        if self.fusion_strides:
+            data["fusion_strides"] = list(self.fusion_strides)
+        else:
+            data.pop("fusion_strides")
         return data

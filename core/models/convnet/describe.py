@@ -17,11 +17,15 @@ FUSION_WORDS = {
 def describe(config: ConvNetConfig) -> str:
     """One line on what the checkpoint is."""
     fusion = f"conv fusion ({config.conv_fusion})" if config.variant == "conv" else FUSION_WORDS.get(config.variant, f"{config.variant} variant")
-    if config.variant == "conv" and config.fusion_snippets:
+    if config.variant == "conv" and config.fusion_strides:
+        strides = ", ".join(str(s) for s in config.fusion_strides)
+        fusion = f"conv fusion ({config.conv_fusion}, clips of {config.fusion_snippets} snippets at strides {strides}, tested alike)"
+    elif config.variant == "conv" and config.fusion_snippets:
         fusion = f"conv fusion ({config.conv_fusion}, {config.fusion_snippets} snippets a sample, tested alike)"
     extras = "".join([
         ", CAM spatial attention" if config.rgb_attention and config.uses_rgb else "",
-        f", ConvLSTM ({config.rgb_convlstm} channels)" if config.rgb_convlstm and config.uses_rgb else "",
+        f", ConvLSTM ({config.rgb_convlstm} channels" + (f", {config.fusion_snippets} snippets a sample, tested alike)" if config.fusion_snippets else ")")
+        if config.rgb_convlstm and config.uses_rgb else "",
     ])
     return (
         f"two-stream ConvNet, {fusion}, {config.backbone} ResNet{extras}, "

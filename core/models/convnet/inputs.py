@@ -7,8 +7,10 @@ the flow of its L consecutive pairs as ``2L`` channels (x then y of each
 field), computed on the resized and centre-cropped frames, so displacements are
 in pixels of the model's input.  Test time spreads ``test_snippets`` (25)
 windows uniformly over the video (seed 002); training draws one window at
-random inside each of S equal segments (TSN).  The conv fusion, which reads a
-sample's snippets together, is tested on groups of S spaced as in training
+random inside each of S equal segments (TSN), or, for a conv fusion with
+``fusion_strides`` (seed 003), a clip of S snippets a drawn stride apart
+(:func:`sample_starts`).  A network that reads a sample's snippets together
+(conv fusion, ConvLSTM) is tested on groups of S spaced as in training
 (:func:`fusion_groups`).  A mirrored view (a flipped test
 crop) is the unmirrored snippets seen in a mirror (:func:`mirrored`), as
 ``--augment flip`` trains them: the flow's horizontal components change sign.
@@ -28,7 +30,8 @@ from core.inference.frames import read_frames
 from core.models.convnet.config import ConvNetConfig
 from core.models.shared.inputs import normalise_frames
 from core.progress import CancelToken, check, report
-from core.sampling import CENTRE, ClipIndices, CropMap, CropView, as_crop_view, clip_indices, clip_span, resize_and_crop, uniform_clip_starts
+from core.sampling import (CENTRE, ClipIndices, CropMap, CropView, as_crop_view, clip_indices, clip_span, random_strided_clip, resize_and_crop,
+                           strided_clips, uniform_clip_starts)
 from core.timings import stage_timer
 
 
@@ -43,6 +46,31 @@ def snippet_starts(num_frames: int, count: int, config: ConvNetConfig, *, rng: n
         return starts
     bounds = np.linspace(0, room + 1, count + 1)
     return [int(rng.integers(int(a), max(int(a) + 1, int(b)))) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def window_positions(num_frames: int, config: ConvNetConfig) -> int:
+    """How many snippet windows fit whole in the video (1 when none does: the window starts at 0 and pads)."""
+    return max(num_frames - clip_span(config.clip_length, config.frame_stride) + 1, 1)
+
+
+def sample_starts(num_frames: int, count: int, config: ConvNetConfig, *, rng: np.random.Generator | None = None) -> list[int]:
+    """Window starts of one training (with ``rng``) or validation sample of ``count`` snippets.
+
+    Without ``fusion_strides``: TSN's, one per equal segment (:func:`snippet_starts`).  With them (seed
+    003): a clip of ``count`` snippets a stride apart, the stride and then the place drawn uniformly
+    (:func:`core.sampling.random_strided_clip`); validation takes the middle stride of the set, centred."""
+    strides = config.fusion_strides
+    if not strides:
+        return snippet_starts(num_frames, count, config, rng=rng)
+    positions = window_positions(num_frames, config)
+    if rng is None:
+        return list(strided_clips(positions, count, (strides[len(strides) // 2],), 1)[0])
+    return list(random_strided_clip(positions, count, strides, rng))
+
+
+def stride_clip_count(count: int, config: ConvNetConfig) -> int:
+    """Test clips per stride: the ``ceil(count / S)`` groups shared among the strides, rounded up."""
+    return -(-fusion_group_count(count, config) // len(config.fusion_strides))
 
 
 def fusion_group_count(count: int, config: ConvNetConfig) -> int:
@@ -60,10 +88,17 @@ def fusion_groups(num_frames: int, count: int, config: ConvNetConfig) -> list[li
     centred at ``(n + 0.5) / (G S)`` of the room), group k taking every G-th from the k-th:
     start ``j G + k`` is centred at ``(j + (k + 0.5) / G) / S``, in segment j of S.  For an odd G
     the middle group is what validation scores (:func:`snippet_starts` without a generator).
+
+    With ``fusion_strides`` (seed 003) the groups are :func:`core.sampling.strided_clips`: for each
+    stride in turn, :func:`stride_clip_count` clips of S snippets that stride apart, centred in equal
+    segments of the window starts.
     """
     per = int(config.fusion_snippets)
     if per < 1:
         raise ValueError(f"fusion_groups needs the config's fusion_snippets (>= 1), got {per}")
+    if config.fusion_strides:  # seed 003: at every stride, clips of S snippets centred in equal segments
+        clips = strided_clips(window_positions(num_frames, config), per, config.fusion_strides, stride_clip_count(count, config))
+        return [list(clip) for clip in clips]
     groups = fusion_group_count(count, config)
     starts = uniform_clip_starts(num_frames, groups * per, config.clip_length, config.frame_stride)
     return [starts[k::groups] for k in range(groups)]

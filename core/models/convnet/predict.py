@@ -3,10 +3,11 @@
 A clip is one snippet (its window of L + 1 frames); a video is
 ``test_snippets`` snippets (25, seed 002) spread uniformly, scored together when
 the model combines them (ConvLSTM, conv fusion) and one by one with their
-softmax averaged otherwise.  A conv fusion that records its training snippet
-count (``fusion_snippets``) reads them in groups of that many spaced as in
-training (:func:`~core.models.convnet.inputs.fusion_groups`), the groups' softmax
-averaged: its 3-D kernel sees snippets as far apart as it learnt on.  With
+softmax averaged otherwise.  A conv fusion or ConvLSTM that records its training
+snippet count (``fusion_snippets``) reads them in groups of that many spaced as in
+training (:func:`~core.models.convnet.inputs.fusion_groups`: a segment apart, or
+clips at each of seed 003's ``fusion_strides``), the groups' softmax averaged: its
+3-D kernel or recurrence sees as many snippets, as far apart, as it learnt on.  With
 ``attention`` each prediction carries :class:`~core.models.shared.cam_maps.CamMaps`
 on the frames each snippet saw.
 Batching, precision and cancelling are :class:`core.inference.ClipClassifier`'s.
@@ -15,11 +16,12 @@ Batching, precision and cancelling are :class:`core.inference.ClipClassifier`'s.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from typing import Callable, Sequence
 
 from core.inference.classifier import Sample
 from core.inference.frames import FrameSource
-from core.models.convnet.inputs import PreparedSnippets, fusion_group_count, fusion_groups, prepare_snippets, snippet_starts
+from core.models.convnet.inputs import PreparedSnippets, fusion_group_count, fusion_groups, prepare_snippets, snippet_starts, stride_clip_count
 from core.models.shared.streams_classifier import StreamsClassifier
 from core.progress import CancelToken
 
@@ -32,12 +34,21 @@ class ConvNetClassifier(StreamsClassifier):
 
     def video_sampling_note(self, count: int) -> str | None:
         """What ``eval`` says when a video's ``count`` snippets are not scored as ``count`` samples: the conv
-        fusion's groups spaced as in training."""
-        per = int(self.config.fusion_snippets)
-        if not (self.config.joint_snippets and per):
+        fusion's (or ConvLSTM's) groups spaced as in training."""
+        config = self.config
+        per = int(config.fusion_snippets)
+        if not (config.joint_snippets and per):
             return None
-        groups = fusion_group_count(count, self.config)
-        return (f"conv fusion: each video is scored as {groups} samples of {per} snippets spaced as in training "
+        who = "conv fusion" if config.variant == "conv" else "ConvLSTM"
+        strides = config.fusion_strides
+        if strides:
+            each = stride_clip_count(count, config)
+            groups = each * len(strides)
+            return (f"{who}: each video is scored as {groups} clips of {per} snippets, {each} at each stride of "
+                    f"{', '.join(str(s) for s in strides)} frames as in training ({groups * per} snippets, a clip below is one "
+                    f"sample), their softmax averaged")
+        groups = fusion_group_count(count, config)
+        return (f"{who}: each video is scored as {groups} samples of {per} snippets spaced as in training "
                 f"({groups * per} snippets, a clip below is one sample), their softmax averaged")
 
     def _prepare(self, frames: FrameSource, starts: Sequence[int], cancel: CancelToken | None, progress: Callable[..., None] | None = None) -> PreparedSnippets:
@@ -76,9 +87,12 @@ class ConvNetClassifier(StreamsClassifier):
     def video_samples(self, frames: FrameSource, count: int, cancel: CancelToken | None, progress: Callable[..., None] | None) -> list[Sample]:
         if self.config.joint_snippets and self.config.fusion_snippets:
             groups = fusion_groups(len(frames), count, self.config)
-            starts = sorted(s for group in groups for s in group)  # the video read once, in order
+            starts = sorted({s for group in groups for s in group})  # the video read once, in order, each snippet once
             prepared = self._prepare(frames, starts, cancel, progress)
-            return [self._sample(_group(prepared, list(range(k, len(starts), len(groups))))) for k in range(len(groups))]
+            where = {s: n for n, s in enumerate(starts)}
+            uses = Counter(s for group in groups for s in group)  # a snippet two clips share: half its time to each
+            return [self._sample(_group(prepared, [where[s] for s in group], sum(1 / uses[s] for s in group) / len(starts)))
+                    for group in groups]
         starts = snippet_starts(len(frames), count, self.config)
         prepared = self._prepare(frames, starts, cancel, progress)
         if self.config.joint_snippets:
@@ -98,9 +112,9 @@ def _one_snippet(prepared: PreparedSnippets, index: int) -> PreparedSnippets:
     )
 
 
-def _group(prepared: PreparedSnippets, indices: list[int]) -> PreparedSnippets:
-    """Snippets ``indices`` of prepared snippets as one sample of their own (timings split by their share)."""
-    share = len(indices) / len(prepared.windows)
+def _group(prepared: PreparedSnippets, indices: list[int], share: float) -> PreparedSnippets:
+    """Snippets ``indices`` of prepared snippets as one sample of their own, with ``share`` of the timings
+    (the groups' shares sum to 1, so the clips' timings add up to the video's)."""
     return dataclasses.replace(
         prepared,
         rgb=None if prepared.rgb is None else prepared.rgb[indices],

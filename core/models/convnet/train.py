@@ -23,7 +23,7 @@ import torch
 
 from core.errors import InputError
 from core.models.convnet.config import ConvNetConfig
-from core.models.convnet.inputs import mirrored, prepare_snippets, snippet_starts, snippet_windows, stack_flow
+from core.models.convnet.inputs import mirrored, prepare_snippets, sample_starts, snippet_windows, stack_flow
 from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet_config import resnet_settings
 from core.sampling import CROP_ROOM_SCALE, crop_offsets
@@ -32,7 +32,7 @@ from core.training.settings import augment_parts
 
 TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_length", "snippets", "bidirectional",
                  "no_mean_subtraction", "conv_fusion", "flow_scale", "flow_bound", "optimizer", "momentum", "rgb_attention",
-                 "rgb_convlstm", "augment")
+                 "rgb_convlstm", "augment", "fusion_strides")
 
 # Seed 002's two-stream ConvNet (its sections on stream design, flow and training): ResNet-50 streams
 # with ImageNet weights (the temporal one by cross-modality initialisation), L = 10 stacked TV-L1 fields
@@ -42,7 +42,20 @@ TRAIN_OPTIONS = ("flow_method", "raft_weights", "resnet", "tiny_width", "flow_le
 # original paper's (seed 001): random 224 crops of frames rescaled to a shorter side of 256, then random
 # horizontal flips, for both streams, and RGB jittering for the spatial stream.  The seed trains the streams apart; this trainer trains them
 # jointly with one loss per stream (see core.training.end_to_end).
+# Seed 003's conv fusion (Feichtenhofer et al. 2016 as the post tells it): the streams' last conv maps
+# stacked and fused by a bank of 1x1 filters, then pooled over time (``conv_fusion`` 1x1 and the fusion's
+# 3-D average pooling), on clips sampled "at numerous different locations" with "both small and large
+# strides" (``fusion_strides``).  The post names no numbers: 3 snippets a clip (the family's default)
+# and strides of 1, 5 and 10 frames between them (10 = L, where consecutive flow stacks abut) are ours.
+SEED003_STRIDES = (1, 5, 10)
+
 RECIPES = {
+    "seed003": {
+        "variant": "conv",
+        "conv_fusion": "1x1",
+        "snippets": 3,
+        "fusion_strides": SEED003_STRIDES,
+    },
     "seed002": {
         "resnet": "resnet50",
         "pretrained": True,
@@ -68,8 +81,11 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetCo
         ConvNetConfig.RULES["test_snippets"].check("snippets", settings.snippets)
     except ValueError as err:
         raise InputError(str(err)) from None
-    if overrides["variant"] == "conv":  # the fusion reads its training samples' snippets together: test in groups of that many
+    joint = overrides["variant"] == "conv" or (settings.rgb_convlstm > 0 and overrides["variant"] != "flow")
+    if joint:  # the conv fusion / ConvLSTM reads its training samples' snippets together: test in groups of that many
         overrides["fusion_snippets"] = settings.snippets
+    if settings.fusion_strides:
+        overrides["fusion_strides"] = tuple(settings.fusion_strides)
     return ConvNetConfig.create(
         class_names=list(class_names), flow_length=settings.flow_length,
         bidirectional=settings.bidirectional, mean_subtraction=settings.mean_subtraction,
@@ -85,9 +101,9 @@ def needs_flow(config: ConvNetConfig) -> bool:
 
 def sample_inputs(config: ConvNetConfig, source: Any, *, starts: Sequence[int] | None = None, count: int = 1,
                   rng: np.random.Generator | None = None, flow_backend: Any = None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """``count`` snippets (TSN: at random in equal segments with ``rng``, centred without) or the
-    windows at ``starts``, decoded from ``source``: ``{"rgb": (S, 3, H, W), "flow": (S, 2L, H, W)}``."""
-    chosen = list(starts) if starts is not None else snippet_starts(len(source), count, config, rng=rng)
+    """``count`` snippets (a sample as :func:`~core.models.convnet.inputs.sample_starts` draws it with
+    ``rng``, its validation sample without) or the windows at ``starts``, decoded from ``source``: ``{"rgb": (S, 3, H, W), "flow": (S, 2L, H, W)}``."""
+    chosen = list(starts) if starts is not None else sample_starts(len(source), count, config, rng=rng)
     return prepare_snippets(source, chosen, config, flow_backend=flow_backend, device=device).inputs()
 
 
@@ -109,7 +125,7 @@ def training_inputs(config: ConvNetConfig, prepared: Any, rng: np.random.Generat
     seeded epoch repeats exactly; a run without one of them draws what it drew before it existed.
     """
     parts = augment_parts(settings.augment)
-    starts = snippet_starts(len(prepared.frames), settings.snippets, config, rng=rng)
+    starts = sample_starts(len(prepared.frames), settings.snippets, config, rng=rng)
     if "crop" in parts:
         frames = prepared.frames
         top, left = crop_offsets(frames.shape[1], frames.shape[2], config.input_size, rng)

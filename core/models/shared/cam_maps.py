@@ -44,6 +44,10 @@ class CamMaps:
     # which stream's maps each view shows; None: each stream on its own view.  A representation-flow
     # model sees RGB frames only, so its flow-layer maps go on the RGB view (set by its classifier).
     views: tuple[tuple[str, str | None], ...] | None = None
+    # crop pixels per map cell: the trunk's total stride (a padded conv trunk's cell i covers crop pixels
+    # [i * stride, (i + 1) * stride), the last cell cut by the crop's edge when the input size is not a
+    # multiple of it); None: the maps tile the crop evenly (maps made before the field, or without a trunk)
+    cell_size: int | None = None
 
     kinds = CAM_KINDS
     class_kinds = CAM_KINDS
@@ -125,7 +129,7 @@ class CamMaps:
             raise ValueError(f"frame {frame_index} is not covered by any {stream} map of this prediction")
         grid = volume[chosen].mean(axis=0)
         interpolation = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
-        return self.crop_map.grid_to_source(grid, fill=0.0, interpolation=interpolation)
+        return self.crop_map.grid_to_source(grid, fill=0.0, interpolation=interpolation, cell=self.cell_size)
 
     def _stream_of(self, volume: np.ndarray) -> str:
         for name, own in ((RGB, self.rgb), (FLOW, self.flow)):

@@ -90,6 +90,23 @@ class Triple:
 
 
 @dataclass(frozen=True)
+class Ascending:
+    """At most ``longest`` integers from ``low`` to ``high``, strictly increasing (so each once): a set of strides."""
+
+    low: int
+    high: int
+    longest: int
+
+    def check(self, name: str, value: Any) -> None:
+        if not isinstance(value, (tuple, list)) or len(value) > self.longest:
+            raise ValueError(f"{name} must be a list of at most {self.longest} integers, got {_short(value)}")
+        for item in value:
+            Whole(self.low, self.high).check(name, item)
+        if list(value) != sorted(set(value)):
+            raise ValueError(f"{name} must be increasing, each once, got {_short(value)}")
+
+
+@dataclass(frozen=True)
 class Names:
     """A non-empty list of distinct, non-empty strings (class names)."""
 

@@ -50,6 +50,7 @@ class ResNetFamilyConfig:
     FORMAT_VERSION: ClassVar[int]
     VARIANTS: ClassVar[tuple[str, ...]]
     KIND: ClassVar[str]
+    TUPLES: ClassVar[tuple[str, ...]] = ("class_names", "mean", "std")  # JSON lists read back as tuples
 
     @classmethod
     def create(cls, *, backbone: str, class_names: list[str] | tuple[str, ...], **overrides: Any) -> Any:
@@ -110,7 +111,7 @@ class ResNetFamilyConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
         """Rebuild and validate; unknown or missing fields are a ``ValueError``."""
-        values = config_values_from_dict(cls, data, tuples=("class_names", "mean", "std"))
+        values = config_values_from_dict(cls, data, tuples=cls.TUPLES)
         try:
             config = cls(**values)
         except TypeError as err:

@@ -40,9 +40,15 @@ class StreamsClassifier(ClipClassifier):
         maps = []
         for cam, sample in zip(cams, samples):
             rgb_frames, flow_frames = sample.placement
-            cam = dataclasses.replace(cam, views=self.map_views(cam.rgb is not None, cam.flow is not None))
+            cam = dataclasses.replace(cam, views=self.map_views(cam.rgb is not None, cam.flow is not None), cell_size=self.cam_cell_size())
             maps.append(cam.with_frames(rgb_frames if cam.rgb is not None else None, flow_frames if cam.flow is not None else None, sample.crop_map))
         return scores, maps
+
+    def cam_cell_size(self) -> int:
+        """Input pixels per CAM cell: the trunk's total stride (both streams end on the trunk's last stage)."""
+        from core.models.shared.resnet import trunk_info
+
+        return trunk_info(self.config.backbone, **dict(self.config.backbone_options)).stride
 
     def map_views(self, has_rgb: bool, has_flow: bool) -> tuple[tuple[str, str | None], ...] | None:
         """Which stream's maps each view shows (``None``: each stream on its own view)."""

@@ -15,26 +15,10 @@ from core.models.convnet.inputs import fusion_groups, prepare_snippets, snippet_
 from core.models.convnet.predict import ConvNetClassifier
 from core.sampling import uniform_clip_starts
 from core.training import TrainSettings
+from convnet_helpers import BoxFlow, tiny_config
 
 
-class _Result:
-    def __init__(self, forward: np.ndarray) -> None:
-        self.forward, self.backward, self.method_used, self.fell_back, self.note = forward, None, "diff", False, ""
-
-
-class BoxFlow:
-    """A stand-in flow engine: each pair's horizontal component is the frames' mean brightness change."""
-
-    def compute(self, frames, method, **kwargs):
-        change = np.diff(frames.astype(np.float32).mean(axis=-1), axis=0) / 32.0
-        return _Result(np.stack((change, np.zeros_like(change)), axis=1))
-
-
-def _config(variant: str = "conv", **overrides) -> ConvNetConfig:
-    values = dict(backbone="tiny", class_names=["a", "b", "c"], variant=variant, input_size=32, flow_length=4,
-                  backbone_options={"width": 8}, dropout=0.0)
-    values.update(overrides)
-    return ConvNetConfig.create(**values)
+_config = tiny_config
 
 
 @pytest.mark.parametrize("frames, count, per", [(300, 25, 3), (120, 25, 3), (61, 10, 2), (300, 25, 1), (40, 6, 4)])
