@@ -31,7 +31,6 @@ from core.export.tables import SUFFIXES as TABLE_SUFFIXES
 from core.export.target import check_writable
 from core.export.legend import LegendEntry, scale_entry
 from core.progress import CancelToken
-from core.video.worker_readers import WorkerReaders
 from viewer import settings as app_settings
 from viewer.export_dialog import ExportRangeDialog
 from viewer.export_render import ClipExportRequest, FrameOverlay, flow_metrics_job, render_clip
@@ -171,7 +170,8 @@ class ExportController(QObject):
     def export_clip(self, path: str, frames: tuple[int, ...] | None = None, *, burn_in: bool = False) -> int:
         """Encode the clip (default :meth:`clip_frames`) with overlays as H.264 MP4 in the background;
         ``burn_in`` writes each frame's number and its prediction's class and score onto it."""
-        video = self.video.video
+        opened = self.video.opened  # its readers: the flow view's and classifier's, and the exports' own decoder
+        video = None if opened is None else opened.video
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
             return -1
@@ -194,6 +194,7 @@ class ExportController(QObject):
             method=self.flow.method,
             device=self.flow.device,
             encoding=self.flow.encoding,
+            video_pixels=opened.video_pixels,
             overlays=self.overlays.choice,
             extra=tuple(extra),
             map_keys=tuple(self.map_legend(frames)),  # the frames exported, not the one on screen
@@ -202,21 +203,25 @@ class ExportController(QObject):
         )
 
         def write(cancel: CancelToken, progress: Callable[..., None]) -> None:
-            own = replace(request, video=WorkerReaders(video).reader("export"))  # the user may play on meanwhile
-            write_mp4_stream(request.path, render_clip(own, cancel), total=len(request.frames), fps=request.fps, cancel=cancel, progress=progress)
+            with opened.readers.lease(CHANNEL) as reader:  # the user may play on meanwhile
+                own = replace(request, video=reader)
+                write_mp4_stream(request.path, render_clip(own, cancel), total=len(request.frames), fps=request.fps, cancel=cancel, progress=progress)
 
         return self._start(f"Exporting frames {frames[0]}-{frames[-1]} to {Path(path).name}", _checked(path, (".mp4",), [video.path], write))
 
     def export_flow_metrics(self, path: str) -> int:
         """Every pair's flow quality measures as CSV or JSON, computed in the background (cached flow when scanned)."""
-        video = self.video.video
+        opened = self.video.opened
+        video = None if opened is None else opened.video
         if video is None or len(video) < 2:
             self.notifier.error("Nothing to export", "open a video with at least two frames first")
             return -1
         method, device, encoding, weights = self.flow.method, self.flow.device, self.flow.encoding, self._raft_weights()
 
         def write(cancel: CancelToken, progress: Callable[..., None]) -> None:
-            rows = flow_metrics_job(WorkerReaders(video).reader("export"), method=method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
+            with opened.readers.lease(CHANNEL) as reader:
+                rows = flow_metrics_job(reader, method=method, device=device, encoding=encoding, video_pixels=opened.video_pixels, cancel=cancel,
+                                        progress=progress, raft_weights=weights)
             cancel.raise_if_cancelled()
             write_flow_metrics(path, rows, video=video.path, method=method)
 

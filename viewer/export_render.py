@@ -39,6 +39,7 @@ class ClipExportRequest:
     method: str
     device: str
     encoding: FlowEncoding
+    video_pixels: float  # the open video's analysis factor (:class:`viewer.open_video.OpenVideo`), stated by its flow frames
     overlays: OverlayChoice
     extra: tuple[tuple[str, str, FrameOverlay], ...] = field(default=())  # (view, name, overlay)
     map_keys: tuple[LegendEntry, ...] = ()  # the model's heat maps' keys, when they are drawn
@@ -54,15 +55,16 @@ def pair_of(frame_index: int, frame_count: int) -> int:
     return FlowController.pair_of(frame_index, frame_count)
 
 
-def flow_frames_for(video: Video, pairs: list[int], *, method: str, device: str, encoding: FlowEncoding, cancel: CancelToken,
-                    raft_weights: str | None = None) -> Iterator[FlowFrame]:
+def flow_frames_for(video: Video, pairs: list[int], *, method: str, device: str, encoding: FlowEncoding, video_pixels: float,
+                    cancel: CancelToken, raft_weights: str | None = None) -> Iterator[FlowFrame]:
     """The FlowFrames of ``pairs`` (ascending), chunk by chunk through the disk cache the viewer fills."""
     current_chunk, by_pair = -1, {}
     options = {} if raft_weights is None else {"raft_weights": raft_weights}
     for pair in pairs:
         chunk = pair // CHUNK_PAIRS
         if chunk != current_chunk:
-            by_pair = {f.pair: f for f in compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, **options)}
+            by_pair = {f.pair: f for f in compute_chunk(video, chunk, method, device=device, encoding=encoding, video_pixels=video_pixels,
+                                                        cancel=cancel, **options)}
             current_chunk = chunk
         yield by_pair[pair]
 
@@ -72,7 +74,7 @@ def render_clip(request: ClipExportRequest, cancel: CancelToken) -> Iterator[np.
     count = len(request.video)
     pairs = [pair_of(i, count) for i in request.frames]
     flows = flow_frames_for(request.video, sorted(set(pairs)), method=request.method, device=request.device, encoding=request.encoding,
-                            cancel=cancel, raft_weights=request.raft_weights)
+                            video_pixels=request.video_pixels, cancel=cancel, raft_weights=request.raft_weights)
     flow_by_pair: dict[int, FlowFrame] = {}
     legend = None
     entries = request.legend_entries()
@@ -99,16 +101,16 @@ def render_clip(request: ClipExportRequest, cancel: CancelToken) -> Iterator[np.
         yield image
 
 
-def flow_metrics_job(video: Video, *, method: str, device: str, encoding: FlowEncoding, cancel: CancelToken, progress: Callable[..., None],
-                     raft_weights: str | None = None) -> list[dict[str, Any]]:
+def flow_metrics_job(video: Video, *, method: str, device: str, encoding: FlowEncoding, video_pixels: float, cancel: CancelToken,
+                     progress: Callable[..., None], raft_weights: str | None = None) -> list[dict[str, Any]]:
     """Every pair's quality measures for the whole video (flow from the cache when the scan has run), lengths in the
-    video's pixels (the flow of a large video is computed smaller)."""
+    video's pixels (the flow of a large video is computed smaller: ``video_pixels`` of them per analysis pixel)."""
     pairs = len(video) - 1
     chunks = (pairs + CHUNK_PAIRS - 1) // CHUNK_PAIRS
     options = {} if raft_weights is None else {"raft_weights": raft_weights}
     rows: list[dict[str, Any]] = []
     for chunk in range(chunks):
-        frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, cancel=cancel, **options)
+        frames = compute_chunk(video, chunk, method, device=device, encoding=encoding, video_pixels=video_pixels, cancel=cancel, **options)
         rows += flow_metric_rows([f.quality.in_video_pixels(f.video_pixels) for f in frames], first_pair=frames[0].pair if frames else chunk * CHUNK_PAIRS, method_used=[f.method_used for f in frames])
         progress(chunk + 1, chunks, f"flow metrics {chunk + 1}/{chunks} chunks")
     return rows

@@ -57,14 +57,20 @@ def render_pairs(forward: np.ndarray, encoding: FlowEncoding) -> tuple[np.ndarra
     return np.stack([image for image, _ in rendered]), [radius for _, radius in rendered]
 
 
-def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encoding: FlowEncoding, cancel, progress=None,  # noqa: ANN001
-                  raft_weights: str | None = None, cache_hit: Callable[[bool], None] | None = None) -> list[FlowFrame]:
+def video_pixels_of(video: Video) -> float:
+    """``video``'s pixels per analysis pixel (:func:`video_pixels_per_analysis_pixel`), from its size: every frame it
+    gives has that size (a reader refuses one that differs)."""
+    return video_pixels_per_analysis_pixel((video.info.height, video.info.width))
+
+
+def compute_chunk(video: Video, chunk: int, method: str, *, device: str, encoding: FlowEncoding, video_pixels: float, cancel,  # noqa: ANN001
+                  progress=None, raft_weights: str | None = None, cache_hit: Callable[[bool], None] | None = None) -> list[FlowFrame]:
     """Flow, colour, quality and maps for every pair of one chunk (plain Python: runs in a worker).
-    ``cache_hit`` hears whether the flow came from the cache (a scan's time left leaves such chunks out)."""
+    ``video_pixels`` is the caller's one factor for the video (:func:`video_pixels_of`, kept by the open video):
+    the frames state it, so what they say in pixels agrees with the captions and the timeline, never derived again
+    here.  ``cache_hit`` hears whether the flow came from the cache (a scan's time left leaves such chunks out)."""
     indices = chunk_indices(chunk, len(video))
-    read = _read_frames(video, indices, cancel)
-    frames = analysis_frames(read)
-    video_pixels = video_pixels_per_analysis_pixel(read.shape[1:3], frames.shape[1:3])
+    frames = analysis_frames(_read_frames(video, indices, cancel))
     result, hit = compute_flow_cached(video.path, indices, method, frames=frames, device=device, backward=True, cancel=cancel,
                                       progress=progress, raft_weights=raft_weights)
     if cache_hit is not None:

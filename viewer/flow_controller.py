@@ -25,17 +25,16 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.flow import FlowEncoding
-from core.flow.analysis_size import video_pixels_per_analysis_pixel
 from core.flow.cache import is_cached
 from core.flow.engine import RAFT_METHODS
 from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
 from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, time_one_pair
 from core.video import Video
-from core.video.worker_readers import WorkerReaders
 from viewer.flow_chunks import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, ChunkQuality, FlowFrame, analysis_frames, chunk_indices, compute_chunk
 from viewer.flow_job import FAST_METHOD, FlowJobStatus, Prepared, SlowMethodOffer
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
+from viewer.open_video import OpenVideo
 from viewer.scan_memo import ScanMemo, scan_key, whole_scan
 from viewer.state import ViewerState
 
@@ -73,14 +72,13 @@ class FlowController(QObject):
         super().__init__(parent)
         self.state, self.jobs, self.notifier = state, jobs, notifier
         self.video: Video | None = None
-        self._readers: WorkerReaders | None = None  # the flow jobs' own decoders: playback keeps the video's
+        self._open: OpenVideo | None = None  # the video with the decoders the flow jobs lease (playback keeps the video's)
         self.method = FAST_METHOD
         self.device = "auto"
         self.raft_weights: dict[str, str] = {}
         self.encoding = FlowEncoding("fixed", DEFAULT_RADIUS)
         self.auto_radius = True  # each video's own radius (else a locked one)
         self.locked_radius = 0.0  # video pixels: the same on-screen motion, the same colour, on every video
-        self.video_pixels = 1.0  # the open video's pixels per pixel of its flow (computed smaller on a large video)
         self.per_pair = False
         self.scale: MotionScale | None = None
         self.offer: SlowMethodOffer | None = None
@@ -100,14 +98,13 @@ class FlowController(QObject):
         self.frame_index = 0  # the frame the RGB view shows (see frame_shown)
 
     # -- inputs -------------------------------------------------------------
-    def set_video(self, video: Video | None) -> None:
+    def set_video(self, opened: OpenVideo | None) -> None:
         self._session += 1
-        self.video, self.scale, self._ready = video, None, False
-        self.video_pixels = 1.0 if video is None else video_pixels_per_analysis_pixel((video.info.height, video.info.width))
+        video = None if opened is None else opened.video
+        self._open, self.video, self.scale, self._ready = opened, video, None, False
         wanted = self._wanted_encoding()
         if wanted is not None:  # a lock (or per pair's floor) at this video's analysis size; nothing is drawn yet
             self.encoding = wanted
-        self._readers = None if video is None else WorkerReaders(video)
         self._store.clear()
         for channel in ("flow", "flow-scan", "flow-prepare"):
             self.jobs.cancel(channel)
@@ -170,6 +167,12 @@ class FlowController(QObject):
         self._use_encoding(self._wanted_encoding())
 
     @property
+    def video_pixels(self) -> float:
+        """The open video's pixels per pixel of its flow (computed smaller on a large video): the open video's one
+        factor, which its flow frames state too (1.0 with no video)."""
+        return 1.0 if self._open is None else self._open.video_pixels
+
+    @property
     def radius(self) -> float | None:
         """The colour radius asked for, in the video's pixels: the lock, or the video's own once measured (else None)."""
         if not self.auto_radius:
@@ -222,15 +225,15 @@ class FlowController(QObject):
 
     # -- opening a video: colours settled and the method's cost known before anything is drawn
     def _prepare(self) -> None:
-        video, readers, session, method, device = self.video, self._readers, self._session, self.method, self.device
+        video, readers, session, method, device = self.video, self._open.readers, self._session, self.method, self.device
         video_pixels = self.video_pixels
         weights = self.raft_weights_for(method)
         pair = self.pair_of(self.frame_index, len(video))
 
-        def read_pair(p: int) -> np.ndarray:
-            return analysis_frames(readers.reader("flow").read_clip([p, p + 1]))
+        def measured(reader: Video, cancel, progress) -> Prepared:  # noqa: ANN001
+            def read_pair(p: int) -> np.ndarray:
+                return analysis_frames(reader.read_clip([p, p + 1]))
 
-        def work(cancel, progress):  # noqa: ANN001
             scale = measure_motion_scale(read_pair, len(video) - 1, video_pixels=video_pixels, cancel=cancel, progress=progress)
             cost = None
             if method not in FAST_METHODS:
@@ -240,6 +243,10 @@ class FlowController(QObject):
                     cancel.raise_if_cancelled()
                     cost = FlowCost(method, time_one_pair(frames, method, device=device, raft_weights=weights), len(video) - 1)
             return Prepared(session, method, scale, cost)
+
+        def work(cancel, progress):  # noqa: ANN001
+            with readers.lease("flow") as reader:
+                return measured(reader, cancel, progress)
 
         self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=self._failed,
                          on_progress=lambda done, total, _m: self._status("measuring", f"{done}/{total} pairs"))
@@ -287,9 +294,9 @@ class FlowController(QObject):
             self._throttle.start()
 
     def _request(self) -> None:
-        video, readers = self.video, self._readers
         if not self._ready or not self._is_current_video() or self.current() is not None:
             return
+        video, readers, video_pixels = self.video, self._open.readers, self.video_pixels
         chunk = self.pair_of(self.frame_index, len(video)) // CHUNK_PAIRS
         session, method, device, encoding = self._session, self.method, self.device, self.encoding
         weights = self.raft_weights_for(method)
@@ -298,7 +305,9 @@ class FlowController(QObject):
             return  # on its way: asking again restarted it at every frame of playback, and nothing was ever shown
 
         def work(cancel, progress):  # noqa: ANN001
-            frames = compute_chunk(readers.reader("flow"), chunk, method, device=device, encoding=encoding, cancel=cancel, progress=progress, raft_weights=weights)
+            with readers.lease("flow") as reader:
+                frames = compute_chunk(reader, chunk, method, device=device, encoding=encoding, video_pixels=video_pixels, cancel=cancel,
+                                       progress=progress, raft_weights=weights)
             return session, method, encoding, frames
 
         self._view_left = TimeLeft()
@@ -367,11 +376,12 @@ class FlowController(QObject):
     def _restart_scan(self) -> None:
         self._scan_waiting = False
         self.jobs.cancel("flow-scan")
-        video, readers = self.video, self._readers
+        video = self.video
         if video is None or len(video) < 2:
             self.scanReset.emit(0)
             self.scanActive.emit(False)
             return
+        readers, video_pixels = self._open.readers, self.video_pixels
         pairs = len(video) - 1
         self._scan_p95 = np.full(pairs, np.nan, np.float32)
         self._scan_parts = []
@@ -382,14 +392,7 @@ class FlowController(QObject):
         left = TimeLeft()
         self.scanStatus.emit(f"flow scan ({method}) started")
 
-        def scan(cancel, progress):  # noqa: ANN001
-            # the memo's key stats the file, or lists and stats every image of a folder: here, not on the GUI thread
-            key = scan_key(path, method, str(device), weights)
-            kept = memo.get(key)
-            if kept is not None:  # this video was scanned with this method before: its numbers, no flow computed
-                progress(pairs, pairs, CACHED, partial=(session, kept))
-                return ScanDone(chunks, key, kept=True)
-            reader = readers.reader("scan")  # its own decoder, read in order: the view's jumps with the user
+        def scanned(reader: Video, cancel, progress, key: Hashable) -> ScanDone:  # noqa: ANN001
             for chunk in range(chunks):
                 size = len(chunk_indices(chunk, len(video))) - 1
 
@@ -397,8 +400,8 @@ class FlowController(QObject):
                     progress(base + int(size * done / max(total, 1)), pairs, "")
 
                 hits: list[bool] = []
-                frames = compute_chunk(reader, chunk, method, device=device, encoding=encoding, cancel=cancel, progress=inner, raft_weights=weights,
-                                       cache_hit=hits.append)
+                frames = compute_chunk(reader, chunk, method, device=device, encoding=encoding, video_pixels=video_pixels, cancel=cancel,
+                                       progress=inner, raft_weights=weights, cache_hit=hits.append)
                 part = ChunkQuality(
                     method,
                     chunk * CHUNK_PAIRS,
@@ -408,6 +411,16 @@ class FlowController(QObject):
                 )
                 progress(chunk * CHUNK_PAIRS + size, pairs, CACHED if hits and hits[0] else "", partial=(session, part))
             return ScanDone(chunks, key)
+
+        def scan(cancel, progress):  # noqa: ANN001
+            # the memo's key stats the file, or lists and stats every image of a folder: here, not on the GUI thread
+            key = scan_key(path, method, str(device), weights)
+            kept = memo.get(key)
+            if kept is not None:  # this video was scanned with this method before: its numbers, no flow computed
+                progress(pairs, pairs, CACHED, partial=(session, kept))
+                return ScanDone(chunks, key, kept=True)
+            with readers.lease("scan") as reader:  # its own decoder, read in order: the view's jumps with the user
+                return scanned(reader, cancel, progress, key)
 
         def on_progress(done: int, total: int, message: str) -> None:
             left.update(done, total, free=message == CACHED)

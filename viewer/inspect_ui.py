@@ -132,7 +132,7 @@ class InspectUi(QObject):
         field = None if flow is None else self.fields.field(flow.pair)
         noise = {} if flow is None else {"inconsistency": (flow.inconsistency, "px"), "warp error": (flow.warp_error, "grey levels")}
         self.readout.setText(readout_text(*self._hover, frame=self.window.rgb_view.current_image(), field=field, noise=noise,
-                                          flow_note=self._flow_note()))
+                                          flow_note=self._flow_note(), video_pixels=1.0 if flow is None else flow.video_pixels))
 
     def _flow_note(self) -> str:
         """What the readout says in place of a vector it does not have: the pair still computed, or its vectors still read."""

@@ -19,18 +19,19 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.video import Video, open_video
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
+from viewer.open_video import OpenVideo
 from viewer.state import ViewerState
 
 
 class VideoController(QObject):
     frameReady = Signal(int, object)  # index, (H, W, 3) uint8
     videoOpened = Signal(str)
-    videoLoaded = Signal(object)  # the Video, for other controllers
+    videoLoaded = Signal(object)  # the OpenVideo, for other controllers: its readers are theirs to lease
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state, self.jobs, self.notifier = state, jobs, notifier
-        self.video: Video | None = None
+        self.opened: OpenVideo | None = None  # the video shown and its jobs' readers (closed when another opens)
         self.current_frame: np.ndarray | None = None
         self.shown_index = -1
         self._first_frame: np.ndarray | None = None  # frame 0 as the opening job read it, until it is shown
@@ -39,6 +40,10 @@ class VideoController(QObject):
         self._timer.timeout.connect(self._tick)
         state.frameChanged.connect(self._request_frame)
         state.playingChanged.connect(self._on_playing)
+
+    @property
+    def video(self) -> Video | None:
+        return None if self.opened is None else self.opened.video
 
     # -- opening ------------------------------------------------------------
     def open(self, path: str, then: Callable[[Video], None] | None = None) -> None:
@@ -71,17 +76,18 @@ class VideoController(QObject):
             self.notifier.notice("Opening cancelled")
 
     def _on_opened(self, video: Video, times: np.ndarray, first: np.ndarray, then: Callable[[Video], None] | None = None) -> None:
-        old, self.video = self.video, video
+        old, self.opened = self.opened, OpenVideo(video)
         if old is not None:
             self.jobs.cancel("frame")
         self.current_frame, self.shown_index = None, -1
         self._first_frame = first
         self.state.set_video(video.info, times)  # frame 0 with it (read by the opening job, so shown at once)
-        self.videoLoaded.emit(video)
+        self.videoLoaded.emit(self.opened)  # the other controllers drop the old video's jobs
+        if old is not None:
+            old.close()  # its jobs' decoders; the old video itself is dropped here (a worker still reading it holds it)
         self.videoOpened.emit(video.path)
         if then is not None:
             then(video)
-        # `old` is dropped here; a worker still reading it holds its own reference
 
     # -- frames -------------------------------------------------------------
     def _request_frame(self, index: int) -> None:
@@ -137,5 +143,6 @@ class VideoController(QObject):
 
     def close(self) -> None:
         self._timer.stop()
-        if self.video is not None:
-            self.video = None
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None

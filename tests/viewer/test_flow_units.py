@@ -150,3 +150,56 @@ def test_the_arrows_cell_is_stated_in_the_videos_pixels(qtbot, window: MainWindo
         _open(qtbot, window, _panning_frames(tmp_path / str(side), side))
         qtbot.waitUntil(lambda: window.flow_view.arrows.isVisible() and bool(window.flow_view.arrows.toolTip()), timeout=60000)
         assert f"each {cell} px cell's mean motion" in window.flow_view.arrows.toolTip(), window.flow_view.arrows.toolTip()
+
+
+def test_the_analysis_factor_is_worked_out_once_when_the_video_opens(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The controller took it from the video's size and every chunk again from its frames: two derivations that the
+    captions and timeline (one) and the overlays and exports (the other) each trusted.  Now the open video's one
+    value is handed to every chunk: the view's, the scan's and the export's frames state it."""
+    import viewer.flow_chunks as flow_chunks
+
+    real, asked = flow_chunks.video_pixels_per_analysis_pixel, []
+
+    def counted(*args):  # noqa: ANN002, ANN202
+        asked.append(tuple(tuple(shape) for shape in args))
+        return real(*args)
+
+    monkeypatch.setattr(flow_chunks, "video_pixels_per_analysis_pixel", counted)
+    _scanned(qtbot, window, _panning_frames(tmp_path / "big", 960))
+    with qtbot.waitSignal(window.export.exported, timeout=60000):
+        window.export.export_flow_metrics(str(tmp_path / "metrics.csv"))
+    assert asked == [((960, 960),)], asked  # once, from the video's size: never again from a chunk's frames
+    assert window.flow.video_pixels == window.video.opened.video_pixels == 2.0 and window.flow.current().video_pixels == 2.0
+
+
+def test_a_late_chunk_of_the_last_video_leaves_the_new_ones_factor(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The big video's view chunk finishes after the small one has opened: it is dropped (its session is over), so
+    the small video's factor, caption and pictures stay at 1 video px per analysis px."""
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    import viewer.flow_controller as flow_controller
+
+    big, small = _panning_frames(tmp_path / "big", 960), _panning_frames(tmp_path / "small", 480)
+    real, held, release, late = flow_controller.compute_chunk, threading.Event(), threading.Event(), []
+
+    def late_for_the_big_video(video, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if video.info.width != 960:
+            return real(video, *args, **kwargs)
+        held.set()
+        release.wait(20)
+        kwargs.update(cancel=type(kwargs["cancel"])(), progress=None)  # it finishes as if it never saw the cancel
+        late.extend(real(video, *args, **kwargs))
+        return late
+
+    monkeypatch.setattr(flow_controller, "compute_chunk", late_for_the_big_video)
+    window.open_video(str(big))
+    qtbot.waitUntil(held.is_set, timeout=30000)
+    _open(qtbot, window, small)
+    release.set()
+    assert window.jobs.wait(30000) and late and late[0].video_pixels == 2.0  # the big video's chunk came back late
+    QApplication.processEvents()  # and was delivered (then dropped)
+    shown = window.flow.current()
+    assert window.flow.video_pixels == 1.0 and shown.video_pixels == 1.0 and shown.image.shape[:2] == (480, 480)
+    assert f"colours saturate at {window.flow.encoding.max_radius:g} px (auto)" in window.flow_view.caption.text()

@@ -55,7 +55,7 @@ def test_a_cancelled_chunk_stops_reading_frames(tmp_path: Path) -> None:
 
         video.read = read  # type: ignore[method-assign]
         with pytest.raises(Cancelled):
-            compute_chunk(video, 1, FAST_METHOD, device="cpu", encoding=FlowEncoding("fixed", 5.0), cancel=cancel)
+            compute_chunk(video, 1, FAST_METHOD, device="cpu", encoding=FlowEncoding("fixed", 5.0), video_pixels=1.0, cancel=cancel)
     assert reads == [16, 17]
 
 
@@ -63,7 +63,30 @@ def test_flow_work_reads_through_its_own_decoders_and_playback_through_the_video
     window.open_video(str(write_video(tmp_path / "clip.mp4", 40)))
     qtbot.waitUntil(lambda: window.flow.current() is not None and window.scan_label.text().endswith("complete"), timeout=30000)
     shown = window.video.video
-    readers = window.flow._readers.opened
-    assert set(readers) == {"flow", "scan"}
-    assert all(reader is not shown and reader.path == shown.path for reader in readers.values())
-    assert readers["flow"] is not readers["scan"]
+    readers = window.video.opened.readers.opened
+    assert set(readers) == {"flow", "scan"} and [len(held) for held in readers.values()] == [1, 1]
+    assert all(reader is not shown and reader.path == shown.path for reader in (*readers["flow"], *readers["scan"]))
+    assert readers["flow"][0] is not readers["scan"][0]
+
+
+def test_a_view_job_that_replaced_one_still_reading_reads_through_another_decoder(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A jump to another chunk cancels the view's job, which finishes its read while the new job starts: the two
+    read through one decoder, each read pulling it back to its own keyframe."""
+    real, readers, release = compute_chunk, [], threading.Event()
+
+    def gated(video, chunk, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        readers.append((chunk, video))
+        if chunk == 0:
+            release.wait(20)  # the first job still holds its reader
+            video.read(3)
+        return real(video, chunk, *args, **kwargs)
+
+    monkeypatch.setattr(flow_controller, "compute_chunk", gated)
+    window.open_video(str(write_video(tmp_path / "clip.mp4", 40)))
+    qtbot.waitUntil(lambda: [chunk for chunk, _ in readers] == [0], timeout=30000)
+    window.state.set_frame(20)  # chunk 1
+    qtbot.waitUntil(lambda: [chunk for chunk, _ in readers][:2] == [0, 1], timeout=30000)
+    release.set()
+    qtbot.waitUntil(lambda: window.flow.current() is not None and window.flow.current().pair == 20, timeout=30000)
+    (_, first), (_, second) = readers[:2]
+    assert first is not second and first is not window.video.video and second is not window.video.video

@@ -34,6 +34,7 @@ from core.video.worker_readers import WorkerReaders
 from viewer.classify.state import ClassifyState, ModelStatus
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
+from viewer.open_video import OpenVideo
 from viewer.state import ViewerState
 
 CLIP_CHANNEL = "classify"
@@ -174,7 +175,7 @@ class ClassifyController(QObject):
         self.classify_state = ClassifyState(self)
         self.holder = ModelHolder()
         self.video: Video | None = None
-        self._readers: WorkerReaders | None = None
+        self._readers: WorkerReaders | None = None  # the open video's, leased by each job (playback keeps the video's own decoder)
         self.device = available_device_names()[-1]  # CUDA when present
         self.last_run: ClassifyRun | None = None
         self._busy: set[str] = set()
@@ -197,11 +198,11 @@ class ClassifyController(QObject):
         self.holder.loader = loader
         self.holder.release()
 
-    def set_video(self, video: Video | None) -> None:
+    def set_video(self, opened: OpenVideo | None) -> None:
         self.cancel()
         self.progressChanged.emit(0, 1, "")  # "clip frames 0-15 done ..." was about the last video
-        self.video = video
-        self._readers = None if video is None else WorkerReaders(video)  # playback keeps the video's own decoder
+        video = None if opened is None else opened.video
+        self.video, self._readers = video, None if opened is None else opened.readers
         self.classify_state.set_frame_count(len(video) if video is not None else 0)
         self.classify_state.follow(self.state.frame_index)
 
@@ -343,7 +344,8 @@ class ClassifyController(QObject):
         def work(cancel, progress):  # noqa: ANN001
             def run_on(dev: str) -> tuple[Prediction, float]:
                 classifier, load_ms = holder.get(path, dev)
-                return classifier.predict_clip(readers.reader("classify"), start, attention=True, cancel=cancel, progress=progress), load_ms
+                with readers.lease("classify") as reader:
+                    return classifier.predict_clip(reader, start, attention=True, cancel=cancel, progress=progress), load_ms
 
             began = time.perf_counter()
             (prediction, load_ms), used, oom = _with_cpu_fallback(run_on, device, holder)
@@ -376,7 +378,8 @@ class ClassifyController(QObject):
         def work(cancel, progress):  # noqa: ANN001
             def run_on(dev: str) -> tuple[Prediction, float]:
                 classifier, load_ms = holder.get(path, dev)
-                explained = classifier.predict_clip(readers.reader("classify"), start, attention=True, target_class=class_index, cancel=cancel, progress=progress)
+                with readers.lease("classify") as reader:
+                    explained = classifier.predict_clip(reader, start, attention=True, target_class=class_index, cancel=cancel, progress=progress)
                 return explained, load_ms
 
             began = time.perf_counter()
@@ -404,8 +407,11 @@ class ClassifyController(QObject):
         holder, device, readers = self.holder, self.device, self._readers
 
         def work(cancel, progress):  # noqa: ANN001
+            with readers.lease("classify-video") as video_reader:  # read once in order, wherever the user is
+                return windows(video_reader, cancel, progress)
+
+        def windows(video_reader: Video, cancel, progress) -> ClassifyRun:  # noqa: ANN001
             began = time.perf_counter()
-            video_reader = readers.reader("classify-video")  # read once in order, wherever the user is
             classifier, load_ms = holder.get(path, device)
             config = classifier.config
             starts = sliding_window_starts(len(video), config.clip_length, config.frame_stride, step)

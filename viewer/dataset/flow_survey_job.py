@@ -37,6 +37,7 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
     from core.data.flow_noise import chunks_covering
     from core.errors import InputError
     from core.video import file_span, open_segment
+    from viewer.flow_chunks import video_pixels_of
     from viewer.flow_controller import CHUNK_PAIRS, compute_chunk
 
     store = FlowSurveyStore(default_survey_root(), method)
@@ -52,7 +53,8 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
                         # pairs by the file's chunks (the viewer's flow cache entries), those of the segment only
                         video, first, stop = file_span(opened)
                         scores = [f.quality.noise_score for c in chunks_covering(first, stop - 1)
-                                  for k, f in enumerate(compute_chunk(video, c, method, device=device, encoding=encoding, cancel=cancel))
+                                  for k, f in enumerate(compute_chunk(video, c, method, device=device, encoding=encoding,
+                                                                      video_pixels=video_pixels_of(video), cancel=cancel))
                                   if first <= c * CHUNK_PAIRS + k < stop - 1]
                 except InputError as err:
                     done_so_far.unreadable.append(f"{row.relative}: {err.problem}")

@@ -5,15 +5,15 @@ flow field and the flow's quality maps), so a test can check it against known
 pixels.  Positions are given as fractions of the frame, so the same point is
 read in both views whatever their image sizes; flow vectors, and noise measured
 in pixels (the forward-backward inconsistency), are stated in the video's
-pixels (the flow may be computed at a smaller analysis size).
+pixels (the flow may be computed at a smaller analysis size) by the open
+video's one factor, which the flow frame carries: the same as the captions,
+the timeline and the exports, never worked out again from the arrays' shapes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtWidgets import QLabel, QWidget
-
-from core.flow.analysis_size import video_pixels_per_analysis_pixel
 
 IDLE_TEXT = "hover a view: pixel value, flow and noise"
 READOUT_WIDTH = 720
@@ -26,9 +26,12 @@ def _at(image: np.ndarray, fx: float, fy: float) -> tuple[int, int]:
 
 
 def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.ndarray | None = None,
-                 noise: dict[str, tuple[np.ndarray, str]] | None = None, flow_note: str = "") -> str:
+                 noise: dict[str, tuple[np.ndarray, str]] | None = None, flow_note: str = "", video_pixels: float) -> str:
     """One line for the point at fractions (``fx``, ``fy``) of the frame: its pixel position and RGB value,
     the flow (u, v and magnitude, in frame pixels per frame) and each noise map's value there.
+
+    ``video_pixels`` is the flow frame's factor (video pixels per analysis pixel) that states ``field``'s
+    vectors and the "px" maps in the video's pixels.
 
     ``flow_note`` stands in for the flow when there is no field (say, the pair's flow is still computed),
     so a missing vector reads as "not known yet" rather than as a readout without flow."""
@@ -41,14 +44,13 @@ def readout_text(fx: float, fy: float, *, frame: np.ndarray | None, field: np.nd
         parts.append(flow_note)
     if field is not None:
         frow, fcol = _at(field, fx, fy)
-        to_frame = video_pixels_per_analysis_pixel(frame.shape, field.shape)
-        u, v = float(field[frow, fcol, 0]) * to_frame, float(field[frow, fcol, 1]) * to_frame
+        u, v = float(field[frow, fcol, 0]) * video_pixels, float(field[frow, fcol, 1]) * video_pixels
         parts.append(f"flow u {u:+.2f}, v {v:+.2f}, |w| {np.hypot(u, v):.2f} px")
     for name, (values, unit) in (noise or {}).items():
         nrow, ncol = _at(values, fx, fy)
         value = float(values[nrow, ncol])
         if unit == "px":  # a length measured at the analysis size, stated in frame pixels as the flow is
-            value *= video_pixels_per_analysis_pixel(frame.shape, values.shape)
+            value *= video_pixels
         parts.append(f"{name} {value:.2f} {unit}")
     return " · ".join(parts)
 
