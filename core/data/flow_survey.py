@@ -8,6 +8,16 @@ JSON file per method, written atomically; a video's entry is keyed by its
 path, size and modification time, so an edited video is surveyed again, and by
 the flow engine's version and the method's settings
 (:func:`core.flow.settings.flow_identity`), so a changed method is too.
+
+Saving reads the file, merges and writes it back under an inter-process lock
+(:mod:`core.file_lock`): the viewer's scan and ``eval``'s survey saving at the
+same instant keep both's summaries.  A save also drops what will never be looked
+up again: the entries of videos deleted since (their folder still there: a
+drive that is not mounted now keeps its videos' summaries) or edited since (the
+key's size or modification time is not the file's now).  Entries of older flow
+settings or reader versions cannot be told from those of another process's
+settings, so a bound covers them: each entry records when it was last put or
+looked up, and a save keeps the :data:`MAX_SURVEY_ENTRIES` most recently used.
 """
 
 from __future__ import annotations
@@ -16,12 +26,18 @@ import hashlib
 import json
 import math
 import os
+import re
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 NOISY_SCORE = 0.35  # a pair whose noise score is above this counts as noisy (the timeline's default threshold)
+MAX_SURVEY_ENTRIES = 50_000  # per flow method: UCF101, HMDB51 and Kinetics-400's validation videos together (~17 MB)
+USED = "used"  # an entry's field: when it was last put or looked up (seconds since the epoch)
+# a key of a file that could be read: resolved path, size, modification time, then the reader's version and the rest
+_FILE_KEY = re.compile(r"(?P<path>.+)\|(?P<size>\d+)\|(?P<mtime>-?\d+)\|reader", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -77,15 +93,17 @@ def file_key(path: str | os.PathLike[str]) -> str:
 
 
 class FlowSurveyStore:
-    """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads.  One file
-    for the viewer's survey and ``eval``'s: a save keeps what another writer saved meanwhile."""
+    """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads and
+    processes.  One file for the viewer's survey and ``eval``'s: a save keeps what another writer saved meanwhile,
+    and at most ``max_entries``, the most recently used."""
 
-    def __init__(self, root: str | os.PathLike[str], method: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], method: str, *, max_entries: int = MAX_SURVEY_ENTRIES) -> None:
         self.file = Path(root) / f"flow-survey-{method}.json"
+        self.max_entries = max_entries
         self._flow = _flow_digest(method)
         self._lock = threading.Lock()
         self._entries = self._on_disk()
-        self._new: set[str] = set()  # the keys put here since the store was read
+        self._new: set[str] = set()  # the keys put or looked up here since the last save
 
     def _on_disk(self) -> dict[str, dict[str, Any]]:
         try:
@@ -97,30 +115,83 @@ class FlowSurveyStore:
         return {}
 
     def get(self, path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> FlowSummary | None:
+        key = self._key(path, segment)
         with self._lock:
-            entry = self._entries.get(self._key(path, segment))
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries[key] = {**entry, USED: _now()}  # in use: the last to be pruned
+                self._new.add(key)
         return None if entry is None else FlowSummary.from_dict(entry)
 
     def put(self, path: str | os.PathLike[str], summary: FlowSummary, segment: tuple[float, float] | None = None) -> None:
         key = self._key(path, segment)
         with self._lock:
-            self._entries[key] = summary.to_dict()
+            self._entries[key] = {**summary.to_dict(), USED: _now()}
             self._new.add(key)
 
     def _key(self, path: str | os.PathLike[str], segment: tuple[float, float] | None) -> str:
         return f"{video_key(path, segment)}|flow{self._flow}"
 
     def save(self) -> None:
-        """Write the summaries put here over the file as it is now: another writer's (a viewer's scan while ``eval``
-        surveys, say) are kept, where writing this store's own copy lost every summary saved since it was read."""
+        """Write the summaries put here over the file as it is now, under the file's lock: another writer's (a viewer's
+        scan while ``eval`` surveys, say) are kept, also when it saves at the same instant.  Those of videos deleted
+        or edited since go, then the least recently used beyond :attr:`max_entries`."""
         from core.atomic import write_text
+        from core.file_lock import locked
 
-        on_disk = self._on_disk()
-        with self._lock:
-            self._entries = {**self._entries, **on_disk, **{key: self._entries[key] for key in self._new}}
-            text = json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        write_text(self.file, text)
+        with locked(self.file):
+            on_disk = self._on_disk()
+            with self._lock:
+                held = list(self._entries)
+            gone = {key for key in {*held, *on_disk} if not _video_unchanged(key)}  # a stat each: outside the threads' lock
+            with self._lock:
+                saved = {key: self._entries[key] for key in self._new}
+                merged = {**self._entries, **on_disk, **saved}
+                current = {key: entry for key, entry in merged.items() if key in saved or key not in gone}
+                self._entries = _most_recently_used(current, self.max_entries)
+                text = json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
+            write_text(self.file, text)
+            with self._lock:
+                # on disk now (or pruned): a later save takes the file's entry, which may be newer
+                self._new -= {k for k, entry in saved.items() if self._entries.get(k, entry) is entry}
+
+
+def _now() -> float:
+    """When an entry is used (apart, so a test sets the clock)."""
+    return time.time()
+
+
+def _video_unchanged(key: str) -> bool:
+    """Whether the video of ``key`` is still there as it was when summarised: ``False`` when it was deleted (from a
+    folder that is there: an unmounted drive's videos are kept) or its size or modification time changed; ``True`` too
+    when that cannot be told (a key of a file that could not be read, a file that cannot be read now)."""
+    parts = _FILE_KEY.match(key)
+    if parts is None:
+        return True
+    path = Path(parts["path"])
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return not path.parent.is_dir()
+    except OSError:
+        return True
+    return (str(stat.st_size), str(stat.st_mtime_ns)) == (parts["size"], parts["mtime"])
+
+
+def _most_recently_used(entries: dict[str, dict[str, Any]], count: int) -> dict[str, dict[str, Any]]:
+    """The ``count`` entries used last (an entry of a file written before entries kept their use counts as oldest)."""
+    if len(entries) <= count:
+        return entries
+
+    def used(key: str) -> float:
+        try:
+            stamp = float(entries[key].get(USED, 0.0))
+        except (TypeError, ValueError, OverflowError):
+            return 0.0
+        return stamp if math.isfinite(stamp) else 0.0
+
+    return {key: entries[key] for key in sorted(entries, key=lambda k: (used(k), k), reverse=True)[:count]}
 
 
 def _flow_digest(method: str) -> str:

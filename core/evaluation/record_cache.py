@@ -10,7 +10,10 @@ are keyed by the video's path, size and modification time
 edited or replaced video is scored again.  A video is its path and, for an
 untrimmed Kinetics video, its annotated segment: the whole file and a segment
 of it are two records.  A damaged file, or one written before the header kept
-those keys, is a cache miss.
+those keys, is a cache miss.  Two viewer windows scoring with one checkpoint
+share its file: a save merges the records put here into the file as it is now,
+under the file's inter-process lock (:mod:`core.file_lock`), so neither
+window's records are lost to the other's save.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def default_record_root() -> Path:
 
 
 class RecordCache:
-    """The cached records of one checkpoint; safe to share between threads."""
+    """The cached records of one checkpoint; safe to share between threads and processes."""
 
     def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None,
                  flow_method: str | None = None) -> None:
@@ -62,18 +65,23 @@ class RecordCache:
         digest = hashlib.sha256(f"{file_key(checkpoint)}|{flow_key(flow_method)}".encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
-        self._records: dict[str, VideoRecord] = {}  # video_key -> record
-        self._key_of: dict[str, str] = {}  # the record's identity -> its video_key (one entry per video)
-        if self.file.is_file():
-            try:
-                results = read_video_results(self.file)
-            except VideoResultsError:
-                return  # a damaged cache: scored again
-            keys = results.header.get(KEYS_FIELD)
-            if isinstance(keys, dict):
-                identities = {_identity(r.path, r.segment): r for r in results.records}
-                self._records = {keys[name]: r for name, r in identities.items() if isinstance(keys.get(name), str)}
-                self._key_of = {_identity(r.path, r.segment): key for key, r in self._records.items()}
+        self._entries = self._on_disk()  # the record's identity -> (its video_key, the record): one entry per video
+        self._records = {key: record for key, record in self._entries.values()}  # video_key -> record
+        self._new: set[str] = set()  # the identities put here since the last save
+
+    def _on_disk(self) -> dict[str, tuple[str, VideoRecord]]:
+        """The file's records by identity (none when it is absent, damaged or keeps no keys)."""
+        if not self.file.is_file():
+            return {}
+        try:
+            results = read_video_results(self.file)
+        except VideoResultsError:
+            return {}  # a damaged cache: scored again
+        keys = results.header.get(KEYS_FIELD)
+        if not isinstance(keys, dict):
+            return {}
+        identities = {_identity(r.path, r.segment): r for r in results.records}
+        return {name: (keys[name], r) for name, r in identities.items() if isinstance(keys.get(name), str)}
 
     def get(self, path: str | os.PathLike[str], segment: Segment = None) -> VideoRecord | None:
         """The record of the video at ``path`` (its ``segment`` when given) as it is now (``None`` when absent or
@@ -83,23 +91,38 @@ class RecordCache:
             return self._records.get(key)
 
     def put(self, record: VideoRecord, segment: Segment = None) -> None:
-        """Keep ``record``, keyed by its video's identity now (the record was just scored from it, or from its ``segment``)."""
-        key = video_key(record.path, segment)
-        name = _identity(record.path, segment)
+        """Keep ``record``, keyed by its video's identity now (the record was just scored from it, or from its ``segment``;
+        an edited video's old record goes)."""
+        key, name = video_key(record.path, segment), _identity(record.path, segment)
         with self._lock:
-            stale = self._key_of.get(name)
-            if stale is not None and stale != key:
-                del self._records[stale]  # the video was edited: its old record goes
+            stale = self._entries.get(name)
+            if stale is not None:
+                self._records.pop(stale[0], None)
+            self._entries[name] = (key, record)
             self._records[key] = record
-            self._key_of[name] = key
+            self._new.add(name)
+
+    def _set(self, entries: dict[str, tuple[str, VideoRecord]]) -> None:
+        self._entries = entries
+        self._records = {key: record for key, record in entries.values()}
 
     def __len__(self) -> int:
         return len(self._records)
 
     def save(self) -> None:
+        """Write the records put here over the file as it is now, under its lock: another window's, saved since this
+        cache read the file (or at the same instant), are kept."""
         from core.atomic import write_text
+        from core.file_lock import locked
 
-        with self._lock:
-            records, keys = list(self._records.values()), dict(self._key_of)
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        write_text(self.file, results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys}))
+        with locked(self.file):
+            on_disk = self._on_disk()
+            with self._lock:
+                saved = {name: self._entries[name] for name in self._new}
+                self._set({**self._entries, **on_disk, **saved})
+                records, keys = [r for _key, r in self._entries.values()], {name: key for name, (key, _r) in self._entries.items()}
+            write_text(self.file, results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys}))
+            with self._lock:
+                # on disk now: a later save takes the file's record, which may be newer (another window's)
+                self._new -= {k for k, entry in saved.items() if self._entries.get(k) is entry}

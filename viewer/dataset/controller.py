@@ -19,9 +19,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.data import Dataset
 from core.data.ground_truth import normalise
+from core.evaluation.video_results import VideoResults
 from viewer.collector import exempt_long_lived
 from viewer.dataset.evaluate_job import EvaluationRequest, SplitChanges
-from viewer.dataset.results_merge import ResultsMerge
+from viewer.dataset.results_merge import ResultsMerge, kept_message, merge_results
 from viewer.dataset.rows import Row, snapshot, table_csv
 from viewer.dataset.table_model import DatasetFilterProxy, DatasetTableModel, RowFilter
 from viewer.jobs import JobRunner
@@ -41,10 +42,13 @@ class Listing:
     labels: dict[str, str]  # normalised path -> true class (made in the worker: 13,320 path resolutions)
     positions: dict[int, int]  # id(row) -> its index, for the table model (made in the worker too)
     dataset: Dataset  # what evaluation selects its videos from (the checkpoint's split of it)
+    carried: tuple[tuple[str, ResultsMerge], ...] = ()  # the results files read before, matched to these rows
 
 
-def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  # noqa: ANN001
-    """Read any dataset layout and its default split (what ``train`` would use); no video is opened."""
+def list_dataset(path: str, videos: str | None, cancel, progress,  # noqa: ANN001
+                 carried: Sequence[tuple[str, VideoResults]] = ()) -> Listing:
+    """Read any dataset layout and its default split (what ``train`` would use); no video is opened.  The results
+    files whose predictions the table held (``carried``: the file's path, its results) are matched to the new rows."""
     from core.data import discover_dataset, make_split
 
     dataset = discover_dataset(path, videos=videos)
@@ -56,8 +60,9 @@ def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  #
     notes = f"; {len(all_notes)} note{'' if len(all_notes) == 1 else 's'}: {all_notes[0]}" if all_notes else ""
     sizes = f"{len(split.train)} train, {len(split.val)} val, {len(split.test)} test"  # what the fractions gave
     summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description} ({sizes}){notes}"
+    kept = tuple((name, merge_results(rows, results)) for name, results in carried)
     listing = Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows}, {id(r): i for i, r in enumerate(rows)},
-                      dataset)
+                      dataset, kept)
     exempt_long_lived()  # here, not on the GUI thread: its collector's next pass would walk every new object once more
     return listing
 
@@ -65,7 +70,6 @@ def list_dataset(path: str, videos: str | None, cancel, progress) -> Listing:  #
 def read_results(path: str, rows: list[Row], cancel, progress) -> ResultsMerge:  # noqa: ANN001
     """A per-video results file and where its records go among ``rows`` (worker)."""
     from core.evaluation.video_results import read_video_results
-    from viewer.dataset.results_merge import merge_results
 
     results = read_video_results(path)
     cancel.raise_if_cancelled()
@@ -137,6 +141,8 @@ class DatasetController(QObject):
         self._export_open = False  # an export job whose end is not heard yet (cancelled ones too: it may be written)
         self._after_listing: list[Callable[[], None]] = []  # asked for while a dataset is listed: done on its rows
         self._results_files: list[str] = []  # the results files read: no export is written over one
+        # the results files whose predictions the rows hold (the model of _predictions_of): put on a new listing's rows
+        self._results_shown: list[tuple[str, VideoResults]] = []
 
     # -- listing ----------------------------------------------------------------------
     def open_dataset(self, path: str, videos: str | None = None) -> None:
@@ -147,13 +153,14 @@ class DatasetController(QObject):
             if channel != "dataset-export":
                 self.jobs.cancel(channel)
         failed = self._job_failed("dataset-open", "Cannot open the dataset")
+        carried = tuple(self._results_shown)
 
         def not_listed(error: BaseException, trace: str) -> None:
             failed(error, trace)
             self._run_after_listing()  # on the rows the table still holds
 
         self.jobs.submit(
-            "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress),
+            "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress, carried),
             lambda listing: self._listed(path, listing),
             on_error=not_listed,
             on_progress=lambda d, n, m: self.progressed.emit("dataset-open", d, n, m),
@@ -163,11 +170,15 @@ class DatasetController(QObject):
     def _listed(self, path: str, listing: Listing) -> None:
         self.source, self.classes, self.dataset = path, listing.classes, listing.dataset
         self._pending.clear()
-        self._predictions_of = None
+        self._predictions_of = str(listing.carried[0][1].results.checkpoint) if listing.carried else None
         self.labels = listing.labels
+        for _name, merge in listing.carried:  # a results file's predictions stay on the rows of their videos
+            self._put_records(merge)
         self.model.set_rows(listing.rows, listing.positions)
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
+        if listing.carried:
+            self.finished.emit("dataset-results", "; ".join(kept_message(name, merge) for name, merge in listing.carried))
         self._run_after_listing()
 
     def _when_listed(self, action: Callable[[], None]) -> bool:
@@ -277,6 +288,7 @@ class DatasetController(QObject):
         if self._predictions_of is not None and self._predictions_of != checkpoint:
             for row in self.rows:
                 row.record = None
+            self._results_shown = []
             self.model.all_changed()
             self.recordsChanged.emit()
         self._predictions_of = checkpoint
@@ -307,18 +319,17 @@ class DatasetController(QObject):
         self._results_files = [*dict.fromkeys([*self._results_files, path])]
         rows = list(self.rows)  # matched in the worker; a new listing cancels this job
         self.jobs.submit(
-            "dataset-results", lambda cancel, progress: read_results(path, rows, cancel, progress), self._results_read,
+            "dataset-results", lambda cancel, progress: read_results(path, rows, cancel, progress),
+            lambda merge: self._results_read(path, merge),
             on_error=self._job_failed("dataset-results", "Cannot open the per-video results"),
             on_cancelled=lambda: self.finished.emit("dataset-results", "reading the per-video results cancelled"),
         )
 
-    def _results_read(self, merge: ResultsMerge) -> None:
+    def _results_read(self, path: str, merge: ResultsMerge) -> None:
         results = merge.results
         self._predictions_from(str(results.checkpoint))
-        for row, record, noise in merge.matched:
-            row.record = record
-            if noise is not None and (row.noise is None or row.noise_from_results):  # never over this panel's own survey
-                row.noise, row.noise_from_results = noise, True
+        self._results_shown = [(name, r) for name, r in self._results_shown if name != path] + [(path, results)]
+        self._put_records(merge)
         fresh = not self.rows
         if merge.added:  # videos the table does not list (no dataset open, or another one)
             if fresh:
@@ -336,6 +347,14 @@ class DatasetController(QObject):
         relabelled = f"; {merge.other_class} of another class than its row (relabelled since it was scored?), left out" if merge.other_class else ""
         self.finished.emit("dataset-results", f"{len(results.records)} predictions read from the results file ({results.checkpoint})"
                                               f"{elsewhere}{added}{relabelled}")
+
+    @staticmethod
+    def _put_records(merge: ResultsMerge) -> None:
+        """A results file's records and noise figures on the rows they matched."""
+        for row, record, noise in merge.matched:
+            row.record = record
+            if noise is not None and (row.noise is None or row.noise_from_results):  # never over this panel's own survey
+                row.noise, row.noise_from_results = noise, True
 
     # -- figures ----------------------------------------------------------------------
     def figure_rows(self) -> list[Row]:

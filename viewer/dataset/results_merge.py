@@ -99,3 +99,16 @@ def merge_results(rows: Sequence[Row], results: VideoResults) -> ResultsMerge:
                       segment=r.segment) for r in unmatched.values())
     return ResultsMerge(results, tuple(chosen.values()), added, {normalise(r.path): r.true for r in added}, relative_matches,
                         other_class)
+
+
+def kept_message(path: str, merge: ResultsMerge) -> str:
+    """What became of a results file's predictions when a new listing replaced the rows they were on: kept on the
+    rows of their videos; those of videos the listing lacks are not added as rows of their own (they return with a
+    listing that has them)."""
+    records, kept, name = len(merge.results.records), len(merge.matched), Path(path).name
+    if not kept:
+        return (f"the {records} predictions read from {name} are not shown: none is of a video of this dataset "
+                "(they return when a dataset with their videos is opened)")
+    left = [f"{len(merge.added)} of videos this dataset does not list"] if merge.added else []
+    left += [f"{merge.other_class} of another class than their row (relabelled since?)"] if merge.other_class else []
+    return f"{kept} of the {records} predictions read from {name} kept" + (f"; not shown: {', '.join(left)}" if left else "")

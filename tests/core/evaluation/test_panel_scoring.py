@@ -170,3 +170,46 @@ def test_two_writers_of_one_survey_store_keep_each_others_summaries(tmp_path: Pa
     viewer.save()
     stored = FlowSurveyStore(tmp_path / "s", "dis")
     assert [stored.get(v).max_noise for v in videos] == [0.1, 0.2, 0.3]
+
+
+def test_two_windows_scoring_with_one_checkpoint_keep_each_others_records(tmp_path: Path):
+    """Two viewer windows score with one checkpoint: the second had read the record file before the first saved, and
+    its save wrote its own copy over the file, so the first window's records were lost (a second look scored them again)."""
+    from core.evaluation.video_results import record_of
+
+    names = ("a", "b")
+    videos = [tmp_path / f"{name}.mp4" for name in ("first", "second", "edited")]
+    for video in videos:
+        video.write_bytes(b"x")
+    first, second = RecordCache("model.safetensors", names, tmp_path / "c"), RecordCache("model.safetensors", names, tmp_path / "c")
+    first.put(record_of("first.mp4", videos[0].resolve(), names, 0, [0.9, 0.1], None))
+    first.put(record_of("edited.mp4", videos[2].resolve(), names, 0, [0.9, 0.1], None))
+    first.save()
+    videos[2].write_bytes(b"xy")  # edited since the first window scored it: the second scores it again
+    second.put(record_of("second.mp4", videos[1].resolve(), names, 1, [0.3, 0.7], None))
+    second.put(record_of("edited.mp4", videos[2].resolve(), names, 1, [0.2, 0.8], None))
+    second.save()
+    stored = RecordCache("model.safetensors", names, tmp_path / "c")
+    assert [getattr(stored.get(v), "predicted", None) for v in videos] == ["a", "b", "b"]
+    assert len(stored) == 3  # the edited video's old record went
+    assert [getattr(second.get(v), "predicted", None) for v in videos] == ["a", "b", "b"]  # the saving window has both
+
+
+def test_a_window_saving_again_keeps_the_record_another_window_scored_since(tmp_path: Path):
+    """A window's next save (every 20 s while it scores) wrote its records again over those another window had saved
+    since: a video that window scored after an edit lost its new record to the old one, and was scored again."""
+    from core.evaluation.video_results import record_of
+
+    names = ("a", "b")
+    video = tmp_path / "edited.mp4"
+    video.write_bytes(b"x")
+    first = RecordCache("model.safetensors", names, tmp_path / "c")
+    first.put(record_of("edited.mp4", video.resolve(), names, 0, [0.9, 0.1], None))
+    first.save()
+    video.write_bytes(b"xy")
+    second = RecordCache("model.safetensors", names, tmp_path / "c")
+    second.put(record_of("edited.mp4", video.resolve(), names, 1, [0.2, 0.8], None))
+    second.save()
+    first.save()
+    assert getattr(RecordCache("model.safetensors", names, tmp_path / "c").get(video), "predicted", None) == "b"
+    assert getattr(first.get(video), "predicted", None) == "b"
