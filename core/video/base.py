@@ -26,10 +26,10 @@ MAX_PIXELS = 8192 * 8192
 # Which reader made a frame numbering: bump when a fix changes the picture some file's frame i is (2: cut and
 # open-GOP AVIs, AVI-copied MKV/MP4, ASF; 3: mirroring display matrices, the stream a player picks among several;
 # 4: untagged HD video converted with BT.709 as players do, not BT.601, and EXIF orientation of a folder's images;
-# 5: interlaced video deinterlaced), so flow, tokens and scores cached from the old numbering are not reused.  Cache
-# keys take a video's version from core.video.reader_version.pictures_version: a version that changes only some files'
-# pictures keeps the others' keys.
-READER_VERSION = 5
+# 5: interlaced video deinterlaced; 6: HDR video tone-mapped to SDR, alpha composited over black), so flow, tokens
+# and scores cached from the old numbering are not reused.  Cache keys take a video's version from
+# core.video.reader_version.pictures_version: a version that changes only some files' pictures keeps the others' keys.
+READER_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ class VideoInfo:
     frame holds two fields woven together (moving edges comb, which optical flow
     shows as noise); ``deinterlaced``: the reader rebuilds each frame's second
     field from its first and its neighbours' (frame count and times unchanged),
-    so nothing combs.
+    so nothing combs.  ``hdr``: ``"pq"`` or ``"hlg"`` for an HDR stream, whose
+    frames are tone-mapped to SDR BT.709 (empty for SDR); ``alpha``: the stream
+    has an alpha channel, and frames are composited over black.
     """
 
     path: str
@@ -65,6 +67,8 @@ class VideoInfo:
     sample_aspect_ratio: float = 1.0
     interlaced: bool = False
     deinterlaced: bool = False
+    hdr: str = ""
+    alpha: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

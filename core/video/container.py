@@ -48,12 +48,12 @@ from av.video.reformatter import VideoReformatter
 
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, local_file, to_rgb
-from core.video.colour import rgb_conversion
 from core.video.deinterlace import deinterlaced, woven_stream
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 from core.video.leading_pictures import PROBED_CODECS, starts_cleanly, undecodable_after_key
 from core.video.mp4_boxes import iso_damage
 from core.video.orientation import UPRIGHT, OddOrientation, Orientation, from_display_matrix
+from core.video.picture import StreamLook, alpha_decoder, frame_to_rgb, stream_look
 
 # Reading forward up to this many frames beats a seek (which restarts at a keyframe).
 FORWARD_DECODE_LIMIT = 48
@@ -165,14 +165,16 @@ def shown_stream(container: "av.container.InputContainer", path: str) -> "av.vid
     return best if best in moving else moving[0]
 
 
-def is_deinterlaced(path: str) -> bool:
-    """Whether :class:`ContainerVideo` deinterlaces the file at ``path`` by default (its header's field order, read
-    without decoding a frame to RGB); ``False`` for a file it cannot open (opening it says why)."""
+def header_pictures(path: str) -> tuple[bool, StreamLook]:
+    """Whether :class:`ContainerVideo` deinterlaces the file at ``path`` by default (its header's field order), and
+    what else it does to its pictures (HDR, alpha), read without decoding a frame to RGB; nothing for a file it
+    cannot open (opening it says why)."""
     try:
         with _open_container(path) as container:
-            return woven_stream(shown_stream(container, path))
+            stream = shown_stream(container, path)
+            return woven_stream(stream), stream_look(stream)
     except (VideoError, av.error.FFmpegError):
-        return False
+        return False, StreamLook()
 
 
 def _grid_index(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex | None:
@@ -332,10 +334,13 @@ def _file_stamp(path: str) -> tuple[int, int, int, int]:
 
 
 def _decoded_frames(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream",
-                    index: _StreamIndex) -> Iterator["av.VideoFrame"]:
-    """The frames decoded from where the demuxer is, without the pictures the index left out.  A function, not a
+                    index: _StreamIndex, decoder: "av.CodecContext | None" = None) -> Iterator["av.VideoFrame"]:
+    """The frames decoded from where the demuxer is, without the pictures the index left out; ``decoder``: one
+    to use instead of the stream's (flushed first: the demuxer has moved).  A function, not a
     method: a generator of the reader's own held the reader in a cycle, so a dropped reader (its decoder threads,
     file and frames) waited for the garbage collector, and one collected in a forked worker hung it."""
+    if decoder is not None:
+        decoder.flush_buffers()
     waiting_for_key = index.starts_at_key
     in_first_gop = False  # decoding the first keyframe's GOP: its pictures shown before the keyframe are skipped
     for packet in container.demux(stream):
@@ -349,7 +354,8 @@ def _decoded_frames(container: "av.container.InputContainer", stream: "av.video.
                 in_first_gop = False
             elif _leading(packet.pts, index.first_key_pts):
                 continue  # an open-GOP picture shown before that keyframe (left out too)
-        yield from packet.decode()  # the final empty packet flushes the decoder
+        # the final empty packet flushes the decoder
+        yield from (decoder.decode(packet) if decoder is not None else packet.decode())
 
 
 class ContainerVideo(Video):
@@ -387,8 +393,10 @@ class ContainerVideo(Video):
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._orientation: Orientation = UPRIGHT
             self._interlaced = woven_stream(self._stream)  # the header's field order, or the first frame's flag
-            # decided by the header before a frame is decoded, as is_deinterlaced decides it for cache keys
+            # decided by the header before a frame is decoded, as header_pictures decides it for cache keys
             self._deinterlacing = deinterlace and self._interlaced
+            self._look = stream_look(self._stream)  # HDR tone-mapped, alpha composited: the header decides, as above
+            self._alpha_decoder = alpha_decoder(self._stream, self._look)
             self._after_in_run: int | None = None  # the position of the frame the filter was fed before this one
             self._size: tuple[int, int] | None = None  # the first decoded frame's, before it is turned upright: every frame's
             if self._index.grid:
@@ -445,6 +453,8 @@ class ContainerVideo(Video):
             sample_aspect_ratio=_shown_pixel_aspect(stream, self._orientation),
             interlaced=self._interlaced,
             deinterlaced=self._deinterlacing,
+            hdr=self._look.hdr or "",
+            alpha=self._look.alpha,
             container=self._container.format.name,
             pixel_format=str(ctx.pix_fmt or ""),
             variable_frame_rate=vfr,
@@ -536,7 +546,7 @@ class ContainerVideo(Video):
 
     def _decoded(self) -> Iterator["av.VideoFrame"]:
         self._after_in_run = None
-        frames = _decoded_frames(self._container, self._stream, self._index)
+        frames = _decoded_frames(self._container, self._stream, self._index, self._alpha_decoder)
         return deinterlaced(frames, self._stream.time_base) if self._deinterlacing else frames
 
     def _filtered_as_in_order(self, position: int) -> bool:
@@ -596,11 +606,9 @@ class ContainerVideo(Video):
             raise VideoError(f"frame {position} is {size[0]}x{size[1]} but the video's first frame is {self._size[0]}x{self._size[1]} "
                              "(a video whose size changes midway: re-encode it at one size)", self.path)
         try:
-            convert = rgb_conversion(frame)  # the stream's matrix and range, or a player's guess
             # the first frame, now in a reference cycle (its side data), gets no swscale context of its own: one freed by
             # the garbage collector in a forked DataLoader worker waited for ever on the parent's swscale threads
-            rgb = VideoReformatter().reformat(frame, format="rgb24", **convert) if first else frame.reformat(format="rgb24", **convert)
-            array = rgb.to_ndarray(format="rgb24")
+            array = frame_to_rgb(frame, self._look, VideoReformatter() if first else None)
         except (ValueError, av.error.FFmpegError) as err:
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return self._orientation.apply(to_rgb(array))

@@ -1,9 +1,9 @@
 """The reader version a video's pictures come from, for cache keys (flow, tokens, noise summaries, scores).
 
-Why not :data:`~core.video.base.READER_VERSION` alone: version 5 deinterlaces interlaced files and changes no
-other file's pixels, so a progressive video (or an interlaced one read with deinterlacing off, as stored) keeps
-version 4's keys and the flow already computed for it; only deinterlaced files get version 5's.  A later version
-that changes every file's pictures applies to all.
+Why not :data:`~core.video.base.READER_VERSION` alone: versions 5 and 6 changed only some files' pictures (5
+deinterlaces interlaced files; 6 tone-maps HDR files and composites files with alpha over black), so every other
+file (an interlaced one read with deinterlacing off, as stored, among them) keeps version 4's keys and the flow
+already computed for it.  A later version that changes every file's pictures applies to all.
 """
 
 from __future__ import annotations
@@ -13,33 +13,39 @@ import os
 import stat
 
 DEINTERLACING_VERSION = 5
+HDR_AND_ALPHA_VERSION = 6
 
 
 def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True) -> int:
     """The reader version whose pictures of ``path`` the current reader gives (``deinterlace``: the reader's option)."""
     from core.video import base  # read when called: a test moves the version on
 
-    if base.READER_VERSION > DEINTERLACING_VERSION or _deinterlaced(os.fspath(path), deinterlace):
+    if base.READER_VERSION > HDR_AND_ALPHA_VERSION:
         return base.READER_VERSION
+    woven, converted = _header_changes(os.fspath(path))
+    if converted:
+        return HDR_AND_ALPHA_VERSION
+    if woven and deinterlace:
+        return DEINTERLACING_VERSION
     return DEINTERLACING_VERSION - 1
 
 
-def _deinterlaced(path: str, deinterlace: bool) -> bool:
-    if not deinterlace:
-        return False
+def _header_changes(path: str) -> tuple[bool, bool]:
+    """Whether the file's header says it is interlaced, and whether it is HDR or has alpha."""
     try:
         status = os.stat(path)
     except OSError:
-        return False
+        return False, False
     if stat.S_ISDIR(status.st_mode):
-        return False  # a folder's images are never interlaced
-    return _file_deinterlaced(os.path.abspath(path), status.st_size, status.st_mtime_ns)
+        return False, False  # a folder's images are never interlaced, HDR or composited
+    return _file_changes(os.path.abspath(path), status.st_size, status.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4096)
-def _file_deinterlaced(path: str, size: int, mtime_ns: int) -> bool:
+def _file_changes(path: str, size: int, mtime_ns: int) -> tuple[bool, bool]:
     """Remembered per file version: opening a container to read its header costs milliseconds, and keys are
     asked for on every cache look-up."""
-    from core.video.container import is_deinterlaced
+    from core.video.container import header_pictures
 
-    return is_deinterlaced(path)
+    woven, look = header_pictures(path)
+    return woven, look.converted
