@@ -102,6 +102,12 @@ def path_option(text: str) -> str:
 output_path = path_option  # --out
 
 
+def add_deinterlace_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-deinterlace``, for a command that reads a video's frames: interlaced frames as stored (combed)."""
+    parser.add_argument("--no-deinterlace", action="store_true",
+                        help="give interlaced frames as stored, their two fields woven (default: deinterlaced with FFmpeg's bwdif)")
+
+
 def name_option(text: str) -> str:
     """An argparse type for a named choice (``--recipe``, ``--model``, ``--variant``...): an empty one silently
     meant the default, as if the option were left out."""

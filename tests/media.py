@@ -108,3 +108,91 @@ def panning_frames(folder: Path, side: int, step: float, frames: int = 5) -> Pat
         frame = texture[:, width - side - x: width - x]  # the content moves right by ``step`` a frame
         cv2.imwrite(str(folder / f"{i:03d}.png"), np.repeat(frame[..., None], 3, axis=2))
     return folder
+
+
+def woven_picture(index: int, width: int = 128, height: int = 96, shift: int = 6) -> np.ndarray:
+    """An interlaced camera's frame ``index``: vertical stripes moving right by 4 pixels a frame, the even lines
+    (top field) caught at one moment and the odd lines (bottom field) ``shift`` pixels later, so a woven frame combs
+    (neighbouring lines differ by ~87 levels on average) and each field alone is smooth from line to line."""
+    xx = np.arange(width)[None, :].repeat(height, 0)
+    top = 127 + 100 * np.sin((xx + 4 * index) / 4.0)
+    bottom = 127 + 100 * np.sin((xx + 4 * index + shift) / 4.0)
+    grey = top.copy()
+    grey[1::2] = bottom[1::2]
+    return np.repeat(grey.astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def write_interlaced(path: Path, frames: int = 30, *, keyint: int = 4) -> Path:
+    """An interlaced H.264 stream (top field first, field-coded, a keyframe every ``keyint`` frames) of
+    :func:`woven_picture` frames; its header names the field order, as cameras' and broadcast files' do."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height = 128, 96
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"flags": "+ildct+ilme", "crf": "10",
+                          "x264-params": f"tff=1:keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        mux_pictures(out, stream, (woven_picture(i) for i in range(frames)))
+    return path
+
+
+def line_to_line(frame: np.ndarray) -> float:
+    """The mean absolute difference between neighbouring lines: large where fields woven together comb."""
+    return float(np.abs(np.diff(frame.astype(np.float64), axis=0)).mean())
+
+
+# AVColorTransferCharacteristic and AVColorPrimaries tags of HDR video (HDR10's PQ, broadcast and phone HLG).
+TRC_PQ, TRC_HLG, PRIMARIES_BT2020, SPACE_BT2020_NCL = 16, 18, 9, 9
+
+
+def write_hdr_greys(path: Path, signals: "Iterable[float]", *, transfer: int = TRC_PQ, frames: int = 3) -> Path:
+    """A lossless 10-bit HEVC stream tagged BT.2020 with an HDR ``transfer``: vertical grey strips 16 pixels wide,
+    one per non-linear ``signals`` value in [0, 1] (limited range: luma 64 + 876 * signal, chroma neutral, so each
+    strip's R'G'B' decodes to exactly its signal)."""
+    levels = [int(round(64 + 876 * s)) for s in signals]
+    width, height = 16 * len(levels), 32
+    luma = np.repeat(np.array(levels, np.uint16), 16)[None, :].repeat(height, 0)
+    chroma = np.full((height // 2, width), 512, np.uint16)  # the two quarter-size planes' values, packed in H / 2 rows
+    planes = np.concatenate([luma, chroma])  # yuv420p10le as PyAV takes it: one (H * 3 / 2, W) array
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
+        stream.options = {"x265-params": "lossless=1:log-level=error"}
+        ctx = stream.codec_context
+        ctx.color_trc, ctx.color_primaries, ctx.colorspace, ctx.color_range = transfer, PRIMARIES_BT2020, SPACE_BT2020_NCL, 1
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p10le")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def alpha_picture(colour: tuple[int, int, int] = (200, 60, 30), width: int = 64, height: int = 32) -> np.ndarray:
+    """An (H, W, 4) RGBA picture of one ``colour``: transparent (alpha 0) on the left quarter, half transparent
+    (alpha 128) on the second, opaque (alpha 255) on the right half."""
+    picture = np.empty((height, width, 4), np.uint8)
+    picture[..., :3] = colour
+    picture[..., 3] = 255
+    picture[:, : width // 4, 3] = 0
+    picture[:, width // 4 : width // 2, 3] = 128
+    return picture
+
+
+def alpha_colour(index: int) -> tuple[int, int, int]:
+    """The colour of :func:`write_alpha`'s frame ``index``: its blue tells the frame."""
+    return 200, 60, 10 + 20 * index
+
+
+def write_alpha(path: Path, codec: str, pix_fmt: str, frames: int = 3, *, options: dict[str, str] | None = None) -> Path:
+    """Frames of :func:`alpha_picture` in :func:`alpha_colour` encoded by ``codec`` (which must keep alpha) as
+    ``pix_fmt``."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, pix_fmt
+        stream.options = options or {}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(alpha_picture(alpha_colour(i)), format="rgba")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path

@@ -354,8 +354,14 @@ class MainWindow(QMainWindow):
         shown_as = (f", rotated {i.rotation}°" if i.rotation else "") + (", mirrored" if i.mirrored else "")
         if abs(i.sample_aspect_ratio - 1.0) > 0.01:
             shown_as += f", pixels {i.sample_aspect_ratio:.3g}:1 (shown stretched; the model sees them as stored)"
-        if i.interlaced:
+        if i.deinterlaced:
+            shown_as += ", interlaced (deinterlaced: each frame's second field rebuilt, so moving edges do not comb)"
+        elif i.interlaced:
             shown_as += ", interlaced (fields woven: moving edges comb, and flow shows it as noise)"
+        if i.hdr:
+            shown_as += f", HDR ({i.hdr.upper()}, tone-mapped to SDR)"
+        if i.alpha:
+            shown_as += ", alpha (composited over black)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
         self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{shown_as}{vfr}")
 

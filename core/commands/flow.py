@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.cli import output_path, path_option
+from core.cli import add_deinterlace_option, output_path, path_option
 
 NAME = "flow"
 HELP = "compute optical flow of a frame range: .flo files, colour PNGs and per-pair quality (metrics.json)"
@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalization", default="fixed", choices=("fixed", "clip"), help="colour scale: fixed radius, or the range's largest motion (default fixed)")
     parser.add_argument("--max-radius", metavar="PX", type=float, default=10.0, help="motion in pixels drawn fully saturated (fixed), or the smallest scale (clip); default 10")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the flow cache")
+    add_deinterlace_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     method = normalize_method(args.method)
     check_device_name(args.device)
     encoding = FlowEncoding(args.normalization, args.max_radius)
-    with open_video(args.video) as video:
+    with open_video(args.video, deinterlace=not args.no_deinterlace) as video:
         total_frames = len(video)
         if not 0 <= args.start < total_frames:
             raise InputError(f"--start {args.start} is outside the video's {total_frames} frames (0..{total_frames - 1})", args.video)
@@ -153,7 +154,8 @@ def _compute(args: argparse.Namespace, video: Any, method: str, encoding: Any, c
             else:
                 result, hit = compute_flow_cached(args.video, indices, method, frames=frames, cache=cache, device=args.device,
                                                   backward=want_backward, raft_weights=args.raft_weights, fallback=args.fallback,
-                                                  progress=on_progress, raft_warm_start=args.warm_start)
+                                                  progress=on_progress, raft_warm_start=args.warm_start,
+                                                  deinterlace=not args.no_deinterlace)
             hits += int(hit)
             used.add(result.method_used)
             fell_back |= result.fell_back

@@ -76,10 +76,10 @@ def summarise_noise(scores: Sequence[float], threshold: float = NOISY_SCORE, fir
 def video_key(path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> str:
     """Path, size, modification time and the reader's version (:func:`file_key`): an edited video, or one whose
     frames a reader fix renumbers, is a new entry; a ``segment`` of it (seconds) is another entry than the whole file."""
-    from core.video.base import READER_VERSION
+    from core.video.reader_version import pictures_version
 
     part = "" if segment is None else f"|{float(segment[0])!r}-{float(segment[1])!r}s"
-    return f"{file_key(path)}|reader{READER_VERSION}{part}"
+    return f"{file_key(path)}|reader{pictures_version(path)}{part}"
 
 
 def file_key(path: str | os.PathLike[str]) -> str:

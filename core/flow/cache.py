@@ -54,15 +54,17 @@ def default_cache_root() -> Path:
     return base / "twostream" / "flow"
 
 
-def video_identity(path: str | os.PathLike[str], segment: tuple[float, float] | None = None) -> dict[str, Any]:
+def video_identity(path: str | os.PathLike[str], segment: tuple[float, float] | None = None, *, deinterlace: bool = True) -> dict[str, Any]:
     """Resolved path, size and modification time: an edited or replaced file is a new video.  A folder of
     frames is its images' names, sizes and times: frames written again in place (``ffmpeg -y``,
     ``cv2.imwrite``) change neither the folder's size nor its time, and must not get the old flow.
     ``segment``: the seconds of the file a sample is (its frames are numbered from the segment's start).
-    ``reader``: the version of the frame numbering (a reader fix that changes it is a new video)."""
-    from core.video.base import READER_VERSION
+    ``reader``: the version of the reader that last changed the file's pictures (a reader fix that changes them is
+    a new video); ``deinterlace``: the reader's option (off, an interlaced file's pictures are version 4's)."""
+    from core.video.reader_version import pictures_version
 
-    identity = {**_file_identity(Path(path).expanduser().resolve()), "reader": READER_VERSION}
+    resolved = Path(path).expanduser().resolve()
+    identity = {**_file_identity(resolved), "reader": pictures_version(resolved, deinterlace=deinterlace)}
     if segment is not None:
         identity["segment"] = [float(segment[0]), float(segment[1])]
     return identity
@@ -271,6 +273,7 @@ def compute_flow_cached(
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[..., None]] = None,
     raft_warm_start: bool = False,
+    deinterlace: bool = True,
 ):
     """:func:`~core.flow.compute_flow` for frames ``indices`` of ``video``, through the cache.
 
@@ -279,17 +282,18 @@ def compute_flow_cached(
     ``core.video.open_video(video).read_clip``); on a hit nothing is decoded.
     When another thread of this process is computing the same entry, this
     call waits for it (cancellably) and returns its result as a hit.
+    ``deinterlace``: the option the frames were (or are) read with.
     Returns ``(FlowResult, hit)``.
     """
     from core.flow.engine import normalize_method
 
     method = normalize_method(method)
     cache = cache if cache is not None else FlowCache()
-    identity = video_identity(video)
+    identity = video_identity(video, deinterlace=deinterlace)
     if frames is not None:
         size = (int(frames.shape[1]), int(frames.shape[2]))
     else:
-        size = _video_size(video)
+        size = _video_size(video, deinterlace)
     key = flow_cache_key(video=identity, indices=indices, size=size, method=method, raft_weights=raft_weights,
                          raft_iters=raft_iters, fallback=fallback, raft_warm_start=raft_warm_start,
                          raft_precision=_raft_precision(method, device))
@@ -307,17 +311,17 @@ def compute_flow_cached(
             else:
                 from core.video import open_video
 
-                with open_video(video) as opened:
+                with open_video(video, deinterlace=deinterlace) as opened:
                     frames = opened.read_clip(list(indices))
         return _compute_and_store(cache, key, frames, method, device=device, backward=backward, raft_weights=raft_weights,
                                   raft_iters=raft_iters, fallback=fallback, cancel=cancel, progress=progress,
                                   raft_warm_start=raft_warm_start), False
 
 
-def _video_size(video: str | os.PathLike[str]) -> tuple[int, int]:
+def _video_size(video: str | os.PathLike[str], deinterlace: bool) -> tuple[int, int]:
     from core.video import open_video
 
-    with open_video(video) as opened:
+    with open_video(video, deinterlace=deinterlace) as opened:
         return int(opened.info.height), int(opened.info.width)
 
 

@@ -25,9 +25,11 @@ def local_file(path: str | os.PathLike[str]) -> str:
 MAX_PIXELS = 8192 * 8192
 # Which reader made a frame numbering: bump when a fix changes the picture some file's frame i is (2: cut and
 # open-GOP AVIs, AVI-copied MKV/MP4, ASF; 3: mirroring display matrices, the stream a player picks among several;
-# 4: untagged HD video converted with BT.709 as players do, not BT.601, and EXIF orientation of a folder's images),
-# so flow, tokens and scores cached from the old numbering are not reused.
-READER_VERSION = 4
+# 4: untagged HD video converted with BT.709 as players do, not BT.601, and EXIF orientation of a folder's images;
+# 5: interlaced video deinterlaced; 6: HDR video tone-mapped to SDR, alpha composited over black), so flow, tokens
+# and scores cached from the old numbering are not reused.  Cache keys take a video's version from
+# core.video.reader_version.pictures_version: a version that changes only some files' pictures keeps the others' keys.
+READER_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,12 @@ class VideoInfo:
     ``sample_aspect_ratio`` is a stored pixel's width over its height as shown
     (32/27 for anamorphic 16:9 NTSC DVD): frames are given as stored, and a view
     that shows them as a player does stretches them by it.  ``interlaced``: each
-    frame holds two fields woven together, given as stored (moving edges comb,
-    which optical flow shows as noise).
+    frame holds two fields woven together (moving edges comb, which optical flow
+    shows as noise); ``deinterlaced``: the reader rebuilds each frame's second
+    field from its first and its neighbours' (frame count and times unchanged),
+    so nothing combs.  ``hdr``: ``"pq"`` or ``"hlg"`` for an HDR stream, whose
+    frames are tone-mapped to SDR BT.709 (empty for SDR); ``alpha``: the stream
+    has an alpha channel, and frames are composited over black.
     """
 
     path: str
@@ -60,6 +66,9 @@ class VideoInfo:
     mirrored: bool = False
     sample_aspect_ratio: float = 1.0
     interlaced: bool = False
+    deinterlaced: bool = False
+    hdr: str = ""
+    alpha: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

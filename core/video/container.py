@@ -48,11 +48,12 @@ from av.video.reformatter import VideoReformatter
 
 from core.errors import VideoError
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, local_file, to_rgb
-from core.video.colour import rgb_conversion
+from core.video.deinterlace import deinterlaced, woven_stream
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 from core.video.leading_pictures import PROBED_CODECS, starts_cleanly, undecodable_after_key
 from core.video.mp4_boxes import iso_damage
 from core.video.orientation import UPRIGHT, OddOrientation, Orientation, from_display_matrix
+from core.video.picture import StreamLook, alpha_decoder, frame_to_rgb, stream_look
 
 # Reading forward up to this many frames beats a seek (which restarts at a keyframe).
 FORWARD_DECODE_LIMIT = 48
@@ -147,6 +148,33 @@ def _open_container(path: str) -> "av.container.InputContainer":
         raise VideoError(f"cannot be opened as a video: {_first_line(err)}", path) from None
     except (OSError, ValueError) as err:
         raise VideoError(f"cannot be opened: {_first_line(err)}", path) from None
+
+
+def shown_stream(container: "av.container.InputContainer", path: str) -> "av.video.stream.VideoStream":
+    """The video stream a player shows (FFmpeg's choice: the default one, with more than a still's frames, the
+    highest bit rate): the first was a still image put before the film, or a small preview beside it."""
+    streams = container.streams
+    if not streams.video:
+        kinds = sorted({s.type for s in streams})
+        what = "audio only" if kinds == ["audio"] else ("no streams" if not kinds else "streams: " + ", ".join(kinds))
+        raise VideoError(f"has no video stream ({what})", path)
+    moving = [s for s in streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not moving:
+        raise VideoError("has no video stream (only an attached cover picture)", path)
+    best = streams.best("video")
+    return best if best in moving else moving[0]
+
+
+def header_pictures(path: str) -> tuple[bool, StreamLook]:
+    """Whether :class:`ContainerVideo` deinterlaces the file at ``path`` by default (its header's field order), and
+    what else it does to its pictures (HDR, alpha), read without decoding a frame to RGB; nothing for a file it
+    cannot open (opening it says why)."""
+    try:
+        with _open_container(path) as container:
+            stream = shown_stream(container, path)
+            return woven_stream(stream), stream_look(stream)
+    except (VideoError, av.error.FFmpegError):
+        return False, StreamLook()
 
 
 def _grid_index(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> _StreamIndex | None:
@@ -306,10 +334,13 @@ def _file_stamp(path: str) -> tuple[int, int, int, int]:
 
 
 def _decoded_frames(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream",
-                    index: _StreamIndex) -> Iterator["av.VideoFrame"]:
-    """The frames decoded from where the demuxer is, without the pictures the index left out.  A function, not a
+                    index: _StreamIndex, decoder: "av.CodecContext | None" = None) -> Iterator["av.VideoFrame"]:
+    """The frames decoded from where the demuxer is, without the pictures the index left out; ``decoder``: one
+    to use instead of the stream's (flushed first: the demuxer has moved).  A function, not a
     method: a generator of the reader's own held the reader in a cycle, so a dropped reader (its decoder threads,
     file and frames) waited for the garbage collector, and one collected in a forked worker hung it."""
+    if decoder is not None:
+        decoder.flush_buffers()
     waiting_for_key = index.starts_at_key
     in_first_gop = False  # decoding the first keyframe's GOP: its pictures shown before the keyframe are skipped
     for packet in container.demux(stream):
@@ -323,22 +354,28 @@ def _decoded_frames(container: "av.container.InputContainer", stream: "av.video.
                 in_first_gop = False
             elif _leading(packet.pts, index.first_key_pts):
                 continue  # an open-GOP picture shown before that keyframe (left out too)
-        yield from packet.decode()  # the final empty packet flushes the decoder
+        # the final empty packet flushes the decoder
+        yield from (decoder.decode(packet) if decoder is not None else packet.decode())
 
 
 class ContainerVideo(Video):
-    """A video file read through FFmpeg with exact random access."""
+    """A video file read through FFmpeg with exact random access.
 
-    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> None:
+    ``deinterlace``: interlaced frames are deinterlaced (see :mod:`core.video.deinterlace`); progressive video is
+    never filtered."""
+
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS, *,
+                 deinterlace: bool = True) -> None:
         super().__init__(path, cache_bytes)
         self._max_pixels = max_pixels
+        self._wants_deinterlace = deinterlace
         self._file_stamp = _file_stamp(path)  # which file this reader holds open: the path may name another later
         size = self._file_stamp[2]
         if size == 0:
             raise VideoError("file is empty (0 bytes)", path)
         self._container = _open_container(path)
         try:
-            self._stream = self._pick_stream()
+            self._stream = shown_stream(self._container, path)
             ctx = self._stream.codec_context
             if ctx is None:
                 raise VideoError("has a video stream that no decoder here can read (an unknown codec, or a damaged header)", path)
@@ -355,7 +392,12 @@ class ContainerVideo(Video):
             self._closed = False
             self._awaited_pts: int | None = None  # counting from a placed keyframe: frames before its picture are not counted
             self._orientation: Orientation = UPRIGHT
-            self._interlaced = False  # the first frame's flag, as its orientation
+            self._interlaced = woven_stream(self._stream)  # the header's field order, or the first frame's flag
+            # decided by the header before a frame is decoded, as header_pictures decides it for cache keys
+            self._deinterlacing = deinterlace and self._interlaced
+            self._look = stream_look(self._stream)  # HDR tone-mapped, alpha composited: the header decides, as above
+            self._alpha_decoder = alpha_decoder(self._stream, self._look)
+            self._after_in_run: int | None = None  # the position of the frame the filter was fed before this one
             self._size: tuple[int, int] | None = None  # the first decoded frame's, before it is turned upright: every frame's
             if self._index.grid:
                 self._anchor_grid()
@@ -374,20 +416,6 @@ class ContainerVideo(Video):
             raise
 
     # -- opening ---------------------------------------------------------------
-    def _pick_stream(self) -> "av.video.stream.VideoStream":
-        streams = self._container.streams
-        if not streams.video:
-            kinds = sorted({s.type for s in streams})
-            what = "audio only" if kinds == ["audio"] else ("no streams" if not kinds else "streams: " + ", ".join(kinds))
-            raise VideoError(f"has no video stream ({what})", self.path)
-        moving = [s for s in streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-        if not moving:
-            raise VideoError("has no video stream (only an attached cover picture)", self.path)
-        # the stream a player shows (FFmpeg's choice: the default one, with more than a still's frames, the
-        # highest bit rate): the first was a still image put before the film, or a small preview beside it
-        best = streams.best("video")
-        return best if best in moving else moving[0]
-
     def _make_info(self, first: np.ndarray) -> VideoInfo:
         stream = self._stream
         tb = stream.time_base or Fraction(1, 1)
@@ -424,6 +452,9 @@ class ContainerVideo(Video):
             mirrored=self._orientation.mirrored,
             sample_aspect_ratio=_shown_pixel_aspect(stream, self._orientation),
             interlaced=self._interlaced,
+            deinterlaced=self._deinterlacing,
+            hdr=self._look.hdr or "",
+            alpha=self._look.alpha,
             container=self._container.format.name,
             pixel_format=str(ctx.pix_fmt or ""),
             variable_frame_rate=vfr,
@@ -464,7 +495,7 @@ class ContainerVideo(Video):
             return None
         if first.pts > self._index.pts_sorted[0]:
             self._index = self._index.presented_from(int(first.pts))
-        self._next_index = 1
+        self._next_index, self._after_in_run = 1, 0
         return self._to_array(first, 0)
 
     def _first_decoded(self) -> np.ndarray:
@@ -498,7 +529,7 @@ class ContainerVideo(Video):
         must never show other pictures."""
         if _file_stamp(self.path) != self._file_stamp:
             return None
-        other = ContainerVideo(self.path, cache_bytes=cache_bytes, max_pixels=self._max_pixels)
+        other = ContainerVideo(self.path, cache_bytes=cache_bytes, max_pixels=self._max_pixels, deinterlace=self._wants_deinterlace)
         if other.info == self.info and np.array_equal(other.timestamps, self.timestamps):
             return other
         other.close()
@@ -514,7 +545,14 @@ class ContainerVideo(Video):
         return self._decoded()
 
     def _decoded(self) -> Iterator["av.VideoFrame"]:
-        return _decoded_frames(self._container, self._stream, self._index)
+        self._after_in_run = None
+        frames = _decoded_frames(self._container, self._stream, self._index, self._alpha_decoder)
+        return deinterlaced(frames, self._stream.time_base) if self._deinterlacing else frames
+
+    def _filtered_as_in_order(self, position: int) -> bool:
+        """Whether the frame at ``position`` has the pixels a pass from the start gives it: always without the
+        deinterlacing filter; with it, when the filter was fed the frame before (or it is the first frame)."""
+        return not self._deinterlacing or position == 0 or self._after_in_run == position - 1
 
     def _restart(self, target: int, back: int = 0) -> None:
         """Point the decoder at a keyframe at or before ``target - back``.
@@ -563,16 +601,14 @@ class ContainerVideo(Video):
         if first:
             self._size = size
             self._orientation = self._orientation_of(frame)
-            self._interlaced = bool(frame.interlaced_frame)
+            self._interlaced = self._interlaced or bool(frame.interlaced_frame)
         elif size != self._size:  # joined recordings, adaptive streams: clips, flow and models need one size
             raise VideoError(f"frame {position} is {size[0]}x{size[1]} but the video's first frame is {self._size[0]}x{self._size[1]} "
                              "(a video whose size changes midway: re-encode it at one size)", self.path)
         try:
-            convert = rgb_conversion(frame)  # the stream's matrix and range, or a player's guess
             # the first frame, now in a reference cycle (its side data), gets no swscale context of its own: one freed by
             # the garbage collector in a forked DataLoader worker waited for ever on the parent's swscale threads
-            rgb = VideoReformatter().reformat(frame, format="rgb24", **convert) if first else frame.reformat(format="rgb24", **convert)
-            array = rgb.to_ndarray(format="rgb24")
+            array = frame_to_rgb(frame, self._look, VideoReformatter() if first else None)
         except (ValueError, av.error.FFmpegError) as err:
             raise VideoError(f"cannot convert frame to RGB: {_first_line(err)}", self.path) from None
         return self._orientation.apply(to_rgb(array))
@@ -622,7 +658,7 @@ class ContainerVideo(Video):
             keys = self._index.keyframe_indices
             ahead = int(keys[max(0, int(np.searchsorted(keys, index, side="right")) - 1)]) <= self._next_index
         if self._decoder is None or not ahead:
-            self._restart(index)
+            self._restart(index, 1 if self._deinterlacing else 0)  # the filter needs the frame before too
         # A seek can land after the target (a keyframe whose decode time precedes
         # the target but whose picture follows it): back off further each time.
         for back in (16, 128, index):
@@ -702,14 +738,17 @@ class ContainerVideo(Video):
         assert self._decoder is not None
         while (frame := next(self._decoder, None)) is not None:
             if self._index.counting and not self._counted(frame):
+                self._after_in_run = None
                 continue
             position = self._position_of(frame)
             if not self._index.counting:
                 self._check_order(frame, position, index)
             self._next_index = position + 1
-            if position > index:
+            exact = self._filtered_as_in_order(position)
+            self._after_in_run = position
+            if position > index or (position == index and not exact):
                 return None
-            if position >= index - CACHE_BEHIND:
+            if position >= index - CACHE_BEHIND and exact:
                 array = self._to_array(frame, position)
                 if position == index:
                     return array

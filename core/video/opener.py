@@ -26,8 +26,10 @@ def _missing(path: str) -> str:
     return f"is a link to {os.readlink(path)}, which does not exist"
 
 
-def open_video(path: str | os.PathLike[str], *, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS) -> Video:
-    """Open a video file or a folder of frames; :class:`VideoError` says what is wrong."""
+def open_video(path: str | os.PathLike[str], *, cache_bytes: int = DEFAULT_CACHE_BYTES, max_pixels: int = MAX_PIXELS,
+               deinterlace: bool = True) -> Video:
+    """Open a video file or a folder of frames; :class:`VideoError` says what is wrong.  ``deinterlace``: rebuild
+    interlaced frames from their fields (``False``: give them as stored, combed)."""
     text = os.fspath(path)
     if not text:
         raise VideoError("no video path given")
@@ -44,4 +46,4 @@ def open_video(path: str | os.PathLike[str], *, cache_bytes: int = DEFAULT_CACHE
         raise VideoError("is a single image; open the folder that holds the frames to read an image sequence", text)
     from core.video.container import ContainerVideo  # PyAV only when a file is opened
 
-    return ContainerVideo(text, cache_bytes=cache_bytes, max_pixels=max_pixels)
+    return ContainerVideo(text, cache_bytes=cache_bytes, max_pixels=max_pixels, deinterlace=deinterlace)

@@ -209,10 +209,20 @@ def test_every_toolbar_control_fits_a_1280_px_window(qtbot, window: MainWindow) 
     assert window.scan_label.isVisible() and window.scan_label.parent() is window.timeline
 
 
-def test_the_status_line_says_a_video_is_interlaced(qtbot, window, tmp_path) -> None:  # noqa: ANN001
+def test_the_status_line_says_a_video_is_interlaced_and_deinterlaced(qtbot, window, tmp_path) -> None:  # noqa: ANN001
     from media import write_video
 
     path = write_video(tmp_path / "tff.mp4", 4, options={"x264-params": "interlaced=1:tff=1"})
     window.open_video(str(path))
     qtbot.waitUntil(lambda: "tff.mp4: 4 frames" in window.statusBar().currentMessage(), timeout=10000)
-    assert "interlaced (fields woven" in window.statusBar().currentMessage()
+    assert "interlaced (deinterlaced:" in window.statusBar().currentMessage()
+
+
+def test_the_status_line_says_a_video_has_alpha(qtbot, window, tmp_path) -> None:  # noqa: ANN001
+    from media import write_alpha
+
+    shown: list[str] = []  # every message: the demo model's "loaded" may come after the video's
+    window.statusBar().messageChanged.connect(shown.append)
+    window.open_video(str(write_alpha(tmp_path / "qtrle.mov", "qtrle", "argb")))
+    qtbot.waitUntil(lambda: any("qtrle.mov: 3 frames" in message for message in shown), timeout=10000)
+    assert any("qtrle, alpha (composited over black)" in message for message in shown), shown

@@ -1,0 +1,51 @@
+"""The reader version a video's pictures come from, for cache keys (flow, tokens, noise summaries, scores).
+
+Why not :data:`~core.video.base.READER_VERSION` alone: versions 5 and 6 changed only some files' pictures (5
+deinterlaces interlaced files; 6 tone-maps HDR files and composites files with alpha over black), so every other
+file (an interlaced one read with deinterlacing off, as stored, among them) keeps version 4's keys and the flow
+already computed for it.  A later version that changes every file's pictures applies to all.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+
+DEINTERLACING_VERSION = 5
+HDR_AND_ALPHA_VERSION = 6
+
+
+def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True) -> int:
+    """The reader version whose pictures of ``path`` the current reader gives (``deinterlace``: the reader's option)."""
+    from core.video import base  # read when called: a test moves the version on
+
+    if base.READER_VERSION > HDR_AND_ALPHA_VERSION:
+        return base.READER_VERSION
+    woven, converted = _header_changes(os.fspath(path))
+    if converted:
+        return HDR_AND_ALPHA_VERSION
+    if woven and deinterlace:
+        return DEINTERLACING_VERSION
+    return DEINTERLACING_VERSION - 1
+
+
+def _header_changes(path: str) -> tuple[bool, bool]:
+    """Whether the file's header says it is interlaced, and whether it is HDR or has alpha."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False, False
+    if stat.S_ISDIR(status.st_mode):
+        return False, False  # a folder's images are never interlaced, HDR or composited
+    return _file_changes(os.path.abspath(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_changes(path: str, size: int, mtime_ns: int) -> tuple[bool, bool]:
+    """Remembered per file version: opening a container to read its header costs milliseconds, and keys are
+    asked for on every cache look-up."""
+    from core.video.container import header_pictures
+
+    woven, look = header_pictures(path)
+    return woven, look.converted
