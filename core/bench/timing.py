@@ -90,3 +90,19 @@ def flow_methods(text: str, option: str) -> list[str]:
             raise InputError(f"{option} names {method} twice, got {text!r}")
         methods.append(method)
     return methods
+
+
+def target_verdict(met: bool, flow: str, target_flow: str | None) -> str:
+    """A target's verdict: ``met`` or ``NOT met``; ``not judged`` when the row ran another flow method than the
+    one the target names (RAFT-large that fell back to DIS, another ``--cuda-flow``): its figure says nothing of it."""
+    from core.errors import FlowError
+    from core.flow.engine import normalize_method
+
+    if target_flow is not None:
+        try:
+            ran = normalize_method(flow)
+        except FlowError:  # "dis (fell back from raft-large)" names no one method
+            ran = flow
+        if ran != target_flow:
+            return f"not judged (flow {flow}, the target's is {target_flow})"
+    return "met" if met else "NOT met"

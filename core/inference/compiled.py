@@ -190,10 +190,15 @@ class CompiledModule:
             mode = "reduce-overhead"
         self._cuda_graphs = mode == "reduce-overhead"
         self._on_graph_thread = self._cuda_graphs if on_graph_thread is None else on_graph_thread
-        self._compiled = torch.compile(module, backend=backend, mode=mode, dynamic=False)
         self._batches: set[int] = set()
         self._seconds = 0.0
         self.failure: str | None = None
+        try:  # torch.compile itself refuses some set-ups (a Python newer than its Dynamo): eager from the start
+            self._compiled = torch.compile(module, backend=backend, mode=mode, dynamic=False)
+        except Exception as error:  # noqa: BLE001 - any refusal means: run eager
+            self._compiled = module
+            self.failure = _first_line(error)
+            log.warning("%s runs eager: torch.compile refused it (%s)", self.name, self.failure)
 
     def report(self) -> CompileReport:
         return CompileReport(self.name, tuple(sorted(self._batches)), self._seconds, self.failure)

@@ -2,10 +2,10 @@
 
 ``nn.TransformerEncoderLayer`` never returns them.  Here the normal path runs
 ``F.scaled_dot_product_attention`` (the fused kernel), and an explicit
-recording path computes ``softmax(QK^T / sqrt(d))`` itself and hands the
-probabilities to an :class:`AttentionRecorder`, still attached to the graph
-so gradient-weighted relevance (Chefer et al. 2021) can differentiate
-through them.
+recording path computes ``softmax(QK^T / sqrt(d))`` itself, in float32 even
+under autocast, and hands the probabilities to an :class:`AttentionRecorder`,
+still attached to the graph so gradient-weighted relevance (Chefer et al.
+2021) can differentiate through them.
 """
 
 from __future__ import annotations
@@ -47,13 +47,15 @@ class SelfAttention(nn.Module):
             dropout = self.attention_dropout if self.training else 0.0
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         else:
-            scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * self.scale
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            attention = scores.softmax(dim=-1)
-            recorder.record(attention)
-            weights = F.dropout(attention, self.attention_dropout, self.training)
-            out = torch.matmul(weights, v.float()).to(v.dtype)
+            # float32 even under autocast (a GPU's default): autocast would run these matmuls in half precision
+            with torch.autocast(x.device.type, enabled=False):
+                scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * self.scale
+                if mask is not None:
+                    scores = scores.masked_fill(~mask, float("-inf"))
+                attention = scores.softmax(dim=-1)
+                recorder.record(attention)
+                weights = F.dropout(attention, self.attention_dropout, self.training)
+                out = torch.matmul(weights, v.float()).to(v.dtype)
         return self.proj(out.transpose(1, 2).reshape(batch, length, self.heads * self.head_dim))
 
 

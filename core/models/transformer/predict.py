@@ -103,7 +103,7 @@ class TransformerClassifier(ClipClassifier):
         timings = dict(clip.timings_ms)
         inputs: dict[str, torch.Tensor] = {}
         if clip.rgb is not None:
-            with stage_timer(timings, "preprocess"):
+            with stage_timer(timings, "preprocess", self.device):  # on the device path this runs on the GPU: waited for
                 inputs[RGB] = self._normalise(clip.rgb)
         if clip.flow is not None:
             with stage_timer(timings, "flow", self.device):

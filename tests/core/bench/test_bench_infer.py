@@ -73,6 +73,29 @@ def test_the_gpu_targets_are_judged_from_the_rows(capsys) -> None:
     assert video_row[-2:] == ["1.50x", "1.12x"]  # shared against per window; reading ahead against not
 
 
+def test_a_gpu_row_whose_flow_is_not_the_targets_is_not_judged(capsys) -> None:
+    """RAFT-large that fell back to DIS (its weights missing on the lent GPU), or another --cuda-flow, measures
+    another pipeline: the target lines say so instead of "met" for a figure the target never named."""
+    from core.bench import extract
+    from core.inference import STAGES
+
+    fell_back = "dis (fell back from raft-large)"
+    stages = {s: 0.0 for s in STAGES} | {"total": 30.0}
+    cold = {"load": 900.0, "warm_up": 1500.0, "first": 31.0, "first_unwarmed": 1600.0, "load_unwarmed": 900.0}
+    for attention in (False, True):
+        print("\n".join(infer._target_lines(infer._Row("mvit_v2_s", "cuda", "random", fell_back, attention, "auto", stages, None if attention else cold))))
+    print("\n".join(infer._target_lines(infer._Row("mvit_v2_s", "cpu", "random", "raft-small", False, "auto", stages))))
+    infer._print_video_table([infer._VideoRow("mvit_v2_s", "cuda", fell_back, "sample.mp4", 125, 16, 8, 900.0, 900.0, 900.0)])
+    extract._print_table([extract._Row("mvit_v2_s", "cuda", "dis", "synthetic", 48, 1, 1, "shared, 4 workers", 90.0, 3.0, 0.0)])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("target:")]
+    assert len(lines) == 6 and not any(": met" in line or "NOT met" in line for line in lines)
+    assert sum(f"not judged (flow {fell_back}, the target's is raft-large)" in line for line in lines) == 4
+    assert "not judged (flow raft-small, the target's is dis)" in lines[3]
+    assert "not judged (flow dis, the target's is raft-large)" in lines[5]
+    print("\n".join(infer._target_lines(infer._Row("mvit_v2_s", "cuda", "random", "RAFT_large", False, "auto", stages))))
+    assert "RAFT-large, no attention maps, GPU < 60 ms: met (30 ms" in capsys.readouterr().out  # a name spelt otherwise is the same method
+
+
 def test_a_failed_cold_start_keeps_the_warm_rows_and_their_verdicts_are_printed_as_measured(small_video, tmp_path, monkeypatch, capsys):
     """On the lent GPU every step has a time limit: a verdict printed only with the final tables was lost
     when the step ran out, and one failed fresh process ended the whole run."""

@@ -139,3 +139,19 @@ def test_the_tensor_entry_gives_each_clips_own_device_flow(monkeypatch: pytest.M
         compute_flow_clips_tensor([clips[0], clips[1].numpy()], "dis")
     with pytest.raises(FlowError, match="non-empty list"):
         compute_flow_clips_tensor(clips[0], "dis")
+
+
+def test_a_gpu_s_step_groups_and_encoder_batches_give_each_clip_s_own_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU's branch run on a CPU: pairs of several clips updated side by side (a step group of up to
+    64) and frames encoded 8 at a time give each pair the flow it gets alone, so a batch's rows are read
+    back into the right clip and pair (to float tolerance: batched kernels may sum in another order)."""
+    raft = _raft()
+    clips = _clips()
+    alone = [raft.clip_flow(clip, updates=2)[0] for clip in clips]
+    monkeypatch.setattr(raft, "_pairs_per_step", lambda geometry, cap=raft_module.PAIRS_PER_STEP: cap)
+    monkeypatch.setattr(raft, "_batch_frames", lambda geometry: 8)
+    batched, _ = raft.clips_flow(clips, updates=2)
+    grouped = [raft.clip_flow(clip, updates=2)[0] for clip in clips]  # one clip's pairs in one group of 16
+    for single, together, one_group in zip(alone, batched, grouped):
+        np.testing.assert_allclose(together, single, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(one_group, single, atol=1e-4, rtol=0)

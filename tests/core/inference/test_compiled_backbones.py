@@ -116,6 +116,22 @@ def test_a_failing_compiler_leaves_the_backbones_eager_with_the_reason() -> None
     np.testing.assert_allclose(compiled.predict_clip(frames, 4).logits, eager.predict_clip(frames, 4).logits, atol=1e-6, rtol=0)
 
 
+def test_torch_compile_refusing_at_wrap_time_leaves_the_classifier_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.compile itself raises on some set-ups (a Python newer than its Dynamo): the classifier
+    is still built, warms up and classifies eager with the reason, instead of failing to load."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Dynamo is not supported on Python 3.99+")
+
+    eager, _ = classifiers(CountingBackend())
+    monkeypatch.setattr(torch, "compile", refuse)
+    cfg = config()
+    compiled = TransformerClassifier(eager.model, cfg, device="cpu", batch_size=2, compile_backbones="on", compile_backend=CountingBackend())
+    compiled.warm_up()
+    assert "Dynamo is not supported on Python 3.99+" in compiled.compile_problem and not compiled.compile_pending
+    frames = video()
+    np.testing.assert_allclose(compiled.predict_clip(frames, 4).logits, eager.predict_clip(frames, 4).logits, atol=1e-6, rtol=0)
+
+
 class PerSample(nn.Module):
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return torch.tanh(clip * 3).mean(dim=(2, 3, 4))

@@ -228,3 +228,24 @@ def test_a_window_whose_pairs_came_from_an_earlier_call_says_what_computed_them(
     assert (ninth.flow_method, ninth.flow_fell_back, ninth.flow_note) == ("dis", True, "no RAFT weights")
     last = clips[-1]
     assert (last.flow_method, last.flow_fell_back, last.flow_note) == ("raft-small", False, "")
+
+
+def test_every_stage_the_classifier_times_waits_for_its_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA a stage's clock is read after its queued kernels end only when its timer is given the device
+    (``stage_timer`` synchronises then): normalising an uploaded clip without it left its GPU work to the
+    next stage's figure, so ``preprocess`` read as launch time and ``flow`` as more than it took."""
+    import core.models.transformer.predict as predict
+    from core.timings import stage_timer
+
+    timed: list[tuple[str, object]] = []
+
+    def recording(timings: dict, stage: str, device: torch.device | None = None):  # noqa: ANN202
+        timed.append((stage, device))
+        return stage_timer(timings, stage, device)
+
+    monkeypatch.setattr(predict, "stage_timer", recording)
+    cfg, frames = config(ENCODINGS[0]), video()
+    resident = TransformerClassifier(build_model(cfg).eval(), cfg, device="cpu", flow_backend=KnownFlow().backend(), device_resident=True)
+    resident.predict_clip(frames, 3)
+    assert {stage for stage, _ in timed} == {"preprocess", "flow", "rgb_backbone", "flow_backbone", "fusion"}
+    assert all(device == resident.device for _, device in timed), timed
