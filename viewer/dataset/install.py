@@ -97,7 +97,7 @@ class DatasetView:
 
     def open_dataset(self, path: str, videos: str | None = None) -> None:
         self.show_dock()
-        self.controller.open_dataset(path, videos)
+        self.controller.open_dataset(path, videos, checkpoint=self.window.classify.checkpoint)  # its predictions scored before
 
     def choose_dataset(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder", app_settings.last_folder())
