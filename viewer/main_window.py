@@ -277,6 +277,7 @@ class MainWindow(QMainWindow):
         self.layout_autosave.stop()  # the window closing: its hidden docks are not the user's layout
         app_settings.save_preferences(self.preferences())
         app_settings.save_window_layout(self.saveGeometry(), self.saveState())
+        self.dataset.panel_layout.save()
 
     # -- menus --------------------------------------------------------------
     def _build_menus(self) -> None:

@@ -219,3 +219,48 @@ def set_colour_scale(scale: str, radius: float) -> None:
     store = settings()
     store.setValue("flow/colour_scale", scale)
     store.setValue("flow/locked_radius", float(radius))
+
+
+# -- the dataset panel's layout: the table beside the figures, the table's column widths -----------------
+MAX_LAYOUT_PX = 100_000  # far wider than any screen: a larger saved size is a damaged value
+MIN_COLUMN_PX = 8  # narrower, a column cannot be found to drag wider again
+
+
+def _whole_numbers(value: object) -> list[int | None]:
+    """A list as QSettings reads one back from INI (strings; one item as a plain string): each a whole number, or
+    ``None`` where it is not one."""
+    items = list(value) if isinstance(value, (list, tuple)) else [] if value is None or value == "" else [value]
+    out: list[int | None] = []
+    for item in items:
+        try:
+            out.append(int(str(item).strip()))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def dataset_splitter_sizes(panes: int) -> list[int] | None:
+    """The widths of the table and the figures beside it, saved last; ``None`` (the defaults) when absent, not
+    ``panes`` whole numbers from 0 to :data:`MAX_LAYOUT_PX`, or with the table at 0 (a collapsed table at start
+    looks like an empty panel)."""
+    sizes = _whole_numbers(settings().value("dataset_panel/splitter"))
+    if len(sizes) != panes or any(s is None or not 0 <= s <= MAX_LAYOUT_PX for s in sizes) or not sizes[0]:
+        return None
+    return [int(s) for s in sizes if s is not None]
+
+
+def dataset_column_widths(columns: int) -> list[int | None]:
+    """Each table column's width saved last, ``None`` for one absent or outside :data:`MIN_COLUMN_PX` to
+    :data:`MAX_LAYOUT_PX` (it keeps its default); all ``None`` when not ``columns`` were saved (another
+    version's columns)."""
+    widths = _whole_numbers(settings().value("dataset_panel/column_widths"))
+    if len(widths) != columns:
+        return [None] * columns
+    return [w if w is not None and MIN_COLUMN_PX <= w <= MAX_LAYOUT_PX else None for w in widths]
+
+
+def save_dataset_panel_layout(splitter_sizes: list[int], column_widths: list[int]) -> None:
+    store = settings()
+    store.setValue("dataset_panel/splitter", [int(s) for s in splitter_sizes])
+    store.setValue("dataset_panel/column_widths", [int(w) for w in column_widths])
+    store.sync()

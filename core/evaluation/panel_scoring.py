@@ -57,7 +57,7 @@ def score_video(classifier: Any, path: Path, relative: str, true_name: str, clip
                      worst_frame=worst_clip_start(per_clip, true_index, starts), segment=segment)
 
 
-def _reusable(record: VideoRecord | None, relative: str, true_name: str) -> VideoRecord | None:
+def reusable_record(record: VideoRecord | None, relative: str, true_name: str) -> VideoRecord | None:
     """A cached record as this listing names its video, or ``None`` when it was scored against another true
     class (its correctness and worst clip answer that class; a relabelled video is scored again)."""
     if record is None or record.true != true_name:
@@ -83,7 +83,7 @@ def score_videos(
         for done, (path, relative, true_name, *rest) in enumerate(videos, start=1):
             check(cancel)
             segment = rest[0] if rest else None
-            record = _reusable(cache.get(path, segment), relative, true_name)
+            record = reusable_record(cache.get(path, segment), relative, true_name)
             if record is None:
                 try:
                     record = score_video(classifier, path, relative, true_name, clips, cancel, segment)

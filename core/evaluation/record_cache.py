@@ -2,9 +2,11 @@
 
 One per-video results file (:mod:`core.evaluation.video_results`' format) per
 checkpoint, named by a hash of the checkpoint's path, size and modification
-time (a retrained checkpoint starts afresh) and of the flow engine's identity
+time (a retrained checkpoint starts afresh), of the flow engine's identity
 for the checkpoint's flow method (a changed flow default scores afresh, as the
-flow and token caches recompute), under the cache folder.  Entries
+flow and token caches recompute) and, for a RAFT method, of the weights files
+RAFT loads (other weights are other flow, as for the flow cache), under the
+cache folder.  Entries
 are keyed by the video's path, size and modification time
 (:func:`core.data.flow_survey.video_key`, kept in the file's header), so an
 edited or replaced video is scored again.  A video is its path and, for an
@@ -23,7 +25,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from core.data.flow_survey import file_key, video_key
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
@@ -49,6 +51,15 @@ def flow_key(flow_method: str | None) -> str:
         return flow_method
 
 
+def weights_key(flow_method: str | None) -> str:
+    """The RAFT weights the panel's flow loads for ``flow_method`` (the hub cache's files: by path, size and time);
+    nothing for a method without weights, so the files of caches written before this was keyed keep their names."""
+    from core.flow.cache import weights_identity
+
+    weights = None if flow_method is None else weights_identity(flow_method, None)
+    return "" if weights is None else f"|raft-weights{json.dumps(weights)}"
+
+
 def default_record_root() -> Path:
     from core.flow.cache import default_cache_root
 
@@ -62,7 +73,8 @@ class RecordCache:
                  flow_method: str | None = None) -> None:
         self.checkpoint = Path(checkpoint)
         self.class_names = tuple(class_names)
-        digest = hashlib.sha256(f"{file_key(checkpoint)}|{flow_key(flow_method)}".encode("utf-8")).hexdigest()[:20]
+        material = f"{file_key(checkpoint)}|{flow_key(flow_method)}{weights_key(flow_method)}"
+        digest = hashlib.sha256(material.encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
         self._entries = self._on_disk()  # the record's identity -> (its video_key, the record): one entry per video
@@ -85,7 +97,11 @@ class RecordCache:
 
     def get(self, path: str | os.PathLike[str], segment: Segment = None) -> VideoRecord | None:
         """The record of the video at ``path`` (its ``segment`` when given) as it is now (``None`` when absent or
-        edited since)."""
+        edited since).  A video never scored is answered without its key (which opens the file's header)."""
+        names = {_identity(os.fspath(path), segment), _identity(str(Path(path).resolve()), segment)}
+        with self._lock:
+            if names.isdisjoint(self._entries):
+                return None
         key = video_key(path, segment)
         with self._lock:
             return self._records.get(key)
@@ -126,3 +142,9 @@ class RecordCache:
             with self._lock:
                 # on disk now: a later save takes the file's record, which may be newer (another window's)
                 self._new -= {k for k, entry in saved.items() if self._entries.get(k) is entry}
+
+
+def checkpoint_records(checkpoint: str | os.PathLike[str], config: Any, root: str | os.PathLike[str] | None = None) -> RecordCache:
+    """The record cache of ``checkpoint``, whose model ``config`` says which flow it reads."""
+    flow_method = getattr(config, "flow_method", None) if getattr(config, "uses_flow", False) else None
+    return RecordCache(checkpoint, config.class_names, root, flow_method=flow_method)

@@ -21,6 +21,7 @@ from core.data import Dataset
 from core.data.ground_truth import normalise
 from core.evaluation.video_results import VideoResults
 from viewer.collector import exempt_long_lived
+from viewer.dataset.cached_predictions import CachedPredictions, cached_predictions
 from viewer.dataset.evaluate_job import EvaluationRequest, SplitChanges
 from viewer.dataset.results_merge import ResultsMerge, kept_message, merge_results
 from viewer.dataset.rows import Row, snapshot, table_csv
@@ -43,12 +44,14 @@ class Listing:
     positions: dict[int, int]  # id(row) -> its index, for the table model (made in the worker too)
     dataset: Dataset  # what evaluation selects its videos from (the checkpoint's split of it)
     carried: tuple[tuple[str, ResultsMerge], ...] = ()  # the results files read before, matched to these rows
+    cached: CachedPredictions | None = None  # else the chosen checkpoint's predictions scored before, from its cache
 
 
 def list_dataset(path: str, videos: str | None, cancel, progress,  # noqa: ANN001
-                 carried: Sequence[tuple[str, VideoResults]] = ()) -> Listing:
+                 carried: Sequence[tuple[str, VideoResults]] = (), checkpoint: str | None = None) -> Listing:
     """Read any dataset layout and its default split (what ``train`` would use); no video is opened.  The results
-    files whose predictions the table held (``carried``: the file's path, its results) are matched to the new rows."""
+    files whose predictions the table held (``carried``: the file's path, its results) are matched to the new rows;
+    without them, ``checkpoint``'s cached records (what this panel scored with it before) are."""
     from core.data import discover_dataset, make_split
 
     dataset = discover_dataset(path, videos=videos)
@@ -61,8 +64,12 @@ def list_dataset(path: str, videos: str | None, cancel, progress,  # noqa: ANN00
     sizes = f"{len(split.train)} train, {len(split.val)} val, {len(split.test)} test"  # what the fractions gave
     summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description} ({sizes}){notes}"
     kept = tuple((name, merge_results(rows, results)) for name, results in carried)
+    cached = None
+    if checkpoint is not None and not kept:
+        progress(2, 3, "predictions scored before")
+        cached = cached_predictions(rows, dataset, checkpoint, cancel)
     listing = Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows}, {id(r): i for i, r in enumerate(rows)},
-                      dataset, kept)
+                      dataset, kept, cached)
     exempt_long_lived()  # here, not on the GUI thread: its collector's next pass would walk every new object once more
     return listing
 
@@ -145,22 +152,24 @@ class DatasetController(QObject):
         self._results_shown: list[tuple[str, VideoResults]] = []
 
     # -- listing ----------------------------------------------------------------------
-    def open_dataset(self, path: str, videos: str | None = None) -> None:
+    def open_dataset(self, path: str, videos: str | None = None, *, checkpoint: str | Path | None = None) -> None:
         """List ``path`` in a worker; the jobs on the last listing's rows stop (exports asked for are written:
-        each holds what it writes)."""
+        each holds what it writes).  The rows get the predictions of the results files the table showed, else those
+        the panel scored before with ``checkpoint`` (the Classification panel's model)."""
         self._after_listing.clear()
         for channel in CHANNELS:
             if channel != "dataset-export":
                 self.jobs.cancel(channel)
         failed = self._job_failed("dataset-open", "Cannot open the dataset")
         carried = tuple(self._results_shown)
+        chosen = None if checkpoint is None else str(checkpoint)
 
         def not_listed(error: BaseException, trace: str) -> None:
             failed(error, trace)
             self._run_after_listing()  # on the rows the table still holds
 
         self.jobs.submit(
-            "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress, carried),
+            "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress, carried, chosen),
             lambda listing: self._listed(path, listing),
             on_error=not_listed,
             on_progress=lambda d, n, m: self.progressed.emit("dataset-open", d, n, m),
@@ -174,11 +183,19 @@ class DatasetController(QObject):
         self.labels = listing.labels
         for _name, merge in listing.carried:  # a results file's predictions stay on the rows of their videos
             self._put_records(merge)
+        if listing.cached is not None:  # those scored here before, as the checkpoint's evaluation left them
+            self._predictions_of = listing.cached.checkpoint
+            for row, record in listing.cached.matched:
+                row.record = record
+            for row, part in listing.cached.split.changes:
+                row.split = part
         self.model.set_rows(listing.rows, listing.positions)
         self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
         if listing.carried:
             self.finished.emit("dataset-results", "; ".join(kept_message(name, merge) for name, merge in listing.carried))
+        elif listing.cached is not None:
+            self.finished.emit("dataset-eval", listing.cached.message())
         self._run_after_listing()
 
     def _when_listed(self, action: Callable[[], None]) -> bool:

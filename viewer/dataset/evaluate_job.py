@@ -91,7 +91,7 @@ def chosen_rows(request: EvaluationRequest, extra: Mapping[str, Any]) -> tuple[l
 def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa: ANN001
     """Score the chosen rows whose class the model knows; each record is handed over as ``(row, "record", record)``."""
     from core.evaluation.panel_scoring import DEFAULT_PANEL_CLIPS, score_videos
-    from core.evaluation.record_cache import RecordCache
+    from core.evaluation.record_cache import checkpoint_records
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier, read_checkpoint_info
 
@@ -106,7 +106,7 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
     if relabel.changes:
         progress(0, len(rows), "the checkpoint's split", partial=relabel)
     scorable = [r for r in rows if r.true in names]
-    cache = RecordCache(checkpoint, info.config.class_names, flow_method=getattr(info.config, "flow_method", None) if getattr(info.config, "uses_flow", False) else None)
+    cache = checkpoint_records(checkpoint, info.config)
     classifier = ModelOnFirstUse(lambda: open_classifier(checkpoint, device=request.device, flow_backend=default_flow_backend(),
                                                          batch_size=DEFAULT_PANEL_CLIPS))
     row_of = {(Path(r.path).resolve(), r.segment): r for r in scorable}  # a file's segment and the whole file are two rows

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
 from viewer import settings as app_settings
 from viewer.dataset.controller import DatasetController
 from viewer.dataset.panel import DatasetPanel
+from viewer.dataset.panel_layout import PanelLayoutAutosave
 from viewer.dataset.truth_badge import TruthBadge
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class DatasetView:
         self.window = window
         self.controller = DatasetController(window.jobs, window.notifier, window)
         self.panel = DatasetPanel(self.controller)
+        self.panel_layout = PanelLayoutAutosave(self.panel)  # the splitter and column widths of the last run
         self.dock = QDockWidget("Dataset", window)
         self.dock.setObjectName("datasetDock")
         # a short screen scrolls the panel instead of growing the window past it: the panel needs ~230 px and the
@@ -97,7 +99,7 @@ class DatasetView:
 
     def open_dataset(self, path: str, videos: str | None = None) -> None:
         self.show_dock()
-        self.controller.open_dataset(path, videos)
+        self.controller.open_dataset(path, videos, checkpoint=self.window.classify.checkpoint)  # its predictions scored before
 
     def choose_dataset(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder", app_settings.last_folder())
