@@ -14,6 +14,7 @@ import stat
 
 DEINTERLACING_VERSION = 5
 HDR_AND_ALPHA_VERSION = 6
+HEADERS_REMEMBERED = 1 << 18  # files: Kinetics-400's 240,000 training videos (a few hundred bytes each)
 
 
 def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True) -> int | str:
@@ -43,10 +44,11 @@ def _header_changes(path: str) -> tuple[bool, bool]:
     return _file_changes(os.path.abspath(path), status.st_size, status.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=HEADERS_REMEMBERED)
 def _file_changes(path: str, size: int, mtime_ns: int) -> tuple[bool, bool]:
     """Remembered per file version: opening a container to read its header costs milliseconds, and keys are
-    asked for on every cache look-up."""
+    asked for on every cache look-up, of every video of a dataset at each look (a cache smaller than the dataset
+    keeps none of it for the next sweep)."""
     from core.video.container import header_pictures
 
     woven, look = header_pictures(path)
