@@ -58,8 +58,9 @@ def lock_file(target: str | os.PathLike[str]) -> Path:
 
 @contextlib.contextmanager
 def locked(target: str | os.PathLike[str], wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
-    """Hold ``target``'s inter-process lock for the block; a :class:`LockTimeout` naming the lock file after ``wait_s``
-    seconds of waiting (a process holding it that long is stuck: ending it frees the lock)."""
+    """Hold ``target``'s inter-process lock for the block (``target``'s folder is made when absent); a
+    :class:`LockTimeout` naming the lock file after ``wait_s`` seconds of waiting (a process holding it that long is
+    stuck: ending it frees the lock), a :class:`LockUnavailable` when it cannot be opened or locked."""
     path = lock_file(target)
     take, release = _system_lock()
     with _opened(path) as handle:

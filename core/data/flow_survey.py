@@ -139,7 +139,6 @@ class FlowSurveyStore:
         from core.atomic import write_text
         from core.file_lock import locked
 
-        self.file.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             held = list(self._entries)
         # a stat each (50,000 on a network drive outlast LOCK_WAIT_S): before the lock, so another writer waits for

@@ -147,3 +147,23 @@ def test_a_lock_the_system_cannot_give_is_a_one_line_error_naming_it(tmp_path: P
         with locked(store):
             pass
     assert str(raised.value) == f"{lock_file(store)}: the system cannot lock this file ({os.strerror(errno.ENOLCK)}: on a network drive, its lock service may be down)"
+
+
+def test_a_store_whose_folder_cannot_be_made_says_so_in_one_line(tmp_path: Path) -> None:
+    """Both shared stores made their folder before taking the lock: a folder path through a file (or a read-only
+    drive) ended the save with a bare NotADirectoryError / FileExistsError, not an error naming the folder."""
+    from core.data.flow_survey import FlowSurveyStore, summarise_noise
+    from core.evaluation.record_cache import RecordCache
+    from core.evaluation.video_results import record_of
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder goes")
+    survey = FlowSurveyStore(blocker / "survey", "dis")
+    survey.put(tmp_path / "v.mp4", summarise_noise([0.1]))
+    records = RecordCache("model.safetensors", ("a", "b"), blocker / "records")
+    records.put(record_of("v.mp4", tmp_path / "v.mp4", ("a", "b"), 0, [0.9, 0.1], None))
+    for store in (survey, records):
+        with pytest.raises(file_lock.LockUnavailable) as raised:
+            store.save()
+        assert str(raised.value) == (f"{lock_file(store.file)}: cannot open this lock file "
+                                     "(cannot write: a part of the folder path is a file, not a folder)")
