@@ -12,7 +12,10 @@ The lock is the operating system's lock on a hidden file beside the store
 which the system releases when its process ends however it ends: a writer that
 crashed or was killed never leaves a stale lock behind, so there is nothing to
 detect or clean up.  The file itself stays (removing it while another process
-waits on it would hand out two locks); it is empty.
+waits on it would hand out two locks); it is empty.  The system's lock needs no
+write access, so a lock file another user made (a shared folder) is opened to
+read; one that cannot be opened or locked at all (a read-only folder, a network
+drive whose lock service is down) is a :class:`LockUnavailable` naming it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class LockTimeout(InputError):
     """Another writer held a store's lock for longer than :data:`LOCK_WAIT_S`."""
 
 
+class LockUnavailable(InputError):
+    """A store's lock file cannot be opened (a read-only folder) or the system cannot lock it (NFS without locks)."""
+
+
 def lock_file(target: str | os.PathLike[str]) -> Path:
     """``.videos.json.lock`` beside ``videos.json`` (hidden, empty, never removed)."""
     target = Path(target)
@@ -51,14 +58,14 @@ def lock_file(target: str | os.PathLike[str]) -> Path:
 
 @contextlib.contextmanager
 def locked(target: str | os.PathLike[str], wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
-    """Hold ``target``'s inter-process lock for the block; a :class:`LockTimeout` naming the lock file after ``wait_s``
-    seconds of waiting (a process holding it that long is stuck: ending it frees the lock)."""
+    """Hold ``target``'s inter-process lock for the block (``target``'s folder is made when absent); a
+    :class:`LockTimeout` naming the lock file after ``wait_s`` seconds of waiting (a process holding it that long is
+    stuck: ending it frees the lock), a :class:`LockUnavailable` when it cannot be opened or locked."""
     path = lock_file(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
     take, release = _system_lock()
-    with open(path, "a+b") as handle:
+    with _opened(path) as handle:
         deadline = time.monotonic() + wait_s
-        while not take(handle):
+        while not _taken(take, handle, path):
             if time.monotonic() > deadline:
                 raise LockTimeout(f"another process held this lock for over {wait_s:g} s (a writer of the file beside it "
                                   "is stuck: end it)", path)
@@ -67,6 +74,31 @@ def locked(target: str | os.PathLike[str], wait_s: float = LOCK_WAIT_S) -> Itera
             yield
         finally:
             release(handle)
+
+
+def _opened(path: Path) -> IO[bytes]:
+    """The lock file, made when absent; opened to read when this user may not write it (another user's)."""
+    from core.export.target import describe_os_error
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return open(path, "a+b")
+        except PermissionError:
+            if not path.is_file():
+                raise
+            return open(path, "rb")
+    except OSError as err:
+        raise LockUnavailable(f"cannot open this lock file ({describe_os_error(err)})", path) from None
+
+
+def _taken(take: Callable[[IO[bytes]], bool], handle: IO[bytes], path: Path) -> bool:
+    """Whether ``take`` got the lock (``False``: another holds it); a system that cannot lock the file is an error."""
+    try:
+        return take(handle)
+    except OSError as err:
+        raise LockUnavailable(f"the system cannot lock this file ({err.strerror or err}: on a network drive, its lock "
+                              "service may be down)", path) from None
 
 
 def _system_lock() -> tuple[Callable[[IO[bytes]], bool], Callable[[IO[bytes]], None]]:

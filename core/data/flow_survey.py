@@ -139,12 +139,13 @@ class FlowSurveyStore:
         from core.atomic import write_text
         from core.file_lock import locked
 
-        self.file.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            held = list(self._entries)
+        # a stat each (50,000 on a network drive outlast LOCK_WAIT_S): before the lock, so another writer waits for
+        # the merge and the write only; what another writer added meanwhile is looked at by the next save
+        gone = {key for key in held if not _video_unchanged(key)}
         with locked(self.file):
             on_disk = self._on_disk()
-            with self._lock:
-                held = list(self._entries)
-            gone = {key for key in {*held, *on_disk} if not _video_unchanged(key)}  # a stat each: outside the threads' lock
             with self._lock:
                 saved = {key: self._entries[key] for key in self._new}
                 merged = {**self._entries, **on_disk, **saved}

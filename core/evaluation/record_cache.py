@@ -131,7 +131,6 @@ class RecordCache:
         from core.atomic import write_text
         from core.file_lock import locked
 
-        self.file.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.file):
             on_disk = self._on_disk()
             with self._lock:

@@ -14,20 +14,23 @@ import stat
 
 DEINTERLACING_VERSION = 5
 HDR_AND_ALPHA_VERSION = 6
+HEADERS_REMEMBERED = 1 << 18  # files: Kinetics-400's 240,000 training videos (a few hundred bytes each)
 
 
-def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True) -> int:
-    """The reader version whose pictures of ``path`` the current reader gives (``deinterlace``: the reader's option)."""
+def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True) -> int | str:
+    """The reader version whose pictures of ``path`` the current reader gives (``deinterlace``: the reader's option).
+    An interlaced file read as stored under a version past 5 (an HDR or alpha one's 6, or any later) is that
+    version with ``-woven``: its pictures are not the default's, so neither are its flow, tokens or scores."""
     from core.video import base  # read when called: a test moves the version on
 
-    if base.READER_VERSION > HDR_AND_ALPHA_VERSION:
-        return base.READER_VERSION
     woven, converted = _header_changes(os.fspath(path))
-    if converted:
-        return HDR_AND_ALPHA_VERSION
-    if woven and deinterlace:
-        return DEINTERLACING_VERSION
-    return DEINTERLACING_VERSION - 1
+    if base.READER_VERSION > HDR_AND_ALPHA_VERSION:
+        version = base.READER_VERSION
+    elif converted:
+        version = HDR_AND_ALPHA_VERSION
+    else:  # version 4's pictures, deinterlaced by 5
+        return DEINTERLACING_VERSION if woven and deinterlace else DEINTERLACING_VERSION - 1
+    return f"{version}-woven" if woven and not deinterlace else version
 
 
 def _header_changes(path: str) -> tuple[bool, bool]:
@@ -41,10 +44,11 @@ def _header_changes(path: str) -> tuple[bool, bool]:
     return _file_changes(os.path.abspath(path), status.st_size, status.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=HEADERS_REMEMBERED)
 def _file_changes(path: str, size: int, mtime_ns: int) -> tuple[bool, bool]:
     """Remembered per file version: opening a container to read its header costs milliseconds, and keys are
-    asked for on every cache look-up."""
+    asked for on every cache look-up, of every video of a dataset at each look (a cache smaller than the dataset
+    keeps none of it for the next sweep)."""
     from core.video.container import header_pictures
 
     woven, look = header_pictures(path)

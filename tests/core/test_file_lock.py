@@ -93,3 +93,77 @@ def test_on_windows_the_lock_is_the_first_byte_of_the_lock_file(tmp_path: Path, 
                 pass
     assert {(mode, nbytes, position) for mode, nbytes, position in fake.calls} == {(2, 1, 0), (0, 1, 0)}
     assert fake.calls[-1] == (0, 1, 0)  # released last
+
+
+def refusing_writes(real_open, errno_code: int):  # noqa: ANN001, ANN201 - open() with its own signature
+    """``open`` as on a folder or lock file this user cannot write: opening for writing fails with ``errno_code``."""
+
+    def fake(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+        if any(flag in mode for flag in "wa+x"):
+            raise PermissionError(errno_code, os.strerror(errno_code), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    return fake
+
+
+def test_a_lock_file_this_user_cannot_write_still_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another user's lock file (made 0644 beside a store in a shared, group-writable folder) is opened to read:
+    the system's lock needs no write access, so the save goes on."""
+    import builtins
+    import errno
+
+    store = tmp_path / "store.json"
+    lock_file(store).touch()
+    monkeypatch.setattr(file_lock, "open", refusing_writes(builtins.open, errno.EACCES), raising=False)
+    assert second_holder_waits(store) == ["first done", "second"]
+
+
+def test_a_lock_file_that_cannot_be_made_is_a_one_line_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import errno
+
+    store = tmp_path / "store.json"  # a read-only folder: no lock file there yet, and none can be made
+    monkeypatch.setattr(file_lock, "open", refusing_writes(builtins.open, errno.EROFS), raising=False)
+    with pytest.raises(file_lock.LockUnavailable) as raised:
+        with locked(store):
+            pass
+    assert str(raised.value) == f"{lock_file(store)}: cannot open this lock file (cannot write: the file system is read-only)"
+
+
+def test_a_lock_the_system_cannot_give_is_a_one_line_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An NFS mount whose lock daemon is gone answers flock with ENOLCK: an error naming the lock file, not an OSError."""
+    import errno
+
+    def no_locks(_fd: int, _operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    class NoLocks:
+        LOCK_EX, LOCK_NB, LOCK_UN = 2, 4, 8
+        flock = staticmethod(no_locks)
+
+    store = tmp_path / "store.json"
+    monkeypatch.setattr(file_lock, "fcntl", NoLocks)
+    with pytest.raises(file_lock.LockUnavailable) as raised:
+        with locked(store):
+            pass
+    assert str(raised.value) == f"{lock_file(store)}: the system cannot lock this file ({os.strerror(errno.ENOLCK)}: on a network drive, its lock service may be down)"
+
+
+def test_a_store_whose_folder_cannot_be_made_says_so_in_one_line(tmp_path: Path) -> None:
+    """Both shared stores made their folder before taking the lock: a folder path through a file (or a read-only
+    drive) ended the save with a bare NotADirectoryError / FileExistsError, not an error naming the folder."""
+    from core.data.flow_survey import FlowSurveyStore, summarise_noise
+    from core.evaluation.record_cache import RecordCache
+    from core.evaluation.video_results import record_of
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder goes")
+    survey = FlowSurveyStore(blocker / "survey", "dis")
+    survey.put(tmp_path / "v.mp4", summarise_noise([0.1]))
+    records = RecordCache("model.safetensors", ("a", "b"), blocker / "records")
+    records.put(record_of("v.mp4", tmp_path / "v.mp4", ("a", "b"), 0, [0.9, 0.1], None))
+    for store in (survey, records):
+        with pytest.raises(file_lock.LockUnavailable) as raised:
+            store.save()
+        assert str(raised.value) == (f"{lock_file(store.file)}: cannot open this lock file "
+                                     "(cannot write: a part of the folder path is a file, not a folder)")

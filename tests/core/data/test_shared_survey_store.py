@@ -85,3 +85,34 @@ def test_a_store_saves_again_after_its_own_new_summaries_were_pruned(tmp_path: P
     store.save()
     store.save()  # the pruned summary is not looked for among those to write again
     assert len(json.loads(store.file.read_text())["videos"]) == 1
+
+
+def test_the_videos_are_looked_at_before_the_lock_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save stated every summarised video (50,000 at most) while it held the store's lock: on a network drive that
+    outlasts LOCK_WAIT_S, and the other writer's save failed with "another process held this lock ... is stuck"."""
+    from core.file_lock import LockTimeout, locked
+
+    video = tmp_path / "data" / "v.mp4"
+    video.parent.mkdir()
+    video.write_bytes(b"x")
+    store = FlowSurveyStore(tmp_path / "s", "dis")
+    store.put(video, summarise_noise([0.1]))
+    store.save()
+    looked_at_under_lock: list[bool] = []
+    real = flow_survey._video_unchanged
+
+    def looked_at(key: str) -> bool:
+        try:
+            with locked(store.file, wait_s=0):
+                looked_at_under_lock.append(False)
+        except LockTimeout:
+            looked_at_under_lock.append(True)
+        return real(key)
+
+    monkeypatch.setattr(flow_survey, "_video_unchanged", looked_at)
+    later = FlowSurveyStore(tmp_path / "s", "dis")
+    later.put(tmp_path / "data" / "w.mp4", summarise_noise([0.2]))
+    video.unlink()
+    later.save()
+    assert looked_at_under_lock and not any(looked_at_under_lock)
+    assert [Path(key.split("|")[0]).name for key in json.loads(later.file.read_text())["videos"]] == ["w.mp4"]  # still pruned

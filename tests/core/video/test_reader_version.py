@@ -50,3 +50,42 @@ def test_noise_summaries_and_records_of_an_older_reader_are_not_reused(tmp_path:
     renewed = RecordCache(checkpoint, ["a", "b"], root=tmp_path / "records")
     assert renewed.file == records.file  # the checkpoint's cache file stays the same: only its videos are new
     assert renewed.get(video) is None
+
+
+@pytest.mark.parametrize("next_reader", [False, True], ids=["hdr-interlaced", "a-later-reader"])
+def test_an_interlaced_file_read_as_stored_is_keyed_apart_from_it_deinterlaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                            next_reader: bool) -> None:
+    """``--no-deinterlace`` gives other pictures than the default, also for an HDR (or alpha) file and under any later
+    reader version: its flow must not be the deinterlaced pictures' flow from the cache, nor the other way round."""
+    from core.flow.cache import video_identity
+    from core.video import reader_version
+
+    video = write_video(tmp_path / "v.mp4", 4)
+    monkeypatch.setattr(reader_version, "_file_changes", lambda *_args: (True, not next_reader))  # interlaced (and HDR)
+    if next_reader:
+        _next_reader(monkeypatch)
+    assert reader_version.pictures_version(video, deinterlace=False) != reader_version.pictures_version(video, deinterlace=True)
+    assert video_identity(video, deinterlace=False) != video_identity(video, deinterlace=True)
+    assert reader_version.pictures_version(video) == (base.READER_VERSION if next_reader else reader_version.HDR_AND_ALPHA_VERSION)
+
+
+def test_a_second_look_at_a_large_dataset_opens_no_video_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are asked for every video on every look (the survey's and the panel's stores): with room for 4,096 files
+    the header cache held none of UCF101's 13,320 when a sweep came round again, and every video was opened again."""
+    from core.video import container, reader_version
+    from core.video.picture import StreamLook
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    paths = [videos / f"v{i:05d}.mp4" for i in range(13_320)]
+    for path in paths:
+        path.touch()
+    opened: list[str] = []
+    monkeypatch.setattr(container, "header_pictures", lambda path: (opened.append(path), (False, StreamLook()))[1])
+    reader_version._file_changes.cache_clear()
+    try:
+        for _sweep in range(2):
+            assert {reader_version.pictures_version(path) for path in paths} == {reader_version.DEINTERLACING_VERSION - 1}
+        assert len(opened) == len(paths)  # each video's header once
+    finally:
+        reader_version._file_changes.cache_clear()
