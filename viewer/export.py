@@ -83,6 +83,7 @@ class ExportController(QObject):
         self.last_path: str | None = None
         self._running: str = ""  # what the export job writes, in words, until its end is heard ("" when none)
         self._waiting: deque[tuple[str, ExportWork]] = deque()  # exports asked for meanwhile: a second never cancels the first
+        self._said_busy = False  # what busyChanged last said: it speaks on a change only
 
     # -- hooks for other features ---------------------------------------------------
     def add_overlay_source(self, view: str, name: str, snapshot: OverlaySnapshot) -> None:
@@ -252,15 +253,23 @@ class ExportController(QObject):
             return 0
         job = self._run(title, work)
         if job >= 0:
-            self.busyChanged.emit(True)
+            self._say_busy(True)
         return job
 
     def _next(self) -> None:
-        """The next export waiting its turn, if any; else the exports are done."""
+        """The next export waiting its turn, if any; else the exports are done (unless one was started meanwhile, by a
+        slot of ``exported``: it runs, so they are not)."""
+        if self._running:
+            return
         if self._waiting:
             self._run(*self._waiting.popleft())
         else:
-            self.busyChanged.emit(False)
+            self._say_busy(False)
+
+    def _say_busy(self, busy: bool) -> None:
+        if busy != self._said_busy:
+            self._said_busy = busy
+            self.busyChanged.emit(busy)
 
     def _run(self, title: str, work: ExportWork) -> int:
         self._close_dialog()

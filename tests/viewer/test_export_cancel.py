@@ -90,3 +90,18 @@ def test_an_export_asked_for_right_after_a_cancel_waits_for_the_cancelled_one_to
     assert not clip.exists() and view.is_file()
     assert not win.export.busy and win.export.progress_dialog is None and win.export.in_progress() == ""
     win.close()
+
+
+def test_an_export_started_by_the_previous_ones_end_is_still_busy(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """A slot of ``exported`` that asks for the next export (a script exporting frame after frame) starts it at once;
+    the queue, empty, then said the exports were done (busyChanged(False)) while that export ran."""
+    win, exported, _notices = _window_on_a_video(qtbot, tmp_path)
+    second = tmp_path / "second.png"
+    busy: list[bool] = []
+    win.export.busyChanged.connect(busy.append)
+    win.export.exported.connect(lambda path: win.export.export_png(str(second)) if path.endswith("first.png") else None)
+    assert win.export.export_png(str(tmp_path / "first.png"))
+    qtbot.waitUntil(lambda: len(exported) == 2, timeout=20000)
+    qtbot.waitUntil(lambda: not win.export.busy, timeout=10000)
+    assert busy == [True, False] and second.is_file()
+    win.close()

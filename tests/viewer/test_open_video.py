@@ -11,6 +11,7 @@ import torch
 import core.video.container as container
 from core.video import open_video
 from core.video.container import ContainerVideo
+from core.video.reader_version import pictures_version
 from core.models import build_model, save_checkpoint
 from core.models.transformer.config import TransformerConfig
 from held_export import hold_exports
@@ -74,6 +75,8 @@ def test_exports_and_classification_read_through_the_open_videos_decoders(qtbot,
     """Opening, two exports and a classification open the file five times: playback, the flow view, the scan, the
     exports (one decoder for both) and the classifier.  Each export opened a decoder of its own (six), never closed."""
     video = write_video(tmp_path / "clip.mp4", 40)
+    pictures_version(video)  # the cache keys' header read: once per file version, not a decoder
+    opens.clear()
     window.classify.load_checkpoint(_tiny_checkpoint(tmp_path))
     qtbot.waitUntil(lambda: window.classify.checkpoint is not None, timeout=WAIT_MS)
     _open_settled(qtbot, window, video)
