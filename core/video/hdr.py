@@ -31,7 +31,7 @@ the tone scale (and HLG's OOTF) as one per-pixel gain on the square root of ligh
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -149,22 +149,44 @@ def _root_gain() -> np.ndarray:
     return (65535 * np.sqrt(scale)).astype(np.float32)
 
 
+class CodeRows(Protocol):
+    """An HDR frame's R', G' and B' as (h, W) uint16 planes (0-65535 for signal 0-1), given a strip of rows at a
+    time: whole planes of them need not exist (:class:`core.video.rgb_planes.YuvCodes` computes each strip)."""
+
+    shape: tuple[int, int]  # (H, W)
+
+    def rows(self, top: int, bottom: int, out: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+        """Rows ``top`` to ``bottom`` of the three planes; ``out``: three (bottom - top, W) uint16 buffers they
+        may be written into."""
+
+
+class _Planes:
+    """:class:`CodeRows` of three whole planes."""
+
+    def __init__(self, planes: Sequence[np.ndarray]) -> None:
+        self.planes = planes
+        self.shape = planes[0].shape
+
+    def rows(self, top: int, bottom: int, out: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+        return [plane[top:bottom] for plane in self.planes]
+
+
 def hdr_to_sdr(rgb48: np.ndarray, transfer: str, primaries: int) -> np.ndarray:
     """(H, W, 3) uint16 R'G'B' of an HDR frame (``transfer`` ``"pq"`` or ``"hlg"``, ``primaries`` the frame's
     AVColorPrimaries tag) as (H, W, 3) uint8 SDR BT.709 R'G'B'."""
-    return tone_map(cv2.split(np.ascontiguousarray(rgb48)), transfer, primaries)
+    return tone_map(_Planes(cv2.split(np.ascontiguousarray(rgb48))), transfer, primaries)
 
 
-def tone_map(codes: Sequence[np.ndarray], transfer: str, primaries: int) -> np.ndarray:
-    """The R', G' and B' planes of an HDR frame, (H, W) uint16 each (0-65535 for signal 0-1), as (H, W, 3)
-    uint8 SDR BT.709 R'G'B' (the module's steps, a strip of rows at a time)."""
-    height, width = codes[0].shape
+def tone_map(codes: CodeRows, transfer: str, primaries: int) -> np.ndarray:
+    """An HDR frame's R'G'B' ``codes`` as (H, W, 3) uint8 SDR BT.709 R'G'B' (the module's steps, a strip of rows
+    at a time)."""
+    height, width = codes.shape
     sdr = np.empty((height, width, 3), np.uint8)
     rows = max(1, min(height, _STRIP_PIXELS // max(1, width)))
     strip = _Strip(rows, width, transfer, primaries)
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
-        strip.tone_map([code[top:bottom] for code in codes], sdr[top:bottom])
+        strip.tone_map(codes.rows(top, bottom, [plane[: bottom - top] for plane in strip.code_buffers]), sdr[top:bottom])
     return sdr
 
 
@@ -176,6 +198,7 @@ class _Strip:
         self.transfer, self.primaries = transfer, primaries
         self._floats = np.empty((7, rows, width), np.float32)
         self._indices = np.empty((4, rows, width), np.uint16)
+        self.code_buffers = self._indices[:3]  # the strip's R'G'B' codes: read first, then the output's indices
         self._codes = np.empty((3, rows, width), np.uint8)
 
     def tone_map(self, codes: Sequence[np.ndarray], sdr: np.ndarray) -> None:
