@@ -25,7 +25,7 @@ Speed (a 1080p frame is decoded in a few milliseconds, and played or fed to flow
 strips of rows that stay in the CPU's caches, buffers reused from strip to strip; each curve a table indexed by
 16-bit codes; OpenCV's arithmetic, whose conversions to a table's uint16 index round and saturate in the same pass;
 the tone scale (and HLG's OOTF) as one per-pixel gain on the square root of light, the output table's index.  About
-17-23 ms a 1080p frame on one core (``bench decode``), where whole-frame arrays took 67-90 ms.
+17-21 ms a 1080p frame on one core (``bench decode``), where whole-frame arrays took 67-90 ms.
 """
 
 from __future__ import annotations
