@@ -12,7 +12,7 @@ import argparse
 import importlib
 
 NAME = "bench"
-HELP = "measure speed: flow methods, inference, GUI responsiveness"
+HELP = "measure speed: flow methods, inference, video decoding, GUI responsiveness"
 
 TARGETS = {
     "flow": ("core.bench.flow", "optical flow methods: pairs per second, RAFT against the naive way"),
@@ -20,6 +20,7 @@ TARGETS = {
     "extract": ("core.bench.extract", "training extraction in videos/s: the per-clip path against clips prepared by workers"),
     "repflow": ("core.bench.repflow", "time per video: representation flow against the two-stream ConvNet with optical flow"),
     "demo": ("core.bench.demo", "the bundled demo models' README figures measured again: held-out accuracy, the sample's label"),
+    "decode": ("core.bench.decode", "the video reader's milliseconds per frame: SDR against HDR (tone-mapped) video of one size"),
     "fuzz": ("core.bench.fuzz", "mutated videos, images and checkpoints: cases that read, clean errors, crashes, hangs, peak memory"),
 }
 

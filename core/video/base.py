@@ -49,7 +49,8 @@ class VideoInfo:
     field from its first and its neighbours' (frame count and times unchanged),
     so nothing combs.  ``hdr``: ``"pq"`` or ``"hlg"`` for an HDR stream, whose
     frames are tone-mapped to SDR BT.709 (empty for SDR); ``alpha``: the stream
-    has an alpha channel, and frames are composited over black.
+    (or an image of the folder) has an alpha channel, and frames are composited
+    over black.
     """
 
     path: str

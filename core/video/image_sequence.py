@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 
 from core.errors import VideoError
+from core.video.alpha import over_black
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
 from core.video.orientation import UPRIGHT, Orientation, from_exif
@@ -87,11 +89,42 @@ def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise VideoError("is not a readable image", path)
     if image.dtype != np.uint8:  # 16-bit PNG/TIFF: keep the top 8 bits
         image = (image / 257.0).round().astype(np.uint8) if image.dtype == np.uint16 else cv2.convertScaleAbs(image)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    if image.ndim == 3 and image.shape[2] == 4:  # over black, as the video reader composites alpha (core.video.alpha)
+        image = over_black(cv2.cvtColor(image, cv2.COLOR_BGRA2RGB), image[..., 3], 255)
     elif image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return orientation.apply(to_rgb(image))
+
+
+# Pillow modes of images OpenCV decodes with an alpha channel; palette and RGB images too when they name a
+# transparent colour (a PNG's tRNS), which OpenCV turns into alpha (grey ones it drops).
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_KEYED_MODES = frozenset({"P", "RGB"})
+
+
+def folder_has_alpha(folder: str | Path) -> bool:
+    """Whether any image of ``folder`` has alpha, whose frames are composited over black (reader version 6 for
+    cache keys, :mod:`core.video.reader_version`): headers only, remembered for the images' names, sizes and
+    times (a folder's key is asked for on every cache look-up)."""
+    files = list_images(Path(folder))
+    return _any_alpha(tuple((str(path), _stamp(path)) for path in files))
+
+
+@functools.lru_cache(maxsize=256)
+def _any_alpha(files: tuple[tuple[str, tuple[int, int] | None], ...]) -> bool:
+    return any(_has_alpha(Path(name)) for name, _ in files)
+
+
+def _has_alpha(path: Path) -> bool:
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                return image.mode in _ALPHA_MODES or (image.mode in _KEYED_MODES and "transparency" in image.info)
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, KeyError, TypeError, Image.DecompressionBombError):
+            return False  # unreadable or damaged: the reader says so when it gets there
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -129,6 +162,7 @@ class ImageSequenceVideo(Video):
             container="image-sequence",
             pixel_format="rgb24",
             variable_frame_rate=False,
+            alpha=folder_has_alpha(path),
         )
 
     @property

@@ -16,7 +16,8 @@ from av.video.reformatter import VideoReformatter
 
 from core.video.alpha import has_alpha, over_black, side_alpha_decoder
 from core.video.colour import rgb_conversion
-from core.video.hdr import hdr_to_sdr, hdr_transfer
+from core.video.hdr import hdr_to_sdr, hdr_transfer, tone_map
+from core.video.rgb_planes import yuv_codes
 
 _UNSPECIFIED_PRIMARIES = 2  # AVColorPrimaries
 
@@ -60,6 +61,10 @@ def frame_to_rgb(frame: "av.VideoFrame", look: StreamLook, reformatter: VideoRef
     """``frame`` as an (H, W, 3) uint8 RGB array; ``reformatter``: the swscale context to convert with (``None``:
     the frame's own).  Raises ``ValueError`` or ``av.error.FFmpegError`` where swscale cannot convert it."""
     convert = rgb_conversion(frame)  # the stream's matrix and range, or a player's guess
+    if look.hdr and not look.alpha:  # straight from the decoder's YUV planes where they are planar (see rgb_planes)
+        codes = yuv_codes(frame, convert)
+        if codes is not None:
+            return tone_map(codes, look.hdr, look.primaries)
     layout = ("rgba64le" if look.alpha else "rgb48le") if look.hdr else ("rgba" if look.alpha else "rgb24")
     converted = reformatter.reformat(frame, format=layout, **convert) if reformatter else frame.reformat(format=layout, **convert)
     array = converted.to_ndarray(format=layout)

@@ -1,7 +1,8 @@
 """The reader version a video's pictures come from, for cache keys (flow, tokens, noise summaries, scores).
 
 Why not :data:`~core.video.base.READER_VERSION` alone: versions 5 and 6 changed only some files' pictures (5
-deinterlaces interlaced files; 6 tone-maps HDR files and composites files with alpha over black), so every other
+deinterlaces interlaced files; 6 tone-maps HDR files and composites files, and folders of images, with alpha over
+black), so every other
 file (an interlaced one read with deinterlacing off, as stored, among them) keeps version 4's keys and the flow
 already computed for it.  A later version that changes every file's pictures applies to all.
 """
@@ -39,8 +40,10 @@ def _header_changes(path: str) -> tuple[bool, bool]:
         status = os.stat(path)
     except OSError:
         return False, False
-    if stat.S_ISDIR(status.st_mode):
-        return False, False  # a folder's images are never interlaced, HDR or composited
+    if stat.S_ISDIR(status.st_mode):  # a folder's images are never interlaced or HDR; those with alpha are composited
+        from core.video.image_sequence import folder_has_alpha
+
+        return False, folder_has_alpha(path)
     return _file_changes(os.path.abspath(path), status.st_size, status.st_mtime_ns)
 
 
