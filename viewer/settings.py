@@ -6,7 +6,9 @@ folder of ``QSettings(format, scope, org, app)`` for the life of the process,
 which would make every test share one file.
 
 Values read back are validated: an INI file edited by hand (or written by an
-older version) gives the defaults for what it spells wrong, never a crash.
+older version) gives the defaults for what it spells wrong, never a crash.  That
+includes values of another type: Qt reads ``@Point(1 2)``, ``@Size(..)`` or
+``@ByteArray(..)`` as a QPoint, a QSize or bytes, not text.
 """
 
 from __future__ import annotations
@@ -48,12 +50,23 @@ def flush() -> None:
         store.sync()
 
 
-# -- recent files -----------------------------------------------------------------
-def recent_files() -> list[str]:
-    value = settings().value("recent_files", [])
+def _text(value: object, default: str) -> str:
+    """``value`` when the file held text there, else ``default``."""
+    return value if isinstance(value, str) and value else default
+
+
+def _texts(value: object) -> list[str]:
+    """The non-empty texts of a list the file held (one text is a list of one); anything else reads as none."""
     if isinstance(value, str):
         value = [value]
-    return [str(v) for v in (value or []) if v]
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [v for v in value if isinstance(v, str) and v]
+
+
+# -- recent files -----------------------------------------------------------------
+def recent_files() -> list[str]:
+    return _texts(settings().value("recent_files", []))
 
 
 def add_recent_file(path: str) -> list[str]:
@@ -67,7 +80,7 @@ def add_recent_file(path: str) -> list[str]:
 
 
 def last_folder() -> str:
-    return str(settings().value("last_folder", str(Path.home())))
+    return _text(settings().value("last_folder"), str(Path.home()))
 
 
 def set_last_folder(folder: str) -> None:
@@ -112,9 +125,9 @@ def load_preferences(*, methods: tuple[str, ...] | list[str] = (), devices: tupl
     """The saved preferences; a method or device not among ``methods``/``devices`` (when given) reads as the default."""
     store = settings()
     default = Preferences()
-    method = str(store.value("preferences/flow_method", default.flow_method))
-    device = str(store.value("preferences/device", default.device))
-    target = str(store.value("preferences/overlay_target", default.overlay_target))
+    method = _text(store.value("preferences/flow_method"), default.flow_method)
+    device = _text(store.value("preferences/device"), default.device)
+    target = _text(store.value("preferences/overlay_target"), default.overlay_target)
     return Preferences(
         flow_method=method if not methods or method in methods else default.flow_method,
         device=device if not devices or device in devices else default.device,
@@ -159,10 +172,7 @@ def window_layout() -> tuple[QByteArray | None, QByteArray | None]:
 def recent_checkpoints() -> list[str]:
     """Checkpoints loaded before, newest first (missing files are dropped by whoever lists them:
     checking is file-system work, done in a worker)."""
-    value = settings().value("models/recent", [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or []) if v]
+    return _texts(settings().value("models/recent", []))
 
 
 def add_recent_checkpoint(path: str | Path) -> list[str]:
@@ -174,8 +184,7 @@ def add_recent_checkpoint(path: str | Path) -> list[str]:
 
 def chosen_checkpoint() -> str | None:
     """The checkpoint the user chose last (loaded at start when no other is given), or ``None``."""
-    value = settings().value("models/chosen", "")
-    return str(value) if value else None
+    return _text(settings().value("models/chosen"), "") or None
 
 
 def set_chosen_checkpoint(path: str | Path) -> None:
@@ -192,9 +201,9 @@ def raft_weights() -> dict[str, str]:
     away reads as never loaded, so the flow falls back with a banner instead of failing)."""
     out = {}
     for variant in RAFT_VARIANTS:
-        value = settings().value(f"flow/raft_weights/{variant}", "")
-        if value and Path(str(value)).is_file():
-            out[variant] = str(value)
+        value = _text(settings().value(f"flow/raft_weights/{variant}"), "")
+        if value and Path(value).is_file():
+            out[variant] = value
     return out
 
 
@@ -208,7 +217,7 @@ def colour_scale() -> tuple[str, float]:
     """``(scale, radius)``: "video" or "pair", and the locked radius in the video's pixels (0: each video's own).
     A radius saved before it was in the video's pixels (it was in the flow's analysis pixels, smaller on a video
     over 480 lines) is read as video pixels: the same number, the same colours on videos up to 480 lines."""
-    scale = str(settings().value("flow/colour_scale", COLOUR_SCALES[0]))
+    scale = _text(settings().value("flow/colour_scale"), COLOUR_SCALES[0])
     radius = _as_float(settings().value("flow/locked_radius"), 0.0, 0.0, 200.0)
     return (scale if scale in COLOUR_SCALES else COLOUR_SCALES[0]), radius
 

@@ -73,6 +73,27 @@ def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None: 
     win.close()
 
 
+def test_values_of_another_type_in_the_settings_file_read_as_defaults(qtbot) -> None:  # noqa: ANN001
+    """Qt reads ``@Size(3 4)`` or ``@Point(1 2)`` as a QSize or a QPoint: the window could not be built (TypeError:
+    'QSize' object is not iterable, from the recent checkpoints), and ``@ByteArray(abc)`` listed the recent files
+    "b'a'", "b'b'" and "b'c'"."""
+    path = app_settings.settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "[General]\nrecent_files=@ByteArray(abc)\nlast_folder=@Rect(1 2 3 4)\n"
+        "[models]\nrecent=@Size(3 4)\nchosen=@Point(5 6)\n"
+        "[preferences]\nflow_method=@ByteArray(tvl1)\noverlay_target=@Point(1 1)\n"
+        "[flow]\ncolour_scale=@Size(1 1)\nlocked_radius=@Point(1 2)\nraft_weights\\raft-large=@Point(1 2)\n"
+    )
+    assert app_settings.recent_files() == [] and app_settings.recent_checkpoints() == []
+    assert app_settings.last_folder() == str(Path.home()) and app_settings.chosen_checkpoint() is None
+    assert app_settings.load_preferences() == app_settings.Preferences()
+    assert app_settings.colour_scale() == ("video", 0.0) and app_settings.raft_weights() == {}
+    win = _window(qtbot)
+    assert win.recent_menu.actions() == [] and win.method_box.currentText() == "dis"
+    win.close()
+
+
 def test_device_choice_is_saved_and_an_absent_device_reads_as_the_default() -> None:
     app_settings.save_preference("device", "cuda")
     assert app_settings.load_preferences(devices=["cpu"]).device == "auto"
