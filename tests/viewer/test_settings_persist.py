@@ -58,10 +58,14 @@ def test_a_second_window_restores_what_the_first_saved(qtbot, tmp_path: Path) ->
     second.close()
 
 
-def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None:  # noqa: ANN001
+def _hand_edited(text: str) -> None:
     path = app_settings.settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    path.write_text(text)
+
+
+def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None:  # noqa: ANN001
+    _hand_edited(
         "[preferences]\nflow_method=no-such-method\ndevice=tpu\noverlay_inconsistency=perhaps\n"
         "overlay_target=sideways\noverlay_opacity=7\nnoise_threshold=nan\n"
         "[window]\ngeometry=garbage\nstate=@ByteArray(garbage)\n"
@@ -77,9 +81,7 @@ def test_values_of_another_type_in_the_settings_file_read_as_defaults(qtbot) -> 
     """Qt reads ``@Size(3 4)`` or ``@Point(1 2)`` as a QSize or a QPoint: the window could not be built (TypeError:
     'QSize' object is not iterable, from the recent checkpoints), and ``@ByteArray(abc)`` listed the recent files
     "b'a'", "b'b'" and "b'c'"."""
-    path = app_settings.settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    _hand_edited(
         "[General]\nrecent_files=@ByteArray(abc)\nlast_folder=@Rect(1 2 3 4)\n"
         "[models]\nrecent=@Size(3 4)\nchosen=@Point(5 6)\n"
         "[preferences]\nflow_method=@ByteArray(tvl1)\noverlay_target=@Point(1 1)\n"
