@@ -91,6 +91,8 @@ class FlowController(QObject):
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._view_left = TimeLeft()
         self._view_job: tuple[int, Hashable] | None = None  # the view's flow job in progress, and what it computes
+        # this video's chunks whose flow failed, by method and weights, and why: asked again they fail again
+        self._failed_chunks: dict[tuple[str, int, str | None], str] = {}
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
@@ -106,6 +108,7 @@ class FlowController(QObject):
         if wanted is not None:  # a lock (or per pair's floor) at this video's analysis size; nothing is drawn yet
             self.encoding = wanted
         self._store.clear()
+        self._failed_chunks.clear()
         for channel in ("flow", "flow-scan", "flow-prepare"):
             self.jobs.cancel(channel)
         self._withdraw_offer()
@@ -280,6 +283,11 @@ class FlowController(QObject):
             return
         key = (self.method, self.pair_of(index, len(self.video)))
         shown = self._store.get(key)
+        failure = self._failed_chunks.get(self._chunk_tried(index))
+        if shown is None and failure is not None:  # said again, not computed again (one more error at every frame)
+            self.flowPending.emit(key[1])
+            self._status("failed", failure)
+            return
         if shown is None:
             self.flowPending.emit(key[1])
             self._status("computing" if self._ready else "measuring")
@@ -303,6 +311,9 @@ class FlowController(QObject):
         asked = (session, method, chunk, encoding, weights)
         if self._view_job is not None and self._view_job == (self.jobs.current("flow"), asked):
             return  # on its way: asking again restarted it at every frame of playback, and nothing was ever shown
+        tried = self._chunk_tried(self.frame_index)
+        if tried in self._failed_chunks:
+            return
 
         def work(cancel, progress):  # noqa: ANN001
             with readers.lease("flow") as reader:
@@ -311,8 +322,20 @@ class FlowController(QObject):
             return session, method, encoding, frames
 
         self._view_left = TimeLeft()
-        job = self.jobs.submit("flow", work, self._on_chunk, on_error=self._failed, on_progress=self._on_view_progress)
+        job = self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self._view_failed(session, tried, e, t),
+                               on_progress=self._on_view_progress)
         self._view_job = (job, asked)
+
+    def _chunk_tried(self, index: int) -> tuple[str, int, str | None]:
+        """What a view's flow job for frame ``index`` computes, but for its colours (which do not make it fail)."""
+        return self.method, self.pair_of(index, len(self.video)) // CHUNK_PAIRS, self.raft_weights_for(self.method)
+
+    def _view_failed(self, session: int, tried: tuple[str, int, str | None], error: BaseException, trace: str) -> None:
+        """The view's chunk is not asked again for this video (opening it again, another method or weights do): a
+        damaged frame gave one more error dialog at every frame scrubbed or played near it."""
+        if session == self._session:
+            self._failed_chunks[tried] = " ".join(str(error).split()) or type(error).__name__
+        self._failed(error, trace)
 
     def _failed(self, error: BaseException, trace: str) -> None:
         """A flow job of the view failed: said in the view (not left "computing"), in the error sink, and under the
