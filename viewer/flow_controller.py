@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.flow import FlowEncoding
 from core.flow.cache import is_cached
-from core.flow.engine import RAFT_METHODS
+from core.flow.engine import MIN_SIDE, RAFT_METHODS
 from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
 from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, time_one_pair
 from core.video import Video
@@ -51,6 +51,17 @@ AUTO_RADIUS_FLOOR = RADIUS_FLOOR
 
 __all__ = ["CHUNK_PAIRS", "MAX_ANALYSIS_SIDE", "ChunkQuality", "FlowController", "FlowFrame", "FlowJobStatus", "SlowMethodOffer",
            "analysis_frames", "chunk_indices", "compute_chunk"]
+
+
+def _why_no_flow(video: Video) -> str:
+    """Why ``video`` has no flow at all, or ``""``: one frame, or frames narrower or lower than any method can match
+    (a 1x4000 strip: its flow jobs failed at every frame pair, in a dialog that named no file)."""
+    if len(video) < 2:
+        return "one frame: no pair of frames to compute flow between"
+    width, height = video.info.width, video.info.height
+    if min(width, height) < MIN_SIDE:
+        return f"frames of {width}x{height}: too small for flow (each side must be at least {MIN_SIDE} px)"
+    return ""
 
 
 class FlowController(QObject):
@@ -113,11 +124,12 @@ class FlowController(QObject):
             self.jobs.cancel(channel)
         self._withdraw_offer()
         self.fallbackNotice.emit(None)
-        if video is None or len(video) < 2:
+        no_flow = "" if video is None else _why_no_flow(video)
+        if video is None or no_flow:
             self.scanReset.emit(0)
             self.scanStatus.emit("")
             # the previous video's flow, caption and overlays must not stay beside this one's frame
-            self.flowUnavailable.emit("" if video is None else "one frame: no pair of frames to compute flow between")
+            self.flowUnavailable.emit(no_flow)
             return
         self.frame_index = self.state.frame_index  # the new video's: its frame is shown, or on its way
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
@@ -222,9 +234,9 @@ class FlowController(QObject):
         return self._store.get((self.method, self.pair_of(self.frame_index, len(self.video))))
 
     def _is_current_video(self) -> bool:
-        """A video of two frames or more that the state shows (between a new video's arrival in
+        """A video with flow (two frames or more, large enough) that the state shows (between a new video's arrival in
         the state and :meth:`set_video` the state already shows the new one)."""
-        return self.video is not None and len(self.video) >= 2 and self.state.info is self.video.info
+        return self.video is not None and not _why_no_flow(self.video) and self.state.info is self.video.info
 
     # -- opening a video: colours settled and the method's cost known before anything is drawn
     def _prepare(self) -> None:
