@@ -1,5 +1,5 @@
 """A dataset listing that fails or is cancelled says so on the panel's line: its progress ("open: 1/3 splitting")
-is not left behind as if the listing were still under way."""
+is not left behind as if the listing were still under way; a folder it cannot read is named in one line."""
 
 from __future__ import annotations
 
@@ -57,3 +57,23 @@ def test_a_cancelled_listing_says_so(qtbot, window: MainWindow, tmp_path: Path, 
     qtbot.waitUntil(lambda: not window.jobs.is_busy("dataset-open"), timeout=20000)
     qtbot.waitUntil(lambda: panel.status.text() == "listing cancelled", timeout=10000)
     assert panel.progress.value() == panel.progress.maximum() and window.notifier.last_error is None
+
+
+def test_a_class_folder_that_cannot_be_read_is_named_in_one_line(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A class folder without read permission (simulated: the tests run as root, who may read anything) was the bare
+    "PermissionError: [Errno 13] Permission denied: '.../b'", an unexpected error whose traceback went to the log."""
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        (root / name / f"{name}1.avi").write_bytes(b"")
+    real = Path.iterdir
+
+    def iterdir(folder: Path):  # noqa: ANN202
+        if folder == root / "b":
+            raise PermissionError(13, "Permission denied", str(folder))
+        return real(folder)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    window.dataset.open_dataset(str(root))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("dataset-open"), timeout=30000)
+    assert window.notifier.last_error == f"{root / 'b'}: cannot be read (Permission denied)"
