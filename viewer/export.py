@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 from core.export import legend_rows, side_by_side, write_flow_metrics, write_mp4_stream, write_png, write_predictions
 from core.export.burn_in import LabelTrack
 from core.export.tables import SUFFIXES as TABLE_SUFFIXES
-from core.export.target import check_writable
+from core.export.target import check_writable, storage_failures_named
 from core.export.legend import LegendEntry, scale_entry
 from core.progress import CancelToken
 from viewer import settings as app_settings
@@ -382,7 +382,8 @@ def _checked(path: str, suffixes: tuple[str, ...], inputs: Sequence[str], write:
 
     def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
         check_writable(path, folder=False, suffixes=suffixes, inputs=inputs)
-        write(cancel, progress)
+        with storage_failures_named(path):
+            write(cancel, progress)
         return str(path)
 
     return work

@@ -148,6 +148,26 @@ def test_unwritable_target_is_a_dialog_and_nothing_is_left(qtbot, video_path: Pa
     win.close()
 
 
+def test_a_full_disk_is_one_line_naming_the_file(qtbot, window: MainWindow, video_path: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A writer that meets a full disk and says so in a bare OSError: "Export failed: OSError: [Errno 28] No space
+    left on device", naming no file."""
+    import errno
+
+    import viewer.export as export
+
+    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    _open_at(qtbot, window, video_path, 2)
+    monkeypatch.setattr(export, "write_png", disk_full)
+    monkeypatch.setattr(export, "write_flow_metrics", disk_full)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _refused(qtbot, window, lambda: window.export.export_png(str(out / "view.png"))) == f"{out / 'view.png'}: cannot write: the disk is full"
+    assert _refused(qtbot, window, lambda: window.export.export_flow_metrics(str(out / "m.csv"))) == f"{out / 'm.csv'}: cannot write: the disk is full"
+    assert _files(out) == []
+
+
 def _refused(qtbot, win: MainWindow, start) -> str:  # noqa: ANN001
     """The error an export's target check gave (in its job, before any work), once the export has ended."""
     win.notifier.last_error = None
