@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import shown_path
 from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Video
 from core.flow import METHODS
 from viewer import settings as app_settings
@@ -322,7 +323,7 @@ class MainWindow(QMainWindow):
     def _refresh_recent(self, files: list[str]) -> None:
         self.recent_menu.clear()
         for path in files:
-            action = self.recent_menu.addAction(path)
+            action = self.recent_menu.addAction(shown_path(path))
             action.triggered.connect(lambda _=False, p=path: self.open_video(p))
         self.recent_menu.setEnabled(bool(files))
 
@@ -337,7 +338,7 @@ class MainWindow(QMainWindow):
         self.video.open(path, then)
 
     def _on_video_opened(self, path: str) -> None:
-        self.setWindowTitle(f"{Path(path).name} - Two-Stream Viewer")
+        self.setWindowTitle(f"{shown_path(Path(path).name)} - Two-Stream Viewer")  # bytes that are not UTF-8 escaped, not dropped
         # the settings file's write and the menu's rebuild (a few ms) wait until the new video's first paint is out
         QTimer.singleShot(RECENT_FILES_DELAY_MS, self, lambda: self._refresh_recent(app_settings.add_recent_file(path)))
 
