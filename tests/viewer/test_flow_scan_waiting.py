@@ -58,3 +58,19 @@ def test_a_flow_that_failed_is_one_error_however_often_its_frames_are_shown(qtbo
         assert not window.jobs.is_busy("flow")
         assert window.flow_status.panel.text().startswith(f"No dis flow for frames {frame}-{frame + 1}: ") and "0003.png" in window.flow_status.panel.text()
     assert errors == [f"Optical flow failed: {folder / '0003.png'}: has size 32x32 but the sequence's first frame is 64x32"]
+
+
+def test_a_video_deleted_while_open_says_it_is_gone(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Deleted after it opened: playback reads on (its decoder holds the file), the flow said "cannot identify the
+    video for the flow cache (No such file or directory)"."""
+    from media import write_video
+
+    video = write_video(tmp_path / "clip.mp4", 12)
+    errors: list[str] = []
+    window.notifier.errorRaised.connect(lambda title, message: errors.append(message))
+    window.open_video(str(video))
+    qtbot.waitUntil(lambda: window.video.shown_index == 0, timeout=10000)
+    video.unlink()
+    window.state.set_frame(9)
+    qtbot.waitUntil(lambda: window.video.shown_index == 9 and bool(errors) and not window.jobs.is_busy("flow-prepare"), timeout=20000)
+    assert set(errors) == {f"{video}: is gone: deleted, moved or renamed since it was opened (open it again where it is now)"}
