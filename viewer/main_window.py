@@ -401,10 +401,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        dropped = event.mimeData().urls()
+        urls = [u.toLocalFile() for u in dropped if u.isLocalFile()]
         if urls:
             self.open_video(urls[0])
             event.acceptProposedAction()
+        elif dropped:  # a link from a browser: nothing happened, and nothing said why
+            self.notifier.error("Cannot open video", f"{dropped[0].toString()}: not a file on this computer (save it first, then open the file)")
 
     def unfinished_exports(self) -> list[str]:
         """The exports that closing now would drop, in words."""

@@ -90,6 +90,18 @@ def test_a_name_with_bytes_that_are_not_utf8_opens_again_from_the_recent_files(q
     assert window.video.video.path == name and window.notifier.last_error is None
 
 
+def test_a_dropped_web_link_says_it_is_not_a_file(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """A link dragged from a browser was dropped without a word."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    dropped = QMimeData()
+    dropped.setUrls([QUrl("https://example.com/clip.mp4")])
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, dropped, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=5000)
+    assert window.notifier.last_error == "https://example.com/clip.mp4: not a file on this computer (save it first, then open the file)"
+
+
 def test_error_dialog_is_shown(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QMessageBox
 
