@@ -53,7 +53,7 @@ __all__ = ["CHUNK_PAIRS", "MAX_ANALYSIS_SIDE", "ChunkQuality", "FlowController",
            "analysis_frames", "chunk_indices", "compute_chunk"]
 
 
-def _why_no_flow(video: Video) -> str:
+def why_no_flow(video: Video) -> str:
     """Why ``video`` has no flow at all, or ``""``: one frame, or frames narrower or lower than any method can match
     (a 1x4000 strip: its flow jobs failed at every frame pair, in a dialog that named no file)."""
     if len(video) < 2:
@@ -124,7 +124,7 @@ class FlowController(QObject):
             self.jobs.cancel(channel)
         self._withdraw_offer()
         self.fallbackNotice.emit(None)
-        no_flow = "" if video is None else _why_no_flow(video)
+        no_flow = "" if video is None else why_no_flow(video)
         if video is None or no_flow:
             self.scanReset.emit(0)
             self.scanStatus.emit("")
@@ -236,7 +236,7 @@ class FlowController(QObject):
     def _is_current_video(self) -> bool:
         """A video with flow (two frames or more, large enough) that the state shows (between a new video's arrival in
         the state and :meth:`set_video` the state already shows the new one)."""
-        return self.video is not None and not _why_no_flow(self.video) and self.state.info is self.video.info
+        return self.video is not None and not why_no_flow(self.video) and self.state.info is self.video.info
 
     # -- opening a video: colours settled and the method's cost known before anything is drawn
     def _prepare(self) -> None:
