@@ -1,5 +1,5 @@
-"""A folder of frames that cannot be read, or damaged while it is open: a frame deleted (or one that cannot be read) is one line naming the
-image and why, like a damaged image; the frames around it still show."""
+"""A folder of frames that cannot be read, or damaged while it is open: a frame deleted (or one that cannot be read)
+is one line naming the image and why, like a damaged image; the frames around it still show."""
 
 from __future__ import annotations
 
