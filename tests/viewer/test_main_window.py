@@ -66,6 +66,20 @@ def test_corrupt_file_shows_an_error_and_the_app_keeps_working(qtbot, window: Ma
     qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=10000)
 
 
+def test_a_video_with_no_decodable_frame_says_so_in_the_decoders_words(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Its pictures zeroed (the index intact): the line was "cannot be read: [Errno 1094995529] Invalid data found when
+    processing input: 'avcodec_send_packet()' (a damaged file?)"."""
+    data = bytearray(write_video(tmp_path / "clip.mp4", 20).read_bytes())
+    start = data.find(b"mdat") + 4
+    size = int.from_bytes(data[start - 8 : start - 4], "big")
+    data[start + 64 : start - 8 + size] = bytes(size - 72)
+    bad = tmp_path / "zeroed.mp4"
+    bad.write_bytes(bytes(data))
+    window.open_video(str(bad))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=10000)
+    assert window.notifier.last_error == f"{bad}: cannot be read: Invalid data found when processing input (a damaged file?)"
+
+
 def test_a_name_with_bytes_that_are_not_utf8_opens_again_from_the_recent_files(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
     """Qt dropped the bytes: "clip\\xff.mp4" was remembered, and titled, as "clip.mp4", so File > Open Recent said
     "clip.mp4: file does not exist" (or opened another file of that name); the settings file holds it whole now."""
