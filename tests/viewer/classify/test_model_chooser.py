@@ -205,7 +205,7 @@ def test_picking_the_model_in_use_again_while_another_loads_keeps_it(qtbot, file
     qtbot.waitUntil(lambda: not win.classify.jobs.is_busy(MODEL_CHANNEL), timeout=15000)
     settle(qtbot)
     assert win.classify.checkpoint == files.transformer
-    assert chooser.box.currentData() == str(files.transformer)
+    assert chooser.box.currentData() == files.transformer
 
 
 def test_a_remembered_model_missing_at_start_stays_remembered(qtbot, files, demos, tmp_path: Path) -> None:  # noqa: ANN001
@@ -248,6 +248,21 @@ def test_a_checkpoint_whose_name_has_bytes_that_are_not_utf8_loads(qtbot, files,
     win = open_window(qtbot)
     qtbot.waitUntil(lambda: listed(win), timeout=15000)
     win.classify.load_checkpoint(odd)
+    qtbot.waitUntil(lambda: win.classify.checkpoint == odd or win.notifier.last_error is not None, timeout=15000)
+    assert win.notifier.last_error is None and win.classify.checkpoint == odd
+    win.close()
+
+
+def test_a_checkpoint_whose_name_has_bytes_that_are_not_utf8_is_chosen_again_as_itself(qtbot, files, demos, tmp_path) -> None:  # noqa: ANN001
+    """The Model box held each path as text, which Qt keeps without the byte: choosing "run\\xff.safetensors" again
+    asked for "run.safetensors", which "does not exist" (or is another run's)."""
+    odd = _odd_copy(files.repflow, tmp_path)
+    win = open_window(qtbot, checkpoint=odd)
+    chooser = win.classify_ui.model_chooser
+    qtbot.waitUntil(lambda: listed(win) and win.classify.checkpoint == odd and odd in chooser.entry_paths(), timeout=15000)
+    chooser.choose(files.convnet)
+    qtbot.waitUntil(lambda: win.classify.checkpoint == files.convnet, timeout=15000)
+    chooser.choose(odd)
     qtbot.waitUntil(lambda: win.classify.checkpoint == odd or win.notifier.last_error is not None, timeout=15000)
     assert win.notifier.last_error is None and win.classify.checkpoint == odd
     win.close()
