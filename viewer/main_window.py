@@ -125,7 +125,8 @@ class MainWindow(QMainWindow):
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
         self._restore_settings()
-        self.layout_autosave = LayoutAutosave(self)  # the layout is saved as it changes too: a crash does not lose it
+        # the layout is saved as it changes too: a crash does not lose it; a settings file that cannot be written is said
+        self.layout_autosave = LayoutAutosave(self, unwritable=lambda problem: self.notifier.error("Settings are not saved", problem))
 
     def _scan_part(self, part: ChunkQuality) -> None:
         """A scanned chunk onto the timeline, its mean motion in the video's pixels: the scan (and the memo of finished

@@ -55,6 +55,16 @@ def flush() -> None:
         store.sync()
 
 
+def write_problem() -> str:
+    """``""`` when the settings file took the changes made so far, else why not, in one line naming it (its folder
+    read-only, or a file where its folder should be): Qt says nothing, and every choice was lost at each run."""
+    store = settings()
+    store.sync()
+    if store.status() != QSettings.Status.AccessError:
+        return ""
+    return f"{settings_path()}: cannot be written (its folder is read-only, or is not a folder): the choices made now are not kept"
+
+
 def _text(value: object, default: str) -> str:
     """``value`` when the file held text there, else ``default``."""
     return value if isinstance(value, str) and value else default

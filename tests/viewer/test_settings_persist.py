@@ -126,3 +126,20 @@ def test_the_layout_is_saved_as_it_changes_not_only_on_close(qtbot, tmp_path: Pa
     assert (second.width(), second.height()) == (760, 700)
     second.close()
     first.close()
+
+
+def test_a_settings_file_that_cannot_be_written_is_said_once(qtbot) -> None:  # noqa: ANN001
+    """A file where the settings folder should be (as a read-only folder, Qt cannot write there): every choice was
+    lost at each run without a word."""
+    folder = app_settings.settings_path().parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder")
+    win = _window(qtbot)
+    errors: list[str] = []
+    win.notifier.errorRaised.connect(lambda title, message: errors.append(f"{title}: {message}"))
+    qtbot.waitUntil(lambda: bool(errors), timeout=10000)
+    win.resize(700, 650)  # another layout saved: said once
+    qtbot.wait(1500)
+    assert errors == [f"Settings are not saved: {app_settings.settings_path()}: cannot be written (its folder is read-only, or is not a "
+                      "folder): the choices made now are not kept"]
+    win.close()
