@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from unlistable import make_unlistable
 from viewer.main_window import MainWindow
 
 
@@ -59,21 +62,16 @@ def test_a_cancelled_listing_says_so(qtbot, window: MainWindow, tmp_path: Path, 
     assert panel.progress.value() == panel.progress.maximum() and window.notifier.last_error is None
 
 
-def test_a_class_folder_that_cannot_be_read_is_named_in_one_line(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """A class folder without read permission (simulated: the tests run as root, who may read anything) was the bare
-    "PermissionError: [Errno 13] Permission denied: '.../b'", an unexpected error whose traceback went to the log."""
+@pytest.mark.parametrize("unreadable", ["b", "."])
+def test_a_folder_that_cannot_be_read_is_named_in_one_line(qtbot, window: MainWindow, tmp_path: Path, monkeypatch, unreadable: str) -> None:  # noqa: ANN001
+    """A class folder, or the dataset's own, without read permission was the bare "PermissionError: [Errno 13]
+    Permission denied: '.../b'", an unexpected error whose traceback went to the log."""
     root = tmp_path / "data"
     for name in ("a", "b"):
         (root / name).mkdir(parents=True)
         (root / name / f"{name}1.avi").write_bytes(b"")
-    real = Path.iterdir
-
-    def iterdir(folder: Path):  # noqa: ANN202
-        if folder == root / "b":
-            raise PermissionError(13, "Permission denied", str(folder))
-        return real(folder)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    folder = root / unreadable  # "." is the dataset folder itself
+    make_unlistable(monkeypatch, folder)
     window.dataset.open_dataset(str(root))
     qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("dataset-open"), timeout=30000)
-    assert window.notifier.last_error == f"{root / 'b'}: cannot be read (Permission denied)"
+    assert window.notifier.last_error == f"{folder}: cannot be read (Permission denied)"

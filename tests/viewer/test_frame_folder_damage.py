@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 
 from media import decode_index, index_frame
+from unlistable import make_unlistable
 from viewer.main_window import MainWindow
 
 
@@ -32,19 +33,12 @@ def test_a_frame_deleted_while_the_folder_is_open_is_named_with_why(qtbot, windo
 
 
 def test_a_folder_that_cannot_be_listed_is_named_with_why(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """No permission to list it (simulated: the tests run as root, who may list anything) was "Cannot open video:
+    """No permission to list it was "Cannot open video:
     PermissionError: [Errno 13] Permission denied: '.../frames'"."""
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "0000.png"), index_frame(0)[:, :, ::-1])
-    real = Path.iterdir
-
-    def iterdir(path: Path):  # noqa: ANN202
-        if path == folder:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    make_unlistable(monkeypatch, folder)
     window.open_video(str(folder))
     qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=10000)
     assert window.notifier.last_error == f"{folder}: cannot be read (Permission denied)"
