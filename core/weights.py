@@ -51,8 +51,11 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        from core.utf8_name import utf8_name
+
         try:
-            return dict(load_file(str(file), device="cpu"))
+            with utf8_name(file) as name:
+                return dict(load_file(name, device="cpu"))
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointError(f"not a readable safetensors file ({err})", file) from None
     try:

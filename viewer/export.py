@@ -28,14 +28,16 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 from core.export import legend_rows, side_by_side, write_flow_metrics, write_mp4_stream, write_png, write_predictions
 from core.export.burn_in import LabelTrack
 from core.export.tables import SUFFIXES as TABLE_SUFFIXES
-from core.export.target import check_writable
-from core.export.legend import LegendEntry, scale_entry
+from core.export.target import check_writable, storage_failures_named
+from core.export.legend import LegendEntry, legend_width, scale_entry, with_legend
+from core.errors import InputError
 from core.progress import CancelToken
 from viewer import settings as app_settings
 from viewer.export_dialog import ExportRangeDialog
 from viewer.export_render import ClipExportRequest, FrameOverlay, flow_metrics_job, render_clip
-from viewer.flow_controller import FlowController
+from viewer.flow_controller import FlowController, why_no_flow
 from viewer.jobs import JobRunner
+from viewer.open_video import OpenVideo
 from viewer.notifier import Notifier
 from viewer.quality_overlay import QualityOverlayController
 from viewer.state import ViewerState
@@ -133,7 +135,7 @@ class ExportController(QObject):
         image = side_by_side(left, self.flow_view.composite())
         entries = self.legend_entries()
         if entries:
-            image = np.concatenate([image, legend_rows(entries, image.shape[1])], axis=0)
+            image = with_legend(image, legend_rows(entries, legend_width(image.shape[1])))
         return image
 
     def label_track(self) -> LabelTrack | None:
@@ -171,11 +173,10 @@ class ExportController(QObject):
     def export_clip(self, path: str, frames: tuple[int, ...] | None = None, *, burn_in: bool = False) -> int:
         """Encode the clip (default :meth:`clip_frames`) with overlays as H.264 MP4 in the background;
         ``burn_in`` writes each frame's number and its prediction's class and score onto it."""
-        opened = self.video.opened  # its readers: the flow view's and classifier's, and the exports' own decoder
-        video = None if opened is None else opened.video
-        if video is None or len(video) < 2:
-            self.notifier.error("Nothing to export", "open a video with at least two frames first")
+        opened = self._video_with_flow()  # its readers: the flow view's and classifier's, and the exports' own decoder
+        if opened is None:
             return -1
+        video = opened.video
         frames = tuple(frames) if frames is not None else self.clip_frames()
         bad = [i for i in frames if not 0 <= i < len(video)]
         if not frames or bad or any(b <= a for a, b in zip(frames, frames[1:])):
@@ -212,11 +213,10 @@ class ExportController(QObject):
 
     def export_flow_metrics(self, path: str) -> int:
         """Every pair's flow quality measures as CSV or JSON, computed in the background (cached flow when scanned)."""
-        opened = self.video.opened
-        video = None if opened is None else opened.video
-        if video is None or len(video) < 2:
-            self.notifier.error("Nothing to export", "open a video with at least two frames first")
+        opened = self._video_with_flow()
+        if opened is None:
             return -1
+        video = opened.video
         method, device, encoding, weights = self.flow.method, self.flow.device, self.flow.encoding, self._raft_weights()
 
         def write(cancel: CancelToken, progress: Callable[..., None]) -> None:
@@ -227,6 +227,20 @@ class ExportController(QObject):
             write_flow_metrics(path, rows, video=video.path, method=method)
 
         return self._start(f"Exporting {method} flow metrics to {Path(path).name}", _checked(path, TABLE_SUFFIXES, [video.path], write))
+
+    def _video_with_flow(self) -> OpenVideo | None:
+        """The open video when it has flow to export, else ``None`` and the error says why (a video too narrow for
+        flow failed in its export's job with "frames of 4000x1 are too small for flow", naming no file)."""
+        opened = self.video.opened
+        video = None if opened is None else opened.video
+        if video is None or len(video) < 2:
+            self.notifier.error("Nothing to export", "open a video with at least two frames first")
+            return None
+        reason = why_no_flow(video)
+        if reason:
+            self.notifier.error("Nothing to export", str(InputError(reason, video.path)))
+            return None
+        return opened
 
     def export_predictions(self, path: str, *, timeline: bool = False) -> bool:
         """The last clip prediction (or, with ``timeline``, the sliding-window one) as JSON or CSV."""
@@ -391,7 +405,8 @@ def _checked(path: str, suffixes: tuple[str, ...], inputs: Sequence[str], write:
 
     def work(cancel: CancelToken, progress: Callable[..., None]) -> str:
         check_writable(path, folder=False, suffixes=suffixes, inputs=inputs)
-        write(cancel, progress)
+        with storage_failures_named(path):
+            write(cancel, progress)
         return str(path)
 
     return work

@@ -18,7 +18,7 @@ import numpy as np
 from core.export import flow_metric_rows, legend_rows, side_by_side
 from core.export.burn_in import LabelTrack, burn_in, caption_lines
 from core.export.heatmap import blend_rgba
-from core.export.legend import LegendEntry, scale_entry
+from core.export.legend import LegendEntry, legend_width, scale_entry, with_legend
 from core.flow import FlowEncoding
 from core.progress import CancelToken
 from core.video import Video
@@ -96,8 +96,8 @@ def render_clip(request: ClipExportRequest, cancel: CancelToken) -> Iterator[np.
             image = burn_in(image, caption_lines(index, request.labels), width_limit=views["rgb"].shape[1])
         if entries:
             if legend is None:
-                legend = legend_rows(entries, image.shape[1])
-            image = np.concatenate([image, legend], axis=0)
+                legend = legend_rows(entries, legend_width(image.shape[1]))
+            image = with_legend(image, legend)
         yield image
 
 

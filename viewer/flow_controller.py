@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.flow import FlowEncoding
 from core.flow.cache import is_cached
-from core.flow.engine import RAFT_METHODS
+from core.flow.engine import MIN_SIDE, RAFT_METHODS
 from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, settled_radius
 from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, time_one_pair
 from core.video import Video
@@ -51,6 +51,17 @@ AUTO_RADIUS_FLOOR = RADIUS_FLOOR
 
 __all__ = ["CHUNK_PAIRS", "MAX_ANALYSIS_SIDE", "ChunkQuality", "FlowController", "FlowFrame", "FlowJobStatus", "SlowMethodOffer",
            "analysis_frames", "chunk_indices", "compute_chunk"]
+
+
+def why_no_flow(video: Video) -> str:
+    """Why ``video`` has no flow at all, or ``""``: one frame, or frames narrower or lower than any method can match
+    (a 1x4000 strip: its flow jobs failed at every frame pair, in a dialog that named no file)."""
+    if len(video) < 2:
+        return "one frame: no pair of frames to compute flow between"
+    width, height = video.info.width, video.info.height
+    if min(width, height) < MIN_SIDE:
+        return f"frames of {width}x{height}: too small for flow (each side must be at least {MIN_SIDE} px)"
+    return ""
 
 
 class FlowController(QObject):
@@ -91,6 +102,8 @@ class FlowController(QObject):
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._view_left = TimeLeft()
         self._view_job: tuple[int, Hashable] | None = None  # the view's flow job in progress, and what it computes
+        # this video's chunks whose flow failed, by method and weights, and why: asked again they fail again
+        self._failed_chunks: dict[tuple[str, int, str | None], str] = {}
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
@@ -106,15 +119,17 @@ class FlowController(QObject):
         if wanted is not None:  # a lock (or per pair's floor) at this video's analysis size; nothing is drawn yet
             self.encoding = wanted
         self._store.clear()
+        self._failed_chunks.clear()
         for channel in ("flow", "flow-scan", "flow-prepare"):
             self.jobs.cancel(channel)
         self._withdraw_offer()
         self.fallbackNotice.emit(None)
-        if video is None or len(video) < 2:
+        no_flow = "" if video is None else why_no_flow(video)
+        if video is None or no_flow:
             self.scanReset.emit(0)
             self.scanStatus.emit("")
             # the previous video's flow, caption and overlays must not stay beside this one's frame
-            self.flowUnavailable.emit("" if video is None else "one frame: no pair of frames to compute flow between")
+            self.flowUnavailable.emit(no_flow)
             return
         self.frame_index = self.state.frame_index  # the new video's: its frame is shown, or on its way
         self._scan_p95 = np.full(len(video) - 1, np.nan, np.float32)
@@ -219,9 +234,9 @@ class FlowController(QObject):
         return self._store.get((self.method, self.pair_of(self.frame_index, len(self.video))))
 
     def _is_current_video(self) -> bool:
-        """A video of two frames or more that the state shows (between a new video's arrival in
+        """A video with flow (two frames or more, large enough) that the state shows (between a new video's arrival in
         the state and :meth:`set_video` the state already shows the new one)."""
-        return self.video is not None and len(self.video) >= 2 and self.state.info is self.video.info
+        return self.video is not None and not why_no_flow(self.video) and self.state.info is self.video.info
 
     # -- opening a video: colours settled and the method's cost known before anything is drawn
     def _prepare(self) -> None:
@@ -280,6 +295,11 @@ class FlowController(QObject):
             return
         key = (self.method, self.pair_of(index, len(self.video)))
         shown = self._store.get(key)
+        failure = self._failed_chunks.get(self._chunk_tried(index))
+        if shown is None and failure is not None:  # said again, not computed again (one more error at every frame)
+            self.flowPending.emit(key[1])
+            self._status("failed", failure)
+            return
         if shown is None:
             self.flowPending.emit(key[1])
             self._status("computing" if self._ready else "measuring")
@@ -303,6 +323,9 @@ class FlowController(QObject):
         asked = (session, method, chunk, encoding, weights)
         if self._view_job is not None and self._view_job == (self.jobs.current("flow"), asked):
             return  # on its way: asking again restarted it at every frame of playback, and nothing was ever shown
+        tried = self._chunk_tried(self.frame_index)
+        if tried in self._failed_chunks:
+            return
 
         def work(cancel, progress):  # noqa: ANN001
             with readers.lease("flow") as reader:
@@ -311,8 +334,20 @@ class FlowController(QObject):
             return session, method, encoding, frames
 
         self._view_left = TimeLeft()
-        job = self.jobs.submit("flow", work, self._on_chunk, on_error=self._failed, on_progress=self._on_view_progress)
+        job = self.jobs.submit("flow", work, self._on_chunk, on_error=lambda e, t: self._view_failed(session, tried, e, t),
+                               on_progress=self._on_view_progress)
         self._view_job = (job, asked)
+
+    def _chunk_tried(self, index: int) -> tuple[str, int, str | None]:
+        """What a view's flow job for frame ``index`` computes, but for its colours (which do not make it fail)."""
+        return self.method, self.pair_of(index, len(self.video)) // CHUNK_PAIRS, self.raft_weights_for(self.method)
+
+    def _view_failed(self, session: int, tried: tuple[str, int, str | None], error: BaseException, trace: str) -> None:
+        """The view's chunk is not asked again for this video (opening it again, another method or weights do): a
+        damaged frame gave one more error dialog at every frame scrubbed or played near it."""
+        if session == self._session:
+            self._failed_chunks[tried] = " ".join(str(error).split()) or type(error).__name__
+        self._failed(error, trace)
 
     def _failed(self, error: BaseException, trace: str) -> None:
         """A flow job of the view failed: said in the view (not left "computing"), in the error sink, and under the

@@ -8,6 +8,8 @@ differs from the last one saved.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
 
@@ -19,11 +21,13 @@ _LAYOUT_EVENTS = frozenset({QEvent.Type.Resize, QEvent.Type.Move, QEvent.Type.Sh
 
 class LayoutAutosave(QObject):
     """Watches ``window`` and its docks and toolbars (those it has when this is made) and saves their layout
-    :data:`LAYOUT_SAVE_DELAY_MS` after the last change, until :meth:`stop`."""
+    :data:`LAYOUT_SAVE_DELAY_MS` after the last change, until :meth:`stop`.  A settings file that cannot be written
+    is told to ``unwritable`` once (the window's first layout is saved a second after it shows)."""
 
-    def __init__(self, window: QMainWindow, delay_ms: int = LAYOUT_SAVE_DELAY_MS) -> None:
+    def __init__(self, window: QMainWindow, delay_ms: int = LAYOUT_SAVE_DELAY_MS, unwritable: Callable[[str], None] | None = None) -> None:
         super().__init__(window)
         self._window = window
+        self._unwritable = unwritable
         self._saved: tuple[QByteArray, QByteArray] | None = None
         self._stopped = False
         self._timer = QTimer(self)
@@ -51,6 +55,10 @@ class LayoutAutosave(QObject):
         if layout != self._saved:
             app_settings.save_window_layout(*layout)
             self._saved = layout
+            problem = app_settings.write_problem() if self._unwritable is not None else ""
+            if problem:
+                self._unwritable(problem)
+                self._unwritable = None  # said once
 
     def stop(self) -> None:
         """No more saves (the window closing saves its layout itself)."""

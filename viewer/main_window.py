@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import shown_path
 from core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Video
 from core.flow import METHODS
 from viewer import settings as app_settings
@@ -124,7 +125,8 @@ class MainWindow(QMainWindow):
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
         self._restore_settings()
-        self.layout_autosave = LayoutAutosave(self)  # the layout is saved as it changes too: a crash does not lose it
+        # the layout is saved as it changes too: a crash does not lose it; a settings file that cannot be written is said
+        self.layout_autosave = LayoutAutosave(self, unwritable=lambda problem: self.notifier.error("Settings are not saved", problem))
 
     def _scan_part(self, part: ChunkQuality) -> None:
         """A scanned chunk onto the timeline, its mean motion in the video's pixels: the scan (and the memo of finished
@@ -323,7 +325,7 @@ class MainWindow(QMainWindow):
     def _refresh_recent(self, files: list[str]) -> None:
         self.recent_menu.clear()
         for path in files:
-            action = self.recent_menu.addAction(path)
+            action = self.recent_menu.addAction(shown_path(path))
             action.triggered.connect(lambda _=False, p=path: self.open_video(p))
         self.recent_menu.setEnabled(bool(files))
 
@@ -338,7 +340,7 @@ class MainWindow(QMainWindow):
         self.video.open(path, then)
 
     def _on_video_opened(self, path: str) -> None:
-        self.setWindowTitle(f"{Path(path).name} - Two-Stream Viewer")
+        self.setWindowTitle(f"{shown_path(Path(path).name)} - Two-Stream Viewer")  # bytes that are not UTF-8 escaped, not dropped
         # the settings file's write and the menu's rebuild (a few ms) wait until the new video's first paint is out
         QTimer.singleShot(RECENT_FILES_DELAY_MS, self, lambda: self._refresh_recent(app_settings.add_recent_file(path)))
 
@@ -401,10 +403,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        dropped = event.mimeData().urls()
+        urls = [u.toLocalFile() for u in dropped if u.isLocalFile()]
         if urls:
             self.open_video(urls[0])
             event.acceptProposedAction()
+        elif dropped:  # a link from a browser: nothing happened, and nothing said why
+            self.notifier.error("Cannot open video", f"{dropped[0].toString()}: not a file on this computer (save it first, then open the file)")
 
     def unfinished_exports(self) -> list[str]:
         """The exports that closing now would drop, in words."""

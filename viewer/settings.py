@@ -5,14 +5,21 @@ The file is resolved on every call from the platform's config folder
 folder of ``QSettings(format, scope, org, app)`` for the life of the process,
 which would make every test share one file.
 
+Paths are stored so that they read back as the same file: a name with bytes that
+are not UTF-8 is stored percent-encoded (Qt dropped those bytes: ``clip\xff.mp4``
+came back as ``clip.mp4``, another file or none).
+
 Values read back are validated: an INI file edited by hand (or written by an
-older version) gives the defaults for what it spells wrong, never a crash.
+older version) gives the defaults for what it spells wrong, never a crash.  That
+includes values of another type: Qt reads ``@Point(1 2)``, ``@Size(..)`` or
+``@ByteArray(..)`` as a QPoint, a QSize or bytes, not text.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import urllib.parse
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -48,12 +55,55 @@ def flush() -> None:
         store.sync()
 
 
-# -- recent files -----------------------------------------------------------------
-def recent_files() -> list[str]:
-    value = settings().value("recent_files", [])
+def write_problem() -> str:
+    """``""`` when the settings file took the changes made so far, else why not, in one line naming it (its folder
+    read-only, or a file where its folder should be): Qt says nothing, and every choice was lost at each run."""
+    store = settings()
+    store.sync()
+    if store.status() != QSettings.Status.AccessError:
+        return ""
+    return f"{settings_path()}: cannot be written (its folder is read-only, or is not a folder): the choices made now are not kept"
+
+
+def _text(value: object, default: str) -> str:
+    """``value`` when the file held text there, else ``default``."""
+    return value if isinstance(value, str) and value else default
+
+
+def _texts(value: object) -> list[str]:
+    """The non-empty texts of a list the file held (one text is a list of one); anything else reads as none."""
     if isinstance(value, str):
         value = [value]
-    return [str(v) for v in (value or []) if v]
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [v for v in value if isinstance(v, str) and v]
+
+
+_BYTES = "bytes:"  # a stored path with bytes that are not UTF-8, percent-encoded (no absolute path starts so)
+
+
+def _stored(path: str) -> str:
+    """``path`` as text Qt keeps whole: itself, or when it holds bytes that are not UTF-8 (which ``os.fsdecode``
+    keeps as lone surrogates, and Qt drops) those bytes percent-encoded."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BYTES + urllib.parse.quote_from_bytes(os.fsencode(path), safe="/")
+    return path
+
+
+def _path(text: str) -> str:
+    """The path :func:`_stored` stored as ``text``."""
+    return os.fsdecode(urllib.parse.unquote_to_bytes(text[len(_BYTES):])) if text.startswith(_BYTES) else text
+
+
+def _paths(value: object) -> list[str]:
+    return [_path(text) for text in _texts(value)]
+
+
+# -- recent files -----------------------------------------------------------------
+def recent_files() -> list[str]:
+    return _paths(settings().value("recent_files", []))
 
 
 def add_recent_file(path: str) -> list[str]:
@@ -61,18 +111,18 @@ def add_recent_file(path: str) -> list[str]:
     files = [path] + [f for f in recent_files() if f != path]
     files = files[:MAX_RECENT]
     store = settings()
-    store.setValue("recent_files", files)
-    store.setValue("last_folder", str(Path(path).parent))
+    store.setValue("recent_files", [_stored(f) for f in files])
+    store.setValue("last_folder", _stored(str(Path(path).parent)))
     return files
 
 
 def last_folder() -> str:
-    return str(settings().value("last_folder", str(Path.home())))
+    return _path(_text(settings().value("last_folder"), str(Path.home())))
 
 
 def set_last_folder(folder: str) -> None:
     """Remember a folder the user saved to (exports), so the next dialog starts there."""
-    settings().setValue("last_folder", str(folder))
+    settings().setValue("last_folder", _stored(str(folder)))
 
 
 # -- preferences ------------------------------------------------------------------
@@ -112,9 +162,9 @@ def load_preferences(*, methods: tuple[str, ...] | list[str] = (), devices: tupl
     """The saved preferences; a method or device not among ``methods``/``devices`` (when given) reads as the default."""
     store = settings()
     default = Preferences()
-    method = str(store.value("preferences/flow_method", default.flow_method))
-    device = str(store.value("preferences/device", default.device))
-    target = str(store.value("preferences/overlay_target", default.overlay_target))
+    method = _text(store.value("preferences/flow_method"), default.flow_method)
+    device = _text(store.value("preferences/device"), default.device)
+    target = _text(store.value("preferences/overlay_target"), default.overlay_target)
     return Preferences(
         flow_method=method if not methods or method in methods else default.flow_method,
         device=device if not devices or device in devices else default.device,
@@ -159,27 +209,23 @@ def window_layout() -> tuple[QByteArray | None, QByteArray | None]:
 def recent_checkpoints() -> list[str]:
     """Checkpoints loaded before, newest first (missing files are dropped by whoever lists them:
     checking is file-system work, done in a worker)."""
-    value = settings().value("models/recent", [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or []) if v]
+    return _paths(settings().value("models/recent", []))
 
 
 def add_recent_checkpoint(path: str | Path) -> list[str]:
     path = str(Path(path).expanduser().absolute())
     files = ([path] + [f for f in recent_checkpoints() if f != path])[:MAX_RECENT]
-    settings().setValue("models/recent", files)
+    settings().setValue("models/recent", [_stored(f) for f in files])
     return files
 
 
 def chosen_checkpoint() -> str | None:
     """The checkpoint the user chose last (loaded at start when no other is given), or ``None``."""
-    value = settings().value("models/chosen", "")
-    return str(value) if value else None
+    return _path(_text(settings().value("models/chosen"), "")) or None
 
 
 def set_chosen_checkpoint(path: str | Path) -> None:
-    settings().setValue("models/chosen", str(Path(path).expanduser().absolute()))
+    settings().setValue("models/chosen", _stored(str(Path(path).expanduser().absolute())))
 
 
 # -- flow: RAFT weights files and the colour scale ------------------------------------------
@@ -192,23 +238,23 @@ def raft_weights() -> dict[str, str]:
     away reads as never loaded, so the flow falls back with a banner instead of failing)."""
     out = {}
     for variant in RAFT_VARIANTS:
-        value = settings().value(f"flow/raft_weights/{variant}", "")
-        if value and Path(str(value)).is_file():
-            out[variant] = str(value)
+        value = _path(_text(settings().value(f"flow/raft_weights/{variant}"), ""))
+        if value and Path(value).is_file():
+            out[variant] = value
     return out
 
 
 def set_raft_weights(variant: str, path: str | Path) -> None:
     if variant not in RAFT_VARIANTS:
         raise KeyError(f"unknown RAFT variant {variant!r}")
-    settings().setValue(f"flow/raft_weights/{variant}", str(Path(path).expanduser().absolute()))
+    settings().setValue(f"flow/raft_weights/{variant}", _stored(str(Path(path).expanduser().absolute())))
 
 
 def colour_scale() -> tuple[str, float]:
     """``(scale, radius)``: "video" or "pair", and the locked radius in the video's pixels (0: each video's own).
     A radius saved before it was in the video's pixels (it was in the flow's analysis pixels, smaller on a video
     over 480 lines) is read as video pixels: the same number, the same colours on videos up to 480 lines."""
-    scale = str(settings().value("flow/colour_scale", COLOUR_SCALES[0]))
+    scale = _text(settings().value("flow/colour_scale"), COLOUR_SCALES[0])
     radius = _as_float(settings().value("flow/locked_radius"), 0.0, 0.0, 200.0)
     return (scale if scale in COLOUR_SCALES else COLOUR_SCALES[0]), radius
 

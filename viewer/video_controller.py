@@ -25,7 +25,7 @@ from viewer.state import ViewerState
 
 class VideoController(QObject):
     frameReady = Signal(int, object)  # index, (H, W, 3) uint8
-    videoOpened = Signal(str)
+    videoOpened = Signal(object)  # the path (object: a str through Qt loses the bytes of a name that are not UTF-8)
     videoLoaded = Signal(object)  # the OpenVideo, for other controllers: its readers are theirs to lease
 
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:

@@ -127,14 +127,23 @@ def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".") and path.is_file()
 
 
+def folder_entries(folder: Path) -> list[Path]:
+    """What ``folder`` holds; a folder that cannot be listed (no permission, a drive gone) is a :class:`DatasetError`
+    naming it, not a bare ``PermissionError``."""
+    try:
+        return list(folder.iterdir())
+    except OSError as err:
+        raise DatasetError(f"cannot be read ({err.strerror or type(err).__name__})", folder) from None
+
+
 def _videos_in(folder: Path) -> list[Path]:
     # Hidden files are skipped: they include the temporaries of interrupted atomic writes.
-    return sorted(p for p in folder.iterdir() if is_video_file(p))
+    return sorted(p for p in folder_entries(folder) if is_video_file(p))
 
 
 def _broken_links(folder: Path) -> list[Path]:
     """Video names in ``folder`` that are links to nothing (a moved or unmounted copy): said, not silently dropped."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_symlink() and not p.exists())
+    return sorted(p for p in folder_entries(folder) if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_symlink() and not p.exists())
 
 
 def file_identity(path: Path) -> tuple[int, int] | str:
@@ -244,7 +253,7 @@ def _class_folders(root: Path, ignore: Iterable[Path]) -> dict[str, list[Path]]:
     """Sub-folder name -> its videos, for every sub-folder that can be a class."""
     ignored = {p.resolve() for p in ignore}
     folders: dict[str, list[Path]] = {}
-    for child in sorted(root.iterdir()):
+    for child in sorted(folder_entries(root)):
         if not child.is_dir() or child.name.startswith(".") or child.name in SPLIT_FOLDER_NAMES:
             continue
         if child.resolve() in ignored:
@@ -253,7 +262,7 @@ def _class_folders(root: Path, ignore: Iterable[Path]) -> dict[str, list[Path]]:
         if videos:
             folders[child.name] = videos
             continue
-        entries = [p for p in child.iterdir() if not p.name.startswith(".")]
+        entries = [p for p in folder_entries(child) if not p.name.startswith(".")]
         if entries and all(p.is_file() and p.suffix.lower() in _METADATA_SUFFIXES for p in entries):
             continue  # a folder of notes or split files, not a class
         if any(p.is_dir() and _videos_in(p) for p in entries):

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from core.store_save import SavedOrSaysWhy
+
 NOISY_SCORE = 0.35  # a pair whose noise score is above this counts as noisy (the timeline's default threshold)
 MAX_SURVEY_ENTRIES = 50_000  # per flow method: UCF101, HMDB51 and Kinetics-400's validation videos together (~17 MB)
 USED = "used"  # an entry's field: when it was last put or looked up (seconds since the epoch)
@@ -92,7 +94,7 @@ def file_key(path: str | os.PathLike[str]) -> str:
     return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-class FlowSurveyStore:
+class FlowSurveyStore(SavedOrSaysWhy):
     """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads and
     processes.  One file for the viewer's survey and ``eval``'s: a save keeps what another writer saved meanwhile,
     and at most ``max_entries``, the most recently used."""
@@ -132,7 +134,7 @@ class FlowSurveyStore:
     def _key(self, path: str | os.PathLike[str], segment: tuple[float, float] | None) -> str:
         return f"{video_key(path, segment)}|flow{self._flow}"
 
-    def save(self) -> None:
+    def _write(self) -> None:
         """Write the summaries put here over the file as it is now, under the file's lock: another writer's (a viewer's
         scan while ``eval`` surveys, say) are kept, also when it saves at the same instant.  Those of videos deleted
         or edited since go, then the least recently used beyond :attr:`max_entries`."""

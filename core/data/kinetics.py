@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from core.data.annotated import Entry, VideoFinder, build_dataset, part_from_file_name, part_name
-from core.data.dataset import read_annotation_text
+from core.data.dataset import folder_entries, read_annotation_text
 from core.errors import DatasetError
 
 LABEL_COLUMNS = ("label", "class", "action", "class_name")
@@ -41,7 +41,7 @@ def split_files(folder: Path) -> list[Path]:
         return []
     order = {part: n for n, part in enumerate(("train", "val", "test"))}
     found = []
-    for path in folder.iterdir():
+    for path in folder_entries(folder):
         part = part_from_file_name(path) if path.suffix.lower() == ".csv" and path.is_file() else None
         if part is not None and (path.stem.lower() in SPLIT_FILE_STEMS or _has_annotation_header(path)):
             found.append((order[part], path.name, path))

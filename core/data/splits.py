@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.data.dataset import Dataset, Sample, folded, listed, read_annotation_text, split_search_dirs
+from core.data.dataset import Dataset, Sample, folded, folder_entries, listed, read_annotation_text, split_search_dirs
 from core.errors import DatasetError, InputError
 from core.gil import let_waiting_threads_in
 
@@ -426,7 +426,7 @@ def official_split_numbers(dataset: Dataset, split_dir: str | os.PathLike[str] |
     """The official split numbers whose files are in the split folders, per scheme (``ucf101``, ``hmdb51``)."""
     found: dict[str, set[int]] = {}
     for folder in split_search_dirs(dataset.root, split_dir):  # existing folders only
-        for entry in folder.iterdir():
+        for entry in folder_entries(folder):
             for scheme, pattern in (("ucf101", _UCF_LIST), ("hmdb51", _HMDB_FILE)):
                 match = pattern.search(entry.name)
                 if match and entry.is_file():

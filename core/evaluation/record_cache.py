@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from core.data.flow_survey import file_key, video_key
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
+from core.store_save import SavedOrSaysWhy
 
 KEYS_FIELD = "video_keys"  # header field: the record's identity (:func:`_identity`) -> its video_key when it was scored
 Segment = tuple[float, float] | None
@@ -66,7 +67,7 @@ def default_record_root() -> Path:
     return default_cache_root().parent / "dataset-eval"
 
 
-class RecordCache:
+class RecordCache(SavedOrSaysWhy):
     """The cached records of one checkpoint; safe to share between threads and processes."""
 
     def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None,
@@ -125,7 +126,7 @@ class RecordCache:
     def __len__(self) -> int:
         return len(self._records)
 
-    def save(self) -> None:
+    def _write(self) -> None:
         """Write the records put here over the file as it is now, under its lock: another window's, saved since this
         cache read the file (or at the same instant), are kept."""
         from core.atomic import write_text

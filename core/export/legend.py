@@ -143,14 +143,32 @@ def legend_layout(entry: LegendEntry, width: int) -> list[list[_Item]]:
     return [heading, [("text", 4, 4 + _text_width(values), values)], [("bar", 4, width - 4, "")]]
 
 
+MIN_LEGEND_WIDTH = 64
+
+
+def legend_width(image_width: int) -> int:
+    """The width a legend under an image ``image_width`` wide is drawn at: the image's, or the least a legend needs."""
+    return max(int(image_width), MIN_LEGEND_WIDTH)
+
+
+def with_legend(image: np.ndarray, legend: np.ndarray, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
+    """``image`` above ``legend`` (drawn at :func:`legend_width`): an image narrower than a legend can be (a 16x16
+    video's two views side by side are 36 px) is widened on its right with the background; its export failed with
+    "a legend needs at least 64 pixels of width"."""
+    extra = legend.shape[1] - image.shape[1]
+    if extra > 0:
+        image = np.concatenate([image, np.full((image.shape[0], extra, 3), background, np.uint8)], axis=1)
+    return np.concatenate([image, legend], axis=0)
+
+
 def legend_rows(entries: Sequence[LegendEntry], width: int, *, background: tuple[int, int, int] = (32, 33, 36)) -> np.ndarray:
     """A strip under an export's views, so an image says what its colours mean without the viewer:
     ``ROW_HEIGHT`` rows per line of :func:`legend_layout` ("label: low [gradient] high" per entry
     where the width allows; the same entries always take the same height at one width)."""
     import cv2
 
-    if width < 64:
-        raise ValueError(f"a legend needs at least 64 pixels of width, got {width}")
+    if width < MIN_LEGEND_WIDTH:
+        raise ValueError(f"a legend needs at least {MIN_LEGEND_WIDTH} pixels of width, got {width}")
     rows = []
     for entry in entries:
         colours = np.asarray(entry.colours, np.uint8)

@@ -62,6 +62,19 @@ class ExportError(InputError):
     """An export could not be written; ``str(err)`` is ``"<path>: <problem>"``."""
 
 
+@contextlib.contextmanager
+def storage_failures_named(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A write in the block that failed for want of room (or on a read-only file system) is an :class:`ExportError`
+    naming ``path``: a writer deep down (a plain atomic write, an encoder) raises a bare "[Errno 28] No space left on
+    device" that names no file.  Other errors pass unchanged (a read's error is not the target's)."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in _STORAGE:
+            raise
+        raise ExportError(_PROBLEMS[err.errno], Path(path)) from err
+
+
 def describe_os_error(error: OSError) -> str:
     known = _PROBLEMS.get(error.errno or -1)
     if known:

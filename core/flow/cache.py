@@ -75,6 +75,8 @@ def _file_identity(resolved: Path) -> dict[str, Any]:
         stat = resolved.stat()
         if resolved.is_dir():
             return {"path": str(resolved), "frames": _frames_digest(resolved)}
+    except FileNotFoundError:  # the open video's decoder still reads it; its flow cannot be told from another's
+        raise FlowError("is gone: deleted, moved or renamed since it was opened (open it again where it is now)", resolved) from None
     except OSError as err:
         raise FlowError(f"cannot identify the video for the flow cache ({err.strerror or err})", resolved) from None
     return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}

@@ -23,6 +23,7 @@ from core.errors import CheckpointError
 from core.device import resolve_device
 import core.models.registry as families
 from core.weights import check_state_dict_fits
+from core.utf8_name import utf8_name
 
 CHECKPOINT_SUFFIX = ".safetensors"
 FORMAT_TAG = "twostream-viewer-checkpoint"
@@ -98,7 +99,7 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(file), framework="pt", device="cpu") as handle:
+        with utf8_name(file) as name, safe_open(name, framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
             num_tensors = len(list(handle.keys()))
     except (SafetensorError, OSError, ValueError) as err:
@@ -133,7 +134,8 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
 
     _check_header_fits(file, config)
     try:
-        state = load_file(str(file), device="cpu")
+        with utf8_name(file) as name:
+            state = load_file(name, device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"not a readable safetensors checkpoint ({_first_line(err)})", file) from None
     model = families.build_model(config, pretrained=False)
@@ -156,7 +158,7 @@ def _check_header_fits(file: Path, config: Any) -> None:
     except Exception:  # noqa: BLE001 - some layers compute on real tensors while built: _check_state_fits still runs
         return
     try:
-        with safe_open(str(file), framework="pt", device="cpu") as handle:
+        with utf8_name(file) as name, safe_open(name, framework="pt", device="cpu") as handle:
             header = {key: torch.empty(handle.get_slice(key).get_shape(), device="meta") for key in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"not a readable safetensors checkpoint ({_first_line(err)})", file) from None

@@ -134,7 +134,10 @@ def _shown_pixel_aspect(stream: "av.video.stream.VideoStream", orientation: Orie
 
 
 def _first_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
+    """An error in one line; FFmpeg's own words for its errors ("Invalid data found when processing input"), without
+    the number and the C function PyAV puts around them ("[Errno 1094995529] ...: 'avcodec_send_packet()'")."""
+    words = err.strerror if isinstance(err, av.error.FFmpegError) and err.strerror else str(err)
+    text = " ".join(str(words).split())
     return text or type(err).__name__
 
 

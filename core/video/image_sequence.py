@@ -38,7 +38,11 @@ def _natural_key(path: Path) -> list[object]:
 def list_images(folder: Path) -> list[Path]:
     """The frames of a folder, in natural order; hidden files are none (macOS leaves ``._frame_0001.png`` resource
     forks on shared drives, editors their temporaries), as hidden videos are no dataset entries."""
-    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS),
+    try:
+        entries = list(folder.iterdir())
+    except OSError as err:  # no permission to list it, a drive gone
+        raise VideoError(f"cannot be read ({err.strerror or type(err).__name__})", folder) from None
+    return sorted((p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS),
                   key=_natural_key)
 
 
@@ -79,7 +83,10 @@ def _exif_orientation(image: "PillowImage") -> Orientation:
 
 
 def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
+    except OSError as err:  # deleted since the folder was listed, no permission, a drive gone
+        raise VideoError(f"cannot be read ({err.strerror or type(err).__name__})", path) from None
     if data.size == 0:
         raise VideoError("image file is empty (0 bytes)", path)
     width, height, orientation = image_header(path, data.tobytes())

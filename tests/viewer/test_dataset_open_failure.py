@@ -1,10 +1,13 @@
 """A dataset listing that fails or is cancelled says so on the panel's line: its progress ("open: 1/3 splitting")
-is not left behind as if the listing were still under way."""
+is not left behind as if the listing were still under way; a folder it cannot read is named in one line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from unlistable import make_unlistable
 from viewer.main_window import MainWindow
 
 
@@ -57,3 +60,18 @@ def test_a_cancelled_listing_says_so(qtbot, window: MainWindow, tmp_path: Path, 
     qtbot.waitUntil(lambda: not window.jobs.is_busy("dataset-open"), timeout=20000)
     qtbot.waitUntil(lambda: panel.status.text() == "listing cancelled", timeout=10000)
     assert panel.progress.value() == panel.progress.maximum() and window.notifier.last_error is None
+
+
+@pytest.mark.parametrize("unreadable", ["b", "."])
+def test_a_folder_that_cannot_be_read_is_named_in_one_line(qtbot, window: MainWindow, tmp_path: Path, monkeypatch, unreadable: str) -> None:  # noqa: ANN001
+    """A class folder, or the dataset's own, without read permission was the bare "PermissionError: [Errno 13]
+    Permission denied: '.../b'", an unexpected error whose traceback went to the log."""
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        (root / name / f"{name}1.avi").write_bytes(b"")
+    folder = root / unreadable  # "." is the dataset folder itself
+    make_unlistable(monkeypatch, folder)
+    window.dataset.open_dataset(str(root))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("dataset-open"), timeout=30000)
+    assert window.notifier.last_error == f"{folder}: cannot be read (Permission denied)"

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from core.export.heatmap import LEGEND_HEIGHT
-from core.export.image import GAP
+from core.export.image import GAP, side_by_side
 from core.inference import Prediction
 from core.sampling import CropMap
 from core.video import open_video
@@ -146,6 +146,66 @@ def test_unwritable_target_is_a_dialog_and_nothing_is_left(qtbot, video_path: Pa
         assert win.export.export_png(str(tmp_path / "view.png"))  # the app keeps working
     assert _files(tmp_path) == ["a_file", "clip.mp4", "view.png"]
     win.close()
+
+
+def test_a_full_disk_is_one_line_naming_the_file(qtbot, window: MainWindow, video_path: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A writer that meets a full disk and says so in a bare OSError: "Export failed: OSError: [Errno 28] No space
+    left on device", naming no file."""
+    import errno
+
+    import viewer.export as export
+
+    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    _open_at(qtbot, window, video_path, 2)
+    monkeypatch.setattr(export, "write_png", disk_full)
+    monkeypatch.setattr(export, "write_flow_metrics", disk_full)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _refused(qtbot, window, lambda: window.export.export_png(str(out / "view.png"))) == f"{out / 'view.png'}: cannot write: the disk is full"
+    assert _refused(qtbot, window, lambda: window.export.export_flow_metrics(str(out / "m.csv"))) == f"{out / 'm.csv'}: cannot write: the disk is full"
+    assert _files(out) == []
+
+
+def test_a_16_px_video_exports_with_its_legend_in_full(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Its views side by side are 36 px, narrower than a legend can be: the PNG (taken on the GUI thread) raised
+    "ValueError: a legend needs at least 64 pixels of width, got 36" out of File > Export, and the MP4 failed with it.
+    The picture is widened on its right with the background, under it the legend in full."""
+    video = write_video(tmp_path / "small.mp4", 12, size=(16, 16))
+    window.overlay_actions["inconsistency"].setChecked(True)
+    window.open_video(str(video))
+    qtbot.waitUntil(lambda: window.flow.current() is not None and window.overlays.shown_pair is not None, timeout=20000)
+    views = side_by_side(window.rgb_view.composite(), window.flow_view.composite())
+    assert views.shape[:2] == (16, 16 + GAP + 16)
+    with qtbot.waitSignal(window.export.exported, timeout=20000):
+        assert window.export.export_png(str(tmp_path / "view.png"))
+    png = _read_png(tmp_path / "view.png")
+    assert png.shape[1] == 64 and png.shape[0] > 16 + LEGEND_HEIGHT - 1
+    assert np.array_equal(png[:16, :36], views) and (png[:16, 36:] == (32, 33, 36)).all()
+    with qtbot.waitSignal(window.export.exported, timeout=20000):
+        assert window.export.export_clip(str(tmp_path / "clip.mp4"), (2, 3, 4)) > 0
+    reader = open_video(tmp_path / "clip.mp4")
+    assert (len(reader), reader.info.width, reader.info.height) == (3, 64, png.shape[0])
+    reader.close()
+
+
+def test_a_video_too_narrow_for_flow_has_no_flow_to_export(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """A 4000x1 strip: the clip and flow-metrics exports failed in their job with "Export failed: frames of 4000x1 are
+    too small for flow", naming no file; they are refused at once, naming it."""
+    strip = tmp_path / "strip"
+    strip.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(strip / f"{i}.png"), np.full((1, 4000, 3), 50 * i, np.uint8))
+    window.open_video(str(strip))
+    qtbot.waitUntil(lambda: window.state.frame_count == 3, timeout=10000)
+    errors: list[str] = []
+    window.notifier.errorRaised.connect(lambda title, message: errors.append(f"{title}: {message}"))
+    assert window.export.export_clip(str(tmp_path / "clip.mp4"), (0, 1)) == -1
+    assert window.export.export_flow_metrics(str(tmp_path / "metrics.csv")) == -1
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=5000)
+    assert errors == [f"Nothing to export: {strip}: frames of 4000x1: too small for flow (each side must be at least 16 px)"] * 2
+    assert not window.export.busy and _files(tmp_path) == ["strip"]
 
 
 def _refused(qtbot, win: MainWindow, start) -> str:  # noqa: ANN001

@@ -66,6 +66,56 @@ def test_corrupt_file_shows_an_error_and_the_app_keeps_working(qtbot, window: Ma
     qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=10000)
 
 
+def test_a_video_with_no_decodable_frame_says_so_in_the_decoders_words(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Its pictures zeroed (the index intact): the line was "cannot be read: [Errno 1094995529] Invalid data found when
+    processing input: 'avcodec_send_packet()' (a damaged file?)"."""
+    data = bytearray(write_video(tmp_path / "clip.mp4", 20).read_bytes())
+    start = data.find(b"mdat") + 4
+    size = int.from_bytes(data[start - 8 : start - 4], "big")
+    data[start + 64 : start - 8 + size] = bytes(size - 72)
+    bad = tmp_path / "zeroed.mp4"
+    bad.write_bytes(bytes(data))
+    window.open_video(str(bad))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=10000)
+    assert window.notifier.last_error == f"{bad}: cannot be read: Invalid data found when processing input (a damaged file?)"
+
+
+def test_a_name_with_bytes_that_are_not_utf8_opens_again_from_the_recent_files(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Qt dropped the bytes: "clip\\xff.mp4" was remembered, and titled, as "clip.mp4", so File > Open Recent said
+    "clip.mp4: file does not exist" (or opened another file of that name); the settings file holds it whole now."""
+    import os
+
+    from viewer import settings as app_settings
+
+    name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/clip\xff.mp4")
+    os.rename(write_video(tmp_path / "made.mp4", 10), name)
+    write_video(tmp_path / "clip.mp4", 40)  # the file the name without its byte names: never to be opened for it
+    window.open_video(name)
+    qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=20000)
+    qtbot.waitUntil(lambda: len(window.recent_menu.actions()) == 1, timeout=20000)
+    assert window.windowTitle() == "clip\\xff.mp4 - Two-Stream Viewer"
+    assert window.recent_menu.actions()[0].text() == str(tmp_path / "clip\\xff.mp4")
+    app_settings.flush()
+    assert app_settings.recent_files() == [name] and app_settings.last_folder() == str(tmp_path)
+    window.open_video(str(tmp_path / "clip.mp4"))
+    qtbot.waitUntil(lambda: window.state.frame_count == 40 and len(window.recent_menu.actions()) == 2, timeout=20000)
+    window.recent_menu.actions()[1].trigger()
+    qtbot.waitUntil(lambda: window.state.frame_count == 10, timeout=20000)
+    assert window.video.video.path == name and window.notifier.last_error is None
+
+
+def test_a_dropped_web_link_says_it_is_not_a_file(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """A link dragged from a browser was dropped without a word."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    dropped = QMimeData()
+    dropped.setUrls([QUrl("https://example.com/clip.mp4")])
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, dropped, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None, timeout=5000)
+    assert window.notifier.last_error == "https://example.com/clip.mp4: not a file on this computer (save it first, then open the file)"
+
+
 def test_error_dialog_is_shown(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QMessageBox
 

@@ -58,10 +58,14 @@ def test_a_second_window_restores_what_the_first_saved(qtbot, tmp_path: Path) ->
     second.close()
 
 
-def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None:  # noqa: ANN001
+def _hand_edited(text: str) -> None:
     path = app_settings.settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    path.write_text(text)
+
+
+def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None:  # noqa: ANN001
+    _hand_edited(
         "[preferences]\nflow_method=no-such-method\ndevice=tpu\noverlay_inconsistency=perhaps\n"
         "overlay_target=sideways\noverlay_opacity=7\nnoise_threshold=nan\n"
         "[window]\ngeometry=garbage\nstate=@ByteArray(garbage)\n"
@@ -70,6 +74,25 @@ def test_a_hand_edited_settings_file_gives_defaults_not_a_crash(qtbot) -> None: 
     assert prefs == app_settings.Preferences()
     win = _window(qtbot)
     assert win.method_box.currentText() == "dis" and win.overlays.choice.names == () and win.state.noise_threshold == 0.35
+    win.close()
+
+
+def test_values_of_another_type_in_the_settings_file_read_as_defaults(qtbot) -> None:  # noqa: ANN001
+    """Qt reads ``@Size(3 4)`` or ``@Point(1 2)`` as a QSize or a QPoint: the window could not be built (TypeError:
+    'QSize' object is not iterable, from the recent checkpoints), and ``@ByteArray(abc)`` listed the recent files
+    "b'a'", "b'b'" and "b'c'"."""
+    _hand_edited(
+        "[General]\nrecent_files=@ByteArray(abc)\nlast_folder=@Rect(1 2 3 4)\n"
+        "[models]\nrecent=@Size(3 4)\nchosen=@Point(5 6)\n"
+        "[preferences]\nflow_method=@ByteArray(tvl1)\noverlay_target=@Point(1 1)\n"
+        "[flow]\ncolour_scale=@Size(1 1)\nlocked_radius=@Point(1 2)\nraft_weights\\raft-large=@Point(1 2)\n"
+    )
+    assert app_settings.recent_files() == [] and app_settings.recent_checkpoints() == []
+    assert app_settings.last_folder() == str(Path.home()) and app_settings.chosen_checkpoint() is None
+    assert app_settings.load_preferences() == app_settings.Preferences()
+    assert app_settings.colour_scale() == ("video", 0.0) and app_settings.raft_weights() == {}
+    win = _window(qtbot)
+    assert win.recent_menu.actions() == [] and win.method_box.currentText() == "dis"
     win.close()
 
 
@@ -103,3 +126,20 @@ def test_the_layout_is_saved_as_it_changes_not_only_on_close(qtbot, tmp_path: Pa
     assert (second.width(), second.height()) == (760, 700)
     second.close()
     first.close()
+
+
+def test_a_settings_file_that_cannot_be_written_is_said_once(qtbot) -> None:  # noqa: ANN001
+    """A file where the settings folder should be (as a read-only folder, Qt cannot write there): every choice was
+    lost at each run without a word."""
+    folder = app_settings.settings_path().parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder")
+    win = _window(qtbot)
+    errors: list[str] = []
+    win.notifier.errorRaised.connect(lambda title, message: errors.append(f"{title}: {message}"))
+    qtbot.waitUntil(lambda: bool(errors), timeout=10000)
+    win.resize(700, 650)  # another layout saved: said once
+    qtbot.wait(1500)
+    assert errors == [f"Settings are not saved: {app_settings.settings_path()}: cannot be written (its folder is read-only, or is not a "
+                      "folder): the choices made now are not kept"]
+    win.close()

@@ -90,7 +90,7 @@ def scan_models(demos: Mapping[str, Path], recent: Sequence[str | Path], cancel:
 class ModelChooser(QWidget):
     """"Model [combo]": the entries of the last scan, the current model selected."""
 
-    modelChosen = Signal(str)  # a path the user picked
+    modelChosen = Signal(object)  # a path the user picked (a str through Qt loses the bytes of a name that are not UTF-8)
     loadOtherRequested = Signal()  # "Load checkpoint..."
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -123,7 +123,8 @@ class ModelChooser(QWidget):
 
     def choose(self, path: str | Path) -> None:
         """Pick the entry for ``path`` as a user does (tests, keyboard-less use)."""
-        index = self.box.findData(str(path))
+        wanted = Path(path)
+        index = next((i for i in range(self.box.count()) if self.box.itemData(i) == wanted), -1)
         if index < 0:
             raise ValueError(f"{path} is not among the models offered: {[str(p) for p in self.entry_paths()]}")
         self.box.setCurrentIndex(index)
@@ -138,7 +139,7 @@ class ModelChooser(QWidget):
         selected = -1
         for entry in entries:
             text = entry.text if entry.problem != "reading ..." else entry.path.name
-            self.box.addItem(text, str(entry.path))
+            self.box.addItem(text, entry.path)  # the Path itself: Qt keeps a str's text only, without bytes that are not UTF-8
             row = self.box.count() - 1
             self.box.setItemData(row, entry.problem or str(entry.path), Qt.ItemDataRole.ToolTipRole)
             if entry.family is None and entry.problem != "reading ...":

@@ -429,7 +429,7 @@ class DatasetController(QObject):
         any work: whether it can be written and is none of the files the table was read from (the dataset's
         annotations or class index, a results file: a one-line error naming it); in the worker, since the check
         probes the folder with a temporary file (a network drive may stall)."""
-        from core.export.target import check_writable
+        from core.export.target import check_writable, storage_failures_named
 
         read_from = list(self._results_files)
         if self.dataset is not None:
@@ -437,7 +437,8 @@ class DatasetController(QObject):
 
         def work(cancel, progress):  # noqa: ANN001, ANN202
             check_writable(path, folder=False, inputs=read_from)
-            return write(cancel, progress)
+            with storage_failures_named(path):
+                return write(cancel, progress)
 
         self._exports.append((work, message))
         if not self._export_open:  # behind a cancelled export too: a newer job would silence its end

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from core.data import Dataset
 from core.errors import DatasetError
+from core.store_save import not_kept
 from viewer.dataset.rows import Row
 
 SPLIT_PARTS = ("train", "val", "test")
@@ -119,7 +120,8 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
 
     records, failed = score_videos(classifier, [(r.path, r.relative, r.true, r.segment) for r in scorable], cache,
                                    cancel=cancel, progress=relay)
-    return summary(records, failed, skipped=len(rows) - len(scorable), checkpoint=checkpoint, source=source, loaded=classifier.opened)
+    return summary(records, failed, skipped=len(rows) - len(scorable), checkpoint=checkpoint, source=source,
+                   loaded=classifier.opened) + not_kept(cache.unsaved)
 
 
 def summary(records: Sequence[Any], failed: Sequence[Any], *, skipped: int, checkpoint: str, source: str, loaded: bool) -> str:

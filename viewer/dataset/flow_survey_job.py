@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from core.data.dataset import listed
 from core.data.flow_survey import FlowSurveyStore, default_survey_root, summarise_noise
+from core.store_save import not_kept
 from core.flow import FlowEncoding
 from viewer.dataset.rows import Row
 
@@ -24,12 +25,13 @@ class SurveyDone:
 
     surveyed: int = 0
     unreadable: list[str] = field(default_factory=list)
+    unsaved: str = ""  # why the survey store could not be written (a read-only cache folder), when it could not
 
     def message(self) -> str:
         """The status line: an unreadable video is said there, not only in a progress line that the next one replaces
         (a dataset folder moved away while listed read as "flow survey complete: 0 videos")."""
         failed = f"; {len(self.unreadable)} unreadable: {listed(self.unreadable, 3)}" if self.unreadable else ""
-        return f"flow survey complete: {self.surveyed} videos{failed}"
+        return f"flow survey complete: {self.surveyed} videos{failed}{not_kept(self.unsaved)}"
 
 
 def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> SurveyDone:  # noqa: ANN001
@@ -67,5 +69,5 @@ def survey_rows(rows: list[Row], method: str, device: str, cancel, progress) -> 
             done_so_far.surveyed += 1
             progress(done, len(rows), f"flow {row.relative}", partial=(row, "noise", summary))
     finally:
-        store.save()
+        done_so_far.unsaved = store.save()
     return done_so_far

@@ -41,8 +41,8 @@ def _threshold_box(name: str, off_text: str, prefix: str) -> QDoubleSpinBox:
 
 
 class DatasetPanel(QWidget):
-    openRequested = Signal(str, int)  # video path, frame to show
-    openSegmentRequested = Signal(str, float)  # video path, the annotated segment's start (s): its first frame is not known yet
+    openRequested = Signal(object, int)  # video path (object: a str through Qt loses bytes that are not UTF-8), frame to show
+    openSegmentRequested = Signal(object, float)  # video path, the annotated segment's start (s): its first frame is not known yet
     evaluateRequested = Signal(str)  # "test" or "all"
     scanRequested = Signal()
 

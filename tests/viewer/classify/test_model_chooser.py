@@ -205,7 +205,7 @@ def test_picking_the_model_in_use_again_while_another_loads_keeps_it(qtbot, file
     qtbot.waitUntil(lambda: not win.classify.jobs.is_busy(MODEL_CHANNEL), timeout=15000)
     settle(qtbot)
     assert win.classify.checkpoint == files.transformer
-    assert chooser.box.currentData() == str(files.transformer)
+    assert chooser.box.currentData() == files.transformer
 
 
 def test_a_remembered_model_missing_at_start_stays_remembered(qtbot, files, demos, tmp_path: Path) -> None:  # noqa: ANN001
@@ -229,3 +229,40 @@ def test_a_remembered_model_missing_at_start_stays_remembered(qtbot, files, demo
     qtbot.waitUntil(lambda: listed(again) and earlier in again.classify_ui.model_chooser.entry_paths(), timeout=15000)
     assert again.classify.checkpoint == chosen
     again.close()
+
+
+def _odd_copy(checkpoint: Path, folder: Path) -> Path:
+    """A copy of ``checkpoint`` named with a byte that is not UTF-8 ("run\\xff.safetensors", as a Latin-1 disk has it)."""
+    import os
+    import shutil
+
+    odd = Path(os.fsdecode(os.fsencode(str(folder)) + b"/run\xff.safetensors"))
+    shutil.copyfile(checkpoint, odd)
+    return odd
+
+
+def test_a_checkpoint_whose_name_has_bytes_that_are_not_utf8_loads(qtbot, files, demos, tmp_path) -> None:  # noqa: ANN001
+    """safetensors takes UTF-8 paths only: it was "Cannot load checkpoint: .../run\\xff.safetensors: not a readable
+    safetensors checkpoint (Path ... is not valid UTF-8)"."""
+    odd = _odd_copy(files.repflow, tmp_path)
+    win = open_window(qtbot)
+    qtbot.waitUntil(lambda: listed(win), timeout=15000)
+    win.classify.load_checkpoint(odd)
+    qtbot.waitUntil(lambda: win.classify.checkpoint == odd or win.notifier.last_error is not None, timeout=15000)
+    assert win.notifier.last_error is None and win.classify.checkpoint == odd
+    win.close()
+
+
+def test_a_checkpoint_whose_name_has_bytes_that_are_not_utf8_is_chosen_again_as_itself(qtbot, files, demos, tmp_path) -> None:  # noqa: ANN001
+    """The Model box held each path as text, which Qt keeps without the byte: choosing "run\\xff.safetensors" again
+    asked for "run.safetensors", which "does not exist" (or is another run's)."""
+    odd = _odd_copy(files.repflow, tmp_path)
+    win = open_window(qtbot, checkpoint=odd)
+    chooser = win.classify_ui.model_chooser
+    qtbot.waitUntil(lambda: listed(win) and win.classify.checkpoint == odd and odd in chooser.entry_paths(), timeout=15000)
+    chooser.choose(files.convnet)
+    qtbot.waitUntil(lambda: win.classify.checkpoint == files.convnet, timeout=15000)
+    chooser.choose(odd)
+    qtbot.waitUntil(lambda: win.classify.checkpoint == odd or win.notifier.last_error is not None, timeout=15000)
+    assert win.notifier.last_error is None and win.classify.checkpoint == odd
+    win.close()

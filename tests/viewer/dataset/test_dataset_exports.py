@@ -65,6 +65,28 @@ def test_an_export_that_cannot_be_written_is_one_line_naming_the_file(qtbot, win
     assert not controller.jobs.is_busy("dataset-export")  # nothing was started
 
 
+def test_a_full_disk_is_one_line_naming_the_file_and_nothing_is_left(qtbot, window, data, tmp_path, monkeypatch):  # noqa: ANN001
+    """The disk filling up as the table and the confusion matrix are written (the atomic writer raising ENOSPC) was
+    "Export failed: OSError: [Errno 28] No space left on device", naming no file."""
+    import errno
+
+    import core.atomic as atomic
+
+    def disk_full(path, data):  # noqa: ANN001, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "write_bytes", disk_full)
+    synth, checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    errors: list[str] = []
+    window.notifier.errorRaised.connect(lambda title, message: errors.append(f"{title}: {message}"))
+    controller.export_csv(str(tmp_path / "table.csv"))
+    qtbot.waitUntil(lambda: len(errors) == 1 and not controller.jobs.is_busy("dataset-export"), timeout=WAIT_MS)
+    assert errors == [f"Export failed: {tmp_path / 'table.csv'}: cannot write: the disk is full"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_table_is_never_written_over_the_annotation_file_it_was_read_from(qtbot, window, tmp_path):  # noqa: ANN001
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "a.mp4", 12)

@@ -199,3 +199,24 @@ def test_the_dock_takes_its_room_from_the_views_without_growing_the_window(qtbot
     window.grab()
     assert window.height() == 800 and window.minimumSizeHint().height() <= 700
     assert [window.classify_ui.results_dock.geometry(), window.classify_ui.attention_dock.geometry()] == right
+
+
+def test_a_row_whose_name_has_bytes_that_are_not_utf8_opens_its_own_video(qtbot, window, tmp_path):  # noqa: ANN001
+    """The double-clicked row's path went through a Qt signal as text, which dropped the byte: "walk\\xff.mp4" was
+    opened as "walk.mp4" (another video, or "file does not exist")."""
+    import os
+
+    from media import write_video
+
+    root = tmp_path / "data"
+    for name in ("run", "walk"):
+        (root / name).mkdir(parents=True)
+        write_video(root / name / f"{name}.mp4", 12 if name == "walk" else 20)
+    odd = os.fsdecode(os.fsencode(str(root / "walk")) + b"/walk\xff.mp4")
+    os.rename(write_video(root / "walk" / "made.mp4", 8), odd)
+    open_listed(qtbot, window, root)
+    controller = window.dataset.controller
+    shown_row = next(i for i, r in enumerate(controller.proxy.visible_rows()) if str(r.path) == odd)
+    window.dataset.panel.table.doubleClicked.emit(controller.proxy.index(shown_row, 0))
+    qtbot.waitUntil(lambda: window.video.video is not None and window.state.frame_count == 8, timeout=WAIT_MS)
+    assert window.video.video.path == odd and window.notifier.last_error is None
