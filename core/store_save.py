@@ -26,11 +26,14 @@ class SavedOrSaysWhy:
         """Write the file; ``""`` when written, else :attr:`unsaved` (``"FILE: cannot write: permission denied"``):
         the entries stay here, and the work that puts them goes on."""
         from core.export.target import describe_os_error
+        from core.file_lock import LockTimeout, LockUnavailable
 
         try:
             self._write()
         except OSError as err:
             self.unsaved = str(InputError(describe_os_error(err), self.file))
+        except (LockUnavailable, LockTimeout) as err:  # its lock file, beside the store, says why (named)
+            self.unsaved = str(err)
         else:
             self.unsaved = ""
         return self.unsaved

@@ -170,7 +170,8 @@ def _score(args: argparse.Namespace, data: str | os.PathLike[str], checkpoint: s
         noise_method = survey_method(evaluation)
         line = ProgressLine(f"flow survey ({noise_method})")
         try:
-            flow_noise, failed = survey_noise(evaluation, device=args.device, raft_weights=args.raft_weights, progress=line)
+            flow_noise, failed = survey_noise(evaluation, device=args.device, raft_weights=args.raft_weights, progress=line,
+                                              note=lambda text: print(f"note: {text}", file=sys.stderr))
         finally:
             line.close()
         for path, problem in failed:

@@ -155,16 +155,23 @@ def survey_method(evaluation: Any) -> str:
 
 
 def survey_noise(evaluation: Any, *, device: str = "auto", raft_weights: str | None = None, cancel: CancelToken | None = None,
-                 progress: Callable[..., None] | None = None) -> tuple[NoiseLookup, list[tuple[Path, str]]]:
+                 progress: Callable[..., None] | None = None, note: Callable[[str], None] | None = None
+                 ) -> tuple[NoiseLookup, list[tuple[Path, str]]]:
     """Every scored video's flow-noise summary for :func:`write_video_results` (a lookup by the path
     :func:`records_of` asks with) and the videos that could not be surveyed.  One more pass over each
-    video's pairs, through the flow cache and the viewer's survey store (see :mod:`core.data.flow_noise`)."""
+    video's pairs, through the flow cache and the viewer's survey store (see :mod:`core.data.flow_noise`);
+    ``note`` hears why that store could not be written (a read-only cache folder), when it could not."""
     from core.data.flow_noise import survey_videos
+    from core.data.flow_survey import FlowSurveyStore, default_survey_root
 
+    method = survey_method(evaluation)
+    store = FlowSurveyStore(default_survey_root(), method)
     paths = [Path(evaluation.dataset_root) / video.relative for video in evaluation.videos]
     segments = {path: video.segment for path, video in zip(paths, evaluation.videos) if video.segment is not None}
-    summaries, failed = survey_videos(paths, survey_method(evaluation), device=device, raft_weights=raft_weights,
+    summaries, failed = survey_videos(paths, method, device=device, raft_weights=raft_weights, store=store,
                                       cancel=cancel, progress=progress, segments=segments)
+    if store.unsaved and note is not None:
+        note(f"flow survey summaries not kept for next time ({store.unsaved})")
 
     def lookup(path: Path, _segment: tuple[float, float] | None = None) -> dict[str, Any] | None:
         summary = summaries.get(path)  # surveyed with the video's own segment above

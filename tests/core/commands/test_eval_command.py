@@ -298,3 +298,22 @@ def test_a_metrics_json_that_eval_did_not_write_is_refused_not_overwritten(data,
     assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out, "--no-flow-survey") == 0
     assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "2", "--out", out, "--no-flow-survey") == 0  # its own: replaced
     assert json.loads((out / "metrics.json").read_text())["video_level"]["clips_per_video"] == 2
+
+
+def test_a_survey_store_that_cannot_be_written_is_a_note_not_silence(data, tmp_path, monkeypatch, capsys):
+    """With a read-only cache folder (simulated: root writes anywhere) the survey's summaries stay in the results
+    and the run succeeds; it said nothing of their not being kept, so the next run surveyed again unexplained."""
+    import errno
+
+    from core.data.flow_survey import FlowSurveyStore
+
+    def read_only(self):  # noqa: ANN001, ANN202
+        raise PermissionError(errno.EACCES, "Permission denied", str(self.file))
+
+    monkeypatch.setattr(FlowSurveyStore, "_write", read_only)
+    out = tmp_path / "o"
+    assert run_eval(data.synth, "--checkpoint", data.trained, "--clips", "1", "--out", out) == 0
+    err = capsys.readouterr().err
+    assert "note: flow survey summaries not kept for next time (" in err and "cannot write: permission denied)" in err
+    records = [json.loads(line) for line in (out / "videos.jsonl").read_text().splitlines()[1:]]  # after the header
+    assert len(records) == 10 and all(record["flow_noise"] is not None for record in records)

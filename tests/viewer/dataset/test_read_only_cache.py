@@ -42,12 +42,13 @@ def test_a_survey_and_an_evaluation_end_as_done_with_a_cache_that_cannot_be_writ
     open_listed(qtbot, window, synth)
     controller.scan_flow("dis")
     message = finished(qtbot, window, "dataset-flow")
-    survey = default_survey_root() / "flow-survey-dis.json"
-    assert message == f"flow survey complete: {len(controller.rows)} videos; not kept for next time ({survey}: cannot write: permission denied)"
+    lock = default_survey_root() / ".flow-survey-dis.json.lock"  # the save's first write: the store's lock file
+    assert message == (f"flow survey complete: {len(controller.rows)} videos; not kept for next time ({lock}: cannot open this "
+                       "lock file (cannot write: permission denied))")
     assert all(r.noise is not None for r in controller.rows)
     controller.evaluate(checkpoint, part="test")
     message = finished(qtbot, window, "dataset-eval")
     scored = [r for r in controller.rows if r.record is not None]
     assert scored and message.startswith(f"evaluated {len(scored)} videos") and "; not kept for next time (" in message
-    assert message.endswith(": cannot write: permission denied)") and str(read_only_cache) in message
+    assert message.endswith(": cannot open this lock file (cannot write: permission denied))") and str(read_only_cache) in message
     assert errors == []
