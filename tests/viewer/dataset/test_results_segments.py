@@ -55,7 +55,7 @@ def test_the_panels_scoring_hands_each_record_to_the_row_of_its_own_seconds(tmp_
     video.write_bytes(b"x")
     monkeypatch.setattr(checkpoint, "read_checkpoint_info", lambda _path: types.SimpleNamespace(
         config=types.SimpleNamespace(class_names=list(NAMES)), extra={}))
-    monkeypatch.setattr(record_cache, "RecordCache", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(record_cache, "RecordCache", lambda *_args, **_kwargs: types.SimpleNamespace(unsaved=""))
 
     def score(_classifier, videos, _cache, cancel=None, progress=None):  # noqa: ANN001, ANN202
         records = [record_of(relative, Path(path).resolve(), NAMES, 0, [0.9, 0.1], None, segment=segment)
