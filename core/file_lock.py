@@ -68,7 +68,8 @@ def locked(target: str | os.PathLike[str], wait_s: float = LOCK_WAIT_S) -> Itera
         while not _taken(take, handle, path):
             if time.monotonic() > deadline:
                 raise LockTimeout(f"another process held this lock for over {wait_s:g} s (a writer of the file beside it "
-                                  "is stuck: end it)", path)
+                                  "is stuck, or on a network drive its machine went away: end that writer, or "
+                                  "delete this lock file once none runs)", path)
             time.sleep(POLL_S)
         try:
             yield
