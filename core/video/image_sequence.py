@@ -8,7 +8,7 @@ import re
 import struct
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
@@ -113,7 +113,11 @@ def folder_has_alpha(folder: str | Path) -> bool:
     """Whether any image of ``folder`` has alpha, whose frames are composited over black (reader version 6 for
     cache keys, :mod:`core.video.reader_version`): headers only, remembered for the images' names, sizes and
     times (a folder's key is asked for on every cache look-up)."""
-    files = list_images(Path(folder))
+    return images_have_alpha(list_images(Path(folder)))
+
+
+def images_have_alpha(files: Sequence[Path]) -> bool:
+    """Whether any of ``files`` has alpha (:func:`folder_has_alpha` for images already listed)."""
     return _any_alpha(tuple((str(path), _stamp(path)) for path in files))
 
 
@@ -169,7 +173,7 @@ class ImageSequenceVideo(Video):
             container="image-sequence",
             pixel_format="rgb24",
             variable_frame_rate=False,
-            alpha=folder_has_alpha(path),
+            alpha=images_have_alpha(self._files),  # the folder as listed above, not listed again
         )
 
     @property

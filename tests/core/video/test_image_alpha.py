@@ -60,3 +60,18 @@ def test_only_folders_with_alpha_get_new_cache_keys(tmp_path: Path) -> None:
     _write(folder / "1.png", alpha_picture(), "rgba8")  # written again in place, now with alpha
     os.utime(folder / "1.png", ns=(1, 1))
     assert video_identity(folder)["reader"] == 6
+
+
+def test_opening_a_folder_lists_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's alpha flag comes from the images it listed, not from listing the folder (and stat'ing every
+    image) a second time."""
+    from core.video import image_sequence
+
+    for index in range(3):
+        _write(tmp_path / f"frame_{index:02d}.png", alpha_picture(alpha_colour(index)), "rgba8")
+    listed = []
+    real = image_sequence.list_images
+    monkeypatch.setattr(image_sequence, "list_images", lambda folder: listed.append(folder) or real(folder))
+    with open_video(tmp_path) as video:
+        assert video.info.alpha
+    assert listed == [tmp_path]
