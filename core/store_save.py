@@ -8,7 +8,9 @@ full disk) the first save raised a bare ``PermissionError``, which ended the sur
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from core.errors import InputError
 
@@ -37,6 +39,58 @@ class SavedOrSaysWhy:
         else:
             self.unsaved = ""
         return self.unsaved
+
+
+class MergedStore(SavedOrSaysWhy):
+    """A store shared between processes, whose :meth:`_write` merges the entries put here (:attr:`_new`) into the
+    file as it is now, under the file's inter-process lock (:mod:`core.file_lock`): another writer's entries, saved
+    since this store read the file or at the same instant, are kept.
+
+    A store gives :meth:`_on_disk` (the file's entries, ``{}`` when absent or damaged) and :meth:`_text` (its
+    entries as the file's text); it may leave out entries that will never be looked up again (:meth:`_stale`,
+    :meth:`_bounded`) and keep state derived from its entries (:meth:`_set`)."""
+
+    _entries: dict[str, Any]  # key -> entry
+    _new: set[str]  # the keys put (or used) here since the last save
+    _lock: threading.Lock
+
+    def _on_disk(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _text(self) -> str:
+        """The file's text for :attr:`_entries` (called holding :attr:`_lock`)."""
+        raise NotImplementedError
+
+    def _stale(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` to leave out of the file unless put here since the last save (called before the file's
+        lock is taken, so a slow look does not keep another writer waiting); none by default."""
+        return set()
+
+    def _bounded(self, entries: dict[str, Any]) -> dict[str, Any]:
+        """The merged ``entries`` the file keeps; all by default."""
+        return entries
+
+    def _set(self, entries: dict[str, Any]) -> None:
+        self._entries = entries
+
+    def _write(self) -> None:
+        from core.atomic import write_text
+        from core.file_lock import locked
+
+        with self._lock:
+            held = list(self._entries)
+        stale = self._stale(held)  # what another writer added meanwhile is looked at by the next save
+        with locked(self.file):
+            on_disk = self._on_disk()
+            with self._lock:
+                saved = {key: self._entries[key] for key in self._new}
+                merged = {**self._entries, **on_disk, **saved}
+                self._set(self._bounded({key: entry for key, entry in merged.items() if key in saved or key not in stale}))
+                text = self._text()
+            write_text(self.file, text)
+            with self._lock:
+                # on disk now (or left out): a later save takes the file's entry, which may be newer (another writer's)
+                self._new -= {key for key, entry in saved.items() if self._entries.get(key, entry) is entry}
 
 
 def not_kept(unsaved: str) -> str:

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.store_save import SavedOrSaysWhy
+from core.store_save import MergedStore
 
 NOISY_SCORE = 0.35  # a pair whose noise score is above this counts as noisy (the timeline's default threshold)
 MAX_SURVEY_ENTRIES = 50_000  # per flow method: UCF101, HMDB51 and Kinetics-400's validation videos together (~17 MB)
@@ -94,7 +94,7 @@ def file_key(path: str | os.PathLike[str]) -> str:
     return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-class FlowSurveyStore(SavedOrSaysWhy):
+class FlowSurveyStore(MergedStore):
     """Summaries of one flow method, in ``root/flow-survey-<method>.json``; safe to share between threads and
     processes.  One file for the viewer's survey and ``eval``'s: a save keeps what another writer saved meanwhile,
     and at most ``max_entries``, the most recently used."""
@@ -134,30 +134,17 @@ class FlowSurveyStore(SavedOrSaysWhy):
     def _key(self, path: str | os.PathLike[str], segment: tuple[float, float] | None) -> str:
         return f"{video_key(path, segment)}|flow{self._flow}"
 
-    def _write(self) -> None:
-        """Write the summaries put here over the file as it is now, under the file's lock: another writer's (a viewer's
-        scan while ``eval`` surveys, say) are kept, also when it saves at the same instant.  Those of videos deleted
-        or edited since go, then the least recently used beyond :attr:`max_entries`."""
-        from core.atomic import write_text
-        from core.file_lock import locked
+    def _text(self) -> str:
+        return json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
 
-        with self._lock:
-            held = list(self._entries)
-        # a stat each (50,000 on a network drive outlast LOCK_WAIT_S): before the lock, so another writer waits for
-        # the merge and the write only; what another writer added meanwhile is looked at by the next save
-        gone = {key for key in held if not _video_unchanged(key)}
-        with locked(self.file):
-            on_disk = self._on_disk()
-            with self._lock:
-                saved = {key: self._entries[key] for key in self._new}
-                merged = {**self._entries, **on_disk, **saved}
-                current = {key: entry for key, entry in merged.items() if key in saved or key not in gone}
-                self._entries = _most_recently_used(current, self.max_entries)
-                text = json.dumps({"format": "twostream-flow-survey", "videos": self._entries}, sort_keys=True)
-            write_text(self.file, text)
-            with self._lock:
-                # on disk now (or pruned): a later save takes the file's entry, which may be newer
-                self._new -= {k for k, entry in saved.items() if self._entries.get(k, entry) is entry}
+    def _stale(self, keys: list[str]) -> set[str]:
+        """Those of videos deleted or edited since: a stat each (50,000 on a network drive outlast LOCK_WAIT_S), before
+        the file's lock, so another writer waits for the merge and the write only."""
+        return {key for key in keys if not _video_unchanged(key)}
+
+    def _bounded(self, entries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The least recently used beyond :attr:`max_entries` go."""
+        return _most_recently_used(entries, self.max_entries)
 
 
 def _now() -> float:

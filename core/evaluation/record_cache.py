@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from core.data.flow_survey import file_key, video_key
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
-from core.store_save import SavedOrSaysWhy
+from core.store_save import MergedStore
 
 KEYS_FIELD = "video_keys"  # header field: the record's identity (:func:`_identity`) -> its video_key when it was scored
 Segment = tuple[float, float] | None
@@ -67,7 +67,7 @@ def default_record_root() -> Path:
     return default_cache_root().parent / "dataset-eval"
 
 
-class RecordCache(SavedOrSaysWhy):
+class RecordCache(MergedStore):
     """The cached records of one checkpoint; safe to share between threads and processes."""
 
     def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None,
@@ -126,23 +126,9 @@ class RecordCache(SavedOrSaysWhy):
     def __len__(self) -> int:
         return len(self._records)
 
-    def _write(self) -> None:
-        """Write the records put here over the file as it is now, under its lock: another window's, saved since this
-        cache read the file (or at the same instant), are kept."""
-        from core.atomic import write_text
-        from core.file_lock import locked
-
-        with locked(self.file):
-            on_disk = self._on_disk()
-            with self._lock:
-                saved = {name: self._entries[name] for name in self._new}
-                self._set({**self._entries, **on_disk, **saved})
-                records, keys = [r for _key, r in self._entries.values()], {name: key for name, (key, _r) in self._entries.items()}
-            write_text(self.file, results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys}))
-            with self._lock:
-                # on disk now: a later save takes the file's record, which may be newer (another window's)
-                self._new -= {k for k, entry in saved.items() if self._entries.get(k) is entry}
-
+    def _text(self) -> str:
+        records, keys = [r for _key, r in self._entries.values()], {name: key for name, (key, _r) in self._entries.items()}
+        return results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys})
 
 def checkpoint_records(checkpoint: str | os.PathLike[str], config: Any, root: str | os.PathLike[str] | None = None) -> RecordCache:
     """The record cache of ``checkpoint``, whose model ``config`` says which flow it reads."""
