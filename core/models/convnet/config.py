@@ -88,7 +88,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     FORMAT_VERSION: ClassVar[int] = CONVNET_FORMAT_VERSION
     VARIANTS: ClassVar[tuple[str, ...]] = CONVNET_VARIANTS
     KIND: ClassVar[str] = "a ConvNet config"
-    TUPLES: ClassVar[tuple[str, ...]] = ("class_names", "mean", "std", "fusion_strides")
+    TUPLES: ClassVar[tuple[str, ...]] = (*ResNetFamilyConfig.TUPLES, "fusion_strides")
     RULES: ClassVar[Mapping[str, Rule]] = {
         "flow_length": Whole(1, 64),
         "bidirectional": Flag(),
@@ -155,8 +155,6 @@ class ConvNetConfig(ResNetFamilyConfig):
         data = super().to_dict()
         if not self.fusion_snippets:
             data.pop("fusion_snippets")
-        if self.fusion_strides:
-            data["fusion_strides"] = list(self.fusion_strides)
-        else:
+        if not self.fusion_strides:
             data.pop("fusion_strides")
         return data
