@@ -32,6 +32,12 @@ CONVNET_VARIANTS = ("rgb", "flow", "late", "weighted", "learned", "feature", "co
 CONV_FUSION_KERNELS = ("1x1", "3d")
 
 
+def reads_snippets_jointly(variant: str, rgb_convlstm: int) -> bool:
+    """True when a sample's snippets are combined inside the network (the conv fusion, or a ConvLSTM on
+    a running RGB stream), so they must go through it together: decidable before a config exists."""
+    return variant == "conv" or (variant != "flow" and rgb_convlstm > 0)
+
+
 @dataclass(frozen=True)
 class ConvNetConfig(ResNetFamilyConfig):
     """Everything needed to rebuild, feed and read a two-stream ConvNet.
@@ -122,8 +128,8 @@ class ConvNetConfig(ResNetFamilyConfig):
     @property
     def joint_snippets(self) -> bool:
         """True when the snippets of a sample are combined inside the network (ConvLSTM,
-        conv fusion), so they must go through it together."""
-        return (self.uses_rgb and self.rgb_convlstm > 0) or self.variant == "conv"
+        conv fusion), so they must go through it together (:func:`reads_snippets_jointly`)."""
+        return reads_snippets_jointly(self.variant, self.rgb_convlstm)
 
     def architecture(self) -> tuple:
         """The fields that decide the weights' shapes (a checkpoint refuses a config that differs)."""
