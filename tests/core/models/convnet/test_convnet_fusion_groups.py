@@ -18,15 +18,12 @@ from core.training import TrainSettings
 from convnet_helpers import BoxFlow, tiny_config
 
 
-_config = tiny_config
-
-
 @pytest.mark.parametrize("frames, count, per", [(300, 25, 3), (120, 25, 3), (61, 10, 2), (300, 25, 1), (40, 6, 4)])
 def test_each_test_group_is_spaced_as_a_training_sample(frames: int, count: int, per: int) -> None:
     """ceil(count / S) groups of S starts; the j-th start of every group lies in the j-th of the S segments
     training draws from (so the groups are training samples), at the same place in each: consecutive starts a
     segment's length apart (to the frame), and all of them together the uniform G x S starts."""
-    config = _config(fusion_snippets=per)
+    config = tiny_config(fusion_snippets=per)
     groups = fusion_groups(frames, count, config)
     assert len(groups) == -(-count // per) and all(len(g) == per for g in groups)
     room = frames - config.clip_length
@@ -44,7 +41,7 @@ def test_each_test_group_is_spaced_as_a_training_sample(frames: int, count: int,
 
 def test_the_training_draws_fall_in_the_same_segments_as_the_test_groups() -> None:
     """Training's random snippets (TSN) land in each group's segments: per position j the same range."""
-    config = _config(fusion_snippets=3)
+    config = tiny_config(fusion_snippets=3)
     groups = fusion_groups(300, 25, config)
     rng = np.random.default_rng(0)
     drawn = np.array([snippet_starts(300, 3, config, rng=rng) for _ in range(2000)])
@@ -57,7 +54,7 @@ def test_the_training_draws_fall_in_the_same_segments_as_the_test_groups() -> No
 def test_a_conv_video_is_scored_as_groups_each_read_together_and_averaged() -> None:
     torch.manual_seed(0)
     frames = np.random.default_rng(1).integers(0, 256, size=(90, 40, 48, 3), dtype=np.uint8)
-    model = build_convnet(_config(fusion_snippets=3)).eval()
+    model = build_convnet(tiny_config(fusion_snippets=3)).eval()
     classifier = ConvNetClassifier(model, device="cpu", flow_backend=BoxFlow())
     video = classifier.predict_video(frames, attention=True)  # 25 snippets asked: 9 groups of 3
     groups = fusion_groups(90, 25, model.config)
@@ -77,16 +74,16 @@ def test_a_conv_video_is_scored_as_groups_each_read_together_and_averaged() -> N
 def test_other_variants_and_older_conv_checkpoints_sample_as_before() -> None:
     """A late fusion: 25 single snippets, uniform, and no ``fusion_snippets`` in its config's JSON; a conv config
     without it (a checkpoint made before): one sample of the 25; the field belongs to the conv variant only."""
-    late = _config("late")
+    late = tiny_config("late")
     assert "fusion_snippets" not in late.to_dict() and ConvNetConfig.from_dict(late.to_dict()) == late
     frames = np.random.default_rng(2).integers(0, 256, size=(90, 40, 48, 3), dtype=np.uint8)
     torch.manual_seed(0)
     video = ConvNetClassifier(build_convnet(late).eval(), device="cpu", flow_backend=BoxFlow()).predict_video(frames)
     assert [c.start for c in video.clips] == uniform_clip_starts(90, 25, late.clip_length)
-    older = ConvNetClassifier(build_convnet(_config()).eval(), device="cpu", flow_backend=BoxFlow())
+    older = ConvNetClassifier(build_convnet(tiny_config()).eval(), device="cpu", flow_backend=BoxFlow())
     assert len(older.predict_video(frames).clips) == 1 and older.video_sampling_note(25) is None
     with pytest.raises(ValueError, match="fusion_snippets is the conv fusion's"):
-        _config("late", fusion_snippets=3)
+        tiny_config("late", fusion_snippets=3)
 
 
 def test_training_records_the_conv_fusions_snippets_and_only_its() -> None:
@@ -97,4 +94,4 @@ def test_training_records_the_conv_fusions_snippets_and_only_its() -> None:
     assert late.fusion_snippets == 0
     from core.models.convnet.describe import describe
 
-    assert "conv fusion (3d, 4 snippets a sample, tested alike)" in describe(conv) and "conv fusion (3d)," in describe(_config())
+    assert "conv fusion (3d, 4 snippets a sample, tested alike)" in describe(conv) and "conv fusion (3d)," in describe(tiny_config())
