@@ -30,6 +30,7 @@ FAMILY_CONVNET = "convnet"
 CONVNET_FORMAT_VERSION = 1
 CONVNET_VARIANTS = ("rgb", "flow", "late", "weighted", "learned", "feature", "conv")
 CONV_FUSION_KERNELS = ("1x1", "3d")
+FUSION_STRIDES = Ascending(1, 1000, 16)  # frames between a clip's snippets; --fusion-strides takes the same
 
 
 def reads_snippets_jointly(variant: str, rgb_convlstm: int) -> bool:
@@ -105,7 +106,7 @@ class ConvNetConfig(ResNetFamilyConfig):
         "test_snippets": Whole(1, 250),
         "conv_fusion": Text(),
         "fusion_snippets": Whole(0, 250),
-        "fusion_strides": Ascending(1, 1000, 16),
+        "fusion_strides": FUSION_STRIDES,
         "fusion_rgb_weight": Real(0.0, 1.0, open_low=True, open_high=True),
     }
 
