@@ -62,7 +62,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     (checkpoints made before it; left out of their JSON).  ``fusion_strides`` (conv fusion only,
     seed 003): frames between consecutive window starts of a sample's snippets; training draws
     one stride and a place per sample, test scores clips at every stride
-    (:func:`core.models.convnet.inputs.stride_clips`).  Empty: TSN's one snippet per segment
+    (:func:`core.sampling.strided_clips`).  Empty: TSN's one snippet per segment
     (left out of the JSON, so older checkpoints read as they did).
     """
 
