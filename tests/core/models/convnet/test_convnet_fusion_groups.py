@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.inference import ArrayFrames
 from core.models.convnet import ConvNetConfig, build_convnet
-from core.models.convnet.inputs import fusion_groups, prepare_snippets, snippet_starts
+from core.models.convnet.inputs import fusion_groups, snippet_starts
 from core.models.convnet.predict import ConvNetClassifier
 from core.sampling import uniform_clip_starts
 from core.training import TrainSettings
-from convnet_helpers import BoxFlow, tiny_config
+from convnet_helpers import BoxFlow, alone_probabilities, tiny_config
 
 
 @pytest.mark.parametrize("frames, count, per", [(300, 25, 3), (120, 25, 3), (61, 10, 2), (300, 25, 1), (40, 6, 4)])
@@ -62,10 +61,7 @@ def test_a_conv_video_is_scored_as_groups_each_read_together_and_averaged() -> N
     for clip, group in zip(video.clips, groups):
         assert clip.attention.grid_shape[0] == 3  # one map per snippet of the group
         assert clip.attention.rgb_frames == tuple((s + model.config.centre_offset,) for s in group)
-        prepared = prepare_snippets(ArrayFrames(frames), group, model.config, flow_backend=BoxFlow())
-        with torch.no_grad():
-            alone = model(**{k: v[None] for k, v in prepared.inputs().items()}).softmax(dim=1)[0].numpy()
-        assert np.allclose(clip.probabilities, alone, atol=1e-5)
+        assert np.allclose(clip.probabilities, alone_probabilities(model, frames, group, BoxFlow()), atol=1e-5)
     assert np.allclose(video.probabilities, np.mean([c.probabilities for c in video.clips], axis=0))
     assert classifier.video_sampling_note(25) == ("conv fusion: each video is scored as 9 samples of 3 snippets spaced as in "
                                                   "training (27 snippets, a clip below is one sample), their softmax averaged")
