@@ -6,7 +6,6 @@ import os
 import threading
 
 import pytest
-import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["TWOSTREAM_OFFLINE"] = "1"  # no test may reach for the network
@@ -41,6 +40,8 @@ def _no_leaked_threads() -> None:
 def one_torch_thread():
     """One torch thread: small training runs and backbones round their float sums the same way in every run
     (with two threads reductions round otherwise, and exact figures land elsewhere)."""
+    import torch  # here, not at the top: OMP_NUM_THREADS above must be set before torch loads
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

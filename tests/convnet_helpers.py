@@ -1,10 +1,15 @@
-"""What the ConvNet sampling tests share: a stand-in flow engine and a tiny config."""
+"""What the ConvNet sampling tests share: a stand-in flow engine, a tiny config, and a group of snippets scored alone."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any, Sequence
 
+import numpy as np
+import torch
+
+from core.inference import ArrayFrames
 from core.models.convnet import ConvNetConfig
+from core.models.convnet.inputs import prepare_snippets
 
 
 class _Result:
@@ -26,3 +31,10 @@ def tiny_config(variant: str = "conv", **overrides) -> ConvNetConfig:
                   backbone_options={"width": 8}, dropout=0.0)
     values.update(overrides)
     return ConvNetConfig.create(**values)
+
+
+def alone_probabilities(model: Any, frames: np.ndarray, starts: Sequence[int], flow_backend: Any = None) -> np.ndarray:
+    """The softmax ``model`` gives the snippets at ``starts`` of ``frames`` read as one sample of their own."""
+    prepared = prepare_snippets(ArrayFrames(frames), list(starts), model.config, flow_backend=flow_backend)
+    with torch.no_grad():
+        return model(**{k: v[None] for k, v in prepared.inputs().items()}).softmax(dim=1)[0].numpy()

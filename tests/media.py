@@ -86,10 +86,14 @@ def write_video(
     return path
 
 
-def mux_pictures(out: "av.container.OutputContainer", stream: "av.video.stream.VideoStream", pictures: "Iterable[np.ndarray]") -> None:
-    """Encode each (H, W, 3) uint8 RGB picture into ``stream`` and flush the encoder: a file's whole stream."""
-    for picture in pictures:
-        out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+def mux_pictures(out: "av.container.OutputContainer", stream: "av.video.stream.VideoStream", pictures: "Iterable[np.ndarray]",
+                 *, format: str = "rgb24") -> None:
+    """Encode each picture (an (H, W, 3) uint8 RGB array, or one PyAV takes as ``format``), frame i at pts i, into
+    ``stream`` and flush the encoder: a file's whole stream."""
+    for index, picture in enumerate(pictures):
+        frame = av.VideoFrame.from_ndarray(picture, format=format)
+        frame.pts = index
+        out.mux(stream.encode(frame))
     out.mux(stream.encode())
 
 
@@ -159,11 +163,7 @@ def write_hdr_greys(path: Path, signals: "Iterable[float]", *, transfer: int = T
         stream.options = {"x265-params": "lossless=1:log-level=error"}
         ctx = stream.codec_context
         ctx.color_trc, ctx.color_primaries, ctx.colorspace, ctx.color_range = transfer, PRIMARIES_BT2020, SPACE_BT2020_NCL, 1
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p10le")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+        mux_pictures(out, stream, [planes] * frames, format="yuv420p10le")
     return path
 
 
@@ -190,9 +190,5 @@ def write_alpha(path: Path, codec: str, pix_fmt: str, frames: int = 3, *, option
         stream = out.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 32, pix_fmt
         stream.options = options or {}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(alpha_picture(alpha_colour(i)), format="rgba")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+        mux_pictures(out, stream, (alpha_picture(alpha_colour(i)) for i in range(frames)), format="rgba")
     return path

@@ -75,13 +75,16 @@ def clips_per_video(text: str) -> int:
 
 
 def stride_set(text: str) -> tuple[int, ...]:
-    """An argparse type for ``--fusion-strides``: whole numbers of frames from 1 to 1000 joined by commas
-    (``1,5,10``), each once, returned in increasing order (so a resumed run compares equal)."""
+    """An argparse type for ``--fusion-strides``: whole numbers of frames joined by commas (``1,5,10``), each
+    once, within a ConvNet config's limits (:data:`~core.models.convnet.config.FUSION_STRIDES`), returned in
+    increasing order (so a resumed run compares equal)."""
     from core.cli import parsed_number
+    from core.models.convnet.config import FUSION_STRIDES as rule
 
     values = [parsed_number(part.strip(), int) for part in text.split(",")]
-    if not 1 <= len(values) <= 16 or not all(1 <= v <= 1000 for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"must be 1 to 16 different whole numbers of frames from 1 to 1000 joined by commas, got {text!r}")
+    if not 1 <= len(values) <= rule.longest or not all(rule.low <= v <= rule.high for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"must be 1 to {rule.longest} different whole numbers of frames from {rule.low} to {rule.high} "
+                                         f"joined by commas, got {text!r}")
     return tuple(sorted(values))
 
 

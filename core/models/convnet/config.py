@@ -30,6 +30,13 @@ FAMILY_CONVNET = "convnet"
 CONVNET_FORMAT_VERSION = 1
 CONVNET_VARIANTS = ("rgb", "flow", "late", "weighted", "learned", "feature", "conv")
 CONV_FUSION_KERNELS = ("1x1", "3d")
+FUSION_STRIDES = Ascending(1, 1000, 16)  # frames between a clip's snippets; --fusion-strides takes the same
+
+
+def reads_snippets_jointly(variant: str, rgb_convlstm: int) -> bool:
+    """True when a sample's snippets are combined inside the network (the conv fusion, or a ConvLSTM on
+    a running RGB stream), so they must go through it together: decidable before a config exists."""
+    return variant == "conv" or (variant != "flow" and rgb_convlstm > 0)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     (checkpoints made before it; left out of their JSON).  ``fusion_strides`` (conv fusion only,
     seed 003): frames between consecutive window starts of a sample's snippets; training draws
     one stride and a place per sample, test scores clips at every stride
-    (:func:`core.models.convnet.inputs.stride_clips`).  Empty: TSN's one snippet per segment
+    (:func:`core.sampling.strided_clips`).  Empty: TSN's one snippet per segment
     (left out of the JSON, so older checkpoints read as they did).
     """
 
@@ -88,7 +95,7 @@ class ConvNetConfig(ResNetFamilyConfig):
     FORMAT_VERSION: ClassVar[int] = CONVNET_FORMAT_VERSION
     VARIANTS: ClassVar[tuple[str, ...]] = CONVNET_VARIANTS
     KIND: ClassVar[str] = "a ConvNet config"
-    TUPLES: ClassVar[tuple[str, ...]] = ("class_names", "mean", "std", "fusion_strides")
+    TUPLES: ClassVar[tuple[str, ...]] = (*ResNetFamilyConfig.TUPLES, "fusion_strides")
     RULES: ClassVar[Mapping[str, Rule]] = {
         "flow_length": Whole(1, 64),
         "bidirectional": Flag(),
@@ -99,7 +106,7 @@ class ConvNetConfig(ResNetFamilyConfig):
         "test_snippets": Whole(1, 250),
         "conv_fusion": Text(),
         "fusion_snippets": Whole(0, 250),
-        "fusion_strides": Ascending(1, 1000, 16),
+        "fusion_strides": FUSION_STRIDES,
         "fusion_rgb_weight": Real(0.0, 1.0, open_low=True, open_high=True),
     }
 
@@ -122,8 +129,8 @@ class ConvNetConfig(ResNetFamilyConfig):
     @property
     def joint_snippets(self) -> bool:
         """True when the snippets of a sample are combined inside the network (ConvLSTM,
-        conv fusion), so they must go through it together."""
-        return (self.uses_rgb and self.rgb_convlstm > 0) or self.variant == "conv"
+        conv fusion), so they must go through it together (:func:`reads_snippets_jointly`)."""
+        return reads_snippets_jointly(self.variant, self.rgb_convlstm)
 
     def architecture(self) -> tuple:
         """The fields that decide the weights' shapes (a checkpoint refuses a config that differs)."""
@@ -155,8 +162,6 @@ class ConvNetConfig(ResNetFamilyConfig):
         data = super().to_dict()
         if not self.fusion_snippets:
             data.pop("fusion_snippets")
-        if self.fusion_strides:
-            data["fusion_strides"] = list(self.fusion_strides)
-        else:
+        if not self.fusion_strides:
             data.pop("fusion_strides")
         return data

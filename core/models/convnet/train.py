@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from core.errors import InputError
-from core.models.convnet.config import ConvNetConfig
+from core.models.convnet.config import ConvNetConfig, reads_snippets_jointly
 from core.models.convnet.inputs import mirrored, prepare_snippets, sample_starts, snippet_windows, stack_flow
 from core.models.shared.inputs import normalise_frames
 from core.models.shared.resnet_config import resnet_settings
@@ -81,8 +81,8 @@ def config_from_settings(settings: Any, class_names: Sequence[str]) -> ConvNetCo
         ConvNetConfig.RULES["test_snippets"].check("snippets", settings.snippets)
     except ValueError as err:
         raise InputError(str(err)) from None
-    joint = overrides["variant"] == "conv" or (settings.rgb_convlstm > 0 and overrides["variant"] != "flow")
-    if joint:  # the conv fusion / ConvLSTM reads its training samples' snippets together: test in groups of that many
+    # the conv fusion / ConvLSTM reads its training samples' snippets together: test in groups of that many
+    if reads_snippets_jointly(overrides["variant"], settings.rgb_convlstm):
         overrides["fusion_snippets"] = settings.snippets
     if settings.fusion_strides:
         overrides["fusion_strides"] = tuple(settings.fusion_strides)

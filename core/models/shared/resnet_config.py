@@ -101,10 +101,11 @@ class ResNetFamilyConfig:
         return info
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields: the :attr:`TUPLES` as lists (as :meth:`from_dict` reads them back)."""
         c: Any = self
         data = dataclasses.asdict(c)
-        data["class_names"] = list(c.class_names)
-        data["mean"], data["std"] = list(c.mean), list(c.std)
+        for name in self.TUPLES:
+            data[name] = list(data[name])
         data["backbone_options"] = dict(c.backbone_options)
         return data
 

@@ -37,10 +37,10 @@ class StreamsClassifier(ClipClassifier):
                 return scores, None
             classes = resolve_targets(scores, target_class)
             cams = cam_maps_of(*model.stream_cams(rgb_maps, flow_maps, classes), classes)
-        maps = []
+        maps, cell_size = [], self.cam_cell_size()  # the trunk's, the same for every map
         for cam, sample in zip(cams, samples):
             rgb_frames, flow_frames = sample.placement
-            cam = dataclasses.replace(cam, views=self.map_views(cam.rgb is not None, cam.flow is not None), cell_size=self.cam_cell_size())
+            cam = dataclasses.replace(cam, views=self.map_views(cam.rgb is not None, cam.flow is not None), cell_size=cell_size)
             maps.append(cam.with_frames(rgb_frames if cam.rgb is not None else None, flow_frames if cam.flow is not None else None, sample.crop_map))
         return scores, maps
 

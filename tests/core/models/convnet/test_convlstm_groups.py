@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from convnet_helpers import tiny_config
-from core.inference import ArrayFrames
+from convnet_helpers import alone_probabilities, tiny_config
 from core.models.checkpoint import load_checkpoint, save_checkpoint
 from core.models.convnet import build_convnet
 from core.models.convnet.describe import describe
-from core.models.convnet.inputs import fusion_groups, prepare_snippets, snippet_starts
+from core.models.convnet.inputs import fusion_groups, snippet_starts
 from core.models.convnet.predict import ConvNetClassifier
 from core.training import TrainSettings
 
@@ -29,12 +28,6 @@ PINNED_90 = [[1, 30, 58], [4, 33, 62], [7, 36, 65], [11, 39, 68], [14, 43, 71],
 
 def _frames() -> np.ndarray:
     return np.random.default_rng(4).integers(0, 256, size=(90, 40, 48, 3), dtype=np.uint8)
-
-
-def _probabilities(model, frames: np.ndarray, starts: list[int]) -> np.ndarray:
-    prepared = prepare_snippets(ArrayFrames(frames), starts, model.config)
-    with torch.no_grad():
-        return model(**{k: v[None] for k, v in prepared.inputs().items()}).softmax(dim=1)[0].numpy()
 
 
 def test_training_records_the_convlstms_snippets_when_the_rgb_stream_runs() -> None:
@@ -58,7 +51,7 @@ def test_each_test_sequence_gets_the_snippets_a_training_sample_would() -> None:
     assert len(video.clips) == 9
     for clip, group in zip(video.clips, PINNED_90):
         assert clip.attention.rgb_frames == tuple((s + model.config.centre_offset,) for s in group)
-        assert np.allclose(clip.probabilities, _probabilities(model, frames, group), atol=1e-5)
+        assert np.allclose(clip.probabilities, alone_probabilities(model, frames, group), atol=1e-5)
     assert np.allclose(video.probabilities, np.mean([c.probabilities for c in video.clips], axis=0))
     assert classifier.video_sampling_note(25) == ("ConvLSTM: each video is scored as 9 samples of 3 snippets spaced as in "
                                                   "training (27 snippets, a clip below is one sample), their softmax averaged")
@@ -76,7 +69,7 @@ def test_an_older_convlstm_checkpoint_still_reads_the_25_snippets_as_one_sequenc
     video = classifier.predict_video(frames)
     starts = snippet_starts(90, 25, config)
     assert len(video.clips) == 1 and video.clips[0].start == starts[0] and classifier.video_sampling_note(25) is None
-    assert np.allclose(video.probabilities, _probabilities(model, frames, starts), atol=1e-5)
+    assert np.allclose(video.probabilities, alone_probabilities(model, frames, starts), atol=1e-5)
 
 
 def test_trained_on_25_snippets_as_seed_004_the_test_is_one_sequence_of_the_25() -> None:

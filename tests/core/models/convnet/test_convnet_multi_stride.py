@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from convnet_helpers import BoxFlow, tiny_config
+from convnet_helpers import BoxFlow, alone_probabilities, tiny_config
 from core.commands import train as train_command
 from core.errors import InputError
-from core.inference import ArrayFrames
 from core.models.checkpoint import load_checkpoint, save_checkpoint
 from core.models.convnet import ConvNetConfig, build_convnet
-from core.models.convnet.inputs import fusion_groups, prepare_snippets, sample_starts, snippet_starts
+from core.models.convnet.inputs import fusion_groups, sample_starts, snippet_starts
 from core.models.convnet.predict import ConvNetClassifier
 from core.models.convnet.train import training_inputs
 from core.sampling import random_strided_clip, strided_clips
@@ -91,10 +90,7 @@ def test_a_strided_video_is_scored_as_its_clips_each_read_together_and_averaged(
     video = classifier.predict_video(frames)
     assert [c.start for c in video.clips] == [g[0] for g in PINNED_60]
     for clip, group in zip(video.clips, PINNED_60):
-        prepared = prepare_snippets(ArrayFrames(frames), group, model.config, flow_backend=BoxFlow())
-        with torch.no_grad():
-            alone = model(**{k: v[None] for k, v in prepared.inputs().items()}).softmax(dim=1)[0].numpy()
-        assert np.allclose(clip.probabilities, alone, atol=1e-5)
+        assert np.allclose(clip.probabilities, alone_probabilities(model, frames, group, BoxFlow()), atol=1e-5)
     assert np.allclose(video.probabilities, np.mean([c.probabilities for c in video.clips], axis=0))
     assert classifier.video_sampling_note(25) == (
         "conv fusion: each video is scored as 9 clips of 3 snippets, 3 at each stride of 1, 5, 10 frames as in training "
