@@ -412,7 +412,7 @@ class FlowController(QObject):
         self._scan_waiting = False
         self.jobs.cancel("flow-scan")
         video = self.video
-        if video is None or len(video) < 2:
+        if video is None or why_no_flow(video):  # one frame, or too small: nothing to scan
             self.scanReset.emit(0)
             self.scanActive.emit(False)
             return
