@@ -316,14 +316,12 @@ class FlowController(QObject):
     def _request(self) -> None:
         if not self._ready or not self._is_current_video() or self.current() is not None:
             return
-        video, readers, video_pixels = self.video, self._open.readers, self.video_pixels
-        chunk = self.pair_of(self.frame_index, len(video)) // CHUNK_PAIRS
-        session, method, device, encoding = self._session, self.method, self.device, self.encoding
-        weights = self.raft_weights_for(method)
+        readers, video_pixels = self._open.readers, self.video_pixels
+        tried = method, chunk, weights = self._chunk_tried(self.frame_index)
+        session, device, encoding = self._session, self.device, self.encoding
         asked = (session, method, chunk, encoding, weights)
         if self._view_job is not None and self._view_job == (self.jobs.current("flow"), asked):
             return  # on its way: asking again restarted it at every frame of playback, and nothing was ever shown
-        tried = self._chunk_tried(self.frame_index)
         if tried in self._failed_chunks:
             return
 
@@ -412,7 +410,7 @@ class FlowController(QObject):
         self._scan_waiting = False
         self.jobs.cancel("flow-scan")
         video = self.video
-        if video is None or len(video) < 2:
+        if video is None or why_no_flow(video):  # one frame, or too small: nothing to scan
             self.scanReset.emit(0)
             self.scanActive.emit(False)
             return

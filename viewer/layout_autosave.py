@@ -19,21 +19,50 @@ LAYOUT_SAVE_DELAY_MS = 1000
 _LAYOUT_EVENTS = frozenset({QEvent.Type.Resize, QEvent.Type.Move, QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.WindowStateChange})
 
 
-class LayoutAutosave(QObject):
+class DelayedSave(QObject):
+    """A layout saved :data:`LAYOUT_SAVE_DELAY_MS` after the last change (:meth:`changed`), and only when it differs
+    from the one saved last: the one mechanism of the window's and the dataset panel's autosaves.  Subclasses say
+    what the layout is (:meth:`_layout`) and how it is written (:meth:`_write`)."""
+
+    def __init__(self, parent: QObject, delay_ms: int = LAYOUT_SAVE_DELAY_MS) -> None:
+        super().__init__(parent)
+        self._saved: object = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self.save)
+
+    def changed(self) -> None:
+        """The layout changed: saved once the changes settle (a drag is one write, not one per step).  The slot to
+        connect signals to: one connected to ``QTimer.start`` passed its first int (a splitter's position, a column's
+        index) as the delay in ms."""
+        self._timer.start()
+
+    def _layout(self) -> object:
+        raise NotImplementedError
+
+    def _write(self, layout: object) -> None:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        """Save the layout now (when it changed since the last save)."""
+        self._timer.stop()
+        layout = self._layout()
+        if layout != self._saved:
+            self._write(layout)
+            self._saved = layout
+
+
+class LayoutAutosave(DelayedSave):
     """Watches ``window`` and its docks and toolbars (those it has when this is made) and saves their layout
     :data:`LAYOUT_SAVE_DELAY_MS` after the last change, until :meth:`stop`.  A settings file that cannot be written
     is told to ``unwritable`` once (the window's first layout is saved a second after it shows)."""
 
     def __init__(self, window: QMainWindow, delay_ms: int = LAYOUT_SAVE_DELAY_MS, unwritable: Callable[[str], None] | None = None) -> None:
-        super().__init__(window)
+        super().__init__(window, delay_ms)
         self._window = window
         self._unwritable = unwritable
-        self._saved: tuple[QByteArray, QByteArray] | None = None
         self._stopped = False
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(delay_ms)
-        self._timer.timeout.connect(self.save)
         for watched in (window, *window.findChildren(QDockWidget), *window.findChildren(QToolBar)):
             watched.installEventFilter(self)
         for dock in window.findChildren(QDockWidget):
@@ -46,19 +75,17 @@ class LayoutAutosave(QObject):
 
     def _changed(self) -> None:
         if not self._stopped and self._window.isVisible():  # a window closing hides everything: not the user's layout
-            self._timer.start()
+            self.changed()
 
-    def save(self) -> None:
-        """Save the layout now (when it changed since the last save)."""
-        self._timer.stop()
-        layout = (self._window.saveGeometry(), self._window.saveState())
-        if layout != self._saved:
-            app_settings.save_window_layout(*layout)
-            self._saved = layout
-            problem = app_settings.write_problem() if self._unwritable is not None else ""
-            if problem:
-                self._unwritable(problem)
-                self._unwritable = None  # said once
+    def _layout(self) -> tuple[QByteArray, QByteArray]:
+        return self._window.saveGeometry(), self._window.saveState()
+
+    def _write(self, layout: tuple[QByteArray, QByteArray]) -> None:
+        app_settings.save_window_layout(*layout)
+        problem = app_settings.write_problem() if self._unwritable is not None else ""
+        if problem:
+            self._unwritable(problem)
+            self._unwritable = None  # said once
 
     def stop(self) -> None:
         """No more saves (the window closing saves its layout itself)."""

@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
         if i.alpha:
             shown_as += ", alpha (composited over black)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
-        self.statusBar().showMessage(f"{Path(i.path).name}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{shown_as}{vfr}")
+        self.statusBar().showMessage(f"{shown_path(Path(i.path).name)}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{shown_as}{vfr}")
 
     def _show_flow(self, flow: FlowFrame) -> None:
         self.flow_view.set_frame(flow.image)

@@ -70,13 +70,14 @@ def _text(value: object, default: str) -> str:
     return value if isinstance(value, str) and value else default
 
 
+def _items(value: object) -> list[object]:
+    """A list as QSettings reads one back from INI: a list, one item as a plain value, none as absent or ``""``."""
+    return list(value) if isinstance(value, (list, tuple)) else [] if value is None or value == "" else [value]
+
+
 def _texts(value: object) -> list[str]:
     """The non-empty texts of a list the file held (one text is a list of one); anything else reads as none."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        return []
-    return [v for v in value if isinstance(v, str) and v]
+    return [v for v in _items(value) if isinstance(v, str) and v]
 
 
 _BYTES = "bytes:"  # a stored path with bytes that are not UTF-8, percent-encoded (no absolute path starts so)
@@ -273,11 +274,9 @@ MIN_COLUMN_PX = 8  # narrower, a column cannot be found to drag wider again
 
 
 def _whole_numbers(value: object) -> list[int | None]:
-    """A list as QSettings reads one back from INI (strings; one item as a plain string): each a whole number, or
-    ``None`` where it is not one."""
-    items = list(value) if isinstance(value, (list, tuple)) else [] if value is None or value == "" else [value]
+    """Each item of a list the file held (:func:`_items`): a whole number, or ``None`` where it is not one."""
     out: list[int | None] = []
-    for item in items:
+    for item in _items(value):
         try:
             out.append(int(str(item).strip()))
         except ValueError:

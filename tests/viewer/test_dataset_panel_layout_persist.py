@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QSplitter
 
 from viewer import settings as app_settings
@@ -92,4 +92,21 @@ def test_widths_of_another_number_of_columns_are_not_applied(qtbot, monkeypatch,
     win = _window(qtbot)
     header = win.dataset.panel.table.horizontalHeader()
     assert 77 not in {header.sectionSize(c) for c in (COL_VIDEO, COL_SPLIT, COL_CONFIDENCE)}
+    win.close()
+
+
+def test_a_drag_of_a_column_edge_is_one_write_however_many_steps(qtbot, monkeypatch) -> None:  # noqa: ANN001
+    """Each step of a drag restarts the save's delay: the header's signal restarted the timer with the column's index
+    as its delay (``QTimer.start(msec)``), so a drag of the first column's edge wrote the settings at every step."""
+    win = _window(qtbot)
+    writes: list[tuple[list[int], list[int]]] = []
+    monkeypatch.setattr(app_settings, "save_dataset_panel_layout", lambda sizes, widths: writes.append((sizes, widths)))
+    header = win.dataset.panel.table.horizontalHeader()
+    for width in (100, 110, 120, 130):  # the steps of one drag of the first column's edge
+        header.resizeSection(COL_VIDEO, width)
+        QCoreApplication.processEvents()
+        QCoreApplication.processEvents()
+    assert writes == []
+    win.dataset.panel_layout.save()  # the delay ends (or the window closes): the drag's one write
+    assert len(writes) == 1 and writes[0][1][COL_VIDEO] == 130
     win.close()

@@ -80,16 +80,30 @@ def test_a_video_with_no_decodable_frame_says_so_in_the_decoders_words(qtbot, wi
     assert window.notifier.last_error == f"{bad}: cannot be read: Invalid data found when processing input (a damaged file?)"
 
 
-def test_a_name_with_bytes_that_are_not_utf8_opens_again_from_the_recent_files(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
-    """Qt dropped the bytes: "clip\\xff.mp4" was remembered, and titled, as "clip.mp4", so File > Open Recent said
-    "clip.mp4: file does not exist" (or opened another file of that name); the settings file holds it whole now."""
+def _not_utf8_video(tmp_path: Path) -> str:
+    """A 10-frame video named "clip\\xff.mp4" (a byte that is not UTF-8), beside a 40-frame "clip.mp4"."""
     import os
-
-    from viewer import settings as app_settings
 
     name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/clip\xff.mp4")
     os.rename(write_video(tmp_path / "made.mp4", 10), name)
     write_video(tmp_path / "clip.mp4", 40)  # the file the name without its byte names: never to be opened for it
+    return name
+
+
+def test_the_status_line_names_a_file_with_bytes_that_are_not_utf8_as_the_title_does(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """The title escaped the byte (:func:`core.errors.shown_path`), the status line beside it did not: Qt dropped
+    it, and "clip\\xff.mp4" was described as "clip.mp4: 10 frames", the name of another file."""
+    window.open_video(_not_utf8_video(tmp_path))
+    qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=20000)
+    assert window.statusBar().currentMessage().startswith("clip\\xff.mp4: 10 frames, ")
+
+
+def test_a_name_with_bytes_that_are_not_utf8_opens_again_from_the_recent_files(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Qt dropped the bytes: "clip\\xff.mp4" was remembered, and titled, as "clip.mp4", so File > Open Recent said
+    "clip.mp4: file does not exist" (or opened another file of that name); the settings file holds it whole now."""
+    from viewer import settings as app_settings
+
+    name = _not_utf8_video(tmp_path)
     window.open_video(name)
     qtbot.waitUntil(lambda: _shown_index(window) == 0, timeout=20000)
     qtbot.waitUntil(lambda: len(window.recent_menu.actions()) == 1, timeout=20000)

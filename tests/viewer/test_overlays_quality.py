@@ -153,10 +153,8 @@ def test_a_one_frame_video_leaves_nothing_of_the_last_videos_flow(qtbot, window:
     assert window.overlay_actions["inconsistency"].isChecked()  # the choice stays for the next video
 
 
-def test_a_video_too_narrow_for_flow_says_so_in_the_flow_view_and_asks_no_flow(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
-    """A 4000x1 strip (any side under 16 px): its flow jobs failed, and said "Optical flow failed: frames of 4000x1
-    are too small for flow" in a dialog naming no file; now its flow view is emptied and says why, as a one-frame
-    video's is, and no flow job runs."""
+def _open_strip(qtbot, window: MainWindow, tmp_path: Path) -> list[str]:  # noqa: ANN001
+    """Open a 4000x1 strip of 4 frames (too narrow for flow); the errors said from now on."""
     strip = tmp_path / "strip"
     strip.mkdir()
     for i in range(4):
@@ -165,9 +163,25 @@ def test_a_video_too_narrow_for_flow_says_so_in_the_flow_view_and_asks_no_flow(q
     window.notifier.errorRaised.connect(lambda title, message: errors.append(f"{title}: {message}"))
     window.open_video(str(strip))
     qtbot.waitUntil(lambda: window.state.frame_count == 4 and window.video.shown_index == 0, timeout=10000)
+    return errors
+
+
+def test_a_video_too_narrow_for_flow_says_so_in_the_flow_view_and_asks_no_flow(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """A 4000x1 strip (any side under 16 px): its flow jobs failed, and said "Optical flow failed: frames of 4000x1
+    are too small for flow" in a dialog naming no file; now its flow view is emptied and says why, as a one-frame
+    video's is, and no flow job runs."""
+    errors = _open_strip(qtbot, window, tmp_path)
     window.state.set_frame(2)
     qtbot.waitUntil(lambda: window.video.shown_index == 2, timeout=10000)
     qtbot.wait(300)  # the flow jobs start after the first paint, the view's 40 ms after a frame settles
     assert window.flow_view.current_image() is None
     assert window.flow_view.caption.text() == "frames of 4000x1: too small for flow (each side must be at least 16 px)"
     assert errors == [] and not any(window.jobs.is_busy(channel) for channel in ("flow", "flow-scan", "flow-prepare"))
+
+
+def test_resuming_the_scan_of_a_video_too_narrow_for_flow_starts_no_scan(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """The scan checked "two frames or more" on its own, not :func:`why_no_flow`: "Resume scan" (still shown from the
+    video before) started a scan of a 4000x1 strip, which failed in a dialog naming no file."""
+    errors = _open_strip(qtbot, window, tmp_path)
+    window.flow.resume_scan()
+    assert not window.jobs.is_busy("flow-scan") and errors == []

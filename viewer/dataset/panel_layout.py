@@ -9,27 +9,21 @@ kept: a dataset's rows are listed in their own order, without a sort arrow (see 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
-
 from viewer import settings as app_settings
 from viewer.dataset.panel import DatasetPanel
-from viewer.layout_autosave import LAYOUT_SAVE_DELAY_MS
+from viewer.layout_autosave import LAYOUT_SAVE_DELAY_MS, DelayedSave
 
 
-class PanelLayoutAutosave(QObject):
+class PanelLayoutAutosave(DelayedSave):
     """Restores ``panel``'s splitter and column widths now, and saves them :data:`LAYOUT_SAVE_DELAY_MS` after a change."""
 
     def __init__(self, panel: DatasetPanel, delay_ms: int = LAYOUT_SAVE_DELAY_MS) -> None:
-        super().__init__(panel)
+        super().__init__(panel, delay_ms)
         self._panel = panel
         self._restore()
-        self._saved = self._layout()
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(delay_ms)
-        self._timer.timeout.connect(self.save)
-        panel.splitter.splitterMoved.connect(self._timer.start)
-        panel.table.horizontalHeader().sectionResized.connect(self._timer.start)
+        self._saved = self._layout()  # what the settings hold now: not written again until it changes
+        panel.splitter.splitterMoved.connect(self.changed)
+        panel.table.horizontalHeader().sectionResized.connect(self.changed)
 
     def _restore(self) -> None:
         sizes = app_settings.dataset_splitter_sizes(self._panel.splitter.count())
@@ -44,10 +38,5 @@ class PanelLayoutAutosave(QObject):
         header = self._panel.table.horizontalHeader()
         return self._panel.splitter.sizes(), [header.sectionSize(c) for c in range(header.count())]
 
-    def save(self) -> None:
-        """Save the layout now (when it changed since the last save or the restore)."""
-        self._timer.stop()
-        layout = self._layout()
-        if layout != self._saved:
-            app_settings.save_dataset_panel_layout(*layout)
-            self._saved = layout
+    def _write(self, layout: tuple[list[int], list[int]]) -> None:
+        app_settings.save_dataset_panel_layout(*layout)
