@@ -152,12 +152,25 @@ def _prepare(out: Path, settings: SynthSettings) -> None:
         manifest = load_manifest(out)
         if manifest is None:
             raise DatasetError(f"is not empty and holds no {MANIFEST_NAME}; give a new or empty folder", out)
-        if manifest.get("settings") != asdict(settings) or manifest.get("version") != FORMAT_VERSION:
+        differences = _differences(manifest, settings)
+        if differences:
             raise DatasetError(
-                f"holds a synthetic dataset made with other settings ({manifest.get('command', '?')}); "
+                f"holds a synthetic dataset made with other settings ({differences}); "
                 "give a new folder or delete this one",
                 out,
             )
+
+
+def _differences(manifest: dict, settings: SynthSettings) -> str:
+    """What separates an existing dataset from the one asked for ("" when nothing), setting by setting: the
+    command line alone does not show a setting with no option (crf, fps)."""
+    found = manifest.get("settings")
+    if manifest.get("version") != FORMAT_VERSION or not isinstance(found, dict):
+        return f"format version {manifest.get('version', '?')}, not {FORMAT_VERSION}"
+    wanted = asdict(settings)
+    named = [f"{name} {found.get(name, 'unset')}, not {value}" for name, value in wanted.items() if found.get(name) != value]
+    named += [f"{name} {found[name]}, not unset" for name in sorted(set(found) - set(wanted))]
+    return "; ".join(named)
 
 
 def generate_dataset(
