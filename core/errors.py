@@ -6,11 +6,19 @@ the viewer shows it in a dialog.  Anything else is a bug (exit code 1).
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 
 
 class CoreError(Exception):
-    """Base class of every error raised on purpose by ``core``."""
+    """Base class of every error raised on purpose by ``core``.
+
+    ``transient``: the same work may succeed when asked again (a drive that came back, memory freed, a lock
+    released); ``False``: asked again it fails again (bad input), see :func:`is_transient`.
+    """
+
+    transient = False
 
 
 class InputError(CoreError):
@@ -19,8 +27,10 @@ class InputError(CoreError):
     ``str(err)`` is ``"<path>: <problem>"`` when a path is known.
     """
 
-    def __init__(self, problem: str, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, problem: str, path: str | os.PathLike[str] | None = None, *, transient: bool | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
+        if transient is not None:  # else the class's word (a lock held too long passes, a damaged file does not)
+            self.transient = transient
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(f"{shown_path(self.path)}: {self.problem}" if self.path else self.problem)
 
@@ -65,3 +75,30 @@ class WeightsUnavailable(CoreError):
 
 class Cancelled(CoreError):
     """Raised inside long work when its :class:`~core.progress.CancelToken` fires."""
+
+    transient = True  # the work was stopped, not refused
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` has a passing cause, so the same work asked again may succeed: our own errors say so
+    (:attr:`CoreError.transient`); out of memory (host, or a GPU's under torch); an ``OSError`` other than "not
+    found" (a network drive gone for a while, a file locked or busy, an interrupted call).  Anything else (a bug,
+    frames of another size, a damaged file) fails the same way again."""
+    if isinstance(error, CoreError):
+        return bool(error.transient)
+    if isinstance(error, MemoryError) or _out_of_memory(error):
+        return True
+    if isinstance(error, OSError):
+        return not isinstance(error, FileNotFoundError) and error.errno != errno.ENOENT
+    return False
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """torch's out-of-memory error (CUDA, or any device on recent torch), or a device's RuntimeError that says so
+    (MPS): looked up only when torch is already loaded, since only then can it have raised one."""
+    torch = sys.modules.get("torch")
+    kinds = tuple(k for k in (getattr(torch, "OutOfMemoryError", None), getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None))
+                  if isinstance(k, type))
+    if kinds and isinstance(error, kinds):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()

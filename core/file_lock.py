@@ -45,6 +45,8 @@ POLL_S = 0.01
 class LockTimeout(InputError):
     """Another writer held a store's lock for longer than :data:`LOCK_WAIT_S`."""
 
+    transient = True  # asked again later, the lock may be free
+
 
 class LockUnavailable(InputError):
     """A store's lock file cannot be opened (a read-only folder) or the system cannot lock it (NFS without locks)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Hashable
+from typing import Callable, Hashable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -31,7 +31,7 @@ from core.flow.scale import RADIUS_FLOOR, MotionScale, measure_motion_scale, set
 from core.flow.timing import FAST_METHODS, FlowCost, TimeLeft, time_one_pair
 from core.video import Video
 from viewer.flow_chunks import CHUNK_PAIRS, MAX_ANALYSIS_SIDE, ChunkQuality, FlowFrame, analysis_frames, chunk_indices, compute_chunk
-from viewer.flow_job import FAST_METHOD, FlowJobStatus, Prepared, SlowMethodOffer
+from viewer.flow_job import FAST_METHOD, ChunkFailure, FlowJobStatus, Prepared, SlowMethodOffer, failure_text
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 from viewer.open_video import OpenVideo
@@ -102,8 +102,9 @@ class FlowController(QObject):
         self._store: OrderedDict[tuple[str, int], FlowFrame] = OrderedDict()
         self._view_left = TimeLeft()
         self._view_job: tuple[int, Hashable] | None = None  # the view's flow job in progress, and what it computes
-        # this video's chunks whose flow failed, by method and weights, and why: asked again they fail again
-        self._failed_chunks: dict[tuple[str, int, str | None], str] = {}
+        # this video's chunks whose flow failed, by method and weights, and why: not asked again at every frame (a
+        # failure that may pass is asked again when the user comes back to its chunk, or presses Try again)
+        self._failed_chunks: dict[tuple[str, int, str | None], ChunkFailure] = {}
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
@@ -144,9 +145,26 @@ class FlowController(QObject):
     def frame_shown(self, index: int) -> None:
         """The RGB view now shows frame ``index``: the flow view follows the frame on screen, not the frame asked
         for.  Following the request, a pair already stored was drawn at once beside the previous frame, still up
-        while the new one decoded (scrubbing, and every frame of playback)."""
+        while the new one decoded (scrubbing, and every frame of playback).
+
+        Coming into a chunk from another asks its flow again when it failed for a passing cause (memory, a drive gone
+        for a while): once per visit, so scrubbing within a chunk whose drive is still gone gives one error, not one
+        at every frame."""
+        arrived = self._is_current_video() and self._chunk_tried(int(index)) != self._chunk_tried(self.frame_index)
         self.frame_index = int(index)
+        if arrived:
+            self._forget_passing_failures(lambda tried: tried == self._chunk_tried(self.frame_index))
         self._on_frame(self.frame_index)
+
+    def try_again(self) -> None:
+        """The user's Try again (on the flow view's message): every chunk of this video whose flow failed for a passing
+        cause is asked again when shown, the current frame's now; one that failed for good stays failed."""
+        self._forget_passing_failures(lambda _tried: True)
+        self._on_frame(self.frame_index)
+
+    def _forget_passing_failures(self, which: Callable[[tuple[str, int, str | None]], bool]) -> None:
+        self._failed_chunks = {tried: failure for tried, failure in self._failed_chunks.items()
+                               if not (failure.transient and which(tried))}
 
     def set_method(self, method: str) -> None:
         if method == self.method:
@@ -286,9 +304,9 @@ class FlowController(QObject):
             self.slowMethodOffer.emit(None)
 
     # -- the current frame --------------------------------------------------
-    def _status(self, phase: str, text: str = "") -> None:
+    def _status(self, phase: str, text: str = "", retryable: bool = False) -> None:
         if self._is_current_video():
-            self.jobStatus.emit(FlowJobStatus(phase, self.method, self.pair_of(self.frame_index, len(self.video)), text))
+            self.jobStatus.emit(FlowJobStatus(phase, self.method, self.pair_of(self.frame_index, len(self.video)), text, retryable))
 
     def _on_frame(self, index: int) -> None:
         if not self._is_current_video():
@@ -298,7 +316,7 @@ class FlowController(QObject):
         failure = self._failed_chunks.get(self._chunk_tried(index))
         if shown is None and failure is not None:  # said again, not computed again (one more error at every frame)
             self.flowPending.emit(key[1])
-            self._status("failed", failure)
+            self._status("failed", failure.text, failure.transient)
             return
         if shown is None:
             self.flowPending.emit(key[1])
@@ -341,17 +359,20 @@ class FlowController(QObject):
         return self.method, self.pair_of(index, len(self.video)) // CHUNK_PAIRS, self.raft_weights_for(self.method)
 
     def _view_failed(self, session: int, tried: tuple[str, int, str | None], error: BaseException, trace: str) -> None:
-        """The view's chunk is not asked again for this video (opening it again, another method or weights do): a
-        damaged frame gave one more error dialog at every frame scrubbed or played near it."""
+        """The view's chunk is not asked again at every frame (a damaged frame gave one more error dialog at every
+        frame scrubbed or played near it): for good when the cause stays (opening the video again, another method or
+        weights ask again), until the user comes back to it or presses Try again when it may pass (out of memory, a
+        read error of a network drive)."""
+        failure = ChunkFailure.of(error)
         if session == self._session:
-            self._failed_chunks[tried] = " ".join(str(error).split()) or type(error).__name__
-        self._failed(error, trace)
+            self._failed_chunks[tried] = failure
+        self._failed(error, trace, failure.transient)
 
-    def _failed(self, error: BaseException, trace: str) -> None:
+    def _failed(self, error: BaseException, trace: str, retryable: bool = False) -> None:
         """A flow job of the view failed: said in the view (not left "computing"), in the error sink, and under the
         timeline when the scan waited for it (the line said it waited, for good)."""
-        text = " ".join(str(error).split()) or type(error).__name__
-        self._status("failed", text)
+        text = failure_text(error)
+        self._status("failed", text, retryable)
         if self._is_current_video() and (self._scan_waiting or not self._ready):
             self.scanStatus.emit(f"flow scan ({self.method}): not started: {text}")
         self.notifier.error("Optical flow failed", error, trace)
@@ -491,7 +512,7 @@ class FlowController(QObject):
     def _scan_failed(self, session: int, method: str, error: BaseException, trace: str) -> None:
         """Said in the error sink and on the line under the timeline (it kept counting pairs, as if still running)."""
         if session == self._session and method == self.method:
-            self.scanStatus.emit(f"flow scan ({method}) stopped: {' '.join(str(error).split()) or type(error).__name__}")
+            self.scanStatus.emit(f"flow scan ({method}) stopped: {failure_text(error)}")
             self.scanActive.emit(False)
         self.notifier.error("Flow scan failed", error, trace)
 

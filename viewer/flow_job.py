@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import is_transient
 from core.flow.scale import MotionScale
 from core.flow.timing import FAST_METHODS, FlowCost, format_duration
 from viewer.flow_chunks import CHUNK_PAIRS
@@ -21,10 +22,29 @@ class FlowJobStatus:
     method: str
     pair: int
     text: str = ""  # progress and time left, when known
+    retryable: bool = False  # "failed" for a passing cause: the view offers Try again
 
     @property
     def slow(self) -> bool:
         return self.method not in FAST_METHODS
+
+
+def failure_text(error: BaseException) -> str:
+    """``error`` in one line for the flow view's message and the scan's line (its name when it says nothing)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """Why a chunk's flow failed, in one line, and whether asking again may succeed (:func:`core.errors.is_transient`:
+    memory, a drive gone for a while, a stopped job) or fails again (frames of another size, a damaged file)."""
+
+    text: str
+    transient: bool
+
+    @classmethod
+    def of(cls, error: BaseException) -> "ChunkFailure":
+        return cls(failure_text(error), is_transient(error))
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def flow_caption(flow: FlowFrame, controller: FlowController) -> str:
 
 
 class _Panel(QFrame):
-    """A message with an optional button, floating over a view."""
+    """A message with optional buttons, floating over a view."""
 
     def __init__(self, name: str, style: str, parent: QWidget) -> None:
         super().__init__(parent)
@@ -55,14 +55,19 @@ class _Panel(QFrame):
         self.setStyleSheet(style % name if "%s" in style else style)
         self.label = QLabel("")
         self.label.setWordWrap(True)
-        self.button = QPushButton("")
-        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.button.setVisible(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self.label, 1)
-        layout.addWidget(self.button)
+        self.button = self.add_button("")
         self.setVisible(False)
+
+    def add_button(self, text: str) -> QPushButton:
+        """A button after the message, hidden until asked for."""
+        button = QPushButton(text)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.setVisible(False)
+        self.layout().addWidget(button)
+        return button
 
     def text(self) -> str:
         return self.label.text()
@@ -78,6 +83,9 @@ class FlowStatus(QObject):
         self.panel.button.setObjectName("switchToFast")
         self.panel.button.setText(f"Switch to {FAST_METHOD.upper()} (fast)")
         self.panel.button.clicked.connect(lambda: self.window.method_box.setCurrentText(FAST_METHOD))
+        self.retry_button = self.panel.add_button("Try again")  # a failure that may pass (memory, a drive gone a while)
+        self.retry_button.setObjectName("retryFlow")
+        self.retry_button.clicked.connect(self.flow.try_again)
         self.banner = _Panel("flowBanner", BANNER_STYLE, self.view)
         self.banner.button.setObjectName("useSlowMethod")
         self.banner.button.clicked.connect(self._take_offer)
@@ -137,6 +145,7 @@ class FlowStatus(QObject):
             text += f": {status.text}"
         self.panel.label.setText(text)
         self.panel.button.setVisible(status.phase in ("computing", "failed") and status.slow)
+        self.retry_button.setVisible(status.phase == "failed" and status.retryable)
         self.panel.setVisible(True)
         self._place()
 

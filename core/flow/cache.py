@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from core.atomic import sweep_orphans
-from core.errors import FlowError
+from core.errors import FlowError, is_transient
 from core.flow.keyed_lock import KeyedLock
 from core.flow.settings import ENGINE_VERSION, method_settings
 from core.framed_file import DIGEST_KEY, FramedFileError, payload_digest, read_framed, write_framed
@@ -77,8 +77,8 @@ def _file_identity(resolved: Path) -> dict[str, Any]:
             return {"path": str(resolved), "frames": _frames_digest(resolved)}
     except FileNotFoundError:  # the open video's decoder still reads it; its flow cannot be told from another's
         raise FlowError("is gone: deleted, moved or renamed since it was opened (open it again where it is now)", resolved) from None
-    except OSError as err:
-        raise FlowError(f"cannot identify the video for the flow cache ({err.strerror or err})", resolved) from None
+    except OSError as err:  # no permission, a drive gone (which may come back)
+        raise FlowError(f"cannot identify the video for the flow cache ({err.strerror or err})", resolved, transient=is_transient(err)) from None
     return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 

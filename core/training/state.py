@@ -35,6 +35,7 @@ import torch
 
 from core.atomic import atomic_path, sweep_orphans
 from core.errors import CheckpointError
+from core.utf8_name import utf8_name
 
 STATE_FORMAT = "twostream-train-state"
 STATE_VERSION = 1
@@ -220,11 +221,12 @@ def _recorded_best_epoch(checkpoint: Path, state: TrainState, config: Any) -> in
 
 
 def load_state(path: Path) -> TrainState:
-    """Read a state file; a damaged or foreign one is a :class:`CheckpointError` (rerun with --fresh)."""
+    """Read a state file; a damaged or foreign one is a :class:`CheckpointError` (rerun with --fresh).  A name that
+    is not UTF-8 (beside a ``train --out`` named so) is opened through its descriptor (:mod:`core.utf8_name`)."""
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
+        with utf8_name(path) as name, safe_open(name, framework="pt", device="cpu") as handle:
             header = json.loads((handle.metadata() or {}).get("state", "null"))
             if not isinstance(header, dict) or header.get("format") != STATE_FORMAT:
                 raise CheckpointError("is not a training state file written by this program; remove it or pass --fresh", path)

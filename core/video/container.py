@@ -46,7 +46,7 @@ import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import VideoReformatter
 
-from core.errors import VideoError
+from core.errors import VideoError, is_transient
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, local_file, to_rgb
 from core.video.deinterlace import deinterlaced, woven_stream
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
@@ -673,9 +673,9 @@ class ContainerVideo(Video):
             except _Disordered:
                 self._switch_to_counting()
                 return self._decode(index)
-            except av.error.FFmpegError as err:
+            except av.error.FFmpegError as err:  # damaged data, or a read of the file that failed (EIO: a drive gone)
                 self._decoder = None
-                raise VideoError(f"frame {index} cannot be decoded: {_first_line(err)}", self.path) from None
+                raise VideoError(f"frame {index} cannot be decoded: {_first_line(err)}", self.path, transient=is_transient(err)) from None
             if found is not None:
                 return found
             self._restart(index, back)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import cv2
 import numpy as np
 
-from core.errors import VideoError
+from core.errors import VideoError, is_transient
 from core.video.alpha import over_black
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
@@ -85,8 +85,8 @@ def _exif_orientation(image: "PillowImage") -> Orientation:
 def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
-    except OSError as err:  # deleted since the folder was listed, no permission, a drive gone
-        raise VideoError(f"cannot be read ({err.strerror or type(err).__name__})", path) from None
+    except OSError as err:  # deleted since the folder was listed, no permission, a drive gone (which may come back)
+        raise VideoError(f"cannot be read ({err.strerror or type(err).__name__})", path, transient=is_transient(err)) from None
     if data.size == 0:
         raise VideoError("image file is empty (0 bytes)", path)
     width, height, orientation = image_header(path, data.tobytes())
