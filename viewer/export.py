@@ -6,9 +6,10 @@ written in the job runner's "export" channel (a network drive may stall the
 GUI thread on either): the GUI thread builds an immutable request (the picture;
 the video, the frames, the flow method and encoding, the overlay choice,
 snapshots of other features' overlays) and the worker reads nothing else.
-Exports run one at a time, a second waiting its turn.  Progress goes to a
-dialog with Cancel; a failure (full disk, unwritable folder) is a dialog naming
-the file; the writers are atomic, so nothing half-written is left.
+Exports run one at a time, a second waiting its turn (:mod:`viewer.export_queue`,
+which the dataset panel's exports share).  Progress goes to a dialog with
+Cancel; a failure (full disk, unwritable folder) is a dialog naming the file;
+the writers are atomic, so nothing half-written is left.
 
 Other features add their overlays to exported clips with
 :meth:`ExportController.add_overlay_source`.
@@ -16,7 +17,6 @@ Other features add their overlays to exported clips with
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,6 +34,7 @@ from core.errors import InputError
 from core.progress import CancelToken
 from viewer import settings as app_settings
 from viewer.export_dialog import ExportRangeDialog
+from viewer.export_queue import Export, ExportQueue
 from viewer.export_render import ClipExportRequest, FrameOverlay, flow_metrics_job, render_clip
 from viewer.flow_controller import FlowController, why_no_flow
 from viewer.jobs import JobRunner
@@ -83,9 +84,8 @@ class ExportController(QObject):
         self._sources: dict[tuple[str, str], OverlaySnapshot] = {}
         self.progress_dialog: QProgressDialog | None = None
         self.last_path: str | None = None
-        self._running: str = ""  # what the export job writes, in words, until its end is heard ("" when none)
-        self._waiting: deque[tuple[str, ExportWork]] = deque()  # exports asked for meanwhile: a second never cancels the first
-        self._said_busy = False  # what busyChanged last said: it speaks on a change only
+        self.exports = ExportQueue(jobs, CHANNEL, self)  # one at a time: a second export never cancels the first
+        self.exports.busyChanged.connect(self.busyChanged)
 
     # -- hooks for other features ---------------------------------------------------
     def add_overlay_source(self, view: str, name: str, snapshot: OverlaySnapshot) -> None:
@@ -108,17 +108,17 @@ class ExportController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.jobs.is_busy(CHANNEL)
+        """Whether an export runs (also one cancelled, still winding down) or waits its turn."""
+        return self.exports.busy
 
     def in_progress(self) -> str:
-        """What the export in progress and those waiting their turn write, in words; "" when none (closing the
-        window asks first)."""
-        return "; ".join(([self._running] if self.busy else []) + [title for title, _work in self._waiting])
+        """What the export in progress (marked "(cancelling)" until its worker ends) and those waiting their turn
+        write, in words; "" when none."""
+        return "; ".join(self.exports.in_progress())
 
     def cancel(self) -> None:
         """The progress dialog's Cancel: the export it shows stops; those waiting their turn follow."""
-        if self.busy:
-            self.jobs.cancel(CHANNEL)
+        self.exports.cancel_running()
 
     # -- what is exported ----------------------------------------------------------------
     def legend_entries(self) -> list[LegendEntry]:
@@ -259,33 +259,19 @@ class ExportController(QObject):
 
     def _start(self, title: str, work: ExportWork) -> int:
         """Run the export now, or after the ones before it (the job channel's newest job wins, which dropped an MP4
-        being written when flow metrics were asked for).  Returns the job id; 0 when it waits its turn, also behind
-        an export cancelled but not ended yet (its file may be written all the same, and is then reported)."""
-        if self._running or self._waiting:
-            self._waiting.append((title, work))
+        being written when flow metrics were asked for), also behind an export cancelled but not ended yet (its file
+        may be written all the same, and is then reported).  Returns its ticket in :attr:`exports`; -1 when the
+        window is closing."""
+        waits = self.exports.busy
+        ticket = self.exports.add(Export(
+            title, work, self._done, self._on_error, self._on_cancelled, on_progress=self._on_progress,
+            on_started=lambda: self._show_progress(title), on_job_ended=self._close_dialog,
+        ))
+        if waits and ticket > 0:
             self.notifier.notice(f"{title}: after the export in progress")
-            return 0
-        job = self._run(title, work)
-        if job >= 0:
-            self._say_busy(True)
-        return job
+        return ticket
 
-    def _next(self) -> None:
-        """The next export waiting its turn, if any; else the exports are done (unless one was started meanwhile, by a
-        slot of ``exported``: it runs, so they are not)."""
-        if self._running:
-            return
-        if self._waiting:
-            self._run(*self._waiting.popleft())
-        else:
-            self._say_busy(False)
-
-    def _say_busy(self, busy: bool) -> None:
-        if busy != self._said_busy:
-            self._said_busy = busy
-            self.busyChanged.emit(busy)
-
-    def _run(self, title: str, work: ExportWork) -> int:
+    def _show_progress(self, title: str) -> None:
         self._close_dialog()
         dialog = QProgressDialog(title, "Cancel", 0, 0, self._parent)
         dialog.setObjectName("exportProgress")
@@ -296,20 +282,7 @@ class ExportController(QObject):
         dialog.setAutoReset(False)
         dialog.canceled.connect(self.cancel)
         self.progress_dialog = dialog
-        self._running = title
         self.notifier.notice(title + " ...")
-        job = self.jobs.submit(
-            CHANNEL,
-            work,
-            self._on_finished,
-            on_error=self._on_error,
-            on_progress=self._on_progress,
-            on_cancelled=self._on_cancelled,
-            keep_completed=True,  # Cancel pressed after the file was written (atomically): it was exported, and says so
-        )
-        if job < 0:  # the window is closing
-            self._running = ""
-        return job
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if self.progress_dialog is not None:
@@ -317,27 +290,13 @@ class ExportController(QObject):
             self.progress_dialog.setValue(min(done, max(total, 1)))
             self.progress_dialog.setLabelText(message)
 
-    def _on_finished(self, path: str) -> None:
-        self._job_ended()
-        self._done(path)
-        self._next()
-
     def _on_error(self, error: BaseException, trace: str) -> None:
-        self._job_ended()
         self.notifier.error("Export failed", error, trace)
-        self._next()
 
     def _on_cancelled(self) -> None:
         """The job stopped before its file was renamed into place (the writers are atomic; one that got that far is
-        reported exported), or failed after the cancel: either way no file."""
-        self._job_ended()
+        reported exported), failed after the cancel, or never started: either way no file."""
         self.notifier.notice("Export cancelled; nothing was written")
-        self._next()
-
-    def _job_ended(self) -> None:
-        """The export job's one end (result, error or cancel) arrived: its dialog goes, the next export may start."""
-        self._running = ""
-        self._close_dialog()
 
     def _close_dialog(self) -> None:
         if self.progress_dialog is not None:

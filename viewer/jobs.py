@@ -7,7 +7,7 @@ run on a thread pool; each *channel* ("frame", "flow", "classify") has at most
 one job that matters: submitting a new one cancels the old one, and results
 carry a request id so a stale result is dropped, never shown.  A job its owner
 cancelled still ends with exactly one call to it, however late its end arrives
-(an owner waiting for it, an export queue, would otherwise wait for ever):
+(an owner waiting for it, :mod:`viewer.export_queue`, would otherwise wait for ever):
 ``on_cancelled``, or ``on_result`` when the function returned and the owner keeps
 completed results (an export whose file was written).  Only a job superseded by
 a newer request on its channel ends in silence: its owner hears from the newer

@@ -413,7 +413,8 @@ class MainWindow(QMainWindow):
 
     def unfinished_exports(self) -> list[str]:
         """The exports that closing now would drop, in words."""
-        unfinished = [self.export.in_progress()] if self.export.in_progress() else []
+        views = self.export.exports.unfinished()  # not one cancelled already, winding down
+        unfinished = ["; ".join(views)] if views else []
         tables = self.dataset.controller.exports_in_progress()
         if tables:
             unfinished.append(f"{tables} dataset export{'s' if tables > 1 else ''} (table or confusion matrix)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QPushButton
 
 import viewer.export as export_module
@@ -104,4 +105,24 @@ def test_an_export_started_by_the_previous_ones_end_is_still_busy(qtbot, tmp_pat
     qtbot.waitUntil(lambda: len(exported) == 2, timeout=20000)
     qtbot.waitUntil(lambda: not win.export.busy, timeout=10000)
     assert busy == [True, False] and second.is_file()
+    win.close()
+
+
+def test_a_cancelled_export_is_listed_as_cancelling_until_its_worker_ends(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Cancel took the export off the list at once, while its worker still ran (and might still write its file):
+    "what is being exported?" said nothing until its end arrived."""
+    win, _exported, notices = _window_on_a_video(qtbot, tmp_path)
+    started, release = hold_exports(win, "test.held", 10)
+    clip = tmp_path / "cancelled.mp4"
+    assert win.export.export_clip(str(clip), (0, 1, 2)) > 0
+    assert started.wait(20)
+    _press_cancel(win)
+    QCoreApplication.processEvents()  # whatever the worker sent is delivered; it is still held at its first frame
+    assert win.export.in_progress() == "Exporting frames 0-2 to cancelled.mp4 (cancelling)" and win.export.busy
+    assert win.unfinished_exports() == []  # closing would drop nothing more: no question
+    listed_when_told: list[tuple[str, str]] = []
+    win.notifier.noticeRaised.connect(lambda text: listed_when_told.append((text, win.export.in_progress())))
+    release.set()
+    qtbot.waitUntil(lambda: not win.export.busy, timeout=20000)
+    assert listed_when_told == [("Export cancelled; nothing was written", "")] and not clip.exists()
     win.close()

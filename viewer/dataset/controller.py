@@ -3,13 +3,12 @@
 Every piece of work is a plain function run by the window's :class:`JobRunner`
 on its own channel; partial results (one video's metadata, flow summary or
 prediction) update rows in place on the GUI thread and repaint just that row.
-Exports take a snapshot of the rows on the GUI thread and queue on their channel,
-so a second export never cancels the first.
+Exports take a snapshot of the rows on the GUI thread and wait their turn in an
+:class:`~viewer.export_queue.ExportQueue`, so a second export never cancels the first.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,11 +25,13 @@ from viewer.dataset.evaluate_job import EvaluationRequest, SplitChanges
 from viewer.dataset.results_merge import ResultsMerge, kept_message, merge_results
 from viewer.dataset.rows import Row, snapshot, table_csv
 from viewer.dataset.table_model import DatasetFilterProxy, DatasetTableModel, RowFilter
+from viewer.export_queue import Export, ExportQueue
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
 
 METADATA_BATCH = 48  # videos per metadata job: the visible rows and a screenful more
-CHANNELS = ("dataset-open", "dataset-meta", "dataset-flow", "dataset-eval", "dataset-results", "dataset-export")
+EXPORT_CHANNEL = "dataset-export"  # the exports' queue's: no other job runs on it
+CHANNELS = ("dataset-open", "dataset-meta", "dataset-flow", "dataset-eval", "dataset-results")  # the jobs on the rows
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,7 @@ class DatasetController(QObject):
         self._meta_timer.setSingleShot(True)
         self._meta_timer.setInterval(30)
         self._meta_timer.timeout.connect(self._read_pending_metadata)
-        self._exports: deque[tuple[Callable[..., Any], str]] = deque()  # waiting their turn on the export channel
-        self._export_open = False  # an export job whose end is not heard yet (cancelled ones too: it may be written)
+        self.exports = ExportQueue(jobs, EXPORT_CHANNEL, self)  # one at a time: a second export never cancels the first
         self._after_listing: list[Callable[[], None]] = []  # asked for while a dataset is listed: done on its rows
         self._results_files: list[str] = []  # the results files read: no export is written over one
         # the results files whose predictions the rows hold (the model of _predictions_of): put on a new listing's rows
@@ -158,8 +158,7 @@ class DatasetController(QObject):
         the panel scored before with ``checkpoint`` (the Classification panel's model)."""
         self._after_listing.clear()
         for channel in CHANNELS:
-            if channel != "dataset-export":
-                self.jobs.cancel(channel)
+            self.jobs.cancel(channel)
         failed = self._job_failed("dataset-open", "Cannot open the dataset")
         carried = tuple(self._results_shown)
         chosen = None if checkpoint is None else str(checkpoint)
@@ -322,9 +321,11 @@ class DatasetController(QObject):
         self.model.all_changed()
 
     def cancel(self) -> None:
-        self._exports.clear()
+        """The panel's Cancel: every job stops; each export waiting its turn is told "export cancelled" now, the one
+        being written when its worker ends."""
+        self.exports.cancel_all()
         self._after_listing.clear()
-        for channel in ("dataset-flow", "dataset-eval", "dataset-open", "dataset-results", "dataset-export"):
+        for channel in ("dataset-flow", "dataset-eval", "dataset-open", "dataset-results"):
             self.jobs.cancel(channel)
 
     # -- a per-video results file -----------------------------------------------------
@@ -407,7 +408,7 @@ class DatasetController(QObject):
     # -- exports ----------------------------------------------------------------------
     def export_csv(self, path: str) -> None:
         rows = snapshot(self.proxy.visible_rows())  # the table as shown now; formatted in the worker
-        self._export(path, lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
+        self._export(path, "the table", lambda cancel, progress: write_table_csv(path, rows, cancel, progress), f"table written to {path}")
 
     def export_confusion(self, path: str) -> None:
         from core.atomic import write_bytes
@@ -418,13 +419,20 @@ class DatasetController(QObject):
             self.notifier.error("Nothing to export", "no video has a prediction yet: evaluate first, or open a results file")
             return
         title = f"{Path(self.source or '').name}: {int(np.trace(matrix))}/{int(matrix.sum())} right"
-        self._export(path, lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)), f"confusion matrix written to {path}")
+        self._export(path, "the confusion matrix", lambda cancel, progress: write_bytes(path, confusion_png(matrix, names, title=title)),
+                     f"confusion matrix written to {path}")
+
+    def in_progress(self) -> str:
+        """What the export being written (marked "(cancelling)" until its worker ends) and those waiting their turn
+        write, in words; "" when none."""
+        return "; ".join(self.exports.in_progress())
 
     def exports_in_progress(self) -> int:
-        """Exports being written or waiting their turn (closing the window asks first)."""
-        return len(self._exports) + int(self.jobs.is_busy("dataset-export"))
+        """Exports being written or waiting their turn that closing the window would drop (it asks first); one
+        cancelled, still winding down, is not counted."""
+        return len(self.exports.unfinished())
 
-    def _export(self, path: str, write: Callable[..., Any], message: str) -> None:
+    def _export(self, path: str, what: str, write: Callable[..., Any], message: str) -> None:
         """Exports wait their turn: a second one never cancels the first.  Each job checks its target first, before
         any work: whether it can be written and is none of the files the table was read from (the dataset's
         annotations or class index, a results file: a one-line error naming it); in the worker, since the check
@@ -440,26 +448,9 @@ class DatasetController(QObject):
             with storage_failures_named(path):
                 return write(cancel, progress)
 
-        self._exports.append((work, message))
-        if not self._export_open:  # behind a cancelled export too: a newer job would silence its end
-            self._next_export()
-
-    def _next_export(self) -> None:
-        self._export_open = False
-        if not self._exports:
-            return
-        work, message = self._exports.popleft()
-
-        def ended(text: str) -> None:
-            self.finished.emit("dataset-export", text)
-            self._next_export()
-
-        def failed(error: BaseException, trace: str) -> None:
-            self.notifier.error("Export failed", error, trace)
-            self._next_export()
-
-        self._export_open = self.jobs.submit(
-            "dataset-export", work, lambda _none: ended(message), on_error=failed,
-            on_cancelled=lambda: ended("export cancelled"),
-            keep_completed=True,  # written before a Stop took effect: it says so
-        ) >= 0
+        self.exports.add(Export(
+            f"Exporting {what} to {Path(path).name}", work,
+            on_written=lambda _none: self.finished.emit(EXPORT_CHANNEL, message),
+            on_failed=lambda error, trace: self.notifier.error("Export failed", error, trace),
+            on_cancelled=lambda: self.finished.emit(EXPORT_CHANNEL, "export cancelled"),
+        ))

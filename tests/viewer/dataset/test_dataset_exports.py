@@ -7,6 +7,7 @@ import csv
 import io
 import threading
 
+from PySide6.QtCore import QCoreApplication
 from dataset_helpers import FAVOURED
 from media import write_video
 from dataset_panel_helpers import WAIT_MS, export_messages, finished, hold_table_writes, open_listed
@@ -145,3 +146,24 @@ def test_an_export_asked_for_after_a_cancel_waits_for_the_cancelled_one_to_end(q
     qtbot.waitUntil(lambda: len(messages) == 2, timeout=WAIT_MS)
     assert messages == ["export cancelled", f"table written to {kept}"]
     assert not cancelled.exists() and kept.is_file()
+
+
+def test_a_cancelled_export_is_listed_as_cancelling_until_its_worker_ends(qtbot, window, tmp_path, monkeypatch):  # noqa: ANN001
+    """The panel could not say what it was writing, and its Cancel dropped the exports waiting their turn without a
+    word: only the one being written said "export cancelled"."""
+    controller = window.dataset.controller
+    reached, release = hold_table_writes(monkeypatch)
+    controller.export_csv(str(tmp_path / "cancelled.csv"))
+    controller.export_csv(str(tmp_path / "waiting.csv"))
+    assert reached.wait(WAIT_MS / 1000)
+    assert controller.in_progress() == "Exporting the table to cancelled.csv; Exporting the table to waiting.csv"
+    told: list[tuple[str, str]] = []
+    controller.finished.connect(lambda channel, text: channel == "dataset-export" and told.append((text, controller.in_progress())))
+    controller.cancel()
+    controller.cancel()  # a second Cancel tells nothing more
+    QCoreApplication.processEvents()  # whatever the worker sent is delivered; it is still held before writing
+    assert told == [("export cancelled", "Exporting the table to cancelled.csv (cancelling)")]  # the waiting one, at once
+    assert controller.in_progress() == "Exporting the table to cancelled.csv (cancelling)" and controller.exports_in_progress() == 0
+    release.set()
+    qtbot.waitUntil(lambda: len(told) == 2, timeout=WAIT_MS)
+    assert told[1] == ("export cancelled", "") and not controller.exports.busy and list(tmp_path.iterdir()) == []
