@@ -4,9 +4,10 @@ One per-video results file (:mod:`core.evaluation.video_results`' format) per
 checkpoint, named by a hash of the checkpoint's path, size and modification
 time (a retrained checkpoint starts afresh), of the flow engine's identity
 for the checkpoint's flow method (a changed flow default scores afresh, as the
-flow and token caches recompute) and, for a RAFT method, of the weights files
-RAFT loads (other weights are other flow, as for the flow cache), under the
-cache folder.  Entries
+flow and token caches recompute), for a RAFT method, of the weights files
+RAFT loads (other weights are other flow, as for the flow cache), and of how the
+panel scored (clips per video, device kind and precision:
+:mod:`core.evaluation.panel_settings`), under the cache folder.  Entries
 are keyed by the video's path, size and modification time
 (:func:`core.data.flow_survey.video_key`, kept in the file's header), so an
 edited or replaced video is scored again.  A video is its path and, for an
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from core.data.flow_survey import file_key, video_key
+from core.evaluation.panel_settings import PanelScoring
 from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
 from core.store_save import MergedStore
 
@@ -71,10 +73,10 @@ class RecordCache(MergedStore):
     """The cached records of one checkpoint; safe to share between threads and processes."""
 
     def __init__(self, checkpoint: str | os.PathLike[str], class_names: Sequence[str], root: str | os.PathLike[str] | None = None,
-                 flow_method: str | None = None) -> None:
+                 flow_method: str | None = None, scoring: PanelScoring = PanelScoring()) -> None:
         self.checkpoint = Path(checkpoint)
         self.class_names = tuple(class_names)
-        material = f"{file_key(checkpoint)}|{flow_key(flow_method)}{weights_key(flow_method)}"
+        material = f"{file_key(checkpoint)}|{flow_key(flow_method)}{weights_key(flow_method)}{scoring.key()}"
         digest = hashlib.sha256(material.encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
@@ -130,7 +132,8 @@ class RecordCache(MergedStore):
         records, keys = [r for _key, r in self._entries.values()], {name: key for name, (key, _r) in self._entries.items()}
         return results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys})
 
-def checkpoint_records(checkpoint: str | os.PathLike[str], config: Any, root: str | os.PathLike[str] | None = None) -> RecordCache:
-    """The record cache of ``checkpoint``, whose model ``config`` says which flow it reads."""
+def checkpoint_records(checkpoint: str | os.PathLike[str], config: Any, root: str | os.PathLike[str] | None = None, *,
+                       scoring: PanelScoring) -> RecordCache:
+    """The record cache of ``checkpoint`` scored with ``scoring``, whose model ``config`` says which flow it reads."""
     flow_method = getattr(config, "flow_method", None) if getattr(config, "uses_flow", False) else None
-    return RecordCache(checkpoint, config.class_names, root, flow_method=flow_method)
+    return RecordCache(checkpoint, config.class_names, root, flow_method=flow_method, scoring=scoring)
