@@ -32,7 +32,7 @@ class PanelScoring:
         return "" if self == PanelScoring() else f"|scored{json.dumps(asdict(self), sort_keys=True)}"
 
 
-def panel_scoring(device: str, *, clips: int = DEFAULT_PANEL_CLIPS, precision: str = PANEL_PRECISION) -> PanelScoring:
+def scoring_settings(device: str, *, clips: int = DEFAULT_PANEL_CLIPS, precision: str = PANEL_PRECISION) -> PanelScoring:
     """The settings the panel scores with on ``device`` (a name the Classification panel offers: "cpu", "cuda"),
     ``precision`` resolved as the classifier resolves it there; an :class:`~core.errors.InputError` when the
     device is not on this machine."""

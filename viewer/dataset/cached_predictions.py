@@ -39,13 +39,13 @@ def cached_predictions(rows: Sequence[Row], dataset: Dataset, checkpoint: str, d
     (``None`` when it holds none, or the checkpoint cannot be read: the listing goes on without predictions)."""
     from core.errors import InputError
     from core.evaluation.panel_scoring import reusable_record
-    from core.evaluation.panel_settings import panel_scoring
+    from core.evaluation.panel_settings import scoring_settings
     from core.evaluation.record_cache import checkpoint_records
     from core.models.checkpoint import read_checkpoint_info
 
     try:
         info = read_checkpoint_info(checkpoint)
-        scoring = panel_scoring(device)
+        scoring = scoring_settings(device)
     except InputError:
         return None  # moved or damaged since it was chosen (the Classification panel says so), or a device gone
     cache = checkpoint_records(checkpoint, info.config, scoring=scoring)

@@ -92,7 +92,7 @@ def chosen_rows(request: EvaluationRequest, extra: Mapping[str, Any]) -> tuple[l
 def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa: ANN001
     """Score the chosen rows whose class the model knows; each record is handed over as ``(row, "record", record)``."""
     from core.evaluation.panel_scoring import score_videos
-    from core.evaluation.panel_settings import PANEL_PRECISION, panel_scoring
+    from core.evaluation.panel_settings import PANEL_PRECISION, scoring_settings
     from core.evaluation.record_cache import checkpoint_records
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier, read_checkpoint_info
@@ -108,7 +108,7 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
     if relabel.changes:
         progress(0, len(rows), "the checkpoint's split", partial=relabel)
     scorable = [r for r in rows if r.true in names]
-    scoring = panel_scoring(request.device)  # what the records are scored with: their cache is that setting's
+    scoring = scoring_settings(request.device)  # what the records are scored with: their cache is that setting's
     cache = checkpoint_records(checkpoint, info.config, scoring=scoring)
     classifier = ModelOnFirstUse(lambda: open_classifier(checkpoint, device=request.device, flow_backend=default_flow_backend(),
                                                          batch_size=scoring.clips, precision=PANEL_PRECISION))

@@ -11,7 +11,7 @@ import pytest
 
 from core.data.flow_survey import file_key
 from core.evaluation import record_cache
-from core.evaluation.panel_settings import DEFAULT_PANEL_CLIPS, PanelScoring, panel_scoring
+from core.evaluation.panel_settings import DEFAULT_PANEL_CLIPS, PanelScoring, scoring_settings
 from core.evaluation.record_cache import RecordCache, flow_key
 from core.evaluation.video_results import record_of
 
@@ -86,7 +86,7 @@ def test_the_records_of_todays_settings_keep_their_file(tmp_path: Path) -> None:
     checkpoint = tmp_path / "m.safetensors"
     checkpoint.write_bytes(b"model")
     digest = hashlib.sha256(f"{file_key(checkpoint)}|{flow_key('dis')}".encode("utf-8")).hexdigest()[:20]
-    today = panel_scoring("cpu")
+    today = scoring_settings("cpu")
     assert today == PanelScoring(DEFAULT_PANEL_CLIPS, "cpu", "float32") == PanelScoring()
     assert RecordCache(checkpoint, CLASSES, tmp_path, flow_method="dis", scoring=today).file == tmp_path / f"{digest}.jsonl"
 
@@ -97,6 +97,6 @@ def test_the_panels_settings_name_what_the_model_runs_in(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert panel_scoring("cuda") == PanelScoring(3, "cuda", "float16")
-    assert panel_scoring("cuda", precision="float32", clips=5) == PanelScoring(5, "cuda", "float32")
-    assert panel_scoring("cpu", precision="bfloat16") == PanelScoring(3, "cpu", "bfloat16")
+    assert scoring_settings("cuda") == PanelScoring(3, "cuda", "float16")
+    assert scoring_settings("cuda", precision="float32", clips=5) == PanelScoring(5, "cuda", "float32")
+    assert scoring_settings("cpu", precision="bfloat16") == PanelScoring(3, "cpu", "bfloat16")
