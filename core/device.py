@@ -23,6 +23,15 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return torch.device(text)
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """What ``precision`` runs a model in on ``device``: a half type under autocast, ``None`` for float32 ("auto":
+    bfloat16 on a CUDA card that has it, else float16; float32 on a CPU)."""
+    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(precision)
+    if precision == "auto" and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return dtype
+
+
 def check_device_name(name: str) -> str:
     """``name`` if it names a device (auto, cpu, cuda, cuda:N), whether or not this machine has it: for
     work that may not use the device at all (OpenCV flow), where a typo must still not pass unnoticed."""

@@ -187,7 +187,8 @@ def _score(args: argparse.Namespace, data: str | os.PathLike[str], checkpoint: s
     title = f"{Path(checkpoint).name}: video-level top-1 {100 * top1:.1f}% ({metrics['video_level']['count']} videos)"
     png = confusion_png(evaluation.confusion(), evaluation.class_names, mode=args.confusion, title=title)
     write_bytes(confusion_path, png)
-    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation, flow_noise, noise_method=noise_method)
+    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation, flow_noise, noise_method=noise_method,
+                                      note=lambda text: print(f"note: {text}", file=sys.stderr))
     write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
     return evaluation, metrics, (metrics_path, confusion_path, videos_path)
 

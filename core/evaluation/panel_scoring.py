@@ -20,11 +20,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from core.errors import InputError
+from core.evaluation.panel_settings import DEFAULT_PANEL_CLIPS
 from core.evaluation.record_cache import RecordCache
 from core.evaluation.video_results import VideoRecord, record_of, worst_clip_start
 from core.progress import CancelToken, check, report
 
-DEFAULT_PANEL_CLIPS = 3  # fewer than eval's 5: a browsing pass, said in the panel
 SAVE_EVERY_S = 20.0  # the cache is rewritten whole: by time, not per video (13,320 records are megabytes)
 
 

@@ -127,15 +127,18 @@ def results_text(checkpoint: str | os.PathLike[str], dataset: str | os.PathLike[
 
 
 def write_video_results(path: str | os.PathLike[str], evaluation: Any,
-                        flow_noise: NoiseLookup | None = None, *, noise_method: str | None = None) -> Path:
+                        flow_noise: NoiseLookup | None = None, *, noise_method: str | None = None,
+                        note: Callable[[str], None] | None = None) -> Path:
     """Write ``evaluation``'s per-video results to ``path`` atomically.  ``flow_noise`` (with the
     flow method it surveyed, ``noise_method``: see :func:`survey_noise`); by default the summaries
     the dataset panel's flow survey stored for the model's flow method, when a video was surveyed
-    on this machine."""
+    on this machine (their use is saved in the survey's store once the file is written; ``note``
+    hears why it could not be, when it could not)."""
     from core.atomic import write_text
 
+    stored = None
     if flow_noise is None and evaluation.requested_flow_method is not None:
-        flow_noise = surveyed_noise(evaluation.requested_flow_method)
+        flow_noise = stored = surveyed_noise(evaluation.requested_flow_method)
     if noise_method is None and flow_noise is not None:
         noise_method = evaluation.requested_flow_method
 
@@ -144,6 +147,9 @@ def write_video_results(path: str | os.PathLike[str], evaluation: Any,
                         test_set=evaluation.test_set.to_dict(), flow_noise_method=noise_method)
     target = Path(path)
     write_text(target, text)
+    unsaved = stored.keep_use() if stored is not None else ""
+    if unsaved and note is not None:
+        note(f"when the flow survey summaries were last used is not kept ({unsaved})")
     return target
 
 
@@ -180,17 +186,35 @@ def survey_noise(evaluation: Any, *, device: str = "auto", raft_weights: str | N
     return lookup, failed
 
 
-def surveyed_noise(method: str) -> NoiseLookup:
-    """A lookup of the flow survey's stored summary of a video or its segment (``None`` when it was not surveyed)."""
-    from core.data.flow_survey import FlowSurveyStore, default_survey_root
+class SurveyedNoise:
+    """A lookup of the flow survey's stored summary of a video or its segment (``None`` when it was not surveyed).
 
-    store = FlowSurveyStore(default_survey_root(), method)
+    A look-up is a use: the store keeps the summaries used last, and one that ``eval`` reads run after run but
+    nobody surveys again was the first to be pruned while its use stayed in memory.  :meth:`keep_use` saves it,
+    once, after every look-up (a save rewrites the whole store: never one per video)."""
 
-    def lookup(path: Path, segment: tuple[float, float] | None = None) -> dict[str, Any] | None:
-        summary = store.get(path, segment)
-        return None if summary is None else summary.to_dict()
+    def __init__(self, method: str) -> None:
+        from core.data.flow_survey import FlowSurveyStore, default_survey_root
 
-    return lookup
+        self.store = FlowSurveyStore(default_survey_root(), method)
+        self.found = 0  # look-ups that found a summary: uses to save
+
+    def __call__(self, path: Path, segment: tuple[float, float] | None = None) -> dict[str, Any] | None:
+        summary = self.store.get(path, segment)
+        if summary is None:
+            return None
+        self.found += 1
+        return summary.to_dict()
+
+    def keep_use(self) -> str:
+        """Save when the summaries found were used (merged into the store's file under its lock); ``""`` when saved
+        or nothing was found, else why the store could not be written."""
+        return self.store.save() if self.found else ""
+
+
+def surveyed_noise(method: str) -> SurveyedNoise:
+    """A lookup of the flow survey's stored summaries of ``method`` (see :class:`SurveyedNoise`)."""
+    return SurveyedNoise(method)
 
 
 def read_video_results(path: str | os.PathLike[str]) -> VideoResults:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from core.device import resolve_device
+from core.device import autocast_dtype, resolve_device
 from core.errors import InputError
 from core.inference.cancel_hooks import cancellable
 from core.inference.compiled import CompiledModule, CompileReport, compile_unavailable, use_persistent_cache, wants_compile
@@ -323,12 +323,8 @@ class ClipClassifier:
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
-        """What :attr:`precision` runs the model in on this device: a half type under autocast, ``None``
-        for float32 ("auto": bfloat16 on a CUDA card that has it, else float16; float32 on a CPU)."""
-        dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.precision)
-        if self.precision == "auto" and self.device.type == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return dtype
+        """What :attr:`precision` runs the model in on this device (:func:`core.device.autocast_dtype`)."""
+        return autocast_dtype(self.precision, self.device)
 
     def autocast(self):
         """The autocast context of :attr:`precision` on this device (none for float32)."""

@@ -2,8 +2,9 @@
 
 Listing a dataset again, in this window or in a new session, made new rows without predictions, although every
 video scored with the chosen checkpoint sat in its record cache.  Here the cache answers each row (keyed by the
-checkpoint, its flow and weights, the video's file and reader version, its segment: an edited video, or other
-flow settings, find nothing and are scored again by Evaluate), and the Split column is given the checkpoint's
+checkpoint, its flow and weights, how the panel scores on the chosen device (clips per video, device kind and
+precision), the video's file and reader version, its segment: an edited video, other flow settings, or another
+device, find nothing and are scored again by Evaluate), and the Split column is given the checkpoint's
 recorded split, as its evaluation gives it.  No model is opened.
 """
 
@@ -33,19 +34,21 @@ class CachedPredictions:
         return f"{len(self.matched)} predictions of {Path(self.checkpoint).name} from its earlier evaluations (Evaluate scores the rest)"
 
 
-def cached_predictions(rows: Sequence[Row], dataset: Dataset, checkpoint: str, cancel) -> CachedPredictions | None:  # noqa: ANN001
-    """The records ``checkpoint``'s cache holds for ``rows`` as they are now (``None`` when it holds none, or the
-    checkpoint cannot be read: the listing goes on without predictions)."""
+def cached_predictions(rows: Sequence[Row], dataset: Dataset, checkpoint: str, device: str, cancel) -> CachedPredictions | None:  # noqa: ANN001
+    """The records ``checkpoint``'s cache holds for ``rows`` as they are now, as Evaluate scores them on ``device``
+    (``None`` when it holds none, or the checkpoint cannot be read: the listing goes on without predictions)."""
     from core.errors import InputError
     from core.evaluation.panel_scoring import reusable_record
+    from core.evaluation.panel_settings import scoring_settings
     from core.evaluation.record_cache import checkpoint_records
     from core.models.checkpoint import read_checkpoint_info
 
     try:
         info = read_checkpoint_info(checkpoint)
+        scoring = scoring_settings(device)
     except InputError:
-        return None  # moved or damaged since it was chosen: the Classification panel says so
-    cache = checkpoint_records(checkpoint, info.config)
+        return None  # moved or damaged since it was chosen (the Classification panel says so), or a device gone
+    cache = checkpoint_records(checkpoint, info.config, scoring=scoring)
     if not len(cache):
         return None
     names = set(info.config.class_names)

@@ -49,10 +49,10 @@ class Listing:
 
 
 def list_dataset(path: str, videos: str | None, cancel, progress,  # noqa: ANN001
-                 carried: Sequence[tuple[str, VideoResults]] = (), checkpoint: str | None = None) -> Listing:
+                 carried: Sequence[tuple[str, VideoResults]] = (), checkpoint: str | None = None, device: str = "cpu") -> Listing:
     """Read any dataset layout and its default split (what ``train`` would use); no video is opened.  The results
     files whose predictions the table held (``carried``: the file's path, its results) are matched to the new rows;
-    without them, ``checkpoint``'s cached records (what this panel scored with it before) are."""
+    without them, ``checkpoint``'s cached records (what this panel scored with it on ``device`` before) are."""
     from core.data import discover_dataset, make_split
 
     dataset = discover_dataset(path, videos=videos)
@@ -68,7 +68,7 @@ def list_dataset(path: str, videos: str | None, cancel, progress,  # noqa: ANN00
     cached = None
     if checkpoint is not None and not kept:
         progress(2, 3, "predictions scored before")
-        cached = cached_predictions(rows, dataset, checkpoint, cancel)
+        cached = cached_predictions(rows, dataset, checkpoint, device, cancel)
     listing = Listing(rows, summary, dataset.classes, {normalise(r.path): r.true for r in rows}, {id(r): i for i, r in enumerate(rows)},
                       dataset, kept, cached)
     exempt_long_lived()  # here, not on the GUI thread: its collector's next pass would walk every new object once more
@@ -152,10 +152,10 @@ class DatasetController(QObject):
         self._results_shown: list[tuple[str, VideoResults]] = []
 
     # -- listing ----------------------------------------------------------------------
-    def open_dataset(self, path: str, videos: str | None = None, *, checkpoint: str | Path | None = None) -> None:
+    def open_dataset(self, path: str, videos: str | None = None, *, checkpoint: str | Path | None = None, device: str = "cpu") -> None:
         """List ``path`` in a worker; the jobs on the last listing's rows stop (exports asked for are written:
         each holds what it writes).  The rows get the predictions of the results files the table showed, else those
-        the panel scored before with ``checkpoint`` (the Classification panel's model)."""
+        the panel scored before with ``checkpoint`` (the Classification panel's model) on ``device`` (its device)."""
         self._after_listing.clear()
         for channel in CHANNELS:
             self.jobs.cancel(channel)
@@ -168,7 +168,7 @@ class DatasetController(QObject):
             self._run_after_listing()  # on the rows the table still holds
 
         self.jobs.submit(
-            "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress, carried, chosen),
+            "dataset-open", lambda cancel, progress: list_dataset(path, videos, cancel, progress, carried, chosen, device),
             lambda listing: self._listed(path, listing),
             on_error=not_listed,
             on_progress=lambda d, n, m: self.progressed.emit("dataset-open", d, n, m),

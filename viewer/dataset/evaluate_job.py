@@ -91,7 +91,8 @@ def chosen_rows(request: EvaluationRequest, extra: Mapping[str, Any]) -> tuple[l
 
 def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa: ANN001
     """Score the chosen rows whose class the model knows; each record is handed over as ``(row, "record", record)``."""
-    from core.evaluation.panel_scoring import DEFAULT_PANEL_CLIPS, score_videos
+    from core.evaluation.panel_scoring import score_videos
+    from core.evaluation.panel_settings import PANEL_PRECISION, scoring_settings
     from core.evaluation.record_cache import checkpoint_records
     from core.inference import default_flow_backend
     from core.models.checkpoint import open_classifier, read_checkpoint_info
@@ -107,9 +108,10 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
     if relabel.changes:
         progress(0, len(rows), "the checkpoint's split", partial=relabel)
     scorable = [r for r in rows if r.true in names]
-    cache = checkpoint_records(checkpoint, info.config)
+    scoring = scoring_settings(request.device)  # what the records are scored with: their cache is that setting's
+    cache = checkpoint_records(checkpoint, info.config, scoring=scoring)
     classifier = ModelOnFirstUse(lambda: open_classifier(checkpoint, device=request.device, flow_backend=default_flow_backend(),
-                                                         batch_size=DEFAULT_PANEL_CLIPS))
+                                                         batch_size=scoring.clips, precision=PANEL_PRECISION))
     row_of = {(Path(r.path).resolve(), r.segment): r for r in scorable}  # a file's segment and the whole file are two rows
 
     def relay(done: int, total: int, message: str = "", partial=None) -> None:  # noqa: ANN001
@@ -119,7 +121,7 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
             progress(done, total, message)
 
     records, failed = score_videos(classifier, [(r.path, r.relative, r.true, r.segment) for r in scorable], cache,
-                                   cancel=cancel, progress=relay)
+                                   clips=scoring.clips, cancel=cancel, progress=relay)
     return summary(records, failed, skipped=len(rows) - len(scorable), checkpoint=checkpoint, source=source,
                    loaded=classifier.opened) + not_kept(cache.unsaved)
 

@@ -99,7 +99,8 @@ class DatasetView:
 
     def open_dataset(self, path: str, videos: str | None = None) -> None:
         self.show_dock()
-        self.controller.open_dataset(path, videos, checkpoint=self.window.classify.checkpoint)  # its predictions scored before
+        classify = self.window.classify  # the predictions its model scored before, on its device
+        self.controller.open_dataset(path, videos, checkpoint=classify.checkpoint, device=classify.device)
 
     def choose_dataset(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder", app_settings.last_folder())

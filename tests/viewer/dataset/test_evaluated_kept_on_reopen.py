@@ -73,3 +73,25 @@ def test_another_models_cache_is_not_shown(qtbot, window, data, tmp_path):  # no
     with qtbot.waitSignal(controller.listed, timeout=WAIT_MS):
         controller.open_dataset(str(synth))  # no model chosen
     assert shown(controller) == {}
+
+
+def test_predictions_scored_on_another_device_are_not_shown(qtbot, window, data, monkeypatch):  # noqa: ANN001
+    """The cache was keyed by the checkpoint and its flow alone: with the Classification panel on a GPU (half precision),
+    a reopened dataset showed the predictions scored on the CPU in float32 as that GPU's."""
+    import torch
+
+    synth, checkpoint, _root = data
+    controller = window.dataset.controller
+    open_listed(qtbot, window, synth)
+    controller.evaluate(checkpoint, part="test", device="cpu")
+    finished(qtbot, window, "dataset-eval")
+    scored = shown(controller)
+    assert len(scored) == 10
+    with monkeypatch.context() as gpu:  # a machine with a CUDA card chosen (only listed: no model runs)
+        gpu.setattr(torch.cuda, "is_available", lambda: True)
+        gpu.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+        gpu.setattr(window.classify, "device", "cuda")
+        open_listed(qtbot, window, synth)
+        assert shown(controller) == {}
+    open_listed(qtbot, window, synth)  # the CPU again: its own predictions
+    assert shown(controller) == scored

@@ -57,7 +57,7 @@ def test_the_panels_scoring_hands_each_record_to_the_row_of_its_own_seconds(tmp_
         config=types.SimpleNamespace(class_names=list(NAMES)), extra={}))
     monkeypatch.setattr(record_cache, "RecordCache", lambda *_args, **_kwargs: types.SimpleNamespace(unsaved=""))
 
-    def score(_classifier, videos, _cache, cancel=None, progress=None):  # noqa: ANN001, ANN202
+    def score(_classifier, videos, _cache, clips=3, cancel=None, progress=None):  # noqa: ANN001, ANN202
         records = [record_of(relative, Path(path).resolve(), NAMES, 0, [0.9, 0.1], None, segment=segment)
                    for path, relative, _true, segment in videos]
         for n, record in enumerate(records, start=1):
