@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from core.data.flow_survey import file_key, video_key
-from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
+from core.evaluation.video_results import VideoRecord, VideoResultsError, parse_video_results, results_text
 from core.store_save import MergedStore
 
 KEYS_FIELD = "video_keys"  # header field: the record's identity (:func:`_identity`) -> its video_key when it was scored
@@ -78,17 +78,19 @@ class RecordCache(MergedStore):
         digest = hashlib.sha256(material.encode("utf-8")).hexdigest()[:20]
         self.file = Path(root if root is not None else default_record_root()) / f"{digest}.jsonl"
         self._lock = threading.Lock()
-        self._entries = self._on_disk()  # the record's identity -> (its video_key, the record): one entry per video
+        self._entries = self._loaded()  # the record's identity -> (its video_key, the record): one entry per video
         self._records = {key: record for key, record in self._entries.values()}  # video_key -> record
         self._new: set[str] = set()  # the identities put here since the last save
 
     def _on_disk(self) -> dict[str, tuple[str, VideoRecord]]:
-        """The file's records by identity (none when it is absent, damaged or keeps no keys)."""
-        if not self.file.is_file():
+        """The file's records by identity (none when it is absent, damaged or keeps no keys; an ``OSError`` when it
+        cannot be read)."""
+        raw = self._file_bytes()
+        if raw is None:
             return {}
         try:
-            results = read_video_results(self.file)
-        except VideoResultsError:
+            results = parse_video_results(raw.decode("utf-8-sig"), self.file)  # a BOM: saved again by an editor
+        except (UnicodeDecodeError, VideoResultsError):
             return {}  # a damaged cache: scored again
         keys = results.header.get(KEYS_FIELD)
         if not isinstance(keys, dict):
