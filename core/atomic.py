@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator, TypeVar
 
 # ".<target name>.<pid>.<random>.tmp<suffix>"; temporaries from before the pid was in the name
 # (".<target name>.<random>.tmp<suffix>") count as orphans once a day old
@@ -27,6 +27,12 @@ UNNAMED_ORPHAN_AGE_S = 24 * 3600
 # ".<folder name>.<pid>.<random>.partial": a folder being written; ".old": the one it replaces
 _STAGED = re.compile(r"^\.(?P<target>.+?)\.(?P<pid>\d+)\.(?P<random>[a-z0-9_]{8})\.(?P<kind>partial|old)$")
 
+
+# A file another process has open cannot be replaced on Windows, nor opened while it is being replaced: tried again
+# this many times, this long apart (about a second; a store's reader holds its file for milliseconds)
+BUSY_TRIES = 20
+BUSY_PAUSE_S = 0.05
+Result = TypeVar("Result")
 
 # A temporary's name holds its target's: a long target name is cut to this many bytes plus a hash, so the
 # temporary stays within the file system's 255 bytes a name.
@@ -54,13 +60,30 @@ def _final_mode(target: Path, new: int = 0o666) -> int:
         return new & ~umask
 
 
+def retry_busy(action: Callable[[], Result]) -> Result:
+    """``action()``, tried again after a pause while it raises ``PermissionError``, :data:`BUSY_TRIES` times in all;
+    the last try's error is raised.  On Windows ``os.replace`` over a file another process has open (a store's reader,
+    which reads outside the store's lock) raises it, as does opening a file another process is replacing; elsewhere
+    such an error lasts, and costs the pauses before it is raised as before."""
+    for _ in range(BUSY_TRIES - 1):
+        try:
+            return action()
+        except PermissionError:
+            time.sleep(BUSY_PAUSE_S)
+    return action()
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, wait_if_busy: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     For writers that want a file name (``cv2.imwrite``, ``safetensors``,
     ``matplotlib``).  The temporary keeps the final suffix so such writers
-    pick the right format.
+    pick the right format.  ``wait_if_busy``: a rename refused for permission is
+    tried again for about a second (:func:`retry_busy`), for a file that other
+    processes read as it is written (a shared store); other writers fail at once
+    (an export over a file open in another program: nothing to wait for, and
+    the viewer would freeze).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +95,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, _final_mode(target))
-        os.replace(tmp, target)
+        if wait_if_busy:
+            retry_busy(lambda: os.replace(tmp, target))
+        else:
+            os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -177,11 +203,12 @@ def sweep_staged_folders(folder: str | os.PathLike[str], name: str) -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
-    """``open(path, mode)`` that only replaces ``path`` when the block succeeds."""
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None, *,
+                wait_if_busy: bool = False) -> Iterator[IO]:
+    """``open(path, mode)`` that only replaces ``path`` when the block succeeds (``wait_if_busy``: see :func:`atomic_path`)."""
     if "r" in mode or "a" in mode:
         raise ValueError(f"atomic_open is for writing, got mode {mode!r}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, wait_if_busy=wait_if_busy) as tmp:
         with open(tmp, mode, encoding=encoding) as handle:
             yield handle
 
@@ -191,6 +218,6 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         handle.write(data)
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    with atomic_open(path, "w", encoding="utf-8") as handle:
+def write_text(path: str | os.PathLike[str], text: str, *, wait_if_busy: bool = False) -> None:
+    with atomic_open(path, "w", encoding="utf-8", wait_if_busy=wait_if_busy) as handle:
         handle.write(text)

@@ -50,6 +50,13 @@ def _escaped(ch: str) -> str:
     return ch.encode("unicode_escape").decode("ascii")
 
 
+def cannot_be_read(err: OSError) -> str:
+    """The one-line problem of a file or folder that ``err`` kept from being read or listed (no permission, deleted
+    since, a drive gone): ``"cannot be read (Permission denied)"``, the system's words, else the error's type.
+    Each caller raises it as its own error type (:class:`VideoError`, :class:`DatasetError`), naming the path."""
+    return f"cannot be read ({err.strerror or type(err).__name__})"
+
+
 class VideoError(InputError):
     """A video (or image-sequence folder) cannot be opened or decoded."""
 

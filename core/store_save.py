@@ -12,7 +12,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.errors import InputError
+from core.errors import InputError, cannot_be_read
+
+
+class StoreUnreadable(InputError):
+    """A store's file is there but cannot be read (after :func:`core.atomic.retry_busy`): a save does not write over
+    it, since what other writers saved there would be lost with it."""
 
 
 class SavedOrSaysWhy:
@@ -34,7 +39,7 @@ class SavedOrSaysWhy:
             self._write()
         except OSError as err:
             self.unsaved = str(InputError(describe_os_error(err), self.file))
-        except (LockUnavailable, LockTimeout) as err:  # its lock file, beside the store, says why (named)
+        except (LockUnavailable, LockTimeout, StoreUnreadable) as err:  # the file or its lock file says why (named)
             self.unsaved = str(err)
         else:
             self.unsaved = ""
@@ -46,9 +51,14 @@ class MergedStore(SavedOrSaysWhy):
     file as it is now, under the file's inter-process lock (:mod:`core.file_lock`): another writer's entries, saved
     since this store read the file or at the same instant, are kept.
 
-    A store gives :meth:`_on_disk` (the file's entries, ``{}`` when absent or damaged) and :meth:`_text` (its
-    entries as the file's text); it may leave out entries that will never be looked up again (:meth:`_stale`,
-    :meth:`_bounded`) and keep state derived from its entries (:meth:`_set`)."""
+    A store gives :meth:`_on_disk` (the file's entries, ``{}`` when absent or damaged, an ``OSError`` when it cannot
+    be read: read it with :meth:`_file_bytes`) and :meth:`_text` (its entries as the file's text); it may leave out
+    entries that will never be looked up again (:meth:`_stale`, :meth:`_bounded`) and keep state derived from its
+    entries (:meth:`_set`).  It starts from :meth:`_loaded`.
+
+    Readers read outside the lock (a store being made, in any process): on Windows the file cannot be replaced while
+    one has it open, nor opened while it is being replaced, so both the write's rename and the read are tried again
+    for about a second (:func:`core.atomic.retry_busy`)."""
 
     _entries: dict[str, Any]  # key -> entry
     _new: set[str]  # the keys put (or used) here since the last save
@@ -56,6 +66,24 @@ class MergedStore(SavedOrSaysWhy):
 
     def _on_disk(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _file_bytes(self) -> bytes | None:
+        """The file's bytes; ``None`` when there is none yet.  Busy (see the class) is tried again; an ``OSError`` when
+        it cannot be read even so, never "nothing saved": a save would write the file's entries away."""
+        from core.atomic import retry_busy
+
+        try:
+            return retry_busy(self.file.read_bytes)
+        except FileNotFoundError:
+            return None
+
+    def _loaded(self) -> dict[str, Any]:
+        """The file's entries for a store being made; none when it cannot be read now (a cache: what it holds is
+        computed again, and a save reads the file again before it writes, so nothing there is lost)."""
+        try:
+            return self._on_disk()
+        except OSError:
+            return {}
 
     def _text(self) -> str:
         """The file's text for :attr:`_entries` (called holding :attr:`_lock`)."""
@@ -81,13 +109,16 @@ class MergedStore(SavedOrSaysWhy):
             held = list(self._entries)
         stale = self._stale(held)  # what another writer added meanwhile is looked at by the next save
         with locked(self.file):
-            on_disk = self._on_disk()
+            try:
+                on_disk = self._on_disk()
+            except OSError as err:
+                raise StoreUnreadable(f"{cannot_be_read(err)}: not written over, so as not to lose what it holds", self.file) from None
             with self._lock:
                 saved = {key: self._entries[key] for key in self._new}
                 merged = {**self._entries, **on_disk, **saved}
                 self._set(self._bounded({key: entry for key, entry in merged.items() if key in saved or key not in stale}))
                 text = self._text()
-            write_text(self.file, text)
+            write_text(self.file, text, wait_if_busy=True)
             with self._lock:
                 # on disk now (or left out): a later save takes the file's entry, which may be newer (another writer's)
                 self._new -= {key for key, entry in saved.items() if self._entries.get(key, entry) is entry}

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from core.errors import DatasetError
+from core.errors import DatasetError, cannot_be_read
 
 if TYPE_CHECKING:
     from core.video import Video
@@ -133,7 +133,7 @@ def folder_entries(folder: Path) -> list[Path]:
     try:
         return list(folder.iterdir())
     except OSError as err:
-        raise DatasetError(f"cannot be read ({err.strerror or type(err).__name__})", folder) from None
+        raise DatasetError(cannot_be_read(err), folder) from None
 
 
 def _videos_in(folder: Path) -> list[Path]:

@@ -104,14 +104,17 @@ class FlowSurveyStore(MergedStore):
         self.max_entries = max_entries
         self._flow = _flow_digest(method)
         self._lock = threading.Lock()
-        self._entries = self._on_disk()
+        self._entries = self._loaded()
         self._new: set[str] = set()  # the keys put or looked up here since the last save
 
     def _on_disk(self) -> dict[str, dict[str, Any]]:
+        """The file's summaries; none when it is absent or damaged (a cache, rebuilt by surveying again), an
+        ``OSError`` when it cannot be read."""
+        raw = self._file_bytes()
         try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-            data = {}  # absent or damaged: a cache, rebuilt by surveying again
+            data = json.loads(raw.decode("utf-8")) if raw is not None else {}
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            data = {}
         if isinstance(data, dict) and isinstance(data.get("videos"), dict):
             return {k: v for k, v in data["videos"].items() if FlowSummary.from_dict(v) is not None}
         return {}

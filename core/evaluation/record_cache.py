@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 from core.data.flow_survey import file_key, video_key
 from core.evaluation.panel_settings import PanelScoring
-from core.evaluation.video_results import VideoRecord, VideoResultsError, read_video_results, results_text
+from core.evaluation.video_results import VideoRecord, VideoResultsError, parse_video_results, results_text
 from core.store_save import MergedStore
 
 KEYS_FIELD = "video_keys"  # header field: the record's identity (:func:`_identity`) -> its video_key when it was scored
@@ -90,7 +90,7 @@ class RecordCache(MergedStore):
         self._lock = threading.Lock()
         # first what is not saved yet, then the file: a record saved meanwhile left the unsaved for the file before
         unsaved = _unsaved_elsewhere(self.file)
-        self._entries: Entries = {**self._on_disk(), **unsaved}  # one entry per video
+        self._entries: Entries = {**self._loaded(), **unsaved}  # one entry per video
         self._records = {key: record for key, record in self._entries.values()}  # video_key -> record
         self._new: set[str] = set()  # the identities put here since the last save
         with _OPEN_LOCK:
@@ -102,12 +102,14 @@ class RecordCache(MergedStore):
             return {name: self._entries[name] for name in self._new if name in self._entries}
 
     def _on_disk(self) -> Entries:
-        """The file's records by identity (none when it is absent, damaged or keeps no keys)."""
-        if not self.file.is_file():
+        """The file's records by identity (none when it is absent, damaged or keeps no keys; an ``OSError`` when it
+        cannot be read)."""
+        raw = self._file_bytes()
+        if raw is None:
             return {}
         try:
-            results = read_video_results(self.file)
-        except VideoResultsError:
+            results = parse_video_results(raw.decode("utf-8-sig"), self.file)  # a BOM: saved again by an editor
+        except (UnicodeDecodeError, VideoResultsError):
             return {}  # a damaged cache: scored again
         keys = results.header.get(KEYS_FIELD)
         if not isinstance(keys, dict):

@@ -221,9 +221,16 @@ def read_video_results(path: str | os.PathLike[str]) -> VideoResults:
     """Read a results file; any malformed line is a :class:`VideoResultsError` naming it."""
     file = Path(path)
     try:
-        lines = file.read_text(encoding="utf-8-sig").splitlines()  # a BOM: saved again by a Windows editor
+        text = file.read_text(encoding="utf-8-sig")  # a BOM: saved again by a Windows editor
     except (OSError, UnicodeDecodeError) as err:
         raise VideoResultsError(f"cannot read the per-video results ({err})", file) from None
+    return parse_video_results(text, file)
+
+
+def parse_video_results(text: str, file: Path) -> VideoResults:
+    """The results file ``file`` whose ``text`` the caller read (a shared store reads its file itself: one that
+    cannot be read is not one that is damaged); any malformed line is a :class:`VideoResultsError` naming it."""
+    lines = text.splitlines()
     if not lines:
         raise VideoResultsError("is empty: expected a header line and one line per video", file)
     head = _json_line(lines[0], 1, file)

@@ -53,7 +53,6 @@ _A = 0.17883277
 _B = 1 - 4 * _A
 _C = 0.5 - _A * np.log(4 * _A)
 _HLG_GAMMA = 1.2  # the OOTF's system gamma for a 1000-nit display
-_BT2020_LUMA = np.array([0.2627, 0.6780, 0.0593])
 
 # The brightest linear light a pixel can have after the primaries' conversion: 10,000 nits (PQ's top) through
 # the matrix's largest sum of positive entries (red's 1.6605), with room to spare.  The tone-scale table spans it.
@@ -64,6 +63,9 @@ _ROOT_CEILING = float(np.sqrt(_LIGHT_CEILING))
 # in every frame.
 _STRIP_PIXELS = 1 << 16
 
+# ITU-R BT.2020's (and BT.2100's) luma weights of red, green and blue: the HLG OOTF's luminance here, and the
+# YUV matrix's Kr and Kb in core.video.rgb_planes
+BT2020_LUMA = (0.2627, 0.6780, 0.0593)
 # CIE xy chromaticities of the red, green and blue primaries, and D65
 _BT2020_XY = ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))
 _BT709_XY = ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060))
@@ -209,7 +211,7 @@ class _Strip:
         for code, plane in zip(codes, light):
             np.take(_signal_to_light(self.transfer), code, out=plane, mode="wrap")  # no index is out of range
         if self.transfer == "hlg":  # the OOTF, light * 1000 * luma ** 0.2, as its square root: sqrt(1000) * luma ** 0.1
-            ootf = cv2.max(_weighted_sum(light, _BT2020_LUMA, ootf), 1e-12, dst=ootf)
+            ootf = cv2.max(_weighted_sum(light, BT2020_LUMA, ootf), 1e-12, dst=ootf)
             ootf = cv2.multiply(cv2.pow(ootf, (_HLG_GAMMA - 1) / 2, dst=ootf), float(np.sqrt(SOURCE_PEAK_NITS)), dst=ootf)
         if self.primaries != _BT709_PRIMARIES:  # into the free planes, then back; may go negative: clipped below
             mixed = [_weighted_sum(light, row, out) for row, out in zip(bt2020_to_bt709(), (peak, floats[5], floats[6]))]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import cv2
 import numpy as np
 
-from core.errors import VideoError, is_transient
+from core.errors import VideoError, cannot_be_read, is_transient
 from core.video.alpha import over_black
 from core.video.base import MAX_PIXELS, Video, VideoInfo, check_resolution, to_rgb
 from core.video.frame_cache import DEFAULT_CACHE_BYTES
@@ -41,7 +41,7 @@ def list_images(folder: Path) -> list[Path]:
     try:
         entries = list(folder.iterdir())
     except OSError as err:  # no permission to list it, a drive gone
-        raise VideoError(f"cannot be read ({err.strerror or type(err).__name__})", folder) from None
+        raise VideoError(cannot_be_read(err), folder) from None
     return sorted((p for p in entries if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS),
                   key=_natural_key)
 
@@ -86,7 +86,7 @@ def _read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # cv2.imread cannot report why it failed
     except OSError as err:  # deleted since the folder was listed, no permission, a drive gone (which may come back)
-        raise VideoError(f"cannot be read ({err.strerror or type(err).__name__})", path, transient=is_transient(err)) from None
+        raise VideoError(cannot_be_read(err), path, transient=is_transient(err)) from None
     if data.size == 0:
         raise VideoError("image file is empty (0 bytes)", path)
     width, height, orientation = image_header(path, data.tobytes())

@@ -24,11 +24,13 @@ import numpy as np
 from av.video.format import VideoFormat
 from av.video.reformatter import ColorRange, Colorspace
 
+from core.video.hdr import BT2020_LUMA
+
 # Luma weights (Kr, Kb) of the matrices :func:`core.video.colour.rgb_conversion` names.
 _LUMA_WEIGHTS = {Colorspace.ITU709: (0.2126, 0.0722), Colorspace.ITU601: (0.299, 0.114), Colorspace.FCC: (0.30, 0.11),
                  Colorspace.SMPTE240M: (0.212, 0.087)}
 if hasattr(Colorspace, "BT2020"):
-    _LUMA_WEIGHTS[Colorspace.BT2020] = (0.2627, 0.0593)
+    _LUMA_WEIGHTS[Colorspace.BT2020] = (BT2020_LUMA[0], BT2020_LUMA[2])
 # Planar YUV without alpha, as software decoders give HDR (HEVC Main 10/12, VP9 profile 2/3, AV1, ProRes 422),
 # whose chroma swscale's rgb48le conversion samples as here when the picture's size is a whole number of chroma
 # samples (checked in tests/core/video/test_hdr_speed.py); 8-bit 4:2:x and odd sizes it samples otherwise.
