@@ -12,13 +12,26 @@ os.environ["TWOSTREAM_OFFLINE"] = "1"  # no test may reach for the network
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Flow caches, settings and the torch hub live in a fresh folder per test."""
-    base = tmp_path_factory.mktemp("home")
+def _home_in(base, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWOSTREAM_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(base / "torch"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_dirs_of_the_session(tmp_path_factory: pytest.TempPathFactory):
+    """The same for module- and session-scoped fixtures, which pytest makes before any function-scoped one: they
+    wrote flow caches, survey stores and record caches into the user's real cache folder (shared by every test run
+    on the machine, and kept from one run to the next)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _home_in(tmp_path_factory.mktemp("session-home"), monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flow caches, settings and the torch hub live in a fresh folder per test."""
+    _home_in(tmp_path_factory.mktemp("home"), monkeypatch)
 
 
 @pytest.fixture(autouse=True)

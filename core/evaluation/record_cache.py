@@ -151,6 +151,7 @@ class RecordCache(MergedStore):
         records, keys = [r for _key, r in self._entries.values()], {name: key for name, (key, _r) in self._entries.items()}
         return results_text(self.checkpoint, "", self.class_names, records, **{KEYS_FIELD: keys})
 
+
 def _unsaved_elsewhere(file: Path) -> Entries:
     """The records this process's other caches of ``file`` hold unsaved (an evaluation running now)."""
     with _OPEN_LOCK:
