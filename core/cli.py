@@ -9,6 +9,7 @@ prints one line and exits 1 (the traceback only with ``TWOSTREAM_DEBUG=1``).
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import importlib
 import math
@@ -20,13 +21,16 @@ import traceback
 from types import ModuleType
 from typing import Any, Iterator, Sequence
 
-from core.errors import Cancelled, CoreError, InputError, WeightsUnavailable
+from core.errors import Cancelled, CoreError, InputError, WeightsUnavailable, escape_unwritable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+ESCAPE_UNWRITABLE = "twostream.escape"  # the output streams' error handler while a command runs
+
+codecs.register_error(ESCAPE_UNWRITABLE, escape_unwritable)
 
 
 class UsageError(InputError):
@@ -146,6 +150,26 @@ def build_parser(prog: str, description: str, command_modules: Sequence[str], de
 def run_cli(argv: Sequence[str] | None, *, prog: str, description: str, command_modules: Sequence[str], default_command: str) -> int:
     """Parse ``argv`` and run the chosen command; ``default_command`` runs when the
     first argument is not a command (``main.py VIDEO`` opens the viewer)."""
+    with _unwritable_escaped():
+        return _run(argv, prog=prog, description=description, command_modules=command_modules, default_command=default_command)
+
+
+@contextlib.contextmanager
+def _unwritable_escaped() -> Iterator[None]:
+    """Every command's output (the paths it wrote, its errors) shows a name's byte that is not UTF-8 as ``\\xff``, as
+    :func:`~core.errors.shown_path` does, not as the raw byte a terminal shows as a replacement character."""
+    streams = [(s, s.errors) for s in (sys.stdout, sys.stderr) if hasattr(s, "reconfigure") and getattr(s, "errors", None)]
+    for stream, _errors in streams:
+        stream.reconfigure(errors=ESCAPE_UNWRITABLE)
+    try:
+        yield
+    finally:
+        for stream, errors in streams:
+            with contextlib.suppress(ValueError):  # a stream closed meanwhile
+                stream.reconfigure(errors=errors)
+
+
+def _run(argv: Sequence[str] | None, *, prog: str, description: str, command_modules: Sequence[str], default_command: str) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         parser, modules = build_parser(prog, description, command_modules)

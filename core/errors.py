@@ -57,6 +57,15 @@ def cannot_be_read(err: OSError) -> str:
     return f"cannot be read ({err.strerror or type(err).__name__})"
 
 
+def escape_unwritable(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler for the command line's output: a character its stream cannot encode (a name's byte that
+    is not UTF-8, kept by ``os.fsdecode``) written as :func:`shown_path` shows it, ``\\xff``.  The terminal's own
+    handler wrote the raw byte, which it showed as a replacement character, so the user could not tell which file was meant."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(_escaped(ch) for ch in error.object[error.start:error.end]), error.end
+
+
 class VideoError(InputError):
     """A video (or image-sequence folder) cannot be opened or decoded."""
 

@@ -8,7 +8,8 @@ the video, the frames, the flow method and encoding, the overlay choice,
 snapshots of other features' overlays) and the worker reads nothing else.
 Exports run one at a time, a second waiting its turn (:mod:`viewer.export_queue`,
 which the dataset panel's exports share).  Progress goes to a dialog with
-Cancel; a failure (full disk, unwritable folder) is a dialog naming the file;
+Cancel; File > Export > Exports in progress… lists every export running or
+waiting, each with its own Cancel (:mod:`viewer.exports_ui`); a failure (full disk, unwritable folder) is a dialog naming the file;
 the writers are atomic, so nothing half-written is left.
 
 Other features add their overlays to exported clips with
@@ -268,7 +269,7 @@ class ExportController(QObject):
             on_started=lambda: self._show_progress(title), on_job_ended=self._close_dialog,
         ))
         if waits and ticket > 0:
-            self.notifier.notice(f"{title}: after the export in progress")
+            self.notifier.notice(f"{title}: after the export in progress (File > Export > Exports in progress… to cancel it)")
         return ticket
 
     def _show_progress(self, title: str) -> None:

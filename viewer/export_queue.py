@@ -5,6 +5,9 @@ export cancelled but still winding down: "what is running?" said nothing while i
 channel of :class:`~viewer.jobs.JobRunner` is "newest wins", so the queue submits the next export only once the
 previous one's end has been heard: a cancelled export may still write its file (the writers are atomic, it is then
 reported written), and a newer job on the channel would silence that end.
+
+:attr:`ExportQueue.changed` and :meth:`ExportQueue.entries` let a view list the exports in progress, each with its
+ticket to cancel it (:mod:`viewer.widgets.export_list`).
 """
 
 from __future__ import annotations
@@ -37,10 +40,22 @@ class Export:
     on_job_ended: Callable[[], None] | None = None
 
 
+@dataclass(frozen=True)
+class QueuedExport:
+    """An export in progress as a list shows it: its ticket (for :meth:`ExportQueue.cancel`), what it writes, and
+    whether it runs (``cancelling``: asked to stop, its worker not ended yet) or waits its turn."""
+
+    ticket: int
+    title: str
+    running: bool = False
+    cancelling: bool = False
+
+
 class ExportQueue(QObject):
     """Exports on one job channel, run one at a time in the order asked for; a second never cancels the first."""
 
     busyChanged = Signal(bool)  # on a change only: an export runs (or winds down after a cancel) or waits
+    changed = Signal()  # the exports in progress changed: one was added, started, asked to stop, cancelled or ended
 
     def __init__(self, jobs: JobRunner, channel: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,15 +71,18 @@ class ExportQueue(QObject):
         """Whether an export runs (also one cancelled, still winding down) or waits its turn."""
         return self._running is not None or bool(self._waiting)
 
+    def entries(self) -> list[QueuedExport]:
+        """The export running (also one cancelled, still winding down), then those waiting, in order."""
+        running = [] if self._running is None else [QueuedExport(self._running[0], self._running[1].title, True, self._cancelling)]
+        return running + [QueuedExport(ticket, export.title) for ticket, export in self._waiting]
+
     def in_progress(self) -> list[str]:
         """The titles of the export running (marked when cancelled but not ended yet) and of those waiting, in order."""
-        running = [] if self._running is None else [self._running[1].title + (CANCELLING if self._cancelling else "")]
-        return running + [export.title for _ticket, export in self._waiting]
+        return [entry.title + (CANCELLING if entry.cancelling else "") for entry in self.entries()]
 
     def unfinished(self) -> list[str]:
         """The titles of the exports still wanted, running or waiting: those closing the window now would drop."""
-        running = [] if self._running is None or self._cancelling else [self._running[1].title]
-        return running + [export.title for _ticket, export in self._waiting]
+        return [entry.title for entry in self.entries() if not entry.cancelling]
 
     def add(self, export: Export) -> int:
         """Run ``export`` now, or after those before it; its ticket (for :meth:`cancel`), or -1 when the job runner
@@ -72,6 +90,7 @@ class ExportQueue(QObject):
         ticket = next(self._tickets)
         if self.busy:  # also while an end is told: a slot asking for the next export queues behind those waiting
             self._waiting.append((ticket, export))
+            self.changed.emit()
             return ticket
         return ticket if self._run(ticket, export) else -1
 
@@ -81,12 +100,14 @@ class ExportQueue(QObject):
         for entry in self._waiting:
             if entry[0] == ticket:
                 self._waiting.remove(entry)
+                self.changed.emit()
                 entry[1].on_cancelled()
                 return True
         if self._running is None or self._running[0] != ticket or self._cancelling:
             return False
         self._cancelling = True
         self._jobs.cancel(self._channel)
+        self.changed.emit()
         return True
 
     def cancel_running(self) -> bool:
@@ -114,8 +135,10 @@ class ExportQueue(QObject):
         if job < 0:  # the runner is shut down: nothing more runs or is delivered
             self._running = None
             self._waiting.clear()
+            self.changed.emit()
             self._say_busy(False)
             return False
+        self.changed.emit()
         self._say_busy(True)
         return True
 
@@ -123,6 +146,7 @@ class ExportQueue(QObject):
         """The running export's one end: its job is over, it is told, then the next export runs (unless a slot of
         that end started one: the queue is still busy)."""
         self._running, self._cancelling = None, False
+        self.changed.emit()
         if export.on_job_ended is not None:
             export.on_job_ended()
         tell(*args)

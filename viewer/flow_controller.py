@@ -105,6 +105,7 @@ class FlowController(QObject):
         # this video's chunks whose flow failed, by method and weights, and why: not asked again at every frame (a
         # failure that may pass is asked again when the user comes back to its chunk, or presses Try again)
         self._failed_chunks: dict[tuple[str, int, str | None], ChunkFailure] = {}
+        self._prepare_failure: ChunkFailure | None = None  # this video's motion sample failed: asked again by Try again when it may pass
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
         self._throttle.setInterval(40)  # scrubbing fires many frames: ask once it settles
@@ -121,6 +122,7 @@ class FlowController(QObject):
             self.encoding = wanted
         self._store.clear()
         self._failed_chunks.clear()
+        self._prepare_failure = None
         for channel in ("flow", "flow-scan", "flow-prepare"):
             self.jobs.cancel(channel)
         self._withdraw_offer()
@@ -158,8 +160,14 @@ class FlowController(QObject):
 
     def try_again(self) -> None:
         """The user's Try again (on the flow view's message): every chunk of this video whose flow failed for a passing
-        cause is asked again when shown, the current frame's now; one that failed for good stays failed."""
+        cause is asked again when shown, the current frame's now; one that failed for good stays failed.  So is the
+        motion sample that settles the colours (before, only opening the video again measured it again)."""
         self._forget_passing_failures(lambda _tried: True)
+        failure = self._prepare_failure
+        if failure is not None and failure.transient and self._is_current_video():
+            self._prepare_failure = None
+            self.scanStatus.emit("flow scan: waits for the motion sample")
+            self._prepare()
         self._on_frame(self.frame_index)
 
     def _forget_passing_failures(self, which: Callable[[tuple[str, int, str | None]], bool]) -> None:
@@ -281,7 +289,7 @@ class FlowController(QObject):
             with readers.lease("flow") as reader:
                 return measured(reader, cancel, progress)
 
-        self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=self._failed,
+        self.jobs.submit("flow-prepare", work, self._on_prepared, on_error=lambda e, t: self._prepare_failed(session, e, t),
                          on_progress=lambda done, total, _m: self._status("measuring", f"{done}/{total} pairs"))
 
     def _on_prepared(self, prepared: Prepared) -> None:
@@ -298,6 +306,14 @@ class FlowController(QObject):
         self._scan_after_view()
         self._on_frame(self.frame_index)
 
+    def _prepare_failed(self, session: int, error: BaseException, trace: str) -> None:
+        """The motion sample failed: nothing is computed until it is measured, so the view says why at every frame (it
+        said "measuring" again once the user moved on), and offers Try again when the cause may pass."""
+        failure = ChunkFailure.of(error)
+        if session == self._session:
+            self._prepare_failure = failure
+        self._failed(error, trace, failure.transient)
+
     def _withdraw_offer(self) -> None:
         if self.offer is not None:
             self.offer = None
@@ -313,7 +329,7 @@ class FlowController(QObject):
             return
         key = (self.method, self.pair_of(index, len(self.video)))
         shown = self._store.get(key)
-        failure = self._failed_chunks.get(self._chunk_tried(index))
+        failure = self._failed_chunks.get(self._chunk_tried(index)) if self._ready else self._prepare_failure
         if shown is None and failure is not None:  # said again, not computed again (one more error at every frame)
             self.flowPending.emit(key[1])
             self._status("failed", failure.text, failure.transient)

@@ -29,6 +29,7 @@ from viewer.classify.controller import ClassifyController
 from viewer.classify.ui import ClassifyUi
 from viewer.colour_scale_ui import ColourScaleUi
 from viewer.export import ExportController
+from viewer.exports_ui import ExportsUi
 from viewer.flow_controller import ChunkQuality, FlowController, FlowFrame
 from viewer.flow_status import FlowStatus, flow_caption
 from viewer.inspect_ui import InspectUi
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.fallback_banner = self.flow_status.banner
         self.raft_weights_ui = RaftWeightsUi(self)  # Flow > Load RAFT weights...
         self.colour_scale_ui = ColourScaleUi(self)  # lock / per pair beside the colour radius
+        self.exports_ui = ExportsUi(self)  # File > Export > Exports in progress…: each export with its own Cancel
         self.notifier.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.video.frameReady.connect(self._show_frame)
         self.video.frameReady.connect(lambda index, _frame: self.flow.frame_shown(index))  # the flow view keeps pace with it

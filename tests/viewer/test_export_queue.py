@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QPushButton
 
 import viewer.dataset.controller as dataset_controller
@@ -18,6 +20,7 @@ from media import write_video
 from viewer.export_queue import Export, ExportQueue
 from viewer.jobs import JobRunner
 from viewer.main_window import MainWindow
+from viewer.widgets.export_list import NOTHING, ExportList
 
 WAIT_MS = 20000
 
@@ -195,3 +198,65 @@ def test_start_cancel_start_goes_the_same_way_through_both_callers(qtbot, window
     qtbot.waitUntil(lambda: busy[-1:] == [False], timeout=WAIT_MS)
     assert (listed, ends, busy) == (["first (cancelling)", "second"], ["cancelled", "written second"], [True, False])
     assert caller.controller.in_progress() == "" and not any(tmp_path.glob("first.*")) and len(list(tmp_path.glob("second.*"))) == 1
+
+
+# -- the list of exports in progress, each with its own Cancel ---------------------------------------------------
+
+
+def test_the_export_list_cancels_one_waiting_export_and_follows_the_queue(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    """Only the running export could be cancelled (its progress dialog's Cancel): one waiting could only be let run."""
+    queue = ExportQueue(runner, "export")
+    told = Told(queue)
+    reached_a, release_a, reached_b, release_b = (threading.Event() for _ in range(4))
+    queue.add(told.export("a", held(reached_a, release_a)))
+    queue.add(told.export("b", held(reached_b, release_b)))
+    queue.add(told.export("c", lambda cancel, progress: "never"))
+    shown = ExportList([queue])
+    qtbot.addWidget(shown)
+    assert shown.texts() == ["Exporting a (running)", "Exporting b (waiting)", "Exporting c (waiting)"] and shown.empty.isHidden()
+    qtbot.mouseClick(shown.buttons[2], Qt.MouseButton.LeftButton)  # the second one waiting
+    assert told.ends == ["a started", "c cancelled"]
+    assert shown.texts() == ["Exporting a (running)", "Exporting b (waiting)"]
+    release_a.set()
+    qtbot.waitUntil(lambda: shown.texts() == ["Exporting b (running)"], timeout=WAIT_MS)  # a ended, b started
+    release_b.set()
+    qtbot.waitUntil(lambda: not queue.busy, timeout=WAIT_MS)
+    assert told.ends == ["a started", "c cancelled", "a written: file", "b started", "b written: file"]
+    assert shown.texts() == [] and not shown.empty.isHidden() and shown.empty.text() == NOTHING
+
+
+def test_the_running_export_cancelled_from_the_list_says_cancelling_until_it_ends(qtbot, runner: JobRunner) -> None:  # noqa: ANN001
+    queue = ExportQueue(runner, "export")
+    told = Told(queue)
+    reached, release = threading.Event(), threading.Event()
+    queue.add(told.export("a", held(reached, release)))
+    assert reached.wait(WAIT_MS / 1000)
+    shown = ExportList([queue])
+    qtbot.addWidget(shown)
+    qtbot.mouseClick(shown.buttons[0], Qt.MouseButton.LeftButton)
+    assert shown.texts() == ["Exporting a (cancelling)"] and not shown.buttons[0].isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: not queue.busy, timeout=WAIT_MS)
+    assert told.ends == ["a started", "a cancelled"] and shown.texts() == []
+
+
+def test_file_export_lists_the_window_s_exports_and_cancels_a_waiting_one(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """File > Export > Exports in progress…, through the menu: one MP4 held running and two waiting; the second
+    waiting one cancelled there is told cancelled once and never written, the first still is."""
+    ends: list[str] = []
+    caller = _window_exports(qtbot, window, tmp_path, monkeypatch, ends)
+    for name in ("running", "first", "second"):
+        caller.start(name)
+    assert caller.reached.wait(WAIT_MS / 1000)
+    window.findChild(QAction, "showExports").trigger()
+    dialog = window.exports_ui.dialog
+    assert dialog is not None and dialog.isVisible()
+    listed = dialog.list
+    assert [re.sub(r"^Exporting frames 0-2 to ", "", t) for t in listed.texts()] == ["running.mp4 (running)", "first.mp4 (waiting)",
+                                                                                      "second.mp4 (waiting)"]
+    qtbot.mouseClick(listed.buttons[2], Qt.MouseButton.LeftButton)
+    assert ends == ["cancelled"] and len(listed.texts()) == 2
+    caller.release.set()
+    qtbot.waitUntil(lambda: not window.export.busy, timeout=WAIT_MS)
+    assert ends == ["cancelled", "written running", "written first"] and listed.texts() == []
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["clip.mp4", "first.mp4", "running.mp4"]

@@ -1,6 +1,7 @@
 """A chunk whose flow failed for a passing cause (memory, a read error of a network drive that came back) is asked
 again when the user comes back to it, or presses Try again on the flow view's message; one whose cause stays (frames
-of another size) is not asked again.  Before, any failure stood until the video was opened again."""
+of another size) is not asked again.  Before, any failure stood until the video was opened again.  Try again also
+measures again the motion sample that sets a newly opened video's colour radius, when its cause may pass."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt
 
 import viewer.flow_controller as flow_controller
 from core.errors import VideoError
+from core.flow.scale import measure_motion_scale
 from core.progress import CancelToken
 from core.video import open_video
 from media import write_video
@@ -106,3 +108,52 @@ def test_a_chunk_that_failed_for_good_is_not_asked_again(qtbot, window: MainWind
                     and not window.jobs.is_busy("flow"), timeout=10000)
     assert chunks.view_calls == [0, 1] and flow.current() is None and not window.flow_status.retry_button.isVisible()
     assert panel.text() == f"No dis flow for frames 0-1: {path}: frame 3 is 64x48 but the video's first frame is 128x64"
+
+
+class FlakyMotionSample:
+    """``measure_motion_scale`` that raises ``error`` on its first ``times`` calls (always when ``None``), then measures."""
+
+    def __init__(self, error: BaseException, times: int | None) -> None:
+        self.error, self.times, self.calls = error, times, 0
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+        self.calls += 1
+        if self.times is None or self.calls <= self.times:
+            raise self.error
+        return measure_motion_scale(*args, **kwargs)
+
+
+def _open_failing_sample(qtbot, window: MainWindow, path: Path, sample: FlakyMotionSample, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(flow_controller, "measure_motion_scale", sample)
+    window.open_video(str(path))
+    qtbot.waitUntil(lambda: window.notifier.last_error is not None and not window.jobs.is_busy("flow-prepare"), timeout=30000)
+    _go_to(qtbot, window, 5)  # moved on: the view still says why (it said "measuring", for good)
+    qtbot.waitUntil(lambda: window.flow_status.panel.text().startswith("No dis flow for frames 5-6: "), timeout=10000)
+    assert sample.calls == 1 and window.flow.scale is None and window.flow.current() is None
+
+
+def test_try_again_measures_again_a_motion_sample_that_failed_for_a_passing_cause(qtbot, window: MainWindow, tmp_path: Path,  # noqa: ANN001
+                                                                                   monkeypatch) -> None:
+    """The job that measures a video's motion for its colours failed on a read error of a network drive: before, only
+    opening the video again helped (no Try again, and nothing was ever computed)."""
+    path = write_video(tmp_path / "clip.mp4", 12)
+    sample = FlakyMotionSample(OSError(errno.EIO, "Input/output error"), times=1)
+    _open_failing_sample(qtbot, window, path, sample, monkeypatch)
+    assert window.flow_status.panel.text() == "No dis flow for frames 5-6: [Errno 5] Input/output error"
+    button = window.flow_status.retry_button
+    assert button.isVisible() and button.text() == "Try again"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.flow.current() is not None, timeout=30000)
+    assert sample.calls == 2 and window.flow.scale is not None and window.flow.current().pair == 5
+    assert np.array_equal(window.flow_view.current_image(), _fresh_picture(window, path, 5))
+    assert not window.flow_status.panel.isVisible() and "not started" not in window.scan_label.text()
+
+
+def test_a_motion_sample_that_failed_for_good_is_not_measured_again(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    path = write_video(tmp_path / "clip.mp4", 12)
+    sample = FlakyMotionSample(VideoError("frame 3 cannot be decoded: invalid data", path), times=None)
+    _open_failing_sample(qtbot, window, path, sample, monkeypatch)
+    assert not window.flow_status.retry_button.isVisible()
+    window.flow.try_again()  # what a Try again would do, were it offered
+    assert sample.calls == 1 and not window.jobs.is_busy("flow-prepare") and window.flow.scale is None
+    assert window.flow_status.panel.text() == f"No dis flow for frames 5-6: {path}: frame 3 cannot be decoded: invalid data"
