@@ -165,7 +165,9 @@ def _unwritable_escaped() -> Iterator[None]:
         yield
     finally:
         for stream, errors in streams:
-            with contextlib.suppress(ValueError):  # a stream closed meanwhile
+            # a stream closed meanwhile, or whose reader went away (``| head``): reconfiguring flushes it, and a broken
+            # pipe raised here was a traceback; what is left unwritten is Python's to report at exit, as without this
+            with contextlib.suppress(ValueError, OSError):
                 stream.reconfigure(errors=errors)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import subprocess
 import sys
@@ -153,3 +155,31 @@ def test_a_full_disk_anywhere_is_one_line_naming_where_and_exit_2(tmp_path: Path
     monkeypatch.setattr(synth_dataset, "generate_dataset", full)
     assert main.main(["synth", str(out), "--clips-per-class", "1"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {shown.format(out=out)}"]
+
+
+class _ReaderGone(io.RawIOBase):
+    """The write end of a pipe whose reader went away (``main.py info clip.mp4 | head -c 1``) while ``gone``."""
+
+    gone = True
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # noqa: ANN001
+        if self.gone:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        return len(data)
+
+
+def test_output_to_a_reader_gone_is_no_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON waits in stdout's buffer; putting the stream's error handler back flushes it, into a broken pipe:
+    that raised out of the command line as a traceback, where a command whose reader stopped reading succeeded."""
+    path = write_video(tmp_path / "clip.mp4", 3, size=(48, 32))
+    pipe = _ReaderGone()
+    stdout = io.TextIOWrapper(io.BufferedWriter(pipe), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        assert main.main(["info", str(path)]) == 0
+    finally:
+        pipe.gone = False  # the buffer's leftovers go nowhere, not to an unraisable error when it is collected
+        stdout.flush()
