@@ -109,12 +109,17 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
+# How a RuntimeError says memory ran out: a device's (MPS), and torch's CPU allocator's, which raises no
+# OutOfMemoryError ("DefaultCPUAllocator: can't allocate memory: ..." on POSIX, "...: not enough memory: ..." on Windows)
+_OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "not enough memory")
+
+
 def _out_of_memory(error: BaseException) -> bool:
-    """torch's out-of-memory error (CUDA, or any device on recent torch), or a device's RuntimeError that says so
-    (MPS): looked up only when torch is already loaded, since only then can it have raised one."""
+    """torch's out-of-memory error (CUDA, or any device on recent torch), or a RuntimeError that says so (MPS, the
+    host's memory under torch): looked up only when torch is already loaded, since only then can it have raised one."""
     torch = sys.modules.get("torch")
     kinds = tuple(k for k in (getattr(torch, "OutOfMemoryError", None), getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None))
                   if isinstance(k, type))
     if kinds and isinstance(error, kinds):
         return True
-    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    return isinstance(error, RuntimeError) and any(words in str(error).lower() for words in _OUT_OF_MEMORY_WORDS)

@@ -25,6 +25,10 @@ from media import index_frame
     MemoryError(),
     torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     RuntimeError("MPS backend out of memory (MPS allocated: 17.8 GB)"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 1125899906842624 bytes. Error code 12 (Cannot allocate memory)"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:72] data. DefaultCPUAllocator: not enough memory: you tried to allocate "
+                 "1125899906842624 bytes."),
     Cancelled("stopped"),
     LockTimeout("another process held this lock for over 30 s", "/data/.store.lock"),
     VideoError("frame 3 cannot be decoded: Input/output error", "/net/clip.mp4", transient=True),
@@ -44,6 +48,17 @@ def test_passing_causes_are_transient(error: BaseException) -> None:
 ])
 def test_causes_that_stay_are_permanent(error: BaseException) -> None:
     assert not is_transient(error)
+
+
+def test_the_host_memory_torch_cannot_get_is_transient() -> None:
+    """torch's CPU allocator raises a plain RuntimeError, no OutOfMemoryError: flow or a model on the CPU that ran
+    out of memory was a failure for good, not worth asking again once memory is freed."""
+    try:
+        torch.empty(1 << 50, dtype=torch.uint8)  # a pebibyte: past any machine's memory and address space
+    except RuntimeError as err:
+        assert is_transient(err)
+    else:
+        pytest.skip("this machine allocated a pebibyte")
 
 
 def _frames(folder: Path, count: int) -> Path:
