@@ -64,36 +64,37 @@ def video_identity(path: str | os.PathLike[str], segment: tuple[float, float] | 
     from core.video.reader_version import pictures_version
 
     resolved = Path(path).expanduser().resolve()
-    identity, frames = _file_identity(resolved)
-    identity["reader"] = pictures_version(resolved, deinterlace=deinterlace, frames=frames)
+    identity, frames, stamps = _file_identity(resolved)
+    identity["reader"] = pictures_version(resolved, deinterlace=deinterlace, frames=frames, stamps=stamps)
     if segment is not None:
         identity["segment"] = [float(segment[0]), float(segment[1])]
     return identity
 
 
-def _file_identity(resolved: Path) -> tuple[dict[str, Any], list[Path] | None]:
-    """The identity of a file, or of a folder of frames with its images as listed (``None`` for a file): the
-    reader's version looks at those images, and a folder is listed once a key (a network drive lists slowly)."""
+def _file_identity(resolved: Path) -> tuple[dict[str, Any], list[Path] | None, list[tuple[int, int]] | None]:
+    """The identity of a file, or of a folder of frames with its images as listed and their sizes and times
+    (``None`` for a file): the reader's version looks at those images, and a folder is listed, and each image's
+    size and time asked for, once a key (a network drive answers slowly)."""
     try:
         stat = resolved.stat()
         if resolved.is_dir():
             from core.video.image_sequence import list_images
 
             frames = list_images(resolved)
-            return {"path": str(resolved), "frames": _frames_digest(frames)}, frames
+            stamps = [(s.st_size, s.st_mtime_ns) for s in map(Path.stat, frames)]
+            return {"path": str(resolved), "frames": _frames_digest(frames, stamps)}, frames, stamps
     except FileNotFoundError:  # the open video's decoder still reads it; its flow cannot be told from another's
         raise FlowError("is gone: deleted, moved or renamed since it was opened (open it again where it is now)", resolved) from None
     except OSError as err:  # no permission, a drive gone (which may come back)
         raise FlowError(f"cannot identify the video for the flow cache ({err.strerror or err})", resolved, transient=is_transient(err)) from None
-    return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}, None
+    return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}, None, None
 
 
-def _frames_digest(frames: Sequence[Path]) -> str:
+def _frames_digest(frames: Sequence[Path], stamps: Sequence[tuple[int, int]]) -> str:
     """One hash of every frame image's name, size and modification time (a stat each: ~1 ms per 1000 frames)."""
     digest = hashlib.sha256()
-    for image in frames:
-        stat = image.stat()
-        digest.update(f"{image.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    for image, (size, mtime_ns) in zip(frames, stamps, strict=True):
+        digest.update(f"{image.name}\0{size}\0{mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

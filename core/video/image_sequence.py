@@ -22,6 +22,8 @@ from core.video.orientation import UPRIGHT, Orientation, from_exif
 if TYPE_CHECKING:
     from PIL.Image import Image as PillowImage
 
+Stamp = tuple[int, int] | None  # an image's size and modification time (ns); None when they cannot be asked for
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # OpenCV's decoders log their complaints on stderr ("PNG input buffer is incomplete"): this module
 # says what failed itself, in one line naming the file, so theirs stay silent.
@@ -116,13 +118,15 @@ def folder_has_alpha(folder: str | Path) -> bool:
     return images_have_alpha(list_images(Path(folder)))
 
 
-def images_have_alpha(files: Sequence[Path]) -> bool:
-    """Whether any of ``files`` has alpha (:func:`folder_has_alpha` for images already listed)."""
-    return _any_alpha(tuple((str(path), _stamp(path)) for path in files))
+def images_have_alpha(files: Sequence[Path], stamps: Sequence[Stamp] | None = None) -> bool:
+    """Whether any of ``files`` has alpha (:func:`folder_has_alpha` for images already listed; ``stamps``: their
+    sizes and times when the caller asked for them already, as the flow cache's key does: not asked again)."""
+    stamps = [_stamp(path) for path in files] if stamps is None else stamps
+    return _any_alpha(tuple((str(path), stamp) for path, stamp in zip(files, stamps, strict=True)))
 
 
 @functools.lru_cache(maxsize=256)
-def _any_alpha(files: tuple[tuple[str, tuple[int, int] | None], ...]) -> bool:
+def _any_alpha(files: tuple[tuple[str, Stamp], ...]) -> bool:
     return any(_has_alpha(Path(name)) for name, _ in files)
 
 
@@ -138,7 +142,7 @@ def _has_alpha(path: Path) -> bool:
             return False  # unreadable or damaged: the reader says so when it gets there
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> Stamp:
     try:
         stat = path.stat()
     except OSError:
