@@ -165,8 +165,10 @@ def _differences(manifest: dict, settings: SynthSettings) -> str:
     """What separates an existing dataset from the one asked for ("" when nothing), setting by setting: the
     command line alone does not show a setting with no option (crf, fps)."""
     found = manifest.get("settings")
-    if manifest.get("version") != FORMAT_VERSION or not isinstance(found, dict):
+    if manifest.get("version") != FORMAT_VERSION:
         return f"format version {manifest.get('version', '?')}, not {FORMAT_VERSION}"
+    if not isinstance(found, dict):
+        return f"its {MANIFEST_NAME} records no settings"
     wanted = asdict(settings)
     named = [f"{name} {found.get(name, 'unset')}, not {value}" for name, value in wanted.items() if found.get(name) != value]
     named += [f"{name} {found[name]}, not unset" for name in sorted(set(found) - set(wanted))]

@@ -178,6 +178,17 @@ def test_a_dataset_of_another_crf_is_refused_naming_it(tmp_path: Path):
         generate_dataset(root, clips_per_class=1, size=32, frames=2)
 
 
+def test_a_dataset_whose_manifest_lost_its_settings_is_refused_saying_so(tmp_path: Path):
+    """Refused as "format version 1, not 1": the version was named as the difference when it was the settings."""
+    root = tmp_path / "data"
+    generate_dataset(root, clips_per_class=1, size=32, frames=2)
+    manifest = json.loads((root / "synth.json").read_text(encoding="utf-8"))
+    del manifest["settings"]
+    (root / "synth.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"other settings \(its synth.json records no settings\)"):
+        generate_dataset(root, clips_per_class=1, size=32, frames=2)
+
+
 def test_two_runs_decode_to_the_very_same_pixels(tmp_path: Path):
     """x264's macroblock tree encoded about one clip in ten differently from run to run (decoded pixels up to 24
     levels apart), which moved the ablation's accuracies; these settings gave 3 to 5 varying clips in 4 runs."""
