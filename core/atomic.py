@@ -29,7 +29,8 @@ _STAGED = re.compile(r"^\.(?P<target>.+?)\.(?P<pid>\d+)\.(?P<random>[a-z0-9_]{8}
 
 
 # A file another process has open cannot be replaced on Windows, nor opened while it is being replaced: tried again
-# this many times, this long apart (about a second; a store's reader holds its file for milliseconds)
+# this many times, this long apart (about a second; a store's reader holds its file for milliseconds), where files
+# can be busy (:func:`files_can_be_busy`)
 BUSY_TRIES = 20
 BUSY_PAUSE_S = 0.05
 Result = TypeVar("Result")
@@ -60,11 +61,20 @@ def _final_mode(target: Path, new: int = 0o666) -> int:
         return new & ~umask
 
 
+def files_can_be_busy() -> bool:
+    """Whether this system refuses, for a moment, to replace or open a file another process has open or is replacing,
+    with a ``PermissionError`` (Windows).  Elsewhere that error is the file's permissions, which waiting never changes:
+    tried again, an unreadable store cost about a second each time it was opened or saved, for nothing."""
+    return os.name == "nt"
+
+
 def retry_busy(action: Callable[[], Result]) -> Result:
     """``action()``, tried again after a pause while it raises ``PermissionError``, :data:`BUSY_TRIES` times in all;
     the last try's error is raised.  On Windows ``os.replace`` over a file another process has open (a store's reader,
-    which reads outside the store's lock) raises it, as does opening a file another process is replacing; elsewhere
-    such an error lasts, and costs the pauses before it is raised as before."""
+    which reads outside the store's lock) raises it, as does opening a file another process is replacing.  Tried once
+    where files cannot be busy (:func:`files_can_be_busy`)."""
+    if not files_can_be_busy():
+        return action()
     for _ in range(BUSY_TRIES - 1):
         try:
             return action()
@@ -80,8 +90,8 @@ def atomic_path(path: str | os.PathLike[str], *, wait_if_busy: bool = False) -> 
     For writers that want a file name (``cv2.imwrite``, ``safetensors``,
     ``matplotlib``).  The temporary keeps the final suffix so such writers
     pick the right format.  ``wait_if_busy``: a rename refused for permission is
-    tried again for about a second (:func:`retry_busy`), for a file that other
-    processes read as it is written (a shared store); other writers fail at once
+    tried again for about a second on Windows (:func:`retry_busy`), for a file that
+    other processes read as it is written (a shared store); other writers fail at once
     (an export over a file open in another program: nothing to wait for, and
     the viewer would freeze).
     """

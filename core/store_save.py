@@ -16,8 +16,8 @@ from core.errors import InputError, cannot_be_read
 
 
 class StoreUnreadable(InputError):
-    """A store's file is there but cannot be read (after :func:`core.atomic.retry_busy`): a save does not write over
-    it, since what other writers saved there would be lost with it."""
+    """A store's file is there but cannot be read (after :func:`core.atomic.retry_busy`, on Windows): a save does not
+    write over it, since what other writers saved there would be lost with it."""
 
 
 class SavedOrSaysWhy:
@@ -57,8 +57,9 @@ class MergedStore(SavedOrSaysWhy):
     entries (:meth:`_set`).  It starts from :meth:`_loaded`.
 
     Readers read outside the lock (a store being made, in any process): on Windows the file cannot be replaced while
-    one has it open, nor opened while it is being replaced, so both the write's rename and the read are tried again
-    for about a second (:func:`core.atomic.retry_busy`)."""
+    one has it open, nor opened while it is being replaced, so there both the write's rename and the read are tried
+    again for about a second (:func:`core.atomic.retry_busy`); elsewhere a refusal is the file's permissions, said at
+    once."""
 
     _entries: dict[str, Any]  # key -> entry
     _new: set[str]  # the keys put (or used) here since the last save

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from core.atomic import atomic_open, atomic_path, write_text
+from core.atomic import atomic_open, atomic_path, retry_busy, write_text
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
@@ -82,3 +83,17 @@ def test_a_save_killed_mid_write_leaves_a_temporary_the_next_save_sweeps(tmp_pat
     torch.manual_seed(0)
     save_checkpoint(target, build_convnet(config))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name])
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows's files can be busy: a PermissionError is tried again there")
+def test_a_permission_error_is_tried_once_where_files_cannot_be_busy() -> None:
+    """Unpatched, on Linux and macOS: tried 20 times, 0.05 s apart, before the same error."""
+    calls = []
+
+    def refused() -> None:
+        calls.append(1)
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with pytest.raises(PermissionError):
+        retry_busy(refused)
+    assert len(calls) == 1

@@ -3,7 +3,8 @@ cannot be replaced (``os.replace`` raises ``PermissionError``) and a file being 
 their readers read outside the lock, so a save failed ("cannot write: permission denied") whenever one was reading,
 and a read that failed under the lock was taken for an empty file, which the save then wrote over (another process's
 entries lost).  Both are tried again for about a second; a file that stays unreadable is not written over.  Simulated
-here on any system."""
+here on any system, declared one whose files can be busy; on one whose files cannot (Linux, macOS: the refusal is the
+file's permissions), each is tried once."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ STORES = pytest.mark.parametrize("make", [_Survey, _Records], ids=["flow-survey"
 
 
 @pytest.fixture(autouse=True)
-def _no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+def _files_can_be_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows's behaviour, on any system, without its pauses."""
+    monkeypatch.setattr(atomic, "files_can_be_busy", lambda: True)
     monkeypatch.setattr(atomic, "BUSY_PAUSE_S", 0.0)
 
 
@@ -139,3 +142,32 @@ def test_a_file_that_cannot_be_read_is_not_written_over(tmp_path: Path, monkeypa
     assert this.store.save() == ""  # readable again: both writers' entries
     again = make(tmp_path)
     assert again.has("other.mp4") and again.has("this.mp4")
+
+
+@STORES
+def test_where_files_cannot_be_busy_an_unreadable_store_is_tried_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: type) -> None:
+    """On Linux and macOS a refusal is the file's permissions: tried 20 times, 0.05 s apart, it cost about a second
+    each time the store was opened or saved, for the same error."""
+    saved = make(tmp_path)
+    saved.put("other.mp4")
+    saved.store.save()
+    monkeypatch.setattr(atomic, "files_can_be_busy", lambda: False)
+    reads = _refuse_reading(monkeypatch, saved.store.file, None)
+    this = make(tmp_path)
+    assert len(reads) == 1 and not this.has("other.mp4")  # opened: read once, found nothing
+    this.put("this.mp4")
+    assert this.store.save() == f"{this.store.file}: cannot be read (Permission denied): not written over, so as not to lose what it holds"
+    assert len(reads) == 2  # the save's read, once
+
+
+@STORES
+def test_where_files_cannot_be_busy_an_unwritable_store_is_replaced_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: type) -> None:
+    store = make(tmp_path)
+    store.put("clip.mp4")
+    monkeypatch.setattr(atomic, "files_can_be_busy", lambda: False)
+    replaces = _refuse_replace(monkeypatch, None)
+    assert store.store.save() == f"{store.store.file}: cannot write: permission denied"
+    assert len(replaces) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".{store.store.file.name}.lock"]  # no temporary left behind
