@@ -5,9 +5,11 @@ HDR video plays in the viewer and how fast flow and classification decode it.  T
 content and codec are written (SDR 8-bit BT.709; 10-bit BT.2020 PQ; 10-bit HLG) and each is read frame by frame
 through :func:`core.video.open_video` with its frame cache off ("read": decoding and conversion), and its
 decoded frames are converted again on their own ("convert": the YUV to RGB picture only).  The ratio columns
-are each row's time over the SDR clip's at the same thread count, measured in the same run: the clips take turns,
-``--repeats`` times, and each keeps its best turn, so a burst of other work on the machine hits no row alone.
-OpenCV and torch threads are set to each count of ``--threads``.
+are each row's time over the SDR clip's at the same thread count, and over the same clip's at the fewest threads
+(HDR frames are tone-mapped in strips that share the threads, :func:`core.video.hdr.tone_map`), measured in the
+same run: the clips and thread counts take turns, ``--repeats`` times, and each row keeps its best turn, so a
+burst of other work on the machine hits no row alone.  OpenCV and torch threads are set to each count of
+``--threads`` in turn, and back to what they were at the end.
 """
 
 from __future__ import annotations
@@ -136,19 +138,35 @@ def run(args: argparse.Namespace) -> int:
     thread_counts = positive_counts(args.threads, "--threads", "thread counts")
     pictures = _pictures(args.frames, width, height)
     rows = []
+    previous = cv2.getNumThreads(), torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as folder:
         clips = [(label, _write(Path(folder) / f"clip{i}.mkv", pictures, *tags)) for i, (label, *tags) in enumerate(_CLIPS)]
-        for threads in thread_counts:
-            cv2.setNumThreads(threads)
-            torch.set_num_threads(threads)
-            best = {label: (float("inf"), float("inf")) for label, _ in clips}
+        best = {(threads, label): (float("inf"), float("inf")) for threads in thread_counts for label, _ in clips}
+        try:
             for _ in range(args.repeats):
-                for label, path in clips:
-                    best[label] = (min(best[label][0], _read_ms(path)), min(best[label][1], _convert_ms(path)))
-            sdr_read, sdr_convert = best[clips[0][0]]
-            for label, (read, convert) in best.items():
-                rows.append([label, threads, read, f"{read / sdr_read:.2f}x", convert, f"{convert / sdr_convert:.1f}x"])
+                for threads in thread_counts:
+                    cv2.setNumThreads(threads)
+                    torch.set_num_threads(threads)
+                    for label, path in clips:
+                        read, convert = best[threads, label]
+                        best[threads, label] = (min(read, _read_ms(path)), min(convert, _convert_ms(path)))
+        finally:
+            cv2.setNumThreads(previous[0])
+            torch.set_num_threads(previous[1])
+    base = min(thread_counts)
+    for threads in thread_counts:
+        sdr_read, sdr_convert = best[threads, clips[0][0]]
+        for label, _ in clips:
+            read, convert = best[threads, label]
+            first_read, first_convert = best[base, label]
+            rows.append([label, threads, read, f"{read / sdr_read:.2f}x", f"{read / first_read:.2f}x", convert,
+                         f"{convert / sdr_convert:.1f}x", f"{convert / first_convert:.2f}x"])
     print(f"video reader at {width}x{height}, {args.frames} frames per clip, best of {args.repeats} turns; "
-          "ratios against the SDR clip at the same thread count")
-    print(format_table(["clip", "threads", "read ms/frame", "read vs SDR", "convert ms/frame", "convert vs SDR"], rows))
+          f"ratios against the SDR clip at the same thread count, and against the same clip at {_threads(base)}")
+    print(format_table(["clip", "threads", "read ms/frame", "read vs SDR", f"read vs {_threads(base)}", "convert ms/frame",
+                        "convert vs SDR", f"convert vs {_threads(base)}"], rows))
     return 0
+
+
+def _threads(count: int) -> str:
+    return f"{count} thread" + ("" if count == 1 else "s")

@@ -25,12 +25,17 @@ Speed (a 1080p frame is decoded in a few milliseconds, and played or fed to flow
 strips of rows that stay in the CPU's caches, buffers reused from strip to strip; each curve a table indexed by
 16-bit codes; OpenCV's arithmetic, whose conversions to a table's uint16 index round and saturate in the same pass;
 the tone scale (and HLG's OOTF) as one per-pixel gain on the square root of light, the output table's index.  About
-17-21 ms a 1080p frame on one core (``bench decode``), where whole-frame arrays took 67-90 ms.
+17-21 ms a 1080p frame on one core (``bench decode``), where whole-frame arrays took 67-90 ms.  The strips are
+independent, so the threads OpenCV may use (:func:`strip_threads`) share them, each with buffers of its own: numpy's
+table look-ups and OpenCV's arithmetic let go of the GIL, and two threads take about 0.7 of one's time.
 """
 
 from __future__ import annotations
 
 import functools
+import queue
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, Sequence
 
 import cv2
@@ -153,7 +158,8 @@ def _root_gain() -> np.ndarray:
 
 class CodeRows(Protocol):
     """An HDR frame's R', G' and B' as (h, W) uint16 planes (0-65535 for signal 0-1), given a strip of rows at a
-    time: whole planes of them need not exist (:class:`core.video.rgb_planes.YuvCodes` computes each strip)."""
+    time: whole planes of them need not exist (:class:`core.video.rgb_planes.YuvCodes` computes each strip).  Threads
+    may ask for different strips at the same time (:func:`tone_map`), each with its own ``out``."""
 
     shape: tuple[int, int]  # (H, W)
 
@@ -179,17 +185,59 @@ def hdr_to_sdr(rgb48: np.ndarray, transfer: str, primaries: int) -> np.ndarray:
     return tone_map(_Planes(cv2.split(np.ascontiguousarray(rgb48))), transfer, primaries)
 
 
-def tone_map(codes: CodeRows, transfer: str, primaries: int) -> np.ndarray:
+def tone_map(codes: CodeRows, transfer: str, primaries: int, threads: int | None = None) -> np.ndarray:
     """An HDR frame's R'G'B' ``codes`` as (H, W, 3) uint8 SDR BT.709 R'G'B' (the module's steps, a strip of rows
-    at a time)."""
+    at a time); ``threads``: how many threads may share the strips (``None``: :func:`strip_threads`).  Each thread
+    has its own strip buffers and takes the next strip left; a strip comes out the same on any thread."""
     height, width = codes.shape
     sdr = np.empty((height, width, 3), np.uint8)
     rows = max(1, min(height, _STRIP_PIXELS // max(1, width)))
-    strip = _Strip(rows, width, transfer, primaries)
+    tops: queue.SimpleQueue[int] = queue.SimpleQueue()
     for top in range(0, height, rows):
-        bottom = min(top + rows, height)
-        strip.tone_map(codes.rows(top, bottom, [plane[: bottom - top] for plane in strip.code_buffers]), sdr[top:bottom])
+        tops.put(top)
+
+    def take_strips() -> None:
+        strip = _Strip(rows, width, transfer, primaries)
+        while (top := _next(tops)) is not None:
+            bottom = min(top + rows, height)
+            out = [plane[: bottom - top] for plane in strip.code_buffers]
+            strip.tone_map(codes.rows(top, bottom, out), sdr[top:bottom])
+
+    helpers = min(strip_threads() if threads is None else threads, tops.qsize()) - 1
+    if helpers < 1:
+        take_strips()
+        return sdr
+    # helpers of this frame only (starting them costs well under a millisecond): no thread outlives the call, so
+    # a process forked from the reader (a DataLoader worker) finds no pool whose threads it lacks
+    with ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="hdr-strips") as pool:
+        helping = [pool.submit(take_strips) for _ in range(helpers)]
+        try:
+            take_strips()
+        finally:  # on an error here, the helpers stop at their next strip
+            while _next(tops) is not None:
+                pass
+        for helper in helping:
+            helper.result()  # a helper's error, raised here
     return sdr
+
+
+def strip_threads() -> int:
+    """Threads a frame's strips may run on: OpenCV's thread count (``cv2.setNumThreads``, which ``bench decode
+    --threads`` sets), and no more than torch's where torch is loaded (a DataLoader worker or a viewer job
+    sharing the cores runs on fewer).  Numpy's table look-ups and OpenCV's arithmetic let go of the GIL."""
+    threads = cv2.getNumThreads()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        threads = min(threads, torch.get_num_threads())
+    return max(1, threads)
+
+
+def _next(tops: "queue.SimpleQueue[int]") -> int | None:
+    """The top row of the next strip no thread has taken, or ``None`` when none is left."""
+    try:
+        return tops.get_nowait()
+    except queue.Empty:
+        return None
 
 
 class _Strip:

@@ -16,6 +16,7 @@ give ``None``: the caller converts those with swscale, as before.
 
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import av
@@ -70,12 +71,13 @@ def yuv_codes(frame: "av.VideoFrame", conversion: dict[str, object]) -> "YuvCode
 class YuvCodes:
     """R'G'B' codes from luma and the colour differences at chroma width, a strip of rows at a time
     (:class:`core.video.hdr.CodeRows`): the differences are repeated along each row into a strip buffer, and one
-    pass adds luma, rounds and saturates into the codes."""
+    pass adds luma, rounds and saturates into the codes.  Threads may read strips at the same time (each repeats
+    into a buffer of its own)."""
 
     def __init__(self, luma: np.ndarray, luma_gain: float, differences: tuple[np.ndarray, ...]) -> None:
         self.luma, self.luma_gain, self.differences = luma, luma_gain, differences
         self.shape: tuple[int, int] = luma.shape
-        self._wide: np.ndarray | None = None  # a strip of a difference at picture width
+        self._own = threading.local()  # .wide: this thread's strip of a difference at picture width
 
     def rows(self, top: int, bottom: int, out: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
         luma = self.luma[top:bottom]
@@ -84,9 +86,10 @@ class YuvCodes:
         for difference, codes in zip(self.differences, out):
             difference = difference[top:bottom]
             if difference.shape[1] != width:  # 4:2:0, 4:2:2: each value twice
-                if self._wide is None or self._wide.shape[0] < count:
-                    self._wide = np.empty((count, width // 2, 2), np.float32)
-                difference = cv2.merge([difference, difference], dst=self._wide[:count]).reshape(count, width)
+                wide = getattr(self._own, "wide", None)
+                if wide is None or wide.shape[0] < count:
+                    wide = self._own.wide = np.empty((count, width // 2, 2), np.float32)
+                difference = cv2.merge([difference, difference], dst=wide[:count]).reshape(count, width)
             planes.append(cv2.addWeighted(luma, self.luma_gain, difference, 1.0, 0.0, dst=codes, dtype=cv2.CV_16U))
         return planes
 
