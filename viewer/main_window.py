@@ -57,6 +57,8 @@ def initial_window_size(available: QSize) -> QSize:
     return QSize(width, height)
 
 
+NO_VIDEO_HINT = "No video open.\nFile > Open Video… (Ctrl+O), File > Open Recent, or drop a video or a folder of frames here."
+NO_VIDEO_FLOW_HINT = "The optical flow of the video's frames shows here."
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)"
 
 
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
+        self._show_open_hint(True)  # the status line is soon taken by the model's load: the views say it too
         self._restore_settings()
         # the layout is saved as it changes too: a crash does not lose it; a settings file that cannot be written is said
         self.layout_autosave = LayoutAutosave(self, unwritable=lambda problem: self.notifier.error("Settings are not saved", problem))
@@ -349,6 +352,7 @@ class MainWindow(QMainWindow):
     def _on_video_changed(self, info: object) -> None:
         for view in (self.rgb_view, self.flow_view):
             view.refit()  # another video opens whole, not at the last one's zoom
+        self._show_open_hint(info is None)
         if info is None:
             self.rgb_view.set_frame(None)
             return
@@ -369,6 +373,11 @@ class MainWindow(QMainWindow):
             shown_as += ", alpha (composited over black)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
         self.statusBar().showMessage(f"{shown_path(Path(i.path).name)}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{shown_as}{vfr}")
+
+    def _show_open_hint(self, no_video: bool) -> None:
+        """With no video open, the empty views say how to open one."""
+        self.rgb_view.set_hint(NO_VIDEO_HINT if no_video else "")
+        self.flow_view.set_hint(NO_VIDEO_FLOW_HINT if no_video else "")
 
     def _show_flow(self, flow: FlowFrame) -> None:
         self.flow_view.set_frame(flow.image)
