@@ -70,6 +70,7 @@ class DatasetPanel(QWidget):
         self.noise_box = _threshold_box("datasetNoisy", "any flow", "max noise > ")
         self.cell_label = QLabel("")
         self.cell_label.setObjectName("confusionCellFilter")
+        self.cell_label.setVisible(False)  # shown with a chosen cell
         self.clear_cell = QPushButton("show all")
         self.clear_cell.setVisible(False)
         self.clear_cell.clicked.connect(lambda: self._set_cell("", ""))
@@ -175,9 +176,17 @@ class DatasetPanel(QWidget):
         self._show_count()
         self._figures_soon()  # the figures count the rows the filters show
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt API
+        """The least height the panel can take at ``width``.  The dock's scroll area makes a panel whose layout
+        word-wraps (the summary) this tall: with Qt's default, the preferred height, the table and figures kept their
+        full 222 px and, at 1280x800, two table rows showed and the confusion matrix's none; now they shrink and
+        scroll their own rows first."""
+        return self.layout().totalMinimumHeightForWidth(width)
+
     def _set_cell(self, true_class: str, predicted: str) -> None:
         self._cell = (true_class, predicted)
         self.cell_label.setText(f"Confusion cell: true {true_class}, predicted {predicted}" if true_class else "")
+        self.cell_label.setVisible(bool(true_class))  # an empty line took a table row's height
         self.clear_cell.setVisible(bool(true_class))
         self._apply_filter()
 
