@@ -42,6 +42,7 @@ from viewer.state import ViewerState
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
 from viewer.widgets.heat_legend import HeatLegend
+from viewer.widgets.status_bar import ElidingStatusBar
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
 
@@ -65,6 +66,7 @@ VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;Al
 class MainWindow(QMainWindow):
     def __init__(self, *, show_dialogs: bool = True, checkpoint: str | Path | None = None) -> None:
         super().__init__()
+        self.setStatusBar(ElidingStatusBar(self))  # before anything shows a message: a long one ends in "…", not mid-word
         self.setWindowTitle("Two-Stream Viewer")
         self.resize(initial_window_size(self.screen().availableGeometry().size()))
         self.setAcceptDrops(True)
