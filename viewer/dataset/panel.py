@@ -86,6 +86,10 @@ class DatasetPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(COL_VIDEO, 260)
+        # one line a cell, cut in the middle: wrapped at the "/" and elided, every video of a class with a long name
+        # read "RotateAnticlockwise/..." and its rows could not be told apart; now their numbered ends show
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.doubleClicked.connect(self._open_row)
 
         self.scan_button = QPushButton("Scan flow")

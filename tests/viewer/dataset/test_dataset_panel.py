@@ -227,6 +227,26 @@ def test_at_1280x800_the_table_shrinks_to_the_dock_instead_of_the_dock_scrolling
     assert not window.dataset.panel.cell_label.isVisible()  # no confusion cell chosen: no empty line above the table
 
 
+def test_two_videos_of_a_class_with_a_long_name_do_not_look_alike_in_the_table(qtbot, window, data):  # noqa: ANN001
+    """The Video column wrapped a long path at its "/" and elided the rest: every RotateAnticlockwise video read
+    "RotateAnticlockwise/..." (the same picture in each row).  Now the cell is cut in the middle, its end shown."""
+    from PySide6.QtCore import QModelIndex
+
+    open_listed(qtbot, window, data[0])
+    table, proxy = window.dataset.panel.table, window.dataset.controller.proxy
+    rows = [r for r in range(proxy.rowCount()) if proxy.data(proxy.index(r, 0)).startswith("RotateAnticlockwise/")][:2]
+    assert len(rows) == 2
+    table.clearSelection()
+    table.setCurrentIndex(QModelIndex())
+    window.resize(1280, 800)
+    table.scrollTo(proxy.index(rows[0], 0))
+    window.grab()
+    width = table.fontMetrics().horizontalAdvance(proxy.data(proxy.index(rows[0], 0)))
+    assert width > table.columnWidth(0)  # the name does not fit: this is about how it is cut
+    cells = [table.viewport().grab(table.visualRect(proxy.index(r, 0))).toImage() for r in rows]
+    assert cells[0] != cells[1]
+
+
 def test_a_row_whose_name_has_bytes_that_are_not_utf8_opens_its_own_video(qtbot, window, tmp_path):  # noqa: ANN001
     """The double-clicked row's path went through a Qt signal as text, which dropped the byte: "walk\\xff.mp4" was
     opened as "walk.mp4" (another video, or "file does not exist")."""
