@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -27,6 +29,14 @@ from viewer.dataset.rows import COL_VIDEO
 from viewer.dataset.table_model import RowFilter
 
 ALL = ""
+
+
+class MiddleElidedDelegate(QStyledItemDelegate):
+    """Cells whose text, too long for the column, is cut in the middle: a path keeps its folder and file name's end."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802 - Qt API
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 def _threshold_box(name: str, off_text: str, prefix: str) -> QDoubleSpinBox:
@@ -86,10 +96,11 @@ class DatasetPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(COL_VIDEO, 260)
-        # one line a cell, cut in the middle: wrapped at the "/" and elided, every video of a class with a long name
-        # read "RotateAnticlockwise/..." and its rows could not be told apart; now their numbered ends show
+        # one line a cell: wrapped at the "/" and elided, every video of a class with a long name read
+        # "RotateAnticlockwise/..." and its rows could not be told apart; a path is cut in the middle, its numbered
+        # end shown, and the other columns at their end (in the middle, two Rotate classes both read "Rotate…ckwise")
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setItemDelegateForColumn(COL_VIDEO, MiddleElidedDelegate(self.table))
         self.table.doubleClicked.connect(self._open_row)
 
         self.scan_button = QPushButton("Scan flow")

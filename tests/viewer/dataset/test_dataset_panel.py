@@ -245,6 +245,9 @@ def test_two_videos_of_a_class_with_a_long_name_do_not_look_alike_in_the_table(q
     assert width > table.columnWidth(0)  # the name does not fit: this is about how it is cut
     cells = [table.viewport().grab(table.visualRect(proxy.index(r, 0))).toImage() for r in rows]
     assert cells[0] != cells[1]
+    clockwise = next(r for r in range(proxy.rowCount()) if proxy.data(proxy.index(r, COL_CLASS)) == "RotateClockwise")
+    classes = [table.viewport().grab(table.visualRect(proxy.index(r, COL_CLASS))).toImage() for r in (rows[0], clockwise)]
+    assert classes[0] != classes[1]  # two long class names stay apart too
 
 
 def test_a_row_whose_name_has_bytes_that_are_not_utf8_opens_its_own_video(qtbot, window, tmp_path):  # noqa: ANN001
