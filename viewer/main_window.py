@@ -227,6 +227,18 @@ class MainWindow(QMainWindow):
         self.overlay_opacity.valueChanged.connect(lambda v: self.overlays.set_opacity(v / 100.0))
         bar.addWidget(self.overlay_opacity)
         self.overlays.changed.connect(self._on_overlays_changed)
+        self._enable_overlay_controls()
+
+    def _enable_overlay_controls(self) -> None:
+        """The target and opacity act on a flow-quality overlay: with none on they are greyed (they looked live and
+        moving them changed nothing on screen)."""
+        on = bool(self.overlays.choice.names)
+        hint = "" if on else " (turn on Inconsistency, I, or Warp error, W, first)"
+        for widget, tip in ((self.overlay_target_box, "The view the flow-quality overlays are drawn over"),
+                            (self.overlay_opacity, "Opacity of the flow-quality overlays")):
+            widget.setEnabled(on)
+            widget.setToolTip(tip + hint)
+        self.overlay_target_group.setEnabled(on)  # View menu's "on flow view" / "on RGB view"
 
     def _on_overlays_changed(self, choice: object) -> None:
         c = self.overlays.choice
@@ -238,6 +250,7 @@ class MainWindow(QMainWindow):
         if index != self.overlay_target_box.currentIndex():
             self.overlay_target_box.setCurrentIndex(index)
         self.legend.set_scales(c.scales if self.overlays.drawable else [], c.target)  # no key for an overlay with nothing to draw
+        self._enable_overlay_controls()
         self._save_timer.start()
 
     # -- settings that persist between runs ------------------------------------------
