@@ -42,6 +42,7 @@ from viewer.state import ViewerState
 from viewer.video_controller import VideoController
 from viewer.widgets.frame_view import FrameView
 from viewer.widgets.heat_legend import HeatLegend
+from viewer.widgets.status_bar import ElidingStatusBar
 from viewer.widgets.timeline import Timeline
 from viewer.widgets.transport import TransportBar
 
@@ -57,12 +58,15 @@ def initial_window_size(available: QSize) -> QSize:
     return QSize(width, height)
 
 
+NO_VIDEO_HINT = "No video open.\nFile > Open Video… (Ctrl+O), File > Open Recent, or drop a video or a folder of frames here."
+NO_VIDEO_FLOW_HINT = "The optical flow of the video's frames shows here."
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)"
 
 
 class MainWindow(QMainWindow):
     def __init__(self, *, show_dialogs: bool = True, checkpoint: str | Path | None = None) -> None:
         super().__init__()
+        self.setStatusBar(ElidingStatusBar(self))  # before anything shows a message: a long one ends in "…", not mid-word
         self.setWindowTitle("Two-Stream Viewer")
         self.resize(initial_window_size(self.screen().availableGeometry().size()))
         self.setAcceptDrops(True)
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
         self.video.videoOpened.connect(self._on_video_opened)
         self.state.videoChanged.connect(self._on_video_changed)
         self.statusBar().showMessage("Open a video with File > Open or drop one on the window")
+        self._show_open_hint(True)  # the status line is soon taken by the model's load: the views say it too
         self._restore_settings()
         # the layout is saved as it changes too: a crash does not lose it; a settings file that cannot be written is said
         self.layout_autosave = LayoutAutosave(self, unwritable=lambda problem: self.notifier.error("Settings are not saved", problem))
@@ -222,6 +227,18 @@ class MainWindow(QMainWindow):
         self.overlay_opacity.valueChanged.connect(lambda v: self.overlays.set_opacity(v / 100.0))
         bar.addWidget(self.overlay_opacity)
         self.overlays.changed.connect(self._on_overlays_changed)
+        self._enable_overlay_controls()
+
+    def _enable_overlay_controls(self) -> None:
+        """The target and opacity act on a flow-quality overlay: with none on they are greyed (they looked live and
+        moving them changed nothing on screen)."""
+        on = bool(self.overlays.choice.names)
+        hint = "" if on else " (turn on Inconsistency, I, or Warp error, W, first)"
+        for widget, tip in ((self.overlay_target_box, "The view the flow-quality overlays are drawn over"),
+                            (self.overlay_opacity, "Opacity of the flow-quality overlays")):
+            widget.setEnabled(on)
+            widget.setToolTip(tip + hint)
+        self.overlay_target_group.setEnabled(on)  # View menu's "on flow view" / "on RGB view"
 
     def _on_overlays_changed(self, choice: object) -> None:
         c = self.overlays.choice
@@ -233,6 +250,7 @@ class MainWindow(QMainWindow):
         if index != self.overlay_target_box.currentIndex():
             self.overlay_target_box.setCurrentIndex(index)
         self.legend.set_scales(c.scales if self.overlays.drawable else [], c.target)  # no key for an overlay with nothing to draw
+        self._enable_overlay_controls()
         self._save_timer.start()
 
     # -- settings that persist between runs ------------------------------------------
@@ -349,6 +367,7 @@ class MainWindow(QMainWindow):
     def _on_video_changed(self, info: object) -> None:
         for view in (self.rgb_view, self.flow_view):
             view.refit()  # another video opens whole, not at the last one's zoom
+        self._show_open_hint(info is None)
         if info is None:
             self.rgb_view.set_frame(None)
             return
@@ -369,6 +388,11 @@ class MainWindow(QMainWindow):
             shown_as += ", alpha (composited over black)"
         vfr = ", variable frame rate" if i.variable_frame_rate else ""
         self.statusBar().showMessage(f"{shown_path(Path(i.path).name)}: {i.frames} frames, {i.width}x{i.height}, {i.fps:.3g} fps, {i.codec}{shown_as}{vfr}")
+
+    def _show_open_hint(self, no_video: bool) -> None:
+        """With no video open, the empty views say how to open one."""
+        self.rgb_view.set_hint(NO_VIDEO_HINT if no_video else "")
+        self.flow_view.set_hint(NO_VIDEO_FLOW_HINT if no_video else "")
 
     def _show_flow(self, flow: FlowFrame) -> None:
         self.flow_view.set_frame(flow.image)

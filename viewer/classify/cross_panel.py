@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QCursor
+from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from core.export.prediction_heat import FLOW, RGB, AttentionChoice
@@ -50,6 +50,10 @@ class CrossAttentionMatrix(QWidget):
         item.setMouseEnabled(x=False, y=False)
         for side in ("left", "bottom"):
             item.getAxis(side).enableAutoSIPrefix(False)  # token numbers, not "x1e3"; also spares relayouts of the label
+        # the left axis's labels are centred on their ticks: the first ("0", at the matrix's top edge) reaches half a
+        # line above the plot, and was cut in half there without room for it
+        half_line = QFontMetrics(item.getAxis("left").font()).height() // 2 + 1
+        item.layout.setContentsMargins(1, half_line, 1, 1)
         self._labels: tuple[str, str] = ("", "")
         self.scale_label = MATRIX_SCALE_LABEL
         self._shape: tuple[int, ...] = ()

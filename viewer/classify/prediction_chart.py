@@ -37,6 +37,11 @@ EXPLAINED_COLOUR = QColor("#e8710a")
 STAGE_NAMES = {"decode": "decode", "preprocess": "resize", "flow": "flow", "rgb_backbone": "RGB net", "flow_backbone": "flow-stream net", "fusion": "fusion"}
 
 
+NO_PREDICTION = "no prediction yet"
+# a whole-video run fills the line under the bars, not the bars: "no prediction yet" beside its result read as a contradiction
+NO_CLIP_PREDICTION = "no clip classified (Classify clip, C): the whole-video result is below"
+
+
 class ProbabilityBars(QWidget):
     """Horizontal bars: class name, a bar proportional to its probability, the percentage.
 
@@ -50,8 +55,14 @@ class ProbabilityBars(QWidget):
         super().__init__(parent)
         self._rows: list[tuple[str, float]] = []
         self._explained: int | None = None
+        self.empty_text = NO_PREDICTION
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.ROW_HEIGHT * 5)
+
+    def set_empty_text(self, text: str) -> None:
+        """What the bars say while they have no rows."""
+        self.empty_text = text
+        self.update()
 
     def set_rows(self, rows: list[tuple[str, float]], explained: int | None = None) -> None:
         self._rows = [(str(name), float(prob)) for name, prob in rows]
@@ -97,7 +108,7 @@ class ProbabilityBars(QWidget):
         text_colour = self.palette().color(self.foregroundRole())
         if not self._rows:
             painter.setPen(text_colour)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "no prediction yet")
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.empty_text)
             return
         for i, (name, prob) in enumerate(self._rows):
             top = i * self.ROW_HEIGHT
@@ -332,6 +343,7 @@ class PredictionPanel(QWidget):
         self._show_notice()
 
     def _on_timeline(self, timeline: VideoPrediction | None, *, final: bool = False) -> None:
+        self.bars.set_empty_text(NO_PREDICTION if timeline is None else NO_CLIP_PREDICTION)
         if timeline is None:
             self.video_label.setText("")
             return

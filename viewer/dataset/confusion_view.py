@@ -40,9 +40,21 @@ class ConfusionModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.names)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole) and 0 <= section < len(self.names):
-            name = self.names[section]
-            return name if orientation == Qt.Orientation.Horizontal else f"{name} (true)"
+        """Rows by number and name, columns (predicted) by the same number, the name in their tooltip: named
+        columns were each as wide as the longest name, and a 10-class matrix showed one or two of its columns."""
+        if not 0 <= section < len(self.names):
+            return None
+        name, number = self.names[section], section + 1
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return str(number)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{number}: predicted {name}"
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{number} {name}"  # "(true)" after each name took the room of two columns; the tooltips say it
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{number}: true {name}"
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -62,13 +74,13 @@ class ConfusionModel(QAbstractTableModel):
 
 
 class ConfusionMatrixView(QTableView):
-    """Rows: true class; columns: predicted class; each cell its count, shaded by row share.
+    """Rows: true class (numbered, named); columns: predicted class (the same numbers); each cell its count, shaded
+    by row share.
 
-    A model renders the cells the view shows; columns are one width, from the class names' (a table of one
-    item per cell sized to its contents took 1.1 s for 101 classes and 70 s for 400, on the GUI thread)."""
+    A model renders the cells the view shows; columns are one width, from the widest class number or count (a
+    table of one item per cell sized to its contents took 1.1 s for 101 classes and 70 s for 400, on the GUI thread)."""
 
     cellChosen = Signal(str, str)  # true class, predicted class
-    MAX_COLUMN_WIDTH = 140  # px: longer names are cut in the header; the tooltip says them whole
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
@@ -88,8 +100,8 @@ class ConfusionMatrixView(QTableView):
     def set_matrix(self, names: Sequence[str], matrix: np.ndarray) -> None:
         self._model.set_matrix(names, matrix)
         metrics = self.horizontalHeader().fontMetrics()
-        widest = max((metrics.horizontalAdvance(name) for name in names), default=0)
-        self.horizontalHeader().setDefaultSectionSize(max(36, min(self.MAX_COLUMN_WIDTH, widest + 16)))
+        largest = max(len(self._model.names), int(self._model.matrix.max(initial=0)))
+        self.horizontalHeader().setDefaultSectionSize(max(24, metrics.horizontalAdvance(str(largest)) + 10))
 
 
 class ClassAccuracyView(QTableWidget):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -27,6 +29,14 @@ from viewer.dataset.rows import COL_VIDEO
 from viewer.dataset.table_model import RowFilter
 
 ALL = ""
+
+
+class MiddleElidedDelegate(QStyledItemDelegate):
+    """Cells whose text, too long for the column, is cut in the middle: a path keeps its folder and file name's end."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802 - Qt API
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 def _threshold_box(name: str, off_text: str, prefix: str) -> QDoubleSpinBox:
@@ -70,6 +80,7 @@ class DatasetPanel(QWidget):
         self.noise_box = _threshold_box("datasetNoisy", "any flow", "max noise > ")
         self.cell_label = QLabel("")
         self.cell_label.setObjectName("confusionCellFilter")
+        self.cell_label.setVisible(False)  # shown with a chosen cell
         self.clear_cell = QPushButton("show all")
         self.clear_cell.setVisible(False)
         self.clear_cell.clicked.connect(lambda: self._set_cell("", ""))
@@ -85,6 +96,11 @@ class DatasetPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(COL_VIDEO, 260)
+        # one line a cell: wrapped at the "/" and elided, every video of a class with a long name read
+        # "RotateAnticlockwise/..." and its rows could not be told apart; a path is cut in the middle, its numbered
+        # end shown, and the other columns at their end (in the middle, two Rotate classes both read "Rotate…ckwise")
+        self.table.setWordWrap(False)
+        self.table.setItemDelegateForColumn(COL_VIDEO, MiddleElidedDelegate(self.table))
         self.table.doubleClicked.connect(self._open_row)
 
         self.scan_button = QPushButton("Scan flow")
@@ -175,9 +191,17 @@ class DatasetPanel(QWidget):
         self._show_count()
         self._figures_soon()  # the figures count the rows the filters show
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt API
+        """The least height the panel can take at ``width``.  The dock's scroll area makes a panel whose layout
+        word-wraps (the summary) this tall: with Qt's default, the preferred height, the table and figures kept their
+        full 222 px and, at 1280x800, two table rows showed and the confusion matrix's none; now they shrink and
+        scroll their own rows first."""
+        return self.layout().totalMinimumHeightForWidth(width)
+
     def _set_cell(self, true_class: str, predicted: str) -> None:
         self._cell = (true_class, predicted)
         self.cell_label.setText(f"Confusion cell: true {true_class}, predicted {predicted}" if true_class else "")
+        self.cell_label.setVisible(bool(true_class))  # an empty line took a table row's height
         self.clear_cell.setVisible(bool(true_class))
         self._apply_filter()
 

@@ -24,7 +24,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsPathItem, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from core.export.heatmap import blend_rgba
 from viewer.widgets.steady_label import SteadyLabel
@@ -72,11 +72,23 @@ class FrameView(QWidget):
         # relabelled on every frame: a steady label (no window relayout), two lines (a long caption wraps
         # instead of widening this view and squeezing the other)
         self.caption = SteadyLabel("", chars=20, lines=2, alignment=Qt.AlignmentFlag.AlignCenter, colour="#9aa0a6")
+        # what to do while the view has no picture (no video open): drawn over the dark view, never beside it
+        self.hint = QLabel("")
+        self.hint.setObjectName("viewHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #bdc1c6; background: transparent; padding: 12px;")
+        self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hint.setVisible(False)
+        picture = QGridLayout()
+        picture.setContentsMargins(0, 0, 0, 0)
+        picture.addWidget(self.graphics, 0, 0)
+        picture.addWidget(self.hint, 0, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.title)
-        layout.addWidget(self.graphics, 1)
+        layout.addLayout(picture, 1)
         layout.addWidget(self.caption)
         self._shape: tuple[int, ...] | None = None
         self._fitted: tuple[int, ...] | None = None  # the frame size the zoom was last fitted to
@@ -108,11 +120,13 @@ class FrameView(QWidget):
         if frame is None:
             self.image.clear()
             self._shape = None
+            self.hint.setVisible(bool(self.hint.text()))
             self._segments = None  # another frame's arrows must not come back over the next one
             self._draw_region_mark()
             self._draw_segments()
             self.imageChanged.emit()
             return
+        self.hint.setVisible(False)
         self.image.setImage(frame, levels=None, autoLevels=False)  # uint8 RGB as is: no per-paint rescale through levels
         if frame.shape != self._shape:  # new size: fit the whole frame, stretch the overlays and marks over it
             self._shape = frame.shape
@@ -140,6 +154,11 @@ class FrameView(QWidget):
     def refit(self) -> None:
         """Fit the next frame whole, whatever its size (another video: the zoom of the last one does not carry over)."""
         self._fitted = None
+
+    def set_hint(self, text: str) -> None:
+        """Say ``text`` over the view while it shows no picture (what to do to fill it); "" says nothing."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text) and self._shape is None)
 
     def set_caption(self, text: str) -> None:
         self.caption.setText(text)

@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 
 from core.export.heatmap import HeatScale
 from core.export.legend import LegendEntry, scale_entry
+from viewer.widgets.steady_label import SteadyLabel
 
 BAR_SIZE = (80, 12)
-POOLED_LABELS = 11  # a lead, three keys of three labels each and a note: what a row shows at most in practice
+POOLED_LABELS = 11  # a lead, three keys of three labels each and a hint: what a row shows at most in practice
 NO_OVERLAY_HINT = "Flow inspection: no overlay (toolbar: Inconsistency I, Warp error W)"
 NO_MAPS_HINT = "Model heat maps: none shown (classify a clip, C)"
 
@@ -45,7 +46,12 @@ class LegendRow(QWidget):
         self.lead, self.note = "", ""
         self._widgets: list[tuple[str, QLabel]] = []
         self._pool: list[QLabel] = []  # every label the row has made, in order; those past the items are hidden
-        self._layout.addStretch(1)
+        # the note ends the row and takes the room left: elided there, whole in its tooltip (a plain label past the
+        # row's edge was cut mid-word, "(it never see", at 1280 px with an overlay's key before it)
+        self.note_label = SteadyLabel("", chars=1, colour=self.palette().color(QPalette.ColorRole.Mid).name())
+        self.note_label.setObjectName("legendNote")
+        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._layout.addWidget(self.note_label, 1)
         self._rebuild([("text", "", None)] * POOLED_LABELS)  # made and polished with the window, not on the first video
         self.hint = QLabel(hint)
         # wider than the window: cut at the right edge rather than widen the window (tooltips tell the rest)
@@ -60,6 +66,8 @@ class LegendRow(QWidget):
         self.entries = list(entries)
         self.lead = self.lead if lead is None else lead
         self.note = self.note if note is None else note
+        self.note_label.setText(f"  {self.note}" if self.note else "")
+        self.note_label.setToolTip(self.note)
         items = self._items()
         if [kind for kind, *_ in items] != [kind for kind, _widget in self._widgets]:
             self._rebuild(items)
@@ -90,8 +98,6 @@ class LegendRow(QWidget):
             items.append(("text", f"  {entry.short if shared else entry.label}  {entry.low}", None))
             items.append(("bar", np.asarray(entry.colours).tobytes(), (entry.colours, entry.note)))
             items.append(("text", entry.high if shared else entry.high_text, None))
-        if self.note:
-            items.append(("hint", f"  {self.note}", None))
         return items
 
     def _rebuild(self, items: list[tuple[str, Any, Any]]) -> None:
@@ -99,7 +105,7 @@ class LegendRow(QWidget):
         label is polished by the style on the GUI thread, ~1 ms each, paid on opening a video before."""
         while len(self._pool) < len(items):
             label = QLabel()
-            self._layout.insertWidget(len(self._pool), label)  # before the closing stretch
+            self._layout.insertWidget(len(self._pool), label)  # before the note
             self._pool.append(label)
         self._widgets = []
         for label, (kind, value, extra) in zip(self._pool, items):
@@ -121,7 +127,8 @@ class LegendRow(QWidget):
 
     def texts(self) -> list[str]:
         """Every label's text in the row, in order (what a reader sees)."""
-        return [w.text() for w in self.findChildren(QLabel) if w.text()]
+        labels = [w.text() for w in self.findChildren(QLabel) if w.text()]
+        return labels + ([self.note_label.text()] if self.note_label.text() else [])
 
 
 class HeatLegend(QWidget):
@@ -162,7 +169,7 @@ class HeatLegend(QWidget):
     def set_map_entries(self, entries: list[LegendEntry], note: str = "") -> None:
         """The model's heat maps shown (one entry per view), and a note (what the shaded border is)."""
         self.maps_row.set_entries(entries, "")
-        self.quality_row.set_entries(self.quality_row.entries, note=note)  # the crop's note: room to spare on that row
+        self.quality_row.set_entries(self.quality_row.entries, note=note)  # the crop's note: after the overlay keys, elided if they leave too little room
 
     def texts(self) -> list[str]:
         """Every text the legend shows, both rows."""

@@ -179,6 +179,19 @@ def drag_on_timeline(qtbot, win: MainWindow, from_frame: float, to_frame: float)
     send(QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
 
 
+def test_after_a_whole_video_run_the_empty_bars_do_not_say_there_is_no_prediction(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
+    """The bars are the clip's; a whole-video run fills the line under them.  Before, the bars still said "no
+    prediction yet" right above "Whole video (4 windows): action3 41%": the same picture before and after the run."""
+    ready_window(qtbot, window, files)
+    bars = window.classify_ui.prediction_panel.bars
+    before = bars.grab().toImage()
+    with qtbot.waitSignal(window.classify.timelineReady, timeout=30000):
+        window.classify_ui.prediction_panel.video_button.click()
+    assert bars.rows() == []  # no clip was classified
+    assert bars.grab().toImage() != before  # the empty bars now say something else
+    assert bars.empty_text.startswith("no clip classified") and "whole-video result is below" in bars.empty_text
+
+
 def test_a_flow_fallback_is_a_visible_notice(qtbot, window: MainWindow, files) -> None:  # noqa: ANN001
     window.open_video(str(files.video))
     window.classify.load_checkpoint(files.raft_checkpoint)

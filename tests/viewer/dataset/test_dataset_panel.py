@@ -201,6 +201,55 @@ def test_the_dock_takes_its_room_from_the_views_without_growing_the_window(qtbot
     assert [window.classify_ui.results_dock.geometry(), window.classify_ui.attention_dock.geometry()] == right
 
 
+def _rows_in_sight(window) -> int:  # noqa: ANN001
+    """Table rows wholly inside the part of the dock the user sees (its scroll area's viewport)."""
+    panel, proxy = window.dataset.panel, window.dataset.controller.proxy
+    sight = panel.parentWidget().rect()  # the scroll area's viewport
+    table = panel.table.viewport()
+    inside = 0
+    for row in range(proxy.rowCount()):
+        rect = panel.table.visualRect(proxy.index(row, 0))
+        top, bottom = table.mapTo(panel.parentWidget(), rect.topLeft()), table.mapTo(panel.parentWidget(), rect.bottomLeft())
+        inside += rect.isValid() and sight.contains(top) and sight.contains(bottom) and table.rect().contains(rect.bottomLeft())
+    return inside
+
+
+def test_at_1280x800_the_table_shrinks_to_the_dock_instead_of_the_dock_scrolling_it_away(qtbot, window, data):  # noqa: ANN001
+    """The dock's scroll area sized the panel (its summary word-wraps) to its preferred height: the table and the
+    figures kept 222 px in a dock of 209, so two table rows were in sight and the confusion matrix's none, with the
+    rest below a second scroll bar.  Now the panel takes its least height and the table scrolls its own rows."""
+    window.resize(1280, 800)
+    open_listed(qtbot, window, data[0])
+    qtbot.waitUntil(lambda: window.dataset.dock.isVisible())
+    window.grab()
+    assert window.height() == 800
+    assert _rows_in_sight(window) >= 3
+    assert not window.dataset.panel.cell_label.isVisible()  # no confusion cell chosen: no empty line above the table
+
+
+def test_two_videos_of_a_class_with_a_long_name_do_not_look_alike_in_the_table(qtbot, window, data):  # noqa: ANN001
+    """The Video column wrapped a long path at its "/" and elided the rest: every RotateAnticlockwise video read
+    "RotateAnticlockwise/..." (the same picture in each row).  Now the cell is cut in the middle, its end shown."""
+    from PySide6.QtCore import QModelIndex
+
+    open_listed(qtbot, window, data[0])
+    table, proxy = window.dataset.panel.table, window.dataset.controller.proxy
+    rows = [r for r in range(proxy.rowCount()) if proxy.data(proxy.index(r, 0)).startswith("RotateAnticlockwise/")][:2]
+    assert len(rows) == 2
+    table.clearSelection()
+    table.setCurrentIndex(QModelIndex())
+    window.resize(1280, 800)
+    table.scrollTo(proxy.index(rows[0], 0))
+    window.grab()
+    width = table.fontMetrics().horizontalAdvance(proxy.data(proxy.index(rows[0], 0)))
+    assert width > table.columnWidth(0)  # the name does not fit: this is about how it is cut
+    cells = [table.viewport().grab(table.visualRect(proxy.index(r, 0))).toImage() for r in rows]
+    assert cells[0] != cells[1]
+    clockwise = next(r for r in range(proxy.rowCount()) if proxy.data(proxy.index(r, COL_CLASS)) == "RotateClockwise")
+    classes = [table.viewport().grab(table.visualRect(proxy.index(r, COL_CLASS))).toImage() for r in (rows[0], clockwise)]
+    assert classes[0] != classes[1]  # two long class names stay apart too
+
+
 def test_a_row_whose_name_has_bytes_that_are_not_utf8_opens_its_own_video(qtbot, window, tmp_path):  # noqa: ANN001
     """The double-clicked row's path went through a Qt signal as text, which dropped the byte: "walk\\xff.mp4" was
     opened as "walk.mp4" (another video, or "file does not exist")."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.export.heatmap import INCONSISTENCY_SCALE, WARP_ERROR_SCALE
 from core.export.legend import scale_entry
@@ -33,3 +33,23 @@ def test_shapes_come_and_go_without_new_labels_and_hints_read_as_hints(qtbot) ->
     texts = row.texts()
     assert texts[0] == "flow:" and any(INCONSISTENCY_SCALE.label in t for t in texts) and HINT not in texts
     assert all(w.foregroundRole() == QPalette.ColorRole.WindowText for kind, w in row._widgets if kind == "text")
+
+
+def test_a_note_without_room_is_elided_and_whole_in_its_tooltip_never_cut_mid_word(qtbot) -> None:  # noqa: ANN001
+    """At 1280 px with the inconsistency key on, the crop's note ran past the row's edge and read
+    "shaded: outside the model's 112x112 px centre crop (it never see"."""
+    note = "shaded: outside the model's 112x112 px centre crop (it never sees that part)"
+    window = QWidget()  # the row in a narrower window, as under the views (alone, a top-level widget grows to fit)
+    qtbot.addWidget(window)
+    row = LegendRow(HINT)
+    QVBoxLayout(window).addWidget(row)
+    window.resize(700, 30)
+    window.show()
+    row.set_entries([scale_entry(INCONSISTENCY_SCALE)], lead="Overlay on the flow view:", note=note)
+    qtbot.wait(20)
+    shown = [w for w in row.findChildren(QLabel) if w.isVisible() and w.text()]
+    assert shown and all(w.fontMetrics().horizontalAdvance(w.text()) <= w.contentsRect().width() for w in shown)  # no label cuts its text
+    assert row.note_label.shown_text().endswith("…") and row.note_label.toolTip() == note
+    window.resize(1400, 30)  # room enough: the note whole
+    qtbot.wait(20)
+    assert row.note_label.shown_text() == f"  {note}"
