@@ -24,6 +24,7 @@ from viewer.dataset.cached_predictions import CachedPredictions, cached_predicti
 from viewer.dataset.evaluate_job import EvaluationRequest, SplitChanges
 from viewer.dataset.results_merge import ResultsMerge, kept_message, merge_results
 from viewer.dataset.rows import Row, snapshot, table_csv
+from viewer.dataset.split_summary import DatasetSummary, SplitSource, part_sizes
 from viewer.dataset.table_model import DatasetFilterProxy, DatasetTableModel, RowFilter
 from viewer.export_queue import Export, ExportQueue
 from viewer.jobs import JobRunner
@@ -36,10 +37,10 @@ CHANNELS = ("dataset-open", "dataset-meta", "dataset-flow", "dataset-eval", "dat
 
 @dataclass(frozen=True)
 class Listing:
-    """What opening a dataset gives: its rows and a one-line description."""
+    """What opening a dataset gives: its rows and what its one-line description says."""
 
     rows: list[Row]
-    summary: str
+    summary: DatasetSummary
     classes: tuple[str, ...]
     labels: dict[str, str]  # normalised path -> true class (made in the worker: 13,320 path resolutions)
     positions: dict[int, int]  # id(row) -> its index, for the table model (made in the worker too)
@@ -62,8 +63,8 @@ def list_dataset(path: str, videos: str | None, cancel, progress,  # noqa: ANN00
     rows = [Row(s.path, dataset.relative(s), s.label_name, part_of.get(s.path, ""), segment=s.segment) for s in dataset.samples]
     all_notes = split.notes  # the dataset's own, then the split's (classes too small for every part)
     notes = f"; {len(all_notes)} note{'' if len(all_notes) == 1 else 's'}: {all_notes[0]}" if all_notes else ""
-    sizes = f"{len(split.train)} train, {len(split.val)} val, {len(split.test)} test"  # what the fractions gave
-    summary = f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout}); {split.description} ({sizes}){notes}"
+    summary = DatasetSummary(f"{len(rows)} videos, {len(dataset.classes)} classes ({dataset.layout})",
+                             SplitSource("the dataset's own split", split.description), part_sizes(r.split for r in rows), notes)
     kept = tuple((name, merge_results(rows, results)) for name, results in carried)
     cached = None
     if checkpoint is not None and not kept:
@@ -123,6 +124,7 @@ def segment_metadata(path: Path, segment: tuple[float, float]) -> tuple[int, flo
 
 class DatasetController(QObject):
     listed = Signal(str)  # the dataset's one-line summary
+    summaryChanged = Signal(str)  # the same line once the Split column shows another split
     progressed = Signal(str, int, int, str)  # channel, done, total, message
     finished = Signal(str, str)  # channel, a message for the status line
     recordsChanged = Signal()  # predictions arrived: accuracy and confusion are stale
@@ -136,6 +138,8 @@ class DatasetController(QObject):
         self.model.metadata_wanted = self.want_metadata
         self.source: str | None = None
         self.dataset: Dataset | None = None  # None: no dataset open (a results file alone, or nothing)
+        self._summary: DatasetSummary | None = None  # the listed dataset's, for its summary line
+        self._split_shown: SplitSource | None = None  # the split the Split column shows; None: the dataset's own
         self.classes: tuple[str, ...] = ()
         self.labels: dict[str, str] = {}  # normalised path -> true class, for the prediction panel; replaced, never changed in place
         self._pending: dict[int, Row] = {}
@@ -177,6 +181,7 @@ class DatasetController(QObject):
 
     def _listed(self, path: str, listing: Listing) -> None:
         self.source, self.classes, self.dataset = path, listing.classes, listing.dataset
+        self._summary, self._split_shown = listing.summary, None
         self._pending.clear()
         self._predictions_of = str(listing.carried[0][1].results.checkpoint) if listing.carried else None
         self.labels = listing.labels
@@ -188,8 +193,9 @@ class DatasetController(QObject):
                 row.record = record
             for row, part in listing.cached.split.changes:
                 row.split = part
+            self._split_shown = listing.cached.split.source
         self.model.set_rows(listing.rows, listing.positions)
-        self.listed.emit(listing.summary)  # the panel applies its filters to the new rows
+        self.listed.emit(self.summary_line())  # the panel applies its filters to the new rows
         self.recordsChanged.emit()
         if listing.carried:
             self.finished.emit("dataset-results", "; ".join(kept_message(name, merge) for name, merge in listing.carried))
@@ -317,8 +323,20 @@ class DatasetController(QObject):
             return
         for row, part in update.changes:  # the Split column follows the checkpoint's recorded split
             row.split = part
-        self.proxy.refilter()
-        self.model.all_changed()
+        if update.changes:
+            self.proxy.refilter()
+            self.model.all_changed()
+        if update.source is not None:
+            self._split_shown = update.source
+        if self._summary is not None:  # a table read from a results file alone keeps its line
+            self.summaryChanged.emit(self.summary_line())
+
+    def summary_line(self) -> str:
+        """The listed dataset in one line, naming the split the Split column shows and counting its parts on the
+        rows (what the split filter shows); "" without a listed dataset."""
+        if self._summary is None:
+            return ""
+        return self._summary.line((r.split for r in self.rows), self._split_shown)
 
     def cancel(self) -> None:
         """The panel's Cancel: every job stops; each export waiting its turn is told "export cancelled" now, the one
@@ -352,6 +370,7 @@ class DatasetController(QObject):
         if merge.added:  # videos the table does not list (no dataset open, or another one)
             if fresh:
                 self.source, self.classes, self.dataset = results.dataset, results.class_names, None
+                self._summary = self._split_shown = None  # the line says where the rows came from
             # a new mapping, never changed in place (readers notice by identity); what the table knew stays
             self.labels = {**merge.labels, **self.labels}
             self.model.add_rows(list(merge.added))

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from core.data import Dataset
 from core.errors import DatasetError
 from core.store_save import not_kept
 from viewer.dataset.rows import Row
+from viewer.dataset.split_summary import SplitSource
+
+if TYPE_CHECKING:
+    from core.evaluation.test_set import TestSet
 
 SPLIT_PARTS = ("train", "val", "test")
 
@@ -34,9 +38,11 @@ class EvaluationRequest:
 
 @dataclass(frozen=True)
 class SplitChanges:
-    """Rows whose Split column the checkpoint's recorded split relabels (a partial result)."""
+    """Rows whose Split column the checkpoint's recorded split relabels (a partial result), and that split in words
+    (``None``: the rows keep their own parts)."""
 
     changes: tuple[tuple[Row, str], ...]
+    source: SplitSource | None = None
 
 
 class ModelOnFirstUse:
@@ -77,16 +83,28 @@ def chosen_rows(request: EvaluationRequest, extra: Mapping[str, Any]) -> tuple[l
     by_video = {(r.path, r.segment): r for r in rows}
     chosen = [by_video[(s.path, s.segment)] for s in test_set.samples if (s.path, s.segment) in by_video]
     part_of: dict[tuple[Path, tuple[float, float] | None], str] = {}
+    source = None
     for part in SPLIT_PARTS:
         try:
-            samples = select_test_set(request.dataset, extra, part=part, split_dir=split_dir).samples
+            part_set = select_test_set(request.dataset, extra, part=part, split_dir=split_dir)
         except DatasetError:
             continue  # an empty part (no validation videos, say)
-        part_of.update({(s.path, s.segment): part for s in samples})
+        part_of.update({(s.path, s.segment): part for s in part_set.samples})
+        source = split_source(part_set, request.checkpoint)
     listed = {(s.path, s.segment) for s in request.dataset.samples}  # rows a results file added keep their own part
     changes = tuple((r, part_of.get((r.path, r.segment), "")) for r in rows
                     if (r.path, r.segment) in listed and r.split != part_of.get((r.path, r.segment), ""))
-    return chosen, test_set.summary(), SplitChanges(changes)
+    return chosen, test_set.summary(), SplitChanges(changes, source)
+
+
+def split_source(part_set: TestSet, checkpoint: str) -> SplitSource:
+    """The split ``part_set`` is a part of, named for the summary line."""
+    from core.evaluation.test_set import SOURCE_CHECKPOINT
+
+    name = Path(checkpoint).name
+    if part_set.source == SOURCE_CHECKPOINT:
+        return SplitSource(f"the split recorded in {name}", part_set.description)
+    return SplitSource(f"the split Evaluate makes for {name}, which records none", part_set.description)
 
 
 def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa: ANN001
@@ -105,7 +123,7 @@ def evaluate_rows(request: EvaluationRequest, cancel, progress) -> str:  # noqa:
         ours = ", ".join(sorted({r.true for r in request.rows})[:5])
         raise DatasetError(f"none of the dataset's classes ({ours}, ...) is a class of this model ({theirs}, ...)", checkpoint)
     rows, source, relabel = chosen_rows(request, info.extra)
-    if relabel.changes:
+    if relabel.changes or relabel.source is not None:  # the summary line names the split even when no row changes part
         progress(0, len(rows), "the checkpoint's split", partial=relabel)
     scorable = [r for r in rows if r.true in names]
     scoring = scoring_settings(request.device)  # what the records are scored with: their cache is that setting's

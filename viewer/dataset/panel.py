@@ -171,6 +171,7 @@ class DatasetPanel(QWidget):
         self.low_box.valueChanged.connect(self._apply_filter)
         self.noise_box.valueChanged.connect(self._apply_filter)
         controller.listed.connect(self._on_listed)
+        controller.summaryChanged.connect(self.summary.setText)
         controller.progressed.connect(self._on_progress)
         controller.finished.connect(lambda _channel, message: self._finish(message))
         controller.recordsChanged.connect(self._figures_soon)

@@ -142,7 +142,8 @@ def test_the_shared_clips_open_as_a_dataset_with_their_true_classes(qtbot, windo
     assert len(truth) == 17 and truth["v_Basketball_g01_c01.avi"] == "Basketball" and truth["abseiling_k400.mp4"] == "abseiling"
     summary = window.dataset.panel.summary.text()
     assert summary.startswith("17 videos, 16 classes (kinetics)")
-    assert "(16 train, 0 val, 1 test)" in summary  # the sizes the fractions gave: one clip a class leaves little to hold out
+    # the sizes the fractions gave: one clip a class leaves little to hold out
+    assert "Split column: the dataset's own split (" in summary and ": 16 train, 0 val, 1 test" in summary
 
 
 @pytest.mark.parametrize("folder, verdict", [(FAVOURED, "✔ right"), ("MoveLeft", "✘ wrong")])
