@@ -197,11 +197,18 @@ def tone_map(codes: CodeRows, transfer: str, primaries: int, threads: int | None
         tops.put(top)
 
     def take_strips() -> None:
-        strip = _Strip(rows, width, transfer, primaries)
-        while (top := _next(tops)) is not None:
-            bottom = min(top + rows, height)
-            out = [plane[: bottom - top] for plane in strip.code_buffers]
-            strip.tone_map(codes.rows(top, bottom, out), sdr[top:bottom])
+        """Tone-map the strips left; on an error, none is left to any thread (the frame is lost: the others stop at
+        their next strip, and the error is raised the sooner)."""
+        try:
+            strip = _Strip(rows, width, transfer, primaries)
+            while (top := _next(tops)) is not None:
+                bottom = min(top + rows, height)
+                out = [plane[: bottom - top] for plane in strip.code_buffers]
+                strip.tone_map(codes.rows(top, bottom, out), sdr[top:bottom])
+        except BaseException:
+            while _next(tops) is not None:
+                pass
+            raise
 
     helpers = min(strip_threads() if threads is None else threads, tops.qsize()) - 1
     if helpers < 1:
@@ -211,11 +218,7 @@ def tone_map(codes: CodeRows, transfer: str, primaries: int, threads: int | None
     # a process forked from the reader (a DataLoader worker) finds no pool whose threads it lacks
     with ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="hdr-strips") as pool:
         helping = [pool.submit(take_strips) for _ in range(helpers)]
-        try:
-            take_strips()
-        finally:  # on an error here, the helpers stop at their next strip
-            while _next(tops) is not None:
-                pass
+        take_strips()
         for helper in helping:
             helper.result()  # a helper's error, raised here
     return sdr

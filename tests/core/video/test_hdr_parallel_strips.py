@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from concurrent.futures import Future
+from typing import Any, Sequence
 
 import av
 import cv2
@@ -114,3 +115,43 @@ def test_an_error_on_a_helper_thread_reaches_the_caller() -> None:
     codes = _Together(_random_codes(512, 512, seed=2), parties=2, fail_on_helpers=True)  # four strips
     with pytest.raises(ValueError, match=r"strip at row \d+ failed"):
         hdr.tone_map(codes, "hlg", BT2020, threads=2)
+
+
+class _FailsOnHelpers:
+    """CodeRows whose strips fail on any thread but the caller's; the caller's first strip waits until the helpers
+    have finished (``helpers_done``, set by the test), so every strip the caller reads after it is one it took after
+    a helper had failed."""
+
+    def __init__(self, codes: hdr.CodeRows) -> None:
+        self.codes, self.shape = codes, codes.shape
+        self.caller = threading.get_ident()
+        self.helpers_done: threading.Event | None = None
+        self.caller_strips = 0
+
+    def rows(self, top: int, bottom: int, out: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+        if threading.get_ident() != self.caller:
+            raise ValueError(f"strip at row {top} failed")
+        self.caller_strips += 1
+        if self.caller_strips == 1 and self.helpers_done is not None:
+            assert self.helpers_done.wait(TOGETHER_TIMEOUT_S), "the helper never finished"
+        return self.codes.rows(top, bottom, out)
+
+
+def test_an_error_on_a_helper_thread_stops_the_strips_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper's error was raised only once the other threads had tone-mapped the rest of the frame (16 strips:
+    the caller read 15 after the helper had failed); the strips left are dropped when it fails, as on the caller."""
+    codes = _FailsOnHelpers(_random_codes(2048, 512, seed=3))  # 128-row strips: sixteen
+    codes.helpers_done = threading.Event()
+    submitted: list[Future] = []
+
+    class _Pool(hdr.ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Future:
+            future = super().submit(*args, **kwargs)
+            submitted.append(future)
+            future.add_done_callback(lambda _f: all(f.done() for f in submitted) and codes.helpers_done.set())
+            return future
+
+    monkeypatch.setattr(hdr, "ThreadPoolExecutor", _Pool)
+    with pytest.raises(ValueError, match=r"strip at row \d+ failed"):
+        hdr.tone_map(codes, "pq", BT2020, threads=2)
+    assert codes.caller_strips <= 1  # a strip taken before the helper failed, or none (the helper failed first)
