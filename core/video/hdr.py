@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import queue
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, Sequence
 
@@ -224,14 +225,28 @@ def tone_map(codes: CodeRows, transfer: str, primaries: int, threads: int | None
     return sdr
 
 
+_THIS_THREAD = threading.local()  # limit: set by :func:`limit_strip_threads_here`
+
+
+def limit_strip_threads_here(limit: int | None) -> None:
+    """The frames read on the calling thread from now on share their strips among at most ``limit`` threads
+    (``None``: no limit of its own).  For a thread that already runs beside others on the same cores, such as
+    the read-ahead of a model on the CPU: its strips split further would take the model's cores."""
+    _THIS_THREAD.limit = limit
+
+
 def strip_threads() -> int:
     """Threads a frame's strips may run on: OpenCV's thread count (``cv2.setNumThreads``, which ``bench decode
     --threads`` sets), and no more than torch's where torch is loaded (a DataLoader worker or a viewer job
-    sharing the cores runs on fewer).  Numpy's table look-ups and OpenCV's arithmetic let go of the GIL."""
+    sharing the cores runs on fewer) nor the calling thread's own limit (:func:`limit_strip_threads_here`).
+    Numpy's table look-ups and OpenCV's arithmetic let go of the GIL."""
     threads = cv2.getNumThreads()
     torch = sys.modules.get("torch")
     if torch is not None:
         threads = min(threads, torch.get_num_threads())
+    limit = getattr(_THIS_THREAD, "limit", None)
+    if limit is not None:
+        threads = min(threads, limit)
     return max(1, threads)
 
 

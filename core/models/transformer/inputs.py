@@ -173,7 +173,7 @@ def prepare_clip_inputs(
         return cropped
 
     memo = FrameMemo(SerialFrames(frames) if decode_ahead else frames, crop)
-    ahead = DecodeAhead(memo) if decode_ahead else None
+    ahead = DecodeAhead(memo, strip_threads=1 if torch_device.type == "cpu" else None) if decode_ahead else None
     try:
         yield from _chunks(frames, starts, config, memo, ahead, maps, flow_backend, method, torch_device, cancel, chunk, on_device)
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,6 +18,7 @@ from core.models import build_model
 from core.models.transformer.config import TransformerConfig
 from core.models.transformer.predict import TransformerClassifier
 from core.progress import CancelToken
+from core.video.hdr import strip_threads
 
 
 class WatchedFrames:
@@ -105,3 +107,24 @@ def test_a_cancelled_call_returns_with_no_read_in_flight() -> None:
         classifier(True).predict_timeline(source, step=2, cancel=token, progress=progress)
     assert not source.reading and not decode_threads()
     assert max(source.readers) < 59  # it stopped early
+
+
+class StripThreadsSeen(WatchedFrames):
+    """Frames that note, on each reading thread, how many threads an HDR frame read there may tone-map on."""
+
+    def __init__(self, frames: np.ndarray) -> None:
+        super().__init__(frames)
+        self.strip_threads: dict[str, int] = {}
+
+    def read_clip(self, indices):  # noqa: ANN001, ANN201
+        self.strip_threads[threading.current_thread().name.split("_")[0]] = strip_threads()
+        return super().read_clip(indices)
+
+
+def test_on_the_cpu_the_read_ahead_tone_maps_on_its_own_thread_only(monkeypatch) -> None:
+    """The model's threads run on the cores the read-ahead's HDR strips would be split across."""
+    monkeypatch.setattr(cv2, "getNumThreads", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    source = StripThreadsSeen(video())
+    classifier(True).predict_timeline(source, step=2)
+    assert source.strip_threads == {"MainThread": 2, "decode-ahead": 1}
