@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.wording import counted
+
 # (label, pixel format, AVColorTransferCharacteristic, AVColorPrimaries, AVColorSpace) of the three clips
 _CLIPS = (("SDR 8-bit BT.709", "yuv420p", 1, 1, 1), ("HDR 10-bit PQ", "yuv420p10le", 16, 9, 9),
           ("HDR 10-bit HLG", "yuv420p10le", 18, 9, 9))
@@ -162,11 +164,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append([label, threads, read, f"{read / sdr_read:.2f}x", f"{read / first_read:.2f}x", convert,
                          f"{convert / sdr_convert:.1f}x", f"{convert / first_convert:.2f}x"])
     print(f"video reader at {width}x{height}, {args.frames} frames per clip, best of {args.repeats} turns; "
-          f"ratios against the SDR clip at the same thread count, and against the same clip at {_threads(base)}")
-    print(format_table(["clip", "threads", "read ms/frame", "read vs SDR", f"read vs {_threads(base)}", "convert ms/frame",
-                        "convert vs SDR", f"convert vs {_threads(base)}"], rows))
+          f"ratios against the SDR clip at the same thread count, and against the same clip at {counted(base, 'thread')}")
+    print(format_table(["clip", "threads", "read ms/frame", "read vs SDR", f"read vs {counted(base, 'thread')}", "convert ms/frame",
+                        "convert vs SDR", f"convert vs {counted(base, 'thread')}"], rows))
     return 0
-
-
-def _threads(count: int) -> str:
-    return f"{count} thread" + ("" if count == 1 else "s")

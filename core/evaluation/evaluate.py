@@ -36,6 +36,7 @@ from core.evaluation.views import Views
 import core.models.registry as families
 from core.progress import CancelToken, check, report
 from core.sampling import CropView
+from core.wording import counted
 
 DEFAULT_CLIPS_PER_VIDEO = 5
 MAX_BATCH = 8  # clips of one video per model call: K=5 fits in one batch
@@ -409,7 +410,7 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
         )
     if evaluation.test_set.missing:
         missing = evaluation.test_set.missing
-        lines.append(f"warning: {_count(len(missing), 'video')} of the checkpoint's recorded {evaluation.test_set.part} part "
+        lines.append(f"warning: {counted(len(missing), 'video')} of the checkpoint's recorded {evaluation.test_set.part} part "
                      f"{'is' if len(missing) == 1 else 'are'} not in this folder and left out: {listed(list(missing))}")
     lines.extend(f"note: {note}" for note in evaluation.test_set.notes)
     flow = m["flow"]
@@ -417,24 +418,20 @@ def text_report(evaluation: Evaluation, files: Sequence[Path] = ()) -> str:
         lines.append(f"flow: {flow['method']}" + (f" (requested {flow['requested']}: {flow['note']})" if flow["fell_back"] else ""))
     lines.append(
         f"video level ({Views(evaluation.clips_per_video, evaluation.crops).describe(evaluation.input_size)}): top-1 {_pct(video['top1'])}  top-5 {_pct(video['top5'])}  "
-        f"mean class {_pct(video['mean_class_accuracy'])}  ({_count(video['count'], 'video')})"
+        f"mean class {_pct(video['mean_class_accuracy'])}  ({counted(video['count'], 'video')})"
     )
     unit = "clip" if evaluation.crops == 1 else "view"  # with several crops each row is one crop of one clip
-    lines.append(f"{unit} level (each {unit} alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({_count(clip['count'], unit)})")
+    lines.append(f"{unit} level (each {unit} alone):  top-1 {_pct(clip['top1'])}  top-5 {_pct(clip['top5'])}  ({counted(clip['count'], unit)})")
     width = max(len(n) for n in evaluation.class_names)
     lines.append("per class (video level):")
     for name in evaluation.class_names:
-        lines.append(f"  {name:<{width}}  {_pct(video['per_class'][name]):>7}  ({_count(video['support'][name], 'video')})")
+        lines.append(f"  {name:<{width}}  {_pct(video['per_class'][name]):>7}  ({counted(video['support'][name], 'video')})")
     unread = evaluation.skipped.summary(said={evaluation.dataset_root / rel for rel in evaluation.test_set.missing})
     if unread:  # the missing ones were named in the warning above
         lines.append(unread)
     if files:
         lines.append("wrote " + ", ".join(os.fspath(f) for f in files))
     return "\n".join(lines) + "\n"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _pct(value: float | None) -> str:

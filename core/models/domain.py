@@ -109,5 +109,6 @@ def domain_note(domain: ModelDomain, video: str | os.PathLike[str] | None) -> st
     """The caveat to show beside a prediction ("" when there is none)."""
     if not domain.synthetic or video is None or in_synthetic_dataset(video):
         return ""
-    return (f"This model was trained on {domain.dataset} (moving and coloured balls): its {len(domain.classes)} classes "
-            f"are not real actions, so its answer says nothing about what happens in this video.")
+    # the conclusion first: the viewer shows the note on one line, cut at the dock's width
+    return (f"Its answer says nothing about this video: this model was trained on {domain.dataset} "
+            f"(moving and coloured balls), and its {len(domain.classes)} classes are not real actions.")

@@ -9,6 +9,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTableWidget, QTableWidgetItem
 
+# one text line a row, in the dataset panel's table and its figures: the style's default (26-30 px) showed few
+# of a matrix's classes in a 1280x800 window
+ROW_HEIGHT = 20
+
 
 def _shade(share: float, diagonal: bool) -> QBrush:
     """White to green on the diagonal, white to red off it, by the row's share."""
@@ -91,6 +95,7 @@ class ConfusionMatrixView(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.clicked.connect(lambda index: self.cellChosen.emit(self.names[index.row()], self.names[index.column()]))
 
     @property
@@ -111,6 +116,7 @@ class ClassAccuracyView(QTableWidget):
         self.setHorizontalHeaderLabels(["Class", "Accuracy", "Videos"])
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
     def set_rows(self, rows: Sequence[tuple[str, float, int]]) -> None:

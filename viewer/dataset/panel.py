@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.dataset.confusion_view import ClassAccuracyView, ConfusionMatrixView
+from viewer.dataset.confusion_view import ROW_HEIGHT, ClassAccuracyView, ConfusionMatrixView
 from viewer.dataset.controller import DatasetController
 from viewer.dataset.rows import COL_VIDEO
 from viewer.dataset.table_model import RowFilter
@@ -91,7 +91,7 @@ class DatasetPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)

@@ -24,6 +24,7 @@ from core.data.ground_truth import TrueClass, true_class
 from core.models.domain import ModelDomain, domain_note, model_domain
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
+from viewer.widgets.elided_label import ElidedLabel
 
 NOTE_STYLE = "background: #fff3cd; color: #664d03; padding: 3px; border: 1px solid #ffe69c;"
 CHANNEL = "truth-badge"
@@ -55,10 +56,10 @@ def read_facts(path: Path | None, config: Any, video: str | None, labels: Mappin
     return BadgeFacts(domain, note, truth)
 
 
-def _label(name: str, style: str) -> QLabel:
-    label = QLabel("")
+def _label(name: str, style: str, label: QLabel | None = None) -> QLabel:
+    label = label if label is not None else QLabel("")
     label.setObjectName(name)
-    label.setWordWrap(True)
+    label.setWordWrap(not isinstance(label, ElidedLabel))
     label.setStyleSheet(style)
     return label
 
@@ -70,7 +71,9 @@ class TruthBadge(QWidget):
         self.classify_state, self.viewer_state, self.labels = classify_state, viewer_state, labels
         self.jobs, self.notifier = jobs, notifier
         self.domain_label = _label("modelDomain", "color: #5f6368;")
-        self.note_label = _label("domainNote", NOTE_STYLE)
+        # one line, the whole caveat in its tooltip: wrapped, it took four lines of the Classification dock and
+        # pushed the prediction's timings past its edge at 1280x800
+        self.note_label = _label("domainNote", NOTE_STYLE, ElidedLabel())
         self.truth_label = _label("groundTruth", "")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

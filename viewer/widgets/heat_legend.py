@@ -48,7 +48,8 @@ class LegendRow(QWidget):
         self._pool: list[QLabel] = []  # every label the row has made, in order; those past the items are hidden
         # the note ends the row and takes the room left: elided there, whole in its tooltip (a plain label past the
         # row's edge was cut mid-word, "(it never see", at 1280 px with an overlay's key before it)
-        self.note_label = SteadyLabel("", chars=1, colour=self.palette().color(QPalette.ColorRole.Mid).name())
+        self.note_label = SteadyLabel("", chars=1)
+        self.note_label.setForegroundRole(QPalette.ColorRole.Mid)  # grey as the hints: by role, so it follows the palette
         self.note_label.setObjectName("legendNote")
         self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._layout.addWidget(self.note_label, 1)

@@ -72,7 +72,8 @@ class SteadyLabel(QWidget):
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
-        painter.setPen(self._colour if self._colour is not None else self.palette().windowText().color())
+        # no colour of its own: its foreground role's, read at each paint, so a palette change reaches it
+        painter.setPen(self._colour if self._colour is not None else self.palette().color(self.foregroundRole()))
         flags = int(self._alignment) | (int(Qt.TextFlag.TextWordWrap) if self._lines > 1 else 0)
         painter.drawText(self.rect().adjusted(2, 0, -2, 0), flags, self.shown_text())
         painter.end()

@@ -27,3 +27,13 @@ def test_ten_classes_fit_side_by_side_in_the_figures_pane_and_headers_name_them(
     assert model.headerData(2, Qt.Orientation.Vertical) == f"3 {names[2]}"
     assert model.headerData(2, Qt.Orientation.Vertical, Qt.ItemDataRole.ToolTipRole) == f"3: true {names[2]}"
     assert model.index(2, 2).data() == "12"
+
+
+def test_confusion_rows_are_as_compact_as_the_table_rows_beside_them(qtbot, window) -> None:  # noqa: ANN001
+    """The matrix's rows kept the style's default height (26 px offscreen) beside the table's 20 px rows: at
+    1280x800 its pane showed few of its classes."""
+    panel = window.dataset.panel
+    panel.confusion.set_matrix(list(CLASS_NAMES), np.diag(np.full(10, 3)))
+    table_row = panel.table.verticalHeader().defaultSectionSize()
+    assert panel.confusion.verticalHeader().defaultSectionSize() <= table_row
+    assert all(panel.confusion.rowHeight(r) <= table_row for r in range(10))

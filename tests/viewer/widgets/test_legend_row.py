@@ -53,3 +53,23 @@ def test_a_note_without_room_is_elided_and_whole_in_its_tooltip_never_cut_mid_wo
     window.resize(1400, 30)  # room enough: the note whole
     qtbot.wait(20)
     assert row.note_label.shown_text() == f"  {note}"
+
+
+def test_the_note_follows_a_palette_change_as_the_hints_do(qtbot) -> None:  # noqa: ANN001
+    """The note's grey was read from the palette once, when the row was built: a palette changed later (a dark
+    theme) left it in the old grey, where the hint label it replaced followed through its foreground role."""
+    from PySide6.QtGui import QColor
+
+    row = LegendRow(HINT)
+    qtbot.addWidget(row)
+    row.resize(600, 30)
+    row.show()
+    row.set_entries([], note="shaded: outside the model's crop")
+    palette = row.palette()
+    palette.setColor(QPalette.ColorRole.Mid, QColor(255, 0, 0))
+    palette.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
+    row.setPalette(palette)
+    qtbot.wait(20)
+    image = row.note_label.grab().toImage()
+    pixels = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height())]
+    assert any(p.red() > 200 and p.green() < 80 and p.blue() < 80 for p in pixels)  # the text in the palette's new Mid
