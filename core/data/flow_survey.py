@@ -80,18 +80,27 @@ def video_key(path: str | os.PathLike[str], segment: tuple[float, float] | None 
     frames a reader fix renumbers, is a new entry; a ``segment`` of it (seconds) is another entry than the whole file."""
     from core.video.reader_version import pictures_version
 
+    resolved, status = _resolved_stat(path)  # stat'ed once a key: the reader's version takes this stat
     part = "" if segment is None else f"|{float(segment[0])!r}-{float(segment[1])!r}s"
-    return f"{file_key(path)}|reader{pictures_version(path)}{part}"
+    return f"{_key_of(resolved, status)}|reader{pictures_version(resolved, status=status)}{part}"
 
 
 def file_key(path: str | os.PathLike[str]) -> str:
     """Resolved path, size and modification time (the path alone when it cannot be read)."""
+    return _key_of(*_resolved_stat(path))
+
+
+def _resolved_stat(path: str | os.PathLike[str]) -> tuple[Path, os.stat_result | None]:
+    """``path`` resolved, and its stat (``None`` when it cannot be read)."""
     resolved = Path(path).resolve()
     try:
-        stat = resolved.stat()
+        return resolved, resolved.stat()
     except OSError:
-        return str(resolved)
-    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+        return resolved, None
+
+
+def _key_of(resolved: Path, status: os.stat_result | None) -> str:
+    return str(resolved) if status is None else f"{resolved}|{status.st_size}|{status.st_mtime_ns}"
 
 
 class FlowSurveyStore(MergedStore):

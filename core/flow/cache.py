@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,30 +65,30 @@ def video_identity(path: str | os.PathLike[str], segment: tuple[float, float] | 
     from core.video.reader_version import pictures_version
 
     resolved = Path(path).expanduser().resolve()
-    identity, frames, stamps = _file_identity(resolved)
-    identity["reader"] = pictures_version(resolved, deinterlace=deinterlace, frames=frames, stamps=stamps)
+    identity, status, frames, stamps = _file_identity(resolved)
+    identity["reader"] = pictures_version(resolved, deinterlace=deinterlace, status=status, frames=frames, stamps=stamps)
     if segment is not None:
         identity["segment"] = [float(segment[0]), float(segment[1])]
     return identity
 
 
-def _file_identity(resolved: Path) -> tuple[dict[str, Any], list[Path] | None, list[tuple[int, int]] | None]:
-    """The identity of a file, or of a folder of frames with its images as listed and their sizes and times
-    (``None`` for a file): the reader's version looks at those images, and a folder is listed, and each image's
-    size and time asked for, once a key (a network drive answers slowly)."""
+def _file_identity(resolved: Path) -> tuple[dict[str, Any], os.stat_result, list[Path] | None, list[tuple[int, int]] | None]:
+    """The identity of a file, or of a folder of frames, with its stat and, for a folder, its images as listed and
+    their sizes and times (``None`` for a file): the reader's version looks at those, and the path is stat'ed, a
+    folder listed and each image's size and time asked for, once a key (a network drive answers slowly)."""
     try:
-        stat = resolved.stat()
-        if resolved.is_dir():
+        status = resolved.stat()
+        if stat.S_ISDIR(status.st_mode):
             from core.video.image_sequence import list_images
 
             frames = list_images(resolved)
             stamps = [(s.st_size, s.st_mtime_ns) for s in map(Path.stat, frames)]
-            return {"path": str(resolved), "frames": _frames_digest(frames, stamps)}, frames, stamps
+            return {"path": str(resolved), "frames": _frames_digest(frames, stamps)}, status, frames, stamps
     except FileNotFoundError:  # the open video's decoder still reads it; its flow cannot be told from another's
         raise FlowError("is gone: deleted, moved or renamed since it was opened (open it again where it is now)", resolved) from None
     except OSError as err:  # no permission, a drive gone (which may come back)
         raise FlowError(f"cannot identify the video for the flow cache ({err.strerror or err})", resolved, transient=is_transient(err)) from None
-    return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}, None, None
+    return {"path": str(resolved), "size": status.st_size, "mtime_ns": status.st_mtime_ns}, status, None, None
 
 
 def _frames_digest(frames: Sequence[Path], stamps: Sequence[tuple[int, int]]) -> str:

@@ -20,16 +20,17 @@ HDR_AND_ALPHA_VERSION = 6
 HEADERS_REMEMBERED = 1 << 18  # files: Kinetics-400's 240,000 training videos (a few hundred bytes each)
 
 
-def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True, frames: Sequence[Path] | None = None,
-                     stamps: Sequence[tuple[int, int]] | None = None) -> int | str:
+def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True, status: os.stat_result | None = None,
+                     frames: Sequence[Path] | None = None, stamps: Sequence[tuple[int, int]] | None = None) -> int | str:
     """The reader version whose pictures of ``path`` the current reader gives (``deinterlace``: the reader's option).
     An interlaced file read as stored under a version past 5 (an HDR or alpha one's 6, or any later) is that
     version with ``-woven``: its pictures are not the default's, so neither are its flow, tokens or scores.
-    ``frames``: a folder's images when the caller listed them already (the folder is not listed again), and
-    ``stamps`` their sizes and times when it asked for them too (not asked again)."""
+    ``status``: ``path``'s stat when the caller asked for it already (not asked again); ``frames``: a folder's
+    images when the caller listed them already (the folder is not listed again), and ``stamps`` their sizes and
+    times when it asked for them too (not asked again)."""
     from core.video import base  # read when called: a test moves the version on
 
-    woven, converted = _header_changes(os.fspath(path), frames, stamps)
+    woven, converted = _header_changes(os.fspath(path), status, frames, stamps)
     if base.READER_VERSION > HDR_AND_ALPHA_VERSION:
         version = base.READER_VERSION
     elif converted:
@@ -39,13 +40,14 @@ def pictures_version(path: str | os.PathLike[str], *, deinterlace: bool = True, 
     return f"{version}-woven" if woven and not deinterlace else version
 
 
-def _header_changes(path: str, frames: Sequence[Path] | None = None, stamps: Sequence[tuple[int, int]] | None = None
-                    ) -> tuple[bool, bool]:
+def _header_changes(path: str, status: os.stat_result | None = None, frames: Sequence[Path] | None = None,
+                    stamps: Sequence[tuple[int, int]] | None = None) -> tuple[bool, bool]:
     """Whether the file's header says it is interlaced, and whether it is HDR or has alpha."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return False, False
+    if status is None:
+        try:
+            status = os.stat(path)
+        except OSError:
+            return False, False
     if stat.S_ISDIR(status.st_mode):  # a folder's images are never interlaced or HDR; those with alpha are composited
         from core.video.image_sequence import folder_has_alpha, images_have_alpha
 
