@@ -21,16 +21,6 @@ BT2020, BT709 = 9, 1
 TOGETHER_TIMEOUT_S = 10
 
 
-class _Planes:
-    """Three whole (H, W) uint16 planes as :class:`core.video.hdr.CodeRows`."""
-
-    def __init__(self, planes: Sequence[np.ndarray]) -> None:
-        self.planes, self.shape = planes, planes[0].shape
-
-    def rows(self, top: int, bottom: int, out: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
-        return [plane[top:bottom] for plane in self.planes]
-
-
 class _Together:
     """CodeRows that records the threads reading strips; with ``parties``, each thread's first strip waits until
     that many threads have one (a sequential run breaks the barrier); ``fail_on_helpers``: a strip read on any
@@ -54,10 +44,10 @@ class _Together:
         return self.codes.rows(top, bottom, out)
 
 
-def _random_codes(height: int, width: int, seed: int) -> _Planes:
+def _random_codes(height: int, width: int, seed: int) -> hdr.CodeRows:
     """Random 10-bit R'G'B' over the whole range, as 16-bit codes (what the reader gives the tone mapping)."""
     rng = np.random.default_rng(seed)
-    return _Planes([np.rint(rng.integers(0, 1024, (height, width)) * (65535 / 1023)).astype(np.uint16) for _ in range(3)])
+    return hdr._Planes([np.rint(rng.integers(0, 1024, (height, width)) * (65535 / 1023)).astype(np.uint16) for _ in range(3)])
 
 
 def _random_yuv_frame(height: int, width: int, seed: int) -> av.VideoFrame:
