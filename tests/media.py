@@ -167,6 +167,21 @@ def write_hdr_greys(path: Path, signals: "Iterable[float]", *, transfer: int = T
     return path
 
 
+RANGE_LIMITED, RANGE_FULL = 1, 2  # AVColorRange
+
+
+def random_yuv_frame(pixel_format: str, height: int, width: int, seed: int = 0, color_range: int = RANGE_LIMITED) -> av.VideoFrame:
+    """A BT.2020 frame of a planar 10- or 12-bit ``pixel_format`` whose every plane holds random codes over its whole
+    range (0-1023 at 10 bits: footroom, headroom and all)."""
+    frame = av.VideoFrame(width, height, pixel_format)
+    top = 1 << int(pixel_format[-4:-2])
+    rng = np.random.default_rng(seed)
+    for plane in frame.planes:
+        plane.update(rng.integers(0, top, plane.buffer_size // 2, dtype=np.uint16).astype("<u2").tobytes())
+    frame.colorspace, frame.color_range = SPACE_BT2020_NCL, color_range
+    return frame
+
+
 def alpha_picture(colour: tuple[int, int, int] = (200, 60, 30), width: int = 64, height: int = 32) -> np.ndarray:
     """An (H, W, 4) RGBA picture of one ``colour``: transparent (alpha 0) on the left quarter, half transparent
     (alpha 128) on the second, opaque (alpha 255) on the right half."""

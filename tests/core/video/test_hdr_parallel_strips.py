@@ -7,7 +7,6 @@ import threading
 from concurrent.futures import Future
 from typing import Any, Sequence
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import torch
 from core.video import hdr
 from core.video.colour import rgb_conversion
 from core.video.rgb_planes import yuv_codes
+from media import random_yuv_frame
 
 BT2020, BT709 = 9, 1
 TOGETHER_TIMEOUT_S = 10
@@ -50,15 +50,6 @@ def _random_codes(height: int, width: int, seed: int) -> hdr.CodeRows:
     return hdr._Planes([np.rint(rng.integers(0, 1024, (height, width)) * (65535 / 1023)).astype(np.uint16) for _ in range(3)])
 
 
-def _random_yuv_frame(height: int, width: int, seed: int) -> av.VideoFrame:
-    frame = av.VideoFrame(width, height, "yuv420p10le")
-    rng = np.random.default_rng(seed)
-    for plane in frame.planes:
-        plane.update(rng.integers(0, 1024, plane.buffer_size // 2, dtype=np.uint16).astype("<u2").tobytes())
-    frame.colorspace, frame.color_range = BT2020, 1
-    return frame
-
-
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])
 @pytest.mark.parametrize("primaries", [BT2020, BT709])
 def test_strips_on_three_threads_give_the_one_thread_picture_exactly(transfer: str, primaries: int) -> None:
@@ -75,7 +66,7 @@ def test_strips_on_three_threads_give_the_one_thread_picture_exactly(transfer: s
 @pytest.mark.parametrize("primaries", [BT2020, BT709])
 def test_yuv_strips_read_on_two_threads_at_once_give_the_one_thread_picture(transfer: str, primaries: int) -> None:
     """The decoder's planes (4:2:0, chroma repeated along each strip's rows into a buffer per thread)."""
-    frame = _random_yuv_frame(330, 512, seed=5)  # 128-row strips: three
+    frame = random_yuv_frame("yuv420p10le", 330, 512, seed=5)  # 128-row strips: three
     conversion = rgb_conversion(frame)
     sequential = hdr.tone_map(yuv_codes(frame, conversion), transfer, primaries, threads=1)
     together = _Together(yuv_codes(frame, conversion), parties=2)

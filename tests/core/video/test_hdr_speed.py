@@ -13,21 +13,10 @@ from core.video import hdr
 from core.video.colour import rgb_conversion
 from core.video.picture import StreamLook, frame_to_rgb
 from core.video.rgb_planes import yuv_codes
+from media import random_yuv_frame
 
 BT2020_NCL, LIMITED, FULL = 9, 1, 2
 KR, KB = 0.2627, 0.0593
-
-
-def _random_frame(pixel_format: str, height: int, width: int, seed: int = 0, color_range: int = LIMITED) -> av.VideoFrame:
-    """A frame of ``pixel_format`` whose every plane holds random codes over its whole range (0-1023 at 10 bits:
-    footroom, headroom and all)."""
-    frame = av.VideoFrame(width, height, pixel_format)
-    top = 1 << int(pixel_format[-4:-2])
-    rng = np.random.default_rng(seed)
-    for plane in frame.planes:
-        plane.update(rng.integers(0, top, plane.buffer_size // 2, dtype=np.uint16).astype("<u2").tobytes())
-    frame.colorspace, frame.color_range = BT2020_NCL, color_range
-    return frame
 
 
 def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
@@ -84,7 +73,7 @@ def test_fast_path_equals_a_float64_reference(transfer: str) -> None:
     saturated colour whose BT.709 component nearly cancels to black is so steep there that the last bit of a
     16-bit code moves it a few levels).  Before, swscale's rgb48le gave limited-range white as 65283, not 65535:
     such pixels were up to 50 levels off, and 3 to 4 levels off elsewhere."""
-    frame = _random_frame("yuv420p10le", 250, 512)  # two strips of rows, the second short
+    frame = random_yuv_frame("yuv420p10le", 250, 512)  # two strips of rows, the second short
     expected = _reference_sdr(np.rint(_reference_rgb(frame) * 65535) / 65535, transfer)
     picture = frame_to_rgb(frame, StreamLook(transfer, 9))
     assert picture.dtype == np.uint8 and picture.shape == (250, 512, 3) and picture.flags.c_contiguous
@@ -95,7 +84,7 @@ def test_fast_path_equals_a_float64_reference(transfer: str) -> None:
 
 def test_frame_already_in_bt709_primaries_skips_the_matrix() -> None:
     """A PQ stream tagged BT.709 primaries keeps its light's colours (no gamut conversion)."""
-    frame = _random_frame("yuv420p10le", 64, 128, seed=3)
+    frame = random_yuv_frame("yuv420p10le", 64, 128, seed=3)
     light = hdr.pq_eotf(np.rint(_reference_rgb(frame) * 65535) / 65535)
     peak = light.max(axis=-1)
     safe = np.maximum(peak, 1e-30)
@@ -110,7 +99,7 @@ def test_frame_already_in_bt709_primaries_skips_the_matrix() -> None:
 def test_codes_sample_chroma_as_swscale_does(pixel_format: str, color_range: int) -> None:
     """Edges of colour fall where swscale's rgb48le put them: the codes are swscale's, bar its scale (limited
     range white at 65283, full range 0.1% off) and a few units of its rounding."""
-    frame = _random_frame(pixel_format, 32, 48, seed=1, color_range=color_range)
+    frame = random_yuv_frame(pixel_format, 32, 48, seed=1, color_range=color_range)
     conversion = rgb_conversion(frame)
     swscale = VideoReformatter().reformat(frame, format="rgb48le", **conversion).to_ndarray().astype(float)
     codes = np.stack(_codes(frame, conversion), axis=-1).astype(float)
