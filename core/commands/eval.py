@@ -171,7 +171,7 @@ def _score(args: argparse.Namespace, data: str | os.PathLike[str], checkpoint: s
         line = ProgressLine(f"flow survey ({noise_method})")
         try:
             flow_noise, failed = survey_noise(evaluation, device=args.device, raft_weights=args.raft_weights, progress=line,
-                                              note=lambda text: print(f"note: {text}", file=sys.stderr))
+                                              note=_note)
         finally:
             line.close()
         for path, problem in failed:
@@ -187,10 +187,14 @@ def _score(args: argparse.Namespace, data: str | os.PathLike[str], checkpoint: s
     title = f"{Path(checkpoint).name}: video-level top-1 {100 * top1:.1f}% ({metrics['video_level']['count']} videos)"
     png = confusion_png(evaluation.confusion(), evaluation.class_names, mode=args.confusion, title=title)
     write_bytes(confusion_path, png)
-    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation, flow_noise, noise_method=noise_method,
-                                      note=lambda text: print(f"note: {text}", file=sys.stderr))
+    videos_path = write_video_results(out_dir / RESULTS_NAME, evaluation, flow_noise, noise_method=noise_method, note=_note)
     write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
     return evaluation, metrics, (metrics_path, confusion_path, videos_path)
+
+
+def _note(text: str) -> None:
+    """A note on stderr, beside the results (a survey store that could not be saved)."""
+    print(f"note: {text}", file=sys.stderr)
 
 
 def _run_splits(args: argparse.Namespace, data: str | os.PathLike[str], views, check_writable) -> int:

@@ -81,11 +81,13 @@ def stride_set(text: str) -> tuple[int, ...]:
     from core.cli import parsed_number
     from core.models.convnet.config import FUSION_STRIDES as rule
 
-    values = [parsed_number(part.strip(), int) for part in text.split(",")]
-    if not 1 <= len(values) <= rule.longest or not all(rule.low <= v <= rule.high for v in values) or len(set(values)) != len(values):
+    values = tuple(sorted(parsed_number(part.strip(), int) for part in text.split(",")))  # never empty: split gives a part
+    try:
+        rule.check("--fusion-strides", values)  # the config's own rule: each in range, at most that many, each once
+    except ValueError:
         raise argparse.ArgumentTypeError(f"must be 1 to {rule.longest} different whole numbers of frames from {rule.low} to {rule.high} "
-                                         f"joined by commas, got {text!r}")
-    return tuple(sorted(values))
+                                         f"joined by commas, got {text!r}") from None
+    return values
 
 
 def check_cache_dir(path: str | os.PathLike[str] | None, option: str = "--cache-dir") -> None:

@@ -138,7 +138,7 @@ def write_video_results(path: str | os.PathLike[str], evaluation: Any,
 
     stored = None
     if flow_noise is None and evaluation.requested_flow_method is not None:
-        flow_noise = stored = surveyed_noise(evaluation.requested_flow_method)
+        flow_noise = stored = SurveyedNoise(evaluation.requested_flow_method)
     if noise_method is None and flow_noise is not None:
         noise_method = evaluation.requested_flow_method
 
@@ -210,11 +210,6 @@ class SurveyedNoise:
         """Save when the summaries found were used (merged into the store's file under its lock); ``""`` when saved
         or nothing was found, else why the store could not be written."""
         return self.store.save() if self.found else ""
-
-
-def surveyed_noise(method: str) -> SurveyedNoise:
-    """A lookup of the flow survey's stored summaries of ``method`` (see :class:`SurveyedNoise`)."""
-    return SurveyedNoise(method)
 
 
 def read_video_results(path: str | os.PathLike[str]) -> VideoResults:

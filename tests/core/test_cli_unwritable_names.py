@@ -13,15 +13,12 @@ import pytest
 import main
 from core.synth import generate_dataset
 from media import write_video
+from non_utf8_names import non_utf8_path, only_where_names_need_not_be_utf8
 
-pytestmark = pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="names that are not UTF-8 exist on Linux file systems only")
+pytestmark = only_where_names_need_not_be_utf8
 
 TINY = ["--epochs", "1", "--tiny-dim", "16", "--heads", "2", "--head-dim", "8", "--depth", "1", "--input-size", "32",
         "--clip-length", "8", "--device", "cpu"]
-
-
-def _named(folder: Path, name: bytes) -> Path:
-    return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
 
 
 def _terminal_output(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[bytes]:
@@ -35,7 +32,7 @@ def _terminal_output(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[b
 
 def test_train_prints_its_checkpoint_with_the_byte_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generate_dataset(tmp_path / "synth", clips_per_class=2, size=32, frames=20, seed=1)
-    out = _named(tmp_path, b"model\xff.safetensors")
+    out = non_utf8_path(tmp_path, b"model\xff.safetensors")
     lines = _terminal_output(monkeypatch, ["train", str(tmp_path / "synth"), "--out", str(out), *TINY])
     assert os.fsencode(out) in [os.fsencode(p) for p in tmp_path.iterdir()]
     assert f"checkpoint: {tmp_path}/model\\xff.safetensors".encode() in lines
@@ -44,6 +41,6 @@ def test_train_prints_its_checkpoint_with_the_byte_escaped(tmp_path: Path, monke
 
 def test_flow_prints_its_folder_with_the_byte_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     video = write_video(tmp_path / "clip.mp4", 3, size=(48, 32))
-    out = _named(tmp_path, b"out\xff")
+    out = non_utf8_path(tmp_path, b"out\xff")
     lines = _terminal_output(monkeypatch, ["flow", str(video), "--method", "farneback", "--out", str(out)])
     assert lines == [f"wrote 2 flow fields (farneback) to {tmp_path}/out\\xff".encode()]
