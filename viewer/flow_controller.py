@@ -82,7 +82,6 @@ class FlowController(QObject):
     def __init__(self, state: ViewerState, jobs: JobRunner, notifier: Notifier, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state, self.jobs, self.notifier = state, jobs, notifier
-        self.video: Video | None = None
         self._open: OpenVideo | None = None  # the video with the decoders the flow jobs lease (playback keeps the video's)
         self.method = FAST_METHOD
         self.device = "auto"
@@ -116,7 +115,7 @@ class FlowController(QObject):
     def set_video(self, opened: OpenVideo | None) -> None:
         self._session += 1
         video = None if opened is None else opened.video
-        self._open, self.video, self.scale, self._ready = opened, video, None, False
+        self._open, self.scale, self._ready = opened, None, False
         wanted = self._wanted_encoding()
         if wanted is not None:  # a lock (or per pair's floor) at this video's analysis size; nothing is drawn yet
             self.encoding = wanted
@@ -206,6 +205,11 @@ class FlowController(QObject):
         """Each pair coloured on its own largest motion (``True``), or one radius for the video."""
         self.per_pair = bool(per_pair)
         self._use_encoding(self._wanted_encoding())
+
+    @property
+    def video(self) -> Video | None:
+        """The open video (``None`` with none), from :meth:`set_video`'s :class:`OpenVideo`."""
+        return None if self._open is None else self._open.video
 
     @property
     def video_pixels(self) -> float:

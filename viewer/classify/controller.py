@@ -30,7 +30,6 @@ from core.models import registry
 from core.models.checkpoint import open_classifier
 from core.sampling import sliding_window_starts
 from core.video import Video
-from core.video.worker_readers import WorkerReaders
 from viewer.classify.state import ClassifyState, ModelStatus
 from viewer.jobs import JobRunner
 from viewer.notifier import Notifier
@@ -174,8 +173,7 @@ class ClassifyController(QObject):
         self.state, self.jobs, self.notifier = state, jobs, notifier
         self.classify_state = ClassifyState(self)
         self.holder = ModelHolder()
-        self.video: Video | None = None
-        self._readers: WorkerReaders | None = None  # the open video's, leased by each job (playback keeps the video's own decoder)
+        self._open: OpenVideo | None = None  # the video and the decoders each job leases (playback keeps the video's own)
         self.device = available_device_names()[-1]  # CUDA when present
         self.last_run: ClassifyRun | None = None
         self._busy: set[str] = set()
@@ -198,11 +196,16 @@ class ClassifyController(QObject):
         self.holder.loader = loader
         self.holder.release()
 
+    @property
+    def video(self) -> Video | None:
+        """The open video (``None`` with none), from :meth:`set_video`'s :class:`OpenVideo`."""
+        return None if self._open is None else self._open.video
+
     def set_video(self, opened: OpenVideo | None) -> None:
         self.cancel()
         self.progressChanged.emit(0, 1, "")  # "clip frames 0-15 done ..." was about the last video
-        video = None if opened is None else opened.video
-        self.video, self._readers = video, None if opened is None else opened.readers
+        self._open = opened
+        video = self.video
         self.classify_state.set_frame_count(len(video) if video is not None else 0)
         self.classify_state.follow(self.state.frame_index)
 
@@ -339,7 +342,7 @@ class ClassifyController(QObject):
         if start is None:
             start = self.classify_state.region_start
         start = min(max(0, int(start)), max(0, len(video) - 1))
-        holder, device, readers = self.holder, self.device, self._readers
+        holder, device, readers = self.holder, self.device, self._open.readers
 
         def work(cancel, progress):  # noqa: ANN001
             def run_on(dev: str) -> tuple[Prediction, float]:
@@ -373,7 +376,7 @@ class ClassifyController(QObject):
         if ready is None:
             return -1
         path, video = ready
-        start, holder, device, readers = prediction.start, self.holder, self.device, self._readers
+        start, holder, device, readers = prediction.start, self.holder, self.device, self._open.readers
 
         def work(cancel, progress):  # noqa: ANN001
             def run_on(dev: str) -> tuple[Prediction, float]:
@@ -404,7 +407,7 @@ class ClassifyController(QObject):
         if ready is None:
             return -1
         path, video = ready
-        holder, device, readers = self.holder, self.device, self._readers
+        holder, device, readers = self.holder, self.device, self._open.readers
 
         def work(cancel, progress):  # noqa: ANN001
             with readers.lease("classify-video") as video_reader:  # read once in order, wherever the user is

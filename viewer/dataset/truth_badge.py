@@ -57,9 +57,11 @@ def read_facts(path: Path | None, config: Any, video: str | None, labels: Mappin
 
 
 def _label(name: str, style: str, label: QLabel | None = None) -> QLabel:
-    label = label if label is not None else QLabel("")
+    """``label`` (a word-wrapped QLabel when none is given: an ElidedLabel keeps to its one line) named and styled."""
+    if label is None:
+        label = QLabel("")
+        label.setWordWrap(True)
     label.setObjectName(name)
-    label.setWordWrap(not isinstance(label, ElidedLabel))
     label.setStyleSheet(style)
     return label
 
